@@ -1,0 +1,69 @@
+/*  ob_event: the ordering event and its msgpack codec (proto/PROTOCOL.md, "Event").
+
+    An event is one msgpack map; the broker stores its encoded bytes verbatim and reads only
+    the envelope (id, topic, type, time). The same struct serves both directions:
+    - to encode, the caller fills an ob_event_t whose pointers it owns (all borrowed);
+    - ob_event_decode returns a new ob_event_t that owns every string it points to, in one
+      allocation, freed by ob_event_destroy.
+
+    Identifiers follow the Marketplace: integers, 0 when absent (Marketplace ids start at 1). */
+#ifndef OB_EVENT_H
+#define OB_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ob_change {
+    const char *field;  /* NUL-terminated, 1..OB_FIELD_NAME_MAX bytes */
+    const char *before; /* NUL-terminated, or NULL for nil; at most OB_CHANGE_VALUE_MAX bytes */
+    const char *after;  /* NUL-terminated, or NULL for nil; at most OB_CHANGE_VALUE_MAX bytes */
+} ob_change_t;
+
+typedef struct ob_event {
+    const char *id;              /* unique id, the dedup key: 1..OB_EVENT_ID_MAX bytes */
+    const char *topic;           /* topic name, ob_topic_valid */
+    const char *type;            /* e.g. "project_item.created": 1..OB_EVENT_TYPE_MAX bytes */
+    uint64_t time_us;            /* time of occurrence, microseconds since the epoch, UTC */
+    const char *source;          /* who produced it, 0..OB_SOURCE_MAX bytes; NULL is "" */
+    uint64_t oms_id;             /* Marketplace OMS id, 0 if none */
+    uint64_t project_id;         /* Marketplace project id, 0 if none */
+    uint64_t project_item_id;    /* project item iid (per project), 0 if none */
+    uint64_t message_id;         /* Marketplace message id, 0 if none */
+    const ob_change_t *changes;  /* changes_count entries, or NULL */
+    size_t changes_count;        /* at most OB_CHANGES_MAX */
+    const uint8_t *data;         /* opaque bytes: resource snapshot or command body (JSON) */
+    size_t data_len;             /* bytes at data */
+} ob_event_t;
+
+/* Encodes event into a new buffer. On success *ret_buf is the caller's to free() and
+   *ret_len its size. Returns 0, OB_ERR_INVALID_EVENT (a field breaks a rule: id empty or
+   too long, bad topic, ...), OB_ERR_TOO_LARGE (over OB_EVENT_MAX_CAP) or -ENOMEM. */
+int
+ob_event_encode(const ob_event_t *event, uint8_t **ret_buf, size_t *ret_len);
+
+/* Decodes exactly one event occupying all len bytes of buf (borrowed; nothing is kept).
+   On success *ret_event is a new event the caller destroys with ob_event_destroy.
+   Returns 0, OB_ERR_TRUNCATED (buf ends inside the event), OB_ERR_MALFORMED (not msgpack, or
+   not a map, or bytes after the event), OB_ERR_TOO_LARGE (a declared size over a cap),
+   OB_ERR_MISSING_FIELD, OB_ERR_FIELD_TYPE, OB_ERR_INVALID_TOPIC, OB_ERR_INVALID_EVENT, or
+   -ENOMEM. Never allocates more than a small multiple of len. */
+int
+ob_event_decode(const uint8_t *buf, size_t len, ob_event_t **ret_event);
+
+/* Frees an event from ob_event_decode and sets *self_p to NULL; accepts NULL. */
+void
+ob_event_destroy(ob_event_t **self_p);
+
+/* Returns 1 if name (len bytes, not necessarily NUL-terminated) is a valid topic name:
+   1..OB_TOPIC_MAX bytes, dot-separated non-empty tokens of [a-z0-9_-]; else 0. */
+int
+ob_topic_valid(const char *name, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

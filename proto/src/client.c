@@ -1,0 +1,1 @@
+#include "orderbus/client.h"
