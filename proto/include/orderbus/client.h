@@ -26,9 +26,9 @@ extern "C" {
 typedef struct ob_client ob_client_t;
 
 typedef struct ob_client_config {
-    const char *name;      /* client name sent in HELLO, NULL for "anonymous"; copied */
-    unsigned window;       /* max unconfirmed publishes, 0 for OB_WINDOW_DEFAULT */
-    int timeout_ms;        /* how long publish calls wait, 0 for OB_TIMEOUT_MS_DEFAULT, -1 forever */
+    const char *name; /* client name sent in HELLO, NULL for "anonymous"; copied */
+    unsigned window;  /* max unconfirmed publishes, 0 for OB_WINDOW_DEFAULT */
+    int timeout_ms;   /* how long publish calls wait, 0 for OB_TIMEOUT_MS_DEFAULT, -1 forever */
     unsigned heartbeat_ms; /* PING interval when idle, 0 for OB_HEARTBEAT_MS_DEFAULT */
 } ob_client_config_t;
 
@@ -42,17 +42,14 @@ typedef struct ob_confirm {
 /* Creates a client and starts connecting to endpoint (borrowed). config may be NULL (all
    defaults; copied). Does not wait for the broker. Returns NULL if the endpoint is invalid
    or the configuration out of range. */
-ob_client_t *
-ob_client_new(const char *endpoint, const ob_client_config_t *config);
+ob_client_t *ob_client_new(const char *endpoint, const ob_client_config_t *config);
 
 /* Destroys the client, dropping unconfirmed publishes; sets *self_p to NULL; accepts NULL. */
-void
-ob_client_destroy(ob_client_t **self_p);
+void ob_client_destroy(ob_client_t **self_p);
 
 /* Waits up to timeout_ms (-1 forever) until the broker has welcomed this client.
    Returns 0, OB_ERR_TIMEOUT, or the OB_ERR_* code of an ERROR the broker answered HELLO with. */
-int
-ob_client_connect(ob_client_t *self, int timeout_ms);
+int ob_client_connect(ob_client_t *self, int timeout_ms);
 
 /* Publishes event (borrowed) and waits for its confirmation, up to the configured timeout.
    On success *ret_confirm says the sequence number and the duplicate flag. Returns 0, an
@@ -60,31 +57,26 @@ ob_client_connect(ob_client_t *self, int timeout_ms);
    OB_ERR_TIMEOUT, after which the event may or may not be stored: publishing it again is safe.
    Confirmations of earlier asynchronous publishes that arrive meanwhile are kept for
    ob_client_confirm_next. */
-int
-ob_client_publish(ob_client_t *self, const ob_event_t *event, ob_confirm_t *ret_confirm);
+int ob_client_publish(ob_client_t *self, const ob_event_t *event, ob_confirm_t *ret_confirm);
 
 /* Sends event (borrowed; encoded and copied at once) without waiting for its confirmation.
    If the window is full, waits for room up to the configured timeout. On success
    *ret_token identifies the publish in its ob_confirm_t. Returns 0, an encoding error, or
    OB_ERR_TIMEOUT (window still full; nothing was sent). */
-int
-ob_client_publish_async(ob_client_t *self, const ob_event_t *event, uint64_t *ret_token);
+int ob_client_publish_async(ob_client_t *self, const ob_event_t *event, uint64_t *ret_token);
 
 /* Waits up to timeout_ms (-1 forever, 0 to poll) for the next confirmation or refusal of an
    asynchronous publish, in the order they arrive. Returns 0 and fills *ret_confirm, or
    OB_ERR_TIMEOUT. Unconfirmed publishes stay pending (and are re-sent on reconnect) however
    long this takes. */
-int
-ob_client_confirm_next(ob_client_t *self, int timeout_ms, ob_confirm_t *ret_confirm);
+int ob_client_confirm_next(ob_client_t *self, int timeout_ms, ob_confirm_t *ret_confirm);
 
 /* Returns the number of publishes sent and not yet confirmed or refused. */
-size_t
-ob_client_pending(const ob_client_t *self);
+size_t ob_client_pending(const ob_client_t *self);
 
 /* Returns the broker's session id from the last WELCOME, "" before the first; borrowed until
    the next call on self. A change means the broker restarted. */
-const char *
-ob_client_session(const ob_client_t *self);
+const char *ob_client_session(const ob_client_t *self);
 
 #ifdef __cplusplus
 }

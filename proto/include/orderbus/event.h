@@ -24,26 +24,25 @@ typedef struct ob_change {
 } ob_change_t;
 
 typedef struct ob_event {
-    const char *id;              /* unique id, the dedup key: 1..OB_EVENT_ID_MAX bytes */
-    const char *topic;           /* topic name, ob_topic_valid */
-    const char *type;            /* e.g. "project_item.created": 1..OB_EVENT_TYPE_MAX bytes */
-    uint64_t time_us;            /* time of occurrence, microseconds since the epoch, UTC */
-    const char *source;          /* who produced it, 0..OB_SOURCE_MAX bytes; NULL is "" */
-    uint64_t oms_id;             /* Marketplace OMS id, 0 if none */
-    uint64_t project_id;         /* Marketplace project id, 0 if none */
-    uint64_t project_item_id;    /* project item iid (per project), 0 if none */
-    uint64_t message_id;         /* Marketplace message id, 0 if none */
-    const ob_change_t *changes;  /* changes_count entries, or NULL */
-    size_t changes_count;        /* at most OB_CHANGES_MAX */
-    const uint8_t *data;         /* opaque bytes: resource snapshot or command body (JSON) */
-    size_t data_len;             /* bytes at data */
+    const char *id;             /* unique id, the dedup key: 1..OB_EVENT_ID_MAX bytes */
+    const char *topic;          /* topic name, ob_topic_valid */
+    const char *type;           /* e.g. "project_item.created": 1..OB_EVENT_TYPE_MAX bytes */
+    uint64_t time_us;           /* time of occurrence, microseconds since the epoch, UTC */
+    const char *source;         /* who produced it, 0..OB_SOURCE_MAX bytes; NULL is "" */
+    uint64_t oms_id;            /* Marketplace OMS id, 0 if none */
+    uint64_t project_id;        /* Marketplace project id, 0 if none */
+    uint64_t project_item_id;   /* project item iid (per project), 0 if none */
+    uint64_t message_id;        /* Marketplace message id, 0 if none */
+    const ob_change_t *changes; /* changes_count entries, or NULL */
+    size_t changes_count;       /* at most OB_CHANGES_MAX */
+    const uint8_t *data;        /* opaque bytes: resource snapshot or command body (JSON) */
+    size_t data_len;            /* bytes at data */
 } ob_event_t;
 
 /* Encodes event into a new buffer. On success *ret_buf is the caller's to free() and
    *ret_len its size. Returns 0, OB_ERR_INVALID_EVENT (a field breaks a rule: id empty or
    too long, bad topic, ...), OB_ERR_TOO_LARGE (over OB_EVENT_MAX_CAP) or -ENOMEM. */
-int
-ob_event_encode(const ob_event_t *event, uint8_t **ret_buf, size_t *ret_len);
+int ob_event_encode(const ob_event_t *event, uint8_t **ret_buf, size_t *ret_len);
 
 /* Decodes exactly one event occupying all len bytes of buf (borrowed; nothing is kept).
    On success *ret_event is a new event the caller destroys with ob_event_destroy.
@@ -51,17 +50,14 @@ ob_event_encode(const ob_event_t *event, uint8_t **ret_buf, size_t *ret_len);
    not a map, or bytes after the event), OB_ERR_TOO_LARGE (a declared size over a cap),
    OB_ERR_MISSING_FIELD, OB_ERR_FIELD_TYPE, OB_ERR_INVALID_TOPIC, OB_ERR_INVALID_EVENT, or
    -ENOMEM. Never allocates more than a small multiple of len. */
-int
-ob_event_decode(const uint8_t *buf, size_t len, ob_event_t **ret_event);
+int ob_event_decode(const uint8_t *buf, size_t len, ob_event_t **ret_event);
 
 /* Frees an event from ob_event_decode and sets *self_p to NULL; accepts NULL. */
-void
-ob_event_destroy(ob_event_t **self_p);
+void ob_event_destroy(ob_event_t **self_p);
 
 /* Returns 1 if name (len bytes, not necessarily NUL-terminated) is a valid topic name:
    1..OB_TOPIC_MAX bytes, dot-separated non-empty tokens of [a-z0-9_-]; else 0. */
-int
-ob_topic_valid(const char *name, size_t len);
+int ob_topic_valid(const char *name, size_t len);
 
 #ifdef __cplusplus
 }

@@ -5,28 +5,29 @@
 #define OB_LIMITS_H
 
 /* Names */
-#define OB_TOPIC_MAX 255        /* bytes in a topic name or pattern */
-#define OB_TOKEN_MAX 255        /* bytes in one dot-separated token of a topic */
-#define OB_EVENT_ID_MAX 128     /* bytes in an event id (the dedup key) */
-#define OB_EVENT_TYPE_MAX 64    /* bytes in an event type */
-#define OB_SOURCE_MAX 255       /* bytes in an event source */
-#define OB_CLIENT_NAME_MAX 64   /* bytes in the client name given in HELLO */
-#define OB_REASON_MAX 255       /* bytes in an ERROR reason */
-#define OB_FIELD_NAME_MAX 64    /* bytes in a change's field name */
+#define OB_TOPIC_MAX 255         /* bytes in a topic name or pattern */
+#define OB_TOKEN_MAX 255         /* bytes in one dot-separated token of a topic */
+#define OB_EVENT_ID_MAX 128      /* bytes in an event id (the dedup key) */
+#define OB_EVENT_TYPE_MAX 64     /* bytes in an event type */
+#define OB_SOURCE_MAX 255        /* bytes in an event source */
+#define OB_CLIENT_NAME_MAX 64    /* bytes in the client name given in HELLO */
+#define OB_REASON_MAX 255        /* bytes in an ERROR reason */
+#define OB_FIELD_NAME_MAX 64     /* bytes in a change's field name */
 #define OB_CHANGE_VALUE_MAX 4096 /* bytes in a change's before or after value */
-#define OB_CHANGES_MAX 64       /* changes in one event */
+#define OB_CHANGES_MAX 64        /* changes in one event */
 
 /* Messages */
-#define OB_HEADER_SIZE 4                   /* bytes in the header frame: 'O' 'B' version command */
-#define OB_BODY_MAX 65536                  /* bytes in a body frame */
+#define OB_HEADER_SIZE 4  /* bytes in the header frame: 'O' 'B' version command */
+#define OB_BODY_MAX 65536 /* bytes in a body frame */
 #define OB_EVENT_MAX_CAP (16u * 1024 * 1024) /* hard cap on an event frame, whatever the config */
-#define OB_EVENT_MAX_DEFAULT (1024u * 1024)  /* default max event frame (broker: max_event_bytes) */
-#define OB_FRAMES_MAX 3                    /* frames in one message, after the ROUTER identity */
+#define OB_EVENT_MAX_DEFAULT (1024u * 1024)  /* default max event frame (broker: max_event_bytes)  \
+                                              */
+#define OB_FRAMES_MAX 3                      /* frames in one message, after the ROUTER identity */
 
 /* msgpack pre-scan caps (STYLE.md "Untrusted input") */
-#define OB_MP_DEPTH_MAX 8      /* nesting of arrays and maps */
-#define OB_MP_ARRAY_MAX 1024   /* elements declared by one array */
-#define OB_MP_MAP_MAX 64       /* pairs declared by one map */
+#define OB_MP_DEPTH_MAX 8              /* nesting of arrays and maps */
+#define OB_MP_ARRAY_MAX 1024           /* elements declared by one array */
+#define OB_MP_MAP_MAX 64               /* pairs declared by one map */
 #define OB_MP_STR_MAX OB_EVENT_MAX_CAP /* bytes declared by one str, bin or ext */
 
 /* Session */
@@ -36,16 +37,17 @@
 #define OB_LIVENESS 3                /* missed heartbeats before a peer is considered dead */
 
 /* Client library */
-#define OB_WINDOW_DEFAULT 256   /* unconfirmed pipelined publishes per client */
-#define OB_WINDOW_MAX 65536     /* largest window a client may configure */
+#define OB_WINDOW_DEFAULT 256      /* unconfirmed pipelined publishes per client */
+#define OB_WINDOW_MAX 65536        /* largest window a client may configure */
 #define OB_TIMEOUT_MS_DEFAULT 5000 /* default wait for a confirmation */
 
 /* Broker */
-#define OB_ENDPOINT_DEFAULT "tcp://127.0.0.1:7450" /* loopback only unless configured */
-#define OB_DATA_DIR_DEFAULT "orderbus-data"        /* relative to the working directory */
-#define OB_MAP_SIZE_DEFAULT (1024ull * 1024 * 1024) /* initial LMDB map size; it grows on demand */
+#define OB_ENDPOINT_DEFAULT "tcp://127.0.0.1:7450"  /* loopback only unless configured */
+#define OB_DATA_DIR_DEFAULT "orderbus-data"         /* relative to the working directory */
+#define OB_MAP_SIZE_DEFAULT (1024ull * 1024 * 1024) /* initial LMDB map size; it grows on demand   \
+                                                     */
 #define OB_MAP_SIZE_MIN (64ull * 1024)              /* smallest map size accepted */
-#define OB_BATCH_MAX 4096       /* publishes in one group commit */
-#define OB_TOPICS_MAX 1000000   /* topics one broker stores */
+#define OB_BATCH_MAX 4096                           /* publishes in one group commit */
+#define OB_TOPICS_MAX 1000000                       /* topics one broker stores */
 
 #endif

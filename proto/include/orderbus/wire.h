@@ -36,22 +36,21 @@ typedef enum ob_command {
 } ob_command_t;
 
 typedef struct ob_wire_msg {
-    uint8_t command;                           /* an ob_command_t */
-    uint64_t req;                              /* client's request id (PUBLISH, CONFIRM, ERROR) */
-    uint64_t seq;                              /* topic sequence number (CONFIRM) */
-    int dup;                                   /* 1 if the publish was a duplicate (CONFIRM) */
-    uint32_t code;                             /* wire error code (ERROR) */
-    uint32_t heartbeat_ms;                     /* heartbeat interval (HELLO, WELCOME) */
-    uint64_t max_event;                        /* largest event frame accepted (WELCOME) */
-    char name[OB_CLIENT_NAME_MAX + 1];         /* client name (HELLO) */
-    char reason[OB_REASON_MAX + 1];            /* human-readable reason (ERROR) */
-    char session[OB_WIRE_SESSION_MAX + 1];     /* broker session id, new at each start (WELCOME) */
-    char version[OB_WIRE_VERSION_MAX + 1];     /* broker software version (WELCOME) */
+    uint8_t command;                       /* an ob_command_t */
+    uint64_t req;                          /* client's request id (PUBLISH, CONFIRM, ERROR) */
+    uint64_t seq;                          /* topic sequence number (CONFIRM) */
+    int dup;                               /* 1 if the publish was a duplicate (CONFIRM) */
+    uint32_t code;                         /* wire error code (ERROR) */
+    uint32_t heartbeat_ms;                 /* heartbeat interval (HELLO, WELCOME) */
+    uint64_t max_event;                    /* largest event frame accepted (WELCOME) */
+    char name[OB_CLIENT_NAME_MAX + 1];     /* client name (HELLO) */
+    char reason[OB_REASON_MAX + 1];        /* human-readable reason (ERROR) */
+    char session[OB_WIRE_SESSION_MAX + 1]; /* broker session id, new at each start (WELCOME) */
+    char version[OB_WIRE_VERSION_MAX + 1]; /* broker software version (WELCOME) */
 } ob_wire_msg_t;
 
 /* Returns the command's name ("PUBLISH"), or "UNKNOWN". */
-const char *
-ob_command_name(int command);
+const char *ob_command_name(int command);
 
 /* Decodes a header frame and a body frame (both borrowed) into *ret_msg.
    Returns 0; OB_ERR_SIGNATURE, OB_ERR_VERSION, OB_ERR_UNKNOWN_COMMAND for the header;
@@ -59,18 +58,19 @@ ob_command_name(int command);
    OB_ERR_FIELD_TYPE for the body. Unknown body keys are ignored (forward compatibility).
    On error *ret_msg->command still holds the command if the header was valid, so the
    broker can answer with the request id if it got that far (*ret_msg->req, else 0). */
-int
-ob_wire_decode(const uint8_t *header, size_t header_len, const uint8_t *body, size_t body_len,
-               ob_wire_msg_t *ret_msg);
+int ob_wire_decode(const uint8_t *header, size_t header_len, const uint8_t *body, size_t body_len,
+                   ob_wire_msg_t *ret_msg);
 
 /* Writes the 4-byte header of msg->command into header. */
-void
-ob_wire_encode_header(const ob_wire_msg_t *msg, uint8_t header[OB_HEADER_SIZE]);
+void ob_wire_encode_header(const ob_wire_msg_t *msg, uint8_t header[OB_HEADER_SIZE]);
 
 /* Encodes msg's body into buf (cap bytes); *ret_len is the size written.
-   Returns 0, OB_ERR_UNKNOWN_COMMAND, or OB_ERR_TOO_LARGE if cap is too small. */
-int
-ob_wire_encode_body(const ob_wire_msg_t *msg, uint8_t *buf, size_t cap, size_t *ret_len);
+   Returns 0, OB_ERR_UNKNOWN_COMMAND, or OB_ERR_TOO_LARGE if cap is too small. Refuses what
+   ob_wire_decode would refuse: OB_ERR_FIELD_TYPE for a value out of range (heartbeat_ms,
+   max_event, code 0, seq 0, empty session or version), OB_ERR_TOO_LARGE for a string over its
+   cap or not NUL-terminated in its array. An ERROR reason is cut to OB_REASON_MAX bytes at a
+   UTF-8 character boundary instead. */
+int ob_wire_encode_body(const ob_wire_msg_t *msg, uint8_t *buf, size_t cap, size_t *ret_len);
 
 #ifdef __cplusplus
 }

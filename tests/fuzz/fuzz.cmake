@@ -1,0 +1,30 @@
+# Fuzz targets of the codec (tests/fuzz/fuzz_<name>.c, each an LLVMFuzzerTestOneInput).
+#
+# Always: replay_<name> (the target + replay_main.c) and the CTest fuzz_replay_<name>, which
+# replays the committed corpus and every regression input, so that a crash once found stays
+# fixed in every build, sanitizers or not.
+# With OB_FUZZ (the fuzz preset, clang): fuzz_<name>, linked with libFuzzer. For example:
+#   build/fuzz/tests/fuzz_event -max_total_time=60 /tmp/corpus-event tests/fuzz/corpus/event
+# (new inputs go to the first directory; copy a crash input into regressions/<name>/).
+#
+# ob_gen_corpus writes the valid seeds of corpus/ from the encoders; see gen_corpus.c.
+set(OB_FUZZ_TARGETS event wire mpscan)
+set(OB_FUZZ_DIR ${CMAKE_CURRENT_SOURCE_DIR}/fuzz)
+
+foreach(target IN LISTS OB_FUZZ_TARGETS)
+  add_executable(replay_${target} ${OB_FUZZ_DIR}/fuzz_${target}.c ${OB_FUZZ_DIR}/replay_main.c)
+  target_link_libraries(replay_${target} PRIVATE ob_flags orderbus_static)
+  add_test(NAME fuzz_replay_${target}
+           COMMAND replay_${target} ${OB_FUZZ_DIR}/corpus/${target}
+                   ${OB_FUZZ_DIR}/regressions/${target})
+  set_tests_properties(fuzz_replay_${target} PROPERTIES TIMEOUT 300)
+
+  if(OB_FUZZ)
+    add_executable(fuzz_${target} ${OB_FUZZ_DIR}/fuzz_${target}.c)
+    target_link_libraries(fuzz_${target} PRIVATE ob_flags orderbus_static)
+    target_link_options(fuzz_${target} PRIVATE -fsanitize=fuzzer)
+  endif()
+endforeach()
+
+add_executable(ob_gen_corpus ${OB_FUZZ_DIR}/gen_corpus.c)
+target_link_libraries(ob_gen_corpus PRIVATE ob_flags orderbus_static)
