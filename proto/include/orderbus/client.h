@@ -53,10 +53,12 @@ int ob_client_connect(ob_client_t *self, int timeout_ms);
 
 /* Publishes event (borrowed) and waits for its confirmation, up to the configured timeout.
    On success *ret_confirm says the sequence number and the duplicate flag. Returns 0, an
-   encoding error (ob_event_encode), the broker's refusal (OB_ERR_INVALID_TOPIC, ...), or
-   OB_ERR_TIMEOUT, after which the event may or may not be stored: publishing it again is safe.
-   Confirmations of earlier asynchronous publishes that arrive meanwhile are kept for
-   ob_client_confirm_next. */
+   encoding error (ob_event_encode), OB_ERR_TOO_LARGE (over the broker's max_event), the
+   broker's refusal (OB_ERR_INVALID_TOPIC, ...), -ENOMEM, -EINTR (SIGINT or SIGTERM seen by
+   czmq), or OB_ERR_TIMEOUT, after which the event may or may not be stored and the client
+   forgets it: publishing it again is safe. A broker restart (SHUTDOWN, HELLO_REQUIRED) is not
+   an error: the publish is re-sent. Confirmations of earlier asynchronous publishes that
+   arrive meanwhile are kept for ob_client_confirm_next. */
 int ob_client_publish(ob_client_t *self, const ob_event_t *event, ob_confirm_t *ret_confirm);
 
 /* Sends event (borrowed; encoded and copied at once) without waiting for its confirmation.
@@ -71,7 +73,10 @@ int ob_client_publish_async(ob_client_t *self, const ob_event_t *event, uint64_t
    long this takes. */
 int ob_client_confirm_next(ob_client_t *self, int timeout_ms, ob_confirm_t *ret_confirm);
 
-/* Returns the number of publishes sent and not yet confirmed or refused. */
+/* Returns the number of asynchronous publishes whose outcome the caller has not yet taken
+   with ob_client_confirm_next: those in flight plus confirmations already arrived. So
+   `while (ob_client_pending(c)) ob_client_confirm_next(c, ...)` drains every outcome.
+   Confirmations queue without limit if never taken. */
 size_t ob_client_pending(const ob_client_t *self);
 
 /* Returns the broker's session id from the last WELCOME, "" before the first; borrowed until
