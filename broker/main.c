@@ -1,5 +1,66 @@
+/*  orderbus-broker: arguments, configuration, start the server actor, wait, destroy.
+    Everything else lives in the classes of this folder (config, store, writer, server).
+
+    Exit status: 0 after a clean stop (SIGINT or SIGTERM), 1 on a runtime failure (the store
+    cannot be opened, the endpoint cannot be bound, a socket failed), 2 on a usage error. */
+#include <czmq.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "orderbus/orderbus.h"
+#include "server.h"
+
+#define S_EXIT_RUNTIME 1 /* could not start or failed while running */
+#define S_EXIT_USAGE 2   /* bad arguments or configuration */
+
 int
-main(void)
+main(int argc, char **argv)
 {
-    return 0;
+    ob_config_t cfg;
+    char errbuf[OB_CONFIG_ERR_MAX];
+    const char *prog = argc > 0 ? argv[0] : "orderbus-broker";
+
+    if (ob_config_parse(&cfg, argc, argv, errbuf, sizeof errbuf)) {
+        fprintf(stderr, "%s: %s\n", prog, errbuf);
+        return S_EXIT_USAGE;
+    }
+    if (cfg.help) {
+        ob_config_usage(stdout, prog);
+        return 0;
+    }
+    if (cfg.version) {
+        printf("orderbus-broker %s\n", OB_VERSION_STRING);
+        return 0;
+    }
+
+    /* czmq's default handler turns SIGINT and SIGTERM into zsys_interrupted. */
+    zsys_init();
+    zsys_set_logident("orderbus-broker");
+    zsys_catch_interrupts();
+
+    zactor_t *server = NULL;
+    if (ob_server_start(&cfg, &server, errbuf, sizeof errbuf)) {
+        zsys_error("%s", errbuf);
+        fprintf(stderr, "%s: %s\n", prog, errbuf);
+        return S_EXIT_RUNTIME;
+    }
+
+    int status = 0;
+    zpoller_t *poller = zpoller_new(server, NULL);
+    while (!zsys_interrupted) {
+        if (zpoller_wait(poller, -1) == server) {
+            char *message = zstr_recv(server);
+            if (message && !strcmp(message, OB_SERVER_FAILED)) {
+                zsys_error("the server stopped on its own");
+                status = S_EXIT_RUNTIME;
+            }
+            zstr_free(&message);
+            if (status)
+                break;
+        }
+    }
+    zpoller_destroy(&poller);
+    zsys_info("stopping: finishing the commit in flight");
+    zactor_destroy(&server); /* commits and confirms what was received, then returns */
+    return status;
 }

@@ -1,0 +1,71 @@
+/*  ob_server: the broker's protocol engine (DESIGN.md section 3; proto/PROTOCOL.md).
+
+    An actor that binds a ROUTER socket, keeps a session per connection, decodes every
+    message and answers it, and feeds publishes to the writer actor (writer.h) in batches:
+    group commit with at most one batch at the writer and one being collected. A publish is
+    confirmed only after the transaction holding it has committed.
+
+    Start-up: the actor opens the store and binds before it signals, and it always signals
+    (zactor_new cannot carry a status). The creator then asks STATUS; ob_server_start does
+    both and destroys a failed actor.
+
+    Commands on the pipe (zsock_send pictures):
+      "STATUS"   -> "iss" rc, reason, endpoint: rc 0 and the bound endpoint once running;
+                    else the start failure (-errno or OB_ERR_*) and a one-line reason, after
+                    which the actor only waits for $TERM.
+      "STATS"    -> "8888888" received, published, duplicates, errors, batches, batched
+                    items, replies dropped (counters since start).
+      "$TERM"    -> commit and confirm the publishes already received; until that is done,
+                    answer new PUBLISH and HELLO with ERROR SHUTDOWN (nothing stored:
+                    PROTOCOL.md 11.1); then log a summary and exit. Messages that arrive
+                    after that are not read: clients re-send them to the next broker.
+
+    The actor sends "FAILED" on the pipe if it stops on its own (a socket failed); its owner
+    should then destroy it and exit with an error.
+
+    Usage:
+        zactor_t *server = NULL;
+        if (ob_server_start(&cfg, &server, errbuf, sizeof errbuf)) ...
+        ...
+        zactor_destroy(&server); */
+#ifndef OB_SERVER_H
+#define OB_SERVER_H
+
+#include <czmq.h>
+#include <stddef.h>
+
+#include "config.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define OB_SERVER_HWM 100000                  /* ROUTER send and receive high-water marks */
+#define OB_SERVER_LINGER_MS 1000              /* time given to the last replies at shutdown */
+#define OB_SERVER_TICK_MS OB_HEARTBEAT_MS_MIN /* session expiry check interval */
+#define OB_SERVER_BATCH_BYTES_MAX (64u * 1024 * 1024) /* event bytes in one batch: bounds */
+                                                      /* memory and LMDB dirty pages */
+#define OB_SERVER_DRAIN_MAX OB_BATCH_MAX /* messages read in one go before looking at the */
+                                         /* pipe and the writer again */
+#define OB_SERVER_REPLY_MAX 1024         /* bytes in a reply body (ERROR is the largest) */
+#define OB_SERVER_SESSION_LEN 16         /* hex characters in the WELCOME session id */
+#define OB_SERVER_CODES_MAX 64           /* wire error codes counted one by one */
+
+#define OB_SERVER_STATUS "STATUS" /* command: start status */
+#define OB_SERVER_STATS "STATS"   /* command: counters */
+#define OB_SERVER_FAILED "FAILED" /* message to the owner: stopped on its own */
+
+/* The actor function. args is the ob_config_t * (borrowed: copied before the actor
+   signals), already validated by ob_config_validate. */
+void ob_server_actor(zsock_t *pipe, void *args);
+
+/* Starts the server actor with cfg (borrowed) and checks that it opened the store and bound
+   its endpoint. On success *ret_actor is the running actor (the caller destroys it, which
+   stops the server cleanly). On failure writes the reason (naming the path or endpoint)
+   into errbuf and returns -errno, OB_ERR_STORAGE or OB_ERR_INVALID_ARGUMENT. */
+int ob_server_start(const ob_config_t *cfg, zactor_t **ret_actor, char *errbuf, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,711 @@
+/*  ob_store on LMDB: the embedded default backend of store.h. The only file that includes
+    lmdb.h, so LMDB's codes and types stop here (STYLE.md, "Errors").
+
+    Layout: one environment per data directory, four named databases. Every integer is
+    big-endian, so that a cursor walks keys in numeric order.
+
+      meta     "version"     -> u32 format version (S_FORMAT_VERSION)
+               "next_topic"  -> u32 id the next new topic gets (ids start at 1, never reused)
+      topics   topic name    -> topic record, S_TOPIC_RECORD bytes:
+                                u32 id | u32 flags | u64 first_seq | u64 last_seq |
+                                u64 events | u64 bytes | u64 created_us
+      events   u32 topic id | u64 seq            (S_EVENT_KEY bytes)
+                             -> u64 stored_us | the event's bytes, verbatim
+      dedup    u32 topic id | event id bytes     -> u64 seq
+
+    A topic's events are one contiguous key range of `events`, in sequence order, so a reader
+    walks a topic with one cursor from (id, first_seq). Topic names map to small ids so that
+    the hot keys are short.
+
+    Appending a batch is one write transaction: for each item, one put with MDB_NOOVERWRITE
+    into `dedup` both detects a duplicate (LMDB hands back the stored seq) and records the
+    new id; one put with MDB_RESERVE into `events` lets us write the stamp and the event
+    straight into the page, without an intermediate copy; then each touched topic record is
+    written once, and the transaction commits with LMDB's default (durable) flags.
+    MDB_APPEND is not used on `events`: (id, last + 1) is the largest key of its topic but
+    only of the whole database for the newest topic, and a plain put costs the same B-tree
+    descent in practice.
+
+    Topic records are cached (zhashx, name -> s_topic_t) so a batch does not re-read them.
+    When a transaction fails, the records it changed are dropped from the cache (they are
+    re-read from the database, which still holds the committed ones) and the topic id
+    counter is restored, so the cache never holds anything that was not committed.
+
+    Open issue: mdb_env_set_mapsize remaps the file, which is only safe while no transaction
+    of this process is open. The writer grows the map between its own transactions; readers
+    in other threads (ob_store_get) must not run concurrently with a growth. Today nothing
+    reads while the broker writes; the subscription readers will need a lock or a pause. */
+#include "store.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <limits.h>
+#include <lmdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "orderbus/error.h"
+#include "orderbus/event.h"
+#include "orderbus/limits.h"
+
+#define S_FORMAT_VERSION 1     /* meta "version" this code writes and reads */
+#define S_MAXDBS 8             /* named databases: 4 today, room for subscriptions */
+#define S_MAXREADERS 126       /* reader slots (LMDB's default) */
+#define S_DIR_MODE 0700        /* data directory: the broker's user only */
+#define S_FILE_MODE 0600       /* data.mdb and lock.mdb */
+#define S_GROW_TRIES 32        /* map doublings for one batch before giving up */
+#define S_CACHE_MAX 65536      /* cached topic records; the cache is emptied beyond */
+#define S_TOPIC_RECORD 48      /* bytes in a topic record */
+#define S_EVENT_KEY 12         /* bytes in an events key: u32 id | u64 seq */
+#define S_STAMP 8              /* bytes of stored_us in front of each stored event */
+#define S_ID_BYTES 4           /* bytes of a topic id in keys */
+#define S_DATA_FILE "data.mdb" /* LMDB's data file in the environment directory */
+
+/* meta keys; not const because MDB_val holds a void * (LMDB never writes through keys) */
+static char s_meta_version[] = "version";
+static char s_meta_next_topic[] = "next_topic";
+
+/* A cached topic record. */
+typedef struct s_topic {
+    uint32_t id;         /* topic id in keys */
+    uint32_t flags;      /* reserved, 0 */
+    uint64_t first_seq;  /* oldest stored seq, 0 when empty */
+    uint64_t last_seq;   /* newest seq given out */
+    uint64_t events;     /* events stored */
+    uint64_t bytes;      /* bytes of the stored events */
+    uint64_t created_us; /* when the topic was created */
+    int touched;         /* changed by the batch in progress */
+    size_t name_len;     /* bytes in name */
+    char name[];         /* NUL-terminated topic name */
+} s_topic_t;
+
+struct ob_store {
+    MDB_env *env;           /* the environment */
+    MDB_dbi meta;           /* "meta" database */
+    MDB_dbi topics;         /* "topics" database */
+    MDB_dbi events;         /* "events" database */
+    MDB_dbi dedup;          /* "dedup" database */
+    zhashx_t *cache;        /* topic name -> s_topic_t, owned (writer thread only) */
+    s_topic_t **touched;    /* topics changed by the batch in progress (in cache) */
+    size_t touched_count;   /* entries used in touched */
+    size_t touched_cap;     /* entries allocated in touched */
+    uint32_t next_topic;    /* id the next new topic gets */
+    uint64_t topics_count;  /* topics stored, for the OB_TOPICS_MAX check */
+    ob_store_stats_t stats; /* counters (map_size, topics, events filled on demand) */
+};
+
+static void
+s_put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static void
+s_put_u64(uint8_t *p, uint64_t v)
+{
+    s_put_u32(p, (uint32_t)(v >> 32));
+    s_put_u32(p + 4, (uint32_t)v);
+}
+
+static uint32_t
+s_get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static uint64_t
+s_get_u64(const uint8_t *p)
+{
+    return (uint64_t)s_get_u32(p) << 32 | s_get_u32(p + 4);
+}
+
+/* Returns the wall-clock time in microseconds since the epoch. */
+static uint64_t
+s_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Maps an LMDB result to ours: a system error (LMDB passes errno values through) becomes
+   -errno, an LMDB error OB_ERR_STORAGE. */
+static int
+s_map_rc(int mdb_rc)
+{
+    if (mdb_rc == 0)
+        return 0;
+    if (mdb_rc > 0)
+        return -mdb_rc;
+    return OB_ERR_STORAGE;
+}
+
+/* zhashx destructor for s_topic_t. */
+static void
+s_topic_free(void **item_p)
+{
+    free(*item_p);
+    *item_p = NULL;
+}
+
+/* Returns a new cache entry for name (len bytes, borrowed), zeroed, or NULL. */
+static s_topic_t *
+s_topic_new(const char *name, size_t len)
+{
+    s_topic_t *topic = calloc(1, sizeof *topic + len + 1);
+    if (!topic)
+        return NULL;
+    memcpy(topic->name, name, len);
+    topic->name[len] = '\0';
+    topic->name_len = len;
+    return topic;
+}
+
+/* Decodes a topic record into topic. Returns 0 or OB_ERR_STORAGE if it has the wrong size. */
+static int
+s_topic_decode(s_topic_t *topic, const MDB_val *value)
+{
+    if (value->mv_size != S_TOPIC_RECORD)
+        return OB_ERR_STORAGE;
+    const uint8_t *p = value->mv_data;
+    topic->id = s_get_u32(p);
+    topic->flags = s_get_u32(p + 4);
+    topic->first_seq = s_get_u64(p + 8);
+    topic->last_seq = s_get_u64(p + 16);
+    topic->events = s_get_u64(p + 24);
+    topic->bytes = s_get_u64(p + 32);
+    topic->created_us = s_get_u64(p + 40);
+    return 0;
+}
+
+/* Encodes topic's record into buf. */
+static void
+s_topic_encode(const s_topic_t *topic, uint8_t buf[S_TOPIC_RECORD])
+{
+    s_put_u32(buf, topic->id);
+    s_put_u32(buf + 4, topic->flags);
+    s_put_u64(buf + 8, topic->first_seq);
+    s_put_u64(buf + 16, topic->last_seq);
+    s_put_u64(buf + 24, topic->events);
+    s_put_u64(buf + 32, topic->bytes);
+    s_put_u64(buf + 40, topic->created_us);
+}
+
+/* Reads the record of topic name (NUL-terminated, borrowed) in txn. Returns 0,
+   OB_ERR_NO_SUCH_TOPIC or OB_ERR_STORAGE. */
+static int
+s_read_topic(ob_store_t *self, MDB_txn *txn, const char *name, s_topic_t *ret_topic)
+{
+    size_t len = strlen(name);
+    if (!ob_topic_valid(name, len))
+        return OB_ERR_NO_SUCH_TOPIC; /* cannot have been stored */
+    MDB_val key = {len, (void *)name}, value;
+    int rc = mdb_get(txn, self->topics, &key, &value);
+    if (rc == MDB_NOTFOUND)
+        return OB_ERR_NO_SUCH_TOPIC;
+    if (rc)
+        return s_map_rc(rc);
+    return s_topic_decode(ret_topic, &value);
+}
+
+/* Creates or checks the meta records in a write transaction and loads next_topic and the
+   topic count. Returns 0, OB_ERR_STORAGE or -errno. */
+static int
+s_init_meta(ob_store_t *self)
+{
+    MDB_txn *txn = NULL;
+    uint8_t buf[4];
+    MDB_val key, value;
+    MDB_stat stat;
+
+    int rc = mdb_txn_begin(self->env, NULL, 0, &txn);
+    if (rc)
+        return s_map_rc(rc);
+    if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &self->meta)) ||
+        (rc = mdb_dbi_open(txn, "topics", MDB_CREATE, &self->topics)) ||
+        (rc = mdb_dbi_open(txn, "events", MDB_CREATE, &self->events)) ||
+        (rc = mdb_dbi_open(txn, "dedup", MDB_CREATE, &self->dedup))) {
+        rc = s_map_rc(rc);
+        goto fail;
+    }
+
+    key = (MDB_val){sizeof s_meta_version - 1, s_meta_version};
+    rc = mdb_get(txn, self->meta, &key, &value);
+    if (rc == MDB_NOTFOUND) {
+        s_put_u32(buf, S_FORMAT_VERSION);
+        value = (MDB_val){sizeof buf, buf};
+        if ((rc = mdb_put(txn, self->meta, &key, &value, 0))) {
+            rc = s_map_rc(rc);
+            goto fail;
+        }
+    } else if (rc) {
+        rc = s_map_rc(rc);
+        goto fail;
+    } else if (value.mv_size != sizeof buf || s_get_u32(value.mv_data) != S_FORMAT_VERSION) {
+        rc = OB_ERR_STORAGE; /* written by another version: refuse rather than guess */
+        goto fail;
+    }
+
+    key = (MDB_val){sizeof s_meta_next_topic - 1, s_meta_next_topic};
+    rc = mdb_get(txn, self->meta, &key, &value);
+    if (rc == MDB_NOTFOUND)
+        self->next_topic = 1;
+    else if (rc) {
+        rc = s_map_rc(rc);
+        goto fail;
+    } else if (value.mv_size != sizeof buf) {
+        rc = OB_ERR_STORAGE;
+        goto fail;
+    } else
+        self->next_topic = s_get_u32(value.mv_data);
+
+    if ((rc = mdb_stat(txn, self->topics, &stat))) {
+        rc = s_map_rc(rc);
+        goto fail;
+    }
+    self->topics_count = stat.ms_entries;
+    rc = mdb_txn_commit(txn);
+    return s_map_rc(rc);
+fail:
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int
+ob_store_open(const char *dir, uint64_t map_size, ob_store_t **ret_store)
+{
+    int rc = 0;
+    int dead = 0;
+    struct stat st;
+    char data_file[PATH_MAX];
+    ob_store_t *self = NULL;
+
+    if (mkdir(dir, S_DIR_MODE) && errno != EEXIST)
+        return -errno;
+    if (snprintf(data_file, sizeof data_file, "%s/%s", dir, S_DATA_FILE) >= (int)sizeof data_file)
+        return -ENAMETOOLONG;
+    int exists = stat(data_file, &st) == 0;
+
+    self = calloc(1, sizeof *self);
+    if (!self)
+        return -ENOMEM;
+    if ((rc = mdb_env_create(&self->env))) {
+        self->env = NULL;
+        rc = s_map_rc(rc);
+        goto fail;
+    }
+    /* A new environment starts at map_size; an existing one opens at the size it last had
+       (LMDB's default when none is set) and is then raised to map_size if that is larger. */
+    if ((rc = mdb_env_set_maxdbs(self->env, S_MAXDBS)) ||
+        (rc = mdb_env_set_maxreaders(self->env, S_MAXREADERS)) ||
+        (!exists && (rc = mdb_env_set_mapsize(self->env, (size_t)map_size))) ||
+        (rc = mdb_env_open(self->env, dir, 0, S_FILE_MODE))) {
+        rc = s_map_rc(rc);
+        goto fail;
+    }
+    if (exists) {
+        MDB_envinfo info;
+        if ((rc = mdb_env_info(self->env, &info)) ||
+            (info.me_mapsize < map_size &&
+             (rc = mdb_env_set_mapsize(self->env, (size_t)map_size)))) {
+            rc = s_map_rc(rc);
+            goto fail;
+        }
+    }
+    /* A process that died inside a read transaction leaves its slot taken. */
+    if ((rc = mdb_reader_check(self->env, &dead))) {
+        rc = s_map_rc(rc);
+        goto fail;
+    }
+    if ((rc = s_init_meta(self)))
+        goto fail;
+    self->cache = zhashx_new();
+    if (!self->cache) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    zhashx_set_destructor(self->cache, s_topic_free);
+    *ret_store = self;
+    return 0;
+fail:
+    ob_store_close(&self);
+    return rc;
+}
+
+void
+ob_store_close(ob_store_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ob_store_t *self = *self_p;
+    if (self->env)
+        mdb_env_close(self->env); /* also closes the dbis */
+    zhashx_destroy(&self->cache);
+    free(self->touched);
+    free(self);
+    *self_p = NULL;
+}
+
+/* Checks an item's inputs. Returns 0 or the item's error. */
+static int
+s_check_item(const ob_store_item_t *item)
+{
+    if (!item->topic || !ob_topic_valid(item->topic, item->topic_len))
+        return OB_ERR_INVALID_TOPIC;
+    if (!item->event_id || item->event_id_len == 0 || item->event_id_len > OB_EVENT_ID_MAX)
+        return OB_ERR_INVALID_EVENT;
+    if (!item->event || item->event_len == 0)
+        return OB_ERR_INVALID_EVENT;
+    if (item->event_len > OB_EVENT_MAX_CAP)
+        return OB_ERR_TOO_LARGE;
+    return 0;
+}
+
+/* Marks topic as changed by the batch in progress. */
+static void
+s_touch(ob_store_t *self, s_topic_t *topic)
+{
+    if (!topic->touched) {
+        topic->touched = 1;
+        self->touched[self->touched_count++] = topic;
+    }
+}
+
+/* Finds the topic of item in the cache, else in txn, else creates it. On success *ret_topic
+   is the cached entry, or NULL with *ret_item_rc set when the item cannot have a topic
+   (OB_ERR_LIMIT). Returns 0, an LMDB code, or ENOMEM. */
+static int
+s_topic_get(ob_store_t *self, MDB_txn *txn, const ob_store_item_t *item, uint64_t now_us,
+            s_topic_t **ret_topic, int *ret_item_rc)
+{
+    char name[OB_TOPIC_MAX + 1];
+    memcpy(name, item->topic, item->topic_len); /* checked: topic_len <= OB_TOPIC_MAX */
+    name[item->topic_len] = '\0';
+    *ret_topic = zhashx_lookup(self->cache, name);
+    if (*ret_topic)
+        return 0;
+
+    MDB_val key = {item->topic_len, name}, value;
+    int rc = mdb_get(txn, self->topics, &key, &value);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    if (rc == MDB_NOTFOUND &&
+        (self->topics_count >= OB_TOPICS_MAX || self->next_topic == UINT32_MAX)) {
+        *ret_item_rc = OB_ERR_LIMIT;
+        return 0;
+    }
+    s_topic_t *topic = s_topic_new(name, item->topic_len);
+    if (!topic)
+        return ENOMEM;
+    if (rc == 0) {
+        if (s_topic_decode(topic, &value)) {
+            free(topic);
+            return MDB_CORRUPTED;
+        }
+    } else {
+        topic->id = self->next_topic++;
+        topic->created_us = now_us;
+        self->topics_count++;
+    }
+    if (zhashx_insert(self->cache, name, topic)) {
+        free(topic); /* cannot happen: the name was not in the cache */
+        return MDB_CORRUPTED;
+    }
+    if (rc == MDB_NOTFOUND)
+        s_touch(self, topic); /* its record must be written */
+    *ret_topic = topic;
+    return 0;
+}
+
+/* Appends one item to txn. Returns 0 (item->rc says how the item went) or an LMDB code
+   that fails the whole transaction. */
+static int
+s_append_item(ob_store_t *self, MDB_txn *txn, ob_store_item_t *item, uint64_t now_us)
+{
+    s_topic_t *topic = NULL;
+    uint8_t dedup_key[S_ID_BYTES + OB_EVENT_ID_MAX];
+    uint8_t seq_buf[sizeof(uint64_t)];
+    uint8_t event_key[S_EVENT_KEY];
+
+    if ((item->rc = s_check_item(item)))
+        return 0;
+    int rc = s_topic_get(self, txn, item, now_us, &topic, &item->rc);
+    if (rc || !topic)
+        return rc;
+
+    /* One lookup both finds a duplicate and claims the id. A duplicate earlier in this
+       batch is found the same way: its put is already in the transaction. */
+    uint64_t seq = topic->last_seq + 1;
+    s_put_u32(dedup_key, topic->id);
+    memcpy(dedup_key + S_ID_BYTES, item->event_id, item->event_id_len);
+    s_put_u64(seq_buf, seq);
+    MDB_val key = {S_ID_BYTES + item->event_id_len, dedup_key};
+    MDB_val value = {sizeof seq_buf, seq_buf};
+    rc = mdb_put(txn, self->dedup, &key, &value, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST) {
+        if (value.mv_size != sizeof seq_buf)
+            return MDB_CORRUPTED;
+        item->seq = s_get_u64(value.mv_data);
+        item->dup = 1;
+        return 0;
+    }
+    if (rc)
+        return rc;
+
+    s_put_u32(event_key, topic->id);
+    s_put_u64(event_key + S_ID_BYTES, seq);
+    key = (MDB_val){sizeof event_key, event_key};
+    value = (MDB_val){S_STAMP + item->event_len, NULL};
+    if ((rc = mdb_put(txn, self->events, &key, &value, MDB_RESERVE)))
+        return rc;
+    /* value now points into the dirty page, valid until the next write in txn */
+    s_put_u64(value.mv_data, item->time_us ? item->time_us : now_us);
+    memcpy((uint8_t *)value.mv_data + S_STAMP, item->event, item->event_len);
+
+    topic->last_seq = seq;
+    if (!topic->first_seq)
+        topic->first_seq = seq;
+    topic->events++;
+    topic->bytes += item->event_len;
+    s_touch(self, topic);
+    item->seq = seq;
+    return 0;
+}
+
+/* Runs the batch in one transaction and commits it. On failure the transaction is gone and
+   the cache restored; the LMDB (or errno) code is returned so that the caller can tell a
+   full map. Returns 0 or that code. */
+static int
+s_append_once(ob_store_t *self, ob_store_item_t *items, size_t count)
+{
+    MDB_txn *txn = NULL;
+    uint32_t saved_next_topic = self->next_topic;
+    uint64_t saved_topics_count = self->topics_count;
+    uint64_t now_us = s_now_us();
+    uint8_t buf[S_TOPIC_RECORD];
+    MDB_val key, value;
+
+    self->touched_count = 0;
+    int rc = mdb_txn_begin(self->env, NULL, 0, &txn);
+    if (rc)
+        goto fail;
+    for (size_t i = 0; i < count; i++)
+        if ((rc = s_append_item(self, txn, &items[i], now_us)))
+            goto abort;
+    for (size_t i = 0; i < self->touched_count; i++) {
+        const s_topic_t *topic = self->touched[i];
+        s_topic_encode(topic, buf);
+        key = (MDB_val){topic->name_len, (void *)topic->name};
+        value = (MDB_val){sizeof buf, buf};
+        if ((rc = mdb_put(txn, self->topics, &key, &value, 0)))
+            goto abort;
+    }
+    if (self->next_topic != saved_next_topic) {
+        s_put_u32(buf, self->next_topic);
+        key = (MDB_val){sizeof s_meta_next_topic - 1, s_meta_next_topic};
+        value = (MDB_val){sizeof(uint32_t), buf};
+        if ((rc = mdb_put(txn, self->meta, &key, &value, 0)))
+            goto abort;
+    }
+    rc = mdb_txn_commit(txn); /* frees txn whatever it returns */
+    if (rc)
+        goto fail;
+    for (size_t i = 0; i < self->touched_count; i++)
+        self->touched[i]->touched = 0;
+    self->touched_count = 0;
+    return 0;
+abort:
+    mdb_txn_abort(txn);
+fail:
+    /* Forget what the transaction changed: the database still has the committed records. */
+    for (size_t i = 0; i < self->touched_count; i++)
+        zhashx_delete(self->cache, self->touched[i]->name);
+    self->touched_count = 0;
+    self->next_topic = saved_next_topic;
+    self->topics_count = saved_topics_count;
+    return rc;
+}
+
+/* Doubles the map. Legal here: the writer has no transaction open and no other thread has
+   one (see the open issue above). Returns 0 or an LMDB code. */
+static int
+s_grow(ob_store_t *self)
+{
+    MDB_envinfo info;
+    int rc = mdb_env_info(self->env, &info);
+    if (rc)
+        return rc;
+    if (info.me_mapsize > SIZE_MAX / 2)
+        return MDB_MAP_FULL;
+    if ((rc = mdb_env_set_mapsize(self->env, info.me_mapsize * 2)))
+        return rc;
+    self->stats.growths++;
+    return 0;
+}
+
+int
+ob_store_append(ob_store_t *self, ob_store_item_t *items, size_t count)
+{
+    int rc = 0;
+    if (count == 0)
+        return 0;
+    if (count > self->touched_cap) {
+        s_topic_t **touched = realloc(self->touched, count * sizeof *touched);
+        if (!touched) {
+            rc = -ENOMEM;
+            goto fail;
+        }
+        self->touched = touched;
+        self->touched_cap = count;
+    }
+    /* Bound the cache; between batches no entry is touched, so any may go. */
+    if (zhashx_size(self->cache) > S_CACHE_MAX)
+        zhashx_purge(self->cache);
+
+    for (int tries = 0;; tries++) {
+        for (size_t i = 0; i < count; i++) {
+            items[i].seq = 0;
+            items[i].dup = 0;
+            items[i].rc = 0;
+        }
+        rc = s_append_once(self, items, count);
+        if (rc == 0)
+            break;
+        if (rc == MDB_MAP_RESIZED) /* another process grew it: adopt its size */
+            rc = mdb_env_set_mapsize(self->env, 0);
+        else if (rc == MDB_MAP_FULL && tries < S_GROW_TRIES)
+            rc = s_grow(self);
+        if (rc) {
+            rc = rc == ENOMEM ? -ENOMEM : OB_ERR_STORAGE;
+            goto fail;
+        }
+    }
+    self->stats.commits++;
+    for (size_t i = 0; i < count; i++) {
+        if (items[i].rc)
+            continue;
+        if (items[i].dup)
+            self->stats.duplicates++;
+        else
+            self->stats.appended++;
+    }
+    return 0;
+fail:
+    for (size_t i = 0; i < count; i++) {
+        items[i].seq = 0;
+        items[i].dup = 0;
+        items[i].rc = rc;
+    }
+    return rc;
+}
+
+int
+ob_store_get(ob_store_t *self, const char *topic_name, uint64_t seq, uint8_t **ret_event,
+             size_t *ret_len)
+{
+    MDB_txn *txn = NULL;
+    s_topic_t topic;
+    uint8_t event_key[S_EVENT_KEY];
+    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return s_map_rc(rc);
+    if ((rc = s_read_topic(self, txn, topic_name, &topic)))
+        goto out;
+    s_put_u32(event_key, topic.id);
+    s_put_u64(event_key + S_ID_BYTES, seq);
+    MDB_val key = {sizeof event_key, event_key}, value;
+    rc = mdb_get(txn, self->events, &key, &value);
+    if (rc) {
+        rc = rc == MDB_NOTFOUND ? -ENOENT : s_map_rc(rc);
+        goto out;
+    }
+    if (value.mv_size <= S_STAMP) {
+        rc = OB_ERR_STORAGE;
+        goto out;
+    }
+    /* value points into the map, valid only until txn ends: copy out */
+    size_t len = value.mv_size - S_STAMP;
+    uint8_t *event = malloc(len);
+    if (!event) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    memcpy(event, (const uint8_t *)value.mv_data + S_STAMP, len);
+    *ret_event = event;
+    *ret_len = len;
+out:
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int
+ob_store_topic_stat(ob_store_t *self, const char *topic_name, ob_topic_stat_t *ret)
+{
+    MDB_txn *txn = NULL;
+    s_topic_t topic;
+    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return s_map_rc(rc);
+    if ((rc = s_read_topic(self, txn, topic_name, &topic)) == 0) {
+        ret->first_seq = topic.first_seq;
+        ret->last_seq = topic.last_seq;
+        ret->events = topic.events;
+        ret->bytes = topic.bytes;
+    }
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+/* Writes the entries of dbi to *ret_count. Returns 0 or OB_ERR_STORAGE. */
+static int
+s_count(ob_store_t *self, MDB_dbi dbi, uint64_t *ret_count)
+{
+    MDB_txn *txn = NULL;
+    MDB_stat stat;
+    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return OB_ERR_STORAGE;
+    rc = mdb_stat(txn, dbi, &stat);
+    mdb_txn_abort(txn);
+    if (rc)
+        return OB_ERR_STORAGE;
+    *ret_count = stat.ms_entries;
+    return 0;
+}
+
+int
+ob_store_topics_count(ob_store_t *self, uint64_t *ret_count)
+{
+    return s_count(self, self->topics, ret_count);
+}
+
+int
+ob_store_stats(ob_store_t *self, ob_store_stats_t *ret)
+{
+    MDB_envinfo info;
+    ob_store_stats_t stats = self->stats;
+    if (mdb_env_info(self->env, &info))
+        return OB_ERR_STORAGE;
+    stats.map_size = info.me_mapsize;
+    int rc = s_count(self, self->topics, &stats.topics);
+    if (rc || (rc = s_count(self, self->events, &stats.events)))
+        return rc;
+    *ret = stats;
+    return 0;
+}
+
+int
+ob_store_maintain(ob_store_t *self, int *ret_cleared)
+{
+    int dead = 0;
+    if (mdb_reader_check(self->env, &dead))
+        return OB_ERR_STORAGE;
+    if (ret_cleared)
+        *ret_cleared = dead;
+    return 0;
+}
