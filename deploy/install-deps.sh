@@ -1,0 +1,18 @@
+#!/bin/sh
+# Installs the Debian 12 packages orderbus needs to build, run and test, if any is missing.
+# Used by deploy/start.sh (the README's first command) and by CI, so both install the same.
+set -eu
+pkgs="build-essential cmake pkg-config clang libclang-rt-14-dev
+      libzmq3-dev libczmq-dev libmsgpack-dev liblmdb-dev lmdb-utils libcurl4-openssl-dev
+      libcmocka-dev clang-format"
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "install-deps: installing:$missing"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
