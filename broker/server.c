@@ -190,34 +190,92 @@ s_batch_full(const s_server_t *self, const s_batch_t *batch)
     return batch->wb.count >= self->cfg.batch_max || batch->bytes >= OB_SERVER_BATCH_BYTES_MAX;
 }
 
-/* Answers every publish of the batch the writer returned, then empties it. */
+/* A run of confirmations for one client: consecutive reqs on one topic that got consecutive
+   sequence numbers with the same dup flag. It goes out as one CONFIRM with a count, so that
+   a pipelining client gets one message per batch instead of one per event. */
+typedef struct s_run {
+    zmq_msg_t *rid;    /* the client's routing id, borrowed from the batch */
+    const char *topic; /* the run's topic, borrowed from the batch */
+    ob_wire_msg_t msg; /* the CONFIRM so far: first req and seq, dup, count */
+} s_run_t;
+
+/* Sends run's CONFIRM and closes it. */
+static void
+s_run_flush(s_server_t *self, s_run_t *run)
+{
+    if (run->rid)
+        s_send(self, run->rid, &run->msg);
+    run->rid = NULL;
+}
+
+/* Returns 1 if the routing ids a and b are the same. */
+static int
+s_rid_equal(zmq_msg_t *a, zmq_msg_t *b)
+{
+    return zmq_msg_size(a) == zmq_msg_size(b) &&
+           memcmp(zmq_msg_data(a), zmq_msg_data(b), zmq_msg_size(a)) == 0;
+}
+
+/* Answers every publish of the batch the writer returned, then empties it. Per client, the
+   answers keep the order of its publishes. */
 static void
 s_confirm(s_server_t *self, s_batch_t *batch)
 {
+    s_run_t runs[OB_SERVER_RUNS_OPEN];
+    size_t next_victim = 0;
+    memset(runs, 0, sizeof runs);
     if (batch->wb.rc)
         zsys_error("server: storage failure, %zu publishes refused: %s", batch->wb.count,
                    ob_strerror(batch->wb.rc));
     for (size_t i = 0; i < batch->wb.count; i++) {
         const ob_store_item_t *item = &batch->wb.items[i];
         s_pending_t *pending = &batch->pending[i];
-        if (item->rc)
+        s_run_t *run = NULL;
+        for (size_t r = 0; r < OB_SERVER_RUNS_OPEN && !run; r++)
+            if (runs[r].rid && s_rid_equal(runs[r].rid, &pending->rid))
+                run = &runs[r];
+        if (item->rc) {
+            if (run)
+                s_run_flush(self, run); /* the client's earlier answers go first */
             s_send_error(self, &pending->rid, pending->req, item->rc, "%s: %s",
                          pending->event->topic, ob_strerror(item->rc));
-        else {
-            ob_wire_msg_t msg;
-            memset(&msg, 0, sizeof msg);
-            msg.command = OB_CMD_CONFIRM;
-            msg.req = pending->req;
-            msg.seq = item->seq;
-            msg.dup = item->dup;
-            if (item->dup)
-                self->duplicates++;
-            else
-                self->published++;
-            s_send(self, &pending->rid, &msg);
+            continue;
         }
-        s_pending_clear(pending);
+        if (item->dup)
+            self->duplicates++;
+        else
+            self->published++;
+        if (run && run->msg.req + run->msg.count == pending->req &&
+            run->msg.seq + run->msg.count == item->seq && run->msg.dup == item->dup &&
+            run->msg.count < OB_CONFIRM_RUN_MAX && strcmp(run->topic, pending->event->topic) == 0) {
+            run->msg.count++;
+            continue;
+        }
+        if (run)
+            s_run_flush(self, run);
+        else {
+            for (size_t r = 0; r < OB_SERVER_RUNS_OPEN && !run; r++)
+                if (!runs[r].rid)
+                    run = &runs[r];
+            if (!run) { /* more clients than open runs: close one, round robin */
+                run = &runs[next_victim];
+                next_victim = (next_victim + 1) % OB_SERVER_RUNS_OPEN;
+                s_run_flush(self, run);
+            }
+        }
+        run->rid = &pending->rid;
+        run->topic = pending->event->topic;
+        memset(&run->msg, 0, sizeof run->msg);
+        run->msg.command = OB_CMD_CONFIRM;
+        run->msg.req = pending->req;
+        run->msg.seq = item->seq;
+        run->msg.dup = item->dup;
+        run->msg.count = 1;
     }
+    for (size_t r = 0; r < OB_SERVER_RUNS_OPEN; r++)
+        s_run_flush(self, &runs[r]);
+    for (size_t i = 0; i < batch->wb.count; i++)
+        s_pending_clear(&batch->pending[i]);
     self->batches_done++;
     self->batched_items += batch->wb.count;
     batch->wb.count = 0;

@@ -47,6 +47,7 @@ extern "C" {
                                                       /* memory and LMDB dirty pages */
 #define OB_SERVER_DRAIN_MAX OB_BATCH_MAX /* messages read in one go before looking at the */
                                          /* pipe and the writer again */
+#define OB_SERVER_RUNS_OPEN 16           /* clients whose CONFIRM runs are open at once */
 #define OB_SERVER_REPLY_MAX 1024         /* bytes in a reply body (ERROR is the largest) */
 #define OB_SERVER_SESSION_LEN 16         /* hex characters in the WELCOME session id */
 #define OB_SERVER_CODES_MAX 64           /* wire error codes counted one by one */

@@ -373,9 +373,12 @@ s_dispatch(ob_client_t *self, const ob_wire_msg_t *msg)
         s_on_welcome(self, msg);
         break;
     case OB_CMD_CONFIRM:
-        if ((slot = s_pending_slot(self, msg->req)))
-            s_resolve(self, slot, msg->seq, msg->dup, 0);
-        break; /* a confirmation for a token not pending was already resolved */
+        /* A run confirms req..req+count-1 (count 0 is 1); a token not pending was already
+           resolved by an earlier answer to a re-send. */
+        for (uint64_t k = 0; k < (msg->count > 1 ? msg->count : 1); k++)
+            if ((slot = s_pending_slot(self, msg->req + k)))
+                s_resolve(self, slot, msg->seq + k, msg->dup, 0);
+        break;
     case OB_CMD_ERROR:
         s_on_error(self, msg);
         break;

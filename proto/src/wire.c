@@ -26,6 +26,7 @@ enum {
     S_KEY_REASON,
     S_KEY_SEQ,
     S_KEY_DUP,
+    S_KEY_COUNT,
     S_WIRE_KEYS
 };
 
@@ -40,6 +41,7 @@ static const ob_mp_key_t s_wire_keys[S_WIRE_KEYS] = {
     [S_KEY_REASON] = OB_MP_KEY("reason"),
     [S_KEY_SEQ] = OB_MP_KEY("seq"),
     [S_KEY_DUP] = OB_MP_KEY("dup"),
+    [S_KEY_COUNT] = OB_MP_KEY("count"),
 };
 
 const char *
@@ -123,7 +125,13 @@ s_check(const ob_wire_msg_t *msg)
     case OB_CMD_ERROR:
         return msg->code == 0 ? OB_ERR_FIELD_TYPE : 0; /* wire codes start at 1 */
     case OB_CMD_CONFIRM:
-        return msg->seq == 0 ? OB_ERR_FIELD_TYPE : 0; /* sequence numbers start at 1 */
+        /* sequence numbers start at 1; a run covers up to OB_CONFIRM_RUN_MAX publishes (0
+           is 1) whose last req and seq must not wrap */
+        if (msg->seq == 0 || msg->count > OB_CONFIRM_RUN_MAX ||
+            (msg->count > 1 && (msg->seq > UINT64_MAX - (msg->count - 1) ||
+                                msg->req > UINT64_MAX - (msg->count - 1))))
+            return OB_ERR_FIELD_TYPE;
+        return 0;
     case OB_CMD_PING:
     case OB_CMD_PONG:
     case OB_CMD_PUBLISH:
@@ -191,9 +199,14 @@ s_read_body(const msgpack_object *const *v, ob_wire_msg_t *msg)
     case OB_CMD_CONFIRM:
         if (!v[S_KEY_SEQ] || !v[S_KEY_DUP])
             return OB_ERR_MISSING_FIELD;
-        if ((rc = ob_mp_get_uint(v[S_KEY_SEQ], &msg->seq)))
+        if ((rc = ob_mp_get_uint(v[S_KEY_SEQ], &msg->seq)) ||
+            (rc = ob_mp_get_bool(v[S_KEY_DUP], &msg->dup)))
             return rc;
-        return ob_mp_get_bool(v[S_KEY_DUP], &msg->dup);
+        if (!v[S_KEY_COUNT]) /* absent: the confirmation of one publish, count stays 0 */
+            return 0;
+        if ((rc = s_get_u32(v[S_KEY_COUNT], &msg->count)))
+            return rc;
+        return msg->count == 0 ? OB_ERR_FIELD_TYPE : 0; /* on the wire, a run is 1 or more */
     default: /* PING, PONG: an empty map, extra keys ignored; PUBLISH: req only */
         return 0;
     }
@@ -334,9 +347,11 @@ s_pack_body(msgpack_packer *pk, const ob_wire_msg_t *msg)
         S_TRY(msgpack_pack_map(pk, 1));
         return s_pack_uint_field(pk, S_KEY_REQ, msg->req);
     case OB_CMD_CONFIRM:
-        S_TRY(msgpack_pack_map(pk, 3));
+        S_TRY(msgpack_pack_map(pk, msg->count > 1 ? 4 : 3));
         S_TRY(s_pack_uint_field(pk, S_KEY_REQ, msg->req));
         S_TRY(s_pack_uint_field(pk, S_KEY_SEQ, msg->seq));
+        if (msg->count > 1)
+            S_TRY(s_pack_uint_field(pk, S_KEY_COUNT, msg->count));
         S_TRY(ob_mp_pack_key(pk, &s_wire_keys[S_KEY_DUP]));
         return msg->dup ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
     default: /* PING, PONG */

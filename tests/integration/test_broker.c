@@ -259,21 +259,48 @@ s_send_publish(zsock_t *dealer, uint64_t req, const char *topic, const char *id)
     free(buf);
 }
 
-/* Waits for the CONFIRM of req; returns its seq and sets *ret_dup. */
+/* The rest of a CONFIRM run (PROTOCOL.md: one CONFIRM may cover consecutive reqs) that a
+   dealer received and the test has not yet expected, one per dealer in use. */
+typedef struct {
+    zsock_t *dealer;   /* whose run this is, or NULL */
+    ob_wire_msg_t run; /* next req and seq still covered, count left */
+} t_run_t;
+
+#define T_RUNS 8
+static t_run_t s_runs[T_RUNS];
+
+/* Waits for the CONFIRM of req (possibly inside a run); returns its seq and sets *ret_dup. */
 static uint64_t
 s_expect_confirm(zsock_t *dealer, uint64_t req, int *ret_dup)
 {
-    ob_wire_msg_t reply;
-    s_recv(dealer, &reply);
-    if (reply.command != OB_CMD_CONFIRM)
-        print_error("got %s code %u (%s) for req %" PRIu64 "\n", ob_command_name(reply.command),
-                    reply.code, reply.reason, req);
-    assert_int_equal(reply.command, OB_CMD_CONFIRM);
-    assert_int_equal(reply.req, req);
-    assert_true(reply.seq >= 1);
+    t_run_t *slot = NULL;
+    for (int i = 0; i < T_RUNS && !slot; i++)
+        if (s_runs[i].dealer == dealer)
+            slot = &s_runs[i];
+    for (int i = 0; i < T_RUNS && !slot; i++)
+        if (!s_runs[i].dealer)
+            slot = &s_runs[i];
+    assert_non_null(slot);
+    if (!slot->dealer || slot->run.count == 0) {
+        slot->dealer = dealer;
+        s_recv(dealer, &slot->run);
+        if (slot->run.command != OB_CMD_CONFIRM)
+            print_error("got %s code %u (%s) for req %" PRIu64 "\n",
+                        ob_command_name(slot->run.command), slot->run.code, slot->run.reason, req);
+        assert_int_equal(slot->run.command, OB_CMD_CONFIRM);
+        if (slot->run.count == 0)
+            slot->run.count = 1;
+    }
+    ob_wire_msg_t *reply = &slot->run;
+    assert_int_equal(reply->req, req);
+    assert_true(reply->seq >= 1);
     if (ret_dup)
-        *ret_dup = reply.dup;
-    return reply.seq;
+        *ret_dup = reply->dup;
+    uint64_t seq = reply->seq;
+    reply->req++, reply->seq++, reply->count--;
+    if (reply->count == 0)
+        slot->dealer = NULL;
+    return seq;
 }
 
 /* Publishes one event with a fresh id and request id; returns its seq. */
@@ -744,9 +771,12 @@ s_shutdown_check(t_fixture_t *fx, int over_tcp)
         s_recv(a, &reply);
         assert_true(reply.req >= 1 && reply.req <= T_COUNT);
         if (reply.command == OB_CMD_CONFIRM) {
+            uint32_t run = reply.count > 1 ? reply.count : 1;
+            assert_true(reply.req + run - 1 <= T_COUNT);
             assert_int_equal(reply.dup, 0);
-            seq_of[reply.req] = reply.seq;
-            confirmed++;
+            for (uint32_t k = 0; k < run; k++)
+                seq_of[reply.req + k] = reply.seq + k;
+            confirmed += run;
         } else {
             assert_int_equal(reply.command, OB_CMD_ERROR);
             assert_int_equal(reply.code, ob_error_to_wire(OB_ERR_SHUTDOWN));

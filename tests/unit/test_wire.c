@@ -45,6 +45,7 @@ s_msg(uint8_t command)
         msg.req = 7;
         msg.seq = 123456789;
         msg.dup = 1;
+        msg.count = 300;
         break;
     default:
         break;
@@ -153,6 +154,7 @@ test_golden_bodies(void **state)
     msg = s_msg(OB_CMD_CONFIRM);
     msg.seq = 1;
     msg.dup = 0;
+    msg.count = 1; /* a run of one is sent without count */
     assert_int_equal(ob_wire_encode_body(&msg, body, sizeof body, &len), 0);
     assert_int_equal(len, sizeof confirm);
     assert_memory_equal(body, confirm, len);
@@ -439,6 +441,26 @@ static const t_body_t s_bodies[] = {
      T_BODY("\x82\xa3seq\x01\xa3"
             "dup\xc3"),
      OB_ERR_MISSING_FIELD, 0},
+    {"confirm run of 3", OB_CMD_CONFIRM,
+     T_BODY("\x84\xa3req\x09\xa3seq\x01\xa5"
+            "count\x03\xa3"
+            "dup\xc2"),
+     0, 9},
+    {"confirm count 0", OB_CMD_CONFIRM,
+     T_BODY("\x84\xa3req\x09\xa3seq\x01\xa5"
+            "count\x00\xa3"
+            "dup\xc2"),
+     OB_ERR_FIELD_TYPE, 9},
+    {"confirm count over the run cap", OB_CMD_CONFIRM,
+     T_BODY("\x84\xa3req\x09\xa3seq\x01\xa5"
+            "count\xce\x00\x01\x00\x01\xa3"
+            "dup\xc2"),
+     OB_ERR_FIELD_TYPE, 9},
+    {"confirm run wrapping seq", OB_CMD_CONFIRM,
+     T_BODY("\x84\xa3req\x09\xa3seq\xcf\xff\xff\xff\xff\xff\xff\xff\xff\xa5"
+            "count\x02\xa3"
+            "dup\xc2"),
+     OB_ERR_FIELD_TYPE, 9},
 };
 
 static void

@@ -20,9 +20,10 @@
 #define OB_HEADER_SIZE 4  /* bytes in the header frame: 'O' 'B' version command */
 #define OB_BODY_MAX 65536 /* bytes in a body frame */
 #define OB_EVENT_MAX_CAP (16u * 1024 * 1024) /* hard cap on an event frame, whatever the config */
-#define OB_EVENT_MAX_DEFAULT (1024u * 1024)  /* default max event frame (broker: max_event_bytes)  \
-                                              */
-#define OB_FRAMES_MAX 3                      /* frames in one message, after the ROUTER identity */
+#define OB_EVENT_MAX_DEFAULT                                                                       \
+    (1024u * 1024)      /* default max event frame (broker: max_event_bytes)                       \
+                         */
+#define OB_FRAMES_MAX 3 /* frames in one message, after the ROUTER identity */
 
 /* msgpack pre-scan caps (STYLE.md "Untrusted input") */
 #define OB_MP_DEPTH_MAX 8              /* nesting of arrays and maps */
@@ -37,17 +38,19 @@
 #define OB_LIVENESS 3                /* missed heartbeats before a peer is considered dead */
 
 /* Client library */
-#define OB_WINDOW_DEFAULT 256      /* unconfirmed pipelined publishes per client */
-#define OB_WINDOW_MAX 65536        /* largest window a client may configure */
-#define OB_TIMEOUT_MS_DEFAULT 5000 /* default wait for a confirmation */
+#define OB_WINDOW_DEFAULT 256            /* unconfirmed pipelined publishes per client */
+#define OB_WINDOW_MAX 65536              /* largest window a client may configure */
+#define OB_TIMEOUT_MS_DEFAULT 5000       /* default wait for a confirmation */
+#define OB_CONFIRM_RUN_MAX OB_WINDOW_MAX /* publishes one CONFIRM may cover (its count) */
 
 /* Broker */
-#define OB_ENDPOINT_DEFAULT "tcp://127.0.0.1:7450"  /* loopback only unless configured */
-#define OB_DATA_DIR_DEFAULT "orderbus-data"         /* relative to the working directory */
-#define OB_MAP_SIZE_DEFAULT (1024ull * 1024 * 1024) /* initial LMDB map size; it grows on demand   \
-                                                     */
-#define OB_MAP_SIZE_MIN (64ull * 1024)              /* smallest map size accepted */
-#define OB_BATCH_MAX 4096                           /* publishes in one group commit */
-#define OB_TOPICS_MAX 1000000                       /* topics one broker stores */
+#define OB_ENDPOINT_DEFAULT "tcp://127.0.0.1:7450" /* loopback only unless configured */
+#define OB_DATA_DIR_DEFAULT "orderbus-data"        /* relative to the working directory */
+#define OB_MAP_SIZE_DEFAULT                                                                        \
+    (1024ull * 1024 * 1024)            /* initial LMDB map size; it grows on demand                \
+                                        */
+#define OB_MAP_SIZE_MIN (64ull * 1024) /* smallest map size accepted */
+#define OB_BATCH_MAX 4096              /* publishes in one group commit */
+#define OB_TOPICS_MAX 1000000          /* topics one broker stores */
 
 #endif

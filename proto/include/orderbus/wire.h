@@ -32,7 +32,7 @@ typedef enum ob_command {
     OB_CMD_PONG = 0x04,    /* B->C  (empty) */
     OB_CMD_ERROR = 0x05,   /* B->C  req, code, reason */
     OB_CMD_PUBLISH = 0x10, /* C->B  req, + event frame */
-    OB_CMD_CONFIRM = 0x11, /* B->C  req, seq, dup */
+    OB_CMD_CONFIRM = 0x11, /* B->C  req, seq, dup, count */
 } ob_command_t;
 
 typedef struct ob_wire_msg {
@@ -40,6 +40,8 @@ typedef struct ob_wire_msg {
     uint64_t req;                          /* client's request id (PUBLISH, CONFIRM, ERROR) */
     uint64_t seq;                          /* topic sequence number (CONFIRM) */
     int dup;                               /* 1 if the publish was a duplicate (CONFIRM) */
+    uint32_t count;                        /* CONFIRM covers req..req+n-1 with seq..seq+n-1,
+                                              all with dup, n = count; 0 and 1 mean one */
     uint32_t code;                         /* wire error code (ERROR) */
     uint32_t heartbeat_ms;                 /* heartbeat interval (HELLO, WELCOME) */
     uint64_t max_event;                    /* largest event frame accepted (WELCOME) */
