@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs the build into a scratch prefix and builds a program against the installed
+# liborderbus through its pkg-config file; then runs it.
+# Usage: test_install.sh BUILD_DIR C_COMPILER
+set -eu
+build=$1
+cc=$2
+prefix=$(mktemp -d /tmp/orderbus-install-XXXXXX)
+trap 'rm -rf "$prefix"' EXIT
+cmake --install "$build" --prefix "$prefix" >/dev/null
+for f in bin/orderbus-broker bin/orderbus-publish include/orderbus/orderbus.h; do
+    test -e "$prefix/$f" || { echo "missing after install: $f"; exit 1; }
+done
+pc=$(find "$prefix" -name liborderbus.pc)
+test -n "$pc" || { echo "missing after install: liborderbus.pc"; exit 1; }
+cat > "$prefix/use.c" <<'C'
+#include <orderbus/orderbus.h>
+#include <stdio.h>
+#include <string.h>
+int
+main(void)
+{
+    return strcmp(ob_strerror(OB_ERR_TIMEOUT), "timed out") != 0;
+}
+C
+export PKG_CONFIG_PATH="$(dirname "$pc")"
+# shellcheck disable=SC2046
+"$cc" "$prefix/use.c" $(pkg-config --cflags --libs liborderbus) -o "$prefix/use"
+LD_LIBRARY_PATH="$(pkg-config --variable=libdir liborderbus)" "$prefix/use"
+echo "installed and linked against liborderbus $(pkg-config --modversion liborderbus)"
