@@ -132,9 +132,11 @@ s_check(const ob_wire_msg_t *msg)
                                 msg->req > UINT64_MAX - (msg->count - 1))))
             return OB_ERR_FIELD_TYPE;
         return 0;
+    case OB_CMD_PUBLISH:
+        /* 0 is "no request" in ERROR: a refusal of req 0 could not name its publish */
+        return msg->req == 0 ? OB_ERR_FIELD_TYPE : 0;
     case OB_CMD_PING:
     case OB_CMD_PONG:
-    case OB_CMD_PUBLISH:
         return 0;
     default:
         return OB_ERR_UNKNOWN_COMMAND;

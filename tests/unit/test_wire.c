@@ -410,7 +410,7 @@ static const t_body_t s_bodies[] = {
     /* PUBLISH */
     {"publish", OB_CMD_PUBLISH, T_BODY("\x81\xa3req\xcf\xff\xff\xff\xff\xff\xff\xff\xff"), 0,
      UINT64_MAX},
-    {"publish req 0", OB_CMD_PUBLISH, T_BODY("\x81\xa3req\x00"), 0, 0},
+    {"publish req 0", OB_CMD_PUBLISH, T_BODY("\x81\xa3req\x00"), OB_ERR_FIELD_TYPE, 0},
     {"publish without req", OB_CMD_PUBLISH, T_BODY("\x81\xa3seq\x01"), OB_ERR_MISSING_FIELD, 0},
     {"publish req negative", OB_CMD_PUBLISH, T_BODY("\x81\xa3req\xff"), OB_ERR_FIELD_TYPE, 0},
     {"publish req is a float", OB_CMD_PUBLISH, T_BODY("\x81\xa3req\xca\x3f\x80\x00\x00"),
@@ -550,6 +550,7 @@ test_encode_refuses_invalid(void **state)
     T_REFUSED(OB_CMD_WELCOME, msg.max_event = OB_EVENT_MAX_CAP + 1ull, OB_ERR_FIELD_TYPE);
     T_REFUSED(OB_CMD_ERROR, msg.code = 0, OB_ERR_FIELD_TYPE);
     T_REFUSED(OB_CMD_CONFIRM, msg.seq = 0, OB_ERR_FIELD_TYPE);
+    T_REFUSED(OB_CMD_PUBLISH, msg.req = 0, OB_ERR_FIELD_TYPE);
 #undef T_REFUSED
 
     /* The limits themselves pass. */
