@@ -8,11 +8,12 @@
     batch is full the ROUTER is not polled at all, and ZeroMQ's high-water marks push back on
     the publishers. Nothing is ever dropped for lack of room.
 
-    The per-publish path allocates only what the codec needs: frames are received into
-    zmq_msg_t values (no czmq zframe_t allocations); the routing id and the event frame of a
-    publish are moved into the batch as they are (zero-copy; the store item points into the
-    event frame); batch arrays are allocated once; replies are encoded on the stack and sent
-    with zmq_send (small frames are copied inline by libzmq).
+    The per-publish path allocates nothing of its own: the event is validated by
+    ob_event_peek, which allocates nothing and gives its envelope as views into the frame;
+    frames are received into zmq_msg_t values (no czmq zframe_t allocations); the routing id
+    and the event frame of a publish are moved into the batch as they are (zero-copy; the
+    store item points into the event frame); batch arrays are allocated once; replies are
+    encoded on the stack and sent with zmq_send (small frames are copied inline by libzmq).
 
     Throughput is the number of publishes in flight divided by the commit time, so the writer
     must never wait for us: when it returns a batch, the batch collected meanwhile is handed
@@ -41,10 +42,10 @@
 
 /* A publish waiting for its commit. */
 typedef struct s_pending {
-    zmq_msg_t rid;     /* the client's routing id, owned (always initialised) */
-    zmq_msg_t frame;   /* the event frame, owned; the store item points into it */
-    ob_event_t *event; /* the decoded event, owned; the item's topic and id point into it */
-    uint64_t req;      /* the client's request id */
+    zmq_msg_t rid;           /* the client's routing id, owned (always initialised) */
+    zmq_msg_t frame;         /* the event frame, owned; the store item points into it */
+    ob_event_envelope_t env; /* the event's envelope, views into frame (as the item's) */
+    uint64_t req;            /* the client's request id */
 } s_pending_t;
 
 /* A group commit: items for the writer plus what is needed to answer them. */
@@ -180,7 +181,7 @@ s_pending_clear(s_pending_t *pending)
     zmq_msg_init(&pending->rid);
     zmq_msg_close(&pending->frame);
     zmq_msg_init(&pending->frame);
-    ob_event_destroy(&pending->event);
+    memset(&pending->env, 0, sizeof pending->env); /* its views died with the frame */
 }
 
 /* Returns 1 if batch can take no more publishes. */
@@ -195,7 +196,8 @@ s_batch_full(const s_server_t *self, const s_batch_t *batch)
    a pipelining client gets one message per batch instead of one per event. */
 typedef struct s_run {
     zmq_msg_t *rid;    /* the client's routing id, borrowed from the batch */
-    const char *topic; /* the run's topic, borrowed from the batch */
+    const char *topic; /* the run's topic, topic_len bytes, borrowed from the batch */
+    size_t topic_len;  /* bytes at topic */
     ob_wire_msg_t msg; /* the CONFIRM so far: first req and seq, dup, count */
 } s_run_t;
 
@@ -237,8 +239,8 @@ s_confirm(s_server_t *self, s_batch_t *batch)
         if (item->rc) {
             if (run)
                 s_run_flush(self, run); /* the client's earlier answers go first */
-            s_send_error(self, &pending->rid, pending->req, item->rc, "%s: %s",
-                         pending->event->topic, ob_strerror(item->rc));
+            s_send_error(self, &pending->rid, pending->req, item->rc, "%.*s: %s",
+                         (int)pending->env.topic_len, pending->env.topic, ob_strerror(item->rc));
             continue;
         }
         if (item->dup)
@@ -247,7 +249,8 @@ s_confirm(s_server_t *self, s_batch_t *batch)
             self->published++;
         if (run && run->msg.req + run->msg.count == pending->req &&
             run->msg.seq + run->msg.count == item->seq && run->msg.dup == item->dup &&
-            run->msg.count < OB_CONFIRM_RUN_MAX && strcmp(run->topic, pending->event->topic) == 0) {
+            run->msg.count < OB_CONFIRM_RUN_MAX && run->topic_len == pending->env.topic_len &&
+            memcmp(run->topic, pending->env.topic, run->topic_len) == 0) {
             run->msg.count++;
             continue;
         }
@@ -264,7 +267,8 @@ s_confirm(s_server_t *self, s_batch_t *batch)
             }
         }
         run->rid = &pending->rid;
-        run->topic = pending->event->topic;
+        run->topic = pending->env.topic;
+        run->topic_len = pending->env.topic_len;
         memset(&run->msg, 0, sizeof run->msg);
         run->msg.command = OB_CMD_CONFIRM;
         run->msg.req = pending->req;
@@ -336,8 +340,11 @@ s_on_publish(s_server_t *self, zmq_msg_t *rid, zmq_msg_t *frame, const ob_wire_m
                      self->cfg.max_event_bytes);
         return;
     }
-    ob_event_t *event = NULL;
-    int rc = ob_event_decode(zmq_msg_data(frame), size, &event);
+    /* Validated whole, as ob_event_decode would, but only the envelope is kept: views into
+       the frame, nothing allocated. */
+    const char *data = zmq_msg_data(frame);
+    ob_event_envelope_t env;
+    int rc = ob_event_peek((const uint8_t *)data, size, &env);
     if (rc) {
         s_send_error(self, rid, msg->req, rc, "event: %s", ob_strerror(rc));
         return;
@@ -349,16 +356,23 @@ s_on_publish(s_server_t *self, zmq_msg_t *rid, zmq_msg_t *frame, const ob_wire_m
     ob_store_item_t *item = &batch->wb.items[i];
     zmq_msg_move(&pending->rid, rid);
     zmq_msg_move(&pending->frame, frame);
-    pending->event = event;
     pending->req = msg->req;
 
+    /* After the move the views must be taken again from the moved frame: a small frame's
+       bytes live inside the zmq_msg_t itself (libzmq's VSM), so they moved with it, and
+       env still points into the old one. Same offsets, new base. */
+    const char *moved = zmq_msg_data(&pending->frame);
+    pending->env = env;
+    pending->env.id = moved + (env.id - data);
+    pending->env.topic = moved + (env.topic - data);
+    pending->env.type = moved + (env.type - data);
+
     memset(item, 0, sizeof *item);
-    item->topic = event->topic;
-    item->topic_len = strlen(event->topic);
-    item->event_id = event->id;
-    item->event_id_len = strlen(event->id);
-    /* after the move: a small frame's bytes live inside the zmq_msg_t itself */
-    item->event = zmq_msg_data(&pending->frame);
+    item->topic = pending->env.topic;
+    item->topic_len = pending->env.topic_len;
+    item->event_id = pending->env.id;
+    item->event_id_len = pending->env.id_len;
+    item->event = (const uint8_t *)moved;
     item->event_len = size;
     batch->bytes += size;
 }
@@ -736,7 +750,6 @@ s_server_destroy(s_server_t **self_p)
                 s_pending_t *pending = &self->batches[b].pending[i];
                 zmq_msg_close(&pending->rid);
                 zmq_msg_close(&pending->frame);
-                ob_event_destroy(&pending->event);
             }
         free(self->batches[b].pending);
         free(self->batches[b].wb.items);

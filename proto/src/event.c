@@ -3,7 +3,13 @@
     Both directions go through the same intermediate form, s_event_t, a set of views: the
     encoder builds it from the caller's ob_event_t, the decoder from the msgpack map, and both
     then run the one rule check, s_check. So the encoder never produces what the decoder
-    refuses, and a change of rule changes both. */
+    refuses, and a change of rule changes both.
+
+    ob_event_peek builds the same s_event_t straight from the buffer, with the cursor readers
+    of mpscan.h instead of msgpack-c's unpacker (s_from_fields, which mirrors s_from_map step
+    by step so that both report the same first error), and runs the same s_check. What it
+    saves is the unpacking into a zone and the copy out: nothing is allocated. fuzz_event
+    checks on every input that peek and decode return the same code. */
 #include "orderbus/event.h"
 
 #include <assert.h>
@@ -401,6 +407,85 @@ s_from_map(const msgpack_object *const *v, s_event_t *e)
     return 0;
 }
 
+/* Reads a str or nil change value at v; absent (v->pos NULL) is nil too, as s_read_value. */
+static int
+s_read_value_at(ob_mp_cursor_t *v, ob_mp_str_t *ret_str)
+{
+    if (!v->pos) {
+        ret_str->ptr = NULL;
+        ret_str->len = 0;
+        return 0;
+    }
+    return ob_mp_read_str(v, 1, ret_str);
+}
+
+/* Fills e from the values of an event map found by ob_mp_read_fields, in a buffer that
+   passed ob_mp_prescan. The twin of s_from_map, for ob_event_peek: the same steps in the
+   same order, so that the first failure, and so the code returned, is the same for every
+   input (a missing field before a mistyped one, the top-level fields before the changes,
+   the changes before data, and every type before any rule of s_check). Returns 0,
+   OB_ERR_MISSING_FIELD, OB_ERR_FIELD_TYPE, OB_ERR_MALFORMED (a change map with a duplicate
+   or non-str key) or OB_ERR_INVALID_EVENT (too many changes). */
+static int
+s_from_fields(ob_mp_cursor_t *v, s_event_t *e)
+{
+    int rc = 0;
+    if (!v[S_KEY_ID].pos || !v[S_KEY_TOPIC].pos || !v[S_KEY_TYPE].pos || !v[S_KEY_TIME].pos)
+        return OB_ERR_MISSING_FIELD;
+    if ((rc = ob_mp_read_str(&v[S_KEY_ID], 0, &e->id)) ||
+        (rc = ob_mp_read_str(&v[S_KEY_TOPIC], 0, &e->topic)) ||
+        (rc = ob_mp_read_str(&v[S_KEY_TYPE], 0, &e->type)) ||
+        (rc = ob_mp_read_uint(&v[S_KEY_TIME], &e->time_us)))
+        return rc;
+
+    e->source.ptr = NULL;
+    e->source.len = 0;
+    if (v[S_KEY_SOURCE].pos && (rc = ob_mp_read_str(&v[S_KEY_SOURCE], 0, &e->source)))
+        return rc;
+    for (int i = 0; i < S_IDS; i++) {
+        e->ids[i] = 0;
+        if (v[S_KEY_OMS_ID + i].pos && (rc = ob_mp_read_uint(&v[S_KEY_OMS_ID + i], &e->ids[i])))
+            return rc;
+    }
+
+    e->changes_count = 0;
+    if (v[S_KEY_CHANGES].pos) {
+        ob_mp_cursor_t *changes = &v[S_KEY_CHANGES];
+        size_t count = 0;
+        if ((rc = ob_mp_read_array(changes, &count)))
+            return rc; /* OB_ERR_FIELD_TYPE: not an array */
+        if (count > OB_CHANGES_MAX)
+            return OB_ERR_INVALID_EVENT;
+        for (size_t i = 0; i < count; i++) {
+            ob_mp_cursor_t cv[S_CHANGE_KEYS];
+            ob_mp_str_t *out = e->changes[i];
+            /* OB_ERR_FIELD_TYPE if the change is not a map, OB_ERR_MALFORMED for its keys */
+            if ((rc = ob_mp_read_fields(changes, s_change_keys, S_CHANGE_KEYS, cv)))
+                return rc;
+            if (!cv[S_KEY_FIELD].pos)
+                return OB_ERR_MISSING_FIELD;
+            if ((rc = ob_mp_read_str(&cv[S_KEY_FIELD], 0, &out[S_KEY_FIELD])) ||
+                (rc = s_read_value_at(&cv[S_KEY_BEFORE], &out[S_KEY_BEFORE])) ||
+                (rc = s_read_value_at(&cv[S_KEY_AFTER], &out[S_KEY_AFTER])))
+                return rc;
+        }
+        e->changes_count = count;
+    }
+
+    e->data = NULL;
+    e->data_len = 0;
+    if (v[S_KEY_DATA].pos) {
+        ob_mp_str_t data;
+        if ((rc = ob_mp_read_bin(&v[S_KEY_DATA], &data)))
+            return rc;
+        if (data.len) {
+            e->data = (const uint8_t *)data.ptr;
+            e->data_len = data.len;
+        }
+    }
+    return 0;
+}
+
 /* Copies s to *cursor, NUL-terminates it and advances the cursor; returns the copy. A view
    with ptr NULL is copied as "" (the caller decides whether NULL was nil). */
 static const char *
@@ -488,6 +573,39 @@ ob_event_decode(const uint8_t *buf, size_t len, ob_event_t **ret_event)
 out:
     msgpack_unpacked_destroy(&unpacked);
     return rc;
+}
+
+int
+ob_event_peek(const uint8_t *buf, size_t len, ob_event_envelope_t *ret_envelope)
+{
+    assert(ret_envelope);
+    /* The steps of ob_event_decode and ob_mp_unpack_map, in their order. */
+    if (len > OB_EVENT_MAX_CAP)
+        return OB_ERR_TOO_LARGE;
+    size_t used = 0;
+    int rc = ob_mp_prescan(buf, len, &used);
+    if (rc)
+        return rc;
+    if (used != len)
+        return OB_ERR_MALFORMED;
+
+    ob_mp_cursor_t map = {buf, buf + len};
+    ob_mp_cursor_t v[S_EVENT_KEYS];
+    s_event_t e;
+    rc = ob_mp_read_fields(&map, s_event_keys, S_EVENT_KEYS, v);
+    if (rc == OB_ERR_FIELD_TYPE)
+        return OB_ERR_MALFORMED; /* the root is not a map, as ob_mp_unpack_map says */
+    if (rc || (rc = s_from_fields(v, &e)) || (rc = s_check(&e)))
+        return rc;
+
+    ret_envelope->id = e.id.ptr;
+    ret_envelope->id_len = e.id.len;
+    ret_envelope->topic = e.topic.ptr;
+    ret_envelope->topic_len = e.topic.len;
+    ret_envelope->type = e.type.ptr;
+    ret_envelope->type_len = e.type.len;
+    ret_envelope->time_us = e.time_us;
+    return 0;
 }
 
 void

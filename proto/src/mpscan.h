@@ -5,7 +5,9 @@
     makes msgpack_unpack_next try to allocate about 128 GiB (msgpack/msgpack-c#1013). So every
     buffer from outside goes through ob_mp_prescan, which walks it without allocating and
     checks each declared count and length against the bytes left and the caps in limits.h,
-    before msgpack-c sees it. ob_mp_unpack_map does both steps; decoders use nothing else.
+    before msgpack-c sees it. ob_mp_unpack_map does both steps; decoders use nothing else
+    (a reader that only validates and looks, like ob_event_peek, uses ob_mp_prescan and then
+    the cursor readers below, and no msgpack-c at all).
 
     The helpers read msgpack_objects that live in a msgpack_unpacked's zone and, for str and
     bin, point into the input buffer: the views they return (ob_mp_str_t) are valid until the
@@ -79,6 +81,64 @@ int ob_mp_get_str(const msgpack_object *obj, int nil_ok, ob_mp_str_t *ret_str);
    OB_ERR_FIELD_TYPE (not a str, or it holds a NUL byte, which a C string cannot), or
    OB_ERR_TOO_LARGE (over max bytes). buf is untouched on error. */
 int ob_mp_copy_str(const msgpack_object *obj, size_t max, char *buf);
+
+/* --- cursor readers: msgpack values straight from the buffer, without msgpack-c ----------
+
+   For a reader that only needs to look (ob_event_peek): no msgpack_unpacked, no zone, no
+   allocation at all. Each reader reads one value at cur and, on success, moves cur past
+   it; on error cur is unchanged. The readers never touch a byte outside [cur->pos,
+   cur->end), whatever the bytes, but they check only what they need to read safely: the
+   caps and the nesting are ob_mp_prescan's job, so run it over the buffer first (then
+   only OB_ERR_FIELD_TYPE and, from ob_mp_read_fields, OB_ERR_MALFORMED can happen).
+   Types are as msgpack-c reports them, so that a cursor reader and the matching
+   ob_mp_get_* agree on every value. Views point into the buffer and are valid as long as
+   it is. */
+
+/* A read position in a borrowed buffer. */
+typedef struct ob_mp_cursor {
+    const uint8_t *pos; /* the next byte to read; NULL for an absent value (ob_mp_read_fields) */
+    const uint8_t *end; /* one past the last byte of the buffer */
+} ob_mp_cursor_t;
+
+/* Reads a map header; *ret_count is its number of pairs, which follow at cur. Returns 0,
+   OB_ERR_FIELD_TYPE (not a map), OB_ERR_TRUNCATED or OB_ERR_MALFORMED (0xc1, ext). */
+int ob_mp_read_map(ob_mp_cursor_t *cur, size_t *ret_count);
+
+/* Reads an array header; *ret_count is its number of elements, which follow at cur. Returns
+   0, OB_ERR_FIELD_TYPE (not an array), OB_ERR_TRUNCATED or OB_ERR_MALFORMED. */
+int ob_mp_read_array(ob_mp_cursor_t *cur, size_t *ret_count);
+
+/* Reads a str (nil_ok: or nil, giving ptr NULL) into a view of its bytes. An empty str gives
+   a non-NULL ptr. Returns 0, OB_ERR_FIELD_TYPE, OB_ERR_TRUNCATED or OB_ERR_MALFORMED. */
+int ob_mp_read_str(ob_mp_cursor_t *cur, int nil_ok, ob_mp_str_t *ret_str);
+
+/* Reads a bin into a view of its bytes (non-NULL ptr, even when empty). Returns 0,
+   OB_ERR_FIELD_TYPE, OB_ERR_TRUNCATED or OB_ERR_MALFORMED. */
+int ob_mp_read_bin(ob_mp_cursor_t *cur, ob_mp_str_t *ret_bin);
+
+/* Reads a non-negative integer, however it was encoded (positive fixint, uint 8..64, or
+   int 8..64 holding a value >= 0: as ob_mp_get_uint). Returns 0, OB_ERR_FIELD_TYPE (another
+   type, or negative), OB_ERR_TRUNCATED or OB_ERR_MALFORMED. */
+int ob_mp_read_uint(ob_mp_cursor_t *cur, uint64_t *ret_value);
+
+/* Reads a bool as 1 or 0. Returns 0, OB_ERR_FIELD_TYPE or OB_ERR_TRUNCATED. */
+int ob_mp_read_bool(ob_mp_cursor_t *cur, int *ret_value);
+
+/* Reads a nil. Returns 0, OB_ERR_FIELD_TYPE or OB_ERR_TRUNCATED. */
+int ob_mp_read_nil(ob_mp_cursor_t *cur);
+
+/* Skips one value of any type, a container with all it holds, checking it as ob_mp_prescan
+   would (caps, and nesting counted from the value). Returns 0 or an ob_mp_prescan error. */
+int ob_mp_skip(ob_mp_cursor_t *cur);
+
+/* The cursor form of ob_mp_map_fields, with the same rules: reads the map at cur (one pass,
+   moving cur past it) and sets ret_values[i] to a cursor at the value of keys[i], or pos
+   NULL if absent; ret_values has nkeys entries. Unknown keys' values are skipped. Returns
+   0, OB_ERR_FIELD_TYPE (not a map), OB_ERR_MALFORMED (a key is not a str or appears twice,
+   known or not), OB_ERR_TOO_LARGE (over OB_MP_MAP_MAX pairs) or an ob_mp_skip error.
+   ret_values is undefined on error. */
+int ob_mp_read_fields(ob_mp_cursor_t *cur, const ob_mp_key_t *keys, size_t nkeys,
+                      ob_mp_cursor_t *ret_values);
 
 /* Returns 1 if the len bytes at ptr hold a NUL byte, else 0. */
 static inline int

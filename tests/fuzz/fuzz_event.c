@@ -1,7 +1,10 @@
-/*  fuzz_event: ob_event_decode on arbitrary bytes.
+/*  fuzz_event: ob_event_decode and ob_event_peek on arbitrary bytes.
 
     Properties checked beyond "no crash, no leak, no over-read" (the sanitizers' part):
     - a refusal is one of the codes event.h documents, and leaves *ret_event alone;
+    - ob_event_peek returns the same code as ob_event_decode (unless decode ran out of
+      memory), leaves its envelope alone on error, and on success gives the decoded event's
+      id, topic, type and time, as views inside the input;
     - whatever decodes re-encodes, decodes again to the same event, and re-encodes to the
       same bytes (the encoding of a decoded event is canonical). */
 #include <errno.h>
@@ -47,13 +50,46 @@ s_event_same(const ob_event_t *a, const ob_event_t *b)
     return a->data_len == 0 || memcmp(a->data, b->data, a->data_len) == 0;
 }
 
+/* Returns 1 if the view (ptr, len) lies inside the input and holds the C string s. */
+static int
+s_view_same(const uint8_t *data, size_t size, const char *ptr, size_t len, const char *s)
+{
+    const uint8_t *p = (const uint8_t *)ptr;
+    return p >= data && len <= size && (size_t)(p - data) <= size - len && strlen(s) == len &&
+           memcmp(ptr, s, len) == 0;
+}
+
 static ob_event_t s_sentinel; /* what *ret_event holds before decoding: untouched on error */
+
+/* Peeks at the input and requires what decode said: the same code (decode_rc), and on
+   success the envelope of event. */
+static void
+s_check_peek(const uint8_t *data, size_t size, int decode_rc, const ob_event_t *event)
+{
+    ob_event_envelope_t env;
+    ob_event_envelope_t untouched;
+    memset(&env, 0xa5, sizeof env);
+    memset(&untouched, 0xa5, sizeof untouched);
+    int rc = ob_event_peek(data, size, &env);
+    if (decode_rc == -ENOMEM) /* peek allocates nothing, so cannot fail that way */
+        return;
+    s_require(rc == decode_rc);
+    if (rc) {
+        s_require(memcmp(&env, &untouched, sizeof env) == 0);
+        return;
+    }
+    s_require(s_view_same(data, size, env.id, env.id_len, event->id));
+    s_require(s_view_same(data, size, env.topic, env.topic_len, event->topic));
+    s_require(s_view_same(data, size, env.type, env.type_len, event->type));
+    s_require(env.time_us == event->time_us);
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     ob_event_t *event = &s_sentinel;
     int rc = ob_event_decode(data, size, &event);
+    s_check_peek(data, size, rc, event);
     if (rc) {
         s_require(event == &s_sentinel);
         s_require(rc == OB_ERR_TRUNCATED || rc == OB_ERR_MALFORMED || rc == OB_ERR_TOO_LARGE ||

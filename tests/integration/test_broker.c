@@ -886,10 +886,70 @@ test_start_failures(void **state)
     assert_non_null(strstr(err, "cannot bind tcp://127.0.0.1:notaport"));
 }
 
+/* Sends PUBLISH of a minimal event (VSM-sized: libzmq keeps it inside the zmq_msg_t). */
+static void
+s_send_tiny(zsock_t *dealer, uint64_t req, const char *topic, const char *id)
+{
+    ob_event_t event;
+    memset(&event, 0, sizeof event);
+    event.id = id;
+    event.topic = topic;
+    event.type = "x";
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(ob_event_encode(&event, &buf, &len), 0);
+    assert_true(len <= 33);
+    ob_wire_msg_t msg;
+    memset(&msg, 0, sizeof msg);
+    msg.command = OB_CMD_PUBLISH;
+    msg.req = req;
+    s_send_msg(dealer, &msg, buf, len);
+    free(buf);
+}
+
+static void
+test_tiny_events(void **state)
+{
+    t_fixture_t *fx = *state;
+    zsock_t *a = s_client(fx);
+    ob_wire_msg_t welcome;
+    s_hello(a, 0, &welcome);
+    static const char *topics[] = {"t1", "t2", "t1", "t2", "t3", "t1"};
+    static const char *ids[] = {"a", "b", "c", "a", "z", "q"};
+    static const uint64_t seqs[] = {1, 1, 2, 2, 1, 3};
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 6; i++)
+            s_send_tiny(a, 100 * (uint64_t)round + (uint64_t)i + 1, topics[i], ids[i]);
+        for (int i = 0; i < 6; i++) {
+            int dup = -1;
+            assert_int_equal(s_expect_confirm(a, 100 * (uint64_t)round + (uint64_t)i + 1, &dup),
+                             seqs[i]);
+            assert_int_equal(dup, round > 0);
+        }
+    }
+    zsock_destroy(&a);
+    zactor_destroy(&fx->server);
+    ob_store_t *store = NULL;
+    assert_int_equal(ob_store_open(fx->data_dir, 1 << 20, &store), 0);
+    for (int i = 0; i < 6; i++) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        ob_event_t *ev = NULL;
+        assert_int_equal(ob_store_get(store, topics[i], seqs[i], &buf, &len), 0);
+        assert_int_equal(ob_event_decode(buf, len, &ev), 0);
+        assert_string_equal(ev->id, ids[i]);
+        assert_string_equal(ev->topic, topics[i]);
+        ob_event_destroy(&ev);
+        free(buf);
+    }
+    ob_store_close(&store);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_tiny_events, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_hello_welcome, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_hello_required, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_ping_pong, s_setup, s_teardown),

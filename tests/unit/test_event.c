@@ -1,6 +1,10 @@
 /*  test_event: the event codec and topic names (orderbus/event.h).
 
-    Wrapped with -Wl,--wrap: malloc (to fail our allocations on demand) and
+    ob_event_peek must return what ob_event_decode returns for every input: s_decode, through
+    which every decoding test goes, also peeks at the same bytes and checks that it agrees
+    (the code, and the envelope on success).
+
+    Wrapped with -Wl,--wrap: malloc (to count our allocations and to fail them on demand) and
     msgpack_unpack_next (to count the frames that reach msgpack-c and to fail it). */
 #include <errno.h>
 #include <setjmp.h>
@@ -26,13 +30,15 @@ msgpack_unpack_return __real_msgpack_unpack_next(msgpack_unpacked *result, const
 msgpack_unpack_return __wrap_msgpack_unpack_next(msgpack_unpacked *result, const char *data,
                                                  size_t len, size_t *off);
 
-static int s_malloc_fail; /* when set, our next malloc fails (and clears it) */
+static int s_malloc_fail;     /* when set, our next malloc fails (and clears it) */
+static size_t s_malloc_calls; /* calls of malloc from our code */
 static int s_unpack_calls;
 static int s_unpack_nomem; /* when set, msgpack_unpack_next reports out of memory */
 
 void *
 __wrap_malloc(size_t size)
 {
+    s_malloc_calls++;
     if (s_malloc_fail) {
         s_malloc_fail = 0;
         return NULL;
@@ -141,7 +147,54 @@ s_assert_same(const ob_event_t *original, const ob_event_t *decoded)
         assert_memory_equal(original->data, decoded->data, original->data_len);
 }
 
-/* Decodes a private copy of len bytes (so that ASan sees any over-read). */
+static size_t s_peeks; /* inputs on which peek was checked against decode */
+
+/* Asserts that the view (ptr, len) lies inside buf (size bytes) and holds the C string s. */
+static void
+s_assert_view(const uint8_t *buf, size_t size, const char *ptr, size_t len, const char *s)
+{
+    const uint8_t *p = (const uint8_t *)ptr;
+    assert_true(p >= buf && len <= size && (size_t)(p - buf) <= size - len);
+    assert_int_equal(len, strlen(s));
+    assert_memory_equal(ptr, s, len);
+}
+
+/* Peeks at buf (len bytes) and asserts what decode said of the same bytes: the same code
+   decode_rc (unless decode ran out of memory, which peek cannot: it allocates nothing,
+   which is checked too, as is that it never reaches msgpack-c), an untouched envelope on
+   error, and on success the envelope of decoded (if not NULL), as views into buf. */
+static void
+s_assert_peek(const uint8_t *buf, size_t len, int decode_rc, const ob_event_t *decoded)
+{
+    ob_event_envelope_t env;
+    ob_event_envelope_t untouched;
+    memset(&env, 0xa5, sizeof env);
+    memset(&untouched, 0xa5, sizeof untouched);
+    size_t mallocs = s_malloc_calls;
+    int unpacks = s_unpack_calls;
+    int rc = ob_event_peek(buf, len, &env);
+    assert_int_equal(s_malloc_calls, mallocs);
+    assert_int_equal(s_unpack_calls, unpacks);
+    s_peeks++;
+    if (decode_rc == -ENOMEM)
+        return;
+    if (rc != decode_rc)
+        fail_msg("peek gives %d (%s), decode %d (%s)", rc, ob_strerror(rc), decode_rc,
+                 ob_strerror(decode_rc));
+    if (rc) {
+        assert_memory_equal(&env, &untouched, sizeof env);
+        return;
+    }
+    if (!decoded)
+        return;
+    s_assert_view(buf, len, env.id, env.id_len, decoded->id);
+    s_assert_view(buf, len, env.topic, env.topic_len, decoded->topic);
+    s_assert_view(buf, len, env.type, env.type_len, decoded->type);
+    assert_true(env.time_us == decoded->time_us);
+}
+
+/* Decodes a private copy of len bytes (so that ASan sees any over-read), and peeks at the
+   same copy: peek must agree (s_assert_peek). */
 static int
 s_decode(const void *data, size_t len, ob_event_t **ret_event)
 {
@@ -150,6 +203,7 @@ s_decode(const void *data, size_t len, ob_event_t **ret_event)
     if (len)
         memcpy(copy, data, len);
     int rc = ob_event_decode(copy, len, ret_event);
+    s_assert_peek(copy, len, rc, rc == 0 ? *ret_event : NULL);
     free(copy);
     return rc;
 }
@@ -304,6 +358,7 @@ test_size_cap(void **state)
     assert_int_equal(len, OB_EVENT_MAX_CAP);
     assert_int_equal(ob_event_decode(buf, len, &decoded), 0);
     assert_int_equal(decoded->data_len, e.data_len);
+    s_assert_peek(buf, len, 0, decoded);
     ob_event_destroy(&decoded);
     free(buf);
 
@@ -318,6 +373,7 @@ test_size_cap(void **state)
     s_unpack_calls = 0;
     assert_int_equal(ob_event_decode(data, OB_EVENT_MAX_CAP + 1, &decoded), OB_ERR_TOO_LARGE);
     assert_int_equal(s_unpack_calls, 0);
+    s_assert_peek(data, OB_EVENT_MAX_CAP + 1, OB_ERR_TOO_LARGE, NULL);
     assert_null(decoded);
     free(data);
 }
@@ -576,6 +632,83 @@ static const t_case_t s_map_cases[] = {
     {"ext in an unknown key", T_KVS(ID, TOPIC, TYPE, TIME, T_RAW("x", "\xd4\x01\x00")),
      OB_ERR_MALFORMED},
     {"0xc1 as a value", T_KVS(ID, TOPIC, TYPE, TIME, T_RAW("x", "\xc1")), OB_ERR_MALFORMED},
+    /* Which error comes first when there are several (ob_event_peek must agree): the keys,
+       then the required fields' presence, then the types field by field in table order
+       (changes before data), and only then the rules, field by field. */
+    {"missing time, id is a uint", T_KVS({"id", K_UINT, NULL, 1}, TOPIC, TYPE),
+     OB_ERR_MISSING_FIELD},
+    {"id is a uint, then a duplicate unknown key",
+     T_KVS({"id", K_UINT, NULL, 1}, TOPIC, TYPE, TIME, {"x", K_NIL, NULL, 0},
+           {"x", K_NIL, NULL, 0}),
+     OB_ERR_MALFORMED},
+    {"missing id, then a uint key", T_KVS(TOPIC, TYPE, TIME, {NULL, K_NIL, NULL, 0}),
+     OB_ERR_MALFORMED},
+    {"id over its cap, time is a str",
+     T_KVS(T_LONG("id", OB_EVENT_ID_MAX + 1), TOPIC, TYPE, {"time", K_STR, "1", 0}),
+     OB_ERR_FIELD_TYPE},
+    {"topic invalid, id over its cap",
+     T_KVS(T_LONG("id", OB_EVENT_ID_MAX + 1), {"topic", K_STR, "Oms", 0}, TYPE, TIME),
+     OB_ERR_INVALID_EVENT},
+    {"topic invalid, type invalid",
+     T_KVS(ID, {"topic", K_STR, "Oms", 0}, {"type", K_STR, "Item", 0}, TIME), OB_ERR_INVALID_TOPIC},
+    {"change field empty, data is a str",
+     T_KVS(ID, TOPIC, TYPE, TIME,
+           T_RAW("changes", "\x91\x81\xa5"
+                            "field\xa0"),
+           {"data", K_STR, "{}", 0}),
+     OB_ERR_FIELD_TYPE},
+    {"change without field, data is a str",
+     T_KVS(ID, TOPIC, TYPE, TIME, {"data", K_STR, "{}", 0},
+           T_RAW("changes", "\x91\x81\xa6"
+                            "before\xc0")),
+     OB_ERR_MISSING_FIELD},
+    {"second change is nil, first has a duplicate key",
+     T_KVS(ID, TOPIC, TYPE, TIME,
+           T_RAW("changes", "\x92\x82\xa5"
+                            "field\xa1"
+                            "f\xa5"
+                            "field\xa1"
+                            "g\xc0")),
+     OB_ERR_MALFORMED},
+    {"change with a duplicate key, source is nil",
+     T_KVS(ID, TOPIC, TYPE, TIME,
+           T_RAW("changes", "\x91\x82\xa5"
+                            "field\xa1"
+                            "f\xa5"
+                            "field\xa1"
+                            "g"),
+           {"source", K_NIL, NULL, 0}),
+     OB_ERR_FIELD_TYPE},
+    {"source over its cap, change field empty",
+     T_KVS(ID, TOPIC, TYPE, TIME, T_LONG("source", OB_SOURCE_MAX + 1),
+           T_RAW("changes", "\x91\x81\xa5"
+                            "field\xa0")),
+     OB_ERR_INVALID_EVENT},
+    /* Other encodings of valid values. */
+    {"time as uint 64 max",
+     T_KVS(ID, TOPIC, TYPE, T_RAW("time", "\xcf\xff\xff\xff\xff\xff\xff\xff\xff")), 0},
+    {"time as int 64",
+     T_KVS(ID, TOPIC, TYPE, T_RAW("time", "\xd3\x00\x00\x00\x00\x00\x00\x00\x07")), 0},
+    {"time as negative int 64",
+     T_KVS(ID, TOPIC, TYPE, T_RAW("time", "\xd3\xff\xff\xff\xff\xff\xff\xff\xff")),
+     OB_ERR_FIELD_TYPE},
+    {"time as negative fixint", T_KVS(ID, TOPIC, TYPE, T_RAW("time", "\xff")), OB_ERR_FIELD_TYPE},
+    {"id as str 8 and topic as str 16",
+     T_KVS(T_RAW("id", "\xd9\x02"
+                       "e1"),
+           T_RAW("topic", "\xda\x00\x01"
+                          "t"),
+           TYPE, TIME),
+     0},
+    {"explicit nil before and after",
+     T_KVS(ID, TOPIC, TYPE, TIME,
+           T_RAW("changes", "\x91\x83\xa5"
+                            "after\xc0\xa6"
+                            "before\xc0\xa5"
+                            "field\xa1"
+                            "f")),
+     0},
+    {"data as bin 16", T_KVS(ID, TOPIC, TYPE, TIME, T_RAW("data", "\xc5\x00\x01x")), 0},
 };
 
 static void
@@ -645,6 +778,7 @@ test_malformed_frames(void **state)
     (void)state;
     ob_event_t *event = NULL;
     assert_int_equal(ob_event_decode(NULL, 0, &event), OB_ERR_TRUNCATED);
+    s_assert_peek(NULL, 0, OB_ERR_TRUNCATED, NULL);
     for (size_t i = 0; i < sizeof s_frames / sizeof s_frames[0]; i++) {
         const t_frame_t *f = &s_frames[i];
         s_unpack_calls = 0;
@@ -668,6 +802,7 @@ test_malformed_frames(void **state)
     for (int b = 0; b < 256; b += 51) {
         longer[len] = (uint8_t)b;
         assert_int_equal(ob_event_decode(longer, len + 1, &event), OB_ERR_MALFORMED);
+        s_assert_peek(longer, len + 1, OB_ERR_MALFORMED, NULL);
     }
     free(longer);
     free(buf);
@@ -866,6 +1001,57 @@ test_encode_refuses_invalid(void **state)
     s_round_trip(&e);
 }
 
+/* --- peek ------------------------------------------------------------------------------- */
+
+static void
+test_peek(void **state)
+{
+    (void)state;
+    ob_event_t e = s_full();
+    ob_event_envelope_t env;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(ob_event_encode(&e, &buf, &len), 0);
+
+    /* No allocation and no msgpack-c, even when an allocation would fail. */
+    size_t mallocs = s_malloc_calls;
+    s_unpack_calls = 0;
+    s_malloc_fail = 1;
+    memset(&env, 0, sizeof env);
+    assert_int_equal(ob_event_peek(buf, len, &env), 0);
+    assert_int_equal(s_malloc_calls, mallocs);
+    assert_int_equal(s_malloc_fail, 1); /* not consumed: malloc was not called */
+    assert_int_equal(s_unpack_calls, 0);
+    s_malloc_fail = 0;
+
+    /* Views into buf, not NUL-terminated: the id is followed by the next key's header. */
+    s_assert_view(buf, len, env.id, env.id_len, e.id);
+    s_assert_view(buf, len, env.topic, env.topic_len, e.topic);
+    s_assert_view(buf, len, env.type, env.type_len, e.type);
+    assert_true(env.time_us == e.time_us);
+    assert_int_equal((uint8_t)env.id[env.id_len], 0xa5); /* fixstr "topic" */
+
+    /* The envelope is written only on success. */
+    memset(&env, 0x5a, sizeof env);
+    ob_event_envelope_t untouched = env;
+    assert_int_equal(ob_event_peek(buf, len - 1, &env), OB_ERR_TRUNCATED);
+    assert_int_equal(ob_event_peek(buf + 1, len - 1, &env), OB_ERR_MALFORMED);
+    assert_int_equal(ob_event_peek(NULL, 0, &env), OB_ERR_TRUNCATED);
+    assert_memory_equal(&env, &untouched, sizeof env);
+
+    /* Where decode runs out of memory, peek still validates. */
+    ob_event_t *event = NULL;
+    s_malloc_fail = 1;
+    assert_int_equal(ob_event_decode(buf, len, &event), -ENOMEM);
+    assert_int_equal(ob_event_peek(buf, len, &env), 0);
+    s_unpack_nomem = 1;
+    assert_int_equal(ob_event_decode(buf, len, &event), -ENOMEM);
+    assert_int_equal(ob_event_peek(buf, len, &env), 0);
+    s_unpack_nomem = 0;
+    assert_null(event);
+    free(buf);
+}
+
 /* --- topics, destroy, out of memory ------------------------------------------------------ */
 
 static void
@@ -965,7 +1151,9 @@ main(void)
         cmocka_unit_test(test_malformed_maps),       cmocka_unit_test(test_malformed_frames),
         cmocka_unit_test(test_too_many_changes),     cmocka_unit_test(test_encode_refuses_invalid),
         cmocka_unit_test(test_topic_valid),          cmocka_unit_test(test_destroy),
-        cmocka_unit_test(test_out_of_memory),
+        cmocka_unit_test(test_out_of_memory),        cmocka_unit_test(test_peek),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    print_message("ob_event_peek agreed with ob_event_decode on %zu inputs\n", s_peeks);
+    return failed;
 }

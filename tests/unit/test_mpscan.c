@@ -1,7 +1,9 @@
 /*  test_mpscan: the msgpack pre-scan and the decoders' shared helpers (proto/src/mpscan.h).
 
     msgpack_unpack_next is wrapped (-Wl,--wrap) to count its calls: a frame the pre-scan
-    refuses must never reach msgpack-c, which would trust its declared sizes. */
+    refuses must never reach msgpack-c, which would trust its declared sizes. The cursor
+    readers are checked against msgpack-c: on every value, each reader must accept exactly
+    what the matching ob_mp_get_* accepts of msgpack-c's object. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -462,14 +464,337 @@ test_size_helpers(void **state)
     assert_int_equal(n, 6);
 }
 
+/* --- cursor readers ----------------------------------------------------------------------- */
+
+/* More numbers, for ob_mp_read_uint: signed encodings of values >= 0 read as uints. */
+static const t_case_t s_numbers[] = {
+    {"fixint 0", T_BYTES(0x00), 0},
+    {"negative fixint -1", T_BYTES(0xff), 0},
+    {"uint 8 0", T_BYTES(0xcc, 0x00), 0},
+    {"uint 64 max", T_BYTES(0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff), 0},
+    {"int 8 5", T_BYTES(0xd0, 0x05), 0},
+    {"int 8 127", T_BYTES(0xd0, 0x7f), 0},
+    {"int 8 -1", T_BYTES(0xd0, 0xff), 0},
+    {"int 16 32767", T_BYTES(0xd1, 0x7f, 0xff), 0},
+    {"int 16 0", T_BYTES(0xd1, 0x00, 0x00), 0},
+    {"int 32 1", T_BYTES(0xd2, 0, 0, 0, 1), 0},
+    {"int 32 -2^31", T_BYTES(0xd2, 0x80, 0, 0, 0), 0},
+    {"int 64 max", T_BYTES(0xd3, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff), 0},
+    {"int 64 -1", T_BYTES(0xd3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff), 0},
+    {"float 64 0", T_BYTES(0xcb, 0, 0, 0, 0, 0, 0, 0, 0), 0},
+    {"str 8 empty", T_BYTES(0xd9, 0), 0},
+    {"bin 16 empty", T_BYTES(0xc5, 0, 0), 0},
+    {"map 16 empty", T_BYTES(0xde, 0, 0), 0},
+    {"array 32 empty", T_BYTES(0xdd, 0, 0, 0, 0), 0},
+};
+
+/* The bytes of a container header: what ob_mp_read_map and ob_mp_read_array consume. */
+static size_t
+s_header_size(uint8_t type)
+{
+    return type == 0xdc || type == 0xde ? 3 : type == 0xdd || type == 0xdf ? 5 : 1;
+}
+
+/* Asserts that a reader's result rc, with the cursor cur it moved from start, is a success
+   exactly when ok, consuming want bytes, and otherwise OB_ERR_FIELD_TYPE leaving cur alone. */
+static void
+s_assert_read(const char *name, const char *reader, int rc, int ok, const ob_mp_cursor_t *cur,
+              const uint8_t *start, size_t want)
+{
+    if (ok && rc != 0)
+        fail_msg("%s: %s refused it (%d), msgpack-c's object fits", name, reader, rc);
+    if (!ok && rc != OB_ERR_FIELD_TYPE)
+        fail_msg("%s: %s gave %d, expected OB_ERR_FIELD_TYPE", name, reader, rc);
+    if (cur->pos != start + (ok ? want : 0))
+        fail_msg("%s: %s left the cursor at %td", name, reader, cur->pos - start);
+}
+
+/* Runs every reader on the one object c and checks each against msgpack-c's view of it. */
+static void
+s_check_readers(const t_case_t *c)
+{
+    uint8_t *buf = malloc(c->len); /* exactly len bytes: ASan sees any over-read */
+    assert_non_null(buf);
+    memcpy(buf, c->data, c->len);
+    msgpack_unpacked unpacked;
+    size_t off = 0;
+    msgpack_unpacked_init(&unpacked);
+    assert_int_equal(msgpack_unpack_next(&unpacked, (const char *)buf, c->len, &off),
+                     MSGPACK_UNPACK_SUCCESS);
+    const msgpack_object *obj = &unpacked.data;
+
+    ob_mp_cursor_t cur = {buf, buf + c->len};
+    uint64_t u = 0;
+    uint64_t u_want = 0;
+    int b = 0;
+    int b_want = 0;
+    ob_mp_str_t str = {NULL, 0};
+    ob_mp_str_t str_want = {NULL, 0};
+    size_t count = 0;
+    int ok = 0;
+
+    ok = ob_mp_get_uint(obj, &u_want) == 0;
+    s_assert_read(c->name, "read_uint", ob_mp_read_uint(&cur, &u), ok, &cur, buf, c->len);
+    if (ok)
+        assert_true(u == u_want);
+    cur.pos = buf;
+
+    ok = ob_mp_get_bool(obj, &b_want) == 0;
+    s_assert_read(c->name, "read_bool", ob_mp_read_bool(&cur, &b), ok, &cur, buf, c->len);
+    if (ok)
+        assert_int_equal(b, b_want);
+    cur.pos = buf;
+
+    ok = obj->type == MSGPACK_OBJECT_NIL;
+    s_assert_read(c->name, "read_nil", ob_mp_read_nil(&cur), ok, &cur, buf, c->len);
+    cur.pos = buf;
+
+    for (int nil_ok = 0; nil_ok <= 1; nil_ok++) {
+        ok = ob_mp_get_str(obj, nil_ok, &str_want) == 0;
+        s_assert_read(c->name, "read_str", ob_mp_read_str(&cur, nil_ok, &str), ok, &cur, buf,
+                      c->len);
+        if (ok) {
+            assert_true((str.ptr == NULL) == (str_want.ptr == NULL));
+            assert_int_equal(str.len, str_want.len);
+            if (str.ptr) /* a view of the str's bytes at the end of buf */
+                assert_ptr_equal(str.ptr, (const char *)buf + c->len - str.len);
+        }
+        cur.pos = buf;
+    }
+
+    ok = obj->type == MSGPACK_OBJECT_BIN;
+    s_assert_read(c->name, "read_bin", ob_mp_read_bin(&cur, &str), ok, &cur, buf, c->len);
+    if (ok) {
+        assert_non_null(str.ptr);
+        assert_int_equal(str.len, obj->via.bin.size);
+        assert_ptr_equal(str.ptr, (const char *)buf + c->len - str.len);
+    }
+    cur.pos = buf;
+
+    ok = obj->type == MSGPACK_OBJECT_MAP;
+    s_assert_read(c->name, "read_map", ob_mp_read_map(&cur, &count), ok, &cur, buf,
+                  s_header_size(buf[0]));
+    if (ok)
+        assert_int_equal(count, obj->via.map.size);
+    cur.pos = buf;
+
+    ok = obj->type == MSGPACK_OBJECT_ARRAY;
+    s_assert_read(c->name, "read_array", ob_mp_read_array(&cur, &count), ok, &cur, buf,
+                  s_header_size(buf[0]));
+    if (ok)
+        assert_int_equal(count, obj->via.array.size);
+    cur.pos = buf;
+
+    assert_int_equal(ob_mp_skip(&cur), 0);
+    assert_ptr_equal(cur.pos, buf + c->len);
+
+    msgpack_unpacked_destroy(&unpacked);
+    free(buf);
+}
+
+static void
+test_readers(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof s_valid / sizeof s_valid[0]; i++)
+        s_check_readers(&s_valid[i]);
+    for (size_t i = 0; i < sizeof s_numbers / sizeof s_numbers[0]; i++)
+        s_check_readers(&s_numbers[i]);
+}
+
+/* Runs every reader on the len bytes at data, none of which may read outside them or move
+   the cursor on error; returns how many succeeded. */
+static int
+s_read_all(const uint8_t *data, size_t len, int expect_rc)
+{
+    uint8_t *buf = malloc(len ? len : 1);
+    assert_non_null(buf);
+    if (len)
+        memcpy(buf, data, len);
+    ob_mp_cursor_t cur = {buf, buf + len};
+    uint64_t u = 0;
+    int b = 0;
+    size_t count = 0;
+    ob_mp_str_t str;
+    int successes = 0;
+
+    for (int i = 0; i < 9; i++) {
+        int rc = i == 0   ? ob_mp_read_uint(&cur, &u)
+                 : i == 1 ? ob_mp_read_bool(&cur, &b)
+                 : i == 2 ? ob_mp_read_nil(&cur)
+                 : i == 3 ? ob_mp_read_str(&cur, 0, &str)
+                 : i == 4 ? ob_mp_read_str(&cur, 1, &str)
+                 : i == 5 ? ob_mp_read_bin(&cur, &str)
+                 : i == 6 ? ob_mp_read_map(&cur, &count)
+                 : i == 7 ? ob_mp_read_array(&cur, &count)
+                          : ob_mp_skip(&cur);
+        if (rc == 0) {
+            assert_true(cur.pos > buf && cur.pos <= buf + len);
+            cur.pos = buf;
+            successes++;
+            continue;
+        }
+        if (rc != expect_rc && rc != OB_ERR_FIELD_TYPE)
+            fail_msg("reader %d gave %d, expected %d or OB_ERR_FIELD_TYPE", i, rc, expect_rc);
+        assert_ptr_equal(cur.pos, buf);
+    }
+    free(buf);
+    return successes;
+}
+
+static void
+test_readers_cut_and_bad(void **state)
+{
+    (void)state;
+    /* A proper prefix of a value: only a container header that is whole can be read. */
+    for (size_t i = 0; i < sizeof s_valid / sizeof s_valid[0]; i++) {
+        const t_case_t *c = &s_valid[i];
+        for (size_t n = 0; n < c->len; n++) {
+            int whole_header =
+                (c->data[0] & 0xe0) == 0x80 || /* fixmap, fixarray */
+                (c->data[0] >= 0xdc && c->data[0] <= 0xdf && n >= s_header_size(c->data[0]));
+            if (s_read_all(c->data, n, OB_ERR_TRUNCATED) != (n > 0 && whole_header))
+                fail_msg("%s: prefix of %zu bytes", c->name, n);
+        }
+    }
+
+    /* The reserved byte and ext types: malformed for every reader that reads a header. */
+    static const uint8_t reserved[] = {0xc1};
+    static const uint8_t ext[] = {0xd4, 0x01, 0x00};
+    assert_int_equal(s_read_all(reserved, sizeof reserved, OB_ERR_MALFORMED), 0);
+    assert_int_equal(s_read_all(ext, sizeof ext, OB_ERR_MALFORMED), 0);
+
+    /* A declared length beyond the buffer, and caps (ob_mp_skip pre-scans). */
+    static const uint8_t long_str[] = {0xd9, 0x05, 'a'};
+    static const uint8_t long_bin[] = {0xc4, 0x02, 0x00};
+    static const uint8_t huge_array[] = {0xdd, 0xff, 0xff, 0xff, 0xff};
+    ob_mp_cursor_t cur = {long_str, long_str + sizeof long_str};
+    ob_mp_str_t str;
+    size_t count = 0;
+    assert_int_equal(ob_mp_read_str(&cur, 0, &str), OB_ERR_TRUNCATED);
+    assert_int_equal(ob_mp_skip(&cur), OB_ERR_TRUNCATED);
+    cur.pos = long_bin;
+    cur.end = long_bin + sizeof long_bin;
+    assert_int_equal(ob_mp_read_bin(&cur, &str), OB_ERR_TRUNCATED);
+    cur.pos = huge_array;
+    cur.end = huge_array + sizeof huge_array;
+    assert_int_equal(ob_mp_skip(&cur), OB_ERR_TOO_LARGE);
+    assert_int_equal(ob_mp_read_array(&cur, &count), 0); /* a header only: no cap here */
+    assert_int_equal(count, UINT32_MAX);
+}
+
+/* Runs ob_mp_read_fields with s_keys on data and checks that ob_mp_map_fields agrees on
+   the code and on where every value is. Returns the code. */
+static int
+s_read_fields(const uint8_t *data, size_t len, ob_mp_cursor_t *v)
+{
+    uint8_t *buf = malloc(len);
+    assert_non_null(buf);
+    memcpy(buf, data, len);
+    ob_mp_cursor_t cur = {buf, buf + len};
+    int rc = ob_mp_read_fields(&cur, s_keys, 3, v);
+    if (rc)
+        assert_ptr_equal(cur.pos, buf);
+    else
+        assert_ptr_equal(cur.pos, buf + len);
+
+    msgpack_unpacked unpacked;
+    const msgpack_object *values[3];
+    msgpack_unpacked_init(&unpacked);
+    assert_int_equal(s_fields(buf, len, &unpacked, values), rc);
+    for (int j = 0; rc == 0 && j < 3; j++) {
+        assert_true((v[j].pos == NULL) == (values[j] == NULL));
+        if (v[j].pos) {
+            uint64_t mine = 0;
+            uint64_t theirs = 0;
+            assert_int_equal(ob_mp_get_uint(values[j], &theirs), 0);
+            assert_int_equal(ob_mp_read_uint(&v[j], &mine), 0);
+            assert_true(mine == theirs);
+        }
+    }
+    msgpack_unpacked_destroy(&unpacked);
+    free(buf);
+    return rc;
+}
+
+static void
+test_read_fields(void **state)
+{
+    (void)state;
+    ob_mp_cursor_t v[3];
+    /* as in test_map_fields, plus unknown values of every shape, skipped whole */
+    static const uint8_t ok[] = {0x84, 0xa3, 'c', 'c',  'c',  0x03, 0xa1, 'z',
+                                 0xc0, 0xa1, 'a', 0x01, 0xa2, 'z',  'z',  0xc0};
+    static const uint8_t skips[] = {0x84, 0xa1, 'x',  0x92, 0x01, 0x91, 0x81, 0xa1, 'a',
+                                    0x02, 0xa2, 'b',  'b',  0xcd, 0x01, 0x00, 0xa1, 'y',
+                                    0xc4, 0x02, 0xa1, 'a',  0xa1, 'a',  0x05};
+    static const uint8_t dup_known[] = {0x82, 0xa1, 'a', 0x01, 0xa1, 'a', 0x02};
+    static const uint8_t dup_unknown[] = {0x83, 0xa1, 'z', 0x01, 0xa1, 'a', 0x01, 0xa1, 'z', 0x02};
+    static const uint8_t int_key[] = {0x81, 0x01, 0x01};
+    static const uint8_t nil_key[] = {0x81, 0xc0, 0x01};
+    static const uint8_t bin_key[] = {0x81, 0xc4, 0x01, 'a', 0x01};
+    static const uint8_t prefix_key[] = {0x81, 0xa2, 'c', 'c', 0x01};
+    static const uint8_t empty_key[] = {0x81, 0xa0, 0x01};
+    static const uint8_t dup_empty_keys[] = {0x82, 0xa0, 0x01, 0xa0, 0x02};
+    static const uint8_t array[] = {0x91, 0x01};
+
+    assert_int_equal(s_read_fields(ok, sizeof ok, v), 0);
+    assert_ptr_equal(v[0].end, v[2].end);
+    assert_null(v[1].pos);
+    assert_int_equal(s_read_fields(skips, sizeof skips, v), 0);
+    assert_int_equal(s_read_fields(dup_known, sizeof dup_known, v), OB_ERR_MALFORMED);
+    assert_int_equal(s_read_fields(dup_unknown, sizeof dup_unknown, v), OB_ERR_MALFORMED);
+    assert_int_equal(s_read_fields(int_key, sizeof int_key, v), OB_ERR_MALFORMED);
+    assert_int_equal(s_read_fields(nil_key, sizeof nil_key, v), OB_ERR_MALFORMED);
+    assert_int_equal(s_read_fields(bin_key, sizeof bin_key, v), OB_ERR_MALFORMED);
+    assert_int_equal(s_read_fields(prefix_key, sizeof prefix_key, v), 0);
+    assert_int_equal(s_read_fields(empty_key, sizeof empty_key, v), 0);
+    assert_int_equal(s_read_fields(dup_empty_keys, sizeof dup_empty_keys, v), OB_ERR_MALFORMED);
+
+    /* Not a map; a map over the cap (a pre-scan refuses it first, but the cursor stays safe). */
+    ob_mp_cursor_t cur = {array, array + sizeof array};
+    assert_int_equal(ob_mp_read_fields(&cur, s_keys, 3, v), OB_ERR_FIELD_TYPE);
+    assert_ptr_equal(cur.pos, array);
+    uint8_t *big = calloc(1, 3 + 3 * OB_MP_MAP_MAX); /* room for 64 one-byte keys with nil */
+    assert_non_null(big);
+    size_t len = s_fill_container(big, 0xde, OB_MP_MAP_MAX + 1, 2 * (OB_MP_MAP_MAX + 1));
+    cur.pos = big;
+    cur.end = big + len;
+    assert_int_equal(ob_mp_read_fields(&cur, s_keys, 3, v), OB_ERR_TOO_LARGE);
+    /* At the cap, OB_MP_MAP_MAX distinct unknown keys are all remembered. */
+    for (size_t i = 0; i < OB_MP_MAP_MAX; i++) {
+        big[3 + 3 * i] = 0xa1;
+        big[3 + 3 * i + 1] = (uint8_t)('A' + i);
+        big[3 + 3 * i + 2] = 0xc0;
+    }
+    big[2] = OB_MP_MAP_MAX;
+    len = 3 + 3 * OB_MP_MAP_MAX;
+    cur.pos = big;
+    cur.end = big + len;
+    assert_int_equal(ob_mp_read_fields(&cur, s_keys, 3, v), 0);
+    assert_ptr_equal(cur.pos, big + len);
+    /* A cut map: the last value, or the last key, runs past the end. */
+    cur.pos = big;
+    cur.end = big + len - 1;
+    assert_int_equal(ob_mp_read_fields(&cur, s_keys, 3, v), OB_ERR_TRUNCATED);
+    cur.end = big + len - 2;
+    assert_int_equal(ob_mp_read_fields(&cur, s_keys, 3, v), OB_ERR_TRUNCATED);
+    assert_ptr_equal(cur.pos, big);
+    big[3 + 3 * (OB_MP_MAP_MAX - 1) + 1] = 'A'; /* the last key repeats the first */
+    cur.end = big + len;
+    assert_int_equal(ob_mp_read_fields(&cur, s_keys, 3, v), OB_ERR_MALFORMED);
+    free(big);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid_objects),   cmocka_unit_test(test_malformed_objects),
-        cmocka_unit_test(test_caps_boundaries), cmocka_unit_test(test_unpack_map),
-        cmocka_unit_test(test_map_fields),      cmocka_unit_test(test_getters),
-        cmocka_unit_test(test_size_helpers),
+        cmocka_unit_test(test_valid_objects),       cmocka_unit_test(test_malformed_objects),
+        cmocka_unit_test(test_caps_boundaries),     cmocka_unit_test(test_unpack_map),
+        cmocka_unit_test(test_map_fields),          cmocka_unit_test(test_getters),
+        cmocka_unit_test(test_size_helpers),        cmocka_unit_test(test_readers),
+        cmocka_unit_test(test_readers_cut_and_bad), cmocka_unit_test(test_read_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

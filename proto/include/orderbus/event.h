@@ -5,6 +5,8 @@
     - to encode, the caller fills an ob_event_t whose pointers it owns (all borrowed);
     - ob_event_decode returns a new ob_event_t that owns every string it points to, in one
       allocation, freed by ob_event_destroy.
+    ob_event_peek validates an event as ob_event_decode does and returns only its envelope,
+    as views into the buffer, allocating nothing.
 
     Identifiers follow the Marketplace: integers, 0 when absent (Marketplace ids start at 1). */
 #ifndef OB_EVENT_H
@@ -51,6 +53,28 @@ int ob_event_encode(const ob_event_t *event, uint8_t **ret_buf, size_t *ret_len)
    OB_ERR_MISSING_FIELD, OB_ERR_FIELD_TYPE, OB_ERR_INVALID_TOPIC, OB_ERR_INVALID_EVENT, or
    -ENOMEM. Never allocates more than a small multiple of len. */
 int ob_event_decode(const uint8_t *buf, size_t len, ob_event_t **ret_event);
+
+/* The envelope of an event, as views into the encoded event (see ob_event_peek). */
+typedef struct ob_event_envelope {
+    const char *id;    /* view into the frame, id_len bytes, not NUL-terminated */
+    size_t id_len;     /* 1..OB_EVENT_ID_MAX */
+    const char *topic; /* view, topic_len bytes */
+    size_t topic_len;  /* 1..OB_TOPIC_MAX */
+    const char *type;  /* view, type_len bytes */
+    size_t type_len;   /* 1..OB_EVENT_TYPE_MAX */
+    uint64_t time_us;  /* time of occurrence */
+} ob_event_envelope_t;
+
+/* Validates buf (len bytes, borrowed) as one complete event by exactly the rules of
+   ob_event_decode, returning the same code ob_event_decode returns for the same input, but
+   without allocating anything (so never -ENOMEM, where ob_event_decode may run out of
+   memory). On success fills *ret_envelope with views into buf, valid as long as buf is and
+   not NUL-terminated (the id, topic and type hold no NUL byte); *ret_envelope is untouched
+   on error. Returns 0, OB_ERR_TRUNCATED, OB_ERR_MALFORMED, OB_ERR_TOO_LARGE,
+   OB_ERR_MISSING_FIELD, OB_ERR_FIELD_TYPE, OB_ERR_INVALID_TOPIC or OB_ERR_INVALID_EVENT,
+   as ob_event_decode documents them. For a reader that needs only the envelope, such as the
+   broker: it does the same pre-scan and checks, without the unpacking and the copy. */
+int ob_event_peek(const uint8_t *buf, size_t len, ob_event_envelope_t *ret_envelope);
 
 /* Frees an event from ob_event_decode and sets *self_p to NULL; accepts NULL. */
 void ob_event_destroy(ob_event_t **self_p);
