@@ -31,6 +31,7 @@
 #define BENCH_RAW1_SECONDS 1.0    /* how long the 1-event-commit raw test runs */
 #define BENCH_RAW_BATCH 256       /* events per commit in the batched raw test */
 #define BENCH_START_TIMEOUT 10000 /* ms to wait for a spawned broker */
+#define BENCH_RTT_COUNT 2000      /* round trips in the ZeroMQ loopback test */
 
 typedef struct {
     int publishers;       /* P */
@@ -168,6 +169,7 @@ typedef struct {
     double p999;   /* ms */
     double raw256; /* LMDB events/s, 256 per durable commit */
     double raw1;   /* LMDB events/s, 1 per durable commit */
+    double rtt_us; /* ZeroMQ tcp loopback round trip of one event, DEALER to ROUTER, µs */
     long errors;   /* publishes that failed */
 } run_result_t;
 
@@ -222,6 +224,56 @@ out:
     zsys_file_delete(path);
     zsys_dir_delete("%s", dir);
     return rate;
+}
+
+/* Echoes every message on a ROUTER bound to a loopback port it sends to its owner. */
+static void
+s_echo_actor(zsock_t *pipe, void *args)
+{
+    (void)args;
+    zsock_t *router = zsock_new_router("tcp://127.0.0.1:*");
+    zsock_signal(pipe, 0);
+    zstr_send(pipe, router ? zsock_endpoint(router) : "");
+    zpoller_t *poller = zpoller_new(pipe, router, NULL);
+    while (router && poller) {
+        void *which = zpoller_wait(poller, -1);
+        if (which != router)
+            break; /* $TERM or interrupted */
+        zmsg_t *msg = zmsg_recv(router);
+        if (msg)
+            zmsg_send(&msg, router);
+    }
+    zpoller_destroy(&poller);
+    zsock_destroy(&router);
+}
+
+/* Returns the mean ZeroMQ round trip in µs of a header, a body and a size-byte event, one at
+   a time, over tcp loopback: the part of a synchronous publish that is not the commit. */
+static double
+s_zmq_rtt_us(size_t size)
+{
+    zactor_t *echo = zactor_new(s_echo_actor, NULL);
+    char *endpoint = echo ? zstr_recv(echo) : NULL;
+    zsock_t *dealer = endpoint && *endpoint ? zsock_new_dealer(endpoint) : NULL;
+    uint8_t *event = calloc(1, size);
+    double rtt = -1;
+    if (dealer && event) {
+        uint8_t header[OB_HEADER_SIZE] = {'O', 'B', 1, OB_CMD_PUBLISH}, body[8] = {0x81};
+        double t0 = 0;
+        for (int i = -100; i < BENCH_RTT_COUNT; i++) { /* 100 warm-up round trips */
+            if (i == 0)
+                t0 = s_now_us();
+            zsock_send(dealer, "bbb", header, sizeof header, body, sizeof body, event, size);
+            zmsg_t *reply = zmsg_recv(dealer);
+            zmsg_destroy(&reply);
+        }
+        rtt = (s_now_us() - t0) / BENCH_RTT_COUNT;
+    }
+    free(event);
+    zsock_destroy(&dealer);
+    zstr_free(&endpoint);
+    zactor_destroy(&echo);
+    return rtt;
 }
 
 static int
@@ -283,6 +335,7 @@ s_run(const bench_opts_t *opts, const char *endpoint, int run, run_result_t *ret
     snprintf(raw_dir, sizeof raw_dir, "%s/raw-%d", opts->dir, run);
     ret->raw256 = s_raw_lmdb(raw_dir, opts->size, opts->events, BENCH_RAW_BATCH, 60);
     ret->raw1 = s_raw_lmdb(raw_dir, opts->size, opts->events, 1, BENCH_RAW1_SECONDS);
+    ret->rtt_us = s_zmq_rtt_us(opts->size);
     pthread_barrier_destroy(&s_barrier);
     free(all);
     free(data);
@@ -448,7 +501,7 @@ main(int argc, char **argv)
            opts.sync ? 1 : opts.window, opts.runs);
     double rate[BENCH_RUNS_MAX], p50[BENCH_RUNS_MAX], p99[BENCH_RUNS_MAX], p999[BENCH_RUNS_MAX],
         raw256[BENCH_RUNS_MAX], raw1[BENCH_RUNS_MAX], ratio256[BENCH_RUNS_MAX],
-        ratio1[BENCH_RUNS_MAX];
+        ratio1[BENCH_RUNS_MAX], rtt[BENCH_RUNS_MAX], ceiling1[BENCH_RUNS_MAX];
     long errors = 0;
     for (int r = 0; r < opts.runs; r++) {
         run_result_t res;
@@ -457,19 +510,26 @@ main(int argc, char **argv)
         rate[r] = res.rate, p50[r] = res.p50, p99[r] = res.p99, p999[r] = res.p999;
         raw256[r] = res.raw256, raw1[r] = res.raw1;
         ratio256[r] = res.rate / res.raw256, ratio1[r] = res.rate / res.raw1;
+        /* A synchronous publish costs at least one commit plus one round trip: */
+        rtt[r] = res.rtt_us;
+        ceiling1[r] = (1e6 / res.raw1) / (1e6 / res.raw1 + res.rtt_us);
         errors += res.errors;
         printf("run %d: %9.0f events/s  confirm p50 %.3f ms  p99 %.3f ms  p99.9 %.3f ms | "
-               "lmdb raw 256/commit %9.0f/s  1/commit %6.0f/s | ratios %.2f %.2f%s\n",
-               r + 1, res.rate, res.p50, res.p99, res.p999, res.raw256, res.raw1, ratio256[r],
-               ratio1[r], res.errors ? "  (errors!)" : "");
+               "lmdb raw 256/commit %9.0f/s  1/commit %6.0f/s | zmq rtt %.0f us | "
+               "ratios %.2f %.2f%s\n",
+               r + 1, res.rate, res.p50, res.p99, res.p999, res.raw256, res.raw1, res.rtt_us,
+               ratio256[r], ratio1[r], res.errors ? "  (errors!)" : "");
         fflush(stdout);
     }
     printf("median: %9.0f events/s  confirm p50 %.3f ms  p99 %.3f ms  p99.9 %.3f ms | "
-           "lmdb raw 256/commit %9.0f/s  1/commit %6.0f/s | "
+           "lmdb raw 256/commit %9.0f/s  1/commit %6.0f/s | zmq rtt %.0f us | "
            "broker/raw256 %.2f  broker/raw1 %.2f\n",
            s_median(rate, opts.runs), s_median(p50, opts.runs), s_median(p99, opts.runs),
            s_median(p999, opts.runs), s_median(raw256, opts.runs), s_median(raw1, opts.runs),
-           s_median(ratio256, opts.runs), s_median(ratio1, opts.runs));
+           s_median(rtt, opts.runs), s_median(ratio256, opts.runs), s_median(ratio1, opts.runs));
+    printf("limit for one synchronous publisher (1 commit + 1 zmq round trip): broker/raw1 "
+           "at most %.2f\n",
+           s_median(ceiling1, opts.runs));
     if (broker > 0) {
         long anon = s_anon_kb(broker);
         printf("broker: anonymous memory %.1f MB with %ld events stored by these runs\n",
