@@ -7,11 +7,22 @@
       meta     "version"     -> u32 format version (S_FORMAT_VERSION)
                "next_topic"  -> u32 id the next new topic gets (ids start at 1, never reused)
       topics   topic name    -> topic record, S_TOPIC_RECORD bytes:
-                                u32 id | u32 flags | u64 first_seq | u64 last_seq |
-                                u64 events | u64 bytes | u64 created_us
+                                u32 id | u32 flags | u64 created_us |
+                                u64 floor_seq | u64 floor_bytes
       events   u32 topic id | u64 seq            (S_EVENT_KEY bytes)
-                             -> u64 stored_us | the event's bytes, verbatim
+                             -> u64 stored_us | u64 bytes_before | the event's bytes
       dedup    u32 topic id | event id bytes     -> u64 seq
+
+    A topic record is written when the topic is created (and, later, when retention removes
+    events), never on an append: a commit then writes no page beyond the event and its dedup
+    entry, which is a measurable share of a small commit. A topic's figures are derived from
+    its first and last events instead: first_seq and last_seq are their keys; events is
+    last_seq - first_seq + 1 (a topic has no gaps: retention removes from the front only);
+    bytes_before is the sum of the sizes of every event ever appended to the topic before
+    this one, so the bytes stored are (bytes_before + size of the last) - bytes_before of the
+    first. For a topic without events, last_seq is floor_seq and the cumulative size is
+    floor_bytes: what retention records when it removes the last events, so that sequence
+    numbers never restart.
 
     A topic's events are one contiguous key range of `events`, in sequence order, so a reader
     walks a topic with one cursor from (id, first_seq). Topic names map to small ids so that
@@ -19,9 +30,9 @@
 
     Appending a batch is one write transaction: for each item, one put with MDB_NOOVERWRITE
     into `dedup` both detects a duplicate (LMDB hands back the stored seq) and records the
-    new id; one put with MDB_RESERVE into `events` lets us write the stamp and the event
-    straight into the page, without an intermediate copy; then each touched topic record is
-    written once, and the transaction commits with LMDB's default (durable) flags.
+    new id; one put with MDB_RESERVE into `events` lets us write the prefix and the event
+    straight into the page, without an intermediate copy; then the records of topics new in
+    the batch are written, and the transaction commits with LMDB's default (durable) flags.
     MDB_APPEND is not used on `events`: (id, last + 1) is the largest key of its topic but
     only of the whole database for the newest topic, and a plain put costs the same B-tree
     descent in practice.
@@ -50,16 +61,16 @@
 #include "orderbus/event.h"
 #include "orderbus/limits.h"
 
-#define S_FORMAT_VERSION 1     /* meta "version" this code writes and reads */
+#define S_FORMAT_VERSION 2     /* meta "version" this code writes and reads */
 #define S_MAXDBS 8             /* named databases: 4 today, room for subscriptions */
 #define S_MAXREADERS 126       /* reader slots (LMDB's default) */
 #define S_DIR_MODE 0700        /* data directory: the broker's user only */
 #define S_FILE_MODE 0600       /* data.mdb and lock.mdb */
 #define S_GROW_TRIES 32        /* map doublings for one batch before giving up */
 #define S_CACHE_MAX 65536      /* cached topic records; the cache is emptied beyond */
-#define S_TOPIC_RECORD 48      /* bytes in a topic record */
+#define S_TOPIC_RECORD 32      /* bytes in a topic record */
 #define S_EVENT_KEY 12         /* bytes in an events key: u32 id | u64 seq */
-#define S_STAMP 8              /* bytes of stored_us in front of each stored event */
+#define S_STAMP 16             /* bytes in front of each stored event: stored_us, bytes_before */
 #define S_ID_BYTES 4           /* bytes of a topic id in keys */
 #define S_DATA_FILE "data.mdb" /* LMDB's data file in the environment directory */
 
@@ -69,16 +80,20 @@ static char s_meta_next_topic[] = "next_topic";
 
 /* A cached topic record. */
 typedef struct s_topic {
-    uint32_t id;         /* topic id in keys */
-    uint32_t flags;      /* reserved, 0 */
-    uint64_t first_seq;  /* oldest stored seq, 0 when empty */
-    uint64_t last_seq;   /* newest seq given out */
-    uint64_t events;     /* events stored */
-    uint64_t bytes;      /* bytes of the stored events */
-    uint64_t created_us; /* when the topic was created */
-    int touched;         /* changed by the batch in progress */
-    size_t name_len;     /* bytes in name */
-    char name[];         /* NUL-terminated topic name */
+    uint32_t id;          /* topic id in keys */
+    uint32_t flags;       /* reserved, 0 */
+    uint64_t first_seq;   /* oldest stored seq, 0 when empty */
+    uint64_t last_seq;    /* newest seq given out */
+    uint64_t events;      /* events stored */
+    uint64_t bytes;       /* bytes of the stored events */
+    uint64_t total;       /* bytes of every event ever appended: the next one's bytes_before */
+    uint64_t created_us;  /* when the topic was created */
+    uint64_t floor_seq;   /* last_seq when no event is stored (record) */
+    uint64_t floor_bytes; /* total when no event is stored (record) */
+    int touched;          /* changed by the batch in progress */
+    int unsaved;          /* created by the batch in progress: its record must be written */
+    size_t name_len;      /* bytes in name */
+    char name[];          /* NUL-terminated topic name */
 } s_topic_t;
 
 struct ob_store {
@@ -175,12 +190,70 @@ s_topic_decode(s_topic_t *topic, const MDB_val *value)
     const uint8_t *p = value->mv_data;
     topic->id = s_get_u32(p);
     topic->flags = s_get_u32(p + 4);
-    topic->first_seq = s_get_u64(p + 8);
-    topic->last_seq = s_get_u64(p + 16);
-    topic->events = s_get_u64(p + 24);
-    topic->bytes = s_get_u64(p + 32);
-    topic->created_us = s_get_u64(p + 40);
+    topic->created_us = s_get_u64(p + 8);
+    topic->floor_seq = s_get_u64(p + 16);
+    topic->floor_bytes = s_get_u64(p + 24);
     return 0;
+}
+
+/* Derives topic's figures (first_seq, last_seq, events, bytes, total) from its first and
+   last events in txn (see the layout above). Returns 0 or an LMDB code. */
+static int
+s_topic_derive(ob_store_t *self, MDB_txn *txn, s_topic_t *topic)
+{
+    MDB_cursor *cursor = NULL;
+    uint8_t from[S_EVENT_KEY];
+    MDB_val key = {sizeof from, from}, value;
+    int rc = mdb_cursor_open(txn, self->events, &cursor);
+    if (rc)
+        return rc;
+    topic->first_seq = 0;
+    topic->last_seq = topic->floor_seq;
+    topic->total = topic->floor_bytes;
+    uint64_t first_before = topic->floor_bytes;
+
+    /* The first key at or after (id, 0) is the topic's first event, if it is the topic's. */
+    s_put_u32(from, topic->id);
+    s_put_u64(from + S_ID_BYTES, 0);
+    rc = mdb_cursor_get(cursor, &key, &value, MDB_SET_RANGE);
+    if (rc == 0 && key.mv_size == S_EVENT_KEY && s_get_u32(key.mv_data) == topic->id) {
+        if (value.mv_size < S_STAMP) {
+            rc = MDB_CORRUPTED;
+            goto out;
+        }
+        topic->first_seq = s_get_u64((const uint8_t *)key.mv_data + S_ID_BYTES);
+        first_before = s_get_u64((const uint8_t *)value.mv_data + 8);
+        /* Its last event is the key before (id + 1, 0), or the last key of all. */
+        s_put_u32(from, topic->id + 1);
+        key = (MDB_val){sizeof from, from};
+        rc = mdb_cursor_get(cursor, &key, &value, MDB_SET_RANGE);
+        if (rc && rc != MDB_NOTFOUND)
+            goto out;
+        rc = mdb_cursor_get(cursor, &key, &value, rc == 0 ? MDB_PREV : MDB_LAST);
+        if (rc || key.mv_size != S_EVENT_KEY || s_get_u32(key.mv_data) != topic->id ||
+            value.mv_size < S_STAMP) {
+            rc = rc ? rc : MDB_CORRUPTED;
+            goto out;
+        }
+        topic->last_seq = s_get_u64((const uint8_t *)key.mv_data + S_ID_BYTES);
+        topic->total = s_get_u64((const uint8_t *)value.mv_data + 8) + (value.mv_size - S_STAMP);
+    } else if (rc && rc != MDB_NOTFOUND)
+        goto out;
+    rc = 0;
+    topic->events = topic->first_seq ? topic->last_seq - topic->first_seq + 1 : 0;
+    topic->bytes = topic->total - first_before;
+out:
+    mdb_cursor_close(cursor);
+    return rc;
+}
+
+/* Decodes a topic record and derives its figures. Returns 0, OB_ERR_STORAGE or an LMDB
+   code (mapped by the caller). */
+static int
+s_topic_load(ob_store_t *self, MDB_txn *txn, const MDB_val *value, s_topic_t *topic)
+{
+    int rc = s_topic_decode(topic, value);
+    return rc ? rc : s_topic_derive(self, txn, topic);
 }
 
 /* Encodes topic's record into buf. */
@@ -189,11 +262,9 @@ s_topic_encode(const s_topic_t *topic, uint8_t buf[S_TOPIC_RECORD])
 {
     s_put_u32(buf, topic->id);
     s_put_u32(buf + 4, topic->flags);
-    s_put_u64(buf + 8, topic->first_seq);
-    s_put_u64(buf + 16, topic->last_seq);
-    s_put_u64(buf + 24, topic->events);
-    s_put_u64(buf + 32, topic->bytes);
-    s_put_u64(buf + 40, topic->created_us);
+    s_put_u64(buf + 8, topic->created_us);
+    s_put_u64(buf + 16, topic->floor_seq);
+    s_put_u64(buf + 24, topic->floor_bytes);
 }
 
 /* Reads the record of topic name (NUL-terminated, borrowed) in txn. Returns 0,
@@ -210,7 +281,7 @@ s_read_topic(ob_store_t *self, MDB_txn *txn, const char *name, s_topic_t *ret_to
         return OB_ERR_NO_SUCH_TOPIC;
     if (rc)
         return s_map_rc(rc);
-    return s_topic_decode(ret_topic, &value);
+    return s_map_rc(s_topic_load(self, txn, &value, ret_topic));
 }
 
 /* Creates or checks the meta records in a write transaction and loads next_topic and the
@@ -403,21 +474,22 @@ s_topic_get(ob_store_t *self, MDB_txn *txn, const ob_store_item_t *item, uint64_
     if (!topic)
         return ENOMEM;
     if (rc == 0) {
-        if (s_topic_decode(topic, &value)) {
+        if ((rc = s_topic_load(self, txn, &value, topic))) {
             free(topic);
-            return MDB_CORRUPTED;
+            return rc == OB_ERR_STORAGE ? MDB_CORRUPTED : rc;
         }
     } else {
         topic->id = self->next_topic++;
         topic->created_us = now_us;
+        topic->unsaved = 1;
         self->topics_count++;
     }
     if (zhashx_insert(self->cache, name, topic)) {
         free(topic); /* cannot happen: the name was not in the cache */
         return MDB_CORRUPTED;
     }
-    if (rc == MDB_NOTFOUND)
-        s_touch(self, topic); /* its record must be written */
+    if (topic->unsaved)
+        s_touch(self, topic);
     *ret_topic = topic;
     return 0;
 }
@@ -465,6 +537,7 @@ s_append_item(ob_store_t *self, MDB_txn *txn, ob_store_item_t *item, uint64_t no
         return rc;
     /* value now points into the dirty page, valid until the next write in txn */
     s_put_u64(value.mv_data, item->time_us ? item->time_us : now_us);
+    s_put_u64((uint8_t *)value.mv_data + 8, topic->total);
     memcpy((uint8_t *)value.mv_data + S_STAMP, item->event, item->event_len);
 
     topic->last_seq = seq;
@@ -472,6 +545,7 @@ s_append_item(ob_store_t *self, MDB_txn *txn, ob_store_item_t *item, uint64_t no
         topic->first_seq = seq;
     topic->events++;
     topic->bytes += item->event_len;
+    topic->total += item->event_len;
     s_touch(self, topic);
     item->seq = seq;
     return 0;
@@ -499,6 +573,8 @@ s_append_once(ob_store_t *self, ob_store_item_t *items, size_t count)
             goto abort;
     for (size_t i = 0; i < self->touched_count; i++) {
         const s_topic_t *topic = self->touched[i];
+        if (!topic->unsaved)
+            continue; /* figures are derived from the events: nothing to write */
         s_topic_encode(topic, buf);
         key = (MDB_val){topic->name_len, (void *)topic->name};
         value = (MDB_val){sizeof buf, buf};
@@ -516,7 +592,7 @@ s_append_once(ob_store_t *self, ob_store_item_t *items, size_t count)
     if (rc)
         goto fail;
     for (size_t i = 0; i < self->touched_count; i++)
-        self->touched[i]->touched = 0;
+        self->touched[i]->touched = self->touched[i]->unsaved = 0;
     self->touched_count = 0;
     return 0;
 abort:

@@ -354,6 +354,26 @@ test_reopen_keeps_everything(void **state)
     s_assert_event(fx->store, "oms.third", 1, "new");
     s_assert_event(fx->store, "oms.odd", 51, "new");
     s_assert_event(fx->store, "oms.even", 50, ids[98]);
+
+    /* A topic's figures are derived from its first and last events (store_lmdb.c): right
+       for a topic followed by another (oms.even, id 1), for the last topic of the database
+       (oms.third), and across the reopen. Every id is "id-NNN", 6 bytes; "new" is 3. */
+    ob_topic_stat_t stat;
+    assert_int_equal(ob_store_topic_stat(fx->store, "oms.even", &stat), 0);
+    assert_int_equal(stat.first_seq, 1);
+    assert_int_equal(stat.last_seq, 50);
+    assert_int_equal(stat.events, 50);
+    assert_int_equal(stat.bytes, 50 * 6);
+    assert_int_equal(ob_store_topic_stat(fx->store, "oms.odd", &stat), 0);
+    assert_int_equal(stat.first_seq, 1);
+    assert_int_equal(stat.last_seq, 51);
+    assert_int_equal(stat.events, 51);
+    assert_int_equal(stat.bytes, 50 * 6 + 3);
+    assert_int_equal(ob_store_topic_stat(fx->store, "oms.third", &stat), 0);
+    assert_int_equal(stat.first_seq, 1);
+    assert_int_equal(stat.last_seq, 1);
+    assert_int_equal(stat.events, 1);
+    assert_int_equal(stat.bytes, 3);
 }
 
 static void
