@@ -13,8 +13,8 @@
 
     Threads: one thread (the broker's writer) calls ob_store_append, ob_store_maintain and
     ob_store_stats; ob_store_open and ob_store_close are called when no other thread uses the
-    store. ob_store_get, ob_store_topic_stat and ob_store_topics_count may run on any thread,
-    but see the open issue in store_lmdb.c about map growth and concurrent readers. */
+    store. ob_store_get, ob_store_topic_stat and ob_store_topics_count may run on any thread
+    at any time, also while the writer grows the map. */
 #ifndef OB_STORE_H
 #define OB_STORE_H
 

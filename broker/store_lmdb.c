@@ -42,16 +42,18 @@
     re-read from the database, which still holds the committed ones) and the topic id
     counter is restored, so the cache never holds anything that was not committed.
 
-    Open issue: mdb_env_set_mapsize remaps the file, which is only safe while no transaction
-    of this process is open. The writer grows the map between its own transactions; readers
-    in other threads (ob_store_get) must not run concurrently with a growth. Today nothing
-    reads while the broker writes; the subscription readers will need a lock or a pause. */
+    Growing the map: mdb_env_set_mapsize remaps the file, which is only safe while no
+    transaction of this process is open. The writer grows the map between its own
+    transactions, and every read transaction (ob_store_get, ob_store_topic_stat, the counts)
+    holds `resize` for reading while it is open; a growth takes it for writing. Read
+    transactions are short, so a growth waits at most for the longest of them. */
 #include "store.h"
 
 #include <czmq.h>
 #include <errno.h>
 #include <limits.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -97,18 +99,20 @@ typedef struct s_topic {
 } s_topic_t;
 
 struct ob_store {
-    MDB_env *env;           /* the environment */
-    MDB_dbi meta;           /* "meta" database */
-    MDB_dbi topics;         /* "topics" database */
-    MDB_dbi events;         /* "events" database */
-    MDB_dbi dedup;          /* "dedup" database */
-    zhashx_t *cache;        /* topic name -> s_topic_t, owned (writer thread only) */
-    s_topic_t **touched;    /* topics changed by the batch in progress (in cache) */
-    size_t touched_count;   /* entries used in touched */
-    size_t touched_cap;     /* entries allocated in touched */
-    uint32_t next_topic;    /* id the next new topic gets */
-    uint64_t topics_count;  /* topics stored, for the OB_TOPICS_MAX check */
-    ob_store_stats_t stats; /* counters (map_size, topics, events filled on demand) */
+    MDB_env *env;            /* the environment */
+    pthread_rwlock_t resize; /* read: an open read transaction; write: a map growth */
+    int resize_ready;        /* resize was initialised */
+    MDB_dbi meta;            /* "meta" database */
+    MDB_dbi topics;          /* "topics" database */
+    MDB_dbi events;          /* "events" database */
+    MDB_dbi dedup;           /* "dedup" database */
+    zhashx_t *cache;         /* topic name -> s_topic_t, owned (writer thread only) */
+    s_topic_t **touched;     /* topics changed by the batch in progress (in cache) */
+    size_t touched_count;    /* entries used in touched */
+    size_t touched_cap;      /* entries allocated in touched */
+    uint32_t next_topic;     /* id the next new topic gets */
+    uint64_t topics_count;   /* topics stored, for the OB_TOPICS_MAX check */
+    ob_store_stats_t stats;  /* counters (map_size, topics, events filled on demand) */
 };
 
 static void
@@ -365,6 +369,11 @@ ob_store_open(const char *dir, uint64_t map_size, ob_store_t **ret_store)
     self = calloc(1, sizeof *self);
     if (!self)
         return -ENOMEM;
+    if ((rc = pthread_rwlock_init(&self->resize, NULL))) {
+        rc = -rc;
+        goto fail;
+    }
+    self->resize_ready = 1;
     if ((rc = mdb_env_create(&self->env))) {
         self->env = NULL;
         rc = s_map_rc(rc);
@@ -418,6 +427,8 @@ ob_store_close(ob_store_t **self_p)
         mdb_env_close(self->env); /* also closes the dbis */
     zhashx_destroy(&self->cache);
     free(self->touched);
+    if (self->resize_ready)
+        pthread_rwlock_destroy(&self->resize);
     free(self);
     *self_p = NULL;
 }
@@ -618,7 +629,10 @@ s_grow(ob_store_t *self)
         return rc;
     if (info.me_mapsize > SIZE_MAX / 2)
         return MDB_MAP_FULL;
-    if ((rc = mdb_env_set_mapsize(self->env, info.me_mapsize * 2)))
+    pthread_rwlock_wrlock(&self->resize); /* no read transaction may be open */
+    rc = mdb_env_set_mapsize(self->env, info.me_mapsize * 2);
+    pthread_rwlock_unlock(&self->resize);
+    if (rc)
         return rc;
     self->stats.growths++;
     return 0;
@@ -652,9 +666,11 @@ ob_store_append(ob_store_t *self, ob_store_item_t *items, size_t count)
         rc = s_append_once(self, items, count);
         if (rc == 0)
             break;
-        if (rc == MDB_MAP_RESIZED) /* another process grew it: adopt its size */
+        if (rc == MDB_MAP_RESIZED) { /* another process grew it: adopt its size */
+            pthread_rwlock_wrlock(&self->resize);
             rc = mdb_env_set_mapsize(self->env, 0);
-        else if (rc == MDB_MAP_FULL && tries < S_GROW_TRIES)
+            pthread_rwlock_unlock(&self->resize);
+        } else if (rc == MDB_MAP_FULL && tries < S_GROW_TRIES)
             rc = s_grow(self);
         if (rc) {
             rc = rc == ENOMEM ? -ENOMEM : OB_ERR_STORAGE;
@@ -680,6 +696,26 @@ fail:
     return rc;
 }
 
+/* Begins a read transaction, holding resize for reading until s_read_end. Returns 0 or
+   an LMDB code (then nothing is held). */
+static int
+s_read_begin(ob_store_t *self, MDB_txn **ret_txn)
+{
+    pthread_rwlock_rdlock(&self->resize);
+    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, ret_txn);
+    if (rc)
+        pthread_rwlock_unlock(&self->resize);
+    return rc;
+}
+
+/* Ends a read transaction from s_read_begin. */
+static void
+s_read_end(ob_store_t *self, MDB_txn *txn)
+{
+    mdb_txn_abort(txn);
+    pthread_rwlock_unlock(&self->resize);
+}
+
 int
 ob_store_get(ob_store_t *self, const char *topic_name, uint64_t seq, uint8_t **ret_event,
              size_t *ret_len)
@@ -687,7 +723,7 @@ ob_store_get(ob_store_t *self, const char *topic_name, uint64_t seq, uint8_t **r
     MDB_txn *txn = NULL;
     s_topic_t topic;
     uint8_t event_key[S_EVENT_KEY];
-    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn);
+    int rc = s_read_begin(self, &txn);
     if (rc)
         return s_map_rc(rc);
     if ((rc = s_read_topic(self, txn, topic_name, &topic)))
@@ -715,7 +751,7 @@ ob_store_get(ob_store_t *self, const char *topic_name, uint64_t seq, uint8_t **r
     *ret_event = event;
     *ret_len = len;
 out:
-    mdb_txn_abort(txn);
+    s_read_end(self, txn);
     return rc;
 }
 
@@ -724,7 +760,7 @@ ob_store_topic_stat(ob_store_t *self, const char *topic_name, ob_topic_stat_t *r
 {
     MDB_txn *txn = NULL;
     s_topic_t topic;
-    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn);
+    int rc = s_read_begin(self, &txn);
     if (rc)
         return s_map_rc(rc);
     if ((rc = s_read_topic(self, txn, topic_name, &topic)) == 0) {
@@ -733,7 +769,7 @@ ob_store_topic_stat(ob_store_t *self, const char *topic_name, ob_topic_stat_t *r
         ret->events = topic.events;
         ret->bytes = topic.bytes;
     }
-    mdb_txn_abort(txn);
+    s_read_end(self, txn);
     return rc;
 }
 
@@ -743,11 +779,11 @@ s_count(ob_store_t *self, MDB_dbi dbi, uint64_t *ret_count)
 {
     MDB_txn *txn = NULL;
     MDB_stat stat;
-    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn);
+    int rc = s_read_begin(self, &txn);
     if (rc)
         return OB_ERR_STORAGE;
     rc = mdb_stat(txn, dbi, &stat);
-    mdb_txn_abort(txn);
+    s_read_end(self, txn);
     if (rc)
         return OB_ERR_STORAGE;
     *ret_count = stat.ms_entries;

@@ -5,6 +5,8 @@
     file, unlike the broker outside store_lmdb.c, includes lmdb.h. */
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -424,6 +426,82 @@ test_map_growth(void **state)
     free(event);
 }
 
+/* A reader thread for test_readers_during_growth. */
+typedef struct {
+    ob_store_t *store; /* borrowed */
+    volatile int stop; /* set by the main thread */
+    long reads;        /* successful reads */
+    int failed;        /* first unexpected code (cmocka asserts only in the main thread) */
+} t_reader_t;
+
+static void *
+s_reader(void *arg)
+{
+    t_reader_t *reader = arg;
+    while (!__atomic_load_n(&reader->stop, __ATOMIC_SEQ_CST)) {
+        ob_topic_stat_t stat;
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        int rc = ob_store_topic_stat(reader->store, "oms.1", &stat);
+        if (rc == 0)
+            rc = ob_store_get(reader->store, "oms.1", stat.last_seq, &buf, &len);
+        free(buf);
+        if (rc != 0 && !reader->failed)
+            reader->failed = rc;
+        reader->reads++;
+    }
+    return NULL;
+}
+
+/* Another thread reads while the map grows several times (store.h: readers may run on any
+   thread at any time). Without the store's resize lock, growth remaps the file under an
+   open read transaction: a crash or an LMDB error here. */
+static void
+test_readers_during_growth(void **state)
+{
+    t_fixture_t *fx = *state;
+    enum { T_BATCH = 16, T_EVENT = 8000 };
+    ob_store_close(&fx->store);
+    s_remove_dir(fx->dir);
+    assert_int_equal(mkdir(fx->dir, 0700), 0);
+    assert_int_equal(ob_store_open(fx->dir, OB_MAP_SIZE_MIN, &fx->store), 0);
+
+    char *event = malloc(T_EVENT + 1);
+    assert_non_null(event);
+    memset(event, 'g', T_EVENT);
+    event[T_EVENT] = '\0';
+    ob_store_item_t items[T_BATCH];
+    char ids[T_BATCH][24];
+    for (int i = 0; i < T_BATCH; i++) { /* something to read from the start */
+        snprintf(ids[i], sizeof ids[i], "seed-%d", i);
+        s_item(&items[i], "oms.1", ids[i], event);
+    }
+    assert_int_equal(ob_store_append(fx->store, items, T_BATCH), 0);
+
+    t_reader_t reader = {.store = fx->store};
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, s_reader, &reader), 0);
+    ob_store_stats_t stats;
+    int batch = 0;
+    do {
+        for (int i = 0; i < T_BATCH; i++) {
+            snprintf(ids[i], sizeof ids[i], "g-%d-%d", batch, i);
+            s_item(&items[i], "oms.1", ids[i], event);
+        }
+        assert_int_equal(ob_store_append(fx->store, items, T_BATCH), 0);
+        assert_int_equal(ob_store_stats(fx->store, &stats), 0);
+        batch++;
+    } while (stats.growths < 4 && batch < 1000);
+    __atomic_store_n(&reader.stop, 1, __ATOMIC_SEQ_CST);
+    pthread_join(thread, NULL);
+    free(event);
+    print_message("%d batches, %" PRIu64 " growths, %ld reads\n", batch, stats.growths,
+                  reader.reads);
+    assert_true(stats.growths >= 4);
+    assert_int_equal(reader.failed, 0);
+    assert_true(reader.reads > 0);
+}
+
 static void
 test_many_topics(void **state)
 {
@@ -559,6 +637,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_item_errors, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_reopen_keeps_everything, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_map_growth, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_readers_during_growth, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_many_topics, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_commit_failure, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_open_errors, s_setup, s_teardown),
