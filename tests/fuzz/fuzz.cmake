@@ -8,7 +8,7 @@
 # (new inputs go to the first directory; copy a crash input into regressions/<name>/).
 #
 # ob_gen_corpus writes the valid seeds of corpus/ from the encoders; see gen_corpus.c.
-set(OB_FUZZ_TARGETS event wire mpscan)
+set(OB_FUZZ_TARGETS event wire mpscan pattern)
 set(OB_FUZZ_DIR ${CMAKE_CURRENT_SOURCE_DIR}/fuzz)
 
 foreach(target IN LISTS OB_FUZZ_TARGETS)

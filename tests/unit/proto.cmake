@@ -11,3 +11,5 @@ ob_cmocka_test(test_proto_event
   LIBS -Wl,--wrap=malloc -Wl,--wrap=msgpack_unpack_next)
 ob_cmocka_test(test_proto_wire
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_wire.c)
+ob_cmocka_test(test_proto_pattern
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_pattern.c)

@@ -11,6 +11,7 @@
 #include "orderbus/error.h"
 #include "orderbus/event.h"
 #include "orderbus/limits.h"
+#include "orderbus/pattern.h"
 #include "orderbus/wire.h"
 
 #endif
