@@ -945,11 +945,66 @@ test_tiny_events(void **state)
     ob_store_close(&store);
 }
 
+/* A slow peer: client A publishes and never reads a reply, its receive queue kept tiny. It
+   must neither lose an event nor slow client B, who publishes meanwhile and is answered at
+   once, one publish at a time. */
+static void
+test_slow_peer(void **state)
+{
+    t_fixture_t *fx = *state;
+    enum { T_SLOW = 3000, T_FAST = 50 };
+    zsock_t *a = s_client(fx);
+    zsock_set_rcvhwm(a, 1);
+    zsock_t *b = s_client(fx);
+    ob_wire_msg_t welcome;
+    s_hello(a, 0, &welcome);
+    s_hello(b, 0, &welcome);
+    char id[32];
+    for (int i = 0; i < T_SLOW; i++) {
+        snprintf(id, sizeof id, "slow-%d", i);
+        s_send_publish(a, (uint64_t)i + 1, "oms.slow", id);
+        if (i % (T_SLOW / T_FAST) == 0) { /* B interleaved, waiting on each confirmation */
+            snprintf(id, sizeof id, "fast-%d", i);
+            int dup = -1;
+            s_send_publish(b, (uint64_t)i + 1, "oms.fast", id);
+            assert_int_equal(s_expect_confirm(b, (uint64_t)i + 1, &dup),
+                             (uint64_t)(i / (T_SLOW / T_FAST)) + 1);
+            assert_int_equal(dup, 0);
+        }
+    }
+    /* A's events are all stored, in order, whether or not its replies could be queued: a
+       last publish from B confirms after every earlier one was committed. */
+    s_send_publish(b, 100000, "oms.fast", "fast-last");
+    assert_int_equal(s_expect_confirm(b, 100000, NULL), T_FAST + 1);
+    zsock_destroy(&a);
+    zsock_destroy(&b);
+    zactor_destroy(&fx->server);
+    ob_store_t *store = NULL;
+    assert_int_equal(ob_store_open(fx->data_dir, OB_MAP_SIZE_DEFAULT, &store), 0);
+    ob_topic_stat_t stat;
+    assert_int_equal(ob_store_topic_stat(store, "oms.slow", &stat), 0);
+    assert_int_equal(stat.events, T_SLOW);
+    for (uint64_t seq = 1; seq <= T_SLOW; seq += T_SLOW / 10) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        ob_event_t *event = NULL;
+        assert_int_equal(ob_store_get(store, "oms.slow", seq, &buf, &len), 0);
+        assert_int_equal(ob_event_decode(buf, len, &event), 0);
+        snprintf(id, sizeof id, "slow-%d", (int)seq - 1);
+        assert_string_equal(event->id, id);
+        ob_event_destroy(&event);
+        free(buf);
+    }
+    ob_store_close(&store);
+    s_start(fx, NULL); /* for the teardown */
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_tiny_events, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_slow_peer, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_hello_welcome, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_hello_required, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_ping_pong, s_setup, s_teardown),
