@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -375,6 +376,7 @@ s_spawn_broker(const bench_opts_t *opts, const char *endpoint)
     snprintf(data_dir, sizeof data_dir, "%s/broker", opts->dir);
     pid_t pid = fork();
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a bench that crashed or was killed */
         execl(opts->broker, opts->broker, "--data-dir", data_dir, "--endpoint", endpoint,
               (char *)NULL);
         fprintf(stderr, "orderbus-bench: cannot run %s: %s\n", opts->broker, strerror(errno));
