@@ -2,7 +2,10 @@
     "Messages".
 
     As in event.c, one rule check (s_check) serves both directions: the encoder refuses what
-    the decoder would refuse, so a peer never receives a message we would not accept. */
+    the decoder would refuse, so a peer never receives a message we would not accept. The
+    decoder (s_read_body) only checks what it needs to read a field safely (its type, and the
+    caps of the arrays it copies into) and the rules that depend on whether a field was
+    present at all, which the flat struct cannot show s_check. */
 #include "orderbus/wire.h"
 
 #include <assert.h>
@@ -27,6 +30,26 @@ enum {
     S_KEY_SEQ,
     S_KEY_DUP,
     S_KEY_COUNT,
+    S_KEY_SUB,
+    S_KEY_RESULT,
+    S_KEY_MORE,
+    S_KEY_PATTERNS,
+    S_KEY_TYPES,
+    S_KEY_START,
+    S_KEY_START_SEQ,
+    S_KEY_START_TIME,
+    S_KEY_CREDIT,
+    S_KEY_ACK_WAIT_MS,
+    S_KEY_MAX_ATTEMPTS,
+    S_KEY_BACKOFF_MS,
+    S_KEY_CREATED,
+    S_KEY_TOPIC,
+    S_KEY_ATTEMPT,
+    S_KEY_TIME,
+    S_KEY_SKIPPED,
+    S_KEY_UPTO,
+    S_KEY_DELAY_MS,
+    S_KEY_AFTER,
     S_WIRE_KEYS
 };
 
@@ -42,6 +65,26 @@ static const ob_mp_key_t s_wire_keys[S_WIRE_KEYS] = {
     [S_KEY_SEQ] = OB_MP_KEY("seq"),
     [S_KEY_DUP] = OB_MP_KEY("dup"),
     [S_KEY_COUNT] = OB_MP_KEY("count"),
+    [S_KEY_SUB] = OB_MP_KEY("sub"),
+    [S_KEY_RESULT] = OB_MP_KEY("result"),
+    [S_KEY_MORE] = OB_MP_KEY("more"),
+    [S_KEY_PATTERNS] = OB_MP_KEY("patterns"),
+    [S_KEY_TYPES] = OB_MP_KEY("types"),
+    [S_KEY_START] = OB_MP_KEY("start"),
+    [S_KEY_START_SEQ] = OB_MP_KEY("start_seq"),
+    [S_KEY_START_TIME] = OB_MP_KEY("start_time"),
+    [S_KEY_CREDIT] = OB_MP_KEY("credit"),
+    [S_KEY_ACK_WAIT_MS] = OB_MP_KEY("ack_wait_ms"),
+    [S_KEY_MAX_ATTEMPTS] = OB_MP_KEY("max_attempts"),
+    [S_KEY_BACKOFF_MS] = OB_MP_KEY("backoff_ms"),
+    [S_KEY_CREATED] = OB_MP_KEY("created"),
+    [S_KEY_TOPIC] = OB_MP_KEY("topic"),
+    [S_KEY_ATTEMPT] = OB_MP_KEY("attempt"),
+    [S_KEY_TIME] = OB_MP_KEY("time"),
+    [S_KEY_SKIPPED] = OB_MP_KEY("skipped"),
+    [S_KEY_UPTO] = OB_MP_KEY("upto"),
+    [S_KEY_DELAY_MS] = OB_MP_KEY("delay_ms"),
+    [S_KEY_AFTER] = OB_MP_KEY("after"),
 };
 
 const char *
@@ -58,30 +101,101 @@ ob_command_name(int command)
         return "PONG";
     case OB_CMD_ERROR:
         return "ERROR";
+    case OB_CMD_OK:
+        return "OK";
     case OB_CMD_PUBLISH:
         return "PUBLISH";
     case OB_CMD_CONFIRM:
         return "CONFIRM";
+    case OB_CMD_SUBSCRIBE:
+        return "SUBSCRIBE";
+    case OB_CMD_SUBSCRIBED:
+        return "SUBSCRIBED";
+    case OB_CMD_DELIVER:
+        return "DELIVER";
+    case OB_CMD_ACK:
+        return "ACK";
+    case OB_CMD_NACK:
+        return "NACK";
+    case OB_CMD_UNSUBSCRIBE:
+        return "UNSUBSCRIBE";
+    case OB_CMD_TOPICS:
+        return "TOPICS";
+    case OB_CMD_SUBS:
+        return "SUBS";
+    case OB_CMD_SUB_INFO:
+        return "SUB_INFO";
+    case OB_CMD_SUB_REPOSITION:
+        return "SUB_REPOSITION";
+    case OB_CMD_SUB_DELETE:
+        return "SUB_DELETE";
+    case OB_CMD_FETCH:
+        return "FETCH";
     default:
         return "UNKNOWN";
     }
 }
 
-/* Returns 1 if command is one of ob_command_t. */
+const char *
+ob_start_name(ob_start_t start)
+{
+    switch (start) {
+    case OB_START_NEW:
+        return "new";
+    case OB_START_EARLIEST:
+        return "earliest";
+    case OB_START_SEQ:
+        return "seq";
+    case OB_START_TIME:
+        return "time";
+    default:
+        return NULL;
+    }
+}
+
+/* Returns 1 if command is one of ob_command_t: those, and only those, have a name. */
 static int
 s_command_known(int command)
 {
+    return strcmp(ob_command_name(command), "UNKNOWN") != 0;
+}
+
+/* Returns 1 if command's body must carry req: every request and every reply to one, but
+   ERROR (optional there: 0 = not tied to a request). */
+static int
+s_command_has_req(int command)
+{
     switch (command) {
-    case OB_CMD_HELLO:
-    case OB_CMD_WELCOME:
-    case OB_CMD_PING:
-    case OB_CMD_PONG:
-    case OB_CMD_ERROR:
+    case OB_CMD_OK:
     case OB_CMD_PUBLISH:
     case OB_CMD_CONFIRM:
+    case OB_CMD_SUBSCRIBE:
+    case OB_CMD_SUBSCRIBED:
+    case OB_CMD_UNSUBSCRIBE:
+    case OB_CMD_TOPICS:
+    case OB_CMD_SUBS:
+    case OB_CMD_SUB_INFO:
+    case OB_CMD_SUB_REPOSITION:
+    case OB_CMD_SUB_DELETE:
+    case OB_CMD_FETCH:
         return 1;
     default:
         return 0;
+    }
+}
+
+void
+ob_wire_msg_init(ob_wire_msg_t *msg, int command)
+{
+    assert(msg);
+    memset(msg, 0, sizeof *msg);
+    msg->command = (uint8_t)command;
+    if (command == OB_CMD_SUBSCRIBE) {
+        msg->start = OB_START_NEW;
+        msg->credit = OB_CREDIT_DEFAULT;
+        msg->ack_wait_ms = OB_ACK_WAIT_MS_DEFAULT;
+        msg->max_attempts = OB_MAX_ATTEMPTS_DEFAULT;
+        msg->backoff_ms = OB_BACKOFF_MS_DEFAULT;
     }
 }
 
@@ -97,13 +211,79 @@ s_check_str(const char *s, size_t size, size_t min, size_t max)
     return len < min ? OB_ERR_FIELD_TYPE : 0;
 }
 
+/* Checks a subscription name in msg->sub: min..OB_SUB_NAME_MAX bytes of [a-z0-9_-] (min 0
+   where "" means none). Returns 0, OB_ERR_TOO_LARGE or OB_ERR_FIELD_TYPE. */
+static int
+s_check_sub(const ob_wire_msg_t *msg, size_t min)
+{
+    int rc = s_check_str(msg->sub, sizeof msg->sub, min, OB_SUB_NAME_MAX);
+    if (rc)
+        return rc;
+    for (const char *p = msg->sub; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+            return OB_ERR_FIELD_TYPE;
+    return 0;
+}
+
+/* Checks msg->topic: 1..OB_TOPIC_MAX bytes. Its syntax (PROTOCOL.md 7.2) is the broker's
+   business: a bad one is INVALID_TOPIC, not a body error. */
+static int
+s_check_topic(const ob_wire_msg_t *msg)
+{
+    return s_check_str(msg->topic, sizeof msg->topic, 1, OB_TOPIC_MAX);
+}
+
+/* Checks start and, for OB_START_SEQ, start_seq. (A missing start_time cannot be seen in
+   the struct, where 0 is a valid time: the decoder checks its presence, the encoder always
+   writes it for OB_START_TIME.) */
+static int
+s_check_start(const ob_wire_msg_t *msg)
+{
+    if (!ob_start_name(msg->start))
+        return OB_ERR_FIELD_TYPE;
+    return msg->start == OB_START_SEQ && msg->start_seq == 0 ? OB_ERR_FIELD_TYPE : 0;
+}
+
+/* The rules of SUBSCRIBE (PROTOCOL.md 12.2), req and sub aside. */
+static int
+s_check_subscribe(const ob_wire_msg_t *msg)
+{
+    int rc = 0;
+    if (msg->pattern_count > OB_SUB_PATTERNS_MAX)
+        return OB_ERR_TOO_LARGE;
+    if (msg->pattern_count == 0)
+        return OB_ERR_FIELD_TYPE;
+    for (size_t i = 0; i < msg->pattern_count; i++)
+        if ((rc = s_check_str(msg->patterns[i], sizeof msg->patterns[i], 1, OB_TOPIC_MAX)))
+            return rc;
+    if (msg->type_count > OB_SUB_TYPES_MAX)
+        return OB_ERR_TOO_LARGE;
+    for (size_t i = 0; i < msg->type_count; i++)
+        if ((rc = s_check_str(msg->types[i], sizeof msg->types[i], 1, OB_EVENT_TYPE_MAX)))
+            return rc;
+    if ((rc = s_check_start(msg)))
+        return rc;
+    if (msg->credit < 1 || msg->credit > OB_CREDIT_MAX || msg->ack_wait_ms < OB_ACK_WAIT_MS_MIN ||
+        msg->ack_wait_ms > OB_DELAY_MS_MAX || msg->max_attempts > OB_MAX_ATTEMPTS_MAX ||
+        msg->backoff_ms > OB_DELAY_MS_MAX)
+        return OB_ERR_FIELD_TYPE;
+    return 0;
+}
+
 /* The value rules of every command, for both directions. Returns 0, OB_ERR_UNKNOWN_COMMAND,
-   OB_ERR_FIELD_TYPE (a value out of range) or OB_ERR_TOO_LARGE (a string over its cap). An
-   ERROR's reason is not checked: the encoder truncates it, the decoder refuses a long one. */
+   OB_ERR_FIELD_TYPE (a value out of range) or OB_ERR_TOO_LARGE (a string or array over its
+   cap). An ERROR's reason is not checked: the encoder truncates it, the decoder refuses a
+   long one. An OK's result is checked by the encoder alone (s_check_result): the decoder
+   takes it from a body the pre-scan passed. */
 static int
 s_check(const ob_wire_msg_t *msg)
 {
     int rc = 0;
+    /* 0 is "no request" in ERROR: a refusal of req 0 could not name its request. CONFIRM
+       takes any req, as it always has: it echoes a PUBLISH's, which is never 0. */
+    if (s_command_has_req(msg->command) && msg->command != OB_CMD_CONFIRM && msg->req == 0)
+        return OB_ERR_FIELD_TYPE;
+
     switch (msg->command) {
     case OB_CMD_HELLO:
         if ((rc = s_check_str(msg->name, sizeof msg->name, 0, OB_CLIENT_NAME_MAX)))
@@ -123,7 +303,11 @@ s_check(const ob_wire_msg_t *msg)
             return OB_ERR_FIELD_TYPE;
         return 0;
     case OB_CMD_ERROR:
-        return msg->code == 0 ? OB_ERR_FIELD_TYPE : 0; /* wire codes start at 1 */
+        if (msg->code == 0) /* wire codes start at 1 */
+            return OB_ERR_FIELD_TYPE;
+        return s_check_sub(msg, 0); /* "" = not about a subscription */
+    case OB_CMD_OK:
+        return msg->result_len > 0 && !msg->result ? OB_ERR_FIELD_TYPE : 0;
     case OB_CMD_CONFIRM:
         /* sequence numbers start at 1; a run covers up to OB_CONFIRM_RUN_MAX publishes (0
            is 1) whose last req and seq must not wrap */
@@ -132,9 +316,41 @@ s_check(const ob_wire_msg_t *msg)
                                 msg->req > UINT64_MAX - (msg->count - 1))))
             return OB_ERR_FIELD_TYPE;
         return 0;
-    case OB_CMD_PUBLISH:
-        /* 0 is "no request" in ERROR: a refusal of req 0 could not name its publish */
-        return msg->req == 0 ? OB_ERR_FIELD_TYPE : 0;
+    case OB_CMD_SUBSCRIBE:
+        if ((rc = s_check_sub(msg, 0))) /* "" = ephemeral: the broker names it */
+            return rc;
+        return s_check_subscribe(msg);
+    case OB_CMD_SUBSCRIBED:
+    case OB_CMD_UNSUBSCRIBE:
+    case OB_CMD_SUB_DELETE:
+        return s_check_sub(msg, 1);
+    case OB_CMD_DELIVER:
+        if ((rc = s_check_sub(msg, 1)) || (rc = s_check_topic(msg)))
+            return rc;
+        return msg->seq == 0 || msg->attempt == 0 ? OB_ERR_FIELD_TYPE : 0;
+    case OB_CMD_ACK:
+    case OB_CMD_NACK:
+        if ((rc = s_check_sub(msg, 1)) || (rc = s_check_topic(msg)))
+            return rc;
+        if (msg->seq == 0 || (msg->command == OB_CMD_NACK && msg->delay_ms > OB_DELAY_MS_MAX))
+            return OB_ERR_FIELD_TYPE;
+        return 0;
+    case OB_CMD_TOPICS:
+    case OB_CMD_SUBS:
+        return s_check_str(msg->after, sizeof msg->after, 0, OB_TOPIC_MAX);
+    case OB_CMD_SUB_INFO:
+        if ((rc = s_check_sub(msg, 1)))
+            return rc;
+        return s_check_str(msg->after, sizeof msg->after, 0, OB_TOPIC_MAX);
+    case OB_CMD_SUB_REPOSITION:
+        if ((rc = s_check_sub(msg, 1)))
+            return rc;
+        return s_check_start(msg);
+    case OB_CMD_FETCH:
+        if ((rc = s_check_topic(msg)))
+            return rc;
+        return msg->seq == 0 ? OB_ERR_FIELD_TYPE : 0;
+    case OB_CMD_PUBLISH: /* req only */
     case OB_CMD_PING:
     case OB_CMD_PONG:
         return 0;
@@ -157,6 +373,105 @@ s_get_u32(const msgpack_object *obj, uint32_t *ret_value)
     return 0;
 }
 
+/* Reads an array of str obj into the rows of stride bytes at base (a whole 2-D array, as
+   char *, so that the arithmetic stays inside one object): at most max_count
+   entries (else OB_ERR_TOO_LARGE, before anything is copied), each of at most max_len
+   bytes; sets *ret_count. Returns 0, OB_ERR_FIELD_TYPE or OB_ERR_TOO_LARGE. Lower bounds
+   are s_check's. */
+static int
+s_get_str_array(const msgpack_object *obj, size_t max_count, size_t max_len, char *base,
+                size_t stride, size_t *ret_count)
+{
+    if (obj->type != MSGPACK_OBJECT_ARRAY)
+        return OB_ERR_FIELD_TYPE;
+    if (obj->via.array.size > max_count)
+        return OB_ERR_TOO_LARGE;
+    for (uint32_t i = 0; i < obj->via.array.size; i++) {
+        int rc = ob_mp_copy_str(&obj->via.array.ptr[i], max_len, base + i * stride);
+        if (rc)
+            return rc;
+    }
+    *ret_count = obj->via.array.size;
+    return 0;
+}
+
+/* Reads a start str ("new", "earliest", "seq", "time"); anything else is FIELD_TYPE. */
+static int
+s_get_start(const msgpack_object *obj, ob_start_t *ret_start)
+{
+    static const ob_start_t starts[] = {OB_START_NEW, OB_START_EARLIEST, OB_START_SEQ,
+                                        OB_START_TIME};
+    ob_mp_str_t s;
+    int rc = ob_mp_get_str(obj, 0, &s);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < sizeof starts / sizeof starts[0]; i++) {
+        const char *name = ob_start_name(starts[i]);
+        if (strlen(name) == s.len && memcmp(name, s.ptr, s.len) == 0) {
+            *ret_start = starts[i];
+            return 0;
+        }
+    }
+    return OB_ERR_FIELD_TYPE;
+}
+
+/* Reads start (required or not), start_seq and start_time (SUBSCRIBE, SUB_REPOSITION).
+   start_seq and start_time are read whenever present, whatever start says; each is
+   MISSING_FIELD when its start needs it and it is absent. */
+static int
+s_get_position(const msgpack_object *const *v, int start_required, ob_wire_msg_t *msg)
+{
+    int rc = 0;
+    if (v[S_KEY_START]) {
+        if ((rc = s_get_start(v[S_KEY_START], &msg->start)))
+            return rc;
+    } else if (start_required)
+        return OB_ERR_MISSING_FIELD;
+    if (v[S_KEY_START_SEQ]) {
+        if ((rc = ob_mp_get_uint(v[S_KEY_START_SEQ], &msg->start_seq)))
+            return rc;
+        if (msg->start_seq == 0) /* present: 1 or more, whatever start is */
+            return OB_ERR_FIELD_TYPE;
+    } else if (msg->start == OB_START_SEQ)
+        return OB_ERR_MISSING_FIELD;
+    if (v[S_KEY_START_TIME])
+        return ob_mp_get_uint(v[S_KEY_START_TIME], &msg->start_time);
+    return msg->start == OB_START_TIME ? OB_ERR_MISSING_FIELD : 0;
+}
+
+/* Reads the optional fields of SUBSCRIBE past sub and patterns; absent ones keep the
+   defaults ob_wire_msg_init set. */
+static int
+s_get_subscribe(const msgpack_object *const *v, ob_wire_msg_t *msg)
+{
+    int rc = 0;
+    if (v[S_KEY_TYPES] &&
+        (rc = s_get_str_array(v[S_KEY_TYPES], OB_SUB_TYPES_MAX, OB_EVENT_TYPE_MAX,
+                              (char *)msg->types, sizeof msg->types[0], &msg->type_count)))
+        return rc;
+    if ((rc = s_get_position(v, 0, msg)))
+        return rc;
+    if ((v[S_KEY_CREDIT] && (rc = s_get_u32(v[S_KEY_CREDIT], &msg->credit))) ||
+        (v[S_KEY_ACK_WAIT_MS] && (rc = s_get_u32(v[S_KEY_ACK_WAIT_MS], &msg->ack_wait_ms))) ||
+        (v[S_KEY_MAX_ATTEMPTS] && (rc = s_get_u32(v[S_KEY_MAX_ATTEMPTS], &msg->max_attempts))) ||
+        (v[S_KEY_BACKOFF_MS] && (rc = s_get_u32(v[S_KEY_BACKOFF_MS], &msg->backoff_ms))))
+        return rc;
+    return 0;
+}
+
+/* Reads sub (required) and topic, seq: the fields DELIVER, ACK and NACK share. */
+static int
+s_get_delivery(const msgpack_object *const *v, ob_wire_msg_t *msg)
+{
+    int rc = 0;
+    if (!v[S_KEY_SUB] || !v[S_KEY_TOPIC] || !v[S_KEY_SEQ])
+        return OB_ERR_MISSING_FIELD;
+    if ((rc = ob_mp_copy_str(v[S_KEY_SUB], OB_SUB_NAME_MAX, msg->sub)) ||
+        (rc = ob_mp_copy_str(v[S_KEY_TOPIC], OB_TOPIC_MAX, msg->topic)))
+        return rc;
+    return ob_mp_get_uint(v[S_KEY_SEQ], &msg->seq);
+}
+
 /* Reads the fields of msg->command from the body's values v into msg. Returns 0,
    OB_ERR_MISSING_FIELD, OB_ERR_FIELD_TYPE or OB_ERR_TOO_LARGE. */
 static int
@@ -166,13 +481,28 @@ s_read_body(const msgpack_object *const *v, ob_wire_msg_t *msg)
 
     /* req first, and into msg at once, so that the broker can tie an error in a later field
        to the request. */
-    if (msg->command == OB_CMD_PUBLISH || msg->command == OB_CMD_CONFIRM ||
-        msg->command == OB_CMD_ERROR) {
+    if (s_command_has_req(msg->command) || msg->command == OB_CMD_ERROR) {
         if (v[S_KEY_REQ]) {
             if ((rc = ob_mp_get_uint(v[S_KEY_REQ], &msg->req)))
                 return rc;
         } else if (msg->command != OB_CMD_ERROR) /* optional in ERROR: 0 = no request */
             return OB_ERR_MISSING_FIELD;
+    }
+
+    /* sub, where the command requires it (SUBSCRIBE and ERROR: optional) */
+    switch (msg->command) {
+    case OB_CMD_SUBSCRIBED:
+    case OB_CMD_UNSUBSCRIBE:
+    case OB_CMD_SUB_INFO:
+    case OB_CMD_SUB_REPOSITION:
+    case OB_CMD_SUB_DELETE:
+        if (!v[S_KEY_SUB])
+            return OB_ERR_MISSING_FIELD;
+        if ((rc = ob_mp_copy_str(v[S_KEY_SUB], OB_SUB_NAME_MAX, msg->sub)))
+            return rc;
+        break;
+    default:
+        break;
     }
 
     switch (msg->command) {
@@ -195,9 +525,20 @@ s_read_body(const msgpack_object *const *v, ob_wire_msg_t *msg)
     case OB_CMD_ERROR:
         if (!v[S_KEY_CODE] || !v[S_KEY_REASON])
             return OB_ERR_MISSING_FIELD;
-        if ((rc = s_get_u32(v[S_KEY_CODE], &msg->code)))
+        if ((rc = s_get_u32(v[S_KEY_CODE], &msg->code)) ||
+            (rc = ob_mp_copy_str(v[S_KEY_REASON], OB_REASON_MAX, msg->reason)))
             return rc;
-        return ob_mp_copy_str(v[S_KEY_REASON], OB_REASON_MAX, msg->reason);
+        if (!v[S_KEY_SUB])
+            return 0;
+        if ((rc = ob_mp_copy_str(v[S_KEY_SUB], OB_SUB_NAME_MAX, msg->sub)))
+            return rc;
+        return msg->sub[0] ? 0 : OB_ERR_FIELD_TYPE; /* present: 1 or more bytes */
+    case OB_CMD_OK:
+        /* result: any one object, which the pre-scan has checked; ob_wire_decode finds its
+           bytes (s_find_result) */
+        if (v[S_KEY_MORE])
+            return ob_mp_get_bool(v[S_KEY_MORE], &msg->more);
+        return 0;
     case OB_CMD_CONFIRM:
         if (!v[S_KEY_SEQ] || !v[S_KEY_DUP])
             return OB_ERR_MISSING_FIELD;
@@ -209,9 +550,82 @@ s_read_body(const msgpack_object *const *v, ob_wire_msg_t *msg)
         if ((rc = s_get_u32(v[S_KEY_COUNT], &msg->count)))
             return rc;
         return msg->count == 0 ? OB_ERR_FIELD_TYPE : 0; /* on the wire, a run is 1 or more */
-    default: /* PING, PONG: an empty map, extra keys ignored; PUBLISH: req only */
+    case OB_CMD_SUBSCRIBE:
+        if (!v[S_KEY_PATTERNS])
+            return OB_ERR_MISSING_FIELD;
+        if ((v[S_KEY_SUB] && (rc = ob_mp_copy_str(v[S_KEY_SUB], OB_SUB_NAME_MAX, msg->sub))) ||
+            (rc = s_get_str_array(v[S_KEY_PATTERNS], OB_SUB_PATTERNS_MAX, OB_TOPIC_MAX,
+                                  (char *)msg->patterns, sizeof msg->patterns[0],
+                                  &msg->pattern_count)))
+            return rc;
+        return s_get_subscribe(v, msg);
+    case OB_CMD_SUBSCRIBED:
+        if (!v[S_KEY_CREATED])
+            return OB_ERR_MISSING_FIELD;
+        return ob_mp_get_bool(v[S_KEY_CREATED], &msg->created);
+    case OB_CMD_DELIVER:
+        if ((rc = s_get_delivery(v, msg)))
+            return rc;
+        if (!v[S_KEY_ATTEMPT] || !v[S_KEY_TIME])
+            return OB_ERR_MISSING_FIELD;
+        if ((rc = s_get_u32(v[S_KEY_ATTEMPT], &msg->attempt)) ||
+            (rc = ob_mp_get_uint(v[S_KEY_TIME], &msg->time)))
+            return rc;
+        if (v[S_KEY_SKIPPED])
+            return ob_mp_get_uint(v[S_KEY_SKIPPED], &msg->skipped);
+        return 0;
+    case OB_CMD_ACK:
+        if ((rc = s_get_delivery(v, msg)))
+            return rc;
+        if (v[S_KEY_UPTO])
+            return ob_mp_get_bool(v[S_KEY_UPTO], &msg->upto);
+        return 0;
+    case OB_CMD_NACK:
+        if ((rc = s_get_delivery(v, msg)))
+            return rc;
+        if (v[S_KEY_DELAY_MS])
+            return s_get_u32(v[S_KEY_DELAY_MS], &msg->delay_ms);
+        return 0;
+    case OB_CMD_TOPICS:
+    case OB_CMD_SUBS:
+    case OB_CMD_SUB_INFO:
+        if (v[S_KEY_AFTER])
+            return ob_mp_copy_str(v[S_KEY_AFTER], OB_TOPIC_MAX, msg->after);
+        return 0;
+    case OB_CMD_SUB_REPOSITION:
+        return s_get_position(v, 1, msg);
+    case OB_CMD_FETCH:
+        if (!v[S_KEY_TOPIC] || !v[S_KEY_SEQ])
+            return OB_ERR_MISSING_FIELD;
+        if ((rc = ob_mp_copy_str(v[S_KEY_TOPIC], OB_TOPIC_MAX, msg->topic)))
+            return rc;
+        return ob_mp_get_uint(v[S_KEY_SEQ], &msg->seq);
+    default: /* PING, PONG: an empty map, extra keys ignored; PUBLISH: req only; UNSUBSCRIBE,
+                SUB_DELETE: req and sub only */
         return 0;
     }
+}
+
+/* Points msg->result at the bytes of the body's result value (body, len: a map that
+   ob_mp_unpack_map and ob_mp_map_fields passed, with a result key). msgpack-c's objects
+   do not say where a container came from, so the cursor readers walk the top-level map
+   again, without allocating. */
+static int
+s_find_result(const uint8_t *body, size_t len, ob_wire_msg_t *msg)
+{
+    ob_mp_cursor_t cur = {body, body + len};
+    ob_mp_cursor_t value;
+    int rc = ob_mp_read_fields(&cur, &s_wire_keys[S_KEY_RESULT], 1, &value);
+    if (rc)
+        return rc;
+    if (!value.pos)
+        return OB_ERR_MALFORMED; /* cannot happen: ob_mp_map_fields found it */
+    const uint8_t *start = value.pos;
+    if ((rc = ob_mp_skip(&value)))
+        return rc;
+    msg->result = start;
+    msg->result_len = (size_t)(value.pos - start);
+    return 0;
 }
 
 int
@@ -227,7 +641,7 @@ ob_wire_decode(const uint8_t *header, size_t header_len, const uint8_t *body, si
         return OB_ERR_VERSION;
     if (!s_command_known(header[3]))
         return OB_ERR_UNKNOWN_COMMAND;
-    ret_msg->command = header[3];
+    ob_wire_msg_init(ret_msg, header[3]); /* the defaults of the optional fields */
 
     if (body_len > OB_BODY_MAX)
         return OB_ERR_TOO_LARGE;
@@ -243,6 +657,8 @@ ob_wire_decode(const uint8_t *header, size_t header_len, const uint8_t *body, si
     if ((rc = ob_mp_map_fields(map, s_wire_keys, S_WIRE_KEYS, v)) ||
         (rc = s_read_body(v, ret_msg)) || (rc = s_check(ret_msg)))
         goto out;
+    if (ret_msg->command == OB_CMD_OK && v[S_KEY_RESULT])
+        rc = s_find_result(body, body_len, ret_msg);
 out:
     msgpack_unpacked_destroy(&unpacked);
     return rc;
@@ -314,12 +730,127 @@ s_pack_str_field(msgpack_packer *pk, int key, const char *s, size_t len)
     return ob_mp_pack_str(pk, s, len);
 }
 
+/* Packs a key from s_wire_keys and a C string value (one s_check passed). */
+static int
+s_pack_cstr_field(msgpack_packer *pk, int key, const char *s)
+{
+    return s_pack_str_field(pk, key, s, strlen(s));
+}
+
 /* Packs a key from s_wire_keys and a uint value. */
 static int
 s_pack_uint_field(msgpack_packer *pk, int key, uint64_t value)
 {
     S_TRY(ob_mp_pack_key(pk, &s_wire_keys[key]));
     return msgpack_pack_uint64(pk, value);
+}
+
+/* Packs a key from s_wire_keys and a bool value: true for any non-zero value. */
+static int
+s_pack_bool_field(msgpack_packer *pk, int key, int value)
+{
+    S_TRY(ob_mp_pack_key(pk, &s_wire_keys[key]));
+    return value ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+}
+
+/* Packs a key from s_wire_keys and an array of count C strings in rows of stride bytes. */
+static int
+s_pack_str_array_field(msgpack_packer *pk, int key, const char *base, size_t stride, size_t count)
+{
+    S_TRY(ob_mp_pack_key(pk, &s_wire_keys[key]));
+    S_TRY(msgpack_pack_array(pk, count));
+    for (size_t i = 0; i < count; i++)
+        S_TRY(ob_mp_pack_str(pk, base + i * stride, strlen(base + i * stride)));
+    return 0;
+}
+
+/* Packs SUBSCRIBE: req, patterns, and each other field that differs from its default. */
+static int
+s_pack_subscribe(msgpack_packer *pk, const ob_wire_msg_t *msg)
+{
+    int has_sub = msg->sub[0] != '\0';
+    int has_types = msg->type_count > 0;
+    int has_start = msg->start != OB_START_NEW;
+    int has_start_seq = msg->start_seq != 0;
+    /* 0 is a valid time, and the decoder needs the field for "time" */
+    int has_start_time = msg->start_time != 0 || msg->start == OB_START_TIME;
+    int has_credit = msg->credit != OB_CREDIT_DEFAULT;
+    int has_ack_wait = msg->ack_wait_ms != OB_ACK_WAIT_MS_DEFAULT;
+    int has_max_attempts = msg->max_attempts != OB_MAX_ATTEMPTS_DEFAULT;
+    int has_backoff = msg->backoff_ms != OB_BACKOFF_MS_DEFAULT;
+
+    S_TRY(msgpack_pack_map(pk, (size_t)(2 + has_sub + has_types + has_start + has_start_seq +
+                                        has_start_time + has_credit + has_ack_wait +
+                                        has_max_attempts + has_backoff)));
+    S_TRY(s_pack_uint_field(pk, S_KEY_REQ, msg->req));
+    if (has_sub)
+        S_TRY(s_pack_cstr_field(pk, S_KEY_SUB, msg->sub));
+    S_TRY(s_pack_str_array_field(pk, S_KEY_PATTERNS, (const char *)msg->patterns,
+                                 sizeof msg->patterns[0], msg->pattern_count));
+    if (has_types)
+        S_TRY(s_pack_str_array_field(pk, S_KEY_TYPES, (const char *)msg->types,
+                                     sizeof msg->types[0], msg->type_count));
+    if (has_start)
+        S_TRY(s_pack_cstr_field(pk, S_KEY_START, ob_start_name(msg->start)));
+    if (has_start_seq)
+        S_TRY(s_pack_uint_field(pk, S_KEY_START_SEQ, msg->start_seq));
+    if (has_start_time)
+        S_TRY(s_pack_uint_field(pk, S_KEY_START_TIME, msg->start_time));
+    if (has_credit)
+        S_TRY(s_pack_uint_field(pk, S_KEY_CREDIT, msg->credit));
+    if (has_ack_wait)
+        S_TRY(s_pack_uint_field(pk, S_KEY_ACK_WAIT_MS, msg->ack_wait_ms));
+    if (has_max_attempts)
+        S_TRY(s_pack_uint_field(pk, S_KEY_MAX_ATTEMPTS, msg->max_attempts));
+    if (has_backoff)
+        S_TRY(s_pack_uint_field(pk, S_KEY_BACKOFF_MS, msg->backoff_ms));
+    return 0;
+}
+
+/* Packs SUB_REPOSITION: req, sub, start, and start_seq, start_time where needed or set. */
+static int
+s_pack_reposition(msgpack_packer *pk, const ob_wire_msg_t *msg)
+{
+    int has_start_seq = msg->start_seq != 0;
+    int has_start_time = msg->start_time != 0 || msg->start == OB_START_TIME;
+
+    S_TRY(msgpack_pack_map(pk, (size_t)(3 + has_start_seq + has_start_time)));
+    S_TRY(s_pack_uint_field(pk, S_KEY_REQ, msg->req));
+    S_TRY(s_pack_cstr_field(pk, S_KEY_SUB, msg->sub));
+    S_TRY(s_pack_cstr_field(pk, S_KEY_START, ob_start_name(msg->start)));
+    if (has_start_seq)
+        S_TRY(s_pack_uint_field(pk, S_KEY_START_SEQ, msg->start_seq));
+    if (has_start_time)
+        S_TRY(s_pack_uint_field(pk, S_KEY_START_TIME, msg->start_time));
+    return 0;
+}
+
+/* Packs OK: req, and result (copied verbatim) and more when present. */
+static int
+s_pack_ok(msgpack_packer *pk, const ob_wire_msg_t *msg)
+{
+    int has_result = msg->result_len > 0;
+    int has_more = msg->more != 0;
+
+    S_TRY(msgpack_pack_map(pk, (size_t)(1 + has_result + has_more)));
+    S_TRY(s_pack_uint_field(pk, S_KEY_REQ, msg->req));
+    if (has_result) {
+        S_TRY(ob_mp_pack_key(pk, &s_wire_keys[S_KEY_RESULT]));
+        S_TRY(pk->callback(pk->data, (const char *)msg->result, msg->result_len));
+    }
+    if (has_more)
+        S_TRY(s_pack_bool_field(pk, S_KEY_MORE, 1));
+    return 0;
+}
+
+/* Packs sub, topic and seq, the start of DELIVER, ACK and NACK, in a map of n pairs. */
+static int
+s_pack_delivery(msgpack_packer *pk, const ob_wire_msg_t *msg, size_t n)
+{
+    S_TRY(msgpack_pack_map(pk, n));
+    S_TRY(s_pack_cstr_field(pk, S_KEY_SUB, msg->sub));
+    S_TRY(s_pack_cstr_field(pk, S_KEY_TOPIC, msg->topic));
+    return s_pack_uint_field(pk, S_KEY_SEQ, msg->seq);
 }
 
 /* Packs msg's body, which passed s_check. Returns 0 or the writer's error. */
@@ -329,22 +860,27 @@ s_pack_body(msgpack_packer *pk, const ob_wire_msg_t *msg)
     switch (msg->command) {
     case OB_CMD_HELLO:
         S_TRY(msgpack_pack_map(pk, msg->heartbeat_ms ? 2 : 1));
-        S_TRY(s_pack_str_field(pk, S_KEY_NAME, msg->name, strlen(msg->name)));
+        S_TRY(s_pack_cstr_field(pk, S_KEY_NAME, msg->name));
         if (msg->heartbeat_ms)
             S_TRY(s_pack_uint_field(pk, S_KEY_HEARTBEAT_MS, msg->heartbeat_ms));
         return 0;
     case OB_CMD_WELCOME:
         S_TRY(msgpack_pack_map(pk, 4));
-        S_TRY(s_pack_str_field(pk, S_KEY_VERSION, msg->version, strlen(msg->version)));
-        S_TRY(s_pack_str_field(pk, S_KEY_SESSION, msg->session, strlen(msg->session)));
+        S_TRY(s_pack_cstr_field(pk, S_KEY_VERSION, msg->version));
+        S_TRY(s_pack_cstr_field(pk, S_KEY_SESSION, msg->session));
         S_TRY(s_pack_uint_field(pk, S_KEY_HEARTBEAT_MS, msg->heartbeat_ms));
         return s_pack_uint_field(pk, S_KEY_MAX_EVENT, msg->max_event);
     case OB_CMD_ERROR:
-        S_TRY(msgpack_pack_map(pk, msg->req ? 3 : 2));
+        S_TRY(msgpack_pack_map(pk, (size_t)(2 + (msg->req != 0) + (msg->sub[0] != '\0'))));
         if (msg->req)
             S_TRY(s_pack_uint_field(pk, S_KEY_REQ, msg->req));
         S_TRY(s_pack_uint_field(pk, S_KEY_CODE, msg->code));
-        return s_pack_str_field(pk, S_KEY_REASON, msg->reason, s_reason_len(msg->reason));
+        S_TRY(s_pack_str_field(pk, S_KEY_REASON, msg->reason, s_reason_len(msg->reason)));
+        if (msg->sub[0])
+            S_TRY(s_pack_cstr_field(pk, S_KEY_SUB, msg->sub));
+        return 0;
+    case OB_CMD_OK:
+        return s_pack_ok(pk, msg);
     case OB_CMD_PUBLISH:
         S_TRY(msgpack_pack_map(pk, 1));
         return s_pack_uint_field(pk, S_KEY_REQ, msg->req);
@@ -354,11 +890,73 @@ s_pack_body(msgpack_packer *pk, const ob_wire_msg_t *msg)
         S_TRY(s_pack_uint_field(pk, S_KEY_SEQ, msg->seq));
         if (msg->count > 1)
             S_TRY(s_pack_uint_field(pk, S_KEY_COUNT, msg->count));
-        S_TRY(ob_mp_pack_key(pk, &s_wire_keys[S_KEY_DUP]));
-        return msg->dup ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+        return s_pack_bool_field(pk, S_KEY_DUP, msg->dup);
+    case OB_CMD_SUBSCRIBE:
+        return s_pack_subscribe(pk, msg);
+    case OB_CMD_SUBSCRIBED:
+        S_TRY(msgpack_pack_map(pk, 3));
+        S_TRY(s_pack_uint_field(pk, S_KEY_REQ, msg->req));
+        S_TRY(s_pack_cstr_field(pk, S_KEY_SUB, msg->sub));
+        return s_pack_bool_field(pk, S_KEY_CREATED, msg->created);
+    case OB_CMD_DELIVER:
+        S_TRY(s_pack_delivery(pk, msg, msg->skipped ? 6 : 5));
+        S_TRY(s_pack_uint_field(pk, S_KEY_ATTEMPT, msg->attempt));
+        S_TRY(s_pack_uint_field(pk, S_KEY_TIME, msg->time));
+        if (msg->skipped)
+            S_TRY(s_pack_uint_field(pk, S_KEY_SKIPPED, msg->skipped));
+        return 0;
+    case OB_CMD_ACK:
+        S_TRY(s_pack_delivery(pk, msg, msg->upto ? 4 : 3));
+        if (msg->upto)
+            S_TRY(s_pack_bool_field(pk, S_KEY_UPTO, 1));
+        return 0;
+    case OB_CMD_NACK:
+        S_TRY(s_pack_delivery(pk, msg, msg->delay_ms ? 4 : 3));
+        if (msg->delay_ms)
+            S_TRY(s_pack_uint_field(pk, S_KEY_DELAY_MS, msg->delay_ms));
+        return 0;
+    case OB_CMD_UNSUBSCRIBE:
+    case OB_CMD_SUB_DELETE:
+        S_TRY(msgpack_pack_map(pk, 2));
+        S_TRY(s_pack_uint_field(pk, S_KEY_REQ, msg->req));
+        return s_pack_cstr_field(pk, S_KEY_SUB, msg->sub);
+    case OB_CMD_TOPICS:
+    case OB_CMD_SUBS:
+    case OB_CMD_SUB_INFO: {
+        int has_sub = msg->command == OB_CMD_SUB_INFO;
+        int has_after = msg->after[0] != '\0';
+        S_TRY(msgpack_pack_map(pk, (size_t)(1 + has_sub + has_after)));
+        S_TRY(s_pack_uint_field(pk, S_KEY_REQ, msg->req));
+        if (has_sub)
+            S_TRY(s_pack_cstr_field(pk, S_KEY_SUB, msg->sub));
+        if (has_after)
+            S_TRY(s_pack_cstr_field(pk, S_KEY_AFTER, msg->after));
+        return 0;
+    }
+    case OB_CMD_SUB_REPOSITION:
+        return s_pack_reposition(pk, msg);
+    case OB_CMD_FETCH:
+        S_TRY(msgpack_pack_map(pk, 3));
+        S_TRY(s_pack_uint_field(pk, S_KEY_REQ, msg->req));
+        S_TRY(s_pack_cstr_field(pk, S_KEY_TOPIC, msg->topic));
+        return s_pack_uint_field(pk, S_KEY_SEQ, msg->seq);
     default: /* PING, PONG */
         return msgpack_pack_map(pk, 0);
     }
+}
+
+/* Checks an OK's result bytes as ob_wire_decode will see them: exactly one msgpack object
+   that passes the pre-scan (OB_ERR_FIELD_TYPE if not one object, OB_ERR_TOO_LARGE over a
+   cap). A structural check only, linear in result_len: what the object holds is the
+   command's business. */
+static int
+s_check_result(const ob_wire_msg_t *msg)
+{
+    size_t used = 0;
+    int rc = ob_mp_prescan(msg->result, msg->result_len, &used);
+    if (rc == OB_ERR_TOO_LARGE)
+        return rc;
+    return rc || used != msg->result_len ? OB_ERR_FIELD_TYPE : 0;
 }
 
 int
@@ -368,12 +966,23 @@ ob_wire_encode_body(const ob_wire_msg_t *msg, uint8_t *buf, size_t cap, size_t *
     int rc = s_check(msg);
     if (rc)
         return rc;
+    if (msg->command == OB_CMD_OK && msg->result_len > 0 && (rc = s_check_result(msg)))
+        return rc;
 
-    s_fixbuf_t fb = {buf, buf ? cap : 0, 0, 0};
+    /* A body over OB_BODY_MAX would be refused whatever the caller's buffer (an OK's result
+       is the only field that can get there). */
+    s_fixbuf_t fb = {buf, buf ? (cap < OB_BODY_MAX ? cap : OB_BODY_MAX) : 0, 0, 0};
     msgpack_packer pk;
     msgpack_packer_init(&pk, &fb, s_fixbuf_write);
     if (s_pack_body(&pk, msg) || fb.full)
         return OB_ERR_TOO_LARGE;
+    if (msg->command == OB_CMD_OK && msg->result_len > 0) {
+        /* The result sits one level down in the body: a result nested to the full
+           OB_MP_DEPTH_MAX on its own is one level too deep there. */
+        size_t used = 0;
+        if ((rc = ob_mp_prescan(fb.buf, fb.len, &used)))
+            return rc;
+    }
     *ret_len = fb.len;
     return 0;
 }

@@ -61,7 +61,7 @@ s_event(const char *name, const ob_event_t *event)
 static void
 s_wire(const char *name, const ob_wire_msg_t *msg)
 {
-    uint8_t buf[OB_HEADER_SIZE + 1024];
+    static uint8_t buf[OB_HEADER_SIZE + OB_BODY_MAX];
     size_t len = 0;
     ob_wire_encode_header(msg, buf);
     int rc = ob_wire_encode_body(msg, buf + OB_HEADER_SIZE, sizeof buf - OB_HEADER_SIZE, &len);
@@ -209,6 +209,112 @@ s_wires(void)
     msg.dup = 1;
     s_wire("ok-confirm", &msg);
 
+    ob_wire_msg_init(&msg, OB_CMD_ERROR);
+    msg.code = ob_error_to_wire(OB_ERR_NO_SUCH_SUBSCRIPTION);
+    strcpy(msg.reason, "subscription deleted");
+    strcpy(msg.sub, "orders");
+    s_wire("ok-error-sub", &msg);
+
+    /* {"name": "oms.7", "first_seq": 1, "last_seq": 42} in an array, as TOPICS answers */
+    static const uint8_t topics_result[] = {
+        0x91, 0x83, 0xa4, 'n', 'a', 'm', 'e',  0xa5, 'o', 'm', 's', '.', '7', 0xa9, 'f', 'i', 'r',
+        's',  't',  '_',  's', 'e', 'q', 0x01, 0xa8, 'l', 'a', 's', 't', '_', 's',  'e', 'q', 0x2a};
+    static const uint8_t fetch_result[] = {0x83, 0xa5, 't', 'o',  'p',  'i', 'c', 0xa1, 't', 0xa3,
+                                           's',  'e',  'q', 0x05, 0xa4, 't', 'i', 'm',  'e', 0x00};
+    ob_wire_msg_init(&msg, OB_CMD_OK);
+    msg.req = 3;
+    s_wire("ok-ok", &msg);
+    msg.result = topics_result;
+    msg.result_len = sizeof topics_result;
+    msg.more = 1;
+    s_wire("ok-ok-array-more", &msg);
+    msg.result = fetch_result;
+    msg.result_len = sizeof fetch_result;
+    msg.more = 0;
+    s_wire("ok-ok-map", &msg);
+
+    ob_wire_msg_init(&msg, OB_CMD_SUBSCRIBE);
+    msg.req = 4;
+    msg.pattern_count = 1;
+    strcpy(msg.patterns[0], "oms.>");
+    s_wire("ok-subscribe-minimal", &msg);
+    strcpy(msg.sub, "orders-east_1");
+    msg.pattern_count = 2;
+    strcpy(msg.patterns[1], "crm.*.customer");
+    msg.type_count = 2;
+    strcpy(msg.types[0], "project.created");
+    strcpy(msg.types[1], "project_item.updated");
+    msg.start = OB_START_SEQ;
+    msg.start_seq = 100;
+    msg.credit = 64;
+    msg.ack_wait_ms = 5000;
+    msg.max_attempts = 0;
+    msg.backoff_ms = 250;
+    s_wire("ok-subscribe", &msg);
+    msg.start = OB_START_TIME;
+    msg.start_seq = 0;
+    msg.start_time = 0;
+    s_wire("ok-subscribe-time", &msg);
+    msg.start = OB_START_EARLIEST;
+    msg.credit = OB_CREDIT_MAX;
+    msg.ack_wait_ms = OB_DELAY_MS_MAX;
+    msg.max_attempts = OB_MAX_ATTEMPTS_MAX;
+    msg.backoff_ms = OB_DELAY_MS_MAX;
+    s_wire("ok-subscribe-earliest-max", &msg);
+
+    ob_wire_msg_init(&msg, OB_CMD_SUBSCRIBED);
+    msg.req = 4;
+    strcpy(msg.sub, "eph-0123456789abcdef");
+    msg.created = 1;
+    s_wire("ok-subscribed", &msg);
+
+    ob_wire_msg_init(&msg, OB_CMD_DELIVER);
+    strcpy(msg.sub, "orders");
+    strcpy(msg.topic, "oms.7.project_item");
+    msg.seq = 42;
+    msg.attempt = 1;
+    msg.time = 1700000000123456ull;
+    s_wire("ok-deliver", &msg);
+    msg.attempt = 3;
+    msg.skipped = 17;
+    s_wire("ok-deliver-skipped", &msg);
+
+    msg.command = OB_CMD_ACK;
+    s_wire("ok-ack", &msg);
+    msg.upto = 1;
+    s_wire("ok-ack-upto", &msg);
+    msg.command = OB_CMD_NACK;
+    msg.delay_ms = 1500;
+    s_wire("ok-nack", &msg);
+
+    ob_wire_msg_init(&msg, OB_CMD_UNSUBSCRIBE);
+    msg.req = 5;
+    strcpy(msg.sub, "orders");
+    s_wire("ok-unsubscribe", &msg);
+    msg.command = OB_CMD_SUB_DELETE;
+    s_wire("ok-sub-delete", &msg);
+    msg.command = OB_CMD_SUB_INFO;
+    strcpy(msg.after, "oms.7");
+    s_wire("ok-sub-info", &msg);
+    msg.command = OB_CMD_SUB_REPOSITION;
+    msg.after[0] = '\0';
+    msg.start = OB_START_TIME;
+    msg.start_time = 1699999999000000ull;
+    s_wire("ok-sub-reposition", &msg);
+
+    ob_wire_msg_init(&msg, OB_CMD_TOPICS);
+    msg.req = 6;
+    s_wire("ok-topics", &msg);
+    msg.command = OB_CMD_SUBS;
+    strcpy(msg.after, "orders");
+    s_wire("ok-subs-after", &msg);
+
+    ob_wire_msg_init(&msg, OB_CMD_FETCH);
+    msg.req = 7;
+    strcpy(msg.topic, "oms.7");
+    msg.seq = 99;
+    s_wire("ok-fetch", &msg);
+
     S_BYTES("wire", "bad-signature", "XB\x01\x03\x80");
     S_BYTES("wire", "bad-version", "OB\x02\x03\x80");
     S_BYTES("wire", "bad-command", "OB\x01\x7f\x80");
@@ -222,6 +328,30 @@ s_wires(void)
             "dup\xc2");
     S_BYTES("wire", "bad-hello-heartbeat", "OB\x01\x01\x82\xa4name\xa1n\xacheartbeat_ms\x05");
     S_BYTES("wire", "bad-duplicate-req", "OB\x01\x10\x82\xa3req\x01\xa3req\x02");
+    S_BYTES("wire", "bad-subscribe-no-pattern", "OB\x01\x20\x82\xa3req\x01\xa8patterns\x90");
+    S_BYTES("wire", "bad-subscribe-17-patterns",
+            "OB\x01\x20\x82\xa3req\x01\xa8patterns\xdc\x00\x11"
+            "\xa1x\xa1x\xa1x\xa1x\xa1x\xa1x\xa1x\xa1x\xa1x\xa1x\xa1x\xa1x\xa1x\xa1x\xa1x\xa1x"
+            "\xa1x");
+    S_BYTES("wire", "bad-subscribe-seq-missing",
+            "OB\x01\x20\x83\xa3req\x01\xa8patterns\x91\xa1x\xa5start\xa3seq");
+    S_BYTES("wire", "bad-subscribe-start",
+            "OB\x01\x20\x83\xa3req\x01\xa8patterns\x91\xa1x\xa5start\xa4last");
+    S_BYTES("wire", "bad-subscribe-credit-0",
+            "OB\x01\x20\x83\xa3req\x01\xa8patterns\x91\xa1x\xa6"
+            "credit\x00");
+    S_BYTES("wire", "bad-unsubscribe-sub-uppercase", "OB\x01\x25\x82\xa3req\x01\xa3sub\xa1X");
+    S_BYTES("wire", "bad-deliver-attempt-0",
+            "OB\x01\x22\x85\xa3sub\xa1s\xa5topic\xa1t\xa3seq\x01\xa7"
+            "attempt\x00\xa4time\x00");
+    S_BYTES("wire", "bad-nack-delay",
+            "OB\x01\x24\x84\xa3sub\xa1s\xa5topic\xa1t\xa3seq\x01\xa8"
+            "delay_ms\xce\x00\x36\xee\x81");
+    S_BYTES("wire", "bad-ok-req-0", "OB\x01\x06\x81\xa3req\x00");
+    S_BYTES("wire", "bad-ok-duplicate-result",
+            "OB\x01\x06\x83\xa3req\x01\xa6result\x90\xa6result\x80");
+    S_BYTES("wire", "bad-ok-result-truncated", "OB\x01\x06\x82\xa3req\x01\xa6result\x92\x01");
+    S_BYTES("wire", "bad-fetch-seq-0", "OB\x01\x35\x83\xa3req\x01\xa5topic\xa1t\xa3seq\x00");
 }
 
 static void
