@@ -11,10 +11,20 @@
     - an event id is stored once per topic: appending it again stores nothing and yields the
       first seq with dup = 1.
 
-    Threads: one thread (the broker's writer) calls ob_store_append, ob_store_maintain and
-    ob_store_stats; ob_store_open and ob_store_close are called when no other thread uses the
-    store. ob_store_get, ob_store_topic_stat and ob_store_topics_count may run on any thread
-    at any time, also while the writer grows the map. */
+    - subscription state (definitions and positions, PROTOCOL.md section 12) is stored as
+      opaque records that the broker encodes; they are written in the same transaction as
+      the batch they come with (ob_store_commit), so a dead letter and the position that
+      marks its original done are one atomic step;
+    - retention removes events from the front of a topic only; sequence numbers are never
+      reused, and the dedup entry of a removed event goes with it (an id is deduplicated
+      while its event is stored).
+
+    Threads: one thread (the broker's writer) calls ob_store_append, ob_store_commit,
+    ob_store_retain, ob_store_maintain and ob_store_stats; ob_store_open and ob_store_close
+    are called when no other thread uses the store. The read functions (ob_store_get,
+    ob_store_scan, ob_store_seq_at_time, ob_store_topic_stat, ob_store_topics,
+    ob_store_topics_count, ob_store_load_subs) may run on any thread at any time, also while
+    the writer grows the map. A read callback must not call into the store. */
 #ifndef OB_STORE_H
 #define OB_STORE_H
 
@@ -40,6 +50,7 @@ typedef struct ob_store_item {
     size_t event_len;     /* 1..OB_EVENT_MAX_CAP */
     uint64_t time_us;     /* stored time (µs since the epoch); 0 for "now" */
     /* out: */
+    uint32_t topic_id; /* the topic's id, unique in this store, never reused (rc == 0) */
     uint64_t seq; /* the event's sequence number in its topic (rc == 0) */
     int dup;      /* 1 if the id was already stored on the topic (rc == 0) */
     int rc;       /* 0 or the item's OB_ERR_* code */
@@ -62,7 +73,62 @@ typedef struct ob_store_stats {
     uint64_t duplicates; /* appends refused as duplicates */
     uint64_t topics;     /* topics stored */
     uint64_t events;     /* events stored, all topics */
+    uint64_t removed;       /* events removed by retention since open */
+    uint64_t removed_bytes; /* their bytes */
 } ob_store_stats_t;
+
+/* A change to the subscription state, written by ob_store_commit in the batch's
+   transaction. Names and values are borrowed for the call. */
+typedef enum ob_store_op_kind {
+    OB_STORE_PUT_SUB = 1, /* subscription `sub` gets record value (created or replaced) */
+    OB_STORE_DEL_SUB,     /* subscription `sub` and every position of it are deleted */
+    OB_STORE_PUT_POS,     /* position of `sub` on `topic` gets record value */
+    OB_STORE_DEL_POS,     /* position of `sub` on `topic` is deleted (absent: no error) */
+} ob_store_op_kind_t;
+
+typedef struct ob_store_op {
+    ob_store_op_kind_t kind;
+    const char *sub;      /* NUL-terminated, 1..OB_SUB_NAME_MAX bytes */
+    const char *topic;    /* NUL-terminated topic name (POS kinds), else NULL */
+    const uint8_t *value; /* the record (PUT kinds), 1..OB_BODY_MAX bytes */
+    size_t value_len;
+} ob_store_op_t;
+
+/* One stored event as a read hands it to its callback: every pointer is valid only during
+   the callback (it points into the database). */
+typedef struct ob_store_event {
+    uint32_t topic_id;    /* the topic's id */
+    uint64_t seq;         /* its sequence number */
+    uint64_t time_us;     /* when it was stored */
+    const uint8_t *event; /* the event's bytes, as published */
+    size_t event_len;
+} ob_store_event_t;
+
+/* Called for each event a scan reads; returns 0 to go on, non-zero to stop (that event is
+   counted as read). */
+typedef int(ob_store_scan_fn)(void *arg, const ob_store_event_t *event);
+
+/* Called for each topic ob_store_topics lists; returns 0 to go on, non-zero to stop. */
+typedef int(ob_store_topic_fn)(void *arg, const char *name, uint32_t topic_id,
+                               const ob_topic_stat_t *stat);
+
+/* Called for each stored subscription, then for each stored position, by
+   ob_store_load_subs; value is valid only during the call. Returns 0 to go on, non-zero to
+   stop the load (which then returns that value). */
+typedef int(ob_store_sub_fn)(void *arg, const char *sub, const uint8_t *value, size_t len);
+typedef int(ob_store_pos_fn)(void *arg, const char *sub, const char *topic,
+                             const uint8_t *value, size_t len);
+
+/* Retention limits of one topic; 0 means no limit. */
+typedef struct ob_retention {
+    uint64_t max_age_ms; /* remove events stored longer ago than this */
+    uint64_t max_events; /* keep at most this many events */
+    uint64_t max_bytes;  /* keep at most this many bytes of events */
+} ob_retention_t;
+
+/* Fills *ret with the retention limits of topic `name`; returns 0 (the writer's policy
+   lookup, the broker's configuration). */
+typedef void(ob_store_limits_fn)(void *arg, const char *name, ob_retention_t *ret);
 
 /* Opens (creating with mode 0700 if needed) the store in directory dir (borrowed), with an
    initial map of map_size bytes (a larger existing store keeps its size). Clears stale reader
@@ -85,11 +151,56 @@ void ob_store_close(ob_store_t **self_p);
    that code. */
 int ob_store_append(ob_store_t *self, ob_store_item_t *items, size_t count);
 
+/* As ob_store_append, and in the same transaction writes op_count subscription-state ops
+   (borrowed), in order. An invalid op (bad kind, empty or long name, empty or oversized
+   value) fails the whole call with OB_ERR_INVALID_ARGUMENT before anything is written.
+   ob_store_append(s, i, n) is ob_store_commit(s, i, n, NULL, 0); a commit may hold ops and
+   no items. */
+int ob_store_commit(ob_store_t *self, ob_store_item_t *items, size_t count,
+                    const ob_store_op_t *ops, size_t op_count);
+
+/* Removes events of every topic over its retention limits (looked up with limits, whose
+   arg is limits_arg) from the front, at most budget events in one durable transaction.
+   Successive calls walk the topics round-robin, so a large backlog is removed in bounded
+   steps; a topic's removal starts at its first event. When a topic's last stored event
+   goes, its record keeps last_seq and the byte total so sequence numbers go on. Adds what
+   it removed to *ret_removed and *ret_bytes (may be NULL). Returns 0, OB_ERR_STORAGE or
+   -ENOMEM. */
+int ob_store_retain(ob_store_t *self, ob_store_limits_fn *limits, void *limits_arg,
+                    uint64_t now_us, size_t budget, uint64_t *ret_removed, uint64_t *ret_bytes);
+
+/* Reads up to max events of topic (NUL-terminated) with seq >= from_seq, in order, in one
+   read transaction, calling fn for each. *ret_stat (may be NULL) gets the topic's figures
+   as of that transaction, so a caller learns whether retention removed events below
+   from_seq (first_seq > from_seq). Writes the number of events read to *ret_count (may be
+   NULL). Returns 0 (also when nothing is at or after from_seq), OB_ERR_NO_SUCH_TOPIC or
+   OB_ERR_STORAGE. */
+int ob_store_scan(ob_store_t *self, const char *topic, uint64_t from_seq, size_t max,
+                  ob_store_scan_fn *fn, void *arg, ob_topic_stat_t *ret_stat, size_t *ret_count);
+
+/* Writes to *ret_seq the first stored seq of topic whose stored time is >= time_us (stored
+   times never decrease within a topic), or last_seq + 1 if none is. Returns 0,
+   OB_ERR_NO_SUCH_TOPIC or OB_ERR_STORAGE. */
+int ob_store_seq_at_time(ob_store_t *self, const char *topic, uint64_t time_us,
+                         uint64_t *ret_seq);
+
+/* Lists topics in bytewise name order, starting after `after` (NUL-terminated; "" or NULL
+   from the first), calling fn for each with its figures, in one read transaction. Returns
+   0, OB_ERR_STORAGE, or what fn returned to stop. */
+int ob_store_topics(ob_store_t *self, const char *after, ob_store_topic_fn *fn, void *arg);
+
+/* Calls on_sub for every stored subscription (by name), then on_pos for every stored
+   position (by subscription, then topic), in one read transaction. Returns 0,
+   OB_ERR_STORAGE, or what a callback returned to stop. */
+int ob_store_load_subs(ob_store_t *self, ob_store_sub_fn *on_sub, ob_store_pos_fn *on_pos,
+                       void *arg);
+
 /* Copies out the event at seq of topic (borrowed, NUL-terminated): *ret_event is the
-   caller's to free(), *ret_len its size. Returns 0, OB_ERR_NO_SUCH_TOPIC, -ENOENT (no event
+   caller's to free(), *ret_len its size; *ret_time_us (may be NULL) its stored time.
+   Returns 0, OB_ERR_NO_SUCH_TOPIC, -ENOENT (no event
    at seq), OB_ERR_STORAGE or -ENOMEM. */
 int ob_store_get(ob_store_t *self, const char *topic, uint64_t seq, uint8_t **ret_event,
-                 size_t *ret_len);
+                 size_t *ret_len, uint64_t *ret_time_us);
 
 /* Fills *ret with the figures of topic (borrowed, NUL-terminated). Returns 0,
    OB_ERR_NO_SUCH_TOPIC or OB_ERR_STORAGE. */

@@ -1,51 +1,78 @@
 /*  ob_store on LMDB: the embedded default backend of store.h. The only file that includes
     lmdb.h, so LMDB's codes and types stop here (STYLE.md, "Errors").
 
-    Layout: one environment per data directory, four named databases. Every integer is
+    Layout: one environment per data directory, six named databases. Every integer is
     big-endian, so that a cursor walks keys in numeric order.
 
-      meta     "version"     -> u32 format version (S_FORMAT_VERSION)
-               "next_topic"  -> u32 id the next new topic gets (ids start at 1, never reused)
-      topics   topic name    -> topic record, S_TOPIC_RECORD bytes:
-                                u32 id | u32 flags | u64 created_us |
-                                u64 floor_seq | u64 floor_bytes
-      events   u32 topic id | u64 seq            (S_EVENT_KEY bytes)
-                             -> u64 stored_us | u64 bytes_before | the event's bytes
-      dedup    u32 topic id | event id bytes     -> u64 seq
+      meta       "version"     -> u32 format version (S_FORMAT_VERSION)
+                 "next_topic"  -> u32 id the next new topic gets (ids start at 1, never reused)
+      topics     topic name    -> topic record, S_TOPIC_RECORD bytes:
+                                  u32 id | u32 flags | u64 created_us |
+                                  u64 floor_seq | u64 floor_bytes
+      events     u32 topic id | u64 seq            (S_EVENT_KEY bytes)
+                               -> u64 stored_us | u64 bytes_before | the event's bytes
+      dedup      u32 topic id | event id bytes     -> u64 seq
+      subs       subscription name bytes           -> subscription record (the broker's, opaque)
+      positions  subscription name bytes | 0x00 | topic name bytes
+                                                   -> position record (the broker's, opaque)
+
+    A position key puts a 0x00 byte between the two names, which hold none: so the positions
+    of subscription "ab" are exactly the keys that start with "ab" 0x00, one contiguous range
+    that "abc" 0x00 ... is not part of, walked and deleted with one cursor (OB_STORE_DEL_SUB),
+    and the keys sort by subscription, then topic, as ob_store_load_subs promises.
+
+    Format versions: 2 had the first four databases; 3 adds `subs` and `positions` and
+    retention (which writes floor_seq and floor_bytes, fields version 2 already had and read).
+    A version-2 store is upgraded when opened: the two databases are created empty and the
+    version becomes 3, in one transaction. Code that knows only version 2 then refuses the
+    store, rather than run without the subscription state it cannot see.
 
     A topic record is written when the topic is created (and, later, when retention removes
-    events), never on an append: a commit then writes no page beyond the event and its dedup
-    entry, which is a measurable share of a small commit. A topic's figures are derived from
-    its first and last events instead: first_seq and last_seq are their keys; events is
-    last_seq - first_seq + 1 (a topic has no gaps: retention removes from the front only);
-    bytes_before is the sum of the sizes of every event ever appended to the topic before
-    this one, so the bytes stored are (bytes_before + size of the last) - bytes_before of the
-    first. For a topic without events, last_seq is floor_seq and the cumulative size is
+    its last events), never on an append: a commit then writes no page beyond the event and
+    its dedup entry, which is a measurable share of a small commit. A topic's figures are
+    derived from its first and last events instead: first_seq and last_seq are their keys;
+    events is last_seq - first_seq + 1 (a topic has no gaps: retention removes from the front
+    only); bytes_before is the sum of the sizes of every event ever appended to the topic
+    before this one, so the bytes stored are (bytes_before + size of the last) - bytes_before
+    of the first. For a topic without events, last_seq is floor_seq and the cumulative size is
     floor_bytes: what retention records when it removes the last events, so that sequence
     numbers never restart.
 
     A topic's events are one contiguous key range of `events`, in sequence order, so a reader
-    walks a topic with one cursor from (id, first_seq). Topic names map to small ids so that
-    the hot keys are short.
+    walks a topic with one cursor from (id, first_seq) (ob_store_scan), and finds the event
+    at a time by bisecting its seq range, stored times never decreasing (ob_store_seq_at_time).
+    Topic names map to small ids so that the hot keys are short.
 
     Appending a batch is one write transaction: for each item, one put with MDB_NOOVERWRITE
     into `dedup` both detects a duplicate (LMDB hands back the stored seq) and records the
     new id; one put with MDB_RESERVE into `events` lets us write the prefix and the event
     straight into the page, without an intermediate copy; then the records of topics new in
-    the batch are written, and the transaction commits with LMDB's default (durable) flags.
-    MDB_APPEND is not used on `events`: (id, last + 1) is the largest key of its topic but
-    only of the whole database for the newest topic, and a plain put costs the same B-tree
-    descent in practice.
+    the batch are written, then the batch's subscription-state ops (ob_store_commit), and the
+    transaction commits with LMDB's default (durable) flags. MDB_APPEND is not used on
+    `events`: (id, last + 1) is the largest key of its topic but only of the whole database
+    for the newest topic, and a plain put costs the same B-tree descent in practice.
+
+    Retention (ob_store_retain) is one write transaction per call. It walks `topics` in name
+    order from the topic after the last one it finished (a name kept in memory: after a
+    restart it begins at the first topic), wrapping round, and deletes a topic's events from
+    the front with one cursor while the topic is over its limits, each with its dedup entry:
+    the id is read from the stored event (ob_event_peek), and the entry is deleted only if it
+    still names this event's seq. A call ends after `budget` events, after it has looked at
+    every topic once, or after S_RETAIN_TOPICS topics, whichever comes first; a topic left
+    over its limits because the budget ran out is where the next call begins. Removing a
+    topic's last event writes its record's floor_seq and floor_bytes (above).
 
     Topic records are cached (zhashx, name -> s_topic_t) so a batch does not re-read them.
+    The cache belongs to the writer thread: readers read the record in their own transaction.
     When a transaction fails, the records it changed are dropped from the cache (they are
     re-read from the database, which still holds the committed ones) and the topic id
-    counter is restored, so the cache never holds anything that was not committed.
+    counter is restored, so the cache never holds anything that was not committed. Retention
+    drops the cached record of every topic it removes events from, whether it commits or not.
 
     Growing the map: mdb_env_set_mapsize remaps the file, which is only safe while no
     transaction of this process is open. The writer grows the map between its own
-    transactions, and every read transaction (ob_store_get, ob_store_topic_stat, the counts)
-    holds `resize` for reading while it is open; a growth takes it for writing. Read
+    transactions, and every read transaction (ob_store_get, ob_store_scan, the listings and
+    counts) holds `resize` for reading while it is open; a growth takes it for writing. Read
     transactions are short, so a growth waits at most for the longest of them. */
 #include "store.h"
 
@@ -63,8 +90,9 @@
 #include "orderbus/event.h"
 #include "orderbus/limits.h"
 
-#define S_FORMAT_VERSION 2     /* meta "version" this code writes and reads */
-#define S_MAXDBS 8             /* named databases: 4 today, room for subscriptions */
+#define S_FORMAT_VERSION 3     /* meta "version" this code writes and reads */
+#define S_FORMAT_UPGRADE 2     /* the older version it upgrades when opening (see above) */
+#define S_MAXDBS 8             /* named databases: 6 today, room for two more */
 #define S_MAXREADERS 126       /* reader slots (LMDB's default) */
 #define S_DIR_MODE 0700        /* data directory: the broker's user only */
 #define S_FILE_MODE 0600       /* data.mdb and lock.mdb */
@@ -74,7 +102,14 @@
 #define S_EVENT_KEY 12         /* bytes in an events key: u32 id | u64 seq */
 #define S_STAMP 16             /* bytes in front of each stored event: stored_us, bytes_before */
 #define S_ID_BYTES 4           /* bytes of a topic id in keys */
+#define S_RETAIN_TOPICS 4096   /* topics one ob_store_retain call looks at, at most */
 #define S_DATA_FILE "data.mdb" /* LMDB's data file in the environment directory */
+
+/* Bytes in a positions key: subscription name | 0x00 | topic name. */
+#define S_POS_KEY_MAX (OB_SUB_NAME_MAX + 1 + OB_TOPIC_MAX)
+/* LMDB's compiled-in key limit (mdb_env_get_maxkeysize) is 511 bytes. */
+_Static_assert(S_POS_KEY_MAX <= 511, "a positions key must fit LMDB's key limit");
+_Static_assert(S_ID_BYTES + OB_EVENT_ID_MAX <= 511, "a dedup key must fit LMDB's key limit");
 
 /* meta keys; not const because MDB_val holds a void * (LMDB never writes through keys) */
 static char s_meta_version[] = "version";
@@ -99,20 +134,24 @@ typedef struct s_topic {
 } s_topic_t;
 
 struct ob_store {
-    MDB_env *env;            /* the environment */
-    pthread_rwlock_t resize; /* read: an open read transaction; write: a map growth */
-    int resize_ready;        /* resize was initialised */
-    MDB_dbi meta;            /* "meta" database */
-    MDB_dbi topics;          /* "topics" database */
-    MDB_dbi events;          /* "events" database */
-    MDB_dbi dedup;           /* "dedup" database */
-    zhashx_t *cache;         /* topic name -> s_topic_t, owned (writer thread only) */
-    s_topic_t **touched;     /* topics changed by the batch in progress (in cache) */
-    size_t touched_count;    /* entries used in touched */
-    size_t touched_cap;      /* entries allocated in touched */
-    uint32_t next_topic;     /* id the next new topic gets */
-    uint64_t topics_count;   /* topics stored, for the OB_TOPICS_MAX check */
-    ob_store_stats_t stats;  /* counters (map_size, topics, events filled on demand) */
+    MDB_env *env;                    /* the environment */
+    pthread_rwlock_t resize;         /* read: an open read transaction; write: a map growth */
+    int resize_ready;                /* resize was initialised */
+    MDB_dbi meta;                    /* "meta" database */
+    MDB_dbi topics;                  /* "topics" database */
+    MDB_dbi events;                  /* "events" database */
+    MDB_dbi dedup;                   /* "dedup" database */
+    MDB_dbi subs;                    /* "subs" database */
+    MDB_dbi positions;               /* "positions" database */
+    zhashx_t *cache;                 /* topic name -> s_topic_t, owned (writer thread only) */
+    s_topic_t **touched;             /* topics changed by the batch in progress (in cache) */
+    size_t touched_count;            /* entries used in touched */
+    size_t touched_cap;              /* entries allocated in touched */
+    uint32_t next_topic;             /* id the next new topic gets */
+    uint64_t topics_count;           /* topics stored, for the OB_TOPICS_MAX check */
+    ob_store_stats_t stats;          /* counters (map_size, topics, events filled on demand) */
+    char retain_after[OB_TOPIC_MAX]; /* the last topic retention finished, not terminated */
+    size_t retain_after_len;         /* bytes in retain_after; 0: begin at the first topic */
 };
 
 static void
@@ -271,10 +310,11 @@ s_topic_encode(const s_topic_t *topic, uint8_t buf[S_TOPIC_RECORD])
     s_put_u64(buf + 24, topic->floor_bytes);
 }
 
-/* Reads the record of topic name (NUL-terminated, borrowed) in txn. Returns 0,
+/* Reads the record of topic name (NUL-terminated, borrowed) in txn into *ret_topic, and
+   derives its figures if derive is set (else they are left unset). Returns 0,
    OB_ERR_NO_SUCH_TOPIC or OB_ERR_STORAGE. */
 static int
-s_read_topic(ob_store_t *self, MDB_txn *txn, const char *name, s_topic_t *ret_topic)
+s_read_topic(ob_store_t *self, MDB_txn *txn, const char *name, int derive, s_topic_t *ret_topic)
 {
     size_t len = strlen(name);
     if (!ob_topic_valid(name, len))
@@ -285,7 +325,19 @@ s_read_topic(ob_store_t *self, MDB_txn *txn, const char *name, s_topic_t *ret_to
         return OB_ERR_NO_SUCH_TOPIC;
     if (rc)
         return s_map_rc(rc);
+    if (!derive)
+        return s_topic_decode(ret_topic, &value);
     return s_map_rc(s_topic_load(self, txn, &value, ret_topic));
+}
+
+/* Copies topic's figures into *ret. */
+static void
+s_topic_stat(const s_topic_t *topic, ob_topic_stat_t *ret)
+{
+    ret->first_seq = topic->first_seq;
+    ret->last_seq = topic->last_seq;
+    ret->events = topic->events;
+    ret->bytes = topic->bytes;
 }
 
 /* Creates or checks the meta records in a write transaction and loads next_topic and the
@@ -304,26 +356,34 @@ s_init_meta(ob_store_t *self)
     if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &self->meta)) ||
         (rc = mdb_dbi_open(txn, "topics", MDB_CREATE, &self->topics)) ||
         (rc = mdb_dbi_open(txn, "events", MDB_CREATE, &self->events)) ||
-        (rc = mdb_dbi_open(txn, "dedup", MDB_CREATE, &self->dedup))) {
+        (rc = mdb_dbi_open(txn, "dedup", MDB_CREATE, &self->dedup)) ||
+        (rc = mdb_dbi_open(txn, "subs", MDB_CREATE, &self->subs)) ||
+        (rc = mdb_dbi_open(txn, "positions", MDB_CREATE, &self->positions))) {
         rc = s_map_rc(rc);
         goto fail;
     }
 
+    /* A new store gets the version; a version-2 one is upgraded (the databases it lacked
+       were just created, empty); any other is refused rather than guessed at. */
     key = (MDB_val){sizeof s_meta_version - 1, s_meta_version};
     rc = mdb_get(txn, self->meta, &key, &value);
-    if (rc == MDB_NOTFOUND) {
+    if (rc && rc != MDB_NOTFOUND) {
+        rc = s_map_rc(rc);
+        goto fail;
+    }
+    if (rc == 0 &&
+        (value.mv_size != sizeof buf || (s_get_u32(value.mv_data) != S_FORMAT_VERSION &&
+                                         s_get_u32(value.mv_data) != S_FORMAT_UPGRADE))) {
+        rc = OB_ERR_STORAGE;
+        goto fail;
+    }
+    if (rc == MDB_NOTFOUND || s_get_u32(value.mv_data) != S_FORMAT_VERSION) {
         s_put_u32(buf, S_FORMAT_VERSION);
         value = (MDB_val){sizeof buf, buf};
         if ((rc = mdb_put(txn, self->meta, &key, &value, 0))) {
             rc = s_map_rc(rc);
             goto fail;
         }
-    } else if (rc) {
-        rc = s_map_rc(rc);
-        goto fail;
-    } else if (value.mv_size != sizeof buf || s_get_u32(value.mv_data) != S_FORMAT_VERSION) {
-        rc = OB_ERR_STORAGE; /* written by another version: refuse rather than guess */
-        goto fail;
     }
 
     key = (MDB_val){sizeof s_meta_next_topic - 1, s_meta_next_topic};
@@ -448,6 +508,45 @@ s_check_item(const ob_store_item_t *item)
     return 0;
 }
 
+/* Returns 1 if s (may be NULL) is a NUL-terminated string of 1..max bytes, else 0. */
+static int
+s_name_ok(const char *s, size_t max)
+{
+    if (!s)
+        return 0;
+    size_t len = strnlen(s, max + 1);
+    return len >= 1 && len <= max;
+}
+
+/* Checks a subscription-state op. Returns 0 or OB_ERR_INVALID_ARGUMENT. */
+static int
+s_check_op(const ob_store_op_t *op)
+{
+    int pos = 0, put = 0;
+    switch (op->kind) {
+    case OB_STORE_PUT_SUB:
+        put = 1;
+        break;
+    case OB_STORE_DEL_SUB:
+        break;
+    case OB_STORE_PUT_POS:
+        pos = put = 1;
+        break;
+    case OB_STORE_DEL_POS:
+        pos = 1;
+        break;
+    default:
+        return OB_ERR_INVALID_ARGUMENT;
+    }
+    if (!s_name_ok(op->sub, OB_SUB_NAME_MAX))
+        return OB_ERR_INVALID_ARGUMENT;
+    if (pos && !s_name_ok(op->topic, OB_TOPIC_MAX))
+        return OB_ERR_INVALID_ARGUMENT;
+    if (put && (!op->value || op->value_len == 0 || op->value_len > OB_BODY_MAX))
+        return OB_ERR_INVALID_ARGUMENT;
+    return 0;
+}
+
 /* Marks topic as changed by the batch in progress. */
 static void
 s_touch(ob_store_t *self, s_topic_t *topic)
@@ -520,6 +619,7 @@ s_append_item(ob_store_t *self, MDB_txn *txn, ob_store_item_t *item, uint64_t no
     int rc = s_topic_get(self, txn, item, now_us, &topic, &item->rc);
     if (rc || !topic)
         return rc;
+    item->topic_id = topic->id;
 
     /* One lookup both finds a duplicate and claims the id. A duplicate earlier in this
        batch is found the same way: its put is already in the transaction. */
@@ -562,11 +662,72 @@ s_append_item(ob_store_t *self, MDB_txn *txn, ob_store_item_t *item, uint64_t no
     return 0;
 }
 
-/* Runs the batch in one transaction and commits it. On failure the transaction is gone and
-   the cache restored; the LMDB (or errno) code is returned so that the caller can tell a
-   full map. Returns 0 or that code. */
+/* Deletes the positions of subscription sub (sub_len bytes): every key that starts with sub
+   and a 0x00 byte. Returns 0 or an LMDB code. */
 static int
-s_append_once(ob_store_t *self, ob_store_item_t *items, size_t count)
+s_delete_positions(ob_store_t *self, MDB_txn *txn, const char *sub, size_t sub_len)
+{
+    MDB_cursor *cursor = NULL;
+    uint8_t prefix[OB_SUB_NAME_MAX + 1];
+    memcpy(prefix, sub, sub_len);
+    prefix[sub_len] = 0;
+    MDB_val key = {sub_len + 1, prefix}, value;
+    int rc = mdb_cursor_open(txn, self->positions, &cursor);
+    if (rc)
+        return rc;
+    rc = mdb_cursor_get(cursor, &key, &value, MDB_SET_RANGE);
+    while (rc == 0 && key.mv_size > sub_len + 1 && !memcmp(key.mv_data, prefix, sub_len + 1)) {
+        if ((rc = mdb_cursor_del(cursor, 0)))
+            goto out;
+        /* after a delete the cursor stands on the next entry, which MDB_NEXT returns */
+        rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT);
+    }
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+out:
+    mdb_cursor_close(cursor);
+    return rc;
+}
+
+/* Writes one checked op in txn. Returns 0 or an LMDB code. */
+static int
+s_apply_op(ob_store_t *self, MDB_txn *txn, const ob_store_op_t *op)
+{
+    uint8_t pos_key[S_POS_KEY_MAX];
+    size_t sub_len = strlen(op->sub);
+    MDB_val key = {sub_len, (void *)op->sub};
+    MDB_val value = {op->value_len, (void *)op->value};
+    int rc;
+    if (op->kind == OB_STORE_PUT_POS || op->kind == OB_STORE_DEL_POS) {
+        size_t topic_len = strlen(op->topic);
+        memcpy(pos_key, op->sub, sub_len);
+        pos_key[sub_len] = 0;
+        memcpy(pos_key + sub_len + 1, op->topic, topic_len);
+        key = (MDB_val){sub_len + 1 + topic_len, pos_key};
+    }
+    switch (op->kind) {
+    case OB_STORE_PUT_SUB:
+        return mdb_put(txn, self->subs, &key, &value, 0);
+    case OB_STORE_DEL_SUB:
+        rc = mdb_del(txn, self->subs, &key, NULL);
+        if (rc && rc != MDB_NOTFOUND)
+            return rc;
+        return s_delete_positions(self, txn, op->sub, sub_len);
+    case OB_STORE_PUT_POS:
+        return mdb_put(txn, self->positions, &key, &value, 0);
+    case OB_STORE_DEL_POS:
+        rc = mdb_del(txn, self->positions, &key, NULL);
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    }
+    return EINVAL; /* cannot happen: s_check_op passed it */
+}
+
+/* Runs the batch (items and ops) in one transaction and commits it. On failure the
+   transaction is gone and the cache restored; the LMDB (or errno) code is returned so that
+   the caller can tell a full map. Returns 0 or that code. */
+static int
+s_commit_once(ob_store_t *self, ob_store_item_t *items, size_t count, const ob_store_op_t *ops,
+              size_t op_count)
 {
     MDB_txn *txn = NULL;
     uint32_t saved_next_topic = self->next_topic;
@@ -599,6 +760,9 @@ s_append_once(ob_store_t *self, ob_store_item_t *items, size_t count)
         if ((rc = mdb_put(txn, self->meta, &key, &value, 0)))
             goto abort;
     }
+    for (size_t i = 0; i < op_count; i++)
+        if ((rc = s_apply_op(self, txn, &ops[i])))
+            goto abort;
     rc = mdb_txn_commit(txn); /* frees txn whatever it returns */
     if (rc)
         goto fail;
@@ -618,8 +782,8 @@ fail:
     return rc;
 }
 
-/* Doubles the map. Legal here: the writer has no transaction open and no other thread has
-   one (see the open issue above). Returns 0 or an LMDB code. */
+/* Doubles the map. Legal here: the writer has no transaction open and every reader holds
+   resize (see the layout above). Returns 0 or an LMDB code. */
 static int
 s_grow(ob_store_t *self)
 {
@@ -638,12 +802,44 @@ s_grow(ob_store_t *self)
     return 0;
 }
 
+/* After write transaction number tries (from 0) failed with the LMDB code rc: adopts a map
+   another process grew, or grows a full one, so that the caller may run it again. Returns 0
+   (run it again), or the code to fail with: OB_ERR_STORAGE or -ENOMEM. */
+static int
+s_recover(ob_store_t *self, int rc, int tries)
+{
+    if (rc == MDB_MAP_RESIZED) { /* another process grew it: adopt its size */
+        pthread_rwlock_wrlock(&self->resize);
+        rc = mdb_env_set_mapsize(self->env, 0);
+        pthread_rwlock_unlock(&self->resize);
+    } else if (rc == MDB_MAP_FULL && tries < S_GROW_TRIES)
+        rc = s_grow(self);
+    if (rc)
+        return rc == ENOMEM ? -ENOMEM : OB_ERR_STORAGE;
+    return 0;
+}
+
 int
 ob_store_append(ob_store_t *self, ob_store_item_t *items, size_t count)
 {
+    return ob_store_commit(self, items, count, NULL, 0);
+}
+
+int
+ob_store_commit(ob_store_t *self, ob_store_item_t *items, size_t count, const ob_store_op_t *ops,
+                size_t op_count)
+{
     int rc = 0;
-    if (count == 0)
+    if (count == 0 && op_count == 0)
         return 0;
+    /* Every op is checked before anything is written: one bad op fails the whole batch. */
+    if (op_count && !ops) {
+        rc = OB_ERR_INVALID_ARGUMENT;
+        goto fail;
+    }
+    for (size_t i = 0; i < op_count; i++)
+        if ((rc = s_check_op(&ops[i])))
+            goto fail;
     if (count > self->touched_cap) {
         s_topic_t **touched = realloc(self->touched, count * sizeof *touched);
         if (!touched) {
@@ -659,23 +855,16 @@ ob_store_append(ob_store_t *self, ob_store_item_t *items, size_t count)
 
     for (int tries = 0;; tries++) {
         for (size_t i = 0; i < count; i++) {
+            items[i].topic_id = 0;
             items[i].seq = 0;
             items[i].dup = 0;
             items[i].rc = 0;
         }
-        rc = s_append_once(self, items, count);
+        rc = s_commit_once(self, items, count, ops, op_count);
         if (rc == 0)
             break;
-        if (rc == MDB_MAP_RESIZED) { /* another process grew it: adopt its size */
-            pthread_rwlock_wrlock(&self->resize);
-            rc = mdb_env_set_mapsize(self->env, 0);
-            pthread_rwlock_unlock(&self->resize);
-        } else if (rc == MDB_MAP_FULL && tries < S_GROW_TRIES)
-            rc = s_grow(self);
-        if (rc) {
-            rc = rc == ENOMEM ? -ENOMEM : OB_ERR_STORAGE;
+        if ((rc = s_recover(self, rc, tries)))
             goto fail;
-        }
     }
     self->stats.commits++;
     for (size_t i = 0; i < count; i++) {
@@ -689,11 +878,236 @@ ob_store_append(ob_store_t *self, ob_store_item_t *items, size_t count)
     return 0;
 fail:
     for (size_t i = 0; i < count; i++) {
+        items[i].topic_id = 0;
         items[i].seq = 0;
         items[i].dup = 0;
         items[i].rc = rc;
     }
     return rc;
+}
+
+/* Deletes the dedup entry of topic_id's event id (id_len bytes) if it names seq: the entry
+   of an id is that of the first event stored with it, which a caller that gave another id
+   than the event's own could make another event. Returns 0 or an LMDB code. */
+static int
+s_forget_id(ob_store_t *self, MDB_txn *txn, uint32_t topic_id, const char *id, size_t id_len,
+            uint64_t seq)
+{
+    uint8_t dedup_key[S_ID_BYTES + OB_EVENT_ID_MAX];
+    s_put_u32(dedup_key, topic_id);
+    memcpy(dedup_key + S_ID_BYTES, id, id_len);
+    MDB_val key = {S_ID_BYTES + id_len, dedup_key}, value;
+    int rc = mdb_get(txn, self->dedup, &key, &value);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    if (value.mv_size != sizeof(uint64_t) || s_get_u64(value.mv_data) != seq)
+        return 0;
+    return mdb_del(txn, self->dedup, &key, NULL);
+}
+
+/* Removes events of topic (its record decoded, figures derived) from the front in txn while
+   it is over limits, at most budget of them, with their dedup entries, using cursor (on
+   `events`). Updates topic's figures, adds to *removed and *removed_bytes, and sets *ret_done
+   to 1 if what is left is within limits, 0 if the budget ran out first. Returns 0 or an
+   LMDB code. */
+static int
+s_retain_topic(ob_store_t *self, MDB_txn *txn, MDB_cursor *cursor, s_topic_t *topic,
+               const ob_retention_t *limits, uint64_t now_us, uint64_t budget, uint64_t *removed,
+               uint64_t *removed_bytes, int *ret_done)
+{
+    uint8_t from[S_EVENT_KEY];
+    uint64_t count = 0;
+    /* Events stored before cutoff are too old; 0 when there is no age limit, or when it
+       reaches back before the epoch. */
+    uint64_t cutoff = 0;
+    if (limits->max_age_ms && limits->max_age_ms <= UINT64_MAX / 1000 &&
+        limits->max_age_ms * 1000 < now_us)
+        cutoff = now_us - limits->max_age_ms * 1000;
+
+    s_put_u32(from, topic->id);
+    s_put_u64(from + S_ID_BYTES, topic->first_seq);
+    MDB_val key = {sizeof from, from}, value;
+    MDB_cursor_op op = MDB_SET_RANGE;
+    int rc = 0;
+    *ret_done = 0;
+    while (topic->events > 0) {
+        if (count == budget)
+            return 0;
+        rc = mdb_cursor_get(cursor, &key, &value, op);
+        op = MDB_NEXT; /* after a delete, the entry that followed the deleted one */
+        if (rc)
+            return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc; /* events > 0 promised one */
+        const uint8_t *k = key.mv_data, *v = value.mv_data;
+        if (key.mv_size != S_EVENT_KEY || s_get_u32(k) != topic->id || value.mv_size <= S_STAMP)
+            return MDB_CORRUPTED;
+        uint64_t seq = s_get_u64(k + S_ID_BYTES);
+        uint64_t stored_us = s_get_u64(v);
+        size_t len = value.mv_size - S_STAMP;
+        int over = (limits->max_events && topic->events > limits->max_events) ||
+                   (limits->max_bytes && topic->bytes > limits->max_bytes) || stored_us < cutoff;
+        if (!over)
+            break;
+        /* The id is read before the delete: v points into a page the delete may change. A
+           stored event that does not peek (it cannot happen: the broker stores checked
+           events) keeps its dedup entry. */
+        ob_event_envelope_t envelope;
+        char id[OB_EVENT_ID_MAX];
+        size_t id_len = 0;
+        if (ob_event_peek(v + S_STAMP, len, &envelope) == 0 && envelope.id_len <= sizeof id) {
+            id_len = envelope.id_len;
+            memcpy(id, envelope.id, id_len);
+        }
+        if ((rc = mdb_cursor_del(cursor, 0)))
+            return rc;
+        if (id_len && (rc = s_forget_id(self, txn, topic->id, id, id_len, seq)))
+            return rc;
+        topic->first_seq = topic->events > 1 ? seq + 1 : 0;
+        topic->events--;
+        topic->bytes -= len;
+        count++;
+        *removed += 1;
+        *removed_bytes += len;
+    }
+    *ret_done = 1;
+    return 0;
+}
+
+/* Runs one retention pass (see ob_store_retain and the layout above) in one transaction and
+   commits it if it removed anything. On failure nothing is changed but the cache; the LMDB
+   (or errno) code is returned so that the caller can tell a full map. Returns 0 or that
+   code. */
+static int
+s_retain_once(ob_store_t *self, ob_store_limits_fn *limits, void *limits_arg, uint64_t now_us,
+              uint64_t budget, uint64_t *ret_removed, uint64_t *ret_bytes)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *topics = NULL, *events = NULL;
+    MDB_stat stat;
+    char after[OB_TOPIC_MAX];
+    size_t after_len = self->retain_after_len;
+    char name[OB_TOPIC_MAX + 1];
+    uint8_t record[S_TOPIC_RECORD];
+    uint64_t removed = 0, removed_bytes = 0;
+    MDB_val key, value;
+
+    memcpy(after, self->retain_after, after_len);
+    int rc = mdb_txn_begin(self->env, NULL, 0, &txn);
+    if (rc)
+        return rc;
+    if ((rc = mdb_stat(txn, self->topics, &stat)) ||
+        (rc = mdb_cursor_open(txn, self->topics, &topics)) ||
+        (rc = mdb_cursor_open(txn, self->events, &events)))
+        goto abort;
+    size_t visits = stat.ms_entries < S_RETAIN_TOPICS ? stat.ms_entries : S_RETAIN_TOPICS;
+
+    /* Start at the first topic after the last one finished. */
+    if (after_len) {
+        key = (MDB_val){after_len, after};
+        rc = mdb_cursor_get(topics, &key, &value, MDB_SET_RANGE);
+        if (rc == 0 && key.mv_size == after_len && !memcmp(key.mv_data, after, after_len))
+            rc = mdb_cursor_get(topics, &key, &value, MDB_NEXT);
+    } else
+        rc = mdb_cursor_get(topics, &key, &value, MDB_FIRST);
+
+    for (size_t visit = 0; visit < visits && removed < budget; visit++) {
+        if (rc == MDB_NOTFOUND) /* past the last topic: round to the first */
+            rc = mdb_cursor_get(topics, &key, &value, MDB_FIRST);
+        if (rc)
+            goto abort;
+        /* Copy name and record out: writes in txn may move the page they are on. */
+        if (key.mv_size == 0 || key.mv_size > OB_TOPIC_MAX || value.mv_size != sizeof record) {
+            rc = MDB_CORRUPTED;
+            goto abort;
+        }
+        memcpy(name, key.mv_data, key.mv_size);
+        name[key.mv_size] = '\0';
+        size_t name_len = key.mv_size;
+        memcpy(record, value.mv_data, sizeof record);
+
+        ob_retention_t limit = {0};
+        limits(limits_arg, name, &limit);
+        int done = 1;
+        if (limit.max_age_ms || limit.max_events || limit.max_bytes) {
+            s_topic_t topic = {0};
+            MDB_val record_val = {sizeof record, record};
+            if ((rc = s_topic_load(self, txn, &record_val, &topic))) {
+                rc = rc == OB_ERR_STORAGE ? MDB_CORRUPTED : rc;
+                goto abort;
+            }
+            uint64_t before = removed;
+            if ((rc = s_retain_topic(self, txn, events, &topic, &limit, now_us, budget - removed,
+                                     &removed, &removed_bytes, &done)))
+                goto abort;
+            if (removed > before) {
+                /* Dropped whether or not the transaction commits; re-read when needed. */
+                zhashx_delete(self->cache, name);
+                if (topic.events == 0) {
+                    /* The last event went: the record carries the sequence and the total. */
+                    topic.floor_seq = topic.last_seq;
+                    topic.floor_bytes = topic.total;
+                    s_topic_encode(&topic, record);
+                    key = (MDB_val){name_len, name};
+                    value = (MDB_val){sizeof record, record};
+                    if ((rc = mdb_cursor_put(topics, &key, &value, MDB_CURRENT)))
+                        goto abort;
+                }
+            }
+        }
+        if (!done)
+            break; /* the budget ran out inside this topic: the next call begins here */
+        memcpy(after, name, name_len);
+        after_len = name_len;
+        rc = mdb_cursor_get(topics, &key, &value, MDB_NEXT);
+        if (rc && rc != MDB_NOTFOUND)
+            goto abort;
+    }
+    mdb_cursor_close(events);
+    mdb_cursor_close(topics);
+    topics = events = NULL;
+    if (removed == 0)
+        mdb_txn_abort(txn); /* nothing written: nothing to make durable */
+    else if ((rc = mdb_txn_commit(txn)))
+        return rc; /* the commit freed txn */
+    memcpy(self->retain_after, after, after_len);
+    self->retain_after_len = after_len;
+    *ret_removed = removed;
+    *ret_bytes = removed_bytes;
+    return 0;
+abort:
+    if (events)
+        mdb_cursor_close(events);
+    if (topics)
+        mdb_cursor_close(topics);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int
+ob_store_retain(ob_store_t *self, ob_store_limits_fn *limits, void *limits_arg, uint64_t now_us,
+                size_t budget, uint64_t *ret_removed, uint64_t *ret_bytes)
+{
+    uint64_t removed = 0, bytes = 0;
+    int rc = 0;
+    if (budget == 0)
+        return 0;
+    for (int tries = 0;; tries++) {
+        rc = s_retain_once(self, limits, limits_arg, now_us, budget, &removed, &bytes);
+        if (rc == 0)
+            break;
+        if ((rc = s_recover(self, rc, tries)))
+            return rc;
+    }
+    if (removed)
+        self->stats.commits++;
+    self->stats.removed += removed;
+    self->stats.removed_bytes += bytes;
+    if (ret_removed)
+        *ret_removed += removed;
+    if (ret_bytes)
+        *ret_bytes += bytes;
+    return 0;
 }
 
 /* Begins a read transaction, holding resize for reading until s_read_end. Returns 0 or
@@ -718,7 +1132,7 @@ s_read_end(ob_store_t *self, MDB_txn *txn)
 
 int
 ob_store_get(ob_store_t *self, const char *topic_name, uint64_t seq, uint8_t **ret_event,
-             size_t *ret_len)
+             size_t *ret_len, uint64_t *ret_time_us)
 {
     MDB_txn *txn = NULL;
     s_topic_t topic;
@@ -726,7 +1140,7 @@ ob_store_get(ob_store_t *self, const char *topic_name, uint64_t seq, uint8_t **r
     int rc = s_read_begin(self, &txn);
     if (rc)
         return s_map_rc(rc);
-    if ((rc = s_read_topic(self, txn, topic_name, &topic)))
+    if ((rc = s_read_topic(self, txn, topic_name, 0, &topic)))
         goto out;
     s_put_u32(event_key, topic.id);
     s_put_u64(event_key + S_ID_BYTES, seq);
@@ -750,9 +1164,252 @@ ob_store_get(ob_store_t *self, const char *topic_name, uint64_t seq, uint8_t **r
     memcpy(event, (const uint8_t *)value.mv_data + S_STAMP, len);
     *ret_event = event;
     *ret_len = len;
+    if (ret_time_us)
+        *ret_time_us = s_get_u64(value.mv_data);
 out:
     s_read_end(self, txn);
     return rc;
+}
+
+int
+ob_store_scan(ob_store_t *self, const char *topic_name, uint64_t from_seq, size_t max,
+              ob_store_scan_fn *fn, void *arg, ob_topic_stat_t *ret_stat, size_t *ret_count)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cursor = NULL;
+    s_topic_t topic;
+    uint8_t from[S_EVENT_KEY];
+    size_t count = 0;
+    int rc = s_read_begin(self, &txn);
+    if (rc)
+        return s_map_rc(rc);
+    /* The figures cost two cursor seeks; a caller that does not want them saves those. */
+    if ((rc = s_read_topic(self, txn, topic_name, ret_stat != NULL, &topic)))
+        goto out;
+    if (max > 0) {
+        if ((rc = mdb_cursor_open(txn, self->events, &cursor))) {
+            rc = s_map_rc(rc);
+            goto out;
+        }
+        s_put_u32(from, topic.id);
+        s_put_u64(from + S_ID_BYTES, from_seq ? from_seq : 1);
+        MDB_val key = {sizeof from, from}, value;
+        MDB_cursor_op op = MDB_SET_RANGE;
+        /* The hot path of delivery: one cursor step per event, nothing allocated, the
+           event handed out as a view into the map. */
+        ob_store_event_t event = {.topic_id = topic.id};
+        while (count < max) {
+            rc = mdb_cursor_get(cursor, &key, &value, op);
+            op = MDB_NEXT;
+            if (rc == MDB_NOTFOUND)
+                break;
+            if (rc) {
+                rc = s_map_rc(rc);
+                goto out;
+            }
+            const uint8_t *k = key.mv_data, *v = value.mv_data;
+            if (key.mv_size != S_EVENT_KEY) {
+                rc = OB_ERR_STORAGE;
+                goto out;
+            }
+            if (s_get_u32(k) != topic.id)
+                break; /* the next topic's first event */
+            if (value.mv_size <= S_STAMP) {
+                rc = OB_ERR_STORAGE;
+                goto out;
+            }
+            event.seq = s_get_u64(k + S_ID_BYTES);
+            event.time_us = s_get_u64(v);
+            event.event = v + S_STAMP;
+            event.event_len = value.mv_size - S_STAMP;
+            count++;
+            if (fn(arg, &event))
+                break;
+        }
+        rc = 0;
+    }
+    if (ret_stat)
+        s_topic_stat(&topic, ret_stat);
+    if (ret_count)
+        *ret_count = count;
+out:
+    if (cursor)
+        mdb_cursor_close(cursor);
+    s_read_end(self, txn);
+    return rc;
+}
+
+int
+ob_store_seq_at_time(ob_store_t *self, const char *topic_name, uint64_t time_us, uint64_t *ret_seq)
+{
+    MDB_txn *txn = NULL;
+    s_topic_t topic;
+    uint8_t event_key[S_EVENT_KEY];
+    int rc = s_read_begin(self, &txn);
+    if (rc)
+        return s_map_rc(rc);
+    if ((rc = s_read_topic(self, txn, topic_name, 1, &topic)))
+        goto out;
+    /* The answer is in [lo, hi]: hi (last_seq + 1) if no stored event is as late. Stored
+       times never decrease along the seqs, so bisect, one lookup per probe. */
+    uint64_t hi = topic.last_seq + 1;
+    uint64_t lo = topic.first_seq ? topic.first_seq : hi;
+    s_put_u32(event_key, topic.id);
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        s_put_u64(event_key + S_ID_BYTES, mid);
+        MDB_val key = {sizeof event_key, event_key}, value;
+        if ((rc = mdb_get(txn, self->events, &key, &value)) || value.mv_size <= S_STAMP) {
+            rc = OB_ERR_STORAGE; /* a topic has no gaps: a miss is damage */
+            goto out;
+        }
+        if (s_get_u64(value.mv_data) >= time_us)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    *ret_seq = lo;
+out:
+    s_read_end(self, txn);
+    return rc;
+}
+
+int
+ob_store_topics(ob_store_t *self, const char *after, ob_store_topic_fn *fn, void *arg)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cursor = NULL;
+    MDB_val key, value;
+    char name[OB_TOPIC_MAX + 1];
+    /* No name is longer than OB_TOPIC_MAX: the names after a longer `after` are those after
+       its first OB_TOPIC_MAX bytes, that prefix itself excepted (it sorts before `after`). */
+    size_t after_len = after ? strnlen(after, OB_TOPIC_MAX) : 0;
+    int rc = s_read_begin(self, &txn);
+    if (rc)
+        return s_map_rc(rc);
+    if ((rc = mdb_cursor_open(txn, self->topics, &cursor))) {
+        rc = s_map_rc(rc);
+        goto out;
+    }
+    if (after_len) {
+        key = (MDB_val){after_len, (void *)after};
+        rc = mdb_cursor_get(cursor, &key, &value, MDB_SET_RANGE);
+        if (rc == 0 && key.mv_size == after_len && !memcmp(key.mv_data, after, after_len))
+            rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT);
+    } else
+        rc = mdb_cursor_get(cursor, &key, &value, MDB_FIRST);
+    while (rc == 0) {
+        s_topic_t topic;
+        ob_topic_stat_t stat;
+        if (key.mv_size == 0 || key.mv_size > OB_TOPIC_MAX) {
+            rc = OB_ERR_STORAGE;
+            goto out;
+        }
+        memcpy(name, key.mv_data, key.mv_size);
+        name[key.mv_size] = '\0';
+        if ((rc = s_topic_load(self, txn, &value, &topic))) {
+            rc = s_map_rc(rc);
+            goto out;
+        }
+        s_topic_stat(&topic, &stat);
+        if ((rc = fn(arg, name, topic.id, &stat)))
+            goto out; /* the callback's code */
+        rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT);
+    }
+    rc = rc == MDB_NOTFOUND ? 0 : s_map_rc(rc);
+out:
+    if (cursor)
+        mdb_cursor_close(cursor);
+    s_read_end(self, txn);
+    return rc;
+}
+
+/* Calls on_sub for each entry of `subs` in txn. Returns 0, an LMDB code, OB_ERR_STORAGE, or
+   the callback's code (*ret_stopped set). */
+static int
+s_load_subs(ob_store_t *self, MDB_txn *txn, ob_store_sub_fn *on_sub, void *arg, int *ret_stopped)
+{
+    MDB_cursor *cursor = NULL;
+    MDB_val key, value;
+    char sub[OB_SUB_NAME_MAX + 1];
+    int rc = mdb_cursor_open(txn, self->subs, &cursor);
+    if (rc)
+        return rc;
+    for (rc = mdb_cursor_get(cursor, &key, &value, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)) {
+        if (key.mv_size == 0 || key.mv_size > OB_SUB_NAME_MAX) {
+            rc = OB_ERR_STORAGE;
+            goto out;
+        }
+        memcpy(sub, key.mv_data, key.mv_size);
+        sub[key.mv_size] = '\0';
+        if ((rc = on_sub(arg, sub, value.mv_data, value.mv_size))) {
+            *ret_stopped = 1;
+            goto out;
+        }
+    }
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+out:
+    mdb_cursor_close(cursor);
+    return rc;
+}
+
+/* Calls on_pos for each entry of `positions` in txn, its key split into the subscription
+   and the topic. Returns as s_load_subs. */
+static int
+s_load_positions(ob_store_t *self, MDB_txn *txn, ob_store_pos_fn *on_pos, void *arg,
+                 int *ret_stopped)
+{
+    MDB_cursor *cursor = NULL;
+    MDB_val key, value;
+    char sub[OB_SUB_NAME_MAX + 1];
+    char topic[OB_TOPIC_MAX + 1];
+    int rc = mdb_cursor_open(txn, self->positions, &cursor);
+    if (rc)
+        return rc;
+    for (rc = mdb_cursor_get(cursor, &key, &value, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)) {
+        const char *k = key.mv_data;
+        const char *nul = memchr(k, 0, key.mv_size);
+        size_t sub_len = nul ? (size_t)(nul - k) : 0;
+        size_t topic_len = nul ? key.mv_size - sub_len - 1 : 0;
+        if (sub_len == 0 || sub_len > OB_SUB_NAME_MAX || topic_len == 0 ||
+            topic_len > OB_TOPIC_MAX) {
+            rc = OB_ERR_STORAGE;
+            goto out;
+        }
+        memcpy(sub, k, sub_len);
+        sub[sub_len] = '\0';
+        memcpy(topic, nul + 1, topic_len);
+        topic[topic_len] = '\0';
+        if ((rc = on_pos(arg, sub, topic, value.mv_data, value.mv_size))) {
+            *ret_stopped = 1;
+            goto out;
+        }
+    }
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+out:
+    mdb_cursor_close(cursor);
+    return rc;
+}
+
+int
+ob_store_load_subs(ob_store_t *self, ob_store_sub_fn *on_sub, ob_store_pos_fn *on_pos, void *arg)
+{
+    MDB_txn *txn = NULL;
+    int stopped = 0;
+    int rc = s_read_begin(self, &txn);
+    if (rc)
+        return s_map_rc(rc);
+    /* A NULL callback skips its part: a caller may want only the definitions. */
+    if (on_sub)
+        rc = s_load_subs(self, txn, on_sub, arg, &stopped);
+    if (rc == 0 && on_pos)
+        rc = s_load_positions(self, txn, on_pos, arg, &stopped);
+    s_read_end(self, txn);
+    return stopped ? rc : s_map_rc(rc);
 }
 
 int
@@ -763,12 +1420,8 @@ ob_store_topic_stat(ob_store_t *self, const char *topic_name, ob_topic_stat_t *r
     int rc = s_read_begin(self, &txn);
     if (rc)
         return s_map_rc(rc);
-    if ((rc = s_read_topic(self, txn, topic_name, &topic)) == 0) {
-        ret->first_seq = topic.first_seq;
-        ret->last_seq = topic.last_seq;
-        ret->events = topic.events;
-        ret->bytes = topic.bytes;
-    }
+    if ((rc = s_read_topic(self, txn, topic_name, 1, &topic)) == 0)
+        s_topic_stat(&topic, ret);
     s_read_end(self, txn);
     return rc;
 }

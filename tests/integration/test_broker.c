@@ -699,7 +699,8 @@ test_restart_keeps_events(void **state)
             uint8_t *buf = NULL;
             size_t len = 0;
             ob_event_t *event = NULL;
-            assert_int_equal(ob_store_get(store, topics[t].topic, (uint64_t)i + 1, &buf, &len), 0);
+            assert_int_equal(
+                ob_store_get(store, topics[t].topic, (uint64_t)i + 1, &buf, &len, NULL), 0);
             assert_int_equal(ob_event_decode(buf, len, &event), 0);
             snprintf(id, sizeof id, "%s-%d", topics[t].prefix, i);
             assert_string_equal(event->id, id);
@@ -805,7 +806,7 @@ s_shutdown_check(t_fixture_t *fx, int over_tcp)
         uint8_t *buf = NULL;
         size_t len = 0;
         ob_event_t *event = NULL;
-        assert_int_equal(ob_store_get(store, "oms.1", seq, &buf, &len), 0);
+        assert_int_equal(ob_store_get(store, "oms.1", seq, &buf, &len, NULL), 0);
         assert_int_equal(ob_event_decode(buf, len, &event), 0);
         snprintf(id, sizeof id, "stop-%d", (int)seq - 1);
         assert_string_equal(event->id, id);
@@ -935,7 +936,7 @@ test_tiny_events(void **state)
         uint8_t *buf = NULL;
         size_t len = 0;
         ob_event_t *ev = NULL;
-        assert_int_equal(ob_store_get(store, topics[i], seqs[i], &buf, &len), 0);
+        assert_int_equal(ob_store_get(store, topics[i], seqs[i], &buf, &len, NULL), 0);
         assert_int_equal(ob_event_decode(buf, len, &ev), 0);
         assert_string_equal(ev->id, ids[i]);
         assert_string_equal(ev->topic, topics[i]);
@@ -988,7 +989,7 @@ test_slow_peer(void **state)
         uint8_t *buf = NULL;
         size_t len = 0;
         ob_event_t *event = NULL;
-        assert_int_equal(ob_store_get(store, "oms.slow", seq, &buf, &len), 0);
+        assert_int_equal(ob_store_get(store, "oms.slow", seq, &buf, &len, NULL), 0);
         assert_int_equal(ob_event_decode(buf, len, &event), 0);
         snprintf(id, sizeof id, "slow-%d", (int)seq - 1);
         assert_string_equal(event->id, id);

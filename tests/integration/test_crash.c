@@ -174,7 +174,7 @@ test_kill9_during_pipelined_publish(void **state)
             size_t len;
             ob_event_t *ev = NULL;
             assert_int_equal(pubs[p].seq[i], (uint64_t)i + 1);
-            assert_int_equal(ob_store_get(store, topic, (uint64_t)i + 1, &buf, &len), 0);
+            assert_int_equal(ob_store_get(store, topic, (uint64_t)i + 1, &buf, &len, NULL), 0);
             assert_int_equal(ob_event_decode(buf, len, &ev), 0);
             s_event_id(want, sizeof want, p, i);
             assert_string_equal(ev->id, want);
