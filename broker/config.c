@@ -1,10 +1,12 @@
 /*  ob_config: defaults, ZPL file and flags. See config.h.
 
-    One table (s_options) describes every setting once: its file key, its flag, its kind and
-    range, and its help line, so that the file parser, the flag parser and --help cannot
-    disagree about what exists. */
+    One table (s_options) describes every setting once: its file section and key, its flag, its
+    kind and range, and its help line, so that the file parser, the flag parser and --help
+    cannot disagree about what exists. The retention options are also the keys of a retention
+    rule (retention/topic), which parses them into the rule's ob_retention_t. */
 #include "config.h"
 
+#include <ctype.h>
 #include <czmq.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -15,48 +17,78 @@
 
 #include "orderbus/error.h"
 #include "orderbus/orderbus.h"
+#include "orderbus/pattern.h"
+
+/* ob_config_retention must stay callable as the store's policy lookup. */
+_Static_assert(_Generic(&ob_config_retention, ob_store_limits_fn * : 1, default : 0),
+               "ob_config_retention is not an ob_store_limits_fn");
 
 typedef enum s_kind {
-    S_KIND_STRING, /* char array in ob_config_t */
-    S_KIND_SIZE,   /* uint64_t, accepts a K, M or G suffix (powers of 1024) */
-    S_KIND_UINT,   /* unsigned, plain decimal */
-    S_KIND_BOOL,   /* int 0/1; as a flag it takes no value and sets 1 */
+    S_KIND_STRING,   /* char array */
+    S_KIND_SIZE,     /* uint64_t, accepts a K, M, G or T suffix (powers of 1024) */
+    S_KIND_UINT,     /* unsigned, plain decimal */
+    S_KIND_COUNT,    /* uint64_t, plain decimal */
+    S_KIND_DURATION, /* uint64_t milliseconds, written with a unit: ms, s, m, h or d */
+    S_KIND_BOOL,     /* int 0/1; as a flag it takes no value and sets 1 */
 } s_kind_t;
 
+/* The file's sections, and the retention section's rules. */
+#define S_SECTION "broker"
+#define S_RETENTION "retention"
+#define S_RULE "topic"
+#define S_PATTERN "pattern"
+
 typedef struct s_option {
-    const char *key;  /* key in the file's broker/ section */
-    const char *flag; /* command-line flag */
-    s_kind_t kind;    /* how the value is parsed */
-    size_t offset;    /* field in ob_config_t */
-    size_t size;      /* S_KIND_STRING: size of the field, with its NUL */
-    uint64_t min;     /* numbers: smallest value */
-    uint64_t max;     /* numbers: largest value */
-    const char *help; /* usage text, after the flag */
+    const char *section; /* file section: S_SECTION or S_RETENTION */
+    const char *key;     /* key in that section */
+    const char *flag;    /* command-line flag */
+    s_kind_t kind;       /* how the value is parsed */
+    size_t offset;       /* field in ob_config_t, or in ob_retention_t for S_RETENTION */
+    size_t size;         /* S_KIND_STRING: size of the field, with its NUL */
+    uint64_t min;        /* numbers: smallest value */
+    uint64_t max;        /* numbers: largest value */
+    const char *help;    /* usage text, after the flag */
 } s_option_t;
 
 #define S_FIELD(name) offsetof(ob_config_t, name), sizeof(((ob_config_t *)0)->name)
+#define S_LIMIT(name) offsetof(ob_retention_t, name), sizeof(((ob_retention_t *)0)->name)
 
 static const s_option_t s_options[] = {
-    {"endpoint", "--endpoint", S_KIND_STRING, S_FIELD(endpoint), 0, 0,
+    {S_SECTION, "endpoint", "--endpoint", S_KIND_STRING, S_FIELD(endpoint), 0, 0,
      "ZeroMQ endpoint the broker binds (tcp://HOST:PORT or ipc://PATH). Only loopback\n"
      "and ipc endpoints are accepted unless --allow-remote is given: there is no\n"
      "authentication yet."},
-    {"data_dir", "--data-dir", S_KIND_STRING, S_FIELD(data_dir), 0, 0,
+    {S_SECTION, "data_dir", "--data-dir", S_KIND_STRING, S_FIELD(data_dir), 0, 0,
      "Directory of the LMDB environment that holds every topic; created with mode 0700."},
-    {"map_size", "--map-size", S_KIND_SIZE, S_FIELD(map_size), OB_MAP_SIZE_MIN,
+    {S_SECTION, "map_size", "--map-size", S_KIND_SIZE, S_FIELD(map_size), OB_MAP_SIZE_MIN,
      OB_CONFIG_MAP_SIZE_MAX,
-     "Initial LMDB map size in bytes, with an optional K, M or G suffix (powers of\n"
+     "Initial LMDB map size in bytes, with an optional K, M, G or T suffix (powers of\n"
      "1024). The map doubles whenever it is full, so this is a starting point."},
-    {"max_event_bytes", "--max-event-bytes", S_KIND_SIZE, S_FIELD(max_event_bytes),
-     OB_CONFIG_EVENT_MIN, OB_EVENT_MAX_CAP,
+    {S_SECTION, "max_event_bytes", "--max-event-bytes", S_KIND_SIZE, S_FIELD(max_event_bytes),
+     OB_CONFIG_EVENT_MIN, OB_EVENT_MAX_ACCEPT,
      "Largest event frame accepted, with an optional K or M suffix; larger publishes\n"
-     "are refused with TOO_LARGE."},
-    {"batch_max", "--batch-max", S_KIND_UINT, S_FIELD(batch_max), 1, OB_BATCH_MAX,
+     "are refused with TOO_LARGE. At most 16M - 2K, so that a dead letter, which wraps\n"
+     "an event in up to 2K more, stays within the 16M frame cap."},
+    {S_SECTION, "batch_max", "--batch-max", S_KIND_UINT, S_FIELD(batch_max), 1, OB_BATCH_MAX,
      "Most publishes committed in one LMDB transaction (group commit)."},
-    {"verbose", "--verbose", S_KIND_BOOL, S_FIELD(verbose), 0, 1,
+    {S_SECTION, "verbose", "--verbose", S_KIND_BOOL, S_FIELD(verbose), 0, 1,
      "Log every refused message (at debug level)."},
-    {"allow_remote", "--allow-remote", S_KIND_BOOL, S_FIELD(allow_remote), 0, 1,
+    {S_SECTION, "allow_remote", "--allow-remote", S_KIND_BOOL, S_FIELD(allow_remote), 0, 1,
      "Allow an endpoint that other machines can reach."},
+    {S_RETENTION, "max_age", "--retention-max-age", S_KIND_DURATION, S_LIMIT(max_age_ms), 0,
+     OB_CONFIG_AGE_MAX_MS,
+     "Default retention age: events stored longer ago than this are removed. Digits\n"
+     "and a unit, ms, s, m, h or d (500ms, 30s, 15m, 12h, 7d); 0 is no limit. Topics\n"
+     "that a retention rule of the file matches take the rule's limits instead."},
+    {S_RETENTION, "max_events", "--retention-max-events", S_KIND_COUNT, S_LIMIT(max_events), 0,
+     UINT64_MAX,
+     "Default most events kept per topic; the oldest go first. 0 is no limit. Topics\n"
+     "that a retention rule of the file matches take the rule's limits instead."},
+    {S_RETENTION, "max_bytes", "--retention-max-bytes", S_KIND_SIZE, S_LIMIT(max_bytes), 0,
+     UINT64_MAX,
+     "Default most bytes of events kept per topic, with an optional K, M, G or T suffix;\n"
+     "the oldest go first. 0 is no limit. Topics that a retention rule of the file\n"
+     "matches take the rule's limits instead."},
 };
 
 #define S_OPTIONS (sizeof s_options / sizeof s_options[0])
@@ -65,9 +97,6 @@ static const s_option_t s_options[] = {
 #define S_FLAG_CONFIG "--config"
 #define S_FLAG_HELP "--help"
 #define S_FLAG_VERSION "--version"
-
-/* The file's only section. */
-#define S_SECTION "broker"
 
 /* Endpoints only this machine can reach (prefixes). */
 static const char *s_local_prefixes[] = {
@@ -103,10 +132,26 @@ ob_config_defaults(ob_config_t *cfg)
     cfg->batch_max = OB_BATCH_MAX;
 }
 
-/* Parses a decimal number with, if suffix_ok, one K/M/G suffix (either case). No sign, no
-   spaces, no overflow. Returns 0 or -1. */
+/* Size units, largest first: the suffix (either case) and its power of 1024. */
+static const struct {
+    char suffix;    /* upper case */
+    unsigned shift; /* the unit is 1 << shift bytes */
+} s_size_units[] = {{'T', 40}, {'G', 30}, {'M', 20}, {'K', 10}};
+
+/* Duration units, largest first: the suffix (lowercase only: "M" would read as months) and
+   its milliseconds. */
+static const struct {
+    const char *suffix; /* as written after the digits */
+    uint64_t ms;        /* milliseconds in one unit */
+} s_duration_units[] = {
+    {"d", 24 * 3600 * 1000}, {"h", 3600 * 1000}, {"m", 60 * 1000}, {"s", 1000}, {"ms", 1}};
+
+#define S_COUNT(array) (sizeof(array) / sizeof((array)[0]))
+
+/* Parses the leading decimal digits of text into *ret_value and points *ret_end past them.
+   No sign, no spaces. Returns 0, -1 (no digit) or -ERANGE (over UINT64_MAX). */
 static int
-s_parse_number(const char *text, int suffix_ok, uint64_t *ret_value)
+s_parse_digits(const char *text, uint64_t *ret_value, const char **ret_end)
 {
     if (!text || text[0] < '0' || text[0] > '9')
         return -1;
@@ -114,31 +159,73 @@ s_parse_number(const char *text, int suffix_ok, uint64_t *ret_value)
     char *end = NULL;
     unsigned long long value = strtoull(text, &end, 10);
     if (errno == ERANGE)
+        return -ERANGE;
+    *ret_value = (uint64_t)value;
+    *ret_end = end;
+    return 0;
+}
+
+/* Parses a decimal number with, if suffix_ok, one K/M/G/T suffix (either case). No sign, no
+   spaces, no overflow. Returns 0 or -1. */
+static int
+s_parse_number(const char *text, int suffix_ok, uint64_t *ret_value)
+{
+    uint64_t value = 0;
+    const char *end = NULL;
+    if (s_parse_digits(text, &value, &end))
         return -1;
-    uint64_t unit = 1;
+    unsigned shift = 0;
     if (*end && suffix_ok) {
-        switch (*end) {
-        case 'k':
-        case 'K':
-            unit = 1024;
-            break;
-        case 'm':
-        case 'M':
-            unit = 1024 * 1024;
-            break;
-        case 'g':
-        case 'G':
-            unit = 1024 * 1024 * 1024;
-            break;
-        default:
+        size_t u = 0;
+        while (u < S_COUNT(s_size_units) && s_size_units[u].suffix != toupper((unsigned char)*end))
+            u++;
+        if (u == S_COUNT(s_size_units))
             return -1;
-        }
+        shift = s_size_units[u].shift;
         end++;
     }
-    if (*end || value > UINT64_MAX / unit)
+    if (*end || value > UINT64_MAX >> shift)
         return -1;
-    *ret_value = (uint64_t)value * unit;
+    *ret_value = value << shift;
     return 0;
+}
+
+/* What s_parse_duration found wrong. */
+#define S_DURATION_SYNTAX (-1)  /* not digits and a known unit */
+#define S_DURATION_NO_UNIT (-2) /* digits alone, other than 0 */
+
+/* Parses a duration: 0, or decimal digits and one unit of s_duration_units, into
+   milliseconds. Returns 0, S_DURATION_SYNTAX, S_DURATION_NO_UNIT or -ERANGE (over
+   UINT64_MAX milliseconds). */
+static int
+s_parse_duration(const char *text, uint64_t *ret_ms)
+{
+    const char *unit = text;
+    while (*unit >= '0' && *unit <= '9')
+        unit++;
+    if (unit == text)
+        return S_DURATION_SYNTAX;
+    /* the unit is judged before the digits' overflow: "99999999999999999999x" is a typo */
+    uint64_t value = 0;
+    const char *end = NULL;
+    int overflow = s_parse_digits(text, &value, &end) == -ERANGE;
+    if (!*unit) {
+        /* A bare number is refused because no unit is obvious (seconds? days?); 0 is 0 in
+           every unit. */
+        if (overflow || value)
+            return S_DURATION_NO_UNIT;
+        *ret_ms = 0;
+        return 0;
+    }
+    for (size_t u = 0; u < S_COUNT(s_duration_units); u++) {
+        if (strcmp(unit, s_duration_units[u].suffix))
+            continue;
+        if (overflow || value > UINT64_MAX / s_duration_units[u].ms)
+            return -ERANGE;
+        *ret_ms = value * s_duration_units[u].ms;
+        return 0;
+    }
+    return S_DURATION_SYNTAX;
 }
 
 /* Parses a boolean: 0, 1, false, true. Returns 0 or -1. */
@@ -156,15 +243,105 @@ s_parse_bool(const char *text, int *ret_value)
     return -1;
 }
 
-/* Sets opt in cfg from text (borrowed); where says where it came from for the message
-   ("flag --map-size", "key map_size in FILE"). Returns 0 or OB_ERR_INVALID_ARGUMENT. */
+/* Writes a size the way the flags accept it: the largest exact K/M/G/T unit. */
+static void
+s_format_size(char *buf, size_t len, uint64_t value)
+{
+    for (size_t u = 0; u < S_COUNT(s_size_units); u++) {
+        uint64_t unit = (uint64_t)1 << s_size_units[u].shift;
+        if (value && value % unit == 0) {
+            snprintf(buf, len, "%" PRIu64 "%c", value / unit, s_size_units[u].suffix);
+            return;
+        }
+    }
+    snprintf(buf, len, "%" PRIu64, value);
+}
+
+/* Writes a duration in milliseconds the way the flags accept it: the largest exact unit. */
+static void
+s_format_duration(char *buf, size_t len, uint64_t ms)
+{
+    for (size_t u = 0; ms && u < S_COUNT(s_duration_units); u++) {
+        if (ms % s_duration_units[u].ms == 0) {
+            snprintf(buf, len, "%" PRIu64 "%s", ms / s_duration_units[u].ms,
+                     s_duration_units[u].suffix);
+            return;
+        }
+    }
+    snprintf(buf, len, "0");
+}
+
+/* Writes a number of kind (not S_KIND_STRING) the way the flags accept it. */
+static void
+s_format_number(char *buf, size_t len, s_kind_t kind, uint64_t value)
+{
+    if (kind == S_KIND_SIZE)
+        s_format_size(buf, len, value);
+    else if (kind == S_KIND_DURATION)
+        s_format_duration(buf, len, value);
+    else
+        snprintf(buf, len, "%" PRIu64, value);
+}
+
+/* Returns the offset in ob_config_t of opt's field: the retention options are in
+   cfg->retention. */
+static size_t
+s_offset(const s_option_t *opt)
+{
+    return (strcmp(opt->section, S_RETENTION) ? 0 : offsetof(ob_config_t, retention)) + opt->offset;
+}
+
+/* Reads the number of opt (a number kind) at field. */
+static uint64_t
+s_get_number(const s_option_t *opt, const char *field)
+{
+    uint64_t number = 0;
+    if (opt->kind == S_KIND_UINT) {
+        unsigned value = 0;
+        memcpy(&value, field, sizeof value);
+        number = value;
+    } else
+        memcpy(&number, field, sizeof number);
+    return number;
+}
+
+/* Says that value (text, borrowed) of opt is out of its range; where names it. Returns
+   OB_ERR_INVALID_ARGUMENT. */
 static int
-s_set(ob_config_t *cfg, const s_option_t *opt, const char *text, const char *where, char *errbuf,
+s_range_fail(const s_option_t *opt, const char *value, const char *where, char *errbuf,
+             size_t errlen)
+{
+    char min[32], max[32];
+    s_format_number(min, sizeof min, opt->kind, opt->min);
+    s_format_number(max, sizeof max, opt->kind, opt->max);
+    return s_fail(errbuf, errlen, "%s: %s is out of range %s..%s", where, value, min, max);
+}
+
+/* Checks that the number of opt at field is in its range, for a struct a caller filled
+   directly; where names it. Returns 0 or OB_ERR_INVALID_ARGUMENT. */
+static int
+s_check_range(const s_option_t *opt, const char *field, const char *where, char *errbuf,
+              size_t errlen)
+{
+    uint64_t number = s_get_number(opt, field);
+    if (number >= opt->min && number <= opt->max)
+        return 0;
+    char value[32];
+    s_format_number(value, sizeof value, opt->kind, number);
+    return s_range_fail(opt, value, where, errbuf, errlen);
+}
+
+/* Sets the field of opt (in an ob_config_t at s_offset, or in a rule's ob_retention_t at
+   opt->offset) from text (borrowed); where says where it came from for the message ("flag
+   --map-size", "key map_size in FILE"). The field is written only on success. Returns 0 or
+   OB_ERR_INVALID_ARGUMENT. */
+static int
+s_set(char *field, const s_option_t *opt, const char *text, const char *where, char *errbuf,
       size_t errlen)
 {
-    char *field = (char *)cfg + opt->offset;
     uint64_t number = 0;
     int flag = 0;
+    int rc = 0;
 
     switch (opt->kind) {
     case S_KIND_STRING:
@@ -176,26 +353,42 @@ s_set(ob_config_t *cfg, const s_option_t *opt, const char *text, const char *whe
         return 0;
     case S_KIND_SIZE:
     case S_KIND_UINT:
+    case S_KIND_COUNT:
         if (s_parse_number(text, opt->kind == S_KIND_SIZE, &number))
             return s_fail(errbuf, errlen, "%s: '%s' is not a number%s", where, text,
-                          opt->kind == S_KIND_SIZE ? " (digits, then optionally K, M or G)" : "");
-        if (number < opt->min || number > opt->max)
-            return s_fail(errbuf, errlen, "%s: %s is out of range %" PRIu64 "..%" PRIu64, where,
-                          text, opt->min, opt->max);
-        if (opt->kind == S_KIND_SIZE)
-            memcpy(field, &number, sizeof number);
-        else {
-            unsigned value = (unsigned)number; /* max is below UINT_MAX */
-            memcpy(field, &value, sizeof value);
-        }
-        return 0;
+                          opt->kind == S_KIND_SIZE ? " (digits, then optionally K, M, G or T)"
+                                                   : "");
+        break;
+    case S_KIND_DURATION:
+        rc = s_parse_duration(text, &number);
+        if (rc == S_DURATION_NO_UNIT)
+            return s_fail(errbuf, errlen,
+                          "%s: '%s' has no unit: write ms, s, m, h or d after the digits "
+                          "(500ms, 30s, 15m, 12h, 7d); 0 alone means no limit",
+                          where, text);
+        if (rc == S_DURATION_SYNTAX)
+            return s_fail(errbuf, errlen,
+                          "%s: '%s' is not a duration: digits and one of the units ms, s, m, h "
+                          "or d (500ms, 30s, 15m, 12h, 7d), or 0 for no limit",
+                          where, text);
+        if (rc == -ERANGE)
+            return s_range_fail(opt, text, where, errbuf, errlen);
+        break;
     case S_KIND_BOOL:
         if (s_parse_bool(text, &flag))
             return s_fail(errbuf, errlen, "%s: '%s' is not 0, 1, false or true", where, text);
         memcpy(field, &flag, sizeof flag);
         return 0;
     }
-    return s_fail(errbuf, errlen, "%s: internal error", where);
+    /* a number: check its range as written, then store it in the field's type */
+    if (number < opt->min || number > opt->max)
+        return s_range_fail(opt, text, where, errbuf, errlen);
+    if (opt->kind == S_KIND_UINT) {
+        unsigned value = (unsigned)number; /* max is below UINT_MAX */
+        memcpy(field, &value, sizeof value);
+    } else
+        memcpy(field, &number, sizeof number);
+    return 0;
 }
 
 /* Returns 1 if text holds nothing but blank lines and # comments. */
@@ -248,12 +441,12 @@ fail:
     return rc;
 }
 
-/* Returns the option whose file key is key, or NULL. */
+/* Returns the option whose file key is key in section, or NULL. */
 static const s_option_t *
-s_find_key(const char *key)
+s_find_key(const char *section, const char *key)
 {
     for (size_t i = 0; i < S_OPTIONS; i++)
-        if (!strcmp(s_options[i].key, key))
+        if (!strcmp(s_options[i].section, section) && !strcmp(s_options[i].key, key))
             return &s_options[i];
     return NULL;
 }
@@ -268,28 +461,134 @@ s_find_flag(const char *flag, size_t len)
     return NULL;
 }
 
-/* Applies the broker/ section (borrowed) to cfg. Returns 0 or OB_ERR_INVALID_ARGUMENT. */
+/* What a valid pattern looks like, for messages. */
+#define S_PATTERN_HELP                                                                             \
+    "dot-separated tokens of a-z, 0-9, _ and -, where * is any one token and a last > is "         \
+    "one or more"
+
+/* Checks the pattern of rule number (1-based) against the patterns before it in cfg: valid,
+   and not a repeat (which could never match, as the earlier rule always wins). prefix
+   starts the message ("config file F: "). Returns 0 or OB_ERR_INVALID_ARGUMENT. */
 static int
-s_load_section(ob_config_t *cfg, zconfig_t *section, const char *path, char *errbuf, size_t errlen)
+s_check_pattern(const ob_config_t *cfg, size_t number, const char *pattern, const char *prefix,
+                char *errbuf, size_t errlen)
+{
+    size_t len = strnlen(pattern, OB_TOPIC_MAX + 1);
+    if (len > OB_TOPIC_MAX)
+        return s_fail(errbuf, errlen,
+                      "%sretention rule %zu: pattern '%.32s...' is longer than %d bytes", prefix,
+                      number, pattern, OB_TOPIC_MAX);
+    if (!ob_pattern_valid(pattern, len))
+        return s_fail(errbuf, errlen, "%sretention rule %zu: invalid pattern '%s' (%s)", prefix,
+                      number, pattern, S_PATTERN_HELP);
+    for (size_t i = 0; i + 1 < number; i++)
+        if (!strcmp(cfg->retention_rules[i].pattern, pattern))
+            return s_fail(errbuf, errlen,
+                          "%sretention rule %zu: pattern '%s' repeats rule %zu's, so it would "
+                          "never match (the first matching rule wins)",
+                          prefix, number, pattern, i + 1);
+    return 0;
+}
+
+/* Appends the rule in item (a retention/topic child, borrowed) to cfg's rules. Returns 0 or
+   OB_ERR_INVALID_ARGUMENT. */
+static int
+s_load_rule(ob_config_t *cfg, zconfig_t *item, const char *path, char *errbuf, size_t errlen)
+{
+    size_t number = cfg->retention_rule_count + 1; /* for messages */
+    char prefix[OB_CONFIG_PATH_MAX + 32];
+    snprintf(prefix, sizeof prefix, "config file %s: ", path);
+
+    if (cfg->retention_rule_count == OB_CONFIG_RETENTION_RULES_MAX)
+        return s_fail(errbuf, errlen, "%smore than %d retention rules ('%s/%s')", prefix,
+                      OB_CONFIG_RETENTION_RULES_MAX, S_RETENTION, S_RULE);
+    const char *value = zconfig_value(item);
+    if (value && *value)
+        return s_fail(errbuf, errlen,
+                      "%sretention rule %zu: '%s/%s' cannot have a value (write the pattern "
+                      "below it: %s = PATTERN)",
+                      prefix, number, S_RETENTION, S_RULE, S_PATTERN);
+
+    /* Pass 1: the keys exist and there is one pattern, so later messages can name it. */
+    const char *pattern = NULL;
+    for (zconfig_t *key = zconfig_child(item); key; key = zconfig_next(key)) {
+        const char *name = zconfig_name(key);
+        if (strcmp(name, S_PATTERN) && !s_find_key(S_RETENTION, name))
+            return s_fail(errbuf, errlen,
+                          "%sretention rule %zu: unknown key '%s/%s/%s' (a rule takes %s, "
+                          "max_age, max_events and max_bytes)",
+                          prefix, number, S_RETENTION, S_RULE, name, S_PATTERN);
+        if (zconfig_child(key))
+            return s_fail(errbuf, errlen,
+                          "%sretention rule %zu: key '%s/%s/%s' cannot have children", prefix,
+                          number, S_RETENTION, S_RULE, name);
+        if (strcmp(name, S_PATTERN))
+            continue;
+        if (pattern) /* most likely a missing 'topic' line between two rules */
+            return s_fail(errbuf, errlen,
+                          "%sretention rule %zu: two patterns (each rule is its own '%s' with "
+                          "one %s)",
+                          prefix, number, S_RULE, S_PATTERN);
+        value = zconfig_value(key);
+        pattern = value ? value : "";
+    }
+    if (!pattern)
+        return s_fail(errbuf, errlen, "%sretention rule %zu: no %s (each '%s' needs %s = PATTERN)",
+                      prefix, number, S_PATTERN, S_RULE, S_PATTERN);
+    int rc = s_check_pattern(cfg, number, pattern, prefix, errbuf, errlen);
+    if (rc)
+        return rc;
+
+    /* Pass 2: the limits; one the rule does not set stays 0, no limit. */
+    ob_config_rule_t rule;
+    memset(&rule, 0, sizeof rule);
+    memcpy(rule.pattern, pattern, strlen(pattern) + 1); /* checked: at most OB_TOPIC_MAX */
+    for (zconfig_t *key = zconfig_child(item); key; key = zconfig_next(key)) {
+        const char *name = zconfig_name(key);
+        if (!strcmp(name, S_PATTERN))
+            continue;
+        const s_option_t *opt = s_find_key(S_RETENTION, name);
+        char where[OB_CONFIG_PATH_MAX + OB_TOPIC_MAX + 96];
+        snprintf(where, sizeof where, "%sretention rule %zu (%s): key '%s/%s/%s'", prefix, number,
+                 pattern, S_RETENTION, S_RULE, name);
+        value = zconfig_value(key);
+        if ((rc = s_set((char *)&rule.retention + opt->offset, opt, value ? value : "", where,
+                        errbuf, errlen)))
+            return rc;
+    }
+    cfg->retention_rules[cfg->retention_rule_count++] = rule;
+    return 0;
+}
+
+/* Applies the section named name (S_SECTION or S_RETENTION; borrowed) to cfg. Returns 0 or
+   OB_ERR_INVALID_ARGUMENT. */
+static int
+s_load_section(ob_config_t *cfg, zconfig_t *section, const char *name, const char *path,
+               char *errbuf, size_t errlen)
 {
     const char *value = zconfig_value(section);
     if (value && *value)
         return s_fail(errbuf, errlen, "config file %s: section '%s' cannot have a value", path,
-                      S_SECTION);
+                      name);
     for (zconfig_t *item = zconfig_child(section); item; item = zconfig_next(item)) {
         const char *key = zconfig_name(item);
-        const s_option_t *opt = s_find_key(key);
+        int rc = 0;
+        if (!strcmp(name, S_RETENTION) && !strcmp(key, S_RULE)) {
+            if ((rc = s_load_rule(cfg, item, path, errbuf, errlen)))
+                return rc;
+            continue;
+        }
+        const s_option_t *opt = s_find_key(name, key);
         if (!opt)
-            return s_fail(errbuf, errlen, "config file %s: unknown key '%s/%s'", path, S_SECTION,
-                          key);
+            return s_fail(errbuf, errlen, "config file %s: unknown key '%s/%s'", path, name, key);
         if (zconfig_child(item))
             return s_fail(errbuf, errlen, "config file %s: key '%s/%s' cannot have children", path,
-                          S_SECTION, key);
+                          name, key);
         char where[OB_CONFIG_PATH_MAX + 64];
-        snprintf(where, sizeof where, "config file %s: key '%s/%s'", path, S_SECTION, key);
+        snprintf(where, sizeof where, "config file %s: key '%s/%s'", path, name, key);
         value = zconfig_value(item);
-        int rc = s_set(cfg, opt, value ? value : "", where, errbuf, errlen);
-        if (rc)
+        if ((rc = s_set((char *)cfg + s_offset(opt), opt, value ? value : "", where, errbuf,
+                        errlen)))
             return rc;
     }
     return 0;
@@ -301,6 +600,7 @@ ob_config_load(ob_config_t *cfg, const char *path, char *errbuf, size_t errlen)
     int rc = 0;
     char *text = NULL;
     zconfig_t *root = NULL;
+    int retention_seen = 0;
 
     if (strlen(path) >= sizeof cfg->config_file)
         return s_fail(errbuf, errlen, "config file name longer than %zu bytes",
@@ -323,13 +623,22 @@ ob_config_load(ob_config_t *cfg, const char *path, char *errbuf, size_t errlen)
     }
     for (zconfig_t *section = zconfig_child(root); section; section = zconfig_next(section)) {
         const char *name = zconfig_name(section);
-        if (strcmp(name, S_SECTION)) {
+        if (strcmp(name, S_SECTION) && strcmp(name, S_RETENTION)) {
             rc = s_fail(errbuf, errlen,
-                        "config file %s: unknown section '%s' (settings belong in '%s')", path,
-                        name, S_SECTION);
+                        "config file %s: unknown section '%s' (settings belong in '%s' or '%s')",
+                        path, name, S_SECTION, S_RETENTION);
             goto fail;
         }
-        if ((rc = s_load_section(cfg, section, path, errbuf, errlen)))
+        if (!strcmp(name, S_RETENTION)) {
+            /* One section, so the order of the rules is the order of the lines. */
+            if (retention_seen++) {
+                rc = s_fail(errbuf, errlen, "config file %s: a second '%s' section", path,
+                            S_RETENTION);
+                goto fail;
+            }
+            cfg->retention_rule_count = 0; /* the file's rules replace the ones before */
+        }
+        if ((rc = s_load_section(cfg, section, name, path, errbuf, errlen)))
             goto fail;
     }
 fail:
@@ -393,24 +702,52 @@ ob_config_validate(const ob_config_t *cfg, char *errbuf, size_t errlen)
     if (dir_len == 0 || dir_len == sizeof cfg->data_dir)
         return s_fail(errbuf, errlen, "data_dir: empty or too long");
 
-    /* Numbers are checked when set, but a caller may fill the struct directly. */
+    /* Numbers and rules are checked when set, but a caller may fill the struct directly. */
+    int rc = 0;
     for (size_t i = 0; i < S_OPTIONS; i++) {
         const s_option_t *opt = &s_options[i];
-        const char *field = (const char *)cfg + opt->offset;
-        uint64_t number = 0;
-        if (opt->kind == S_KIND_SIZE)
-            memcpy(&number, field, sizeof number);
-        else if (opt->kind == S_KIND_UINT) {
-            unsigned value = 0;
-            memcpy(&value, field, sizeof value);
-            number = value;
-        } else
+        if (opt->kind == S_KIND_STRING || opt->kind == S_KIND_BOOL)
             continue;
-        if (number < opt->min || number > opt->max)
-            return s_fail(errbuf, errlen, "%s: %" PRIu64 " is out of range %" PRIu64 "..%" PRIu64,
-                          opt->key, number, opt->min, opt->max);
+        char where[64];
+        snprintf(where, sizeof where, "%s/%s", opt->section, opt->key);
+        if ((rc = s_check_range(opt, (const char *)cfg + s_offset(opt), where, errbuf, errlen)))
+            return rc;
+    }
+    if (cfg->retention_rule_count > OB_CONFIG_RETENTION_RULES_MAX)
+        return s_fail(errbuf, errlen, "%zu retention rules, more than %d",
+                      cfg->retention_rule_count, OB_CONFIG_RETENTION_RULES_MAX);
+    for (size_t r = 0; r < cfg->retention_rule_count; r++) {
+        const ob_config_rule_t *rule = &cfg->retention_rules[r];
+        if ((rc = s_check_pattern(cfg, r + 1, rule->pattern, "", errbuf, errlen)))
+            return rc;
+        for (size_t i = 0; i < S_OPTIONS; i++) {
+            const s_option_t *opt = &s_options[i];
+            if (strcmp(opt->section, S_RETENTION))
+                continue;
+            char where[OB_TOPIC_MAX + 64];
+            snprintf(where, sizeof where, "retention rule %zu (%s): %s", r + 1, rule->pattern,
+                     opt->key);
+            if ((rc = s_check_range(opt, (const char *)&rule->retention + opt->offset, where,
+                                    errbuf, errlen)))
+                return rc;
+        }
     }
     return 0;
+}
+
+void
+ob_config_retention(void *cfg, const char *topic, ob_retention_t *ret)
+{
+    const ob_config_t *self = cfg;
+    size_t topic_len = strlen(topic);
+    for (size_t r = 0; r < self->retention_rule_count; r++) {
+        const ob_config_rule_t *rule = &self->retention_rules[r];
+        if (ob_pattern_match(rule->pattern, strlen(rule->pattern), topic, topic_len)) {
+            *ret = rule->retention;
+            return;
+        }
+    }
+    *ret = self->retention;
 }
 
 /* Splits argv[*index] into a flag and its value: "--flag=value", or "--flag" and (if
@@ -513,25 +850,31 @@ ob_config_parse(ob_config_t *cfg, int argc, char **argv, char *errbuf, size_t er
             return s_fail(errbuf, errlen, "unknown flag '%.*s' (see --help)", (int)len, arg);
         char where[64];
         snprintf(where, sizeof where, "%s", opt->flag);
-        if ((rc = s_set(cfg, opt, opt->kind == S_KIND_BOOL ? "1" : value, where, errbuf, errlen)))
+        if ((rc = s_set((char *)cfg + s_offset(opt), opt, opt->kind == S_KIND_BOOL ? "1" : value,
+                        where, errbuf, errlen)))
             return rc;
     }
     return ob_config_validate(cfg, errbuf, errlen);
 }
 
-/* Writes a size the way the flags accept it: the largest exact K/M/G unit. */
-static void
-s_format_size(char *buf, size_t len, uint64_t value)
+/* The word for an option's value in the usage text. */
+static const char *
+s_metavar(s_kind_t kind)
 {
-    static const char units[] = "GMK";
-    for (int shift = 30, u = 0; shift > 0; shift -= 10, u++) {
-        uint64_t unit = (uint64_t)1 << shift;
-        if (value && value % unit == 0) {
-            snprintf(buf, len, "%" PRIu64 "%c", value / unit, units[u]);
-            return;
-        }
+    switch (kind) {
+    case S_KIND_STRING:
+        return " VALUE";
+    case S_KIND_SIZE:
+        return " SIZE";
+    case S_KIND_DURATION:
+        return " DURATION";
+    case S_KIND_UINT:
+    case S_KIND_COUNT:
+        return " N";
+    case S_KIND_BOOL:
+        break;
     }
-    snprintf(buf, len, "%" PRIu64, value);
+    return "";
 }
 
 void
@@ -555,54 +898,77 @@ ob_config_usage(FILE *out, const char *prog)
             "    SIGINT or SIGTERM stops the broker after the commit in flight.\n\n"
             "OPTIONS\n"
             "    --config FILE\n"
-            "        Read settings from FILE, a ZPL file (czmq zconfig) with one section,\n"
-            "        '%s'; options given on the command line override it.\n\n",
-            prog, prog, S_SECTION);
+            "        Read settings from FILE, a ZPL file (czmq zconfig) with the sections\n"
+            "        '%s' and '%s' (see RETENTION); options given on the command line\n"
+            "        override it.\n\n",
+            prog, prog, S_SECTION, S_RETENTION);
     for (size_t i = 0; i < S_OPTIONS; i++) {
         const s_option_t *opt = &s_options[i];
-        const char *field = (const char *)&defaults + opt->offset;
+        const char *field = (const char *)&defaults + s_offset(opt);
         char value[OB_CONFIG_PATH_MAX];
-        uint64_t number = 0;
-        unsigned uvalue = 0;
         int flag = 0;
-        switch (opt->kind) {
-        case S_KIND_STRING:
+        if (opt->kind == S_KIND_STRING)
             snprintf(value, sizeof value, "%s", field);
-            break;
-        case S_KIND_SIZE:
-            memcpy(&number, field, sizeof number);
-            s_format_size(value, sizeof value, number);
-            break;
-        case S_KIND_UINT:
-            memcpy(&uvalue, field, sizeof uvalue);
-            snprintf(value, sizeof value, "%u", uvalue);
-            break;
-        case S_KIND_BOOL:
+        else if (opt->kind == S_KIND_BOOL) {
             memcpy(&flag, field, sizeof flag);
             snprintf(value, sizeof value, "%s", flag ? "on" : "off");
-            break;
+        } else {
+            uint64_t number = s_get_number(opt, field);
+            s_format_number(value, sizeof value, opt->kind, number);
+            if (!number && !strcmp(opt->section, S_RETENTION))
+                snprintf(value, sizeof value, "0 (no limit)");
         }
-        fprintf(out, "    %s%s\n        ", opt->flag,
-                opt->kind == S_KIND_BOOL ? "" : (opt->kind == S_KIND_STRING ? " VALUE" : " N"));
+        fprintf(out, "    %s%s\n        ", opt->flag, s_metavar(opt->kind));
         for (const char *c = opt->help; *c; c++) {
             fputc(*c, out);
             if (*c == '\n')
                 fputs("        ", out);
         }
-        fprintf(out, "\n        Default: %s. Config key: %s/%s", value, S_SECTION, opt->key);
+        fprintf(out, "\n        Default: %s. Config key: %s/%s", value, opt->section, opt->key);
         if (opt->kind == S_KIND_BOOL)
             fputs(" = 0|1", out);
         fputs(".\n\n", out);
     }
+    char age_max[32];
+    s_format_duration(age_max, sizeof age_max, OB_CONFIG_AGE_MAX_MS);
     fprintf(out,
             "    -h, --help\n"
             "        Print this text and exit.\n\n"
             "    --version\n"
             "        Print the version (%s) and exit.\n\n"
+            "RETENTION\n"
+            "    Retention removes the oldest events of a topic while it is over any of its\n"
+            "    limits. Every limit is 0 by default: no limit, events are kept forever.\n"
+            "    The section '%s' of FILE holds the defaults of every topic and up to %d\n"
+            "    rules, children named '%s', each with a %s (required) and its own\n"
+            "    limits. Rules are tried in file order and the first whose pattern matches\n"
+            "    a topic gives its limits: a rule replaces the defaults for its topics, so\n"
+            "    a limit it does not set is unlimited for them, not the default. The\n"
+            "    --retention-* options change the defaults only; rules come from FILE alone.\n\n"
+            "    max_age     DURATION: digits and a unit, ms, s, m, h or d (500ms, 30s,\n"
+            "                15m, 12h, 7d); 0 alone is no limit; at most %s. A number\n"
+            "                without a unit is an error.\n"
+            "    max_events  N: most events kept in the topic.\n"
+            "    max_bytes   SIZE: most bytes of events kept in the topic; K, M, G or T\n"
+            "                (powers of 1024).\n"
+            "    %s     a topic pattern: dot-separated tokens of a-z, 0-9, _ and -,\n"
+            "                where * is any one token and a last > is one or more.\n\n"
+            "    Example: keep 7 days and at most 10 GiB of every topic, dead letters\n"
+            "    (dlq.>) 30 days without a size limit, audit topics 1000000 events:\n\n"
+            "        %s\n"
+            "            max_age = 7d\n"
+            "            max_bytes = 10G\n"
+            "            %s\n"
+            "                %s = dlq.>\n"
+            "                max_age = 30d\n"
+            "            %s\n"
+            "                %s = oms.*.audit\n"
+            "                max_events = 1000000\n\n"
             "EXIT STATUS\n"
             "    0 after a clean stop, 1 on a runtime failure (the data directory cannot be\n"
             "    opened, the endpoint cannot be bound), 2 on a usage error.\n\n"
             "EXAMPLE\n"
             "    %s --config /etc/orderbus/orderbus-broker.cfg --data-dir /var/lib/orderbus\n",
-            OB_VERSION_STRING, prog);
+            OB_VERSION_STRING, S_RETENTION, OB_CONFIG_RETENTION_RULES_MAX, S_RULE, S_PATTERN,
+            age_max, S_PATTERN, S_RETENTION, S_RULE, S_PATTERN, S_RULE, S_PATTERN, prog);
 }

@@ -1,5 +1,6 @@
 /*  test_config: the broker's configuration (broker/config.h): defaults, the ZPL file, flags,
-    validation messages, the loopback rule and --help. */
+    validation messages, the loopback rule, retention (durations, sizes, rules and the
+    lookup ob_config_retention) and --help. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,8 +15,18 @@
 #include "config.h"
 #include "orderbus/orderbus.h"
 
-#define T_ARGS_MAX 16  /* arguments in one parse */
-#define T_PATH_MAX 256 /* bytes in a scratch path */
+#define T_ARGS_MAX 16          /* arguments in one parse */
+#define T_PATH_MAX 256         /* bytes in a scratch path */
+#define T_TEXT_MAX (64 * 1024) /* bytes in a generated config file */
+
+#define T_SECOND 1000ull         /* milliseconds */
+#define T_MINUTE (60 * T_SECOND) /* milliseconds */
+#define T_HOUR (60 * T_MINUTE)   /* milliseconds */
+#define T_DAY (24 * T_HOUR)      /* milliseconds */
+#define T_KIB 1024ull            /* bytes */
+#define T_MIB (1024 * T_KIB)     /* bytes */
+#define T_GIB (1024 * T_MIB)     /* bytes */
+#define T_TIB (1024 * T_GIB)     /* bytes */
 
 typedef struct t_fixture {
     char dir[T_PATH_MAX];      /* scratch directory */
@@ -167,16 +178,48 @@ test_file_and_override(void **state)
 static void
 test_shipped_example(void **state)
 {
-    (void)state;
+    t_fixture_t *fx = *state;
     ob_config_t cfg;
     char err[OB_CONFIG_ERR_MAX] = "";
-    int rc = s_parse(&cfg, err, sizeof err, "--config", OB_SOURCE_DIR "/deploy/orderbus-broker.cfg",
-                     NULL);
+    const char *shipped = OB_SOURCE_DIR "/deploy/orderbus-broker.cfg";
+    int rc = s_parse(&cfg, err, sizeof err, "--config", shipped, NULL);
     if (rc)
         print_error("%s\n", err);
     assert_int_equal(rc, 0);
     assert_string_equal(cfg.endpoint, OB_ENDPOINT_DEFAULT);
     assert_int_equal(cfg.batch_max, OB_BATCH_MAX);
+    /* retention is unlimited there too, and its example rule is commented out */
+    assert_int_equal(cfg.retention.max_age_ms, 0);
+    assert_int_equal(cfg.retention.max_events, 0);
+    assert_int_equal(cfg.retention.max_bytes, 0);
+    assert_int_equal(cfg.retention_rule_count, 0);
+
+    /* its commented-out example rule works once uncommented */
+    static char text[T_TEXT_MAX];
+    FILE *file = fopen(shipped, "r");
+    assert_non_null(file);
+    size_t len = fread(text, 1, sizeof text - 1, file);
+    assert_int_equal(fclose(file), 0);
+    text[len] = '\0';
+    static const char *commented = "    #   topic\n"
+                                   "    #       pattern = dlq.>\n"
+                                   "    #       max_age = 30d\n";
+    static const char *rule = "    topic\n"
+                              "        pattern = dlq.>\n"
+                              "        max_age = 30d\n";
+    char *at = strstr(text, commented);
+    assert_non_null(at);
+    memmove(at + strlen(rule), at + strlen(commented), strlen(at + strlen(commented)) + 1);
+    memcpy(at, rule, strlen(rule));
+    s_write(fx, text);
+    rc = s_parse(&cfg, err, sizeof err, "--config", fx->file, NULL);
+    if (rc)
+        print_error("%s\n", err);
+    assert_int_equal(rc, 0);
+    assert_int_equal(cfg.retention_rule_count, 1);
+    assert_string_equal(cfg.retention_rules[0].pattern, "dlq.>");
+    assert_int_equal(cfg.retention_rules[0].retention.max_age_ms, 30 * T_DAY);
+    assert_int_equal(cfg.retention_rules[0].retention.max_bytes, 0);
 }
 
 /* One invalid command line and a piece of the message it must produce. */
@@ -327,7 +370,7 @@ test_validate_direct(void **state)
     assert_int_equal(ob_config_validate(&cfg, err, sizeof err), OB_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(err, "batch_max"));
     ob_config_defaults(&cfg);
-    cfg.max_event_bytes = OB_EVENT_MAX_CAP + 1;
+    cfg.max_event_bytes = OB_EVENT_MAX_ACCEPT + 1;
     assert_int_equal(ob_config_validate(&cfg, err, sizeof err), OB_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(err, "max_event_bytes"));
     ob_config_defaults(&cfg);
@@ -338,6 +381,449 @@ test_validate_direct(void **state)
     cfg.data_dir[0] = '\0';
     assert_int_equal(ob_config_validate(&cfg, err, sizeof err), OB_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(err, "data_dir"));
+
+    /* retention: the defaults, the rules' patterns, limits and count */
+    ob_config_defaults(&cfg);
+    cfg.retention.max_age_ms = OB_CONFIG_AGE_MAX_MS + 1;
+    assert_int_equal(ob_config_validate(&cfg, err, sizeof err), OB_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err, "retention/max_age: "));
+    assert_non_null(strstr(err, "out of range 0..36500d"));
+    ob_config_defaults(&cfg);
+    cfg.retention_rule_count = 1;
+    snprintf(cfg.retention_rules[0].pattern, sizeof cfg.retention_rules[0].pattern, "oms.a*");
+    assert_int_equal(ob_config_validate(&cfg, err, sizeof err), OB_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err, "retention rule 1: invalid pattern 'oms.a*'"));
+    memset(cfg.retention_rules[0].pattern, 'a', sizeof cfg.retention_rules[0].pattern);
+    assert_int_equal(ob_config_validate(&cfg, err, sizeof err), OB_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err, "is longer than 255 bytes"));
+    snprintf(cfg.retention_rules[0].pattern, sizeof cfg.retention_rules[0].pattern, "oms.>");
+    cfg.retention_rules[0].retention.max_age_ms = UINT64_MAX;
+    assert_int_equal(ob_config_validate(&cfg, err, sizeof err), OB_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err, "retention rule 1 (oms.>): max_age"));
+    cfg.retention_rules[0].retention.max_age_ms = 7 * T_DAY;
+    assert_int_equal(ob_config_validate(&cfg, err, sizeof err), 0);
+    cfg.retention_rule_count = 2;
+    cfg.retention_rules[1] = cfg.retention_rules[0];
+    assert_int_equal(ob_config_validate(&cfg, err, sizeof err), OB_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err, "retention rule 2: pattern 'oms.>' repeats rule 1's"));
+    cfg.retention_rule_count = OB_CONFIG_RETENTION_RULES_MAX + 1;
+    assert_int_equal(ob_config_validate(&cfg, err, sizeof err), OB_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err, "65 retention rules, more than 64"));
+}
+
+/* One duration and the milliseconds it means. */
+typedef struct t_duration {
+    const char *text; /* as written */
+    uint64_t ms;      /* expected value */
+} t_duration_t;
+
+static void
+test_retention_durations(void **state)
+{
+    t_fixture_t *fx = *state;
+    static const t_duration_t good[] = {
+        {"0", 0},
+        {"0ms", 0},
+        {"0d", 0},
+        {"1ms", 1},
+        {"500ms", 500},
+        {"30s", 30 * T_SECOND},
+        {"15m", 15 * T_MINUTE},
+        {"90m", 90 * T_MINUTE},
+        {"12h", 12 * T_HOUR},
+        {"7d", 7 * T_DAY},
+        {"007d", 7 * T_DAY},
+        {"36500d", OB_CONFIG_AGE_MAX_MS},
+        {"876000h", OB_CONFIG_AGE_MAX_MS},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        ob_config_t cfg;
+        char err[OB_CONFIG_ERR_MAX] = "";
+        int rc = s_parse(&cfg, err, sizeof err, "--retention-max-age", good[i].text, NULL);
+        if (rc)
+            print_error("'%s': %s\n", good[i].text, err);
+        assert_int_equal(rc, 0);
+        assert_int_equal(cfg.retention.max_age_ms, good[i].ms);
+
+        /* the same in the file, for the defaults and in a rule */
+        char text[256];
+        snprintf(text, sizeof text,
+                 "retention\n    max_age = %s\n    topic\n        pattern = a\n"
+                 "        max_age = %s\n",
+                 good[i].text, good[i].text);
+        s_write(fx, text);
+        assert_int_equal(s_parse(&cfg, err, sizeof err, "--config", fx->file, NULL), 0);
+        assert_int_equal(cfg.retention.max_age_ms, good[i].ms);
+        assert_int_equal(cfg.retention_rules[0].retention.max_age_ms, good[i].ms);
+    }
+
+    static const t_bad_t bad[] = {
+        /* no unit: the message says which units exist */
+        {{"--retention-max-age", "30"},
+         "--retention-max-age: '30' has no unit: write ms, s, m, h or d after the digits"},
+        {{"--retention-max-age", "1"}, "has no unit"},
+        {{"--retention-max-age", "99999999999999999999"}, "has no unit"},
+        /* an unknown unit, or not digits and one unit */
+        {{"--retention-max-age", "5x"},
+         "--retention-max-age: '5x' is not a duration: digits and one of the units ms, s, m, h "
+         "or d"},
+        {{"--retention-max-age", "5S"}, "'5S' is not a duration"},
+        {{"--retention-max-age", "5M"}, "is not a duration"},
+        {{"--retention-max-age", "5sec"}, "is not a duration"},
+        {{"--retention-max-age", "5mss"}, "is not a duration"},
+        {{"--retention-max-age", "1h30m"}, "is not a duration"},
+        {{"--retention-max-age", "1.5h"}, "is not a duration"},
+        {{"--retention-max-age", "5 s"}, "is not a duration"},
+        {{"--retention-max-age", " 5s"}, "is not a duration"},
+        {{"--retention-max-age", "-5s"}, "is not a duration"},
+        {{"--retention-max-age", "+5s"}, "is not a duration"},
+        {{"--retention-max-age", "s"}, "is not a duration"},
+        {{"--retention-max-age", ""}, "is not a duration"},
+        {{"--retention-max-age", "99999999999999999999x"}, "is not a duration"},
+        /* overflow: over the cap, over 64 bits after the unit, over 64 bits as digits */
+        {{"--retention-max-age", "36501d"},
+         "--retention-max-age: 36501d is out of range 0..36500d"},
+        {{"--retention-max-age", "3153600000001ms"}, "out of range 0..36500d"},
+        {{"--retention-max-age", "213503982334602d"}, "out of range 0..36500d"},
+        {{"--retention-max-age", "18446744073709551615ms"}, "out of range"},
+        {{"--retention-max-age", "99999999999999999999d"}, "out of range 0..36500d"},
+        {{"--retention-max-age"}, "--retention-max-age needs a value"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *argv[6] = {(char *)"orderbus-broker"};
+        int argc = 1;
+        for (int a = 0; bad[i].args[a]; a++)
+            argv[argc++] = (char *)bad[i].args[a];
+        ob_config_t cfg;
+        char err[OB_CONFIG_ERR_MAX] = "";
+        int rc = ob_config_parse(&cfg, argc, argv, err, sizeof err);
+        if (rc != OB_ERR_INVALID_ARGUMENT || !strstr(err, bad[i].message))
+            print_error("case %zu (%s): rc %d, message '%s', expected '%s'\n", i,
+                        bad[i].args[1] ? bad[i].args[1] : "", rc, err, bad[i].message);
+        assert_int_equal(rc, OB_ERR_INVALID_ARGUMENT);
+        assert_non_null(strstr(err, bad[i].message));
+    }
+}
+
+/* One size or count and its value. */
+typedef struct t_number {
+    const char *flag; /* the flag */
+    const char *text; /* as written */
+    uint64_t value;   /* expected value */
+} t_number_t;
+
+static void
+test_retention_sizes(void **state)
+{
+    (void)state;
+    static const t_number_t good[] = {
+        {"--retention-max-bytes", "0", 0},
+        {"--retention-max-bytes", "123", 123},
+        {"--retention-max-bytes", "512k", 512 * T_KIB},
+        {"--retention-max-bytes", "64M", 64 * T_MIB},
+        {"--retention-max-bytes", "10G", 10 * T_GIB},
+        {"--retention-max-bytes", "2t", 2 * T_TIB},
+        {"--retention-max-bytes", "16777215T", 16777215 * T_TIB},
+        {"--retention-max-bytes", "18446744073709551615", UINT64_MAX},
+        {"--retention-max-events", "0", 0},
+        {"--retention-max-events", "1000000", 1000000},
+        {"--retention-max-events", "18446744073709551615", UINT64_MAX},
+        {"--map-size", "1T", T_TIB}, /* T is new for map_size too */
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        ob_config_t cfg;
+        char err[OB_CONFIG_ERR_MAX] = "";
+        int rc = s_parse(&cfg, err, sizeof err, good[i].flag, good[i].text, NULL);
+        if (rc)
+            print_error("%s %s: %s\n", good[i].flag, good[i].text, err);
+        assert_int_equal(rc, 0);
+        uint64_t value = !strcmp(good[i].flag, "--retention-max-bytes") ? cfg.retention.max_bytes
+                         : !strcmp(good[i].flag, "--retention-max-events")
+                             ? cfg.retention.max_events
+                             : cfg.map_size;
+        assert_int_equal(value, good[i].value);
+    }
+
+    static const t_bad_t bad[] = {
+        {{"--retention-max-bytes", "10GB"},
+         "--retention-max-bytes: '10GB' is not a number (digits, then optionally K, M, G or T)"},
+        {{"--retention-max-bytes", "10X"}, "not a number"},
+        {{"--retention-max-bytes", "1P"}, "not a number"},
+        {{"--retention-max-bytes", "16777216T"}, "not a number"}, /* over 64 bits */
+        {{"--retention-max-bytes", "18446744073709551616"}, "not a number"},
+        {{"--retention-max-bytes", "-1"}, "not a number"},
+        {{"--retention-max-bytes", "7d"}, "not a number"},
+        {{"--retention-max-events", "1K"}, "--retention-max-events: '1K' is not a number"},
+        {{"--retention-max-events", "1e6"}, "not a number"},
+        {{"--retention-max-events", ""}, "not a number"},
+        {{"--map-size", "2T"}, "--map-size: 2T is out of range 64K..1T"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *argv[] = {(char *)"orderbus-broker", (char *)bad[i].args[0], (char *)bad[i].args[1],
+                        NULL};
+        ob_config_t cfg;
+        char err[OB_CONFIG_ERR_MAX] = "";
+        int rc = ob_config_parse(&cfg, 3, argv, err, sizeof err);
+        if (rc != OB_ERR_INVALID_ARGUMENT || !strstr(err, bad[i].message))
+            print_error("case %zu (%s %s): rc %d, message '%s', expected '%s'\n", i, bad[i].args[0],
+                        bad[i].args[1], rc, err, bad[i].message);
+        assert_int_equal(rc, OB_ERR_INVALID_ARGUMENT);
+        assert_non_null(strstr(err, bad[i].message));
+    }
+}
+
+/* A file with defaults and five rules, the example of config.h and --help among them. */
+static const char *s_rules_file = "broker\n"
+                                  "    batch_max = 64\n"
+                                  "retention\n"
+                                  "    max_age = 7d\n"
+                                  "    max_bytes = 10G\n"
+                                  "    topic\n"
+                                  "        pattern = dlq.>         # no byte limit\n"
+                                  "        max_age = 30d\n"
+                                  "    topic\n"
+                                  "        max_events = 1000000    # pattern after a limit\n"
+                                  "        pattern = \"oms.*.audit\"\n"
+                                  "    topic\n"
+                                  "        pattern = oms.orders.audit  # after oms.*.audit\n"
+                                  "        max_events = 5\n"
+                                  "    topic\n"
+                                  "        pattern = oms.>\n"
+                                  "        max_age = 12h\n"
+                                  "        max_events = 100\n"
+                                  "        max_bytes = 1M\n"
+                                  "    topic\n"
+                                  "        pattern = scratch   # keeps everything\n";
+
+static void
+test_retention_rules(void **state)
+{
+    t_fixture_t *fx = *state;
+    ob_config_t cfg;
+    char err[OB_CONFIG_ERR_MAX] = "";
+    s_write(fx, s_rules_file);
+    int rc = s_parse(&cfg, err, sizeof err, "--config", fx->file, NULL);
+    if (rc)
+        print_error("%s\n", err);
+    assert_int_equal(rc, 0);
+    assert_int_equal(cfg.batch_max, 64);
+    assert_int_equal(cfg.retention.max_age_ms, 7 * T_DAY);
+    assert_int_equal(cfg.retention.max_events, 0); /* absent from the defaults: no limit */
+    assert_int_equal(cfg.retention.max_bytes, 10 * T_GIB);
+
+    /* in file order, each with only the limits it sets */
+    static const ob_config_rule_t expected[] = {
+        {"dlq.>", {30 * T_DAY, 0, 0}},   {"oms.*.audit", {0, 1000000, 0}},
+        {"oms.orders.audit", {0, 5, 0}}, {"oms.>", {12 * T_HOUR, 100, T_MIB}},
+        {"scratch", {0, 0, 0}},
+    };
+    assert_int_equal(cfg.retention_rule_count, sizeof expected / sizeof expected[0]);
+    for (size_t i = 0; i < cfg.retention_rule_count; i++) {
+        assert_string_equal(cfg.retention_rules[i].pattern, expected[i].pattern);
+        assert_memory_equal(&cfg.retention_rules[i].retention, &expected[i].retention,
+                            sizeof(ob_retention_t));
+    }
+    assert_int_equal(ob_config_validate(&cfg, err, sizeof err), 0);
+
+    /* flags override the file's defaults, and leave its rules alone */
+    assert_int_equal(s_parse(&cfg, err, sizeof err, "--retention-max-age", "1h", "--config",
+                             fx->file, "--retention-max-events=50", "--retention-max-bytes", "0",
+                             NULL),
+                     0);
+    assert_int_equal(cfg.retention.max_age_ms, T_HOUR);
+    assert_int_equal(cfg.retention.max_events, 50);
+    assert_int_equal(cfg.retention.max_bytes, 0);
+    assert_int_equal(cfg.retention_rule_count, sizeof expected / sizeof expected[0]);
+    assert_int_equal(cfg.retention_rules[0].retention.max_age_ms, 30 * T_DAY);
+    assert_int_equal(cfg.retention_rules[0].retention.max_events, 0); /* not the flag's 50 */
+
+    /* ob_config_load: a file's rules replace the ones before; a file without keeps them */
+    s_write(fx, "retention\n    topic\n        pattern = only.>\n");
+    assert_int_equal(ob_config_load(&cfg, fx->file, err, sizeof err), 0);
+    assert_int_equal(cfg.retention_rule_count, 1);
+    assert_string_equal(cfg.retention_rules[0].pattern, "only.>");
+    assert_int_equal(cfg.retention.max_age_ms, T_HOUR); /* the defaults stay where not set */
+    s_write(fx, "broker\n    verbose = 1\n");
+    assert_int_equal(ob_config_load(&cfg, fx->file, err, sizeof err), 0);
+    assert_int_equal(cfg.retention_rule_count, 1);
+
+    /* an empty retention section is fine */
+    s_write(fx, "retention\n");
+    assert_int_equal(s_parse(&cfg, err, sizeof err, "--config", fx->file, NULL), 0);
+    assert_int_equal(cfg.retention_rule_count, 0);
+}
+
+/* One topic and the limits ob_config_retention must give it. */
+typedef struct t_lookup {
+    const char *topic;        /* topic name */
+    ob_retention_t retention; /* expected limits */
+} t_lookup_t;
+
+static void
+test_retention_lookup(void **state)
+{
+    t_fixture_t *fx = *state;
+    ob_config_t cfg;
+    char err[OB_CONFIG_ERR_MAX] = "";
+    s_write(fx, s_rules_file);
+    assert_int_equal(s_parse(&cfg, err, sizeof err, "--config", fx->file, NULL), 0);
+
+    const ob_retention_t defaults = {7 * T_DAY, 0, 10 * T_GIB};
+    const t_lookup_t cases[] = {
+        {"dlq.oms.orders", {30 * T_DAY, 0, 0}}, /* no byte limit: not the default 10G */
+        {"dlq.x", {30 * T_DAY, 0, 0}},
+        {"dlq", defaults},                     /* > needs one token or more */
+        {"oms.orders.audit", {0, 1000000, 0}}, /* oms.*.audit comes first and wins */
+        {"oms.trades.audit", {0, 1000000, 0}},
+        {"oms.orders", {12 * T_HOUR, 100, T_MIB}}, /* oms.> */
+        {"oms.orders.audit.old", {12 * T_HOUR, 100, T_MIB}},
+        {"oms", defaults},
+        {"scratch", {0, 0, 0}}, /* a rule without limits keeps everything */
+        {"scratch.x", defaults},
+        {"crm.contacts", defaults},
+        {"x", defaults},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ob_retention_t ret;
+        memset(&ret, 0xa5, sizeof ret);
+        ob_config_retention(&cfg, cases[i].topic, &ret);
+        if (memcmp(&ret, &cases[i].retention, sizeof ret))
+            print_error("topic %s: got %llu/%llu/%llu\n", cases[i].topic,
+                        (unsigned long long)ret.max_age_ms, (unsigned long long)ret.max_events,
+                        (unsigned long long)ret.max_bytes);
+        assert_memory_equal(&ret, &cases[i].retention, sizeof ret);
+    }
+
+    /* usable where the store wants its policy lookup */
+    ob_store_limits_fn *limits = ob_config_retention;
+    ob_retention_t ret;
+    limits(&cfg, "dlq.a", &ret);
+    assert_int_equal(ret.max_age_ms, 30 * T_DAY);
+
+    /* without rules every topic gets the defaults, all unlimited out of the box */
+    ob_config_defaults(&cfg);
+    ob_config_retention(&cfg, "oms.orders", &ret);
+    assert_int_equal(ret.max_age_ms, 0);
+    assert_int_equal(ret.max_events, 0);
+    assert_int_equal(ret.max_bytes, 0);
+}
+
+static void
+test_retention_invalid_file(void **state)
+{
+    t_fixture_t *fx = *state;
+    static char long_pattern[1024];
+    snprintf(long_pattern, sizeof long_pattern, "retention\n    topic\n        pattern = ");
+    size_t at = strlen(long_pattern);
+    memset(long_pattern + at, 'a', 300);
+    memcpy(long_pattern + at + 300, "\n", 2);
+
+    static const t_bad_file_t cases[] = {
+        /* the retention section's own keys */
+        {"retention\n    max_age = 30\n", "key 'retention/max_age': '30' has no unit"},
+        {"retention\n    max_age = 30q\n", "key 'retention/max_age': '30q' is not a duration"},
+        {"retention\n    max_bytes = 1Q\n", "key 'retention/max_bytes': '1Q' is not a number"},
+        {"retention\n    max_events = many\n", "key 'retention/max_events': 'many'"},
+        {"retention\n    max_size = 1G\n", "unknown key 'retention/max_size'"},
+        {"retention\n    max_age = 1d\n        deeper = 1\n",
+         "key 'retention/max_age' cannot have children"},
+        {"retention = 7d\n", "section 'retention' cannot have a value"},
+        {"retention\n    max_age = 1d\nretention\n    max_age = 2d\n",
+         "a second 'retention' section"},
+        /* max_age belongs in retention/, not broker/ */
+        {"broker\n    max_age = 1d\n", "unknown key 'broker/max_age'"},
+        {"retentions\n    max_age = 1d\n", "unknown section 'retentions'"},
+        /* rules */
+        {"retention\n    topic\n        pattern = oms.a*\n",
+         "retention rule 1: invalid pattern 'oms.a*' (dot-separated tokens"},
+        {"retention\n    topic\n        pattern = a\n    topic\n        pattern = OMS.Orders\n",
+         "retention rule 2: invalid pattern 'OMS.Orders'"},
+        {"retention\n    topic\n        pattern = >.x\n", "invalid pattern '>.x'"},
+        {"retention\n    topic\n        pattern = a.\n", "invalid pattern 'a.'"},
+        {"retention\n    topic\n        pattern\n", "invalid pattern ''"},
+        {long_pattern, "retention rule 1: pattern 'aaaaaaaa"},
+        {long_pattern, "...' is longer than 255 bytes"},
+        {"retention\n    topic\n        max_age = 1d\n",
+         "retention rule 1: no pattern (each 'topic' needs pattern = PATTERN)"},
+        {"retention\n    topic\n", "retention rule 1: no pattern"},
+        {"retention\n    topic\n        pattern = a\n        max_age = 1d\n"
+         "        pattern = b\n",
+         "retention rule 1: two patterns"},
+        {"retention\n    topic\n        pattern = a\n    topic\n        pattern = a\n",
+         "retention rule 2: pattern 'a' repeats rule 1's, so it would never match"},
+        {"retention\n    topic\n        pattern = dlq.>\n        max_size = 1G\n",
+         "retention rule 1: unknown key 'retention/topic/max_size' (a rule takes pattern, "
+         "max_age, max_events and max_bytes)"},
+        {"retention\n    topic\n        pattern = dlq.>\n        endpoint = x\n",
+         "unknown key 'retention/topic/endpoint'"},
+        {"retention\n    topic\n        pattern = dlq.>\n        max_age = 30\n",
+         "retention rule 1 (dlq.>): key 'retention/topic/max_age': '30' has no unit"},
+        {"retention\n    topic\n        max_bytes = lots\n        pattern = dlq.>\n",
+         "retention rule 1 (dlq.>): key 'retention/topic/max_bytes': 'lots' is not a number"},
+        {"retention\n    topic = dlq.>\n        max_age = 1d\n",
+         "retention rule 1: 'retention/topic' cannot have a value"},
+        {"retention\n    topic\n        pattern = dlq.>\n            deeper = 1\n",
+         "key 'retention/topic/pattern' cannot have children"},
+        {"broker\n    topic\n        pattern = dlq.>\n", "unknown key 'broker/topic'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        s_write(fx, cases[i].text);
+        ob_config_t cfg;
+        char err[OB_CONFIG_ERR_MAX] = "";
+        int rc = s_parse(&cfg, err, sizeof err, "--config", fx->file, NULL);
+        if (rc != OB_ERR_INVALID_ARGUMENT || !strstr(err, cases[i].message) ||
+            !strstr(err, fx->file))
+            print_error("case %zu: rc %d, message '%s', expected '%s'\n", i, rc, err,
+                        cases[i].message);
+        assert_int_equal(rc, OB_ERR_INVALID_ARGUMENT);
+        assert_non_null(strstr(err, cases[i].message));
+        assert_non_null(strstr(err, fx->file)); /* every message names the file */
+    }
+    /* the valid rule the cases above break */
+    s_write(fx, "retention\n    topic\n        pattern = dlq.>\n");
+    ob_config_t cfg;
+    char err[OB_CONFIG_ERR_MAX] = "";
+    assert_int_equal(s_parse(&cfg, err, sizeof err, "--config", fx->file, NULL), 0);
+}
+
+/* Writes a retention section of count rules, topic0 .. topic<count-1>, into the fixture. */
+static void
+s_write_rules(const t_fixture_t *fx, size_t count)
+{
+    static char text[T_TEXT_MAX];
+    size_t len = (size_t)snprintf(text, sizeof text, "retention\n    max_age = 1d\n");
+    for (size_t i = 0; i < count; i++) {
+        int n = snprintf(text + len, sizeof text - len,
+                         "    topic\n        pattern = topic%zu.>\n        max_events = %zu\n", i,
+                         i + 1);
+        assert_true(n > 0 && (size_t)n < sizeof text - len);
+        len += (size_t)n;
+    }
+    s_write(fx, text);
+}
+
+static void
+test_retention_too_many_rules(void **state)
+{
+    t_fixture_t *fx = *state;
+    ob_config_t cfg;
+    char err[OB_CONFIG_ERR_MAX] = "";
+    s_write_rules(fx, OB_CONFIG_RETENTION_RULES_MAX);
+    assert_int_equal(s_parse(&cfg, err, sizeof err, "--config", fx->file, NULL), 0);
+    assert_int_equal(cfg.retention_rule_count, OB_CONFIG_RETENTION_RULES_MAX);
+    ob_retention_t ret;
+    ob_config_retention(&cfg, "topic63.x", &ret);
+    assert_int_equal(ret.max_events, 64);
+    assert_int_equal(ret.max_age_ms, 0);
+    ob_config_retention(&cfg, "topic64.x", &ret);
+    assert_int_equal(ret.max_events, 0);
+    assert_int_equal(ret.max_age_ms, T_DAY);
+
+    s_write_rules(fx, OB_CONFIG_RETENTION_RULES_MAX + 1);
+    assert_int_equal(s_parse(&cfg, err, sizeof err, "--config", fx->file, NULL),
+                     OB_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err, fx->file));
+    assert_non_null(strstr(err, "more than 64 retention rules ('retention/topic')"));
 }
 
 static void
@@ -369,6 +855,23 @@ test_help_and_version(void **state)
                                     "--batch-max",
                                     "--verbose",
                                     "--allow-remote",
+                                    "--retention-max-age DURATION",
+                                    "--retention-max-events N",
+                                    "--retention-max-bytes SIZE",
+                                    "--map-size SIZE",
+                                    "retention/max_age",
+                                    "retention/max_events",
+                                    "retention/max_bytes",
+                                    "Default: 0 (no limit)",
+                                    "RETENTION",
+                                    "ms, s, m, h or d",
+                                    "K, M, G or T",
+                                    "first whose pattern matches",
+                                    "not the default",
+                                    "rules come from FILE alone",
+                                    "at most 36500d",
+                                    "pattern = dlq.>",
+                                    "max_age = 30d",
                                     "--help",
                                     "--version",
                                     "broker/endpoint",
@@ -401,11 +904,17 @@ main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_flags),
         cmocka_unit_test_setup_teardown(test_file_and_override, s_setup, s_teardown),
-        cmocka_unit_test(test_shipped_example),
+        cmocka_unit_test_setup_teardown(test_shipped_example, s_setup, s_teardown),
         cmocka_unit_test(test_invalid_flags),
         cmocka_unit_test_setup_teardown(test_invalid_file, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_loopback_rule, s_setup, s_teardown),
         cmocka_unit_test(test_validate_direct),
+        cmocka_unit_test_setup_teardown(test_retention_durations, s_setup, s_teardown),
+        cmocka_unit_test(test_retention_sizes),
+        cmocka_unit_test_setup_teardown(test_retention_rules, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_retention_lookup, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_retention_invalid_file, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_retention_too_many_rules, s_setup, s_teardown),
         cmocka_unit_test(test_help_and_version),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
