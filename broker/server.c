@@ -28,11 +28,13 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <msgpack.h>
 #include <stdarg.h>
 #include <string.h>
 
 #include "orderbus/orderbus.h"
 #include "store.h"
+#include "subs.h"
 #include "writer.h"
 
 #define S_RID_MAX 255                 /* bytes in a ZeroMQ routing id */
@@ -48,18 +50,31 @@ typedef struct s_pending {
     uint64_t req;            /* the client's request id */
 } s_pending_t;
 
-/* A group commit: items for the writer plus what is needed to answer them. */
+/* A SUBSCRIBE that created a durable subscription: answered after the commit. */
+typedef struct s_deferred {
+    char key[S_RID_KEY];           /* the session's key */
+    uint64_t req;                  /* the request */
+    char sub[OB_SUB_NAME_MAX + 1]; /* the subscription */
+} s_deferred_t;
+
+/* A group commit: items for the writer plus what is needed to answer them. The items are
+   the publishes (pending[i] answers items[i]) followed by the dead letters of subs. */
 typedef struct s_batch {
     ob_writer_batch_t wb; /* what the writer sees: wb.items[i] belongs to pending[i] */
     s_pending_t *pending; /* batch_max entries */
+    size_t publishes;     /* items that are publishes; the rest are dead letters */
     size_t bytes;         /* event bytes collected */
+    ob_subs_batch_t subs; /* subscription state to persist with it */
+    zlistx_t *deferred;   /* s_deferred_t * answered after the commit, owned */
 } s_batch_t;
 
-/* One connection that said HELLO. */
+/* One connection that said HELLO. Its address is the consumer identity in subs.h. */
 typedef struct s_session {
     char name[OB_CLIENT_NAME_MAX + 1]; /* client name from HELLO */
     uint32_t heartbeat_ms;             /* agreed heartbeat interval */
     int64_t last_seen;                 /* zclock_mono of its last message */
+    uint8_t rid[S_RID_MAX];            /* its routing id, to send deliveries */
+    size_t rid_len;                    /* bytes in rid */
 } s_session_t;
 
 typedef struct s_server {
@@ -69,6 +84,16 @@ typedef struct s_server {
     ob_store_t *store;                          /* owned; written only by the writer */
     zactor_t *writer;                           /* owned */
     zhashx_t *sessions;                         /* hex(routing id) -> s_session_t, owned */
+    ob_subs_t *subs;                            /* subscriptions, owned */
+    ob_writer_args_t writer_args;               /* what the writer borrows */
+    zlistx_t *deferred;                         /* s_deferred_t * for the next batch, owned */
+    uint8_t *reply;                             /* OB_BODY_MAX bytes for large OK bodies */
+    uint8_t *result;                            /* OB_SERVER_RESULT_MAX bytes: OK results */
+    ob_wire_msg_t msg;                          /* scratch for replies (7 KB: not stacked) */
+    ob_wire_msg_t in;                           /* the message being handled */
+    ob_wire_msg_t confirm;                      /* scratch for CONFIRMs: zeroed once, only */
+                                                /* its CONFIRM fields ever change */
+    int store_failed;                           /* a commit failed while stopping */
     s_batch_t batches[2];                       /* the two batches, owned */
     s_batch_t *collecting;                      /* the batch filling from the ROUTER */
     s_batch_t *in_flight;                       /* the batch at the writer, or NULL */
@@ -106,17 +131,22 @@ s_rid_key(zmq_msg_t *rid, char key[S_RID_KEY])
     key[2 * size] = '\0';
 }
 
-/* Sends msg to the peer rid (borrowed). Never blocks: a peer that is gone or whose queue is
-   full loses the reply, which is counted (it will re-send and be answered again: publishes
-   are idempotent). Returns 0 or -1. */
+/* Sends msg, and event (event_len bytes, or NULL) as its third frame, to the peer whose
+   routing id is rid (rid_len bytes, borrowed). Never blocks: a peer that is gone or whose
+   queue is full loses the message, which is counted (a publisher re-sends and is answered
+   again, publishes being idempotent; a delivery is redelivered after its ack timeout).
+   Returns 0 or -1. */
 static int
-s_send(s_server_t *self, zmq_msg_t *rid, const ob_wire_msg_t *msg)
+s_send_to(s_server_t *self, const void *rid, size_t rid_len, const ob_wire_msg_t *msg,
+          const uint8_t *event, size_t event_len)
 {
     uint8_t header[OB_HEADER_SIZE];
-    uint8_t body[OB_SERVER_REPLY_MAX];
+    uint8_t small[OB_SERVER_REPLY_MAX];
+    uint8_t *body = msg->command == OB_CMD_OK ? self->reply : small;
+    size_t cap = msg->command == OB_CMD_OK ? OB_BODY_MAX : sizeof small;
     size_t body_len = 0;
     ob_wire_encode_header(msg, header);
-    int rc = ob_wire_encode_body(msg, body, sizeof body, &body_len);
+    int rc = ob_wire_encode_body(msg, body, cap, &body_len);
     if (rc) {
         zsys_error("server: cannot encode %s: %s", ob_command_name(msg->command), ob_strerror(rc));
         self->dropped++;
@@ -125,51 +155,94 @@ s_send(s_server_t *self, zmq_msg_t *rid, const ob_wire_msg_t *msg)
     void *handle = zsock_resolve(self->router);
     /* With ROUTER_MANDATORY the first frame fails (EHOSTUNREACH, EAGAIN) if the peer is
        gone or full; once it is accepted, the rest of the message is too. */
-    if (zmq_send(handle, zmq_msg_data(rid), zmq_msg_size(rid), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+    if (zmq_send(handle, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
         zmq_send(handle, header, sizeof header, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-        zmq_send(handle, body, body_len, ZMQ_DONTWAIT) < 0) {
+        zmq_send(handle, body, body_len, event ? ZMQ_SNDMORE | ZMQ_DONTWAIT : ZMQ_DONTWAIT) < 0 ||
+        (event && zmq_send(handle, event, event_len, ZMQ_DONTWAIT) < 0)) {
         self->dropped++;
         return -1;
     }
     return 0;
 }
 
-/* Answers ERROR {req, code, reason} to rid (borrowed) and counts it. rc is an OB_ERR_* code
-   (anything else, such as -ENOMEM, is answered as BUSY: the client may retry). The reason
-   is printf-formatted; NULL format means ob_strerror(rc). */
+/* Sends msg to the peer rid (borrowed); see s_send_to. */
+static int
+s_send(s_server_t *self, zmq_msg_t *rid, const ob_wire_msg_t *msg)
+{
+    return s_send_to(self, zmq_msg_data(rid), zmq_msg_size(rid), msg, NULL, 0);
+}
+
+/* Answers ERROR {req, code, reason, sub} to the peer rid (rid_len bytes) and counts it. rc
+   is an OB_ERR_* code (anything else, such as -ENOMEM, is answered as BUSY: the client may
+   retry). sub may be NULL. */
+static void
+s_send_error_v(s_server_t *self, const void *rid, size_t rid_len, uint64_t req, int rc,
+               const char *sub, const char *format, va_list args)
+{
+    ob_wire_msg_t *msg = &self->msg;
+    memset(msg, 0, sizeof *msg);
+    msg->command = OB_CMD_ERROR;
+    msg->req = req;
+    msg->code = ob_error_to_wire(rc);
+    if (msg->code == 0) {
+        rc = OB_ERR_BUSY;
+        msg->code = ob_error_to_wire(rc);
+    }
+    if (sub)
+        snprintf(msg->sub, sizeof msg->sub, "%s", sub);
+    if (format)
+        vsnprintf(msg->reason, sizeof msg->reason, format, args);
+    else
+        snprintf(msg->reason, sizeof msg->reason, "%s", ob_strerror(rc));
+
+    self->errors++;
+    if (msg->code < OB_SERVER_CODES_MAX)
+        self->errors_by_code[msg->code]++;
+    if (self->cfg.verbose)
+        zsys_debug("server: ERROR %u (req %" PRIu64 "): %s", msg->code, req, msg->reason);
+    s_send_to(self, rid, rid_len, msg, NULL, 0);
+}
+
+/* Answers ERROR {req, code, reason} to rid (borrowed); see s_send_error_v. The reason is
+   printf-formatted; NULL format means ob_strerror(rc). */
 static void s_send_error(s_server_t *self, zmq_msg_t *rid, uint64_t req, int rc, const char *format,
                          ...) CHECK_PRINTF(5);
 
 static void
 s_send_error(s_server_t *self, zmq_msg_t *rid, uint64_t req, int rc, const char *format, ...)
 {
-    ob_wire_msg_t msg;
-    memset(&msg, 0, sizeof msg);
-    msg.command = OB_CMD_ERROR;
-    msg.req = req;
-    msg.code = ob_error_to_wire(rc);
-    if (msg.code == 0) {
-        rc = OB_ERR_BUSY;
-        msg.code = ob_error_to_wire(rc);
-    }
-    if (format) {
-        va_list args;
-        va_start(args, format);
-        vsnprintf(msg.reason, sizeof msg.reason, format, args);
-        va_end(args);
-    } else
-        snprintf(msg.reason, sizeof msg.reason, "%s", ob_strerror(rc));
+    va_list args;
+    va_start(args, format);
+    s_send_error_v(self, zmq_msg_data(rid), zmq_msg_size(rid), req, rc, NULL, format, args);
+    va_end(args);
+}
 
-    self->errors++;
-    if (msg.code < OB_SERVER_CODES_MAX)
-        self->errors_by_code[msg.code]++;
-    if (self->cfg.verbose) {
-        char key[S_RID_KEY];
-        s_rid_key(rid, key);
-        zsys_debug("server: ERROR %u to peer %s (req %" PRIu64 "): %s", msg.code, key, req,
-                   msg.reason);
-    }
-    s_send(self, rid, &msg);
+/* ERROR {code, reason, sub} without req to a session. */
+static void s_send_error_sub(s_server_t *self, s_session_t *session, int rc, const char *sub,
+                             const char *format, ...) CHECK_PRINTF(5);
+
+static void
+s_send_error_sub(s_server_t *self, s_session_t *session, int rc, const char *sub,
+                 const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    s_send_error_v(self, session->rid, session->rid_len, 0, rc, sub, format, args);
+    va_end(args);
+}
+
+/* The same to a session. */
+static void s_send_error_to(s_server_t *self, s_session_t *session, uint64_t req, int rc,
+                            const char *format, ...) CHECK_PRINTF(5);
+
+static void
+s_send_error_to(s_server_t *self, s_session_t *session, uint64_t req, int rc, const char *format,
+                ...)
+{
+    va_list args;
+    va_start(args, format);
+    s_send_error_v(self, session->rid, session->rid_len, req, rc, NULL, format, args);
+    va_end(args);
 }
 
 /* Frees what a pending publish owns. */
@@ -198,15 +271,26 @@ typedef struct s_run {
     zmq_msg_t *rid;    /* the client's routing id, borrowed from the batch */
     const char *topic; /* the run's topic, topic_len bytes, borrowed from the batch */
     size_t topic_len;  /* bytes at topic */
-    ob_wire_msg_t msg; /* the CONFIRM so far: first req and seq, dup, count */
+    struct {
+        uint64_t req, seq; /* the first of the run */
+        int dup;
+        uint32_t count;
+    } msg; /* the CONFIRM so far */
 } s_run_t;
 
 /* Sends run's CONFIRM and closes it. */
 static void
 s_run_flush(s_server_t *self, s_run_t *run)
 {
-    if (run->rid)
-        s_send(self, run->rid, &run->msg);
+    if (run->rid) {
+        ob_wire_msg_t *msg = &self->confirm;
+        msg->command = OB_CMD_CONFIRM;
+        msg->req = run->msg.req;
+        msg->seq = run->msg.seq;
+        msg->dup = run->msg.dup;
+        msg->count = run->msg.count;
+        s_send(self, run->rid, msg);
+    }
     run->rid = NULL;
 }
 
@@ -218,6 +302,48 @@ s_rid_equal(zmq_msg_t *a, zmq_msg_t *b)
            memcmp(zmq_msg_data(a), zmq_msg_data(b), zmq_msg_size(a)) == 0;
 }
 
+/* After the commit of batch: tells subs what was stored (or that the commit failed, so that
+   its state is written again), frees the dead letters, and answers the SUBSCRIBEs that
+   waited for this commit. */
+static void
+s_subs_committed(s_server_t *self, s_batch_t *batch)
+{
+    int rc = batch->wb.rc;
+    if (rc == 0) {
+        ob_subs_on_commit(self->subs, batch->wb.items, batch->wb.count);
+        for (size_t i = batch->publishes; i < batch->wb.count; i++)
+            if (batch->wb.items[i].rc == 0 && !batch->wb.items[i].dup)
+                self->published++;
+        for (size_t i = 0; i < batch->subs.letter_count; i++)
+            free(batch->subs.letters[i].event);
+        batch->subs.letter_count = 0;
+    } else {
+        ob_subs_uncollect(self->subs, &batch->subs);
+        if (self->terminating)
+            self->store_failed = 1;
+    }
+    s_deferred_t *d;
+    while ((d = zlistx_detach(batch->deferred, NULL))) {
+        s_session_t *session = zhashx_lookup(self->sessions, d->key);
+        if (session) {
+            int arc = rc ? rc : ob_subs_attach(self->subs, session, d->sub);
+            if (arc)
+                s_send_error_to(self, session, d->req, arc, "SUBSCRIBE %s: %s", d->sub,
+                                ob_strerror(arc));
+            else {
+                ob_wire_msg_t *msg = &self->msg;
+                memset(msg, 0, sizeof *msg);
+                msg->command = OB_CMD_SUBSCRIBED;
+                msg->req = d->req;
+                snprintf(msg->sub, sizeof msg->sub, "%s", d->sub);
+                msg->created = 1;
+                s_send_to(self, session->rid, session->rid_len, msg, NULL, 0);
+            }
+        }
+        free(d);
+    }
+}
+
 /* Answers every publish of the batch the writer returned, then empties it. Per client, the
    answers keep the order of its publishes. */
 static void
@@ -227,9 +353,9 @@ s_confirm(s_server_t *self, s_batch_t *batch)
     size_t next_victim = 0;
     memset(runs, 0, sizeof runs);
     if (batch->wb.rc)
-        zsys_error("server: storage failure, %zu publishes refused: %s", batch->wb.count,
+        zsys_error("server: storage failure, %zu publishes refused: %s", batch->publishes,
                    ob_strerror(batch->wb.rc));
-    for (size_t i = 0; i < batch->wb.count; i++) {
+    for (size_t i = 0; i < batch->publishes; i++) {
         const ob_store_item_t *item = &batch->wb.items[i];
         s_pending_t *pending = &batch->pending[i];
         s_run_t *run = NULL;
@@ -270,7 +396,6 @@ s_confirm(s_server_t *self, s_batch_t *batch)
         run->topic = pending->env.topic;
         run->topic_len = pending->env.topic_len;
         memset(&run->msg, 0, sizeof run->msg);
-        run->msg.command = OB_CMD_CONFIRM;
         run->msg.req = pending->req;
         run->msg.seq = item->seq;
         run->msg.dup = item->dup;
@@ -278,23 +403,56 @@ s_confirm(s_server_t *self, s_batch_t *batch)
     }
     for (size_t r = 0; r < OB_SERVER_RUNS_OPEN; r++)
         s_run_flush(self, &runs[r]);
-    for (size_t i = 0; i < batch->wb.count; i++)
+    s_subs_committed(self, batch);
+    for (size_t i = 0; i < batch->publishes; i++)
         s_pending_clear(&batch->pending[i]);
     self->batches_done++;
-    self->batched_items += batch->wb.count;
+    self->batched_items += batch->publishes;
     batch->wb.count = 0;
+    batch->publishes = 0;
     batch->wb.rc = 0;
+    batch->wb.op_count = 0;
     batch->bytes = 0;
 }
 
-/* Hands the collecting batch to the writer if the writer is idle and there is something. */
+/* Hands the collecting batch to the writer if the writer is idle and there is something:
+   publishes, or subscription state to persist. The subscription state is collected now,
+   at the last moment, so that it holds everything up to this instant. */
 static void
 s_handover(s_server_t *self)
 {
-    if (self->in_flight || self->collecting->wb.count == 0)
+    s_batch_t *batch = self->collecting;
+    if (self->in_flight ||
+        (batch->wb.count == 0 && !ob_subs_dirty(self->subs) && zlistx_size(self->deferred) == 0))
         return;
-    if (zsock_send(self->writer, "sp", OB_WRITER_BATCH, &self->collecting->wb)) {
+    if (self->store_failed)
+        return; /* stopping after a failed commit: what is left stays for the next start */
+    batch->publishes = batch->wb.count;
+    if (ob_subs_collect(self->subs, &batch->subs))
+        zsys_error("server: out of memory collecting subscription state (retried)");
+    for (size_t i = 0; i < batch->subs.letter_count; i++) {
+        const ob_subs_letter_t *letter = &batch->subs.letters[i];
+        ob_store_item_t *item = &batch->wb.items[batch->wb.count++];
+        memset(item, 0, sizeof *item);
+        item->topic = letter->topic;
+        item->topic_len = strlen(letter->topic);
+        item->event_id = letter->id;
+        item->event_id_len = strlen(letter->id);
+        item->event = letter->event;
+        item->event_len = letter->event_len;
+    }
+    batch->wb.ops = batch->subs.ops;
+    batch->wb.op_count = batch->subs.op_count;
+    void *d;
+    while ((d = zlistx_detach(self->deferred, NULL)))
+        zlistx_add_end(batch->deferred, d);
+    if (zsock_send(self->writer, "sp", OB_WRITER_BATCH, &batch->wb)) {
         zsys_error("server: cannot reach the writer");
+        ob_subs_uncollect(self->subs, &batch->subs);
+        while ((d = zlistx_detach(batch->deferred, NULL)))
+            zlistx_add_end(self->deferred, d);
+        batch->wb.count = batch->publishes;
+        batch->wb.op_count = 0;
         return; /* retried on the next turn of the loop */
     }
     self->in_flight = self->collecting;
@@ -313,7 +471,10 @@ s_on_hello(s_server_t *self, zmq_msg_t *rid, const char *key, s_session_t *sessi
             return;
         }
         zhashx_insert(self->sessions, key, session); /* key is new: cannot fail */
-    }
+        session->rid_len = zmq_msg_size(rid) < S_RID_MAX ? zmq_msg_size(rid) : S_RID_MAX;
+        memcpy(session->rid, zmq_msg_data(rid), session->rid_len);
+    } else
+        ob_subs_detach_all(self->subs, session); /* a restarted session: 12.5 */
     snprintf(session->name, sizeof session->name, "%s", hello->name);
     session->heartbeat_ms = hello->heartbeat_ms ? hello->heartbeat_ms : OB_HEARTBEAT_MS_DEFAULT;
     session->last_seen = zclock_mono();
@@ -350,6 +511,14 @@ s_on_publish(s_server_t *self, zmq_msg_t *rid, zmq_msg_t *frame, const ob_wire_m
         return;
     }
 
+    static const char dlq[] = OB_SUBS_DLQ_PREFIX;
+    if (env.topic_len >= sizeof dlq - 1 && !memcmp(env.topic, dlq, sizeof dlq - 1)) {
+        s_send_error(self, rid, msg->req, OB_ERR_FORBIDDEN,
+                     "%.*s: only the broker publishes to dead-letter topics", (int)env.topic_len,
+                     env.topic);
+        return;
+    }
+
     s_batch_t *batch = self->collecting;
     size_t i = batch->wb.count++;
     s_pending_t *pending = &batch->pending[i];
@@ -377,6 +546,216 @@ s_on_publish(s_server_t *self, zmq_msg_t *rid, zmq_msg_t *frame, const ob_wire_m
     batch->bytes += size;
 }
 
+/* subs.h sink: a DELIVER to a session. */
+static int
+s_deliver(void *arg, void *consumer, const ob_wire_msg_t *msg, const uint8_t *event,
+          size_t event_len)
+{
+    s_server_t *self = arg;
+    s_session_t *session = consumer;
+    return s_send_to(self, session->rid, session->rid_len, msg, event, event_len);
+}
+
+/* subs.h sink: the subscription a session was attached to was deleted (12.7). */
+static void
+s_gone(void *arg, void *consumer, const char *sub)
+{
+    s_send_error_sub(arg, consumer, OB_ERR_NO_SUCH_SUBSCRIPTION, sub, "subscription %s was deleted",
+                     sub);
+}
+
+/* OK {req, result, more} to rid, with an event frame if event. */
+static void
+s_send_ok(s_server_t *self, zmq_msg_t *rid, uint64_t req, const uint8_t *result, size_t result_len,
+          int more, const uint8_t *event, size_t event_len)
+{
+    ob_wire_msg_t *msg = &self->msg;
+    memset(msg, 0, sizeof *msg);
+    msg->command = OB_CMD_OK;
+    msg->req = req;
+    msg->result = result;
+    msg->result_len = result_len;
+    msg->more = more;
+    s_send_to(self, zmq_msg_data(rid), zmq_msg_size(rid), msg, event, event_len);
+}
+
+/* The TOPICS listing under construction. */
+typedef struct s_topics {
+    msgpack_sbuffer entries; /* packed entries */
+    msgpack_sbuffer one;     /* the entry being packed */
+    size_t count;            /* entries packed */
+    int more;                /* cut for size */
+} s_topics_t;
+
+static void
+s_pack_str(msgpack_packer *pk, const char *s)
+{
+    size_t len = strlen(s);
+    msgpack_pack_str(pk, len);
+    msgpack_pack_str_body(pk, s, len);
+}
+
+static int
+s_on_topic(void *arg, const char *name, uint32_t topic_id, const ob_topic_stat_t *stat)
+{
+    (void)topic_id;
+    s_topics_t *t = arg;
+    msgpack_packer pk;
+    msgpack_sbuffer_clear(&t->one);
+    msgpack_packer_init(&pk, &t->one, msgpack_sbuffer_write);
+    uint64_t first = stat->events ? stat->first_seq : stat->last_seq + 1;
+    msgpack_pack_map(&pk, 6);
+    s_pack_str(&pk, "name");
+    s_pack_str(&pk, name);
+    s_pack_str(&pk, "first_seq");
+    msgpack_pack_uint64(&pk, first);
+    s_pack_str(&pk, "last_seq");
+    msgpack_pack_uint64(&pk, stat->last_seq);
+    s_pack_str(&pk, "events");
+    msgpack_pack_uint64(&pk, stat->events);
+    s_pack_str(&pk, "bytes");
+    msgpack_pack_uint64(&pk, stat->bytes);
+    s_pack_str(&pk, "removed"); /* by retention: sequence numbers start at 1, without gaps */
+    msgpack_pack_uint64(&pk, first - 1);
+    if (t->entries.size + t->one.size + OB_SERVER_REPLY_MAX > OB_BODY_MAX) {
+        t->more = 1;
+        return 1;
+    }
+    msgpack_sbuffer_write(&t->entries, t->one.data, t->one.size);
+    t->count++;
+    return 0;
+}
+
+/* TOPICS: the topics after msg->after, as many as fit. */
+static void
+s_on_topics(s_server_t *self, zmq_msg_t *rid, const ob_wire_msg_t *msg)
+{
+    s_topics_t t;
+    memset(&t, 0, sizeof t);
+    msgpack_sbuffer_init(&t.entries);
+    msgpack_sbuffer_init(&t.one);
+    int rc = ob_store_topics(self->store, msg->after, s_on_topic, &t);
+    if (rc < 0 || rc == OB_ERR_STORAGE)
+        s_send_error(self, rid, msg->req, rc, "TOPICS: %s", ob_strerror(rc));
+    else {
+        msgpack_sbuffer all;
+        msgpack_sbuffer_init(&all);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &all, msgpack_sbuffer_write);
+        msgpack_pack_array(&pk, t.count);
+        msgpack_sbuffer_write(&all, t.entries.data, t.entries.size);
+        s_send_ok(self, rid, msg->req, (const uint8_t *)all.data, all.size, t.more, NULL, 0);
+        msgpack_sbuffer_destroy(&all);
+    }
+    msgpack_sbuffer_destroy(&t.entries);
+    msgpack_sbuffer_destroy(&t.one);
+}
+
+/* FETCH: one stored event. */
+static void
+s_on_fetch(s_server_t *self, zmq_msg_t *rid, const ob_wire_msg_t *msg)
+{
+    uint8_t *event = NULL;
+    size_t len = 0;
+    uint64_t time_us = 0;
+    int rc = ob_store_get(self->store, msg->topic, msg->seq, &event, &len, &time_us);
+    if (rc == -ENOENT)
+        rc = OB_ERR_INVALID_ARGUMENT;
+    if (rc) {
+        s_send_error(self, rid, msg->req, rc, "FETCH %s #%" PRIu64 ": %s", msg->topic, msg->seq,
+                     rc == OB_ERR_INVALID_ARGUMENT ? "no such event stored" : ob_strerror(rc));
+        return;
+    }
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    s_pack_str(&pk, "topic");
+    s_pack_str(&pk, msg->topic);
+    s_pack_str(&pk, "seq");
+    msgpack_pack_uint64(&pk, msg->seq);
+    s_pack_str(&pk, "time");
+    msgpack_pack_uint64(&pk, time_us);
+    s_send_ok(self, rid, msg->req, (const uint8_t *)buf.data, buf.size, 0, event, len);
+    msgpack_sbuffer_destroy(&buf);
+    free(event);
+}
+
+/* Subscription and admin requests (PROTOCOL.md 12, 13). */
+static void
+s_on_request(s_server_t *self, zmq_msg_t *rid, s_session_t *session, const ob_wire_msg_t *msg)
+{
+    const char *name = ob_command_name(msg->command);
+    int rc = 0, created = 0, defer = 0, more = 0;
+    size_t len = 0;
+    char sub[OB_SUB_NAME_MAX + 1];
+    switch (msg->command) {
+    case OB_CMD_SUBSCRIBE:
+        rc = ob_subs_subscribe(self->subs, session, msg, sub, &created, &defer);
+        if (rc == 0 && defer) {
+            s_deferred_t *d = calloc(1, sizeof *d);
+            if (!d || !zlistx_add_end(self->deferred, d)) {
+                free(d);
+                rc = -ENOMEM; /* the subscription exists: a retry attaches to it */
+                break;
+            }
+            s_rid_key(rid, d->key);
+            d->req = msg->req;
+            snprintf(d->sub, sizeof d->sub, "%s", sub);
+            return; /* answered after the commit (s_subs_committed) */
+        }
+        if (rc == 0) {
+            ob_wire_msg_t *reply = &self->msg;
+            memset(reply, 0, sizeof *reply);
+            reply->command = OB_CMD_SUBSCRIBED;
+            reply->req = msg->req;
+            snprintf(reply->sub, sizeof reply->sub, "%s", sub);
+            reply->created = created;
+            s_send(self, rid, reply);
+            return;
+        }
+        break;
+    case OB_CMD_UNSUBSCRIBE:
+        rc = ob_subs_unsubscribe(self->subs, session, msg->sub);
+        break;
+    case OB_CMD_SUB_REPOSITION:
+        rc = ob_subs_reposition(self->subs, msg);
+        break;
+    case OB_CMD_SUB_DELETE:
+        rc = ob_subs_delete(self->subs, msg->sub);
+        break;
+    case OB_CMD_SUBS:
+        rc = ob_subs_list(self->subs, msg->after, self->result, OB_SERVER_RESULT_MAX, &len, &more);
+        if (rc == 0) {
+            s_send_ok(self, rid, msg->req, self->result, len, more, NULL, 0);
+            return;
+        }
+        break;
+    case OB_CMD_SUB_INFO:
+        rc = ob_subs_info(self->subs, msg->sub, msg->after, self->result, OB_SERVER_RESULT_MAX,
+                          &len, &more);
+        if (rc == 0) {
+            s_send_ok(self, rid, msg->req, self->result, len, more, NULL, 0);
+            return;
+        }
+        break;
+    case OB_CMD_TOPICS:
+        s_on_topics(self, rid, msg);
+        return;
+    case OB_CMD_FETCH:
+        s_on_fetch(self, rid, msg);
+        return;
+    default:
+        rc = OB_ERR_UNKNOWN_COMMAND;
+        break;
+    }
+    if (rc)
+        s_send_error(self, rid, msg->req, rc, "%s %s: %s", name, msg->sub, ob_strerror(rc));
+    else
+        s_send_ok(self, rid, msg->req, NULL, 0, 0, NULL, 0);
+}
+
 /* Checks a header frame (PROTOCOL.md 5.3 step 2): 4 bytes, signature, version, and a
    command a client may send. Sets *ret_command. Returns 0, OB_ERR_SIGNATURE,
    OB_ERR_VERSION or OB_ERR_UNKNOWN_COMMAND. */
@@ -393,9 +772,19 @@ s_check_header(zmq_msg_t *header, int *ret_command)
     case OB_CMD_HELLO:
     case OB_CMD_PING:
     case OB_CMD_PUBLISH:
+    case OB_CMD_SUBSCRIBE:
+    case OB_CMD_ACK:
+    case OB_CMD_NACK:
+    case OB_CMD_UNSUBSCRIBE:
+    case OB_CMD_TOPICS:
+    case OB_CMD_SUBS:
+    case OB_CMD_SUB_INFO:
+    case OB_CMD_SUB_REPOSITION:
+    case OB_CMD_SUB_DELETE:
+    case OB_CMD_FETCH:
         *ret_command = data[3];
         return 0;
-    default: /* unknown, or sent by the broker (WELCOME, PONG, ERROR, CONFIRM) */
+    default: /* unknown, or sent by the broker (WELCOME, PONG, ERROR, OK, CONFIRM, ...) */
         return OB_ERR_UNKNOWN_COMMAND;
     }
 }
@@ -410,7 +799,8 @@ s_read_one(s_server_t *self)
     zmq_msg_t frames[OB_FRAMES_MAX + 1]; /* the last one takes any surplus frames */
     size_t count = 0; /* frames after the routing id, including any over OB_FRAMES_MAX */
     char key[S_RID_KEY];
-    ob_wire_msg_t msg;
+    ob_wire_msg_t *msg_p = &self->in; /* 7 KB: a member, not on the stack */
+#define msg (*msg_p)
     int ret = 1;
 
     zmq_msg_init(&rid);
@@ -484,18 +874,30 @@ s_read_one(s_server_t *self)
         s_send(self, &rid, &pong);
         goto out;
     }
-    if (self->terminating) {
+    if (msg.command == OB_CMD_ACK) {
+        ob_subs_ack(self->subs, session, &msg);
+        goto out;
+    }
+    if (msg.command == OB_CMD_NACK) {
+        ob_subs_nack(self->subs, session, &msg);
+        goto out;
+    }
+    if (self->terminating && (msg.command == OB_CMD_PUBLISH || msg.command == OB_CMD_SUBSCRIBE)) {
         /* PROTOCOL.md 11.1: refused, nothing stored; re-sent after the next WELCOME */
-        s_send_error(self, &rid, msg.req, OB_ERR_SHUTDOWN, "PUBLISH: %s",
+        s_send_error(self, &rid, msg.req, OB_ERR_SHUTDOWN, "%s: %s", ob_command_name(msg.command),
                      ob_strerror(OB_ERR_SHUTDOWN));
         goto out;
     }
-    s_on_publish(self, &rid, &frames[2], &msg); /* (6) */
+    if (msg.command == OB_CMD_PUBLISH)
+        s_on_publish(self, &rid, &frames[2], &msg); /* (7) */
+    else
+        s_on_request(self, &rid, session, &msg);
 out:
     zmq_msg_close(&rid);
     for (size_t i = 0; i <= OB_FRAMES_MAX; i++)
         zmq_msg_close(&frames[i]);
     return ret;
+#undef msg
 }
 
 /* Reads the ROUTER until it is empty, the collecting batch is full, or OB_SERVER_DRAIN_MAX
@@ -583,6 +985,7 @@ s_expire(s_server_t *self, int64_t now)
     for (char *key = zlistx_first(expired); key; key = zlistx_next(expired)) {
         if (self->cfg.verbose)
             zsys_debug("server: session of peer %s expired", key);
+        ob_subs_detach_all(self->subs, zhashx_lookup(self->sessions, key));
         zhashx_delete(self->sessions, key);
     }
     zlistx_destroy(&expired);
@@ -595,7 +998,8 @@ s_run(s_server_t *self)
 {
     int64_t next_tick = zclock_mono() + OB_SERVER_TICK_MS;
     self->resumed_at = zclock_mono();
-    while (!self->terminating || self->in_flight || self->collecting->wb.count) {
+    while (!self->terminating || self->in_flight || self->collecting->wb.count ||
+           (!self->store_failed && (ob_subs_dirty(self->subs) || zlistx_size(self->deferred)))) {
         /* Stopping, the ROUTER is still read, to answer SHUTDOWN rather than nothing. */
         int reading = !s_batch_full(self, self->collecting);
         if (!reading)
@@ -611,6 +1015,9 @@ s_run(s_server_t *self)
         };
         int64_t now = zclock_mono();
         long timeout = next_tick > now ? (long)(next_tick - now) : 0;
+        int delivering = !self->terminating && ob_subs_busy(self->subs);
+        if (delivering)
+            timeout = 0; /* deliveries to make: only look whether anything else came */
         if (zmq_poll(items, reading ? 3 : 2, timeout) < 0) {
             if (errno == EINTR)
                 continue; /* a signal: the owner sends $TERM when it wants us to stop */
@@ -627,13 +1034,24 @@ s_run(s_server_t *self)
             zsys_error("server: ROUTER failed: %s", zmq_strerror(errno));
             break;
         }
-        s_handover(self);
         now = zclock_mono();
+        if (delivering)
+            ob_subs_pump(self->subs, OB_SERVER_PUMP_MAX, now);
+        s_handover(self);
         if (now >= next_tick) {
             s_expire(self, now);
+            ob_subs_tick(self->subs, now);
             next_tick = now + OB_SERVER_TICK_MS;
         }
     }
+}
+
+/* zlistx destructor for deferred SUBSCRIBEs. */
+static void
+s_deferred_free(void **item_p)
+{
+    free(*item_p);
+    *item_p = NULL;
 }
 
 /* zhashx destructor for sessions. */
@@ -679,10 +1097,27 @@ s_start(s_server_t *self)
         return self->start_rc;
     }
     zhashx_set_destructor(self->sessions, s_session_free);
+    self->deferred = zlistx_new();
+    self->reply = malloc(OB_BODY_MAX);
+    self->result = malloc(OB_SERVER_RESULT_MAX);
+    if (!self->deferred || !self->reply || !self->result) {
+        s_start_failed(self, -ENOMEM, "out of memory");
+        return self->start_rc;
+    }
+    zlistx_set_destructor(self->deferred, s_deferred_free);
     for (int b = 0; b < 2; b++) {
-        self->batches[b].wb.items = calloc(cfg->batch_max, sizeof(ob_store_item_t));
+        /* items: the publishes, then room for the dead letters */
+        self->batches[b].wb.items =
+            calloc(cfg->batch_max + OB_SERVER_LETTERS_MAX, sizeof(ob_store_item_t));
         self->batches[b].pending = calloc(cfg->batch_max, sizeof(s_pending_t));
-        if (!self->batches[b].wb.items || !self->batches[b].pending) {
+        self->batches[b].subs.letters =
+            calloc(OB_SERVER_LETTERS_MAX, sizeof *self->batches[b].subs.letters);
+        self->batches[b].subs.letter_cap = OB_SERVER_LETTERS_MAX;
+        self->batches[b].deferred = zlistx_new();
+        if (self->batches[b].deferred)
+            zlistx_set_destructor(self->batches[b].deferred, s_deferred_free);
+        if (!self->batches[b].wb.items || !self->batches[b].pending ||
+            !self->batches[b].subs.letters || !self->batches[b].deferred) {
             s_start_failed(self, -ENOMEM, "out of memory for batches of %u", cfg->batch_max);
             return self->start_rc;
         }
@@ -695,6 +1130,11 @@ s_start(s_server_t *self)
 
     if ((rc = ob_store_open(cfg->data_dir, cfg->map_size, &self->store))) {
         s_start_failed(self, rc, "cannot open the data directory %s: %s", cfg->data_dir,
+                       ob_strerror(rc));
+        return rc;
+    }
+    if ((rc = ob_subs_new(self->store, s_deliver, s_gone, self, &self->subs))) {
+        s_start_failed(self, rc, "cannot load the subscriptions in %s: %s", cfg->data_dir,
                        ob_strerror(rc));
         return rc;
     }
@@ -725,7 +1165,10 @@ s_start(s_server_t *self)
     snprintf(self->endpoint, sizeof self->endpoint, "%s", endpoint ? endpoint : cfg->endpoint);
     zstr_free(&endpoint);
 
-    self->writer = zactor_new(ob_writer_actor, self->store);
+    self->writer_args.store = self->store;
+    self->writer_args.limits = ob_config_retention;
+    self->writer_args.limits_arg = &self->cfg;
+    self->writer = zactor_new(ob_writer_actor, &self->writer_args);
     if (!self->writer) {
         s_start_failed(self, -ENOMEM, "cannot start the writer");
         return self->start_rc;
@@ -753,8 +1196,14 @@ s_server_destroy(s_server_t **self_p)
             }
         free(self->batches[b].pending);
         free(self->batches[b].wb.items);
+        ob_subs_batch_free(&self->batches[b].subs);
+        zlistx_destroy(&self->batches[b].deferred);
     }
     zsock_destroy(&self->router);
+    ob_subs_destroy(&self->subs);
+    zlistx_destroy(&self->deferred);
+    free(self->reply);
+    free(self->result);
     ob_store_close(&self->store);
     zhashx_destroy(&self->sessions);
     free(self);

@@ -3,7 +3,10 @@
     An actor that binds a ROUTER socket, keeps a session per connection, decodes every
     message and answers it, and feeds publishes to the writer actor (writer.h) in batches:
     group commit with at most one batch at the writer and one being collected. A publish is
-    confirmed only after the transaction holding it has committed.
+    confirmed only after the transaction holding it has committed. Subscriptions (subs.h)
+    deliver from the store between reads of the ROUTER; what they must persist (positions,
+    new and deleted subscriptions, dead letters) rides in the next batch, and a new durable
+    subscription is answered SUBSCRIBED only after the commit that holds it.
 
     Start-up: the actor opens the store and binds before it signals, and it always signals
     (zactor_new cannot carry a status). The creator then asks STATUS; ob_server_start does
@@ -51,6 +54,9 @@ extern "C" {
 #define OB_SERVER_REPLY_MAX 1024         /* bytes in a reply body (ERROR is the largest) */
 #define OB_SERVER_SESSION_LEN 16         /* hex characters in the WELCOME session id */
 #define OB_SERVER_CODES_MAX 64           /* wire error codes counted one by one */
+#define OB_SERVER_RESULT_MAX (OB_BODY_MAX - OB_SERVER_REPLY_MAX) /* bytes in an OK result */
+#define OB_SERVER_LETTERS_MAX 256 /* dead letters written in one group commit */
+#define OB_SERVER_PUMP_MAX 1024   /* deliveries made before reading the ROUTER again */
 
 #define OB_SERVER_STATUS "STATUS" /* command: start status */
 #define OB_SERVER_STATS "STATS"   /* command: counters */

@@ -1,25 +1,60 @@
-/*  ob_writer: see writer.h. Library-like: it logs nothing, the server logs what the batch
-    results say. */
+/*  ob_writer: see writer.h. Library-like: it logs nothing but what retention removed; the
+    server logs what the batch results say. */
 #include "writer.h"
 
+#include <inttypes.h>
 #include <string.h>
 
-void
-ob_writer_actor(zsock_t *pipe, void *args)
+#include "orderbus/error.h"
+
+/* Runs one retention step; returns 1 if it removed a full step (more may be due). */
+static int
+s_retain(const ob_writer_args_t *args, uint64_t *removed, uint64_t *bytes)
 {
-    ob_store_t *store = args;
+    uint64_t n = 0, b = 0;
+    int rc = ob_store_retain(args->store, args->limits, args->limits_arg,
+                             (uint64_t)zclock_time() * 1000, OB_WRITER_RETAIN_STEP, &n, &b);
+    if (rc) {
+        zsys_error("writer: retention failed: %s", ob_strerror(rc));
+        return 0;
+    }
+    *removed += n;
+    *bytes += b;
+    return n >= OB_WRITER_RETAIN_STEP;
+}
+
+void
+ob_writer_actor(zsock_t *pipe, void *arg)
+{
+    ob_writer_args_t args = *(ob_writer_args_t *)arg;
     int64_t next_maintain = zclock_mono() + OB_STORE_MAINTAIN_MS;
+    int64_t next_retain = zclock_mono() + OB_WRITER_RETAIN_MS;
+    int retaining = 0;                       /* a round of retention is under way */
+    uint64_t removed = 0, removed_bytes = 0; /* by the round under way */
 
     zsock_signal(pipe, 0);
     while (1) {
-        int64_t wait = next_maintain - zclock_mono();
-        if (wait <= 0) {
-            ob_store_maintain(store, NULL); /* a failure here changes nothing: retried */
-            next_maintain = zclock_mono() + OB_STORE_MAINTAIN_MS;
-            continue;
+        int64_t now = zclock_mono();
+        if (now >= next_maintain) {
+            ob_store_maintain(args.store, NULL); /* a failure here changes nothing: retried */
+            next_maintain = now + OB_STORE_MAINTAIN_MS;
         }
+        if (args.limits && (retaining || now >= next_retain)) {
+            retaining = s_retain(&args, &removed, &removed_bytes);
+            if (!retaining) {
+                if (removed)
+                    zsys_info("writer: retention removed %" PRIu64 " events (%" PRIu64 " bytes)",
+                              removed, removed_bytes);
+                removed = removed_bytes = 0;
+                next_retain = zclock_mono() + OB_WRITER_RETAIN_MS;
+            }
+        }
+        int64_t until = next_maintain < next_retain ? next_maintain : next_retain;
+        long wait = retaining ? 0 : (long)(until - zclock_mono());
+        if (wait < 0)
+            wait = 0;
         zmq_pollitem_t item = {zsock_resolve(pipe), 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(&item, 1, (long)wait) < 0) {
+        if (zmq_poll(&item, 1, wait) < 0) {
             if (errno == EINTR)
                 continue; /* a signal: the owner decides when we stop */
             break;        /* the context is gone */
@@ -40,7 +75,8 @@ ob_writer_actor(zsock_t *pipe, void *args)
         }
         if (command && !strcmp(command, OB_WRITER_BATCH) && ptr) {
             ob_writer_batch_t *batch = ptr;
-            batch->rc = ob_store_append(store, batch->items, batch->count);
+            batch->rc = ob_store_commit(args.store, batch->items, batch->count, batch->ops,
+                                        batch->op_count);
             zsock_send(pipe, "sp", OB_WRITER_DONE, batch);
         }
         /* anything else is a programming error of the owner; ignore it */

@@ -5,13 +5,17 @@
     shared: while a batch is at the writer, the server does not touch it.
 
     Commands on the pipe (zsock_send pictures):
-      "sp" "BATCH" batch   run ob_store_append on the batch (ob_writer_batch_t *, borrowed);
+      "sp" "BATCH" batch   run ob_store_commit on the batch (ob_writer_batch_t *, borrowed);
                            the writer answers "sp" "DONE" batch with batch->rc filled in.
       "$TERM"              stop; a batch received earlier is answered first, as the pipe
                            delivers in order.
-    Every OB_STORE_MAINTAIN_MS it runs ob_store_maintain. Usage:
+    Every OB_STORE_MAINTAIN_MS it runs ob_store_maintain. Every OB_WRITER_RETAIN_MS it
+    applies retention (ob_store_retain) in steps of OB_WRITER_RETAIN_STEP events, one
+    transaction each, going back to the pipe between steps so that a large removal never
+    holds a batch up by more than one step; it logs what each round removed. Usage:
 
-        zactor_t *writer = zactor_new(ob_writer_actor, store);   // store borrowed
+        ob_writer_args_t args = {store, ob_config_retention, &cfg};    // borrowed
+        zactor_t *writer = zactor_new(ob_writer_actor, &args);
         zsock_send(writer, "sp", "BATCH", batch);
         ... zsock_recv(writer, "sp", &command, &batch) -> "DONE" ...
         zactor_destroy(&writer);                                  // then ob_store_close */
@@ -30,14 +34,25 @@ extern "C" {
 #define OB_WRITER_BATCH "BATCH" /* command: append this batch */
 #define OB_WRITER_DONE "DONE"   /* reply: this batch is done */
 
+#define OB_WRITER_RETAIN_MS 1000    /* how often retention runs */
+#define OB_WRITER_RETAIN_STEP 10000 /* events removed in one retention transaction */
+
 typedef struct ob_writer_batch {
-    ob_store_item_t *items; /* items to append, outputs filled by the writer */
-    size_t count;           /* entries used in items */
-    int rc;                 /* out: what ob_store_append returned */
+    ob_store_item_t *items;   /* items to append, outputs filled by the writer */
+    size_t count;             /* entries used in items */
+    const ob_store_op_t *ops; /* subscription state written in the same transaction */
+    size_t op_count;          /* entries at ops */
+    int rc;                   /* out: what ob_store_commit returned */
 } ob_writer_batch_t;
 
-/* The actor function: args is the ob_store_t * (borrowed; it must outlive the actor and no
-   other thread may append to it). Signals 0 once ready. */
+typedef struct ob_writer_args {
+    ob_store_t *store;          /* borrowed; outlives the actor; no other thread writes */
+    ob_store_limits_fn *limits; /* retention limits of a topic; NULL: no retention */
+    void *limits_arg;           /* its argument, borrowed (read from the writer thread) */
+} ob_writer_args_t;
+
+/* The actor function: args is an ob_writer_args_t * (borrowed, copied before the actor
+   signals). Signals 0 once ready. */
 void ob_writer_actor(zsock_t *pipe, void *args);
 
 #ifdef __cplusplus

@@ -43,6 +43,23 @@
 #define OB_TIMEOUT_MS_DEFAULT 5000       /* default wait for a confirmation */
 #define OB_CONFIRM_RUN_MAX OB_WINDOW_MAX /* publishes one CONFIRM may cover (its count) */
 
+/* Subscriptions (PROTOCOL.md section 12) */
+#define OB_SUB_NAME_MAX 64           /* bytes in a subscription name, [a-z0-9_-] */
+#define OB_SUB_PATTERNS_MAX 16       /* topic patterns of one subscription */
+#define OB_SUB_TYPES_MAX 32          /* event types of one subscription */
+#define OB_CREDIT_DEFAULT 1000       /* events delivered and not yet done, per sub */
+#define OB_CREDIT_MAX 65536          /* largest credit a subscription may ask for */
+#define OB_ACK_WAIT_MS_DEFAULT 30000 /* time a consumer has to ack a delivery */
+#define OB_ACK_WAIT_MS_MIN 100       /* smallest ack_wait_ms */
+#define OB_DELAY_MS_MAX 3600000      /* largest ack_wait_ms, backoff_ms, NACK delay_ms */
+#define OB_MAX_ATTEMPTS_DEFAULT 5    /* deliveries before dead-lettering; 0 unlimited */
+#define OB_MAX_ATTEMPTS_MAX 65535    /* largest max_attempts */
+#define OB_BACKOFF_MS_DEFAULT 1000   /* base of the exponential redelivery delay */
+#define OB_SUBS_MAX 100000           /* subscriptions one broker holds (LIMIT beyond) */
+#define OB_DEAD_LETTER_EXTRA 2048    /* a dead letter's bytes beyond the original's */
+#define OB_EVENT_MAX_ACCEPT (OB_EVENT_MAX_CAP - OB_DEAD_LETTER_EXTRA) /* largest max_event: */
+/* its dead letter must fit OB_EVENT_MAX_CAP */
+
 /* Broker */
 #define OB_ENDPOINT_DEFAULT "tcp://127.0.0.1:7450" /* loopback only unless configured */
 #define OB_DATA_DIR_DEFAULT "orderbus-data"        /* relative to the working directory */

@@ -3,9 +3,9 @@
 #define OB_ORDERBUS_H
 
 #define OB_VERSION_MAJOR 0
-#define OB_VERSION_MINOR 1
+#define OB_VERSION_MINOR 2
 #define OB_VERSION_PATCH 0
-#define OB_VERSION_STRING "0.1.0"
+#define OB_VERSION_STRING "0.2.0"
 
 #include "orderbus/client.h"
 #include "orderbus/error.h"

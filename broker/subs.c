@@ -1,0 +1,1802 @@
+/*  ob_subs: see subs.h.
+
+    Model, per subscription:
+    - a position (s_pos_t) per matched topic: the ack floor, the sorted done ranges above it,
+      and `next`, the next seq to read for a first delivery (floor + 1 after a load);
+    - flights (s_flight_t): events delivered at least once and not done, keyed by (position,
+      seq) in a zhashx. A flight is in exactly one state list: `pending` (delivered, ack
+      deadline in `due`; in delivery order, so deadlines are sorted), `waiting` (a NACK or
+      backoff delay until `due`), `ready` (to be redelivered now) or `dead` (over
+      max_attempts, its dead letter not yet collected). Credit bounds the number of
+      flights: an event that waits for redelivery still holds its credit, so a subscriber
+      that NACKs everything cannot make the broker hold unbounded state;
+    - consumers: attached sessions, served round-robin;
+    - `readable`: the positions that may have events to read (next <= the topic's last seq).
+
+    Work lists of the engine: `active` holds the subscriptions that may deliver now (a pump
+    takes them round-robin and drops those with nothing left to do); `dirty` those with
+    something to persist. Everything that changes a subscription's state puts it on the
+    lists it needs, so neither the pump nor the collector ever walks every subscription. */
+#include "subs.h"
+
+#include <ctype.h>
+#include <czmq.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <msgpack.h>
+#include <string.h>
+
+#include "orderbus/error.h"
+#include "orderbus/event.h"
+#include "orderbus/pattern.h"
+
+#define S_DELAY_MAX ((int64_t)OB_DELAY_MS_MAX)
+#define S_RANGES_PERSIST ((OB_SUBS_POS_RECORD_MAX - 12) / 16) /* ranges a record holds */
+#define S_EPH_HEX 16                                          /* hex digits in an ephemeral name */
+
+typedef struct s_topic s_topic_t;
+typedef struct s_pos s_pos_t;
+typedef struct s_sub s_sub_t;
+
+enum { F_PENDING = 1, F_WAITING, F_READY, F_DEAD };
+
+/* A delivered event that is not done. The key of sub->flights is the flight itself: its
+   first two members. */
+typedef struct s_flight {
+    s_pos_t *pos;     /* key: the position */
+    uint64_t seq;     /* key: the event's seq */
+    void *consumer;   /* PENDING: the consumer it was delivered to, else NULL */
+    uint32_t attempt; /* deliveries so far */
+    int state;        /* F_* */
+    int64_t due;      /* PENDING: ack deadline; WAITING: when it is ready (zclock_mono ms) */
+    void *handle;     /* its node in the list of its state */
+} s_flight_t;
+
+typedef struct s_range {
+    uint64_t lo, hi; /* seqs lo..hi are done */
+} s_range_t;
+
+struct s_topic {
+    uint32_t id;        /* store topic id, 0 until known */
+    uint64_t last_seq;  /* last committed seq */
+    zlistx_t *watchers; /* s_pos_t * of every subscription matching it, borrowed */
+    char name[];
+};
+
+struct s_pos {
+    s_sub_t *sub;     /* borrowed */
+    s_topic_t *topic; /* borrowed */
+    uint64_t floor;   /* ack floor */
+    s_range_t *done;  /* done ranges above floor + 1, sorted, disjoint, not adjacent */
+    size_t done_count;
+    size_t done_cap;
+    uint64_t next;    /* next seq to read for a first delivery */
+    uint64_t skipped; /* removed by retention, to be reported in the next DELIVER */
+    int dirty;        /* to be persisted */
+    void *readable;   /* node in sub->readable, or NULL */
+    void *watch;      /* node in topic->watchers */
+};
+
+struct s_sub {
+    char name[OB_SUB_NAME_MAX + 1];
+    size_t pattern_count;
+    char *patterns[OB_SUB_PATTERNS_MAX];
+    size_t type_count;
+    char *types[OB_SUB_TYPES_MAX];
+    uint32_t credit;
+    uint32_t ack_wait_ms;
+    uint32_t max_attempts;
+    uint32_t backoff_ms;
+    int ephemeral;
+    int dirty;           /* the record is to be persisted */
+    zhashx_t *positions; /* topic name -> s_pos_t, owned */
+    zhashx_t *flights;   /* s_flight_t -> s_flight_t, owned (freed by us) */
+    zlistx_t *pending;   /* s_flight_t *, by deadline */
+    zlistx_t *waiting;   /* s_flight_t * */
+    zlistx_t *ready;     /* s_flight_t * */
+    zlistx_t *dead;      /* s_flight_t * */
+    zlistx_t *readable;  /* s_pos_t * */
+    zlistx_t *dirty_pos; /* s_pos_t * with dirty set */
+    void **consumers;    /* attached consumers */
+    size_t consumer_count;
+    size_t consumer_cap;
+    size_t rr;                                      /* next consumer, round-robin */
+    void *active;                                   /* node in self->active, or NULL */
+    void *dirty_node;                               /* node in self->dirty, or NULL */
+    uint64_t delivered, redelivered, dead_lettered; /* since start */
+};
+
+struct ob_subs {
+    ob_store_t *store;
+    ob_subs_deliver_fn *deliver;
+    ob_subs_gone_fn *gone;
+    void *arg;
+    zhashx_t *subs;      /* name -> s_sub_t, owned */
+    zhashx_t *topics;    /* name -> s_topic_t, owned */
+    zhashx_t *consumers; /* consumer pointer -> zlistx_t of sub names, owned */
+    zlistx_t *active;    /* s_sub_t * that may deliver */
+    zlistx_t *dirty;     /* s_sub_t * with something to persist */
+    zlistx_t *deleted;   /* names (owned) whose records are to be deleted */
+    zlistx_t *letters;   /* ob_subs_letter_t * (owned) to be written again */
+    ob_subs_stats_t stats;
+    int64_t now;               /* time of the current pump, for callbacks */
+    ob_wire_msg_t deliver_msg; /* DELIVER being sent: zeroed once, its fields set each time */
+};
+
+/* ---- helpers for zhashx with pointer or flight keys ---- */
+
+static size_t
+s_ptr_hash(const void *key)
+{
+    uintptr_t v = (uintptr_t)key;
+    return (size_t)(v ^ (v >> 17));
+}
+
+static int
+s_ptr_cmp(const void *a, const void *b)
+{
+    return a == b ? 0 : (a < b ? -1 : 1);
+}
+
+static size_t
+s_flight_hash(const void *key)
+{
+    const s_flight_t *f = key;
+    return s_ptr_hash(f->pos) * 31 + (size_t)(f->seq * 0x9E3779B97F4A7C15ull >> 7);
+}
+
+static int
+s_flight_cmp(const void *a, const void *b)
+{
+    const s_flight_t *x = a, *y = b;
+    return !(x->pos == y->pos && x->seq == y->seq);
+}
+
+static uint64_t
+s_now_us(void)
+{
+    return (uint64_t)zclock_time() * 1000;
+}
+
+static void
+s_put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static void
+s_put_u64(uint8_t *p, uint64_t v)
+{
+    s_put_u32(p, (uint32_t)(v >> 32));
+    s_put_u32(p + 4, (uint32_t)v);
+}
+
+static uint32_t
+s_get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static uint64_t
+s_get_u64(const uint8_t *p)
+{
+    return (uint64_t)s_get_u32(p) << 32 | s_get_u32(p + 4);
+}
+
+/* ---- work lists ---- */
+
+static int
+s_sub_has_work(const s_sub_t *sub)
+{
+    if (sub->consumer_count == 0)
+        return 0;
+    return zlistx_size(sub->ready) > 0 ||
+           (zhashx_size(sub->flights) < sub->credit && zlistx_size(sub->readable) > 0);
+}
+
+static void
+s_activate(ob_subs_t *self, s_sub_t *sub)
+{
+    if (!sub->active && s_sub_has_work(sub))
+        sub->active = zlistx_add_end(self->active, sub);
+}
+
+static void
+s_mark_dirty(ob_subs_t *self, s_sub_t *sub)
+{
+    if (!sub->dirty_node)
+        sub->dirty_node = zlistx_add_end(self->dirty, sub);
+}
+
+static void
+s_pos_dirty(ob_subs_t *self, s_pos_t *pos)
+{
+    if (pos->sub->ephemeral)
+        return;
+    if (!pos->dirty) {
+        pos->dirty = 1;
+        zlistx_add_end(pos->sub->dirty_pos, pos);
+    }
+    s_mark_dirty(self, pos->sub);
+}
+
+static void
+s_pos_readable(ob_subs_t *self, s_pos_t *pos)
+{
+    if (!pos->readable && pos->next <= pos->topic->last_seq) {
+        pos->readable = zlistx_add_end(pos->sub->readable, pos);
+        s_activate(self, pos->sub);
+    }
+}
+
+/* ---- positions ---- */
+
+/* Marks seq done on pos: the floor advances over it or it joins the done ranges. */
+static void
+s_pos_done(ob_subs_t *self, s_pos_t *pos, uint64_t seq)
+{
+    if (seq <= pos->floor)
+        return;
+    if (seq == pos->floor + 1) {
+        pos->floor = seq;
+        if (pos->done_count && pos->done[0].lo == pos->floor + 1) {
+            pos->floor = pos->done[0].hi;
+            memmove(pos->done, pos->done + 1, (pos->done_count - 1) * sizeof *pos->done);
+            pos->done_count--;
+        }
+        s_pos_dirty(self, pos);
+        return;
+    }
+    /* binary search for the first range with hi >= seq - 1 */
+    size_t lo = 0, hi = pos->done_count;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (pos->done[mid].hi + 1 < seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    s_range_t *r = lo < pos->done_count ? &pos->done[lo] : NULL;
+    if (r && seq >= r->lo && seq <= r->hi)
+        return; /* already done */
+    if (r && r->hi + 1 == seq) {
+        r->hi = seq;
+        if (lo + 1 < pos->done_count && pos->done[lo + 1].lo == seq + 1) {
+            r->hi = pos->done[lo + 1].hi;
+            memmove(&pos->done[lo + 1], &pos->done[lo + 2],
+                    (pos->done_count - lo - 2) * sizeof *pos->done);
+            pos->done_count--;
+        }
+    } else if (r && r->lo == seq + 1) {
+        r->lo = seq;
+    } else {
+        if (pos->done_count == pos->done_cap) {
+            size_t cap = pos->done_cap ? 2 * pos->done_cap : 4;
+            s_range_t *grown = realloc(pos->done, cap * sizeof *grown);
+            if (!grown)
+                return; /* not recorded as done: delivered again later (at least once) */
+            pos->done = grown;
+            pos->done_cap = cap;
+        }
+        memmove(&pos->done[lo + 1], &pos->done[lo], (pos->done_count - lo) * sizeof *pos->done);
+        pos->done[lo].lo = seq;
+        pos->done[lo].hi = seq;
+        pos->done_count++;
+    }
+    s_pos_dirty(self, pos);
+}
+
+/* Returns 1 if seq is done on pos. */
+static int
+s_pos_is_done(const s_pos_t *pos, uint64_t seq)
+{
+    if (seq <= pos->floor)
+        return 1;
+    for (size_t i = 0; i < pos->done_count && pos->done[i].lo <= seq; i++)
+        if (seq <= pos->done[i].hi)
+            return 1;
+    return 0;
+}
+
+/* Events above the floor that are not done, up to the topic's last seq. */
+static uint64_t
+s_pos_lag(const s_pos_t *pos)
+{
+    if (pos->topic->last_seq <= pos->floor)
+        return 0;
+    uint64_t lag = pos->topic->last_seq - pos->floor;
+    for (size_t i = 0; i < pos->done_count; i++)
+        lag -= pos->done[i].hi - pos->done[i].lo + 1;
+    return lag;
+}
+
+/* Sets the floor to floor and forgets the done ranges. */
+static void
+s_pos_set_floor(ob_subs_t *self, s_pos_t *pos, uint64_t floor)
+{
+    pos->floor = floor;
+    pos->done_count = 0;
+    pos->next = floor + 1;
+    pos->skipped = 0;
+    s_pos_dirty(self, pos);
+    s_pos_readable(self, pos);
+}
+
+/* Moves the floor up to at least floor (retention removed what is below), keeping the
+   done ranges above it. */
+static void
+s_pos_raise_floor(ob_subs_t *self, s_pos_t *pos, uint64_t floor)
+{
+    if (floor <= pos->floor)
+        return;
+    pos->floor = floor;
+    size_t keep = 0;
+    while (keep < pos->done_count && pos->done[keep].hi <= floor)
+        keep++;
+    if (keep) {
+        memmove(pos->done, pos->done + keep, (pos->done_count - keep) * sizeof *pos->done);
+        pos->done_count -= keep;
+    }
+    while (pos->done_count && pos->done[0].lo <= pos->floor + 1) {
+        if (pos->done[0].hi > pos->floor)
+            pos->floor = pos->done[0].hi;
+        memmove(pos->done, pos->done + 1, (pos->done_count - 1) * sizeof *pos->done);
+        pos->done_count--;
+    }
+    s_pos_dirty(self, pos);
+}
+
+/* The floor a position gets for start (PROTOCOL.md 12.5). */
+static uint64_t
+s_start_floor(ob_subs_t *self, const s_topic_t *topic, ob_start_t start, uint64_t start_seq,
+              uint64_t start_time)
+{
+    ob_topic_stat_t stat;
+    uint64_t seq = 0;
+    switch (start) {
+    case OB_START_EARLIEST:
+        if (ob_store_topic_stat(self->store, topic->name, &stat) == 0)
+            return stat.events ? stat.first_seq - 1 : stat.last_seq;
+        return 0;
+    case OB_START_SEQ:
+        return start_seq ? start_seq - 1 : 0;
+    case OB_START_TIME:
+        if (ob_store_seq_at_time(self->store, topic->name, start_time, &seq) == 0 && seq)
+            return seq - 1;
+        return topic->last_seq;
+    case OB_START_NEW:
+    default:
+        return topic->last_seq;
+    }
+}
+
+static void
+s_pos_free(s_pos_t *pos)
+{
+    if (!pos)
+        return;
+    free(pos->done);
+    free(pos);
+}
+
+/* Creates sub's position on topic at floor. Returns it or NULL (out of memory). */
+static s_pos_t *
+s_pos_new(ob_subs_t *self, s_sub_t *sub, s_topic_t *topic, uint64_t floor)
+{
+    s_pos_t *pos = calloc(1, sizeof *pos);
+    if (!pos)
+        return NULL;
+    pos->sub = sub;
+    pos->topic = topic;
+    pos->floor = floor;
+    pos->next = floor + 1;
+    if (zhashx_insert(sub->positions, topic->name, pos)) {
+        free(pos);
+        return NULL;
+    }
+    pos->watch = zlistx_add_end(topic->watchers, pos);
+    s_pos_readable(self, pos);
+    return pos;
+}
+
+/* ---- topics ---- */
+
+static s_topic_t *
+s_topic_add(ob_subs_t *self, const char *name, uint32_t id, uint64_t last_seq)
+{
+    size_t len = strlen(name);
+    s_topic_t *topic = calloc(1, sizeof *topic + len + 1);
+    if (!topic)
+        return NULL;
+    memcpy(topic->name, name, len + 1);
+    topic->id = id;
+    topic->last_seq = last_seq;
+    topic->watchers = zlistx_new();
+    if (!topic->watchers || zhashx_insert(self->topics, topic->name, topic)) {
+        zlistx_destroy(&topic->watchers);
+        free(topic);
+        return NULL;
+    }
+    return topic;
+}
+
+static void
+s_topic_free(void **item_p)
+{
+    s_topic_t *topic = *item_p;
+    if (topic) {
+        zlistx_destroy(&topic->watchers);
+        free(topic);
+    }
+    *item_p = NULL;
+}
+
+/* Returns 1 if sub follows topic: a pattern matches and it is not sub's own dead-letter
+   topic. */
+static int
+s_sub_matches(const s_sub_t *sub, const char *topic)
+{
+    size_t len = strlen(topic);
+    if (!strncmp(topic, OB_SUBS_DLQ_PREFIX, strlen(OB_SUBS_DLQ_PREFIX)) &&
+        !strcmp(topic + strlen(OB_SUBS_DLQ_PREFIX), sub->name))
+        return 0;
+    for (size_t i = 0; i < sub->pattern_count; i++)
+        if (ob_pattern_match(sub->patterns[i], strlen(sub->patterns[i]), topic, len))
+            return 1;
+    return 0;
+}
+
+/* ---- flights ---- */
+
+/* Moves f into state (its list), taking it out of the list it is in. */
+static void
+s_flight_move(s_sub_t *sub, s_flight_t *f, int state, int64_t due)
+{
+    zlistx_t *lists[] = {NULL, sub->pending, sub->waiting, sub->ready, sub->dead};
+    if (f->handle)
+        zlistx_delete(lists[f->state], f->handle);
+    f->state = state;
+    f->due = due;
+    f->consumer = NULL;
+    f->handle = zlistx_add_end(lists[state], f);
+}
+
+/* f is done (acked, dead-lettered, removed): frees it and marks its seq done. */
+static void
+s_flight_done(ob_subs_t *self, s_flight_t *f)
+{
+    s_sub_t *sub = f->pos->sub;
+    zlistx_t *lists[] = {NULL, sub->pending, sub->waiting, sub->ready, sub->dead};
+    if (f->handle)
+        zlistx_delete(lists[f->state], f->handle);
+    zhashx_delete(sub->flights, f);
+    s_pos_done(self, f->pos, f->seq);
+    free(f);
+    s_activate(self, sub);
+}
+
+/* An attempt of f ended without an ack: dead-lettered if it had its last attempt, else
+   redelivered after delay_ms (0: at once). */
+static void
+s_flight_unacked(ob_subs_t *self, s_flight_t *f, int64_t delay_ms, int64_t now)
+{
+    s_sub_t *sub = f->pos->sub;
+    if (sub->max_attempts && f->attempt >= sub->max_attempts) {
+        s_flight_move(sub, f, F_DEAD, 0);
+        s_mark_dirty(self, sub);
+        return;
+    }
+    if (delay_ms <= 0)
+        s_flight_move(sub, f, F_READY, 0);
+    else
+        s_flight_move(sub, f, F_WAITING, now + delay_ms);
+    s_activate(self, sub);
+}
+
+/* The redelivery delay before attempt n (PROTOCOL.md 12.5): backoff * 2^(n-2), capped. */
+static int64_t
+s_backoff(const s_sub_t *sub, uint32_t n)
+{
+    int64_t delay = sub->backoff_ms;
+    for (uint32_t i = 2; i < n && delay < S_DELAY_MAX; i++)
+        delay *= 2;
+    return delay < S_DELAY_MAX ? delay : S_DELAY_MAX;
+}
+
+static void
+s_flights_free(s_sub_t *sub)
+{
+    zlistx_purge(sub->pending);
+    zlistx_purge(sub->waiting);
+    zlistx_purge(sub->ready);
+    zlistx_purge(sub->dead);
+    for (s_flight_t *f = zhashx_first(sub->flights); f; f = zhashx_next(sub->flights))
+        free(f);
+    zhashx_purge(sub->flights);
+}
+
+/* ---- subscriptions ---- */
+
+static void
+s_sub_free(s_sub_t *sub)
+{
+    if (!sub)
+        return;
+    if (sub->flights)
+        s_flights_free(sub);
+    zhashx_destroy(&sub->flights);
+    zlistx_destroy(&sub->pending);
+    zlistx_destroy(&sub->waiting);
+    zlistx_destroy(&sub->ready);
+    zlistx_destroy(&sub->dead);
+    zlistx_destroy(&sub->readable);
+    zlistx_destroy(&sub->dirty_pos);
+    if (sub->positions) {
+        for (s_pos_t *pos = zhashx_first(sub->positions); pos; pos = zhashx_next(sub->positions)) {
+            zlistx_delete(pos->topic->watchers, pos->watch);
+            s_pos_free(pos);
+        }
+        zhashx_destroy(&sub->positions);
+    }
+    for (size_t i = 0; i < sub->pattern_count; i++)
+        free(sub->patterns[i]);
+    for (size_t i = 0; i < sub->type_count; i++)
+        free(sub->types[i]);
+    free(sub->consumers);
+    free(sub);
+}
+
+/* Creates a subscription from a decoded SUBSCRIBE (no positions yet). NULL: no memory. */
+static s_sub_t *
+s_sub_new(const ob_wire_msg_t *msg, const char *name)
+{
+    s_sub_t *sub = calloc(1, sizeof *sub);
+    if (!sub)
+        return NULL;
+    snprintf(sub->name, sizeof sub->name, "%s", name);
+    sub->credit = msg->credit ? msg->credit : OB_CREDIT_DEFAULT;
+    sub->ack_wait_ms = msg->ack_wait_ms ? msg->ack_wait_ms : OB_ACK_WAIT_MS_DEFAULT;
+    sub->max_attempts = msg->max_attempts;
+    sub->backoff_ms = msg->backoff_ms;
+    sub->positions = zhashx_new();
+    sub->flights = zhashx_new();
+    sub->pending = zlistx_new();
+    sub->waiting = zlistx_new();
+    sub->ready = zlistx_new();
+    sub->dead = zlistx_new();
+    sub->readable = zlistx_new();
+    sub->dirty_pos = zlistx_new();
+    int ok = sub->positions && sub->flights && sub->pending && sub->waiting && sub->ready &&
+             sub->dead && sub->readable && sub->dirty_pos;
+    if (ok) {
+        zhashx_set_key_hasher(sub->flights, s_flight_hash);
+        zhashx_set_key_comparator(sub->flights, s_flight_cmp);
+        zhashx_set_key_duplicator(sub->flights, NULL);
+        zhashx_set_key_destructor(sub->flights, NULL);
+    }
+    /* patterns and types as sets: duplicates dropped */
+    for (size_t i = 0; ok && i < msg->pattern_count; i++) {
+        int seen = 0;
+        for (size_t j = 0; j < sub->pattern_count; j++)
+            seen |= !strcmp(sub->patterns[j], msg->patterns[i]);
+        if (!seen && !(sub->patterns[sub->pattern_count++] = strdup(msg->patterns[i])))
+            ok = 0;
+    }
+    for (size_t i = 0; ok && i < msg->type_count; i++) {
+        int seen = 0;
+        for (size_t j = 0; j < sub->type_count; j++)
+            seen |= !strcmp(sub->types[j], msg->types[i]);
+        if (!seen && !(sub->types[sub->type_count++] = strdup(msg->types[i])))
+            ok = 0;
+    }
+    if (!ok) {
+        s_sub_free(sub);
+        return NULL;
+    }
+    return sub;
+}
+
+/* Returns 1 if the list a (na entries) holds the same strings as the nb strings at base,
+   `stride` bytes apart (a wire.h array of patterns or types), compared as sets. */
+static int
+s_same_set(char *const *a, size_t na, const char *base, size_t nb, size_t stride)
+{
+    for (size_t i = 0; i < nb; i++) {
+        int found = 0;
+        for (size_t j = 0; j < na && !found; j++)
+            found = !strcmp(a[j], base + i * stride);
+        if (!found)
+            return 0;
+    }
+    for (size_t j = 0; j < na; j++) {
+        int found = 0;
+        for (size_t i = 0; i < nb && !found; i++)
+            found = !strcmp(a[j], base + i * stride);
+        if (!found)
+            return 0;
+    }
+    return 1;
+}
+
+/* Returns 1 if type (type_len bytes) is one sub delivers. */
+static int
+s_type_wanted(const s_sub_t *sub, const char *type, size_t type_len)
+{
+    if (sub->type_count == 0)
+        return 1;
+    for (size_t i = 0; i < sub->type_count; i++)
+        if (strlen(sub->types[i]) == type_len && !memcmp(sub->types[i], type, type_len))
+            return 1;
+    return 0;
+}
+
+/* Creates sub's positions on every known topic it matches, per start. */
+static int
+s_sub_positions(ob_subs_t *self, s_sub_t *sub, ob_start_t start, uint64_t start_seq,
+                uint64_t start_time)
+{
+    for (s_topic_t *topic = zhashx_first(self->topics); topic; topic = zhashx_next(self->topics)) {
+        if (!s_sub_matches(sub, topic->name) || zhashx_lookup(sub->positions, topic->name))
+            continue;
+        /* s_start_floor reads the store, not self->topics: the iteration is safe */
+        s_pos_t *pos =
+            s_pos_new(self, sub, topic, s_start_floor(self, topic, start, start_seq, start_time));
+        if (!pos)
+            return -ENOMEM;
+        s_pos_dirty(self, pos);
+    }
+    return 0;
+}
+
+/* ---- consumers ---- */
+
+/* The names of the subscriptions consumer is attached to (created if create). */
+static zlistx_t *
+s_consumer_subs(ob_subs_t *self, void *consumer, int create)
+{
+    zlistx_t *names = zhashx_lookup(self->consumers, consumer);
+    if (!names && create) {
+        names = zlistx_new();
+        if (!names)
+            return NULL;
+        zlistx_set_destructor(names, (zlistx_destructor_fn *)zstr_free);
+        zlistx_set_duplicator(names, (zlistx_duplicator_fn *)strdup);
+        zlistx_set_comparator(names, (zlistx_comparator_fn *)strcmp);
+        if (zhashx_insert(self->consumers, consumer, names)) {
+            zlistx_destroy(&names);
+            return NULL;
+        }
+    }
+    return names;
+}
+
+static void
+s_names_free(void **item_p)
+{
+    zlistx_t *names = *item_p;
+    zlistx_destroy(&names);
+    *item_p = NULL;
+}
+
+/* Takes consumer off sub: its pending deliveries end unacked (no delay). */
+static void
+s_detach(ob_subs_t *self, s_sub_t *sub, void *consumer, int64_t now)
+{
+    for (size_t i = 0; i < sub->consumer_count; i++)
+        if (sub->consumers[i] == consumer) {
+            sub->consumers[i] = sub->consumers[--sub->consumer_count];
+            break;
+        }
+    s_flight_t *f = zlistx_first(sub->pending);
+    while (f) {
+        s_flight_t *next = zlistx_next(sub->pending);
+        if (f->consumer == consumer)
+            s_flight_unacked(self, f, 0, now);
+        f = next;
+    }
+}
+
+/* Removes sub entirely: consumers told (if tell), records deleted at the next commit. */
+static void
+s_sub_remove(ob_subs_t *self, s_sub_t *sub, int tell)
+{
+    for (size_t i = 0; i < sub->consumer_count; i++) {
+        zlistx_t *names = s_consumer_subs(self, sub->consumers[i], 0);
+        if (names) {
+            void *node = zlistx_find(names, sub->name);
+            if (node)
+                zlistx_delete(names, node);
+        }
+        if (tell && self->gone)
+            self->gone(self->arg, sub->consumers[i], sub->name);
+    }
+    if (sub->active)
+        zlistx_delete(self->active, sub->active);
+    if (sub->dirty_node)
+        zlistx_delete(self->dirty, sub->dirty_node);
+    if (!sub->ephemeral)
+        zlistx_add_end(self->deleted, sub->name); /* duplicated by the list */
+    zhashx_delete(self->subs, sub->name);         /* frees it (destructor) */
+}
+
+static void
+s_sub_destructor(void **item_p)
+{
+    s_sub_free(*item_p);
+    *item_p = NULL;
+}
+
+/* ---- creation, loading ---- */
+
+static int
+s_on_topic(void *arg, const char *name, uint32_t topic_id, const ob_topic_stat_t *stat)
+{
+    ob_subs_t *self = arg;
+    return s_topic_add(self, name, topic_id, stat->last_seq) ? 0 : -ENOMEM;
+}
+
+static int
+s_on_sub(void *arg, const char *name, const uint8_t *value, size_t len)
+{
+    ob_subs_t *self = arg;
+    static const uint8_t header[OB_HEADER_SIZE] = {OB_WIRE_SIGNATURE_0, OB_WIRE_SIGNATURE_1,
+                                                   OB_WIRE_VERSION, OB_CMD_SUBSCRIBE};
+    ob_wire_msg_t *msg = calloc(1, sizeof *msg);
+    if (!msg)
+        return -ENOMEM;
+    int rc = ob_wire_decode(header, sizeof header, value, len, msg);
+    if (rc) {
+        zsys_error("subs: the record of subscription %s cannot be decoded: %s", name,
+                   ob_strerror(rc));
+        free(msg);
+        return OB_ERR_STORAGE;
+    }
+    s_sub_t *sub = s_sub_new(msg, name);
+    free(msg);
+    if (!sub || zhashx_insert(self->subs, sub->name, sub)) {
+        s_sub_free(sub);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+static int
+s_on_pos(void *arg, const char *name, const char *topic_name, const uint8_t *value, size_t len)
+{
+    ob_subs_t *self = arg;
+    s_sub_t *sub = zhashx_lookup(self->subs, name);
+    s_topic_t *topic = zhashx_lookup(self->topics, topic_name);
+    if (!sub || !topic)
+        return 0; /* a position without its subscription or topic: ignored */
+    if (len < 12 || (len - 12) / 16 < s_get_u32(value + 8) || (len - 12) % 16) {
+        zsys_error("subs: the position of %s on %s is %zu bytes of nonsense", name, topic_name,
+                   len);
+        return OB_ERR_STORAGE;
+    }
+    uint64_t floor = s_get_u64(value);
+    size_t n = s_get_u32(value + 8);
+    s_range_t *done = NULL;
+    size_t count = 0;
+    if (n && !(done = calloc(n, sizeof *done)))
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t lo = s_get_u64(value + 12 + 16 * i), hi = s_get_u64(value + 20 + 16 * i);
+        /* ranges must be sorted, disjoint, not adjacent, above floor + 1 */
+        uint64_t after = count ? done[count - 1].hi + 1 : floor + 1;
+        if (lo > after && hi >= lo)
+            done[count++] = (s_range_t){lo, hi};
+    }
+    s_pos_t *pos = s_pos_new(self, sub, topic, floor);
+    if (!pos) {
+        free(done);
+        return -ENOMEM;
+    }
+    pos->done = done;
+    pos->done_count = count;
+    pos->done_cap = n;
+    return 0;
+}
+
+int
+ob_subs_new(ob_store_t *store, ob_subs_deliver_fn *deliver, ob_subs_gone_fn *gone, void *arg,
+            ob_subs_t **ret_subs)
+{
+    ob_subs_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return -ENOMEM;
+    self->store = store;
+    self->deliver = deliver;
+    self->gone = gone;
+    self->arg = arg;
+    self->subs = zhashx_new();
+    self->topics = zhashx_new();
+    self->consumers = zhashx_new();
+    self->active = zlistx_new();
+    self->dirty = zlistx_new();
+    self->deleted = zlistx_new();
+    self->letters = zlistx_new();
+    if (!self->subs || !self->topics || !self->consumers || !self->active || !self->dirty ||
+        !self->deleted || !self->letters) {
+        ob_subs_destroy(&self);
+        return -ENOMEM;
+    }
+    zhashx_set_destructor(self->subs, s_sub_destructor);
+    zhashx_set_destructor(self->topics, s_topic_free);
+    zhashx_set_key_hasher(self->consumers, s_ptr_hash);
+    zhashx_set_key_comparator(self->consumers, s_ptr_cmp);
+    zhashx_set_key_duplicator(self->consumers, NULL);
+    zhashx_set_key_destructor(self->consumers, NULL);
+    zhashx_set_destructor(self->consumers, s_names_free);
+    zlistx_set_duplicator(self->deleted, (zlistx_duplicator_fn *)strdup);
+    zlistx_set_destructor(self->deleted, (zlistx_destructor_fn *)zstr_free);
+
+    int rc = ob_store_topics(store, NULL, s_on_topic, self);
+    if (rc == 0)
+        rc = ob_store_load_subs(store, s_on_sub, s_on_pos, self);
+    if (rc) {
+        ob_subs_destroy(&self);
+        return rc;
+    }
+    /* A matching topic without a stored position was created after its subscription (a
+       subscription's first positions are committed with its record): it starts at 0. */
+    for (s_sub_t *sub = zhashx_first(self->subs); sub; sub = zhashx_next(self->subs)) {
+        for (s_topic_t *topic = zhashx_first(self->topics); topic;
+             topic = zhashx_next(self->topics)) {
+            if (!s_sub_matches(sub, topic->name) || zhashx_lookup(sub->positions, topic->name))
+                continue;
+            s_pos_t *pos = s_pos_new(self, sub, topic, 0);
+            if (!pos) {
+                ob_subs_destroy(&self);
+                return -ENOMEM;
+            }
+            s_pos_dirty(self, pos);
+        }
+        self->stats.subscriptions++;
+    }
+    *ret_subs = self;
+    return 0;
+}
+
+void
+ob_subs_destroy(ob_subs_t **self_p)
+{
+    ob_subs_t *self = *self_p;
+    if (!self)
+        return;
+    zlistx_destroy(&self->active);
+    zlistx_destroy(&self->dirty);
+    zhashx_destroy(&self->subs); /* before topics: positions unlink from topic watchers */
+    zhashx_destroy(&self->topics);
+    zhashx_destroy(&self->consumers);
+    zlistx_destroy(&self->deleted);
+    if (self->letters) {
+        for (ob_subs_letter_t *l = zlistx_first(self->letters); l; l = zlistx_next(self->letters)) {
+            free(l->event);
+            free(l);
+        }
+        zlistx_destroy(&self->letters);
+    }
+    free(self);
+    *self_p = NULL;
+}
+
+/* ---- commits ---- */
+
+void
+ob_subs_on_commit(ob_subs_t *self, const ob_store_item_t *items, size_t count)
+{
+    char name[OB_TOPIC_MAX + 1];
+    for (size_t i = 0; i < count; i++) {
+        const ob_store_item_t *item = &items[i];
+        if (item->rc || item->dup || item->topic_len > OB_TOPIC_MAX)
+            continue;
+        memcpy(name, item->topic, item->topic_len);
+        name[item->topic_len] = '\0';
+        s_topic_t *topic = zhashx_lookup(self->topics, name);
+        if (!topic) {
+            topic = s_topic_add(self, name, item->topic_id, 0);
+            if (!topic) {
+                zsys_error("subs: out of memory for topic %s", name);
+                continue;
+            }
+            for (s_sub_t *sub = zhashx_first(self->subs); sub; sub = zhashx_next(self->subs))
+                if (s_sub_matches(sub, name)) {
+                    s_pos_t *pos = s_pos_new(self, sub, topic, 0);
+                    if (pos)
+                        s_pos_dirty(self, pos);
+                }
+        }
+        topic->id = item->topic_id;
+        if (item->seq > topic->last_seq)
+            topic->last_seq = item->seq;
+    }
+    /* second pass: wake the readers of every topic that moved */
+    for (size_t i = 0; i < count; i++) {
+        const ob_store_item_t *item = &items[i];
+        if (item->rc || item->dup || item->topic_len > OB_TOPIC_MAX)
+            continue;
+        memcpy(name, item->topic, item->topic_len);
+        name[item->topic_len] = '\0';
+        s_topic_t *topic = zhashx_lookup(self->topics, name);
+        if (!topic || (i + 1 < count && items[i + 1].topic_len == item->topic_len &&
+                       !memcmp(items[i + 1].topic, item->topic, item->topic_len)))
+            continue; /* the last item of a run of one topic does it */
+        for (s_pos_t *pos = zlistx_first(topic->watchers); pos; pos = zlistx_next(topic->watchers))
+            s_pos_readable(self, pos);
+    }
+}
+
+/* ---- requests ---- */
+
+int
+ob_subs_subscribe(ob_subs_t *self, void *consumer, const ob_wire_msg_t *msg,
+                  char ret_name[OB_SUB_NAME_MAX + 1], int *ret_created, int *ret_defer)
+{
+    *ret_created = 0;
+    *ret_defer = 0;
+    for (size_t i = 0; i < msg->pattern_count; i++)
+        if (!ob_pattern_valid(msg->patterns[i], strlen(msg->patterns[i])))
+            return OB_ERR_INVALID_PATTERN;
+    char name[OB_SUB_NAME_MAX + 1];
+    int ephemeral = msg->sub[0] == '\0';
+    if (ephemeral) {
+        zuuid_t *uuid = zuuid_new();
+        if (!uuid)
+            return -ENOMEM;
+        size_t prefix = strlen(OB_SUBS_EPHEMERAL_PREFIX);
+        memcpy(name, OB_SUBS_EPHEMERAL_PREFIX, prefix);
+        const char *hex = zuuid_str(uuid); /* 32 upper-case hex digits */
+        for (size_t i = 0; i < S_EPH_HEX; i++)
+            name[prefix + i] = (char)tolower((unsigned char)hex[i]);
+        name[prefix + S_EPH_HEX] = '\0';
+        zuuid_destroy(&uuid);
+    } else {
+        if (!strncmp(msg->sub, OB_SUBS_EPHEMERAL_PREFIX, strlen(OB_SUBS_EPHEMERAL_PREFIX)))
+            return OB_ERR_INVALID_ARGUMENT;
+        snprintf(name, sizeof name, "%s", msg->sub);
+    }
+    snprintf(ret_name, OB_SUB_NAME_MAX + 1, "%s", name);
+
+    s_sub_t *sub = zhashx_lookup(self->subs, name);
+    if (sub) {
+        if (!s_same_set(sub->patterns, sub->pattern_count, msg->patterns[0], msg->pattern_count,
+                        sizeof msg->patterns[0]) ||
+            !s_same_set(sub->types, sub->type_count, msg->types[0], msg->type_count,
+                        sizeof msg->types[0]))
+            return OB_ERR_SUBSCRIPTION_EXISTS;
+        return ob_subs_attach(self, consumer, name);
+    }
+    if (zhashx_size(self->subs) >= OB_SUBS_MAX)
+        return OB_ERR_LIMIT;
+    sub = s_sub_new(msg, name);
+    if (!sub)
+        return -ENOMEM;
+    sub->ephemeral = ephemeral;
+    if (zhashx_insert(self->subs, sub->name, sub)) {
+        s_sub_free(sub);
+        return -ENOMEM;
+    }
+    self->stats.subscriptions++;
+    int rc = s_sub_positions(self, sub, msg->start, msg->start_seq, msg->start_time);
+    if (rc) {
+        s_sub_remove(self, sub, 0);
+        self->stats.subscriptions--;
+        return rc;
+    }
+    *ret_created = 1;
+    if (ephemeral)
+        return ob_subs_attach(self, consumer, name);
+    sub->dirty = 1;
+    s_mark_dirty(self, sub);
+    *ret_defer = 1;
+    return 0;
+}
+
+int
+ob_subs_attach(ob_subs_t *self, void *consumer, const char *name)
+{
+    s_sub_t *sub = zhashx_lookup(self->subs, name);
+    if (!sub)
+        return OB_ERR_NO_SUCH_SUBSCRIPTION;
+    for (size_t i = 0; i < sub->consumer_count; i++)
+        if (sub->consumers[i] == consumer)
+            return 0; /* already attached: SUBSCRIBED again, nothing else */
+    zlistx_t *names = s_consumer_subs(self, consumer, 1);
+    if (!names)
+        return -ENOMEM;
+    if (sub->consumer_count == sub->consumer_cap) {
+        size_t cap = sub->consumer_cap ? 2 * sub->consumer_cap : 2;
+        void **grown = realloc(sub->consumers, cap * sizeof *grown);
+        if (!grown)
+            return -ENOMEM;
+        sub->consumers = grown;
+        sub->consumer_cap = cap;
+    }
+    if (!zlistx_add_end(names, sub->name))
+        return -ENOMEM;
+    sub->consumers[sub->consumer_count++] = consumer;
+    s_activate(self, sub);
+    return 0;
+}
+
+int
+ob_subs_unsubscribe(ob_subs_t *self, void *consumer, const char *name)
+{
+    zlistx_t *names = s_consumer_subs(self, consumer, 0);
+    void *node = names ? zlistx_find(names, (void *)name) : NULL;
+    s_sub_t *sub = zhashx_lookup(self->subs, name);
+    if (!node || !sub)
+        return OB_ERR_NO_SUCH_SUBSCRIPTION;
+    zlistx_delete(names, node);
+    s_detach(self, sub, consumer, zclock_mono());
+    if (sub->ephemeral && sub->consumer_count == 0) {
+        s_sub_remove(self, sub, 0);
+        self->stats.subscriptions--;
+    }
+    return 0;
+}
+
+void
+ob_subs_detach_all(ob_subs_t *self, void *consumer)
+{
+    zlistx_t *names = s_consumer_subs(self, consumer, 0);
+    if (!names)
+        return;
+    int64_t now = zclock_mono();
+    for (const char *name = zlistx_first(names); name; name = zlistx_next(names)) {
+        s_sub_t *sub = zhashx_lookup(self->subs, name);
+        if (!sub)
+            continue;
+        s_detach(self, sub, consumer, now);
+        if (sub->ephemeral && sub->consumer_count == 0) {
+            /* not s_sub_remove, which would edit `names` while we walk it; with no
+               consumer left and nothing persisted, this is all there is to remove */
+            if (sub->active)
+                zlistx_delete(self->active, sub->active);
+            sub->active = NULL;
+            if (sub->dirty_node)
+                zlistx_delete(self->dirty, sub->dirty_node);
+            sub->dirty_node = NULL;
+            zhashx_delete(self->subs, name);
+            self->stats.subscriptions--;
+        }
+    }
+    zhashx_delete(self->consumers, consumer);
+}
+
+/* Finds the flight (sub, topic, seq) of msg pending to consumer, or NULL. */
+static s_flight_t *
+s_find_pending(ob_subs_t *self, void *consumer, const ob_wire_msg_t *msg, s_sub_t **ret_sub,
+               s_pos_t **ret_pos)
+{
+    s_sub_t *sub = zhashx_lookup(self->subs, msg->sub);
+    s_pos_t *pos = sub ? zhashx_lookup(sub->positions, msg->topic) : NULL;
+    *ret_sub = sub;
+    *ret_pos = pos;
+    if (!pos)
+        return NULL;
+    s_flight_t probe = {.pos = pos, .seq = msg->seq};
+    s_flight_t *f = zhashx_lookup(sub->flights, &probe);
+    return f && f->state == F_PENDING && f->consumer == consumer ? f : NULL;
+}
+
+void
+ob_subs_ack(ob_subs_t *self, void *consumer, const ob_wire_msg_t *msg)
+{
+    s_sub_t *sub = NULL;
+    s_pos_t *pos = NULL;
+    s_flight_t *f = s_find_pending(self, consumer, msg, &sub, &pos);
+    if (f) {
+        s_flight_done(self, f);
+        self->stats.acked++;
+    }
+    if (!msg->upto || !pos)
+        return;
+    f = zlistx_first(sub->pending);
+    while (f) {
+        s_flight_t *next = zlistx_next(sub->pending);
+        if (f->pos == pos && f->seq <= msg->seq && f->consumer == consumer) {
+            s_flight_done(self, f);
+            self->stats.acked++;
+        }
+        f = next;
+    }
+}
+
+void
+ob_subs_nack(ob_subs_t *self, void *consumer, const ob_wire_msg_t *msg)
+{
+    s_sub_t *sub = NULL;
+    s_pos_t *pos = NULL;
+    s_flight_t *f = s_find_pending(self, consumer, msg, &sub, &pos);
+    if (f)
+        s_flight_unacked(self, f, msg->delay_ms, zclock_mono());
+}
+
+int
+ob_subs_reposition(ob_subs_t *self, const ob_wire_msg_t *msg)
+{
+    s_sub_t *sub = zhashx_lookup(self->subs, msg->sub);
+    if (!sub)
+        return OB_ERR_NO_SUCH_SUBSCRIPTION;
+    s_flights_free(sub);
+    for (s_pos_t *pos = zhashx_first(sub->positions); pos; pos = zhashx_next(sub->positions))
+        s_pos_set_floor(
+            self, pos,
+            s_start_floor(self, pos->topic, msg->start, msg->start_seq, msg->start_time));
+    s_activate(self, sub);
+    return 0;
+}
+
+int
+ob_subs_delete(ob_subs_t *self, const char *name)
+{
+    s_sub_t *sub = zhashx_lookup(self->subs, name);
+    if (!sub)
+        return OB_ERR_NO_SUCH_SUBSCRIPTION;
+    s_sub_remove(self, sub, 1);
+    self->stats.subscriptions--;
+    return 0;
+}
+
+/* ---- delivery ---- */
+
+typedef struct s_read {
+    ob_subs_t *self;
+    s_sub_t *sub;
+    s_pos_t *pos;
+    s_flight_t *flight; /* redelivery: the flight to deliver again */
+    size_t made;        /* deliveries made */
+    size_t budget;      /* deliveries allowed */
+    int found;          /* redelivery: the event was there */
+} s_read_t;
+
+/* Sends f's event (ev) to the next consumer; f becomes pending. */
+static void
+s_send(ob_subs_t *self, s_sub_t *sub, s_flight_t *f, const ob_store_event_t *ev)
+{
+    void *consumer = sub->consumers[sub->rr++ % sub->consumer_count];
+    s_flight_move(sub, f, F_PENDING, self->now + sub->ack_wait_ms);
+    f->consumer = consumer;
+    f->attempt++;
+    ob_wire_msg_t *msg = &self->deliver_msg; /* 7 KB: never zeroed per delivery */
+    msg->command = OB_CMD_DELIVER;
+    memcpy(msg->sub, sub->name, sizeof sub->name);
+    snprintf(msg->topic, sizeof msg->topic, "%s", f->pos->topic->name);
+    msg->seq = f->seq;
+    msg->attempt = f->attempt;
+    msg->time = ev->time_us;
+    msg->skipped = f->pos->skipped;
+    f->pos->skipped = 0;
+    self->deliver(self->arg, consumer, msg, ev->event, ev->event_len);
+    self->stats.delivered++;
+    sub->delivered++;
+    if (f->attempt > 1) {
+        self->stats.redelivered++;
+        sub->redelivered++;
+    }
+}
+
+/* Notes that retention removed the events of pos below first (never delivered ones count
+   as skipped). */
+static void
+s_removed_below(ob_subs_t *self, s_pos_t *pos, uint64_t first)
+{
+    if (first > pos->next) {
+        pos->skipped += first - pos->next;
+        self->stats.skipped += first - pos->next;
+        pos->next = first;
+    }
+    if (first > pos->floor + 1)
+        s_pos_raise_floor(self, pos, first - 1);
+}
+
+static int
+s_on_event(void *arg, const ob_store_event_t *ev)
+{
+    s_read_t *r = arg;
+    s_pos_t *pos = r->pos;
+    s_sub_t *sub = r->sub;
+    pos->topic->id = ev->topic_id;
+    if (ev->seq > pos->next)
+        s_removed_below(r->self, pos, ev->seq);
+    pos->next = ev->seq + 1;
+    r->made++;
+    if (s_pos_is_done(pos, ev->seq))
+        return r->made >= r->budget;
+    if (sub->type_count) {
+        ob_event_envelope_t env;
+        if (ob_event_peek(ev->event, ev->event_len, &env) == 0 &&
+            !s_type_wanted(sub, env.type, env.type_len)) {
+            s_pos_done(r->self, pos, ev->seq);
+            return r->made >= r->budget;
+        }
+    }
+    s_flight_t *f = calloc(1, sizeof *f);
+    if (!f)
+        return 1;
+    f->pos = pos;
+    f->seq = ev->seq;
+    if (zhashx_insert(sub->flights, f, f)) {
+        free(f); /* already in flight (a reposition raced it): leave it */
+        return r->made >= r->budget;
+    }
+    s_send(r->self, sub, f, ev);
+    return r->made >= r->budget || zhashx_size(sub->flights) >= sub->credit;
+}
+
+static int
+s_on_redeliver(void *arg, const ob_store_event_t *ev)
+{
+    s_read_t *r = arg;
+    if (ev->seq == r->flight->seq) {
+        r->found = 1;
+        s_send(r->self, r->sub, r->flight, ev);
+    }
+    return 1;
+}
+
+/* Delivers for sub, at most budget. Returns the number made. */
+static size_t
+s_sub_pump(ob_subs_t *self, s_sub_t *sub, size_t budget)
+{
+    size_t made = 0;
+    s_flight_t *f;
+    while (made < budget && sub->consumer_count && (f = zlistx_first(sub->ready))) {
+        s_read_t r = {.self = self, .sub = sub, .pos = f->pos, .flight = f};
+        int rc = ob_store_scan(self->store, f->pos->topic->name, f->seq, 1, s_on_redeliver, &r,
+                               NULL, NULL);
+        if (rc == 0 && !r.found) { /* removed by retention meanwhile */
+            self->stats.skipped++;
+            s_flight_done(self, f);
+        } else if (rc) {
+            zsys_error("subs: cannot read %s #%" PRIu64 ": %s", f->pos->topic->name, f->seq,
+                       ob_strerror(rc));
+            return made;
+        }
+        made++;
+    }
+    s_pos_t *pos;
+    while (made < budget && sub->consumer_count && zhashx_size(sub->flights) < sub->credit &&
+           (pos = zlistx_first(sub->readable))) {
+        zlistx_delete(sub->readable, pos->readable);
+        pos->readable = NULL;
+        if (pos->next > pos->topic->last_seq)
+            continue;
+        size_t want = budget - made;
+        if (want > OB_SUBS_QUANTUM)
+            want = OB_SUBS_QUANTUM;
+        s_read_t r = {.self = self, .sub = sub, .pos = pos, .budget = want};
+        ob_topic_stat_t stat;
+        int rc = ob_store_scan(self->store, pos->topic->name, pos->next, want, s_on_event, &r,
+                               &stat, NULL);
+        if (rc) {
+            zsys_error("subs: cannot read %s from #%" PRIu64 ": %s", pos->topic->name, pos->next,
+                       ob_strerror(rc));
+            return made;
+        }
+        if (r.made == 0 && stat.last_seq >= pos->next) /* all removed by retention */
+            s_removed_below(self, pos, stat.events ? stat.first_seq : stat.last_seq + 1);
+        made += r.made ? r.made : 1;
+        s_pos_readable(self, pos); /* back at the end if there is more */
+    }
+    return made;
+}
+
+size_t
+ob_subs_pump(ob_subs_t *self, size_t budget, int64_t now)
+{
+    size_t made = 0;
+    self->now = now;
+    s_sub_t *sub;
+    while (made < budget && (sub = zlistx_first(self->active))) {
+        zlistx_delete(self->active, sub->active);
+        sub->active = NULL;
+        size_t share = budget - made;
+        if (share > OB_SUBS_QUANTUM)
+            share = OB_SUBS_QUANTUM;
+        made += s_sub_pump(self, sub, share);
+        s_activate(self, sub); /* to the end of the line, if it has more */
+    }
+    return made;
+}
+
+int
+ob_subs_busy(const ob_subs_t *self)
+{
+    return zlistx_size(self->active) > 0;
+}
+
+void
+ob_subs_tick(ob_subs_t *self, int64_t now)
+{
+    for (s_sub_t *sub = zhashx_first(self->subs); sub; sub = zhashx_next(self->subs)) {
+        if (zhashx_size(sub->flights) == 0)
+            continue;
+        s_flight_t *f;
+        while ((f = zlistx_first(sub->pending)) && f->due <= now)
+            s_flight_unacked(self, f, s_backoff(sub, f->attempt + 1), now);
+        f = zlistx_first(sub->waiting);
+        while (f) {
+            s_flight_t *next = zlistx_next(sub->waiting);
+            if (f->due <= now) {
+                s_flight_move(sub, f, F_READY, 0);
+                s_activate(self, sub);
+            }
+            f = next;
+        }
+    }
+}
+
+/* ---- persistence ---- */
+
+/* Reserves len bytes in the arena; returns the offset or SIZE_MAX. */
+static size_t
+s_arena(ob_subs_batch_t *batch, size_t len)
+{
+    if (batch->arena_len + len > batch->arena_cap) {
+        size_t cap = batch->arena_cap ? batch->arena_cap : 65536;
+        while (cap < batch->arena_len + len)
+            cap *= 2;
+        uint8_t *grown = realloc(batch->arena, cap);
+        if (!grown)
+            return SIZE_MAX;
+        batch->arena = grown;
+        batch->arena_cap = cap;
+    }
+    size_t at = batch->arena_len;
+    batch->arena_len += len;
+    return at;
+}
+
+/* Adds an op whose strings and value are copied into the arena (offsets now, pointers
+   fixed at the end of the collect). */
+static int
+s_op(ob_subs_batch_t *batch, ob_store_op_kind_t kind, const char *sub, const char *topic,
+     const uint8_t *value, size_t value_len)
+{
+    if (batch->op_count == batch->op_cap) {
+        size_t cap = batch->op_cap ? 2 * batch->op_cap : 64;
+        ob_store_op_t *grown = realloc(batch->ops, cap * sizeof *grown);
+        if (!grown)
+            return -ENOMEM;
+        batch->ops = grown;
+        batch->op_cap = cap;
+    }
+    size_t sub_len = strlen(sub) + 1, topic_len = topic ? strlen(topic) + 1 : 0;
+    size_t at = s_arena(batch, sub_len + topic_len + value_len);
+    if (at == SIZE_MAX)
+        return -ENOMEM;
+    memcpy(batch->arena + at, sub, sub_len);
+    if (topic)
+        memcpy(batch->arena + at + sub_len, topic, topic_len);
+    if (value_len)
+        memcpy(batch->arena + at + sub_len + topic_len, value, value_len);
+    ob_store_op_t *op = &batch->ops[batch->op_count++];
+    op->kind = kind;
+    op->sub = (const char *)(uintptr_t)at;
+    op->topic = topic ? (const char *)(uintptr_t)(at + sub_len) : NULL;
+    op->value = value_len ? (const uint8_t *)(uintptr_t)(at + sub_len + topic_len) : NULL;
+    op->value_len = value_len;
+    return 0;
+}
+
+static int
+s_collect_sub(ob_subs_batch_t *batch, const s_sub_t *sub)
+{
+    ob_wire_msg_t *msg = calloc(1, sizeof *msg);
+    uint8_t *body = malloc(OB_BODY_MAX);
+    int rc = -ENOMEM;
+    if (!msg || !body)
+        goto out;
+    msg->command = OB_CMD_SUBSCRIBE;
+    msg->req = 1;
+    snprintf(msg->sub, sizeof msg->sub, "%s", sub->name);
+    msg->pattern_count = sub->pattern_count;
+    for (size_t i = 0; i < sub->pattern_count; i++)
+        snprintf(msg->patterns[i], sizeof msg->patterns[i], "%s", sub->patterns[i]);
+    msg->type_count = sub->type_count;
+    for (size_t i = 0; i < sub->type_count; i++)
+        snprintf(msg->types[i], sizeof msg->types[i], "%s", sub->types[i]);
+    msg->credit = sub->credit;
+    msg->ack_wait_ms = sub->ack_wait_ms;
+    msg->max_attempts = sub->max_attempts;
+    msg->backoff_ms = sub->backoff_ms;
+    size_t len = 0;
+    rc = ob_wire_encode_body(msg, body, OB_BODY_MAX, &len);
+    if (rc == 0)
+        rc = s_op(batch, OB_STORE_PUT_SUB, sub->name, NULL, body, len);
+out:
+    free(msg);
+    free(body);
+    return rc;
+}
+
+static int
+s_collect_pos(ob_subs_batch_t *batch, const s_pos_t *pos)
+{
+    size_t n = pos->done_count < S_RANGES_PERSIST ? pos->done_count : S_RANGES_PERSIST;
+    /* ranges beyond S_RANGES_PERSIST are not persisted: after a crash those events are
+       delivered again, which at-least-once allows */
+    uint8_t *value = malloc(12 + 16 * n);
+    if (!value)
+        return -ENOMEM;
+    s_put_u64(value, pos->floor);
+    s_put_u32(value + 8, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        s_put_u64(value + 12 + 16 * i, pos->done[i].lo);
+        s_put_u64(value + 20 + 16 * i, pos->done[i].hi);
+    }
+    int rc = s_op(batch, OB_STORE_PUT_POS, pos->sub->name, pos->topic->name, value, 12 + 16 * n);
+    free(value);
+    return rc;
+}
+
+/* Builds the dead letter of f (PROTOCOL.md 12.6) into letter. Returns 0, or an error (the
+   original is gone or too large to wrap: the event is then only marked done). */
+static int
+s_letter(ob_subs_t *self, const s_flight_t *f, ob_subs_letter_t *letter)
+{
+    const s_sub_t *sub = f->pos->sub;
+    uint8_t *original = NULL;
+    size_t original_len = 0;
+    int rc = ob_store_get(self->store, f->pos->topic->name, f->seq, &original, &original_len, NULL);
+    if (rc)
+        return rc;
+    ob_event_envelope_t env;
+    memset(&env, 0, sizeof env);
+    ob_event_peek(original, original_len, &env);
+    char attempts[24], seq[24], id[OB_EVENT_ID_MAX + 1], type[OB_EVENT_TYPE_MAX + 1];
+    snprintf(attempts, sizeof attempts, "%" PRIu32, f->attempt);
+    snprintf(seq, sizeof seq, "%" PRIu64, f->seq);
+    snprintf(id, sizeof id, "%.*s", (int)env.id_len, env.id ? env.id : "");
+    snprintf(type, sizeof type, "%.*s", (int)env.type_len, env.type ? env.type : "");
+    snprintf(letter->topic, sizeof letter->topic, "%s%s", OB_SUBS_DLQ_PREFIX, sub->name);
+    snprintf(letter->id, sizeof letter->id, "dl-%" PRIu32 "-%" PRIu64, f->pos->topic->id, f->seq);
+    ob_change_t changes[] = {
+        {"reason", NULL, "max_attempts"},
+        {"attempts", NULL, attempts},
+        {"subscription", NULL, sub->name},
+        {"topic", NULL, f->pos->topic->name},
+        {"seq", NULL, seq},
+        {"id", NULL, id},
+        {"type", NULL, type},
+    };
+    ob_event_t event = {
+        .id = letter->id,
+        .topic = letter->topic,
+        .type = "dead_letter",
+        .time_us = s_now_us(),
+        .source = "orderbus-broker",
+        .changes = changes,
+        .changes_count = sizeof changes / sizeof changes[0],
+        .data = original,
+        .data_len = original_len,
+    };
+    rc = ob_event_encode(&event, &letter->event, &letter->event_len);
+    free(original);
+    return rc;
+}
+
+int
+ob_subs_dirty(const ob_subs_t *self)
+{
+    return zlistx_size(self->dirty) || zlistx_size(self->deleted) || zlistx_size(self->letters);
+}
+
+int
+ob_subs_collect(ob_subs_t *self, ob_subs_batch_t *batch)
+{
+    int rc = 0;
+    batch->op_count = 0;
+    batch->arena_len = 0;
+    batch->letter_count = 0;
+
+    ob_subs_letter_t *l;
+    while (batch->letter_count < batch->letter_cap && (l = zlistx_first(self->letters))) {
+        batch->letters[batch->letter_count++] = *l;
+        free(l);
+        zlistx_delete(self->letters, zlistx_cursor(self->letters));
+    }
+    for (const char *name = zlistx_first(self->deleted); name && !rc;
+         name = zlistx_next(self->deleted))
+        rc = s_op(batch, OB_STORE_DEL_SUB, name, NULL, NULL, 0);
+    if (rc)
+        goto fixup;
+    zlistx_purge(self->deleted);
+
+    s_sub_t *sub;
+    while (!rc && (sub = zlistx_first(self->dirty))) {
+        s_flight_t *f;
+        while (batch->letter_count < batch->letter_cap && (f = zlistx_first(sub->dead))) {
+            ob_subs_letter_t *letter = &batch->letters[batch->letter_count];
+            memset(letter, 0, sizeof *letter);
+            int lrc = s_letter(self, f, letter);
+            if (lrc == 0)
+                batch->letter_count++;
+            else
+                zsys_warning("subs: %s: no dead letter for %s #%" PRIu64 ": %s", sub->name,
+                             f->pos->topic->name, f->seq, ob_strerror(lrc));
+            self->stats.dead_lettered++;
+            sub->dead_lettered++;
+            s_flight_done(self, f);
+        }
+        if (sub->dirty && !sub->ephemeral && (rc = s_collect_sub(batch, sub)))
+            break;
+        sub->dirty = 0;
+        s_pos_t *pos;
+        while ((pos = zlistx_first(sub->dirty_pos))) {
+            if ((rc = s_collect_pos(batch, pos)))
+                break;
+            pos->dirty = 0;
+            zlistx_delete(sub->dirty_pos, zlistx_cursor(sub->dirty_pos));
+        }
+        if (rc)
+            break;
+        if (zlistx_size(sub->dead))
+            break; /* letters full: the rest next time, with their positions */
+        zlistx_delete(self->dirty, sub->dirty_node);
+        sub->dirty_node = NULL;
+    }
+fixup:
+    for (size_t i = 0; i < batch->op_count; i++) {
+        ob_store_op_t *op = &batch->ops[i];
+        op->sub = (const char *)batch->arena + (uintptr_t)op->sub;
+        if (op->topic)
+            op->topic = (const char *)batch->arena + (uintptr_t)op->topic;
+        if (op->value)
+            op->value = batch->arena + (uintptr_t)op->value;
+    }
+    return rc;
+}
+
+void
+ob_subs_uncollect(ob_subs_t *self, ob_subs_batch_t *batch)
+{
+    for (size_t i = 0; i < batch->op_count; i++) {
+        const ob_store_op_t *op = &batch->ops[i];
+        s_sub_t *sub = zhashx_lookup(self->subs, op->sub);
+        if (op->kind == OB_STORE_DEL_SUB) {
+            if (!sub)
+                zlistx_add_end(self->deleted, (void *)op->sub);
+            continue;
+        }
+        if (!sub)
+            continue;
+        if (op->kind == OB_STORE_PUT_SUB) {
+            sub->dirty = 1;
+            s_mark_dirty(self, sub);
+        } else if (op->kind == OB_STORE_PUT_POS) {
+            s_pos_t *pos = zhashx_lookup(sub->positions, op->topic);
+            if (pos)
+                s_pos_dirty(self, pos);
+        }
+    }
+    for (size_t i = 0; i < batch->letter_count; i++) {
+        ob_subs_letter_t *l = malloc(sizeof *l);
+        if (!l) {
+            free(batch->letters[i].event);
+            continue;
+        }
+        *l = batch->letters[i];
+        zlistx_add_end(self->letters, l);
+    }
+    batch->letter_count = 0;
+    batch->op_count = 0;
+}
+
+void
+ob_subs_batch_free(ob_subs_batch_t *batch)
+{
+    for (size_t i = 0; i < batch->letter_count; i++)
+        free(batch->letters[i].event);
+    free(batch->ops);
+    free(batch->arena);
+    free(batch->letters);
+    memset(batch, 0, sizeof *batch);
+}
+
+/* ---- admin ---- */
+
+static int
+s_strcmp_p(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void
+s_pack_str(msgpack_packer *pk, const char *s)
+{
+    size_t len = strlen(s);
+    msgpack_pack_str(pk, len);
+    msgpack_pack_str_body(pk, s, len);
+}
+
+static void
+s_pack_strs(msgpack_packer *pk, char *const *list, size_t count)
+{
+    msgpack_pack_array(pk, count);
+    for (size_t i = 0; i < count; i++)
+        s_pack_str(pk, list[i]);
+}
+
+static uint64_t
+s_sub_lag(const s_sub_t *sub)
+{
+    uint64_t lag = 0;
+    for (s_pos_t *pos = zhashx_first(sub->positions); pos; pos = zhashx_next(sub->positions))
+        lag += s_pos_lag(pos);
+    return lag;
+}
+
+/* Writes an array header for count entries and the entries (sbuf) into buf. */
+static int
+s_emit_array(size_t count, const msgpack_sbuffer *entries, uint8_t *buf, size_t cap,
+             size_t *ret_len)
+{
+    msgpack_sbuffer head;
+    msgpack_sbuffer_init(&head);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &head, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, count);
+    int rc = 0;
+    if (head.size + entries->size > cap)
+        rc = OB_ERR_TOO_LARGE;
+    else {
+        memcpy(buf, head.data, head.size);
+        if (entries->size)
+            memcpy(buf + head.size, entries->data, entries->size);
+        *ret_len = head.size + entries->size;
+    }
+    msgpack_sbuffer_destroy(&head);
+    return rc;
+}
+
+int
+ob_subs_list(ob_subs_t *self, const char *after, uint8_t *buf, size_t cap, size_t *ret_len,
+             int *ret_more)
+{
+    size_t n = zhashx_size(self->subs);
+    const char **names = calloc(n ? n : 1, sizeof *names);
+    if (!names)
+        return -ENOMEM;
+    size_t count = 0;
+    for (s_sub_t *sub = zhashx_first(self->subs); sub; sub = zhashx_next(self->subs))
+        if (!after || strcmp(sub->name, after) > 0)
+            names[count++] = sub->name;
+    qsort(names, count, sizeof *names, s_strcmp_p);
+
+    msgpack_sbuffer entries, one;
+    msgpack_sbuffer_init(&entries);
+    msgpack_sbuffer_init(&one);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &one, msgpack_sbuffer_write);
+    size_t taken = 0;
+    *ret_more = 0;
+    for (size_t i = 0; i < count; i++) {
+        const s_sub_t *sub = zhashx_lookup(self->subs, names[i]);
+        msgpack_sbuffer_clear(&one);
+        msgpack_pack_map(&pk, 7);
+        s_pack_str(&pk, "sub");
+        s_pack_str(&pk, sub->name);
+        s_pack_str(&pk, "patterns");
+        s_pack_strs(&pk, sub->patterns, sub->pattern_count);
+        s_pack_str(&pk, "types");
+        s_pack_strs(&pk, sub->types, sub->type_count);
+        s_pack_str(&pk, "ephemeral");
+        sub->ephemeral ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
+        s_pack_str(&pk, "consumers");
+        msgpack_pack_uint64(&pk, sub->consumer_count);
+        s_pack_str(&pk, "pending");
+        msgpack_pack_uint64(&pk, zlistx_size(sub->pending));
+        s_pack_str(&pk, "lag");
+        msgpack_pack_uint64(&pk, s_sub_lag(sub));
+        if (entries.size + one.size + 5 > cap) {
+            *ret_more = 1;
+            break;
+        }
+        msgpack_sbuffer_write(&entries, one.data, one.size);
+        taken++;
+    }
+    int rc = s_emit_array(taken, &entries, buf, cap, ret_len);
+    msgpack_sbuffer_destroy(&entries);
+    msgpack_sbuffer_destroy(&one);
+    free(names);
+    return rc;
+}
+
+int
+ob_subs_info(ob_subs_t *self, const char *name, const char *after, uint8_t *buf, size_t cap,
+             size_t *ret_len, int *ret_more)
+{
+    const s_sub_t *sub = zhashx_lookup(self->subs, name);
+    if (!sub)
+        return OB_ERR_NO_SUCH_SUBSCRIPTION;
+    size_t n = zhashx_size(sub->positions);
+    const char **topics = calloc(n ? n : 1, sizeof *topics);
+    if (!topics)
+        return -ENOMEM;
+    size_t count = 0;
+    for (s_pos_t *pos = zhashx_first(sub->positions); pos; pos = zhashx_next(sub->positions))
+        if (!after || strcmp(pos->topic->name, after) > 0)
+            topics[count++] = pos->topic->name;
+    qsort(topics, count, sizeof *topics, s_strcmp_p);
+
+    msgpack_sbuffer head, entries, one;
+    msgpack_sbuffer_init(&head);
+    msgpack_sbuffer_init(&entries);
+    msgpack_sbuffer_init(&one);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &head, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 15);
+    s_pack_str(&pk, "sub");
+    s_pack_str(&pk, sub->name);
+    s_pack_str(&pk, "patterns");
+    s_pack_strs(&pk, sub->patterns, sub->pattern_count);
+    s_pack_str(&pk, "types");
+    s_pack_strs(&pk, sub->types, sub->type_count);
+    s_pack_str(&pk, "ephemeral");
+    sub->ephemeral ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
+    s_pack_str(&pk, "credit");
+    msgpack_pack_uint32(&pk, sub->credit);
+    s_pack_str(&pk, "ack_wait_ms");
+    msgpack_pack_uint32(&pk, sub->ack_wait_ms);
+    s_pack_str(&pk, "max_attempts");
+    msgpack_pack_uint32(&pk, sub->max_attempts);
+    s_pack_str(&pk, "backoff_ms");
+    msgpack_pack_uint32(&pk, sub->backoff_ms);
+    s_pack_str(&pk, "pending");
+    msgpack_pack_uint64(&pk, zlistx_size(sub->pending));
+    s_pack_str(&pk, "waiting");
+    msgpack_pack_uint64(&pk, zlistx_size(sub->waiting) + zlistx_size(sub->ready) +
+                                 zlistx_size(sub->dead));
+    s_pack_str(&pk, "redelivered");
+    msgpack_pack_uint64(&pk, sub->redelivered);
+    s_pack_str(&pk, "dead_lettered");
+    msgpack_pack_uint64(&pk, sub->dead_lettered);
+    s_pack_str(&pk, "lag");
+    msgpack_pack_uint64(&pk, s_sub_lag(sub));
+    s_pack_str(&pk, "consumers");
+    msgpack_pack_uint64(&pk, sub->consumer_count);
+    s_pack_str(&pk, "positions");
+
+    msgpack_packer_init(&pk, &one, msgpack_sbuffer_write);
+    size_t taken = 0;
+    *ret_more = 0;
+    for (size_t i = 0; i < count; i++) {
+        const s_pos_t *pos = zhashx_lookup(sub->positions, topics[i]);
+        msgpack_sbuffer_clear(&one);
+        msgpack_pack_map(&pk, 2);
+        s_pack_str(&pk, "topic");
+        s_pack_str(&pk, pos->topic->name);
+        s_pack_str(&pk, "ack_floor");
+        msgpack_pack_uint64(&pk, pos->floor);
+        if (head.size + entries.size + one.size + 5 > cap) {
+            *ret_more = 1;
+            break;
+        }
+        msgpack_sbuffer_write(&entries, one.data, one.size);
+        taken++;
+    }
+    int rc = OB_ERR_TOO_LARGE;
+    if (head.size <= cap) {
+        memcpy(buf, head.data, head.size);
+        size_t len = 0;
+        rc = s_emit_array(taken, &entries, buf + head.size, cap - head.size, &len);
+        *ret_len = head.size + len;
+    }
+    msgpack_sbuffer_destroy(&head);
+    msgpack_sbuffer_destroy(&entries);
+    msgpack_sbuffer_destroy(&one);
+    free(topics);
+    return rc;
+}
+
+void
+ob_subs_stats(const ob_subs_t *self, ob_subs_stats_t *ret)
+{
+    *ret = self->stats;
+}

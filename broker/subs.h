@@ -1,0 +1,173 @@
+/*  ob_subs: the broker's durable subscriptions (proto/PROTOCOL.md section 12).
+
+    Owns every subscription's definition, its position on each topic it matches, the
+    deliveries in flight, their timers, and which consumers are attached. It decides what to
+    deliver, reads the events from the store at each subscription's own pace (ob_store_scan:
+    nothing is buffered per subscriber, so a slow one costs memory only for its credit) and
+    hands each delivery to the server's sink. It never writes to the store: the changes to
+    persist (subscription records, positions, dead letters) are collected into the server's
+    next group commit (ob_subs_collect), which keeps "a dead letter and the position that
+    marks its original done" one transaction.
+
+    Runs in the server's thread; not thread-safe. A consumer is an opaque pointer (the
+    server's session) that stays valid until ob_subs_detach_all is called for it.
+
+    Persistent records (store.h ops), written by the writer in the batch they come with:
+      subscription  the body of a SUBSCRIBE (wire.h encoding) holding sub, patterns, types,
+                    credit, ack_wait_ms, max_attempts, backoff_ms: self-describing msgpack,
+                    decoded with ob_wire_decode on load;
+      position      u64 ack floor | u32 n | n x (u64 lo | u64 hi): the ack floor and the
+                    sorted, disjoint ranges of seqs done above it (big-endian).
+    What is not persisted: attempt counters, pending deliveries, ephemeral subscriptions.
+    After a restart every event above a floor that is not in its done ranges is delivered
+    again, attempt 1 (at-least-once). */
+#ifndef OB_SUBS_H
+#define OB_SUBS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "orderbus/wire.h"
+#include "store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define OB_SUBS_QUANTUM 256                /* deliveries one subscription makes per pump turn */
+#define OB_SUBS_EPHEMERAL_PREFIX "eph-"    /* names the broker gives ephemeral subscriptions */
+#define OB_SUBS_DLQ_PREFIX "dlq."          /* dead letters of sub S go to topic dlq.S */
+#define OB_SUBS_POS_RECORD_MAX OB_BODY_MAX /* bytes in a persisted position */
+
+typedef struct ob_subs ob_subs_t;
+
+/* Sends a DELIVER (msg, borrowed, with its event frame, borrowed) to consumer. Returns 0,
+   or -1 if it could not be sent (the delivery then waits for its ack timeout). */
+typedef int(ob_subs_deliver_fn)(void *arg, void *consumer, const ob_wire_msg_t *msg,
+                                const uint8_t *event, size_t event_len);
+
+/* Tells consumer that subscription sub (borrowed) was deleted (ERROR 17, PROTOCOL.md
+   12.7); it has been detached. */
+typedef void(ob_subs_gone_fn)(void *arg, void *consumer, const char *sub);
+
+/* Creates the subscriptions engine over store (borrowed, outliving it) and loads the
+   persisted subscriptions and positions and the topic list. Returns 0, OB_ERR_STORAGE (a
+   record cannot be read or decoded: the reason is logged) or -ENOMEM. */
+int ob_subs_new(ob_store_t *store, ob_subs_deliver_fn *deliver, ob_subs_gone_fn *gone, void *arg,
+                ob_subs_t **ret_subs);
+
+/* Destroys it; sets *self_p to NULL; accepts NULL. */
+void ob_subs_destroy(ob_subs_t **self_p);
+
+/* Learns the outcome of a committed batch: the new last seqs of its topics, and the topics
+   new to the store (a subscription matching one starts there at floor 0). */
+void ob_subs_on_commit(ob_subs_t *self, const ob_store_item_t *items, size_t count);
+
+/* SUBSCRIBE from consumer (msg decoded by ob_wire_decode). Creates the subscription if it
+   does not exist, then attaches consumer unless *ret_defer is set. Writes the name into
+   ret_name, *ret_created. A new durable subscription is not attached at once (*ret_defer
+   = 1): its record must be committed first; the caller answers SUBSCRIBED after the commit
+   that holds it and then calls ob_subs_attach. Returns 0, OB_ERR_INVALID_PATTERN,
+   OB_ERR_INVALID_ARGUMENT (a name in the broker's own "eph-" space, a pattern that only
+   matches dead-letter topics of itself), OB_ERR_SUBSCRIPTION_EXISTS, OB_ERR_LIMIT,
+   OB_ERR_STORAGE or -ENOMEM. */
+int ob_subs_subscribe(ob_subs_t *self, void *consumer, const ob_wire_msg_t *msg,
+                      char ret_name[OB_SUB_NAME_MAX + 1], int *ret_created, int *ret_defer);
+
+/* Attaches consumer to subscription sub (after a deferred SUBSCRIBE). Returns 0 or
+   OB_ERR_NO_SUCH_SUBSCRIPTION (deleted meanwhile) or -ENOMEM. */
+int ob_subs_attach(ob_subs_t *self, void *consumer, const char *sub);
+
+/* Detaches consumer from sub: its pending deliveries become available to the others.
+   Returns 0 or OB_ERR_NO_SUCH_SUBSCRIPTION (not attached). */
+int ob_subs_unsubscribe(ob_subs_t *self, void *consumer, const char *sub);
+
+/* Detaches consumer from every subscription (its session ended). */
+void ob_subs_detach_all(ob_subs_t *self, void *consumer);
+
+/* ACK and NACK from consumer; anything not pending to it is ignored (PROTOCOL.md 12.4). */
+void ob_subs_ack(ob_subs_t *self, void *consumer, const ob_wire_msg_t *msg);
+void ob_subs_nack(ob_subs_t *self, void *consumer, const ob_wire_msg_t *msg);
+
+/* SUB_REPOSITION. Returns 0, OB_ERR_NO_SUCH_SUBSCRIPTION or OB_ERR_STORAGE. */
+int ob_subs_reposition(ob_subs_t *self, const ob_wire_msg_t *msg);
+
+/* SUB_DELETE: tells each consumer (gone), forgets the subscription, and deletes its
+   records at the next commit. Returns 0 or OB_ERR_NO_SUCH_SUBSCRIPTION. */
+int ob_subs_delete(ob_subs_t *self, const char *sub);
+
+/* Encodes the OK result of SUBS (after: names after it) or SUB_INFO (sub, after: topics
+   after it) as one msgpack object into buf (cap bytes); sets *ret_len and *ret_more (the
+   list was cut to fit). Returns 0, OB_ERR_NO_SUCH_SUBSCRIPTION or -ENOMEM. */
+int ob_subs_list(ob_subs_t *self, const char *after, uint8_t *buf, size_t cap, size_t *ret_len,
+                 int *ret_more);
+int ob_subs_info(ob_subs_t *self, const char *sub, const char *after, uint8_t *buf, size_t cap,
+                 size_t *ret_len, int *ret_more);
+
+/* Runs the timers due at now (zclock_mono ms): ack timeouts, NACK and backoff delays. */
+void ob_subs_tick(ob_subs_t *self, int64_t now);
+
+/* Returns the zclock_mono time of the next timer, or INT64_MAX. */
+int64_t ob_subs_next_timer(const ob_subs_t *self);
+
+/* Delivers what credit allows, at most budget deliveries in all, fairly across the
+   subscriptions with work. Returns the number made. */
+size_t ob_subs_pump(ob_subs_t *self, size_t budget, int64_t now);
+
+/* Returns 1 if a pump would deliver something now. */
+int ob_subs_busy(const ob_subs_t *self);
+
+/* What a commit must write for the subscriptions. Filled by ob_subs_collect: ops point into
+   arena; each dead letter is an encoded event (malloc'ed, the caller frees it with free())
+   with its topic and id as views into it. */
+typedef struct ob_subs_letter {
+    uint8_t *event; /* the dead-letter event, owned by the collector's caller */
+    size_t event_len;
+    char topic[OB_TOPIC_MAX + 1]; /* dlq.<sub> */
+    char id[OB_EVENT_ID_MAX + 1]; /* "dl-<topic id>-<seq>" */
+} ob_subs_letter_t;
+
+typedef struct ob_subs_batch {
+    ob_store_op_t *ops; /* op_cap entries */
+    size_t op_count;    /* entries used */
+    size_t op_cap;
+    uint8_t *arena;   /* values and names of ops */
+    size_t arena_len; /* bytes used */
+    size_t arena_cap;
+    ob_subs_letter_t *letters; /* letter_cap entries */
+    size_t letter_count;
+    size_t letter_cap;
+} ob_subs_batch_t;
+
+/* Moves what is to be persisted into batch (emptied first, allocations grown as needed):
+   first the dead letters waiting (at most letter_cap; their originals are marked done
+   now, so that both land in this commit), then deletions, then changed subscriptions and
+   positions. Returns 0 or -ENOMEM (the state stays to be collected next time). */
+int ob_subs_collect(ob_subs_t *self, ob_subs_batch_t *batch);
+
+/* Returns 1 if something waits to be persisted. */
+int ob_subs_dirty(const ob_subs_t *self);
+
+/* The commit of batch failed: marks its subscriptions and positions to be written again
+   and queues its dead letters again (taking their events). */
+void ob_subs_uncollect(ob_subs_t *self, ob_subs_batch_t *batch);
+
+/* Frees what batch holds. */
+void ob_subs_batch_free(ob_subs_batch_t *batch);
+
+/* Counters since start, for the server's summary and STATS. */
+typedef struct ob_subs_stats {
+    uint64_t subscriptions; /* current, ephemeral included */
+    uint64_t delivered;     /* DELIVERs sent, redeliveries included */
+    uint64_t redelivered;   /* DELIVERs with attempt > 1 */
+    uint64_t acked;         /* deliveries acked */
+    uint64_t dead_lettered; /* events sent to a dlq. topic */
+    uint64_t skipped;       /* events removed by retention before delivery */
+} ob_subs_stats_t;
+
+void ob_subs_stats(const ob_subs_t *self, ob_subs_stats_t *ret);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
