@@ -51,9 +51,9 @@ typedef struct ob_store_item {
     uint64_t time_us;     /* stored time (µs since the epoch); 0 for "now" */
     /* out: */
     uint32_t topic_id; /* the topic's id, unique in this store, never reused (rc == 0) */
-    uint64_t seq; /* the event's sequence number in its topic (rc == 0) */
-    int dup;      /* 1 if the id was already stored on the topic (rc == 0) */
-    int rc;       /* 0 or the item's OB_ERR_* code */
+    uint64_t seq;      /* the event's sequence number in its topic (rc == 0) */
+    int dup;           /* 1 if the id was already stored on the topic (rc == 0) */
+    int rc;            /* 0 or the item's OB_ERR_* code */
 } ob_store_item_t;
 
 /* A topic's figures. */
@@ -66,13 +66,13 @@ typedef struct ob_topic_stat {
 
 /* The store's figures since open (map_size, topics and events are current values). */
 typedef struct ob_store_stats {
-    uint64_t map_size;   /* current map size in bytes */
-    uint64_t growths;    /* times the map was grown because it was full */
-    uint64_t commits;    /* write transactions committed */
-    uint64_t appended;   /* events stored */
-    uint64_t duplicates; /* appends refused as duplicates */
-    uint64_t topics;     /* topics stored */
-    uint64_t events;     /* events stored, all topics */
+    uint64_t map_size;      /* current map size in bytes */
+    uint64_t growths;       /* times the map was grown because it was full */
+    uint64_t commits;       /* write transactions committed */
+    uint64_t appended;      /* events stored */
+    uint64_t duplicates;    /* appends refused as duplicates */
+    uint64_t topics;        /* topics stored */
+    uint64_t events;        /* events stored, all topics */
     uint64_t removed;       /* events removed by retention since open */
     uint64_t removed_bytes; /* their bytes */
 } ob_store_stats_t;
@@ -116,8 +116,8 @@ typedef int(ob_store_topic_fn)(void *arg, const char *name, uint32_t topic_id,
    ob_store_load_subs; value is valid only during the call. Returns 0 to go on, non-zero to
    stop the load (which then returns that value). */
 typedef int(ob_store_sub_fn)(void *arg, const char *sub, const uint8_t *value, size_t len);
-typedef int(ob_store_pos_fn)(void *arg, const char *sub, const char *topic,
-                             const uint8_t *value, size_t len);
+typedef int(ob_store_pos_fn)(void *arg, const char *sub, const char *topic, const uint8_t *value,
+                             size_t len);
 
 /* Retention limits of one topic; 0 means no limit. */
 typedef struct ob_retention {
@@ -166,8 +166,8 @@ int ob_store_commit(ob_store_t *self, ob_store_item_t *items, size_t count,
    goes, its record keeps last_seq and the byte total so sequence numbers go on. Adds what
    it removed to *ret_removed and *ret_bytes (may be NULL). Returns 0, OB_ERR_STORAGE or
    -ENOMEM. */
-int ob_store_retain(ob_store_t *self, ob_store_limits_fn *limits, void *limits_arg,
-                    uint64_t now_us, size_t budget, uint64_t *ret_removed, uint64_t *ret_bytes);
+int ob_store_retain(ob_store_t *self, ob_store_limits_fn *limits, void *limits_arg, uint64_t now_us,
+                    size_t budget, uint64_t *ret_removed, uint64_t *ret_bytes);
 
 /* Reads up to max events of topic (NUL-terminated) with seq >= from_seq, in order, in one
    read transaction, calling fn for each. *ret_stat (may be NULL) gets the topic's figures
@@ -181,8 +181,7 @@ int ob_store_scan(ob_store_t *self, const char *topic, uint64_t from_seq, size_t
 /* Writes to *ret_seq the first stored seq of topic whose stored time is >= time_us (stored
    times never decrease within a topic), or last_seq + 1 if none is. Returns 0,
    OB_ERR_NO_SUCH_TOPIC or OB_ERR_STORAGE. */
-int ob_store_seq_at_time(ob_store_t *self, const char *topic, uint64_t time_us,
-                         uint64_t *ret_seq);
+int ob_store_seq_at_time(ob_store_t *self, const char *topic, uint64_t time_us, uint64_t *ret_seq);
 
 /* Lists topics in bytewise name order, starting after `after` (NUL-terminated; "" or NULL
    from the first), calling fn for each with its figures, in one read transaction. Returns

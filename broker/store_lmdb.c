@@ -86,6 +86,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "bigendian.h"
 #include "orderbus/error.h"
 #include "orderbus/event.h"
 #include "orderbus/limits.h"
@@ -154,34 +155,6 @@ struct ob_store {
     size_t retain_after_len;         /* bytes in retain_after; 0: begin at the first topic */
 };
 
-static void
-s_put_u32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static void
-s_put_u64(uint8_t *p, uint64_t v)
-{
-    s_put_u32(p, (uint32_t)(v >> 32));
-    s_put_u32(p + 4, (uint32_t)v);
-}
-
-static uint32_t
-s_get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-static uint64_t
-s_get_u64(const uint8_t *p)
-{
-    return (uint64_t)s_get_u32(p) << 32 | s_get_u32(p + 4);
-}
-
 /* Returns the wall-clock time in microseconds since the epoch. */
 static uint64_t
 s_now_us(void)
@@ -231,11 +204,11 @@ s_topic_decode(s_topic_t *topic, const MDB_val *value)
     if (value->mv_size != S_TOPIC_RECORD)
         return OB_ERR_STORAGE;
     const uint8_t *p = value->mv_data;
-    topic->id = s_get_u32(p);
-    topic->flags = s_get_u32(p + 4);
-    topic->created_us = s_get_u64(p + 8);
-    topic->floor_seq = s_get_u64(p + 16);
-    topic->floor_bytes = s_get_u64(p + 24);
+    topic->id = ob_get_u32(p);
+    topic->flags = ob_get_u32(p + 4);
+    topic->created_us = ob_get_u64(p + 8);
+    topic->floor_seq = ob_get_u64(p + 16);
+    topic->floor_bytes = ob_get_u64(p + 24);
     return 0;
 }
 
@@ -256,30 +229,30 @@ s_topic_derive(ob_store_t *self, MDB_txn *txn, s_topic_t *topic)
     uint64_t first_before = topic->floor_bytes;
 
     /* The first key at or after (id, 0) is the topic's first event, if it is the topic's. */
-    s_put_u32(from, topic->id);
-    s_put_u64(from + S_ID_BYTES, 0);
+    ob_put_u32(from, topic->id);
+    ob_put_u64(from + S_ID_BYTES, 0);
     rc = mdb_cursor_get(cursor, &key, &value, MDB_SET_RANGE);
-    if (rc == 0 && key.mv_size == S_EVENT_KEY && s_get_u32(key.mv_data) == topic->id) {
+    if (rc == 0 && key.mv_size == S_EVENT_KEY && ob_get_u32(key.mv_data) == topic->id) {
         if (value.mv_size < S_STAMP) {
             rc = MDB_CORRUPTED;
             goto out;
         }
-        topic->first_seq = s_get_u64((const uint8_t *)key.mv_data + S_ID_BYTES);
-        first_before = s_get_u64((const uint8_t *)value.mv_data + 8);
+        topic->first_seq = ob_get_u64((const uint8_t *)key.mv_data + S_ID_BYTES);
+        first_before = ob_get_u64((const uint8_t *)value.mv_data + 8);
         /* Its last event is the key before (id + 1, 0), or the last key of all. */
-        s_put_u32(from, topic->id + 1);
+        ob_put_u32(from, topic->id + 1);
         key = (MDB_val){sizeof from, from};
         rc = mdb_cursor_get(cursor, &key, &value, MDB_SET_RANGE);
         if (rc && rc != MDB_NOTFOUND)
             goto out;
         rc = mdb_cursor_get(cursor, &key, &value, rc == 0 ? MDB_PREV : MDB_LAST);
-        if (rc || key.mv_size != S_EVENT_KEY || s_get_u32(key.mv_data) != topic->id ||
+        if (rc || key.mv_size != S_EVENT_KEY || ob_get_u32(key.mv_data) != topic->id ||
             value.mv_size < S_STAMP) {
             rc = rc ? rc : MDB_CORRUPTED;
             goto out;
         }
-        topic->last_seq = s_get_u64((const uint8_t *)key.mv_data + S_ID_BYTES);
-        topic->total = s_get_u64((const uint8_t *)value.mv_data + 8) + (value.mv_size - S_STAMP);
+        topic->last_seq = ob_get_u64((const uint8_t *)key.mv_data + S_ID_BYTES);
+        topic->total = ob_get_u64((const uint8_t *)value.mv_data + 8) + (value.mv_size - S_STAMP);
     } else if (rc && rc != MDB_NOTFOUND)
         goto out;
     rc = 0;
@@ -303,11 +276,11 @@ s_topic_load(ob_store_t *self, MDB_txn *txn, const MDB_val *value, s_topic_t *to
 static void
 s_topic_encode(const s_topic_t *topic, uint8_t buf[S_TOPIC_RECORD])
 {
-    s_put_u32(buf, topic->id);
-    s_put_u32(buf + 4, topic->flags);
-    s_put_u64(buf + 8, topic->created_us);
-    s_put_u64(buf + 16, topic->floor_seq);
-    s_put_u64(buf + 24, topic->floor_bytes);
+    ob_put_u32(buf, topic->id);
+    ob_put_u32(buf + 4, topic->flags);
+    ob_put_u64(buf + 8, topic->created_us);
+    ob_put_u64(buf + 16, topic->floor_seq);
+    ob_put_u64(buf + 24, topic->floor_bytes);
 }
 
 /* Reads the record of topic name (NUL-terminated, borrowed) in txn into *ret_topic, and
@@ -372,13 +345,13 @@ s_init_meta(ob_store_t *self)
         goto fail;
     }
     if (rc == 0 &&
-        (value.mv_size != sizeof buf || (s_get_u32(value.mv_data) != S_FORMAT_VERSION &&
-                                         s_get_u32(value.mv_data) != S_FORMAT_UPGRADE))) {
+        (value.mv_size != sizeof buf || (ob_get_u32(value.mv_data) != S_FORMAT_VERSION &&
+                                         ob_get_u32(value.mv_data) != S_FORMAT_UPGRADE))) {
         rc = OB_ERR_STORAGE;
         goto fail;
     }
-    if (rc == MDB_NOTFOUND || s_get_u32(value.mv_data) != S_FORMAT_VERSION) {
-        s_put_u32(buf, S_FORMAT_VERSION);
+    if (rc == MDB_NOTFOUND || ob_get_u32(value.mv_data) != S_FORMAT_VERSION) {
+        ob_put_u32(buf, S_FORMAT_VERSION);
         value = (MDB_val){sizeof buf, buf};
         if ((rc = mdb_put(txn, self->meta, &key, &value, 0))) {
             rc = s_map_rc(rc);
@@ -397,7 +370,7 @@ s_init_meta(ob_store_t *self)
         rc = OB_ERR_STORAGE;
         goto fail;
     } else
-        self->next_topic = s_get_u32(value.mv_data);
+        self->next_topic = ob_get_u32(value.mv_data);
 
     if ((rc = mdb_stat(txn, self->topics, &stat))) {
         rc = s_map_rc(rc);
@@ -624,31 +597,31 @@ s_append_item(ob_store_t *self, MDB_txn *txn, ob_store_item_t *item, uint64_t no
     /* One lookup both finds a duplicate and claims the id. A duplicate earlier in this
        batch is found the same way: its put is already in the transaction. */
     uint64_t seq = topic->last_seq + 1;
-    s_put_u32(dedup_key, topic->id);
+    ob_put_u32(dedup_key, topic->id);
     memcpy(dedup_key + S_ID_BYTES, item->event_id, item->event_id_len);
-    s_put_u64(seq_buf, seq);
+    ob_put_u64(seq_buf, seq);
     MDB_val key = {S_ID_BYTES + item->event_id_len, dedup_key};
     MDB_val value = {sizeof seq_buf, seq_buf};
     rc = mdb_put(txn, self->dedup, &key, &value, MDB_NOOVERWRITE);
     if (rc == MDB_KEYEXIST) {
         if (value.mv_size != sizeof seq_buf)
             return MDB_CORRUPTED;
-        item->seq = s_get_u64(value.mv_data);
+        item->seq = ob_get_u64(value.mv_data);
         item->dup = 1;
         return 0;
     }
     if (rc)
         return rc;
 
-    s_put_u32(event_key, topic->id);
-    s_put_u64(event_key + S_ID_BYTES, seq);
+    ob_put_u32(event_key, topic->id);
+    ob_put_u64(event_key + S_ID_BYTES, seq);
     key = (MDB_val){sizeof event_key, event_key};
     value = (MDB_val){S_STAMP + item->event_len, NULL};
     if ((rc = mdb_put(txn, self->events, &key, &value, MDB_RESERVE)))
         return rc;
     /* value now points into the dirty page, valid until the next write in txn */
-    s_put_u64(value.mv_data, item->time_us ? item->time_us : now_us);
-    s_put_u64((uint8_t *)value.mv_data + 8, topic->total);
+    ob_put_u64(value.mv_data, item->time_us ? item->time_us : now_us);
+    ob_put_u64((uint8_t *)value.mv_data + 8, topic->total);
     memcpy((uint8_t *)value.mv_data + S_STAMP, item->event, item->event_len);
 
     topic->last_seq = seq;
@@ -754,7 +727,7 @@ s_commit_once(ob_store_t *self, ob_store_item_t *items, size_t count, const ob_s
             goto abort;
     }
     if (self->next_topic != saved_next_topic) {
-        s_put_u32(buf, self->next_topic);
+        ob_put_u32(buf, self->next_topic);
         key = (MDB_val){sizeof s_meta_next_topic - 1, s_meta_next_topic};
         value = (MDB_val){sizeof(uint32_t), buf};
         if ((rc = mdb_put(txn, self->meta, &key, &value, 0)))
@@ -894,7 +867,7 @@ s_forget_id(ob_store_t *self, MDB_txn *txn, uint32_t topic_id, const char *id, s
             uint64_t seq)
 {
     uint8_t dedup_key[S_ID_BYTES + OB_EVENT_ID_MAX];
-    s_put_u32(dedup_key, topic_id);
+    ob_put_u32(dedup_key, topic_id);
     memcpy(dedup_key + S_ID_BYTES, id, id_len);
     MDB_val key = {S_ID_BYTES + id_len, dedup_key}, value;
     int rc = mdb_get(txn, self->dedup, &key, &value);
@@ -902,7 +875,7 @@ s_forget_id(ob_store_t *self, MDB_txn *txn, uint32_t topic_id, const char *id, s
         return 0;
     if (rc)
         return rc;
-    if (value.mv_size != sizeof(uint64_t) || s_get_u64(value.mv_data) != seq)
+    if (value.mv_size != sizeof(uint64_t) || ob_get_u64(value.mv_data) != seq)
         return 0;
     return mdb_del(txn, self->dedup, &key, NULL);
 }
@@ -926,8 +899,8 @@ s_retain_topic(ob_store_t *self, MDB_txn *txn, MDB_cursor *cursor, s_topic_t *to
         limits->max_age_ms * 1000 < now_us)
         cutoff = now_us - limits->max_age_ms * 1000;
 
-    s_put_u32(from, topic->id);
-    s_put_u64(from + S_ID_BYTES, topic->first_seq);
+    ob_put_u32(from, topic->id);
+    ob_put_u64(from + S_ID_BYTES, topic->first_seq);
     MDB_val key = {sizeof from, from}, value;
     MDB_cursor_op op = MDB_SET_RANGE;
     int rc = 0;
@@ -940,10 +913,10 @@ s_retain_topic(ob_store_t *self, MDB_txn *txn, MDB_cursor *cursor, s_topic_t *to
         if (rc)
             return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc; /* events > 0 promised one */
         const uint8_t *k = key.mv_data, *v = value.mv_data;
-        if (key.mv_size != S_EVENT_KEY || s_get_u32(k) != topic->id || value.mv_size <= S_STAMP)
+        if (key.mv_size != S_EVENT_KEY || ob_get_u32(k) != topic->id || value.mv_size <= S_STAMP)
             return MDB_CORRUPTED;
-        uint64_t seq = s_get_u64(k + S_ID_BYTES);
-        uint64_t stored_us = s_get_u64(v);
+        uint64_t seq = ob_get_u64(k + S_ID_BYTES);
+        uint64_t stored_us = ob_get_u64(v);
         size_t len = value.mv_size - S_STAMP;
         int over = (limits->max_events && topic->events > limits->max_events) ||
                    (limits->max_bytes && topic->bytes > limits->max_bytes) || stored_us < cutoff;
@@ -1142,8 +1115,8 @@ ob_store_get(ob_store_t *self, const char *topic_name, uint64_t seq, uint8_t **r
         return s_map_rc(rc);
     if ((rc = s_read_topic(self, txn, topic_name, 0, &topic)))
         goto out;
-    s_put_u32(event_key, topic.id);
-    s_put_u64(event_key + S_ID_BYTES, seq);
+    ob_put_u32(event_key, topic.id);
+    ob_put_u64(event_key + S_ID_BYTES, seq);
     MDB_val key = {sizeof event_key, event_key}, value;
     rc = mdb_get(txn, self->events, &key, &value);
     if (rc) {
@@ -1165,7 +1138,7 @@ ob_store_get(ob_store_t *self, const char *topic_name, uint64_t seq, uint8_t **r
     *ret_event = event;
     *ret_len = len;
     if (ret_time_us)
-        *ret_time_us = s_get_u64(value.mv_data);
+        *ret_time_us = ob_get_u64(value.mv_data);
 out:
     s_read_end(self, txn);
     return rc;
@@ -1191,8 +1164,8 @@ ob_store_scan(ob_store_t *self, const char *topic_name, uint64_t from_seq, size_
             rc = s_map_rc(rc);
             goto out;
         }
-        s_put_u32(from, topic.id);
-        s_put_u64(from + S_ID_BYTES, from_seq ? from_seq : 1);
+        ob_put_u32(from, topic.id);
+        ob_put_u64(from + S_ID_BYTES, from_seq ? from_seq : 1);
         MDB_val key = {sizeof from, from}, value;
         MDB_cursor_op op = MDB_SET_RANGE;
         /* The hot path of delivery: one cursor step per event, nothing allocated, the
@@ -1212,14 +1185,14 @@ ob_store_scan(ob_store_t *self, const char *topic_name, uint64_t from_seq, size_
                 rc = OB_ERR_STORAGE;
                 goto out;
             }
-            if (s_get_u32(k) != topic.id)
+            if (ob_get_u32(k) != topic.id)
                 break; /* the next topic's first event */
             if (value.mv_size <= S_STAMP) {
                 rc = OB_ERR_STORAGE;
                 goto out;
             }
-            event.seq = s_get_u64(k + S_ID_BYTES);
-            event.time_us = s_get_u64(v);
+            event.seq = ob_get_u64(k + S_ID_BYTES);
+            event.time_us = ob_get_u64(v);
             event.event = v + S_STAMP;
             event.event_len = value.mv_size - S_STAMP;
             count++;
@@ -1254,16 +1227,16 @@ ob_store_seq_at_time(ob_store_t *self, const char *topic_name, uint64_t time_us,
        times never decrease along the seqs, so bisect, one lookup per probe. */
     uint64_t hi = topic.last_seq + 1;
     uint64_t lo = topic.first_seq ? topic.first_seq : hi;
-    s_put_u32(event_key, topic.id);
+    ob_put_u32(event_key, topic.id);
     while (lo < hi) {
         uint64_t mid = lo + (hi - lo) / 2;
-        s_put_u64(event_key + S_ID_BYTES, mid);
+        ob_put_u64(event_key + S_ID_BYTES, mid);
         MDB_val key = {sizeof event_key, event_key}, value;
         if ((rc = mdb_get(txn, self->events, &key, &value)) || value.mv_size <= S_STAMP) {
             rc = OB_ERR_STORAGE; /* a topic has no gaps: a miss is damage */
             goto out;
         }
-        if (s_get_u64(value.mv_data) >= time_us)
+        if (ob_get_u64(value.mv_data) >= time_us)
             hi = mid;
         else
             lo = mid + 1;

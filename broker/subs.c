@@ -26,6 +26,7 @@
 #include <msgpack.h>
 #include <string.h>
 
+#include "bigendian.h"
 #include "orderbus/error.h"
 #include "orderbus/event.h"
 #include "orderbus/pattern.h"
@@ -156,34 +157,6 @@ static uint64_t
 s_now_us(void)
 {
     return (uint64_t)zclock_time() * 1000;
-}
-
-static void
-s_put_u32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static void
-s_put_u64(uint8_t *p, uint64_t v)
-{
-    s_put_u32(p, (uint32_t)(v >> 32));
-    s_put_u32(p + 4, (uint32_t)v);
-}
-
-static uint32_t
-s_get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-static uint64_t
-s_get_u64(const uint8_t *p)
-{
-    return (uint64_t)s_get_u32(p) << 32 | s_get_u32(p + 4);
 }
 
 /* ---- work lists ---- */
@@ -771,19 +744,19 @@ s_on_pos(void *arg, const char *name, const char *topic_name, const uint8_t *val
     s_topic_t *topic = zhashx_lookup(self->topics, topic_name);
     if (!sub || !topic)
         return 0; /* a position without its subscription or topic: ignored */
-    if (len < 12 || (len - 12) / 16 < s_get_u32(value + 8) || (len - 12) % 16) {
+    if (len < 12 || (len - 12) / 16 < ob_get_u32(value + 8) || (len - 12) % 16) {
         zsys_error("subs: the position of %s on %s is %zu bytes of nonsense", name, topic_name,
                    len);
         return OB_ERR_STORAGE;
     }
-    uint64_t floor = s_get_u64(value);
-    size_t n = s_get_u32(value + 8);
+    uint64_t floor = ob_get_u64(value);
+    size_t n = ob_get_u32(value + 8);
     s_range_t *done = NULL;
     size_t count = 0;
     if (n && !(done = calloc(n, sizeof *done)))
         return -ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        uint64_t lo = s_get_u64(value + 12 + 16 * i), hi = s_get_u64(value + 20 + 16 * i);
+        uint64_t lo = ob_get_u64(value + 12 + 16 * i), hi = ob_get_u64(value + 20 + 16 * i);
         /* ranges must be sorted, disjoint, not adjacent, above floor + 1 */
         uint64_t after = count ? done[count - 1].hi + 1 : floor + 1;
         if (lo > after && hi >= lo)
@@ -1093,8 +1066,23 @@ ob_subs_ack(ob_subs_t *self, void *consumer, const ob_wire_msg_t *msg)
         s_flight_done(self, f);
         self->stats.acked++;
     }
-    if (!msg->upto || !pos)
+    if (!msg->upto || !pos || msg->seq <= pos->floor)
         return;
+    /* Cumulative: every flight of pos pending to consumer with seq <= msg->seq. Look the
+       seqs above the floor up one by one when there are fewer of them than pending flights
+       (the usual case: a consumer acking every N deliveries), else walk the pending list;
+       either way the cost is bounded by the credit. */
+    if (msg->seq - pos->floor <= zlistx_size(sub->pending)) {
+        for (uint64_t seq = pos->floor + 1; seq < msg->seq; seq++) {
+            s_flight_t probe = {.pos = pos, .seq = seq};
+            f = zhashx_lookup(sub->flights, &probe);
+            if (f && f->state == F_PENDING && f->consumer == consumer) {
+                s_flight_done(self, f);
+                self->stats.acked++;
+            }
+        }
+        return;
+    }
     f = zlistx_first(sub->pending);
     while (f) {
         s_flight_t *next = zlistx_next(sub->pending);
@@ -1424,11 +1412,11 @@ s_collect_pos(ob_subs_batch_t *batch, const s_pos_t *pos)
     uint8_t *value = malloc(12 + 16 * n);
     if (!value)
         return -ENOMEM;
-    s_put_u64(value, pos->floor);
-    s_put_u32(value + 8, (uint32_t)n);
+    ob_put_u64(value, pos->floor);
+    ob_put_u32(value + 8, (uint32_t)n);
     for (size_t i = 0; i < n; i++) {
-        s_put_u64(value + 12 + 16 * i, pos->done[i].lo);
-        s_put_u64(value + 20 + 16 * i, pos->done[i].hi);
+        ob_put_u64(value + 12 + 16 * i, pos->done[i].lo);
+        ob_put_u64(value + 20 + 16 * i, pos->done[i].hi);
     }
     int rc = s_op(batch, OB_STORE_PUT_POS, pos->sub->name, pos->topic->name, value, 12 + 16 * n);
     free(value);
@@ -1655,6 +1643,28 @@ s_emit_array(size_t count, const msgpack_sbuffer *entries, uint8_t *buf, size_t 
     return rc;
 }
 
+#define S_SUMMARY_KEYS 7 /* keys s_pack_summary writes */
+
+/* Packs what SUBS says of a subscription (and SUB_INFO begins with). */
+static void
+s_pack_summary(msgpack_packer *pk, const s_sub_t *sub)
+{
+    s_pack_str(pk, "sub");
+    s_pack_str(pk, sub->name);
+    s_pack_str(pk, "patterns");
+    s_pack_strs(pk, sub->patterns, sub->pattern_count);
+    s_pack_str(pk, "types");
+    s_pack_strs(pk, sub->types, sub->type_count);
+    s_pack_str(pk, "ephemeral");
+    sub->ephemeral ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+    s_pack_str(pk, "consumers");
+    msgpack_pack_uint64(pk, sub->consumer_count);
+    s_pack_str(pk, "pending");
+    msgpack_pack_uint64(pk, zlistx_size(sub->pending));
+    s_pack_str(pk, "lag");
+    msgpack_pack_uint64(pk, s_sub_lag(sub));
+}
+
 int
 ob_subs_list(ob_subs_t *self, const char *after, uint8_t *buf, size_t cap, size_t *ret_len,
              int *ret_more)
@@ -1679,21 +1689,8 @@ ob_subs_list(ob_subs_t *self, const char *after, uint8_t *buf, size_t cap, size_
     for (size_t i = 0; i < count; i++) {
         const s_sub_t *sub = zhashx_lookup(self->subs, names[i]);
         msgpack_sbuffer_clear(&one);
-        msgpack_pack_map(&pk, 7);
-        s_pack_str(&pk, "sub");
-        s_pack_str(&pk, sub->name);
-        s_pack_str(&pk, "patterns");
-        s_pack_strs(&pk, sub->patterns, sub->pattern_count);
-        s_pack_str(&pk, "types");
-        s_pack_strs(&pk, sub->types, sub->type_count);
-        s_pack_str(&pk, "ephemeral");
-        sub->ephemeral ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
-        s_pack_str(&pk, "consumers");
-        msgpack_pack_uint64(&pk, sub->consumer_count);
-        s_pack_str(&pk, "pending");
-        msgpack_pack_uint64(&pk, zlistx_size(sub->pending));
-        s_pack_str(&pk, "lag");
-        msgpack_pack_uint64(&pk, s_sub_lag(sub));
+        msgpack_pack_map(&pk, S_SUMMARY_KEYS);
+        s_pack_summary(&pk, sub);
         if (entries.size + one.size + 5 > cap) {
             *ret_more = 1;
             break;
@@ -1731,15 +1728,8 @@ ob_subs_info(ob_subs_t *self, const char *name, const char *after, uint8_t *buf,
     msgpack_sbuffer_init(&one);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &head, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 15);
-    s_pack_str(&pk, "sub");
-    s_pack_str(&pk, sub->name);
-    s_pack_str(&pk, "patterns");
-    s_pack_strs(&pk, sub->patterns, sub->pattern_count);
-    s_pack_str(&pk, "types");
-    s_pack_strs(&pk, sub->types, sub->type_count);
-    s_pack_str(&pk, "ephemeral");
-    sub->ephemeral ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
+    msgpack_pack_map(&pk, S_SUMMARY_KEYS + 8);
+    s_pack_summary(&pk, sub);
     s_pack_str(&pk, "credit");
     msgpack_pack_uint32(&pk, sub->credit);
     s_pack_str(&pk, "ack_wait_ms");
@@ -1748,8 +1738,6 @@ ob_subs_info(ob_subs_t *self, const char *name, const char *after, uint8_t *buf,
     msgpack_pack_uint32(&pk, sub->max_attempts);
     s_pack_str(&pk, "backoff_ms");
     msgpack_pack_uint32(&pk, sub->backoff_ms);
-    s_pack_str(&pk, "pending");
-    msgpack_pack_uint64(&pk, zlistx_size(sub->pending));
     s_pack_str(&pk, "waiting");
     msgpack_pack_uint64(&pk, zlistx_size(sub->waiting) + zlistx_size(sub->ready) +
                                  zlistx_size(sub->dead));
@@ -1757,10 +1745,6 @@ ob_subs_info(ob_subs_t *self, const char *name, const char *after, uint8_t *buf,
     msgpack_pack_uint64(&pk, sub->redelivered);
     s_pack_str(&pk, "dead_lettered");
     msgpack_pack_uint64(&pk, sub->dead_lettered);
-    s_pack_str(&pk, "lag");
-    msgpack_pack_uint64(&pk, s_sub_lag(sub));
-    s_pack_str(&pk, "consumers");
-    msgpack_pack_uint64(&pk, sub->consumer_count);
     s_pack_str(&pk, "positions");
 
     msgpack_packer_init(&pk, &one, msgpack_sbuffer_write);

@@ -24,12 +24,11 @@
 
 #include "config.h"
 #include "orderbus/orderbus.h"
+#include "peer.h"
 #include "server.h"
 #include "store.h"
 
-#define T_PATH_MAX 256    /* bytes in a scratch path */
-#define T_TIMEOUT_MS 5000 /* longest wait for one reply */
-#define T_MAX_EVENT "4K"  /* max_event_bytes the tests configure */
+#define T_MAX_EVENT "4K" /* max_event_bytes the tests configure */
 #define T_MAX_EVENT_BYTES 4096
 #define T_PIPELINE 500 /* publishes sent before reading their confirmations */
 
@@ -41,29 +40,6 @@ typedef struct t_fixture {
     uint64_t next_req;             /* request ids, unique per fixture */
     int next_id;                   /* event ids, unique per fixture */
 } t_fixture_t;
-
-/* Removes path and everything under it. */
-static void
-s_remove_tree(const char *path)
-{
-    DIR *dir = opendir(path);
-    if (dir) {
-        struct dirent *entry;
-        while ((entry = readdir(dir))) {
-            char child[T_PATH_MAX * 4];
-            struct stat st;
-            if (!strcmp(entry->d_name, ".") || !strcmp(entry->d_name, ".."))
-                continue;
-            snprintf(child, sizeof child, "%s/%s", path, entry->d_name);
-            if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode))
-                s_remove_tree(child);
-            else
-                unlink(child);
-        }
-        closedir(dir);
-    }
-    rmdir(path);
-}
 
 /* Starts the server on the fixture's directory and endpoint, with extra flags (a NULL-
    terminated list). */
@@ -119,7 +95,7 @@ s_teardown(void **state)
 {
     t_fixture_t *fx = *state;
     zactor_destroy(&fx->server);
-    s_remove_tree(fx->dir);
+    t_remove_tree(fx->dir);
     free(fx);
     return 0;
 }

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <czmq.h>
@@ -294,6 +296,15 @@ test_deliver_and_ack(void **state)
     assert_int_equal(s_floor(fx, sub, "s1", "oms.1"), 3);
     assert_int_equal(s_info_uint(fx, pub, "s1", "pending"), 0);
     assert_int_equal(s_info_uint(fx, pub, "s1", "lag"), 0);
+    /* a cumulative ack over a span wider than what is pending (5 and 6 acked already) */
+    s_publish_n(fx, pub, "oms.1", "more", 4);
+    for (uint64_t seq = 4; seq <= 7; seq++)
+        assert_int_equal(s_next(sub, "s1", NULL), seq);
+    s_ack(sub, "s1", "oms.1", 5, 0);
+    s_ack(sub, "s1", "oms.1", 6, 0);
+    assert_int_equal(s_floor(fx, sub, "s1", "oms.1"), 3);
+    s_ack(sub, "s1", "oms.1", 7, 1);
+    assert_int_equal(s_floor(fx, sub, "s1", "oms.1"), 7);
     free(event);
     zsock_destroy(&pub);
     zsock_destroy(&sub);
@@ -793,6 +804,129 @@ test_retention_skips(void **state)
     zsock_destroy(&sub);
 }
 
+/* The child of test_subscriber_killed: a subscriber process of its own ZeroMQ context (the
+   parent's context and threads do not exist after fork), speaking the protocol with the
+   codec only. It takes `window` deliveries, acks the first `acked`, makes sure the broker
+   has handled the acks (a SUB_INFO on the same connection is answered after them), tells
+   the parent through fd, and waits to be killed. Exits non-zero on any surprise. */
+static void
+s_child_subscriber(const char *endpoint, int window, int acked, int fd)
+{
+    void *ctx = zmq_ctx_new();
+    void *dealer = zmq_socket(ctx, ZMQ_DEALER);
+    if (!ctx || !dealer || zmq_connect(dealer, endpoint))
+        _exit(2);
+    static ob_wire_msg_t msg; /* 7 KB each: not on the stack */
+    static uint8_t body[OB_BODY_MAX], frame[OB_BODY_MAX];
+    uint8_t header[OB_HEADER_SIZE];
+    size_t len = 0;
+#define SEND(m)                                                                                    \
+    do {                                                                                           \
+        ob_wire_encode_header(&(m), header);                                                       \
+        if (ob_wire_encode_body(&(m), body, sizeof body, &len) ||                                  \
+            zmq_send(dealer, header, sizeof header, ZMQ_SNDMORE) < 0 ||                            \
+            zmq_send(dealer, body, len, 0) < 0)                                                    \
+            _exit(3);                                                                              \
+    } while (0)
+    ob_wire_msg_init(&msg, OB_CMD_HELLO);
+    msg.heartbeat_ms = 100; /* its session expires 300 ms after it stops */
+    SEND(msg);
+    ob_wire_msg_init(&msg, OB_CMD_SUBSCRIBE);
+    msg.req = 1;
+    snprintf(msg.sub, sizeof msg.sub, "killed");
+    msg.pattern_count = 1;
+    snprintf(msg.patterns[0], sizeof msg.patterns[0], "oms.k");
+    msg.start = OB_START_EARLIEST;
+    msg.credit = (uint32_t)window;
+    SEND(msg);
+    int delivered = 0, answered = 0;
+    uint64_t seqs[64];
+    while (!answered) {
+        int n = zmq_recv(dealer, header, sizeof header, 0);
+        int m = zmq_recv(dealer, frame, sizeof frame, 0);
+        int more = 0;
+        size_t more_len = sizeof more;
+        zmq_getsockopt(dealer, ZMQ_RCVMORE, &more, &more_len);
+        if (more)
+            zmq_recv(dealer, body, sizeof body, 0); /* the event frame */
+        if (n != OB_HEADER_SIZE || m < 0 ||
+            ob_wire_decode(header, (size_t)n, frame, (size_t)m, &msg))
+            _exit(4);
+        if (msg.command == OB_CMD_DELIVER) {
+            if (delivered >= window || delivered >= 64)
+                _exit(5); /* more than the credit */
+            seqs[delivered++] = msg.seq;
+            if (delivered == window) {
+                for (int i = 0; i < acked; i++) {
+                    ob_wire_msg_init(&msg, OB_CMD_ACK);
+                    snprintf(msg.sub, sizeof msg.sub, "killed");
+                    snprintf(msg.topic, sizeof msg.topic, "oms.k");
+                    msg.seq = seqs[i];
+                    SEND(msg);
+                }
+                ob_wire_msg_init(&msg, OB_CMD_SUB_INFO);
+                msg.req = 2;
+                snprintf(msg.sub, sizeof msg.sub, "killed");
+                SEND(msg);
+            }
+        } else if (msg.command == OB_CMD_OK && msg.req == 2)
+            answered = 1;
+        else if (msg.command != OB_CMD_WELCOME && msg.command != OB_CMD_SUBSCRIBED)
+            _exit(6);
+    }
+#undef SEND
+    if (write(fd, "k", 1) != 1)
+        _exit(7);
+    pause(); /* until SIGKILL */
+    _exit(8);
+}
+
+static void
+test_subscriber_killed(void **state)
+{
+    t_broker_t *fx = *state;
+    enum { WINDOW = 16, ACKED = 5 };
+    zsock_t *pub = t_peer(fx, 0);
+    s_publish_n(fx, pub, "oms.k", "k", WINDOW + 4); /* 4 more than the child's credit */
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        s_child_subscriber(fx->endpoint, WINDOW, ACKED, fds[1]);
+    }
+    close(fds[1]);
+    char c = 0;
+    assert_int_equal(read(fds[0], &c, 1), 1); /* it holds 16, acked 5, all handled */
+    close(fds[0]);
+    kill(pid, SIGKILL);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+
+    /* The acks freed 5 credits, so the broker had delivered 17..20 to the child too (in the
+       same turn that answered its SUB_INFO, before it could be killed). A new consumer gets
+       exactly the 15 unacked ones again, attempt 2: nothing acked comes back, nothing is
+       lost. */
+    zsock_t *sub = t_peer(fx, 0);
+    t_sub_t s = {.name = "killed", .patterns = {"oms.k"}};
+    assert_int_equal(s_subscribe(fx, sub, &s, NULL), 0);
+    int seen[WINDOW + 5] = {0};
+    for (int i = 0; i < WINDOW - ACKED + 4; i++) {
+        uint32_t attempt = 0;
+        uint64_t seq = s_next(sub, "killed", &attempt);
+        assert_true(seq > ACKED && seq <= WINDOW + 4);
+        assert_int_equal(attempt, 2);
+        assert_int_equal(seen[seq]++, 0);
+        s_ack(sub, "killed", "oms.k", seq, 0);
+    }
+    t_expect_silence(sub, T_QUIET_MS);
+    assert_int_equal(s_floor(fx, sub, "killed", "oms.k"), WINDOW + 4);
+    zsock_destroy(&pub);
+    zsock_destroy(&sub);
+}
+
 int
 main(void)
 {
@@ -812,6 +946,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_delete_reposition_list, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_ephemeral, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_retention_skips, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_subscriber_killed, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,15 +10,15 @@ ob_cmocka_test(test_broker_config
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_config.c ${PROJECT_SOURCE_DIR}/broker/config.c)
 target_include_directories(test_broker_config PRIVATE ${PROJECT_SOURCE_DIR}/broker)
 target_compile_definitions(test_broker_config PRIVATE OB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
-ob_cmocka_test(test_broker TIMEOUT 180
-  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_broker.c
-  LIBS ob_broker_core)
-target_compile_definitions(test_broker PRIVATE OB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 # Subscriptions end to end through the server actor, with raw protocol peers (peer.h).
 add_library(ob_test_peer STATIC ${CMAKE_CURRENT_SOURCE_DIR}/integration/peer.c)
 target_include_directories(ob_test_peer PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/integration)
 target_link_libraries(ob_test_peer PUBLIC ob_broker_core PkgConfig::CMOCKA ob_flags)
 target_compile_definitions(ob_test_peer PRIVATE OB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+ob_cmocka_test(test_broker TIMEOUT 180
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_broker.c
+  LIBS ob_test_peer)
+target_compile_definitions(test_broker PRIVATE OB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 ob_cmocka_test(test_subs TIMEOUT 180
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_subs.c
   LIBS ob_test_peer)
