@@ -78,31 +78,32 @@ typedef struct s_session {
 } s_session_t;
 
 typedef struct s_server {
-    ob_config_t cfg;                            /* our copy of the configuration */
-    zsock_t *pipe;                              /* actor pipe, borrowed */
-    zsock_t *router;                            /* client socket, owned */
-    ob_store_t *store;                          /* owned; written only by the writer */
-    zactor_t *writer;                           /* owned */
-    zhashx_t *sessions;                         /* hex(routing id) -> s_session_t, owned */
-    ob_subs_t *subs;                            /* subscriptions, owned */
-    ob_writer_args_t writer_args;               /* what the writer borrows */
-    zlistx_t *deferred;                         /* s_deferred_t * for the next batch, owned */
-    uint8_t *reply;                             /* OB_BODY_MAX bytes for large OK bodies */
-    uint8_t *result;                            /* OB_SERVER_RESULT_MAX bytes: OK results */
-    ob_wire_msg_t msg;                          /* scratch for replies (7 KB: not stacked) */
-    ob_wire_msg_t in;                           /* the message being handled */
-    ob_wire_msg_t confirm;                      /* scratch for CONFIRMs: zeroed once, only */
-                                                /* its CONFIRM fields ever change */
-    int store_failed;                           /* a commit failed while stopping */
-    s_batch_t batches[2];                       /* the two batches, owned */
-    s_batch_t *collecting;                      /* the batch filling from the ROUTER */
-    s_batch_t *in_flight;                       /* the batch at the writer, or NULL */
-    int terminating;                            /* $TERM received */
-    int paused;                                 /* the ROUTER was not polled (batch full) */
-    int64_t resumed_at;                         /* when reading last resumed after a pause */
-    int start_rc;                               /* 0 or why the start failed */
-    char start_reason[S_REASON_FAIL];           /* the start failure, "" if none */
-    char endpoint[S_ENDPOINT_MAX];              /* the endpoint actually bound */
+    ob_config_t cfg;                  /* our copy of the configuration */
+    zsock_t *pipe;                    /* actor pipe, borrowed */
+    zsock_t *router;                  /* client socket, owned */
+    ob_store_t *store;                /* owned; written only by the writer */
+    zactor_t *writer;                 /* owned */
+    zhashx_t *sessions;               /* hex(routing id) -> s_session_t, owned */
+    ob_subs_t *subs;                  /* subscriptions, owned */
+    ob_writer_args_t writer_args;     /* what the writer borrows */
+    zlistx_t *deferred;               /* s_deferred_t * for the next batch, owned */
+    uint8_t *reply;                   /* OB_BODY_MAX bytes for large OK bodies */
+    uint8_t *result;                  /* OB_SERVER_RESULT_MAX bytes: OK results */
+    ob_wire_msg_t msg;                /* scratch for replies (7 KB: not stacked) */
+    ob_wire_msg_t in;                 /* the message being handled */
+    ob_wire_msg_t confirm;            /* scratch for CONFIRMs: zeroed once, only */
+                                      /* its CONFIRM fields ever change */
+    int store_failed;                 /* a commit failed while stopping */
+    int64_t state_due;                /* zclock_mono before which acks alone are not committed */
+    s_batch_t batches[2];             /* the two batches, owned */
+    s_batch_t *collecting;            /* the batch filling from the ROUTER */
+    s_batch_t *in_flight;             /* the batch at the writer, or NULL */
+    int terminating;                  /* $TERM received */
+    int paused;                       /* the ROUTER was not polled (batch full) */
+    int64_t resumed_at;               /* when reading last resumed after a pause */
+    int start_rc;                     /* 0 or why the start failed */
+    char start_reason[S_REASON_FAIL]; /* the start failure, "" if none */
+    char endpoint[S_ENDPOINT_MAX];    /* the endpoint actually bound */
     char session_id[OB_SERVER_SESSION_LEN + 1]; /* random, new at each start */
     /* counters */
     uint64_t received;                            /* messages read from the ROUTER */
@@ -427,6 +428,13 @@ s_handover(s_server_t *self)
         return;
     if (self->store_failed)
         return; /* stopping after a failed commit: what is left stays for the next start */
+    /* A commit of acks alone waits up to OB_SERVER_STATE_MS, so that a consumer acking
+       steadily costs a few commits a second, not one per turn of the loop. */
+    int64_t now = zclock_mono();
+    if (batch->wb.count == 0 && zlistx_size(self->deferred) == 0 && !self->terminating &&
+        now < self->state_due)
+        return;
+    self->state_due = now + OB_SERVER_STATE_MS;
     batch->publishes = batch->wb.count;
     if (ob_subs_collect(self->subs, &batch->subs))
         zsys_error("server: out of memory collecting subscription state (retried)");
@@ -1018,6 +1026,8 @@ s_run(s_server_t *self)
         int delivering = !self->terminating && ob_subs_busy(self->subs);
         if (delivering)
             timeout = 0; /* deliveries to make: only look whether anything else came */
+        else if (!self->in_flight && ob_subs_dirty(self->subs) && self->state_due < next_tick)
+            timeout = self->state_due > now ? (long)(self->state_due - now) : 0;
         if (zmq_poll(items, reading ? 3 : 2, timeout) < 0) {
             if (errno == EINTR)
                 continue; /* a signal: the owner sends $TERM when it wants us to stop */

@@ -56,6 +56,7 @@ extern "C" {
 #define OB_SERVER_CODES_MAX 64           /* wire error codes counted one by one */
 #define OB_SERVER_RESULT_MAX (OB_BODY_MAX - OB_SERVER_REPLY_MAX) /* bytes in an OK result */
 #define OB_SERVER_LETTERS_MAX 256 /* dead letters written in one group commit */
+#define OB_SERVER_STATE_MS 10     /* most time acks alone wait for their commit */
 #define OB_SERVER_PUMP_MAX 1024   /* deliveries made before reading the ROUTER again */
 
 #define OB_SERVER_STATUS "STATUS" /* command: start status */

@@ -1153,7 +1153,7 @@ s_send(ob_subs_t *self, s_sub_t *sub, s_flight_t *f, const ob_store_event_t *ev)
     ob_wire_msg_t *msg = &self->deliver_msg; /* 7 KB: never zeroed per delivery */
     msg->command = OB_CMD_DELIVER;
     memcpy(msg->sub, sub->name, sizeof sub->name);
-    snprintf(msg->topic, sizeof msg->topic, "%s", f->pos->topic->name);
+    memcpy(msg->topic, f->pos->topic->name, strlen(f->pos->topic->name) + 1); /* <= 255 */
     msg->seq = f->seq;
     msg->attempt = f->attempt;
     msg->time = ev->time_us;
