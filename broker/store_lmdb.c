@@ -118,20 +118,21 @@ static char s_meta_next_topic[] = "next_topic";
 
 /* A cached topic record. */
 typedef struct s_topic {
-    uint32_t id;          /* topic id in keys */
-    uint32_t flags;       /* reserved, 0 */
-    uint64_t first_seq;   /* oldest stored seq, 0 when empty */
-    uint64_t last_seq;    /* newest seq given out */
-    uint64_t events;      /* events stored */
-    uint64_t bytes;       /* bytes of the stored events */
-    uint64_t total;       /* bytes of every event ever appended: the next one's bytes_before */
-    uint64_t created_us;  /* when the topic was created */
-    uint64_t floor_seq;   /* last_seq when no event is stored (record) */
-    uint64_t floor_bytes; /* total when no event is stored (record) */
-    int touched;          /* changed by the batch in progress */
-    int unsaved;          /* created by the batch in progress: its record must be written */
-    size_t name_len;      /* bytes in name */
-    char name[];          /* NUL-terminated topic name */
+    uint32_t id;           /* topic id in keys */
+    uint32_t flags;        /* reserved, 0 */
+    uint64_t first_seq;    /* oldest stored seq, 0 when empty */
+    uint64_t last_seq;     /* newest seq given out */
+    uint64_t events;       /* events stored */
+    uint64_t bytes;        /* bytes of the stored events */
+    uint64_t total;        /* bytes of every event ever appended: the next one's bytes_before */
+    uint64_t created_us;   /* when the topic was created */
+    uint64_t floor_seq;    /* last_seq when no event is stored (record) */
+    uint64_t floor_bytes;  /* total when no event is stored (record) */
+    uint64_t last_time_us; /* stored time of the last event, 0 if none */
+    int touched;           /* changed by the batch in progress */
+    int unsaved;           /* created by the batch in progress: its record must be written */
+    size_t name_len;       /* bytes in name */
+    char name[];           /* NUL-terminated topic name */
 } s_topic_t;
 
 struct ob_store {
@@ -224,6 +225,7 @@ s_topic_derive(ob_store_t *self, MDB_txn *txn, s_topic_t *topic)
     if (rc)
         return rc;
     topic->first_seq = 0;
+    topic->last_time_us = 0;
     topic->last_seq = topic->floor_seq;
     topic->total = topic->floor_bytes;
     uint64_t first_before = topic->floor_bytes;
@@ -253,6 +255,7 @@ s_topic_derive(ob_store_t *self, MDB_txn *txn, s_topic_t *topic)
         }
         topic->last_seq = ob_get_u64((const uint8_t *)key.mv_data + S_ID_BYTES);
         topic->total = ob_get_u64((const uint8_t *)value.mv_data + 8) + (value.mv_size - S_STAMP);
+        topic->last_time_us = ob_get_u64(value.mv_data);
     } else if (rc && rc != MDB_NOTFOUND)
         goto out;
     rc = 0;
@@ -620,7 +623,13 @@ s_append_item(ob_store_t *self, MDB_txn *txn, ob_store_item_t *item, uint64_t no
     if ((rc = mdb_put(txn, self->events, &key, &value, MDB_RESERVE)))
         return rc;
     /* value now points into the dirty page, valid until the next write in txn */
-    ob_put_u64(value.mv_data, item->time_us ? item->time_us : now_us);
+    /* Stored times never decrease within a topic (a wall clock stepping back, an explicit
+       time_us): ob_store_seq_at_time and age retention rely on it. */
+    uint64_t time_us = item->time_us ? item->time_us : now_us;
+    if (time_us < topic->last_time_us)
+        time_us = topic->last_time_us;
+    topic->last_time_us = time_us;
+    ob_put_u64(value.mv_data, time_us);
     ob_put_u64((uint8_t *)value.mv_data + 8, topic->total);
     memcpy((uint8_t *)value.mv_data + S_STAMP, item->event, item->event_len);
 
