@@ -883,6 +883,7 @@ test_get_time_and_topic_id(void **state)
     assert_int_equal(items[1].dup, 0);
     assert_int_equal(items[1].topic_id, a);
     assert_true(items[2].topic_id != a && items[2].topic_id != b && items[2].topic_id != 0);
+    uint32_t c = items[2].topic_id;
 
     /* stored times never go back within a topic: a time before the last stored one is
        raised to it (after the reopen too: the last time is read back), so that
@@ -915,7 +916,7 @@ test_get_time_and_topic_id(void **state)
     assert_int_equal(lines->count, 3);
     assert_int_equal(lines->ids[0], a);
     assert_int_equal(lines->ids[1], b);
-    assert_int_equal(lines->ids[2], items[2].topic_id);
+    assert_int_equal(lines->ids[2], c);
     free(lines);
 }
 
