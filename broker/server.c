@@ -75,6 +75,8 @@ typedef struct s_session {
     int64_t last_seen;                 /* zclock_mono of its last message */
     uint8_t rid[S_RID_MAX];            /* its routing id, to send deliveries */
     size_t rid_len;                    /* bytes in rid */
+    char key[S_RID_KEY];               /* its key in sessions */
+    int gone;                          /* its connection was found gone (in self->gone) */
 } s_session_t;
 
 typedef struct s_server {
@@ -87,6 +89,7 @@ typedef struct s_server {
     ob_subs_t *subs;                  /* subscriptions, owned */
     ob_writer_args_t writer_args;     /* what the writer borrows */
     zlistx_t *deferred;               /* s_deferred_t * for the next batch, owned */
+    zlistx_t *gone;                   /* s_session_t * found gone, borrowed */
     uint8_t *reply;                   /* OB_BODY_MAX bytes for large OK bodies */
     uint8_t *result;                  /* OB_SERVER_RESULT_MAX bytes: OK results */
     ob_wire_msg_t msg;                /* scratch for replies (7 KB: not stacked) */
@@ -136,7 +139,7 @@ s_rid_key(zmq_msg_t *rid, char key[S_RID_KEY])
    routing id is rid (rid_len bytes, borrowed). Never blocks: a peer that is gone or whose
    queue is full loses the message, which is counted (a publisher re-sends and is answered
    again, publishes being idempotent; a delivery is redelivered after its ack timeout).
-   Returns 0 or -1. */
+   Returns 0 or -errno: -EHOSTUNREACH (the peer is gone), -EAGAIN (its queue is full). */
 static int
 s_send_to(s_server_t *self, const void *rid, size_t rid_len, const ob_wire_msg_t *msg,
           const uint8_t *event, size_t event_len)
@@ -161,7 +164,7 @@ s_send_to(s_server_t *self, const void *rid, size_t rid_len, const ob_wire_msg_t
         zmq_send(handle, body, body_len, event ? ZMQ_SNDMORE | ZMQ_DONTWAIT : ZMQ_DONTWAIT) < 0 ||
         (event && zmq_send(handle, event, event_len, ZMQ_DONTWAIT) < 0)) {
         self->dropped++;
-        return -1;
+        return -errno;
     }
     return 0;
 }
@@ -480,6 +483,7 @@ s_on_hello(s_server_t *self, zmq_msg_t *rid, const char *key, s_session_t *sessi
         }
         zhashx_insert(self->sessions, key, session); /* key is new: cannot fail */
         session->rid_len = zmq_msg_size(rid) < S_RID_MAX ? zmq_msg_size(rid) : S_RID_MAX;
+        snprintf(session->key, sizeof session->key, "%s", key);
         memcpy(session->rid, zmq_msg_data(rid), session->rid_len);
     } else
         ob_subs_detach_all(self->subs, session); /* a restarted session: 12.5 */
@@ -561,7 +565,29 @@ s_deliver(void *arg, void *consumer, const ob_wire_msg_t *msg, const uint8_t *ev
 {
     s_server_t *self = arg;
     s_session_t *session = consumer;
-    return s_send_to(self, session->rid, session->rid_len, msg, event, event_len);
+    int rc = s_send_to(self, session->rid, session->rid_len, msg, event, event_len);
+    if (rc == -EHOSTUNREACH) {
+        /* the connection is gone: its session ends after this pump (s_end_gone) */
+        if (!session->gone) {
+            session->gone = 1;
+            zlistx_add_end(self->gone, session);
+        }
+        return OB_SUBS_GONE;
+    }
+    return rc ? OB_SUBS_FULL : 0;
+}
+
+/* Ends the sessions whose connection was found gone while delivering. */
+static void
+s_end_gone(s_server_t *self)
+{
+    s_session_t *session;
+    while ((session = zlistx_detach(self->gone, NULL))) {
+        ob_subs_detach_all(self->subs, session);
+        if (self->cfg.verbose)
+            zsys_debug("server: session of peer %s ended: connection gone", session->key);
+        zhashx_delete(self->sessions, session->key); /* frees it */
+    }
 }
 
 /* subs.h sink: the subscription a session was attached to was deleted (12.7). */
@@ -1045,8 +1071,10 @@ s_run(s_server_t *self)
             break;
         }
         now = zclock_mono();
-        if (delivering)
+        if (delivering) {
             ob_subs_pump(self->subs, OB_SERVER_PUMP_MAX, now);
+            s_end_gone(self);
+        }
         s_handover(self);
         if (now >= next_tick) {
             s_expire(self, now);
@@ -1108,9 +1136,10 @@ s_start(s_server_t *self)
     }
     zhashx_set_destructor(self->sessions, s_session_free);
     self->deferred = zlistx_new();
+    self->gone = zlistx_new();
     self->reply = malloc(OB_BODY_MAX);
     self->result = malloc(OB_SERVER_RESULT_MAX);
-    if (!self->deferred || !self->reply || !self->result) {
+    if (!self->deferred || !self->gone || !self->reply || !self->result) {
         s_start_failed(self, -ENOMEM, "out of memory");
         return self->start_rc;
     }
@@ -1212,6 +1241,7 @@ s_server_destroy(s_server_t **self_p)
     zsock_destroy(&self->router);
     ob_subs_destroy(&self->subs);
     zlistx_destroy(&self->deferred);
+    zlistx_destroy(&self->gone);
     free(self->reply);
     free(self->result);
     ob_store_close(&self->store);

@@ -1142,24 +1142,36 @@ typedef struct s_read {
     int found;          /* redelivery: the event was there */
 } s_read_t;
 
-/* Sends f's event (ev) to the next consumer; f becomes pending. */
+/* Sends f's event (ev) to the next consumer; f becomes pending. A consumer found gone is
+   detached (its other deliveries become available) and the next one is tried; with none
+   left, f waits in `ready` for a consumer. */
 static void
 s_send(ob_subs_t *self, s_sub_t *sub, s_flight_t *f, const ob_store_event_t *ev)
 {
-    void *consumer = sub->consumers[sub->rr++ % sub->consumer_count];
-    s_flight_move(sub, f, F_PENDING, self->now + sub->ack_wait_ms);
-    f->consumer = consumer;
-    f->attempt++;
     ob_wire_msg_t *msg = &self->deliver_msg; /* 7 KB: never zeroed per delivery */
     msg->command = OB_CMD_DELIVER;
     memcpy(msg->sub, sub->name, sizeof sub->name);
     memcpy(msg->topic, f->pos->topic->name, strlen(f->pos->topic->name) + 1); /* <= 255 */
     msg->seq = f->seq;
-    msg->attempt = f->attempt;
+    msg->attempt = f->attempt + 1;
     msg->time = ev->time_us;
     msg->skipped = f->pos->skipped;
+    void *consumer = NULL;
+    while (sub->consumer_count) {
+        consumer = sub->consumers[sub->rr++ % sub->consumer_count];
+        if (self->deliver(self->arg, consumer, msg, ev->event, ev->event_len) != OB_SUBS_GONE)
+            break;
+        s_detach(self, sub, consumer, self->now);
+        consumer = NULL;
+    }
+    if (!consumer) {
+        s_flight_move(sub, f, F_READY, 0);
+        return;
+    }
+    s_flight_move(sub, f, F_PENDING, self->now + sub->ack_wait_ms);
+    f->consumer = consumer;
+    f->attempt++;
     f->pos->skipped = 0;
-    self->deliver(self->arg, consumer, msg, ev->event, ev->event_len);
     self->stats.delivered++;
     sub->delivered++;
     if (f->attempt > 1) {

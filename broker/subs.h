@@ -41,8 +41,13 @@ extern "C" {
 
 typedef struct ob_subs ob_subs_t;
 
+#define OB_SUBS_FULL (-1) /* deliver: the consumer's queue is full; sent nothing */
+#define OB_SUBS_GONE (-2) /* deliver: the consumer is gone (disconnected); sent nothing */
+
 /* Sends a DELIVER (msg, borrowed, with its event frame, borrowed) to consumer. Returns 0,
-   or -1 if it could not be sent (the delivery then waits for its ack timeout). */
+   OB_SUBS_FULL (the delivery then waits for its ack timeout), or OB_SUBS_GONE: the
+   consumer is detached from this subscription at once and the delivery goes to another;
+   the sink should end the consumer's session (ob_subs_detach_all) once the pump is over. */
 typedef int(ob_subs_deliver_fn)(void *arg, void *consumer, const ob_wire_msg_t *msg,
                                 const uint8_t *event, size_t event_len);
 

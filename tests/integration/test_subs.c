@@ -567,6 +567,41 @@ test_session_expiry_redelivers(void **state)
 }
 
 static void
+test_disconnected_consumer(void **state)
+{
+    t_broker_t *fx = *state;
+    /* `gone` asks for a 60 s heartbeat: its session would expire only after 3 minutes */
+    zsock_t *pub = t_peer(fx, 0), *gone = t_peer(fx, 60000), *live = t_peer(fx, 0);
+    t_sub_t s = {.name = "disc", .patterns = {"oms.1"}};
+    s_subscribe(fx, gone, &s, NULL);
+    s_subscribe(fx, live, &s, NULL);
+    s_publish_n(fx, pub, "oms.1", "a", 2); /* one each */
+    assert_int_equal(s_next(gone, "disc", NULL), 1);
+    assert_int_equal(s_next(live, "disc", NULL), 2);
+    zsock_destroy(&gone); /* its connection closes; the broker learns it at the next send */
+    s_ack(live, "disc", "oms.1", 2, 0);
+    /* The next deliveries find `gone` gone: its pending seq 1 and both new ones go to
+       `live` at once, long before any timeout. The close reaches the broker's ROUTER
+       asynchronously, so publish until a delivery shows it was seen. */
+    uint32_t attempt = 0;
+    uint64_t seq = 0;
+    int seen[16] = {0};
+    for (int i = 0; i < 8 && !seen[1]; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "b-%d", i);
+        t_publish(fx, pub, "oms.1", id, NULL);
+        seq = s_next(live, "disc", &attempt);
+        seen[seq]++;
+        if (seq != 1) /* a new one: was this the turn that found `gone` gone? */
+            continue;
+        assert_int_equal(attempt, 2);
+    }
+    assert_int_equal(seen[1], 1);
+    zsock_destroy(&pub);
+    zsock_destroy(&live);
+}
+
+static void
 test_restart_resumes_at_floor(void **state)
 {
     t_broker_t *fx = *state;
@@ -941,6 +976,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_dead_letter, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_competing_consumers, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_session_expiry_redelivers, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_disconnected_consumer, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_restart_resumes_at_floor, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_errors, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_delete_reposition_list, s_setup, s_teardown),
