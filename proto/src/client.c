@@ -26,7 +26,26 @@
       queued for the dead peer would be delivered late, ahead of the new session's HELLO.
 
     Pending publishes live in a ring indexed by token: tokens are consecutive, so the slot of
-    token t is t & mask and every lookup is O(1). A slot whose token is not t is resolved. */
+    token t is t & mask and every lookup is O(1). A slot whose token is not t is resolved.
+
+    Subscriptions (PROTOCOL.md 12): the client keeps a record of each subscription it is, or
+    is becoming, attached to, with the SUBSCRIBE that made it, and sends that SUBSCRIBE again
+    after every WELCOME that opens a new session (after the publishes):
+
+      SUBSCRIBING -> ATTACHED (SUBSCRIBED); freed (ERROR: the caller's); ABANDONED (the
+                     caller gave up: a late SUBSCRIBED gets an UNSUBSCRIBE, then it goes)
+      ATTACHED    -> REATTACHING (WELCOME: SUBSCRIBE again); LOST (ERROR 17 {sub})
+      REATTACHING -> ATTACHED (SUBSCRIBED); LOST (its ERROR, or ERROR 17 {sub})
+      LOST        -> freed once ob_client_receive has reported it
+
+    Deliveries go to one FIFO, tagged with the session epoch they arrived in; a new session
+    empties it (the broker redelivers), and acks of older epochs are not sent.
+
+    Requests other than PUBLISH (SUBSCRIBE, UNSUBSCRIBE, admin) take their req from a second
+    number space, from S_REQ_CTL_FIRST up, and a new req at each send: so an answer is never
+    mistaken for a publish's, and a req at or above ctl_epoch_req was sent in this session.
+    One caller at a time waits for one of them (self->request); re-SUBSCRIBEs and the
+    UNSUBSCRIBE of an abandoned subscription have nobody waiting. */
 #include "orderbus/client.h"
 
 #include <assert.h>
@@ -39,7 +58,13 @@
 
 #include "orderbus/error.h"
 #include "orderbus/limits.h"
+#include "orderbus/pattern.h"
 #include "orderbus/wire.h"
+
+/* First req of the requests other than PUBLISH, whose req is their token (1, 2, 3, ...):
+   2^63 publishes are out of reach, so the two spaces never meet. */
+#define S_REQ_CTL_FIRST (UINT64_C(1) << 63)
+#define S_QUEUE_FIRST 16 /* deliveries the queue holds when it is first needed */
 
 /* One publish sent (or to be sent) and not yet confirmed or refused. */
 typedef struct s_slot {
@@ -49,6 +74,53 @@ typedef struct s_slot {
     uint64_t epoch;   /* session epoch it was last sent in; 0 if not sent in any */
     int sync;         /* 1 if ob_client_publish waits for it (no FIFO entry) */
 } s_slot_t;
+
+/* Where a subscription record stands (see the top of this file). */
+typedef enum s_sub_state {
+    S_SUB_SUBSCRIBING, /* first SUBSCRIBE, ob_client_subscribe waits for its answer */
+    S_SUB_ATTACHED,    /* SUBSCRIBED in this session */
+    S_SUB_REATTACHING, /* SUBSCRIBE sent again in a new session, no answer yet */
+    S_SUB_ABANDONED,   /* the caller stopped waiting: unsubscribe if SUBSCRIBED comes */
+    S_SUB_LOST,        /* deleted or refused: ob_client_receive reports it and frees it */
+} s_sub_state_t;
+
+/* One subscription the client is, or is becoming, attached to. */
+typedef struct s_sub {
+    struct s_sub *next;             /* next record, in the order of subscribing */
+    s_sub_state_t state;            /* see s_sub_state_t */
+    int ephemeral;                  /* 1 if the broker names it: re-created, not re-attached */
+    uint64_t req;                   /* req of its SUBSCRIBE in flight, 0 if none */
+    int rc;                         /* S_SUB_LOST: the error ob_client_receive returns */
+    char name[OB_SUB_NAME_MAX + 1]; /* its name; "" for an ephemeral one before SUBSCRIBED */
+    ob_wire_msg_t subscribe;        /* the SUBSCRIBE to (re)send: sub "" if ephemeral */
+} s_sub_t;
+
+/* What the caller waits for, other than publishes. */
+typedef enum s_wait_kind {
+    S_WAIT_NONE,        /* nothing */
+    S_WAIT_SUBSCRIBE,   /* the answer to the SUBSCRIBE of request.sub */
+    S_WAIT_UNSUBSCRIBE, /* OK or ERROR for request.req */
+    S_WAIT_ADMIN,       /* OK or ERROR for request.req */
+} s_wait_kind_t;
+
+/* The one request a caller waits for (subscribe, unsubscribe, request). */
+typedef struct s_request {
+    s_wait_kind_t kind;             /* S_WAIT_NONE when no call waits */
+    uint64_t req;                   /* req of its last send; 0 if not sent in this session */
+    int done;                       /* 1 once answered: rc and the rest hold the answer */
+    int rc;                         /* 0, or the OB_ERR_* of the ERROR (or -ENOMEM) */
+    s_sub_t *sub;                   /* S_WAIT_SUBSCRIBE: its record, NULL once freed */
+    char name[OB_SUB_NAME_MAX + 1]; /* S_WAIT_SUBSCRIBE: the name SUBSCRIBED gave */
+    int created;                    /* S_WAIT_SUBSCRIBE: SUBSCRIBED's created */
+    ob_wire_msg_t msg;              /* UNSUBSCRIBE or admin: the request, to send again */
+    int want_result;                /* admin: copy the OK's result */
+    int want_event;                 /* admin: copy the OK's event frame */
+    uint8_t *result;                /* admin: copy of the OK's result, owned, or NULL */
+    size_t result_len;              /* bytes at result */
+    int more;                       /* admin: the OK's more */
+    uint8_t *event;                 /* admin: copy of FETCH's event frame, owned, or NULL */
+    size_t event_len;               /* bytes at event */
+} s_request_t;
 
 struct ob_client {
     zsock_t *sock;                     /* our DEALER, owned */
@@ -86,7 +158,20 @@ struct ob_client {
     int64_t unanswered_since; /* first send since last_recv, 0 if none: liveness clock */
     uint64_t max_event;       /* largest event the broker accepts, 0 before WELCOME */
     char session[OB_WIRE_SESSION_MAX + 1]; /* session id of the last WELCOME */
-    uint8_t body[OB_BODY_MAX];             /* where outgoing bodies are encoded */
+
+    s_sub_t *subs;          /* subscription records, owned, in the order of subscribing */
+    size_t subs_lost;       /* records in S_SUB_LOST */
+    uint64_t next_ctl_req;  /* req of the next request other than PUBLISH */
+    uint64_t ctl_epoch_req; /* next_ctl_req when this session began */
+    s_request_t request;    /* what the caller waits for, other than publishes */
+    char lost_sub[OB_SUB_NAME_MAX + 1]; /* subscription of ob_client_receive's last error */
+
+    ob_delivery_t **queue; /* deliveries not yet taken, owned, queue_cap entries */
+    size_t queue_cap;      /* a power of two, or 0 */
+    size_t queue_head;     /* index of the oldest */
+    size_t queue_count;    /* entries queued */
+
+    uint8_t body[OB_BODY_MAX]; /* where outgoing bodies are encoded */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -300,6 +385,329 @@ s_resend_all(ob_client_t *self)
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* Requests other than PUBLISH, subscriptions and deliveries */
+
+/* Sends msg (a request other than PUBLISH) with a new req, which is written to *ret_req even
+   if the send fails: a failed send replaces the socket, and the next WELCOME sends again. */
+static void
+s_send_ctl(ob_client_t *self, ob_wire_msg_t *msg, uint64_t *ret_req)
+{
+    msg->req = self->next_ctl_req++;
+    *ret_req = msg->req;
+    s_send(self, msg, NULL, 0);
+}
+
+/* Frees what the last request held and forgets it. */
+static void
+s_request_clear(ob_client_t *self)
+{
+    free(self->request.result);
+    free(self->request.event);
+    self->request.result = NULL;
+    self->request.event = NULL;
+    self->request.kind = S_WAIT_NONE;
+    self->request.sub = NULL;
+}
+
+/* Ends the request the caller waits for with rc. */
+static void
+s_request_done(ob_client_t *self, int rc)
+{
+    self->request.done = 1;
+    self->request.rc = rc;
+}
+
+/* Returns 1 if the request the caller waits for is (kind) and has its last send at req. */
+static int
+s_request_is(const ob_client_t *self, s_wait_kind_t kind, uint64_t req)
+{
+    return self->request.kind == kind && !self->request.done && self->request.req == req;
+}
+
+/* Returns the record whose SUBSCRIBE in flight has req, or NULL. */
+static s_sub_t *
+s_sub_by_req(const ob_client_t *self, uint64_t req)
+{
+    for (s_sub_t *sub = self->subs; sub; sub = sub->next)
+        if (sub->req == req)
+            return sub;
+    return NULL;
+}
+
+/* Returns the record of name that the client is attached to, or re-attaching (its name is
+   known), other than except; else NULL. */
+static s_sub_t *
+s_sub_live(const ob_client_t *self, const char *name, const s_sub_t *except)
+{
+    for (s_sub_t *sub = self->subs; sub; sub = sub->next)
+        if (sub != except && (sub->state == S_SUB_ATTACHED || sub->state == S_SUB_REATTACHING) &&
+            strcmp(sub->name, name) == 0)
+            return sub;
+    return NULL;
+}
+
+/* Returns 1 if a record other than except is, or is becoming, attached under name (a
+   durable one has its name from the start). */
+static int
+s_sub_claimed(const ob_client_t *self, const char *name, const s_sub_t *except)
+{
+    for (s_sub_t *sub = self->subs; sub; sub = sub->next)
+        if (sub != except && sub->state != S_SUB_ABANDONED && sub->state != S_SUB_LOST &&
+            strcmp(sub->name, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Unlinks and frees sub. */
+static void
+s_sub_free(ob_client_t *self, s_sub_t *sub)
+{
+    for (s_sub_t **link = &self->subs; *link; link = &(*link)->next)
+        if (*link == sub) {
+            *link = sub->next;
+            break;
+        }
+    if (sub->state == S_SUB_LOST)
+        self->subs_lost--;
+    if (self->request.sub == sub)
+        self->request.sub = NULL;
+    free(sub);
+}
+
+/* Sends sub's SUBSCRIBE in the current session. */
+static void
+s_sub_send(ob_client_t *self, s_sub_t *sub)
+{
+    s_send_ctl(self, &sub->subscribe, &sub->req);
+}
+
+/* Makes the queue hold one more delivery. Returns 0 or -ENOMEM. */
+static int
+s_queue_reserve(ob_client_t *self)
+{
+    if (self->queue_count < self->queue_cap)
+        return 0;
+    size_t cap = self->queue_cap ? self->queue_cap * 2 : S_QUEUE_FIRST;
+    ob_delivery_t **queue = malloc(cap * sizeof *queue);
+    if (!queue)
+        return -ENOMEM;
+    for (size_t i = 0; i < self->queue_count; i++)
+        queue[i] = self->queue[(self->queue_head + i) & (self->queue_cap - 1)];
+    free(self->queue);
+    self->queue = queue;
+    self->queue_cap = cap;
+    self->queue_head = 0;
+    return 0;
+}
+
+/* Drops every queued delivery of the subscription sub, or every one if sub is NULL, keeping
+   the order of the others. */
+static void
+s_queue_discard(ob_client_t *self, const char *sub)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < self->queue_count; i++) {
+        ob_delivery_t *delivery = self->queue[(self->queue_head + i) & (self->queue_cap - 1)];
+        if (!sub || strcmp(delivery->sub, sub) == 0)
+            ob_delivery_destroy(&delivery);
+        else
+            self->queue[(self->queue_head + kept++) & (self->queue_cap - 1)] = delivery;
+    }
+    self->queue_count = kept;
+}
+
+/* The broker deleted sub, or refused to re-attach it: it is lost, for ob_client_receive to
+   report. Its queued deliveries go: nobody would take their acks. */
+static void
+s_sub_lose(ob_client_t *self, s_sub_t *sub, int rc)
+{
+    s_queue_discard(self, sub->name);
+    sub->state = S_SUB_LOST;
+    sub->rc = rc;
+    sub->req = 0;
+    self->subs_lost++;
+}
+
+/* A new session: re-attach every subscription (PROTOCOL.md 10, step 2), in the order they
+   were made. Those the caller gave up on are dropped instead, unsent. */
+static void
+s_subs_reattach(ob_client_t *self)
+{
+    s_sub_t *next = NULL;
+    for (s_sub_t *sub = self->subs; sub; sub = next) {
+        next = sub->next;
+        switch (sub->state) {
+        case S_SUB_ABANDONED:
+            s_sub_free(self, sub);
+            break;
+        case S_SUB_LOST:
+            break;
+        case S_SUB_ATTACHED:
+        case S_SUB_REATTACHING:
+            sub->state = S_SUB_REATTACHING;
+            s_sub_send(self, sub);
+            break;
+        case S_SUB_SUBSCRIBING:
+            s_sub_send(self, sub);
+            break;
+        }
+    }
+}
+
+/* A new session, for the request the caller waits for: an UNSUBSCRIBE is moot (the new
+   session is attached to nothing the client did not re-attach), an admin request is sent
+   (again). A SUBSCRIBE goes with the records. */
+static void
+s_request_resend(ob_client_t *self)
+{
+    if (self->request.done)
+        return;
+    if (self->request.kind == S_WAIT_UNSUBSCRIBE)
+        s_request_done(self, 0);
+    else if (self->request.kind == S_WAIT_ADMIN)
+        s_send_ctl(self, &self->request.msg, &self->request.req);
+}
+
+/* Handles SUBSCRIBED. */
+static void
+s_on_subscribed(ob_client_t *self, const ob_wire_msg_t *msg)
+{
+    s_sub_t *sub = s_sub_by_req(self, msg->req);
+    if (!sub)
+        return; /* stale: sent in an earlier session, or forgotten since */
+    sub->req = 0;
+    if (sub->state == S_SUB_ABANDONED) {
+        /* The caller was told it failed: detach, unless another record holds the name, or
+           is subscribing to it again (one session attaches once to a name: an UNSUBSCRIBE
+           now would detach that one too). Nobody waits for the OK. */
+        if (!s_sub_claimed(self, msg->sub, sub)) {
+            ob_wire_msg_t unsubscribe;
+            uint64_t req = 0;
+            ob_wire_msg_init(&unsubscribe, OB_CMD_UNSUBSCRIBE);
+            memcpy(unsubscribe.sub, msg->sub, sizeof unsubscribe.sub);
+            s_send_ctl(self, &unsubscribe, &req);
+        }
+        s_sub_free(self, sub);
+        return;
+    }
+    if (self->request.kind == S_WAIT_SUBSCRIBE && self->request.sub == sub) {
+        memcpy(self->request.name, msg->sub, sizeof self->request.name);
+        self->request.created = msg->created;
+        s_request_done(self, 0);
+    }
+    /* an ephemeral one re-created in a new session gets a new name here */
+    memcpy(sub->name, msg->sub, sizeof sub->name);
+    sub->state = S_SUB_ATTACHED;
+    if (s_sub_live(self, sub->name, sub))
+        s_sub_free(self, sub); /* attached already: one record re-attaches it */
+}
+
+/* Handles an ERROR answering a request other than PUBLISH (neither HELLO_REQUIRED nor
+   SHUTDOWN, which concern the session). */
+static void
+s_on_ctl_error(ob_client_t *self, uint64_t req, int rc)
+{
+    s_sub_t *sub = s_sub_by_req(self, req);
+    if (!sub) {
+        if (s_request_is(self, S_WAIT_UNSUBSCRIBE, req) || s_request_is(self, S_WAIT_ADMIN, req))
+            s_request_done(self, rc);
+        return;
+    }
+    sub->req = 0;
+    switch (sub->state) {
+    case S_SUB_SUBSCRIBING:
+        if (self->request.kind == S_WAIT_SUBSCRIBE && self->request.sub == sub)
+            s_request_done(self, rc);
+        s_sub_free(self, sub);
+        break;
+    case S_SUB_REATTACHING:
+        s_sub_lose(self, sub, rc);
+        break;
+    case S_SUB_ABANDONED:
+        s_sub_free(self, sub);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Returns the largest event frame a DELIVER or FETCH's OK may carry (PROTOCOL.md 12.6). */
+static uint64_t
+s_event_cap(const ob_client_t *self)
+{
+    return self->max_event + OB_DEAD_LETTER_EXTRA;
+}
+
+/* Handles OK, with the event frame (borrowed, NULL if none) of a FETCH's. */
+static void
+s_on_ok(ob_client_t *self, const ob_wire_msg_t *msg, const uint8_t *event, size_t event_len)
+{
+    s_request_t *request = &self->request;
+    if (s_request_is(self, S_WAIT_UNSUBSCRIBE, msg->req)) {
+        s_request_done(self, 0);
+        return;
+    }
+    if (!s_request_is(self, S_WAIT_ADMIN, msg->req))
+        return; /* stale, or the OK of an abandoned subscription's UNSUBSCRIBE */
+    if (event && event_len > s_event_cap(self)) {
+        s_request_done(self, OB_ERR_TOO_LARGE);
+        return;
+    }
+    /* msg->result points into the body frame, which s_recv_one closes after us: copy */
+    request->more = msg->more;
+    if (request->want_result && msg->result_len) {
+        if (!(request->result = malloc(msg->result_len))) {
+            s_request_done(self, -ENOMEM);
+            return;
+        }
+        memcpy(request->result, msg->result, msg->result_len);
+        request->result_len = msg->result_len;
+    }
+    if (request->want_event && event && event_len) {
+        if (!(request->event = malloc(event_len))) {
+            s_request_done(self, -ENOMEM);
+            return;
+        }
+        memcpy(request->event, event, event_len);
+        request->event_len = event_len;
+    }
+    s_request_done(self, 0);
+}
+
+/* Handles DELIVER and its event frame (borrowed, NULL if absent): queues a copy. What
+   cannot be queued is dropped, and redelivered by the broker after ack_wait_ms. */
+static void
+s_on_deliver(ob_client_t *self, const ob_wire_msg_t *msg, const uint8_t *event, size_t event_len)
+{
+    ob_delivery_t *delivery = NULL;
+
+    /* Without a session it belongs to the old one, whose deliveries all come again; for a
+       subscription we are not attached to, nobody would take it (it may be one just
+       unsubscribed: the broker gives its pending deliveries to the other consumers). */
+    if (!self->welcomed || !event || event_len == 0 || event_len > s_event_cap(self))
+        return;
+    s_sub_t *sub = s_sub_live(self, msg->sub, NULL);
+    if (!sub || sub->state != S_SUB_ATTACHED)
+        return;
+    if (s_queue_reserve(self) || !(delivery = calloc(1, sizeof *delivery)) ||
+        !(delivery->event = malloc(event_len))) {
+        ob_delivery_destroy(&delivery);
+        return;
+    }
+    memcpy(delivery->sub, msg->sub, sizeof delivery->sub);
+    memcpy(delivery->topic, msg->topic, sizeof delivery->topic);
+    delivery->seq = msg->seq;
+    delivery->attempt = msg->attempt;
+    delivery->time_us = msg->time;
+    delivery->skipped = msg->skipped;
+    memcpy(delivery->event, event, event_len);
+    delivery->event_len = event_len;
+    delivery->generation = self->epoch;
+    self->queue[(self->queue_head + self->queue_count) & (self->queue_cap - 1)] = delivery;
+    self->queue_count++;
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* Receiving */
 
 /* Handles WELCOME. */
@@ -313,12 +721,18 @@ s_on_welcome(ob_client_t *self, const ob_wire_msg_t *msg)
     self->welcomed = 1;
     self->hello_outstanding = 0;
     self->epoch++;
+    self->ctl_epoch_req = self->next_ctl_req;
     self->hello_rc = 0;
     self->ping_outstanding = 0;
     memcpy(self->session, msg->session, sizeof self->session);
     self->hb = msg->heartbeat_ms; /* ob_wire_decode checked its range */
     self->max_event = msg->max_event;
+    /* Publishes first, then subscriptions (PROTOCOL.md 10), then the request a caller waits
+       for. The deliveries of the old session are all redelivered: drop the copies. */
     s_resend_all(self);
+    s_queue_discard(self, NULL);
+    s_subs_reattach(self);
+    s_request_resend(self);
 }
 
 /* Handles ERROR. */
@@ -326,14 +740,16 @@ static void
 s_on_error(ob_client_t *self, const ob_wire_msg_t *msg)
 {
     int rc = ob_error_from_wire(msg->code);
-    s_slot_t *slot = msg->req ? s_pending_slot(self, msg->req) : NULL;
+    int ctl = msg->req >= S_REQ_CTL_FIRST;
+    s_slot_t *slot = msg->req && !ctl ? s_pending_slot(self, msg->req) : NULL;
 
     if (rc == OB_ERR_HELLO_REQUIRED) {
         /* Only news if it answers something sent in the current session: without a session
-           a HELLO is already on its way, and an answer to a publish sent in an earlier
-           session is stale (the publish has been re-sent since). Never the caller's
-           business: the publishes stay pending and go again after WELCOME. */
-        if (self->welcomed && (!msg->req || (slot && slot->epoch == self->epoch)))
+           a HELLO is already on its way, and an answer to a request sent in an earlier
+           session is stale (the request has been re-sent since). Never the caller's
+           business: the requests stay pending and go again after WELCOME. */
+        if (self->welcomed && (!msg->req || (slot && slot->epoch == self->epoch) ||
+                               (ctl && msg->req >= self->ctl_epoch_req)))
             s_session_lost(self);
         return;
     }
@@ -350,9 +766,21 @@ s_on_error(ob_client_t *self, const ob_wire_msg_t *msg)
         }
         return;
     }
+    if (ctl) {
+        s_on_ctl_error(self, msg->req, rc);
+        return;
+    }
     if (msg->req) {
         if (slot) /* else already resolved: a re-send got a second answer */
             s_resolve(self, slot, 0, 0, rc);
+        return;
+    }
+    if (msg->sub[0]) {
+        /* About a subscription, not a request: the broker deleted one we are attached to
+           (PROTOCOL.md 12.7). Other codes are not defined with sub: ignored. */
+        s_sub_t *sub = s_sub_live(self, msg->sub, NULL);
+        if (sub && rc == OB_ERR_NO_SUCH_SUBSCRIPTION)
+            s_sub_lose(self, sub, rc);
         return;
     }
     if (!self->welcomed && self->hello_outstanding) {
@@ -363,9 +791,10 @@ s_on_error(ob_client_t *self, const ob_wire_msg_t *msg)
     }
 }
 
-/* Handles one decoded message from the broker. */
+/* Handles one decoded message from the broker, with its third frame (borrowed, NULL if
+   none). */
 static void
-s_dispatch(ob_client_t *self, const ob_wire_msg_t *msg)
+s_dispatch(ob_client_t *self, const ob_wire_msg_t *msg, const uint8_t *event, size_t event_len)
 {
     s_slot_t *slot = NULL;
     switch (msg->command) {
@@ -381,6 +810,15 @@ s_dispatch(ob_client_t *self, const ob_wire_msg_t *msg)
         break;
     case OB_CMD_ERROR:
         s_on_error(self, msg);
+        break;
+    case OB_CMD_SUBSCRIBED:
+        s_on_subscribed(self, msg);
+        break;
+    case OB_CMD_OK:
+        s_on_ok(self, msg, event, event_len);
+        break;
+    case OB_CMD_DELIVER:
+        s_on_deliver(self, msg, event, event_len);
         break;
     default: /* PONG: proof of life, already counted; anything else is not for a client */
         break;
@@ -427,7 +865,8 @@ s_recv_one(ob_client_t *self)
     if (parts >= 2 && !too_many &&
         ob_wire_decode(zmq_msg_data(&part[0]), zmq_msg_size(&part[0]), zmq_msg_data(&part[1]),
                        zmq_msg_size(&part[1]), &msg) == 0)
-        s_dispatch(self, &msg);
+        s_dispatch(self, &msg, parts == 3 ? zmq_msg_data(&part[2]) : NULL,
+                   parts == 3 ? zmq_msg_size(&part[2]) : 0);
     /* else a malformed message: a broker bug or a version we do not know; ignored, since
        there is nobody to tell. What it answered stays pending: re-sent with the next session,
        or given up by the synchronous call's timeout. */
@@ -493,6 +932,7 @@ s_wait(ob_client_t *self, int64_t deadline, int (*done)(const ob_client_t *))
        Unread replies cannot pile up: each answers a pending publish, bounded by the window. */
     if (done(self) && zclock_mono() < s_next_timer(self))
         return 0;
+    int rechecked = 0;
     for (;;) {
         int rc = 0;
         while ((rc = s_recv_one(self)) == 1)
@@ -503,8 +943,16 @@ s_wait(ob_client_t *self, int64_t deadline, int (*done)(const ob_client_t *))
         s_tick(self, now);
         if (done(self))
             return 0;
-        if (deadline >= 0 && now >= deadline)
+        if (deadline >= 0 && now >= deadline) {
+            /* A send in s_tick lets libzmq process its commands, which can consume the edge
+               of ZMQ_FD for a message that arrived meanwhile: look once more, so that a
+               caller of ob_client_fd that drains until OB_ERR_TIMEOUT has read everything. */
+            if (!rechecked && (zsock_events(self->sock) & ZMQ_POLLIN)) {
+                rechecked = 1;
+                continue;
+            }
             return OB_ERR_TIMEOUT;
+        }
 
         int64_t until = s_next_timer(self);
         if (deadline >= 0)
@@ -553,6 +1001,18 @@ s_done_fifo(const ob_client_t *self)
     return self->fifo_count > 0;
 }
 
+static int
+s_done_request(const ob_client_t *self)
+{
+    return self->request.done;
+}
+
+static int
+s_done_receive(const ob_client_t *self)
+{
+    return self->queue_count > 0 || self->subs_lost > 0;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Public API */
 
@@ -597,6 +1057,8 @@ ob_client_new(const char *endpoint, const ob_client_config_t *config)
     self->hb = self->heartbeat_ms;
     self->next_token = 1;
     self->tail = 1;
+    self->next_ctl_req = S_REQ_CTL_FIRST;
+    self->ctl_epoch_req = S_REQ_CTL_FIRST;
 
     /* Twice the window, so that a few confirmations withheld at the tail do not stop the
        pipeline before the window is really full. */
@@ -628,6 +1090,16 @@ ob_client_destroy(ob_client_t **self_p)
             free(self->ring[i].event);
     free(self->ring);
     free(self->fifo);
+    while (self->subs)
+        s_sub_free(self, self->subs);
+    s_queue_discard(self, NULL);
+    free(self->queue);
+    s_request_clear(self);
+    /* ACKs and NACKs just sent are only queued: give them a moment to leave, or the
+       broker would redeliver what was processed (publishes are not at stake: unconfirmed
+       ones are the caller's to re-send, and confirmed ones are stored). */
+    if (self->sock)
+        zsock_set_linger(self->sock, OB_CLIENT_CLOSE_LINGER_MS);
     zsock_destroy(&self->sock);
     free(self->endpoint);
     free(self);
@@ -748,4 +1220,325 @@ const char *
 ob_client_session(const ob_client_t *self)
 {
     return self->session;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Subscribing */
+
+/* Copies count C strings (borrowed) into the rows of a wire array (rows of stride bytes at
+   base), each of at most max bytes; patterns are checked (PROTOCOL.md 7.2). Returns 0,
+   OB_ERR_FIELD_TYPE (NULL), OB_ERR_TOO_LARGE or OB_ERR_INVALID_PATTERN. */
+static int
+s_copy_strs(const char *const *strs, size_t count, size_t max, int patterns, char *base,
+            size_t stride)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (!strs[i])
+            return OB_ERR_FIELD_TYPE;
+        size_t len = strlen(strs[i]);
+        if (len > max)
+            return OB_ERR_TOO_LARGE;
+        if (patterns && !ob_pattern_valid(strs[i], len))
+            return OB_ERR_INVALID_PATTERN;
+        memcpy(base + i * stride, strs[i], len + 1);
+    }
+    return 0;
+}
+
+/* Builds the SUBSCRIBE of name (NULL or "": ephemeral) and opts into *msg (req 0), checked
+   as the encoder checks it. Returns 0 or an error of ob_client_subscribe's local ones. */
+static int
+s_subscribe_build(ob_client_t *self, const char *name, const ob_sub_options_t *opts,
+                  ob_wire_msg_t *msg)
+{
+    size_t len = 0;
+    int rc = 0;
+
+    ob_wire_msg_init(msg, OB_CMD_SUBSCRIBE);
+    if (name && strlen(name) > OB_SUB_NAME_MAX)
+        return OB_ERR_TOO_LARGE;
+    if (name)
+        strcpy(msg->sub, name);
+    if (opts->pattern_count > OB_SUB_PATTERNS_MAX || opts->type_count > OB_SUB_TYPES_MAX)
+        return OB_ERR_TOO_LARGE;
+    if (opts->pattern_count == 0 || !opts->patterns || (opts->type_count && !opts->types))
+        return OB_ERR_FIELD_TYPE;
+    if ((rc = s_copy_strs(opts->patterns, opts->pattern_count, OB_TOPIC_MAX, 1,
+                          (char *)msg->patterns, sizeof msg->patterns[0])) ||
+        (rc = s_copy_strs(opts->types, opts->type_count, OB_EVENT_TYPE_MAX, 0, (char *)msg->types,
+                          sizeof msg->types[0])))
+        return rc;
+    msg->pattern_count = opts->pattern_count;
+    msg->type_count = opts->type_count;
+    msg->start = opts->start;
+    msg->start_seq = opts->start_seq;
+    msg->start_time = opts->start_time;
+    /* 0 is the default in the options; on the wire the defaults are left out */
+    if (opts->credit)
+        msg->credit = opts->credit;
+    if (opts->ack_wait_ms)
+        msg->ack_wait_ms = opts->ack_wait_ms;
+    if (opts->backoff_ms)
+        msg->backoff_ms = opts->backoff_ms;
+    if (opts->max_attempts == OB_ATTEMPTS_UNLIMITED)
+        msg->max_attempts = 0; /* the wire's "unlimited" */
+    else if (opts->max_attempts)
+        msg->max_attempts = opts->max_attempts;
+    msg->req = S_REQ_CTL_FIRST; /* a valid req, to check the rest */
+    rc = ob_wire_encode_body(msg, self->body, sizeof self->body, &len);
+    msg->req = 0;
+    return rc;
+}
+
+int
+ob_client_subscribe(ob_client_t *self, const char *name, const ob_sub_options_t *opts,
+                    char ret_name[OB_SUB_NAME_MAX + 1], int *ret_created)
+{
+    assert(self && opts);
+    int64_t deadline = s_deadline(self->timeout_ms);
+    s_sub_t *sub = calloc(1, sizeof *sub);
+    if (!sub)
+        return -ENOMEM;
+    int rc = s_subscribe_build(self, name, opts, &sub->subscribe);
+    if (rc) {
+        free(sub);
+        return rc;
+    }
+    sub->ephemeral = !name || !*name;
+    if (!sub->ephemeral)
+        strcpy(sub->name, name);
+    sub->state = S_SUB_SUBSCRIBING;
+    s_sub_t **link = &self->subs;
+    while (*link)
+        link = &(*link)->next;
+    *link = sub;
+
+    s_request_clear(self);
+    self->request = (s_request_t){.kind = S_WAIT_SUBSCRIBE, .sub = sub};
+    if (self->welcomed)
+        s_sub_send(self, sub);
+    /* else the next WELCOME sends it */
+    rc = s_wait(self, deadline, s_done_request);
+    if (rc) {
+        /* Given up: the broker may still attach us; if it does, s_on_subscribed detaches. */
+        if (self->request.sub)
+            self->request.sub->state = S_SUB_ABANDONED;
+    } else if (!(rc = self->request.rc)) {
+        if (ret_name)
+            memcpy(ret_name, self->request.name, OB_SUB_NAME_MAX + 1);
+        if (ret_created)
+            *ret_created = self->request.created;
+    }
+    s_request_clear(self);
+    return rc;
+}
+
+int
+ob_client_unsubscribe(ob_client_t *self, const char *name)
+{
+    assert(self && name);
+    int64_t deadline = s_deadline(self->timeout_ms);
+    s_sub_t *sub = s_sub_live(self, name, NULL);
+    if (!sub)
+        return OB_ERR_NO_SUCH_SUBSCRIPTION;
+    s_queue_discard(self, sub->name);
+    if (sub->state == S_SUB_REATTACHING && sub->ephemeral) {
+        /* Being re-created under a name we do not know yet: detach when it comes. */
+        sub->state = S_SUB_ABANDONED;
+        return 0;
+    }
+    /* A durable one being re-attached: the UNSUBSCRIBE follows its SUBSCRIBE, whose answer
+       then finds no record and is ignored. */
+    s_sub_free(self, sub);
+    if (!self->welcomed)
+        return 0; /* no session: attached nowhere, and the next one will not re-attach it */
+
+    s_request_clear(self);
+    self->request = (s_request_t){.kind = S_WAIT_UNSUBSCRIBE};
+    ob_wire_msg_init(&self->request.msg, OB_CMD_UNSUBSCRIBE);
+    strcpy(self->request.msg.sub, name); /* s_sub_live found it: it fits */
+    s_send_ctl(self, &self->request.msg, &self->request.req);
+    int rc = s_wait(self, deadline, s_done_request);
+    if (!rc)
+        rc = self->request.rc;
+    s_request_clear(self);
+    return rc;
+}
+
+int
+ob_client_receive(ob_client_t *self, int timeout_ms, ob_delivery_t **ret_delivery)
+{
+    assert(self && ret_delivery);
+    self->lost_sub[0] = '\0';
+    int rc = s_wait(self, s_deadline(timeout_ms), s_done_receive);
+    if (rc)
+        return rc;
+    if (self->subs_lost) {
+        /* Reported before the deliveries still queued: those of the lost subscription are
+           gone already, the others do not depend on it. */
+        s_sub_t *sub = self->subs;
+        while (sub->state != S_SUB_LOST)
+            sub = sub->next;
+        memcpy(self->lost_sub, sub->name, sizeof self->lost_sub);
+        rc = sub->rc;
+        s_sub_free(self, sub);
+        return rc;
+    }
+    *ret_delivery = self->queue[self->queue_head];
+    self->queue_head = (self->queue_head + 1) & (self->queue_cap - 1);
+    self->queue_count--;
+    return 0;
+}
+
+const char *
+ob_client_lost_sub(const ob_client_t *self)
+{
+    return self->lost_sub;
+}
+
+size_t
+ob_client_queued(const ob_client_t *self)
+{
+    return self->queue_count;
+}
+
+void
+ob_delivery_destroy(ob_delivery_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    free((*self_p)->event);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+int
+ob_delivery_decode(const ob_delivery_t *self, ob_event_t **ret_event)
+{
+    assert(self && ret_event);
+    if (!self->event || !self->event_len)
+        return OB_ERR_TRUNCATED;
+    return ob_event_decode(self->event, self->event_len, ret_event);
+}
+
+/* Sends ACK or NACK (command) for delivery, unless it is moot: it came in an earlier session,
+   or we have no session now. */
+static int
+s_settle(ob_client_t *self, int command, const ob_delivery_t *delivery, uint32_t delay_ms)
+{
+    if (!self->welcomed || delivery->generation != self->epoch)
+        return 0;
+    ob_wire_msg_t msg;
+    ob_wire_msg_init(&msg, command);
+    memcpy(msg.sub, delivery->sub, sizeof msg.sub); /* the encoder checks the terminator */
+    memcpy(msg.topic, delivery->topic, sizeof msg.topic);
+    msg.seq = delivery->seq;
+    msg.delay_ms = delay_ms;
+    return s_send(self, &msg, NULL, 0);
+}
+
+int
+ob_client_ack(ob_client_t *self, const ob_delivery_t *delivery)
+{
+    assert(self && delivery);
+    return s_settle(self, OB_CMD_ACK, delivery, 0);
+}
+
+int
+ob_client_nack(ob_client_t *self, const ob_delivery_t *delivery, uint32_t delay_ms)
+{
+    assert(self && delivery);
+    if (delay_ms > OB_DELAY_MS_MAX)
+        return OB_ERR_FIELD_TYPE;
+    return s_settle(self, OB_CMD_NACK, delivery, delay_ms);
+}
+
+int
+ob_client_ack_upto(ob_client_t *self, const char *sub, const char *topic, uint64_t seq)
+{
+    assert(self && sub && topic);
+    ob_wire_msg_t msg;
+    size_t len = 0;
+    ob_wire_msg_init(&msg, OB_CMD_ACK);
+    if (strlen(sub) > OB_SUB_NAME_MAX || strlen(topic) > OB_TOPIC_MAX)
+        return OB_ERR_TOO_LARGE;
+    strcpy(msg.sub, sub);
+    strcpy(msg.topic, topic);
+    msg.seq = seq;
+    msg.upto = 1;
+    /* checked with or without a session, so that a caller's mistake shows at once */
+    int rc = ob_wire_encode_body(&msg, self->body, sizeof self->body, &len);
+    if (rc || !self->welcomed)
+        return rc;
+    return s_send(self, &msg, NULL, 0);
+}
+
+int
+ob_client_fd(const ob_client_t *self)
+{
+    return zsock_fd(self->sock);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Admin */
+
+/* Returns 1 if command is an admin request (PROTOCOL.md 13). */
+static int
+s_is_admin(int command)
+{
+    switch (command) {
+    case OB_CMD_TOPICS:
+    case OB_CMD_SUBS:
+    case OB_CMD_SUB_INFO:
+    case OB_CMD_SUB_REPOSITION:
+    case OB_CMD_SUB_DELETE:
+    case OB_CMD_FETCH:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int
+ob_client_request(ob_client_t *self, const ob_wire_msg_t *request, uint8_t **ret_result,
+                  size_t *ret_result_len, int *ret_more, uint8_t **ret_event, size_t *ret_event_len)
+{
+    assert(self && request);
+    int64_t deadline = s_deadline(self->timeout_ms);
+    size_t len = 0;
+    if (!s_is_admin(request->command))
+        return OB_ERR_UNKNOWN_COMMAND;
+
+    s_request_clear(self);
+    s_request_t *r = &self->request;
+    *r = (s_request_t){.kind = S_WAIT_ADMIN,
+                       .msg = *request,
+                       .want_result = ret_result != NULL,
+                       .want_event = ret_event != NULL};
+    r->msg.req = S_REQ_CTL_FIRST; /* a valid req, to check the rest */
+    int rc = ob_wire_encode_body(&r->msg, self->body, sizeof self->body, &len);
+    if (rc)
+        goto out;
+    if (self->welcomed)
+        s_send_ctl(self, &r->msg, &r->req);
+    /* else the next WELCOME sends it */
+    if ((rc = s_wait(self, deadline, s_done_request)) || (rc = r->rc))
+        goto out;
+    if (ret_result) {
+        *ret_result = r->result; /* handed over */
+        r->result = NULL;
+    }
+    if (ret_result_len)
+        *ret_result_len = r->result_len;
+    if (ret_more)
+        *ret_more = r->more;
+    if (ret_event) {
+        *ret_event = r->event;
+        r->event = NULL;
+    }
+    if (ret_event_len)
+        *ret_event_len = r->event_len;
+out:
+    s_request_clear(self);
+    return rc;
 }

@@ -15,6 +15,7 @@
 #include "orderbus/error.h"
 #include "orderbus/event.h"
 #include "orderbus/limits.h"
+#include "orderbus/pattern.h"
 #include "orderbus/wire.h"
 
 #define S_ENDPOINT_MAX 64   /* bytes in "tcp://127.0.0.1:65535" and then some */
@@ -25,6 +26,16 @@
    the client's own reconnect to it (a TCP self-connect), and the restart could not bind. */
 #define S_PORT_FIRST 20000
 #define S_PORT_LAST 32000
+#define S_ARGS 5                            /* arguments of a pipe command */
+#define S_LINE_MAX 8192                     /* bytes in one line of fake_broker_messages */
+#define S_EVENT_TYPE "project_item.created" /* type of the events the fake makes */
+
+/* A subscription (PROTOCOL.md 12), as far as the fake keeps one. */
+typedef struct s_fsub {
+    ob_wire_msg_t subscribe; /* the SUBSCRIBE that created it: sub is its name */
+    int ephemeral;           /* 1 if the fake named it */
+    zframe_t *consumer;      /* routing id of the attached connection, owned, or NULL */
+} s_fsub_t;
 
 struct fake_broker {
     zactor_t *actor;                   /* runs s_actor */
@@ -37,23 +48,33 @@ typedef struct s_fake {
     int port;                              /* bound port, kept across restarts */
     int incarnation;                       /* restarts + 1 */
     char session[OB_WIRE_SESSION_MAX + 1]; /* "fake-<incarnation>" */
-    zhashx_t *known;      /* hex routing id -> its zframe_t, for connections with a session */
-    zhash_t *peers;       /* hex routing id -> (set) for every connection seen */
-    zhash_t *greeted;     /* hex routing id -> (set) for every connection that said HELLO */
-    zhash_t *store;       /* "topic id" -> seq (as a pointer) */
-    zhash_t *topic_seq;   /* topic -> last seq (as a pointer) */
-    zlist_t *held;        /* zmsg_t: routing id, header, body, event; owned */
-    int silent;           /* knob */
-    int hold;             /* knob */
-    int pong;             /* knob */
-    int twice;            /* knob "double" */
-    int drop;             /* knob */
-    uint32_t hello_error; /* knob */
-    uint64_t forget_at;   /* knob */
-    uint64_t refuse_req;  /* knob */
-    uint32_t refuse_code; /* knob */
-    uint64_t max_event;   /* knob */
-    int64_t hellos, pings, publishes, confirms; /* counters */
+    zhashx_t *known;          /* hex routing id -> its zframe_t, for connections with a session */
+    zhash_t *peers;           /* hex routing id -> (set) for every connection seen */
+    zhash_t *greeted;         /* hex routing id -> (set) for every connection that said HELLO */
+    zhash_t *store;           /* "topic id" -> seq (as a pointer) */
+    zhash_t *topic_seq;       /* topic -> last seq (as a pointer) */
+    zlist_t *held;            /* zmsg_t: routing id, header, body, event; owned */
+    int silent;               /* knob */
+    int hold;                 /* knob */
+    int pong;                 /* knob */
+    int twice;                /* knob "double" */
+    int drop;                 /* knob */
+    uint32_t hello_error;     /* knob */
+    uint64_t forget_at;       /* knob */
+    uint64_t refuse_req;      /* knob */
+    uint32_t refuse_code;     /* knob */
+    uint64_t max_event;       /* knob */
+    uint32_t subscribe_error; /* knob */
+    int hold_subscribe;       /* knob */
+    uint32_t request_error;   /* knob */
+    int more;                 /* knob */
+    zchunk_t *result;         /* admin OK result, owned, empty for none */
+    zhashx_t *subs;           /* name -> s_fsub_t, owned */
+    uint64_t ephemerals;      /* ephemeral subscriptions named so far */
+    zlist_t *held_subs;       /* zmsg_t: routing id, header, body of held SUBSCRIBEs; owned */
+    zlist_t *messages;        /* char *: lines of fake_broker_messages, owned */
+    int64_t hellos, pings, publishes, confirms;                          /* counters */
+    int64_t subscribes, unsubscribes, acks, nacks, requests, deliveries; /* counters */
     int64_t repeat_hellos; /* counter: HELLOs from a connection that had said HELLO before */
     zchunk_t *log;         /* "H P1 ..." */
     char wait_counter[16]; /* counter a pending WAIT watches, "" if none */
@@ -77,6 +98,18 @@ s_counter(const s_fake_t *self, const char *name)
         return self->repeat_hellos;
     if (streq(name, "peers"))
         return (int64_t)zhash_size(self->peers);
+    if (streq(name, "subscribes"))
+        return self->subscribes;
+    if (streq(name, "unsubscribes"))
+        return self->unsubscribes;
+    if (streq(name, "acks"))
+        return self->acks;
+    if (streq(name, "nacks"))
+        return self->nacks;
+    if (streq(name, "requests"))
+        return self->requests;
+    if (streq(name, "deliveries"))
+        return self->deliveries;
     return -1;
 }
 
@@ -109,9 +142,11 @@ s_bind(s_fake_t *self)
     return 0;
 }
 
-/* Sends msg to the connection rid (borrowed). */
+/* Sends msg to the connection rid (borrowed), with event (event_len bytes, borrowed) as a
+   third frame if not NULL. */
 static void
-s_send(s_fake_t *self, zframe_t *rid, const ob_wire_msg_t *msg)
+s_send_event(s_fake_t *self, zframe_t *rid, const ob_wire_msg_t *msg, const void *event,
+             size_t event_len)
 {
     uint8_t header[OB_HEADER_SIZE];
     uint8_t body[OB_BODY_MAX];
@@ -123,7 +158,16 @@ s_send(s_fake_t *self, zframe_t *rid, const ob_wire_msg_t *msg)
     zmsg_append(out, &(zframe_t *){zframe_dup(rid)});
     zmsg_addmem(out, header, sizeof header);
     zmsg_addmem(out, body, body_len);
+    if (event)
+        zmsg_addmem(out, event, event_len);
     zmsg_send(&out, self->router);
+}
+
+/* Sends msg to the connection rid (borrowed). */
+static void
+s_send(s_fake_t *self, zframe_t *rid, const ob_wire_msg_t *msg)
+{
+    s_send_event(self, rid, msg, NULL, 0);
 }
 
 static void
@@ -132,6 +176,259 @@ s_send_error(s_fake_t *self, zframe_t *rid, uint64_t req, int rc)
     ob_wire_msg_t msg = {.command = OB_CMD_ERROR, .req = req, .code = ob_error_to_wire(rc)};
     snprintf(msg.reason, sizeof msg.reason, "%s", ob_strerror(rc));
     s_send(self, rid, &msg);
+}
+
+/* Records the fields of a subscription command or admin request for fake_broker_messages. */
+static void
+s_record(s_fake_t *self, const ob_wire_msg_t *msg)
+{
+    char line[S_LINE_MAX];
+    char patterns[S_LINE_MAX / 2] = "";
+    char types[S_LINE_MAX / 4] = "";
+    const char *name = ob_command_name(msg->command);
+    switch (msg->command) {
+    case OB_CMD_SUBSCRIBE:
+        for (size_t i = 0; i < msg->pattern_count; i++)
+            snprintf(patterns + strlen(patterns), sizeof patterns - strlen(patterns), "%s%s",
+                     i ? "," : "", msg->patterns[i]);
+        for (size_t i = 0; i < msg->type_count; i++)
+            snprintf(types + strlen(types), sizeof types - strlen(types), "%s%s", i ? "," : "",
+                     msg->types[i]);
+        snprintf(line, sizeof line,
+                 "%s sub=%s patterns=%s types=%s start=%s start_seq=%" PRIu64 " start_time=%" PRIu64
+                 " credit=%u ack_wait_ms=%u max_attempts=%u backoff_ms=%u",
+                 name, msg->sub, patterns, types, ob_start_name(msg->start), msg->start_seq,
+                 msg->start_time, msg->credit, msg->ack_wait_ms, msg->max_attempts,
+                 msg->backoff_ms);
+        break;
+    case OB_CMD_UNSUBSCRIBE:
+        snprintf(line, sizeof line, "%s sub=%s", name, msg->sub);
+        break;
+    case OB_CMD_ACK:
+        snprintf(line, sizeof line, "%s sub=%s topic=%s seq=%" PRIu64 " upto=%d", name, msg->sub,
+                 msg->topic, msg->seq, msg->upto);
+        break;
+    case OB_CMD_NACK:
+        snprintf(line, sizeof line, "%s sub=%s topic=%s seq=%" PRIu64 " delay_ms=%u", name,
+                 msg->sub, msg->topic, msg->seq, msg->delay_ms);
+        break;
+    default: /* admin */
+        snprintf(line, sizeof line, "%s sub=%s topic=%s seq=%" PRIu64 " after=%s", name, msg->sub,
+                 msg->topic, msg->seq, msg->after);
+        break;
+    }
+    zlist_append(self->messages, line); /* autofree: copied */
+}
+
+/* Returns a new encoded event with id "ev-<seq>" on topic, or NULL; *ret_len is its size. */
+static uint8_t *
+s_make_event(const char *topic, uint64_t seq, size_t *ret_len)
+{
+    char id[32];
+    uint8_t *buf = NULL;
+    snprintf(id, sizeof id, "ev-%" PRIu64, seq);
+    ob_event_t event = {.id = id,
+                        .topic = topic,
+                        .type = S_EVENT_TYPE,
+                        .time_us = 1700000000000000ull + seq,
+                        .source = "fake_broker"};
+    return ob_event_encode(&event, &buf, ret_len) == 0 ? buf : NULL;
+}
+
+/* Fills *msg with a DELIVER of (sub, topic, seq, attempt), stored now. */
+static void
+s_deliver_msg(ob_wire_msg_t *msg, const char *sub, const char *topic, uint64_t seq,
+              uint32_t attempt)
+{
+    ob_wire_msg_init(msg, OB_CMD_DELIVER);
+    snprintf(msg->sub, sizeof msg->sub, "%s", sub);
+    snprintf(msg->topic, sizeof msg->topic, "%s", topic);
+    msg->seq = seq;
+    msg->attempt = attempt;
+    msg->time = (uint64_t)zclock_time() * 1000;
+}
+
+/* Sends fsub's consumer a DELIVER of event (event_len bytes, borrowed). */
+static void
+s_deliver(s_fake_t *self, s_fsub_t *fsub, const char *topic, uint64_t seq, uint32_t attempt,
+          const void *event, size_t event_len)
+{
+    ob_wire_msg_t msg;
+    s_deliver_msg(&msg, fsub->subscribe.sub, topic, seq, attempt);
+    s_send_event(self, fsub->consumer, &msg, event, event_len);
+    self->deliveries++;
+}
+
+/* Returns 1 if fsub wants an event of type on topic. */
+static int
+s_fsub_matches(const s_fsub_t *fsub, const char *topic, const char *type)
+{
+    const ob_wire_msg_t *sub = &fsub->subscribe;
+    int match = 0;
+    for (size_t i = 0; i < sub->pattern_count && !match; i++)
+        match = ob_pattern_match(sub->patterns[i], strlen(sub->patterns[i]), topic, strlen(topic));
+    if (!match || sub->type_count == 0)
+        return match;
+    for (size_t i = 0; i < sub->type_count; i++)
+        if (streq(sub->types[i], type))
+            return 1;
+    return 0;
+}
+
+/* Returns 1 if the count C strings in rows of stride bytes at a and at b are the same set. */
+static int
+s_same_set(const char *a, const char *b, size_t stride, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        int found = 0;
+        for (size_t j = 0; j < count && !found; j++)
+            found = streq(a + i * stride, b + j * stride);
+        if (!found)
+            return 0;
+    }
+    return 1;
+}
+
+/* zhashx destructor for the subscriptions. */
+static void
+s_fsub_destroy(void **item)
+{
+    s_fsub_t *fsub = *item;
+    if (fsub) {
+        zframe_destroy(&fsub->consumer);
+        free(fsub);
+    }
+    *item = NULL;
+}
+
+/* Detaches every consumer, and deletes the ephemeral subscriptions: every session is gone. */
+static void
+s_detach_all(s_fake_t *self)
+{
+    zlistx_t *names = zhashx_keys(self->subs);
+    for (const char *name = zlistx_first(names); name; name = zlistx_next(names)) {
+        s_fsub_t *fsub = zhashx_lookup(self->subs, name);
+        zframe_destroy(&fsub->consumer);
+        if (fsub->ephemeral)
+            zhashx_delete(self->subs, name);
+    }
+    zlistx_destroy(&names);
+}
+
+/* Deletes the subscription name, telling its consumer (PROTOCOL.md 12.7). Returns 0, or -1
+   if there is none. */
+static int
+s_delete(s_fake_t *self, const char *name)
+{
+    s_fsub_t *fsub = zhashx_lookup(self->subs, name);
+    if (!fsub)
+        return -1;
+    if (fsub->consumer) {
+        ob_wire_msg_t error = {.command = OB_CMD_ERROR,
+                               .code = ob_error_to_wire(OB_ERR_NO_SUCH_SUBSCRIPTION)};
+        snprintf(error.reason, sizeof error.reason, "subscription deleted");
+        snprintf(error.sub, sizeof error.sub, "%s", name);
+        s_send(self, fsub->consumer, &error);
+    }
+    zhashx_delete(self->subs, name);
+    return 0;
+}
+
+/* Answers a SUBSCRIBE from rid. */
+static void
+s_on_subscribe(s_fake_t *self, zframe_t *rid, const ob_wire_msg_t *msg)
+{
+    if (self->subscribe_error) {
+        s_send_error(self, rid, msg->req, ob_error_from_wire(self->subscribe_error));
+        return;
+    }
+    for (size_t i = 0; i < msg->pattern_count; i++)
+        if (!ob_pattern_valid(msg->patterns[i], strlen(msg->patterns[i]))) {
+            s_send_error(self, rid, msg->req, OB_ERR_INVALID_PATTERN);
+            return;
+        }
+    char name[OB_SUB_NAME_MAX + 1];
+    if (msg->sub[0])
+        snprintf(name, sizeof name, "%s", msg->sub);
+    else
+        snprintf(name, sizeof name, "eph-%016" PRIx64, ++self->ephemerals);
+    s_fsub_t *fsub = zhashx_lookup(self->subs, name);
+    int created = fsub == NULL;
+    if (fsub) {
+        const ob_wire_msg_t *had = &fsub->subscribe;
+        if (had->pattern_count != msg->pattern_count || had->type_count != msg->type_count ||
+            !s_same_set((const char *)had->patterns, (const char *)msg->patterns,
+                        sizeof msg->patterns[0], msg->pattern_count) ||
+            !s_same_set((const char *)had->types, (const char *)msg->types, sizeof msg->types[0],
+                        msg->type_count)) {
+            s_send_error(self, rid, msg->req, OB_ERR_SUBSCRIPTION_EXISTS);
+            return;
+        }
+    } else {
+        fsub = calloc(1, sizeof *fsub);
+        fsub->subscribe = *msg;
+        snprintf(fsub->subscribe.sub, sizeof fsub->subscribe.sub, "%s", name);
+        fsub->ephemeral = msg->sub[0] == '\0';
+        zhashx_insert(self->subs, name, fsub);
+    }
+    zframe_destroy(&fsub->consumer);
+    fsub->consumer = zframe_dup(rid);
+    ob_wire_msg_t reply;
+    ob_wire_msg_init(&reply, OB_CMD_SUBSCRIBED);
+    reply.req = msg->req;
+    reply.created = created;
+    snprintf(reply.sub, sizeof reply.sub, "%s", name);
+    s_send(self, rid, &reply);
+}
+
+/* Answers an UNSUBSCRIBE from rid. */
+static void
+s_on_unsubscribe(s_fake_t *self, zframe_t *rid, const ob_wire_msg_t *msg)
+{
+    s_fsub_t *fsub = zhashx_lookup(self->subs, msg->sub);
+    if (!fsub || !fsub->consumer || !zframe_eq(fsub->consumer, rid)) {
+        s_send_error(self, rid, msg->req, OB_ERR_NO_SUCH_SUBSCRIPTION);
+        return;
+    }
+    zframe_destroy(&fsub->consumer);
+    if (fsub->ephemeral)
+        zhashx_delete(self->subs, msg->sub);
+    ob_wire_msg_t ok;
+    ob_wire_msg_init(&ok, OB_CMD_OK);
+    ok.req = msg->req;
+    s_send(self, rid, &ok);
+}
+
+/* Answers an admin request from rid. */
+static void
+s_on_admin(s_fake_t *self, zframe_t *rid, const ob_wire_msg_t *msg)
+{
+    if (self->request_error) {
+        s_send_error(self, rid, msg->req, ob_error_from_wire(self->request_error));
+        return;
+    }
+    ob_wire_msg_t ok;
+    ob_wire_msg_init(&ok, OB_CMD_OK);
+    ok.req = msg->req;
+    ok.more = self->more;
+    ok.result = zchunk_size(self->result) ? zchunk_data(self->result) : NULL;
+    ok.result_len = zchunk_size(self->result);
+    if (msg->command == OB_CMD_SUB_DELETE && s_delete(self, msg->sub) != 0) {
+        s_send_error(self, rid, msg->req, OB_ERR_NO_SUCH_SUBSCRIPTION);
+        return;
+    }
+    if (msg->command == OB_CMD_FETCH) {
+        size_t len = 0;
+        uint8_t *event = s_make_event(msg->topic, msg->seq, &len);
+        if (!event) {
+            s_send_error(self, rid, msg->req, OB_ERR_INVALID_TOPIC);
+            return;
+        }
+        s_send_event(self, rid, &ok, event, len);
+        free(event);
+        return;
+    }
+    s_send(self, rid, &ok);
 }
 
 /* Stores the event of a publish (rid, req, event frame) and confirms it. */
@@ -156,11 +453,41 @@ s_confirm(s_fake_t *self, zframe_t *rid, uint64_t req, zframe_t *event_frame)
     }
     msg.seq = seq;
     zstr_free(&key);
-    ob_event_destroy(&event);
     for (int i = 0; i < (self->drop ? 0 : self->twice ? 2 : 1); i++) {
         s_send(self, rid, &msg);
         self->confirms++;
     }
+    /* a new event goes to every subscription that wants it, after the CONFIRM */
+    for (s_fsub_t *fsub = zhashx_first(self->subs); fsub && !msg.dup;
+         fsub = zhashx_next(self->subs))
+        if (fsub->consumer && s_fsub_matches(fsub, event->topic, event->type))
+            s_deliver(self, fsub, event->topic, seq, 1, zframe_data(event_frame),
+                      zframe_size(event_frame));
+    ob_event_destroy(&event);
+}
+
+/* Answers a held SUBSCRIBE. Takes it. */
+static void
+s_release_subscribe(s_fake_t *self, zmsg_t **held_p)
+{
+    zmsg_t *held = *held_p;
+    zframe_t *rid = zmsg_first(held);
+    zframe_t *header = zmsg_next(held);
+    zframe_t *body = zmsg_next(held);
+    ob_wire_msg_t msg;
+    if (ob_wire_decode(zframe_data(header), zframe_size(header), zframe_data(body),
+                       zframe_size(body), &msg) == 0)
+        s_on_subscribe(self, rid, &msg);
+    zmsg_destroy(held_p);
+}
+
+/* Answers every held SUBSCRIBE, oldest first. */
+static void
+s_release_subscribes(s_fake_t *self)
+{
+    zmsg_t *held = NULL;
+    while ((held = zlist_pop(self->held_subs)))
+        s_release_subscribe(self, &held);
 }
 
 /* Handles one message from a client: rid, header, body [, event]. Takes msg. */
@@ -234,6 +561,50 @@ s_on_client(s_fake_t *self, zmsg_t **msg_p)
         } else
             s_confirm(self, rid, msg.req, event);
         break;
+    case OB_CMD_SUBSCRIBE:
+    case OB_CMD_UNSUBSCRIBE:
+        *(msg.command == OB_CMD_SUBSCRIBE ? &self->subscribes : &self->unsubscribes) += 1;
+        s_log(self, msg.command == OB_CMD_SUBSCRIBE ? "S" : "U");
+        s_record(self, &msg);
+        if (self->silent)
+            break;
+        if (!known)
+            s_send_error(self, rid, msg.req, OB_ERR_HELLO_REQUIRED);
+        else if (msg.command == OB_CMD_UNSUBSCRIBE)
+            s_on_unsubscribe(self, rid, &msg);
+        else if (self->hold_subscribe) {
+            zlist_append(self->held_subs, in);
+            in = NULL;
+            if (self->hold_subscribe > 1 &&
+                zlist_size(self->held_subs) >= (size_t)self->hold_subscribe)
+                s_release_subscribes(self);
+        } else
+            s_on_subscribe(self, rid, &msg);
+        break;
+    case OB_CMD_ACK:
+    case OB_CMD_NACK:
+        *(msg.command == OB_CMD_ACK ? &self->acks : &self->nacks) += 1;
+        s_log(self, msg.command == OB_CMD_ACK ? "A" : "N");
+        s_record(self, &msg);
+        if (!self->silent && !known)
+            s_send_error(self, rid, 0, OB_ERR_HELLO_REQUIRED);
+        break;
+    case OB_CMD_TOPICS:
+    case OB_CMD_SUBS:
+    case OB_CMD_SUB_INFO:
+    case OB_CMD_SUB_REPOSITION:
+    case OB_CMD_SUB_DELETE:
+    case OB_CMD_FETCH:
+        self->requests++;
+        s_log(self, "R");
+        s_record(self, &msg);
+        if (self->silent)
+            break;
+        if (!known)
+            s_send_error(self, rid, msg.req, OB_ERR_HELLO_REQUIRED);
+        else
+            s_on_admin(self, rid, &msg);
+        break;
     default:
         break;
     }
@@ -265,6 +636,64 @@ s_drop_held(s_fake_t *self)
     zmsg_t *held = NULL;
     while ((held = zlist_pop(self->held)))
         zmsg_destroy(&held);
+    while ((held = zlist_pop(self->held_subs)))
+        zmsg_destroy(&held);
+}
+
+/* Sends the consumer of sub the bad DELIVERs of fake_broker_deliver_junk. Returns 0 or -1. */
+static int
+s_deliver_junk(s_fake_t *self, const char *sub)
+{
+    s_fsub_t *fsub = zhashx_lookup(self->subs, sub);
+    if (!fsub || !fsub->consumer)
+        return -1;
+    enum { JUNK = 7 };
+    static const uint8_t not_msgpack[] = {0xc1, 0xc1};
+    uint8_t header[OB_HEADER_SIZE];
+    uint8_t body[OB_BODY_MAX], nobody[OB_BODY_MAX], noseq[OB_BODY_MAX];
+    size_t body_len = 0, nobody_len = 0, noseq_len = 0, event_len = 0;
+    size_t over = self->max_event + OB_DEAD_LETTER_EXTRA + 1;
+    ob_wire_msg_t msg;
+
+    s_deliver_msg(&msg, sub, "oms.1", 1, 1);
+    ob_wire_encode_header(&msg, header);
+    ob_wire_encode_body(&msg, body, sizeof body, &body_len);
+    s_deliver_msg(&msg, "nobody", "oms.1", 1, 1);
+    ob_wire_encode_body(&msg, nobody, sizeof nobody, &nobody_len);
+    /* an UNSUBSCRIBE's body {req, sub}: a map, but a DELIVER without topic and seq */
+    ob_wire_msg_init(&msg, OB_CMD_UNSUBSCRIBE);
+    msg.req = 1;
+    snprintf(msg.sub, sizeof msg.sub, "%s", sub);
+    ob_wire_encode_body(&msg, noseq, sizeof noseq, &noseq_len);
+    uint8_t *event = s_make_event("oms.1", 1, &event_len);
+    uint8_t *big = calloc(1, over);
+
+    zmsg_t *out[JUNK];
+    for (int i = 0; i < JUNK; i++) {
+        out[i] = zmsg_new();
+        zmsg_append(out[i], &(zframe_t *){zframe_dup(fsub->consumer)});
+        zmsg_addmem(out[i], header, sizeof header);
+    }
+    zmsg_addmem(out[0], body, body_len); /* no event frame */
+    zmsg_addmem(out[1], body, body_len);
+    zmsg_addmem(out[1], big, over);
+    zmsg_addmem(out[2], not_msgpack, sizeof not_msgpack);
+    zmsg_addmem(out[2], event, event_len);
+    zmsg_addmem(out[3], body, body_len);
+    zmsg_addmem(out[3], NULL, 0); /* empty event frame */
+    zmsg_addmem(out[4], noseq, noseq_len);
+    zmsg_addmem(out[4], event, event_len);
+    zmsg_addmem(out[5], body, body_len); /* four frames */
+    zmsg_addmem(out[5], event, event_len);
+    zmsg_addmem(out[5], event, event_len);
+    zmsg_addmem(out[6], nobody, nobody_len); /* valid, but not a subscription of the client */
+    zmsg_addmem(out[6], event, event_len);
+    for (int i = 0; i < JUNK; i++)
+        zmsg_send(&out[i], self->router);
+    self->deliveries += JUNK;
+    free(big);
+    free(event);
+    return 0;
 }
 
 /* Checks a pending WAIT and answers it if met or expired. */
@@ -282,6 +711,23 @@ s_check_wait(s_fake_t *self)
     self->wait_counter[0] = '\0';
 }
 
+/* Returns the lines of the messages list that start with command and a space, joined. */
+static char *
+s_messages(s_fake_t *self, const char *command)
+{
+    zchunk_t *all = zchunk_new(NULL, 0);
+    size_t len = strlen(command);
+    for (const char *line = zlist_first(self->messages); line; line = zlist_next(self->messages))
+        if (strncmp(line, command, len) == 0 && line[len] == ' ') {
+            zchunk_extend(all, line, strlen(line));
+            zchunk_extend(all, "\n", 1);
+        }
+    zchunk_extend(all, "", 1);
+    char *text = strdup((const char *)zchunk_data(all));
+    zchunk_destroy(&all);
+    return text;
+}
+
 /* Handles a command from the test. Returns -1 on $TERM. */
 static int
 s_on_pipe(s_fake_t *self)
@@ -290,10 +736,21 @@ s_on_pipe(s_fake_t *self)
     if (!msg)
         return -1;
     char *cmd = zmsg_popstr(msg);
-    char *arg1 = zmsg_popstr(msg);
-    char *arg2 = zmsg_popstr(msg);
-    char *arg3 = zmsg_popstr(msg);
-    uint64_t value = arg2 ? strtoull(arg2, NULL, 10) : 0;
+    if (streq(cmd, "RESULT")) { /* binary: the frame as it is */
+        zframe_t *result = zmsg_pop(msg);
+        zchunk_destroy(&self->result);
+        self->result =
+            zchunk_new(result ? zframe_data(result) : NULL, result ? zframe_size(result) : 0);
+        zframe_destroy(&result);
+        zstr_send(self->pipe, "ok");
+        zstr_free(&cmd);
+        zmsg_destroy(&msg);
+        return 0;
+    }
+    char *arg[S_ARGS];
+    for (int i = 0; i < S_ARGS; i++)
+        arg[i] = zmsg_popstr(msg);
+    uint64_t value = arg[1] ? strtoull(arg[1], NULL, 10) : 0;
     int rc = 0;
 
     if (streq(cmd, "$TERM"))
@@ -301,26 +758,34 @@ s_on_pipe(s_fake_t *self)
     else if (streq(cmd, "ENDPOINT"))
         zstr_sendf(self->pipe, "tcp://127.0.0.1:%d", self->port);
     else if (streq(cmd, "SET")) {
-        if (streq(arg1, "silent"))
+        if (streq(arg[0], "silent"))
             self->silent = (int)value;
-        else if (streq(arg1, "hold"))
+        else if (streq(arg[0], "hold"))
             self->hold = (int)value;
-        else if (streq(arg1, "pong"))
+        else if (streq(arg[0], "pong"))
             self->pong = (int)value;
-        else if (streq(arg1, "drop"))
+        else if (streq(arg[0], "drop"))
             self->drop = (int)value;
-        else if (streq(arg1, "double"))
+        else if (streq(arg[0], "double"))
             self->twice = (int)value;
-        else if (streq(arg1, "hello_error"))
+        else if (streq(arg[0], "hello_error"))
             self->hello_error = (uint32_t)value;
-        else if (streq(arg1, "forget_at"))
+        else if (streq(arg[0], "forget_at"))
             self->forget_at = value;
-        else if (streq(arg1, "refuse_req"))
+        else if (streq(arg[0], "refuse_req"))
             self->refuse_req = value;
-        else if (streq(arg1, "refuse_code"))
+        else if (streq(arg[0], "refuse_code"))
             self->refuse_code = (uint32_t)value;
-        else if (streq(arg1, "max_event"))
+        else if (streq(arg[0], "max_event"))
             self->max_event = value;
+        else if (streq(arg[0], "subscribe_error"))
+            self->subscribe_error = (uint32_t)value;
+        else if (streq(arg[0], "hold_subscribe"))
+            self->hold_subscribe = (int)value;
+        else if (streq(arg[0], "request_error"))
+            self->request_error = (uint32_t)value;
+        else if (streq(arg[0], "more"))
+            self->more = (int)value;
         zstr_send(self->pipe, "ok");
     } else if (streq(cmd, "RELEASE")) {
         size_t n = zlist_size(self->held);
@@ -328,12 +793,14 @@ s_on_pipe(s_fake_t *self)
         for (size_t i = 0; i < n; i++)
             all[i] = zlist_pop(self->held);
         for (size_t i = 0; i < n; i++)
-            s_release_one(self, &all[streq(arg1, "reverse") ? n - 1 - i : i]);
+            s_release_one(self, &all[streq(arg[0], "reverse") ? n - 1 - i : i]);
         free(all);
+        s_release_subscribes(self);
         zstr_send(self->pipe, "ok");
     } else if (streq(cmd, "RESTART")) {
         s_drop_held(self);
         zhashx_purge(self->known);
+        s_detach_all(self);
         zsock_destroy(&self->router);
         /* The old listener closes in the I/O thread, after zmq_close returns: try again
            until the port is free. */
@@ -346,9 +813,10 @@ s_on_pipe(s_fake_t *self)
             zstr_sendf(self->pipe, "failed: %s", strerror(errno));
     } else if (streq(cmd, "FORGET")) {
         zhashx_purge(self->known);
+        s_detach_all(self);
         zstr_send(self->pipe, "ok");
     } else if (streq(cmd, "STRAY")) {
-        uint64_t req = strtoull(arg1, NULL, 10);
+        uint64_t req = strtoull(arg[0], NULL, 10);
         for (zframe_t *rid = zhashx_first(self->known); rid; rid = zhashx_next(self->known)) {
             s_send(self, rid, &(ob_wire_msg_t){.command = OB_CMD_CONFIRM, .req = req, .seq = 1});
             s_send_error(self, rid, req, OB_ERR_INVALID_TOPIC);
@@ -381,22 +849,47 @@ s_on_pipe(s_fake_t *self)
                 zmsg_send(&out[i], self->router);
         }
         zstr_send(self->pipe, "ok");
+    } else if (streq(cmd, "DELIVER") || streq(cmd, "DELIVER_RAW")) {
+        /* sub topic seq attempt | sub topic seq length */
+        s_fsub_t *fsub = arg[0] ? zhashx_lookup(self->subs, arg[0]) : NULL;
+        uint64_t seq = arg[2] ? strtoull(arg[2], NULL, 10) : 0;
+        uint64_t last = arg[3] ? strtoull(arg[3], NULL, 10) : 0;
+        uint8_t *event = NULL;
+        size_t len = 0;
+        if (streq(cmd, "DELIVER"))
+            event = arg[1] ? s_make_event(arg[1], seq, &len) : NULL;
+        else
+            event = calloc(1, (len = last) ? len : 1);
+        if (fsub && fsub->consumer && event) {
+            s_deliver(self, fsub, arg[1], seq, streq(cmd, "DELIVER") ? (uint32_t)last : 1, event,
+                      len);
+            zstr_send(self->pipe, "ok");
+        } else
+            zstr_send(self->pipe, "no consumer");
+        free(event);
+    } else if (streq(cmd, "DELIVER_JUNK"))
+        zstr_send(self->pipe, arg[0] && s_deliver_junk(self, arg[0]) == 0 ? "ok" : "no consumer");
+    else if (streq(cmd, "DELETE"))
+        zstr_send(self->pipe, arg[0] && s_delete(self, arg[0]) == 0 ? "ok" : "no such");
+    else if (streq(cmd, "MESSAGES")) {
+        char *text = s_messages(self, arg[0] ? arg[0] : "");
+        zstr_send(self->pipe, text);
+        free(text);
     } else if (streq(cmd, "COUNT"))
-        zstr_sendf(self->pipe, "%" PRId64, s_counter(self, arg1));
+        zstr_sendf(self->pipe, "%" PRId64, s_counter(self, arg[0]));
     else if (streq(cmd, "LOG")) {
         zmsg_t *reply = zmsg_new();
         zmsg_addmem(reply, zchunk_data(self->log), zchunk_size(self->log));
         zmsg_send(&reply, self->pipe);
     } else if (streq(cmd, "WAIT")) {
-        snprintf(self->wait_counter, sizeof self->wait_counter, "%s", arg1);
+        snprintf(self->wait_counter, sizeof self->wait_counter, "%s", arg[0]);
         self->wait_value = (int64_t)value;
-        self->wait_deadline = zclock_mono() + (arg3 ? atoi(arg3) : 0);
+        self->wait_deadline = zclock_mono() + (arg[2] ? atoi(arg[2]) : 0);
         s_check_wait(self);
     }
     zstr_free(&cmd);
-    zstr_free(&arg1);
-    zstr_free(&arg2);
-    zstr_free(&arg3);
+    for (int i = 0; i < S_ARGS; i++)
+        zstr_free(&arg[i]);
     zmsg_destroy(&msg);
     return rc;
 }
@@ -420,6 +913,12 @@ s_actor(zsock_t *pipe, void *args)
     self.store = zhash_new();
     self.topic_seq = zhash_new();
     self.held = zlist_new();
+    self.held_subs = zlist_new();
+    self.subs = zhashx_new();
+    zhashx_set_destructor(self.subs, s_fsub_destroy);
+    self.messages = zlist_new();
+    zlist_autofree(self.messages);
+    self.result = zchunk_new(NULL, 0);
     self.log = zchunk_new(NULL, 0);
     int rc = s_bind(&self);
     zsock_signal(pipe, rc == 0 ? 0 : 1);
@@ -446,6 +945,10 @@ s_actor(zsock_t *pipe, void *args)
     }
     s_drop_held(&self);
     zlist_destroy(&self.held);
+    zlist_destroy(&self.held_subs);
+    zhashx_destroy(&self.subs);
+    zlist_destroy(&self.messages);
+    zchunk_destroy(&self.result);
     zhashx_destroy(&self.known);
     zhash_destroy(&self.peers);
     zhash_destroy(&self.greeted);
@@ -455,20 +958,25 @@ s_actor(zsock_t *pipe, void *args)
     zsock_destroy(&self.router);
 }
 
-/* Sends a command and returns the one-string reply (caller frees) or NULL. */
+/* Sends a command with up to S_ARGS arguments (a NULL ends them) and returns the
+   one-string reply (caller frees) or NULL. */
 static char *
-s_call(fake_broker_t *self, const char *cmd, const char *arg1, const char *arg2, const char *arg3)
+s_call_n(fake_broker_t *self, const char *cmd, const char *const args[S_ARGS])
 {
     zmsg_t *msg = zmsg_new();
     zmsg_addstr(msg, cmd);
-    if (arg1)
-        zmsg_addstr(msg, arg1);
-    if (arg2)
-        zmsg_addstr(msg, arg2);
-    if (arg3)
-        zmsg_addstr(msg, arg3);
+    for (int i = 0; i < S_ARGS && args[i]; i++)
+        zmsg_addstr(msg, args[i]);
     zmsg_send(&msg, self->actor);
     return zstr_recv(self->actor);
+}
+
+/* s_call_n with up to three arguments. */
+static char *
+s_call(fake_broker_t *self, const char *cmd, const char *arg1, const char *arg2, const char *arg3)
+{
+    const char *const args[S_ARGS] = {arg1, arg1 ? arg2 : NULL, arg1 && arg2 ? arg3 : NULL};
+    return s_call_n(self, cmd, args);
 }
 
 fake_broker_t *
@@ -590,4 +1098,62 @@ char *
 fake_broker_log(fake_broker_t *self)
 {
     return s_call(self, "LOG", NULL, NULL, NULL);
+}
+
+char *
+fake_broker_messages(fake_broker_t *self, const char *command)
+{
+    return s_call(self, "MESSAGES", command, NULL, NULL);
+}
+
+void
+fake_broker_set_result(fake_broker_t *self, const uint8_t *result, size_t len)
+{
+    zmsg_t *msg = zmsg_new();
+    zmsg_addstr(msg, "RESULT");
+    zmsg_addmem(msg, result, len);
+    zmsg_send(&msg, self->actor);
+    char *reply = zstr_recv(self->actor);
+    zstr_free(&reply);
+}
+
+/* Sends DELIVER or DELIVER_RAW; last is the attempt or the event's length. */
+static int
+s_deliver_call(fake_broker_t *self, const char *cmd, const char *sub, const char *topic,
+               uint64_t seq, uint64_t last)
+{
+    char seq_text[32], last_text[32];
+    snprintf(seq_text, sizeof seq_text, "%" PRIu64, seq);
+    snprintf(last_text, sizeof last_text, "%" PRIu64, last);
+    const char *const args[S_ARGS] = {sub, topic, seq_text, last_text, NULL};
+    char *reply = s_call_n(self, cmd, args);
+    int rc = reply && streq(reply, "ok") ? 0 : -1;
+    zstr_free(&reply);
+    return rc;
+}
+
+int
+fake_broker_deliver(fake_broker_t *self, const char *sub, const char *topic, uint64_t seq,
+                    uint32_t attempt)
+{
+    return s_deliver_call(self, "DELIVER", sub, topic, seq, attempt);
+}
+
+int
+fake_broker_deliver_raw(fake_broker_t *self, const char *sub, const char *topic, uint64_t seq,
+                        size_t event_len)
+{
+    return s_deliver_call(self, "DELIVER_RAW", sub, topic, seq, event_len);
+}
+
+int
+fake_broker_deliver_junk(fake_broker_t *self, const char *sub)
+{
+    return s_call_ok(self, "DELIVER_JUNK", sub, NULL, NULL);
+}
+
+int
+fake_broker_delete(fake_broker_t *self, const char *sub)
+{
+    return s_call_ok(self, "DELETE", sub, NULL, NULL);
 }

@@ -17,17 +17,46 @@
       refuse_req    req: answer the PUBLISH with this req with ERROR refuse_code
       refuse_code   wire code for refuse_req
       max_event     max_event announced in WELCOME (default OB_EVENT_MAX_DEFAULT)
+      subscribe_error  wire code: refuse every SUBSCRIBE with this ERROR (0: answer)
+      hold_subscribe   n: keep SUBSCRIBEs unanswered until fake_broker_release, or (n > 1)
+                       until n are held, then answer them all in order
+      request_error    wire code: refuse every admin request with this ERROR (0: OK)
+      more             1: admin OKs say more = true
+
+    Subscriptions, as the real broker keeps them (PROTOCOL.md 12), simplified: SUBSCRIBE
+    creates a subscription (an empty name makes an ephemeral "eph-<16 hex digits>", counting
+    from 1 across restarts) or attaches to an existing one with the same patterns and types
+    (as sets; else SUBSCRIPTION_EXISTS), answering SUBSCRIBED. One consumer per subscription:
+    the last connection that subscribed. UNSUBSCRIBE detaches (OK) or answers
+    NO_SUCH_SUBSCRIPTION. Every event stored by a publish is delivered, after its CONFIRM, to
+    each subscription with a consumer whose patterns match its topic (and types, its type),
+    attempt 1. Durable subscriptions survive restarts, without consumers (a restart or
+    fake_broker_forget detaches everything, and deletes the ephemeral ones). ACK and NACK are
+    recorded, never answered. Admin requests get OK with the bytes of
+    fake_broker_set_result as result, FETCH also an event frame (id "ev-<seq>" on its topic);
+    SUB_DELETE deletes, sending ERROR 17 {sub} to the consumer first.
 
     Counters (fake_broker_count, fake_broker_wait): hellos, pings, publishes, confirms, peers
     (distinct connections seen), repeat_hellos (HELLOs from a connection that said HELLO
-    before). The log (fake_broker_log) lists HELLOs and PUBLISHes in
-    arrival order: "H P1 P2 H P1 P2" (PINGs are left out, their timing is not the test's).
+    before), subscribes, unsubscribes, acks, nacks, requests (admin), deliveries (DELIVERs
+    sent, junk included). The log (fake_broker_log) lists HELLOs, PUBLISHes and the
+    subscription commands in arrival order: "H P1 P2 S A N U R H P1 P2" (S SUBSCRIBE, U
+    UNSUBSCRIBE, A ACK, N NACK, R admin; PINGs are left out, their timing is not the test's).
+    fake_broker_messages gives the decoded fields of every SUBSCRIBE, UNSUBSCRIBE, ACK, NACK
+    and admin request received, one line each:
+      SUBSCRIBE sub=<name> patterns=<p1,p2> types=<t1,t2> start=<new> start_seq=<n>
+                start_time=<n> credit=<n> ack_wait_ms=<n> max_attempts=<n> backoff_ms=<n>
+      UNSUBSCRIBE sub=<name>
+      ACK sub=<name> topic=<topic> seq=<n> upto=<0|1>
+      NACK sub=<name> topic=<topic> seq=<n> delay_ms=<n>
+      <COMMAND> sub=<name> topic=<topic> seq=<n> after=<name>     (admin)
 
     Every call is synchronous: it returns once the actor has done it. Sessions are "fake-<n>",
     n counting incarnations from 1. */
 #ifndef OB_FAKE_BROKER_H
 #define OB_FAKE_BROKER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct fake_broker fake_broker_t;
@@ -44,7 +73,8 @@ const char *fake_broker_endpoint(const fake_broker_t *self);
 /* Sets a knob (see above). */
 void fake_broker_set(fake_broker_t *self, const char *knob, uint64_t value);
 
-/* Answers every held publish, oldest first or, if reverse, newest first. */
+/* Answers every held publish, oldest first or, if reverse, newest first; then every held
+   SUBSCRIBE, oldest first. */
 void fake_broker_release(fake_broker_t *self, int reverse);
 
 /* Simulates a restart: destroys the ROUTER (dropping connections and held publishes), binds a
@@ -72,5 +102,34 @@ int fake_broker_wait(fake_broker_t *self, const char *counter, int64_t value, in
 
 /* Returns the log; the caller frees it. */
 char *fake_broker_log(fake_broker_t *self);
+
+/* Returns the lines of fake_broker_messages for command ("SUBSCRIBE", "ACK", "FETCH", ...,
+   as ob_command_name names it), in arrival order, each ending with '\n' ("" if none); the
+   caller frees it. */
+char *fake_broker_messages(fake_broker_t *self, const char *command);
+
+/* Sets the result the OK of admin requests carries: len bytes at result (copied; one msgpack
+   object), or none if len is 0. */
+void fake_broker_set_result(fake_broker_t *self, const uint8_t *result, size_t len);
+
+/* Sends the consumer of sub a DELIVER of a valid event (id "ev-<seq>", type
+   "project_item.created") on topic. Returns 0, or -1 if sub has no consumer. */
+int fake_broker_deliver(fake_broker_t *self, const char *sub, const char *topic, uint64_t seq,
+                        uint32_t attempt);
+
+/* As fake_broker_deliver, with an event frame of event_len bytes of junk instead (the client
+   does not look into it). */
+int fake_broker_deliver_raw(fake_broker_t *self, const char *sub, const char *topic, uint64_t seq,
+                            size_t event_len);
+
+/* Sends the consumer of sub bad DELIVERs: no event frame, an event frame one byte over
+   max_event + OB_DEAD_LETTER_EXTRA, a body that is not msgpack, an empty event frame, a
+   body without seq, four frames, and a valid one for a subscription named "nobody". Returns
+   0, or -1 if sub has no consumer. */
+int fake_broker_deliver_junk(fake_broker_t *self, const char *sub);
+
+/* Deletes the subscription sub as SUB_DELETE does: ERROR {code 17, sub} to its consumer.
+   Returns 0, or -1 if there is no such subscription. */
+int fake_broker_delete(fake_broker_t *self, const char *sub);
 
 #endif

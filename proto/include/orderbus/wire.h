@@ -3,7 +3,7 @@
     A message is, after the ROUTER identity frame on the broker side:
       frame 1, header: 4 bytes: 'O' 'B' version command
       frame 2, body:   one msgpack map, at most OB_BODY_MAX bytes
-      frame 3, event:  the encoded event (PUBLISH and DELIVER only)
+      frame 3, event:  the encoded event (PUBLISH, DELIVER, and the OK answering FETCH)
     This codec handles frames 1 and 2 into a flat ob_wire_msg_t that holds every field of
     every command (as czmq's zproto codecs do); frame 3 is an ob_event (event.h).
     Decoding copies every string into the struct; only an OK's `result` points into the
