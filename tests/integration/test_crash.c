@@ -5,7 +5,12 @@
     is killed with SIGKILL and started again on the same data directory and endpoint. The
     clients reconnect and re-send what was unconfirmed. Afterwards the store must hold, per
     topic, every event exactly once and in publish order, and every confirmation any publisher
-    received must name the sequence number its event really has (no confirmed event lost). */
+    received must name the sequence number its event really has (no confirmed event lost).
+
+    test_kill9_resumes_at_ack_floor: a subscriber (liborderbus) acks part of a topic, makes
+    sure its ack floor is durable, takes more deliveries without acking them, and the broker
+    is killed with SIGKILL and restarted. The client re-attaches by itself; it must then get
+    exactly the events above its floor, each once, and none at or below it. */
 
 #include <czmq.h>
 #include <pthread.h>
@@ -19,6 +24,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <msgpack.h>
 
 #include "broker_proc.h"
 #include "orderbus/orderbus.h"
@@ -188,11 +194,144 @@ test_kill9_during_pipelined_publish(void **state)
     free(dir);
 }
 
+#define FLOOR_EVENTS 3000 /* events on the topic */
+#define FLOOR_ACKED 1000  /* acked before the crash */
+#define FLOOR_HELD 500    /* taken without an ack before the crash */
+
+/* The subscription's ack floor on topic, from SUB_INFO through client. */
+static uint64_t
+s_floor(ob_client_t *client, const char *sub)
+{
+    ob_wire_msg_t *req = calloc(1, sizeof *req);
+    assert_non_null(req);
+    ob_wire_msg_init(req, OB_CMD_SUB_INFO);
+    snprintf(req->sub, sizeof req->sub, "%s", sub);
+    uint8_t *result = NULL;
+    size_t len = 0;
+    assert_int_equal(ob_client_request(client, req, &result, &len, NULL, NULL, NULL), 0);
+    free(req);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    assert_int_equal(msgpack_unpack_next(&u, (const char *)result, len, NULL),
+                     MSGPACK_UNPACK_SUCCESS);
+    uint64_t floor = UINT64_MAX;
+    for (uint32_t i = 0; i < u.data.via.map.size; i++) {
+        const msgpack_object_kv *kv = &u.data.via.map.ptr[i];
+        if (kv->key.via.str.size != 9 || memcmp(kv->key.via.str.ptr, "positions", 9))
+            continue;
+        assert_int_equal(kv->val.via.array.size, 1);
+        const msgpack_object *pos = &kv->val.via.array.ptr[0];
+        for (uint32_t j = 0; j < pos->via.map.size; j++)
+            if (pos->via.map.ptr[j].key.via.str.size == 9 &&
+                !memcmp(pos->via.map.ptr[j].key.via.str.ptr, "ack_floor", 9))
+                floor = pos->via.map.ptr[j].val.via.u64;
+    }
+    msgpack_unpacked_destroy(&u);
+    free(result);
+    assert_true(floor != UINT64_MAX);
+    return floor;
+}
+
+static void
+s_publish_one(ob_client_t *client, const char *topic, const char *id)
+{
+    ob_event_t ev = {.id = id, .topic = topic, .type = "project_item.created", .time_us = 1};
+    ob_confirm_t c;
+    assert_int_equal(ob_client_publish(client, &ev, &c), 0);
+}
+
+static void
+test_kill9_resumes_at_ack_floor(void **state)
+{
+    (void)state;
+    char *dir = broker_proc_scratch("crash-floor");
+    assert_non_null(dir);
+    char data_dir[512], endpoint[128], id[64];
+    snprintf(data_dir, sizeof data_dir, "%s/data", dir);
+    assert_int_equal(broker_proc_endpoint(endpoint, sizeof endpoint), 0);
+    pid_t broker = broker_proc_start(data_dir, endpoint, NULL);
+    assert_true(broker > 0);
+
+    ob_client_config_t cfg = {.name = "crash-floor", .timeout_ms = 30000, .heartbeat_ms = 100};
+    ob_client_t *pub = ob_client_new(endpoint, &cfg);
+    ob_client_t *sub = ob_client_new(endpoint, &cfg);
+    assert_non_null(pub);
+    assert_non_null(sub);
+    for (int i = 0; i < FLOOR_EVENTS; i++) {
+        snprintf(id, sizeof id, "floor-%d", i);
+        s_publish_one(pub, "oms.floor", id);
+    }
+    const char *patterns[] = {"oms.floor"};
+    ob_sub_options_t opts = {.patterns = patterns, .pattern_count = 1, .start = OB_START_EARLIEST};
+    char name[OB_SUB_NAME_MAX + 1];
+    int created = 0;
+    assert_int_equal(ob_client_subscribe(sub, "floor", &opts, name, &created), 0);
+    assert_int_equal(created, 1);
+
+    /* ack the first FLOOR_ACKED, in order */
+    uint64_t generation = 0;
+    for (uint64_t seq = 1; seq <= FLOOR_ACKED; seq++) {
+        ob_delivery_t *d = NULL;
+        assert_int_equal(ob_client_receive(sub, 10000, &d), 0);
+        assert_int_equal(d->seq, seq);
+        generation = d->generation;
+        assert_int_equal(ob_client_ack(sub, d), 0);
+        ob_delivery_destroy(&d);
+    }
+    /* The broker has handled the acks (SUB_INFO on the same connection comes after them);
+       a publish confirmed after that was committed with or after the position: durable. */
+    assert_int_equal(s_floor(sub, "floor"), FLOOR_ACKED);
+    s_publish_one(pub, "barrier.x", "barrier");
+    /* more deliveries, not acked */
+    for (int i = 0; i < FLOOR_HELD; i++) {
+        ob_delivery_t *d = NULL;
+        assert_int_equal(ob_client_receive(sub, 10000, &d), 0);
+        assert_int_equal(d->seq, (uint64_t)FLOOR_ACKED + 1 + (uint64_t)i);
+        ob_delivery_destroy(&d);
+    }
+
+    assert_int_equal(broker_proc_stop(broker, SIGKILL) & 0x7f, SIGKILL);
+    broker = broker_proc_start(data_dir, endpoint, NULL);
+    assert_true(broker > 0);
+
+    /* After the client re-attached: every event above the floor once, none at or below */
+    char *seen = calloc(FLOOR_EVENTS + 1, 1);
+    assert_non_null(seen);
+    int missing = FLOOR_EVENTS - FLOOR_ACKED, old = 0;
+    while (missing > 0) {
+        ob_delivery_t *d = NULL;
+        assert_int_equal(ob_client_receive(sub, 30000, &d), 0);
+        if (d->generation == generation) { /* taken from the old session's queue */
+            old++;
+            ob_delivery_destroy(&d);
+            continue;
+        }
+        assert_true(d->seq > FLOOR_ACKED && d->seq <= FLOOR_EVENTS);
+        assert_int_equal(d->attempt, 1); /* attempt counters start again */
+        assert_int_equal(seen[d->seq]++, 0);
+        missing--;
+        assert_int_equal(ob_client_ack(sub, d), 0);
+        ob_delivery_destroy(&d);
+    }
+    ob_delivery_t *d = NULL;
+    assert_int_equal(ob_client_receive(sub, 300, &d), OB_ERR_TIMEOUT);
+    assert_int_equal(s_floor(sub, "floor"), FLOOR_EVENTS);
+    print_message("resumed at floor %d; %d deliveries of the old session dropped\n", FLOOR_ACKED,
+                  old);
+    free(seen);
+    ob_client_destroy(&pub);
+    ob_client_destroy(&sub);
+    assert_int_equal(broker_proc_stop(broker, SIGTERM), 0);
+    assert_int_equal(broker_proc_remove(dir), 0);
+    free(dir);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kill9_during_pipelined_publish),
+        cmocka_unit_test(test_kill9_resumes_at_ack_floor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
