@@ -39,19 +39,29 @@ typedef struct s_topic s_topic_t;
 typedef struct s_pos s_pos_t;
 typedef struct s_sub s_sub_t;
 
-enum { F_PENDING = 1, F_WAITING, F_READY, F_DEAD };
+enum { F_NONE, F_PENDING, F_WAITING, F_READY, F_DEAD, F_STATES };
 
 /* A delivered event that is not done. The key of sub->flights is the flight itself: its
    first two members. */
-typedef struct s_flight {
+typedef struct s_flight s_flight_t;
+struct s_flight {
     s_pos_t *pos;     /* key: the position */
     uint64_t seq;     /* key: the event's seq */
     void *consumer;   /* PENDING: the consumer it was delivered to, else NULL */
     uint32_t attempt; /* deliveries so far */
-    int state;        /* F_* */
+    int state;        /* F_*: the list it is in */
     int64_t due;      /* PENDING: ack deadline; WAITING: when it is ready (zclock_mono ms) */
-    void *handle;     /* its node in the list of its state */
-} s_flight_t;
+    s_flight_t *prev; /* in the list of its state (intrusive: moving a flight between */
+    s_flight_t *next; /* states, once per delivery and per ack, allocates nothing) */
+};
+
+/* A list of flights in one state. */
+typedef struct s_list {
+    s_flight_t *head, *tail;
+    size_t size;
+} s_list_t;
+
+#define S_SPARE_MAX 65536 /* freed flights kept for reuse (one credit's worth) */
 
 typedef struct s_range {
     uint64_t lo, hi; /* seqs lo..hi are done */
@@ -89,16 +99,13 @@ struct s_sub {
     uint32_t max_attempts;
     uint32_t backoff_ms;
     int ephemeral;
-    int dirty;           /* the record is to be persisted */
-    zhashx_t *positions; /* topic name -> s_pos_t, owned */
-    zhashx_t *flights;   /* s_flight_t -> s_flight_t, owned (freed by us) */
-    zlistx_t *pending;   /* s_flight_t *, by deadline */
-    zlistx_t *waiting;   /* s_flight_t * */
-    zlistx_t *ready;     /* s_flight_t * */
-    zlistx_t *dead;      /* s_flight_t * */
-    zlistx_t *readable;  /* s_pos_t * */
-    zlistx_t *dirty_pos; /* s_pos_t * with dirty set */
-    void **consumers;    /* attached consumers */
+    int dirty;                /* the record is to be persisted */
+    zhashx_t *positions;      /* topic name -> s_pos_t, owned */
+    zhashx_t *flights;        /* s_flight_t -> s_flight_t, owned (freed by us) */
+    s_list_t lists[F_STATES]; /* flights by state; F_PENDING's by deadline */
+    zlistx_t *readable;       /* s_pos_t * */
+    zlistx_t *dirty_pos;      /* s_pos_t * with dirty set */
+    void **consumers;         /* attached consumers */
     size_t consumer_count;
     size_t consumer_cap;
     size_t rr;                                      /* next consumer, round-robin */
@@ -122,6 +129,8 @@ struct ob_subs {
     ob_subs_stats_t stats;
     int64_t now;               /* time of the current pump, for callbacks */
     ob_wire_msg_t deliver_msg; /* DELIVER being sent: zeroed once, its fields set each time */
+    s_flight_t *spare;         /* freed flights for reuse, linked by next */
+    size_t spare_count;
 };
 
 /* ---- helpers for zhashx with pointer or flight keys ---- */
@@ -166,7 +175,7 @@ s_sub_has_work(const s_sub_t *sub)
 {
     if (sub->consumer_count == 0)
         return 0;
-    return zlistx_size(sub->ready) > 0 ||
+    return sub->lists[F_READY].size > 0 ||
            (zhashx_size(sub->flights) < sub->credit && zlistx_size(sub->readable) > 0);
 }
 
@@ -424,17 +433,69 @@ s_sub_matches(const s_sub_t *sub, const char *topic)
 
 /* ---- flights ---- */
 
-/* Moves f into state (its list), taking it out of the list it is in. */
+/* Takes f out of the list of its state. */
+static void
+s_flight_unlink(s_sub_t *sub, s_flight_t *f)
+{
+    if (f->state == F_NONE)
+        return;
+    s_list_t *list = &sub->lists[f->state];
+    if (f->prev)
+        f->prev->next = f->next;
+    else
+        list->head = f->next;
+    if (f->next)
+        f->next->prev = f->prev;
+    else
+        list->tail = f->prev;
+    list->size--;
+    f->prev = f->next = NULL;
+    f->state = F_NONE;
+}
+
+/* Moves f into state (the end of its list), taking it out of the list it is in. */
 static void
 s_flight_move(s_sub_t *sub, s_flight_t *f, int state, int64_t due)
 {
-    zlistx_t *lists[] = {NULL, sub->pending, sub->waiting, sub->ready, sub->dead};
-    if (f->handle)
-        zlistx_delete(lists[f->state], f->handle);
+    s_flight_unlink(sub, f);
+    s_list_t *list = &sub->lists[state];
     f->state = state;
     f->due = due;
     f->consumer = NULL;
-    f->handle = zlistx_add_end(lists[state], f);
+    f->prev = list->tail;
+    f->next = NULL;
+    if (list->tail)
+        list->tail->next = f;
+    else
+        list->head = f;
+    list->tail = f;
+    list->size++;
+}
+
+/* A zeroed flight, reused if one is spare. NULL: out of memory. */
+static s_flight_t *
+s_flight_new(ob_subs_t *self)
+{
+    s_flight_t *f = self->spare;
+    if (!f)
+        return calloc(1, sizeof *f);
+    self->spare = f->next;
+    self->spare_count--;
+    memset(f, 0, sizeof *f);
+    return f;
+}
+
+/* Frees f (out of every list and the index), keeping it for reuse. */
+static void
+s_flight_free(ob_subs_t *self, s_flight_t *f)
+{
+    if (self->spare_count >= S_SPARE_MAX) {
+        free(f);
+        return;
+    }
+    f->next = self->spare;
+    self->spare = f;
+    self->spare_count++;
 }
 
 /* f is done (acked, dead-lettered, removed): frees it and marks its seq done. */
@@ -442,12 +503,10 @@ static void
 s_flight_done(ob_subs_t *self, s_flight_t *f)
 {
     s_sub_t *sub = f->pos->sub;
-    zlistx_t *lists[] = {NULL, sub->pending, sub->waiting, sub->ready, sub->dead};
-    if (f->handle)
-        zlistx_delete(lists[f->state], f->handle);
+    s_flight_unlink(sub, f);
     zhashx_delete(sub->flights, f);
     s_pos_done(self, f->pos, f->seq);
-    free(f);
+    s_flight_free(self, f);
     s_activate(self, sub);
 }
 
@@ -482,13 +541,10 @@ s_backoff(const s_sub_t *sub, uint32_t n)
 static void
 s_flights_free(s_sub_t *sub)
 {
-    zlistx_purge(sub->pending);
-    zlistx_purge(sub->waiting);
-    zlistx_purge(sub->ready);
-    zlistx_purge(sub->dead);
     for (s_flight_t *f = zhashx_first(sub->flights); f; f = zhashx_next(sub->flights))
         free(f);
     zhashx_purge(sub->flights);
+    memset(sub->lists, 0, sizeof sub->lists);
 }
 
 /* ---- subscriptions ---- */
@@ -501,10 +557,6 @@ s_sub_free(s_sub_t *sub)
     if (sub->flights)
         s_flights_free(sub);
     zhashx_destroy(&sub->flights);
-    zlistx_destroy(&sub->pending);
-    zlistx_destroy(&sub->waiting);
-    zlistx_destroy(&sub->ready);
-    zlistx_destroy(&sub->dead);
     zlistx_destroy(&sub->readable);
     zlistx_destroy(&sub->dirty_pos);
     if (sub->positions) {
@@ -536,14 +588,9 @@ s_sub_new(const ob_wire_msg_t *msg, const char *name)
     sub->backoff_ms = msg->backoff_ms;
     sub->positions = zhashx_new();
     sub->flights = zhashx_new();
-    sub->pending = zlistx_new();
-    sub->waiting = zlistx_new();
-    sub->ready = zlistx_new();
-    sub->dead = zlistx_new();
     sub->readable = zlistx_new();
     sub->dirty_pos = zlistx_new();
-    int ok = sub->positions && sub->flights && sub->pending && sub->waiting && sub->ready &&
-             sub->dead && sub->readable && sub->dirty_pos;
+    int ok = sub->positions && sub->flights && sub->readable && sub->dirty_pos;
     if (ok) {
         zhashx_set_key_hasher(sub->flights, s_flight_hash);
         zhashx_set_key_comparator(sub->flights, s_flight_cmp);
@@ -663,9 +710,9 @@ s_detach(ob_subs_t *self, s_sub_t *sub, void *consumer, int64_t now)
             sub->consumers[i] = sub->consumers[--sub->consumer_count];
             break;
         }
-    s_flight_t *f = zlistx_first(sub->pending);
+    s_flight_t *f = sub->lists[F_PENDING].head;
     while (f) {
-        s_flight_t *next = zlistx_next(sub->pending);
+        s_flight_t *next = f->next;
         if (f->consumer == consumer)
             s_flight_unacked(self, f, 0, now);
         f = next;
@@ -841,6 +888,11 @@ ob_subs_destroy(ob_subs_t **self_p)
         return;
     zlistx_destroy(&self->active);
     zlistx_destroy(&self->dirty);
+    while (self->spare) {
+        s_flight_t *next = self->spare->next;
+        free(self->spare);
+        self->spare = next;
+    }
     zhashx_destroy(&self->subs); /* before topics: positions unlink from topic watchers */
     zhashx_destroy(&self->topics);
     zhashx_destroy(&self->consumers);
@@ -1072,7 +1124,7 @@ ob_subs_ack(ob_subs_t *self, void *consumer, const ob_wire_msg_t *msg)
        seqs above the floor up one by one when there are fewer of them than pending flights
        (the usual case: a consumer acking every N deliveries), else walk the pending list;
        either way the cost is bounded by the credit. */
-    if (msg->seq - pos->floor <= zlistx_size(sub->pending)) {
+    if (msg->seq - pos->floor <= sub->lists[F_PENDING].size) {
         for (uint64_t seq = pos->floor + 1; seq < msg->seq; seq++) {
             s_flight_t probe = {.pos = pos, .seq = seq};
             f = zhashx_lookup(sub->flights, &probe);
@@ -1083,9 +1135,9 @@ ob_subs_ack(ob_subs_t *self, void *consumer, const ob_wire_msg_t *msg)
         }
         return;
     }
-    f = zlistx_first(sub->pending);
+    f = sub->lists[F_PENDING].head;
     while (f) {
-        s_flight_t *next = zlistx_next(sub->pending);
+        s_flight_t *next = f->next;
         if (f->pos == pos && f->seq <= msg->seq && f->consumer == consumer) {
             s_flight_done(self, f);
             self->stats.acked++;
@@ -1143,8 +1195,10 @@ typedef struct s_read {
 } s_read_t;
 
 /* Sends f's event (ev) to the next consumer; f becomes pending. A consumer found gone is
-   detached (its other deliveries become available) and the next one is tried; with none
-   left, f waits in `ready` for a consumer. */
+   detached (its other deliveries become available) and the next one is tried, as is the
+   next after a consumer whose queue is full. With none left, f waits in `ready` for a
+   consumer; when every one is full, it is tried again OB_SUBS_FULL_RETRY_MS later (it
+   keeps its credit meanwhile, so a full consumer soon stops the reading). */
 static void
 s_send(ob_subs_t *self, s_sub_t *sub, s_flight_t *f, const ob_store_event_t *ev)
 {
@@ -1157,15 +1211,24 @@ s_send(ob_subs_t *self, s_sub_t *sub, s_flight_t *f, const ob_store_event_t *ev)
     msg->time = ev->time_us;
     msg->skipped = f->pos->skipped;
     void *consumer = NULL;
-    while (sub->consumer_count) {
+    size_t tries = sub->consumer_count;
+    int full = 0;
+    while (sub->consumer_count && tries--) {
         consumer = sub->consumers[sub->rr++ % sub->consumer_count];
-        if (self->deliver(self->arg, consumer, msg, ev->event, ev->event_len) != OB_SUBS_GONE)
+        int rc = self->deliver(self->arg, consumer, msg, ev->event, ev->event_len);
+        if (rc == 0)
             break;
-        s_detach(self, sub, consumer, self->now);
+        if (rc == OB_SUBS_GONE)
+            s_detach(self, sub, consumer, self->now);
+        else
+            full = 1;
         consumer = NULL;
     }
     if (!consumer) {
-        s_flight_move(sub, f, F_READY, 0);
+        if (full)
+            s_flight_move(sub, f, F_WAITING, self->now + OB_SUBS_FULL_RETRY_MS);
+        else
+            s_flight_move(sub, f, F_READY, 0);
         return;
     }
     s_flight_move(sub, f, F_PENDING, self->now + sub->ack_wait_ms);
@@ -1215,13 +1278,13 @@ s_on_event(void *arg, const ob_store_event_t *ev)
             return r->made >= r->budget;
         }
     }
-    s_flight_t *f = calloc(1, sizeof *f);
+    s_flight_t *f = s_flight_new(r->self);
     if (!f)
         return 1;
     f->pos = pos;
     f->seq = ev->seq;
     if (zhashx_insert(sub->flights, f, f)) {
-        free(f); /* already in flight (a reposition raced it): leave it */
+        s_flight_free(r->self, f); /* already in flight (or no memory): leave it */
         return r->made >= r->budget;
     }
     s_send(r->self, sub, f, ev);
@@ -1245,7 +1308,7 @@ s_sub_pump(ob_subs_t *self, s_sub_t *sub, size_t budget)
 {
     size_t made = 0;
     s_flight_t *f;
-    while (made < budget && sub->consumer_count && (f = zlistx_first(sub->ready))) {
+    while (made < budget && sub->consumer_count && (f = sub->lists[F_READY].head)) {
         s_read_t r = {.self = self, .sub = sub, .pos = f->pos, .flight = f};
         int rc = ob_store_scan(self->store, f->pos->topic->name, f->seq, 1, s_on_redeliver, &r,
                                NULL, NULL);
@@ -1317,11 +1380,11 @@ ob_subs_tick(ob_subs_t *self, int64_t now)
         if (zhashx_size(sub->flights) == 0)
             continue;
         s_flight_t *f;
-        while ((f = zlistx_first(sub->pending)) && f->due <= now)
+        while ((f = sub->lists[F_PENDING].head) && f->due <= now)
             s_flight_unacked(self, f, s_backoff(sub, f->attempt + 1), now);
-        f = zlistx_first(sub->waiting);
+        f = sub->lists[F_WAITING].head;
         while (f) {
-            s_flight_t *next = zlistx_next(sub->waiting);
+            s_flight_t *next = f->next;
             if (f->due <= now) {
                 s_flight_move(sub, f, F_READY, 0);
                 s_activate(self, sub);
@@ -1511,7 +1574,7 @@ ob_subs_collect(ob_subs_t *self, ob_subs_batch_t *batch)
     s_sub_t *sub;
     while (!rc && (sub = zlistx_first(self->dirty))) {
         s_flight_t *f;
-        while (batch->letter_count < batch->letter_cap && (f = zlistx_first(sub->dead))) {
+        while (batch->letter_count < batch->letter_cap && (f = sub->lists[F_DEAD].head)) {
             ob_subs_letter_t *letter = &batch->letters[batch->letter_count];
             memset(letter, 0, sizeof *letter);
             int lrc = s_letter(self, f, letter);
@@ -1536,7 +1599,7 @@ ob_subs_collect(ob_subs_t *self, ob_subs_batch_t *batch)
         }
         if (rc)
             break;
-        if (zlistx_size(sub->dead))
+        if (sub->lists[F_DEAD].size)
             break; /* letters full: the rest next time, with their positions */
         zlistx_delete(self->dirty, sub->dirty_node);
         sub->dirty_node = NULL;
@@ -1672,7 +1735,7 @@ s_pack_summary(msgpack_packer *pk, const s_sub_t *sub)
     s_pack_str(pk, "consumers");
     msgpack_pack_uint64(pk, sub->consumer_count);
     s_pack_str(pk, "pending");
-    msgpack_pack_uint64(pk, zlistx_size(sub->pending));
+    msgpack_pack_uint64(pk, sub->lists[F_PENDING].size);
     s_pack_str(pk, "lag");
     msgpack_pack_uint64(pk, s_sub_lag(sub));
 }
@@ -1751,8 +1814,8 @@ ob_subs_info(ob_subs_t *self, const char *name, const char *after, uint8_t *buf,
     s_pack_str(&pk, "backoff_ms");
     msgpack_pack_uint32(&pk, sub->backoff_ms);
     s_pack_str(&pk, "waiting");
-    msgpack_pack_uint64(&pk, zlistx_size(sub->waiting) + zlistx_size(sub->ready) +
-                                 zlistx_size(sub->dead));
+    msgpack_pack_uint64(&pk, sub->lists[F_WAITING].size + sub->lists[F_READY].size +
+                                 sub->lists[F_DEAD].size);
     s_pack_str(&pk, "redelivered");
     msgpack_pack_uint64(&pk, sub->redelivered);
     s_pack_str(&pk, "dead_lettered");

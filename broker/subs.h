@@ -41,11 +41,13 @@ extern "C" {
 
 typedef struct ob_subs ob_subs_t;
 
-#define OB_SUBS_FULL (-1) /* deliver: the consumer's queue is full; sent nothing */
-#define OB_SUBS_GONE (-2) /* deliver: the consumer is gone (disconnected); sent nothing */
+#define OB_SUBS_FULL (-1)         /* deliver: the consumer's queue is full; sent nothing */
+#define OB_SUBS_FULL_RETRY_MS 100 /* a delivery every consumer was too full for waits */
+#define OB_SUBS_GONE (-2)         /* deliver: the consumer is gone (disconnected); sent nothing */
 
 /* Sends a DELIVER (msg, borrowed, with its event frame, borrowed) to consumer. Returns 0,
-   OB_SUBS_FULL (the delivery then waits for its ack timeout), or OB_SUBS_GONE: the
+   OB_SUBS_FULL (the next consumer is tried; if all are full, the delivery is tried again
+   OB_SUBS_FULL_RETRY_MS later, without counting an attempt), or OB_SUBS_GONE: the
    consumer is detached from this subscription at once and the delivery goes to another;
    the sink should end the consumer's session (ob_subs_detach_all) once the pump is over. */
 typedef int(ob_subs_deliver_fn)(void *arg, void *consumer, const ob_wire_msg_t *msg,
