@@ -1,5 +1,6 @@
 # orderbus-bench: a program that prints figures, not a test.
-add_executable(orderbus-bench ${CMAKE_CURRENT_SOURCE_DIR}/bench/bench.c)
+add_executable(orderbus-bench ${CMAKE_CURRENT_SOURCE_DIR}/bench/bench.c
+                              ${CMAKE_CURRENT_SOURCE_DIR}/bench/bench_subs.c)
 target_link_libraries(orderbus-bench PRIVATE ob_flags orderbus_static PkgConfig::LMDB
                       Threads::Threads)
 target_compile_definitions(orderbus-bench PRIVATE
