@@ -5,9 +5,10 @@
     makes msgpack_unpack_next try to allocate about 128 GiB (msgpack/msgpack-c#1013). So every
     buffer from outside goes through ob_mp_prescan, which walks it without allocating and
     checks each declared count and length against the bytes left and the caps in limits.h,
-    before msgpack-c sees it. ob_mp_unpack_map does both steps; decoders use nothing else
-    (a reader that only validates and looks, like ob_event_peek, uses ob_mp_prescan and then
-    the cursor readers below, and no msgpack-c at all).
+    before msgpack-c sees it. ob_mp_unpack_map does both steps for decoders that build
+    msgpack-c objects (ob_event_decode); the hot readers (ob_event_peek, ob_wire_decode) use
+    ob_mp_prescan and then the cursor readers below, and no msgpack-c at all: they allocate
+    nothing.
 
     The helpers read msgpack_objects that live in a msgpack_unpacked's zone and, for str and
     bin, point into the input buffer: the views they return (ob_mp_str_t) are valid until the
