@@ -69,6 +69,8 @@ typedef struct s_range {
 
 struct s_topic {
     uint32_t id;        /* store topic id, 0 until known */
+    size_t name_len;    /* bytes in name */
+    uint64_t woken;     /* the commit (self->commits) that last woke its readers */
     uint64_t last_seq;  /* last committed seq */
     zlistx_t *watchers; /* s_pos_t * of every subscription matching it, borrowed */
     char name[];
@@ -129,6 +131,7 @@ struct ob_subs {
     ob_subs_stats_t stats;
     int64_t now;               /* time of the current pump, for callbacks */
     ob_wire_msg_t deliver_msg; /* DELIVER being sent: zeroed once, its fields set each time */
+    uint64_t commits;          /* commits seen (ob_subs_on_commit) */
     s_flight_t *spare;         /* freed flights for reuse, linked by next */
     size_t spare_count;
 };
@@ -394,6 +397,7 @@ s_topic_add(ob_subs_t *self, const char *name, uint32_t id, uint64_t last_seq)
     if (!topic)
         return NULL;
     memcpy(topic->name, name, len + 1);
+    topic->name_len = len;
     topic->id = id;
     topic->last_seq = last_seq;
     topic->watchers = zlistx_new();
@@ -914,13 +918,18 @@ void
 ob_subs_on_commit(ob_subs_t *self, const ob_store_item_t *items, size_t count)
 {
     char name[OB_TOPIC_MAX + 1];
+    s_topic_t *topic = NULL; /* the last item's: batches hold runs of one topic */
+    self->commits++;
     for (size_t i = 0; i < count; i++) {
         const ob_store_item_t *item = &items[i];
         if (item->rc || item->dup || item->topic_len > OB_TOPIC_MAX)
             continue;
-        memcpy(name, item->topic, item->topic_len);
-        name[item->topic_len] = '\0';
-        s_topic_t *topic = zhashx_lookup(self->topics, name);
+        if (!topic || topic->name_len != item->topic_len ||
+            memcmp(topic->name, item->topic, item->topic_len)) {
+            memcpy(name, item->topic, item->topic_len);
+            name[item->topic_len] = '\0';
+            topic = zhashx_lookup(self->topics, name);
+        }
         if (!topic) {
             topic = s_topic_add(self, name, item->topic_id, 0);
             if (!topic) {
@@ -937,20 +946,13 @@ ob_subs_on_commit(ob_subs_t *self, const ob_store_item_t *items, size_t count)
         topic->id = item->topic_id;
         if (item->seq > topic->last_seq)
             topic->last_seq = item->seq;
-    }
-    /* second pass: wake the readers of every topic that moved */
-    for (size_t i = 0; i < count; i++) {
-        const ob_store_item_t *item = &items[i];
-        if (item->rc || item->dup || item->topic_len > OB_TOPIC_MAX)
-            continue;
-        memcpy(name, item->topic, item->topic_len);
-        name[item->topic_len] = '\0';
-        s_topic_t *topic = zhashx_lookup(self->topics, name);
-        if (!topic || (i + 1 < count && items[i + 1].topic_len == item->topic_len &&
-                       !memcmp(items[i + 1].topic, item->topic, item->topic_len)))
-            continue; /* the last item of a run of one topic does it */
-        for (s_pos_t *pos = zlistx_first(topic->watchers); pos; pos = zlistx_next(topic->watchers))
-            s_pos_readable(self, pos);
+        /* wake its readers once per commit: at its first item, next <= that seq already */
+        if (topic->woken != self->commits) {
+            topic->woken = self->commits;
+            for (s_pos_t *pos = zlistx_first(topic->watchers); pos;
+                 pos = zlistx_next(topic->watchers))
+                s_pos_readable(self, pos);
+        }
     }
 }
 
