@@ -179,6 +179,10 @@ s_send(s_server_t *self, zmq_msg_t *rid, const ob_wire_msg_t *msg)
 /* Answers ERROR {req, code, reason, sub} to the peer rid (rid_len bytes) and counts it. rc
    is an OB_ERR_* code (anything else, such as -ENOMEM, is answered as BUSY: the client may
    retry). sub may be NULL. */
+static void s_send_error_v(s_server_t *self, const void *rid, size_t rid_len, uint64_t req, int rc,
+                           const char *sub, const char *format, va_list args)
+    __attribute__((format(printf, 7, 0)));
+
 static void
 s_send_error_v(s_server_t *self, const void *rid, size_t rid_len, uint64_t req, int rc,
                const char *sub, const char *format, va_list args)
