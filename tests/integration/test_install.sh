@@ -8,7 +8,8 @@ cc=$2
 prefix=$(mktemp -d /tmp/orderbus-install-XXXXXX)
 trap 'rm -rf "$prefix"' EXIT
 cmake --install "$build" --prefix "$prefix" >/dev/null
-for f in bin/orderbus-broker bin/orderbus-publish include/orderbus/orderbus.h; do
+for f in bin/orderbus-broker bin/orderbus-publish bin/orderbus-subscribe \
+    include/orderbus/orderbus.h include/orderbus/client.h; do
     test -e "$prefix/$f" || { echo "missing after install: $f"; exit 1; }
 done
 pc=$(find "$prefix" -name liborderbus.pc)
