@@ -11,6 +11,12 @@
 #include <string.h>
 
 #include <czmq.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
 
 #include "orderbus/error.h"
 #include "orderbus/event.h"
@@ -1156,4 +1162,23 @@ int
 fake_broker_delete(fake_broker_t *self, const char *sub)
 {
     return s_call_ok(self, "DELETE", sub, NULL, NULL);
+}
+
+void
+fake_broker_assert_log_ends(fake_broker_t *self, const char *suffix)
+{
+    char *log = fake_broker_log(self);
+    assert_non_null(log);
+    size_t len = strlen(log), slen = strlen(suffix);
+    if (len < slen || strcmp(log + len - slen, suffix) != 0)
+        fail_msg("log \"%s\" does not end with \"%s\"", log, suffix);
+    zstr_free(&log);
+}
+
+void
+fake_broker_must_restart(fake_broker_t *self)
+{
+    char *error = NULL;
+    if (fake_broker_restart(self, &error) != 0)
+        fail_msg("fake broker restart: %s", error ? error : "?");
 }

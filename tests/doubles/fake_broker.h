@@ -103,6 +103,12 @@ int fake_broker_wait(fake_broker_t *self, const char *counter, int64_t value, in
 /* Returns the log; the caller frees it. */
 char *fake_broker_log(fake_broker_t *self);
 
+/* cmocka helpers for the tests that use the fake (fail the running test):
+   fake_broker_assert_log_ends asserts that the log ends with suffix;
+   fake_broker_must_restart restarts the broker (fake_broker_restart) or fails. */
+void fake_broker_assert_log_ends(fake_broker_t *self, const char *suffix);
+void fake_broker_must_restart(fake_broker_t *self);
+
 /* Returns the lines of fake_broker_messages for command ("SUBSCRIBE", "ACK", "FETCH", ...,
    as ob_command_name names it), in arrival order, each ending with '\n' ("" if none); the
    caller frees it. */

@@ -111,27 +111,6 @@ t_client(t_state_t *state, unsigned window, int timeout_ms, unsigned heartbeat_m
     return state->client;
 }
 
-/* Asserts that the log ends with suffix. */
-static void
-t_assert_log_ends(fake_broker_t *broker, const char *suffix)
-{
-    char *log = fake_broker_log(broker);
-    assert_non_null(log);
-    size_t len = strlen(log), slen = strlen(suffix);
-    if (len < slen || strcmp(log + len - slen, suffix) != 0)
-        fail_msg("log \"%s\" does not end with \"%s\"", log, suffix);
-    zstr_free(&log);
-}
-
-/* Restarts the fake broker; fails the test if it cannot bind its port again. */
-static void
-t_restart(fake_broker_t *broker)
-{
-    char *error = NULL;
-    if (fake_broker_restart(broker, &error) != 0)
-        fail_msg("fake broker restart: %s", error ? error : "?");
-}
-
 static int
 t_setup(void **state_p)
 {
@@ -235,7 +214,7 @@ test_publish_before_connect_is_sent_after_welcome(void **state_p)
     assert_int_equal(confirm.token, 1);
     assert_int_equal(confirm.seq, 1);
     assert_int_equal(ob_client_pending(client), 0);
-    t_assert_log_ends(state->broker, "H P1");
+    fake_broker_assert_log_ends(state->broker, "H P1");
 }
 
 static void
@@ -434,7 +413,7 @@ test_shutdown_refusal_is_resent_to_the_next_broker(void **state_p)
         assert_int_equal(confirm.rc, 0);
     }
     /* no HELLO to the stopping broker at once, a new one later, then only 2 again */
-    t_assert_log_ends(state->broker, "H P1 P2 P3 H P2");
+    fake_broker_assert_log_ends(state->broker, "H P1 P2 P3 H P2");
 }
 
 static void
@@ -484,7 +463,7 @@ test_hello_required_resends_pending_in_order(void **state_p)
        not: one HELLO for all three refusals, then 3, 4, 5 in order. */
     assert_int_equal(fake_broker_count(state->broker, "hellos"), 2);
     assert_int_equal(fake_broker_count(state->broker, "repeat_hellos"), 1);
-    t_assert_log_ends(state->broker, "H P3 P4 P5");
+    fake_broker_assert_log_ends(state->broker, "H P3 P4 P5");
 }
 
 static void
@@ -502,7 +481,7 @@ test_broker_restart_with_pending(void **state_p)
 
     /* the held publishes die with the old ROUTER; the client must notice and re-send */
     fake_broker_set(state->broker, "hold", 0);
-    t_restart(state->broker);
+    fake_broker_must_restart(state->broker);
     ob_confirm_t confirm = {0};
     for (unsigned i = 1; i <= 5; i++) {
         assert_int_equal(ob_client_confirm_next(client, T_WAIT_MS, &confirm), 0);
@@ -512,10 +491,10 @@ test_broker_restart_with_pending(void **state_p)
     }
     assert_string_equal(ob_client_session(client), "fake-2");
     assert_int_equal(ob_client_pending(client), 0);
-    t_assert_log_ends(state->broker, "H P1 P2 P3 P4 P5");
+    fake_broker_assert_log_ends(state->broker, "H P1 P2 P3 P4 P5");
 
     /* a second restart while idle: the next PING finds out */
-    t_restart(state->broker);
+    fake_broker_must_restart(state->broker);
     for (int i = 0; i < T_WAIT_MS / T_HEARTBEAT_MS && strcmp(ob_client_session(client), "fake-3");
          i++)
         ob_client_confirm_next(client, T_HEARTBEAT_MS, &confirm);
@@ -536,7 +515,7 @@ test_restart_after_store_confirms_dup(void **state_p)
     assert_int_equal(ob_client_publish_async(client, t_event("oms.1", 1), &token), 0);
     assert_int_equal(fake_broker_wait(state->broker, "publishes", 1, T_WAIT_MS), 0);
     fake_broker_set(state->broker, "drop", 0);
-    t_restart(state->broker);
+    fake_broker_must_restart(state->broker);
     /* re-sent in the new session, and confirmed as the duplicate it is */
     ob_confirm_t confirm = {0};
     assert_int_equal(ob_client_confirm_next(client, T_WAIT_MS, &confirm), 0);
@@ -594,7 +573,7 @@ test_liveness_reconnects_a_silent_broker(void **state_p)
         assert_int_equal(confirm.seq, i);
     }
     assert_int_equal(ob_client_pending(client), 0);
-    t_assert_log_ends(state->broker, "H P1 P2 P3");
+    fake_broker_assert_log_ends(state->broker, "H P1 P2 P3");
 }
 
 static void
@@ -715,7 +694,7 @@ test_send_failure_replaces_the_socket(void **state_p)
     }
     assert_int_equal(fake_broker_count(state->broker, "peers"), 3);
     assert_int_equal(fake_broker_count(state->broker, "publishes"), 2);
-    t_assert_log_ends(state->broker, "H P2");
+    fake_broker_assert_log_ends(state->broker, "H P2");
 }
 
 static void

@@ -162,27 +162,6 @@ t_assert_messages(fake_broker_t *broker, const char *command, const char *expect
     zstr_free(&lines);
 }
 
-/* Asserts that the log ends with suffix. */
-static void
-t_assert_log_ends(fake_broker_t *broker, const char *suffix)
-{
-    char *log = fake_broker_log(broker);
-    assert_non_null(log);
-    size_t len = strlen(log), slen = strlen(suffix);
-    if (len < slen || strcmp(log + len - slen, suffix) != 0)
-        fail_msg("log \"%s\" does not end with \"%s\"", log, suffix);
-    zstr_free(&log);
-}
-
-/* Restarts the fake broker; fails the test if it cannot bind its port again. */
-static void
-t_restart(fake_broker_t *broker)
-{
-    char *error = NULL;
-    if (fake_broker_restart(broker, &error) != 0)
-        fail_msg("fake broker restart: %s", error ? error : "?");
-}
-
 static int
 t_setup(void **state_p)
 {
@@ -221,7 +200,7 @@ test_subscribe_durable_and_ephemeral(void **state_p)
                              .credit = 10,
                              .max_attempts = OB_ATTEMPTS_UNLIMITED};
     t_subscribe(client, "orders", &opts, "orders", 1);
-    t_assert_log_ends(state->broker, "H S");
+    fake_broker_assert_log_ends(state->broker, "H S");
     /* again: attached already, the broker says so, and the client keeps one record */
     t_subscribe(client, "orders", &opts, "orders", 0);
     /* ephemeral, by NULL and by "": the broker names them; settings at their defaults */
@@ -363,12 +342,12 @@ test_subscribe_refused_by_broker(void **state_p)
     assert_int_equal(fake_broker_count(state->broker, "subscribes"), 4);
 
     /* only the accepted one is re-attached in the next session */
-    t_restart(state->broker);
+    fake_broker_must_restart(state->broker);
     t_drive_until_session(client, "fake-2");
     assert_int_equal(fake_broker_wait(state->broker, "subscribes", 5, T_WAIT_MS), 0);
     t_drive(client, T_SHORT_MS);
     assert_int_equal(fake_broker_count(state->broker, "subscribes"), 5);
-    t_assert_log_ends(state->broker, "H S");
+    fake_broker_assert_log_ends(state->broker, "H S");
 }
 
 static void
@@ -439,7 +418,7 @@ test_ack_nack_on_the_wire(void **state_p)
     t_assert_messages(state->broker, "NACK",
                       "NACK sub=orders topic=oms.1 seq=2 delay_ms=500\n"
                       "NACK sub=orders topic=oms.1 seq=2 delay_ms=0\n");
-    t_assert_log_ends(state->broker, "S A N N A");
+    fake_broker_assert_log_ends(state->broker, "S A N N A");
     ob_delivery_destroy(&first);
     ob_delivery_destroy(&second);
 }
@@ -544,7 +523,7 @@ test_reattach_after_restart(void **state_p)
 
     /* the broker restarts: the client notices (PING), says HELLO, re-sends SUBSCRIBE, and
        drops what the old session had queued */
-    t_restart(state->broker);
+    fake_broker_must_restart(state->broker);
     t_drive_until_session(client, "fake-2");
     assert_int_equal(ob_client_queued(client), 0);
     assert_int_equal(fake_broker_wait(state->broker, "subscribes", 2, T_WAIT_MS), 0);
@@ -566,7 +545,7 @@ test_reattach_after_restart(void **state_p)
     assert_int_equal(fake_broker_wait(state->broker, "acks", 1, T_WAIT_MS), 0);
     assert_int_equal(fake_broker_count(state->broker, "nacks"), 0);
     t_assert_messages(state->broker, "ACK", "ACK sub=orders topic=oms.1 seq=1 upto=0\n");
-    t_assert_log_ends(state->broker, "H S H S A");
+    fake_broker_assert_log_ends(state->broker, "H S H S A");
     ob_delivery_destroy(&old);
     ob_delivery_destroy(&again);
 }
@@ -578,7 +557,7 @@ test_reattach_ephemeral_gets_a_new_name(void **state_p)
     ob_client_t *client = t_client(state, T_WAIT_MS, T_HEARTBEAT_MS);
     ob_sub_options_t opts = {.patterns = t_orders_patterns, .pattern_count = 2};
     t_subscribe(client, NULL, &opts, T_EPH_1, 1);
-    t_restart(state->broker);
+    fake_broker_must_restart(state->broker);
     t_drive_until_session(client, "fake-2");
     assert_int_equal(fake_broker_wait(state->broker, "subscribes", 2, T_WAIT_MS), 0);
     const char *line = "SUBSCRIBE sub= patterns=oms.*,mp.> types= start=new start_seq=0 "
@@ -609,7 +588,7 @@ test_reattach_after_publishes_and_on_hello_required(void **state_p)
         assert_int_equal(ob_client_publish_async(client, t_event("mp.1", i), &token), 0);
     assert_int_equal(fake_broker_wait(state->broker, "publishes", 2, T_WAIT_MS), 0);
     fake_broker_set(state->broker, "hold", 0);
-    t_restart(state->broker);
+    fake_broker_must_restart(state->broker);
     /* publishes first, then the subscription (PROTOCOL.md 10) */
     ob_confirm_t confirm = {0};
     for (unsigned i = 1; i <= 2; i++) {
@@ -617,7 +596,7 @@ test_reattach_after_publishes_and_on_hello_required(void **state_p)
         assert_int_equal(confirm.token, i);
     }
     assert_int_equal(fake_broker_wait(state->broker, "subscribes", 2, T_WAIT_MS), 0);
-    t_assert_log_ends(state->broker, "H P1 P2 S");
+    fake_broker_assert_log_ends(state->broker, "H P1 P2 S");
 
     /* the broker forgets the session (expiry): the next PING gets HELLO_REQUIRED, and the
        client says HELLO on the same connection and re-attaches */
@@ -644,7 +623,7 @@ test_reattach_refused_is_reported_once(void **state_p)
     t_subscribe(client, "audit", &t_all, "audit", 1);
     fake_broker_set(state->broker, "subscribe_error",
                     ob_error_to_wire(OB_ERR_NO_SUCH_SUBSCRIPTION));
-    t_restart(state->broker);
+    fake_broker_must_restart(state->broker);
     ob_delivery_t *delivery = NULL;
     /* both fail to re-attach; each is reported once, in the order they were made */
     assert_int_equal(ob_client_receive(client, T_WAIT_MS, &delivery), OB_ERR_NO_SUCH_SUBSCRIPTION);
@@ -659,7 +638,7 @@ test_reattach_refused_is_reported_once(void **state_p)
     /* forgotten: the next session does not re-attach them */
     fake_broker_set(state->broker, "subscribe_error", 0);
     assert_int_equal(fake_broker_count(state->broker, "subscribes"), 4);
-    t_restart(state->broker);
+    fake_broker_must_restart(state->broker);
     t_drive_until_session(client, "fake-3");
     t_drive(client, T_SHORT_MS);
     assert_int_equal(fake_broker_count(state->broker, "subscribes"), 4);
