@@ -1,9 +1,9 @@
 /*  gen_corpus: writes the seed corpora of the fuzz targets. Usage: ob_gen_corpus DIR
 
-    Writes DIR/event/, DIR/wire/ and DIR/mpscan/ (which must exist or be creatable). Valid
-    seeds ("ok-*") come from the encoders, so they follow the codec; malformed seeds ("bad-*")
-    are written out byte by byte here. The outputs are committed under tests/fuzz/corpus/;
-    run this again after a format change:
+    Writes DIR/event/, DIR/wire/, DIR/mpscan/ and DIR/broker/ (which must exist or be
+    creatable). Valid seeds ("ok-*") come from the encoders, so they follow the codec;
+    malformed seeds ("bad-*") are written out byte by byte here. The outputs are committed
+    under tests/fuzz/corpus/; run this again after a format change:
         build/codec/tests/ob_gen_corpus tests/fuzz/corpus */
 #include <errno.h>
 #include <stdint.h>
@@ -386,6 +386,258 @@ s_objects(void)
     S_BYTES("mpscan", "ok-duplicate-keys", "\x82\xa1k\x01\xa1k\x02");
 }
 
+/* fuzz_broker seeds: sequences of messages in fuzz_broker.c's format (control byte: peer and
+   frame count, then each frame as a 2-byte big-endian length and its bytes). */
+static uint8_t s_seq[16384]; /* the sequence being built */
+static size_t s_seq_len;     /* bytes used in s_seq */
+
+/* Appends one frame to s_seq. */
+static void
+s_seq_frame(const void *data, size_t len)
+{
+    if (len > 0xffff || s_seq_len + 2 + len > sizeof s_seq) {
+        fprintf(stderr, "gen_corpus: broker sequence too long\n");
+        s_failed = 1;
+        return;
+    }
+    s_seq[s_seq_len++] = (uint8_t)(len >> 8);
+    s_seq[s_seq_len++] = (uint8_t)len;
+    memcpy(s_seq + s_seq_len, data, len);
+    s_seq_len += len;
+}
+
+/* Appends msg from peer (0..2) to s_seq: header, body and, if event is not NULL, the event
+   frame. */
+static void
+s_seq_msg(unsigned peer, const ob_wire_msg_t *msg, const uint8_t *event, size_t event_len)
+{
+    static uint8_t body[OB_BODY_MAX];
+    uint8_t header[OB_HEADER_SIZE];
+    size_t body_len = 0;
+    ob_wire_encode_header(msg, header);
+    int rc = ob_wire_encode_body(msg, body, sizeof body, &body_len);
+    if (rc) {
+        fprintf(stderr, "gen_corpus: broker %s: %s\n", ob_command_name(msg->command),
+                ob_strerror(rc));
+        s_failed = 1;
+        return;
+    }
+    if (s_seq_len >= sizeof s_seq) {
+        s_failed = 1;
+        return;
+    }
+    s_seq[s_seq_len++] = (uint8_t)(peer | (event ? 2u << 2 : 1u << 2));
+    s_seq_frame(header, sizeof header);
+    s_seq_frame(body, body_len);
+    if (event)
+        s_seq_frame(event, event_len);
+}
+
+/* Appends a message of n raw frames (1..4) from peer. */
+static void
+s_seq_raw(unsigned peer, size_t n, const char *const *frames, const size_t *lens)
+{
+    s_seq[s_seq_len++] = (uint8_t)(peer | (unsigned)(n - 1) << 2);
+    for (size_t i = 0; i < n; i++)
+        s_seq_frame(frames[i], lens[i]);
+}
+
+/* Appends HELLO from peer. */
+static void
+s_seq_hello(unsigned peer, uint32_t heartbeat_ms)
+{
+    ob_wire_msg_t msg;
+    ob_wire_msg_init(&msg, OB_CMD_HELLO);
+    snprintf(msg.name, sizeof msg.name, "peer-%u", peer);
+    msg.heartbeat_ms = heartbeat_ms;
+    s_seq_msg(peer, &msg, NULL, 0);
+}
+
+/* Appends PUBLISH req from peer of an event on topic with id and data_len bytes of data. */
+static void
+s_seq_publish(unsigned peer, uint64_t req, const char *topic, const char *id, size_t data_len)
+{
+    static uint8_t data[4096];
+    memset(data, 'x', sizeof data);
+    ob_event_t e = {.id = id,
+                    .topic = topic,
+                    .type = "project.updated",
+                    .time_us = 1700000000000000ull + req,
+                    .oms_id = 7,
+                    .data = data,
+                    .data_len = data_len < sizeof data ? data_len : sizeof data};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = ob_event_encode(&e, &buf, &len);
+    if (rc) {
+        fprintf(stderr, "gen_corpus: broker event: %s\n", ob_strerror(rc));
+        s_failed = 1;
+        return;
+    }
+    ob_wire_msg_t msg;
+    ob_wire_msg_init(&msg, OB_CMD_PUBLISH);
+    msg.req = req;
+    s_seq_msg(peer, &msg, buf, len);
+    free(buf);
+}
+
+/* Appends a SUBSCRIBE from peer. */
+static void
+s_seq_subscribe(unsigned peer, uint64_t req, const char *sub, const char *pattern, ob_start_t start,
+                uint32_t credit, uint32_t max_attempts)
+{
+    ob_wire_msg_t msg;
+    ob_wire_msg_init(&msg, OB_CMD_SUBSCRIBE);
+    msg.req = req;
+    snprintf(msg.sub, sizeof msg.sub, "%s", sub);
+    msg.pattern_count = 1;
+    snprintf(msg.patterns[0], sizeof msg.patterns[0], "%s", pattern);
+    msg.start = start;
+    if (start == OB_START_SEQ)
+        msg.start_seq = 1;
+    msg.credit = credit;
+    msg.max_attempts = max_attempts;
+    msg.ack_wait_ms = OB_ACK_WAIT_MS_MIN;
+    msg.backoff_ms = 0;
+    s_seq_msg(peer, &msg, NULL, 0);
+}
+
+/* Appends an ACK (or a NACK if nack) from peer. */
+static void
+s_seq_ack(unsigned peer, int nack, const char *sub, const char *topic, uint64_t seq, int upto)
+{
+    ob_wire_msg_t msg;
+    ob_wire_msg_init(&msg, nack ? OB_CMD_NACK : OB_CMD_ACK);
+    snprintf(msg.sub, sizeof msg.sub, "%s", sub);
+    snprintf(msg.topic, sizeof msg.topic, "%s", topic);
+    msg.seq = seq;
+    msg.upto = nack ? 0 : upto;
+    s_seq_msg(peer, &msg, NULL, 0);
+}
+
+/* Appends an admin request (TOPICS, SUBS, SUB_INFO, SUB_REPOSITION, SUB_DELETE,
+   UNSUBSCRIBE, FETCH) from peer. */
+static void
+s_seq_admin(unsigned peer, int command, uint64_t req, const char *sub, const char *topic,
+            uint64_t seq)
+{
+    ob_wire_msg_t msg;
+    ob_wire_msg_init(&msg, command);
+    msg.req = req;
+    snprintf(msg.sub, sizeof msg.sub, "%s", sub);
+    if (command == OB_CMD_FETCH) {
+        snprintf(msg.topic, sizeof msg.topic, "%s", topic);
+        msg.seq = seq;
+    }
+    if (command == OB_CMD_SUB_REPOSITION) {
+        msg.start = OB_START_SEQ;
+        msg.start_seq = seq;
+    }
+    s_seq_msg(peer, &msg, NULL, 0);
+}
+
+/* Writes s_seq as broker seed name and empties it. */
+static void
+s_seq_write(const char *name)
+{
+    s_write("broker", name, s_seq, s_seq_len);
+    s_seq_len = 0;
+}
+
+static void
+s_brokers(void)
+{
+    ob_wire_msg_t msg;
+
+    s_seq_hello(0, 0);
+    s_seq_write("ok-hello");
+
+    s_seq_hello(0, OB_HEARTBEAT_MS_MIN);
+    s_seq_publish(0, 1, "oms.7", "e-1", 40);
+    s_seq_write("ok-hello-publish");
+
+    /* a batch, a duplicate id, a second topic, an event over max_event_bytes (2K) */
+    s_seq_hello(0, 0);
+    s_seq_publish(0, 1, "oms.7", "e-1", 10);
+    s_seq_publish(0, 2, "oms.7", "e-2", 10);
+    s_seq_publish(0, 3, "oms.7", "e-1", 10);
+    s_seq_publish(0, 4, "oms.8.project_item", "e-3", 500);
+    s_seq_publish(0, 5, "oms.8.project_item", "e-4", 3000);
+    s_seq_write("ok-publish-batch");
+
+    /* over the retention limit of 32 events: a later subscriber sees skipped events */
+    s_seq_hello(0, 0);
+    for (uint64_t i = 0; i < 40; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r-%02u", (unsigned)i);
+        s_seq_publish(0, i + 1, "retained", id, 1);
+    }
+    s_seq_write("ok-publish-retention");
+
+    s_seq_hello(1, 0);
+    s_seq_subscribe(1, 1, "orders", "oms.>", OB_START_EARLIEST, 4, 3);
+    s_seq_hello(0, 0);
+    s_seq_publish(0, 1, "oms.7", "s-1", 20);
+    s_seq_publish(0, 2, "oms.7", "s-2", 20);
+    s_seq_ack(1, 0, "orders", "oms.7", 1, 0);
+    s_seq_ack(1, 1, "orders", "oms.7", 2, 0);
+    s_seq_ack(1, 0, "orders", "oms.7", 2, 1);
+    s_seq_write("ok-subscribe-publish-ack");
+
+    /* an ephemeral subscriber from the start of the topic (its name is the broker's) */
+    s_seq_hello(2, 0);
+    s_seq_subscribe(2, 1, "", "retained", OB_START_SEQ, 64, 0);
+    s_seq_write("ok-subscribe-ephemeral");
+
+    /* one attempt, a NACK: the event goes to dlq.<sub>; a second peer reads the dead
+       letters */
+    s_seq_hello(1, 0);
+    s_seq_subscribe(1, 1, "once", "mp.>", OB_START_NEW, 1, 1);
+    s_seq_hello(0, 0);
+    s_seq_publish(0, 1, "mp.7", "d-1", 5);
+    s_seq_ack(1, 1, "once", "mp.7", 1, 0);
+    s_seq_hello(2, 0);
+    s_seq_subscribe(2, 1, "letters", "dlq.>", OB_START_EARLIEST, 8, 0);
+    s_seq_write("ok-dead-letter");
+
+    s_seq_hello(0, 0);
+    s_seq_publish(0, 1, "oms.7", "a-1", 5);
+    s_seq_subscribe(0, 2, "admin-sub", "oms.*", OB_START_NEW, 2, 0);
+    ob_wire_msg_init(&msg, OB_CMD_TOPICS);
+    msg.req = 3;
+    s_seq_msg(0, &msg, NULL, 0);
+    strcpy(msg.after, "oms");
+    msg.req = 4;
+    s_seq_msg(0, &msg, NULL, 0);
+    s_seq_admin(0, OB_CMD_SUBS, 5, "", NULL, 0);
+    s_seq_admin(0, OB_CMD_SUB_INFO, 6, "admin-sub", NULL, 0);
+    s_seq_admin(0, OB_CMD_FETCH, 7, "", "oms.7", 1);
+    s_seq_admin(0, OB_CMD_SUB_REPOSITION, 8, "admin-sub", NULL, 1);
+    s_seq_admin(0, OB_CMD_UNSUBSCRIBE, 9, "admin-sub", NULL, 0);
+    s_seq_admin(0, OB_CMD_SUB_DELETE, 10, "admin-sub", NULL, 0);
+    s_seq_write("ok-admin");
+
+    /* refusals: no session, frame counts, bad header, a PUBLISH whose event is not one */
+    ob_wire_msg_init(&msg, OB_CMD_PING);
+    s_seq_msg(1, &msg, NULL, 0);
+    s_seq_publish(1, 1, "oms.7", "n-1", 1);
+    s_seq_admin(1, OB_CMD_TOPICS, 2, "", NULL, 0);
+    static const char *const one[] = {"OB\x01\x03"};
+    static const size_t one_len[] = {4};
+    s_seq_raw(1, 1, one, one_len);
+    static const char *const four[] = {"OB\x01\x03", "\x80", "", ""};
+    static const size_t four_len[] = {4, 1, 0, 0};
+    s_seq_raw(1, 4, four, four_len);
+    static const char *const bad_header[] = {"OB\x02\x03", "\x80"};
+    static const size_t bad_header_len[] = {4, 1};
+    s_seq_raw(1, 2, bad_header, bad_header_len);
+    s_seq_hello(1, 0);
+    static const char *const bad_event[] = {"OB\x01\x10", "\x81\xa3req\x01", "\x80"};
+    static const size_t bad_event_len[] = {4, 5, 1};
+    s_seq_raw(1, 3, bad_event, bad_event_len);
+    s_seq_write("bad-refusals");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -401,5 +653,6 @@ main(int argc, char **argv)
     s_events();
     s_wires();
     s_objects();
+    s_brokers();
     return s_failed ? 1 : 0;
 }
