@@ -132,11 +132,19 @@ typedef void(ob_store_limits_fn)(void *arg, const char *name, ob_retention_t *re
 
 /* Opens (creating with mode 0700 if needed) the store in directory dir (borrowed), with an
    initial map of map_size bytes (a larger existing store keeps its size). Clears stale reader
-   slots left by dead processes. On success *ret_store is a new store the caller closes with
-   ob_store_close. Returns 0, -errno (the directory cannot be created or opened: -EACCES,
-   -ENOENT for a missing parent, ...), OB_ERR_STORAGE (not an orderbus store, an unknown
-   format version, or an LMDB failure) or -ENOMEM. */
+   slots left by dead processes. The store is the directory's only writer: it holds an
+   exclusive lock on dir/broker.lock (with its pid written in) until ob_store_close, or until
+   the process ends, however it ends. On success *ret_store is a new store the caller closes
+   with ob_store_close. Returns 0, -EBUSY (another open store, in this process or another,
+   holds the directory: ob_store_holder names it), -errno (the directory cannot be created or
+   opened: -EACCES, -ENOENT for a missing parent, ...), OB_ERR_STORAGE (not an orderbus
+   store, an unknown format version, or an LMDB failure) or -ENOMEM. */
 int ob_store_open(const char *dir, uint64_t map_size, ob_store_t **ret_store);
+
+/* Writes to *ret_pid the pid that the last store opened on dir (borrowed) wrote into its
+   lock file: after ob_store_open returned -EBUSY, the process holding the directory (it may
+   have exited since). Returns 0, -ENOENT (no lock file, or no pid in it) or -errno. */
+int ob_store_holder(const char *dir, long *ret_pid);
 
 /* Closes the store and sets *self_p to NULL; accepts NULL. */
 void ob_store_close(ob_store_t **self_p);

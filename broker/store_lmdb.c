@@ -69,6 +69,20 @@
     counter is restored, so the cache never holds anything that was not committed. Retention
     drops the cached record of every topic it removes events from, whether it commits or not.
 
+    One writer per data directory: LMDB itself would let a second process open the same
+    environment and write, and each broker keeps its own in-memory view (the topic cache,
+    next_topic, subscription state), so two brokers would hand out the same sequence numbers.
+    ob_store_open therefore takes an exclusive, non-blocking flock(2) on S_LOCK_FILE in the
+    directory before it opens the environment, holds it until ob_store_close, and writes its
+    pid into the file for the error message of the one refused (-EBUSY, ob_store_holder). The
+    lock is the kernel's, on the open file description: it goes with the process however it
+    dies (kill -9 included), a copy of the file (cp, a backup) carries no lock, and the pid
+    in a file nobody holds is only stale text. The descriptor is O_CLOEXEC, so a program the
+    broker runs does not inherit it (a fork without exec shares it until it exits). A second
+    ob_store_open of the same directory in the same process is refused too (each open makes
+    its own file description), as LMDB requires. mdb_copy (the hot backup, README) opens the
+    environment read-only and never looks at S_LOCK_FILE. Local filesystems only, as LMDB.
+
     Growing the map: mdb_env_set_mapsize remaps the file, which is only safe while no
     transaction of this process is open. The writer grows the map between its own
     transactions, and every read transaction (ob_store_get, ob_store_scan, the listings and
@@ -78,13 +92,17 @@
 
 #include <czmq.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bigendian.h"
 #include "orderbus/error.h"
@@ -105,6 +123,9 @@
 #define S_ID_BYTES 4           /* bytes of a topic id in keys */
 #define S_RETAIN_TOPICS 4096   /* topics one ob_store_retain call looks at, at most */
 #define S_DATA_FILE "data.mdb" /* LMDB's data file in the environment directory */
+
+#define S_LOCK_FILE "broker.lock" /* our single-writer lock in the directory (above) */
+#define S_PID_MAX 24              /* bytes of a pid written into S_LOCK_FILE, newline included */
 
 /* Bytes in a positions key: subscription name | 0x00 | topic name. */
 #define S_POS_KEY_MAX (OB_SUB_NAME_MAX + 1 + OB_TOPIC_MAX)
@@ -137,6 +158,7 @@ typedef struct s_topic {
 
 struct ob_store {
     MDB_env *env;                    /* the environment */
+    int lock_fd;                     /* S_LOCK_FILE, flock'ed exclusive; -1 if not open */
     pthread_rwlock_t resize;         /* read: an open read transaction; write: a map growth */
     int resize_ready;                /* resize was initialised */
     MDB_dbi meta;                    /* "meta" database */
@@ -387,6 +409,61 @@ fail:
     return rc;
 }
 
+/* Opens (creating) S_LOCK_FILE in dir, takes its exclusive lock without waiting, and writes
+   our pid into it. Writes the descriptor to *ret_fd. Returns 0, -EBUSY (another process, or
+   another open store of this one, holds it) or -errno. */
+static int
+s_lock_dir(const char *dir, int *ret_fd)
+{
+    char path[PATH_MAX], pid[S_PID_MAX];
+    if (snprintf(path, sizeof path, "%s/%s", dir, S_LOCK_FILE) >= (int)sizeof path)
+        return -ENAMETOOLONG;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, S_FILE_MODE);
+    if (fd < 0)
+        return -errno;
+    int rc = 0;
+    if (flock(fd, LOCK_EX | LOCK_NB)) {
+        rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+        goto fail;
+    }
+    /* The pid is for people and error messages only: the lock is what counts. */
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) || pwrite(fd, pid, (size_t)len, 0) != len) {
+        rc = -errno;
+        goto fail;
+    }
+    *ret_fd = fd;
+    return 0;
+fail:
+    close(fd);
+    return rc;
+}
+
+int
+ob_store_holder(const char *dir, long *ret_pid)
+{
+    char path[PATH_MAX], buf[S_PID_MAX];
+    if (snprintf(path, sizeof path, "%s/%s", dir, S_LOCK_FILE) >= (int)sizeof path)
+        return -ENAMETOOLONG;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -errno;
+    /* The file is ours but its content is whatever is there: parse it strictly. */
+    ssize_t got = pread(fd, buf, sizeof buf - 1, 0);
+    int rc = got < 0 ? -errno : 0;
+    close(fd);
+    if (rc)
+        return rc;
+    buf[got] = '\0';
+    char *end = NULL;
+    errno = 0;
+    long pid = strtol(buf, &end, 10);
+    if (end == buf || (*end != '\n' && *end != '\0') || errno || pid <= 0)
+        return -ENOENT;
+    *ret_pid = pid;
+    return 0;
+}
+
 int
 ob_store_open(const char *dir, uint64_t map_size, ob_store_t **ret_store)
 {
@@ -405,6 +482,10 @@ ob_store_open(const char *dir, uint64_t map_size, ob_store_t **ret_store)
     self = calloc(1, sizeof *self);
     if (!self)
         return -ENOMEM;
+    self->lock_fd = -1;
+    /* Before LMDB sees the directory: a refused broker must not touch the environment. */
+    if ((rc = s_lock_dir(dir, &self->lock_fd)))
+        goto fail;
     if ((rc = pthread_rwlock_init(&self->resize, NULL))) {
         rc = -rc;
         goto fail;
@@ -465,6 +546,8 @@ ob_store_close(ob_store_t **self_p)
     free(self->touched);
     if (self->resize_ready)
         pthread_rwlock_destroy(&self->resize);
+    if (self->lock_fd >= 0)
+        close(self->lock_fd); /* releases the lock, after the environment is closed */
     free(self);
     *self_p = NULL;
 }

@@ -15,3 +15,15 @@ if(NOT OB_SANITIZE AND NOT OB_FUZZ)
                    ${CMAKE_C_COMPILER})
   set_tests_properties(test_install PROPERTIES TIMEOUT 120)
 endif()
+
+# Hot backup with mdb_copy (README "Backup and restore") and one broker per data directory.
+find_program(OB_MDB_COPY_EXE mdb_copy)
+if(OB_MDB_COPY_EXE)
+  ob_cmocka_test(test_backup TIMEOUT 300
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_backup.c
+    LIBS ob_broker_proc Threads::Threads)
+  target_compile_definitions(test_backup PRIVATE OB_MDB_COPY="${OB_MDB_COPY_EXE}")
+else()
+  message(WARNING "mdb_copy not found (Debian: lmdb-utils, deploy/install-deps.sh): "
+                  "test_backup is not built")
+endif()

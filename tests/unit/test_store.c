@@ -9,8 +9,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1656,6 +1659,131 @@ test_format_versions(void **state)
     s_assert_loaded(fx->store, one);
 }
 
+/* --- one writer per data directory ----------------------------------------------------------- */
+
+#define T_CHILD_MS 10000 /* wait for a child process's word */
+#define T_EXIT_BUSY 42   /* a child's exit status: its open was refused with -EBUSY */
+#define T_EXIT_OTHER 43  /* a child's exit status: its open returned something else */
+
+/* Forks a child that opens the store in dir. With hold = 0 it exits at once with T_EXIT_BUSY,
+   T_EXIT_OTHER or 0 (it opened and closed the store). With hold = 1 it writes the open's
+   result byte ('0' opened, 'B' busy, 'E' other) to *ret_ready's pipe and, if it opened the
+   store, keeps it until it is killed. Returns the child's pid. */
+static pid_t
+s_fork_opener(const char *dir, int hold, int *ret_ready)
+{
+    int fds[2] = {-1, -1};
+    if (hold)
+        assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        ob_store_t *store = NULL;
+        int rc = ob_store_open(dir, OB_MAP_SIZE_DEFAULT, &store);
+        if (!hold) {
+            ob_store_close(&store);
+            _exit(rc == 0 ? 0 : rc == -EBUSY ? T_EXIT_BUSY : T_EXIT_OTHER);
+        }
+        char word = rc == 0 ? '0' : rc == -EBUSY ? 'B' : 'E';
+        if (write(fds[1], &word, 1) != 1 || rc != 0)
+            _exit(T_EXIT_OTHER);
+        for (;;)
+            pause(); /* holds the store until SIGKILL */
+    }
+    if (hold) {
+        close(fds[1]);
+        *ret_ready = fds[0];
+    }
+    return pid;
+}
+
+/* Reads the child's word from fd (up to T_CHILD_MS) and closes fd. Returns it, or 0. */
+static char
+s_child_word(int fd)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    char word = 0;
+    if (poll(&pfd, 1, T_CHILD_MS) != 1 || read(fd, &word, 1) != 1)
+        word = 0;
+    close(fd);
+    return word;
+}
+
+/* Returns the exit status of pid, which must exit by itself (0..255), or -1. */
+static int
+s_child_exit(pid_t pid)
+{
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+        return -1;
+    return WEXITSTATUS(status);
+}
+
+static void
+test_single_writer(void **state)
+{
+    t_fixture_t *fx = *state;
+    ob_store_t *second = NULL;
+    long holder = 0;
+
+    /* The fixture's store holds the directory: a second open here, and in another process,
+       is refused with -EBUSY, and the lock file names this process. */
+    assert_int_equal(ob_store_open(fx->dir, OB_MAP_SIZE_DEFAULT, &second), -EBUSY);
+    assert_null(second);
+    assert_int_equal(ob_store_holder(fx->dir, &holder), 0);
+    assert_int_equal(holder, (long)getpid());
+    assert_int_equal(s_child_exit(s_fork_opener(fx->dir, 0, NULL)), T_EXIT_BUSY);
+
+    /* The refused opens changed nothing: the holder still appends. */
+    ob_store_item_t item = {.topic = "oms.lock",
+                            .topic_len = 8,
+                            .event_id = "a",
+                            .event_id_len = 1,
+                            .event = (const uint8_t *)"x",
+                            .event_len = 1};
+    assert_int_equal(ob_store_append(fx->store, &item, 1), 0);
+    assert_int_equal(item.seq, 1);
+
+    /* Closed: another process opens it (and closes it again). */
+    ob_store_close(&fx->store);
+    assert_int_equal(s_child_exit(s_fork_opener(fx->dir, 0, NULL)), 0);
+
+    /* A child that holds it: refused here, the lock file names the child; kill -9 of the
+       child releases it, with no cleanup of any kind, and the event is still there. */
+    int ready = -1;
+    pid_t child = s_fork_opener(fx->dir, 1, &ready);
+    assert_int_equal(s_child_word(ready), '0');
+    assert_int_equal(ob_store_open(fx->dir, OB_MAP_SIZE_DEFAULT, &second), -EBUSY);
+    assert_int_equal(ob_store_holder(fx->dir, &holder), 0);
+    assert_int_equal(holder, (long)child);
+    assert_int_equal(kill(child, SIGKILL), 0);
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    assert_int_equal(ob_store_open(fx->dir, OB_MAP_SIZE_DEFAULT, &fx->store), 0);
+    assert_int_equal(ob_store_holder(fx->dir, &holder), 0);
+    assert_int_equal(holder, (long)getpid());
+    ob_topic_stat_t stat;
+    assert_int_equal(ob_store_topic_stat(fx->store, "oms.lock", &stat), 0);
+    assert_int_equal(stat.last_seq, 1);
+
+    /* A directory that was never opened has no holder; garbage in the file is no pid. */
+    char other[T_DIR_MAX * 2], file[T_DIR_MAX * 3];
+    snprintf(other, sizeof other, "%s/never", fx->dir);
+    assert_int_equal(mkdir(other, 0700), 0);
+    assert_int_equal(ob_store_holder(other, &holder), -ENOENT);
+    snprintf(file, sizeof file, "%s/broker.lock", other);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fputs("12x\n", f);
+    fclose(f);
+    holder = 7;
+    assert_int_equal(ob_store_holder(other, &holder), -ENOENT);
+    assert_int_equal(holder, 7);
+    unlink(file);
+    rmdir(other);
+}
+
 int
 main(void)
 {
@@ -1686,6 +1814,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_retain_commit_failure, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_ops_map_growth, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_format_versions, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_single_writer, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
