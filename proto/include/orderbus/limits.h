@@ -24,6 +24,7 @@
     (1024u * 1024)      /* default max event frame (broker: max_event_bytes)                       \
                          */
 #define OB_FRAMES_MAX 3 /* frames in one message, after the ROUTER identity */
+#define OB_EVENT_JSON_MAX (2u * OB_EVENT_MAX_CAP) /* bytes of an event as JSON (event_json.h) */
 
 /* msgpack pre-scan caps (STYLE.md "Untrusted input") */
 #define OB_MP_DEPTH_MAX 8              /* nesting of arrays and maps */

@@ -10,6 +10,7 @@
 #include "orderbus/client.h"
 #include "orderbus/error.h"
 #include "orderbus/event.h"
+#include "orderbus/event_json.h"
 #include "orderbus/limits.h"
 #include "orderbus/pattern.h"
 #include "orderbus/wire.h"
