@@ -35,11 +35,12 @@ typedef enum s_kind {
 /* The file's sections, and the retention section's rules. */
 #define S_SECTION "broker"
 #define S_RETENTION "retention"
+#define S_SECURITY "security"
 #define S_RULE "topic"
 #define S_PATTERN "pattern"
 
 typedef struct s_option {
-    const char *section; /* file section: S_SECTION or S_RETENTION */
+    const char *section; /* file section: S_SECTION, S_SECURITY or S_RETENTION */
     const char *key;     /* key in that section */
     const char *flag;    /* command-line flag */
     s_kind_t kind;       /* how the value is parsed */
@@ -55,9 +56,8 @@ typedef struct s_option {
 
 static const s_option_t s_options[] = {
     {S_SECTION, "endpoint", "--endpoint", S_KIND_STRING, S_FIELD(endpoint), 0, 0,
-     "ZeroMQ endpoint the broker binds (tcp://HOST:PORT or ipc://PATH). Only loopback\n"
-     "and ipc endpoints are accepted unless --allow-remote is given: there is no\n"
-     "authentication yet."},
+     "ZeroMQ endpoint the broker binds (tcp://HOST:PORT or ipc://PATH). With --curve 0\n"
+     "only loopback and ipc endpoints are accepted."},
     {S_SECTION, "data_dir", "--data-dir", S_KIND_STRING, S_FIELD(data_dir), 0, 0,
      "Directory of the LMDB environment that holds every topic; created with mode 0700."},
     {S_SECTION, "map_size", "--map-size", S_KIND_SIZE, S_FIELD(map_size), OB_MAP_SIZE_MIN,
@@ -73,8 +73,18 @@ static const s_option_t s_options[] = {
      "Most publishes committed in one LMDB transaction (group commit)."},
     {S_SECTION, "verbose", "--verbose", S_KIND_BOOL, S_FIELD(verbose), 0, 1,
      "Log every refused message (at debug level)."},
-    {S_SECTION, "allow_remote", "--allow-remote", S_KIND_BOOL, S_FIELD(allow_remote), 0, 1,
-     "Allow an endpoint that other machines can reach."},
+    {S_SECURITY, "curve", "--curve", S_KIND_UINT, S_FIELD(curve), 0, 1,
+     "1: every connection is CURVE-encrypted and authenticated: a client's public key\n"
+     "must be in the permissions file, which also says what it may do. 0: plaintext,\n"
+     "no authentication, every client may do everything; accepted only when the\n"
+     "endpoint is loopback or ipc (development, the quick start)."},
+    {S_SECURITY, "cert", "--cert", S_KIND_STRING, S_FIELD(cert), 0, 0,
+     "The broker's certificate (czmq zcert: FILE holds the public key, FILE_secret the\n"
+     "secret key). Required with --curve 1. Create one with: orderbus-keys broker DIR"},
+    {S_SECURITY, "permissions", "--permissions", S_KIND_STRING, S_FIELD(permissions), 0, 0,
+     "The permissions file: which client keys may connect and what each may publish,\n"
+     "subscribe and administer (PROTOCOL.md 14). Required with --curve 1. SIGHUP reloads\n"
+     "it without dropping connections. orderbus-keys client prints its entries."},
     {S_RETENTION, "max_age", "--retention-max-age", S_KIND_DURATION, S_LIMIT(max_age_ms), 0,
      OB_CONFIG_AGE_MAX_MS,
      "Default retention age: events stored longer ago than this are removed. Digits\n"
@@ -130,6 +140,7 @@ ob_config_defaults(ob_config_t *cfg)
     cfg->map_size = OB_MAP_SIZE_DEFAULT;
     cfg->max_event_bytes = OB_EVENT_MAX_DEFAULT;
     cfg->batch_max = OB_BATCH_MAX;
+    cfg->curve = 1;
 }
 
 /* Size units, largest first: the suffix (either case) and its power of 1024. */
@@ -623,10 +634,11 @@ ob_config_load(ob_config_t *cfg, const char *path, char *errbuf, size_t errlen)
     }
     for (zconfig_t *section = zconfig_child(root); section; section = zconfig_next(section)) {
         const char *name = zconfig_name(section);
-        if (strcmp(name, S_SECTION) && strcmp(name, S_RETENTION)) {
+        if (strcmp(name, S_SECTION) && strcmp(name, S_RETENTION) && strcmp(name, S_SECURITY)) {
             rc = s_fail(errbuf, errlen,
-                        "config file %s: unknown section '%s' (settings belong in '%s' or '%s')",
-                        path, name, S_SECTION, S_RETENTION);
+                        "config file %s: unknown section '%s' (settings belong in '%s', '%s' or "
+                        "'%s')",
+                        path, name, S_SECTION, S_SECURITY, S_RETENTION);
             goto fail;
         }
         if (!strcmp(name, S_RETENTION)) {
@@ -692,12 +704,6 @@ ob_config_validate(const ob_config_t *cfg, char *errbuf, size_t errlen)
                       cfg->endpoint);
     if (!strncmp(cfg->endpoint, "tcp://", 6) && s_check_port(cfg->endpoint))
         return s_fail(errbuf, errlen, "endpoint %s: the port must be 1..65535 or *", cfg->endpoint);
-    if (!cfg->allow_remote && !ob_config_endpoint_local(cfg->endpoint))
-        return s_fail(errbuf, errlen,
-                      "endpoint %s is reachable from other machines and the broker has no "
-                      "authentication yet: bind tcp://127.0.0.1:PORT or ipc://, or set "
-                      "allow_remote = 1 (--allow-remote) if the network is trusted",
-                      cfg->endpoint);
     size_t dir_len = strnlen(cfg->data_dir, sizeof cfg->data_dir);
     if (dir_len == 0 || dir_len == sizeof cfg->data_dir)
         return s_fail(errbuf, errlen, "data_dir: empty or too long");
@@ -732,6 +738,25 @@ ob_config_validate(const ob_config_t *cfg, char *errbuf, size_t errlen)
                 return rc;
         }
     }
+    /* Security last: the values above are wrong whatever the mode. */
+    if (cfg->curve > 1)
+        return s_fail(errbuf, errlen, "security/curve: %u is not 0 or 1", cfg->curve);
+    if (!cfg->curve && !ob_config_endpoint_local(cfg->endpoint))
+        return s_fail(errbuf, errlen,
+                      "endpoint %s is reachable from other machines and curve = 0 (plaintext, "
+                      "no authentication): set curve = 1 with a cert and a permissions file "
+                      "(--curve 1 --cert FILE --permissions FILE), or bind tcp://127.0.0.1:PORT "
+                      "or ipc://",
+                      cfg->endpoint);
+    if (cfg->curve && !cfg->cert[0])
+        return s_fail(errbuf, errlen,
+                      "security/cert: required with curve = 1: the broker's certificate; create "
+                      "one with `orderbus-keys broker DIR` and set cert = DIR/broker.cert "
+                      "(--cert), or set curve = 0 on a loopback or ipc endpoint");
+    if (cfg->curve && !cfg->permissions[0])
+        return s_fail(errbuf, errlen,
+                      "security/permissions: required with curve = 1: the file of client keys "
+                      "and rights (--permissions FILE; `orderbus-keys client` prints entries)");
     return 0;
 }
 
@@ -899,16 +924,16 @@ ob_config_usage(FILE *out, const char *prog)
             "OPTIONS\n"
             "    --config FILE\n"
             "        Read settings from FILE, a ZPL file (czmq zconfig) with the sections\n"
-            "        '%s' and '%s' (see RETENTION); options given on the command line\n"
-            "        override it.\n\n",
-            prog, prog, S_SECTION, S_RETENTION);
+            "        '%s', '%s' and '%s' (see SECURITY and RETENTION); options given on\n"
+            "        the command line override it.\n\n",
+            prog, prog, S_SECTION, S_SECURITY, S_RETENTION);
     for (size_t i = 0; i < S_OPTIONS; i++) {
         const s_option_t *opt = &s_options[i];
         const char *field = (const char *)&defaults + s_offset(opt);
         char value[OB_CONFIG_PATH_MAX];
         int flag = 0;
         if (opt->kind == S_KIND_STRING)
-            snprintf(value, sizeof value, "%s", field);
+            snprintf(value, sizeof value, "%s", *field ? field : "none");
         else if (opt->kind == S_KIND_BOOL) {
             memcpy(&flag, field, sizeof flag);
             snprintf(value, sizeof value, "%s", flag ? "on" : "off");
@@ -964,11 +989,29 @@ ob_config_usage(FILE *out, const char *prog)
             "            %s\n"
             "                %s = oms.*.audit\n"
             "                max_events = 1000000\n\n"
+            "SECURITY\n"
+            "    By default (curve = 1) every connection uses CURVE: encrypted, and the\n"
+            "    client's public key must be in the permissions file, which says what it may\n"
+            "    publish, subscribe and administer (proto/PROTOCOL.md section 14). Other\n"
+            "    clients are refused during the handshake. SIGHUP reloads the permissions\n"
+            "    file: if it parses, it replaces the old table at once (a removed client's\n"
+            "    session ends and its key is refused from then on); if not, the error is\n"
+            "    logged and the old table stays. Keys: `orderbus-keys broker DIR` creates\n"
+            "    the broker's certificate, `orderbus-keys client NAME DIR --publish P\n"
+            "    --subscribe P` a client's, and prints the entry to add to the file:\n\n"
+            "        client = oms-7\n"
+            "            key = \"<the client's Z85 public key>\"\n"
+            "            publish = mp.7\n"
+            "            subscribe = oms.7\n"
+            "            admin = none                # none | read | write\n\n"
+            "    curve = 0 turns all of that off (plaintext; every client may do everything)\n"
+            "    and is accepted only on a loopback or ipc endpoint.\n\n"
             "EXIT STATUS\n"
             "    0 after a clean stop, 1 on a runtime failure (the data directory cannot be\n"
             "    opened, the endpoint cannot be bound), 2 on a usage error.\n\n"
             "EXAMPLE\n"
-            "    %s --config /etc/orderbus/orderbus-broker.cfg --data-dir /var/lib/orderbus\n",
+            "    %s --config /etc/orderbus/orderbus-broker.cfg --data-dir /var/lib/orderbus\n"
+            "    orderbus-broker --curve 0 --endpoint tcp://127.0.0.1:7450   # development\n",
             OB_VERSION_STRING, S_RETENTION, OB_CONFIG_RETENTION_RULES_MAX, S_RULE, S_PATTERN,
             age_max, S_PATTERN, S_RETENTION, S_RULE, S_PATTERN, S_RULE, S_PATTERN, prog);
 }

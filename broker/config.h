@@ -20,9 +20,12 @@
                 pattern = dlq.>     # dead letters: 30 days, and no byte limit
                 max_age = 30d
 
-    Security by default: there is no authentication yet, so an endpoint that is reachable from
-    another machine (anything but tcp://127.0.0.1, tcp://[::1], tcp://localhost, ipc://,
-    inproc://) is refused unless allow_remote is set. */
+    Security (section `security/`, PROTOCOL.md 14): curve = 1 (the default) makes the ROUTER a
+    CURVE server with the certificate `cert`, and only the keys of the `permissions` file
+    (perms.h) may connect; both paths are then required (the files themselves are read when
+    the server starts). curve = 0 is plaintext without authentication, accepted only if the
+    endpoint cannot be reached from another machine (tcp://127.0.0.1, tcp://[::1],
+    tcp://localhost, ipc://, inproc://). */
 #ifndef OB_CONFIG_H
 #define OB_CONFIG_H
 
@@ -63,7 +66,9 @@ typedef struct ob_config {
     uint64_t max_event_bytes;                  /* largest event frame accepted */
     unsigned batch_max;                        /* publishes in one group commit */
     int verbose;                               /* 1: log every refused message (zsys_debug) */
-    int allow_remote;                          /* 1: a non-loopback endpoint is allowed */
+    unsigned curve;                            /* 1: CURVE + permissions; 0: plaintext */
+    char cert[OB_CONFIG_PATH_MAX];             /* broker certificate (zcert), "" if none */
+    char permissions[OB_CONFIG_PATH_MAX];      /* permissions file (perms.h), "" if none */
     int help;                                  /* 1: --help was given; nothing else parsed */
     int version;                               /* 1: --version was given */
     ob_retention_t retention;                  /* limits of topics no rule matches; 0 = none */
@@ -90,7 +95,8 @@ int ob_config_parse(ob_config_t *cfg, int argc, char **argv, char *errbuf, size_
    section). */
 int ob_config_load(ob_config_t *cfg, const char *path, char *errbuf, size_t errlen);
 
-/* Checks the whole of *cfg (ranges, the loopback rule, the retention rules: count, patterns,
+/* Checks the whole of *cfg (ranges, the security rule (curve needs cert and permissions,
+   plaintext needs a local endpoint), the retention rules: count, patterns,
    limits). Returns 0 or OB_ERR_INVALID_ARGUMENT with a message in errbuf. */
 int ob_config_validate(const ob_config_t *cfg, char *errbuf, size_t errlen);
 

@@ -1,9 +1,13 @@
 /*  orderbus-broker: arguments, configuration, start the server actor, wait, destroy.
     Everything else lives in the classes of this folder (config, store, writer, server).
 
+    SIGHUP reloads the permissions file (CURVE mode): the server keeps the old table if the
+    new one does not parse, and logs why.
+
     Exit status: 0 after a clean stop (SIGINT or SIGTERM), 1 on a runtime failure (the store
     cannot be opened, the endpoint cannot be bound, a socket failed), 2 on a usage error. */
 #include <czmq.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include "config.h"
@@ -12,6 +16,16 @@
 
 #define S_EXIT_RUNTIME 1 /* could not start or failed while running */
 #define S_EXIT_USAGE 2   /* bad arguments or configuration */
+#define S_POLL_MS 1000   /* longest wait before looking at the signal flags again */
+
+static volatile sig_atomic_t s_reload_requested; /* set by SIGHUP */
+
+static void
+s_on_sighup(int sig)
+{
+    (void)sig;
+    s_reload_requested = 1;
+}
 
 int
 main(int argc, char **argv)
@@ -38,6 +52,13 @@ main(int argc, char **argv)
     zsys_set_logident("orderbus-broker");
     zsys_catch_interrupts();
 
+    /* Without SA_RESTART, so that the poll below returns at once. */
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = s_on_sighup;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGHUP, &action, NULL);
+
     zactor_t *server = NULL;
     if (ob_server_start(&cfg, &server, errbuf, sizeof errbuf)) {
         zsys_error("%s", errbuf);
@@ -48,7 +69,13 @@ main(int argc, char **argv)
     int status = 0;
     zpoller_t *poller = zpoller_new(server, NULL);
     while (!zsys_interrupted) {
-        if (zpoller_wait(poller, -1) == server) {
+        if (s_reload_requested) {
+            s_reload_requested = 0;
+            zsys_info("SIGHUP: reloading the permissions file");
+            if (ob_server_reload(server, errbuf, sizeof errbuf))
+                zsys_error("reload failed, the old permissions stay: %s", errbuf);
+        }
+        if (zpoller_wait(poller, S_POLL_MS) == server) {
             char *message = zstr_recv(server);
             if (message && !strcmp(message, OB_SERVER_FAILED)) {
                 zsys_error("the server stopped on its own");

@@ -32,7 +32,9 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "auth.h"
 #include "orderbus/orderbus.h"
+#include "perms.h"
 #include "store.h"
 #include "subs.h"
 #include "writer.h"
@@ -76,6 +78,7 @@ typedef struct s_session {
     uint8_t rid[S_RID_MAX];            /* its routing id, to send deliveries */
     size_t rid_len;                    /* bytes in rid */
     char key[S_RID_KEY];               /* its key in sessions */
+    char user[OB_PERMS_KEY_LEN + 1];   /* CURVE: the client's public key at HELLO; else "" */
     int gone;                          /* its connection was found gone (in self->gone) */
 } s_session_t;
 
@@ -83,6 +86,11 @@ typedef struct s_server {
     ob_config_t cfg;                  /* our copy of the configuration */
     zsock_t *pipe;                    /* actor pipe, borrowed */
     zsock_t *router;                  /* client socket, owned */
+    ob_perms_t *perms;                /* CURVE: the permissions, owned; NULL in plaintext */
+    zactor_t *auth;                   /* CURVE: the ZAP handler (auth.h), owned */
+    uint64_t forbidden;               /* FORBIDDEN replies for permissions */
+    uint64_t forbidden_unlogged;      /* refusals not logged since the last line */
+    int64_t forbidden_logged_at;      /* zclock_mono of the last refusal logged */
     ob_store_t *store;                /* owned; written only by the writer */
     zactor_t *writer;                 /* owned */
     zhashx_t *sessions;               /* hex(routing id) -> s_session_t, owned */
@@ -251,6 +259,29 @@ s_send_error_to(s_server_t *self, s_session_t *session, uint64_t req, int rc, co
     va_start(args, format);
     s_send_error_v(self, session->rid, session->rid_len, req, rc, NULL, format, args);
     va_end(args);
+}
+
+/* Answers ERROR FORBIDDEN with reason to rid (borrowed), counts it and logs it: at most one
+   line per OB_SERVER_FORBIDDEN_LOG_MS, which carries the number of refusals left unlogged
+   before it, so that a client hammering a forbidden topic cannot flood the log. */
+static void
+s_forbidden(s_server_t *self, zmq_msg_t *rid, uint64_t req, const char *who, const char *reason)
+{
+    self->forbidden++;
+    int64_t now = zclock_mono();
+    if (self->forbidden_logged_at == 0 ||
+        now - self->forbidden_logged_at >= OB_SERVER_FORBIDDEN_LOG_MS) {
+        if (self->forbidden_unlogged)
+            zsys_warning("server: FORBIDDEN to %s: %s (and %" PRIu64 " refusals not logged "
+                         "before this one)",
+                         who, reason, self->forbidden_unlogged);
+        else
+            zsys_warning("server: FORBIDDEN to %s: %s", who, reason);
+        self->forbidden_logged_at = now;
+        self->forbidden_unlogged = 0;
+    } else
+        self->forbidden_unlogged++;
+    s_send_error(self, rid, req, OB_ERR_FORBIDDEN, "%s", reason);
 }
 
 /* Frees what a pending publish owns. */
@@ -477,7 +508,7 @@ s_handover(s_server_t *self)
 /* Handles HELLO: a new session, or a reset one, for rid. */
 static void
 s_on_hello(s_server_t *self, zmq_msg_t *rid, const char *key, s_session_t *session,
-           const ob_wire_msg_t *hello)
+           const ob_wire_msg_t *hello, const char *user)
 {
     if (!session) {
         session = calloc(1, sizeof *session);
@@ -492,6 +523,7 @@ s_on_hello(s_server_t *self, zmq_msg_t *rid, const char *key, s_session_t *sessi
     } else
         ob_subs_detach_all(self->subs, session); /* a restarted session: 12.5 */
     snprintf(session->name, sizeof session->name, "%s", hello->name);
+    snprintf(session->user, sizeof session->user, "%s", user ? user : "");
     session->heartbeat_ms = hello->heartbeat_ms ? hello->heartbeat_ms : OB_HEARTBEAT_MS_DEFAULT;
     session->last_seen = zclock_mono();
 
@@ -508,7 +540,8 @@ s_on_hello(s_server_t *self, zmq_msg_t *rid, const char *key, s_session_t *sessi
 /* Handles PUBLISH: checks the event and adds it to the collecting batch, moving rid and
    frame (both received, owned by the caller) into it; they are left empty then. */
 static void
-s_on_publish(s_server_t *self, zmq_msg_t *rid, zmq_msg_t *frame, const ob_wire_msg_t *msg)
+s_on_publish(s_server_t *self, zmq_msg_t *rid, zmq_msg_t *frame, const ob_wire_msg_t *msg,
+             const ob_perms_client_t *client)
 {
     size_t size = zmq_msg_size(frame);
     if (size > self->cfg.max_event_bytes) {
@@ -532,6 +565,13 @@ s_on_publish(s_server_t *self, zmq_msg_t *rid, zmq_msg_t *frame, const ob_wire_m
         s_send_error(self, rid, msg->req, OB_ERR_FORBIDDEN,
                      "%.*s: only the broker publishes to dead-letter topics", (int)env.topic_len,
                      env.topic);
+        return;
+    }
+    if (client && !ob_perms_may_publish(client, env.topic, env.topic_len)) {
+        char reason[OB_REASON_MAX + 1];
+        snprintf(reason, sizeof reason, "PUBLISH %.*s: client %s may not publish to it",
+                 (int)env.topic_len, env.topic, ob_perms_client_name(client));
+        s_forbidden(self, rid, msg->req, ob_perms_client_name(client), reason);
         return;
     }
 
@@ -619,6 +659,7 @@ s_send_ok(s_server_t *self, zmq_msg_t *rid, uint64_t req, const uint8_t *result,
 
 /* The TOPICS listing under construction. */
 typedef struct s_topics {
+    const ob_config_t *cfg;  /* the broker's configuration: each topic's retention limits */
     msgpack_sbuffer entries; /* packed entries */
     msgpack_sbuffer one;     /* the entry being packed */
     size_t count;            /* entries packed */
@@ -642,7 +683,9 @@ s_on_topic(void *arg, const char *name, uint32_t topic_id, const ob_topic_stat_t
     msgpack_sbuffer_clear(&t->one);
     msgpack_packer_init(&pk, &t->one, msgpack_sbuffer_write);
     uint64_t first = stat->events ? stat->first_seq : stat->last_seq + 1;
-    msgpack_pack_map(&pk, 6);
+    ob_retention_t limits;
+    ob_config_retention((void *)t->cfg, name, &limits);
+    msgpack_pack_map(&pk, 9);
     s_pack_str(&pk, "name");
     s_pack_str(&pk, name);
     s_pack_str(&pk, "first_seq");
@@ -655,6 +698,12 @@ s_on_topic(void *arg, const char *name, uint32_t topic_id, const ob_topic_stat_t
     msgpack_pack_uint64(&pk, stat->bytes);
     s_pack_str(&pk, "removed"); /* by retention: sequence numbers start at 1, without gaps */
     msgpack_pack_uint64(&pk, first - 1);
+    s_pack_str(&pk, "max_age_ms"); /* the retention limits that apply to it, 0 = none */
+    msgpack_pack_uint64(&pk, limits.max_age_ms);
+    s_pack_str(&pk, "max_events");
+    msgpack_pack_uint64(&pk, limits.max_events);
+    s_pack_str(&pk, "max_bytes");
+    msgpack_pack_uint64(&pk, limits.max_bytes);
     if (t->entries.size + t->one.size + OB_SERVER_REPLY_MAX > OB_BODY_MAX) {
         t->more = 1;
         return 1;
@@ -670,6 +719,7 @@ s_on_topics(s_server_t *self, zmq_msg_t *rid, const ob_wire_msg_t *msg)
 {
     s_topics_t t;
     memset(&t, 0, sizeof t);
+    t.cfg = &self->cfg;
     msgpack_sbuffer_init(&t.entries);
     msgpack_sbuffer_init(&t.one);
     int rc = ob_store_topics(self->store, msg->after, s_on_topic, &t);
@@ -722,12 +772,20 @@ s_on_fetch(s_server_t *self, zmq_msg_t *rid, const ob_wire_msg_t *msg)
 
 /* Subscription and admin requests (PROTOCOL.md 12, 13). */
 static void
-s_on_request(s_server_t *self, zmq_msg_t *rid, s_session_t *session, const ob_wire_msg_t *msg)
+s_on_request(s_server_t *self, zmq_msg_t *rid, s_session_t *session, const ob_wire_msg_t *msg,
+             const ob_perms_client_t *client)
 {
     const char *name = ob_command_name(msg->command);
     int rc = 0, created = 0, defer = 0, more = 0;
     size_t len = 0;
     char sub[OB_SUB_NAME_MAX + 1];
+    if (client) {
+        char reason[OB_REASON_MAX + 1];
+        if (ob_perms_check(client, msg, reason, sizeof reason)) {
+            s_forbidden(self, rid, msg->req, ob_perms_client_name(client), reason);
+            return;
+        }
+    }
     switch (msg->command) {
     case OB_CMD_SUBSCRIBE:
         rc = ob_subs_subscribe(self->subs, session, msg, sub, &created, &defer);
@@ -792,6 +850,18 @@ s_on_request(s_server_t *self, zmq_msg_t *rid, s_session_t *session, const ob_wi
         s_send_error(self, rid, msg->req, rc, "%s %s: %s", name, msg->sub, ob_strerror(rc));
     else
         s_send_ok(self, rid, msg->req, NULL, 0, 0, NULL, 0);
+}
+
+/* Ends session (borrowed, freed here): detaches it from its subscriptions, whose deliveries
+   become available to other consumers, and forgets it. */
+static void
+s_end_session(s_server_t *self, s_session_t *session)
+{
+    void *handle = session->gone ? zlistx_find(self->gone, session) : NULL;
+    if (handle)
+        zlistx_delete(self->gone, handle);
+    ob_subs_detach_all(self->subs, session);
+    zhashx_delete(self->sessions, session->key); /* frees it */
 }
 
 /* Checks a header frame (PROTOCOL.md 5.3 step 2): 4 bytes, signature, version, and a
@@ -893,11 +963,41 @@ s_read_one(s_server_t *self)
         goto out;
     }
 
+    /* Identity (PROTOCOL.md 14.3): with CURVE, the ZAP handler put the client's public key
+       on every message as its user id. It is looked up for each message, so that a client
+       removed by a reload is refused at once, and compared with the key that said HELLO, so
+       that a connection that took over a routing id cannot use another client's session. */
+    const ob_perms_client_t *client = NULL;
+    const char *user = NULL;
+    if (self->perms) {
+        user = zmq_msg_gets(&frames[0], "User-Id");
+        client = user ? ob_perms_lookup(self->perms, user) : NULL;
+        if (!client) {
+            char reason[OB_REASON_MAX + 1];
+            snprintf(reason, sizeof reason,
+                     "%s: this key is not in the permissions file (removed by a reload?); "
+                     "session ended",
+                     ob_command_name(msg.command));
+            s_forbidden(self, &rid, msg.req, user && *user ? user : "(no key)", reason);
+            if (session)
+                s_end_session(self, session);
+            goto out;
+        }
+        if (session && msg.command != OB_CMD_HELLO && strcmp(session->user, user)) {
+            char reason[OB_REASON_MAX + 1];
+            snprintf(reason, sizeof reason,
+                     "%s: this session said HELLO with another key: send HELLO",
+                     ob_command_name(msg.command));
+            s_forbidden(self, &rid, msg.req, ob_perms_client_name(client), reason);
+            goto out;
+        }
+    }
+
     if (msg.command == OB_CMD_HELLO) { /* (5) does not apply to HELLO */
         if (self->terminating)
             s_send_error(self, &rid, 0, OB_ERR_SHUTDOWN, "HELLO: %s", ob_strerror(OB_ERR_SHUTDOWN));
         else
-            s_on_hello(self, &rid, key, session, &msg);
+            s_on_hello(self, &rid, key, session, &msg, user);
         goto out;
     }
     if (!session) {
@@ -927,9 +1027,9 @@ s_read_one(s_server_t *self)
         goto out;
     }
     if (msg.command == OB_CMD_PUBLISH)
-        s_on_publish(self, &rid, &frames[2], &msg); /* (7) */
+        s_on_publish(self, &rid, &frames[2], &msg, client); /* (7) */
     else
-        s_on_request(self, &rid, session, &msg);
+        s_on_request(self, &rid, session, &msg, client);
 out:
     zmq_msg_close(&rid);
     for (size_t i = 0; i <= OB_FRAMES_MAX; i++)
@@ -976,6 +1076,77 @@ s_on_writer(s_server_t *self)
     return 0;
 }
 
+/* Loads the permissions file twice from the same bytes (one table for us, one for the ZAP
+   handler: threads share nothing) into *ret_mine and *ret_theirs. Returns 0 or an error with
+   the reason in errbuf. */
+static int
+s_load_perms(const char *path, ob_perms_t **ret_mine, ob_perms_t **ret_theirs, char *errbuf,
+             size_t errlen)
+{
+    char *text = NULL;
+    size_t len = 0;
+    ob_perms_t *mine = NULL, *theirs = NULL;
+    int rc = ob_perms_read(path, &text, &len, errbuf, errlen);
+    if (rc == 0)
+        rc = ob_perms_load_text(text, len, path, &mine, errbuf, errlen);
+    if (rc == 0)
+        rc = ob_perms_load_text(text, len, path, &theirs, errbuf, errlen);
+    free(text);
+    if (rc) {
+        ob_perms_destroy(&mine);
+        return rc;
+    }
+    *ret_mine = mine;
+    *ret_theirs = theirs;
+    return 0;
+}
+
+/* Reloads the permissions file (SIGHUP): if it parses, the new table replaces the old one
+   here and in the ZAP handler, and the sessions of keys no longer present get ERROR
+   FORBIDDEN and end; else the old table stays. Returns 0 or the error, reason in errbuf. */
+static int
+s_reload(s_server_t *self, char *errbuf, size_t errlen)
+{
+    ob_perms_t *mine = NULL, *theirs = NULL;
+    snprintf(errbuf, errlen, "%s", "");
+    if (!self->perms) {
+        snprintf(errbuf, errlen, "plaintext mode (curve = 0): no permissions to reload");
+        return OB_ERR_INVALID_ARGUMENT;
+    }
+    int rc = s_load_perms(self->cfg.permissions, &mine, &theirs, errbuf, errlen);
+    if (rc) {
+        zsys_error("server: permissions not reloaded, the old ones stay: %s", errbuf);
+        return rc;
+    }
+    if (ob_auth_set_perms(self->auth, &theirs)) {
+        snprintf(errbuf, errlen, "the ZAP handler does not answer");
+        zsys_error("server: permissions not reloaded: %s", errbuf);
+        ob_perms_destroy(&mine);
+        return OB_ERR_SHUTDOWN;
+    }
+    ob_perms_destroy(&self->perms);
+    self->perms = mine;
+
+    zlistx_t *ended = zlistx_new();
+    for (s_session_t *session = zhashx_first(self->sessions); session && ended;
+         session = zhashx_next(self->sessions))
+        if (!ob_perms_lookup(self->perms, session->user))
+            zlistx_add_end(ended, session);
+    size_t count = ended ? zlistx_size(ended) : 0;
+    s_session_t *session;
+    while (ended && (session = zlistx_detach(ended, NULL))) {
+        s_send_error_to(self, session, 0, OB_ERR_FORBIDDEN,
+                        "client %s: key removed from the permissions file; session ended",
+                        session->name);
+        self->forbidden++;
+        s_end_session(self, session);
+    }
+    zlistx_destroy(&ended);
+    zsys_info("server: permissions reloaded from %s: %zu clients; %zu sessions ended",
+              self->cfg.permissions, ob_perms_size(self->perms), count);
+    return 0;
+}
+
 /* Handles a command from the owner. Returns 0, or -1 if the pipe failed. */
 static int
 s_on_pipe(s_server_t *self)
@@ -990,7 +1161,18 @@ s_on_pipe(s_server_t *self)
     else if (!strcmp(command, OB_SERVER_STATS))
         zsock_send(self->pipe, "8888888", self->received, self->published, self->duplicates,
                    self->errors, self->batches_done, self->batched_items, self->dropped);
-    else
+    else if (!strcmp(command, OB_SERVER_RELOAD)) {
+        char reason[S_REASON_FAIL];
+        int rc = s_reload(self, reason, sizeof reason);
+        zsock_send(self->pipe, "is", rc, reason);
+    } else if (!strcmp(command, OB_SERVER_SECURITY)) {
+        uint64_t accepted = 0, refused = 0;
+        if (self->auth && (zstr_send(self->auth, OB_AUTH_STATS) ||
+                           zsock_recv(self->auth, "88", &accepted, &refused)))
+            zsys_error("server: the ZAP handler does not answer");
+        zsock_send(self->pipe, "8888", self->forbidden, accepted, refused,
+                   (uint64_t)(self->perms ? ob_perms_size(self->perms) : 0));
+    } else
         zsys_error("server: unknown command '%s'", command);
     zstr_free(&command);
     return 0;
@@ -1118,6 +1300,48 @@ s_start_failed(s_server_t *self, int rc, const char *format, ...)
     self->start_rc = rc;
 }
 
+/* CURVE mode: loads the broker's certificate and the permissions, starts the ZAP handler
+   and makes the ROUTER a CURVE server. Returns 0 or the failure (recorded). */
+static int
+s_start_curve(s_server_t *self)
+{
+    const ob_config_t *cfg = &self->cfg;
+    char reason[S_REASON_FAIL];
+    ob_perms_t *theirs = NULL;
+    static const uint8_t zero[32] = {0};
+    zcert_t *cert = zcert_load(cfg->cert);
+    if (!cert || !memcmp(zcert_secret_key(cert), zero, sizeof zero)) {
+        zcert_destroy(&cert);
+        s_start_failed(self, -ENOENT,
+                       "cannot read the broker certificate %s (its secret key is in "
+                       "%s_secret): create one with `orderbus-keys broker DIR` and set "
+                       "security/cert = DIR/broker.cert",
+                       cfg->cert, cfg->cert);
+        return self->start_rc;
+    }
+    int rc = s_load_perms(cfg->permissions, &self->perms, &theirs, reason, sizeof reason);
+    if (rc) {
+        zcert_destroy(&cert);
+        s_start_failed(self, rc, "%s", reason);
+        return rc;
+    }
+    self->auth = ob_auth_start(&theirs);
+    if (!self->auth) {
+        zcert_destroy(&cert);
+        s_start_failed(self, -EADDRINUSE,
+                       "cannot start the ZAP handler: %s is taken (one CURVE broker per "
+                       "process)",
+                       OB_AUTH_ENDPOINT);
+        return self->start_rc;
+    }
+    zcert_apply(cert, self->router);
+    zcert_destroy(&cert);
+    zsock_set_curve_server(self->router, 1);
+    zsock_set_zap_domain(self->router, OB_SERVER_ZAP_DOMAIN);
+    zsys_info("server: CURVE on, %zu clients in %s", ob_perms_size(self->perms), cfg->permissions);
+    return 0;
+}
+
 /* Opens the store, binds, starts the writer. Returns 0 or the failure (recorded). */
 static int
 s_start(s_server_t *self)
@@ -1173,8 +1397,20 @@ s_start(s_server_t *self)
     self->collecting = &self->batches[0];
 
     if ((rc = ob_store_open(cfg->data_dir, cfg->map_size, &self->store))) {
-        s_start_failed(self, rc, "cannot open the data directory %s: %s", cfg->data_dir,
-                       ob_strerror(rc));
+        long holder = 0;
+        if (rc == -EBUSY && ob_store_holder(cfg->data_dir, &holder) == 0)
+            s_start_failed(self, rc,
+                           "the data directory %s is in use by another broker (pid %ld, "
+                           "%s/broker.lock): one broker per data directory",
+                           cfg->data_dir, holder, cfg->data_dir);
+        else if (rc == -EBUSY)
+            s_start_failed(self, rc,
+                           "the data directory %s is in use by another broker "
+                           "(%s/broker.lock): one broker per data directory",
+                           cfg->data_dir, cfg->data_dir);
+        else
+            s_start_failed(self, rc, "cannot open the data directory %s: %s", cfg->data_dir,
+                           ob_strerror(rc));
         return rc;
     }
     if ((rc = ob_subs_new(self->store, s_deliver, s_gone, self, &self->subs))) {
@@ -1188,6 +1424,8 @@ s_start(s_server_t *self)
         s_start_failed(self, -ENOMEM, "cannot create the ROUTER socket");
         return self->start_rc;
     }
+    if (cfg->curve && (rc = s_start_curve(self)))
+        return rc;
     zsock_set_router_mandatory(self->router, 1);
     zsock_set_sndhwm(self->router, OB_SERVER_HWM);
     zsock_set_rcvhwm(self->router, OB_SERVER_HWM);
@@ -1244,6 +1482,8 @@ s_server_destroy(s_server_t **self_p)
         zlistx_destroy(&self->batches[b].deferred);
     }
     zsock_destroy(&self->router);
+    zactor_destroy(&self->auth); /* after the ROUTER: no handshake can wait for it */
+    ob_perms_destroy(&self->perms);
     ob_subs_destroy(&self->subs);
     zlistx_destroy(&self->deferred);
     zlistx_destroy(&self->gone);
@@ -1265,6 +1505,8 @@ s_summary(s_server_t *self)
               self->received, self->published, self->duplicates, self->errors, self->batches_done,
               self->batches_done ? (double)self->batched_items / (double)self->batches_done : 0.0,
               self->dropped);
+    if (self->perms)
+        zsys_info("server:   %" PRIu64 " refused for permissions (FORBIDDEN)", self->forbidden);
     for (unsigned code = 1; code < OB_SERVER_CODES_MAX; code++)
         if (self->errors_by_code[code])
             zsys_info("server:   %" PRIu64 " x ERROR %u (%s)", self->errors_by_code[code], code,
@@ -1354,5 +1596,19 @@ fail:
     zstr_free(&reason);
     zstr_free(&endpoint);
     zactor_destroy(&actor);
+    return rc;
+}
+
+int
+ob_server_reload(zactor_t *server, char *errbuf, size_t errlen)
+{
+    int rc = 0;
+    char *reason = NULL;
+    if (zstr_send(server, OB_SERVER_RELOAD) || zsock_recv(server, "is", &rc, &reason)) {
+        snprintf(errbuf, errlen, "the server actor does not answer");
+        return OB_ERR_SHUTDOWN;
+    }
+    snprintf(errbuf, errlen, "%s", reason ? reason : "");
+    zstr_free(&reason);
     return rc;
 }

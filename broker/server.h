@@ -18,6 +18,13 @@
                     which the actor only waits for $TERM.
       "STATS"    -> "8888888" received, published, duplicates, errors, batches, batched
                     items, replies dropped (counters since start).
+      "RELOAD"   -> "is" rc, reason: reloads the permissions file (CURVE mode; SIGHUP in
+                    orderbus-broker): 0 once the new table is in force here and in the ZAP
+                    handler and the sessions of removed keys are ended; else the error, the
+                    old table staying.
+      "SECURITY" -> "8888" forbidden (FORBIDDEN replies), handshakes accepted, handshakes
+                    refused (by the ZAP handler), clients in the permissions (all 0 in
+                    plaintext mode).
       "$TERM"    -> commit and confirm the publishes already received; until that is done,
                     answer new PUBLISH and HELLO with ERROR SHUTDOWN (nothing stored:
                     PROTOCOL.md 11.1); then log a summary and exit. Messages that arrive
@@ -59,9 +66,13 @@ extern "C" {
 #define OB_SERVER_STATE_MS 10     /* most time acks alone wait for their commit */
 #define OB_SERVER_PUMP_MAX 1024   /* deliveries made before reading the ROUTER again */
 
-#define OB_SERVER_STATUS "STATUS" /* command: start status */
-#define OB_SERVER_STATS "STATS"   /* command: counters */
-#define OB_SERVER_FAILED "FAILED" /* message to the owner: stopped on its own */
+#define OB_SERVER_STATUS "STATUS"       /* command: start status */
+#define OB_SERVER_STATS "STATS"         /* command: counters */
+#define OB_SERVER_FAILED "FAILED"       /* message to the owner: stopped on its own */
+#define OB_SERVER_RELOAD "RELOAD"       /* command: reload the permissions */
+#define OB_SERVER_SECURITY "SECURITY"   /* command: security counters */
+#define OB_SERVER_ZAP_DOMAIN "orderbus" /* ZAP domain of the ROUTER (RFC 27) */
+#define OB_SERVER_FORBIDDEN_LOG_MS 1000 /* at most one FORBIDDEN log line per this */
 
 /* The actor function. args is the ob_config_t * (borrowed: copied before the actor
    signals), already validated by ob_config_validate. */
@@ -72,6 +83,11 @@ void ob_server_actor(zsock_t *pipe, void *args);
    stops the server cleanly). On failure writes the reason (naming the path or endpoint)
    into errbuf and returns -errno, OB_ERR_STORAGE or OB_ERR_INVALID_ARGUMENT. */
 int ob_server_start(const ob_config_t *cfg, zactor_t **ret_actor, char *errbuf, size_t errlen);
+
+/* Asks the running server actor (borrowed) to reload its permissions file and waits.
+   Returns 0, or the error (OB_ERR_INVALID_ARGUMENT in plaintext mode or for a bad file,
+   -errno for an unreadable one) with the reason in errbuf; the old table then stays. */
+int ob_server_reload(zactor_t *server, char *errbuf, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,8 @@
 /*  orderbus-publish: the smallest useful client of liborderbus, and its usage example.
 
     Publishes one event and prints its confirmation:
-        orderbus-publish [--endpoint E] [--id ID] TOPIC TYPE [JSON-DATA]
+        orderbus-publish [--endpoint E] [--cert F --broker-cert F] [--id ID] TOPIC TYPE
+                         [JSON-DATA]
     Exit status: 0 confirmed (also as a duplicate), 1 refused or failed, 2 usage. */
 
 #include <czmq.h>
@@ -15,10 +16,18 @@
 static void
 s_usage(FILE *out)
 {
-    fprintf(out, "usage: orderbus-publish [--endpoint E] [--id ID] TOPIC TYPE [JSON-DATA]\n"
+    fprintf(out, "usage: orderbus-publish [--endpoint E] [--cert F --broker-cert F] [--id ID]\n"
+                 "                        TOPIC TYPE [JSON-DATA]\n"
                  "Publishes one event to an orderbus broker and waits for its confirmation.\n\n"
                  "  -e, --endpoint E  broker endpoint (" OB_ENDPOINT_DEFAULT ")\n"
                  "  -i, --id ID       event id, the dedup key (default: a new random id)\n"
+                 "      --cert FILE        this client's CURVE certificate (FILE_secret is read;\n"
+                 "                         default $ORDERBUS_CERT)\n"
+                 "      --broker-cert FILE the broker's public certificate (default\n"
+                 "                         $ORDERBUS_BROKER_CERT); both or neither: without\n"
+                 "                         them the connection is plaintext, which only a\n"
+                 "                         broker with curve = 0 accepts\n"
+
                  "  -h, --help        this text\n\n"
                  "Exit status: 0 confirmed (also as a duplicate), 1 refused or failed, 2 usage.\n");
 }
@@ -28,10 +37,11 @@ main(int argc, char **argv)
 {
     const char *endpoint = OB_ENDPOINT_DEFAULT;
     const char *id = NULL;
-    static const struct option longopts[] = {{"endpoint", required_argument, NULL, 'e'},
-                                             {"id", required_argument, NULL, 'i'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    const char *cert = getenv("ORDERBUS_CERT"), *broker_cert = getenv("ORDERBUS_BROKER_CERT");
+    static const struct option longopts[] = {
+        {"endpoint", required_argument, NULL, 'e'}, {"id", required_argument, NULL, 'i'},
+        {"cert", required_argument, NULL, 'C'},     {"broker-cert", required_argument, NULL, 'B'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "e:i:h", longopts, NULL)) != -1) {
         switch (c) {
@@ -40,6 +50,12 @@ main(int argc, char **argv)
             break;
         case 'i':
             id = optarg;
+            break;
+        case 'C':
+            cert = optarg;
+            break;
+        case 'B':
+            broker_cert = optarg;
             break;
         case 'h':
             s_usage(stdout);
@@ -69,10 +85,14 @@ main(int argc, char **argv)
                      .source = "orderbus-publish",
                      .data = (const uint8_t *)data,
                      .data_len = strlen(data)};
-    ob_client_config_t cfg = {.name = "orderbus-publish", .timeout_ms = 5000};
+    ob_client_config_t cfg = {
+        .name = "orderbus-publish", .timeout_ms = 5000, .cert = cert, .broker_cert = broker_cert};
     ob_client_t *client = ob_client_new(endpoint, &cfg);
     if (!client) {
-        fprintf(stderr, "orderbus-publish: invalid endpoint %s\n", endpoint);
+        fprintf(stderr,
+                "orderbus-publish: invalid endpoint %s, or certificates that cannot be read "
+                "(--cert and --broker-cert go together)\n",
+                endpoint);
         free(uuid);
         return 2;
     }

@@ -2,7 +2,8 @@
 
     Attaches to a subscription (created if needed), prints each delivery on one line and
     acks it after printing (at-least-once: a crash before the ack means a redelivery):
-        orderbus-subscribe [--endpoint E] [--start new|earliest|SEQ] [--count N]
+        orderbus-subscribe [--endpoint E] [--cert F --broker-cert F]
+                           [--start new|earliest|SEQ] [--count N]
                            [--timeout MS] [--nack] NAME PATTERN...
     NAME "" makes an ephemeral subscription. Exit status: 0 after --count deliveries or when
     --timeout passed without one, 1 refused or failed, 2 usage, 130 interrupted. */
@@ -25,6 +26,12 @@ s_usage(FILE *out)
             "not exist; \"\" for an ephemeral one), prints each delivery on one line and acks\n"
             "it after printing.\n\n"
             "  -e, --endpoint E   broker endpoint (" OB_ENDPOINT_DEFAULT ")\n"
+            "      --cert FILE    this client's CURVE certificate (FILE_secret is read;\n"
+            "                     default $ORDERBUS_CERT)\n"
+            "      --broker-cert FILE  the broker's public certificate (default\n"
+            "                     $ORDERBUS_BROKER_CERT); both or neither: without them the\n"
+            "                     connection is plaintext, which only a broker with\n"
+            "                     curve = 0 accepts\n"
             "  -s, --start S      where a new subscription starts: new (default), earliest,\n"
             "                     or a sequence number\n"
             "  -c, --count N      exit after N deliveries (default: run until interrupted)\n"
@@ -44,7 +51,10 @@ main(int argc, char **argv)
     ob_sub_options_t opts = {.start = OB_START_NEW};
     long count = -1;
     int timeout_ms = -1, nack = 0;
+    const char *cert = getenv("ORDERBUS_CERT"), *broker_cert = getenv("ORDERBUS_BROKER_CERT");
     static const struct option longopts[] = {{"endpoint", required_argument, NULL, 'e'},
+                                             {"cert", required_argument, NULL, 'C'},
+                                             {"broker-cert", required_argument, NULL, 'B'},
                                              {"start", required_argument, NULL, 's'},
                                              {"count", required_argument, NULL, 'c'},
                                              {"timeout", required_argument, NULL, 't'},
@@ -57,6 +67,12 @@ main(int argc, char **argv)
         switch (c) {
         case 'e':
             endpoint = optarg;
+            break;
+        case 'C':
+            cert = optarg;
+            break;
+        case 'B':
+            broker_cert = optarg;
             break;
         case 's':
             if (!strcmp(optarg, "new"))
@@ -106,10 +122,14 @@ main(int argc, char **argv)
     opts.pattern_count = (size_t)(argc - optind - 1);
 
     zsys_init();
-    ob_client_config_t cfg = {.name = "orderbus-subscribe", .timeout_ms = 5000};
+    ob_client_config_t cfg = {
+        .name = "orderbus-subscribe", .timeout_ms = 5000, .cert = cert, .broker_cert = broker_cert};
     ob_client_t *client = ob_client_new(endpoint, &cfg);
     if (!client) {
-        fprintf(stderr, "orderbus-subscribe: invalid endpoint %s\n", endpoint);
+        fprintf(stderr,
+                "orderbus-subscribe: invalid endpoint %s, or certificates that cannot be read "
+                "(--cert and --broker-cert go together)\n",
+                endpoint);
         return 2;
     }
     char sub[OB_SUB_NAME_MAX + 1];

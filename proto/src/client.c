@@ -126,6 +126,8 @@ struct ob_client {
     zsock_t *sock;                     /* our DEALER, owned */
     void *handle;                      /* its libzmq handle, borrowed from sock */
     char *endpoint;                    /* copy of the endpoint, for reconnecting */
+    zcert_t *cert;                     /* CURVE: our certificate, owned; NULL: plaintext */
+    char broker_key[41];               /* CURVE: the broker's Z85 public key */
     char name[OB_CLIENT_NAME_MAX + 1]; /* name sent in HELLO */
     unsigned window;                   /* max pending publishes */
     int timeout_ms;                    /* publish wait, -1 forever */
@@ -195,6 +197,10 @@ s_socket_new(const ob_client_t *self)
     zsock_set_reconnect_ivl(sock, OB_HEARTBEAT_MS_MIN);
     zsock_set_reconnect_ivl_max(sock, (int)self->heartbeat_ms);
     zsock_set_maxmsgsize(sock, (int)OB_EVENT_MAX_CAP);
+    if (self->cert) { /* set on every new socket, so that a replaced one keeps CURVE */
+        zcert_apply(self->cert, sock);
+        zsock_set_curve_serverkey(sock, self->broker_key);
+    }
     if (zsock_connect(sock, "%s", self->endpoint) != 0)
         zsock_destroy(&sock);
     return sock;
@@ -1032,6 +1038,39 @@ s_endpoint_valid(const char *endpoint)
     return 0;
 }
 
+/* Returns 1 if the 32 bytes at key are all zero (what zcert_load leaves for a missing or
+   malformed key). */
+static int
+s_key_zero(const uint8_t *key)
+{
+    uint8_t any = 0;
+    for (size_t i = 0; i < 32; i++)
+        any |= key[i];
+    return any == 0;
+}
+
+/* Loads the CURVE certificates of cfg into self. Returns 0 or -1. */
+static int
+s_load_certs(ob_client_t *self, const ob_client_config_t *cfg)
+{
+    if (!cfg->cert && !cfg->broker_cert)
+        return 0;
+    if (!cfg->cert || !cfg->broker_cert)
+        return -1; /* one without the other: surely a mistake, never plaintext */
+    zcert_t *broker = zcert_load(cfg->broker_cert);
+    if (!broker || s_key_zero(zcert_public_key(broker))) {
+        zcert_destroy(&broker);
+        return -1;
+    }
+    snprintf(self->broker_key, sizeof self->broker_key, "%s", zcert_public_txt(broker));
+    zcert_destroy(&broker);
+    self->cert = zcert_load(cfg->cert);
+    if (!self->cert || s_key_zero(zcert_public_key(self->cert)) ||
+        s_key_zero(zcert_secret_key(self->cert)))
+        return -1;
+    return 0;
+}
+
 ob_client_t *
 ob_client_new(const char *endpoint, const ob_client_config_t *config)
 {
@@ -1068,6 +1107,8 @@ ob_client_new(const char *endpoint, const ob_client_config_t *config)
     self->ring_mask = slots - 1;
     if (!(self->ring = calloc(slots, sizeof *self->ring)) || !(self->endpoint = strdup(endpoint)))
         goto fail;
+    if (s_load_certs(self, &cfg))
+        goto fail;
     if (!(self->sock = s_socket_new(self)))
         goto fail;
     self->handle = zsock_resolve(self->sock);
@@ -1101,6 +1142,7 @@ ob_client_destroy(ob_client_t **self_p)
     if (self->sock)
         zsock_set_linger(self->sock, OB_CLIENT_CLOSE_LINGER_MS);
     zsock_destroy(&self->sock);
+    zcert_destroy(&self->cert);
     free(self->endpoint);
     free(self);
     *self_p = NULL;

@@ -68,3 +68,28 @@ ob_pattern_match(const char *pattern, size_t pattern_len, const char *topic, siz
         t += tn + 1;
     }
 }
+
+int
+ob_pattern_covers(const char *allowed, size_t allowed_len, const char *requested,
+                  size_t requested_len)
+{
+    if (!ob_pattern_valid(allowed, allowed_len) || !ob_pattern_valid(requested, requested_len))
+        return 0;
+    const char *a = allowed, *a_end = allowed + allowed_len;
+    const char *r = requested, *r_end = requested + requested_len;
+    for (;;) {
+        size_t an = s_token_len(a, a_end), rn = s_token_len(r, r_end);
+        int a_any = an == 1 && *a == '*', r_any = rn == 1 && *r == '*';
+        if (an == 1 && *a == '>')
+            return 1; /* one or more of anything: r is at a token, ">" and "*" included */
+        if (rn == 1 && *r == '>')
+            return 0; /* r matches topics of any length from here; a has a fixed length */
+        if (!a_any && (r_any || an != rn || memcmp(a, r, an) != 0))
+            return 0; /* a plain token covers only the same plain token */
+        int a_last = a + an == a_end, r_last = r + rn == r_end;
+        if (a_last || r_last)
+            return a_last && r_last; /* the same number of tokens, or r matches longer topics */
+        a += an + 1;
+        r += rn + 1;
+    }
+}

@@ -381,8 +381,13 @@ s_spawn_broker(const bench_opts_t *opts, const char *data_dir, const char *endpo
         if (getppid() != parent)
             _exit(127);                     /* the bench died before prctl */
         dup2(STDERR_FILENO, STDOUT_FILENO); /* its log (czmq: stdout) apart from the figures */
-        execl(opts->broker, opts->broker, "--data-dir", data_dir, "--endpoint", endpoint,
-              (char *)NULL);
+        if (opts->spawn_curve)
+            execl(opts->broker, opts->broker, "--data-dir", data_dir, "--endpoint", endpoint,
+                  "--curve", "1", "--cert", opts->broker_secret_cert, "--permissions",
+                  opts->permissions, (char *)NULL);
+        else
+            execl(opts->broker, opts->broker, "--data-dir", data_dir, "--endpoint", endpoint,
+                  "--curve", "0", (char *)NULL);
         fprintf(stderr, "orderbus-bench: cannot run %s: %s\n", opts->broker, strerror(errno));
         _exit(127);
     }
@@ -401,7 +406,9 @@ ob_bench_broker_start(const bench_opts_t *opts, const char *data_dir, char *endp
     pid_t pid = s_spawn_broker(opts, data_dir, endpoint);
     if (pid < 0)
         return -1;
-    ob_client_t *probe = ob_client_new(endpoint, NULL);
+    ob_client_config_t cfg = {.name = "bench-probe"};
+    ob_bench_client_security(opts, &cfg);
+    ob_client_t *probe = ob_client_new(endpoint, &cfg);
     if (!probe || ob_client_connect(probe, BENCH_START_TIMEOUT) != 0) {
         fprintf(stderr, "orderbus-bench: no broker answers at %s\n", endpoint);
         ob_client_destroy(&probe);
@@ -447,6 +454,7 @@ s_publisher(void *arg)
     publisher_t *self = arg;
     ob_client_config_t cfg = {
         .name = "bench", .window = self->opts->sync ? 1 : self->opts->window, .timeout_ms = 30000};
+    ob_bench_client_security(self->opts, &cfg);
     ob_client_t *client = ob_client_new(self->endpoint, &cfg);
     int rc = client ? ob_client_connect(client, BENCH_START_TIMEOUT) : OB_ERR_INVALID_ARGUMENT;
     pthread_barrier_wait(self->barrier); /* connected (or failed): start together */
@@ -561,12 +569,17 @@ s_run(const bench_opts_t *opts, const char *endpoint, int run, run_result_t *ret
     ret->p999 = ob_bench_percentile(all, total, 99.9) / 1000;
     ret->errors = errors;
 
+    /* --curve compares two brokers on the same machine: the physical limits are the same
+       for both and are measured by a plain publish run. */
     char raw_dir[1024];
     snprintf(raw_dir, sizeof raw_dir, "%s/raw-%d", opts->dir, run);
-    ret->raw256 = ob_bench_raw_lmdb(raw_dir, opts->size, opts->events, BENCH_RAW_BATCH,
-                                    BENCH_RAW_SECONDS, NULL);
-    ret->raw1 = ob_bench_raw_lmdb(raw_dir, opts->size, opts->events, 1, BENCH_RAW1_SECONDS, NULL);
-    ret->rtt_us = ob_bench_zmq_rtt_us(opts->size);
+    ret->raw256 = opts->curve_compare ? 1
+                                      : ob_bench_raw_lmdb(raw_dir, opts->size, opts->events,
+                                                          BENCH_RAW_BATCH, BENCH_RAW_SECONDS, NULL);
+    ret->raw1 = opts->curve_compare ? 1
+                                    : ob_bench_raw_lmdb(raw_dir, opts->size, opts->events, 1,
+                                                        BENCH_RAW1_SECONDS, NULL);
+    ret->rtt_us = opts->curve_compare ? 0 : ob_bench_zmq_rtt_us(opts->size);
     pthread_barrier_destroy(&barrier);
     free(all);
     free(data);
@@ -592,15 +605,23 @@ s_anon_kb(pid_t pid)
     return kb;
 }
 
-/* The publish mode: one broker for all runs (its memory after them is part of the report). */
+/* Medians of a publish mode, for --curve. */
+typedef struct {
+    double rate, p50, p99, p999; /* events/s, ms */
+} publish_medians_t;
+
+/* The publish mode: one broker for all runs (its memory after them is part of the report).
+   If ret is not NULL, the medians are written there. */
 static int
-s_publish_mode(const bench_opts_t *opts)
+s_publish_mode(const bench_opts_t *opts, publish_medians_t *ret)
 {
     char endpoint[256], data_dir[1024];
     pid_t broker = 0;
     if (opts->endpoint) {
         snprintf(endpoint, sizeof endpoint, "%s", opts->endpoint);
-        ob_client_t *probe = ob_client_new(endpoint, NULL);
+        ob_client_config_t cfg = {.name = "bench-probe"};
+        ob_bench_client_security(opts, &cfg);
+        ob_client_t *probe = ob_client_new(endpoint, &cfg);
         int rc = probe ? ob_client_connect(probe, BENCH_START_TIMEOUT) : -1;
         ob_client_destroy(&probe);
         if (rc != 0) {
@@ -636,26 +657,42 @@ s_publish_mode(const bench_opts_t *opts)
         rtt[r] = res.rtt_us;
         ceiling1[r] = (1e6 / res.raw1) / (1e6 / res.raw1 + res.rtt_us);
         errors += res.errors;
-        printf("run %d: %9.0f events/s  confirm p50 %.3f ms  p99 %.3f ms  p99.9 %.3f ms | "
-               "lmdb raw 256/commit %9.0f/s  1/commit %6.0f/s | zmq rtt %.0f us | %s %.2f%s\n",
-               r + 1, res.rate, res.p50, res.p99, res.p999, res.raw256, res.raw1, res.rtt_us,
-               opts->sync ? "broker/raw1" : "broker/raw256", opts->sync ? ratio1[r] : ratio256[r],
-               res.errors ? "  (errors!)" : "");
+        if (opts->curve_compare)
+            printf("run %d: %9.0f events/s  confirm p50 %.3f ms  p99 %.3f ms  p99.9 %.3f ms%s\n",
+                   r + 1, res.rate, res.p50, res.p99, res.p999, res.errors ? "  (errors!)" : "");
+        else
+            printf("run %d: %9.0f events/s  confirm p50 %.3f ms  p99 %.3f ms  p99.9 %.3f ms | "
+                   "lmdb raw 256/commit %9.0f/s  1/commit %6.0f/s | zmq rtt %.0f us | %s %.2f%s\n",
+                   r + 1, res.rate, res.p50, res.p99, res.p999, res.raw256, res.raw1, res.rtt_us,
+                   opts->sync ? "broker/raw1" : "broker/raw256",
+                   opts->sync ? ratio1[r] : ratio256[r], res.errors ? "  (errors!)" : "");
         fflush(stdout);
     }
     /* The raw rate to compare with: commits of 256 for pipelined publishing, of 1 for
        synchronous publishing (one event per commit is all a lone synchronous publisher
        can give the broker). */
-    printf("median: %9.0f events/s  confirm p50 %.3f ms  p99 %.3f ms  p99.9 %.3f ms | "
-           "lmdb raw 256/commit %9.0f/s  1/commit %6.0f/s | zmq rtt %.0f us | ",
-           ob_bench_median(rate, opts->runs), ob_bench_median(p50, opts->runs),
-           ob_bench_median(p99, opts->runs), ob_bench_median(p999, opts->runs),
-           ob_bench_median(raw256, opts->runs), ob_bench_median(raw1, opts->runs),
-           ob_bench_median(rtt, opts->runs));
-    if (opts->sync)
+    if (opts->curve_compare)
+        printf("median: %9.0f events/s  confirm p50 %.3f ms  p99 %.3f ms  p99.9 %.3f ms\n",
+               ob_bench_median(rate, opts->runs), ob_bench_median(p50, opts->runs),
+               ob_bench_median(p99, opts->runs), ob_bench_median(p999, opts->runs));
+    else
+        printf("median: %9.0f events/s  confirm p50 %.3f ms  p99 %.3f ms  p99.9 %.3f ms | "
+               "lmdb raw 256/commit %9.0f/s  1/commit %6.0f/s | zmq rtt %.0f us | ",
+               ob_bench_median(rate, opts->runs), ob_bench_median(p50, opts->runs),
+               ob_bench_median(p99, opts->runs), ob_bench_median(p999, opts->runs),
+               ob_bench_median(raw256, opts->runs), ob_bench_median(raw1, opts->runs),
+               ob_bench_median(rtt, opts->runs));
+    if (ret) {
+        ret->rate = ob_bench_median(rate, opts->runs);
+        ret->p50 = ob_bench_median(p50, opts->runs);
+        ret->p99 = ob_bench_median(p99, opts->runs);
+        ret->p999 = ob_bench_median(p999, opts->runs);
+    }
+    /* --curve: no raw figures, the two brokers share the machine's limits */
+    if (!opts->curve_compare && opts->sync)
         printf("broker/raw1 %.2f (at most %.2f: 1 commit + 1 zmq round trip)\n",
                ob_bench_median(ratio1, opts->runs), ob_bench_median(ceiling1, opts->runs));
-    else
+    else if (!opts->curve_compare)
         printf("broker/raw256 %.2f\n", ob_bench_median(ratio256, opts->runs));
     if (broker > 0) {
         long anon = s_anon_kb(broker);
@@ -667,6 +704,76 @@ s_publish_mode(const bench_opts_t *opts)
         printf("errors: %ld publishes failed\n", errors);
         return 1;
     }
+    return 0;
+}
+
+void
+ob_bench_client_security(const bench_opts_t *opts, ob_client_config_t *cfg)
+{
+    cfg->cert = opts->cert;
+    cfg->broker_cert = opts->broker_cert;
+}
+
+/* --curve: writes a broker certificate, a client certificate and a permissions file that
+   lets the client publish and subscribe anywhere into dir (borrowed), and points opts at
+   them. Returns 0 or -1. */
+static int
+s_curve_keys(bench_opts_t *opts, const char *dir, char *broker, char *client, char *perms,
+             size_t len)
+{
+    zsys_dir_create("%s", dir);
+    snprintf(broker, len, "%s/broker.cert", dir);
+    snprintf(client, len, "%s/bench.cert", dir);
+    snprintf(perms, len, "%s/permissions.cfg", dir);
+    zcert_t *b = zcert_new(), *c = zcert_new();
+    int rc = b && c && zcert_save(b, broker) == 0 && zcert_save(c, client) == 0 ? 0 : -1;
+    FILE *file = rc == 0 ? fopen(perms, "w") : NULL;
+    if (file) {
+        fprintf(file,
+                "client = bench\n    key = \"%s\"\n    publish = >\n    subscribe = >\n"
+                "    admin = write\n",
+                zcert_public_txt(c));
+        rc = fclose(file) == 0 ? 0 : -1;
+    } else
+        rc = -1;
+    zcert_destroy(&b);
+    zcert_destroy(&c);
+    opts->broker_secret_cert = broker;
+    opts->broker_cert = broker;
+    opts->cert = client;
+    opts->permissions = perms;
+    return rc;
+}
+
+/* --curve: the publish mode with CURVE off, then on, each on its own spawned broker, and
+   both side by side. */
+static int
+s_publish_curve(const bench_opts_t *opts)
+{
+    char dir[1024], broker[1200], client[1200], perms[1200];
+    publish_medians_t off, on;
+    bench_opts_t plain = *opts;
+    plain.cert = plain.broker_cert = NULL;
+    plain.spawn_curve = 0;
+    printf("== CURVE off (plaintext) ==\n");
+    if (s_publish_mode(&plain, &off))
+        return 1;
+    bench_opts_t curve = *opts;
+    snprintf(dir, sizeof dir, "%s/keys", opts->dir);
+    if (s_curve_keys(&curve, dir, broker, client, perms, sizeof broker)) {
+        fprintf(stderr, "orderbus-bench: cannot write the CURVE keys in %s\n", dir);
+        return 1;
+    }
+    curve.spawn_curve = 1;
+    printf("== CURVE on (every connection encrypted and authenticated) ==\n");
+    if (s_publish_mode(&curve, &on))
+        return 1;
+    printf("curve off: %9.0f events/s  confirm p50 %.3f ms  p99 %.3f ms  p99.9 %.3f ms\n", off.rate,
+           off.p50, off.p99, off.p999);
+    printf("curve on:  %9.0f events/s  confirm p50 %.3f ms  p99 %.3f ms  p99.9 %.3f ms\n", on.rate,
+           on.p50, on.p99, on.p999);
+    printf("curve on / off: throughput %.2f, confirm p50 %.2f\n", on.rate / off.rate,
+           off.p50 > 0 ? on.p50 / off.p50 : 0);
     return 0;
 }
 
@@ -717,7 +824,16 @@ s_usage(FILE *out)
             "      --rate R        latency: events/s (5000); stall: events/s, 0 unpaced (20000)\n"
             "      --seconds T     stall: seconds of each phase (10), after %.0f s of warm-up\n"
             "  -r, --runs R        runs; medians are printed over them (5)\n"
-            "  -e, --endpoint E    use a running broker instead of spawning one\n"
+            "      --curve         publish: measure twice in the same run, a spawned broker\n"
+            "                      with CURVE off, then one with CURVE on (keys made in\n"
+            "                      DIR/keys), and print both medians side by side; the raw\n"
+            "                      LMDB and zmq figures are skipped\n"
+            "  -e, --endpoint E    use a running broker instead of spawning one (spawned\n"
+            "                      brokers run plaintext, --curve 0, unless --curve)\n"
+            "      --cert FILE     this client's CURVE certificate for a running CURVE broker\n"
+            "                      (its FILE_secret is read; default $ORDERBUS_CERT)\n"
+            "      --broker-cert FILE  the broker's public certificate (default\n"
+            "                      $ORDERBUS_BROKER_CERT); give both or neither\n"
             "  -b, --broker PATH   broker binary to spawn (%s)\n"
             "  -d, --dir DIR       scratch directory for the brokers' data and the raw LMDB test\n"
             "                      (./bench-data; its broker data is removed first)\n"
@@ -737,7 +853,17 @@ s_mode(const char *name)
     return -1;
 }
 
-enum { S_OPT_SYNC = 256, S_OPT_MODE, S_OPT_ACK_EVERY, S_OPT_CREDIT, S_OPT_RATE, S_OPT_SECONDS };
+enum {
+    S_OPT_SYNC = 256,
+    S_OPT_MODE,
+    S_OPT_ACK_EVERY,
+    S_OPT_CREDIT,
+    S_OPT_RATE,
+    S_OPT_SECONDS,
+    S_OPT_CURVE,
+    S_OPT_CERT,
+    S_OPT_BROKER_CERT
+};
 
 int
 main(int argc, char **argv)
@@ -751,7 +877,9 @@ main(int argc, char **argv)
                          .credit = OB_CREDIT_DEFAULT,
                          .seconds = 10,
                          .broker = OB_BENCH_BROKER,
-                         .dir = "bench-data"};
+                         .dir = "bench-data",
+                         .cert = getenv("ORDERBUS_CERT"),
+                         .broker_cert = getenv("ORDERBUS_BROKER_CERT")};
     static const struct option longopts[] = {
         {"mode", required_argument, NULL, S_OPT_MODE},
         {"publishers", required_argument, NULL, 'p'},
@@ -768,6 +896,9 @@ main(int argc, char **argv)
         {"endpoint", required_argument, NULL, 'e'},
         {"broker", required_argument, NULL, 'b'},
         {"dir", required_argument, NULL, 'd'},
+        {"curve", no_argument, NULL, S_OPT_CURVE},
+        {"cert", required_argument, NULL, S_OPT_CERT},
+        {"broker-cert", required_argument, NULL, S_OPT_BROKER_CERT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int c, mode = BENCH_MODE_PUBLISH;
@@ -810,6 +941,15 @@ main(int argc, char **argv)
         case 'r':
             opts.runs = atoi(optarg);
             break;
+        case S_OPT_CURVE:
+            opts.curve_compare = 1;
+            break;
+        case S_OPT_CERT:
+            opts.cert = optarg;
+            break;
+        case S_OPT_BROKER_CERT:
+            opts.broker_cert = optarg;
+            break;
         case 'e':
             opts.endpoint = optarg;
             break;
@@ -844,7 +984,9 @@ main(int argc, char **argv)
         opts.runs < 1 || opts.runs > BENCH_RUNS_MAX || opts.subs < 1 ||
         opts.subs > BENCH_SUBS_MAX || opts.credit < 1 || opts.credit > OB_CREDIT_MAX ||
         opts.ack_every < 1 || (unsigned)opts.ack_every > opts.credit || opts.rate < 0 ||
-        (opts.mode == BENCH_MODE_LATENCY && opts.rate <= 0) || opts.seconds <= 0) {
+        (opts.curve_compare && (opts.mode != BENCH_MODE_PUBLISH || opts.endpoint)) ||
+        (!opts.cert != !opts.broker_cert) || (opts.mode == BENCH_MODE_LATENCY && opts.rate <= 0) ||
+        opts.seconds <= 0) {
         fprintf(stderr, "orderbus-bench: an option is out of range\n");
         s_usage(stderr);
         return 2;
@@ -864,6 +1006,6 @@ main(int argc, char **argv)
         return ob_bench_stall(&opts);
     case BENCH_MODE_PUBLISH:
     default:
-        return s_publish_mode(&opts);
+        return opts.curve_compare ? s_publish_curve(&opts) : s_publish_mode(&opts, NULL);
     }
 }

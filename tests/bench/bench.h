@@ -33,23 +33,32 @@ typedef enum {
 } bench_mode_t;
 
 typedef struct {
-    bench_mode_t mode;    /* what to measure */
-    int publishers;       /* P (publish mode) */
-    long events;          /* N, per run */
-    size_t size;          /* S, encoded event bytes */
-    unsigned window;      /* W */
-    int sync;             /* 1: ob_client_publish, one at a time (publish mode) */
-    int runs;             /* runs to take medians over */
-    int subs;             /* subscriptions (fanout mode) */
-    int ack_every;        /* K: cumulative ack every K deliveries; 1: ack each one */
-    unsigned credit;      /* subscriptions' credit */
-    double rate;          /* paced publisher, events/s; 0: as fast as the window allows */
-    int rate_given;       /* 1 if --rate was given (the defaults differ per mode) */
-    double seconds;       /* length of each stall-mode phase */
-    const char *endpoint; /* a running broker, or NULL to spawn one */
-    const char *broker;   /* broker binary to spawn */
-    const char *dir;      /* scratch directory */
+    bench_mode_t mode;              /* what to measure */
+    int publishers;                 /* P (publish mode) */
+    long events;                    /* N, per run */
+    size_t size;                    /* S, encoded event bytes */
+    unsigned window;                /* W */
+    int sync;                       /* 1: ob_client_publish, one at a time (publish mode) */
+    int runs;                       /* runs to take medians over */
+    int subs;                       /* subscriptions (fanout mode) */
+    int ack_every;                  /* K: cumulative ack every K deliveries; 1: ack each one */
+    unsigned credit;                /* subscriptions' credit */
+    double rate;                    /* paced publisher, events/s; 0: as fast as the window allows */
+    int rate_given;                 /* 1 if --rate was given (the defaults differ per mode) */
+    double seconds;                 /* length of each stall-mode phase */
+    const char *endpoint;           /* a running broker, or NULL to spawn one */
+    const char *broker;             /* broker binary to spawn */
+    const char *dir;                /* scratch directory */
+    int curve_compare;              /* 1: publish mode twice, CURVE off then on (--curve) */
+    int spawn_curve;                /* 1: a spawned broker runs CURVE with the keys below */
+    const char *cert;               /* clients' certificate (CURVE), or NULL for plaintext */
+    const char *broker_cert;        /* the broker's public certificate (CURVE), or NULL */
+    const char *broker_secret_cert; /* spawn_curve: the broker's own certificate */
+    const char *permissions;        /* spawn_curve: its permissions file */
 } bench_opts_t;
+
+/* Fills the CURVE fields of cfg from opts (the clients' certificates, NULL for plaintext). */
+void ob_bench_client_security(const bench_opts_t *opts, ob_client_config_t *cfg);
 
 /* Returns CLOCK_MONOTONIC in µs (zclock_usecs), as a double. */
 double ob_bench_now_us(void);

@@ -149,6 +149,7 @@ s_pub_thread(void *arg)
     s_pub_t *self = arg;
     ob_client_config_t cfg = {
         .name = "bench-pub", .window = self->opts->window, .timeout_ms = BENCH_IDLE_MS};
+    ob_bench_client_security(self->opts, &cfg);
     ob_client_t *client = ob_client_new(self->endpoint, &cfg);
     int rc = client ? ob_client_connect(client, BENCH_START_TIMEOUT) : OB_ERR_INVALID_ARGUMENT;
     pthread_barrier_wait(self->barrier);
@@ -325,6 +326,7 @@ s_sub_thread(void *arg)
     ob_client_config_t cfg = {.name = "bench-sub",
                               .timeout_ms = BENCH_IDLE_MS,
                               .heartbeat_ms = self->stalls ? BENCH_HEARTBEAT_MS : 0};
+    ob_bench_client_security(self->opts, &cfg);
     ob_client_t *client = ob_client_new(self->endpoint, &cfg);
     int rc = client ? ob_client_connect(client, BENCH_START_TIMEOUT) : OB_ERR_INVALID_ARGUMENT;
     if (rc == 0 && !self->subscribe_timed)

@@ -1,4 +1,8 @@
-# Fuzz targets of the codec (tests/fuzz/fuzz_<name>.c, each an LLVMFuzzerTestOneInput).
+# Fuzz targets (tests/fuzz/fuzz_<name>.c, each an LLVMFuzzerTestOneInput): the codec's
+# decoders, and the broker's configuration parser (config) and command handling (broker, a
+# server actor in the process fed sequences of frames; see the top of fuzz_broker.c). Both
+# broker targets keep scratch files in /dev/shm/ob-fuzz-*-PID, removed at exit (not after a
+# crash).
 #
 # Always: replay_<name> (the target + replay_main.c) and the CTest fuzz_replay_<name>, which
 # replays the committed corpus and every regression input, so that a crash once found stays
@@ -8,12 +12,22 @@
 # (new inputs go to the first directory; copy a crash input into regressions/<name>/).
 #
 # ob_gen_corpus writes the valid seeds of corpus/ from the encoders; see gen_corpus.c.
-set(OB_FUZZ_TARGETS event wire mpscan pattern)
+# Targets of the broker's classes (OB_FUZZ_BROKER_TARGETS) also link ob_broker_core.
+set(OB_FUZZ_TARGETS event wire mpscan pattern config broker perms event_json monitor_result)
+set(OB_FUZZ_BROKER_TARGETS config broker perms)
+# The monitor's reader of admin results (monitor/result.c) links ob_monitor_core.
+set(OB_FUZZ_MONITOR_TARGETS monitor_result)
 set(OB_FUZZ_DIR ${CMAKE_CURRENT_SOURCE_DIR}/fuzz)
 
 foreach(target IN LISTS OB_FUZZ_TARGETS)
   add_executable(replay_${target} ${OB_FUZZ_DIR}/fuzz_${target}.c ${OB_FUZZ_DIR}/replay_main.c)
   target_link_libraries(replay_${target} PRIVATE ob_flags orderbus_static)
+  if(target IN_LIST OB_FUZZ_BROKER_TARGETS)
+    target_link_libraries(replay_${target} PRIVATE ob_broker_core)
+  endif()
+  if(target IN_LIST OB_FUZZ_MONITOR_TARGETS)
+    target_link_libraries(replay_${target} PRIVATE ob_monitor_core)
+  endif()
   add_test(NAME fuzz_replay_${target}
            COMMAND replay_${target} ${OB_FUZZ_DIR}/corpus/${target}
                    ${OB_FUZZ_DIR}/regressions/${target})
@@ -22,6 +36,12 @@ foreach(target IN LISTS OB_FUZZ_TARGETS)
   if(OB_FUZZ)
     add_executable(fuzz_${target} ${OB_FUZZ_DIR}/fuzz_${target}.c)
     target_link_libraries(fuzz_${target} PRIVATE ob_flags orderbus_static)
+    if(target IN_LIST OB_FUZZ_BROKER_TARGETS)
+      target_link_libraries(fuzz_${target} PRIVATE ob_broker_core)
+    endif()
+    if(target IN_LIST OB_FUZZ_MONITOR_TARGETS)
+      target_link_libraries(fuzz_${target} PRIVATE ob_monitor_core)
+    endif()
     target_link_options(fuzz_${target} PRIVATE -fsanitize=fuzzer)
   endif()
 endforeach()

@@ -848,6 +848,7 @@ test_start_failures(void **state)
     assert_non_null(file);
     fclose(file);
     ob_config_defaults(&cfg);
+    cfg.curve = 0; /* plaintext on ipc: no certificate needed */
     snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s/file/data", fx->dir);
     snprintf(cfg.endpoint, sizeof cfg.endpoint, "ipc://%.200s/other.ipc", fx->dir);
     assert_int_equal(ob_server_start(&cfg, &server, err, sizeof err), -ENOTDIR);
@@ -856,6 +857,7 @@ test_start_failures(void **state)
 
     /* an endpoint that cannot be bound */
     ob_config_defaults(&cfg);
+    cfg.curve = 0;
     snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s/data2", fx->dir);
     snprintf(cfg.endpoint, sizeof cfg.endpoint, "tcp://127.0.0.1:notaport");
     assert_true(ob_server_start(&cfg, &server, err, sizeof err) < 0);

@@ -8,7 +8,7 @@ cc=$2
 prefix=$(mktemp -d /tmp/orderbus-install-XXXXXX)
 trap 'rm -rf "$prefix"' EXIT
 cmake --install "$build" --prefix "$prefix" >/dev/null
-for f in bin/orderbus-broker bin/orderbus-publish bin/orderbus-subscribe \
+for f in bin/orderbus-broker bin/orderbus-publish bin/orderbus-subscribe bin/orderbus-keys \
     include/orderbus/orderbus.h include/orderbus/client.h; do
     test -e "$prefix/$f" || { echo "missing after install: $f"; exit 1; }
 done

@@ -69,6 +69,25 @@ s_write(const t_fixture_t *fx, const char *text)
 static int
 s_parse(ob_config_t *cfg, char *errbuf, size_t errlen, ...)
 {
+    /* Development mode (plaintext), as deploy/orderbus-broker.cfg: most tests are about
+       other settings. A later --curve wins; s_parse_raw has no such default. */
+    char *argv[T_ARGS_MAX + 1] = {(char *)"orderbus-broker", (char *)"--curve", (char *)"0"};
+    int argc = 3;
+    va_list args;
+    va_start(args, errlen);
+    for (char *arg = va_arg(args, char *); arg; arg = va_arg(args, char *)) {
+        assert_true(argc < T_ARGS_MAX);
+        argv[argc++] = arg;
+    }
+    va_end(args);
+    argv[argc] = NULL;
+    return ob_config_parse(cfg, argc, argv, errbuf, errlen);
+}
+
+/* Parses the NULL-terminated flags after argv[0] as given. */
+static int
+s_parse_raw(ob_config_t *cfg, char *errbuf, size_t errlen, ...)
+{
     char *argv[T_ARGS_MAX + 1] = {(char *)"orderbus-broker"};
     int argc = 1;
     va_list args;
@@ -82,12 +101,28 @@ s_parse(ob_config_t *cfg, char *errbuf, size_t errlen, ...)
     return ob_config_parse(cfg, argc, argv, errbuf, errlen);
 }
 
+/* The defaults with curve = 0, which validate without certificate files. */
+static void
+s_dev_defaults(ob_config_t *cfg)
+{
+    ob_config_defaults(cfg);
+    cfg->curve = 0;
+}
+
 static void
 test_defaults(void **state)
 {
     (void)state;
     ob_config_t cfg;
     char err[OB_CONFIG_ERR_MAX] = "";
+    /* CURVE is the default, and it needs the broker's certificate and permissions */
+    assert_int_equal(s_parse_raw(&cfg, err, sizeof err, NULL), OB_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err, "security/cert"));
+    assert_non_null(strstr(err, "orderbus-keys broker"));
+    ob_config_defaults(&cfg);
+    assert_int_equal(cfg.curve, 1);
+    assert_string_equal(cfg.cert, "");
+    assert_string_equal(cfg.permissions, "");
     assert_int_equal(s_parse(&cfg, err, sizeof err, NULL), 0);
     assert_string_equal(err, "");
     assert_string_equal(cfg.endpoint, OB_ENDPOINT_DEFAULT);
@@ -97,12 +132,12 @@ test_defaults(void **state)
     assert_int_equal(cfg.max_event_bytes, OB_EVENT_MAX_DEFAULT);
     assert_int_equal(cfg.batch_max, OB_BATCH_MAX);
     assert_int_equal(cfg.verbose, 0);
-    assert_int_equal(cfg.allow_remote, 0);
+    assert_int_equal(cfg.curve, 0);
     assert_int_equal(cfg.help, 0);
     assert_int_equal(cfg.version, 0);
 
     ob_config_t defaults;
-    ob_config_defaults(&defaults);
+    s_dev_defaults(&defaults);
     assert_memory_equal(&cfg, &defaults, sizeof cfg);
     assert_int_equal(ob_config_validate(&defaults, err, sizeof err), 0);
 }
@@ -149,7 +184,8 @@ test_file_and_override(void **state)
                 "    max_event_bytes = 512K\n"
                 "    batch_max = 128\n"
                 "    verbose = 1\n"
-                "    allow_remote = 0\n");
+                "security\n"
+                "    curve = 0\n");
     assert_int_equal(s_parse(&cfg, err, sizeof err, "--config", fx->file, NULL), 0);
     assert_string_equal(cfg.config_file, fx->file);
     assert_string_equal(cfg.endpoint, "tcp://127.0.0.1:9999");
@@ -224,7 +260,7 @@ test_shipped_example(void **state)
 
 /* One invalid command line and a piece of the message it must produce. */
 typedef struct t_bad {
-    const char *args[4]; /* arguments after the program name, NULL-terminated */
+    const char *args[6]; /* arguments after the program name, NULL-terminated */
     const char *message; /* expected substring of the error */
 } t_bad_t;
 
@@ -252,7 +288,11 @@ test_invalid_flags(void **state)
         {{"--endpoint", ""}, "--endpoint: empty value"},
         {{"--endpoint", "foo"}, "endpoint foo: not tcp://"},
         {{"--endpoint", "tcp://"}, "not tcp://"},
-        {{"--endpoint", "tcp://0.0.0.0:7450"}, "allow_remote"},
+        {{"--curve", "0", "--endpoint", "tcp://0.0.0.0:7450"}, "curve = 0 (plaintext"},
+        {{"--curve", "2"}, "--curve: 2 is out of range 0..1"},
+        {{"--curve", "1"}, "security/cert: required"},
+        {{"--curve", "1", "--cert", "/k/broker.cert"}, "security/permissions: required"},
+        {{"--allow-remote", NULL}, "unknown flag '--allow-remote'"},
         {{"--endpoint", "tcp://127.0.0.1:99999"}, "the port must be 1..65535 or *"},
         {{"--endpoint", "tcp://127.0.0.1:0"}, "the port must be"},
         {{"--endpoint", "tcp://127.0.0.1:"}, "the port must be"},
@@ -270,7 +310,7 @@ test_invalid_flags(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const t_bad_t *bad = &cases[i];
-        char *argv[6] = {(char *)"orderbus-broker"};
+        char *argv[8] = {(char *)"orderbus-broker"};
         int argc = 1;
         for (int a = 0; bad->args[a]; a++)
             argv[argc++] = (char *)bad->args[a];
@@ -306,7 +346,10 @@ test_invalid_file(void **state)
         {"broker\n    batch_max = 99999\n", "key 'broker/batch_max': 99999 is out of range"},
         {"broker\n    verbose = maybe\n", "key 'broker/verbose': 'maybe' is not 0, 1"},
         {"broker\n    endpoint\n", "key 'broker/endpoint': empty value"},
-        {"broker\n    endpoint = tcp://*:7450\n", "allow_remote"},
+        {"broker\n    endpoint = tcp://*:7450\n", "curve = 0 (plaintext"},
+        {"broker\n    allow_remote = 1\n", "unknown key 'broker/allow_remote'"},
+        {"security\n    curve = yes\n", "key 'security/curve': 'yes' is not a number"},
+        {"security\n    keys = x\n", "unknown key 'security/keys'"},
         {"broker\n    endpoint\n        deeper = 1\n", "cannot have children"},
         {"gateway\n    endpoint = tcp://127.0.0.1:1\n", "unknown section 'gateway'"},
         {"endpoint = tcp://127.0.0.1:1\n", "unknown section 'endpoint'"},
@@ -348,15 +391,26 @@ test_loopback_rule(void **state)
         assert_int_equal(s_parse(&cfg, err, sizeof err, "--endpoint", remote[i], NULL),
                          OB_ERR_INVALID_ARGUMENT);
         assert_non_null(strstr(err, remote[i]));
-        assert_int_equal(
-            s_parse(&cfg, err, sizeof err, "--endpoint", remote[i], "--allow-remote", NULL), 0);
-        assert_int_equal(cfg.allow_remote, 1);
+        /* with CURVE any endpoint goes (the files are read when the server starts) */
+        assert_int_equal(s_parse(&cfg, err, sizeof err, "--endpoint", remote[i], "--curve", "1",
+                                 "--cert", "/k/broker.cert", "--permissions", "/k/perms.cfg", NULL),
+                         0);
+        assert_int_equal(cfg.curve, 1);
+        assert_string_equal(cfg.cert, "/k/broker.cert");
+        assert_string_equal(cfg.permissions, "/k/perms.cfg");
     }
-    /* allow_remote from the file */
-    s_write(fx, "broker\n    endpoint = tcp://*:7450\n    allow_remote = true\n");
-    assert_int_equal(s_parse(&cfg, err, sizeof err, "--config", fx->file, NULL), 0);
-    assert_int_equal(cfg.allow_remote, 1);
+    /* the security section of the file; a flag overrides it */
+    s_write(fx, "broker\n    endpoint = tcp://*:7450\nsecurity\n    curve = 1\n"
+                "    cert = \"/etc/orderbus/keys/broker.cert\"\n"
+                "    permissions = /etc/orderbus/permissions.cfg\n");
+    assert_int_equal(s_parse_raw(&cfg, err, sizeof err, "--config", fx->file, NULL), 0);
+    assert_int_equal(cfg.curve, 1);
     assert_string_equal(cfg.endpoint, "tcp://*:7450");
+    assert_string_equal(cfg.cert, "/etc/orderbus/keys/broker.cert");
+    assert_string_equal(cfg.permissions, "/etc/orderbus/permissions.cfg");
+    assert_int_equal(s_parse_raw(&cfg, err, sizeof err, "--config", fx->file, "--curve", "0", NULL),
+                     OB_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err, "tcp://*:7450 is reachable from other machines"));
 }
 
 static void
@@ -365,30 +419,30 @@ test_validate_direct(void **state)
     (void)state;
     ob_config_t cfg;
     char err[OB_CONFIG_ERR_MAX];
-    ob_config_defaults(&cfg);
+    s_dev_defaults(&cfg);
     cfg.batch_max = 0;
     assert_int_equal(ob_config_validate(&cfg, err, sizeof err), OB_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(err, "batch_max"));
-    ob_config_defaults(&cfg);
+    s_dev_defaults(&cfg);
     cfg.max_event_bytes = OB_EVENT_MAX_ACCEPT + 1;
     assert_int_equal(ob_config_validate(&cfg, err, sizeof err), OB_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(err, "max_event_bytes"));
-    ob_config_defaults(&cfg);
+    s_dev_defaults(&cfg);
     cfg.map_size = OB_MAP_SIZE_MIN - 1;
     assert_int_equal(ob_config_validate(&cfg, err, sizeof err), OB_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(err, "map_size"));
-    ob_config_defaults(&cfg);
+    s_dev_defaults(&cfg);
     cfg.data_dir[0] = '\0';
     assert_int_equal(ob_config_validate(&cfg, err, sizeof err), OB_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(err, "data_dir"));
 
     /* retention: the defaults, the rules' patterns, limits and count */
-    ob_config_defaults(&cfg);
+    s_dev_defaults(&cfg);
     cfg.retention.max_age_ms = OB_CONFIG_AGE_MAX_MS + 1;
     assert_int_equal(ob_config_validate(&cfg, err, sizeof err), OB_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(err, "retention/max_age: "));
     assert_non_null(strstr(err, "out of range 0..36500d"));
-    ob_config_defaults(&cfg);
+    s_dev_defaults(&cfg);
     cfg.retention_rule_count = 1;
     snprintf(cfg.retention_rules[0].pattern, sizeof cfg.retention_rules[0].pattern, "oms.a*");
     assert_int_equal(ob_config_validate(&cfg, err, sizeof err), OB_ERR_INVALID_ARGUMENT);
@@ -854,7 +908,13 @@ test_help_and_version(void **state)
                                     "--max-event-bytes",
                                     "--batch-max",
                                     "--verbose",
-                                    "--allow-remote",
+                                    "--curve N",
+                                    "--cert VALUE",
+                                    "--permissions VALUE",
+                                    "security/curve",
+                                    "SECURITY",
+                                    "orderbus-keys client",
+                                    "SIGHUP",
                                     "--retention-max-age DURATION",
                                     "--retention-max-events N",
                                     "--retention-max-bytes SIZE",
@@ -880,7 +940,6 @@ test_help_and_version(void **state)
                                     "broker/max_event_bytes",
                                     "broker/batch_max",
                                     "broker/verbose",
-                                    "broker/allow_remote",
                                     OB_ENDPOINT_DEFAULT,
                                     OB_DATA_DIR_DEFAULT,
                                     "Default: 1G",

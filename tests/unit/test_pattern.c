@@ -1,4 +1,4 @@
-/*  test_pattern: ob_pattern_valid and ob_pattern_match, table-tested against
+/*  test_pattern: ob_pattern_valid, ob_pattern_match and ob_pattern_covers, table-tested against
     proto/PROTOCOL.md 7.2 (every row of its table is a row here). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -90,6 +90,83 @@ test_invalid(void **state)
     assert_false(ob_pattern_valid(NULL, 0));
 }
 
+/* ob_pattern_covers: (allowed, requested, covered). */
+static const struct {
+    const char *allowed, *requested;
+    int covers;
+} s_covers[] = {
+    /* the example: oms-7 is allowed oms.7 only */
+    {"oms.7", "oms.7", 1},
+    {"oms.7", "oms.8", 0},
+    {"oms.7", "oms.*", 0},
+    {"oms.7", "oms.>", 0},
+    {"oms.7", ">", 0},
+    {"oms.7", "*.7", 0},
+    {"oms.7", "oms.7.x", 0},
+    {"oms.7", "oms", 0},
+    /* > covers everything below it, wildcards included */
+    {"oms.>", "oms.7", 1},
+    {"oms.>", "oms.7.x", 1},
+    {"oms.>", "oms.*", 1},
+    {"oms.>", "oms.>", 1},
+    {"oms.>", "oms.*.x", 1},
+    {"oms.>", "oms.7.>", 1},
+    {"oms.>", "oms", 0},
+    {"oms.>", ">", 0},
+    {"oms.>", "*.7", 0},
+    {"oms.>", "mp.7", 0},
+    {">", ">", 1},
+    {">", "*", 1},
+    {">", "oms.>", 1},
+    {">", "*.*.>", 1},
+    /* * covers exactly one token of anything, never > */
+    {"oms.*", "oms.7", 1},
+    {"oms.*", "oms.*", 1},
+    {"oms.*", "oms.>", 0}, /* oms.> also matches oms.7.x */
+    {"oms.*", "oms.7.x", 0},
+    {"oms.*", "oms", 0},
+    {"*", ">", 0},
+    {"*", "*", 1},
+    {"*", "oms", 1},
+    {"*.*", "*.>", 0},
+    {"*.>", "*.*", 1},
+    {"*.>", "oms.>", 1},
+    {"*.>", ">", 0}, /* > matches one-token topics, *.> does not */
+    {"*.7", "oms.7", 1},
+    {"*.7", "*.7", 1},
+    {"*.7", "*.*", 0},
+    {"oms.*.x", "oms.7.x", 1},
+    {"oms.*.x", "oms.*.y", 0},
+    {"oms.7.>", "oms.>", 0},
+    {"oms.7.>", "oms.7.*", 1},
+};
+
+static void
+test_covers_table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof s_covers / sizeof s_covers[0]; i++) {
+        const char *a = s_covers[i].allowed, *r = s_covers[i].requested;
+        if (ob_pattern_covers(a, strlen(a), r, strlen(r)) != s_covers[i].covers)
+            fail_msg("allowed '%s' covers requested '%s': expected %d", a, r, s_covers[i].covers);
+    }
+    /* consistent with the matcher: a topic is covered iff it is matched */
+    for (size_t i = 0; i < sizeof s_cases / sizeof s_cases[0]; i++) {
+        const t_case_t *c = &s_cases[i];
+        if (ob_pattern_covers(c->pattern, strlen(c->pattern), c->topic, strlen(c->topic)) !=
+            c->match)
+            fail_msg("covers '%s' '%s' disagrees with the matcher", c->pattern, c->topic);
+    }
+    /* invalid on either side covers nothing */
+    for (size_t i = 0; i < sizeof s_invalid / sizeof s_invalid[0]; i++) {
+        const char *p = s_invalid[i];
+        assert_false(ob_pattern_covers(p, strlen(p), "oms.1", 5));
+        assert_false(ob_pattern_covers(">", 1, p, strlen(p)));
+    }
+    assert_false(ob_pattern_covers(NULL, 0, "oms", 3));
+    assert_false(ob_pattern_covers(">", 1, NULL, 0));
+}
+
 static void
 test_lengths(void **state)
 {
@@ -111,6 +188,7 @@ main(void)
         cmocka_unit_test(test_match_table),
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_lengths),
+        cmocka_unit_test(test_covers_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -48,11 +48,16 @@ extern "C" {
 typedef struct ob_client ob_client_t;
 
 typedef struct ob_client_config {
-    const char *name;      /* client name sent in HELLO, NULL for "anonymous"; copied */
-    unsigned window;       /* max unconfirmed publishes, 0 for OB_WINDOW_DEFAULT */
-    int timeout_ms;        /* how long publish, subscribe, unsubscribe and request wait, 0 for
-                              OB_TIMEOUT_MS_DEFAULT, -1 forever */
-    unsigned heartbeat_ms; /* PING interval when idle, 0 for OB_HEARTBEAT_MS_DEFAULT */
+    const char *name;        /* client name sent in HELLO, NULL for "anonymous"; copied */
+    unsigned window;         /* max unconfirmed publishes, 0 for OB_WINDOW_DEFAULT */
+    int timeout_ms;          /* how long publish, subscribe, unsubscribe and request wait, 0 for
+                                OB_TIMEOUT_MS_DEFAULT, -1 forever */
+    unsigned heartbeat_ms;   /* PING interval when idle, 0 for OB_HEARTBEAT_MS_DEFAULT */
+    const char *cert;        /* CURVE: path of this client's certificate (czmq zcert: the
+                                file PATH_secret holding the secret key is read), NULL for
+                                plaintext; read by ob_client_new */
+    const char *broker_cert; /* CURVE: path of the broker's public certificate, NULL for
+                                plaintext; both or neither (PROTOCOL.md 14) */
 } ob_client_config_t;
 
 typedef struct ob_confirm {
@@ -64,7 +69,10 @@ typedef struct ob_confirm {
 
 /* Creates a client and starts connecting to endpoint (borrowed). config may be NULL (all
    defaults; copied). Does not wait for the broker. Returns NULL if the endpoint is invalid
-   or the configuration out of range. */
+   or the configuration out of range; with CURVE (config->cert and config->broker_cert) also
+   if only one of the two is set, or a certificate cannot be read or holds no valid key (the
+   client's must have its _secret file). A CURVE broker refuses a client whose key is not in
+   its permissions during the handshake: ob_client_connect then times out. */
 ob_client_t *ob_client_new(const char *endpoint, const ob_client_config_t *config);
 
 /* Destroys the client, dropping unconfirmed publishes and queued deliveries; ACKs and NACKs

@@ -20,6 +20,14 @@ int ob_pattern_valid(const char *pattern, size_t len);
    (topic_len bytes), else 0. Returns 0 if either is invalid. */
 int ob_pattern_match(const char *pattern, size_t pattern_len, const char *topic, size_t topic_len);
 
+/* Returns 1 if the pattern allowed (allowed_len bytes) covers the pattern requested
+   (requested_len bytes): every topic that requested matches is also matched by allowed (the
+   permission rule of PROTOCOL.md 14.4: "oms.>" covers "oms.7.x" and "oms.*", "oms.7" covers
+   neither "oms.*" nor "oms.>", "*" never covers ">"). A topic name is a pattern, so this is
+   also "allowed matches the topic". Returns 0 if either is invalid. */
+int ob_pattern_covers(const char *allowed, size_t allowed_len, const char *requested,
+                      size_t requested_len);
+
 #ifdef __cplusplus
 }
 #endif
