@@ -71,6 +71,18 @@ static const s_option_t s_options[] = {
      "an event in up to 2K more, stays within the 16M frame cap."},
     {S_SECTION, "batch_max", "--batch-max", S_KIND_UINT, S_FIELD(batch_max), 1, OB_BATCH_MAX,
      "Most publishes committed in one LMDB transaction (group commit)."},
+    {S_SECTION, "max_clients", "--max-clients", S_KIND_UINT, S_FIELD(max_clients), 1,
+     OB_CLIENTS_MAX,
+     "Most sessions (clients that said HELLO) at once; a HELLO beyond gets LIMIT.\n"
+     "Sessions end at the client's disconnect or after 3 missed heartbeats."},
+    {S_SECTION, "max_subs_per_client", "--max-subs-per-client", S_KIND_UINT,
+     S_FIELD(max_subs_per_client), 1, OB_SUBS_MAX,
+     "Most subscriptions one session is attached to; a SUBSCRIBE beyond gets LIMIT."},
+    {S_SECTION, "max_pending", "--max-pending", S_KIND_UINT, S_FIELD(max_pending), 1, OB_WINDOW_MAX,
+     "Most publishes of one session awaiting their CONFIRM or ERROR; one beyond gets\n"
+     "LIMIT. WELCOME tells clients, and liborderbus keeps its window within it."},
+    {S_SECTION, "max_topics", "--max-topics", S_KIND_UINT, S_FIELD(max_topics), 1, OB_TOPICS_MAX,
+     "Most topics stored; a publish that would create one more gets LIMIT."},
     {S_SECTION, "verbose", "--verbose", S_KIND_BOOL, S_FIELD(verbose), 0, 1,
      "Log every refused message (at debug level)."},
     {S_SECURITY, "curve", "--curve", S_KIND_UINT, S_FIELD(curve), 0, 1,
@@ -141,6 +153,10 @@ ob_config_defaults(ob_config_t *cfg)
     cfg->max_event_bytes = OB_EVENT_MAX_DEFAULT;
     cfg->batch_max = OB_BATCH_MAX;
     cfg->curve = 1;
+    cfg->max_clients = OB_CLIENTS_DEFAULT;
+    cfg->max_subs_per_client = OB_SUBS_PER_CLIENT_DEFAULT;
+    cfg->max_pending = OB_PENDING_DEFAULT;
+    cfg->max_topics = OB_TOPICS_MAX;
 }
 
 /* Size units, largest first: the suffix (either case) and its power of 1024. */

@@ -65,6 +65,10 @@ typedef struct ob_config {
     uint64_t map_size;                         /* initial LMDB map size; it grows on demand */
     uint64_t max_event_bytes;                  /* largest event frame accepted */
     unsigned batch_max;                        /* publishes in one group commit */
+    unsigned max_clients;                      /* sessions at once */
+    unsigned max_subs_per_client;              /* subscriptions one session is attached to */
+    unsigned max_pending;                      /* publishes of one session awaiting answers */
+    unsigned max_topics;                       /* topics stored */
     int verbose;                               /* 1: log every refused message (zsys_debug) */
     unsigned curve;                            /* 1: CURVE + permissions; 0: plaintext */
     char cert[OB_CONFIG_PATH_MAX];             /* broker certificate (zcert), "" if none */

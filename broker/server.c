@@ -80,6 +80,7 @@ typedef struct s_session {
     char key[S_RID_KEY];               /* its key in sessions */
     char user[OB_PERMS_KEY_LEN + 1];   /* CURVE: the client's public key at HELLO; else "" */
     int gone;                          /* its connection was found gone (in self->gone) */
+    unsigned pending;                  /* its publishes in a batch, not yet answered */
 } s_session_t;
 
 typedef struct s_server {
@@ -317,11 +318,31 @@ typedef struct s_run {
     } msg; /* the CONFIRM so far */
 } s_run_t;
 
+/* The session of the peer rid (borrowed), or NULL. */
+static s_session_t *
+s_session_of(s_server_t *self, zmq_msg_t *rid)
+{
+    char key[S_RID_KEY];
+    s_rid_key(rid, key);
+    return zhashx_lookup(self->sessions, key);
+}
+
+/* count publishes of the peer rid were answered: they no longer count towards its
+   max_pending. A session that said HELLO again meanwhile started from 0. */
+static void
+s_answered(s_server_t *self, zmq_msg_t *rid, uint32_t count)
+{
+    s_session_t *session = s_session_of(self, rid);
+    if (session)
+        session->pending = session->pending > count ? session->pending - count : 0;
+}
+
 /* Sends run's CONFIRM and closes it. */
 static void
 s_run_flush(s_server_t *self, s_run_t *run)
 {
     if (run->rid) {
+        s_answered(self, run->rid, run->msg.count);
         ob_wire_msg_t *msg = &self->confirm;
         msg->command = OB_CMD_CONFIRM;
         msg->req = run->msg.req;
@@ -404,6 +425,7 @@ s_confirm(s_server_t *self, s_batch_t *batch)
         if (item->rc) {
             if (run)
                 s_run_flush(self, run); /* the client's earlier answers go first */
+            s_answered(self, &pending->rid, 1);
             s_send_error(self, &pending->rid, pending->req, item->rc, "%.*s: %s",
                          (int)pending->env.topic_len, pending->env.topic, ob_strerror(item->rc));
             continue;
@@ -511,6 +533,11 @@ s_on_hello(s_server_t *self, zmq_msg_t *rid, const char *key, s_session_t *sessi
            const ob_wire_msg_t *hello, const char *user)
 {
     if (!session) {
+        if (zhashx_size(self->sessions) >= self->cfg.max_clients) {
+            s_send_error(self, rid, 0, OB_ERR_LIMIT, "max_clients (%u) sessions already",
+                         self->cfg.max_clients);
+            return;
+        }
         session = calloc(1, sizeof *session);
         if (!session) {
             s_send_error(self, rid, 0, -ENOMEM, "out of memory for a session");
@@ -526,6 +553,7 @@ s_on_hello(s_server_t *self, zmq_msg_t *rid, const char *key, s_session_t *sessi
     snprintf(session->user, sizeof session->user, "%s", user ? user : "");
     session->heartbeat_ms = hello->heartbeat_ms ? hello->heartbeat_ms : OB_HEARTBEAT_MS_DEFAULT;
     session->last_seen = zclock_mono();
+    session->pending = 0; /* answers to the old session's publishes still count down */
 
     ob_wire_msg_t msg;
     memset(&msg, 0, sizeof msg);
@@ -534,14 +562,16 @@ s_on_hello(s_server_t *self, zmq_msg_t *rid, const char *key, s_session_t *sessi
     snprintf(msg.session, sizeof msg.session, "%s", self->session_id);
     msg.heartbeat_ms = session->heartbeat_ms;
     msg.max_event = self->cfg.max_event_bytes;
+    msg.max_pending = self->cfg.max_pending;
     s_send(self, rid, &msg);
 }
 
-/* Handles PUBLISH: checks the event and adds it to the collecting batch, moving rid and
-   frame (both received, owned by the caller) into it; they are left empty then. */
+/* Handles PUBLISH from session: checks the event and adds it to the collecting batch,
+   moving rid and frame (both received, owned by the caller) into it; they are left empty
+   then. */
 static void
-s_on_publish(s_server_t *self, zmq_msg_t *rid, zmq_msg_t *frame, const ob_wire_msg_t *msg,
-             const ob_perms_client_t *client)
+s_on_publish(s_server_t *self, s_session_t *session, zmq_msg_t *rid, zmq_msg_t *frame,
+             const ob_wire_msg_t *msg, const ob_perms_client_t *client)
 {
     size_t size = zmq_msg_size(frame);
     if (size > self->cfg.max_event_bytes) {
@@ -574,6 +604,12 @@ s_on_publish(s_server_t *self, zmq_msg_t *rid, zmq_msg_t *frame, const ob_wire_m
         s_forbidden(self, rid, msg->req, ob_perms_client_name(client), reason);
         return;
     }
+    if (session->pending >= self->cfg.max_pending) {
+        s_send_error(self, rid, msg->req, OB_ERR_LIMIT,
+                     "max_pending (%u) publishes already await their answer",
+                     self->cfg.max_pending);
+        return;
+    }
 
     s_batch_t *batch = self->collecting;
     size_t i = batch->wb.count++;
@@ -600,6 +636,7 @@ s_on_publish(s_server_t *self, zmq_msg_t *rid, zmq_msg_t *frame, const ob_wire_m
     item->event = (const uint8_t *)moved;
     item->event_len = size;
     batch->bytes += size;
+    session->pending++;
 }
 
 /* subs.h sink: a DELIVER to a session. */
@@ -1027,7 +1064,7 @@ s_read_one(s_server_t *self)
         goto out;
     }
     if (msg.command == OB_CMD_PUBLISH)
-        s_on_publish(self, &rid, &frames[2], &msg, client); /* (7) */
+        s_on_publish(self, session, &rid, &frames[2], &msg, client); /* (7) */
     else
         s_on_request(self, &rid, session, &msg, client);
 out:
@@ -1413,11 +1450,13 @@ s_start(s_server_t *self)
                            ob_strerror(rc));
         return rc;
     }
+    ob_store_set_max_topics(self->store, cfg->max_topics);
     if ((rc = ob_subs_new(self->store, s_deliver, s_gone, self, &self->subs))) {
         s_start_failed(self, rc, "cannot load the subscriptions in %s: %s", cfg->data_dir,
                        ob_strerror(rc));
         return rc;
     }
+    ob_subs_set_max_per_consumer(self->subs, cfg->max_subs_per_client);
 
     self->router = zsock_new(ZMQ_ROUTER);
     if (!self->router) {

@@ -149,6 +149,11 @@ int ob_store_holder(const char *dir, long *ret_pid);
 /* Closes the store and sets *self_p to NULL; accepts NULL. */
 void ob_store_close(ob_store_t **self_p);
 
+/* Sets the most topics the store holds (1..OB_TOPICS_MAX, the default): an item that would
+   create one more gets OB_ERR_LIMIT. Topics already stored beyond it stay. Call it before
+   the first ob_store_commit (the writer reads it without a lock). */
+void ob_store_set_max_topics(ob_store_t *self, uint64_t max_topics);
+
 /* Appends count items (borrowed; their outputs written) in one durable transaction: each
    item gets rc 0 with its seq and dup, or its own error: OB_ERR_INVALID_TOPIC,
    OB_ERR_INVALID_EVENT (id empty or over OB_EVENT_ID_MAX, empty event), OB_ERR_TOO_LARGE

@@ -172,7 +172,8 @@ struct ob_store {
     size_t touched_count;            /* entries used in touched */
     size_t touched_cap;              /* entries allocated in touched */
     uint32_t next_topic;             /* id the next new topic gets */
-    uint64_t topics_count;           /* topics stored, for the OB_TOPICS_MAX check */
+    uint64_t topics_count;           /* topics stored, for the max_topics check */
+    uint64_t max_topics;             /* most topics: OB_TOPICS_MAX or less */
     ob_store_stats_t stats;          /* counters (map_size, topics, events filled on demand) */
     char retain_after[OB_TOPIC_MAX]; /* the last topic retention finished, not terminated */
     size_t retain_after_len;         /* bytes in retain_after; 0: begin at the first topic */
@@ -402,6 +403,7 @@ s_init_meta(ob_store_t *self)
         goto fail;
     }
     self->topics_count = stat.ms_entries;
+    self->max_topics = OB_TOPICS_MAX;
     rc = mdb_txn_commit(txn);
     return s_map_rc(rc);
 fail:
@@ -635,7 +637,7 @@ s_topic_get(ob_store_t *self, MDB_txn *txn, const ob_store_item_t *item, uint64_
     if (rc && rc != MDB_NOTFOUND)
         return rc;
     if (rc == MDB_NOTFOUND &&
-        (self->topics_count >= OB_TOPICS_MAX || self->next_topic == UINT32_MAX)) {
+        (self->topics_count >= self->max_topics || self->next_topic == UINT32_MAX)) {
         *ret_item_rc = OB_ERR_LIMIT;
         return 0;
     }
@@ -1506,6 +1508,13 @@ s_count(ob_store_t *self, MDB_dbi dbi, uint64_t *ret_count)
         return OB_ERR_STORAGE;
     *ret_count = stat.ms_entries;
     return 0;
+}
+
+void
+ob_store_set_max_topics(ob_store_t *self, uint64_t max_topics)
+{
+    assert(max_topics >= 1 && max_topics <= OB_TOPICS_MAX);
+    self->max_topics = max_topics;
 }
 
 int

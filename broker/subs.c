@@ -124,6 +124,7 @@ struct ob_subs {
     zhashx_t *subs;      /* name -> s_sub_t, owned */
     zhashx_t *topics;    /* name -> s_topic_t, owned */
     zhashx_t *consumers; /* consumer pointer -> zlistx_t of sub names, owned */
+    size_t per_consumer; /* most subscriptions one consumer is attached to */
     zlistx_t *active;    /* s_sub_t * that may deliver */
     zlistx_t *dirty;     /* s_sub_t * with something to persist */
     zlistx_t *deleted;   /* names (owned) whose records are to be deleted */
@@ -838,6 +839,7 @@ ob_subs_new(ob_store_t *store, ob_subs_deliver_fn *deliver, ob_subs_gone_fn *gon
     self->subs = zhashx_new();
     self->topics = zhashx_new();
     self->consumers = zhashx_new();
+    self->per_consumer = OB_SUBS_PER_CLIENT_DEFAULT;
     self->active = zlistx_new();
     self->dirty = zlistx_new();
     self->deleted = zlistx_new();
@@ -987,6 +989,12 @@ ob_subs_subscribe(ob_subs_t *self, void *consumer, const ob_wire_msg_t *msg,
     }
     snprintf(ret_name, OB_SUB_NAME_MAX + 1, "%s", name);
 
+    /* Checked before anything is created; ob_subs_attach checks again, for SUBSCRIBEs
+       deferred to the same commit. */
+    zlistx_t *names = s_consumer_subs(self, consumer, 0);
+    if (names && zlistx_size(names) >= self->per_consumer && !zlistx_find(names, name))
+        return OB_ERR_LIMIT;
+
     s_sub_t *sub = zhashx_lookup(self->subs, name);
     if (sub) {
         if (!s_same_set(sub->patterns, sub->pattern_count, msg->patterns[0], msg->pattern_count,
@@ -1022,6 +1030,13 @@ ob_subs_subscribe(ob_subs_t *self, void *consumer, const ob_wire_msg_t *msg,
     return 0;
 }
 
+void
+ob_subs_set_max_per_consumer(ob_subs_t *self, size_t max)
+{
+    assert(max >= 1);
+    self->per_consumer = max;
+}
+
 int
 ob_subs_attach(ob_subs_t *self, void *consumer, const char *name)
 {
@@ -1034,6 +1049,8 @@ ob_subs_attach(ob_subs_t *self, void *consumer, const char *name)
     zlistx_t *names = s_consumer_subs(self, consumer, 1);
     if (!names)
         return -ENOMEM;
+    if (zlistx_size(names) >= self->per_consumer)
+        return OB_ERR_LIMIT;
     if (sub->consumer_count == sub->consumer_cap) {
         size_t cap = sub->consumer_cap ? 2 * sub->consumer_cap : 2;
         void **grown = realloc(sub->consumers, cap * sizeof *grown);

@@ -76,13 +76,19 @@ void ob_subs_on_commit(ob_subs_t *self, const ob_store_item_t *items, size_t cou
    = 1): its record must be committed first; the caller answers SUBSCRIBED after the commit
    that holds it and then calls ob_subs_attach. Returns 0, OB_ERR_INVALID_PATTERN,
    OB_ERR_INVALID_ARGUMENT (a name in the broker's own "eph-" space, a pattern that only
-   matches dead-letter topics of itself), OB_ERR_SUBSCRIPTION_EXISTS, OB_ERR_LIMIT,
+   matches dead-letter topics of itself), OB_ERR_SUBSCRIPTION_EXISTS, OB_ERR_LIMIT (the
+   broker's OB_SUBS_MAX, or consumer's maximum: ob_subs_set_max_per_consumer),
    OB_ERR_STORAGE or -ENOMEM. */
 int ob_subs_subscribe(ob_subs_t *self, void *consumer, const ob_wire_msg_t *msg,
                       char ret_name[OB_SUB_NAME_MAX + 1], int *ret_created, int *ret_defer);
 
+/* Sets the most subscriptions one consumer may be attached to (>= 1; the default is
+   OB_SUBS_PER_CLIENT_DEFAULT): a SUBSCRIBE or attach beyond it is OB_ERR_LIMIT. */
+void ob_subs_set_max_per_consumer(ob_subs_t *self, size_t max);
+
 /* Attaches consumer to subscription sub (after a deferred SUBSCRIBE). Returns 0 or
-   OB_ERR_NO_SUCH_SUBSCRIPTION (deleted meanwhile) or -ENOMEM. */
+   OB_ERR_NO_SUCH_SUBSCRIPTION (deleted meanwhile), OB_ERR_LIMIT (consumer attached to its
+   maximum of subscriptions) or -ENOMEM. */
 int ob_subs_attach(ob_subs_t *self, void *consumer, const char *sub);
 
 /* Detaches consumer from sub: its pending deliveries become available to the others.

@@ -159,6 +159,7 @@ struct ob_client {
     int64_t last_recv;        /* when we last received anything */
     int64_t unanswered_since; /* first send since last_recv, 0 if none: liveness clock */
     uint64_t max_event;       /* largest event the broker accepts, 0 before WELCOME */
+    uint32_t max_pending;     /* the broker's max_pending (WELCOME), 0 before or if none */
     char session[OB_WIRE_SESSION_MAX + 1]; /* session id of the last WELCOME */
 
     s_sub_t *subs;          /* subscription records, owned, in the order of subscribing */
@@ -320,7 +321,10 @@ s_pending_slot(const ob_client_t *self, uint64_t token)
 static int
 s_has_room(const ob_client_t *self)
 {
-    return self->pending < self->window && self->next_token - self->tail <= self->ring_mask;
+    /* The broker refuses (LIMIT) publishes beyond its max_pending: stay within it too. */
+    size_t window =
+        self->max_pending && self->max_pending < self->window ? self->max_pending : self->window;
+    return self->pending < window && self->next_token - self->tail <= self->ring_mask;
 }
 
 /* Makes sure the FIFO can hold a confirmation for every pending publish and one more, so
@@ -733,6 +737,7 @@ s_on_welcome(ob_client_t *self, const ob_wire_msg_t *msg)
     memcpy(self->session, msg->session, sizeof self->session);
     self->hb = msg->heartbeat_ms; /* ob_wire_decode checked its range */
     self->max_event = msg->max_event;
+    self->max_pending = msg->max_pending;
     /* Publishes first, then subscriptions (PROTOCOL.md 10), then the request a caller waits
        for. The deliveries of the old session are all redelivered: drop the copies. */
     s_resend_all(self);

@@ -56,6 +56,7 @@ enum {
     S_KEY_UPTO,
     S_KEY_DELAY_MS,
     S_KEY_AFTER,
+    S_KEY_MAX_PENDING,
     S_WIRE_KEYS
 };
 
@@ -65,6 +66,7 @@ static const ob_mp_key_t s_wire_keys[S_WIRE_KEYS] = {
     [S_KEY_VERSION] = OB_MP_KEY("version"),
     [S_KEY_SESSION] = OB_MP_KEY("session"),
     [S_KEY_MAX_EVENT] = OB_MP_KEY("max_event"),
+    [S_KEY_MAX_PENDING] = OB_MP_KEY("max_pending"),
     [S_KEY_REQ] = OB_MP_KEY("req"),
     [S_KEY_CODE] = OB_MP_KEY("code"),
     [S_KEY_REASON] = OB_MP_KEY("reason"),
@@ -111,7 +113,8 @@ typedef struct s_keyset {
    PING, PONG and the bytes that are no command have no keys. */
 static const s_keyset_t s_command_keys[UINT8_MAX + 1] = {
     [OB_CMD_HELLO] = S_KEYSET(S_KEY_NAME, S_KEY_HEARTBEAT_MS),
-    [OB_CMD_WELCOME] = S_KEYSET(S_KEY_VERSION, S_KEY_SESSION, S_KEY_HEARTBEAT_MS, S_KEY_MAX_EVENT),
+    [OB_CMD_WELCOME] = S_KEYSET(S_KEY_VERSION, S_KEY_SESSION, S_KEY_HEARTBEAT_MS, S_KEY_MAX_EVENT,
+                                S_KEY_MAX_PENDING),
     [OB_CMD_ERROR] = S_KEYSET(S_KEY_REQ, S_KEY_CODE, S_KEY_REASON, S_KEY_SUB),
     [OB_CMD_OK] = S_KEYSET(S_KEY_REQ, S_KEY_RESULT, S_KEY_MORE),
     [OB_CMD_PUBLISH] = S_KEYSET(S_KEY_REQ),
@@ -351,6 +354,8 @@ s_check(const ob_wire_msg_t *msg)
         if (msg->heartbeat_ms < OB_HEARTBEAT_MS_MIN || msg->heartbeat_ms > OB_HEARTBEAT_MS_MAX)
             return OB_ERR_FIELD_TYPE;
         if (msg->max_event < 1 || msg->max_event > OB_EVENT_MAX_CAP)
+            return OB_ERR_FIELD_TYPE;
+        if (msg->max_pending > OB_WINDOW_MAX) /* 0: absent, no limit announced */
             return OB_ERR_FIELD_TYPE;
         return 0;
     case OB_CMD_ERROR:
@@ -631,9 +636,10 @@ s_read_body(s_fields_t *f, ob_wire_msg_t *msg)
             return OB_ERR_MISSING_FIELD;
         if ((rc = s_copy_str(version, OB_WIRE_VERSION_MAX, msg->version)) ||
             (rc = s_copy_str(session, OB_WIRE_SESSION_MAX, msg->session)) ||
-            (rc = s_read_u32(heartbeat, &msg->heartbeat_ms)))
+            (rc = s_read_u32(heartbeat, &msg->heartbeat_ms)) ||
+            (rc = ob_mp_read_uint(max_event, &msg->max_event)))
             return rc;
-        return ob_mp_read_uint(max_event, &msg->max_event);
+        return s_read_opt_u32(f, S_KEY_MAX_PENDING, &msg->max_pending);
     }
     case OB_CMD_ERROR: {
         ob_mp_cursor_t *code = s_field(f, S_KEY_CODE);
@@ -1014,11 +1020,14 @@ s_pack_body(msgpack_packer *pk, const ob_wire_msg_t *msg)
             S_TRY(s_pack_uint_field(pk, S_KEY_HEARTBEAT_MS, msg->heartbeat_ms));
         return 0;
     case OB_CMD_WELCOME:
-        S_TRY(msgpack_pack_map(pk, 4));
+        S_TRY(msgpack_pack_map(pk, msg->max_pending ? 5 : 4));
         S_TRY(s_pack_cstr_field(pk, S_KEY_VERSION, msg->version));
         S_TRY(s_pack_cstr_field(pk, S_KEY_SESSION, msg->session));
         S_TRY(s_pack_uint_field(pk, S_KEY_HEARTBEAT_MS, msg->heartbeat_ms));
-        return s_pack_uint_field(pk, S_KEY_MAX_EVENT, msg->max_event);
+        S_TRY(s_pack_uint_field(pk, S_KEY_MAX_EVENT, msg->max_event));
+        if (msg->max_pending)
+            S_TRY(s_pack_uint_field(pk, S_KEY_MAX_PENDING, msg->max_pending));
+        return 0;
     case OB_CMD_ERROR:
         S_TRY(msgpack_pack_map(pk, (size_t)(2 + (msg->req != 0) + (msg->sub[0] != '\0'))));
         if (msg->req)

@@ -864,7 +864,10 @@ s_child_subscriber(const char *endpoint, int window, int acked, int fd)
             _exit(3);                                                                              \
     } while (0)
     ob_wire_msg_init(&msg, OB_CMD_HELLO);
-    msg.heartbeat_ms = 100; /* its session expires 300 ms after it stops */
+    /* It never PINGs: its session expires 3 heartbeats after its last message. 500 ms
+       leaves 1.5 s for the deliveries and its acks on a loaded machine (100 ms did not),
+       and the new consumer below still gets the unacked events well within T_TIMEOUT_MS. */
+    msg.heartbeat_ms = 500;
     SEND(msg);
     ob_wire_msg_init(&msg, OB_CMD_SUBSCRIBE);
     msg.req = 1;

@@ -22,3 +22,7 @@ target_compile_definitions(test_broker PRIVATE OB_SOURCE_DIR="${PROJECT_SOURCE_D
 ob_cmocka_test(test_subs TIMEOUT 180
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_subs.c
   LIBS ob_test_peer)
+# The limits that protect the broker from one client (PROTOCOL.md 5.4).
+ob_cmocka_test(test_limits TIMEOUT 120
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_limits.c
+  LIBS ob_test_peer)

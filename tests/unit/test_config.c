@@ -131,6 +131,10 @@ test_defaults(void **state)
     assert_int_equal(cfg.map_size, OB_MAP_SIZE_DEFAULT);
     assert_int_equal(cfg.max_event_bytes, OB_EVENT_MAX_DEFAULT);
     assert_int_equal(cfg.batch_max, OB_BATCH_MAX);
+    assert_int_equal(cfg.max_clients, OB_CLIENTS_DEFAULT);
+    assert_int_equal(cfg.max_subs_per_client, OB_SUBS_PER_CLIENT_DEFAULT);
+    assert_int_equal(cfg.max_pending, OB_PENDING_DEFAULT);
+    assert_int_equal(cfg.max_topics, OB_TOPICS_MAX);
     assert_int_equal(cfg.verbose, 0);
     assert_int_equal(cfg.curve, 0);
     assert_int_equal(cfg.help, 0);
@@ -283,6 +287,11 @@ test_invalid_flags(void **state)
         {{"--max-event-bytes", "10"}, "out of range"},
         {{"--batch-max", "0"}, "--batch-max: 0 is out of range 1..4096"},
         {{"--batch-max", "5000"}, "out of range"},
+        {{"--max-clients", "0"}, "--max-clients: 0 is out of range 1..1000000"},
+        {{"--max-subs-per-client", "100001"}, "out of range"},
+        {{"--max-pending", "0"}, "out of range"},
+        {{"--max-pending", "65537"}, "--max-pending: 65537 is out of range 1..65536"},
+        {{"--max-topics", "1000001"}, "out of range"},
         {{"--batch-max", "1K"}, "--batch-max: '1K' is not a number"},
         {{"--batch-max", "+5"}, "not a number"},
         {{"--endpoint", ""}, "--endpoint: empty value"},
@@ -344,6 +353,7 @@ test_invalid_file(void **state)
         {"broker\n    map_size = lots\n", "key 'broker/map_size': 'lots' is not a number"},
         {"broker\n    map_size = 1\n", "key 'broker/map_size': 1 is out of range"},
         {"broker\n    batch_max = 99999\n", "key 'broker/batch_max': 99999 is out of range"},
+        {"broker\n    max_clients = 0\n", "key 'broker/max_clients': 0 is out of range"},
         {"broker\n    verbose = maybe\n", "key 'broker/verbose': 'maybe' is not 0, 1"},
         {"broker\n    endpoint\n", "key 'broker/endpoint': empty value"},
         {"broker\n    endpoint = tcp://*:7450\n", "curve = 0 (plaintext"},

@@ -41,6 +41,7 @@ s_msg(uint8_t command)
         strcpy(msg.session, "5f1c0e6a9b3d4e21");
         msg.heartbeat_ms = OB_HEARTBEAT_MS_DEFAULT;
         msg.max_event = OB_EVENT_MAX_DEFAULT;
+        msg.max_pending = OB_PENDING_DEFAULT;
         break;
     case OB_CMD_ERROR:
         msg.req = 42;
@@ -822,6 +823,19 @@ static const t_body_t s_bodies[] = {
      T_BODY("\x84\xa7version\xa1v\xa7session\xa1s\xacheartbeat_ms\xcd\x03\xe8\xa9max_event"
             "\xce\x01\x00\x00\x01"),
      OB_ERR_FIELD_TYPE, 0},
+    {"welcome max_pending", OB_CMD_WELCOME,
+     T_BODY("\x85\xa7version\xa1v\xa7session\xa1s\xacheartbeat_ms\xcd\x03\xe8\xa9max_event\x01"
+            "\xabmax_pending\x01"),
+     0, 0},
+    {"welcome max_pending over the window cap", OB_CMD_WELCOME,
+     T_BODY("\x85\xa7version\xa1v\xa7session\xa1s\xacheartbeat_ms\xcd\x03\xe8\xa9max_event\x01"
+            "\xabmax_pending\xce\x00\x01\x00\x01"),
+     OB_ERR_FIELD_TYPE, 0},
+    {"welcome max_pending is a str", OB_CMD_WELCOME,
+     T_BODY("\x85\xa7version\xa1v\xa7session\xa1s\xacheartbeat_ms\xcd\x03\xe8\xa9max_event\x01"
+            "\xabmax_pending\xa1"
+            "1"),
+     OB_ERR_FIELD_TYPE, 0},
     {"welcome max_event negative", OB_CMD_WELCOME,
      T_BODY("\x84\xa7version\xa1v\xa7session\xa1s\xacheartbeat_ms\xcd\x03\xe8\xa9max_event\xff"),
      OB_ERR_FIELD_TYPE, 0},
@@ -1409,6 +1423,7 @@ test_encode_refuses_invalid(void **state)
     T_REFUSED(OB_CMD_WELCOME, msg.heartbeat_ms = 0, OB_ERR_FIELD_TYPE);
     T_REFUSED(OB_CMD_WELCOME, msg.max_event = 0, OB_ERR_FIELD_TYPE);
     T_REFUSED(OB_CMD_WELCOME, msg.max_event = OB_EVENT_MAX_CAP + 1ull, OB_ERR_FIELD_TYPE);
+    T_REFUSED(OB_CMD_WELCOME, msg.max_pending = OB_WINDOW_MAX + 1u, OB_ERR_FIELD_TYPE);
     T_REFUSED(OB_CMD_ERROR, msg.code = 0, OB_ERR_FIELD_TYPE);
     T_REFUSED(OB_CMD_CONFIRM, msg.seq = 0, OB_ERR_FIELD_TYPE);
     T_REFUSED(OB_CMD_PUBLISH, msg.req = 0, OB_ERR_FIELD_TYPE);

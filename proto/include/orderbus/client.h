@@ -49,7 +49,8 @@ typedef struct ob_client ob_client_t;
 
 typedef struct ob_client_config {
     const char *name;        /* client name sent in HELLO, NULL for "anonymous"; copied */
-    unsigned window;         /* max unconfirmed publishes, 0 for OB_WINDOW_DEFAULT */
+    unsigned window;         /* max unconfirmed publishes, 0 for OB_WINDOW_DEFAULT; lowered
+                                to the broker's max_pending (WELCOME) if that is smaller */
     int timeout_ms;          /* how long publish, subscribe, unsubscribe and request wait, 0 for
                                 OB_TIMEOUT_MS_DEFAULT, -1 forever */
     unsigned heartbeat_ms;   /* PING interval when idle, 0 for OB_HEARTBEAT_MS_DEFAULT */

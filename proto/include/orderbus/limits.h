@@ -69,6 +69,12 @@
                                         */
 #define OB_MAP_SIZE_MIN (64ull * 1024) /* smallest map size accepted */
 #define OB_BATCH_MAX 4096              /* publishes in one group commit */
-#define OB_TOPICS_MAX 1000000          /* topics one broker stores */
+#define OB_TOPICS_MAX 1000000          /* topics one broker stores: the largest max_topics */
+/* Limits that protect the broker from one client (PROTOCOL.md 5.4); each is a broker
+   setting with this default, refused with LIMIT beyond it. */
+#define OB_CLIENTS_DEFAULT 1024       /* sessions at once (max_clients) */
+#define OB_CLIENTS_MAX 1000000        /* largest max_clients */
+#define OB_SUBS_PER_CLIENT_DEFAULT 64 /* subscriptions one session is attached to */
+#define OB_PENDING_DEFAULT 4096       /* publishes of one session awaiting their answer */
 
 #endif

@@ -28,7 +28,8 @@ extern "C" {
 
 typedef enum ob_command {
     OB_CMD_HELLO = 0x01,          /* C->B  name, heartbeat_ms */
-    OB_CMD_WELCOME = 0x02,        /* B->C  version, session, heartbeat_ms, max_event */
+    OB_CMD_WELCOME = 0x02,        /* B->C  version, session, heartbeat_ms, max_event,
+                                              max_pending */
     OB_CMD_PING = 0x03,           /* C->B  (empty) */
     OB_CMD_PONG = 0x04,           /* B->C  (empty) */
     OB_CMD_ERROR = 0x05,          /* B->C  req, code, reason, sub */
@@ -71,6 +72,8 @@ typedef struct ob_wire_msg {
     uint32_t code;                         /* wire error code (ERROR) */
     uint32_t heartbeat_ms;                 /* heartbeat interval (HELLO, WELCOME) */
     uint64_t max_event;                    /* largest event frame accepted (WELCOME) */
+    uint32_t max_pending;                  /* unanswered publishes allowed per session
+                                              (WELCOME; 0 = absent) */
     char name[OB_CLIENT_NAME_MAX + 1];     /* client name (HELLO) */
     char reason[OB_REASON_MAX + 1];        /* human-readable reason (ERROR) */
     char session[OB_WIRE_SESSION_MAX + 1]; /* broker session id, new at each start (WELCOME) */
