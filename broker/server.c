@@ -1618,7 +1618,13 @@ ob_server_start(const ob_config_t *cfg, zactor_t **ret_actor, char *errbuf, size
         snprintf(errbuf, errlen, "cannot start the server actor");
         return -ENOMEM;
     }
-    if (zstr_send(actor, OB_SERVER_STATUS) || zsock_recv(actor, "iss", &rc, &reason, &endpoint)) {
+    /* A SIGINT or SIGTERM while the server starts interrupts the wait, not the server: its
+       answer still comes, and the caller then finds zsys_interrupted set and stops it. */
+    int answer = zstr_send(actor, OB_SERVER_STATUS);
+    while (answer == 0 && (answer = zsock_recv(actor, "iss", &rc, &reason, &endpoint)) == -1 &&
+           errno == EINTR)
+        answer = 0;
+    if (answer) {
         snprintf(errbuf, errlen, "the server actor does not answer");
         rc = OB_ERR_SHUTDOWN;
         goto fail;
@@ -1643,7 +1649,10 @@ ob_server_reload(zactor_t *server, char *errbuf, size_t errlen)
 {
     int rc = 0;
     char *reason = NULL;
-    if (zstr_send(server, OB_SERVER_RELOAD) || zsock_recv(server, "is", &rc, &reason)) {
+    int answer = zstr_send(server, OB_SERVER_RELOAD);
+    while (answer == 0 && (answer = zsock_recv(server, "is", &rc, &reason)) == -1 && errno == EINTR)
+        answer = 0; /* as in ob_server_start */
+    if (answer) {
         snprintf(errbuf, errlen, "the server actor does not answer");
         return OB_ERR_SHUTDOWN;
     }

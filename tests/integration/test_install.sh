@@ -9,7 +9,8 @@ prefix=$(mktemp -d /tmp/orderbus-install-XXXXXX)
 trap 'rm -rf "$prefix"' EXIT
 cmake --install "$build" --prefix "$prefix" >/dev/null
 for f in bin/orderbus-broker bin/orderbus-publish bin/orderbus-subscribe bin/orderbus-keys \
-    include/orderbus/orderbus.h include/orderbus/client.h; do
+    bin/orderbus-monitor include/orderbus/orderbus.h include/orderbus/client.h \
+    include/orderbus/event_json.h; do
     test -e "$prefix/$f" || { echo "missing after install: $f"; exit 1; }
 done
 pc=$(find "$prefix" -name liborderbus.pc)
