@@ -14,6 +14,11 @@
 
 #include <cmocka.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "broker_proc.h"
 #include "peer.h"
 #include "server.h"
 
@@ -506,6 +511,75 @@ test_client_library(void **state)
     ob_client_destroy(&client);
 }
 
+/* The same reload through the real signal: a broker process (main.c's SIGHUP handler), two
+   liborderbus clients with certificates. After SIGHUP with oms-7 removed from the file, a
+   new connection with its key is refused at the handshake (bounded wait for the reload to
+   land, observed as that refusal), the connection it had can no longer publish, and root
+   keeps publishing throughout. */
+static void
+test_sighup_process(void **state)
+{
+    t_sec_t *sec = *state;
+    char data[T_PATH_MAX * 2], endpoint[64], oms7_cert[T_PATH_MAX * 2], root_cert[T_PATH_MAX * 2];
+    snprintf(data, sizeof data, "%s/proc-data", sec->dir);
+    snprintf(oms7_cert, sizeof oms7_cert, "%s/oms7-proc.cert", sec->dir);
+    snprintf(root_cert, sizeof root_cert, "%s/root-proc.cert", sec->dir);
+    assert_int_equal(zcert_save(sec->oms7, oms7_cert), 0);
+    assert_int_equal(zcert_save(sec->root, root_cert), 0);
+    assert_int_equal(broker_proc_endpoint(endpoint, sizeof endpoint), 0);
+    const char *broker = getenv("OB_BROKER");
+    assert_non_null(broker);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        execl(broker, broker, "--data-dir", data, "--endpoint", endpoint, "--curve", "1", "--cert",
+              sec->broker, "--permissions", sec->perms, (char *)NULL);
+        _exit(127);
+    }
+
+    ob_client_config_t cfg = {.name = "oms-7", .timeout_ms = T_TIMEOUT_MS};
+    cfg.cert = oms7_cert;
+    cfg.broker_cert = sec->broker;
+    ob_client_t *oms7 = ob_client_new(endpoint, &cfg);
+    cfg.name = "root";
+    cfg.cert = root_cert;
+    ob_client_t *root = ob_client_new(endpoint, &cfg);
+    assert_non_null(oms7);
+    assert_non_null(root);
+    assert_int_equal(ob_client_connect(oms7, 2 * T_TIMEOUT_MS), 0); /* the broker is up */
+    assert_int_equal(ob_client_connect(root, T_TIMEOUT_MS), 0);
+    ob_event_t ev = {.id = "sighup-0", .topic = "mp.7", .type = "order.created"};
+    ob_confirm_t confirm;
+    assert_int_equal(ob_client_publish(oms7, &ev, &confirm), 0);
+
+    s_write_perms(sec, 0);
+    assert_int_equal(kill(pid, SIGHUP), 0);
+    int refused = 0, round = 0;
+    char id[32];
+    int64_t deadline = zclock_mono() + 2 * T_TIMEOUT_MS;
+    while (!refused && zclock_mono() < deadline) {
+        snprintf(id, sizeof id, "root-%d", round++);
+        ob_event_t ev_root = {.id = id, .topic = "mp.8", .type = "order.created"};
+        assert_int_equal(ob_client_publish(root, &ev_root, &confirm), 0);
+        ob_client_config_t again_cfg = {.cert = oms7_cert, .broker_cert = sec->broker};
+        ob_client_t *again = ob_client_new(endpoint, &again_cfg);
+        assert_non_null(again);
+        refused = ob_client_connect(again, T_REFUSE_MS / 3) == OB_ERR_TIMEOUT;
+        ob_client_destroy(&again);
+    }
+    assert_true(refused);
+    ev.id = "sighup-1";
+    assert_int_not_equal(ob_client_publish(oms7, &ev, &confirm), 0);
+    ob_event_t ev_root = {.id = "root-last", .topic = "mp.8", .type = "order.created"};
+    assert_int_equal(ob_client_publish(root, &ev_root, &confirm), 0);
+
+    ob_client_destroy(&oms7);
+    ob_client_destroy(&root);
+    int status = broker_proc_stop(pid, SIGTERM);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* The broker does not start with a missing certificate or permissions file, and says how
    to make one. */
 static void
@@ -555,6 +629,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_permissions_table, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_reload, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_client_library, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_sighup_process, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_start_errors, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

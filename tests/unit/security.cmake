@@ -7,5 +7,5 @@ set_property(TEST test_perms APPEND PROPERTY ENVIRONMENT "OB_KEYS=$<TARGET_FILE:
 add_dependencies(test_perms orderbus-keys)
 ob_cmocka_test(test_security TIMEOUT 180
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_security.c
-  LIBS ob_test_peer)
+  LIBS ob_test_peer ob_broker_proc)
 target_compile_definitions(test_security PRIVATE OB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
