@@ -193,8 +193,12 @@ ob_mon_fail(ob_mon_t *m, int rc, const char *fmt, ...)
     if (rc == OB_ERR_TIMEOUT)
         fprintf(m->err, ": %s: no answer from %s within %d ms\n", ob_mon_error_name(rc),
                 m->endpoint, m->timeout_ms);
-    else
-        fprintf(m->err, ": %s: %s\n", ob_mon_error_name(rc), ob_strerror(rc));
+    else {
+        /* The broker's own words when it refused (they name the limit, pattern or name),
+           else the code's description. */
+        const char *reason = m->client ? ob_client_last_reason(m->client) : "";
+        fprintf(m->err, ": %s: %s\n", ob_mon_error_name(rc), reason[0] ? reason : ob_strerror(rc));
+    }
     return ob_mon_exit_code(rc);
 }
 

@@ -161,6 +161,7 @@ struct ob_client {
     uint64_t max_event;       /* largest event the broker accepts, 0 before WELCOME */
     uint32_t max_pending;     /* the broker's max_pending (WELCOME), 0 before or if none */
     char session[OB_WIRE_SESSION_MAX + 1]; /* session id of the last WELCOME */
+    char last_reason[OB_REASON_MAX + 1];   /* reason of the last ERROR handed to the caller */
 
     s_sub_t *subs;          /* subscription records, owned, in the order of subscribing */
     size_t subs_lost;       /* records in S_SUB_LOST */
@@ -777,6 +778,8 @@ s_on_error(ob_client_t *self, const ob_wire_msg_t *msg)
         }
         return;
     }
+    /* From here on the error reaches the caller: keep the broker's words for it. */
+    snprintf(self->last_reason, sizeof self->last_reason, "%s", msg->reason);
     if (ctl) {
         s_on_ctl_error(self, msg->req, rc);
         return;
@@ -1261,6 +1264,12 @@ ob_client_pending(const ob_client_t *self)
        while (ob_client_pending(c)) ob_client_confirm_next(c, ...), takes every one. The
        window, which is flow control towards the broker, counts only self->pending. */
     return self->pending + self->fifo_count;
+}
+
+const char *
+ob_client_last_reason(const ob_client_t *self)
+{
+    return self->last_reason;
 }
 
 const char *

@@ -433,7 +433,8 @@ test_publish_show(void **state)
     json_decref(v);
 }
 
-/* Unknown topic, seq and subscription: exit 3 with the error's name. */
+/* Unknown topic, seq and subscription: exit 3 with the error's name and the broker's
+   reason. */
 static void
 test_not_found(void **state)
 {
@@ -445,6 +446,7 @@ test_not_found(void **state)
     s_err_has(fx, "no event 99");
     assert_int_equal(s_run(fx, NULL, "sub", "nosuch", NULL), 3);
     s_err_has(fx, "OB_ERR_NO_SUCH_SUBSCRIPTION");
+    s_err_has(fx, "SUB_INFO nosuch"); /* the broker's reason (ob_client_last_reason) */
     assert_int_equal(s_run(fx, NULL, "reposition", "nosuch", "--seq", "1", "--yes", NULL), 3);
     assert_int_equal(s_run(fx, NULL, "dlq", "dlq.nosuch", NULL), 3);
     s_err_has(fx, "OB_ERR_NO_SUCH_TOPIC");

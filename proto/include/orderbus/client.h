@@ -117,6 +117,12 @@ size_t ob_client_pending(const ob_client_t *self);
    the next call on self. A change means the broker restarted. */
 const char *ob_client_session(const ob_client_t *self);
 
+/* Returns the reason text of the last ERROR from the broker that a call of this client
+   returned or queued (a refused publish, subscribe, unsubscribe, admin request, or a lost
+   subscription), "" if none yet; borrowed until the next call on self. For messages to
+   people: the code is the contract, the reason says which limit, pattern or name. */
+const char *ob_client_last_reason(const ob_client_t *self);
+
 /* ---------------------------------------------------------------------------------------- */
 /* Subscribing (PROTOCOL.md section 12) */
 
