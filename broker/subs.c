@@ -996,6 +996,8 @@ ob_subs_subscribe(ob_subs_t *self, void *consumer, const ob_wire_msg_t *msg,
         return OB_ERR_LIMIT;
 
     s_sub_t *sub = zhashx_lookup(self->subs, name);
+    if (!sub && msg->attach)
+        return OB_ERR_NO_SUCH_SUBSCRIPTION; /* attach only: never (re-)created */
     if (sub) {
         if (!s_same_set(sub->patterns, sub->pattern_count, msg->patterns[0], msg->pattern_count,
                         sizeof msg->patterns[0]) ||

@@ -74,7 +74,8 @@ void ob_subs_on_commit(ob_subs_t *self, const ob_store_item_t *items, size_t cou
    does not exist, then attaches consumer unless *ret_defer is set. Writes the name into
    ret_name, *ret_created. A new durable subscription is not attached at once (*ret_defer
    = 1): its record must be committed first; the caller answers SUBSCRIBED after the commit
-   that holds it and then calls ob_subs_attach. Returns 0, OB_ERR_INVALID_PATTERN,
+   that holds it and then calls ob_subs_attach. With msg->attach nothing is created: a
+   missing subscription is OB_ERR_NO_SUCH_SUBSCRIPTION. Returns 0, OB_ERR_INVALID_PATTERN,
    OB_ERR_INVALID_ARGUMENT (a name in the broker's own "eph-" space, a pattern that only
    matches dead-letter topics of itself), OB_ERR_SUBSCRIPTION_EXISTS, OB_ERR_LIMIT (the
    broker's OB_SUBS_MAX, or consumer's maximum: ob_subs_set_max_per_consumer),

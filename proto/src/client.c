@@ -556,6 +556,11 @@ s_subs_reattach(ob_client_t *self)
         case S_SUB_ATTACHED:
         case S_SUB_REATTACHING:
             sub->state = S_SUB_REATTACHING;
+            /* A durable one it was attached to: attach only. If it was deleted while we had
+               no session, the broker says so (NO_SUCH_SUBSCRIPTION, reported as lost) rather
+               than creating it again from its original start. */
+            if (!sub->ephemeral)
+                sub->subscribe.attach = 1;
             s_sub_send(self, sub);
             break;
         case S_SUB_SUBSCRIBING:

@@ -57,6 +57,7 @@ enum {
     S_KEY_DELAY_MS,
     S_KEY_AFTER,
     S_KEY_MAX_PENDING,
+    S_KEY_ATTACH,
     S_WIRE_KEYS
 };
 
@@ -67,6 +68,7 @@ static const ob_mp_key_t s_wire_keys[S_WIRE_KEYS] = {
     [S_KEY_SESSION] = OB_MP_KEY("session"),
     [S_KEY_MAX_EVENT] = OB_MP_KEY("max_event"),
     [S_KEY_MAX_PENDING] = OB_MP_KEY("max_pending"),
+    [S_KEY_ATTACH] = OB_MP_KEY("attach"),
     [S_KEY_REQ] = OB_MP_KEY("req"),
     [S_KEY_CODE] = OB_MP_KEY("code"),
     [S_KEY_REASON] = OB_MP_KEY("reason"),
@@ -121,7 +123,8 @@ static const s_keyset_t s_command_keys[UINT8_MAX + 1] = {
     [OB_CMD_CONFIRM] = S_KEYSET(S_KEY_REQ, S_KEY_SEQ, S_KEY_COUNT, S_KEY_DUP),
     [OB_CMD_SUBSCRIBE] = S_KEYSET(S_KEY_REQ, S_KEY_SUB, S_KEY_PATTERNS, S_KEY_TYPES, S_KEY_START,
                                   S_KEY_START_SEQ, S_KEY_START_TIME, S_KEY_CREDIT,
-                                  S_KEY_ACK_WAIT_MS, S_KEY_MAX_ATTEMPTS, S_KEY_BACKOFF_MS),
+                                  S_KEY_ACK_WAIT_MS, S_KEY_MAX_ATTEMPTS, S_KEY_BACKOFF_MS,
+                                  S_KEY_ATTACH),
     [OB_CMD_SUBSCRIBED] = S_KEYSET(S_KEY_REQ, S_KEY_SUB, S_KEY_CREATED),
     [OB_CMD_DELIVER] =
         S_KEYSET(S_KEY_SUB, S_KEY_TOPIC, S_KEY_SEQ, S_KEY_ATTEMPT, S_KEY_TIME, S_KEY_SKIPPED),
@@ -375,6 +378,8 @@ s_check(const ob_wire_msg_t *msg)
     case OB_CMD_SUBSCRIBE:
         if ((rc = s_check_sub(msg, 0))) /* "" = ephemeral: the broker names it */
             return rc;
+        if (msg->attach && msg->sub[0] == '\0') /* only a named one can exist already */
+            return OB_ERR_FIELD_TYPE;
         return s_check_subscribe(msg);
     case OB_CMD_SUBSCRIBED:
     case OB_CMD_UNSUBSCRIBE:
@@ -567,6 +572,8 @@ s_read_subscribe(s_fields_t *f, ob_wire_msg_t *msg)
         (rc = s_read_opt_u32(f, S_KEY_MAX_ATTEMPTS, &msg->max_attempts)) ||
         (rc = s_read_opt_u32(f, S_KEY_BACKOFF_MS, &msg->backoff_ms)))
         return rc;
+    if ((c = s_field(f, S_KEY_ATTACH)))
+        return ob_mp_read_bool(c, &msg->attach);
     return 0;
 }
 
@@ -933,10 +940,11 @@ s_pack_subscribe(msgpack_packer *pk, const ob_wire_msg_t *msg)
     int has_ack_wait = msg->ack_wait_ms != OB_ACK_WAIT_MS_DEFAULT;
     int has_max_attempts = msg->max_attempts != OB_MAX_ATTEMPTS_DEFAULT;
     int has_backoff = msg->backoff_ms != OB_BACKOFF_MS_DEFAULT;
+    int has_attach = msg->attach != 0;
 
     S_TRY(msgpack_pack_map(pk, (size_t)(2 + has_sub + has_types + has_start + has_start_seq +
                                         has_start_time + has_credit + has_ack_wait +
-                                        has_max_attempts + has_backoff)));
+                                        has_max_attempts + has_backoff + has_attach)));
     S_TRY(s_pack_uint_field(pk, S_KEY_REQ, msg->req));
     if (has_sub)
         S_TRY(s_pack_cstr_field(pk, S_KEY_SUB, msg->sub));
@@ -959,6 +967,8 @@ s_pack_subscribe(msgpack_packer *pk, const ob_wire_msg_t *msg)
         S_TRY(s_pack_uint_field(pk, S_KEY_MAX_ATTEMPTS, msg->max_attempts));
     if (has_backoff)
         S_TRY(s_pack_uint_field(pk, S_KEY_BACKOFF_MS, msg->backoff_ms));
+    if (has_attach)
+        S_TRY(s_pack_bool_field(pk, S_KEY_ATTACH, 1));
     return 0;
 }
 

@@ -202,10 +202,10 @@ s_record(s_fake_t *self, const ob_wire_msg_t *msg)
                      msg->types[i]);
         snprintf(line, sizeof line,
                  "%s sub=%s patterns=%s types=%s start=%s start_seq=%" PRIu64 " start_time=%" PRIu64
-                 " credit=%u ack_wait_ms=%u max_attempts=%u backoff_ms=%u",
+                 " credit=%u ack_wait_ms=%u max_attempts=%u backoff_ms=%u attach=%d",
                  name, msg->sub, patterns, types, ob_start_name(msg->start), msg->start_seq,
-                 msg->start_time, msg->credit, msg->ack_wait_ms, msg->max_attempts,
-                 msg->backoff_ms);
+                 msg->start_time, msg->credit, msg->ack_wait_ms, msg->max_attempts, msg->backoff_ms,
+                 msg->attach);
         break;
     case OB_CMD_UNSUBSCRIBE:
         snprintf(line, sizeof line, "%s sub=%s", name, msg->sub);

@@ -30,6 +30,7 @@ typedef struct t_sub {
     ob_start_t start;
     uint64_t start_seq, start_time;
     uint32_t credit, ack_wait_ms, max_attempts, backoff_ms;
+    int attach; /* attach only, never create (12.2) */
 } t_sub_t;
 
 static ob_wire_msg_t *
@@ -61,6 +62,7 @@ s_send_subscribe(t_broker_t *fx, zsock_t *peer, const t_sub_t *sub)
     msg->ack_wait_ms = sub->ack_wait_ms ? sub->ack_wait_ms : OB_ACK_WAIT_MS_DEFAULT;
     msg->max_attempts = sub->max_attempts;
     msg->backoff_ms = sub->backoff_ms;
+    msg->attach = sub->attach;
     t_send(peer, msg, NULL, 0);
     free(msg);
     return req;
@@ -638,6 +640,37 @@ test_restart_resumes_at_floor(void **state)
     zsock_destroy(&sub);
 }
 
+/* SUBSCRIBE with attach: a missing subscription is NO_SUCH_SUBSCRIPTION and nothing is
+   created (what liborderbus sends when it re-attaches after a new session, so that one
+   deleted meanwhile is not created again from its start); an existing one is attached. */
+static void
+test_attach_only(void **state)
+{
+    t_broker_t *fx = *state;
+    zsock_t *pub = t_peer(fx, 0);
+    s_publish_n(fx, pub, "oms.a", "a", 3);
+    zsock_t *peer = t_peer(fx, 0);
+    t_sub_t s = {
+        .name = "attach-me", .patterns = {"oms.a"}, .start = OB_START_EARLIEST, .attach = 1};
+    uint64_t req = s_send_subscribe(fx, peer, &s);
+    t_expect_error(peer, req, OB_ERR_NO_SUCH_SUBSCRIPTION);
+    ob_wire_msg_t *info = s_msg(OB_CMD_SUB_INFO, fx->next_req++);
+    snprintf(info->sub, sizeof info->sub, "attach-me");
+    t_send(peer, info, NULL, 0);
+    t_expect_error(peer, info->req, OB_ERR_NO_SUCH_SUBSCRIPTION); /* not created */
+    free(info);
+    t_expect_silence(peer, T_QUIET_MS); /* and nothing delivered */
+
+    s.attach = 0;
+    assert_int_equal(s_subscribe(fx, peer, &s, NULL), 1);
+    zsock_t *other = t_peer(fx, 0);
+    s.attach = 1;
+    assert_int_equal(s_subscribe(fx, other, &s, NULL), 0); /* attached, not created */
+    zsock_destroy(&other);
+    zsock_destroy(&peer);
+    zsock_destroy(&pub);
+}
+
 static void
 test_errors(void **state)
 {
@@ -985,6 +1018,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_session_expiry_redelivers, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_disconnected_consumer, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_restart_resumes_at_floor, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_attach_only, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_errors, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_delete_reposition_list, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_ephemeral, s_setup, s_teardown),

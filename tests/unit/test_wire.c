@@ -80,6 +80,7 @@ s_msg(uint8_t command)
         msg.ack_wait_ms = 5000;
         msg.max_attempts = 0;
         msg.backoff_ms = 250;
+        msg.attach = 1;
         break;
     case OB_CMD_SUBSCRIBED:
         msg.req = 11;
@@ -976,6 +977,18 @@ static const t_body_t s_bodies[] = {
      OB_ERR_FIELD_TYPE, 0},
     {"subscribe without patterns", OB_CMD_SUBSCRIBE, T_BODY("\x82" K_REQ "\x01" K_SUB V_S),
      OB_ERR_MISSING_FIELD, 1},
+    {"subscribe attach", OB_CMD_SUBSCRIBE,
+     T_BODY("\x84" T_SUBSCRIBE K_SUB V_S "\xa6"
+            "attach\xc3"),
+     0, 1},
+    {"subscribe attach without a name", OB_CMD_SUBSCRIBE,
+     T_BODY("\x83" T_SUBSCRIBE "\xa6"
+            "attach\xc3"),
+     OB_ERR_FIELD_TYPE, 1},
+    {"subscribe attach is a uint", OB_CMD_SUBSCRIBE,
+     T_BODY("\x84" T_SUBSCRIBE K_SUB V_S "\xa6"
+            "attach\x01"),
+     OB_ERR_FIELD_TYPE, 1},
     {"subscribe no pattern", OB_CMD_SUBSCRIBE, T_BODY("\x82" K_REQ "\x01" K_PATTERNS "\x90"),
      OB_ERR_FIELD_TYPE, 1},
     {"subscribe 16 patterns", OB_CMD_SUBSCRIBE,
@@ -1443,6 +1456,7 @@ test_encode_refuses_invalid(void **state)
     /* SUBSCRIBE */
     T_REFUSED(OB_CMD_SUBSCRIBE, ob_wire_msg_init(&msg, OB_CMD_SUBSCRIBE), OB_ERR_FIELD_TYPE);
     T_REFUSED(OB_CMD_SUBSCRIBE, msg.pattern_count = 0, OB_ERR_FIELD_TYPE);
+    T_REFUSED(OB_CMD_SUBSCRIBE, msg.sub[0] = '\0', OB_ERR_FIELD_TYPE); /* attach without a name */
     T_REFUSED(OB_CMD_SUBSCRIBE, msg.pattern_count = OB_SUB_PATTERNS_MAX + 1, OB_ERR_TOO_LARGE);
     T_REFUSED(OB_CMD_SUBSCRIBE, msg.patterns[2][0] = '\0', OB_ERR_FIELD_TYPE);
     T_REFUSED(OB_CMD_SUBSCRIBE, memset(msg.patterns[1], 'p', sizeof msg.patterns[1]),

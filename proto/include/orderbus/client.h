@@ -23,7 +23,9 @@
     seq, or by event id, where that matters) and SHOULD ack only after it has processed the
     event. In a new session the client re-attaches every subscription it is attached to,
     after re-sending its unconfirmed publishes: a durable one by sending the same SUBSCRIBE
-    again (same name, patterns, types), an ephemeral one by creating a new ephemeral
+    again (same name, patterns, types) as attach-only, so that one deleted while the client
+    had no session is reported lost by ob_client_receive rather than created again from its
+    start; an ephemeral one by creating a new ephemeral
     subscription with the same patterns and types (it gets a new name, and events stored
     while the client had no session are not delivered to it: ephemeral semantics). The
     deliveries still queued from the old session are discarded, and acks of deliveries

@@ -98,6 +98,7 @@ typedef struct ob_wire_msg {
     uint32_t max_attempts;        /* 0..OB_MAX_ATTEMPTS_MAX, default
                                      OB_MAX_ATTEMPTS_DEFAULT; 0 = unlimited */
     uint32_t backoff_ms;          /* 0..OB_DELAY_MS_MAX, default OB_BACKOFF_MS_DEFAULT */
+    int attach;                   /* SUBSCRIBE: 1 = attach only, never create (12.2) */
     int created;                  /* SUBSCRIBED: 1 if the subscription was created */
     char topic[OB_TOPIC_MAX + 1]; /* DELIVER, ACK, NACK, FETCH */
     uint32_t attempt;             /* DELIVER: 1 for the first delivery */
