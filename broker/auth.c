@@ -159,6 +159,11 @@ ob_auth_actor(zsock_t *pipe, void *args)
     }
     zsock_signal(pipe, 0);
     zpoller_t *poller = zpoller_new(pipe, self.handler, NULL);
+    /* SIGINT or SIGTERM must not end the handler before the server: while the server
+       finishes its last batch, libzmq would admit any CURVE key without a handler (the
+       server would still refuse its messages, having no user id for them). $TERM ends it. */
+    if (poller)
+        zpoller_set_nonstop(poller, true);
     while (poller) {
         void *which = zpoller_wait(poller, -1);
         if (which == pipe) {
