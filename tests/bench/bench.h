@@ -92,6 +92,10 @@ double ob_bench_raw_lmdb(const char *dir, size_t value_len, long count, size_t b
    over tcp loopback, or -1. */
 double ob_bench_zmq_rtt_us(size_t size);
 
+/* Returns the mean round trip in µs of an "sp" message to another thread over an inproc
+   pipe and back (the broker's hand-off to its writer thread), or -1. */
+double ob_bench_handoff_us(void);
+
 /* Returns the rate (messages/s) of a one-way stream of 3-frame messages (a DELIVER header
    and body and an event of size bytes) from a DEALER to a ROUTER over tcp loopback, each
    socket in its own ZeroMQ context as the broker and a client are, for about seconds; or
