@@ -39,6 +39,8 @@
 #include "subs.h"
 #include "writer.h"
 
+_Static_assert(OB_SUBS_OWNER_MAX >= OB_PERMS_NAME_MAX, "a client name fits a subscription's owner");
+
 #define S_RID_MAX 255                 /* bytes in a ZeroMQ routing id */
 #define S_RID_KEY (2 * S_RID_MAX + 1) /* hex of a routing id, with its NUL */
 #define S_REASON_FAIL 512             /* bytes in a start failure reason */
@@ -825,7 +827,15 @@ s_on_request(s_server_t *self, zmq_msg_t *rid, s_session_t *session, const ob_wi
     }
     switch (msg->command) {
     case OB_CMD_SUBSCRIBE:
-        rc = ob_subs_subscribe(self->subs, session, msg, sub, &created, &defer);
+        rc = ob_subs_subscribe(self->subs, session, client ? ob_perms_client_name(client) : NULL,
+                               msg, sub, &created, &defer);
+        if (rc == OB_ERR_FORBIDDEN) {
+            char reason[OB_REASON_MAX + 1];
+            snprintf(reason, sizeof reason,
+                     "SUBSCRIBE %s: the subscription belongs to another client", msg->sub);
+            s_forbidden(self, rid, msg->req, ob_perms_client_name(client), reason);
+            return;
+        }
         if (rc == 0 && defer) {
             s_deferred_t *d = calloc(1, sizeof *d);
             if (!d || !zlistx_add_end(self->deferred, d)) {

@@ -92,6 +92,7 @@ struct s_pos {
 
 struct s_sub {
     char name[OB_SUB_NAME_MAX + 1];
+    char owner[OB_SUBS_OWNER_MAX + 1]; /* the client that made it, or "" (ob_subs_subscribe) */
     size_t pattern_count;
     char *patterns[OB_SUB_PATTERNS_MAX];
     size_t type_count;
@@ -763,16 +764,42 @@ s_on_topic(void *arg, const char *name, uint32_t topic_id, const ob_topic_stat_t
     return s_topic_add(self, name, topic_id, stat->last_seq) ? 0 : -ENOMEM;
 }
 
+/* Reads the owner that may begin a subscription record (subs.h) into owner. Returns the
+   bytes it took (0: none, the record is the body alone), or SIZE_MAX if they are not a
+   msgpack str of 1..OB_SUBS_OWNER_MAX bytes without NUL. */
+static size_t
+s_record_owner(const uint8_t *value, size_t len, char owner[OB_SUBS_OWNER_MAX + 1])
+{
+    size_t head, n;
+    if (len >= 1 && (value[0] & 0xe0) == 0xa0) /* fixstr */
+        head = 1, n = value[0] & 0x1f;
+    else if (len >= 2 && value[0] == 0xd9) /* str 8 */
+        head = 2, n = value[1];
+    else
+        return 0;
+    if (n == 0 || n > OB_SUBS_OWNER_MAX || n > len - head || memchr(value + head, 0, n))
+        return SIZE_MAX;
+    memcpy(owner, value + head, n);
+    owner[n] = '\0';
+    return head + n;
+}
+
 static int
 s_on_sub(void *arg, const char *name, const uint8_t *value, size_t len)
 {
     ob_subs_t *self = arg;
     static const uint8_t header[OB_HEADER_SIZE] = {OB_WIRE_SIGNATURE_0, OB_WIRE_SIGNATURE_1,
                                                    OB_WIRE_VERSION, OB_CMD_SUBSCRIBE};
+    char owner[OB_SUBS_OWNER_MAX + 1] = "";
+    size_t skip = s_record_owner(value, len, owner);
+    if (skip == SIZE_MAX) {
+        zsys_error("subs: the record of subscription %s has a bad owner", name);
+        return OB_ERR_STORAGE;
+    }
     ob_wire_msg_t *msg = calloc(1, sizeof *msg);
     if (!msg)
         return -ENOMEM;
-    int rc = ob_wire_decode(header, sizeof header, value, len, msg);
+    int rc = ob_wire_decode(header, sizeof header, value + skip, len - skip, msg);
     if (rc) {
         zsys_error("subs: the record of subscription %s cannot be decoded: %s", name,
                    ob_strerror(rc));
@@ -781,6 +808,8 @@ s_on_sub(void *arg, const char *name, const uint8_t *value, size_t len)
     }
     s_sub_t *sub = s_sub_new(msg, name);
     free(msg);
+    if (sub)
+        memcpy(sub->owner, owner, sizeof owner);
     if (!sub || zhashx_insert(self->subs, sub->name, sub)) {
         s_sub_free(sub);
         return -ENOMEM;
@@ -961,11 +990,13 @@ ob_subs_on_commit(ob_subs_t *self, const ob_store_item_t *items, size_t count)
 /* ---- requests ---- */
 
 int
-ob_subs_subscribe(ob_subs_t *self, void *consumer, const ob_wire_msg_t *msg,
+ob_subs_subscribe(ob_subs_t *self, void *consumer, const char *owner, const ob_wire_msg_t *msg,
                   char ret_name[OB_SUB_NAME_MAX + 1], int *ret_created, int *ret_defer)
 {
     *ret_created = 0;
     *ret_defer = 0;
+    if (owner && (!*owner || strlen(owner) > OB_SUBS_OWNER_MAX))
+        return OB_ERR_INVALID_ARGUMENT;
     for (size_t i = 0; i < msg->pattern_count; i++)
         if (!ob_pattern_valid(msg->patterns[i], strlen(msg->patterns[i])))
             return OB_ERR_INVALID_PATTERN;
@@ -999,6 +1030,8 @@ ob_subs_subscribe(ob_subs_t *self, void *consumer, const ob_wire_msg_t *msg,
     if (!sub && msg->attach)
         return OB_ERR_NO_SUCH_SUBSCRIPTION; /* attach only: never (re-)created */
     if (sub) {
+        if (owner && sub->owner[0] && strcmp(sub->owner, owner))
+            return OB_ERR_FORBIDDEN; /* before anything is said of its settings */
         if (!s_same_set(sub->patterns, sub->pattern_count, msg->patterns[0], msg->pattern_count,
                         sizeof msg->patterns[0]) ||
             !s_same_set(sub->types, sub->type_count, msg->types[0], msg->type_count,
@@ -1012,6 +1045,8 @@ ob_subs_subscribe(ob_subs_t *self, void *consumer, const ob_wire_msg_t *msg,
     if (!sub)
         return -ENOMEM;
     sub->ephemeral = ephemeral;
+    if (owner)
+        snprintf(sub->owner, sizeof sub->owner, "%s", owner);
     if (zhashx_insert(self->subs, sub->name, sub)) {
         s_sub_free(sub);
         return -ENOMEM;
@@ -1489,10 +1524,20 @@ s_collect_sub(ob_subs_batch_t *batch, const s_sub_t *sub)
     msg->ack_wait_ms = sub->ack_wait_ms;
     msg->max_attempts = sub->max_attempts;
     msg->backoff_ms = sub->backoff_ms;
-    size_t len = 0;
-    rc = ob_wire_encode_body(msg, body, OB_BODY_MAX, &len);
+    /* [owner] body (subs.h): the owner as a msgpack str (fixstr, or str 8 from 32 bytes);
+       the record stays within the store's OB_BODY_MAX, which the largest SUBSCRIBE body
+       (16 patterns and 32 types, about 9 KB) is far below */
+    size_t owner_len = strlen(sub->owner), at = 0, len = 0;
+    if (owner_len >= 32) {
+        body[at++] = 0xd9;
+        body[at++] = (uint8_t)owner_len;
+    } else if (owner_len)
+        body[at++] = (uint8_t)(0xa0 | owner_len);
+    memcpy(body + at, sub->owner, owner_len);
+    at += owner_len;
+    rc = ob_wire_encode_body(msg, body + at, OB_BODY_MAX - at, &len);
     if (rc == 0)
-        rc = s_op(batch, OB_STORE_PUT_SUB, sub->name, NULL, body, len);
+        rc = s_op(batch, OB_STORE_PUT_SUB, sub->name, NULL, body, at + len);
 out:
     free(msg);
     free(body);
@@ -1739,7 +1784,7 @@ s_emit_array(size_t count, const msgpack_sbuffer *entries, uint8_t *buf, size_t 
     return rc;
 }
 
-#define S_SUMMARY_KEYS 7 /* keys s_pack_summary writes */
+#define S_SUMMARY_KEYS 8 /* keys s_pack_summary writes */
 
 /* Packs what SUBS says of a subscription (and SUB_INFO begins with). */
 static void
@@ -1753,6 +1798,8 @@ s_pack_summary(msgpack_packer *pk, const s_sub_t *sub)
     s_pack_strs(pk, sub->types, sub->type_count);
     s_pack_str(pk, "ephemeral");
     sub->ephemeral ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+    s_pack_str(pk, "owner");
+    s_pack_str(pk, sub->owner);
     s_pack_str(pk, "consumers");
     msgpack_pack_uint64(pk, sub->consumer_count);
     s_pack_str(pk, "pending");

@@ -13,9 +13,15 @@
     server's session) that stays valid until ob_subs_detach_all is called for it.
 
     Persistent records (store.h ops), written by the writer in the batch they come with:
-      subscription  the body of a SUBSCRIBE (wire.h encoding) holding sub, patterns, types,
-                    credit, ack_wait_ms, max_attempts, backoff_ms: self-describing msgpack,
-                    decoded with ob_wire_decode on load;
+      subscription  [owner] SUBSCRIBE body: the owner, a msgpack str of 1..OB_SUBS_OWNER_MAX
+                    bytes, present when the subscription has one; then the body of a
+                    SUBSCRIBE (wire.h encoding) holding sub, patterns, types, credit,
+                    ack_wait_ms, max_attempts, backoff_ms: self-describing msgpack, decoded
+                    with ob_wire_decode on load. A body is a msgpack map, so the first byte
+                    tells the two forms apart; records written before owners existed are the
+                    body alone and load without an owner. A broker older than owners cannot
+                    decode a record with one and refuses to start on that store (the
+                    subscription is not dropped silently);
       position      u64 ack floor | u32 n | n x (u64 lo | u64 hi): the ack floor and the
                     sorted, disjoint ranges of seqs done above it (big-endian).
     What is not persisted: attempt counters, pending deliveries, ephemeral subscriptions.
@@ -38,6 +44,7 @@ extern "C" {
 #define OB_SUBS_EPHEMERAL_PREFIX "eph-"    /* names the broker gives ephemeral subscriptions */
 #define OB_SUBS_DLQ_PREFIX "dlq."          /* dead letters of sub S go to topic dlq.S */
 #define OB_SUBS_POS_RECORD_MAX OB_BODY_MAX /* bytes in a persisted position */
+#define OB_SUBS_OWNER_MAX 64               /* bytes in an owner: a client name (perms.h) */
 
 typedef struct ob_subs ob_subs_t;
 
@@ -75,12 +82,16 @@ void ob_subs_on_commit(ob_subs_t *self, const ob_store_item_t *items, size_t cou
    ret_name, *ret_created. A new durable subscription is not attached at once (*ret_defer
    = 1): its record must be committed first; the caller answers SUBSCRIBED after the commit
    that holds it and then calls ob_subs_attach. With msg->attach nothing is created: a
-   missing subscription is OB_ERR_NO_SUCH_SUBSCRIPTION. Returns 0, OB_ERR_INVALID_PATTERN,
+   missing subscription is OB_ERR_NO_SUCH_SUBSCRIPTION. owner (borrowed) is the name of the
+   consumer's client in the permissions, or NULL when the broker runs without them: a new
+   subscription records it, and an existing one whose recorded owner is another client is
+   OB_ERR_FORBIDDEN (one without an owner, made before owners were recorded or without
+   permissions, admits every client). Returns 0, OB_ERR_FORBIDDEN, OB_ERR_INVALID_PATTERN,
    OB_ERR_INVALID_ARGUMENT (a name in the broker's own "eph-" space, a pattern that only
    matches dead-letter topics of itself), OB_ERR_SUBSCRIPTION_EXISTS, OB_ERR_LIMIT (the
    broker's OB_SUBS_MAX, or consumer's maximum: ob_subs_set_max_per_consumer),
    OB_ERR_STORAGE or -ENOMEM. */
-int ob_subs_subscribe(ob_subs_t *self, void *consumer, const ob_wire_msg_t *msg,
+int ob_subs_subscribe(ob_subs_t *self, void *consumer, const char *owner, const ob_wire_msg_t *msg,
                       char ret_name[OB_SUB_NAME_MAX + 1], int *ret_created, int *ret_defer);
 
 /* Sets the most subscriptions one consumer may be attached to (>= 1; the default is

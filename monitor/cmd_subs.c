@@ -43,18 +43,18 @@ const char ob_mon_help_sub[] =
     "    Shows the subscription's settings, delivery state and lag, and its position on\n"
     "    each topic it matches (SUB_INFO, PROTOCOL.md 13).\n\n"
     "OUTPUT\n"
-    "    name: value lines (patterns, types, credit, ack_wait_ms, max_attempts, backoff_ms,\n"
-    "    consumers, pending, waiting, redelivered, dead_lettered, lag, lag_seconds), then\n"
-    "    a table of positions:\n"
+    "    name: value lines (patterns, types, owner (- when none), credit, ack_wait_ms,\n"
+    "    max_attempts, backoff_ms, consumers, pending, waiting, redelivered,\n"
+    "    dead_lettered, lag, lag_seconds), then a table of positions:\n"
     "    TOPIC      a matched topic\n"
     "    FLOOR      ack floor: every seq up to it is done\n"
     "    LAST       the topic's last seq\n"
     "    LAG        LAST - FLOOR (events not yet done, acked ones above the floor included)\n"
     "    AGE        age of the oldest event not done, - when none\n"
-    "    --json: {sub, patterns, types, ephemeral, credit, ack_wait_ms, max_attempts,\n"
-    "    backoff_ms, consumers, pending, waiting, redelivered, dead_lettered, lag,\n"
-    "    lag_seconds (null when nothing is behind), positions: [{topic, ack_floor,\n"
-    "    last_seq, lag, lag_seconds}]}.\n\n"
+    "    --json: {sub, patterns, types, ephemeral, owner (\"\" when none), credit,\n"
+    "    ack_wait_ms, max_attempts, backoff_ms, consumers, pending, waiting, redelivered,\n"
+    "    dead_lettered, lag, lag_seconds (null when nothing is behind), positions:\n"
+    "    [{topic, ack_floor, last_seq, lag, lag_seconds}]}.\n\n"
     "EXAMPLES\n"
     "    orderbus-monitor sub billing\n";
 
@@ -180,10 +180,11 @@ s_detail(ob_mon_t *m, const char *name, json_t *topics, json_t **ret)
                                         (json_int_t)lag, "lag_seconds", age));
     }
     json_t *out = json_pack(
-        "{s:s, s:O, s:O, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "sub",
-        ob_mon_get_str(info, "sub", name), "patterns", json_object_get(info, "patterns"), "types",
-        json_object_get(info, "types"), "ephemeral", ob_mon_get_bool(info, "ephemeral", 0),
-        "credit", (json_int_t)ob_mon_get_uint(info, "credit", 0), "ack_wait_ms",
+        "{s:s, s:O, s:O, s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}",
+        "sub", ob_mon_get_str(info, "sub", name), "patterns", json_object_get(info, "patterns"),
+        "types", json_object_get(info, "types"), "ephemeral", ob_mon_get_bool(info, "ephemeral", 0),
+        "owner", ob_mon_get_str(info, "owner", ""), "credit",
+        (json_int_t)ob_mon_get_uint(info, "credit", 0), "ack_wait_ms",
         (json_int_t)ob_mon_get_uint(info, "ack_wait_ms", 0), "max_attempts",
         (json_int_t)ob_mon_get_uint(info, "max_attempts", 0), "backoff_ms",
         (json_int_t)ob_mon_get_uint(info, "backoff_ms", 0), "consumers",
@@ -314,6 +315,8 @@ ob_mon_cmd_sub(ob_mon_t *m, int argc, char **argv)
             ob_mon_get_bool(d, "ephemeral", 0) ? " (ephemeral)" : "");
     fprintf(o, "patterns:      %s\n", s_join(a, json_object_get(d, "patterns"), "-"));
     fprintf(o, "types:         %s\n", s_join(b, json_object_get(d, "types"), "* (all)"));
+    const char *owner = ob_mon_get_str(d, "owner", "");
+    fprintf(o, "owner:         %s\n", *owner ? owner : "-");
     static const char *const keys[] = {
         "credit",  "ack_wait_ms", "max_attempts", "backoff_ms",    "consumers",
         "pending", "waiting",     "redelivered",  "dead_lettered", "lag"};

@@ -539,6 +539,7 @@ test_subs_reposition(void **state)
     assert_int_equal(s_run(fx, NULL, "sub", "billing", "--json", NULL), 0);
     json_t *v = s_json(fx);
     assert_string_equal(json_string_value(json_object_get(v, "sub")), "billing");
+    assert_string_equal(json_string_value(json_object_get(v, "owner")), ""); /* plaintext */
     assert_int_equal(json_integer_value(json_object_get(v, "pending")), 3);
     assert_true(json_is_number(json_object_get(v, "lag_seconds")));
     json_t *p = json_array_get(json_object_get(v, "positions"), 0);
@@ -548,6 +549,7 @@ test_subs_reposition(void **state)
     json_decref(v);
     assert_int_equal(s_run(fx, NULL, "sub", "billing", NULL), 0);
     s_out_has(fx, "patterns:      oms.3\n");
+    s_out_has(fx, "owner:         -\n");
     s_out_has(fx, "lag:           3\n");
 
     /* Ack them: the lag falls to 0. */

@@ -21,8 +21,10 @@
 #include "broker_proc.h"
 #include "peer.h"
 #include "server.h"
+#include "subs.h"
 
 #define T_REFUSE_MS 1500 /* a refused client must not be welcomed within this */
+#define T_LENGTHY "oms-with-a-rather-long-client-name-012345" /* over 31 bytes */
 
 typedef struct {
     char dir[T_PATH_MAX];        /* scratch directory for keys and the permissions */
@@ -30,6 +32,7 @@ typedef struct {
     char broker[T_PATH_MAX * 2]; /* the broker's certificate */
     zcert_t *broker_cert;        /* its keys */
     zcert_t *oms7, *ops, *root;  /* clients in the file */
+    zcert_t *lengthy;            /* one more, whose name needs a msgpack str 8 */
     zcert_t *stranger;           /* a client not in the file */
     t_broker_t *fx;              /* the broker */
 } t_sec_t;
@@ -52,12 +55,16 @@ s_write_perms(t_sec_t *sec, int with_oms7)
             "    key = \"%s\"\n"
             "    subscribe = oms.>\n"
             "    admin = read\n"
+            "client = %s\n"
+            "    key = \"%s\"\n"
+            "    subscribe = oms.7\n"
             "client = root\n"
             "    key = \"%s\"\n"
             "    publish = >\n"
             "    subscribe = >\n"
             "    admin = write\n",
-            zcert_public_txt(sec->ops), zcert_public_txt(sec->root));
+            zcert_public_txt(sec->ops), T_LENGTHY, zcert_public_txt(sec->lengthy),
+            zcert_public_txt(sec->root));
     assert_int_equal(fclose(file), 0);
 }
 
@@ -75,6 +82,7 @@ s_setup(void **state)
     sec->oms7 = zcert_new();
     sec->ops = zcert_new();
     sec->root = zcert_new();
+    sec->lengthy = zcert_new();
     sec->stranger = zcert_new();
     s_write_perms(sec, 1);
     sec->fx = t_broker_new("sec", "--curve", "1", "--cert", sec->broker, "--permissions",
@@ -92,6 +100,7 @@ s_teardown(void **state)
     zcert_destroy(&sec->oms7);
     zcert_destroy(&sec->ops);
     zcert_destroy(&sec->root);
+    zcert_destroy(&sec->lengthy);
     zcert_destroy(&sec->stranger);
     t_remove_tree(sec->dir);
     free(sec);
@@ -387,6 +396,145 @@ s_expect_deliver(zsock_t *peer, const char *topic)
     t_msg_clear(&msg);
 }
 
+/* Sends SUBSCRIBE sub with pattern (attach: attach only) from peer; returns its req. */
+static uint64_t
+s_subscribe(t_sec_t *sec, zsock_t *peer, const char *sub, const char *pattern, int attach)
+{
+    ob_wire_msg_t *msg = malloc(sizeof *msg);
+    assert_non_null(msg);
+    ob_wire_msg_init(msg, OB_CMD_SUBSCRIBE);
+    msg->req = sec->fx->next_req++;
+    snprintf(msg->sub, sizeof msg->sub, "%s", sub);
+    snprintf(msg->patterns[0], sizeof msg->patterns[0], "%s", pattern);
+    msg->pattern_count = 1;
+    msg->attach = attach;
+    t_send(peer, msg, NULL, 0);
+    uint64_t req = msg->req;
+    free(msg);
+    return req;
+}
+
+/* Expects SUBSCRIBED to req with created. */
+static void
+s_expect_subscribed(zsock_t *peer, uint64_t req, int created)
+{
+    t_msg_t reply;
+    t_expect(peer, OB_CMD_SUBSCRIBED, &reply);
+    assert_int_equal(reply.wire.req, req);
+    assert_int_equal(reply.wire.created, created);
+    t_msg_clear(&reply);
+}
+
+/* Expects ERROR FORBIDDEN to req, for a subscription of another client. */
+static void
+s_expect_not_owner(zsock_t *peer, uint64_t req)
+{
+    t_msg_t reply;
+    t_expect(peer, OB_CMD_ERROR, &reply);
+    assert_int_equal(reply.wire.req, req);
+    assert_int_equal(reply.wire.code, ob_error_to_wire(OB_ERR_FORBIDDEN));
+    if (!strstr(reply.wire.reason, "SUBSCRIBE") || !strstr(reply.wire.reason, "another client"))
+        fail_msg("reason '%s'", reply.wire.reason);
+    t_msg_clear(&reply);
+}
+
+/* Returns 1 if SUB_INFO of sub, asked by peer (admin read), says owner (msgpack bytes of
+   the pair, so that a near miss does not match). */
+static int
+s_info_says_owner(t_sec_t *sec, zsock_t *peer, const char *sub, const char *owner)
+{
+    s_send_request(sec, peer, OB_CMD_SUB_INFO, sub);
+    t_msg_t reply;
+    t_expect(peer, OB_CMD_OK, &reply);
+    uint8_t pair[2 + 5 + 1 + OB_SUBS_OWNER_MAX];
+    size_t n = strlen(owner);
+    assert_true(n < 32); /* a fixstr */
+    pair[0] = 0xa5;      /* fixstr "owner" */
+    memcpy(pair + 1, "owner", 5);
+    pair[6] = (uint8_t)(0xa0 | n);
+    memcpy(pair + 7, owner, n);
+    int found = 0;
+    for (size_t i = 0; !found && i + 7 + n <= reply.wire.result_len; i++)
+        found = !memcmp(reply.wire.result + i, pair, 7 + n);
+    t_msg_clear(&reply);
+    return found;
+}
+
+/* Stops the broker and starts it again on the same data, with CURVE and the permissions. */
+static void
+s_restart_curve(t_sec_t *sec)
+{
+    t_broker_stop(sec->fx);
+    t_broker_start(sec->fx, "--curve", "1", "--cert", sec->broker, "--permissions", sec->perms,
+                   NULL);
+}
+
+/* A durable subscription belongs to the client that made it (PROTOCOL.md 12.2, 14.4): no
+   other client may attach to it, even one whose subscribe rights cover its patterns; more
+   connections of the owner may (competing consumers of one client). Ownership survives a
+   restart. A subscription made without permissions has no owner and admits every client
+   whose rights cover it. */
+static void
+test_subscription_owner(void **state)
+{
+    t_sec_t *sec = *state;
+    zsock_t *oms7 = s_peer(sec, sec->oms7);
+    zsock_t *root = s_peer(sec, sec->root);
+    uint64_t forbidden = s_counters(sec).forbidden;
+
+    s_expect_subscribed(oms7, s_subscribe(sec, oms7, "owned", "oms.7", 0), 1);
+    /* root's subscribe = > covers oms.7, but "owned" is oms-7's: create-or-attach, attach
+       only, and other settings (which would be SUBSCRIPTION_EXISTS) are all FORBIDDEN */
+    s_expect_not_owner(root, s_subscribe(sec, root, "owned", "oms.7", 0));
+    s_expect_not_owner(root, s_subscribe(sec, root, "owned", "oms.7", 1));
+    s_expect_not_owner(root, s_subscribe(sec, root, "owned", "oms.8", 0));
+    assert_int_equal(s_counters(sec).forbidden - forbidden, 3);
+    zsock_t *lengthy = s_peer(sec, sec->lengthy);
+    s_expect_subscribed(lengthy, s_subscribe(sec, lengthy, "long", "oms.7", 0), 1);
+    zsock_destroy(&lengthy);
+    /* a second connection of oms-7 is a competing consumer */
+    zsock_t *oms7b = s_peer(sec, sec->oms7);
+    s_expect_subscribed(oms7b, s_subscribe(sec, oms7b, "owned", "oms.7", 1), 0);
+    /* operators see the owner */
+    assert_true(s_info_says_owner(sec, root, "owned", "oms-7"));
+    /* root's own subscription on the same pattern is root's */
+    s_expect_subscribed(root, s_subscribe(sec, root, "roots", "oms.7", 0), 1);
+    s_expect_not_owner(oms7, s_subscribe(sec, oms7, "roots", "oms.7", 1));
+    zsock_destroy(&oms7);
+    zsock_destroy(&oms7b);
+    zsock_destroy(&root);
+
+    /* after a restart (the owner comes back from the store) */
+    s_restart_curve(sec);
+    root = s_peer(sec, sec->root);
+    oms7 = s_peer(sec, sec->oms7);
+    s_expect_not_owner(root, s_subscribe(sec, root, "owned", "oms.7", 1));
+    s_expect_subscribed(oms7, s_subscribe(sec, oms7, "owned", "oms.7", 1), 0);
+    assert_true(s_info_says_owner(sec, root, "owned", "oms-7"));
+    s_expect_not_owner(oms7, s_subscribe(sec, oms7, "long", "oms.7", 1));
+    lengthy = s_peer(sec, sec->lengthy);
+    s_expect_subscribed(lengthy, s_subscribe(sec, lengthy, "long", "oms.7", 1), 0);
+    zsock_destroy(&lengthy);
+    zsock_destroy(&oms7);
+    zsock_destroy(&root);
+
+    /* made on a broker without permissions (a record without an owner, as every record
+       before owners existed): nobody's, so any client covered by its patterns attaches */
+    t_broker_stop(sec->fx);
+    t_broker_start(sec->fx, "--curve", "0", NULL);
+    zsock_t *plain = t_peer(sec->fx, 0);
+    s_expect_subscribed(plain, s_subscribe(sec, plain, "shared", "oms.7", 0), 1);
+    zsock_destroy(&plain);
+    s_restart_curve(sec);
+    root = s_peer(sec, sec->root);
+    oms7 = s_peer(sec, sec->oms7);
+    s_expect_subscribed(root, s_subscribe(sec, root, "shared", "oms.7", 1), 0);
+    s_expect_subscribed(oms7, s_subscribe(sec, oms7, "shared", "oms.7", 1), 0);
+    assert_true(s_info_says_owner(sec, root, "shared", ""));
+    zsock_destroy(&oms7);
+    zsock_destroy(&root);
+}
+
 /* A client removed from the file is refused after the reload, while another keeps
    publishing and receiving; a file that does not parse leaves the old table. */
 static void
@@ -424,7 +572,7 @@ test_reload(void **state)
     /* oms-7 removed */
     s_write_perms(sec, 0);
     assert_int_equal(ob_server_reload(sec->fx->server, err, sizeof err), 0);
-    assert_int_equal(s_counters(sec).clients, 2);
+    assert_int_equal(s_counters(sec).clients, 3); /* ops, the lengthy one, root */
     /* its session is ended at once, with FORBIDDEN ... */
     t_expect_error(oms7, 0, OB_ERR_FORBIDDEN);
     /* ... and so is anything it sends on that connection */
@@ -627,6 +775,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_plaintext_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_unknown_key_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_permissions_table, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_subscription_owner, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_reload, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_client_library, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_sighup_process, s_setup, s_teardown),
