@@ -353,13 +353,16 @@ s_names(const char *mode, int run, char *topic, size_t topic_len, char *prefix, 
 }
 
 /* Sends the admin command (OB_CMD_SUB_INFO, OB_CMD_SUB_DELETE) for sub (borrowed) to the
-   broker at endpoint from a client of its own. Returns 0 or an error; on success, if
-   ret_result is not NULL, the result (malloc'd, the caller frees it; NULL if none) and its
-   size in *ret_result and *ret_len. */
+   broker at endpoint from a client of its own (with the certificates of opts, if any). Returns 0 or
+   an error; on success, if ret_result is not NULL, the result (malloc'd, the caller frees it; NULL
+   if none) and its size in *ret_result and *ret_len. */
 static int
-s_admin(const char *endpoint, int command, const char *sub, uint8_t **ret_result, size_t *ret_len)
+s_admin(const bench_opts_t *opts, const char *endpoint, int command, const char *sub,
+        uint8_t **ret_result, size_t *ret_len)
 {
-    ob_client_t *admin = ob_client_new(endpoint, NULL);
+    ob_client_config_t cfg = {.name = "bench-admin"};
+    ob_bench_client_security(opts, &cfg);
+    ob_client_t *admin = ob_client_new(endpoint, &cfg);
     ob_wire_msg_t request;
     ob_wire_msg_init(&request, command);
     snprintf(request.sub, sizeof request.sub, "%s", sub);
@@ -376,7 +379,7 @@ static void
 s_sub_forget(const s_sub_t *sub)
 {
     if (sub->opts->endpoint)
-        s_admin(sub->endpoint, OB_CMD_SUB_DELETE, sub->name, NULL, NULL);
+        s_admin(sub->opts, sub->endpoint, OB_CMD_SUB_DELETE, sub->name, NULL, NULL);
 }
 
 /* Fills a publisher of run on topic (both borrowed). */
@@ -826,18 +829,18 @@ s_map_uint(const msgpack_object *map, const char *key)
     return -1;
 }
 
-/* Asks the broker at endpoint for SUB_INFO of sub (both borrowed) and writes its consumers,
+/* Asks the broker at endpoint for SUB_INFO of sub (all borrowed) and writes its consumers,
    pending and lag to ret_consumers, ret_pending and ret_lag (-1 where unknown). */
 static void
-s_sub_info(const char *endpoint, const char *sub, long *ret_consumers, long *ret_pending,
-           long *ret_lag)
+s_sub_info(const bench_opts_t *opts, const char *endpoint, const char *sub, long *ret_consumers,
+           long *ret_pending, long *ret_lag)
 {
     uint8_t *result = NULL;
     size_t result_len = 0;
     msgpack_unpacked info;
     msgpack_unpacked_init(&info);
     *ret_consumers = *ret_pending = *ret_lag = -1;
-    if (s_admin(endpoint, OB_CMD_SUB_INFO, sub, &result, &result_len) == 0 && result &&
+    if (s_admin(opts, endpoint, OB_CMD_SUB_INFO, sub, &result, &result_len) == 0 && result &&
         msgpack_unpack_next(&info, (const char *)result, result_len, NULL) ==
             MSGPACK_UNPACK_SUCCESS) {
         *ret_consumers = s_map_uint(&info.data, "consumers");
@@ -914,7 +917,7 @@ s_stall_run(const bench_opts_t *opts, int run, s_stall_result_t *ret)
     zclock_sleep((int)(opts->seconds * 1000));
     s_sample(&pub, &a, &b, &s2);
     /* A stalled, but still attached? (Outside the measured phases.) */
-    s_sub_info(broker.endpoint, a.name, &ret->a_consumers, &ret->a_pending, &ret->a_lag);
+    s_sub_info(opts, broker.endpoint, a.name, &ret->a_consumers, &ret->a_pending, &ret->a_lag);
     s_gate_stop(&gate);
     for (int t = 0; t < 3; t++)
         pthread_join(threads[t], NULL);
