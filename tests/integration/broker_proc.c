@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,13 +23,21 @@ int
 broker_proc_endpoint(char *buf, size_t len)
 {
     /* A random free port below the kernel's range for outgoing connections (32768..), so that
-       no client's own reconnect can take it while the broker restarts on it. */
-    zsock_t *probe = zsock_new_router("tcp://127.0.0.1:![20000-32000]");
-    if (!probe)
-        return -1;
-    snprintf(buf, len, "%s", zsock_endpoint(probe));
-    zsock_destroy(&probe);
-    return 0;
+       no client's own reconnect can take it while the broker restarts on it. Random from the
+       kernel, not from czmq's "![a-b]", whose generator is seeded with the time in seconds:
+       two test programs started in the same second (ctest -j) drew the same ports. */
+    for (int tries = 0; tries < 100; tries++) {
+        uint16_t r = 0;
+        if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+            return -1;
+        snprintf(buf, len, "tcp://127.0.0.1:%u", 20000u + r % 12000u);
+        zsock_t *probe = zsock_new_router(buf);
+        if (probe) {
+            zsock_destroy(&probe);
+            return 0;
+        }
+    }
+    return -1;
 }
 
 pid_t
