@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "bigendian.h"
+#include "mpscan.h"
 #include "orderbus/error.h"
 #include "orderbus/event.h"
 #include "orderbus/pattern.h"
@@ -61,6 +62,7 @@ typedef struct s_list {
     size_t size;
 } s_list_t;
 
+#define S_RECORD_OWNER_MAX (2 + OB_SUBS_OWNER_MAX) /* bytes of the owner in a record (str 8) */
 #define S_SPARE_MAX 65536 /* freed flights kept for reuse (one credit's worth) */
 
 typedef struct s_range {
@@ -765,23 +767,21 @@ s_on_topic(void *arg, const char *name, uint32_t topic_id, const ob_topic_stat_t
 }
 
 /* Reads the owner that may begin a subscription record (subs.h) into owner. Returns the
-   bytes it took (0: none, the record is the body alone), or SIZE_MAX if they are not a
-   msgpack str of 1..OB_SUBS_OWNER_MAX bytes without NUL. */
+   bytes it took (0: none, the record is the body alone, a map), or SIZE_MAX if they are not
+   a msgpack str of 1..OB_SUBS_OWNER_MAX bytes without NUL. */
 static size_t
 s_record_owner(const uint8_t *value, size_t len, char owner[OB_SUBS_OWNER_MAX + 1])
 {
-    size_t head, n;
-    if (len >= 1 && (value[0] & 0xe0) == 0xa0) /* fixstr */
-        head = 1, n = value[0] & 0x1f;
-    else if (len >= 2 && value[0] == 0xd9) /* str 8 */
-        head = 2, n = value[1];
-    else
+    ob_mp_cursor_t cur = {value, value + len};
+    ob_mp_str_t str;
+    int rc = ob_mp_read_str(&cur, 0, &str);
+    if (rc == OB_ERR_FIELD_TYPE)
         return 0;
-    if (n == 0 || n > OB_SUBS_OWNER_MAX || n > len - head || memchr(value + head, 0, n))
+    if (rc || str.len == 0 || str.len > OB_SUBS_OWNER_MAX || memchr(str.ptr, 0, str.len))
         return SIZE_MAX;
-    memcpy(owner, value + head, n);
-    owner[n] = '\0';
-    return head + n;
+    memcpy(owner, str.ptr, str.len);
+    owner[str.len] = '\0';
+    return (size_t)(cur.pos - value);
 }
 
 static int
@@ -1524,20 +1524,26 @@ s_collect_sub(ob_subs_batch_t *batch, const s_sub_t *sub)
     msg->ack_wait_ms = sub->ack_wait_ms;
     msg->max_attempts = sub->max_attempts;
     msg->backoff_ms = sub->backoff_ms;
-    /* [owner] body (subs.h): the owner as a msgpack str (fixstr, or str 8 from 32 bytes);
-       the record stays within the store's OB_BODY_MAX, which the largest SUBSCRIBE body
-       (16 patterns and 32 types, about 9 KB) is far below */
-    size_t owner_len = strlen(sub->owner), at = 0, len = 0;
-    if (owner_len >= 32) {
-        body[at++] = 0xd9;
-        body[at++] = (uint8_t)owner_len;
-    } else if (owner_len)
-        body[at++] = (uint8_t)(0xa0 | owner_len);
-    memcpy(body + at, sub->owner, owner_len);
-    at += owner_len;
-    rc = ob_wire_encode_body(msg, body + at, OB_BODY_MAX - at, &len);
-    if (rc == 0)
-        rc = s_op(batch, OB_STORE_PUT_SUB, sub->name, NULL, body, at + len);
+    /* [owner] body (subs.h), within the store's OB_BODY_MAX: the owner's str takes at most
+       S_RECORD_OWNER_MAX bytes, and the largest SUBSCRIBE body (16 patterns, 32 types) about
+       9 KB */
+    size_t len = 0;
+    rc = ob_wire_encode_body(msg, body, OB_BODY_MAX - S_RECORD_OWNER_MAX, &len);
+    if (rc)
+        goto out;
+    msgpack_sbuffer record;
+    msgpack_sbuffer_init(&record);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &record, msgpack_sbuffer_write);
+    size_t owner_len = strlen(sub->owner);
+    int failed = owner_len && (msgpack_pack_str(&pk, owner_len) ||
+                               msgpack_pack_str_body(&pk, sub->owner, owner_len));
+    if (failed || msgpack_sbuffer_write(&record, (const char *)body, len))
+        rc = -ENOMEM;
+    else
+        rc = s_op(batch, OB_STORE_PUT_SUB, sub->name, NULL, (const uint8_t *)record.data,
+                  record.size);
+    msgpack_sbuffer_destroy(&record);
 out:
     free(msg);
     free(body);

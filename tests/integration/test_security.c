@@ -21,6 +21,7 @@
 #include "broker_proc.h"
 #include "peer.h"
 #include "server.h"
+#include "store.h"
 #include "subs.h"
 
 #define T_REFUSE_MS 1500 /* a refused client must not be welcomed within this */
@@ -533,6 +534,39 @@ test_subscription_owner(void **state)
     assert_true(s_info_says_owner(sec, root, "shared", ""));
     zsock_destroy(&oms7);
     zsock_destroy(&root);
+
+    /* A record whose owner is not a str of 1..64 bytes (here an empty one, then the body
+       of "shared") stops the start, naming the subscriptions, rather than load it ownerless */
+    t_broker_stop(sec->fx);
+    ob_store_t *store = NULL;
+    assert_int_equal(ob_store_open(sec->fx->data_dir, OB_MAP_SIZE_DEFAULT, &store), 0);
+    ob_wire_msg_t *msg = calloc(1, sizeof *msg);
+    assert_non_null(msg);
+    ob_wire_msg_init(msg, OB_CMD_SUBSCRIBE);
+    msg->req = 1;
+    snprintf(msg->sub, sizeof msg->sub, "shared");
+    snprintf(msg->patterns[0], sizeof msg->patterns[0], "oms.7");
+    msg->pattern_count = 1;
+    uint8_t record[1024] = {0xa0}; /* fixstr of 0 bytes */
+    size_t len = 0;
+    assert_int_equal(ob_wire_encode_body(msg, record + 1, sizeof record - 1, &len), 0);
+    free(msg);
+    ob_store_op_t op = {OB_STORE_PUT_SUB, "shared", NULL, record, 1 + len};
+    assert_int_equal(ob_store_commit(store, NULL, 0, &op, 1), 0);
+    ob_store_close(&store);
+    char *argv[] = {
+        (char *)"orderbus-broker", (char *)"--data-dir", sec->fx->data_dir, (char *)"--endpoint",
+        sec->fx->endpoint,         (char *)"--curve",    (char *)"0"};
+    ob_config_t *cfg = calloc(1, sizeof *cfg);
+    assert_non_null(cfg);
+    char err[OB_CONFIG_ERR_MAX] = "";
+    assert_int_equal(ob_config_parse(cfg, 7, argv, err, sizeof err), 0);
+    zactor_t *server = NULL;
+    assert_int_not_equal(ob_server_start(cfg, &server, err, sizeof err), 0);
+    assert_null(server);
+    if (!strstr(err, "cannot load the subscriptions"))
+        fail_msg("start error '%s'", err);
+    free(cfg);
 }
 
 /* A client removed from the file is refused after the reload, while another keeps
