@@ -76,6 +76,7 @@ typedef struct s_batch {
 typedef struct s_session {
     char name[OB_CLIENT_NAME_MAX + 1]; /* client name from HELLO */
     uint32_t heartbeat_ms;             /* agreed heartbeat interval */
+    uint32_t max_run;                  /* deliveries it takes in one DELIVER, >= 1 (HELLO) */
     int64_t last_seen;                 /* zclock_mono of its last message */
     uint8_t rid[S_RID_MAX];            /* its routing id, to send deliveries */
     size_t rid_len;                    /* bytes in rid */
@@ -146,17 +147,19 @@ s_rid_key(zmq_msg_t *rid, char key[S_RID_KEY])
     key[2 * size] = '\0';
 }
 
-/* Sends msg, and event (event_len bytes, or NULL) as its third frame, to the peer whose
+/* Sends msg, and the bytes of count events (borrowed, none if 0) as its frames after the
+   body (one for FETCH's OK and a DELIVER, count for a DELIVER run), to the peer whose
    routing id is rid (rid_len bytes, borrowed). Never blocks: a peer that is gone or whose
    queue is full loses the message, which is counted (a publisher re-sends and is answered
    again, publishes being idempotent; a delivery is redelivered after its ack timeout).
    Returns 0 or -errno: -EHOSTUNREACH (the peer is gone), -EAGAIN (its queue is full). */
 static int
 s_send_to(s_server_t *self, const void *rid, size_t rid_len, const ob_wire_msg_t *msg,
-          const uint8_t *event, size_t event_len)
+          const ob_store_event_t *events, size_t count)
 {
+    _Static_assert(OB_SERVER_DELIVER_MAX >= OB_SERVER_REPLY_MAX, "a reply fits the buffer");
     uint8_t header[OB_HEADER_SIZE];
-    uint8_t small[OB_SERVER_REPLY_MAX];
+    uint8_t small[OB_SERVER_DELIVER_MAX];
     uint8_t *body = msg->command == OB_CMD_OK ? self->reply : small;
     size_t cap = msg->command == OB_CMD_OK ? OB_BODY_MAX : sizeof small;
     size_t body_len = 0;
@@ -172,11 +175,16 @@ s_send_to(s_server_t *self, const void *rid, size_t rid_len, const ob_wire_msg_t
        gone or full; once it is accepted, the rest of the message is too. */
     if (zmq_send(handle, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
         zmq_send(handle, header, sizeof header, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-        zmq_send(handle, body, body_len, event ? ZMQ_SNDMORE | ZMQ_DONTWAIT : ZMQ_DONTWAIT) < 0 ||
-        (event && zmq_send(handle, event, event_len, ZMQ_DONTWAIT) < 0)) {
+        zmq_send(handle, body, body_len, count ? ZMQ_SNDMORE | ZMQ_DONTWAIT : ZMQ_DONTWAIT) < 0) {
         self->dropped++;
         return -errno;
     }
+    for (size_t i = 0; i < count; i++)
+        if (zmq_send(handle, events[i].event, events[i].event_len,
+                     i + 1 < count ? ZMQ_SNDMORE | ZMQ_DONTWAIT : ZMQ_DONTWAIT) < 0) {
+            self->dropped++; /* cannot happen once the first frame went (above) */
+            return -errno;
+        }
     return 0;
 }
 
@@ -554,6 +562,7 @@ s_on_hello(s_server_t *self, zmq_msg_t *rid, const char *key, s_session_t *sessi
     snprintf(session->name, sizeof session->name, "%s", hello->name);
     snprintf(session->user, sizeof session->user, "%s", user ? user : "");
     session->heartbeat_ms = hello->heartbeat_ms ? hello->heartbeat_ms : OB_HEARTBEAT_MS_DEFAULT;
+    session->max_run = hello->max_run ? hello->max_run : 1; /* <= OB_DELIVER_RUN_MAX: decoded */
     session->last_seen = zclock_mono();
     session->pending = 0; /* answers to the old session's publishes still count down */
 
@@ -641,14 +650,17 @@ s_on_publish(s_server_t *self, s_session_t *session, zmq_msg_t *rid, zmq_msg_t *
     session->pending++;
 }
 
-/* subs.h sink: a DELIVER to a session. */
+/* subs.h sink: a DELIVER to a session, a run of up to its max_run. */
 static int
-s_deliver(void *arg, void *consumer, const ob_wire_msg_t *msg, const uint8_t *event,
-          size_t event_len)
+s_deliver(void *arg, void *consumer, ob_wire_msg_t *msg, const ob_store_event_t *events,
+          size_t count)
 {
     s_server_t *self = arg;
     s_session_t *session = consumer;
-    int rc = s_send_to(self, session->rid, session->rid_len, msg, event, event_len);
+    if (count > session->max_run)
+        count = session->max_run;
+    msg->count = (uint32_t)count;
+    int rc = s_send_to(self, session->rid, session->rid_len, msg, events, count);
     if (rc == -EHOSTUNREACH) {
         /* the connection is gone: its session ends after this pump (s_end_gone) */
         if (!session->gone) {
@@ -657,7 +669,7 @@ s_deliver(void *arg, void *consumer, const ob_wire_msg_t *msg, const uint8_t *ev
         }
         return OB_SUBS_GONE;
     }
-    return rc ? OB_SUBS_FULL : 0;
+    return rc ? OB_SUBS_FULL : (int)count;
 }
 
 /* Ends the sessions whose connection was found gone while delivering. */
@@ -693,7 +705,9 @@ s_send_ok(s_server_t *self, zmq_msg_t *rid, uint64_t req, const uint8_t *result,
     msg->result = result;
     msg->result_len = result_len;
     msg->more = more;
-    s_send_to(self, zmq_msg_data(rid), zmq_msg_size(rid), msg, event, event_len);
+    ob_store_event_t frame = {.event = event, .event_len = event_len};
+    s_send_to(self, zmq_msg_data(rid), zmq_msg_size(rid), msg, event ? &frame : NULL,
+              event ? 1 : 0);
 }
 
 /* The TOPICS listing under construction. */

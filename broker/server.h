@@ -59,6 +59,7 @@ extern "C" {
                                          /* pipe and the writer again */
 #define OB_SERVER_RUNS_OPEN 16           /* clients whose CONFIRM runs are open at once */
 #define OB_SERVER_REPLY_MAX 1024         /* bytes in a reply body (ERROR is the largest) */
+#define OB_SERVER_DELIVER_MAX 2048       /* bytes in a DELIVER body (a run's times) */
 #define OB_SERVER_SESSION_LEN 16         /* hex characters in the WELCOME session id */
 #define OB_SERVER_CODES_MAX 64           /* wire error codes counted one by one */
 #define OB_SERVER_RESULT_MAX (OB_BODY_MAX - OB_SERVER_REPLY_MAX) /* bytes in an OK result */

@@ -119,6 +119,22 @@ struct s_sub {
     uint64_t delivered, redelivered, dead_lettered; /* since start */
 };
 
+/* First deliveries gathered while reading (s_on_event) to be sent as DELIVER runs
+   (PROTOCOL.md 12.3): consecutive seqs of one position, at most OB_DELIVER_RUN_MAX events
+   and OB_DELIVER_RUN_BYTES bytes (one larger event goes alone). A read hands out pointers
+   that die with its transaction, so the events are copied into buf; the run is sent
+   (s_run_flush) before the next one starts and after every read. Its flights are in no
+   state list until then. */
+typedef struct s_run {
+    s_sub_t *sub;
+    size_t count;                                /* entries used below */
+    s_flight_t *flights[OB_DELIVER_RUN_MAX];     /* in seq order */
+    ob_store_event_t events[OB_DELIVER_RUN_MAX]; /* event pointers set at the flush */
+    size_t at[OB_DELIVER_RUN_MAX];               /* each event's offset in buf */
+    uint8_t *buf;                                /* the events' bytes, owned */
+    size_t len, cap;                             /* bytes used and allocated at buf */
+} s_run_t;
+
 struct ob_subs {
     ob_store_t *store;
     ob_subs_deliver_fn *deliver;
@@ -135,6 +151,7 @@ struct ob_subs {
     ob_subs_stats_t stats;
     int64_t now;               /* time of the current pump, for callbacks */
     ob_wire_msg_t deliver_msg; /* DELIVER being sent: zeroed once, its fields set each time */
+    s_run_t run;               /* first deliveries being gathered into runs (s_run_add) */
     uint64_t commits;          /* commits seen (ob_subs_on_commit) */
     s_flight_t *spare;         /* freed flights for reuse, linked by next */
     size_t spare_count;
@@ -923,6 +940,7 @@ ob_subs_destroy(ob_subs_t **self_p)
         return;
     zlistx_destroy(&self->active);
     zlistx_destroy(&self->dirty);
+    free(self->run.buf);
     while (self->spare) {
         s_flight_t *next = self->spare->next;
         free(self->spare);
@@ -1250,53 +1268,129 @@ typedef struct s_read {
     int found;          /* redelivery: the event was there */
 } s_read_t;
 
-/* Sends f's event (ev) to the next consumer; f becomes pending. A consumer found gone is
-   detached (its other deliveries become available) and the next one is tried, as is the
-   next after a consumer whose queue is full. With none left, f waits in `ready` for a
-   consumer; when every one is full, it is tried again OB_SUBS_FULL_RETRY_MS later (it
-   keeps its credit meanwhile, so a full consumer soon stops the reading). */
+/* Sends the events (count of them, all of sub, one position, consecutive seqs, the same
+   attempt) of flights to the next consumers, as few DELIVERs as they take: each sent one
+   becomes pending. A consumer found gone is detached (its other deliveries become
+   available) and the next one is tried, as is the next after a consumer whose queue is
+   full. With none left, the rest wait in `ready` for a consumer; when every one is full,
+   they are tried again OB_SUBS_FULL_RETRY_MS later (they keep their credit meanwhile, so
+   a full consumer soon stops the reading). */
 static void
-s_send(ob_subs_t *self, s_sub_t *sub, s_flight_t *f, const ob_store_event_t *ev)
+s_send(ob_subs_t *self, s_sub_t *sub, s_flight_t *const *flights, const ob_store_event_t *events,
+       size_t count)
 {
     ob_wire_msg_t *msg = &self->deliver_msg; /* 7 KB: never zeroed per delivery */
     msg->command = OB_CMD_DELIVER;
     memcpy(msg->sub, sub->name, sizeof sub->name);
-    memcpy(msg->topic, f->pos->topic->name, strlen(f->pos->topic->name) + 1); /* <= 255 */
-    msg->seq = f->seq;
-    msg->attempt = f->attempt + 1;
-    msg->time = ev->time_us;
-    msg->skipped = f->pos->skipped;
-    void *consumer = NULL;
-    size_t tries = sub->consumer_count;
-    int full = 0;
-    while (sub->consumer_count && tries--) {
-        consumer = sub->consumers[sub->rr++ % sub->consumer_count];
-        int rc = self->deliver(self->arg, consumer, msg, ev->event, ev->event_len);
-        if (rc == 0)
-            break;
-        if (rc == OB_SUBS_GONE)
-            s_detach(self, sub, consumer, self->now);
-        else
-            full = 1;
-        consumer = NULL;
+    memcpy(msg->topic, flights[0]->pos->topic->name, strlen(flights[0]->pos->topic->name) + 1);
+    size_t sent = 0;
+    while (sent < count) {
+        s_flight_t *first = flights[sent];
+        size_t left = count - sent;
+        msg->seq = first->seq;
+        msg->attempt = first->attempt + 1;
+        msg->time = events[sent].time_us;
+        msg->skipped = first->pos->skipped;
+        for (size_t i = 0; i < left; i++)
+            msg->times[i] = events[sent + i].time_us;
+        void *consumer = NULL;
+        size_t tries = sub->consumer_count;
+        int full = 0, rc = 0;
+        while (sub->consumer_count && tries--) {
+            consumer = sub->consumers[sub->rr++ % sub->consumer_count];
+            msg->count = (uint32_t)left; /* the sink lowers it to what it sends */
+            rc = self->deliver(self->arg, consumer, msg, events + sent, left);
+            if (rc > 0)
+                break;
+            if (rc == OB_SUBS_GONE)
+                s_detach(self, sub, consumer, self->now);
+            else
+                full = 1;
+            consumer = NULL;
+        }
+        if (!consumer) {
+            for (size_t i = sent; i < count; i++) {
+                if (full)
+                    s_flight_move(sub, flights[i], F_WAITING, self->now + OB_SUBS_FULL_RETRY_MS);
+                else
+                    s_flight_move(sub, flights[i], F_READY, 0);
+            }
+            return;
+        }
+        first->pos->skipped = 0;
+        for (size_t i = sent; i < sent + (size_t)rc; i++) {
+            s_flight_t *f = flights[i];
+            s_flight_move(sub, f, F_PENDING, self->now + sub->ack_wait_ms);
+            f->consumer = consumer;
+            f->attempt++;
+            self->stats.delivered++;
+            sub->delivered++;
+            if (f->attempt > 1) {
+                self->stats.redelivered++;
+                sub->redelivered++;
+            }
+        }
+        sent += (size_t)rc;
     }
-    if (!consumer) {
-        if (full)
-            s_flight_move(sub, f, F_WAITING, self->now + OB_SUBS_FULL_RETRY_MS);
-        else
-            s_flight_move(sub, f, F_READY, 0);
+}
+
+/* Sends the run gathered so far (s_run_t), if any. */
+static void
+s_run_flush(ob_subs_t *self)
+{
+    s_run_t *run = &self->run;
+    if (run->count == 0)
+        return;
+    for (size_t i = 0; i < run->count; i++)
+        run->events[i].event = run->buf + run->at[i];
+    size_t count = run->count;
+    run->count = 0;
+    run->len = 0;
+    s_send(self, run->sub, run->flights, run->events, count);
+    if (run->cap > 4 * OB_DELIVER_RUN_BYTES) { /* after a large event: do not keep it */
+        free(run->buf);
+        run->buf = NULL;
+        run->cap = 0;
+    }
+}
+
+/* Adds the first delivery of f (new, in no state list), whose event is ev, to the run,
+   sending the run first if f does not continue it or it is full. An event of
+   OB_DELIVER_RUN_BYTES or more, or one that cannot be copied, is sent alone at once. */
+static void
+s_run_add(ob_subs_t *self, s_sub_t *sub, s_flight_t *f, const ob_store_event_t *ev)
+{
+    s_run_t *run = &self->run;
+    if (run->count) {
+        s_flight_t *last = run->flights[run->count - 1];
+        if (run->sub != sub || last->pos != f->pos || last->seq + 1 != f->seq ||
+            run->count == OB_DELIVER_RUN_MAX || run->len + ev->event_len > OB_DELIVER_RUN_BYTES)
+            s_run_flush(self);
+    }
+    if (ev->event_len >= OB_DELIVER_RUN_BYTES) {
+        s_send(self, sub, &f, ev, 1);
         return;
     }
-    s_flight_move(sub, f, F_PENDING, self->now + sub->ack_wait_ms);
-    f->consumer = consumer;
-    f->attempt++;
-    f->pos->skipped = 0;
-    self->stats.delivered++;
-    sub->delivered++;
-    if (f->attempt > 1) {
-        self->stats.redelivered++;
-        sub->redelivered++;
+    if (run->len + ev->event_len > run->cap) {
+        size_t cap = run->cap ? run->cap : OB_DELIVER_RUN_BYTES;
+        while (cap < run->len + ev->event_len)
+            cap *= 2;
+        uint8_t *grown = realloc(run->buf, cap);
+        if (!grown) {
+            s_run_flush(self);
+            s_send(self, sub, &f, ev, 1);
+            return;
+        }
+        run->buf = grown;
+        run->cap = cap;
     }
+    memcpy(run->buf + run->len, ev->event, ev->event_len);
+    run->sub = sub;
+    run->flights[run->count] = f;
+    run->events[run->count] = *ev;
+    run->at[run->count] = run->len;
+    run->count++;
+    run->len += ev->event_len;
 }
 
 /* Notes that retention removed the events of pos below first (never delivered ones count
@@ -1343,7 +1437,7 @@ s_on_event(void *arg, const ob_store_event_t *ev)
         s_flight_free(r->self, f); /* already in flight (or no memory): leave it */
         return r->made >= r->budget;
     }
-    s_send(r->self, sub, f, ev);
+    s_run_add(r->self, sub, f, ev);
     return r->made >= r->budget || zhashx_size(sub->flights) >= sub->credit;
 }
 
@@ -1353,7 +1447,7 @@ s_on_redeliver(void *arg, const ob_store_event_t *ev)
     s_read_t *r = arg;
     if (ev->seq == r->flight->seq) {
         r->found = 1;
-        s_send(r->self, r->sub, r->flight, ev);
+        s_send(r->self, r->sub, &r->flight, ev, 1);
     }
     return 1;
 }
@@ -1392,6 +1486,7 @@ s_sub_pump(ob_subs_t *self, s_sub_t *sub, size_t budget)
         ob_topic_stat_t stat;
         int rc = ob_store_scan(self->store, pos->topic->name, pos->next, want, s_on_event, &r,
                                &stat, NULL);
+        s_run_flush(self); /* what this read gathered */
         if (rc) {
             zsys_error("subs: cannot read %s from #%" PRIu64 ": %s", pos->topic->name, pos->next,
                        ob_strerror(rc));

@@ -52,13 +52,18 @@ typedef struct ob_subs ob_subs_t;
 #define OB_SUBS_FULL_RETRY_MS 100 /* a delivery every consumer was too full for waits */
 #define OB_SUBS_GONE (-2)         /* deliver: the consumer is gone (disconnected); sent nothing */
 
-/* Sends a DELIVER (msg, borrowed, with its event frame, borrowed) to consumer. Returns 0,
-   OB_SUBS_FULL (the next consumer is tried; if all are full, the delivery is tried again
-   OB_SUBS_FULL_RETRY_MS later, without counting an attempt), or OB_SUBS_GONE: the
-   consumer is detached from this subscription at once and the delivery goes to another;
-   the sink should end the consumer's session (ob_subs_detach_all) once the pump is over. */
-typedef int(ob_subs_deliver_fn)(void *arg, void *consumer, const ob_wire_msg_t *msg,
-                                const uint8_t *event, size_t event_len);
+/* Sends one DELIVER message to consumer: msg (borrowed; sub, topic, seq, attempt, time,
+   skipped, and count and times for the count events, all filled in) with the events of
+   seq .. seq + count - 1 of one topic (events, count >= 1 of them, borrowed). The sink
+   sends the first k of them, 1 <= k <= count, as one run (PROTOCOL.md 12.3; k is what the
+   consumer's HELLO accepts) and lowers msg->count to k. Returns k, OB_SUBS_FULL (nothing
+   sent: the next consumer is tried; if all are full, the deliveries are tried again
+   OB_SUBS_FULL_RETRY_MS later, without counting an attempt), or OB_SUBS_GONE (nothing
+   sent): the consumer is detached from this subscription at once and the deliveries go to
+   another; the sink should end the consumer's session (ob_subs_detach_all) once the pump
+   is over. */
+typedef int(ob_subs_deliver_fn)(void *arg, void *consumer, ob_wire_msg_t *msg,
+                                const ob_store_event_t *events, size_t count);
 
 /* Tells consumer that subscription sub (borrowed) was deleted (ERROR 17, PROTOCOL.md
    12.7); it has been detached. */

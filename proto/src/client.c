@@ -248,7 +248,8 @@ fail:
 static void
 s_send_hello(ob_client_t *self)
 {
-    ob_wire_msg_t msg = {.command = OB_CMD_HELLO, .heartbeat_ms = self->heartbeat_ms};
+    ob_wire_msg_t msg = {
+        .command = OB_CMD_HELLO, .heartbeat_ms = self->heartbeat_ms, .max_run = OB_DELIVER_RUN_MAX};
     memcpy(msg.name, self->name, sizeof msg.name);
     self->hello_sent = zclock_mono();
     self->hello_outstanding = 1;
@@ -690,37 +691,46 @@ s_on_ok(ob_client_t *self, const ob_wire_msg_t *msg, const uint8_t *event, size_
     s_request_done(self, 0);
 }
 
-/* Handles DELIVER and its event frame (borrowed, NULL if absent): queues a copy. What
-   cannot be queued is dropped, and redelivered by the broker after ack_wait_ms. */
+/* Handles DELIVER and its event frames (event_count of them at events, borrowed: one, or a
+   run's count): queues a copy of each as its own delivery. What cannot be queued is
+   dropped, and redelivered by the broker after ack_wait_ms. */
 static void
-s_on_deliver(ob_client_t *self, const ob_wire_msg_t *msg, const uint8_t *event, size_t event_len)
+s_on_deliver(ob_client_t *self, const ob_wire_msg_t *msg, zmq_msg_t *events, size_t event_count)
 {
-    ob_delivery_t *delivery = NULL;
-
     /* Without a session it belongs to the old one, whose deliveries all come again; for a
        subscription we are not attached to, nobody would take it (it may be one just
-       unsubscribed: the broker gives its pending deliveries to the other consumers). */
-    if (!self->welcomed || !event || event_len == 0 || event_len > s_event_cap(self))
+       unsubscribed: the broker gives its pending deliveries to the other consumers). A run
+       (PROTOCOL.md 12.3) has one event frame per delivery; one that has not is dropped
+       whole, and its deliveries come again after their ack_wait, as any lost delivery. */
+    size_t count = msg->count > 1 ? msg->count : 1;
+    if (!self->welcomed || event_count != count || count > OB_DELIVER_RUN_MAX)
         return;
     s_sub_t *sub = s_sub_live(self, msg->sub, NULL);
     if (!sub || sub->state != S_SUB_ATTACHED)
         return;
-    if (s_queue_reserve(self) || !(delivery = calloc(1, sizeof *delivery)) ||
-        !(delivery->event = malloc(event_len))) {
-        ob_delivery_destroy(&delivery);
-        return;
+    for (size_t i = 0; i < count; i++) {
+        const uint8_t *event = zmq_msg_data(&events[i]);
+        size_t event_len = zmq_msg_size(&events[i]);
+        ob_delivery_t *delivery = NULL;
+        if (event_len == 0 || event_len > s_event_cap(self))
+            continue;
+        if (s_queue_reserve(self) || !(delivery = calloc(1, sizeof *delivery)) ||
+            !(delivery->event = malloc(event_len))) {
+            ob_delivery_destroy(&delivery);
+            return;
+        }
+        memcpy(delivery->sub, msg->sub, sizeof delivery->sub);
+        memcpy(delivery->topic, msg->topic, sizeof delivery->topic);
+        delivery->seq = msg->seq + i; /* ob_wire_decode checked that the run does not wrap */
+        delivery->attempt = msg->attempt;
+        delivery->time_us = count > 1 ? msg->times[i] : msg->time;
+        delivery->skipped = i == 0 ? msg->skipped : 0;
+        memcpy(delivery->event, event, event_len);
+        delivery->event_len = event_len;
+        delivery->generation = self->epoch;
+        self->queue[(self->queue_head + self->queue_count) & (self->queue_cap - 1)] = delivery;
+        self->queue_count++;
     }
-    memcpy(delivery->sub, msg->sub, sizeof delivery->sub);
-    memcpy(delivery->topic, msg->topic, sizeof delivery->topic);
-    delivery->seq = msg->seq;
-    delivery->attempt = msg->attempt;
-    delivery->time_us = msg->time;
-    delivery->skipped = msg->skipped;
-    memcpy(delivery->event, event, event_len);
-    delivery->event_len = event_len;
-    delivery->generation = self->epoch;
-    self->queue[(self->queue_head + self->queue_count) & (self->queue_cap - 1)] = delivery;
-    self->queue_count++;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -810,11 +820,13 @@ s_on_error(ob_client_t *self, const ob_wire_msg_t *msg)
     }
 }
 
-/* Handles one decoded message from the broker, with its third frame (borrowed, NULL if
-   none). */
+/* Handles one decoded message from the broker, with the frames after its body (borrowed:
+   extra_count of them at extra; an event each). */
 static void
-s_dispatch(ob_client_t *self, const ob_wire_msg_t *msg, const uint8_t *event, size_t event_len)
+s_dispatch(ob_client_t *self, const ob_wire_msg_t *msg, zmq_msg_t *extra, size_t extra_count)
 {
+    const uint8_t *event = extra_count == 1 ? zmq_msg_data(&extra[0]) : NULL;
+    size_t event_len = extra_count == 1 ? zmq_msg_size(&extra[0]) : 0;
     s_slot_t *slot = NULL;
     switch (msg->command) {
     case OB_CMD_WELCOME:
@@ -837,7 +849,7 @@ s_dispatch(ob_client_t *self, const ob_wire_msg_t *msg, const uint8_t *event, si
         s_on_ok(self, msg, event, event_len);
         break;
     case OB_CMD_DELIVER:
-        s_on_deliver(self, msg, event, event_len);
+        s_on_deliver(self, msg, extra, extra_count);
         break;
     default: /* PONG: proof of life, already counted; anything else is not for a client */
         break;
@@ -849,7 +861,7 @@ s_dispatch(ob_client_t *self, const ob_wire_msg_t *msg, const uint8_t *event, si
 static int
 s_recv_one(ob_client_t *self)
 {
-    zmq_msg_t part[OB_FRAMES_MAX];
+    zmq_msg_t part[OB_DELIVER_FRAMES_MAX]; /* the longest message: a DELIVER run */
     size_t parts = 0;
     int more = 1;
     int too_many = 0;
@@ -867,7 +879,7 @@ s_recv_one(ob_client_t *self)
             goto out;
         }
         more = zmq_msg_more(&frame);
-        if (parts < OB_FRAMES_MAX)
+        if (parts < OB_DELIVER_FRAMES_MAX)
             part[parts++] = frame;
         else {
             zmq_msg_close(&frame);
@@ -883,9 +895,9 @@ s_recv_one(ob_client_t *self)
     ob_wire_msg_t msg;
     if (parts >= 2 && !too_many &&
         ob_wire_decode(zmq_msg_data(&part[0]), zmq_msg_size(&part[0]), zmq_msg_data(&part[1]),
-                       zmq_msg_size(&part[1]), &msg) == 0)
-        s_dispatch(self, &msg, parts == 3 ? zmq_msg_data(&part[2]) : NULL,
-                   parts == 3 ? zmq_msg_size(&part[2]) : 0);
+                       zmq_msg_size(&part[1]), &msg) == 0 &&
+        (parts <= OB_FRAMES_MAX || msg.command == OB_CMD_DELIVER)) /* only a run has more */
+        s_dispatch(self, &msg, part + 2, parts - 2);
     /* else a malformed message: a broker bug or a version we do not know; ignored, since
        there is nobody to tell. What it answered stays pending: re-sent with the next session,
        or given up by the synchronous call's timeout. */

@@ -58,6 +58,8 @@ enum {
     S_KEY_AFTER,
     S_KEY_MAX_PENDING,
     S_KEY_ATTACH,
+    S_KEY_MAX_RUN,
+    S_KEY_TIMES,
     S_WIRE_KEYS
 };
 
@@ -69,6 +71,8 @@ static const ob_mp_key_t s_wire_keys[S_WIRE_KEYS] = {
     [S_KEY_MAX_EVENT] = OB_MP_KEY("max_event"),
     [S_KEY_MAX_PENDING] = OB_MP_KEY("max_pending"),
     [S_KEY_ATTACH] = OB_MP_KEY("attach"),
+    [S_KEY_MAX_RUN] = OB_MP_KEY("max_run"),
+    [S_KEY_TIMES] = OB_MP_KEY("times"),
     [S_KEY_REQ] = OB_MP_KEY("req"),
     [S_KEY_CODE] = OB_MP_KEY("code"),
     [S_KEY_REASON] = OB_MP_KEY("reason"),
@@ -114,7 +118,7 @@ typedef struct s_keyset {
    left out would read as absent). Indexed by the header's command byte, whatever it is;
    PING, PONG and the bytes that are no command have no keys. */
 static const s_keyset_t s_command_keys[UINT8_MAX + 1] = {
-    [OB_CMD_HELLO] = S_KEYSET(S_KEY_NAME, S_KEY_HEARTBEAT_MS),
+    [OB_CMD_HELLO] = S_KEYSET(S_KEY_NAME, S_KEY_HEARTBEAT_MS, S_KEY_MAX_RUN),
     [OB_CMD_WELCOME] = S_KEYSET(S_KEY_VERSION, S_KEY_SESSION, S_KEY_HEARTBEAT_MS, S_KEY_MAX_EVENT,
                                 S_KEY_MAX_PENDING),
     [OB_CMD_ERROR] = S_KEYSET(S_KEY_REQ, S_KEY_CODE, S_KEY_REASON, S_KEY_SUB),
@@ -126,8 +130,8 @@ static const s_keyset_t s_command_keys[UINT8_MAX + 1] = {
                  S_KEY_START_TIME, S_KEY_CREDIT, S_KEY_ACK_WAIT_MS, S_KEY_MAX_ATTEMPTS,
                  S_KEY_BACKOFF_MS, S_KEY_ATTACH),
     [OB_CMD_SUBSCRIBED] = S_KEYSET(S_KEY_REQ, S_KEY_SUB, S_KEY_CREATED),
-    [OB_CMD_DELIVER] =
-        S_KEYSET(S_KEY_SUB, S_KEY_TOPIC, S_KEY_SEQ, S_KEY_ATTEMPT, S_KEY_TIME, S_KEY_SKIPPED),
+    [OB_CMD_DELIVER] = S_KEYSET(S_KEY_SUB, S_KEY_TOPIC, S_KEY_SEQ, S_KEY_ATTEMPT, S_KEY_TIME,
+                                S_KEY_SKIPPED, S_KEY_COUNT, S_KEY_TIMES),
     [OB_CMD_ACK] = S_KEYSET(S_KEY_SUB, S_KEY_TOPIC, S_KEY_SEQ, S_KEY_UPTO),
     [OB_CMD_NACK] = S_KEYSET(S_KEY_SUB, S_KEY_TOPIC, S_KEY_SEQ, S_KEY_DELAY_MS),
     [OB_CMD_UNSUBSCRIBE] = S_KEYSET(S_KEY_REQ, S_KEY_SUB),
@@ -349,7 +353,7 @@ s_check(const ob_wire_msg_t *msg)
         if (msg->heartbeat_ms != 0 &&
             (msg->heartbeat_ms < OB_HEARTBEAT_MS_MIN || msg->heartbeat_ms > OB_HEARTBEAT_MS_MAX))
             return OB_ERR_FIELD_TYPE;
-        return 0;
+        return msg->max_run > OB_DELIVER_RUN_MAX ? OB_ERR_FIELD_TYPE : 0;
     case OB_CMD_WELCOME:
         if ((rc = s_check_str(msg->version, sizeof msg->version, 1, OB_WIRE_VERSION_MAX)) ||
             (rc = s_check_str(msg->session, sizeof msg->session, 1, OB_WIRE_SESSION_MAX)))
@@ -388,7 +392,13 @@ s_check(const ob_wire_msg_t *msg)
     case OB_CMD_DELIVER:
         if ((rc = s_check_sub(msg, 1)) || (rc = s_check_topic(msg)))
             return rc;
-        return msg->seq == 0 || msg->attempt == 0 ? OB_ERR_FIELD_TYPE : 0;
+        if (msg->seq == 0 || msg->attempt == 0 || msg->count > OB_DELIVER_RUN_MAX)
+            return OB_ERR_FIELD_TYPE;
+        /* a run's last seq must not wrap; its first time is `time` */
+        if (msg->count > 1 &&
+            (msg->seq > UINT64_MAX - (msg->count - 1) || msg->times[0] != msg->time))
+            return OB_ERR_FIELD_TYPE;
+        return 0;
     case OB_CMD_ACK:
     case OB_CMD_NACK:
         if ((rc = s_check_sub(msg, 1)) || (rc = s_check_topic(msg)))
@@ -593,6 +603,36 @@ s_read_delivery(s_fields_t *f, ob_wire_msg_t *msg)
     return ob_mp_read_uint(seq, &msg->seq);
 }
 
+/* Reads a DELIVER's count and, for a run (count >= 2), its times: an array of exactly count
+   uints. Returns 0, OB_ERR_MISSING_FIELD, OB_ERR_FIELD_TYPE or OB_ERR_TOO_LARGE. */
+static int
+s_read_run(s_fields_t *f, ob_wire_msg_t *msg)
+{
+    ob_mp_cursor_t *c = s_field(f, S_KEY_COUNT);
+    int rc = 0;
+    if (!c) /* absent: one delivery, count stays 0 */
+        return 0;
+    if ((rc = s_read_u32(c, &msg->count)))
+        return rc;
+    if (msg->count == 0)
+        return OB_ERR_FIELD_TYPE; /* on the wire, a run is 1 or more */
+    if (msg->count == 1)
+        return 0;
+    if (msg->count > OB_DELIVER_RUN_MAX)
+        return OB_ERR_TOO_LARGE;
+    if (!(c = s_field(f, S_KEY_TIMES)))
+        return OB_ERR_MISSING_FIELD;
+    size_t n = 0;
+    if ((rc = ob_mp_read_array(c, &n)))
+        return rc;
+    if (n != msg->count)
+        return OB_ERR_FIELD_TYPE;
+    for (size_t i = 0; i < n; i++)
+        if ((rc = ob_mp_read_uint(c, &msg->times[i])))
+            return rc;
+    return 0;
+}
+
 /* Reads the fields of msg->command from the body's values f into msg. Returns 0,
    OB_ERR_MISSING_FIELD, OB_ERR_FIELD_TYPE or OB_ERR_TOO_LARGE. */
 static int
@@ -631,9 +671,10 @@ s_read_body(s_fields_t *f, ob_wire_msg_t *msg)
     case OB_CMD_HELLO:
         if (!(c = s_field(f, S_KEY_NAME)))
             return OB_ERR_MISSING_FIELD;
-        if ((rc = s_copy_str(c, OB_CLIENT_NAME_MAX, msg->name)))
+        if ((rc = s_copy_str(c, OB_CLIENT_NAME_MAX, msg->name)) ||
+            (rc = s_read_opt_u32(f, S_KEY_HEARTBEAT_MS, &msg->heartbeat_ms)))
             return rc;
-        return s_read_opt_u32(f, S_KEY_HEARTBEAT_MS, &msg->heartbeat_ms);
+        return s_read_opt_u32(f, S_KEY_MAX_RUN, &msg->max_run);
     case OB_CMD_WELCOME: {
         ob_mp_cursor_t *version = s_field(f, S_KEY_VERSION);
         ob_mp_cursor_t *session = s_field(f, S_KEY_SESSION);
@@ -705,9 +746,9 @@ s_read_body(s_fields_t *f, ob_wire_msg_t *msg)
             return OB_ERR_MISSING_FIELD;
         if ((rc = s_read_u32(attempt, &msg->attempt)) || (rc = ob_mp_read_uint(time, &msg->time)))
             return rc;
-        if ((c = s_field(f, S_KEY_SKIPPED)))
-            return ob_mp_read_uint(c, &msg->skipped);
-        return 0;
+        if ((c = s_field(f, S_KEY_SKIPPED)) && (rc = ob_mp_read_uint(c, &msg->skipped)))
+            return rc;
+        return s_read_run(f, msg);
     }
     case OB_CMD_ACK:
         if ((rc = s_read_delivery(f, msg)))
@@ -743,16 +784,18 @@ s_read_body(s_fields_t *f, ob_wire_msg_t *msg)
 }
 
 /* ob_wire_msg_init(msg, command) for decoding, but for the rows of patterns and types,
-   which only SUBSCRIBE carries (wire.h): they are 6 KB of the 7.3 KB struct, and zeroing
+   which only SUBSCRIBE carries (wire.h): they are 6 KB of the 7.8 KB struct, and zeroing
    the whole struct took ~65 ns a message, longer than reading a DELIVER (~20 ns without
-   them; GCC 12, AMD EPYC). Every other byte, padding included, is as ob_wire_msg_init
-   leaves it, so every other field reads the same to the byte (callers copy whole string
-   arrays), and pattern_count and type_count are 0. */
+   them; GCC 12, AMD EPYC); and for times (512 bytes), which only a DELIVER run fills, as
+   far as its count. Every other byte, padding included, is as ob_wire_msg_init leaves it,
+   so every other field reads the same to the byte (callers copy whole string arrays), and
+   pattern_count and type_count are 0. */
 static void
 s_decode_init(ob_wire_msg_t *msg, int command)
 {
-    _Static_assert(offsetof(ob_wire_msg_t, patterns) < offsetof(ob_wire_msg_t, types),
-                   "s_decode_init skips patterns, then types");
+    _Static_assert(offsetof(ob_wire_msg_t, patterns) < offsetof(ob_wire_msg_t, types) &&
+                       offsetof(ob_wire_msg_t, types) < offsetof(ob_wire_msg_t, times),
+                   "s_decode_init skips patterns, then types, then times");
     if (command == OB_CMD_SUBSCRIBE) {
         ob_wire_msg_init(msg, command);
         return;
@@ -762,9 +805,12 @@ s_decode_init(ob_wire_msg_t *msg, int command)
     size_t after_patterns = patterns + sizeof msg->patterns;
     size_t types = offsetof(ob_wire_msg_t, types);
     size_t after_types = types + sizeof msg->types;
+    size_t times = offsetof(ob_wire_msg_t, times);
+    size_t after_times = times + sizeof msg->times;
     memset(base, 0, patterns);
     memset(base + after_patterns, 0, types - after_patterns);
-    memset(base + after_types, 0, sizeof *msg - after_types);
+    memset(base + after_types, 0, times - after_types);
+    memset(base + after_times, 0, sizeof *msg - after_times);
     msg->command = (uint8_t)command;
 }
 
@@ -1024,10 +1070,12 @@ s_pack_body(msgpack_packer *pk, const ob_wire_msg_t *msg)
 {
     switch (msg->command) {
     case OB_CMD_HELLO:
-        S_TRY(msgpack_pack_map(pk, msg->heartbeat_ms ? 2 : 1));
+        S_TRY(msgpack_pack_map(pk, 1 + (msg->heartbeat_ms != 0) + (msg->max_run != 0)));
         S_TRY(s_pack_cstr_field(pk, S_KEY_NAME, msg->name));
         if (msg->heartbeat_ms)
             S_TRY(s_pack_uint_field(pk, S_KEY_HEARTBEAT_MS, msg->heartbeat_ms));
+        if (msg->max_run)
+            S_TRY(s_pack_uint_field(pk, S_KEY_MAX_RUN, msg->max_run));
         return 0;
     case OB_CMD_WELCOME:
         S_TRY(msgpack_pack_map(pk, msg->max_pending ? 5 : 4));
@@ -1067,11 +1115,18 @@ s_pack_body(msgpack_packer *pk, const ob_wire_msg_t *msg)
         S_TRY(s_pack_cstr_field(pk, S_KEY_SUB, msg->sub));
         return s_pack_bool_field(pk, S_KEY_CREATED, msg->created);
     case OB_CMD_DELIVER:
-        S_TRY(s_pack_delivery(pk, msg, msg->skipped ? 6 : 5));
+        S_TRY(s_pack_delivery(pk, msg, 5 + (msg->skipped != 0) + (msg->count > 1 ? 2 : 0)));
         S_TRY(s_pack_uint_field(pk, S_KEY_ATTEMPT, msg->attempt));
         S_TRY(s_pack_uint_field(pk, S_KEY_TIME, msg->time));
         if (msg->skipped)
             S_TRY(s_pack_uint_field(pk, S_KEY_SKIPPED, msg->skipped));
+        if (msg->count > 1) {
+            S_TRY(s_pack_uint_field(pk, S_KEY_COUNT, msg->count));
+            S_TRY(ob_mp_pack_key(pk, &s_wire_keys[S_KEY_TIMES]));
+            S_TRY(msgpack_pack_array(pk, msg->count));
+            for (uint32_t i = 0; i < msg->count; i++)
+                S_TRY(msgpack_pack_uint64(pk, msg->times[i]));
+        }
         return 0;
     case OB_CMD_ACK:
         S_TRY(s_pack_delivery(pk, msg, msg->upto ? 4 : 3));

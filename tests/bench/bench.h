@@ -96,11 +96,13 @@ double ob_bench_zmq_rtt_us(size_t size);
    pipe and back (the broker's hand-off to its writer thread), or -1. */
 double ob_bench_handoff_us(void);
 
-/* Returns the rate (messages/s) of a one-way stream of 3-frame messages (a DELIVER header
-   and body and an event of size bytes) from a DEALER to a ROUTER over tcp loopback, each
-   socket in its own ZeroMQ context as the broker and a client are, for about seconds; or
-   -1. The ceiling of any broker that relays events over ZeroMQ on this machine. */
-double ob_bench_zmq_stream_rate(size_t size, double seconds);
+/* Returns the rate (events/s) of a one-way stream of DELIVERs, each carrying run events of
+   size bytes (run 1: a DELIVER of 3 frames, header, body, event; more: a DELIVER run,
+   PROTOCOL.md 12.3, with run event frames), from a DEALER to a ROUTER over tcp loopback,
+   each socket in its own ZeroMQ context as the broker and a client are, for about seconds;
+   or -1. The ceiling of any broker that relays events over ZeroMQ on this machine, one
+   message per event (run 1) or in messages of run events. */
+double ob_bench_zmq_stream_rate(size_t size, uint32_t run, double seconds);
 
 /* Starts the broker of opts with its data in data_dir (borrowed) on a free loopback port,
    written to endpoint (len bytes), and waits until it welcomes a client. The broker is

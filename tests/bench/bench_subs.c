@@ -431,6 +431,7 @@ typedef struct {
     double publish;    /* confirmed publishes/s */
     double raw256;     /* LMDB events/s, 256 per durable commit */
     double stream;     /* ZeroMQ one-way stream, messages/s */
+    double stream_run; /* the same, events/s in runs of OB_DELIVER_RUN_MAX */
     long redelivered;  /* deliveries with attempt > 1 */
     long errors;       /* failures and missing events */
 } s_fanout_result_t;
@@ -490,7 +491,9 @@ s_fanout_run(const bench_opts_t *opts, int run, s_fanout_result_t *ret)
     snprintf(raw_dir, sizeof raw_dir, "%s/raw-%d", opts->dir, run);
     ret->raw256 = ob_bench_raw_lmdb(raw_dir, opts->size, opts->events, BENCH_RAW_BATCH,
                                     BENCH_RAW_SECONDS, NULL);
-    ret->stream = ob_bench_zmq_stream_rate(opts->size, BENCH_STREAM_SECONDS);
+    ret->stream = ob_bench_zmq_stream_rate(opts->size, 1, BENCH_STREAM_SECONDS);
+    ret->stream_run =
+        ob_bench_zmq_stream_rate(opts->size, OB_DELIVER_RUN_MAX, BENCH_STREAM_SECONDS);
     rc = 0;
 out:
     if (rc != 0)
@@ -512,7 +515,8 @@ ob_bench_fanout(const bench_opts_t *opts)
     if (opts->ack_every > 1)
         printf("  subscribers ack cumulatively every %d deliveries\n", opts->ack_every);
     double del[BENCH_RUNS_MAX], pub[BENCH_RUNS_MAX], raw[BENCH_RUNS_MAX], stream[BENCH_RUNS_MAX],
-        r_stream[BENCH_RUNS_MAX], r_raw[BENCH_RUNS_MAX];
+        srun[BENCH_RUNS_MAX], r_stream[BENCH_RUNS_MAX], r_srun[BENCH_RUNS_MAX],
+        r_raw[BENCH_RUNS_MAX];
     long errors = 0, redelivered = 0;
     fflush(stdout);
     for (int r = 0; r < opts->runs; r++) {
@@ -531,10 +535,13 @@ ob_bench_fanout(const bench_opts_t *opts)
         fflush(stdout);
     }
     printf("median: %9.0f deliveries/s  publish %9.0f events/s | lmdb raw 256/commit %9.0f/s | "
-           "zmq stream %9.0f msg/s | deliveries/stream %.2f  publish/raw256 %.2f\n",
+           "zmq stream %9.0f msg/s, in runs of %d %9.0f events/s | deliveries/stream %.2f, "
+           "/runs %.2f  publish/raw256 %.2f\n",
            ob_bench_median(del, opts->runs), ob_bench_median(pub, opts->runs),
            ob_bench_median(raw, opts->runs), ob_bench_median(stream, opts->runs),
-           ob_bench_median(r_stream, opts->runs), ob_bench_median(r_raw, opts->runs));
+           OB_DELIVER_RUN_MAX, ob_bench_median(srun, opts->runs),
+           ob_bench_median(r_stream, opts->runs), ob_bench_median(r_srun, opts->runs),
+           ob_bench_median(r_raw, opts->runs));
     s_print_spread("deliveries/s", del, opts->runs, "/s");
     s_print_spread("publish events/s", pub, opts->runs, "/s");
     printf("  target: >= 200000 deliveries/s%s\n", redelivered ? "" : "; no redeliveries");
@@ -551,13 +558,14 @@ ob_bench_fanout(const bench_opts_t *opts)
 /* --mode replay */
 
 typedef struct {
-    double replay;    /* events/s received by the new subscription */
-    double publish;   /* confirmed publishes/s of the untimed fill */
-    double raw_read;  /* LMDB values/s, one cursor walk */
-    double raw256;    /* LMDB events/s, 256 per durable commit (the fill of the walk) */
-    double stream;    /* ZeroMQ one-way stream, messages/s */
-    long redelivered; /* deliveries with attempt > 1 */
-    long errors;      /* failures and missing events */
+    double replay;     /* events/s received by the new subscription */
+    double publish;    /* confirmed publishes/s of the untimed fill */
+    double raw_read;   /* LMDB values/s, one cursor walk */
+    double raw256;     /* LMDB events/s, 256 per durable commit (the fill of the walk) */
+    double stream;     /* ZeroMQ one-way stream, messages/s */
+    double stream_run; /* the same, events/s in runs of OB_DELIVER_RUN_MAX */
+    long redelivered;  /* deliveries with attempt > 1 */
+    long errors;       /* failures and missing events */
 } s_replay_result_t;
 
 static int
@@ -610,7 +618,9 @@ s_replay_run(const bench_opts_t *opts, int run, s_replay_result_t *ret)
     snprintf(raw_dir, sizeof raw_dir, "%s/raw-%d", opts->dir, run);
     ret->raw256 = ob_bench_raw_lmdb(raw_dir, opts->size, opts->events, BENCH_RAW_BATCH,
                                     BENCH_RAW_SECONDS, &ret->raw_read);
-    ret->stream = ob_bench_zmq_stream_rate(opts->size, BENCH_STREAM_SECONDS);
+    ret->stream = ob_bench_zmq_stream_rate(opts->size, 1, BENCH_STREAM_SECONDS);
+    ret->stream_run =
+        ob_bench_zmq_stream_rate(opts->size, OB_DELIVER_RUN_MAX, BENCH_STREAM_SECONDS);
     free(data);
     return 0;
 }
@@ -623,7 +633,8 @@ ob_bench_replay(const bench_opts_t *opts)
            opts->events, opts->size, opts->credit,
            opts->ack_every == 1 ? "ack each, K =" : "ack upto every", opts->ack_every, opts->runs);
     double rep[BENCH_RUNS_MAX], pub[BENCH_RUNS_MAX], rd[BENCH_RUNS_MAX], raw[BENCH_RUNS_MAX],
-        stream[BENCH_RUNS_MAX], r_rd[BENCH_RUNS_MAX], r_stream[BENCH_RUNS_MAX];
+        stream[BENCH_RUNS_MAX], srun[BENCH_RUNS_MAX], r_rd[BENCH_RUNS_MAX],
+        r_stream[BENCH_RUNS_MAX], r_srun[BENCH_RUNS_MAX];
     long errors = 0, redelivered = 0;
     fflush(stdout);
     for (int r = 0; r < opts->runs; r++) {
@@ -631,23 +642,26 @@ ob_bench_replay(const bench_opts_t *opts)
         if (s_replay_run(opts, r, &res) != 0)
             return 1;
         rep[r] = res.replay, pub[r] = res.publish, rd[r] = res.raw_read, raw[r] = res.raw256;
-        stream[r] = res.stream;
+        stream[r] = res.stream, srun[r] = res.stream_run;
         r_rd[r] = res.replay / res.raw_read, r_stream[r] = res.replay / res.stream;
+        r_srun[r] = res.replay / res.stream_run;
         errors += res.errors, redelivered += res.redelivered;
         printf("run %d: %9.0f events/s replayed (fill: publish %9.0f/s) | lmdb raw read "
-               "%10.0f/s  256/commit write %9.0f/s | zmq stream %9.0f msg/s | replay/read "
-               "%.3f  replay/stream %.2f%s\n",
-               r + 1, res.replay, res.publish, res.raw_read, res.raw256, res.stream, r_rd[r],
-               r_stream[r], res.errors ? "  (errors!)" : "");
+               "%10.0f/s  256/commit write %9.0f/s | zmq stream %9.0f msg/s, in runs of %d "
+               "%9.0f events/s | replay/read %.3f  replay/stream %.2f, /runs %.2f%s\n",
+               r + 1, res.replay, res.publish, res.raw_read, res.raw256, res.stream,
+               OB_DELIVER_RUN_MAX, res.stream_run, r_rd[r], r_stream[r], r_srun[r],
+               res.errors ? "  (errors!)" : "");
         fflush(stdout);
     }
     printf("median: %9.0f events/s replayed (fill: publish %9.0f/s) | lmdb raw read %10.0f/s  "
-           "256/commit write %9.0f/s | zmq stream %9.0f msg/s | replay/read %.3f  "
-           "replay/stream %.2f\n",
+           "256/commit write %9.0f/s | zmq stream %9.0f msg/s, in runs of %d %9.0f events/s | "
+           "replay/read %.3f  replay/stream %.2f, /runs %.2f\n",
            ob_bench_median(rep, opts->runs), ob_bench_median(pub, opts->runs),
            ob_bench_median(rd, opts->runs), ob_bench_median(raw, opts->runs),
-           ob_bench_median(stream, opts->runs), ob_bench_median(r_rd, opts->runs),
-           ob_bench_median(r_stream, opts->runs));
+           ob_bench_median(stream, opts->runs), OB_DELIVER_RUN_MAX,
+           ob_bench_median(srun, opts->runs), ob_bench_median(r_rd, opts->runs),
+           ob_bench_median(r_stream, opts->runs), ob_bench_median(r_srun, opts->runs));
     s_print_spread("replayed events/s", rep, opts->runs, "/s");
     printf("  target: >= 500000 events/s\n");
     if (redelivered)

@@ -32,7 +32,7 @@
    the client's own reconnect to it (a TCP self-connect), and the restart could not bind. */
 #define S_PORT_FIRST 20000
 #define S_PORT_LAST 32000
-#define S_ARGS 5                            /* arguments of a pipe command */
+#define S_ARGS 6                            /* arguments of a pipe command */
 #define S_LINE_MAX 8192                     /* bytes in one line of fake_broker_messages */
 #define S_EVENT_TYPE "project_item.created" /* type of the events the fake makes */
 
@@ -193,6 +193,10 @@ s_record(s_fake_t *self, const ob_wire_msg_t *msg)
     char types[S_LINE_MAX / 4] = "";
     const char *name = ob_command_name(msg->command);
     switch (msg->command) {
+    case OB_CMD_HELLO:
+        snprintf(line, sizeof line, "%s name=%s heartbeat_ms=%u max_run=%u", name, msg->name,
+                 msg->heartbeat_ms, msg->max_run);
+        break;
     case OB_CMD_SUBSCRIBE:
         for (size_t i = 0; i < msg->pattern_count; i++)
             snprintf(patterns + strlen(patterns), sizeof patterns - strlen(patterns), "%s%s",
@@ -263,6 +267,67 @@ s_deliver(s_fake_t *self, s_fsub_t *fsub, const char *topic, uint64_t seq, uint3
     s_deliver_msg(&msg, fsub->subscribe.sub, topic, seq, attempt);
     s_send_event(self, fsub->consumer, &msg, event, event_len);
     self->deliveries++;
+}
+
+/* Sends fsub's consumer a DELIVER of the run seq .. seq + count - 1 on topic (count 1..
+   OB_DELIVER_RUN_MAX; 1 makes a single DELIVER): attempt for all, skipped for the first,
+   event i stored at FAKE_BROKER_RUN_TIME(seq, i). The body is followed by frames event
+   frames, the valid events "ev-<seq>", "ev-<seq + 1>", ...: count of them in a valid run.
+   Returns 0, or -1 if the body or an event cannot be made. */
+static int
+s_deliver_run(s_fake_t *self, s_fsub_t *fsub, const char *topic, uint64_t seq, uint32_t count,
+              uint32_t attempt, uint64_t skipped, size_t frames)
+{
+    uint8_t header[OB_HEADER_SIZE];
+    uint8_t body[OB_BODY_MAX];
+    size_t body_len = 0;
+    ob_wire_msg_t msg;
+    s_deliver_msg(&msg, fsub->subscribe.sub, topic, seq, attempt);
+    msg.skipped = skipped;
+    msg.count = count;
+    for (uint32_t i = 0; i < count && i < OB_DELIVER_RUN_MAX; i++)
+        msg.times[i] = FAKE_BROKER_RUN_TIME(seq, i);
+    msg.time = FAKE_BROKER_RUN_TIME(seq, 0);
+    ob_wire_encode_header(&msg, header);
+    if (ob_wire_encode_body(&msg, body, sizeof body, &body_len) != 0)
+        return -1;
+    zmsg_t *out = zmsg_new();
+    zmsg_append(out, &(zframe_t *){zframe_dup(fsub->consumer)});
+    zmsg_addmem(out, header, sizeof header);
+    zmsg_addmem(out, body, body_len);
+    for (size_t i = 0; i < frames; i++) {
+        size_t len = 0;
+        uint8_t *event = s_make_event(topic, seq + i, &len);
+        if (!event) {
+            zmsg_destroy(&out);
+            return -1;
+        }
+        zmsg_addmem(out, event, len);
+        free(event);
+    }
+    zmsg_send(&out, self->router);
+    self->deliveries++;
+    return 0;
+}
+
+/* Sends the consumer of sub the bad runs of fake_broker_deliver_junk_run. Returns 0 or -1. */
+static int
+s_deliver_junk_run(s_fake_t *self, const char *sub)
+{
+    s_fsub_t *fsub = zhashx_lookup(self->subs, sub);
+    if (!fsub || !fsub->consumer)
+        return -1;
+    /* one event frame short, one too many, none, and more frames than any DELIVER has */
+    static const struct {
+        uint64_t seq;   /* of the run's first event */
+        uint32_t count; /* the run's count */
+        size_t frames;  /* event frames sent */
+    } runs[] = {
+        {1, 3, 2}, {11, 3, 4}, {21, 2, 0}, {31, OB_DELIVER_RUN_MAX, OB_DELIVER_RUN_MAX + 1}};
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++)
+        if (s_deliver_run(self, fsub, "oms.1", runs[i].seq, runs[i].count, 1, 0, runs[i].frames))
+            return -1;
+    return 0;
 }
 
 /* Returns 1 if fsub wants an event of type on topic. */
@@ -522,6 +587,7 @@ s_on_client(s_fake_t *self, zmsg_t **msg_p)
         if (zhash_insert(self->greeted, hex, self) != 0)
             self->repeat_hellos++;
         s_log(self, "H");
+        s_record(self, &msg);
         if (self->silent)
             break;
         if (self->hello_error) {
@@ -847,7 +913,8 @@ s_on_pipe(s_fake_t *self)
             zmsg_addmem(out[0], junk, sizeof junk);
             zmsg_addmem(out[1], bad_header, sizeof bad_header);
             zmsg_addmem(out[1], empty_map, sizeof empty_map);
-            for (int i = 0; i < OB_FRAMES_MAX + 1; i++)
+            /* more than the longest message, a DELIVER run */
+            for (int i = 0; i < OB_DELIVER_FRAMES_MAX + 1; i++)
                 zmsg_addmem(out[2], pong_header, sizeof pong_header);
             zmsg_addmem(out[3], confirm_header, sizeof confirm_header);
             zmsg_addmem(out[3], junk, sizeof junk);
@@ -873,8 +940,22 @@ s_on_pipe(s_fake_t *self)
         } else
             zstr_send(self->pipe, "no consumer");
         free(event);
+    } else if (streq(cmd, "DELIVER_RUN")) {
+        /* sub topic seq count attempt skipped */
+        s_fsub_t *fsub = arg[0] ? zhashx_lookup(self->subs, arg[0]) : NULL;
+        uint64_t seq = arg[2] ? strtoull(arg[2], NULL, 10) : 0;
+        uint64_t count = arg[3] ? strtoull(arg[3], NULL, 10) : 0;
+        uint64_t attempt = arg[4] ? strtoull(arg[4], NULL, 10) : 0;
+        uint64_t skipped = arg[5] ? strtoull(arg[5], NULL, 10) : 0;
+        int sent = fsub && fsub->consumer && arg[1] && count >= 1 && count <= OB_DELIVER_RUN_MAX &&
+                   s_deliver_run(self, fsub, arg[1], seq, (uint32_t)count, (uint32_t)attempt,
+                                 skipped, (size_t)count) == 0;
+        zstr_send(self->pipe, sent ? "ok" : "no consumer");
     } else if (streq(cmd, "DELIVER_JUNK"))
         zstr_send(self->pipe, arg[0] && s_deliver_junk(self, arg[0]) == 0 ? "ok" : "no consumer");
+    else if (streq(cmd, "DELIVER_JUNK_RUN"))
+        zstr_send(self->pipe,
+                  arg[0] && s_deliver_junk_run(self, arg[0]) == 0 ? "ok" : "no consumer");
     else if (streq(cmd, "DELETE"))
         zstr_send(self->pipe, arg[0] && s_delete(self, arg[0]) == 0 ? "ok" : "no such");
     else if (streq(cmd, "MESSAGES")) {
@@ -1153,9 +1234,31 @@ fake_broker_deliver_raw(fake_broker_t *self, const char *sub, const char *topic,
 }
 
 int
+fake_broker_deliver_run(fake_broker_t *self, const char *sub, const char *topic, uint64_t seq,
+                        uint32_t count, uint32_t attempt, uint64_t skipped)
+{
+    char seq_text[32], count_text[32], attempt_text[32], skipped_text[32];
+    snprintf(seq_text, sizeof seq_text, "%" PRIu64, seq);
+    snprintf(count_text, sizeof count_text, "%" PRIu32, count);
+    snprintf(attempt_text, sizeof attempt_text, "%" PRIu32, attempt);
+    snprintf(skipped_text, sizeof skipped_text, "%" PRIu64, skipped);
+    const char *const args[S_ARGS] = {sub, topic, seq_text, count_text, attempt_text, skipped_text};
+    char *reply = s_call_n(self, "DELIVER_RUN", args);
+    int rc = reply && streq(reply, "ok") ? 0 : -1;
+    zstr_free(&reply);
+    return rc;
+}
+
+int
 fake_broker_deliver_junk(fake_broker_t *self, const char *sub)
 {
     return s_call_ok(self, "DELIVER_JUNK", sub, NULL, NULL);
+}
+
+int
+fake_broker_deliver_junk_run(fake_broker_t *self, const char *sub)
+{
+    return s_call_ok(self, "DELIVER_JUNK_RUN", sub, NULL, NULL);
 }
 
 int

@@ -42,8 +42,9 @@
     sent, junk included). The log (fake_broker_log) lists HELLOs, PUBLISHes and the
     subscription commands in arrival order: "H P1 P2 S A N U R H P1 P2" (S SUBSCRIBE, U
     UNSUBSCRIBE, A ACK, N NACK, R admin; PINGs are left out, their timing is not the test's).
-    fake_broker_messages gives the decoded fields of every SUBSCRIBE, UNSUBSCRIBE, ACK, NACK
-    and admin request received, one line each:
+    fake_broker_messages gives the decoded fields of every HELLO, SUBSCRIBE, UNSUBSCRIBE, ACK,
+    NACK and admin request received, one line each:
+      HELLO name=<name> heartbeat_ms=<n> max_run=<n>
       SUBSCRIBE sub=<name> patterns=<p1,p2> types=<t1,t2> start=<new> start_seq=<n>
                 start_time=<n> credit=<n> ack_wait_ms=<n> max_attempts=<n> backoff_ms=<n>
       UNSUBSCRIBE sub=<name>
@@ -123,6 +124,17 @@ void fake_broker_set_result(fake_broker_t *self, const uint8_t *result, size_t l
 int fake_broker_deliver(fake_broker_t *self, const char *sub, const char *topic, uint64_t seq,
                         uint32_t attempt);
 
+/* The time fake_broker_deliver_run gives event i of a run from seq: µs, as DELIVER's times. */
+#define FAKE_BROKER_RUN_TIME(seq, i) ((uint64_t)(seq)*1000 + (uint64_t)(i))
+
+/* Sends the consumer of sub a DELIVER run (PROTOCOL.md 12.3) of count (1..OB_DELIVER_RUN_MAX)
+   valid events on topic, seq .. seq + count - 1, made as fake_broker_deliver makes them, one
+   event frame each: all with attempt, the first reporting skipped (0: none), event i stored
+   at FAKE_BROKER_RUN_TIME(seq, i). count 1 is a single DELIVER. Counts one delivery. Returns
+   0, or -1 if sub has no consumer or count is out of range. */
+int fake_broker_deliver_run(fake_broker_t *self, const char *sub, const char *topic, uint64_t seq,
+                            uint32_t count, uint32_t attempt, uint64_t skipped);
+
 /* As fake_broker_deliver, with an event frame of event_len bytes of junk instead (the client
    does not look into it). */
 int fake_broker_deliver_raw(fake_broker_t *self, const char *sub, const char *topic, uint64_t seq,
@@ -133,6 +145,12 @@ int fake_broker_deliver_raw(fake_broker_t *self, const char *sub, const char *to
    body without seq, four frames, and a valid one for a subscription named "nobody". Returns
    0, or -1 if sub has no consumer. */
 int fake_broker_deliver_junk(fake_broker_t *self, const char *sub);
+
+/* Sends the consumer of sub four DELIVER runs on "oms.1", valid but for their number of event
+   frames (valid events): count 3 with 2 (seqs 1-3), count 3 with 4 (seqs 11-13), count 2
+   with none (seqs 21-22), and count OB_DELIVER_RUN_MAX with one more, a message longer than
+   OB_DELIVER_FRAMES_MAX (seqs 31-94). Returns 0, or -1 if sub has no consumer. */
+int fake_broker_deliver_junk_run(fake_broker_t *self, const char *sub);
 
 /* Deletes the subscription sub as SUB_DELETE does: ERROR {code 17, sub} to its consumer.
    Returns 0, or -1 if there is no such subscription. */

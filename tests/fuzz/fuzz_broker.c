@@ -20,9 +20,10 @@
     next one). The brief asked for PING: its answer, PONG or an ERROR without req, cannot be
     told apart from the answer to a PING of the input; a request with an unguessable req can.
 
-    Every message the broker sends is checked: 2 or 3 frames, ob_wire_decode accepts it, a
-    command the broker may send, an event frame only on DELIVER (always) and OK (FETCH), and
-    that event passes ob_event_peek. Anything else aborts.
+    Every message the broker sends is checked: 2 or 3 frames (a DELIVER run, to a peer whose
+    HELLO asked for runs: 2 + count), ob_wire_decode accepts it, a command the broker may
+    send, event frames only on DELIVER (always: one, or count) and OK (FETCH, one), and each
+    event passes ob_event_peek. Anything else aborts.
 
     The broker: one server actor (ob_server_start) per process, started on the first input,
     on inproc:// without CURVE (curve 0), its LMDB directory in /dev/shm (commits are cheap),
@@ -159,7 +160,7 @@ s_check_reply(zmsg_t *reply)
 {
     static ob_wire_msg_t msg; /* 7 KB */
     size_t frames = zmsg_size(reply);
-    s_require(frames == 2 || frames == 3);
+    s_require(frames >= 2 && frames <= OB_DELIVER_FRAMES_MAX);
     zframe_t *header = zmsg_first(reply);
     zframe_t *body = zmsg_next(reply);
     zframe_t *event = zmsg_next(reply);
@@ -179,8 +180,8 @@ s_check_reply(zmsg_t *reply)
     case OB_CMD_SUBSCRIBED:
         s_require(event == NULL);
         break;
-    case OB_CMD_DELIVER:
-        s_require(event != NULL);
+    case OB_CMD_DELIVER: /* one event frame, or a run's count (PROTOCOL.md 12.3) */
+        s_require(frames - 2 == (msg.count > 1 ? msg.count : 1));
         break;
     case OB_CMD_OK:
         break;
@@ -188,7 +189,9 @@ s_check_reply(zmsg_t *reply)
         fprintf(stderr, "fuzz_broker: the broker sent a %s\n", ob_command_name(msg.command));
         abort();
     }
-    if (event) {
+    if (msg.command != OB_CMD_DELIVER)
+        s_require(frames <= OB_FRAMES_MAX);
+    for (; event; event = zmsg_next(reply)) {
         ob_event_envelope_t envelope;
         rc = ob_event_peek(zframe_data(event), zframe_size(event), &envelope);
         if (rc) {

@@ -172,6 +172,9 @@ s_wires(void)
     s_wire("ok-hello", &msg);
     msg.heartbeat_ms = 0;
     s_wire("ok-hello-default-heartbeat", &msg);
+    msg.heartbeat_ms = OB_HEARTBEAT_MS_DEFAULT; /* as liborderbus says it */
+    msg.max_run = OB_DELIVER_RUN_MAX;
+    s_wire("ok-hello-max-run", &msg);
 
     memset(&msg, 0, sizeof msg);
     msg.command = OB_CMD_WELCOME;
@@ -278,6 +281,18 @@ s_wires(void)
     msg.attempt = 3;
     msg.skipped = 17;
     s_wire("ok-deliver-skipped", &msg);
+    /* runs: seq 42..44 (skipped concerns the first), and the longest, 42..105 */
+    msg.count = 3;
+    msg.times[0] = msg.time;
+    msg.times[1] = msg.time;
+    msg.times[2] = msg.time + 1000;
+    s_wire("ok-deliver-run", &msg);
+    msg.skipped = 0;
+    msg.count = OB_DELIVER_RUN_MAX;
+    for (uint32_t i = 0; i < msg.count; i++)
+        msg.times[i] = msg.time + 100ull * i;
+    s_wire("ok-deliver-run-max", &msg);
+    msg.count = 0;
 
     msg.command = OB_CMD_ACK;
     s_wire("ok-ack", &msg);
@@ -327,6 +342,7 @@ s_wires(void)
             "OB\x01\x11\x83\xa3req\x01\xa3seq\x00\xa3"
             "dup\xc2");
     S_BYTES("wire", "bad-hello-heartbeat", "OB\x01\x01\x82\xa4name\xa1n\xacheartbeat_ms\x05");
+    S_BYTES("wire", "bad-hello-max-run", "OB\x01\x01\x82\xa4name\xa1n\xa7max_run\x41");
     S_BYTES("wire", "bad-duplicate-req", "OB\x01\x10\x82\xa3req\x01\xa3req\x02");
     S_BYTES("wire", "bad-subscribe-no-pattern", "OB\x01\x20\x82\xa3req\x01\xa8patterns\x90");
     S_BYTES("wire", "bad-subscribe-17-patterns",
@@ -344,6 +360,27 @@ s_wires(void)
     S_BYTES("wire", "bad-deliver-attempt-0",
             "OB\x01\x22\x85\xa3sub\xa1s\xa5topic\xa1t\xa3seq\x01\xa7"
             "attempt\x00\xa4time\x00");
+    S_BYTES("wire", "bad-deliver-run-no-times",
+            "OB\x01\x22\x86\xa3sub\xa1s\xa5topic\xa1t\xa3seq\x01\xa7"
+            "attempt\x01\xa4time\x05\xa5"
+            "count\x02");
+    S_BYTES("wire", "bad-deliver-run-times-length",
+            "OB\x01\x22\x87\xa3sub\xa1s\xa5topic\xa1t\xa3seq\x01\xa7"
+            "attempt\x01\xa4time\x05\xa5"
+            "count\x03\xa5times\x92\x05\x06");
+    S_BYTES("wire", "bad-deliver-run-first-time",
+            "OB\x01\x22\x87\xa3sub\xa1s\xa5topic\xa1t\xa3seq\x01\xa7"
+            "attempt\x01\xa4time\x05\xa5"
+            "count\x02\xa5times\x92\x06\x06");
+    S_BYTES("wire", "bad-deliver-run-wraps",
+            "OB\x01\x22\x87\xa3sub\xa1s\xa5topic\xa1t\xa3seq\xcf\xff\xff\xff\xff\xff\xff\xff"
+            "\xff\xa7"
+            "attempt\x01\xa4time\x05\xa5"
+            "count\x02\xa5times\x92\x05\x05");
+    S_BYTES("wire", "bad-deliver-count-65",
+            "OB\x01\x22\x86\xa3sub\xa1s\xa5topic\xa1t\xa3seq\x01\xa7"
+            "attempt\x01\xa4time\x05\xa5"
+            "count\x41");
     S_BYTES("wire", "bad-nack-delay",
             "OB\x01\x24\x84\xa3sub\xa1s\xa5topic\xa1t\xa3seq\x01\xa8"
             "delay_ms\xce\x00\x36\xee\x81");
@@ -442,15 +479,23 @@ s_seq_raw(unsigned peer, size_t n, const char *const *frames, const size_t *lens
         s_seq_frame(frames[i], lens[i]);
 }
 
-/* Appends HELLO from peer. */
+/* Appends HELLO from peer, asking for DELIVER runs of up to max_run (0: none). */
 static void
-s_seq_hello(unsigned peer, uint32_t heartbeat_ms)
+s_seq_hello_run(unsigned peer, uint32_t heartbeat_ms, uint32_t max_run)
 {
     ob_wire_msg_t msg;
     ob_wire_msg_init(&msg, OB_CMD_HELLO);
     snprintf(msg.name, sizeof msg.name, "peer-%u", peer);
     msg.heartbeat_ms = heartbeat_ms;
+    msg.max_run = max_run;
     s_seq_msg(peer, &msg, NULL, 0);
+}
+
+/* Appends HELLO from peer. */
+static void
+s_seq_hello(unsigned peer, uint32_t heartbeat_ms)
+{
+    s_seq_hello_run(peer, heartbeat_ms, 0);
 }
 
 /* Appends PUBLISH req from peer of an event on topic with id and data_len bytes of data. */
@@ -583,6 +628,22 @@ s_brokers(void)
     s_seq_ack(1, 1, "orders", "oms.7", 2, 0);
     s_seq_ack(1, 0, "orders", "oms.7", 2, 1);
     s_seq_write("ok-subscribe-publish-ack");
+
+    /* a stored backlog read by a subscriber taking runs of 8 and one taking single
+       DELIVERs, competing (PROTOCOL.md 12.3) */
+    s_seq_hello(0, 0);
+    for (uint64_t i = 0; i < 20; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "b-%02u", (unsigned)i);
+        s_seq_publish(0, i + 1, "backlog", id, 30);
+    }
+    s_seq_hello_run(1, 0, 8);
+    s_seq_subscribe(1, 1, "runs", "backlog", OB_START_EARLIEST, 16, 0);
+    s_seq_hello(2, 0);
+    s_seq_subscribe(2, 1, "runs", "backlog", OB_START_EARLIEST, 16, 0);
+    s_seq_ack(1, 0, "runs", "backlog", 5, 1);
+    s_seq_ack(2, 0, "runs", "backlog", 20, 1);
+    s_seq_write("ok-subscribe-runs");
 
     /* an ephemeral subscriber from the start of the topic (its name is the broker's) */
     s_seq_hello(2, 0);

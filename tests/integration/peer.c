@@ -131,7 +131,8 @@ t_send(zsock_t *peer, const ob_wire_msg_t *msg, const uint8_t *event, size_t eve
 void
 t_msg_clear(t_msg_t *msg)
 {
-    free(msg->event);
+    for (size_t i = 0; i < msg->event_count; i++)
+        free(msg->events[i]);
     free((void *)(uintptr_t)msg->wire.result); /* t_recv's copy */
     memset(msg, 0, sizeof *msg);
 }
@@ -147,7 +148,7 @@ t_recv(zsock_t *peer, t_msg_t *ret, int timeout_ms)
         return -1;
     zmsg_t *msg = zmsg_recv(peer);
     assert_non_null(msg);
-    assert_true(zmsg_size(msg) == 2 || zmsg_size(msg) == 3);
+    assert_true(zmsg_size(msg) >= 2 && zmsg_size(msg) <= OB_DELIVER_FRAMES_MAX);
     zframe_t *header = zmsg_first(msg);
     zframe_t *body = zmsg_next(msg);
     int rc = ob_wire_decode(zframe_data(header), zframe_size(header), zframe_data(body),
@@ -155,13 +156,20 @@ t_recv(zsock_t *peer, t_msg_t *ret, int timeout_ms)
     assert_int_equal(rc, 0);
     /* an OK's result points into the body: keep a copy as the "event" if there is no
        event frame, so that it outlives the message */
-    zframe_t *event = zmsg_next(msg);
-    if (event) {
-        ret->event_len = zframe_size(event);
-        ret->event = malloc(ret->event_len ? ret->event_len : 1);
-        assert_non_null(ret->event);
-        memcpy(ret->event, zframe_data(event), ret->event_len);
+    for (zframe_t *event = zmsg_next(msg); event; event = zmsg_next(msg)) {
+        size_t i = ret->event_count++;
+        ret->event_lens[i] = zframe_size(event);
+        ret->events[i] = malloc(ret->event_lens[i] ? ret->event_lens[i] : 1);
+        assert_non_null(ret->events[i]);
+        memcpy(ret->events[i], zframe_data(event), ret->event_lens[i]);
     }
+    if (ret->event_count) {
+        ret->event = ret->events[0];
+        ret->event_len = ret->event_lens[0];
+    }
+    /* a message has the event frames its command says: one, or a DELIVER run's count */
+    size_t run = ret->wire.command == OB_CMD_DELIVER && ret->wire.count > 1 ? ret->wire.count : 1;
+    assert_true(ret->event_count == 0 || ret->event_count == run);
     if (ret->wire.result) {
         uint8_t *copy = malloc(ret->wire.result_len);
         assert_non_null(copy);
@@ -206,6 +214,12 @@ t_expect_silence(zsock_t *peer, int timeout_ms)
 zsock_t *
 t_peer(t_broker_t *fx, uint32_t heartbeat_ms)
 {
+    return t_peer_run(fx, heartbeat_ms, 0);
+}
+
+zsock_t *
+t_peer_run(t_broker_t *fx, uint32_t heartbeat_ms, uint32_t max_run)
+{
     zsock_t *peer = zsock_new(ZMQ_DEALER);
     assert_non_null(peer);
     zsock_set_linger(peer, 0);
@@ -216,6 +230,7 @@ t_peer(t_broker_t *fx, uint32_t heartbeat_ms)
     hello->command = OB_CMD_HELLO;
     snprintf(hello->name, sizeof hello->name, "test");
     hello->heartbeat_ms = heartbeat_ms;
+    hello->max_run = max_run;
     t_send(peer, hello, NULL, 0);
     free(hello);
     t_msg_t welcome;

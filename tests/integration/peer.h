@@ -25,11 +25,15 @@ typedef struct t_broker {
     uint64_t next_req;             /* request ids, unique per broker fixture */
 } t_broker_t;
 
-/* A received message: its decoded header and body, and its event frame if any. */
+/* A received message: its decoded header and body, and its event frames if any (one, or
+   a DELIVER run's count). */
 typedef struct t_msg {
     ob_wire_msg_t wire;
-    uint8_t *event; /* owned (t_msg_clear), NULL if none */
+    uint8_t *event; /* the first event frame, owned (t_msg_clear), NULL if none */
     size_t event_len;
+    size_t event_count;                    /* event frames: 0, 1, or a run's */
+    uint8_t *events[OB_DELIVER_RUN_MAX];   /* each of them, owned; events[0] == event */
+    size_t event_lens[OB_DELIVER_RUN_MAX]; /* their sizes */
 } t_msg_t;
 
 /* Creates the scratch directory (prefix names the test) and starts a broker with the
@@ -47,6 +51,8 @@ void t_broker_destroy(t_broker_t **fx_p);
 
 /* A new DEALER connected to the broker, that said HELLO with heartbeat_ms (0: default). */
 zsock_t *t_peer(t_broker_t *fx, uint32_t heartbeat_ms);
+/* The same, with HELLO max_run (PROTOCOL.md 12.3: DELIVER runs of up to max_run). */
+zsock_t *t_peer_run(t_broker_t *fx, uint32_t heartbeat_ms, uint32_t max_run);
 
 /* Sends msg, with an event frame if event. */
 void t_send(zsock_t *peer, const ob_wire_msg_t *msg, const uint8_t *event, size_t event_len);

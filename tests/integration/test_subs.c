@@ -2,7 +2,8 @@
     server actor in-process, spoken to by raw protocol peers (peer.h), so that every field of
     every DELIVER can be checked: start positions, type filters, credit, acks, NACK delays,
     ack timeouts with backoff, dead letters, competing consumers, session expiry, restart,
-    retention, deletion, repositioning, ephemeral subscriptions and the admin commands. */
+    retention, deletion, repositioning, ephemeral subscriptions, DELIVER runs and the admin
+    commands. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -135,6 +136,21 @@ s_nack(zsock_t *peer, const char *sub, const char *topic, uint64_t seq, uint32_t
     msg->delay_ms = delay_ms;
     t_send(peer, msg, NULL, 0);
     free(msg);
+}
+
+/* Sends UNSUBSCRIBE of sub from peer and waits for its OK; returns the request (the
+   caller's to free), for a test that sends it again. */
+static ob_wire_msg_t *
+s_unsubscribe(t_broker_t *fx, zsock_t *peer, const char *sub)
+{
+    ob_wire_msg_t *msg = s_msg(OB_CMD_UNSUBSCRIBE, fx->next_req++);
+    snprintf(msg->sub, sizeof msg->sub, "%s", sub);
+    t_send(peer, msg, NULL, 0);
+    t_msg_t ok;
+    t_expect(peer, OB_CMD_OK, &ok);
+    assert_int_equal(ok.wire.req, msg->req);
+    t_msg_clear(&ok);
+    return msg;
 }
 
 /* An OK and its result unpacked (whose strings point into the reply). */
@@ -517,12 +533,7 @@ test_competing_consumers(void **state)
         assert_int_equal(seen[seq], 1);
     t_expect_silence(a, T_QUIET_MS);
     /* a leaves without acking: its five go to b, attempt 2 */
-    ob_wire_msg_t *msg = s_msg(OB_CMD_UNSUBSCRIBE, fx->next_req++);
-    snprintf(msg->sub, sizeof msg->sub, "shared");
-    t_send(a, msg, NULL, 0);
-    t_msg_t ok;
-    t_expect(a, OB_CMD_OK, &ok);
-    t_msg_clear(&ok);
+    ob_wire_msg_t *msg = s_unsubscribe(fx, a, "shared");
     t_send(a, msg, NULL, 0); /* not attached any more */
     t_expect_error(a, msg->req, OB_ERR_NO_SUCH_SUBSCRIPTION);
     free(msg);
@@ -808,14 +819,8 @@ test_ephemeral(void **state)
     assert_int_equal(strlen(name), 4 + 16);
     t_publish(fx, pub, "oms.1", "e", NULL);
     assert_int_equal(s_next(sub, name, NULL), 1);
-    ob_wire_msg_t *msg = s_msg(OB_CMD_UNSUBSCRIBE, fx->next_req++);
-    snprintf(msg->sub, sizeof msg->sub, "%s", name);
-    t_send(sub, msg, NULL, 0);
-    t_msg_t reply;
-    t_expect(sub, OB_CMD_OK, &reply);
-    t_msg_clear(&reply);
-    free(msg);
-    msg = s_msg(OB_CMD_SUB_INFO, fx->next_req++);
+    free(s_unsubscribe(fx, sub, name));
+    ob_wire_msg_t *msg = s_msg(OB_CMD_SUB_INFO, fx->next_req++);
     snprintf(msg->sub, sizeof msg->sub, "%s", name);
     t_send(sub, msg, NULL, 0);
     t_expect_error(sub, msg->req, OB_ERR_NO_SUCH_SUBSCRIPTION); /* gone with its consumer */
@@ -1002,6 +1007,188 @@ test_subscriber_killed(void **state)
     zsock_destroy(&sub);
 }
 
+/* Publishes count events with ids prefix-N to topic without waiting between them (one
+   group commit or a few, so that a subscriber reading later finds them together), then
+   waits for every confirmation; returns the first seq. */
+static uint64_t
+s_publish_burst(t_broker_t *fx, zsock_t *pub, const char *topic, const char *prefix, int count)
+{
+    ob_wire_msg_t *msg = s_msg(OB_CMD_PUBLISH, 0);
+    uint64_t first_req = fx->next_req;
+    for (int i = 0; i < count; i++) {
+        char id[64];
+        snprintf(id, sizeof id, "%s-%d", prefix, i);
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        t_event(topic, id, NULL, 16, &buf, &len);
+        msg->req = fx->next_req++;
+        t_send(pub, msg, buf, len);
+        free(buf);
+    }
+    free(msg);
+    uint64_t first = 0;
+    for (int confirmed = 0; confirmed < count;) {
+        t_msg_t reply;
+        t_expect(pub, OB_CMD_CONFIRM, &reply);
+        assert_false(reply.wire.dup);
+        if (reply.wire.req == first_req)
+            first = reply.wire.seq;
+        confirmed += reply.wire.count > 1 ? (int)reply.wire.count : 1;
+        t_msg_clear(&reply);
+    }
+    assert_true(first > 0);
+    return first;
+}
+
+/* Checks DELIVER m (single or a run, PROTOCOL.md 12.3) of sub on topic, first attempts of
+   events published with ids prefix-(seq - first): at most max_run events (0: single), one
+   event frame each, in seq order, times non-decreasing and the first equal to `time`.
+   Counts each seq in seen (seen_len entries). Returns the number of events. */
+static size_t
+s_check_run(const t_msg_t *m, const char *sub, const char *topic, uint32_t max_run,
+            const char *prefix, uint64_t first, int *seen, size_t seen_len)
+{
+    assert_int_equal(m->wire.command, OB_CMD_DELIVER);
+    assert_string_equal(m->wire.sub, sub);
+    assert_string_equal(m->wire.topic, topic);
+    assert_int_equal(m->wire.attempt, 1);
+    size_t n = m->wire.count > 1 ? m->wire.count : 1;
+    assert_true(n <= (max_run > 1 ? max_run : 1));
+    assert_int_equal(m->event_count, n);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t seq = m->wire.seq + i;
+        assert_true(seq >= first && seq - first < seen_len);
+        seen[seq - first]++;
+        char id[64];
+        snprintf(id, sizeof id, "%s-%" PRIu64, prefix, seq - first);
+        ob_event_envelope_t env;
+        assert_int_equal(ob_event_peek(m->events[i], m->event_lens[i], &env), 0);
+        assert_int_equal(env.id_len, strlen(id));
+        assert_memory_equal(env.id, id, env.id_len);
+        if (n > 1 && i > 0)
+            assert_true(m->wire.times[i] >= m->wire.times[i - 1]);
+    }
+    if (n > 1)
+        assert_true(m->wire.times[0] == m->wire.time);
+    return n;
+}
+
+/* DELIVER runs (12.3): a client that asked for runs of 16 gets 100 stored events in runs of
+   at most 16, in order, each event the right one; acks apply to single events of a run,
+   and the two left unacked come again alone, attempt 2, after ack_wait. */
+static void
+test_runs(void **state)
+{
+    t_broker_t *fx = *state;
+    zsock_t *pub = t_peer(fx, 0);
+    uint64_t first = s_publish_burst(fx, pub, "runs.1", "r", 100);
+    zsock_t *r = t_peer_run(fx, 0, 16);
+    t_sub_t s = {
+        .name = "runs", .patterns = {"runs.1"}, .start = OB_START_EARLIEST, .ack_wait_ms = 300};
+    assert_int_equal(s_subscribe(fx, r, &s, NULL), 1);
+    int seen[100] = {0};
+    size_t got = 0, messages = 0, largest = 0;
+    while (got < 100) {
+        t_msg_t m;
+        t_expect(r, OB_CMD_DELIVER, &m);
+        assert_true(m.wire.seq == first + got); /* in order, no gap, no repeat */
+        size_t n = s_check_run(&m, "runs", "runs.1", 16, "r", first, seen, 100);
+        got += n;
+        messages++;
+        largest = n > largest ? n : largest;
+        t_msg_clear(&m);
+    }
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(seen[i], 1);
+    assert_int_equal(largest, 16); /* all stored before: full runs */
+    assert_true(messages <= 100 / 16 + 1 + 2);
+    t_expect_silence(r, T_QUIET_MS);
+
+    /* ack all but the 5th and the 37th: cumulatively below the 5th, one by one after */
+    s_ack(r, "runs", "runs.1", first + 3, 1);
+    for (uint64_t i = 5; i < 100; i++)
+        if (i != 36)
+            s_ack(r, "runs", "runs.1", first + i, 0);
+    uint64_t again[2];
+    for (int k = 0; k < 2; k++) {
+        t_msg_t m;
+        t_expect(r, OB_CMD_DELIVER, &m);
+        assert_int_equal(m.wire.attempt, 2);
+        assert_true(m.wire.count <= 1); /* a redelivery goes alone */
+        assert_int_equal(m.event_count, 1);
+        again[k] = m.wire.seq;
+        t_msg_clear(&m);
+    }
+    assert_true((again[0] == first + 4 && again[1] == first + 36) ||
+                (again[1] == first + 4 && again[0] == first + 36));
+    s_ack(r, "runs", "runs.1", first + 4, 0);
+    s_ack(r, "runs", "runs.1", first + 36, 0);
+    assert_int_equal(s_floor(fx, r, "runs", "runs.1"), first + 99);
+    assert_int_equal(s_info_uint(fx, r, "runs", "redelivered"), 2);
+    zsock_destroy(&pub);
+    zsock_destroy(&r);
+}
+
+/* Competing consumers, one taking runs of 8 and one single DELIVERs only (a client older
+   than runs): every event goes to exactly one of them, each gets what it asked for; the
+   one taking runs leaves without acking and exactly its events go to the other, attempt 2. */
+static void
+test_runs_competing(void **state)
+{
+    t_broker_t *fx = *state;
+    zsock_t *pub = t_peer(fx, 0), *single = t_peer(fx, 0), *multi = t_peer_run(fx, 0, 8);
+    t_sub_t s = {.name = "mixed", .patterns = {"runs.2"}};
+    assert_int_equal(s_subscribe(fx, single, &s, NULL), 1);
+    assert_int_equal(s_subscribe(fx, multi, &s, NULL), 0);
+    uint64_t first = s_publish_burst(fx, pub, "runs.2", "m", 200);
+    int seen[200] = {0}, of_multi[200] = {0};
+    size_t got = 0, largest = 0, of_single = 0;
+    while (got < 200) {
+        zpoller_t *poller = zpoller_new(single, multi, NULL);
+        zsock_t *which = zpoller_wait(poller, T_TIMEOUT_MS);
+        zpoller_destroy(&poller);
+        if (!which)
+            fail_msg("%zu of 200 events delivered", got);
+        t_msg_t m;
+        t_expect(which, OB_CMD_DELIVER, &m);
+        size_t n =
+            s_check_run(&m, "mixed", "runs.2", which == multi ? 8 : 0, "m", first, seen, 200);
+        for (size_t i = 0; which == multi && i < n; i++)
+            of_multi[m.wire.seq + i - first] = 1;
+        if (which == single) {
+            of_single += n;
+            s_ack(single, "mixed", "runs.2", m.wire.seq, 0);
+        } else
+            largest = n > largest ? n : largest;
+        got += n;
+        t_msg_clear(&m);
+    }
+    for (int i = 0; i < 200; i++)
+        assert_int_equal(seen[i], 1);
+    assert_true(of_single > 0);
+    assert_true(largest > 1); /* multi got at least one real run */
+    t_expect_silence(multi, T_QUIET_MS);
+
+    free(s_unsubscribe(fx, multi, "mixed"));
+    for (size_t k = 0; k < 200 - of_single; k++) {
+        t_msg_t m;
+        t_expect(single, OB_CMD_DELIVER, &m);
+        assert_int_equal(m.wire.attempt, 2);
+        assert_int_equal(m.event_count, 1);
+        assert_true(of_multi[m.wire.seq - first]);
+        seen[m.wire.seq - first]++;
+        t_msg_clear(&m);
+    }
+    for (int i = 0; i < 200; i++)
+        assert_int_equal(seen[i], 1 + of_multi[i]);
+    t_expect_silence(single, T_QUIET_MS);
+    s_ack(single, "mixed", "runs.2", first + 199, 1);
+    assert_int_equal(s_floor(fx, single, "mixed", "runs.2"), first + 199);
+    zsock_destroy(&pub);
+    zsock_destroy(&single);
+    zsock_destroy(&multi);
+}
+
 int
 main(void)
 {
@@ -1024,6 +1211,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_ephemeral, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_retention_skips, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_subscriber_killed, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_runs, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_runs_competing, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 #include <czmq.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 
 #include "fake_broker.h"
@@ -149,6 +150,28 @@ t_receive(ob_client_t *client, const char *sub, const char *topic, uint64_t seq,
     assert_string_equal(delivery->topic, topic);
     assert_int_equal(delivery->seq, seq);
     assert_int_equal(delivery->attempt, attempt);
+    return delivery;
+}
+
+/* Receives one delivery of a run the fake broker sent (fake_broker_deliver_run from
+   run_seq) and asserts, beyond t_receive, its time, skipped and event ("ev-<seq>" on
+   topic). */
+static ob_delivery_t *
+t_receive_run(ob_client_t *client, const char *topic, uint64_t run_seq, uint64_t seq,
+              uint32_t attempt, uint64_t skipped)
+{
+    ob_delivery_t *delivery = t_receive(client, "orders", topic, seq, attempt);
+    if (delivery->time_us != FAKE_BROKER_RUN_TIME(run_seq, seq - run_seq))
+        fail_msg("seq %" PRIu64 ": time_us %" PRIu64, seq, delivery->time_us);
+    if (delivery->skipped != skipped)
+        fail_msg("seq %" PRIu64 ": skipped %" PRIu64, seq, delivery->skipped);
+    char id[32];
+    snprintf(id, sizeof id, "ev-%" PRIu64, seq);
+    ob_event_t *event = NULL;
+    assert_int_equal(ob_delivery_decode(delivery, &event), 0);
+    assert_string_equal(event->id, id);
+    assert_string_equal(event->topic, topic);
+    ob_event_destroy(&event);
     return delivery;
 }
 
@@ -878,6 +901,87 @@ test_bad_deliveries_are_dropped(void **state_p)
 }
 
 static void
+test_delivery_runs(void **state_p)
+{
+    t_state_t *state = *state_p;
+    ob_client_t *client = t_client(state, 0, 0);
+    t_subscribe(client, "orders", &t_all, "orders", 1);
+    /* liborderbus takes runs as long as the protocol allows */
+    char hello[128];
+    snprintf(hello, sizeof hello, "HELLO name=test-subs heartbeat_ms=%u max_run=%u\n",
+             OB_HEARTBEAT_MS_DEFAULT, OB_DELIVER_RUN_MAX);
+    t_assert_messages(state->broker, "HELLO", hello);
+
+    /* A run of 3 is 3 deliveries, in seq order, each with its own time and event, all with
+       the run's attempt; skipped is the first's. A single DELIVER after it comes after. */
+    assert_int_equal(fake_broker_deliver_run(state->broker, "orders", "oms.1", 10, 3, 2, 5), 0);
+    assert_int_equal(fake_broker_deliver(state->broker, "orders", "oms.1", 13, 1), 0);
+    t_drive_until_queued(client, 4);
+    ob_delivery_t *delivery = t_receive_run(client, "oms.1", 10, 10, 2, 5);
+    ob_delivery_destroy(&delivery);
+    delivery = t_receive_run(client, "oms.1", 10, 11, 2, 0);
+    assert_int_equal(ob_client_ack(client, delivery), 0); /* each is acked on its own */
+    ob_delivery_destroy(&delivery);
+    delivery = t_receive_run(client, "oms.1", 10, 12, 2, 0);
+    ob_delivery_destroy(&delivery);
+    delivery = t_receive(client, "orders", "oms.1", 13, 1);
+    ob_delivery_destroy(&delivery);
+    assert_int_equal(fake_broker_wait(state->broker, "acks", 1, T_WAIT_MS), 0);
+    t_assert_messages(state->broker, "ACK", "ACK sub=orders topic=oms.1 seq=11 upto=0\n");
+
+    /* The longest run, behind 2 queued deliveries: the queue grows while it is queued. */
+    assert_int_equal(fake_broker_deliver(state->broker, "orders", "oms.1", 14, 1), 0);
+    assert_int_equal(fake_broker_deliver(state->broker, "orders", "oms.1", 15, 1), 0);
+    assert_int_equal(
+        fake_broker_deliver_run(state->broker, "orders", "mp.7", 100, OB_DELIVER_RUN_MAX, 1, 0), 0);
+    t_drive_until_queued(client, 2 + OB_DELIVER_RUN_MAX);
+    for (uint64_t seq = 14; seq <= 15; seq++) {
+        delivery = t_receive(client, "orders", "oms.1", seq, 1);
+        ob_delivery_destroy(&delivery);
+    }
+    for (uint64_t seq = 100; seq < 100 + OB_DELIVER_RUN_MAX; seq++) {
+        delivery = t_receive_run(client, "mp.7", 100, seq, 1, 0);
+        ob_delivery_destroy(&delivery);
+    }
+
+    /* A run of 1 is a single delivery. */
+    assert_int_equal(fake_broker_deliver_run(state->broker, "orders", "oms.2", 7, 1, 4, 3), 0);
+    delivery = t_receive_run(client, "oms.2", 7, 7, 4, 3);
+    ob_delivery_destroy(&delivery);
+    assert_int_equal(ob_client_receive(client, 0, &delivery), OB_ERR_TIMEOUT);
+    assert_int_equal(ob_client_queued(client), 0);
+}
+
+static void
+test_bad_delivery_runs_are_dropped(void **state_p)
+{
+    t_state_t *state = *state_p;
+    ob_client_t *client = t_client(state, 0, 0);
+    t_subscribe(client, "orders", &t_all, "orders", 1);
+    assert_int_equal(fake_broker_deliver_junk_run(state->broker, "orders"), 0);
+    assert_int_equal(fake_broker_deliver(state->broker, "orders", "oms.1", 1000, 1), 0);
+
+    /* nothing of the junk is queued, not even the events it carried: the first delivery is
+       the single one sent after it */
+    ob_delivery_t *delivery = t_receive(client, "orders", "oms.1", 1000, 1);
+    ob_delivery_destroy(&delivery);
+    assert_int_equal(ob_client_receive(client, T_SHORT_MS, &delivery), OB_ERR_TIMEOUT);
+    assert_int_equal(fake_broker_count(state->broker, "deliveries"), 5);
+
+    /* the connection is fine: a valid run, and a request */
+    assert_int_equal(fake_broker_deliver_run(state->broker, "orders", "oms.1", 21, 2, 1, 0), 0);
+    delivery = t_receive_run(client, "oms.1", 21, 21, 1, 0);
+    ob_delivery_destroy(&delivery);
+    delivery = t_receive_run(client, "oms.1", 21, 22, 1, 0);
+    ob_delivery_destroy(&delivery);
+    ob_wire_msg_t request;
+    ob_wire_msg_init(&request, OB_CMD_TOPICS);
+    assert_int_equal(ob_client_request(client, &request, NULL, NULL, NULL, NULL, NULL), 0);
+    assert_int_equal(fake_broker_count(state->broker, "peers"), 1);
+    assert_int_equal(fake_broker_count(state->broker, "hellos"), 1);
+}
+
+static void
 test_subscribe_timeout_then_late_answer_unsubscribes(void **state_p)
 {
     t_state_t *state = *state_p;
@@ -950,6 +1054,23 @@ test_allocation_failures(void **state_p)
     delivery = t_receive(client, "orders", "oms.1", 4, 1);
     ob_delivery_destroy(&delivery);
 
+    /* in a run, a delivery that cannot be held (the second: its calloc fails) is dropped,
+       the one before it is not; whatever follows comes in seq order */
+    t_fail_calloc = 2;
+    assert_int_equal(fake_broker_deliver_run(state->broker, "orders", "mp.1", 10, 3, 1, 0), 0);
+    assert_int_equal(fake_broker_deliver(state->broker, "orders", "mp.1", 20, 1), 0);
+    delivery = t_receive(client, "orders", "mp.1", 10, 1);
+    ob_delivery_destroy(&delivery);
+    assert_int_equal(t_fail_calloc, 0);
+    uint64_t last = 10;
+    do {
+        assert_int_equal(ob_client_receive(client, T_WAIT_MS, &delivery), 0);
+        if (delivery->seq == 11 || delivery->seq <= last)
+            fail_msg("seq %" PRIu64 " after %" PRIu64, delivery->seq, last);
+        last = delivery->seq;
+        ob_delivery_destroy(&delivery);
+    } while (last != 20);
+
     /* the copy of an OK's result */
     static const uint8_t result[] = {0x90};
     fake_broker_set_result(state->broker, result, sizeof result);
@@ -1014,6 +1135,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_request_errors, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_fd_becomes_readable_on_deliver, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_bad_deliveries_are_dropped, t_setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_delivery_runs, t_setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_delivery_runs_are_dropped, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_subscribe_timeout_then_late_answer_unsubscribes,
                                         t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_subscribe_again_while_the_abandoned_answer_is_late,

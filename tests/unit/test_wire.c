@@ -35,6 +35,7 @@ s_msg(uint8_t command)
     case OB_CMD_HELLO:
         strcpy(msg.name, "webhook-adapter");
         msg.heartbeat_ms = 2500;
+        msg.max_run = OB_DELIVER_RUN_MAX;
         break;
     case OB_CMD_WELCOME:
         strcpy(msg.version, "0.1.0");
@@ -94,6 +95,10 @@ s_msg(uint8_t command)
         msg.attempt = 3;
         msg.time = 1700000000123456ull;
         msg.skipped = 17;
+        msg.count = 3; /* a run: seq .. seq + 2 */
+        msg.times[0] = msg.time;
+        msg.times[1] = msg.time; /* stored in the same µs */
+        msg.times[2] = msg.time + 250;
         break;
     case OB_CMD_ACK:
         strcpy(msg.sub, "orders");
@@ -237,6 +242,7 @@ s_variant(size_t i, ob_wire_msg_t *ret_msg)
     case 10: /* DELIVER, ACK, NACK without their optional fields */
         msg = s_msg(OB_CMD_DELIVER);
         msg.skipped = 0;
+        msg.count = 0;
         msg.attempt = UINT32_MAX;
         msg.time = 0;
         break;
@@ -270,6 +276,33 @@ s_variant(size_t i, ob_wire_msg_t *ret_msg)
         memset(msg.topic, 'f', OB_TOPIC_MAX);
         msg.seq = UINT64_MAX;
         break;
+    case 18: /* HELLO that takes one delivery per DELIVER, said explicitly */
+        msg = s_msg(OB_CMD_HELLO);
+        msg.heartbeat_ms = 0;
+        msg.max_run = 1;
+        break;
+    case 19: /* a single DELIVER that reports skipped events */
+        msg = s_msg(OB_CMD_DELIVER);
+        msg.count = 0;
+        memset(msg.times, 0, sizeof msg.times);
+        break;
+    case 20: /* the shortest run, from time 0 */
+        msg = s_msg(OB_CMD_DELIVER);
+        msg.skipped = 0;
+        msg.seq = 1;
+        msg.time = 0;
+        msg.count = 2;
+        msg.times[0] = 0;
+        msg.times[1] = 1;
+        break;
+    case 21: /* the longest run, ending at the last seq, its times in every msgpack width */
+        msg = s_msg(OB_CMD_DELIVER);
+        msg.count = OB_DELIVER_RUN_MAX;
+        msg.seq = UINT64_MAX - (OB_DELIVER_RUN_MAX - 1);
+        for (size_t k = 0; k < OB_DELIVER_RUN_MAX; k++)
+            msg.times[k] = k < 60 ? 1ull << k : UINT64_MAX - (OB_DELIVER_RUN_MAX - 1 - k);
+        msg.time = msg.times[0];
+        break;
     default:
         return 0;
     }
@@ -288,6 +321,7 @@ s_assert_same(const ob_wire_msg_t *a, const ob_wire_msg_t *b)
     assert_int_equal(a->count, b->count);
     assert_int_equal(a->code, b->code);
     assert_int_equal(a->heartbeat_ms, b->heartbeat_ms);
+    assert_int_equal(a->max_run, b->max_run);
     assert_true(a->max_event == b->max_event);
     assert_string_equal(a->name, b->name);
     assert_string_equal(a->reason, b->reason);
@@ -312,6 +346,11 @@ s_assert_same(const ob_wire_msg_t *a, const ob_wire_msg_t *b)
     assert_int_equal(a->attempt, b->attempt);
     assert_true(a->time == b->time);
     assert_true(a->skipped == b->skipped);
+    /* a run's times; unused (and not sent) otherwise */
+    for (size_t i = 0; a->count > 1 && i < a->count && i < OB_DELIVER_RUN_MAX; i++)
+        if (a->times[i] != b->times[i])
+            fail_msg("times[%zu]: %llu != %llu", i, (unsigned long long)a->times[i],
+                     (unsigned long long)b->times[i]);
     assert_int_equal(a->upto, b->upto);
     assert_int_equal(a->delay_ms, b->delay_ms);
     assert_string_equal(a->after, b->after);
@@ -439,14 +478,23 @@ test_golden_bodies(void **state)
     assert_int_equal(len, sizeof confirm);
     assert_memory_equal(body, confirm, len);
 
-    /* Optional fields at 0 are left out: HELLO without heartbeat, ERROR without req. */
+    /* Optional fields at 0 are left out: HELLO without heartbeat or max_run, ERROR without
+       req. */
     static const uint8_t hello[] = {0x81, 0xa4, 'n', 'a', 'm', 'e', 0xa0};
     msg = s_msg(OB_CMD_HELLO);
     msg.name[0] = '\0';
     msg.heartbeat_ms = 0;
+    msg.max_run = 0;
     assert_int_equal(ob_wire_encode_body(&msg, body, sizeof body, &len), 0);
     assert_int_equal(len, sizeof hello);
     assert_memory_equal(body, hello, len);
+    /* max_run, when set, after name (and heartbeat_ms) */
+    static const uint8_t hello_run[] = {0x82, 0xa4, 'n', 'a', 'm', 'e', 0xa0, 0xa7,
+                                        'm',  'a',  'x', '_', 'r', 'u', 'n',  0x40};
+    msg.max_run = OB_DELIVER_RUN_MAX;
+    assert_int_equal(ob_wire_encode_body(&msg, body, sizeof body, &len), 0);
+    assert_int_equal(len, sizeof hello_run);
+    assert_memory_equal(body, hello_run, len);
 
     static const uint8_t error[] = {0x82, 0xa4, 'c', 'o', 'd', 'e',  0x0e, 0xa6, 'r',
                                     'e',  'a',  's', 'o', 'n', 0xa2, 'n',  'o'};
@@ -518,6 +566,24 @@ test_golden_bodies(void **state)
     assert_int_equal(ob_wire_encode_body(&msg, body, sizeof body, &len), 0);
     assert_int_equal(len, sizeof deliver);
     assert_memory_equal(body, deliver, len);
+    /* A run of 1 is a single DELIVER; a run of 2 adds count and times, in that order. */
+    msg.count = 1;
+    assert_int_equal(ob_wire_encode_body(&msg, body, sizeof body, &len), 0);
+    assert_int_equal(len, sizeof deliver);
+    assert_memory_equal(body, deliver, len);
+    static const uint8_t deliver_run[] = {
+        0x87, 0xa3, 's', 'u', 'b', 0xa1, 's',  0xa5, 't',  'o',  'p', 'i', 'c', 0xa1,
+        't',  0xa3, 's', 'e', 'q', 0x01, 0xa7, 'a',  't',  't',  'e', 'm', 'p', 't',
+        0x02, 0xa4, 't', 'i', 'm', 'e',  0x05, 0xa5, 'c',  'o',  'u', 'n', 't', 0x02,
+        0xa5, 't',  'i', 'm', 'e', 's',  0x92, 0x05, 0xcd, 0x01, 0x00};
+    msg.time = 5;
+    msg.count = 2;
+    msg.times[0] = 5;
+    msg.times[1] = 256;
+    assert_int_equal(ob_wire_encode_body(&msg, body, sizeof body, &len), 0);
+    assert_int_equal(len, sizeof deliver_run);
+    assert_memory_equal(body, deliver_run, len);
+    msg.count = 0;
     static const uint8_t ack[] = {0x84, 0xa3, 's',  'u', 'b',  0xa1, 's',  0xa5, 't',
                                   'o',  'p',  'i',  'c', 0xa1, 't',  0xa3, 's',  'e',
                                   'q',  0x01, 0xa4, 'u', 'p',  't',  'o',  0xc3};
@@ -710,6 +776,15 @@ typedef struct t_body {
 #define K_AFTER                                                                                    \
     "\xa5"                                                                                         \
     "after"
+#define K_MAX_RUN                                                                                  \
+    "\xa7"                                                                                         \
+    "max_run"
+#define K_COUNT                                                                                    \
+    "\xa5"                                                                                         \
+    "count"
+#define K_TIMES                                                                                    \
+    "\xa5"                                                                                         \
+    "times"
 #define V_A                                                                                        \
     "\xa1"                                                                                         \
     "a"
@@ -737,8 +812,13 @@ typedef struct t_body {
 #define T_A65 T_A64 "a"
 #define T_A255 T_A64 T_A64 T_A64 T_A32 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define T_A256 T_A255 "a"
-#define T_SUBSCRIBE K_REQ "\x01" K_PATTERNS "\x91" V_A /* 2 pairs: req 1, patterns ["a"] */
-#define T_DELIVERY K_SUB V_S K_TOPIC V_T K_SEQ "\x01"  /* 3 pairs: sub, topic, seq 1 */
+#define T_SUBSCRIBE K_REQ "\x01" K_PATTERNS "\x91" V_A      /* 2 pairs: req 1, patterns ["a"] */
+#define T_DELIVERY K_SUB V_S K_TOPIC V_T K_SEQ "\x01"       /* 3 pairs: sub, topic, seq 1 */
+#define T_DELIVER T_DELIVERY K_ATTEMPT "\x01" K_TIME "\x05" /* 5 pairs: ..., attempt 1, time 5 */
+#define T_HELLO "\xa4name\xa1n"                             /* 1 pair: name "n" */
+#define T_FIVE16 "\x05\x05\x05\x05\x05\x05\x05\x05\x05\x05\x05\x05\x05\x05\x05\x05"
+#define T_FIVE64 T_FIVE16 T_FIVE16 T_FIVE16 T_FIVE16 /* 64 uints 5: a run's times from time 5 */
+#define T_SEQ_MAX_1 "\xcf\xff\xff\xff\xff\xff\xff\xff\xfe" /* seq 2^64 - 2 */
 
 static const t_body_t s_bodies[] = {
     {"empty body", OB_CMD_PING, "", 0, OB_ERR_TRUNCATED, 0},
@@ -792,6 +872,21 @@ static const t_body_t s_bodies[] = {
      OB_ERR_FIELD_TYPE, 0},
     {"hello duplicate name", OB_CMD_HELLO, T_BODY("\x82\xa4name\xa1n\xa4name\xa1m"),
      OB_ERR_MALFORMED, 0},
+    {"hello max_run", OB_CMD_HELLO, T_BODY("\x82" T_HELLO K_MAX_RUN "\x40"), 0, 0},
+    {"hello max_run 0", OB_CMD_HELLO, T_BODY("\x82" T_HELLO K_MAX_RUN "\x00"), 0, 0},
+    {"hello max_run 1", OB_CMD_HELLO, T_BODY("\x82" T_HELLO K_MAX_RUN "\x01"), 0, 0},
+    {"hello max_run with heartbeat", OB_CMD_HELLO,
+     T_BODY("\x83" T_HELLO K_MAX_RUN "\x02\xacheartbeat_ms\x64"), 0, 0},
+    {"hello max_run over the cap", OB_CMD_HELLO, T_BODY("\x82" T_HELLO K_MAX_RUN "\x41"),
+     OB_ERR_FIELD_TYPE, 0},
+    {"hello max_run over 32 bits", OB_CMD_HELLO,
+     T_BODY("\x82" T_HELLO K_MAX_RUN "\xcf\x00\x00\x00\x01\x00\x00\x00\x40"), OB_ERR_FIELD_TYPE, 0},
+    {"hello max_run negative", OB_CMD_HELLO, T_BODY("\x82" T_HELLO K_MAX_RUN "\xff"),
+     OB_ERR_FIELD_TYPE, 0},
+    {"hello max_run is a str", OB_CMD_HELLO,
+     T_BODY("\x82" T_HELLO K_MAX_RUN "\xa1"
+            "1"),
+     OB_ERR_FIELD_TYPE, 0},
     /* WELCOME */
     {"welcome", OB_CMD_WELCOME,
      T_BODY("\x84\xa7version\xa1v\xa7session\xa1s\xacheartbeat_ms\xcd\x03\xe8\xa9max_event\x01"), 0,
@@ -1232,6 +1327,68 @@ static const t_body_t s_bodies[] = {
      T_BODY("\x85" K_SUB "\xb4"
             "eph-0123456789abcdef" K_TOPIC V_T K_SEQ "\x01" K_ATTEMPT "\x01" K_TIME "\x00"),
      0, 0},
+    /* DELIVER runs (count 1 is test_deliver_run's: it re-encodes without count) */
+    {"deliver run", OB_CMD_DELIVER, T_BODY("\x87" T_DELIVER K_COUNT "\x02" K_TIMES "\x92\x05\x06"),
+     0, 0},
+    {"deliver run with skipped", OB_CMD_DELIVER,
+     T_BODY("\x88" T_DELIVER K_SKIPPED "\x07" K_COUNT "\x03" K_TIMES "\x93\x05\x05\x09"), 0, 0},
+    {"deliver run, times before count", OB_CMD_DELIVER,
+     T_BODY("\x87" K_TIMES "\x92\x05\x06" T_DELIVER K_COUNT "\x02"), 0, 0},
+    {"deliver run at the cap", OB_CMD_DELIVER,
+     T_BODY("\x87" T_DELIVER K_COUNT "\x40" K_TIMES "\xdc\x00\x40" T_FIVE64), 0, 0},
+    {"deliver run over the cap", OB_CMD_DELIVER,
+     T_BODY("\x87" T_DELIVER K_COUNT "\x41" K_TIMES "\xdc\x00\x41" T_FIVE64 "\x05"),
+     OB_ERR_TOO_LARGE, 0},
+    {"deliver count over 32 bits", OB_CMD_DELIVER,
+     T_BODY("\x87" T_DELIVER K_COUNT "\xcf\x00\x00\x00\x01\x00\x00\x00\x02" K_TIMES "\x92\x05\x06"),
+     OB_ERR_FIELD_TYPE, 0},
+    {"deliver count 0", OB_CMD_DELIVER, T_BODY("\x86" T_DELIVER K_COUNT "\x00"), OB_ERR_FIELD_TYPE,
+     0},
+    {"deliver count negative", OB_CMD_DELIVER, T_BODY("\x86" T_DELIVER K_COUNT "\xff"),
+     OB_ERR_FIELD_TYPE, 0},
+    {"deliver count is a str", OB_CMD_DELIVER,
+     T_BODY("\x87" T_DELIVER K_COUNT "\xa1"
+            "2" K_TIMES "\x92\x05\x06"),
+     OB_ERR_FIELD_TYPE, 0},
+    {"deliver run without times", OB_CMD_DELIVER, T_BODY("\x86" T_DELIVER K_COUNT "\x02"),
+     OB_ERR_MISSING_FIELD, 0},
+    {"deliver run times too short", OB_CMD_DELIVER,
+     T_BODY("\x87" T_DELIVER K_COUNT "\x03" K_TIMES "\x92\x05\x06"), OB_ERR_FIELD_TYPE, 0},
+    {"deliver run times too long", OB_CMD_DELIVER,
+     T_BODY("\x87" T_DELIVER K_COUNT "\x02" K_TIMES "\x93\x05\x06\x07"), OB_ERR_FIELD_TYPE, 0},
+    {"deliver run times empty", OB_CMD_DELIVER,
+     T_BODY("\x87" T_DELIVER K_COUNT "\x02" K_TIMES "\x90"), OB_ERR_FIELD_TYPE, 0},
+    {"deliver run times is a uint", OB_CMD_DELIVER,
+     T_BODY("\x87" T_DELIVER K_COUNT "\x02" K_TIMES "\x05"), OB_ERR_FIELD_TYPE, 0},
+    {"deliver run times is a map", OB_CMD_DELIVER,
+     T_BODY("\x87" T_DELIVER K_COUNT "\x02" K_TIMES "\x81\xa1k\x05"), OB_ERR_FIELD_TYPE, 0},
+    {"deliver run times is nil", OB_CMD_DELIVER,
+     T_BODY("\x87" T_DELIVER K_COUNT "\x02" K_TIMES "\xc0"), OB_ERR_FIELD_TYPE, 0},
+    {"deliver run time is a str", OB_CMD_DELIVER,
+     T_BODY("\x87" T_DELIVER K_COUNT "\x02" K_TIMES "\x92\x05\xa1"
+            "6"),
+     OB_ERR_FIELD_TYPE, 0},
+    {"deliver run time negative", OB_CMD_DELIVER,
+     T_BODY("\x87" T_DELIVER K_COUNT "\x02" K_TIMES "\x92\x05\xff"), OB_ERR_FIELD_TYPE, 0},
+    {"deliver run first time is not time", OB_CMD_DELIVER,
+     T_BODY("\x87" T_DELIVER K_COUNT "\x02" K_TIMES "\x92\x06\x06"), OB_ERR_FIELD_TYPE, 0},
+    {"deliver run to seq 2^64-1", OB_CMD_DELIVER,
+     T_BODY("\x87" K_SUB V_S K_TOPIC V_T K_SEQ T_SEQ_MAX_1 K_ATTEMPT "\x01" K_TIME "\x05" K_COUNT
+            "\x02" K_TIMES "\x92\x05\x05"),
+     0, 0},
+    {"deliver run wrapping seq", OB_CMD_DELIVER,
+     T_BODY("\x87" K_SUB V_S K_TOPIC V_T K_SEQ T_SEQ_MAX_1 K_ATTEMPT "\x01" K_TIME "\x05" K_COUNT
+            "\x03" K_TIMES "\x93\x05\x05\x05"),
+     OB_ERR_FIELD_TYPE, 0},
+    {"deliver run seq 0", OB_CMD_DELIVER,
+     T_BODY("\x87" K_SUB V_S K_TOPIC V_T K_SEQ "\x00" K_ATTEMPT "\x01" K_TIME "\x05" K_COUNT
+            "\x02" K_TIMES "\x92\x05\x05"),
+     OB_ERR_FIELD_TYPE, 0},
+    {"deliver times without count ignored", OB_CMD_DELIVER,
+     T_BODY("\x86" T_DELIVER K_TIMES "\x92\x05\x06"), 0, 0},
+    {"deliver duplicate count", OB_CMD_DELIVER,
+     T_BODY("\x88" T_DELIVER K_COUNT "\x02" K_TIMES "\x92\x05\x06" K_COUNT "\x02"),
+     OB_ERR_MALFORMED, 0},
     /* ACK */
     {"ack", OB_CMD_ACK, T_BODY("\x83" T_DELIVERY), 0, 0},
     {"ack upto", OB_CMD_ACK, T_BODY("\x84" T_DELIVERY K_UPTO "\xc3"), 0, 0},
@@ -1429,6 +1586,8 @@ test_encode_refuses_invalid(void **state)
     T_REFUSED(OB_CMD_HELLO, memset(msg.name, 'n', sizeof msg.name), OB_ERR_TOO_LARGE);
     T_REFUSED(OB_CMD_HELLO, msg.heartbeat_ms = OB_HEARTBEAT_MS_MIN - 1, OB_ERR_FIELD_TYPE);
     T_REFUSED(OB_CMD_HELLO, msg.heartbeat_ms = OB_HEARTBEAT_MS_MAX + 1, OB_ERR_FIELD_TYPE);
+    T_REFUSED(OB_CMD_HELLO, msg.max_run = OB_DELIVER_RUN_MAX + 1, OB_ERR_FIELD_TYPE);
+    T_REFUSED(OB_CMD_HELLO, msg.max_run = UINT32_MAX, OB_ERR_FIELD_TYPE);
     T_REFUSED(OB_CMD_WELCOME, msg.session[0] = '\0', OB_ERR_FIELD_TYPE);
     T_REFUSED(OB_CMD_WELCOME, msg.version[0] = '\0', OB_ERR_FIELD_TYPE);
     T_REFUSED(OB_CMD_WELCOME, memset(msg.session, 's', sizeof msg.session), OB_ERR_TOO_LARGE);
@@ -1483,6 +1642,14 @@ test_encode_refuses_invalid(void **state)
     T_REFUSED(OB_CMD_DELIVER, memset(msg.topic, 't', sizeof msg.topic), OB_ERR_TOO_LARGE);
     T_REFUSED(OB_CMD_DELIVER, msg.seq = 0, OB_ERR_FIELD_TYPE);
     T_REFUSED(OB_CMD_DELIVER, msg.attempt = 0, OB_ERR_FIELD_TYPE);
+    /* DELIVER runs: count, its first time, its last seq */
+    T_REFUSED(OB_CMD_DELIVER, msg.count = OB_DELIVER_RUN_MAX + 1, OB_ERR_FIELD_TYPE);
+    T_REFUSED(OB_CMD_DELIVER, msg.count = UINT32_MAX, OB_ERR_FIELD_TYPE);
+    T_REFUSED(OB_CMD_DELIVER, msg.times[0] = msg.time + 1, OB_ERR_FIELD_TYPE);
+    T_REFUSED(OB_CMD_DELIVER, msg.times[0] = msg.time - 1, OB_ERR_FIELD_TYPE);
+    T_REFUSED(OB_CMD_DELIVER, (msg.count = 2, msg.times[0] = 0), OB_ERR_FIELD_TYPE);
+    T_REFUSED(OB_CMD_DELIVER, msg.seq = UINT64_MAX - 1, OB_ERR_FIELD_TYPE); /* count 3 */
+    T_REFUSED(OB_CMD_DELIVER, (msg.seq = UINT64_MAX, msg.count = 2), OB_ERR_FIELD_TYPE);
     T_REFUSED(OB_CMD_ACK, msg.seq = 0, OB_ERR_FIELD_TYPE);
     T_REFUSED(OB_CMD_ACK, msg.topic[0] = '\0', OB_ERR_FIELD_TYPE);
     T_REFUSED(OB_CMD_ACK, strcpy(msg.sub, "UP"), OB_ERR_FIELD_TYPE);
@@ -1515,7 +1682,23 @@ test_encode_refuses_invalid(void **state)
     msg = s_msg(OB_CMD_HELLO);
     memset(msg.name, 'n', OB_CLIENT_NAME_MAX);
     msg.heartbeat_ms = OB_HEARTBEAT_MS_MIN;
+    assert_int_equal(msg.max_run, OB_DELIVER_RUN_MAX);
     assert_int_equal(ob_wire_encode_body(&msg, body, sizeof body, &len), 0);
+    msg = s_msg(OB_CMD_DELIVER);
+    msg.seq = UINT64_MAX - 2; /* a run of 3 that ends at the last seq */
+    assert_int_equal(ob_wire_encode_body(&msg, body, sizeof body, &len), 0);
+    /* Without a run, times is not looked at, nor sent: count 0 and 1 are alike. */
+    msg.times[0] = msg.time + 1;
+    msg.seq = UINT64_MAX;
+    msg.count = 0;
+    size_t single_len = 0;
+    assert_int_equal(ob_wire_encode_body(&msg, body, sizeof body, &single_len), 0);
+    uint8_t single[OB_BODY_MAX];
+    memcpy(single, body, single_len);
+    msg.count = 1;
+    assert_int_equal(ob_wire_encode_body(&msg, body, sizeof body, &len), 0);
+    assert_int_equal(len, single_len);
+    assert_memory_equal(body, single, len);
 
     /* A CONFIRM's dup is sent as a bool whatever non-zero value it holds. */
     msg = s_msg(OB_CMD_CONFIRM);
@@ -1602,6 +1785,7 @@ test_defaults(void **state)
     static const uint8_t deliver_header[] = {'O', 'B', 1, OB_CMD_DELIVER};
     assert_int_equal(s_decode(deliver_header, 4, deliver, sizeof deliver - 1, &msg), 0);
     assert_int_equal(msg.skipped, 0);
+    assert_int_equal(msg.count, 0); /* one delivery */
     static const char ok[] = "\x81" K_REQ "\x01";
     static const uint8_t ok_header[] = {'O', 'B', 1, OB_CMD_OK};
     assert_int_equal(s_decode(ok_header, 4, ok, sizeof ok - 1, &msg), 0);
@@ -1616,6 +1800,80 @@ test_defaults(void **state)
     assert_int_equal(msg.credit, 0);
     assert_int_equal(msg.ack_wait_ms, 0);
     assert_string_equal(msg.sub, "");
+}
+
+/* --- DELIVER runs ----------------------------------------------------------------------- */
+
+static void
+test_deliver_run(void **state)
+{
+    (void)state;
+    static const uint8_t header[] = {'O', 'B', 1, OB_CMD_DELIVER};
+    uint8_t body[OB_BODY_MAX];
+    size_t len = 0;
+    ob_wire_msg_t msg;
+
+    /* A run's fields as they were on the wire: count, and each time in order. */
+    static const char run[] =
+        "\x88" T_DELIVER K_SKIPPED "\x07" K_COUNT "\x03" K_TIMES "\x93\x05\xcd\x01\x00\xcf\x00"
+        "\x00\x00\x01\x00\x00\x00\x00";
+    assert_int_equal(s_decode(header, 4, run, sizeof run - 1, &msg), 0);
+    assert_string_equal(msg.sub, "s");
+    assert_string_equal(msg.topic, "t");
+    assert_int_equal(msg.seq, 1);
+    assert_int_equal(msg.attempt, 1);
+    assert_int_equal(msg.time, 5);
+    assert_int_equal(msg.skipped, 7);
+    assert_int_equal(msg.count, 3);
+    assert_int_equal(msg.times[0], 5);
+    assert_int_equal(msg.times[1], 256);
+    assert_true(msg.times[2] == 1ull << 32);
+    /* times past the run are not read nor zeroed (wire.h) */
+    /* ... and it re-encodes to the same bytes */
+    assert_int_equal(ob_wire_encode_body(&msg, body, sizeof body, &len), 0);
+    assert_int_equal(len, sizeof run - 1);
+    assert_memory_equal(body, run, len);
+
+    /* count 1 needs no times: a single delivery, re-encoded without count. */
+    static const char one[] = "\x86" T_DELIVER K_COUNT "\x01";
+    static const char single[] = "\x85" T_DELIVER;
+    assert_int_equal(s_decode(header, 4, one, sizeof one - 1, &msg), 0);
+    assert_int_equal(msg.count, 1);
+    assert_int_equal(msg.seq, 1);
+    assert_int_equal(msg.time, 5);
+    assert_int_equal(ob_wire_encode_body(&msg, body, sizeof body, &len), 0);
+    assert_int_equal(len, sizeof single - 1);
+    assert_memory_equal(body, single, len);
+    /* ... nor looks at any: a times of another length, or not an array, is no error */
+    static const char one_times[] = "\x87" T_DELIVER K_COUNT "\x01" K_TIMES "\x92\x06\x07";
+    assert_int_equal(s_decode(header, 4, one_times, sizeof one_times - 1, &msg), 0);
+    assert_int_equal(msg.count, 1);
+    static const char one_nil[] = "\x87" T_DELIVER K_COUNT "\x01" K_TIMES "\xc0";
+    assert_int_equal(s_decode(header, 4, one_nil, sizeof one_nil - 1, &msg), 0);
+    /* count 1 at the last seq does not wrap */
+    static const char one_last[] =
+        "\x86" K_SUB V_S K_TOPIC V_T K_SEQ "\xcf\xff\xff\xff\xff\xff\xff\xff\xff" K_ATTEMPT
+        "\x01" K_TIME "\x05" K_COUNT "\x01";
+    assert_int_equal(s_decode(header, 4, one_last, sizeof one_last - 1, &msg), 0);
+    assert_true(msg.seq == UINT64_MAX);
+
+    /* A HELLO's max_run as it was on the wire; absent is 0. */
+    static const uint8_t hello_header[] = {'O', 'B', 1, OB_CMD_HELLO};
+    static const char hello[] = "\x82" T_HELLO K_MAX_RUN "\x40";
+    assert_int_equal(s_decode(hello_header, 4, hello, sizeof hello - 1, &msg), 0);
+    assert_int_equal(msg.max_run, OB_DELIVER_RUN_MAX);
+    static const char hello_none[] = "\x81" T_HELLO;
+    assert_int_equal(s_decode(hello_header, 4, hello_none, sizeof hello_none - 1, &msg), 0);
+    assert_int_equal(msg.max_run, 0);
+    /* DELIVER's count is not HELLO's, nor max_run DELIVER's */
+    static const char hello_count[] = "\x82" T_HELLO K_COUNT "\x40";
+    assert_int_equal(s_decode(hello_header, 4, hello_count, sizeof hello_count - 1, &msg), 0);
+    assert_int_equal(msg.max_run, 0);
+    assert_int_equal(msg.count, 0);
+    static const char deliver_max_run[] = "\x86" T_DELIVER K_MAX_RUN "\x40";
+    assert_int_equal(s_decode(header, 4, deliver_max_run, sizeof deliver_max_run - 1, &msg), 0);
+    assert_int_equal(msg.max_run, 0);
+    assert_int_equal(msg.count, 0);
 }
 
 /* --- an OK's result ---------------------------------------------------------------------- */
@@ -1830,6 +2088,7 @@ main(void)
         cmocka_unit_test(test_body_size_cap),
         cmocka_unit_test(test_encode_refuses_invalid),
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_deliver_run),
         cmocka_unit_test(test_ok_result),
         cmocka_unit_test(test_command_names),
     };

@@ -9,7 +9,9 @@
 
     Whatever a call is waiting for, everything else that arrives is kept: deliveries that
     arrive while publishing or subscribing are queued for ob_client_receive, and
-    confirmations that arrive while receiving are kept for ob_client_confirm_next.
+    confirmations that arrive while receiving are kept for ob_client_confirm_next. The
+    client accepts DELIVER runs of up to OB_DELIVER_RUN_MAX events (HELLO max_run,
+    PROTOCOL.md 12.3) and queues each event of a run as its own delivery.
 
     Publishing is at-least-once towards the broker and exactly-once in the store, because the
     broker deduplicates by event id: the client keeps every unconfirmed publish (up to the

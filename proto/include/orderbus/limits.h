@@ -21,9 +21,11 @@
 #define OB_BODY_MAX 65536 /* bytes in a body frame */
 #define OB_EVENT_MAX_CAP (16u * 1024 * 1024) /* hard cap on an event frame, whatever the config */
 #define OB_EVENT_MAX_DEFAULT                                                                       \
-    (1024u * 1024)      /* default max event frame (broker: max_event_bytes)                       \
-                         */
-#define OB_FRAMES_MAX 3 /* frames in one message, after the ROUTER identity */
+    (1024u * 1024) /* default max event frame (broker: max_event_bytes)                            \
+                    */
+#define OB_FRAMES_MAX                                                                              \
+    3 /* frames in one message, after the ROUTER identity; a DELIVER run                           \
+         has more: OB_DELIVER_FRAMES_MAX */
 #define OB_EVENT_JSON_MAX (2u * OB_EVENT_MAX_CAP) /* bytes of an event as JSON (event_json.h) */
 
 /* msgpack pre-scan caps (STYLE.md "Untrusted input") */
@@ -57,7 +59,10 @@
 #define OB_MAX_ATTEMPTS_MAX 65535    /* largest max_attempts */
 #define OB_BACKOFF_MS_DEFAULT 1000   /* base of the exponential redelivery delay */
 #define OB_SUBS_MAX 100000           /* subscriptions one broker holds (LIMIT beyond) */
-#define OB_DEAD_LETTER_EXTRA 2048    /* a dead letter's bytes beyond the original's */
+#define OB_DELIVER_RUN_MAX 64        /* deliveries in one DELIVER (HELLO max_run, count) */
+#define OB_DELIVER_FRAMES_MAX (2 + OB_DELIVER_RUN_MAX) /* frames of a DELIVER run */
+#define OB_DELIVER_RUN_BYTES 65536 /* event bytes a broker puts in one run (but >= 1 event) */
+#define OB_DEAD_LETTER_EXTRA 2048  /* a dead letter's bytes beyond the original's */
 #define OB_EVENT_MAX_ACCEPT (OB_EVENT_MAX_CAP - OB_DEAD_LETTER_EXTRA) /* largest max_event: */
 /* its dead letter must fit OB_EVENT_MAX_CAP */
 

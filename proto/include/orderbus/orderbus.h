@@ -5,7 +5,7 @@
 #define OB_VERSION_MAJOR 0
 #define OB_VERSION_MINOR 2
 #define OB_VERSION_PATCH 0
-#define OB_VERSION_STRING "0.4.0"
+#define OB_VERSION_STRING "0.5.0"
 
 #include "orderbus/client.h"
 #include "orderbus/error.h"

@@ -27,7 +27,7 @@ extern "C" {
 #define OB_WIRE_VERSION_MAX 32  /* bytes in a WELCOME broker version string */
 
 typedef enum ob_command {
-    OB_CMD_HELLO = 0x01,          /* C->B  name, heartbeat_ms */
+    OB_CMD_HELLO = 0x01,          /* C->B  name, heartbeat_ms, max_run */
     OB_CMD_WELCOME = 0x02,        /* B->C  version, session, heartbeat_ms, max_event,
                                               max_pending */
     OB_CMD_PING = 0x03,           /* C->B  (empty) */
@@ -40,7 +40,8 @@ typedef enum ob_command {
                                            start_time, credit, ack_wait_ms, max_attempts,
                                            backoff_ms */
     OB_CMD_SUBSCRIBED = 0x21,     /* B->C  req, sub, created */
-    OB_CMD_DELIVER = 0x22,        /* B->C  sub, topic, seq, attempt, time, skipped, + event */
+    OB_CMD_DELIVER = 0x22,        /* B->C  sub, topic, seq, attempt, time, skipped, count,
+                                           times, + count event frames */
     OB_CMD_ACK = 0x23,            /* C->B  sub, topic, seq, upto */
     OB_CMD_NACK = 0x24,           /* C->B  sub, topic, seq, delay_ms */
     OB_CMD_UNSUBSCRIBE = 0x25,    /* C->B  req, sub */
@@ -68,9 +69,14 @@ typedef struct ob_wire_msg {
                                               NACK, FETCH) */
     int dup;                               /* 1 if the publish was a duplicate (CONFIRM) */
     uint32_t count;                        /* CONFIRM covers req..req+n-1 with seq..seq+n-1,
-                                              all with dup, n = count; 0 and 1 mean one */
+                                              all with dup; DELIVER carries the events of
+                                              seq..seq+n-1 (a run); n = count, 0 and 1
+                                              mean one */
     uint32_t code;                         /* wire error code (ERROR) */
     uint32_t heartbeat_ms;                 /* heartbeat interval (HELLO, WELCOME) */
+    uint32_t max_run;                      /* HELLO: most deliveries the client takes in
+                                              one DELIVER, 0..OB_DELIVER_RUN_MAX; 0 and 1
+                                              mean one */
     uint64_t max_event;                    /* largest event frame accepted (WELCOME) */
     uint32_t max_pending;                  /* unanswered publishes allowed per session
                                               (WELCOME; 0 = absent) */
@@ -89,30 +95,32 @@ typedef struct ob_wire_msg {
                                                              unchecked (ob_pattern_valid) */
     size_t type_count; /* entries used in types (SUBSCRIBE), 0 = all */
     char types[OB_SUB_TYPES_MAX][OB_EVENT_TYPE_MAX + 1]; /* event types */
-    ob_start_t start;             /* SUBSCRIBE, SUB_REPOSITION; default OB_START_NEW */
-    uint64_t start_seq;           /* >= 1; required when start is OB_START_SEQ */
-    uint64_t start_time;          /* µs; required when start is OB_START_TIME */
-    uint32_t credit;              /* 1..OB_CREDIT_MAX, default OB_CREDIT_DEFAULT */
-    uint32_t ack_wait_ms;         /* OB_ACK_WAIT_MS_MIN..OB_DELAY_MS_MAX, default
-                                     OB_ACK_WAIT_MS_DEFAULT */
-    uint32_t max_attempts;        /* 0..OB_MAX_ATTEMPTS_MAX, default
-                                     OB_MAX_ATTEMPTS_DEFAULT; 0 = unlimited */
-    uint32_t backoff_ms;          /* 0..OB_DELAY_MS_MAX, default OB_BACKOFF_MS_DEFAULT */
-    int attach;                   /* SUBSCRIBE: 1 = attach only, never create (12.2) */
-    int created;                  /* SUBSCRIBED: 1 if the subscription was created */
-    char topic[OB_TOPIC_MAX + 1]; /* DELIVER, ACK, NACK, FETCH */
-    uint32_t attempt;             /* DELIVER: 1 for the first delivery */
-    uint64_t time;                /* DELIVER: µs the event was stored */
-    uint64_t skipped;             /* DELIVER: events removed by retention before
-                                     delivery; 0 = absent */
-    int upto;                     /* ACK: 1 for cumulative */
-    uint32_t delay_ms;            /* NACK: 0..OB_DELAY_MS_MAX, default 0 */
-    char after[OB_TOPIC_MAX + 1]; /* TOPICS, SUBS, SUB_INFO: list after this name;
-                                     "" = from the start */
-    const uint8_t *result;        /* OK: one msgpack object (borrowed; encode copies it,
-                                     decode points into the body given), NULL = none */
-    size_t result_len;            /* bytes at result */
-    int more;                     /* OK: 1 if a list was cut (13) */
+    ob_start_t start;                   /* SUBSCRIBE, SUB_REPOSITION; default OB_START_NEW */
+    uint64_t start_seq;                 /* >= 1; required when start is OB_START_SEQ */
+    uint64_t start_time;                /* µs; required when start is OB_START_TIME */
+    uint32_t credit;                    /* 1..OB_CREDIT_MAX, default OB_CREDIT_DEFAULT */
+    uint32_t ack_wait_ms;               /* OB_ACK_WAIT_MS_MIN..OB_DELAY_MS_MAX, default
+                                           OB_ACK_WAIT_MS_DEFAULT */
+    uint32_t max_attempts;              /* 0..OB_MAX_ATTEMPTS_MAX, default
+                                           OB_MAX_ATTEMPTS_DEFAULT; 0 = unlimited */
+    uint32_t backoff_ms;                /* 0..OB_DELAY_MS_MAX, default OB_BACKOFF_MS_DEFAULT */
+    int attach;                         /* SUBSCRIBE: 1 = attach only, never create (12.2) */
+    int created;                        /* SUBSCRIBED: 1 if the subscription was created */
+    char topic[OB_TOPIC_MAX + 1];       /* DELIVER, ACK, NACK, FETCH */
+    uint32_t attempt;                   /* DELIVER: 1 for the first delivery */
+    uint64_t time;                      /* DELIVER: µs the event was stored */
+    uint64_t skipped;                   /* DELIVER: events removed by retention before
+                                           delivery; 0 = absent */
+    uint64_t times[OB_DELIVER_RUN_MAX]; /* DELIVER run (count >= 2): the stored time of
+                                           each event, times[0] == time; unused else */
+    int upto;                           /* ACK: 1 for cumulative */
+    uint32_t delay_ms;                  /* NACK: 0..OB_DELAY_MS_MAX, default 0 */
+    char after[OB_TOPIC_MAX + 1];       /* TOPICS, SUBS, SUB_INFO: list after this name;
+                                           "" = from the start */
+    const uint8_t *result;              /* OK: one msgpack object (borrowed; encode copies it,
+                                           decode points into the body given), NULL = none */
+    size_t result_len;                  /* bytes at result */
+    int more;                           /* OK: 1 if a list was cut (13) */
 } ob_wire_msg_t;
 
 /* Returns the command's name as PROTOCOL.md's tables write it ("PUBLISH", "SUB_INFO"), or
@@ -131,10 +139,11 @@ void ob_wire_msg_init(ob_wire_msg_t *msg, int command);
 
 /* Decodes a header frame and a body frame (both borrowed) into *ret_msg, as
    ob_wire_msg_init(ret_msg, command) and then the body's fields: absent optional fields
-   hold their defaults, fields the command does not carry are 0. One exception, for speed:
-   unless the command is SUBSCRIBE, the rows of patterns and types (6 KB of the 7.3 KB
+   hold their defaults, fields the command does not carry are 0. Two exceptions, for speed:
+   unless the command is SUBSCRIBE, the rows of patterns and types (6 KB of the 7.8 KB
    struct, which only SUBSCRIBE carries) are left as they were, and pattern_count and
-   type_count are 0; read no row past those counts. Every other byte is as after
+   type_count are 0; read no row past those counts; and times is written only for a
+   DELIVER run (count >= 2), and only its first count entries. Every other byte is as after
    ob_wire_msg_init. Strings are copied; an OK's result points into body (result_len bytes,
    one msgpack object) and is valid as long as body is. Allocates nothing. Returns 0;
    OB_ERR_SIGNATURE, OB_ERR_VERSION, OB_ERR_UNKNOWN_COMMAND for the header;
