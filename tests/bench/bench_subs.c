@@ -525,13 +525,14 @@ ob_bench_fanout(const bench_opts_t *opts)
             return 1;
         del[r] = res.deliveries, pub[r] = res.publish, raw[r] = res.raw256;
         stream[r] = res.stream, r_stream[r] = res.deliveries / res.stream;
+        srun[r] = res.stream_run, r_srun[r] = res.deliveries / res.stream_run;
         r_raw[r] = res.publish / res.raw256;
         errors += res.errors, redelivered += res.redelivered;
         printf("run %d: %9.0f deliveries/s  publish %9.0f events/s | lmdb raw 256/commit "
-               "%9.0f/s | zmq stream %9.0f msg/s | deliveries/stream %.2f  publish/raw256 "
-               "%.2f%s\n",
-               r + 1, res.deliveries, res.publish, res.raw256, res.stream, r_stream[r], r_raw[r],
-               res.errors ? "  (errors!)" : "");
+               "%9.0f/s | zmq stream %9.0f msg/s, in runs of %d %9.0f events/s | "
+               "deliveries/stream %.2f, /runs %.2f  publish/raw256 %.2f%s\n",
+               r + 1, res.deliveries, res.publish, res.raw256, res.stream, OB_DELIVER_RUN_MAX,
+               res.stream_run, r_stream[r], r_srun[r], r_raw[r], res.errors ? "  (errors!)" : "");
         fflush(stdout);
     }
     printf("median: %9.0f deliveries/s  publish %9.0f events/s | lmdb raw 256/commit %9.0f/s | "
