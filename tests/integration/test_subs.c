@@ -879,14 +879,15 @@ test_retention_skips(void **state)
 
 /* The child of test_subscriber_killed: a subscriber process of its own ZeroMQ context (the
    parent's context and threads do not exist after fork), speaking the protocol with the
-   codec only. It takes `window` deliveries, acks the first `acked`, makes sure the broker
-   has handled the acks (a SUB_INFO on the same connection is answered after them), waits
+   codec only, asking for DELIVER runs of up to max_run (0: single DELIVERs; more: it fails
+   unless at least one run came). It takes `window` deliveries, acks the first `acked`, makes sure
+   the broker has handled the acks (a SUB_INFO on the same connection is answered after them), waits
    for the `total` - `window` deliveries the freed credit lets through (before or after that
    answer: the broker pumps when it likes), tells the parent through fd, and waits to be
    killed. So every event it was given went to it at attempt 1. Exits non-zero on any
    surprise. */
 static void
-s_child_subscriber(const char *endpoint, int window, int acked, int total, int fd)
+s_child_subscriber(const char *endpoint, int window, int acked, int total, uint32_t max_run, int fd)
 {
     void *ctx = zmq_ctx_new();
     void *dealer = zmq_socket(ctx, ZMQ_DEALER);
@@ -909,6 +910,7 @@ s_child_subscriber(const char *endpoint, int window, int acked, int total, int f
        leaves 1.5 s for the deliveries and its acks on a loaded machine (100 ms did not),
        and the new consumer below still gets the unacked events well within T_TIMEOUT_MS. */
     msg.heartbeat_ms = 500;
+    msg.max_run = max_run;
     SEND(msg);
     ob_wire_msg_init(&msg, OB_CMD_SUBSCRIBE);
     msg.req = 1;
@@ -918,25 +920,35 @@ s_child_subscriber(const char *endpoint, int window, int acked, int total, int f
     msg.start = OB_START_EARLIEST;
     msg.credit = (uint32_t)window;
     SEND(msg);
-    int delivered = 0, answered = 0;
+    int delivered = 0, answered = 0, acks_sent = 0, runs = 0;
     uint64_t seqs[64];
     while (!answered || delivered < total) {
         int n = zmq_recv(dealer, header, sizeof header, 0);
         int m = zmq_recv(dealer, frame, sizeof frame, 0);
-        int more = 0;
-        size_t more_len = sizeof more;
-        zmq_getsockopt(dealer, ZMQ_RCVMORE, &more, &more_len);
-        if (more)
-            zmq_recv(dealer, body, sizeof body, 0); /* the event frame */
+        int events = 0, more = 1;
+        for (size_t more_len = sizeof more; more; events++) { /* the event frames */
+            more = 0;
+            zmq_getsockopt(dealer, ZMQ_RCVMORE, &more, &more_len);
+            if (more)
+                zmq_recv(dealer, body, sizeof body, 0);
+        }
+        events--; /* the last turn found no more */
         if (n != OB_HEADER_SIZE || m < 0 ||
             ob_wire_decode(header, (size_t)n, frame, (size_t)m, &msg))
             _exit(4);
         if (msg.command == OB_CMD_DELIVER) {
+            int count = msg.count > 1 ? (int)msg.count : 1;
+            if (events != count || (uint32_t)count > (max_run > 1 ? max_run : 1))
+                _exit(9); /* a run it did not ask for, or frames that do not match */
             /* it acks at `window`: from then on the credit is window + acked */
-            if (delivered >= window + acked || delivered >= total || delivered >= 64)
+            if (delivered + count > window + acked || delivered + count > total ||
+                delivered + count > 64)
                 _exit(5); /* more than the credit, or than was published */
-            seqs[delivered++] = msg.seq;
-            if (delivered == window) {
+            for (int i = 0; i < count; i++)
+                seqs[delivered++] = msg.seq + (uint64_t)i;
+            runs += count > 1;
+            if (delivered >= window && !acks_sent) {
+                acks_sent = 1;
                 for (int i = 0; i < acked; i++) {
                     ob_wire_msg_init(&msg, OB_CMD_ACK);
                     snprintf(msg.sub, sizeof msg.sub, "killed");
@@ -955,16 +967,19 @@ s_child_subscriber(const char *endpoint, int window, int acked, int total, int f
             _exit(6);
     }
 #undef SEND
+    if (max_run > 1 && runs == 0)
+        _exit(10); /* asked for runs, the backlog was there, and none came */
     if (write(fd, "k", 1) != 1)
         _exit(7);
     pause(); /* until SIGKILL */
     _exit(8);
 }
 
+/* kill -9 of a subscriber mid-window (taking DELIVER runs of up to max_run, or single
+   ones for 0): a new consumer gets exactly its unacked events again. */
 static void
-test_subscriber_killed(void **state)
+s_subscriber_killed(t_broker_t *fx, uint32_t max_run)
 {
-    t_broker_t *fx = *state;
     enum { WINDOW = 16, ACKED = 5 };
     zsock_t *pub = t_peer(fx, 0);
     s_publish_n(fx, pub, "oms.k", "k", WINDOW + 4); /* 4 more than the child's credit */
@@ -974,7 +989,7 @@ test_subscriber_killed(void **state)
     assert_true(pid >= 0);
     if (pid == 0) {
         close(fds[0]);
-        s_child_subscriber(fx->endpoint, WINDOW, ACKED, WINDOW + 4, fds[1]);
+        s_child_subscriber(fx->endpoint, WINDOW, ACKED, WINDOW + 4, max_run, fds[1]);
     }
     close(fds[1]);
     char c = 0;
@@ -1005,6 +1020,19 @@ test_subscriber_killed(void **state)
     assert_int_equal(s_floor(fx, sub, "killed", "oms.k"), WINDOW + 4);
     zsock_destroy(&pub);
     zsock_destroy(&sub);
+}
+
+static void
+test_subscriber_killed(void **state)
+{
+    s_subscriber_killed(*state, 0);
+}
+
+/* The same with DELIVER runs of up to 8: the child gets 16 in two runs, then 4 in one. */
+static void
+test_subscriber_killed_runs(void **state)
+{
+    s_subscriber_killed(*state, 8);
 }
 
 /* Publishes count events with ids prefix-N to topic without waiting between them (one
@@ -1211,6 +1239,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_ephemeral, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_retention_skips, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_subscriber_killed, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_subscriber_killed_runs, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_runs, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_runs_competing, s_setup, s_teardown),
     };
