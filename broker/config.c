@@ -127,12 +127,8 @@ static const char *s_local_prefixes[] = {
 /* Endpoint schemes ZeroMQ binds that the broker accepts. */
 static const char *s_schemes[] = {"tcp://", "ipc://", "inproc://"};
 
-/* Writes a formatted message into errbuf (errlen bytes, may be 0) and returns
-   OB_ERR_INVALID_ARGUMENT, so that callers can `return s_fail(...)`. */
-static int s_fail(char *errbuf, size_t errlen, const char *format, ...) CHECK_PRINTF(3);
-
-static int
-s_fail(char *errbuf, size_t errlen, const char *format, ...)
+int
+ob_config_fail(char *errbuf, size_t errlen, const char *format, ...)
 {
     if (errbuf && errlen) {
         va_list args;
@@ -341,7 +337,7 @@ s_range_fail(const s_option_t *opt, const char *value, const char *where, char *
     char min[32], max[32];
     s_format_number(min, sizeof min, opt->kind, opt->min);
     s_format_number(max, sizeof max, opt->kind, opt->max);
-    return s_fail(errbuf, errlen, "%s: %s is out of range %s..%s", where, value, min, max);
+    return ob_config_fail(errbuf, errlen, "%s: %s is out of range %s..%s", where, value, min, max);
 }
 
 /* Checks that the number of opt at field is in its range, for a struct a caller filled
@@ -373,37 +369,40 @@ s_set(char *field, const s_option_t *opt, const char *text, const char *where, c
     switch (opt->kind) {
     case S_KIND_STRING:
         if (!*text)
-            return s_fail(errbuf, errlen, "%s: empty value", where);
+            return ob_config_fail(errbuf, errlen, "%s: empty value", where);
         if (strlen(text) >= opt->size)
-            return s_fail(errbuf, errlen, "%s: value longer than %zu bytes", where, opt->size - 1);
+            return ob_config_fail(errbuf, errlen, "%s: value longer than %zu bytes", where,
+                                  opt->size - 1);
         memcpy(field, text, strlen(text) + 1);
         return 0;
     case S_KIND_SIZE:
     case S_KIND_UINT:
     case S_KIND_COUNT:
         if (s_parse_number(text, opt->kind == S_KIND_SIZE, &number))
-            return s_fail(errbuf, errlen, "%s: '%s' is not a number%s", where, text,
-                          opt->kind == S_KIND_SIZE ? " (digits, then optionally K, M, G or T)"
-                                                   : "");
+            return ob_config_fail(
+                errbuf, errlen, "%s: '%s' is not a number%s", where, text,
+                opt->kind == S_KIND_SIZE ? " (digits, then optionally K, M, G or T)" : "");
         break;
     case S_KIND_DURATION:
         rc = s_parse_duration(text, &number);
         if (rc == S_DURATION_NO_UNIT)
-            return s_fail(errbuf, errlen,
-                          "%s: '%s' has no unit: write ms, s, m, h or d after the digits "
-                          "(500ms, 30s, 15m, 12h, 7d); 0 alone means no limit",
-                          where, text);
+            return ob_config_fail(errbuf, errlen,
+                                  "%s: '%s' has no unit: write ms, s, m, h or d after the digits "
+                                  "(500ms, 30s, 15m, 12h, 7d); 0 alone means no limit",
+                                  where, text);
         if (rc == S_DURATION_SYNTAX)
-            return s_fail(errbuf, errlen,
-                          "%s: '%s' is not a duration: digits and one of the units ms, s, m, h "
-                          "or d (500ms, 30s, 15m, 12h, 7d), or 0 for no limit",
-                          where, text);
+            return ob_config_fail(
+                errbuf, errlen,
+                "%s: '%s' is not a duration: digits and one of the units ms, s, m, h "
+                "or d (500ms, 30s, 15m, 12h, 7d), or 0 for no limit",
+                where, text);
         if (rc == -ERANGE)
             return s_range_fail(opt, text, where, errbuf, errlen);
         break;
     case S_KIND_BOOL:
         if (s_parse_bool(text, &flag))
-            return s_fail(errbuf, errlen, "%s: '%s' is not 0, 1, false or true", where, text);
+            return ob_config_fail(errbuf, errlen, "%s: '%s' is not 0, 1, false or true", where,
+                                  text);
         memcpy(field, &flag, sizeof flag);
         return 0;
     }
@@ -502,18 +501,19 @@ s_check_pattern(const ob_config_t *cfg, size_t number, const char *pattern, cons
 {
     size_t len = strnlen(pattern, OB_TOPIC_MAX + 1);
     if (len > OB_TOPIC_MAX)
-        return s_fail(errbuf, errlen,
-                      "%sretention rule %zu: pattern '%.32s...' is longer than %d bytes", prefix,
-                      number, pattern, OB_TOPIC_MAX);
+        return ob_config_fail(errbuf, errlen,
+                              "%sretention rule %zu: pattern '%.32s...' is longer than %d bytes",
+                              prefix, number, pattern, OB_TOPIC_MAX);
     if (!ob_pattern_valid(pattern, len))
-        return s_fail(errbuf, errlen, "%sretention rule %zu: invalid pattern '%s' (%s)", prefix,
-                      number, pattern, S_PATTERN_HELP);
+        return ob_config_fail(errbuf, errlen, "%sretention rule %zu: invalid pattern '%s' (%s)",
+                              prefix, number, pattern, S_PATTERN_HELP);
     for (size_t i = 0; i + 1 < number; i++)
         if (!strcmp(cfg->retention_rules[i].pattern, pattern))
-            return s_fail(errbuf, errlen,
-                          "%sretention rule %zu: pattern '%s' repeats rule %zu's, so it would "
-                          "never match (the first matching rule wins)",
-                          prefix, number, pattern, i + 1);
+            return ob_config_fail(
+                errbuf, errlen,
+                "%sretention rule %zu: pattern '%s' repeats rule %zu's, so it would "
+                "never match (the first matching rule wins)",
+                prefix, number, pattern, i + 1);
     return 0;
 }
 
@@ -527,41 +527,44 @@ s_load_rule(ob_config_t *cfg, zconfig_t *item, const char *path, char *errbuf, s
     snprintf(prefix, sizeof prefix, "config file %s: ", path);
 
     if (cfg->retention_rule_count == OB_CONFIG_RETENTION_RULES_MAX)
-        return s_fail(errbuf, errlen, "%smore than %d retention rules ('%s/%s')", prefix,
-                      OB_CONFIG_RETENTION_RULES_MAX, S_RETENTION, S_RULE);
+        return ob_config_fail(errbuf, errlen, "%smore than %d retention rules ('%s/%s')", prefix,
+                              OB_CONFIG_RETENTION_RULES_MAX, S_RETENTION, S_RULE);
     const char *value = zconfig_value(item);
     if (value && *value)
-        return s_fail(errbuf, errlen,
-                      "%sretention rule %zu: '%s/%s' cannot have a value (write the pattern "
-                      "below it: %s = PATTERN)",
-                      prefix, number, S_RETENTION, S_RULE, S_PATTERN);
+        return ob_config_fail(
+            errbuf, errlen,
+            "%sretention rule %zu: '%s/%s' cannot have a value (write the pattern "
+            "below it: %s = PATTERN)",
+            prefix, number, S_RETENTION, S_RULE, S_PATTERN);
 
     /* Pass 1: the keys exist and there is one pattern, so later messages can name it. */
     const char *pattern = NULL;
     for (zconfig_t *key = zconfig_child(item); key; key = zconfig_next(key)) {
         const char *name = zconfig_name(key);
         if (strcmp(name, S_PATTERN) && !s_find_key(S_RETENTION, name))
-            return s_fail(errbuf, errlen,
-                          "%sretention rule %zu: unknown key '%s/%s/%s' (a rule takes %s, "
-                          "max_age, max_events and max_bytes)",
-                          prefix, number, S_RETENTION, S_RULE, name, S_PATTERN);
+            return ob_config_fail(errbuf, errlen,
+                                  "%sretention rule %zu: unknown key '%s/%s/%s' (a rule takes %s, "
+                                  "max_age, max_events and max_bytes)",
+                                  prefix, number, S_RETENTION, S_RULE, name, S_PATTERN);
         if (zconfig_child(key))
-            return s_fail(errbuf, errlen,
-                          "%sretention rule %zu: key '%s/%s/%s' cannot have children", prefix,
-                          number, S_RETENTION, S_RULE, name);
+            return ob_config_fail(errbuf, errlen,
+                                  "%sretention rule %zu: key '%s/%s/%s' cannot have children",
+                                  prefix, number, S_RETENTION, S_RULE, name);
         if (strcmp(name, S_PATTERN))
             continue;
         if (pattern) /* most likely a missing 'topic' line between two rules */
-            return s_fail(errbuf, errlen,
-                          "%sretention rule %zu: two patterns (each rule is its own '%s' with "
-                          "one %s)",
-                          prefix, number, S_RULE, S_PATTERN);
+            return ob_config_fail(
+                errbuf, errlen,
+                "%sretention rule %zu: two patterns (each rule is its own '%s' with "
+                "one %s)",
+                prefix, number, S_RULE, S_PATTERN);
         value = zconfig_value(key);
         pattern = value ? value : "";
     }
     if (!pattern)
-        return s_fail(errbuf, errlen, "%sretention rule %zu: no %s (each '%s' needs %s = PATTERN)",
-                      prefix, number, S_PATTERN, S_RULE, S_PATTERN);
+        return ob_config_fail(errbuf, errlen,
+                              "%sretention rule %zu: no %s (each '%s' needs %s = PATTERN)", prefix,
+                              number, S_PATTERN, S_RULE, S_PATTERN);
     int rc = s_check_pattern(cfg, number, pattern, prefix, errbuf, errlen);
     if (rc)
         return rc;
@@ -595,8 +598,8 @@ s_load_section(ob_config_t *cfg, zconfig_t *section, const char *name, const cha
 {
     const char *value = zconfig_value(section);
     if (value && *value)
-        return s_fail(errbuf, errlen, "config file %s: section '%s' cannot have a value", path,
-                      name);
+        return ob_config_fail(errbuf, errlen, "config file %s: section '%s' cannot have a value",
+                              path, name);
     for (zconfig_t *item = zconfig_child(section); item; item = zconfig_next(item)) {
         const char *key = zconfig_name(item);
         int rc = 0;
@@ -607,10 +610,12 @@ s_load_section(ob_config_t *cfg, zconfig_t *section, const char *name, const cha
         }
         const s_option_t *opt = s_find_key(name, key);
         if (!opt)
-            return s_fail(errbuf, errlen, "config file %s: unknown key '%s/%s'", path, name, key);
+            return ob_config_fail(errbuf, errlen, "config file %s: unknown key '%s/%s'", path, name,
+                                  key);
         if (zconfig_child(item))
-            return s_fail(errbuf, errlen, "config file %s: key '%s/%s' cannot have children", path,
-                          name, key);
+            return ob_config_fail(errbuf, errlen,
+                                  "config file %s: key '%s/%s' cannot have children", path, name,
+                                  key);
         char where[OB_CONFIG_PATH_MAX + 64];
         snprintf(where, sizeof where, "config file %s: key '%s/%s'", path, name, key);
         value = zconfig_value(item);
@@ -630,12 +635,12 @@ ob_config_load(ob_config_t *cfg, const char *path, char *errbuf, size_t errlen)
     int retention_seen = 0;
 
     if (strlen(path) >= sizeof cfg->config_file)
-        return s_fail(errbuf, errlen, "config file name longer than %zu bytes",
-                      sizeof cfg->config_file - 1);
+        return ob_config_fail(errbuf, errlen, "config file name longer than %zu bytes",
+                              sizeof cfg->config_file - 1);
     rc = s_read_file(path, &text);
     if (rc) {
-        rc = s_fail(errbuf, errlen, "cannot read config file %s: %s", path,
-                    rc == OB_ERR_TOO_LARGE ? "larger than 1 MiB" : ob_strerror(rc));
+        rc = ob_config_fail(errbuf, errlen, "cannot read config file %s: %s", path,
+                            rc == OB_ERR_TOO_LARGE ? "larger than 1 MiB" : ob_strerror(rc));
         goto fail;
     }
     snprintf(cfg->config_file, sizeof cfg->config_file, "%s", path);
@@ -644,24 +649,25 @@ ob_config_load(ob_config_t *cfg, const char *path, char *errbuf, size_t errlen)
     root = zconfig_str_load(text);
     if (!root) {
         /* zconfig logged the line and the reason through zsys_error */
-        rc = s_fail(errbuf, errlen, "config file %s: ZPL syntax error (see the line logged above)",
-                    path);
+        rc = ob_config_fail(errbuf, errlen,
+                            "config file %s: ZPL syntax error (see the line logged above)", path);
         goto fail;
     }
     for (zconfig_t *section = zconfig_child(root); section; section = zconfig_next(section)) {
         const char *name = zconfig_name(section);
         if (strcmp(name, S_SECTION) && strcmp(name, S_RETENTION) && strcmp(name, S_SECURITY)) {
-            rc = s_fail(errbuf, errlen,
-                        "config file %s: unknown section '%s' (settings belong in '%s', '%s' or "
-                        "'%s')",
-                        path, name, S_SECTION, S_SECURITY, S_RETENTION);
+            rc = ob_config_fail(
+                errbuf, errlen,
+                "config file %s: unknown section '%s' (settings belong in '%s', '%s' or "
+                "'%s')",
+                path, name, S_SECTION, S_SECURITY, S_RETENTION);
             goto fail;
         }
         if (!strcmp(name, S_RETENTION)) {
             /* One section, so the order of the rules is the order of the lines. */
             if (retention_seen++) {
-                rc = s_fail(errbuf, errlen, "config file %s: a second '%s' section", path,
-                            S_RETENTION);
+                rc = ob_config_fail(errbuf, errlen, "config file %s: a second '%s' section", path,
+                                    S_RETENTION);
                 goto fail;
             }
             cfg->retention_rule_count = 0; /* the file's rules replace the ones before */
@@ -706,8 +712,8 @@ ob_config_validate(const ob_config_t *cfg, char *errbuf, size_t errlen)
 {
     size_t endpoint_len = strnlen(cfg->endpoint, sizeof cfg->endpoint);
     if (endpoint_len == 0 || endpoint_len == sizeof cfg->endpoint)
-        return s_fail(errbuf, errlen, "endpoint: empty or longer than %d bytes",
-                      OB_CONFIG_ENDPOINT_MAX);
+        return ob_config_fail(errbuf, errlen, "endpoint: empty or longer than %d bytes",
+                              OB_CONFIG_ENDPOINT_MAX);
     int scheme_ok = 0;
     for (size_t i = 0; i < sizeof s_schemes / sizeof s_schemes[0]; i++) {
         size_t len = strlen(s_schemes[i]);
@@ -715,14 +721,15 @@ ob_config_validate(const ob_config_t *cfg, char *errbuf, size_t errlen)
             scheme_ok = 1;
     }
     if (!scheme_ok)
-        return s_fail(errbuf, errlen,
-                      "endpoint %s: not tcp://HOST:PORT, ipc://PATH or inproc://NAME",
-                      cfg->endpoint);
+        return ob_config_fail(errbuf, errlen,
+                              "endpoint %s: not tcp://HOST:PORT, ipc://PATH or inproc://NAME",
+                              cfg->endpoint);
     if (!strncmp(cfg->endpoint, "tcp://", 6) && s_check_port(cfg->endpoint))
-        return s_fail(errbuf, errlen, "endpoint %s: the port must be 1..65535 or *", cfg->endpoint);
+        return ob_config_fail(errbuf, errlen, "endpoint %s: the port must be 1..65535 or *",
+                              cfg->endpoint);
     size_t dir_len = strnlen(cfg->data_dir, sizeof cfg->data_dir);
     if (dir_len == 0 || dir_len == sizeof cfg->data_dir)
-        return s_fail(errbuf, errlen, "data_dir: empty or too long");
+        return ob_config_fail(errbuf, errlen, "data_dir: empty or too long");
 
     /* Numbers and rules are checked when set, but a caller may fill the struct directly. */
     int rc = 0;
@@ -736,8 +743,8 @@ ob_config_validate(const ob_config_t *cfg, char *errbuf, size_t errlen)
             return rc;
     }
     if (cfg->retention_rule_count > OB_CONFIG_RETENTION_RULES_MAX)
-        return s_fail(errbuf, errlen, "%zu retention rules, more than %d",
-                      cfg->retention_rule_count, OB_CONFIG_RETENTION_RULES_MAX);
+        return ob_config_fail(errbuf, errlen, "%zu retention rules, more than %d",
+                              cfg->retention_rule_count, OB_CONFIG_RETENTION_RULES_MAX);
     for (size_t r = 0; r < cfg->retention_rule_count; r++) {
         const ob_config_rule_t *rule = &cfg->retention_rules[r];
         if ((rc = s_check_pattern(cfg, r + 1, rule->pattern, "", errbuf, errlen)))
@@ -756,23 +763,26 @@ ob_config_validate(const ob_config_t *cfg, char *errbuf, size_t errlen)
     }
     /* Security last: the values above are wrong whatever the mode. */
     if (cfg->curve > 1)
-        return s_fail(errbuf, errlen, "security/curve: %u is not 0 or 1", cfg->curve);
+        return ob_config_fail(errbuf, errlen, "security/curve: %u is not 0 or 1", cfg->curve);
     if (!cfg->curve && !ob_config_endpoint_local(cfg->endpoint))
-        return s_fail(errbuf, errlen,
-                      "endpoint %s is reachable from other machines and curve = 0 (plaintext, "
-                      "no authentication): set curve = 1 with a cert and a permissions file "
-                      "(--curve 1 --cert FILE --permissions FILE), or bind tcp://127.0.0.1:PORT "
-                      "or ipc://",
-                      cfg->endpoint);
+        return ob_config_fail(
+            errbuf, errlen,
+            "endpoint %s is reachable from other machines and curve = 0 (plaintext, "
+            "no authentication): set curve = 1 with a cert and a permissions file "
+            "(--curve 1 --cert FILE --permissions FILE), or bind tcp://127.0.0.1:PORT "
+            "or ipc://",
+            cfg->endpoint);
     if (cfg->curve && !cfg->cert[0])
-        return s_fail(errbuf, errlen,
-                      "security/cert: required with curve = 1: the broker's certificate; create "
-                      "one with `orderbus-keys broker DIR` and set cert = DIR/broker.cert "
-                      "(--cert), or set curve = 0 on a loopback or ipc endpoint");
+        return ob_config_fail(
+            errbuf, errlen,
+            "security/cert: required with curve = 1: the broker's certificate; create "
+            "one with `orderbus-keys broker DIR` and set cert = DIR/broker.cert "
+            "(--cert), or set curve = 0 on a loopback or ipc endpoint");
     if (cfg->curve && !cfg->permissions[0])
-        return s_fail(errbuf, errlen,
-                      "security/permissions: required with curve = 1: the file of client keys "
-                      "and rights (--permissions FILE; `orderbus-keys client` prints entries)");
+        return ob_config_fail(
+            errbuf, errlen,
+            "security/permissions: required with curve = 1: the file of client keys "
+            "and rights (--permissions FILE; `orderbus-keys client` prints entries)");
     return 0;
 }
 
@@ -807,11 +817,11 @@ s_split(int argc, char **argv, int *index, int (*takes_value)(const char *, size
 
     if (eq) {
         if (!wants)
-            return s_fail(errbuf, errlen, "%.*s takes no value", (int)flag_len, arg);
+            return ob_config_fail(errbuf, errlen, "%.*s takes no value", (int)flag_len, arg);
         value = eq + 1;
     } else if (wants) {
         if (*index + 1 >= argc)
-            return s_fail(errbuf, errlen, "%s needs a value", arg);
+            return ob_config_fail(errbuf, errlen, "%s needs a value", arg);
         value = argv[++*index];
     }
     (*index)++;
@@ -854,13 +864,14 @@ ob_config_parse(ob_config_t *cfg, int argc, char **argv, char *errbuf, size_t er
         size_t len = 0;
         const char *value = NULL;
         if (arg[0] != '-')
-            return s_fail(errbuf, errlen, "unexpected argument '%s' (see --help)", arg);
+            return ob_config_fail(errbuf, errlen, "unexpected argument '%s' (see --help)", arg);
         const char *eq = strchr(arg, '=');
         len = eq ? (size_t)(eq - arg) : strlen(arg);
         if (!s_find_flag(arg, len) && !s_is(arg, len, S_FLAG_CONFIG) &&
             !s_is(arg, len, S_FLAG_HELP) && !s_is(arg, len, "-h") &&
             !s_is(arg, len, S_FLAG_VERSION))
-            return s_fail(errbuf, errlen, "unknown flag '%.*s' (see --help)", (int)len, arg);
+            return ob_config_fail(errbuf, errlen, "unknown flag '%.*s' (see --help)", (int)len,
+                                  arg);
         if ((rc = s_split(argc, argv, &i, s_takes_value, &len, &value, errbuf, errlen)))
             return rc;
         if (s_is(arg, len, S_FLAG_HELP) || s_is(arg, len, "-h")) {
@@ -888,7 +899,8 @@ ob_config_parse(ob_config_t *cfg, int argc, char **argv, char *errbuf, size_t er
             continue;
         const s_option_t *opt = s_find_flag(arg, len);
         if (!opt)
-            return s_fail(errbuf, errlen, "unknown flag '%.*s' (see --help)", (int)len, arg);
+            return ob_config_fail(errbuf, errlen, "unknown flag '%.*s' (see --help)", (int)len,
+                                  arg);
         char where[64];
         snprintf(where, sizeof where, "%s", opt->flag);
         if ((rc = s_set((char *)cfg + s_offset(opt), opt, opt->kind == S_KIND_BOOL ? "1" : value,

@@ -117,6 +117,12 @@ int ob_config_endpoint_local(const char *endpoint);
 /* Writes the man-page-like usage (every flag, its default, the config file keys) to out. */
 void ob_config_usage(FILE *out, const char *prog);
 
+/* Writes a formatted message into errbuf (errlen bytes, may be 0) and returns
+   OB_ERR_INVALID_ARGUMENT, so that a parser can `return ob_config_fail(...)`; the
+   configuration's and the permissions file's parsers share it. */
+int ob_config_fail(char *errbuf, size_t errlen, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,11 +7,11 @@
 
 #include <czmq.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h" /* ob_config_fail */
 #include "orderbus/orderbus.h"
 
 #define S_CLIENT "client"
@@ -38,20 +38,6 @@ struct ob_perms {
     zhashx_t *by_key;           /* key -> ob_perms_client_t * (borrowed from clients) */
     zhashx_t *by_name;          /* name -> the same, for duplicate detection */
 };
-
-static int s_fail(char *errbuf, size_t errlen, const char *format, ...) CHECK_PRINTF(3);
-
-static int
-s_fail(char *errbuf, size_t errlen, const char *format, ...)
-{
-    if (errbuf && errlen) {
-        va_list args;
-        va_start(args, format);
-        vsnprintf(errbuf, errlen, format, args);
-        va_end(args);
-    }
-    return OB_ERR_INVALID_ARGUMENT;
-}
 
 int
 ob_perms_name_valid(const char *name)
@@ -116,14 +102,16 @@ s_add_pattern(s_pattern_t **list, size_t *count, const char *value, const char *
 {
     size_t len = strlen(value);
     if (!ob_pattern_valid(value, len))
-        return s_fail(errbuf, errlen,
-                      "permissions file %s: client %s: %s pattern '%.64s' is invalid "
-                      "(dot-separated tokens of a-z, 0-9, _ and -, * for one token, a last > "
-                      "for one or more)",
-                      file, who, what, value);
+        return ob_config_fail(
+            errbuf, errlen,
+            "permissions file %s: client %s: %s pattern '%.64s' is invalid "
+            "(dot-separated tokens of a-z, 0-9, _ and -, * for one token, a last > "
+            "for one or more)",
+            file, who, what, value);
     if (*count >= OB_PERMS_PATTERNS_MAX)
-        return s_fail(errbuf, errlen, "permissions file %s: client %s: more than %d %s patterns",
-                      file, who, OB_PERMS_PATTERNS_MAX, what);
+        return ob_config_fail(errbuf, errlen,
+                              "permissions file %s: client %s: more than %d %s patterns", file, who,
+                              OB_PERMS_PATTERNS_MAX, what);
     s_pattern_t *grown = realloc(*list, (*count + 1) * sizeof **list);
     if (!grown)
         return -ENOMEM;
@@ -142,14 +130,14 @@ s_load_client(ob_perms_t *self, ob_perms_client_t *client, zconfig_t *item, size
     int rc = 0;
     const char *name = zconfig_value(item);
     if (!name || !ob_perms_name_valid(name))
-        return s_fail(errbuf, errlen,
-                      "permissions file %s: client number %zu: name '%.64s' is invalid "
-                      "(1..%d bytes of a-z, 0-9, _, . and -)",
-                      file, number, name ? name : "", OB_PERMS_NAME_MAX);
+        return ob_config_fail(errbuf, errlen,
+                              "permissions file %s: client number %zu: name '%.64s' is invalid "
+                              "(1..%d bytes of a-z, 0-9, _, . and -)",
+                              file, number, name ? name : "", OB_PERMS_NAME_MAX);
     snprintf(client->name, sizeof client->name, "%s", name);
     if (zhashx_lookup(self->by_name, name))
-        return s_fail(errbuf, errlen, "permissions file %s: client %s: name used twice", file,
-                      name);
+        return ob_config_fail(errbuf, errlen, "permissions file %s: client %s: name used twice",
+                              file, name);
     int have_key = 0, have_admin = 0;
     for (zconfig_t *kv = zconfig_child(item); kv; kv = zconfig_next(kv)) {
         const char *key = zconfig_name(kv);
@@ -157,21 +145,22 @@ s_load_client(ob_perms_t *self, ob_perms_client_t *client, zconfig_t *item, size
         if (!value)
             value = "";
         if (zconfig_child(kv))
-            return s_fail(errbuf, errlen,
-                          "permissions file %s: client %s: '%.32s' cannot have "
-                          "children",
-                          file, name, key);
+            return ob_config_fail(errbuf, errlen,
+                                  "permissions file %s: client %s: '%.32s' cannot have "
+                                  "children",
+                                  file, name, key);
         if (!strcmp(key, S_KEY)) {
             if (have_key++)
-                return s_fail(errbuf, errlen, "permissions file %s: client %s: a second key", file,
-                              name);
+                return ob_config_fail(errbuf, errlen,
+                                      "permissions file %s: client %s: a second key", file, name);
             if (!ob_perms_key_valid(value))
-                return s_fail(errbuf, errlen,
-                              "permissions file %s: client %s: key '%.48s' is not a 40-character "
-                              "Z85 public key (quote it: Z85 may contain '#')",
-                              file, name, value);
+                return ob_config_fail(
+                    errbuf, errlen,
+                    "permissions file %s: client %s: key '%.48s' is not a 40-character "
+                    "Z85 public key (quote it: Z85 may contain '#')",
+                    file, name, value);
             if (zhashx_lookup(self->by_key, value))
-                return s_fail(
+                return ob_config_fail(
                     errbuf, errlen, "permissions file %s: client %s: its key is also client %s's",
                     file, name, ((ob_perms_client_t *)zhashx_lookup(self->by_key, value))->name);
             snprintf(client->key, sizeof client->key, "%s", value);
@@ -185,8 +174,8 @@ s_load_client(ob_perms_t *self, ob_perms_client_t *client, zconfig_t *item, size
                 return rc;
         } else if (!strcmp(key, S_ADMIN)) {
             if (have_admin++)
-                return s_fail(errbuf, errlen, "permissions file %s: client %s: a second admin",
-                              file, name);
+                return ob_config_fail(errbuf, errlen,
+                                      "permissions file %s: client %s: a second admin", file, name);
             if (!strcmp(value, "none"))
                 client->admin = OB_PERMS_ADMIN_NONE;
             else if (!strcmp(value, "read"))
@@ -194,18 +183,20 @@ s_load_client(ob_perms_t *self, ob_perms_client_t *client, zconfig_t *item, size
             else if (!strcmp(value, "write"))
                 client->admin = OB_PERMS_ADMIN_WRITE;
             else
-                return s_fail(errbuf, errlen,
-                              "permissions file %s: client %s: admin '%.32s' is not none, read "
-                              "or write",
-                              file, name, value);
+                return ob_config_fail(
+                    errbuf, errlen,
+                    "permissions file %s: client %s: admin '%.32s' is not none, read "
+                    "or write",
+                    file, name, value);
         } else
-            return s_fail(errbuf, errlen,
-                          "permissions file %s: client %s: unknown key '%.32s' (key, publish, "
-                          "subscribe, admin)",
-                          file, name, key);
+            return ob_config_fail(
+                errbuf, errlen,
+                "permissions file %s: client %s: unknown key '%.32s' (key, publish, "
+                "subscribe, admin)",
+                file, name, key);
     }
     if (!have_key)
-        return s_fail(errbuf, errlen, "permissions file %s: client %s: no key", file, name);
+        return ob_config_fail(errbuf, errlen, "permissions file %s: client %s: no key", file, name);
     if (zhashx_insert(self->by_key, client->key, client) ||
         zhashx_insert(self->by_name, client->name, client))
         return -ENOMEM;
@@ -222,10 +213,10 @@ ob_perms_load_text(const char *text, size_t len, const char *name, ob_perms_t **
     ob_perms_t *self = NULL;
 
     if (len > OB_PERMS_FILE_MAX)
-        return s_fail(errbuf, errlen, "permissions file %s: larger than %d bytes", name,
-                      OB_PERMS_FILE_MAX);
+        return ob_config_fail(errbuf, errlen, "permissions file %s: larger than %d bytes", name,
+                              OB_PERMS_FILE_MAX);
     if (memchr(text, '\0', len))
-        return s_fail(errbuf, errlen, "permissions file %s: contains a NUL byte", name);
+        return ob_config_fail(errbuf, errlen, "permissions file %s: contains a NUL byte", name);
     self = calloc(1, sizeof *self);
     copy = malloc(len + 1);
     if (!self || !copy) {
@@ -255,21 +246,22 @@ ob_perms_load_text(const char *text, size_t len, const char *name, ob_perms_t **
         goto done;
     root = zconfig_str_load(copy);
     if (!root) {
-        rc = s_fail(errbuf, errlen,
-                    "permissions file %s: ZPL syntax error (its line is logged above)", name);
+        rc = ob_config_fail(errbuf, errlen,
+                            "permissions file %s: ZPL syntax error (its line is logged above)",
+                            name);
         goto fail;
     }
     size_t count = 0;
     for (zconfig_t *item = zconfig_child(root); item; item = zconfig_next(item)) {
         if (strcmp(zconfig_name(item), S_CLIENT)) {
-            rc = s_fail(errbuf, errlen,
-                        "permissions file %s: unknown item '%.32s' (only 'client' entries)", name,
-                        zconfig_name(item));
+            rc = ob_config_fail(errbuf, errlen,
+                                "permissions file %s: unknown item '%.32s' (only 'client' entries)",
+                                name, zconfig_name(item));
             goto fail;
         }
         if (++count > OB_PERMS_CLIENTS_MAX) {
-            rc = s_fail(errbuf, errlen, "permissions file %s: more than %d clients", name,
-                        OB_PERMS_CLIENTS_MAX);
+            rc = ob_config_fail(errbuf, errlen, "permissions file %s: more than %d clients", name,
+                                OB_PERMS_CLIENTS_MAX);
             goto fail;
         }
     }
@@ -284,7 +276,7 @@ ob_perms_load_text(const char *text, size_t len, const char *name, ob_perms_t **
         ob_perms_client_t *client = &self->clients[self->count++];
         if ((rc = s_load_client(self, client, item, self->count, name, errbuf, errlen))) {
             if (rc == -ENOMEM)
-                s_fail(errbuf, errlen, "permissions file %s: out of memory", name);
+                ob_config_fail(errbuf, errlen, "permissions file %s: out of memory", name);
             goto fail;
         }
     }
@@ -308,25 +300,25 @@ ob_perms_read(const char *path, char **ret_text, size_t *ret_len, char *errbuf, 
     FILE *file = fopen(path, "r");
     if (!file) {
         rc = -errno;
-        s_fail(errbuf, errlen, "cannot read permissions file %s: %s", path, strerror(-rc));
+        ob_config_fail(errbuf, errlen, "cannot read permissions file %s: %s", path, strerror(-rc));
         return rc;
     }
     text = malloc((size_t)OB_PERMS_FILE_MAX + 1);
     if (!text) {
         rc = -ENOMEM;
-        s_fail(errbuf, errlen, "permissions file %s: out of memory", path);
+        ob_config_fail(errbuf, errlen, "permissions file %s: out of memory", path);
         goto fail;
     }
     size_t len = fread(text, 1, (size_t)OB_PERMS_FILE_MAX + 1, file);
     if (ferror(file)) {
         rc = -EIO;
-        s_fail(errbuf, errlen, "cannot read permissions file %s: %s", path, strerror(EIO));
+        ob_config_fail(errbuf, errlen, "cannot read permissions file %s: %s", path, strerror(EIO));
         goto fail;
     }
     if (len > OB_PERMS_FILE_MAX) {
         rc = OB_ERR_TOO_LARGE;
-        s_fail(errbuf, errlen, "permissions file %s: larger than %d bytes", path,
-               OB_PERMS_FILE_MAX);
+        ob_config_fail(errbuf, errlen, "permissions file %s: larger than %d bytes", path,
+                       OB_PERMS_FILE_MAX);
         goto fail;
     }
     text[len] = '\0';
