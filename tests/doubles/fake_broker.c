@@ -1285,3 +1285,24 @@ fake_broker_must_restart(fake_broker_t *self)
     if (fake_broker_restart(self, &error) != 0)
         fail_msg("fake broker restart: %s", error ? error : "?");
 }
+
+int
+fake_broker_setup(void **state_p)
+{
+    fake_broker_fixture_t *state = calloc(1, sizeof *state);
+    assert_non_null(state);
+    state->broker = fake_broker_new();
+    assert_non_null(state->broker);
+    *state_p = state;
+    return 0;
+}
+
+int
+fake_broker_teardown(void **state_p)
+{
+    fake_broker_fixture_t *state = *state_p;
+    ob_client_destroy(&state->client);
+    fake_broker_destroy(&state->broker);
+    free(state);
+    return 0;
+}

@@ -60,6 +60,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "orderbus/client.h"
+
 typedef struct fake_broker fake_broker_t;
 
 /* Starts a fake broker. Returns NULL if it cannot bind. */
@@ -109,6 +111,17 @@ char *fake_broker_log(fake_broker_t *self);
    fake_broker_must_restart restarts the broker (fake_broker_restart) or fails. */
 void fake_broker_assert_log_ends(fake_broker_t *self, const char *suffix);
 void fake_broker_must_restart(fake_broker_t *self);
+
+/* A client test's cmocka state: its fake broker and the client under test. */
+typedef struct fake_broker_fixture {
+    fake_broker_t *broker; /* the test's broker, owned */
+    ob_client_t *client;   /* the client under test, made by the test (or NULL), owned */
+} fake_broker_fixture_t;
+
+/* cmocka setup and teardown of a fake_broker_fixture_t: the setup starts the broker (or
+   fails the test), the teardown destroys the client, if any, and the broker. Return 0. */
+int fake_broker_setup(void **state_p);
+int fake_broker_teardown(void **state_p);
 
 /* Returns the lines of fake_broker_messages for command ("SUBSCRIBE", "ACK", "FETCH", ...,
    as ob_command_name names it), in arrival order, each ending with '\n' ("" if none); the

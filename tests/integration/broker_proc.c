@@ -3,7 +3,9 @@
 #include "broker_proc.h"
 
 #include <czmq.h>
+#include <errno.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -118,4 +120,110 @@ int
 broker_proc_remove(const char *path)
 {
     return nftw(path, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
+}
+
+int
+broker_proc_site_make(broker_proc_site_t *self, const char *name)
+{
+    self->dir = broker_proc_scratch(name);
+    if (!self->dir)
+        return -1;
+    snprintf(self->data_dir, sizeof self->data_dir, "%s/data", self->dir);
+    if (broker_proc_endpoint(self->endpoint, sizeof self->endpoint) == 0)
+        return 0;
+    broker_proc_site_remove(self);
+    return -1;
+}
+
+int
+broker_proc_site_remove(broker_proc_site_t *self)
+{
+    int rc = broker_proc_remove(self->dir);
+    free(self->dir);
+    self->dir = NULL;
+    return rc;
+}
+
+struct broker_proc_pub {
+    const char *endpoint;             /* the broker's, borrowed */
+    const ob_client_config_t *client; /* the client's configuration, borrowed */
+    int index;                        /* the publisher's number, p */
+    long events;                      /* to publish, at most */
+    const atomic_int *stop;           /* set: stop publishing; borrowed, or NULL */
+    broker_proc_record_fn *record;    /* records every outcome */
+    void *arg;                        /* record's, borrowed */
+    pthread_t thread;                 /* runs s_publisher */
+    int failed;                       /* the first error, 0 if none; read after the join */
+};
+
+static void *
+s_publisher(void *arg)
+{
+    broker_proc_pub_t *self = arg;
+    ob_client_t *client = ob_client_new(self->endpoint, self->client);
+    /* Tokens are per client and start at 1; map them back to event numbers. */
+    long *index_of_token = calloc((size_t)self->events + 1, sizeof *index_of_token);
+    int rc = !client ? OB_ERR_INVALID_ARGUMENT : !index_of_token ? -ENOMEM : 0;
+    char id[OB_EVENT_ID_MAX + 1], topic[OB_TOPIC_MAX + 1];
+    snprintf(topic, sizeof topic, BROKER_PROC_TOPIC_FMT, self->client->name, self->index);
+    static const uint8_t data[BROKER_PROC_PAYLOAD];
+    ob_confirm_t c;
+    for (long i = 0; rc == 0 && i < self->events && !(self->stop && atomic_load(self->stop)); i++) {
+        snprintf(id, sizeof id, BROKER_PROC_EVENT_ID_FMT, self->client->name, self->index, i);
+        ob_event_t ev = {.id = id,
+                         .topic = topic,
+                         .type = "project_item.created",
+                         .time_us = (uint64_t)zclock_time() * 1000,
+                         .source = self->client->name,
+                         .data = data,
+                         .data_len = sizeof data};
+        uint64_t token;
+        rc = ob_client_publish_async(client, &ev, &token);
+        if (rc == 0 && token > (uint64_t)self->events)
+            rc = OB_ERR_INVALID_ARGUMENT;
+        if (rc == 0)
+            index_of_token[token] = i;
+        while (rc == 0 && ob_client_confirm_next(client, 0, &c) == 0)
+            rc = self->record(self->arg, index_of_token[c.token], &c);
+    }
+    /* Every outcome, so that the test's record holds every event the broker stored. */
+    while (rc == 0 && ob_client_pending(client) > 0)
+        if ((rc = ob_client_confirm_next(client, self->client->timeout_ms, &c)) == 0)
+            rc = self->record(self->arg, index_of_token[c.token], &c);
+    self->failed = rc;
+    ob_client_destroy(&client);
+    free(index_of_token);
+    return NULL;
+}
+
+broker_proc_pub_t *
+broker_proc_pub_start(const char *endpoint, const ob_client_config_t *client, int p, long events,
+                      const atomic_int *stop, broker_proc_record_fn *record, void *arg)
+{
+    broker_proc_pub_t *self = client->name && client->timeout_ms > 0 ? malloc(sizeof *self) : NULL;
+    if (!self)
+        return NULL;
+    *self = (broker_proc_pub_t){.endpoint = endpoint,
+                                .client = client,
+                                .index = p,
+                                .events = events,
+                                .stop = stop,
+                                .record = record,
+                                .arg = arg};
+    if (pthread_create(&self->thread, NULL, s_publisher, self) != 0) {
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+int
+broker_proc_pub_join(broker_proc_pub_t **self_p)
+{
+    broker_proc_pub_t *self = *self_p;
+    pthread_join(self->thread, NULL);
+    int rc = self->failed;
+    free(self);
+    *self_p = NULL;
+    return rc;
 }

@@ -1,10 +1,17 @@
-/*  broker_proc: start and stop a real orderbus-broker process for integration tests.
-    The binary comes from the OB_BROKER environment variable, which CTest sets. */
+/*  broker_proc: start and stop a real orderbus-broker process for integration tests, and
+    publish to it under load. The binary comes from the OB_BROKER environment variable, which
+    CTest sets. */
 #ifndef OB_BROKER_PROC_H
 #define OB_BROKER_PROC_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <sys/types.h>
+
+#include "orderbus/client.h"
+
+#define BROKER_PROC_PATH_MAX 512     /* bytes in a data directory path */
+#define BROKER_PROC_ENDPOINT_MAX 128 /* bytes in an endpoint */
 
 /* Writes a free loopback endpoint "tcp://127.0.0.1:PORT" into buf. Returns 0 or -1. */
 int broker_proc_endpoint(char *buf, size_t len);
@@ -23,5 +30,46 @@ char *broker_proc_scratch(const char *name);
 
 /* Removes path and everything under it. Returns 0 or -1. */
 int broker_proc_remove(const char *path);
+
+/* Where a test runs its broker: a scratch directory, a data directory in it, an endpoint. */
+typedef struct broker_proc_site {
+    char *dir;                               /* scratch directory, owned */
+    char data_dir[BROKER_PROC_PATH_MAX];     /* <dir>/data, made by the broker */
+    char endpoint[BROKER_PROC_ENDPOINT_MAX]; /* a free loopback endpoint */
+} broker_proc_site_t;
+
+/* Makes a scratch directory for the test named name, the path of a data directory in it and a
+   free endpoint. Returns 0, or -1 with nothing made. */
+int broker_proc_site_make(broker_proc_site_t *self, const char *name);
+
+/* Removes the scratch directory (stop the broker first) and frees its path. Returns 0 or -1. */
+int broker_proc_site_remove(broker_proc_site_t *self);
+
+/* A publisher: a thread that publishes to a broker, pipelined, while a test kills, copies or
+   restarts it. Publisher p of client->name publishes events i = 0, 1, ... with ids
+   BROKER_PROC_EVENT_ID_FMT on topic BROKER_PROC_TOPIC_FMT, with a client of its own
+   (ob_client_publish_async, taking confirmations as they come), until it has published
+   `events` or *stop is set; then it waits for every outstanding outcome. client->timeout_ms
+   bounds each of its waits; none is a sleep. */
+typedef struct broker_proc_pub broker_proc_pub_t;
+
+#define BROKER_PROC_TOPIC_FMT "%s.%d"        /* a publisher's topic: name, p */
+#define BROKER_PROC_EVENT_ID_FMT "%s-%d-%ld" /* its event's id: name, p, i */
+#define BROKER_PROC_PAYLOAD 400              /* bytes of data in each event */
+
+/* Records the outcome of event i (confirm->rc: 0, or a refusal) on the publisher's thread.
+   Returns 0, or an error that stops the publisher. */
+typedef int(broker_proc_record_fn)(void *arg, long i, const ob_confirm_t *confirm);
+
+/* Starts publisher p (stop: NULL for never), handing every outcome to record with arg.
+   endpoint, client, stop and arg are borrowed until the join. Returns a publisher that
+   broker_proc_pub_join frees, or NULL (also without client->name or timeout_ms above 0). */
+broker_proc_pub_t *broker_proc_pub_start(const char *endpoint, const ob_client_config_t *client,
+                                         int p, long events, const atomic_int *stop,
+                                         broker_proc_record_fn *record, void *arg);
+
+/* Waits for the publisher to end, destroys it and sets *self_p to NULL. Returns 0, or its
+   first error. */
+int broker_proc_pub_join(broker_proc_pub_t **self_p);
 
 #endif

@@ -1,11 +1,11 @@
 # Integration tests: real orderbus-broker processes on loopback, each in its own scratch dir.
 add_library(ob_broker_proc STATIC ${CMAKE_CURRENT_SOURCE_DIR}/integration/broker_proc.c)
 target_include_directories(ob_broker_proc PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/integration)
-target_link_libraries(ob_broker_proc PUBLIC orderbus_static ob_flags)
+target_link_libraries(ob_broker_proc PUBLIC orderbus_static ob_flags Threads::Threads)
 
 ob_cmocka_test(test_crash TIMEOUT 300
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_crash.c
-  LIBS ob_broker_proc ob_broker_core Threads::Threads)
+  LIBS ob_broker_proc ob_broker_core)
 
 # cmake --install gives the binaries, headers, library and a pkg-config file that works.
 # (Not in sanitizer builds: a program without the sanitizer runtime cannot link their library.)
@@ -21,7 +21,7 @@ find_program(OB_MDB_COPY_EXE mdb_copy)
 if(OB_MDB_COPY_EXE)
   ob_cmocka_test(test_backup TIMEOUT 300
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_backup.c
-    LIBS ob_broker_proc Threads::Threads)
+    LIBS ob_broker_proc)
   target_compile_definitions(test_backup PRIVATE OB_MDB_COPY="${OB_MDB_COPY_EXE}")
 else()
   message(WARNING "mdb_copy not found (Debian: lmdb-utils, deploy/install-deps.sh): "

@@ -18,12 +18,12 @@
     mdb_copy comes from OB_MDB_COPY (a compile-time path, found by CMake: package
     lmdb-utils). */
 #include <czmq.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -39,6 +39,7 @@
 #include "broker_proc.h"
 #include "orderbus/orderbus.h"
 
+#define BK_NAME "bk" /* the publishers' client name: topics bk.<p> */
 #define BK_PUBLISHERS 3
 #define BK_EVENTS_MAX 200000 /* per publisher: a bound, never reached in a normal run */
 #define BK_BEFORE 6000       /* events confirmed (all publishers) before the backup */
@@ -49,113 +50,29 @@
 #define BK_EXIT_MS 10000     /* a refused broker must exit by then */
 #define BK_REPUBLISH 4       /* recorded ids re-published per topic */
 #define BK_STDERR_MAX 4096   /* bytes of a refused broker's stderr read back */
-#define BK_PAYLOAD 400       /* bytes of data in each event */
 
 /* plaintext on loopback (security/curve 0): these tests are about storage, not CURVE */
 #define BK_PLAIN "--curve", "0"
 
-typedef struct {
-    const char *endpoint; /* borrowed */
-    int index;            /* publisher number; its topic is bk.<index> */
-    uint64_t *seq;        /* BK_EVENTS_MAX entries: the confirmed seq of event i, 0 if none;
-                             guarded by s_lock */
-    long published;       /* events sent */
-    int failed;           /* first library error in the thread (cmocka asserts only in main) */
-} publisher_t;
-
 static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t s_cond = PTHREAD_COND_INITIALIZER;
-static long s_confirmed; /* confirmations, all publishers; guarded by s_lock */
-static int s_stop;       /* publishers stop publishing; guarded by s_lock */
+static long s_confirmed;  /* confirmations, all publishers; guarded by s_lock */
+static atomic_int s_stop; /* publishers stop publishing */
 
-static void
-s_event_id(char *buf, size_t len, int p, long i)
+/* broker_proc_record_fn: arg is the publisher's array of BK_EVENTS_MAX seqs, that of event i
+   or 0 if none, guarded by s_lock. A refusal or a duplicate fails the publisher. */
+static int
+s_record(void *arg, long i, const ob_confirm_t *c)
 {
-    snprintf(buf, len, "bk-%d-%ld", p, i);
-}
-
-static void
-s_topic(char *buf, size_t len, int p)
-{
-    snprintf(buf, len, "bk.%d", p);
-}
-
-/* Records one confirmation; a refusal fails the publisher. */
-static void
-s_record(publisher_t *self, const ob_confirm_t *c, const long *index_of_token)
-{
-    if (c->rc != 0 || c->dup) {
-        self->failed = c->rc ? c->rc : OB_ERR_INVALID_ARGUMENT;
-        return;
-    }
+    if (c->rc != 0 || c->dup)
+        return c->rc ? c->rc : OB_ERR_INVALID_ARGUMENT;
+    uint64_t *seq = arg;
     pthread_mutex_lock(&s_lock);
-    self->seq[index_of_token[c->token]] = c->seq;
+    seq[i] = c->seq;
     s_confirmed++;
     pthread_cond_broadcast(&s_cond);
     pthread_mutex_unlock(&s_lock);
-}
-
-static int
-s_stopping(void)
-{
-    pthread_mutex_lock(&s_lock);
-    int stop = s_stop;
-    pthread_mutex_unlock(&s_lock);
-    return stop;
-}
-
-static void *
-s_publisher(void *arg)
-{
-    publisher_t *self = arg;
-    ob_client_config_t cfg = {.name = "backup", .window = BK_WINDOW, .timeout_ms = BK_WAIT_MS};
-    ob_client_t *client = ob_client_new(self->endpoint, &cfg);
-    long *index_of_token = calloc(BK_EVENTS_MAX + 1, sizeof *index_of_token);
-    if (!client || !index_of_token) {
-        self->failed = -ENOMEM;
-        goto out;
-    }
-    char id[64], topic[32];
-    s_topic(topic, sizeof topic, self->index);
-    uint8_t data[BK_PAYLOAD];
-    memset(data, 'b', sizeof data);
-    ob_confirm_t c;
-    for (long i = 0; i < BK_EVENTS_MAX && !self->failed && !s_stopping(); i++) {
-        s_event_id(id, sizeof id, self->index, i);
-        ob_event_t ev = {.id = id,
-                         .topic = topic,
-                         .type = "project_item.created",
-                         .time_us = (uint64_t)zclock_time() * 1000,
-                         .source = "test_backup",
-                         .data = data,
-                         .data_len = sizeof data};
-        uint64_t token;
-        int rc = ob_client_publish_async(client, &ev, &token);
-        if (rc == 0 && token > BK_EVENTS_MAX)
-            rc = OB_ERR_INVALID_ARGUMENT;
-        if (rc != 0) {
-            self->failed = rc;
-            goto out;
-        }
-        index_of_token[token] = i;
-        self->published++;
-        while (ob_client_confirm_next(client, 0, &c) == 0)
-            s_record(self, &c, index_of_token);
-    }
-    /* Drain: every publish is confirmed before the original broker is killed, so the
-       recorded arrays hold every event the original stored. */
-    while (!self->failed && ob_client_pending(client) > 0) {
-        int rc = ob_client_confirm_next(client, BK_WAIT_MS, &c);
-        if (rc != 0) {
-            self->failed = rc;
-            goto out;
-        }
-        s_record(self, &c, index_of_token);
-    }
-out:
-    ob_client_destroy(&client);
-    free(index_of_token);
-    return NULL;
+    return 0;
 }
 
 /* Runs argv (NULL-terminated) and returns its exit status (0..255), or -1 if it could not
@@ -193,25 +110,26 @@ static void
 test_hot_backup_restore(void **state)
 {
     (void)state;
-    char *dir = broker_proc_scratch("backup");
-    assert_non_null(dir);
-    char data_dir[512], backup_dir[512], endpoint[128], path[600];
-    snprintf(data_dir, sizeof data_dir, "%s/data", dir);
-    snprintf(backup_dir, sizeof backup_dir, "%s/backup", dir);
-    assert_int_equal(broker_proc_endpoint(endpoint, sizeof endpoint), 0);
-    pid_t broker = broker_proc_start(data_dir, endpoint, BK_PLAIN, "--map-size", BK_MAP_SIZE, NULL);
+    broker_proc_site_t site;
+    assert_int_equal(broker_proc_site_make(&site, "backup"), 0);
+    char backup_dir[512], path[600];
+    snprintf(backup_dir, sizeof backup_dir, "%s/backup", site.dir);
+    pid_t broker =
+        broker_proc_start(site.data_dir, site.endpoint, BK_PLAIN, "--map-size", BK_MAP_SIZE, NULL);
     assert_true(broker > 0);
 
-    publisher_t pubs[BK_PUBLISHERS];
-    pthread_t threads[BK_PUBLISHERS];
+    broker_proc_pub_t *pubs[BK_PUBLISHERS];
+    uint64_t *seq[BK_PUBLISHERS];      /* s_record's */
     uint64_t *recorded[BK_PUBLISHERS]; /* the confirmed seqs when the backup began */
+    ob_client_config_t pub_cfg = {.name = BK_NAME, .window = BK_WINDOW, .timeout_ms = BK_WAIT_MS};
     for (int p = 0; p < BK_PUBLISHERS; p++) {
-        pubs[p] = (publisher_t){
-            .endpoint = endpoint, .index = p, .seq = calloc(BK_EVENTS_MAX, sizeof(uint64_t))};
+        seq[p] = calloc(BK_EVENTS_MAX, sizeof(uint64_t));
         recorded[p] = calloc(BK_EVENTS_MAX, sizeof(uint64_t));
-        assert_non_null(pubs[p].seq);
+        assert_non_null(seq[p]);
         assert_non_null(recorded[p]);
-        assert_int_equal(pthread_create(&threads[p], NULL, s_publisher, &pubs[p]), 0);
+        pubs[p] = broker_proc_pub_start(site.endpoint, &pub_cfg, p, BK_EVENTS_MAX, &s_stop,
+                                        s_record, seq[p]);
+        assert_non_null(pubs[p]);
     }
 
     /* Record every confirmed (id, seq) before the backup starts: the guarantee covers these. */
@@ -220,7 +138,7 @@ test_hot_backup_restore(void **state)
     long at_backup = s_confirmed;
     uint64_t recorded_max[BK_PUBLISHERS] = {0};
     for (int p = 0; p < BK_PUBLISHERS; p++) {
-        memcpy(recorded[p], pubs[p].seq, BK_EVENTS_MAX * sizeof(uint64_t));
+        memcpy(recorded[p], seq[p], BK_EVENTS_MAX * sizeof(uint64_t));
         for (long i = 0; i < BK_EVENTS_MAX; i++)
             if (recorded[p][i] > recorded_max[p])
                 recorded_max[p] = recorded[p][i];
@@ -230,7 +148,7 @@ test_hot_backup_restore(void **state)
     /* The documented command, while the publishers go on. mdb_copy wants the target
        directory to exist and hold no data.mdb. */
     assert_int_equal(mkdir(backup_dir, 0700), 0);
-    const char *copy[] = {OB_MDB_COPY, "-c", data_dir, backup_dir, NULL};
+    const char *copy[] = {OB_MDB_COPY, "-c", site.data_dir, backup_dir, NULL};
     assert_int_equal(s_run(copy), 0);
     pthread_mutex_lock(&s_lock);
     long after_copy = s_confirmed;
@@ -238,23 +156,18 @@ test_hot_backup_restore(void **state)
 
     /* The broker kept confirming while and after the copy ran: a hot backup. */
     s_wait_confirmed(after_copy + BK_DURING);
-    pthread_mutex_lock(&s_lock);
-    s_stop = 1;
-    pthread_mutex_unlock(&s_lock);
-    long published = 0;
-    for (int p = 0; p < BK_PUBLISHERS; p++) {
-        pthread_join(threads[p], NULL);
-        assert_int_equal(pubs[p].failed, 0);
-        published += pubs[p].published;
-    }
+    atomic_store(&s_stop, 1);
+    for (int p = 0; p < BK_PUBLISHERS; p++)
+        assert_int_equal(broker_proc_pub_join(&pubs[p]), 0);
+    /* every event published is confirmed, or its publisher failed: s_confirmed counts them */
     print_message("%ld confirmed when the copy began, %ld when it ended, %ld published\n",
-                  at_backup, after_copy, published);
+                  at_backup, after_copy, s_confirmed);
     assert_int_equal(broker_proc_stop(broker, SIGKILL) & 0x7f, SIGKILL);
 
     /* The original's data file outgrew its initial 1 MiB map: the map grew during the run
        (LMDB's file is never larger than its map). */
     struct stat st;
-    snprintf(path, sizeof path, "%s/data.mdb", data_dir);
+    snprintf(path, sizeof path, "%s/data.mdb", site.data_dir);
     assert_int_equal(stat(path, &st), 0);
     assert_true(st.st_size > 1024 * 1024);
 
@@ -267,18 +180,18 @@ test_hot_backup_restore(void **state)
     assert_int_equal(stat(path, &st), 0);
 
     /* Restore: a broker on the backup, on a new endpoint. */
-    assert_int_equal(broker_proc_endpoint(endpoint, sizeof endpoint), 0);
-    broker = broker_proc_start(backup_dir, endpoint, BK_PLAIN, NULL);
+    assert_int_equal(broker_proc_endpoint(site.endpoint, sizeof site.endpoint), 0);
+    broker = broker_proc_start(backup_dir, site.endpoint, BK_PLAIN, NULL);
     assert_true(broker > 0);
     ob_client_config_t cfg = {.name = "restore", .timeout_ms = BK_WAIT_MS};
-    ob_client_t *client = ob_client_new(endpoint, &cfg);
+    ob_client_t *client = ob_client_new(site.endpoint, &cfg);
     assert_non_null(client);
 
     /* A new event on each topic continues its sequence: past every recorded seq. */
     uint64_t next_seq[BK_PUBLISHERS];
     char id[64], topic[32];
     for (int p = 0; p < BK_PUBLISHERS; p++) {
-        s_topic(topic, sizeof topic, p);
+        snprintf(topic, sizeof topic, BROKER_PROC_TOPIC_FMT, BK_NAME, p);
         ob_event_t ev = {.id = "bk-after-restore", .topic = topic, .type = "project_item.created"};
         ob_confirm_t c;
         assert_int_equal(ob_client_publish(client, &ev, &c), 0);
@@ -313,7 +226,7 @@ test_hot_backup_restore(void **state)
             assert_string_equal(ev->id, "bk-after-restore");
             done++;
         } else {
-            s_event_id(id, sizeof id, p, (long)d->seq - 1);
+            snprintf(id, sizeof id, BROKER_PROC_EVENT_ID_FMT, BK_NAME, p, (long)d->seq - 1);
             assert_string_equal(ev->id, id);
             uint64_t want = recorded[p][d->seq - 1];
             assert_true(want == 0 || want == d->seq);
@@ -341,11 +254,11 @@ test_hot_backup_restore(void **state)
 
     /* Re-publishing recorded ids: duplicates, with their original seqs. */
     for (int p = 0; p < BK_PUBLISHERS; p++) {
-        s_topic(topic, sizeof topic, p);
+        snprintf(topic, sizeof topic, BROKER_PROC_TOPIC_FMT, BK_NAME, p);
         for (int k = 0; k < BK_REPUBLISH; k++) {
             long i = (long)(recorded_max[p] - 1) * k / (BK_REPUBLISH - 1);
             assert_int_not_equal(recorded[p][i], 0);
-            s_event_id(id, sizeof id, p, i);
+            snprintf(id, sizeof id, BROKER_PROC_EVENT_ID_FMT, BK_NAME, p, i);
             ob_event_t ev = {.id = id, .topic = topic, .type = "project_item.created"};
             ob_confirm_t c;
             assert_int_equal(ob_client_publish(client, &ev, &c), 0);
@@ -357,11 +270,10 @@ test_hot_backup_restore(void **state)
     ob_client_destroy(&client);
     assert_int_equal(broker_proc_stop(broker, SIGTERM), 0);
     for (int p = 0; p < BK_PUBLISHERS; p++) {
-        free(pubs[p].seq);
+        free(seq[p]);
         free(recorded[p]);
     }
-    assert_int_equal(broker_proc_remove(dir), 0);
-    free(dir);
+    assert_int_equal(broker_proc_site_remove(&site), 0);
 }
 
 /* Starts a broker on data_dir that is expected to fail, with its stderr in err_file, and
@@ -403,17 +315,15 @@ static void
 test_second_broker_refused(void **state)
 {
     (void)state;
-    char *dir = broker_proc_scratch("backup-lock");
-    assert_non_null(dir);
-    char data_dir[512], endpoint[128], other[128], err_file[600], want[600];
-    snprintf(data_dir, sizeof data_dir, "%s/data", dir);
-    snprintf(err_file, sizeof err_file, "%s/second.err", dir);
-    assert_int_equal(broker_proc_endpoint(endpoint, sizeof endpoint), 0);
+    broker_proc_site_t site;
+    assert_int_equal(broker_proc_site_make(&site, "backup-lock"), 0);
+    char other[BROKER_PROC_ENDPOINT_MAX], err_file[600], want[600];
+    snprintf(err_file, sizeof err_file, "%s/second.err", site.dir);
     assert_int_equal(broker_proc_endpoint(other, sizeof other), 0);
-    pid_t first = broker_proc_start(data_dir, endpoint, BK_PLAIN, NULL);
+    pid_t first = broker_proc_start(site.data_dir, site.endpoint, BK_PLAIN, NULL);
     assert_true(first > 0);
 
-    assert_int_equal(s_start_refused(data_dir, other, err_file), 1);
+    assert_int_equal(s_start_refused(site.data_dir, other, err_file), 1);
     char text[BK_STDERR_MAX] = "";
     FILE *f = fopen(err_file, "r");
     assert_non_null(f);
@@ -422,22 +332,21 @@ test_second_broker_refused(void **state)
     fclose(f);
     print_message("the second broker said: %s", text);
     snprintf(want, sizeof want, "the data directory %s is in use by another broker (pid %ld,",
-             data_dir, (long)first);
+             site.data_dir, (long)first);
     assert_non_null(strstr(text, want));
 
     /* The first is unharmed: it still welcomes clients. */
-    ob_client_t *client = ob_client_new(endpoint, NULL);
+    ob_client_t *client = ob_client_new(site.endpoint, NULL);
     assert_non_null(client);
     assert_int_equal(ob_client_connect(client, BK_WAIT_MS), 0);
     ob_client_destroy(&client);
 
     /* kill -9 releases the directory: no stale lock. */
     assert_int_equal(broker_proc_stop(first, SIGKILL) & 0x7f, SIGKILL);
-    pid_t second = broker_proc_start(data_dir, other, BK_PLAIN, NULL);
+    pid_t second = broker_proc_start(site.data_dir, other, BK_PLAIN, NULL);
     assert_true(second > 0);
     assert_int_equal(broker_proc_stop(second, SIGTERM), 0);
-    assert_int_equal(broker_proc_remove(dir), 0);
-    free(dir);
+    assert_int_equal(broker_proc_site_remove(&site), 0);
 }
 
 int

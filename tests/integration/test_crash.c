@@ -30,38 +30,33 @@
 #include "orderbus/orderbus.h"
 #include "store.h"
 
+#define CRASH_NAME "crash" /* the publishers' client name: topics crash.<p> */
 #define CRASH_PUBLISHERS 4
 #define CRASH_EVENTS 20000 /* per publisher */
 #define CRASH_WINDOW 256
+#define CRASH_WAIT_MS 60000 /* a publisher's longest wait */
 
 typedef struct {
-    const char *endpoint; /* borrowed */
-    int index;            /* publisher number, topic oms.<index+1> */
-    uint64_t *seq;        /* CRASH_EVENTS entries: confirmed sequence number, 0 if none */
-    long confirmed;       /* confirmations received */
-    long dups;            /* of which flagged duplicate */
-    long refused;         /* refusals (must stay 0) */
-    int failed;           /* first library error in the thread (cmocka asserts only in main) */
+    broker_proc_pub_t *pub; /* the publisher's thread */
+    uint64_t *seq;          /* CRASH_EVENTS entries: confirmed sequence number, 0 if none */
+    long confirmed;         /* confirmations received */
+    long dups;              /* of which flagged duplicate */
+    long refused;           /* refusals (must stay 0) */
 } publisher_t;
 
 static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t s_cond = PTHREAD_COND_INITIALIZER;
 static long s_confirmed_total; /* guarded by s_lock */
 
-static void
-s_event_id(char *buf, size_t len, int p, long i)
+/* broker_proc_record_fn: arg is the publisher_t. */
+static int
+s_record(void *arg, long i, const ob_confirm_t *c)
 {
-    snprintf(buf, len, "crash-%d-%ld", p, i);
-}
-
-static void
-s_record(publisher_t *self, const ob_confirm_t *c, const uint64_t *index_of_token)
-{
+    publisher_t *self = arg;
     if (c->rc != 0) {
         self->refused++;
-        return;
+        return 0;
     }
-    long i = (long)index_of_token[c->token];
     self->seq[i] = c->seq;
     self->confirmed++;
     self->dups += c->dup;
@@ -69,78 +64,27 @@ s_record(publisher_t *self, const ob_confirm_t *c, const uint64_t *index_of_toke
     s_confirmed_total++;
     pthread_cond_broadcast(&s_cond);
     pthread_mutex_unlock(&s_lock);
-}
-
-static void *
-s_publisher(void *arg)
-{
-    publisher_t *self = arg;
-    ob_client_config_t cfg = {.name = "crash", .window = CRASH_WINDOW, .timeout_ms = -1};
-    ob_client_t *client = ob_client_new(self->endpoint, &cfg);
-    if (!client) {
-        self->failed = OB_ERR_INVALID_ARGUMENT;
-        return NULL;
-    }
-    /* Tokens are per client and start at 1; map them back to event indexes. */
-    uint64_t *index_of_token = calloc(CRASH_EVENTS + 1, sizeof *index_of_token);
-    char id[64], topic[32];
-    snprintf(topic, sizeof topic, "oms.%d", self->index + 1);
-    uint8_t data[400];
-    memset(data, 'x', sizeof data);
-    ob_confirm_t c;
-    for (long i = 0; i < CRASH_EVENTS; i++) {
-        s_event_id(id, sizeof id, self->index, i);
-        ob_event_t ev = {.id = id,
-                         .topic = topic,
-                         .type = "project_item.created",
-                         .time_us = (uint64_t)zclock_time() * 1000,
-                         .source = "test_crash",
-                         .data = data,
-                         .data_len = sizeof data};
-        uint64_t token;
-        int rc = ob_client_publish_async(client, &ev, &token);
-        if (rc == 0 && token > CRASH_EVENTS)
-            rc = OB_ERR_INVALID_ARGUMENT;
-        if (rc != 0) {
-            self->failed = rc;
-            goto out;
-        }
-        index_of_token[token] = (uint64_t)i;
-        while (ob_client_confirm_next(client, 0, &c) == 0)
-            s_record(self, &c, index_of_token);
-    }
-    while (ob_client_pending(client) > 0) {
-        int rc = ob_client_confirm_next(client, 60000, &c);
-        if (rc != 0) {
-            self->failed = rc;
-            goto out;
-        }
-        s_record(self, &c, index_of_token);
-    }
-out:
-    ob_client_destroy(&client);
-    free(index_of_token);
-    return NULL;
+    return 0;
 }
 
 static void
 test_kill9_during_pipelined_publish(void **state)
 {
     (void)state;
-    char *dir = broker_proc_scratch("crash");
-    assert_non_null(dir);
-    char data_dir[512], endpoint[128];
-    snprintf(data_dir, sizeof data_dir, "%s/data", dir);
-    assert_int_equal(broker_proc_endpoint(endpoint, sizeof endpoint), 0);
-    pid_t broker = broker_proc_start(data_dir, endpoint, NULL);
+    broker_proc_site_t site;
+    assert_int_equal(broker_proc_site_make(&site, "crash"), 0);
+    pid_t broker = broker_proc_start(site.data_dir, site.endpoint, NULL);
     assert_true(broker > 0);
 
     publisher_t pubs[CRASH_PUBLISHERS];
-    pthread_t threads[CRASH_PUBLISHERS];
+    ob_client_config_t cfg = {
+        .name = CRASH_NAME, .window = CRASH_WINDOW, .timeout_ms = CRASH_WAIT_MS};
     for (int p = 0; p < CRASH_PUBLISHERS; p++) {
-        pubs[p] = (publisher_t){
-            .endpoint = endpoint, .index = p, .seq = calloc(CRASH_EVENTS, sizeof(uint64_t))};
-        assert_int_equal(pthread_create(&threads[p], NULL, s_publisher, &pubs[p]), 0);
+        pubs[p] = (publisher_t){.seq = calloc(CRASH_EVENTS, sizeof(uint64_t))};
+        assert_non_null(pubs[p].seq);
+        pubs[p].pub =
+            broker_proc_pub_start(site.endpoint, &cfg, p, CRASH_EVENTS, NULL, s_record, &pubs[p]);
+        assert_non_null(pubs[p].pub);
     }
     /* Wait (on confirmations, not on time) until a quarter is confirmed, then crash. */
     pthread_mutex_lock(&s_lock);
@@ -149,13 +93,12 @@ test_kill9_during_pipelined_publish(void **state)
     long at_kill = s_confirmed_total;
     pthread_mutex_unlock(&s_lock);
     assert_int_equal(broker_proc_stop(broker, SIGKILL) & 0x7f, SIGKILL);
-    broker = broker_proc_start(data_dir, endpoint, NULL);
+    broker = broker_proc_start(site.data_dir, site.endpoint, NULL);
     assert_true(broker > 0);
 
     long dups = 0;
     for (int p = 0; p < CRASH_PUBLISHERS; p++) {
-        pthread_join(threads[p], NULL);
-        assert_int_equal(pubs[p].failed, 0);
+        assert_int_equal(broker_proc_pub_join(&pubs[p].pub), 0);
         assert_int_equal(pubs[p].refused, 0);
         assert_int_equal(pubs[p].confirmed, CRASH_EVENTS);
         dups += pubs[p].dups;
@@ -166,10 +109,10 @@ test_kill9_during_pipelined_publish(void **state)
 
     /* Every event exactly once, in publish order, at the sequence its confirmation named. */
     ob_store_t *store = NULL;
-    assert_int_equal(ob_store_open(data_dir, OB_MAP_SIZE_DEFAULT, &store), 0);
+    assert_int_equal(ob_store_open(site.data_dir, OB_MAP_SIZE_DEFAULT, &store), 0);
     for (int p = 0; p < CRASH_PUBLISHERS; p++) {
         char topic[32], want[64];
-        snprintf(topic, sizeof topic, "oms.%d", p + 1);
+        snprintf(topic, sizeof topic, BROKER_PROC_TOPIC_FMT, CRASH_NAME, p);
         ob_topic_stat_t stat;
         assert_int_equal(ob_store_topic_stat(store, topic, &stat), 0);
         assert_int_equal(stat.first_seq, 1);
@@ -182,7 +125,7 @@ test_kill9_during_pipelined_publish(void **state)
             assert_int_equal(pubs[p].seq[i], (uint64_t)i + 1);
             assert_int_equal(ob_store_get(store, topic, (uint64_t)i + 1, &buf, &len, NULL), 0);
             assert_int_equal(ob_event_decode(buf, len, &ev), 0);
-            s_event_id(want, sizeof want, p, i);
+            snprintf(want, sizeof want, BROKER_PROC_EVENT_ID_FMT, CRASH_NAME, p, i);
             assert_string_equal(ev->id, want);
             ob_event_destroy(&ev);
             free(buf);
@@ -190,8 +133,7 @@ test_kill9_during_pipelined_publish(void **state)
         free(pubs[p].seq);
     }
     ob_store_close(&store);
-    assert_int_equal(broker_proc_remove(dir), 0);
-    free(dir);
+    assert_int_equal(broker_proc_site_remove(&site), 0);
 }
 
 #define FLOOR_EVENTS 3000 /* events on the topic */
@@ -244,17 +186,15 @@ static void
 test_kill9_resumes_at_ack_floor(void **state)
 {
     (void)state;
-    char *dir = broker_proc_scratch("crash-floor");
-    assert_non_null(dir);
-    char data_dir[512], endpoint[128], id[64];
-    snprintf(data_dir, sizeof data_dir, "%s/data", dir);
-    assert_int_equal(broker_proc_endpoint(endpoint, sizeof endpoint), 0);
-    pid_t broker = broker_proc_start(data_dir, endpoint, NULL);
+    char id[64];
+    broker_proc_site_t site;
+    assert_int_equal(broker_proc_site_make(&site, "crash-floor"), 0);
+    pid_t broker = broker_proc_start(site.data_dir, site.endpoint, NULL);
     assert_true(broker > 0);
 
     ob_client_config_t cfg = {.name = "crash-floor", .timeout_ms = 30000, .heartbeat_ms = 100};
-    ob_client_t *pub = ob_client_new(endpoint, &cfg);
-    ob_client_t *sub = ob_client_new(endpoint, &cfg);
+    ob_client_t *pub = ob_client_new(site.endpoint, &cfg);
+    ob_client_t *sub = ob_client_new(site.endpoint, &cfg);
     assert_non_null(pub);
     assert_non_null(sub);
     for (int i = 0; i < FLOOR_EVENTS; i++) {
@@ -291,7 +231,7 @@ test_kill9_resumes_at_ack_floor(void **state)
     }
 
     assert_int_equal(broker_proc_stop(broker, SIGKILL) & 0x7f, SIGKILL);
-    broker = broker_proc_start(data_dir, endpoint, NULL);
+    broker = broker_proc_start(site.data_dir, site.endpoint, NULL);
     assert_true(broker > 0);
 
     /* After the client re-attached: every event above the floor once, none at or below */
@@ -322,8 +262,7 @@ test_kill9_resumes_at_ack_floor(void **state)
     ob_client_destroy(&pub);
     ob_client_destroy(&sub);
     assert_int_equal(broker_proc_stop(broker, SIGTERM), 0);
-    assert_int_equal(broker_proc_remove(dir), 0);
-    free(dir);
+    assert_int_equal(broker_proc_site_remove(&site), 0);
 }
 
 int

@@ -13,7 +13,6 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 #include <cmocka.h>
@@ -28,19 +27,16 @@ static void
 test_production_config_starts(void **state)
 {
     (void)state;
-    char *dir = broker_proc_scratch("deploy");
-    assert_non_null(dir);
-    char data_dir[512], endpoint[128];
-    snprintf(data_dir, sizeof data_dir, "%s/data", dir);
-    assert_int_equal(broker_proc_endpoint(endpoint, sizeof endpoint), 0);
-    pid_t broker = broker_proc_start(data_dir, endpoint, "--config", DEP_CONFIG, "--data-dir",
-                                     data_dir, "--endpoint", endpoint, "--curve", "0", NULL);
+    broker_proc_site_t site;
+    assert_int_equal(broker_proc_site_make(&site, "deploy"), 0);
+    /* broker_proc_start's --data-dir, --endpoint and --curve 0 override the file's. */
+    pid_t broker = broker_proc_start(site.data_dir, site.endpoint, "--config", DEP_CONFIG, NULL);
     assert_true(broker > 0);
 
     /* It serves: a publish is stored (retention rules of the file included: dlq.> is a
        dead-letter topic, refused to clients, so publish elsewhere). */
     ob_client_config_t cfg = {.name = "deploy", .timeout_ms = DEP_WAIT_MS};
-    ob_client_t *client = ob_client_new(endpoint, &cfg);
+    ob_client_t *client = ob_client_new(site.endpoint, &cfg);
     assert_non_null(client);
     ob_event_t ev = {.id = "deploy-1", .topic = "oms.deploy", .type = "project_item.created"};
     ob_confirm_t c;
@@ -50,8 +46,7 @@ test_production_config_starts(void **state)
     ob_client_destroy(&client);
 
     assert_int_equal(broker_proc_stop(broker, SIGTERM), 0);
-    assert_int_equal(broker_proc_remove(dir), 0);
-    free(dir);
+    assert_int_equal(broker_proc_site_remove(&site), 0);
 }
 
 int

@@ -73,11 +73,6 @@ __wrap_zmq_send(void *socket, const void *buf, size_t len, int flags)
     return __real_zmq_send(socket, buf, len, flags);
 }
 
-typedef struct t_state {
-    fake_broker_t *broker; /* the test's broker */
-    ob_client_t *client;   /* the client under test, made by the test */
-} t_state_t;
-
 static uint8_t s_data[T_EVENT_DATA];
 
 /* Fills *event with a valid event with id "ev-<n>" on topic (borrowed until the next call). */
@@ -102,7 +97,7 @@ t_event(const char *topic, unsigned n)
 
 /* Returns a new client of broker with the given window, timeout and heartbeat. */
 static ob_client_t *
-t_client(t_state_t *state, unsigned window, int timeout_ms, unsigned heartbeat_ms)
+t_client(fake_broker_fixture_t *state, unsigned window, int timeout_ms, unsigned heartbeat_ms)
 {
     ob_client_config_t config = {
         .name = "test", .window = window, .timeout_ms = timeout_ms, .heartbeat_ms = heartbeat_ms};
@@ -111,26 +106,9 @@ t_client(t_state_t *state, unsigned window, int timeout_ms, unsigned heartbeat_m
     return state->client;
 }
 
-static int
-t_setup(void **state_p)
-{
-    t_state_t *state = calloc(1, sizeof *state);
-    assert_non_null(state);
-    state->broker = fake_broker_new();
-    assert_non_null(state->broker);
-    *state_p = state;
-    return 0;
-}
-
-static int
-t_teardown(void **state_p)
-{
-    t_state_t *state = *state_p;
-    ob_client_destroy(&state->client);
-    fake_broker_destroy(&state->broker);
-    free(state);
-    return 0;
-}
+/* The tests' fixture: the fake broker's (fake_broker.h). */
+static int (*const t_setup)(void **state_p) = fake_broker_setup;
+static int (*const t_teardown)(void **state_p) = fake_broker_teardown;
 
 /* ---------------------------------------------------------------------------------------- */
 
@@ -171,7 +149,7 @@ test_new_rejects_bad_arguments(void **state_p)
 static void
 test_connect_and_publish(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     ob_client_t *client = t_client(state, 0, 0, 0);
     assert_int_equal(ob_client_connect(client, T_WAIT_MS), 0);
     assert_string_equal(ob_client_session(client), "fake-1");
@@ -202,7 +180,7 @@ test_connect_and_publish(void **state_p)
 static void
 test_publish_before_connect_is_sent_after_welcome(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     ob_client_t *client = t_client(state, 0, 0, 0);
     uint64_t token = 0;
     /* no connect: the publish is kept until WELCOME, then sent */
@@ -220,7 +198,7 @@ test_publish_before_connect_is_sent_after_welcome(void **state_p)
 static void
 test_encoding_errors(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     ob_client_t *client = t_client(state, 0, 0, 0);
     assert_int_equal(ob_client_connect(client, T_WAIT_MS), 0);
 
@@ -240,7 +218,7 @@ test_encoding_errors(void **state_p)
 static void
 test_event_over_max_event(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     fake_broker_set(state->broker, "max_event", T_EVENT_DATA / 2);
     ob_client_t *client = t_client(state, 0, 0, 0);
     /* made before WELCOME told the limit: refused when it would be sent */
@@ -261,7 +239,7 @@ test_event_over_max_event(void **state_p)
 static void
 test_hello_refused(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     fake_broker_set(state->broker, "hello_error", ob_error_to_wire(OB_ERR_FORBIDDEN));
     ob_client_t *client = t_client(state, 0, 0, T_HEARTBEAT_MS);
     assert_int_equal(ob_client_connect(client, T_WAIT_MS), OB_ERR_FORBIDDEN);
@@ -275,7 +253,7 @@ test_hello_refused(void **state_p)
 static void
 test_silent_broker_times_out(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     fake_broker_set(state->broker, "silent", 1);
     ob_client_t *client = t_client(state, 4, T_SHORT_MS, 0);
     assert_int_equal(ob_client_connect(client, T_SHORT_MS), OB_ERR_TIMEOUT);
@@ -302,7 +280,7 @@ test_silent_broker_times_out(void **state_p)
 static void
 test_window_full_then_out_of_order_confirms(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     enum { W = 4 };
     ob_client_t *client = t_client(state, W, T_SHORT_MS, 0);
     assert_int_equal(ob_client_connect(client, T_WAIT_MS), 0);
@@ -338,7 +316,7 @@ test_window_full_then_out_of_order_confirms(void **state_p)
 static void
 test_window_wraps_many_times(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     enum { W = 8, N = 1000 };
     ob_client_t *client = t_client(state, W, T_WAIT_MS, 0);
     uint64_t token = 0, expected = 1;
@@ -364,7 +342,7 @@ test_window_wraps_many_times(void **state_p)
 static void
 test_refusal_is_a_confirmation_with_rc(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     fake_broker_set(state->broker, "refuse_req", 2);
     fake_broker_set(state->broker, "refuse_code", ob_error_to_wire(OB_ERR_STORAGE));
     ob_client_t *client = t_client(state, 0, 0, 0);
@@ -394,7 +372,7 @@ test_refusal_is_a_confirmation_with_rc(void **state_p)
 static void
 test_shutdown_refusal_is_resent_to_the_next_broker(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     ob_client_t *client = t_client(state, 0, T_WAIT_MS, T_HEARTBEAT_MS);
     assert_int_equal(ob_client_connect(client, T_WAIT_MS), 0);
     fake_broker_set(state->broker, "refuse_req", 2);
@@ -419,7 +397,7 @@ test_shutdown_refusal_is_resent_to_the_next_broker(void **state_p)
 static void
 test_sync_publish_keeps_async_confirms(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     ob_client_t *client = t_client(state, 0, 0, 0);
     assert_int_equal(ob_client_connect(client, T_WAIT_MS), 0);
     uint64_t token = 0;
@@ -443,7 +421,7 @@ test_sync_publish_keeps_async_confirms(void **state_p)
 static void
 test_hello_required_resends_pending_in_order(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     ob_client_t *client = t_client(state, 0, 0, 0);
     assert_int_equal(ob_client_connect(client, T_WAIT_MS), 0);
     fake_broker_set(state->broker, "forget_at", 3);
@@ -469,7 +447,7 @@ test_hello_required_resends_pending_in_order(void **state_p)
 static void
 test_broker_restart_with_pending(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     ob_client_t *client = t_client(state, 0, T_WAIT_MS, T_HEARTBEAT_MS);
     assert_int_equal(ob_client_connect(client, T_WAIT_MS), 0);
     assert_string_equal(ob_client_session(client), "fake-1");
@@ -506,7 +484,7 @@ test_broker_restart_with_pending(void **state_p)
 static void
 test_restart_after_store_confirms_dup(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     ob_client_t *client = t_client(state, 0, T_WAIT_MS, T_HEARTBEAT_MS);
     assert_int_equal(ob_client_connect(client, T_WAIT_MS), 0);
     /* the broker stores the event but its CONFIRM is lost with the connection */
@@ -528,7 +506,7 @@ test_restart_after_store_confirms_dup(void **state_p)
 static void
 test_heartbeat_pings_when_idle(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     ob_client_t *client = t_client(state, 0, 0, T_HEARTBEAT_MS);
     assert_int_equal(ob_client_connect(client, T_WAIT_MS), 0);
     ob_confirm_t confirm = {0};
@@ -551,7 +529,7 @@ test_heartbeat_pings_when_idle(void **state_p)
 static void
 test_liveness_reconnects_a_silent_broker(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     ob_client_t *client = t_client(state, 0, T_WAIT_MS, T_HEARTBEAT_MS);
     assert_int_equal(ob_client_connect(client, T_WAIT_MS), 0);
     fake_broker_set(state->broker, "silent", 1);
@@ -579,7 +557,7 @@ test_liveness_reconnects_a_silent_broker(void **state_p)
 static void
 test_unanswered_pings_reconnect(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     fake_broker_set(state->broker, "pong", 0);
     ob_client_t *client = t_client(state, 0, 0, T_HEARTBEAT_MS);
     assert_int_equal(ob_client_connect(client, T_WAIT_MS), 0);
@@ -593,7 +571,7 @@ test_unanswered_pings_reconnect(void **state_p)
 static void
 test_stale_duplicate_and_malformed_answers_ignored(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     fake_broker_set(state->broker, "double", 1);
     ob_client_t *client = t_client(state, 0, 0, 0);
     uint64_t token = 0;
@@ -620,7 +598,7 @@ test_stale_duplicate_and_malformed_answers_ignored(void **state_p)
 static void
 test_destroy_with_pending(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     ob_client_t *client = t_client(state, 0, 0, 0);
     assert_int_equal(ob_client_connect(client, T_WAIT_MS), 0);
     fake_broker_set(state->broker, "hold", 1);
@@ -642,7 +620,7 @@ test_destroy_with_pending(void **state_p)
 static void
 test_allocation_failures(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     const char *endpoint = fake_broker_endpoint(state->broker);
     /* the client itself, then its ring: NULL, and nothing leaked from the half-built one */
     for (int n = 1; n <= 2; n++) {
@@ -677,7 +655,7 @@ test_allocation_failures(void **state_p)
 static void
 test_send_failure_replaces_the_socket(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     ob_client_t *client = t_client(state, 0, T_WAIT_MS, T_HEARTBEAT_MS);
     assert_int_equal(ob_client_connect(client, T_WAIT_MS), 0);
     uint64_t token = 0;

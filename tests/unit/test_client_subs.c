@@ -61,11 +61,6 @@ __wrap_calloc(size_t count, size_t size)
     return __real_calloc(count, size);
 }
 
-typedef struct t_state {
-    fake_broker_t *broker; /* the test's broker */
-    ob_client_t *client;   /* the client under test, made by the test */
-} t_state_t;
-
 static const char *const t_orders_patterns[] = {"oms.*", "mp.>"};
 static const char *const t_all_patterns[] = {">"};
 static const char *const t_types[] = {"project_item.created"};
@@ -75,7 +70,7 @@ static const ob_sub_options_t t_all = {.patterns = t_all_patterns, .pattern_coun
 
 /* Returns a new client of the test's broker with the given timeout and heartbeat. */
 static ob_client_t *
-t_client(t_state_t *state, int timeout_ms, unsigned heartbeat_ms)
+t_client(fake_broker_fixture_t *state, int timeout_ms, unsigned heartbeat_ms)
 {
     ob_client_config_t config = {
         .name = "test-subs", .timeout_ms = timeout_ms, .heartbeat_ms = heartbeat_ms};
@@ -185,34 +180,23 @@ t_assert_messages(fake_broker_t *broker, const char *command, const char *expect
     zstr_free(&lines);
 }
 
+/* The tests' fixture: the fake broker's (fake_broker.h), after disarming the failure
+   injection a failed test may have left armed. */
 static int
 t_setup(void **state_p)
 {
-    t_fail_malloc = t_fail_calloc = 0; /* a failed test may have left one armed */
-    t_state_t *state = calloc(1, sizeof *state);
-    assert_non_null(state);
-    state->broker = fake_broker_new();
-    assert_non_null(state->broker);
-    *state_p = state;
-    return 0;
+    t_fail_malloc = t_fail_calloc = 0;
+    return fake_broker_setup(state_p);
 }
 
-static int
-t_teardown(void **state_p)
-{
-    t_state_t *state = *state_p;
-    ob_client_destroy(&state->client);
-    fake_broker_destroy(&state->broker);
-    free(state);
-    return 0;
-}
+static int (*const t_teardown)(void **state_p) = fake_broker_teardown;
 
 /* ---------------------------------------------------------------------------------------- */
 
 static void
 test_subscribe_durable_and_ephemeral(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     ob_client_t *client = t_client(state, 0, 0);
     /* before connecting: the SUBSCRIBE waits for WELCOME */
     ob_sub_options_t opts = {.patterns = t_orders_patterns,
@@ -258,7 +242,7 @@ test_subscribe_durable_and_ephemeral(void **state_p)
 static void
 test_subscribe_rejected_locally(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     ob_client_t *client = t_client(state, 0, 0);
     assert_int_equal(ob_client_connect(client, T_WAIT_MS), 0);
 
@@ -348,7 +332,7 @@ test_subscribe_rejected_locally(void **state_p)
 static void
 test_subscribe_refused_by_broker(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     ob_client_t *client = t_client(state, 0, T_HEARTBEAT_MS);
     fake_broker_set(state->broker, "subscribe_error", ob_error_to_wire(OB_ERR_SUBSCRIPTION_EXISTS));
     char name[OB_SUB_NAME_MAX + 1] = "untouched";
@@ -378,7 +362,7 @@ test_subscribe_refused_by_broker(void **state_p)
 static void
 test_receive_timeout_and_deliveries(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     ob_client_t *client = t_client(state, 0, 0);
     t_subscribe(client, "orders", &t_all, "orders", 1);
     ob_delivery_t *delivery = NULL;
@@ -422,7 +406,7 @@ test_receive_timeout_and_deliveries(void **state_p)
 static void
 test_ack_nack_on_the_wire(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     ob_client_t *client = t_client(state, 0, 0);
     t_subscribe(client, "orders", &t_all, "orders", 1);
     assert_int_equal(fake_broker_deliver(state->broker, "orders", "oms.1", 1, 1), 0);
@@ -451,7 +435,7 @@ test_ack_nack_on_the_wire(void **state_p)
 static void
 test_unsubscribe(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     ob_client_t *client = t_client(state, 0, 0);
     t_subscribe(client, "orders", &t_all, "orders", 1);
     t_subscribe(client, "audit", &t_all, "audit", 1);
@@ -484,7 +468,7 @@ test_unsubscribe(void **state_p)
 static void
 test_deliveries_interleaved_with_confirms(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     enum { N = 50 };
     ob_client_t *client = t_client(state, 0, 0);
     t_subscribe(client, NULL, &t_all, T_EPH_1, 1);
@@ -535,7 +519,7 @@ test_deliveries_interleaved_with_confirms(void **state_p)
 static void
 test_reattach_after_restart(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     ob_client_t *client = t_client(state, T_WAIT_MS, T_HEARTBEAT_MS);
     ob_sub_options_t opts = {
         .patterns = t_orders_patterns, .pattern_count = 2, .types = t_types, .type_count = 1};
@@ -579,7 +563,7 @@ test_reattach_after_restart(void **state_p)
 static void
 test_reattach_ephemeral_gets_a_new_name(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     ob_client_t *client = t_client(state, T_WAIT_MS, T_HEARTBEAT_MS);
     ob_sub_options_t opts = {.patterns = t_orders_patterns, .pattern_count = 2};
     t_subscribe(client, NULL, &opts, T_EPH_1, 1);
@@ -605,7 +589,7 @@ test_reattach_ephemeral_gets_a_new_name(void **state_p)
 static void
 test_reattach_after_publishes_and_on_hello_required(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     ob_client_t *client = t_client(state, T_WAIT_MS, T_HEARTBEAT_MS);
     t_subscribe(client, "orders", &t_all, "orders", 1);
     fake_broker_set(state->broker, "hold", 1);
@@ -643,7 +627,7 @@ test_reattach_after_publishes_and_on_hello_required(void **state_p)
 static void
 test_reattach_refused_is_reported_once(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     ob_client_t *client = t_client(state, T_WAIT_MS, T_HEARTBEAT_MS);
     t_subscribe(client, "orders", &t_all, "orders", 1);
     t_subscribe(client, "audit", &t_all, "audit", 1);
@@ -673,7 +657,7 @@ test_reattach_refused_is_reported_once(void **state_p)
 static void
 test_deleted_subscription_is_reported_once(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     ob_client_t *client = t_client(state, T_WAIT_MS, 0);
     t_subscribe(client, "orders", &t_all, "orders", 1);
     t_subscribe(client, "audit", &t_all, "audit", 1);
@@ -713,7 +697,7 @@ test_deleted_subscription_is_reported_once(void **state_p)
 static void
 test_request_ok_with_result(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     ob_client_t *client = t_client(state, 0, 0);
     static const uint8_t result[] = {0x93, 0x01, 0x02, 0xa1, 'x'}; /* [1, 2, "x"] */
     fake_broker_set_result(state->broker, result, sizeof result);
@@ -766,7 +750,7 @@ test_request_ok_with_result(void **state_p)
 static void
 test_request_fetch_returns_the_event(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     ob_client_t *client = t_client(state, 0, 0);
     static const uint8_t result[] = {0x81, 0xa3, 's', 'e', 'q', 0x05}; /* {seq: 5} */
     fake_broker_set_result(state->broker, result, sizeof result);
@@ -793,7 +777,7 @@ test_request_fetch_returns_the_event(void **state_p)
 static void
 test_request_errors(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     ob_client_t *client = t_client(state, T_SHORT_MS, 0);
     assert_int_equal(ob_client_connect(client, T_WAIT_MS), 0);
     ob_wire_msg_t request;
@@ -841,7 +825,7 @@ test_request_errors(void **state_p)
 static void
 test_fd_becomes_readable_on_deliver(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     ob_client_t *client = t_client(state, 0, OB_HEARTBEAT_MS_MAX);
     t_subscribe(client, "orders", &t_all, "orders", 1);
     ob_delivery_t *delivery = NULL;
@@ -872,7 +856,7 @@ test_fd_becomes_readable_on_deliver(void **state_p)
 static void
 test_bad_deliveries_are_dropped(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     fake_broker_set(state->broker, "max_event", T_SMALL_EVENT);
     ob_client_t *client = t_client(state, 0, 0);
     t_subscribe(client, "orders", &t_all, "orders", 1);
@@ -903,7 +887,7 @@ test_bad_deliveries_are_dropped(void **state_p)
 static void
 test_delivery_runs(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     ob_client_t *client = t_client(state, 0, 0);
     t_subscribe(client, "orders", &t_all, "orders", 1);
     /* liborderbus takes runs as long as the protocol allows */
@@ -955,7 +939,7 @@ test_delivery_runs(void **state_p)
 static void
 test_bad_delivery_runs_are_dropped(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     ob_client_t *client = t_client(state, 0, 0);
     t_subscribe(client, "orders", &t_all, "orders", 1);
     assert_int_equal(fake_broker_deliver_junk_run(state->broker, "orders"), 0);
@@ -984,7 +968,7 @@ test_bad_delivery_runs_are_dropped(void **state_p)
 static void
 test_subscribe_timeout_then_late_answer_unsubscribes(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     ob_client_t *client = t_client(state, T_SHORT_MS, 0);
     fake_broker_set(state->broker, "hold_subscribe", 1);
     char name[OB_SUB_NAME_MAX + 1] = "untouched";
@@ -1008,7 +992,7 @@ test_subscribe_timeout_then_late_answer_unsubscribes(void **state_p)
 static void
 test_subscribe_again_while_the_abandoned_answer_is_late(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     ob_client_t *client = t_client(state, T_SHORT_MS, 0);
     /* the fake answers both SUBSCRIBEs once it holds two: the late SUBSCRIBED of the first
        arrives while the second waits, and must not make the client unsubscribe */
@@ -1028,7 +1012,7 @@ test_subscribe_again_while_the_abandoned_answer_is_late(void **state_p)
 static void
 test_allocation_failures(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     ob_client_t *client = t_client(state, 0, 0);
     /* the subscription record */
     t_fail_calloc = 1;
@@ -1088,7 +1072,7 @@ test_allocation_failures(void **state_p)
 static void
 test_destroy_with_everything_pending(void **state_p)
 {
-    t_state_t *state = *state_p;
+    fake_broker_fixture_t *state = *state_p;
     ob_client_t *client = t_client(state, 0, 0);
     t_subscribe(client, "orders", &t_all, "orders", 1);
     t_subscribe(client, NULL, &t_all, T_EPH_1, 1);
