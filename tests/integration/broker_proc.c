@@ -14,6 +14,7 @@
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "orderbus/orderbus.h"
@@ -226,4 +227,25 @@ broker_proc_pub_join(broker_proc_pub_t **self_p)
     free(self);
     *self_p = NULL;
     return rc;
+}
+
+long
+broker_proc_wait_count(pthread_mutex_t *lock, pthread_cond_t *cond, const long *count, long target,
+                       int timeout_ms)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline); /* the clock of a default condition variable */
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+    if (deadline.tv_nsec >= 1000000000) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(lock);
+    int rc = 0;
+    while (*count < target && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(cond, lock, &deadline);
+    long now = *count;
+    pthread_mutex_unlock(lock);
+    return now;
 }

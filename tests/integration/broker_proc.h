@@ -4,6 +4,7 @@
 #ifndef OB_BROKER_PROC_H
 #define OB_BROKER_PROC_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -67,6 +68,11 @@ typedef int(broker_proc_record_fn)(void *arg, long i, const ob_confirm_t *confir
 broker_proc_pub_t *broker_proc_pub_start(const char *endpoint, const ob_client_config_t *client,
                                          int p, long events, const atomic_int *stop,
                                          broker_proc_record_fn *record, void *arg);
+
+/* Waits, holding lock, until *count reaches target (cond is broadcast whenever *count
+   changes) or timeout_ms passes. Returns *count then: below target, the time ran out. */
+long broker_proc_wait_count(pthread_mutex_t *lock, pthread_cond_t *cond, const long *count,
+                            long target, int timeout_ms);
 
 /* Waits for the publisher to end, destroys it and sets *self_p to NULL. Returns 0, or its
    first error. */

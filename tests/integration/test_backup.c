@@ -94,15 +94,14 @@ s_run(const char *const *argv)
     return WEXITSTATUS(status);
 }
 
-/* Waits (condition, not time) until s_confirmed >= target; returns the count then. */
+/* Waits (on confirmations, not on time) until s_confirmed >= target, failing the test if
+   that takes BK_WAIT_MS (a publisher failed); returns the count then. */
 static long
 s_wait_confirmed(long target)
 {
-    pthread_mutex_lock(&s_lock);
-    while (s_confirmed < target)
-        pthread_cond_wait(&s_cond, &s_lock);
-    long now = s_confirmed;
-    pthread_mutex_unlock(&s_lock);
+    long now = broker_proc_wait_count(&s_lock, &s_cond, &s_confirmed, target, BK_WAIT_MS);
+    if (now < target)
+        fail_msg("%ld of %ld publishes confirmed after %d ms", now, target, BK_WAIT_MS);
     return now;
 }
 

@@ -87,11 +87,11 @@ test_kill9_during_pipelined_publish(void **state)
         assert_non_null(pubs[p].pub);
     }
     /* Wait (on confirmations, not on time) until a quarter is confirmed, then crash. */
-    pthread_mutex_lock(&s_lock);
-    while (s_confirmed_total < CRASH_PUBLISHERS * CRASH_EVENTS / 4)
-        pthread_cond_wait(&s_cond, &s_lock);
-    long at_kill = s_confirmed_total;
-    pthread_mutex_unlock(&s_lock);
+    long quarter = CRASH_PUBLISHERS * CRASH_EVENTS / 4;
+    long at_kill =
+        broker_proc_wait_count(&s_lock, &s_cond, &s_confirmed_total, quarter, CRASH_WAIT_MS);
+    if (at_kill < quarter)
+        fail_msg("%ld of %ld publishes confirmed after %d ms", at_kill, quarter, CRASH_WAIT_MS);
     assert_int_equal(broker_proc_stop(broker, SIGKILL) & 0x7f, SIGKILL);
     broker = broker_proc_start(site.data_dir, site.endpoint, NULL);
     assert_true(broker > 0);
