@@ -7,7 +7,7 @@ ob_cmocka_test(test_broker_store
 # The subscriptions engine's DELIVER runs through a sink of the test's own (no sockets).
 ob_cmocka_test(test_broker_subs_runs
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_subs_runs.c
-  LIBS ob_broker_core)
+  LIBS ob_broker_core -Wl,--wrap=realloc)
 # The configuration needs only config.c and liborderbus (pattern.c), not the store, the writer
 # or the server: compiling it in keeps this test building while those change.
 ob_cmocka_test(test_broker_config

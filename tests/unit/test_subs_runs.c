@@ -1,8 +1,9 @@
 /*  test_subs_runs: the subscriptions engine (broker/subs.c) sending DELIVER runs
     (PROTOCOL.md 12.3) through a sink that stands in for the server (subs.h): consumers that
     take runs of different sizes, whose queues fill up, or whose connections go, in the
-    middle of a run. A real store in a scratch directory, no sockets, and a clock of the
-    test's own, so that what is waiting is released exactly when the test says. */
+    middle of a run, and a run whose buffer cannot be allocated. A real store in a scratch
+    directory, no sockets, and a clock of the test's own, so that what is waiting is released
+    exactly when the test says. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +24,22 @@
 #define T_PUMP 1024   /* deliveries per pump, as the server's OB_SERVER_PUMP_MAX */
 #define T_TOPIC "t"
 #define T_ID_FORMAT "e-%u" /* event ids: e-<seq> */
+
+/* realloc, wrapped at link time (-Wl,--wrap=realloc, tests/unit/broker.cmake) for the code
+   of this program and ob_broker_core: the next s_fail_realloc calls fail. */
+void *__real_realloc(void *ptr, size_t size);
+void *__wrap_realloc(void *ptr, size_t size);
+static int s_fail_realloc;
+
+void *
+__wrap_realloc(void *ptr, size_t size)
+{
+    if (s_fail_realloc > 0) {
+        s_fail_realloc--;
+        return NULL;
+    }
+    return __real_realloc(ptr, size);
+}
 
 /* A consumer as the sink sees it. */
 typedef struct t_consumer {
@@ -254,6 +271,25 @@ test_gone_in_a_run(void **state)
     assert_int_equal(stats.redelivered, 4);
 }
 
+/* The run's buffer cannot be allocated: the event that needed it goes alone, at once, and
+   the runs after it are whole again; every event arrives once, in order. */
+static void
+test_no_memory_for_a_run(void **state)
+{
+    t_fixture_t *fx = *state;
+    static t_consumer_t a = {.max_run = 64, .takes = -1};
+    s_subscribe(fx, &a, NULL);
+    s_fail_realloc = 1; /* during the pump, only the run's buffer is allocated */
+    s_pump_all(fx, T_NOW);
+    assert_int_equal(s_fail_realloc, 0);
+    for (int seq = 1; seq <= T_EVENTS; seq++) {
+        assert_int_equal(a.seen[seq], 1);
+        assert_int_equal(a.attempt[seq], 1);
+    }
+    assert_true(a.largest > 1);
+    assert_true(a.messages >= 3); /* the first alone, then runs of at most 64 */
+}
+
 int
 main(void)
 {
@@ -261,6 +297,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_run_sizes, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_full_in_a_run, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_gone_in_a_run, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_no_memory_for_a_run, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
