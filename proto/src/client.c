@@ -703,7 +703,7 @@ s_on_deliver(ob_client_t *self, const ob_wire_msg_t *msg, zmq_msg_t *events, siz
        (PROTOCOL.md 12.3) has one event frame per delivery; one that has not is dropped
        whole, and its deliveries come again after their ack_wait, as any lost delivery. */
     size_t count = msg->count > 1 ? msg->count : 1;
-    if (!self->welcomed || event_count != count || count > OB_DELIVER_RUN_MAX)
+    if (!self->welcomed || event_count != count) /* count <= OB_DELIVER_RUN_MAX: decoded */
         return;
     s_sub_t *sub = s_sub_live(self, msg->sub, NULL);
     if (!sub || sub->state != S_SUB_ATTACHED)
