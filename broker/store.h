@@ -20,11 +20,11 @@
       while its event is stored).
 
     Threads: one thread (the broker's writer) calls ob_store_append, ob_store_commit,
-    ob_store_retain, ob_store_maintain and ob_store_stats; ob_store_open and ob_store_close
-    are called when no other thread uses the store. The read functions (ob_store_get,
-    ob_store_scan, ob_store_seq_at_time, ob_store_topic_stat, ob_store_topics,
-    ob_store_topics_count, ob_store_load_subs) may run on any thread at any time, also while
-    the writer grows the map. A read callback must not call into the store. */
+    ob_store_retain and ob_store_maintain; ob_store_open and ob_store_close are called when no
+    other thread uses the store. The read functions (ob_store_get, ob_store_scan,
+    ob_store_seq_at_time, ob_store_topic_stat, ob_store_topics, ob_store_topics_count,
+    ob_store_load_subs) and ob_store_stats may run on any thread at any time, also while the
+    writer grows the map or commits. A read callback must not call into the store. */
 #ifndef OB_STORE_H
 #define OB_STORE_H
 
@@ -221,7 +221,8 @@ int ob_store_topic_stat(ob_store_t *self, const char *topic, ob_topic_stat_t *re
 /* Writes the number of topics to *ret_count. Returns 0 or OB_ERR_STORAGE. */
 int ob_store_topics_count(ob_store_t *self, uint64_t *ret_count);
 
-/* Fills *ret with the store's figures. Returns 0 or OB_ERR_STORAGE. */
+/* Fills *ret with the store's figures; any thread may call it while the writer works (the
+   counters are atomics). Returns 0 or OB_ERR_STORAGE. */
 int ob_store_stats(ob_store_t *self, ob_store_stats_t *ret);
 
 /* Housekeeping the writer runs every OB_STORE_MAINTAIN_MS: releases reader slots of dead

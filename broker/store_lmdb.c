@@ -96,6 +96,7 @@
 #include <limits.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +157,24 @@ typedef struct s_topic {
     char name[];           /* NUL-terminated topic name */
 } s_topic_t;
 
+/* The store's counters. The writer thread adds to them while other threads (the server's
+   startup and exit logs, the metrics) read them through ob_store_stats: each is an atomic
+   with relaxed order, since every counter is read on its own and none orders other memory. */
+typedef struct s_counters {
+    atomic_uint_fast64_t growths;       /* ob_store_stats_t.growths */
+    atomic_uint_fast64_t commits;       /* ob_store_stats_t.commits */
+    atomic_uint_fast64_t appended;      /* ob_store_stats_t.appended */
+    atomic_uint_fast64_t duplicates;    /* ob_store_stats_t.duplicates */
+    atomic_uint_fast64_t removed;       /* ob_store_stats_t.removed */
+    atomic_uint_fast64_t removed_bytes; /* ob_store_stats_t.removed_bytes */
+} s_counters_t;
+
+/* Adds n to counter name of self's counters (writer thread). */
+#define S_COUNT(self, name, n)                                                                     \
+    atomic_fetch_add_explicit(&(self)->counters.name, (n), memory_order_relaxed)
+/* Reads counter name of self's counters (any thread). */
+#define S_COUNTER(self, name) atomic_load_explicit(&(self)->counters.name, memory_order_relaxed)
+
 struct ob_store {
     MDB_env *env;                    /* the environment */
     int lock_fd;                     /* S_LOCK_FILE, flock'ed exclusive; -1 if not open */
@@ -174,7 +193,7 @@ struct ob_store {
     uint32_t next_topic;             /* id the next new topic gets */
     uint64_t topics_count;           /* topics stored, for the max_topics check */
     uint64_t max_topics;             /* most topics: OB_TOPICS_MAX or less */
-    ob_store_stats_t stats;          /* counters (map_size, topics, events filled on demand) */
+    s_counters_t counters;           /* written by the writer, read by any thread */
     char retain_after[OB_TOPIC_MAX]; /* the last topic retention finished, not terminated */
     size_t retain_after_len;         /* bytes in retain_after; 0: begin at the first topic */
 };
@@ -865,7 +884,7 @@ s_grow(ob_store_t *self)
     pthread_rwlock_unlock(&self->resize);
     if (rc)
         return rc;
-    self->stats.growths++;
+    S_COUNT(self, growths, 1);
     return 0;
 }
 
@@ -933,14 +952,14 @@ ob_store_commit(ob_store_t *self, ob_store_item_t *items, size_t count, const ob
         if ((rc = s_recover(self, rc, tries)))
             goto fail;
     }
-    self->stats.commits++;
+    S_COUNT(self, commits, 1);
     for (size_t i = 0; i < count; i++) {
         if (items[i].rc)
             continue;
         if (items[i].dup)
-            self->stats.duplicates++;
+            S_COUNT(self, duplicates, 1);
         else
-            self->stats.appended++;
+            S_COUNT(self, appended, 1);
     }
     return 0;
 fail:
@@ -1167,9 +1186,9 @@ ob_store_retain(ob_store_t *self, ob_store_limits_fn *limits, void *limits_arg, 
             return rc;
     }
     if (removed)
-        self->stats.commits++;
-    self->stats.removed += removed;
-    self->stats.removed_bytes += bytes;
+        S_COUNT(self, commits, 1);
+    S_COUNT(self, removed, removed);
+    S_COUNT(self, removed_bytes, bytes);
     if (ret_removed)
         *ret_removed += removed;
     if (ret_bytes)
@@ -1527,7 +1546,14 @@ int
 ob_store_stats(ob_store_t *self, ob_store_stats_t *ret)
 {
     MDB_envinfo info;
-    ob_store_stats_t stats = self->stats;
+    ob_store_stats_t stats = {
+        .growths = S_COUNTER(self, growths),
+        .commits = S_COUNTER(self, commits),
+        .appended = S_COUNTER(self, appended),
+        .duplicates = S_COUNTER(self, duplicates),
+        .removed = S_COUNTER(self, removed),
+        .removed_bytes = S_COUNTER(self, removed_bytes),
+    };
     if (mdb_env_info(self->env, &info))
         return OB_ERR_STORAGE;
     stats.map_size = info.me_mapsize;

@@ -9,7 +9,7 @@ ob_cmocka_test(test_crash TIMEOUT 300
 
 # cmake --install gives the binaries, headers, library and a pkg-config file that works.
 # (Not in sanitizer builds: a program without the sanitizer runtime cannot link their library.)
-if(NOT OB_SANITIZE AND NOT OB_FUZZ)
+if(NOT OB_INSTRUMENTED)
   add_test(NAME test_install
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_install.sh ${CMAKE_BINARY_DIR}
                    ${CMAKE_C_COMPILER})
