@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "endpoint.h"
 #include "orderbus/orderbus.h"
 #include "perms.h"
 #include "store.h"
@@ -44,7 +45,7 @@ _Static_assert(OB_SUBS_OWNER_MAX >= OB_PERMS_NAME_MAX, "a client name fits a sub
 #define S_RID_MAX 255                 /* bytes in a ZeroMQ routing id */
 #define S_RID_KEY (2 * S_RID_MAX + 1) /* hex of a routing id, with its NUL */
 #define S_REASON_FAIL 512             /* bytes in a start failure reason */
-#define S_ENDPOINT_MAX 512            /* bytes in a bound endpoint (tcp ports are resolved) */
+#define S_ENDPOINT_MAX 1024 /* bytes in the bound endpoints (tcp ports resolved, one a line) */
 
 /* A publish waiting for its commit. */
 typedef struct s_pending {
@@ -118,7 +119,7 @@ typedef struct s_server {
     int64_t resumed_at;               /* when reading last resumed after a pause */
     int start_rc;                     /* 0 or why the start failed */
     char start_reason[S_REASON_FAIL]; /* the start failure, "" if none */
-    char endpoint[S_ENDPOINT_MAX];    /* the endpoint actually bound */
+    char endpoint[S_ENDPOINT_MAX];    /* the endpoints bound, one a line */
     char session_id[OB_SERVER_SESSION_LEN + 1]; /* random, new at each start */
     /* counters */
     uint64_t received;                            /* messages read from the ROUTER */
@@ -1501,14 +1502,11 @@ s_start(s_server_t *self)
        a larger one without a word, so it is the hard cap, not max_event_bytes: a frame over
        max_event_bytes but under the cap gets ERROR TOO_LARGE, which a client can act on. */
     zsock_set_maxmsgsize(self->router, (int)OB_EVENT_MAX_CAP);
-    if (zsock_bind(self->router, "%s", cfg->endpoint) < 0) {
-        rc = -errno;
-        s_start_failed(self, rc, "cannot bind %s: %s", cfg->endpoint, zmq_strerror(errno));
+    if ((rc = ob_endpoint_bind(self->router, cfg->endpoint, self->endpoint, sizeof self->endpoint,
+                               self->start_reason, sizeof self->start_reason))) {
+        self->start_rc = rc;
         return rc;
     }
-    char *endpoint = zsock_last_endpoint(self->router);
-    snprintf(self->endpoint, sizeof self->endpoint, "%s", endpoint ? endpoint : cfg->endpoint);
-    zstr_free(&endpoint);
 
     self->writer_args.store = self->store;
     self->writer_args.limits = ob_config_retention;
@@ -1517,6 +1515,13 @@ s_start(s_server_t *self)
     if (!self->writer) {
         s_start_failed(self, -ENOMEM, "cannot start the writer");
         return self->start_rc;
+    }
+    /* Last: the file tells a starter that the broker serves, and where. */
+    if (cfg->endpoint_file[0] &&
+        (rc = ob_endpoint_write_file(cfg->endpoint_file, self->endpoint))) {
+        s_start_failed(self, rc, "cannot write the endpoint file %s: %s", cfg->endpoint_file,
+                       ob_strerror(rc));
+        return rc;
     }
     return 0;
 }
@@ -1617,9 +1622,13 @@ ob_server_actor(zsock_t *pipe, void *args)
     ob_store_stats_t stats;
     memset(&stats, 0, sizeof stats);
     ob_store_stats(self->store, &stats);
+    char shown[S_ENDPOINT_MAX]; /* the endpoints on one line */
+    snprintf(shown, sizeof shown, "%s", self->endpoint);
+    for (char *nl = strchr(shown, '\n'); nl; nl = strchr(nl, '\n'))
+        *nl = ' ';
     zsys_info("server: orderbus-broker %s on %s, data in %s, map %" PRIu64 " bytes, %" PRIu64
               " events in %" PRIu64 " topics, max event %" PRIu64 " bytes, batches of %u",
-              OB_VERSION_STRING, self->endpoint, self->cfg.data_dir, stats.map_size, stats.events,
+              OB_VERSION_STRING, shown, self->cfg.data_dir, stats.map_size, stats.events,
               stats.topics, self->cfg.max_event_bytes, self->cfg.batch_max);
     s_run(self);
     s_summary(self);

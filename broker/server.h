@@ -13,7 +13,8 @@
     both and destroys a failed actor.
 
     Commands on the pipe (zsock_send pictures):
-      "STATUS"   -> "iss" rc, reason, endpoint: rc 0 and the bound endpoint once running;
+      "STATUS"   -> "iss" rc, reason, endpoints: rc 0 and the endpoints bound (one a line:
+                    `localhost` binds each of its addresses) once running;
                     else the start failure (-errno or OB_ERR_*) and a one-line reason, after
                     which the actor only waits for $TERM.
       "STATS"    -> "8888888" received, published, duplicates, errors, batches, batched
