@@ -75,6 +75,7 @@ extern "C" {
 #define OB_SERVER_SECURITY "SECURITY"   /* command: security counters */
 #define OB_SERVER_ZAP_DOMAIN "orderbus" /* ZAP domain of the ROUTER (RFC 27) */
 #define OB_SERVER_FORBIDDEN_LOG_MS 1000 /* at most one FORBIDDEN log line per this */
+#define OB_SERVER_STORAGE_LOG_MS 10000  /* at most one failed-commit log line per this */
 
 /* The actor function. args is the ob_config_t * (borrowed: copied before the actor
    signals), already validated by ob_config_validate. */
