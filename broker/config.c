@@ -63,7 +63,8 @@ static const s_option_t s_options[] = {
     {S_SECTION, "endpoint_file", "--endpoint-file", S_KIND_STRING, S_FIELD(endpoint_file), 0, 0,
      "File to which the broker writes the endpoints it bound, one a line with the port\n"
      "resolved (tcp://127.0.0.1:* binds a free port), once it is ready to serve: written\n"
-     "to FILE.tmp and renamed, so a reader sees all of it or nothing. Unset: no file."},
+     "to FILE.tmp and renamed, so a reader sees all of it or nothing. It stays after\n"
+     "the broker stops: a starter removes it before it starts one. Unset: no file."},
     {S_SECTION, "data_dir", "--data-dir", S_KIND_STRING, S_FIELD(data_dir), 0, 0,
      "Directory of the LMDB environment that holds every topic; created with mode 0700."},
     {S_SECTION, "map_size", "--map-size", S_KIND_SIZE, S_FIELD(map_size), OB_MAP_SIZE_MIN,
