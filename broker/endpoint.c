@@ -46,7 +46,10 @@ s_bind_one(zsock_t *sock, const char *endpoint, char *list, size_t len, char *er
     /* The umask is the process's: the broker binds before it starts the writer, and any file
        another thread might create meanwhile only loses access for group and others. */
     mode_t old = ipc_file ? umask(OB_ENDPOINT_IPC_UMASK) : 0;
-    int bound = zsock_bind(sock, "%s", endpoint);
+    /* libzmq's bind, not zsock_bind: czmq takes a port of * for "the first free one from
+       49152", so a broker started after another stopped got its port, and a client of the
+       stopped one reached the new one. libzmq asks the kernel, which picks at random. */
+    int bound = zmq_bind(zsock_resolve(sock), endpoint);
     int err = errno;
     if (ipc_file)
         umask(old);
