@@ -420,12 +420,12 @@ s_log_commit(s_server_t *self, const s_batch_t *batch)
                   " publishes refused, since the last storage line)",
                   self->storage_unlogged, self->storage_unlogged_publishes);
     else if (self->storage_unlogged)
-        zsys_error("server: storage failure, %zu publishes refused: %s (and %" PRIu64
+        zsys_error("server: commit failed, %zu publishes refused: %s (and %" PRIu64
                    " failed commits, %" PRIu64 " publishes refused, since the last line)",
                    batch->publishes, s_commit_reason(rc, reason, sizeof reason),
                    self->storage_unlogged, self->storage_unlogged_publishes);
     else
-        zsys_error("server: storage failure, %zu publishes refused: %s", batch->publishes,
+        zsys_error("server: commit failed, %zu publishes refused: %s", batch->publishes,
                    s_commit_reason(rc, reason, sizeof reason));
     self->storage_failing = rc != 0;
     self->storage_logged_at = now;

@@ -40,4 +40,4 @@ set_tests_properties(test_broker_endpoint_ipv6 PROPERTIES TIMEOUT 60 SKIP_RETURN
 # A full disk through the server actor: the ERROR reason and the rate of log lines.
 ob_cmocka_test(test_broker_diskfull TIMEOUT 120
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_diskfull.c
-  LIBS ob_test_peer -Wl,--wrap=mdb_txn_commit)
+  LIBS ob_test_peer -Wl,--wrap=mdb_txn_commit -Wl,--wrap=zclock_mono)
