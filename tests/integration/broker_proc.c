@@ -58,9 +58,10 @@ broker_proc_wait_file(pid_t pid, const char *path, int timeout_ms, char *endpoin
     }
 }
 
-/* Runs the broker with argv (its --endpoint argv[endpoint_arg]) and waits for its endpoint
-   file path. Returns the pid with the endpoint bound in endpoint; or -1, with *ret_exited
-   set if the broker exited before it served. */
+/* Runs the broker with argv (NULL-terminated, argv[0] the binary) and waits for its
+   endpoint file path. Returns the pid, with the first endpoint bound in endpoint (len
+   bytes); or -1 (nothing left running), with *ret_exited set if the broker exited before it
+   served, else 0. */
 static pid_t
 s_spawn(const char **argv, const char *path, char *endpoint, size_t len, int *ret_exited)
 {
