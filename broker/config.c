@@ -57,7 +57,14 @@ typedef struct s_option {
 static const s_option_t s_options[] = {
     {S_SECTION, "endpoint", "--endpoint", S_KIND_STRING, S_FIELD(endpoint), 0, 0,
      "ZeroMQ endpoint the broker binds (tcp://HOST:PORT or ipc://PATH). With --curve 0\n"
-     "only loopback and ipc endpoints are accepted."},
+     "only loopback (tcp://127.0.0.1, tcp://[::1], tcp://localhost: each of its\n"
+     "addresses) and ipc socket files are accepted, not abstract ones (ipc://@NAME): a\n"
+     "socket file is made mode 0600, so only the broker's user can connect to it."},
+    {S_SECTION, "endpoint_file", "--endpoint-file", S_KIND_STRING, S_FIELD(endpoint_file), 0, 0,
+     "File to which the broker writes the endpoints it bound, one a line with the port\n"
+     "resolved (tcp://127.0.0.1:* binds a free port), once it is ready to serve: written\n"
+     "to FILE.tmp and renamed, so a reader sees all of it or nothing. It stays after\n"
+     "the broker stops: a starter removes it before it starts one. Unset: no file."},
     {S_SECTION, "data_dir", "--data-dir", S_KIND_STRING, S_FIELD(data_dir), 0, 0,
      "Directory of the LMDB environment that holds every topic; created with mode 0700."},
     {S_SECTION, "map_size", "--map-size", S_KIND_SIZE, S_FIELD(map_size), OB_MAP_SIZE_MIN,
@@ -123,6 +130,9 @@ static const s_option_t s_options[] = {
 /* Endpoints only this machine can reach (prefixes). */
 static const char *s_local_prefixes[] = {
     "tcp://127.0.0.1:", "tcp://[::1]:", "tcp://localhost:", "ipc://", "inproc://"};
+
+/* An abstract ipc endpoint (Linux): a name, not a file, so no permissions guard it. */
+#define S_IPC_ABSTRACT "ipc://@"
 
 /* Endpoint schemes ZeroMQ binds that the broker accepts. */
 static const char *s_schemes[] = {"tcp://", "ipc://", "inproc://"};
@@ -764,6 +774,14 @@ ob_config_validate(const ob_config_t *cfg, char *errbuf, size_t errlen)
     /* Security last: the values above are wrong whatever the mode. */
     if (cfg->curve > 1)
         return ob_config_fail(errbuf, errlen, "security/curve: %u is not 0 or 1", cfg->curve);
+    if (!cfg->curve && !strncmp(cfg->endpoint, S_IPC_ABSTRACT, strlen(S_IPC_ABSTRACT)))
+        return ob_config_fail(
+            errbuf, errlen,
+            "endpoint %s is an abstract ipc socket and curve = 0 (plaintext, no "
+            "authentication): it has no file permissions, so every local user could connect "
+            "with every right: bind a socket file (ipc:///PATH, mode 0600) or "
+            "tcp://127.0.0.1:PORT, or set curve = 1",
+            cfg->endpoint);
     if (!cfg->curve && !ob_config_endpoint_local(cfg->endpoint))
         return ob_config_fail(
             errbuf, errlen,
@@ -1033,7 +1051,9 @@ ob_config_usage(FILE *out, const char *prog)
             "            subscribe = oms.7\n"
             "            admin = none                # none | read | write\n\n"
             "    curve = 0 turns all of that off (plaintext; every client may do everything)\n"
-            "    and is accepted only on a loopback or ipc endpoint.\n\n"
+            "    and is accepted only on a loopback endpoint or an ipc socket file, which the\n"
+            "    broker makes mode 0600 (its own user only). An abstract ipc endpoint\n"
+            "    (ipc://@NAME) has no permissions, any local user could connect: refused.\n\n"
             "EXIT STATUS\n"
             "    0 after a clean stop, 1 on a runtime failure (the data directory cannot be\n"
             "    opened, the endpoint cannot be bound), 2 on a usage error.\n\n"

@@ -62,6 +62,7 @@ typedef struct ob_config {
     char endpoint[OB_CONFIG_ENDPOINT_MAX + 1]; /* ZeroMQ endpoint the ROUTER binds */
     char data_dir[OB_CONFIG_PATH_MAX];         /* LMDB environment directory (created 0700) */
     char config_file[OB_CONFIG_PATH_MAX];      /* the file loaded, "" if none */
+    char endpoint_file[OB_CONFIG_PATH_MAX];    /* where the bound endpoints go, "" if not */
     uint64_t map_size;                         /* initial LMDB map size; it grows on demand */
     uint64_t max_event_bytes;                  /* largest event frame accepted */
     unsigned batch_max;                        /* publishes in one group commit */

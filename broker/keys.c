@@ -22,6 +22,8 @@
 #define S_EXIT_FAIL 1   /* a file exists or cannot be written */
 #define S_EXIT_USAGE 2  /* bad arguments */
 #define S_PATH_MAX 4096 /* bytes in a certificate path */
+#define S_DIR_MODE 0700 /* mode of a directory made for certificates */
+#define S_DIR_UMASK 077 /* umask while making it: no access for group and others */
 
 static void
 s_usage(FILE *out, const char *prog)
@@ -50,14 +52,29 @@ s_usage(FILE *out, const char *prog)
             "                              FETCH) or write (read + SUB_REPOSITION, SUB_DELETE)\n"
             "        Patterns: dot-separated tokens of a-z, 0-9, _ and -, * for any one\n"
             "        token, a last > for one or more.\n\n"
-            "    DIR is created (mode 0700) if missing. An existing certificate is never\n"
-            "    overwritten.\n\n"
+            "    DIR is created (mode 0700, whatever the umask; missing parents too) if\n"
+            "    missing. An existing certificate is never overwritten.\n\n"
             "EXAMPLE\n"
             "    %s broker /etc/orderbus/keys\n"
             "    %s client oms-7 keys --publish mp.7 --subscribe oms.7 >> permissions.cfg\n\n"
             "EXIT STATUS\n"
             "    0 on success, 1 if a file exists or cannot be written, 2 on a usage error.\n",
             prog, prog, prog, prog, prog);
+}
+
+/* Creates dir and its missing parents with mode S_DIR_MODE whatever the umask (they hold
+   secret keys); an existing directory is left as it is. Returns 0, or -1 with errno set. */
+static int
+s_make_dir(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) == 0)
+        return S_ISDIR(st.st_mode) ? 0 : (errno = ENOTDIR, -1);
+    /* zsys_dir_create makes every missing component with mode 0775 less the umask */
+    mode_t old = umask(S_DIR_UMASK);
+    int rc = zsys_dir_create("%s", dir);
+    umask(old);
+    return rc ? -1 : chmod(dir, S_DIR_MODE);
 }
 
 /* Writes a new certificate as DIR/NAME.cert(+_secret). Returns 0 or S_EXIT_FAIL (said). */
@@ -76,7 +93,7 @@ s_write_cert(const char *prog, const char *dir, const char *name, zcert_t **ret_
                 stat(path, &st) == 0 ? path : secret);
         return S_EXIT_FAIL;
     }
-    if (zsys_dir_create("%s", dir)) {
+    if (s_make_dir(dir)) {
         fprintf(stderr, "%s: cannot create %s: %s\n", prog, dir, strerror(errno));
         return S_EXIT_FAIL;
     }

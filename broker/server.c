@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "endpoint.h"
 #include "orderbus/orderbus.h"
 #include "perms.h"
 #include "store.h"
@@ -44,7 +45,8 @@ _Static_assert(OB_SUBS_OWNER_MAX >= OB_PERMS_NAME_MAX, "a client name fits a sub
 #define S_RID_MAX 255                 /* bytes in a ZeroMQ routing id */
 #define S_RID_KEY (2 * S_RID_MAX + 1) /* hex of a routing id, with its NUL */
 #define S_REASON_FAIL 512             /* bytes in a start failure reason */
-#define S_ENDPOINT_MAX 512            /* bytes in a bound endpoint (tcp ports are resolved) */
+#define S_COMMIT_REASON_MAX 128       /* bytes in a failed commit's reason */
+#define S_ENDPOINT_MAX 1024 /* bytes in the bound endpoints (tcp ports resolved, one a line) */
 
 /* A publish waiting for its commit. */
 typedef struct s_pending {
@@ -87,38 +89,42 @@ typedef struct s_session {
 } s_session_t;
 
 typedef struct s_server {
-    ob_config_t cfg;                  /* our copy of the configuration */
-    zsock_t *pipe;                    /* actor pipe, borrowed */
-    zsock_t *router;                  /* client socket, owned */
-    ob_perms_t *perms;                /* CURVE: the permissions, owned; NULL in plaintext */
-    zactor_t *auth;                   /* CURVE: the ZAP handler (auth.h), owned */
-    uint64_t forbidden;               /* FORBIDDEN replies for permissions */
-    uint64_t forbidden_unlogged;      /* refusals not logged since the last line */
-    int64_t forbidden_logged_at;      /* zclock_mono of the last refusal logged */
-    ob_store_t *store;                /* owned; written only by the writer */
-    zactor_t *writer;                 /* owned */
-    zhashx_t *sessions;               /* hex(routing id) -> s_session_t, owned */
-    ob_subs_t *subs;                  /* subscriptions, owned */
-    ob_writer_args_t writer_args;     /* what the writer borrows */
-    zlistx_t *deferred;               /* s_deferred_t * for the next batch, owned */
-    zlistx_t *gone;                   /* s_session_t * found gone, borrowed */
-    uint8_t *reply;                   /* OB_BODY_MAX bytes for large OK bodies */
-    uint8_t *result;                  /* OB_SERVER_RESULT_MAX bytes: OK results */
-    ob_wire_msg_t msg;                /* scratch for replies (7 KB: not stacked) */
-    ob_wire_msg_t in;                 /* the message being handled */
-    ob_wire_msg_t confirm;            /* scratch for CONFIRMs: zeroed once, only */
-                                      /* its CONFIRM fields ever change */
-    int store_failed;                 /* a commit failed while stopping */
-    int64_t state_due;                /* zclock_mono before which acks alone are not committed */
-    s_batch_t batches[2];             /* the two batches, owned */
-    s_batch_t *collecting;            /* the batch filling from the ROUTER */
-    s_batch_t *in_flight;             /* the batch at the writer, or NULL */
-    int terminating;                  /* $TERM received */
-    int paused;                       /* the ROUTER was not polled (batch full) */
-    int64_t resumed_at;               /* when reading last resumed after a pause */
-    int start_rc;                     /* 0 or why the start failed */
-    char start_reason[S_REASON_FAIL]; /* the start failure, "" if none */
-    char endpoint[S_ENDPOINT_MAX];    /* the endpoint actually bound */
+    ob_config_t cfg;                     /* our copy of the configuration */
+    zsock_t *pipe;                       /* actor pipe, borrowed */
+    zsock_t *router;                     /* client socket, owned */
+    ob_perms_t *perms;                   /* CURVE: the permissions, owned; NULL in plaintext */
+    zactor_t *auth;                      /* CURVE: the ZAP handler (auth.h), owned */
+    uint64_t forbidden;                  /* FORBIDDEN replies for permissions */
+    uint64_t forbidden_unlogged;         /* refusals not logged since the last line */
+    int64_t forbidden_logged_at;         /* zclock_mono of the last refusal logged */
+    int storage_failing;                 /* the last commit failed (s_log_commit) */
+    int64_t storage_logged_at;           /* zclock_mono of the last storage line */
+    uint64_t storage_unlogged;           /* failed commits not logged since that line */
+    uint64_t storage_unlogged_publishes; /* publishes they refused */
+    ob_store_t *store;                   /* owned; written only by the writer */
+    zactor_t *writer;                    /* owned */
+    zhashx_t *sessions;                  /* hex(routing id) -> s_session_t, owned */
+    ob_subs_t *subs;                     /* subscriptions, owned */
+    ob_writer_args_t writer_args;        /* what the writer borrows */
+    zlistx_t *deferred;                  /* s_deferred_t * for the next batch, owned */
+    zlistx_t *gone;                      /* s_session_t * found gone, borrowed */
+    uint8_t *reply;                      /* OB_BODY_MAX bytes for large OK bodies */
+    uint8_t *result;                     /* OB_SERVER_RESULT_MAX bytes: OK results */
+    ob_wire_msg_t msg;                   /* scratch for replies (7 KB: not stacked) */
+    ob_wire_msg_t in;                    /* the message being handled */
+    ob_wire_msg_t confirm;               /* scratch for CONFIRMs: zeroed once, only */
+                                         /* its CONFIRM fields ever change */
+    int store_failed;                    /* a commit failed while stopping */
+    int64_t state_due;                   /* zclock_mono before which acks alone are not committed */
+    s_batch_t batches[2];                /* the two batches, owned */
+    s_batch_t *collecting;               /* the batch filling from the ROUTER */
+    s_batch_t *in_flight;                /* the batch at the writer, or NULL */
+    int terminating;                     /* $TERM received */
+    int paused;                          /* the ROUTER was not polled (batch full) */
+    int64_t resumed_at;                  /* when reading last resumed after a pause */
+    int start_rc;                        /* 0 or why the start failed */
+    char start_reason[S_REASON_FAIL];    /* the start failure, "" if none */
+    char endpoint[S_ENDPOINT_MAX];       /* the endpoints bound, one a line */
     char session_id[OB_SERVER_SESSION_LEN + 1]; /* random, new at each start */
     /* counters */
     uint64_t received;                            /* messages read from the ROUTER */
@@ -372,6 +378,60 @@ s_rid_equal(zmq_msg_t *a, zmq_msg_t *b)
            memcmp(zmq_msg_data(a), zmq_msg_data(b), zmq_msg_size(a)) == 0;
 }
 
+/* The error a client gets for rc, a failed commit's code (store.h) or another: a full disk
+   (-ENOSPC) is STORAGE like any storage failure (PROTOCOL.md 8); s_commit_reason names it. */
+static int
+s_commit_rc(int rc)
+{
+    return rc == -ENOSPC ? OB_ERR_STORAGE : rc;
+}
+
+/* Writes the reason for rc (as s_commit_rc) into buf (len bytes) and returns buf: for a
+   full disk "storage failure: no space left on device", else ob_strerror(rc). */
+static const char *
+s_commit_reason(int rc, char *buf, size_t len)
+{
+    if (s_commit_rc(rc) != rc)
+        snprintf(buf, len, "%s: %s", ob_strerror(s_commit_rc(rc)), ob_strerror(rc));
+    else
+        snprintf(buf, len, "%s", ob_strerror(rc));
+    return buf;
+}
+
+/* Logs the outcome of batch's commit if it failed, or if it is the first to succeed after
+   failures: the first failure of a series at once, then at most one line per
+   OB_SERVER_STORAGE_LOG_MS, which counts the failures left unlogged before it, so that a
+   full disk under load (a failed commit every few milliseconds) cannot flood the log. */
+static void
+s_log_commit(s_server_t *self, const s_batch_t *batch)
+{
+    char reason[S_COMMIT_REASON_MAX];
+    int rc = batch->wb.rc;
+    if (rc == 0 && !self->storage_failing)
+        return;
+    int64_t now = zclock_mono();
+    if (rc && self->storage_failing && now - self->storage_logged_at < OB_SERVER_STORAGE_LOG_MS) {
+        self->storage_unlogged++;
+        self->storage_unlogged_publishes += batch->publishes;
+        return;
+    }
+    if (rc == 0)
+        zsys_info("server: storage works again (%" PRIu64 " failed commits, %" PRIu64
+                  " publishes refused, since the last storage line)",
+                  self->storage_unlogged, self->storage_unlogged_publishes);
+    else if (self->storage_unlogged)
+        zsys_error("server: commit failed, %zu publishes refused: %s (and %" PRIu64
+                   " failed commits, %" PRIu64 " publishes refused, since the last line)",
+                   batch->publishes, s_commit_reason(rc, reason, sizeof reason),
+                   self->storage_unlogged, self->storage_unlogged_publishes);
+    else
+        zsys_error("server: commit failed, %zu publishes refused: %s", batch->publishes,
+                   s_commit_reason(rc, reason, sizeof reason));
+    self->storage_failing = rc != 0;
+    self->storage_logged_at = now;
+    self->storage_unlogged = self->storage_unlogged_publishes = 0;
+}
+
 /* After the commit of batch: tells subs what was stored (or that the commit failed, so that
    its state is written again), frees the dead letters, and answers the SUBSCRIBEs that
    waited for this commit. */
@@ -393,13 +453,14 @@ s_subs_committed(s_server_t *self, s_batch_t *batch)
             self->store_failed = 1;
     }
     s_deferred_t *d;
+    char reason[S_COMMIT_REASON_MAX];
     while ((d = zlistx_detach(batch->deferred, NULL))) {
         s_session_t *session = zhashx_lookup(self->sessions, d->key);
         if (session) {
             int arc = rc ? rc : ob_subs_attach(self->subs, session, d->sub);
             if (arc)
-                s_send_error_to(self, session, d->req, arc, "SUBSCRIBE %s: %s", d->sub,
-                                ob_strerror(arc));
+                s_send_error_to(self, session, d->req, s_commit_rc(arc), "SUBSCRIBE %s: %s", d->sub,
+                                s_commit_reason(arc, reason, sizeof reason));
             else {
                 ob_wire_msg_t *msg = &self->msg;
                 memset(msg, 0, sizeof *msg);
@@ -421,10 +482,9 @@ s_confirm(s_server_t *self, s_batch_t *batch)
 {
     s_run_t runs[OB_SERVER_RUNS_OPEN];
     size_t next_victim = 0;
+    char reason[S_COMMIT_REASON_MAX];
     memset(runs, 0, sizeof runs);
-    if (batch->wb.rc)
-        zsys_error("server: storage failure, %zu publishes refused: %s", batch->publishes,
-                   ob_strerror(batch->wb.rc));
+    s_log_commit(self, batch);
     for (size_t i = 0; i < batch->publishes; i++) {
         const ob_store_item_t *item = &batch->wb.items[i];
         s_pending_t *pending = &batch->pending[i];
@@ -436,8 +496,9 @@ s_confirm(s_server_t *self, s_batch_t *batch)
             if (run)
                 s_run_flush(self, run); /* the client's earlier answers go first */
             s_answered(self, &pending->rid, 1);
-            s_send_error(self, &pending->rid, pending->req, item->rc, "%.*s: %s",
-                         (int)pending->env.topic_len, pending->env.topic, ob_strerror(item->rc));
+            s_send_error(self, &pending->rid, pending->req, s_commit_rc(item->rc), "%.*s: %s",
+                         (int)pending->env.topic_len, pending->env.topic,
+                         s_commit_reason(item->rc, reason, sizeof reason));
             continue;
         }
         if (item->dup)
@@ -1501,14 +1562,11 @@ s_start(s_server_t *self)
        a larger one without a word, so it is the hard cap, not max_event_bytes: a frame over
        max_event_bytes but under the cap gets ERROR TOO_LARGE, which a client can act on. */
     zsock_set_maxmsgsize(self->router, (int)OB_EVENT_MAX_CAP);
-    if (zsock_bind(self->router, "%s", cfg->endpoint) < 0) {
-        rc = -errno;
-        s_start_failed(self, rc, "cannot bind %s: %s", cfg->endpoint, zmq_strerror(errno));
+    if ((rc = ob_endpoint_bind(self->router, cfg->endpoint, self->endpoint, sizeof self->endpoint,
+                               self->start_reason, sizeof self->start_reason))) {
+        self->start_rc = rc;
         return rc;
     }
-    char *endpoint = zsock_last_endpoint(self->router);
-    snprintf(self->endpoint, sizeof self->endpoint, "%s", endpoint ? endpoint : cfg->endpoint);
-    zstr_free(&endpoint);
 
     self->writer_args.store = self->store;
     self->writer_args.limits = ob_config_retention;
@@ -1517,6 +1575,13 @@ s_start(s_server_t *self)
     if (!self->writer) {
         s_start_failed(self, -ENOMEM, "cannot start the writer");
         return self->start_rc;
+    }
+    /* Last: the file tells a starter that the broker serves, and where. */
+    if (cfg->endpoint_file[0] &&
+        (rc = ob_endpoint_write_file(cfg->endpoint_file, self->endpoint))) {
+        s_start_failed(self, rc, "cannot write the endpoint file %s: %s", cfg->endpoint_file,
+                       ob_strerror(rc));
+        return rc;
     }
     return 0;
 }
@@ -1617,9 +1682,13 @@ ob_server_actor(zsock_t *pipe, void *args)
     ob_store_stats_t stats;
     memset(&stats, 0, sizeof stats);
     ob_store_stats(self->store, &stats);
+    char shown[S_ENDPOINT_MAX]; /* the endpoints on one line */
+    snprintf(shown, sizeof shown, "%s", self->endpoint);
+    for (char *nl = strchr(shown, '\n'); nl; nl = strchr(nl, '\n'))
+        *nl = ' ';
     zsys_info("server: orderbus-broker %s on %s, data in %s, map %" PRIu64 " bytes, %" PRIu64
               " events in %" PRIu64 " topics, max event %" PRIu64 " bytes, batches of %u",
-              OB_VERSION_STRING, self->endpoint, self->cfg.data_dir, stats.map_size, stats.events,
+              OB_VERSION_STRING, shown, self->cfg.data_dir, stats.map_size, stats.events,
               stats.topics, self->cfg.max_event_bytes, self->cfg.batch_max);
     s_run(self);
     s_summary(self);

@@ -13,7 +13,8 @@
     both and destroys a failed actor.
 
     Commands on the pipe (zsock_send pictures):
-      "STATUS"   -> "iss" rc, reason, endpoint: rc 0 and the bound endpoint once running;
+      "STATUS"   -> "iss" rc, reason, endpoints: rc 0 and the endpoints bound (one a line:
+                    `localhost` binds each of its addresses) once running;
                     else the start failure (-errno or OB_ERR_*) and a one-line reason, after
                     which the actor only waits for $TERM.
       "STATS"    -> "8888888" received, published, duplicates, errors, batches, batched
@@ -74,6 +75,7 @@ extern "C" {
 #define OB_SERVER_SECURITY "SECURITY"   /* command: security counters */
 #define OB_SERVER_ZAP_DOMAIN "orderbus" /* ZAP domain of the ROUTER (RFC 27) */
 #define OB_SERVER_FORBIDDEN_LOG_MS 1000 /* at most one FORBIDDEN log line per this */
+#define OB_SERVER_STORAGE_LOG_MS 10000  /* at most one failed-commit log line per this */
 
 /* The actor function. args is the ob_config_t * (borrowed: copied before the actor
    signals), already validated by ob_config_validate. */

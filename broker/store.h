@@ -160,8 +160,8 @@ void ob_store_set_max_topics(ob_store_t *self, uint64_t max_topics);
    (event over OB_EVENT_MAX_CAP) or OB_ERR_LIMIT (OB_TOPICS_MAX topics exist). An item whose
    (topic, id) appeared earlier in the same batch is a duplicate of that one. A full map is
    grown and the batch retried, invisibly. Returns 0 (the items are durable), or
-   OB_ERR_STORAGE or -ENOMEM: then nothing of the batch is stored and every item's rc is
-   that code. */
+   OB_ERR_STORAGE, -ENOSPC (the disk is full: the file could not grow) or -ENOMEM: then
+   nothing of the batch is stored and every item's rc is that code. */
 int ob_store_append(ob_store_t *self, ob_store_item_t *items, size_t count);
 
 /* As ob_store_append, and in the same transaction writes op_count subscription-state ops

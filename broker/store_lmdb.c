@@ -890,7 +890,8 @@ s_grow(ob_store_t *self)
 
 /* After write transaction number tries (from 0) failed with the LMDB code rc: adopts a map
    another process grew, or grows a full one, so that the caller may run it again. Returns 0
-   (run it again), or the code to fail with: OB_ERR_STORAGE or -ENOMEM. */
+   (run it again), or the code to fail with: OB_ERR_STORAGE, -ENOSPC (a full disk, named so
+   that the server's log and ERROR can say it) or -ENOMEM. */
 static int
 s_recover(ob_store_t *self, int rc, int tries)
 {
@@ -900,9 +901,9 @@ s_recover(ob_store_t *self, int rc, int tries)
         pthread_rwlock_unlock(&self->resize);
     } else if (rc == MDB_MAP_FULL && tries < S_GROW_TRIES)
         rc = s_grow(self);
-    if (rc)
-        return rc == ENOMEM ? -ENOMEM : OB_ERR_STORAGE;
-    return 0;
+    if (rc == ENOMEM || rc == ENOSPC)
+        return -rc;
+    return rc ? OB_ERR_STORAGE : 0;
 }
 
 int

@@ -199,7 +199,11 @@ s_socket_new(const ob_client_t *self)
     zsock_set_reconnect_ivl(sock, OB_HEARTBEAT_MS_MIN);
     zsock_set_reconnect_ivl_max(sock, (int)self->heartbeat_ms);
     zsock_set_maxmsgsize(sock, (int)OB_EVENT_MAX_CAP);
-    if (self->cert) { /* set on every new socket, so that a replaced one keeps CURVE */
+    /* Only for an IPv6 address: with ZMQ_IPV6 a host name (localhost) may resolve to its
+       IPv6 address, where a broker bound on the IPv4 one does not listen. */
+    if (!strncmp(self->endpoint, "tcp://[", strlen("tcp://[")))
+        zsock_set_ipv6(sock, 1); /* without it libzmq cannot reach tcp://[::1]:PORT (3.1) */
+    if (self->cert) {            /* set on every new socket, so that a replaced one keeps CURVE */
         zcert_apply(self->cert, sock);
         zsock_set_curve_serverkey(sock, self->broker_key);
     }

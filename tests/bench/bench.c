@@ -21,6 +21,7 @@
 #include <czmq.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <lmdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,6 +33,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "broker_proc.h"
 
 /* ---------------------------------------------------------------------------------------- */
 /* Shared helpers */
@@ -429,7 +431,7 @@ out:
 /* Forks and runs the broker; the child dies with the thread that forked it (the main
    thread, which lives as long as the bench), also when the bench is killed. */
 static pid_t
-s_spawn_broker(const bench_opts_t *opts, const char *data_dir, const char *endpoint)
+s_spawn_broker(const bench_opts_t *opts, const char *data_dir, const char *file)
 {
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -439,12 +441,12 @@ s_spawn_broker(const bench_opts_t *opts, const char *data_dir, const char *endpo
             _exit(127);                     /* the bench died before prctl */
         dup2(STDERR_FILENO, STDOUT_FILENO); /* its log (czmq: stdout) apart from the figures */
         if (opts->spawn_curve)
-            execl(opts->broker, opts->broker, "--data-dir", data_dir, "--endpoint", endpoint,
-                  "--curve", "1", "--cert", opts->broker_secret_cert, "--permissions",
-                  opts->permissions, (char *)NULL);
+            execl(opts->broker, opts->broker, "--data-dir", data_dir, "--endpoint",
+                  BROKER_PROC_EPHEMERAL, "--endpoint-file", file, "--curve", "1", "--cert",
+                  opts->broker_secret_cert, "--permissions", opts->permissions, (char *)NULL);
         else
-            execl(opts->broker, opts->broker, "--data-dir", data_dir, "--endpoint", endpoint,
-                  "--curve", "0", (char *)NULL);
+            execl(opts->broker, opts->broker, "--data-dir", data_dir, "--endpoint",
+                  BROKER_PROC_EPHEMERAL, "--endpoint-file", file, "--curve", "0", (char *)NULL);
         fprintf(stderr, "orderbus-bench: cannot run %s: %s\n", opts->broker, strerror(errno));
         _exit(127);
     }
@@ -454,15 +456,24 @@ s_spawn_broker(const bench_opts_t *opts, const char *data_dir, const char *endpo
 pid_t
 ob_bench_broker_start(const bench_opts_t *opts, const char *data_dir, char *endpoint, size_t len)
 {
-    /* Ask the kernel for a free loopback port, then hand it to the broker. */
-    zsock_t *port = zsock_new_router("tcp://127.0.0.1:![20000-32000]");
-    if (!port)
+    /* The broker binds a port the kernel picks and names it in its endpoint file: a port
+       probed here and let go could be taken before the broker binds it. */
+    char file[PATH_MAX];
+    if (broker_proc_file(data_dir, file, sizeof file))
         return -1;
-    snprintf(endpoint, len, "%s", zsock_endpoint(port));
-    zsock_destroy(&port);
-    pid_t pid = s_spawn_broker(opts, data_dir, endpoint);
+    remove(file); /* an earlier broker's */
+    pid_t pid = s_spawn_broker(opts, data_dir, file);
     if (pid < 0)
         return -1;
+    int status = -1;
+    if (broker_proc_wait_file(pid, file, BENCH_START_TIMEOUT, endpoint, len, &status)) {
+        fprintf(stderr, "orderbus-bench: the broker did not write %s\n", file);
+        if (status == -1) { /* still running */
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+        }
+        return -1;
+    }
     ob_client_config_t cfg = {.name = "bench-probe"};
     ob_bench_client_security(opts, &cfg);
     ob_client_t *probe = ob_client_new(endpoint, &cfg);

@@ -104,7 +104,8 @@ double ob_bench_handoff_us(void);
    message per event (run 1) or in messages of run events. */
 double ob_bench_zmq_stream_rate(size_t size, uint32_t run, double seconds);
 
-/* Starts the broker of opts with its data in data_dir (borrowed) on a free loopback port,
+/* Starts the broker of opts with its data in data_dir (borrowed) on a loopback port the
+   broker binds itself (tcp://127.0.0.1:*) and names in its endpoint file (broker_proc_file),
    written to endpoint (len bytes), and waits until it welcomes a client. The broker is
    killed if this process dies (PR_SET_PDEATHSIG: call it from the main thread). Returns
    the broker's pid, or -1 (nothing left running). */

@@ -85,6 +85,8 @@ s_check_valid(const ob_config_t *cfg)
               !strncmp(cfg->endpoint, "inproc://", 9));
     s_require(cfg->curve == 0 || cfg->curve == 1);
     s_require(cfg->curve || ob_config_endpoint_local(cfg->endpoint));
+    s_require(cfg->curve || strncmp(cfg->endpoint, "ipc://@", 7)); /* no file, no permissions */
+    s_require(memchr(cfg->endpoint_file, 0, sizeof cfg->endpoint_file) != NULL);
     s_require(memchr(cfg->cert, 0, sizeof cfg->cert) != NULL);
     s_require(memchr(cfg->permissions, 0, sizeof cfg->permissions) != NULL);
     s_require(!cfg->curve || (cfg->cert[0] && cfg->permissions[0]));

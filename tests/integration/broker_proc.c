@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/random.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,41 +20,87 @@
 
 #define BROKER_PROC_ARGS_MAX 32    /* arguments passed to the broker */
 #define BROKER_PROC_START_MS 10000 /* wait for a started broker to answer */
+#define BROKER_PROC_POLL_MS 5      /* look for the endpoint file this often */
+#define BROKER_PROC_BIND_TRIES 20  /* starts on an explicit port that cannot be bound */
+#define BROKER_PROC_RETRY_MS 250   /* between them */
 
 int
-broker_proc_endpoint(char *buf, size_t len)
+broker_proc_file(const char *data_dir, char *path, size_t len)
 {
-    /* A random free port below the kernel's range for outgoing connections (32768..), so that
-       no client's own reconnect can take it while the broker restarts on it. Random from the
-       kernel, not from czmq's "![a-b]", whose generator is seeded with the time in seconds:
-       two test programs started in the same second (ctest -j) drew the same ports. */
-    for (int tries = 0; tries < 100; tries++) {
-        uint16_t r = 0;
-        if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
-            return -1;
-        snprintf(buf, len, "tcp://127.0.0.1:%u", 20000u + r % 12000u);
-        zsock_t *probe = zsock_new_router(buf);
-        if (probe) {
-            zsock_destroy(&probe);
-            return 0;
+    int n = snprintf(path, len, "%s" BROKER_PROC_FILE_SUFFIX, data_dir);
+    return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+int
+broker_proc_wait_file(pid_t pid, const char *path, int timeout_ms, char *endpoint, size_t len,
+                      int *ret_status)
+{
+    int64_t deadline = zclock_mono() + timeout_ms;
+    while (1) {
+        /* The broker renames a whole file into place: present means complete. */
+        FILE *file = fopen(path, "r");
+        if (file) {
+            int rc = fgets(endpoint, (int)len, file) ? 0 : -1;
+            fclose(file);
+            endpoint[strcspn(endpoint, "\n")] = '\0';
+            return rc;
         }
+        int status = -1;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            if (ret_status)
+                *ret_status = status;
+            return -1;
+        }
+        if (zclock_mono() >= deadline)
+            return -1;
+        /* No event to wait on for a file appearing short of inotify: look again soon. */
+        zclock_sleep(BROKER_PROC_POLL_MS);
     }
+}
+
+/* Runs the broker with argv (NULL-terminated, argv[0] the binary) and waits for its
+   endpoint file path. Returns the pid, with the first endpoint bound in endpoint (len
+   bytes); or -1 (nothing left running), with *ret_exited set if the broker exited before it
+   served, else 0. */
+static pid_t
+s_spawn(const char **argv, const char *path, char *endpoint, size_t len, int *ret_exited)
+{
+    remove(path); /* a file left by an earlier broker of this data directory is not ours */
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a test killed by its timeout */
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    int status = -1;
+    if (broker_proc_wait_file(pid, path, BROKER_PROC_START_MS, endpoint, len, &status) == 0)
+        return pid;
+    *ret_exited = status != -1;
+    if (!*ret_exited)
+        broker_proc_stop(pid, SIGKILL);
     return -1;
 }
 
 pid_t
-broker_proc_start(const char *data_dir, const char *endpoint, ...)
+broker_proc_start(const char *data_dir, char *endpoint, ...)
 {
     const char *broker = getenv("OB_BROKER");
-    if (!broker)
+    char path[BROKER_PROC_PATH_MAX + sizeof BROKER_PROC_FILE_SUFFIX];
+    if (!broker || broker_proc_file(data_dir, path, sizeof path))
         return -1;
+    char asked[BROKER_PROC_ENDPOINT_MAX];
+    snprintf(asked, sizeof asked, "%s", endpoint);
     const char *argv[BROKER_PROC_ARGS_MAX];
     int argc = 0;
     argv[argc++] = broker;
     argv[argc++] = "--data-dir";
     argv[argc++] = data_dir;
     argv[argc++] = "--endpoint";
-    argv[argc++] = endpoint;
+    argv[argc++] = asked;
+    argv[argc++] = "--endpoint-file";
+    argv[argc++] = path;
     argv[argc++] = "--curve"; /* plaintext on the test's loopback or ipc endpoint; a later */
     argv[argc++] = "0";       /* --curve among the extra arguments wins */
     va_list ap;
@@ -66,21 +111,31 @@ broker_proc_start(const char *data_dir, const char *endpoint, ...)
     va_end(ap);
     argv[argc] = NULL;
 
-    pid_t pid = fork();
+    /* An ephemeral port is the kernel's pick: free. An explicit one (a restart) was free
+       when the broker before bound it, and is its own again once that broker is gone, but
+       a client's outgoing connection may hold it as its local port for a while: try again. */
+    int explicit_port = !strchr(asked, '*');
+    pid_t pid = -1;
+    int exited = 0;
+    char bound[BROKER_PROC_ENDPOINT_MAX];
+    for (int tries = 0; pid < 0 && tries < (explicit_port ? BROKER_PROC_BIND_TRIES : 1); tries++) {
+        if (tries)
+            zclock_sleep(BROKER_PROC_RETRY_MS);
+        exited = 0;
+        pid = s_spawn(argv, path, bound, sizeof bound, &exited);
+        if (pid < 0 && !exited)
+            return -1; /* no start or no answer: not a port taken */
+    }
     if (pid < 0)
         return -1;
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a test killed by its timeout */
-        execv(broker, (char *const *)argv);
-        _exit(127);
-    }
-    ob_client_t *client = ob_client_new(endpoint, NULL);
+    ob_client_t *client = ob_client_new(bound, NULL);
     int rc = client ? ob_client_connect(client, BROKER_PROC_START_MS) : -1;
     ob_client_destroy(&client);
     if (rc != 0) {
         broker_proc_stop(pid, SIGKILL);
         return -1;
     }
+    snprintf(endpoint, BROKER_PROC_ENDPOINT_MAX, "%s", bound);
     return pid;
 }
 
@@ -130,10 +185,8 @@ broker_proc_site_make(broker_proc_site_t *self, const char *name)
     if (!self->dir)
         return -1;
     snprintf(self->data_dir, sizeof self->data_dir, "%s/data", self->dir);
-    if (broker_proc_endpoint(self->endpoint, sizeof self->endpoint) == 0)
-        return 0;
-    broker_proc_site_remove(self);
-    return -1;
+    snprintf(self->endpoint, sizeof self->endpoint, "%s", BROKER_PROC_EPHEMERAL);
+    return 0;
 }
 
 int

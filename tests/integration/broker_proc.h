@@ -14,13 +14,29 @@
 #define BROKER_PROC_PATH_MAX 512     /* bytes in a data directory path */
 #define BROKER_PROC_ENDPOINT_MAX 128 /* bytes in an endpoint */
 
-/* Writes a free loopback endpoint "tcp://127.0.0.1:PORT" into buf. Returns 0 or -1. */
-int broker_proc_endpoint(char *buf, size_t len);
+#define BROKER_PROC_EPHEMERAL "tcp://127.0.0.1:*" /* a free port, which the broker picks */
+#define BROKER_PROC_FILE_SUFFIX ".endpoint"       /* beside the data directory */
 
-/* Starts orderbus-broker with --data-dir data_dir --endpoint endpoint and any extra NULL-
-   terminated arguments, and waits until it welcomes a client (up to 10 s).
-   Returns the pid, or -1 (the process, if any, is killed). */
-pid_t broker_proc_start(const char *data_dir, const char *endpoint, ...);
+/* Writes into path (len bytes) the endpoint file of the broker of data_dir (borrowed):
+   data_dir BROKER_PROC_FILE_SUFFIX. Returns 0, or -1 if it does not fit. */
+int broker_proc_file(const char *data_dir, char *path, size_t len);
+
+/* Waits until the broker pid has written its endpoint file path (borrowed), or has exited
+   (then reaped), or timeout_ms has passed, looking every few milliseconds; copies the file's
+   first endpoint into endpoint (len bytes). Returns 0, or -1 (the broker exited: its
+   status is in *ret_status if not NULL, else -1 there; or the time ran out: still running). */
+int broker_proc_wait_file(pid_t pid, const char *path, int timeout_ms, char *endpoint, size_t len,
+                          int *ret_status);
+
+/* Starts orderbus-broker with --data-dir data_dir --endpoint endpoint --endpoint-file
+   (broker_proc_file) and any extra NULL-terminated arguments; waits until it has written
+   its endpoint file and welcomes a client (up to 10 s). endpoint (BROKER_PROC_ENDPOINT_MAX
+   bytes) is read and written: BROKER_PROC_EPHEMERAL lets the broker bind a free port, and
+   the endpoint bound replaces it, so that a restart with the same buffer comes back on the
+   same port. A broker that exits before it serves on an explicit port (the port taken in
+   between by another socket, which goes away) is started again on it, up to
+   BROKER_PROC_BIND_TRIES times. Returns the pid, or -1 (the process, if any, is killed). */
+pid_t broker_proc_start(const char *data_dir, char *endpoint, ...);
 
 /* Sends sig to pid and reaps it. Returns the exit status from waitpid, or -1. */
 int broker_proc_stop(pid_t pid, int sig);
@@ -36,11 +52,12 @@ int broker_proc_remove(const char *path);
 typedef struct broker_proc_site {
     char *dir;                               /* scratch directory, owned */
     char data_dir[BROKER_PROC_PATH_MAX];     /* <dir>/data, made by the broker */
-    char endpoint[BROKER_PROC_ENDPOINT_MAX]; /* a free loopback endpoint */
+    char endpoint[BROKER_PROC_ENDPOINT_MAX]; /* BROKER_PROC_EPHEMERAL, then the one bound */
 } broker_proc_site_t;
 
-/* Makes a scratch directory for the test named name, the path of a data directory in it and a
-   free endpoint. Returns 0, or -1 with nothing made. */
+/* Makes a scratch directory for the test named name, the path of a data directory in it and
+   the endpoint BROKER_PROC_EPHEMERAL (broker_proc_start replaces it with the port bound).
+   Returns 0, or -1 with nothing made. */
 int broker_proc_site_make(broker_proc_site_t *self, const char *name);
 
 /* Removes the scratch directory (stop the broker first) and frees its path. Returns 0 or -1. */

@@ -179,7 +179,7 @@ test_hot_backup_restore(void **state)
     assert_int_equal(stat(path, &st), 0);
 
     /* Restore: a broker on the backup, on a new endpoint. */
-    assert_int_equal(broker_proc_endpoint(site.endpoint, sizeof site.endpoint), 0);
+    snprintf(site.endpoint, sizeof site.endpoint, "%s", BROKER_PROC_EPHEMERAL);
     broker = broker_proc_start(backup_dir, site.endpoint, BK_PLAIN, NULL);
     assert_true(broker > 0);
     ob_client_config_t cfg = {.name = "restore", .timeout_ms = BK_WAIT_MS};
@@ -318,7 +318,7 @@ test_second_broker_refused(void **state)
     assert_int_equal(broker_proc_site_make(&site, "backup-lock"), 0);
     char other[BROKER_PROC_ENDPOINT_MAX], err_file[600], want[600];
     snprintf(err_file, sizeof err_file, "%s/second.err", site.dir);
-    assert_int_equal(broker_proc_endpoint(other, sizeof other), 0);
+    snprintf(other, sizeof other, "%s", BROKER_PROC_EPHEMERAL);
     pid_t first = broker_proc_start(site.data_dir, site.endpoint, BK_PLAIN, NULL);
     assert_true(first > 0);
 

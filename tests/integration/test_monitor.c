@@ -33,10 +33,10 @@
 #define T_SCREEN_ROWS 24
 
 typedef struct t_fx {
-    char *dir;            /* scratch directory */
-    char data[512];       /* the broker's data directory */
-    char endpoint[64];    /* the broker's endpoint */
-    pid_t broker;         /* the broker process, or 0 */
+    char *dir;                               /* scratch directory */
+    char data[512];                          /* the broker's data directory */
+    char endpoint[BROKER_PROC_ENDPOINT_MAX]; /* the broker's endpoint */
+    pid_t broker;                            /* the broker process, or 0 */
     ob_client_t *client;  /* an in-process client, for subscribers and publishers */
     int status;           /* the last run's exit status */
     char out[T_TEXT_MAX]; /* the last run's standard output */
@@ -215,7 +215,7 @@ s_setup(void **state)
     fx->dir = broker_proc_scratch("monitor");
     assert_non_null(fx->dir);
     snprintf(fx->data, sizeof fx->data, "%s/data", fx->dir);
-    assert_int_equal(broker_proc_endpoint(fx->endpoint, sizeof fx->endpoint), 0);
+    snprintf(fx->endpoint, sizeof fx->endpoint, "%s", BROKER_PROC_EPHEMERAL);
     fx->broker = broker_proc_start(fx->data, fx->endpoint, "--config",
                                    OB_SOURCE_DIR "/deploy/orderbus-broker.cfg",
                                    "--retention-max-events", "1000", NULL);

@@ -702,22 +702,27 @@ static void
 test_sighup_process(void **state)
 {
     t_sec_t *sec = *state;
-    char data[T_PATH_MAX * 2], endpoint[64], oms7_cert[T_PATH_MAX * 2], root_cert[T_PATH_MAX * 2];
+    char data[T_PATH_MAX * 2], endpoint[BROKER_PROC_ENDPOINT_MAX], oms7_cert[T_PATH_MAX * 2],
+        root_cert[T_PATH_MAX * 2];
     snprintf(data, sizeof data, "%s/proc-data", sec->dir);
     snprintf(oms7_cert, sizeof oms7_cert, "%s/oms7-proc.cert", sec->dir);
     snprintf(root_cert, sizeof root_cert, "%s/root-proc.cert", sec->dir);
     assert_int_equal(zcert_save(sec->oms7, oms7_cert), 0);
     assert_int_equal(zcert_save(sec->root, root_cert), 0);
-    assert_int_equal(broker_proc_endpoint(endpoint, sizeof endpoint), 0);
+    char file[T_PATH_MAX * 2 + sizeof BROKER_PROC_FILE_SUFFIX];
+    assert_int_equal(broker_proc_file(data, file, sizeof file), 0);
     const char *broker = getenv("OB_BROKER");
     assert_non_null(broker);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        execl(broker, broker, "--data-dir", data, "--endpoint", endpoint, "--curve", "1", "--cert",
-              sec->broker, "--permissions", sec->perms, (char *)NULL);
+        execl(broker, broker, "--data-dir", data, "--endpoint", BROKER_PROC_EPHEMERAL,
+              "--endpoint-file", file, "--curve", "1", "--cert", sec->broker, "--permissions",
+              sec->perms, (char *)NULL);
         _exit(127);
     }
+    assert_int_equal(
+        broker_proc_wait_file(pid, file, T_TIMEOUT_MS, endpoint, sizeof endpoint, NULL), 0);
 
     ob_client_config_t cfg = {.name = "oms-7", .timeout_ms = T_TIMEOUT_MS};
     cfg.cert = oms7_cert;

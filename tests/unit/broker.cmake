@@ -30,3 +30,14 @@ ob_cmocka_test(test_subs TIMEOUT 180
 ob_cmocka_test(test_limits TIMEOUT 120
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_limits.c
   LIBS ob_test_peer)
+# Binding (PROTOCOL.md 3.1): localhost, ipc socket modes, abstract ipc, the endpoint file.
+# test_broker_endpoint_ipv6 binds tcp://[::1] and is reported as skipped without IPv6 loopback.
+ob_cmocka_test(test_broker_endpoint
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_endpoint.c
+  LIBS ob_broker_core)
+add_test(NAME test_broker_endpoint_ipv6 COMMAND test_broker_endpoint ipv6)
+set_tests_properties(test_broker_endpoint_ipv6 PROPERTIES TIMEOUT 60 SKIP_RETURN_CODE 77)
+# A full disk through the server actor: the ERROR reason and the rate of log lines.
+ob_cmocka_test(test_broker_diskfull TIMEOUT 120
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_diskfull.c
+  LIBS ob_test_peer -Wl,--wrap=mdb_txn_commit -Wl,--wrap=zclock_mono)

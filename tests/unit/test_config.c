@@ -183,6 +183,7 @@ test_file_and_override(void **state)
     s_write(fx, "# a comment\n"
                 "broker\n"
                 "    endpoint = tcp://127.0.0.1:9999   # trailing comment\n"
+                "    endpoint_file = /run/orderbus/endpoint\n"
                 "    data_dir = \"/srv/orderbus data\"\n"
                 "    map_size = 2G\n"
                 "    max_event_bytes = 512K\n"
@@ -193,6 +194,7 @@ test_file_and_override(void **state)
     assert_int_equal(s_parse(&cfg, err, sizeof err, "--config", fx->file, NULL), 0);
     assert_string_equal(cfg.config_file, fx->file);
     assert_string_equal(cfg.endpoint, "tcp://127.0.0.1:9999");
+    assert_string_equal(cfg.endpoint_file, "/run/orderbus/endpoint");
     assert_string_equal(cfg.data_dir, "/srv/orderbus data");
     assert_int_equal(cfg.map_size, 2ull << 30);
     assert_int_equal(cfg.max_event_bytes, 512 * 1024);
@@ -201,9 +203,10 @@ test_file_and_override(void **state)
 
     /* flags override the file, before or after --config */
     assert_int_equal(s_parse(&cfg, err, sizeof err, "--batch-max", "7", "--config", fx->file,
-                             "--endpoint", "ipc:///tmp/x.ipc", NULL),
+                             "--endpoint", "ipc:///tmp/x.ipc", "--endpoint-file", "ep", NULL),
                      0);
     assert_int_equal(cfg.batch_max, 7);
+    assert_string_equal(cfg.endpoint_file, "ep");
     assert_string_equal(cfg.endpoint, "ipc:///tmp/x.ipc");
     assert_int_equal(cfg.map_size, 2ull << 30);
 
@@ -409,6 +412,14 @@ test_loopback_rule(void **state)
         assert_string_equal(cfg.cert, "/k/broker.cert");
         assert_string_equal(cfg.permissions, "/k/perms.cfg");
     }
+    /* an abstract ipc name is local but has no file permissions: any local user could
+       connect, so plaintext refuses it; CURVE authenticates, so it may */
+    assert_int_equal(s_parse(&cfg, err, sizeof err, "--endpoint", "ipc://@orderbus", NULL),
+                     OB_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err, "abstract"));
+    assert_int_equal(s_parse(&cfg, err, sizeof err, "--endpoint", "ipc://@orderbus", "--curve", "1",
+                             "--cert", "/k/broker.cert", "--permissions", "/k/perms.cfg", NULL),
+                     0);
     /* the security section of the file; a flag overrides it */
     s_write(fx, "broker\n    endpoint = tcp://*:7450\nsecurity\n    curve = 1\n"
                 "    cert = \"/etc/orderbus/keys/broker.cert\"\n"

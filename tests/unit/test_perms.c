@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 #include <czmq.h>
@@ -287,17 +288,26 @@ test_rules_table(void **state)
     ob_perms_destroy(&perms);
 }
 
+/* Returns the orderbus-keys binary (OB_KEYS) and makes the scratch directory dir (a
+   mkdtemp template); fails the test without them. */
+static const char *
+s_keys(char *dir)
+{
+    const char *keys = getenv("OB_KEYS");
+    if (!keys)
+        fail_msg("OB_KEYS (the orderbus-keys binary) is not set");
+    assert_non_null(mkdtemp(dir));
+    return keys;
+}
+
 /* orderbus-keys client prints an entry that the parser accepts as written, with the key of
    the certificate it wrote. */
 static void
 test_keys_entry(void **state)
 {
     (void)state;
-    const char *keys = getenv("OB_KEYS");
-    if (!keys)
-        fail_msg("OB_KEYS (the orderbus-keys binary) is not set");
     char dir[] = "/tmp/test_perms.XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    const char *keys = s_keys(dir);
     char command[1024];
     snprintf(command, sizeof command,
              "%s client oms-7 %s --publish mp.7 --subscribe oms.7 --subscribe 'oms.*.audit' "
@@ -344,14 +354,42 @@ test_keys_entry(void **state)
     assert_int_equal(system(command), 0);
 }
 
+/* orderbus-keys makes a missing directory, and its missing parents, 0700 under umask 000
+   (the help says 0700; zsys_dir_create alone made them 0777 less the umask), and leaves
+   the mode of an existing directory alone. */
+static void
+test_keys_dir_mode(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_perms.XXXXXX";
+    const char *keys = s_keys(dir);
+    char command[1024], path[512];
+    snprintf(command, sizeof command, "umask 000 && %s broker %s/a/keys 2>/dev/null", keys, dir);
+    assert_int_equal(system(command), 0);
+    snprintf(path, sizeof path, "%s/a/keys", dir);
+    assert_int_equal(zsys_file_mode(path) & 07777, 0700);
+    snprintf(path, sizeof path, "%s/a", dir);
+    assert_int_equal(zsys_file_mode(path) & 07777, 0700);
+    snprintf(path, sizeof path, "%s/a/keys/broker.cert_secret", dir);
+    assert_int_equal(zsys_file_mode(path) & 0777, 0600);
+    /* an existing directory keeps its mode: it is the owner's choice */
+    snprintf(path, sizeof path, "%s/shared", dir);
+    assert_int_equal(mkdir(path, 0750), 0);
+    assert_int_equal(chmod(path, 0750), 0);
+    snprintf(command, sizeof command, "umask 000 && %s client c %s >/dev/null 2>&1", keys, path);
+    assert_int_equal(system(command), 0);
+    assert_int_equal(zsys_file_mode(path) & 07777, 0750);
+    snprintf(command, sizeof command, "rm -rf %s", dir);
+    assert_int_equal(system(command), 0);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_rules_table),
-        cmocka_unit_test(test_keys_entry),
+        cmocka_unit_test(test_valid),         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_rules_table),   cmocka_unit_test(test_keys_entry),
+        cmocka_unit_test(test_keys_dir_mode),
     };
     return cmocka_run_group_tests(tests, s_setup, NULL);
 }

@@ -34,7 +34,8 @@
 
 /* --- mdb_txn_commit, wrapped: fails the next s_fail_commits commits ------------------------ */
 
-static int s_fail_commits; /* commits still to fail */
+static int s_fail_commits;     /* commits still to fail */
+static int s_fail_errno = EIO; /* with this code (LMDB returns errno values as they are) */
 
 int __real_mdb_txn_commit(MDB_txn *txn);
 int __wrap_mdb_txn_commit(MDB_txn *txn);
@@ -45,7 +46,7 @@ __wrap_mdb_txn_commit(MDB_txn *txn)
     if (s_fail_commits > 0) {
         s_fail_commits--;
         mdb_txn_abort(txn); /* a failed commit frees the transaction, as LMDB's does */
-        return EIO;
+        return s_fail_errno;
     }
     return __real_mdb_txn_commit(txn);
 }
@@ -98,6 +99,7 @@ s_teardown(void **state)
     s_remove_dir(fx->dir);
     free(fx);
     s_fail_commits = 0;
+    s_fail_errno = EIO;
     return 0;
 }
 
@@ -752,6 +754,28 @@ test_many_topics(void **state)
         s_assert_event(fx->store, names[t], 1, "first");
         s_assert_event(fx->store, names[t], 2, "second");
     }
+}
+
+/* A full disk (the commit's write fails with ENOSPC) is -ENOSPC, which names the cause, not
+   the bare OB_ERR_STORAGE of other failures; nothing is stored and the next batch works. */
+static void
+test_commit_disk_full(void **state)
+{
+    t_fixture_t *fx = *state;
+    ob_store_item_t items[2];
+    s_fail_commits = 1;
+    s_fail_errno = ENOSPC;
+    s_item(&items[0], "oms.1", "a", NULL);
+    s_item(&items[1], "oms.2", "b", NULL);
+    assert_int_equal(ob_store_append(fx->store, items, 2), -ENOSPC);
+    assert_int_equal(items[0].rc, -ENOSPC);
+    assert_int_equal(items[1].rc, -ENOSPC);
+    assert_string_equal(ob_strerror(-ENOSPC), "no space left on device");
+    ob_topic_stat_t stat;
+    assert_int_equal(ob_store_topic_stat(fx->store, "oms.1", &stat), OB_ERR_NO_SUCH_TOPIC);
+    s_item(&items[0], "oms.1", "a", NULL);
+    assert_int_equal(ob_store_append(fx->store, items, 1), 0);
+    assert_int_equal(items[0].seq, 1);
 }
 
 static void
@@ -1798,6 +1822,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_open_append_get, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_commit_disk_full, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_seq_per_topic, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_dedup, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_item_errors, s_setup, s_teardown),
