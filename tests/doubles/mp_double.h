@@ -128,8 +128,8 @@ typedef struct mpd_store {
     mpd_vec_t projects;     /* mpd_project_t *, projects[id - 1] */
     mpd_vec_t messages;     /* mpd_message_t *, messages[id - 1] */
     mpd_vec_t events;       /* committed mpd_event_t *, sorted by created_us, stable */
-    mpd_vec_t held;         /* events created while holding, not yet committed */
-    bool holding;           /* new events wait for /_control/release */
+    mpd_vec_t held;         /* events held back, not yet committed */
+    long hold_next;         /* hold back this many of the next events */
     long event_seq;         /* events made */
     int64_t last_us;        /* the clock never goes back */
     mpd_faults_t faults;    /* pending faults */
@@ -183,7 +183,7 @@ mpd_message_t *mpd_message_add(mpd_store_t *self, long project_id, long item_iid
                                const json_t *author, const char *role, const char *content,
                                const char *scope);
 int mpd_message_edit(mpd_store_t *self, mpd_message_t *msg, const char *content);
-/* Commits the events held since holding began, in creation order. */
+/* Commits the held events, in creation order, and holds no more. */
 void mpd_store_release(mpd_store_t *self);
 
 /* Index of the first committed event with created_us > after_us. */

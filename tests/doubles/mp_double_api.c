@@ -901,8 +901,11 @@ s_control_post(s_ctx_t *c, const char *what, const json_t *in)
     if (strcmp(what, "burst") == 0)
         return s_control_burst(c, in);
     if (strcmp(what, "hold") == 0) {
-        c->store->holding = true;
-        return s_json(MHD_HTTP_OK, json_pack("{s:b}", "holding", 1));
+        long count = 1;
+        if (!s_field(in, "count", 1, LONG_MAX, &count))
+            return s_error(MHD_HTTP_BAD_REQUEST, "count is a positive integer");
+        c->store->hold_next = count;
+        return s_json(MHD_HTTP_OK, json_pack("{s:I}", "hold_next", (json_int_t)count));
     }
     if (strcmp(what, "release") == 0) {
         size_t n = c->store->held.n;

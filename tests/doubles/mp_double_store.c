@@ -374,7 +374,13 @@ s_event_add(mpd_store_t *self, mpd_action_t action, mpd_resource_t resource, lon
     event->item_iid = item_iid;
     event->message_id = message_id;
     event->changes = changes;
-    int rc = self->holding ? mpd_vec_push(&self->held, event) : s_commit(self, event);
+    int rc;
+    if (self->hold_next > 0) {
+        self->hold_next--;
+        rc = mpd_vec_push(&self->held, event);
+    } else {
+        rc = s_commit(self, event);
+    }
     if (rc != 0)
         s_event_free(event);
     return rc;
@@ -383,7 +389,7 @@ s_event_add(mpd_store_t *self, mpd_action_t action, mpd_resource_t resource, lon
 void
 mpd_store_release(mpd_store_t *self)
 {
-    self->holding = false;
+    self->hold_next = 0;
     for (size_t i = 0; i < self->held.n; i++)
         if (s_commit(self, self->held.v[i]) != 0)
             s_event_free(self->held.v[i]);
@@ -927,8 +933,8 @@ mpd_store_dump(mpd_store_t *self)
         json_array_append_new(events, s_dump_event(self, self->held.v[i]));
     char now[MPD_TS_LEN];
     mpd_format_ts(self->last_us, true, now, sizeof now);
-    return json_pack("{s:o, s:o, s:o, s:o, s:b, s:I, s:s, s:o}", "omses", omses, "projects",
-                     projects, "messages", messages, "events", events, "holding", self->holding,
-                     "requests", (json_int_t)self->requests, "clock", now, "raw_events",
-                     json_integer((json_int_t)self->event_seq));
+    return json_pack("{s:o, s:o, s:o, s:o, s:I, s:I, s:s, s:o}", "omses", omses, "projects",
+                     projects, "messages", messages, "events", events, "hold_next",
+                     (json_int_t)self->hold_next, "requests", (json_int_t)self->requests, "clock",
+                     now, "raw_events", json_integer((json_int_t)self->event_seq));
 }
