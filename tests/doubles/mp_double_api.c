@@ -2,7 +2,18 @@
     connection so that an injected hang or slow answer holds only its own connection).
 
     /api/v1/...   the Ordering API (reference section 4), faithful to its quirks: see README.md.
-    /_control/... the test control interface (JSON in, JSON out), listed in README.md.
+    /_control/... the test control interface (JSON in, JSON out; README.md has the fields):
+        POST oms            register an OMS (id, name, type, default, token, trigger)
+        POST projects       create a project (owner, attributes)
+        POST project_items  order an item (project_id, primary_oms_id, status, attributes, ...)
+        POST update         change an item's status or secrets as the Marketplace would
+        POST messages       post a message (any role, any scope)
+        POST edit           edit a message
+        POST burst          count status updates within one second
+        POST hold, release  hold the next events back, then commit them late
+        POST faults         the next /api/ requests fail (5xx), hang or answer slowly
+        GET  state          everything, secrets and microseconds included
+        GET  triggers       the trigger calls made
 
     Each request runs with the store's mutex held, except for injected waits. */
 #include "mp_double.h"
