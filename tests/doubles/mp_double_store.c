@@ -860,12 +860,11 @@ mpd_json_event(mpd_store_t *self, const mpd_event_t *event)
             bool hide;
             const char *field =
                 s_api_field(self, event, json_string_value(json_object_get(c, "field")), &hide);
+            json_t *before = json_object_get(c, "before"), *after = json_object_get(c, "after");
             json_array_append_new(
                 changes,
-                json_pack("{s:s, s:O, s:O}", "field", field, "before",
-                          hide ? json_string(MPD_OBFUSCATED) : json_object_get(c, "before"),
-                          "after",
-                          hide ? json_string(MPD_OBFUSCATED) : json_object_get(c, "after")));
+                hide ? s_change(field, json_string(MPD_OBFUSCATED), json_string(MPD_OBFUSCATED))
+                     : s_change(field, json_incref(before), json_incref(after)));
         }
         json_object_set_new(obj, "changes", changes);
     }
