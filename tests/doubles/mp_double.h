@@ -25,6 +25,7 @@
 #define MPD_BURST_MAX 100000             /* events made by one /_control/burst */
 #define MPD_TRIGGER_LOG_MAX 100000       /* trigger attempts kept for /_control/triggers */
 #define MPD_TRIGGER_RETRIES 25           /* Sidekiq's default retry count (reference 6.3) */
+#define MPD_TRIGGER_WORKERS 5            /* calls at once: Sidekiq's concurrency (reference 6.3) */
 #define MPD_TRIGGER_TIMEOUT_S 60         /* Net::HTTP's default open and read timeouts */
 #define MPD_FAULT_MS_MAX 600000          /* a hang or a slow answer, ms */
 #define MPD_SLOW_CHUNK 16                /* bytes per chunk of a slow answer */
@@ -112,12 +113,13 @@ typedef struct mpd_vec {
 
 /* Faults the control interface injects into the next /api/ requests. */
 typedef struct mpd_faults {
-    long fail_next;  /* answer this many with fail_status */
-    int fail_status; /* 5xx */
-    long hang_next;  /* hold this many for hang_ms before answering */
-    long hang_ms;    /* ms */
-    long slow_next;  /* send this many bodies slowly over slow_ms */
-    long slow_ms;    /* ms */
+    long fail_next;   /* answer this many with fail_status */
+    int fail_status;  /* 5xx */
+    long hang_next;   /* hold this many for hang_ms before answering */
+    long hang_ms;     /* ms */
+    long slow_next;   /* send this many bodies slowly over slow_ms */
+    long slow_ms;     /* ms */
+    bool stable_ties; /* false (default): events of one created_at come in any order */
 } mpd_faults_t;
 
 typedef struct mpd_store {
@@ -135,6 +137,7 @@ typedef struct mpd_store {
     mpd_faults_t faults;    /* pending faults */
     long requests;          /* /api/ requests served */
     mpd_trigger_t *trigger; /* borrowed: where events fire triggers */
+    unsigned seed;          /* rand_r state: the order of ties */
 } mpd_store_t;
 
 /* Store (mp_double_store.c). Callers hold store->lock around every call but new/destroy. */

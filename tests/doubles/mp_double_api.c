@@ -439,6 +439,23 @@ s_omses_index(const s_ctx_t *c)
     return s_list("omses", list);
 }
 
+/* Shuffles each run of events with the same created_at (Fisher-Yates). */
+static void
+s_shuffle_ties(mpd_vec_t *events, unsigned *seed)
+{
+    for (size_t a = 0, b; a < events->n; a = b) {
+        int64_t us = ((mpd_event_t *)events->v[a])->created_us;
+        for (b = a + 1; b < events->n && ((mpd_event_t *)events->v[b])->created_us == us; b++)
+            ;
+        for (size_t i = b - 1; i > a; i--) {
+            size_t k = a + (size_t)rand_r(seed) % (i - a + 1);
+            void *t = events->v[i];
+            events->v[i] = events->v[k];
+            events->v[k] = t;
+        }
+    }
+}
+
 static s_reply_t
 s_events(const s_ctx_t *c, const mpd_oms_t *oms)
 {
@@ -452,17 +469,28 @@ s_events(const s_ctx_t *c, const mpd_oms_t *oms)
         return s_error(MHD_HTTP_BAD_REQUEST, E_MISSING_TS);
     if (mpd_parse_ts(ts, &after) != 0)
         return s_error(MHD_HTTP_BAD_REQUEST, E_DATE);
-    /* created_at > from_timestamp ORDER BY created_at LIMIT limit, no tie-breaker (4.3) */
-    json_t *list = json_array();
-    long long n = 0;
-    for (size_t i = mpd_events_after(c->store, after); list && i < c->store->events.n && n < limit;
-         i++) {
-        const mpd_event_t *event = c->store->events.v[i];
+    /* created_at > from_timestamp ORDER BY created_at LIMIT limit, no tie-breaker (4.3): the
+       visible events up to limit and the rest of the last one's tie, then each tie shuffled
+       (a database may return equal rows in any order), then cut to limit */
+    mpd_vec_t picked = {0};
+    for (size_t i = mpd_events_after(c->store, after); i < c->store->events.n; i++) {
+        mpd_event_t *event = c->store->events.v[i];
         if (!mpd_scope_event(c->store, oms, event))
             continue;
-        json_array_append_new(list, mpd_json_event(c->store, event));
-        n++;
+        if ((long long)picked.n >= limit &&
+            event->created_us != ((mpd_event_t *)picked.v[picked.n - 1])->created_us)
+            break;
+        if (mpd_vec_push(&picked, event) != 0) {
+            free(picked.v);
+            return s_error(MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+        }
     }
+    if (!c->store->faults.stable_ties)
+        s_shuffle_ties(&picked, &c->store->seed);
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < picked.n && (long long)i < limit; i++)
+        json_array_append_new(list, mpd_json_event(c->store, picked.v[i]));
+    free(picked.v);
     return s_list("events", list);
 }
 
@@ -764,10 +792,10 @@ s_control_item(s_ctx_t *c, const json_t *in, s_reply_t *ret)
 static json_t *
 s_faults_json(const mpd_faults_t *f)
 {
-    return json_pack("{s:I, s:i, s:I, s:I, s:I, s:I}", "fail_next", (json_int_t)f->fail_next,
+    return json_pack("{s:I, s:i, s:I, s:I, s:I, s:I, s:b}", "fail_next", (json_int_t)f->fail_next,
                      "fail_status", f->fail_status, "hang_next", (json_int_t)f->hang_next,
                      "hang_ms", (json_int_t)f->hang_ms, "slow_next", (json_int_t)f->slow_next,
-                     "slow_ms", (json_int_t)f->slow_ms);
+                     "slow_ms", (json_int_t)f->slow_ms, "stable_ties", f->stable_ties);
 }
 
 /* Reads an optional integer field within [lo, hi] into *v. Returns false if out of range. */
@@ -795,6 +823,11 @@ s_control_faults(s_ctx_t *c, const json_t *in)
         !s_field(in, "slow_next", 0, LONG_MAX, &f.slow_next) ||
         !s_field(in, "slow_ms", 0, MPD_FAULT_MS_MAX, &f.slow_ms))
         return s_error(MHD_HTTP_BAD_REQUEST, "fault fields are integers in range (README.md)");
+    const json_t *stable = json_object_get(in, "stable_ties");
+    if (stable && !json_is_boolean(stable))
+        return s_error(MHD_HTTP_BAD_REQUEST, "stable_ties is a boolean");
+    if (stable)
+        f.stable_ties = json_is_true(stable);
     f.fail_status = (int)status;
     c->store->faults = f;
     return s_json(MHD_HTTP_OK, s_faults_json(&f));

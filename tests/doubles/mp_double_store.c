@@ -109,6 +109,7 @@ mpd_store_new(mpd_trigger_t *trigger)
     pthread_cond_init(&self->wake, NULL);
     self->trigger = trigger;
     self->faults.fail_status = 500;
+    self->seed = (unsigned)time(NULL);
     return self;
 }
 

@@ -7,8 +7,9 @@
     Sidekiq retries a raised job (6.3): up to 25 times, after count^4 + 15 + rand(10) * (count +
     1) seconds, each second scaled to scale_ms milliseconds so that tests need not wait.
 
-    One thread runs a libcurl multi handle, so a receiver that hangs delays only its own call,
-    never another trigger nor the API. */
+    One thread runs a libcurl multi handle with at most MPD_TRIGGER_WORKERS calls in flight, as
+    Sidekiq runs that many jobs at once (config/sidekiq.yml, reference 6.3): a receiver that
+    hangs holds only its own call (one worker), never the API; the others queue in order. */
 #include "mp_double.h"
 
 #include <curl/curl.h>
@@ -26,13 +27,16 @@ typedef struct s_job {
     int64_t due_ms;             /* monotonic time to start */
     CURL *easy;                 /* while in flight */
     struct curl_slist *headers; /* while in flight */
-    struct s_job *next;         /* in the waiting or the in-flight list */
+    struct s_job *next;         /* in the queue, the retries or the in-flight list */
 } s_job_t;
 
 struct mpd_trigger {
     pthread_mutex_t lock; /* guards waiting, log, stop */
-    s_job_t *waiting;     /* jobs not yet started, any order */
+    s_job_t *head;        /* new jobs, first in first out */
+    s_job_t *tail;        /* last of the queue */
+    s_job_t *retries;     /* jobs waiting for their retry time, any order (thread only) */
     s_job_t *inflight;    /* jobs in the multi handle (thread only) */
+    int n_inflight;       /* at most MPD_TRIGGER_WORKERS (thread only) */
     json_t *log;          /* attempts made */
     bool stop;            /* the thread ends */
     long scale_ms;        /* ms per Sidekiq second */
@@ -157,8 +161,11 @@ mpd_trigger_fire(mpd_trigger_t *self, const mpd_oms_t *oms)
     free(field);
     job->due_ms = s_now_ms();
     pthread_mutex_lock(&self->lock);
-    job->next = self->waiting;
-    self->waiting = job;
+    if (self->tail)
+        self->tail->next = job;
+    else
+        self->head = job;
+    self->tail = job;
     pthread_mutex_unlock(&self->lock);
     curl_multi_wakeup(self->multi);
     return 0;
@@ -208,6 +215,7 @@ s_start(mpd_trigger_t *self, s_job_t *job)
         return -ENOMEM;
     job->next = self->inflight;
     self->inflight = job;
+    self->n_inflight++;
     return 0;
 }
 
@@ -248,6 +256,7 @@ s_finish(mpd_trigger_t *self, CURLMsg *msg)
     for (s_job_t **pp = &self->inflight; *pp; pp = &(*pp)->next) {
         if (*pp == job) {
             *pp = job->next;
+            self->n_inflight--;
             break;
         }
     }
@@ -261,10 +270,20 @@ s_finish(mpd_trigger_t *self, CURLMsg *msg)
     }
     job->due_ms = s_now_ms() + s_retry_delay(self, job->attempt) * self->scale_ms;
     job->attempt++;
-    pthread_mutex_lock(&self->lock);
-    job->next = self->waiting;
-    self->waiting = job;
-    pthread_mutex_unlock(&self->lock);
+    job->next = self->retries;
+    self->retries = job;
+}
+
+/* Starts job, or drops it when libcurl cannot take it. */
+static void
+s_start_or_drop(mpd_trigger_t *self, s_job_t *job)
+{
+    job->next = NULL;
+    if (s_start(self, job) != 0) {
+        if (job->easy)
+            curl_multi_remove_handle(self->multi, job->easy);
+        s_job_free(job);
+    }
 }
 
 static void *
@@ -278,29 +297,31 @@ s_run(void *arg)
             pthread_mutex_unlock(&self->lock);
             break;
         }
-        s_job_t **pp = &self->waiting, *due = NULL;
-        while (*pp) {
+        pthread_mutex_unlock(&self->lock);
+        /* due retries first, then new jobs, while a Sidekiq worker is free */
+        for (s_job_t **pp = &self->retries; *pp;) {
             s_job_t *job = *pp;
-            if (job->due_ms <= now) {
+            if (job->due_ms <= now && self->n_inflight < MPD_TRIGGER_WORKERS) {
                 *pp = job->next;
-                job->next = due;
-                due = job;
+                s_start_or_drop(self, job);
             } else {
-                if (job->due_ms - now < wait_ms)
+                if (job->due_ms > now && job->due_ms - now < wait_ms)
                     wait_ms = job->due_ms - now;
                 pp = &job->next;
             }
         }
-        pthread_mutex_unlock(&self->lock);
-        while (due) {
-            s_job_t *job = due;
-            due = job->next;
-            job->next = NULL;
-            if (s_start(self, job) != 0) {
-                if (job->easy)
-                    curl_multi_remove_handle(self->multi, job->easy);
-                s_job_free(job);
+        while (self->n_inflight < MPD_TRIGGER_WORKERS) {
+            pthread_mutex_lock(&self->lock);
+            s_job_t *job = self->head;
+            if (job) {
+                self->head = job->next;
+                if (!self->head)
+                    self->tail = NULL;
             }
+            pthread_mutex_unlock(&self->lock);
+            if (!job)
+                break;
+            s_start_or_drop(self, job);
         }
         int running = 0;
         curl_multi_perform(self->multi, &running);
@@ -355,9 +376,14 @@ mpd_trigger_destroy(mpd_trigger_t **self_p)
     }
     if (self->multi)
         curl_multi_cleanup(self->multi);
-    while (self->waiting) {
-        s_job_t *job = self->waiting;
-        self->waiting = job->next;
+    while (self->head) {
+        s_job_t *job = self->head;
+        self->head = job->next;
+        s_job_free(job);
+    }
+    while (self->retries) {
+        s_job_t *job = self->retries;
+        self->retries = job->next;
         s_job_free(job);
     }
     json_decref(self->log);
