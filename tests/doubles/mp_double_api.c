@@ -889,6 +889,27 @@ s_control_message(s_ctx_t *c, const json_t *in)
                : s_error(MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
 }
 
+/* A status.type the model's enum has (reference 5.3), or none. */
+static bool
+s_status_ok(const json_t *in)
+{
+    static const char *const types[] = {
+        "created", "registered", "in_progress", "waiting_for_response",
+        "ready",   "rejected",   "closed",      "approved"};
+    const json_t *status = json_object_get(in, "status");
+    const json_t *type = json_object_get(status, "type");
+    const json_t *value = json_object_get(status, "value");
+    if (!status)
+        return true;
+    if (!json_is_object(status) || (value && !json_is_string(value)) ||
+        (type && !json_is_string(type)))
+        return false;
+    for (size_t i = 0; type && i < sizeof types / sizeof *types; i++)
+        if (strcmp(json_string_value(type), types[i]) == 0)
+            return true;
+    return !type;
+}
+
 static s_reply_t
 s_control_post(s_ctx_t *c, const char *what, const json_t *in)
 {
@@ -911,6 +932,8 @@ s_control_post(s_ctx_t *c, const char *what, const json_t *in)
         if (!project)
             return r;
         long primary = (long)json_integer_value(json_object_get(in, "primary_oms_id"));
+        if (!s_status_ok(in))
+            return s_error(MHD_HTTP_BAD_REQUEST, "status: {value: string, type: a status type}");
         if (primary && !mpd_oms_find(c->store, primary))
             return s_error(MHD_HTTP_BAD_REQUEST, "no such primary_oms_id");
         mpd_item_t *item = mpd_item_add(c->store, project, in);
@@ -925,6 +948,8 @@ s_control_post(s_ctx_t *c, const char *what, const json_t *in)
         const json_t *secrets = json_object_get(in, "user_secrets");
         if (secrets && !json_is_object(secrets))
             return s_error(MHD_HTTP_BAD_REQUEST, "user_secrets must be an object");
+        if (!s_status_ok(in))
+            return s_error(MHD_HTTP_BAD_REQUEST, "status: {value: string, type: a status type}");
         if (mpd_item_update(c->store, item, json_string_value(json_object_get(status, "value")),
                             json_string_value(json_object_get(status, "type")), secrets, 0) != 0)
             return s_error(MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");

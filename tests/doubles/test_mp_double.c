@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -218,6 +219,23 @@ test_help(void **state)
     assert_int_equal(pclose(p), 0);
     snprintf(cmd, sizeof cmd, "'%s' --port 70000 2>/dev/null", getenv("OB_MP_DOUBLE"));
     assert_int_equal(WEXITSTATUS(system(cmd)), 2);
+    /* --port-file: the bound port, written before the "listening" line */
+    char dir[] = "/tmp/test_mp_double-XXXXXX", file[T_PATH_MAX];
+    assert_non_null(mkdtemp(dir));
+    snprintf(file, sizeof file, "%s/port", dir);
+    mp_double_proc_t mp;
+    assert_int_equal(mp_double_proc_start(&mp, "--port-file", file, NULL), 0);
+    FILE *f = fopen(file, "r");
+    assert_non_null(f);
+    unsigned port = 0;
+    assert_int_equal(fscanf(f, "%u", &port), 1);
+    fclose(f);
+    assert_int_equal(port, mp.port);
+    assert_non_null(mp_double_proc_control(&mp, "faults", NULL)); /* it answers there */
+    int status = mp_double_proc_stop(&mp, SIGINT);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(unlink(file), 0);
+    assert_int_equal(rmdir(dir), 0);
 }
 
 /* ---- authentication, routing, OMS endpoints (2.1, 3.1, 4.1, 4.2, 4.13) ---- */
@@ -1072,6 +1090,9 @@ test_late_commit(void **state)
     mp_double_proc_t *mp = *state;
     long p = s_new_project(mp);
     s_order(mp, p, 2); /* events 1, 2 */
+    s_ctl_fails(mp, "update",
+                json_pack("{s:i, s:i, s:{s:s}}", "project_id", 1, "project_item_id", 1, "status",
+                          "type", "LOL"));
     s_ctl_drop(mp, "hold", json_pack("{s:i}", "count", 1));
     s_ctl_drop(mp, "update",
                json_pack("{s:I, s:i, s:{s:s, s:s}}", "project_id", (json_int_t)p, "project_item_id",
