@@ -29,6 +29,10 @@
 #define MPD_TRIGGER_TIMEOUT_S 60         /* Net::HTTP's default open and read timeouts */
 #define MPD_FAULT_MS_MAX 600000          /* a hang or a slow answer, ms */
 #define MPD_SLOW_CHUNK 16                /* bytes per chunk of a slow answer */
+#define MPD_URL_MAX 2048                 /* bytes in a request path; longer: 414 */
+#define MPD_SCHEMA_ERROR_MAX 1024        /* bytes of a schema error message */
+#define MPD_SCHEMA_LIST_MAX 512          /* bytes of a list inside one (enum values, extra keys) */
+#define MPD_SCHEMA_PATH_MAX 256          /* bytes of a property path ('#/status/type') */
 #define MPD_LIMIT_DEFAULT 20             /* `limit` when absent (reference 2.4) */
 #define MPD_TS_LEN 40                    /* bytes of a formatted timestamp */
 #define MPD_USEC 1000000LL               /* microseconds in a second */

@@ -259,7 +259,7 @@ s_check(const json_t *schema, const json_t *v, const char *path, char *err, size
             const json_t *e;
             json_array_foreach(arg, i, e) found = found || json_equal((json_t *)e, (json_t *)v);
             if (!found) {
-                char values[512] = "";
+                char values[MPD_SCHEMA_LIST_MAX] = "";
                 json_array_foreach(arg, i, e)
                 {
                     if (i)
@@ -292,7 +292,7 @@ s_check(const json_t *schema, const json_t *v, const char *path, char *err, size
             json_object_foreach((json_t *)arg, name, sub)
             {
                 const json_t *value = json_object_get(v, name);
-                char subpath[256];
+                char subpath[MPD_SCHEMA_PATH_MAX];
                 snprintf(subpath, sizeof subpath, "%s%s%s", path, strcmp(path, "#/") ? "/" : "",
                          name);
                 if (value && !s_check(sub, value, subpath, err, len))
@@ -301,7 +301,7 @@ s_check(const json_t *schema, const json_t *v, const char *path, char *err, size
         }
         if (strcmp(kw, "additionalProperties") == 0 && json_is_false(arg)) {
             const json_t *props = json_object_get(schema, "properties");
-            char extra[512] = "";
+            char extra[MPD_SCHEMA_LIST_MAX] = "";
             const char *name;
             const json_t *value;
             json_object_foreach((json_t *)v, name, value)
@@ -323,7 +323,7 @@ s_check(const json_t *schema, const json_t *v, const char *path, char *err, size
             bool any = false;
             size_t i;
             const json_t *sub;
-            char ignored[256];
+            char ignored[MPD_SCHEMA_ERROR_MAX];
             json_array_foreach(arg, i, sub) any =
                 any || s_check(sub, v, path, ignored, sizeof ignored);
             if (!any) {
@@ -350,7 +350,7 @@ s_body(const s_ctx_t *c, const char *schema_text, s_reply_t *ret)
         return NULL;
     }
     json_t *schema = json_loads(schema_text, 0, NULL);
-    char err[1024];
+    char err[MPD_SCHEMA_ERROR_MAX];
     bool ok = schema && s_check(schema, body, "#/", err, sizeof err);
     json_decref(schema);
     if (!ok) {
@@ -764,22 +764,21 @@ s_api(s_ctx_t *c)
 
 /* ---- the control interface ---- */
 
-static s_reply_t
-s_control_project_item(s_ctx_t *c, const json_t *in, mpd_project_t **ret_project)
+/* The project named by in's project_id, or NULL with *ret a 404. */
+static mpd_project_t *
+s_control_project(s_ctx_t *c, const json_t *in, s_reply_t *ret)
 {
     mpd_project_t *project =
         mpd_project_find(c->store, (long)json_integer_value(json_object_get(in, "project_id")));
     if (!project)
-        return s_error(MHD_HTTP_NOT_FOUND, "no such project");
-    *ret_project = project;
-    return (s_reply_t){0, NULL, NULL};
+        *ret = s_error(MHD_HTTP_NOT_FOUND, "no such project");
+    return project;
 }
 
 static mpd_item_t *
 s_control_item(s_ctx_t *c, const json_t *in, s_reply_t *ret)
 {
-    mpd_project_t *project = NULL;
-    *ret = s_control_project_item(c, in, &project);
+    mpd_project_t *project = s_control_project(c, in, ret);
     if (!project)
         return NULL;
     mpd_item_t *item =
@@ -849,7 +848,7 @@ s_control_burst(s_ctx_t *c, const json_t *in)
     int64_t now = mpd_store_now(c->store), span = (count - 1) * (int64_t)spacing;
     int64_t base = now % MPD_USEC + span < MPD_USEC ? now : (now / MPD_USEC + 1) * MPD_USEC;
     for (long i = 0; i < count; i++) {
-        char value[64];
+        char value[MPD_TS_LEN];
         snprintf(value, sizeof value, "burst %ld", i + 1);
         if (mpd_item_update(c->store, item, value, NULL, NULL, base + i * (int64_t)spacing) != 0)
             return s_error(MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
@@ -866,8 +865,8 @@ s_control_burst(s_ctx_t *c, const json_t *in)
 static s_reply_t
 s_control_message(s_ctx_t *c, const json_t *in)
 {
-    mpd_project_t *project = NULL;
-    s_reply_t r = s_control_project_item(c, in, &project);
+    s_reply_t r;
+    mpd_project_t *project = s_control_project(c, in, &r);
     if (!project)
         return r;
     const json_t *iid = json_object_get(in, "project_item_id");
@@ -927,8 +926,7 @@ s_control_post(s_ctx_t *c, const char *what, const json_t *in)
                        : s_error(MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
     }
     if (strcmp(what, "project_items") == 0) {
-        mpd_project_t *project = NULL;
-        r = s_control_project_item(c, in, &project);
+        mpd_project_t *project = s_control_project(c, in, &r);
         if (!project)
             return r;
         long primary = (long)json_integer_value(json_object_get(in, "primary_oms_id"));
@@ -1135,7 +1133,7 @@ s_handle(void *cls, struct MHD_Connection *conn, const char *url, const char *me
         *upload_size = 0;
         return MHD_YES;
     }
-    char path[2048];
+    char path[MPD_URL_MAX];
     if (strlen(url) >= sizeof path)
         return s_send(conn, store, s_error(MHD_HTTP_URI_TOO_LONG, "URI too long"), 0);
     strcpy(path, url);

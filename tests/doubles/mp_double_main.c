@@ -9,6 +9,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +53,7 @@ s_number(const char *text, long lo, long hi, long *ret)
 static int
 s_write_port(const char *file, unsigned port)
 {
-    char tmp[4096];
+    char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", file) >= (int)sizeof tmp)
         return -ENAMETOOLONG;
     FILE *f = fopen(tmp, "w");

@@ -552,19 +552,21 @@ s_blank(const json_t *value)
 static int
 s_voucher_message(mpd_store_t *self, mpd_item_t *item, const json_t *before, const json_t *after)
 {
-    char text[512];
-    if (s_blank(after))
-        snprintf(text, sizeof text, "Voucher has been revoked");
-    else if (s_blank(before))
-        snprintf(text, sizeof text, "Voucher has been granted to you, ID: %s",
-                 json_string_value(after));
-    else
-        snprintf(text, sizeof text, "Voucher ID has been updated: %s", json_string_value(after));
+    const char *prefix = s_blank(after)    ? "Voucher has been revoked"
+                         : s_blank(before) ? "Voucher has been granted to you, ID: "
+                                           : "Voucher ID has been updated: ";
+    const char *id = s_blank(after) ? "" : json_string_value(after);
+    char *text = malloc(strlen(prefix) + strlen(id) + 1);
+    if (!text)
+        return -ENOMEM;
+    strcpy(text, prefix);
+    strcat(text, id);
     json_t *author = json_object();
     mpd_message_t *msg = author ? mpd_message_add(self, item->project_id, item->iid, author,
                                                   "provider", text, "user_direct")
                                 : NULL;
     json_decref(author);
+    free(text);
     return msg ? 0 : -ENOMEM;
 }
 

@@ -593,6 +593,28 @@ test_patch_item(void **state)
     assert_string_equal(
         json_string_value(json_object_get(json_object_get(item, "user_secrets"), "password")),
         "s3cret");
+    json_t *msg = json_array_get(json_object_get(st, "messages"), 0);
+    assert_string_equal(json_string_value(json_object_get(msg, "content")),
+                        "Voucher has been granted to you, ID: V-1");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(msg, "author"), "role")),
+                        "provider");
+    json_decref(st);
+    /* a new voucher id, then an empty one: the two other texts */
+    assert_int_equal(
+        s_api(mp, "PATCH", T_X, "{\"user_secrets\":{\"voucher_id\":\"V-2\"}}", &answer, "%s", path),
+        200);
+    json_decref(answer);
+    assert_int_equal(
+        s_api(mp, "PATCH", T_X, "{\"user_secrets\":{\"voucher_id\":\"\"}}", &answer, "%s", path),
+        200);
+    json_decref(answer);
+    st = mp_double_proc_get(mp, "state");
+    json_t *msgs = json_object_get(st, "messages");
+    assert_int_equal(json_array_size(msgs), 3);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 1), "content")),
+                        "Voucher ID has been updated: V-2");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 2), "content")),
+                        "Voucher has been revoked");
     json_decref(st);
 }
 
