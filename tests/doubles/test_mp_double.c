@@ -231,7 +231,9 @@ test_help(void **state)
     assert_int_equal(fscanf(f, "%u", &port), 1);
     fclose(f);
     assert_int_equal(port, mp.port);
-    assert_non_null(mp_double_proc_control(&mp, "faults", NULL)); /* it answers there */
+    json_t *faults = mp_double_proc_control(&mp, "faults", NULL); /* it answers there */
+    assert_non_null(faults);
+    json_decref(faults);
     int status = mp_double_proc_stop(&mp, SIGINT);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     assert_int_equal(unlink(file), 0);
