@@ -37,6 +37,33 @@ s_object_copy(const json_t *obj)
     return json_is_object(obj) ? json_deep_copy(obj) : json_object();
 }
 
+/* The keys the Marketplace's serializers always emit (reference 4.5, 4.7), with the value a
+   test that leaves them out gets. */
+static const char s_owner_keys[] =
+    "{\"uid\":\"\",\"email\":\"\",\"name\":\"\",\"first_name\":\"\",\"last_name\":\"\"}";
+static const char s_project_keys[] =
+    "{\"name\":null,\"customer_typology\":null,\"organization\":null,\"department\":null,"
+    "\"department_webpage\":null,\"scientific_domains\":[],\"country\":null,"
+    "\"collaboration_countries\":[],\"user_group_name\":null}";
+static const char s_item_keys[] =
+    "{\"category\":null,\"service\":\"\",\"offer\":\"\",\"offer_properties\":[],"
+    "\"platforms\":[],\"request_voucher\":false,\"order_type\":\"order_required\"}";
+
+/* A new object with the keys of template_text in its order, each from given if there, then
+   the other keys of given; NULL on no memory. */
+static json_t *
+s_with_keys(const json_t *given, const char *template_text)
+{
+    json_t *obj = json_loads(template_text, 0, NULL);
+    if (!obj || !json_is_object(given))
+        return obj;
+    if (json_object_update(obj, (json_t *)given) != 0) {
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
+}
+
 static void
 s_oms_free(mpd_oms_t *oms)
 {
@@ -492,8 +519,8 @@ mpd_project_add(mpd_store_t *self, const json_t *owner, const json_t *attributes
     if (!project)
         return NULL;
     project->id = (long)self->projects.n + 1;
-    project->owner = s_object_copy(owner);
-    project->attributes = s_object_copy(attributes);
+    project->owner = s_with_keys(owner, s_owner_keys);
+    project->attributes = s_with_keys(attributes, s_project_keys);
     if (!project->owner || !project->attributes || mpd_vec_push(&self->projects, project) != 0) {
         s_project_free(project);
         return NULL;
@@ -525,7 +552,7 @@ mpd_item_add(mpd_store_t *self, mpd_project_t *project, const json_t *spec)
     item->primary_oms_id = (long)json_integer_value(json_object_get(spec, "primary_oms_id"));
     item->status = s_strdup(value ? value : "created");
     item->status_type = s_strdup(type ? type : "created");
-    item->attributes = s_object_copy(json_object_get(spec, "attributes"));
+    item->attributes = s_with_keys(json_object_get(spec, "attributes"), s_item_keys);
     item->oms_params = json_is_object(oms_params) && json_object_size(oms_params)
                            ? json_deep_copy(oms_params)
                            : NULL;

@@ -425,6 +425,11 @@ test_projects_and_iids(void **state)
     assert_int_equal(json_integer_value(json_array_get(iids, 2)), 3);
     assert_string_equal(json_string_value(json_object_get(json_object_get(answer, "owner"), "uid")),
                         "u-1");
+    json_t *pattrs = json_object_get(answer, "attributes");
+    assert_string_equal(json_string_value(json_object_get(pattrs, "customer_typology")),
+                        "research");
+    assert_true(json_is_null(json_object_get(pattrs, "country")));
+    assert_true(json_is_array(json_object_get(pattrs, "scientific_domains")));
     json_decref(answer);
     assert_int_equal(
         s_api(mp, "GET", T_X, NULL, &answer, "/api/v1/oms/2/projects/%ld/project_items", p1), 200);
@@ -437,6 +442,11 @@ test_projects_and_iids(void **state)
         json_string_value(json_object_get(json_object_get(item, "user_secrets"), "password")),
         "<OBFUSCATED>");
     assert_null(json_object_get(item, "oms_params"));
+    json_t *attrs = json_object_get(item, "attributes"); /* the keys the serializer emits */
+    assert_string_equal(json_string_value(json_object_get(attrs, "service")), "Compute");
+    assert_int_equal(json_array_size(json_object_get(attrs, "platforms")), 0);
+    assert_true(json_is_false(json_object_get(attrs, "request_voucher")));
+    assert_string_equal(json_string_value(json_object_get(attrs, "order_type")), "order_required");
     json_decref(answer);
     assert_int_equal(
         s_api(mp, "GET", T_DEF, NULL, &answer, "/api/v1/oms/1/projects/%ld/project_items", p1),
