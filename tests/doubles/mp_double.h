@@ -131,6 +131,7 @@ typedef struct mpd_store {
     pthread_cond_t wake;    /* broadcast on stop (ends hangs) */
     bool stopping;          /* the process is stopping */
     mpd_vec_t omses;        /* mpd_oms_t *, by registration */
+    mpd_vec_t users;        /* char *: tokens of users who administer no OMS */
     mpd_vec_t projects;     /* mpd_project_t *, projects[id - 1] */
     mpd_vec_t messages;     /* mpd_message_t *, messages[id - 1] */
     mpd_vec_t events;       /* committed mpd_event_t *, sorted by created_us, stable */

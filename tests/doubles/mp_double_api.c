@@ -4,6 +4,7 @@
     /api/v1/...   the Ordering API (reference section 4), faithful to its quirks: see README.md.
     /_control/... the test control interface (JSON in, JSON out; README.md has the fields):
         POST oms            register an OMS (id, name, type, default, token, trigger)
+        POST users          register a user who administers no OMS (token)
         POST projects       create a project (owner, attributes)
         POST project_items  order an item (project_id, primary_oms_id, status, attributes, ...)
         POST update         change an item's status or secrets as the Marketplace would
@@ -918,6 +919,17 @@ s_control_post(s_ctx_t *c, const char *what, const json_t *in)
         mpd_oms_t *oms = mpd_oms_add(c->store, in, &error);
         return oms ? s_json(MHD_HTTP_CREATED, mpd_json_oms(oms))
                    : s_error(MHD_HTTP_BAD_REQUEST, error);
+    }
+    if (strcmp(what, "users") == 0) {
+        const char *token = json_string_value(json_object_get(in, "token"));
+        char *copy = token && *token ? strdup(token) : NULL;
+        if (!copy)
+            return s_error(MHD_HTTP_BAD_REQUEST, "token is required");
+        if (mpd_vec_push(&c->store->users, copy) != 0) {
+            free(copy);
+            return s_error(MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+        }
+        return s_json(MHD_HTTP_CREATED, json_pack("{s:s}", "token", token));
     }
     if (strcmp(what, "projects") == 0) {
         mpd_project_t *project = mpd_project_add(c->store, json_object_get(in, "owner"),

@@ -156,6 +156,9 @@ mpd_store_destroy(mpd_store_t **self_p)
         s_event_free(self->events.v[i]);
     for (size_t i = 0; i < self->held.n; i++)
         s_event_free(self->held.v[i]);
+    for (size_t i = 0; i < self->users.n; i++)
+        free(self->users.v[i]);
+    free(self->users.v);
     free(self->omses.v);
     free(self->projects.v);
     free(self->messages.v);
@@ -237,6 +240,9 @@ mpd_token_known(mpd_store_t *self, const char *token)
         if (strcmp(oms->token, token) == 0)
             return true;
     }
+    for (size_t i = 0; i < self->users.n; i++)
+        if (strcmp(self->users.v[i], token) == 0)
+            return true;
     return false;
 }
 

@@ -255,6 +255,13 @@ test_auth_and_routes(void **state)
     s_expect_error(mp, "GET", T_DEF, NULL, 403, "You are not authorized to perform this action.",
                    "/api/v1/oms/2/projects");
     s_expect_error(mp, "GET", T_X, NULL, 404, "OMS not found", "/api/v1/oms/99");
+    s_ctl_drop(mp, "users", json_pack("{s:s}", "token", "tok-user"));
+    s_expect_error(mp, "GET", "tok-user", NULL, 403,
+                   "You are not authorized to perform this action.", "/api/v1/oms/1/events");
+    json_t *none = NULL;
+    assert_int_equal(s_api(mp, "GET", "tok-user", NULL, &none, "/api/v1/oms"), 200);
+    assert_int_equal(json_array_size(json_object_get(none, "omses")), 0);
+    json_decref(none);
     s_expect_error(mp, "GET", T_X, NULL, 404, "OMS not found", "/api/v1/oms/abc/projects");
     /* unknown routes and the declared-but-missing update actions: 404, before the token */
     json_t *answer = NULL;
