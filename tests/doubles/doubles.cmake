@@ -1,0 +1,22 @@
+# Test doubles: orderbus-mp-double, a Marketplace Ordering API double (a real HTTP server
+# process; tests/doubles/README.md), its C helper for tests (mp_double_proc), and its test.
+add_executable(orderbus-mp-double
+  ${CMAKE_CURRENT_SOURCE_DIR}/doubles/mp_double_main.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/doubles/mp_double_api.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/doubles/mp_double_store.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/doubles/mp_double_trigger.c)
+target_link_libraries(orderbus-mp-double PRIVATE ob_flags PkgConfig::MHD PkgConfig::CURL
+                      PkgConfig::JANSSON Threads::Threads)
+
+# mp_double_proc: start the double on an ephemeral port, stop it, call it (JSON in, JSON out).
+add_library(ob_mp_double_proc STATIC ${CMAKE_CURRENT_SOURCE_DIR}/doubles/mp_double_proc.c)
+target_include_directories(ob_mp_double_proc PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/doubles)
+target_link_libraries(ob_mp_double_proc PUBLIC ob_flags PkgConfig::CURL PkgConfig::JANSSON
+                      Threads::Threads)
+
+ob_cmocka_test(test_mp_double TIMEOUT 120
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/doubles/test_mp_double.c
+  LIBS ob_mp_double_proc PkgConfig::MHD)
+set_property(TEST test_mp_double APPEND PROPERTY ENVIRONMENT
+             "OB_MP_DOUBLE=$<TARGET_FILE:orderbus-mp-double>")
+add_dependencies(test_mp_double orderbus-mp-double)
