@@ -310,7 +310,8 @@ test_file(void **state)
 /* Runs both passes over the NULL-terminated args (after a program name) into cfg. Returns
    the first code, the message in err. */
 static int
-s_args(const char *const *args, t_cfg_t *cfg, int *help, int *version, const char **config, char *err)
+s_args(const char *const *args, t_cfg_t *cfg, int *help, int *version, const char **config,
+       char *err)
 {
     static char prog[] = "prog";
     char *argv[16] = {prog};
