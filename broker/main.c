@@ -40,7 +40,8 @@ main(int argc, char **argv)
 
     /* SIGINT and SIGTERM set zsys_interrupted; SIGHUP interrupts the poll below. */
     ob_daemon_log_init("orderbus-broker");
-    ob_daemon_signals();
+    if (ob_daemon_signals())
+        zsys_warning("cannot catch SIGHUP: the permissions file cannot be reloaded");
 
     zactor_t *server = NULL;
     if (ob_server_start(&cfg, &server, errbuf, sizeof errbuf)) {

@@ -171,19 +171,18 @@ s_utf8_ok(const char *text, size_t len)
     return 1;
 }
 
-/* Writes text (len bytes) to out, escaping \ and newline, and " too if quotes. */
+/* Appends text (len bytes) to buf at *pos, escaping \ and newline, and " too if quotes;
+   buf has room for 2 * len more bytes. Advances *pos. */
 static void
-s_escape(FILE *out, const char *text, size_t len, int quotes)
+s_escape(char *buf, size_t *pos, const char *text, size_t len, int quotes)
 {
     for (size_t i = 0; i < len; i++) {
-        if (text[i] == '\\')
-            fputs("\\\\", out);
-        else if (text[i] == '\n')
-            fputs("\\n", out);
-        else if (quotes && text[i] == '"')
-            fputs("\\\"", out);
-        else
-            fputc(text[i], out);
+        char c = text[i];
+        if (c == '\\' || c == '\n' || (quotes && c == '"')) {
+            buf[(*pos)++] = '\\';
+            c = c == '\n' ? 'n' : c;
+        }
+        buf[(*pos)++] = c;
     }
 }
 
@@ -305,31 +304,29 @@ ob_metrics_histogram(ob_metrics_t *self, const char *name, const char *help,
 }
 
 /* Writes the label text of values (one per label of metric) into buf (S_LABELS_TEXT_MAX
-   bytes). Returns 0 or OB_ERR_INVALID_ARGUMENT (a NULL, overlong or non-UTF-8 value). */
+   bytes; "" without labels). Returns 0 or OB_ERR_INVALID_ARGUMENT (a NULL, overlong or
+   non-UTF-8 value). */
 static int
 s_label_text(const ob_metric_t *metric, const char *const *values, char *buf)
 {
-    buf[0] = '\0';
-    if (!metric->label_count)
-        return 0;
-    FILE *out = fmemopen(buf, S_LABELS_TEXT_MAX, "w");
-    if (!out)
-        return -errno;
-    int rc = 0;
-    for (size_t i = 0; i < metric->label_count && !rc; i++) {
+    size_t pos = 0;
+    for (size_t i = 0; i < metric->label_count; i++) {
         const char *value = values ? values[i] : NULL;
         size_t len = value ? strnlen(value, OB_METRIC_LABEL_VALUE_MAX + 1) : 0;
-        if (!value || len > OB_METRIC_LABEL_VALUE_MAX || !s_utf8_ok(value, len)) {
-            rc = OB_ERR_INVALID_ARGUMENT;
-            break;
-        }
-        fprintf(out, "%s%s=\"", i ? "," : "", metric->labels[i]);
-        s_escape(out, value, len, 1);
-        fputc('"', out);
+        if (!value || len > OB_METRIC_LABEL_VALUE_MAX || !s_utf8_ok(value, len))
+            return OB_ERR_INVALID_ARGUMENT;
+        if (i)
+            buf[pos++] = ',';
+        size_t name_len = strlen(metric->labels[i]); /* at most OB_METRIC_NAME_MAX */
+        memcpy(buf + pos, metric->labels[i], name_len);
+        pos += name_len;
+        buf[pos++] = '=';
+        buf[pos++] = '"';
+        s_escape(buf, &pos, value, len, 1);
+        buf[pos++] = '"';
     }
-    fputc('\0', out);
-    fclose(out);
-    return rc;
+    buf[pos] = '\0';
+    return 0;
 }
 
 /* Renders the label text of values into labels (S_LABELS_TEXT_MAX bytes), takes metric's
@@ -475,9 +472,12 @@ s_sample(FILE *out, const char *name, const char *suffix, const char *labels, co
 static void
 s_write_metric(FILE *out, const ob_metric_t *metric)
 {
-    fprintf(out, "# HELP %s ", metric->name);
-    s_escape(out, metric->help, strlen(metric->help), 0);
-    fprintf(out, "\n# TYPE %s %s\n", metric->name, s_type_names[metric->kind]);
+    char help[2 * OB_METRIC_HELP_MAX + 1];
+    size_t len = 0;
+    s_escape(help, &len, metric->help, strlen(metric->help), 0); /* at most OB_METRIC_HELP_MAX */
+    help[len] = '\0';
+    fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", metric->name, help, metric->name,
+            s_type_names[metric->kind]);
     for (size_t s = 0; s < metric->series_count; s++) {
         const s_series_t *series = metric->series[s];
         if (metric->kind != S_HISTOGRAM) {
