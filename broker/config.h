@@ -34,6 +34,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "options.h"
 #include "orderbus/limits.h"
 #include "store.h"
 
@@ -41,14 +42,14 @@
 extern "C" {
 #endif
 
-#define OB_CONFIG_ENDPOINT_MAX 255          /* bytes in an endpoint */
-#define OB_CONFIG_PATH_MAX PATH_MAX         /* bytes in a path, with its NUL */
-#define OB_CONFIG_MAP_SIZE_MAX (1ull << 40) /* largest initial map size (1 TiB) */
-#define OB_CONFIG_EVENT_MIN 64              /* smallest max_event_bytes: below this no */
-                                            /* real event fits, surely a missing suffix */
-#define OB_CONFIG_FILE_MAX (1024 * 1024)    /* bytes in a config file */
-#define OB_CONFIG_ERR_MAX 512               /* a useful size for the errbuf argument */
-#define OB_CONFIG_RETENTION_RULES_MAX 64    /* retention rules (retention/topic) in a file */
+#define OB_CONFIG_ENDPOINT_MAX 255           /* bytes in an endpoint */
+#define OB_CONFIG_PATH_MAX PATH_MAX          /* bytes in a path, with its NUL */
+#define OB_CONFIG_MAP_SIZE_MAX (1ull << 40)  /* largest initial map size (1 TiB) */
+#define OB_CONFIG_EVENT_MIN 64               /* smallest max_event_bytes: below this no */
+                                             /* real event fits, surely a missing suffix */
+#define OB_CONFIG_FILE_MAX (1024 * 1024)     /* bytes in a config file */
+#define OB_CONFIG_ERR_MAX OB_OPTIONS_ERR_MAX /* a useful size for the errbuf argument */
+#define OB_CONFIG_RETENTION_RULES_MAX 64     /* retention rules (retention/topic) in a file */
 /* The longest max_age, 36500d (100 years): its microseconds stay far below UINT64_MAX. */
 #define OB_CONFIG_AGE_MAX_MS (36500ull * 24 * 3600 * 1000)
 
@@ -118,11 +119,9 @@ int ob_config_endpoint_local(const char *endpoint);
 /* Writes the man-page-like usage (every flag, its default, the config file keys) to out. */
 void ob_config_usage(FILE *out, const char *prog);
 
-/* Writes a formatted message into errbuf (errlen bytes, may be 0) and returns
-   OB_ERR_INVALID_ARGUMENT, so that a parser can `return ob_config_fail(...)`; the
-   configuration's and the permissions file's parsers share it. */
-int ob_config_fail(char *errbuf, size_t errlen, const char *format, ...)
-    __attribute__((format(printf, 3, 4)));
+/* The broker's parsers' name for ob_options_fail (common/options.h): writes a formatted
+   message into errbuf (errlen bytes, may be 0) and returns OB_ERR_INVALID_ARGUMENT. */
+#define ob_config_fail ob_options_fail
 
 #ifdef __cplusplus
 }

@@ -7,25 +7,16 @@
     Exit status: 0 after a clean stop (SIGINT or SIGTERM), 1 on a runtime failure (the store
     cannot be opened, the endpoint cannot be bound, a socket failed), 2 on a usage error. */
 #include <czmq.h>
-#include <signal.h>
 #include <stdio.h>
 
 #include "config.h"
+#include "daemon.h"
 #include "orderbus/orderbus.h"
 #include "server.h"
 
 #define S_EXIT_RUNTIME 1 /* could not start or failed while running */
 #define S_EXIT_USAGE 2   /* bad arguments or configuration */
 #define S_POLL_MS 1000   /* longest wait before looking at the signal flags again */
-
-static volatile sig_atomic_t s_reload_requested; /* set by SIGHUP */
-
-static void
-s_on_sighup(int sig)
-{
-    (void)sig;
-    s_reload_requested = 1;
-}
 
 int
 main(int argc, char **argv)
@@ -47,17 +38,10 @@ main(int argc, char **argv)
         return 0;
     }
 
-    /* czmq's default handler turns SIGINT and SIGTERM into zsys_interrupted. */
-    zsys_init();
-    zsys_set_logident("orderbus-broker");
-    zsys_catch_interrupts();
-
-    /* Without SA_RESTART, so that the poll below returns at once. */
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    action.sa_handler = s_on_sighup;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGHUP, &action, NULL);
+    /* SIGINT and SIGTERM set zsys_interrupted; SIGHUP interrupts the poll below. */
+    ob_daemon_log_init("orderbus-broker");
+    if (ob_daemon_signals())
+        zsys_warning("cannot catch SIGHUP: the permissions file cannot be reloaded");
 
     zactor_t *server = NULL;
     if (ob_server_start(&cfg, &server, errbuf, sizeof errbuf)) {
@@ -69,8 +53,7 @@ main(int argc, char **argv)
     int status = 0;
     zpoller_t *poller = zpoller_new(server, NULL);
     while (!zsys_interrupted) {
-        if (s_reload_requested) {
-            s_reload_requested = 0;
+        if (ob_daemon_reload_requested()) {
             zsys_info("SIGHUP: reloading the permissions file");
             if (ob_server_reload(server, errbuf, sizeof errbuf))
                 zsys_error("reload failed, the old permissions stay: %s", errbuf);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "config.h" /* ob_config_fail */
+#include "file.h"
 #include "orderbus/orderbus.h"
 
 #define S_CLIENT "client"
@@ -233,16 +234,7 @@ ob_perms_load_text(const char *text, size_t len, const char *name, ob_perms_t **
     copy[len] = '\0';
 
     /* zconfig refuses a text without any item: an empty table is valid (nobody may connect) */
-    int blank = 1;
-    for (size_t i = 0, comment = 0; i < len && blank; i++) {
-        if (copy[i] == '\n')
-            comment = 0;
-        else if (copy[i] == '#')
-            comment = 1;
-        else if (!comment && copy[i] != ' ' && copy[i] != '\t' && copy[i] != '\r')
-            blank = 0;
-    }
-    if (blank)
+    if (ob_options_zpl_blank(copy, len))
         goto done;
     root = zconfig_str_load(copy);
     if (!root) {
@@ -295,40 +287,14 @@ fail:
 int
 ob_perms_read(const char *path, char **ret_text, size_t *ret_len, char *errbuf, size_t errlen)
 {
-    int rc = 0;
-    char *text = NULL;
-    FILE *file = fopen(path, "r");
-    if (!file) {
-        rc = -errno;
-        ob_config_fail(errbuf, errlen, "cannot read permissions file %s: %s", path, strerror(-rc));
-        return rc;
-    }
-    text = malloc((size_t)OB_PERMS_FILE_MAX + 1);
-    if (!text) {
-        rc = -ENOMEM;
-        ob_config_fail(errbuf, errlen, "permissions file %s: out of memory", path);
-        goto fail;
-    }
-    size_t len = fread(text, 1, (size_t)OB_PERMS_FILE_MAX + 1, file);
-    if (ferror(file)) {
-        rc = -EIO;
-        ob_config_fail(errbuf, errlen, "cannot read permissions file %s: %s", path, strerror(EIO));
-        goto fail;
-    }
-    if (len > OB_PERMS_FILE_MAX) {
-        rc = OB_ERR_TOO_LARGE;
+    int rc = ob_file_read(path, OB_PERMS_FILE_MAX, ret_text, ret_len);
+    if (rc == OB_ERR_TOO_LARGE)
         ob_config_fail(errbuf, errlen, "permissions file %s: larger than %d bytes", path,
                        OB_PERMS_FILE_MAX);
-        goto fail;
-    }
-    text[len] = '\0';
-    fclose(file);
-    *ret_text = text;
-    *ret_len = len;
-    return 0;
-fail:
-    free(text);
-    fclose(file);
+    else if (rc == -ENOMEM)
+        ob_config_fail(errbuf, errlen, "permissions file %s: out of memory", path);
+    else if (rc)
+        ob_config_fail(errbuf, errlen, "cannot read permissions file %s: %s", path, strerror(-rc));
     return rc;
 }
 

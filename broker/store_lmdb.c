@@ -72,14 +72,14 @@
     One writer per data directory: LMDB itself would let a second process open the same
     environment and write, and each broker keeps its own in-memory view (the topic cache,
     next_topic, subscription state), so two brokers would hand out the same sequence numbers.
-    ob_store_open therefore takes an exclusive, non-blocking flock(2) on S_LOCK_FILE in the
-    directory before it opens the environment, holds it until ob_store_close, and writes its
-    pid into the file for the error message of the one refused (-EBUSY, ob_store_holder). The
-    lock is the kernel's, on the open file description: it goes with the process however it
-    dies (kill -9 included), a copy of the file (cp, a backup) carries no lock, and the pid
-    in a file nobody holds is only stale text. The descriptor is O_CLOEXEC, so a program the
-    broker runs does not inherit it (a fork without exec shares it until it exits). A second
-    ob_store_open of the same directory in the same process is refused too (each open makes
+    ob_store_open therefore takes (ob_mdb_lock_dir, common/mdb.h) an exclusive, non-blocking
+    flock(2) on S_LOCK_FILE in the directory before it opens the environment, holds it until
+    ob_store_close, and writes its pid into the file for the error message of the one refused
+   (-EBUSY, ob_store_holder). The lock is the kernel's, on the open file description: it goes with
+   the process however it dies (kill -9 included), a copy of the file (cp, a backup) carries no
+   lock, and the pid in a file nobody holds is only stale text. The descriptor is O_CLOEXEC, so a
+   program the broker runs does not inherit it (a fork without exec shares it until it exits). A
+   second ob_store_open of the same directory in the same process is refused too (each open makes
     its own file description), as LMDB requires. mdb_copy (the hot backup, README) opens the
     environment read-only and never looks at S_LOCK_FILE. Local filesystems only, as LMDB.
 
@@ -100,12 +100,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bigendian.h"
+#include "mdb.h"
 #include "orderbus/error.h"
 #include "orderbus/event.h"
 #include "orderbus/limits.h"
@@ -126,7 +126,6 @@
 #define S_DATA_FILE "data.mdb" /* LMDB's data file in the environment directory */
 
 #define S_LOCK_FILE "broker.lock" /* our single-writer lock in the directory (above) */
-#define S_PID_MAX 24              /* bytes of a pid written into S_LOCK_FILE, newline included */
 
 /* Bytes in a positions key: subscription name | 0x00 | topic name. */
 #define S_POS_KEY_MAX (OB_SUB_NAME_MAX + 1 + OB_TOPIC_MAX)
@@ -207,16 +206,12 @@ s_now_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* Maps an LMDB result to ours: a system error (LMDB passes errno values through) becomes
-   -errno, an LMDB error OB_ERR_STORAGE. */
+/* Maps an LMDB result to ours (ob_mdb_rc): a system error becomes -errno, an LMDB error
+   OB_ERR_STORAGE. */
 static int
 s_map_rc(int mdb_rc)
 {
-    if (mdb_rc == 0)
-        return 0;
-    if (mdb_rc > 0)
-        return -mdb_rc;
-    return OB_ERR_STORAGE;
+    return ob_mdb_rc(mdb_rc);
 }
 
 /* zhashx destructor for s_topic_t. */
@@ -430,59 +425,10 @@ fail:
     return rc;
 }
 
-/* Opens (creating) S_LOCK_FILE in dir, takes its exclusive lock without waiting, and writes
-   our pid into it. Writes the descriptor to *ret_fd. Returns 0, -EBUSY (another process, or
-   another open store of this one, holds it) or -errno. */
-static int
-s_lock_dir(const char *dir, int *ret_fd)
-{
-    char path[PATH_MAX], pid[S_PID_MAX];
-    if (snprintf(path, sizeof path, "%s/%s", dir, S_LOCK_FILE) >= (int)sizeof path)
-        return -ENAMETOOLONG;
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, S_FILE_MODE);
-    if (fd < 0)
-        return -errno;
-    int rc = 0;
-    if (flock(fd, LOCK_EX | LOCK_NB)) {
-        rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
-        goto fail;
-    }
-    /* The pid is for people and error messages only: the lock is what counts. */
-    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) || pwrite(fd, pid, (size_t)len, 0) != len) {
-        rc = -errno;
-        goto fail;
-    }
-    *ret_fd = fd;
-    return 0;
-fail:
-    close(fd);
-    return rc;
-}
-
 int
 ob_store_holder(const char *dir, long *ret_pid)
 {
-    char path[PATH_MAX], buf[S_PID_MAX];
-    if (snprintf(path, sizeof path, "%s/%s", dir, S_LOCK_FILE) >= (int)sizeof path)
-        return -ENAMETOOLONG;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return -errno;
-    /* The file is ours but its content is whatever is there: parse it strictly. */
-    ssize_t got = pread(fd, buf, sizeof buf - 1, 0);
-    int rc = got < 0 ? -errno : 0;
-    close(fd);
-    if (rc)
-        return rc;
-    buf[got] = '\0';
-    char *end = NULL;
-    errno = 0;
-    long pid = strtol(buf, &end, 10);
-    if (end == buf || (*end != '\n' && *end != '\0') || errno || pid <= 0)
-        return -ENOENT;
-    *ret_pid = pid;
-    return 0;
+    return ob_mdb_lock_holder(dir, S_LOCK_FILE, ret_pid);
 }
 
 int
@@ -505,7 +451,7 @@ ob_store_open(const char *dir, uint64_t map_size, ob_store_t **ret_store)
         return -ENOMEM;
     self->lock_fd = -1;
     /* Before LMDB sees the directory: a refused broker must not touch the environment. */
-    if ((rc = s_lock_dir(dir, &self->lock_fd)))
+    if ((rc = ob_mdb_lock_dir(dir, S_LOCK_FILE, &self->lock_fd)))
         goto fail;
     if ((rc = pthread_rwlock_init(&self->resize, NULL))) {
         rc = -rc;
@@ -873,15 +819,7 @@ fail:
 static int
 s_grow(ob_store_t *self)
 {
-    MDB_envinfo info;
-    int rc = mdb_env_info(self->env, &info);
-    if (rc)
-        return rc;
-    if (info.me_mapsize > SIZE_MAX / 2)
-        return MDB_MAP_FULL;
-    pthread_rwlock_wrlock(&self->resize); /* no read transaction may be open */
-    rc = mdb_env_set_mapsize(self->env, info.me_mapsize * 2);
-    pthread_rwlock_unlock(&self->resize);
+    int rc = ob_mdb_grow(self->env, &self->resize);
     if (rc)
         return rc;
     S_COUNT(self, growths, 1);
@@ -895,11 +833,9 @@ s_grow(ob_store_t *self)
 static int
 s_recover(ob_store_t *self, int rc, int tries)
 {
-    if (rc == MDB_MAP_RESIZED) { /* another process grew it: adopt its size */
-        pthread_rwlock_wrlock(&self->resize);
-        rc = mdb_env_set_mapsize(self->env, 0);
-        pthread_rwlock_unlock(&self->resize);
-    } else if (rc == MDB_MAP_FULL && tries < S_GROW_TRIES)
+    if (rc == MDB_MAP_RESIZED) /* another process grew it: adopt its size */
+        rc = ob_mdb_adopt(self->env, &self->resize);
+    else if (rc == MDB_MAP_FULL && tries < S_GROW_TRIES)
         rc = s_grow(self);
     if (rc == ENOMEM || rc == ENOSPC)
         return -rc;
@@ -1568,10 +1504,5 @@ ob_store_stats(ob_store_t *self, ob_store_stats_t *ret)
 int
 ob_store_maintain(ob_store_t *self, int *ret_cleared)
 {
-    int dead = 0;
-    if (mdb_reader_check(self->env, &dead))
-        return OB_ERR_STORAGE;
-    if (ret_cleared)
-        *ret_cleared = dead;
-    return 0;
+    return ob_mdb_reader_check(self->env, ret_cleared);
 }

@@ -3,6 +3,7 @@
 #include <czmq.h>
 #include <string.h>
 
+#include "daemon.h"
 #include "monitor.h"
 
 const ob_mon_cmd_t ob_mon_cmds[] = {
@@ -75,7 +76,8 @@ main(int argc, char **argv)
         cmd++;
     if (!cmd->name)
         return ob_mon_usage(&m, NULL, "unknown command \"%s\"", name);
-    zsys_init(); /* SIGINT/SIGTERM set zsys_interrupted: tail and top end cleanly */
+    /* czmq: SIGINT/SIGTERM set zsys_interrupted, so tail and top end cleanly */
+    ob_daemon_log_init("orderbus-monitor");
     int rc = cmd->run(&m, argc - optind, argv + optind);
     ob_mon_close(&m);
     fflush(stdout);

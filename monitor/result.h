@@ -1,11 +1,11 @@
 /*  ob_mon_result: the monitor's reader of admin results (PROTOCOL.md section 13).
 
-    A result is msgpack from the broker, so it is untrusted input: it goes through the
-    project's non-allocating pre-scan (ob_mp_prescan: caps on every count, length and depth)
-    and is then read with the bounds-checked cursor readers of mpscan.h, as ob_wire_decode
-    reads bodies, into a Jansson value that the commands read and that --json prints. Only
-    the types the broker sends are accepted: maps with str keys, arrays, str (UTF-8), bin,
-    non-negative integers up to 2^63-1, bool and nil. */
+    A result is msgpack from the broker, so it is untrusted input: liborderbus's
+    ob_result_to_json (orderbus/result_json.h) checks and converts it, with the library's
+    pre-scan and caps, into JSON text, which is loaded here into a Jansson value that the
+    commands read and that --json prints. Only the types the broker sends are accepted: maps
+    with str keys, arrays, str (UTF-8), bin, non-negative integers up to 2^63-1, bool and
+    nil. */
 #ifndef OB_MON_RESULT_H
 #define OB_MON_RESULT_H
 

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "b64.h"
 #include "orderbus/error.h"
 #include "orderbus/limits.h"
 
@@ -139,77 +140,6 @@ ob_time_parse(const char *text, uint64_t *ret_us)
     return 0;
 }
 
-/* --- base64 (RFC 4648, with padding) ----------------------------------------------------- */
-
-static const char s_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* Returns a new NUL-terminated base64 text of len bytes at data, or NULL. */
-static char *
-s_b64_encode(const uint8_t *data, size_t len)
-{
-    char *out = malloc((len + 2) / 3 * 4 + 1);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)data[i] << 16;
-        if (i + 1 < len)
-            v |= (uint32_t)data[i + 1] << 8;
-        if (i + 2 < len)
-            v |= data[i + 2];
-        out[o++] = s_b64[v >> 18 & 63];
-        out[o++] = s_b64[v >> 12 & 63];
-        out[o++] = i + 1 < len ? s_b64[v >> 6 & 63] : '=';
-        out[o++] = i + 2 < len ? s_b64[v & 63] : '=';
-    }
-    out[o] = '\0';
-    return out;
-}
-
-static int
-s_b64_value(char c)
-{
-    const char *p = c ? strchr(s_b64, c) : NULL;
-    return p ? (int)(p - s_b64) : -1;
-}
-
-/* Decodes strict, padded base64 text (len bytes) into a new buffer. Returns 0,
-   OB_ERR_INVALID_EVENT (not base64) or -ENOMEM. */
-static int
-s_b64_decode(const char *text, size_t len, uint8_t **ret_buf, size_t *ret_len)
-{
-    if (len % 4)
-        return OB_ERR_INVALID_EVENT;
-    uint8_t *out = malloc(len / 4 * 3 + 1);
-    if (!out)
-        return -ENOMEM;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 4) {
-        int v[4];
-        int pad = 0;
-        for (int k = 0; k < 4; k++) {
-            char c = text[i + k];
-            if (c == '=' && i + 4 == len && k >= 2) {
-                v[k] = 0;
-                pad++;
-            } else if (pad || (v[k] = s_b64_value(c)) < 0) {
-                free(out);
-                return OB_ERR_INVALID_EVENT;
-            }
-        }
-        uint32_t w =
-            (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
-        out[o++] = (uint8_t)(w >> 16);
-        if (pad < 2)
-            out[o++] = (uint8_t)(w >> 8);
-        if (pad < 1)
-            out[o++] = (uint8_t)w;
-    }
-    *ret_buf = out;
-    *ret_len = o;
-    return 0;
-}
-
 /* --- event -> JSON ------------------------------------------------------------------------ */
 
 /* A JSON string of len bytes at s (NULL: "" or, if null_ok, null), or NULL if not UTF-8. */
@@ -278,7 +208,7 @@ ob_event_to_json(const ob_event_t *event, char **ret_text)
         /* JSON data as itself; anything else (binary, text that is not JSON) as base64. */
         data = json_loadb((const char *)event->data, event->data_len, JSON_DECODE_ANY, NULL);
         if (!data) {
-            char *b64 = s_b64_encode(event->data, event->data_len);
+            char *b64 = ob_json_b64_encode(event->data, event->data_len);
             data = b64 ? json_pack("{s:s}", "base64", b64) : NULL;
             free(b64);
             if (!data) {
@@ -503,7 +433,8 @@ ob_event_from_json(const char *text, size_t len, const char *topic, uint8_t **re
                           ? json_object_get(jdata, "base64")
                           : NULL;
         if (b64 && json_is_string(b64)) {
-            rc = s_b64_decode(json_string_value(b64), json_string_length(b64), &data, &e.data_len);
+            rc = ob_json_b64_decode(json_string_value(b64), json_string_length(b64), &data,
+                                    &e.data_len);
             if (rc) {
                 rc = s_fail(errbuf, errlen, rc, "data.base64: %s",
                             rc == -ENOMEM ? "out of memory" : "not padded base64");

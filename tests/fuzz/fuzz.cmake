@@ -12,8 +12,9 @@
 # (new inputs go to the first directory; copy a crash input into regressions/<name>/).
 #
 # ob_gen_corpus writes the valid seeds of corpus/ from the encoders; see gen_corpus.c.
+# Every target links liborderbus, ob_codec and ob_common (base64: common/base64.h).
 # Targets of the broker's classes (OB_FUZZ_BROKER_TARGETS) also link ob_broker_core.
-set(OB_FUZZ_TARGETS event wire mpscan pattern config broker perms event_json monitor_result)
+set(OB_FUZZ_TARGETS event wire mpscan pattern config broker perms event_json monitor_result base64)
 set(OB_FUZZ_BROKER_TARGETS config broker perms)
 # The monitor's reader of admin results (monitor/result.c) links ob_monitor_core.
 set(OB_FUZZ_MONITOR_TARGETS monitor_result)
@@ -21,7 +22,7 @@ set(OB_FUZZ_DIR ${CMAKE_CURRENT_SOURCE_DIR}/fuzz)
 
 foreach(target IN LISTS OB_FUZZ_TARGETS)
   add_executable(replay_${target} ${OB_FUZZ_DIR}/fuzz_${target}.c ${OB_FUZZ_DIR}/replay_main.c)
-  target_link_libraries(replay_${target} PRIVATE ob_flags orderbus_static)
+  target_link_libraries(replay_${target} PRIVATE ob_flags orderbus_static ob_codec ob_common)
   if(target IN_LIST OB_FUZZ_BROKER_TARGETS)
     target_link_libraries(replay_${target} PRIVATE ob_broker_core)
   endif()
@@ -35,7 +36,7 @@ foreach(target IN LISTS OB_FUZZ_TARGETS)
 
   if(OB_FUZZ)
     add_executable(fuzz_${target} ${OB_FUZZ_DIR}/fuzz_${target}.c)
-    target_link_libraries(fuzz_${target} PRIVATE ob_flags orderbus_static)
+    target_link_libraries(fuzz_${target} PRIVATE ob_flags orderbus_static ob_codec ob_common)
     if(target IN_LIST OB_FUZZ_BROKER_TARGETS)
       target_link_libraries(fuzz_${target} PRIVATE ob_broker_core)
     endif()

@@ -13,6 +13,17 @@ for f in bin/orderbus-broker bin/orderbus-publish bin/orderbus-subscribe bin/ord
     include/orderbus/event_json.h; do
     test -e "$prefix/$f" || { echo "missing after install: $f"; exit 1; }
 done
+# Only the public API is installed: the headers are exactly those of proto/include/orderbus.
+src=$(cd "$(dirname "$0")/../.." && pwd)
+installed=$(cd "$prefix/include/orderbus" && ls)
+public=$(cd "$src/proto/include/orderbus" && ls)
+test "$installed" = "$public" || {
+    echo "installed headers differ from proto/include/orderbus:"
+    echo "$installed"
+    exit 1
+}
+test "$(find "$prefix/include" -type f | wc -l)" -eq "$(echo "$public" | wc -l)" ||
+    { echo "headers installed outside include/orderbus"; exit 1; }
 pc=$(find "$prefix" -name liborderbus.pc)
 test -n "$pc" || { echo "missing after install: liborderbus.pc"; exit 1; }
 cat > "$prefix/use.c" <<'C'

@@ -1,15 +1,19 @@
-# Unit tests of the codec in proto/src: error names, msgpack pre-scan, event and wire frames.
+# Unit tests of liborderbus and its codec (proto/src, proto/codec): error names, msgpack
+# pre-scan, event and wire frames.
 # Dependencies are wrapped at link time (-Wl,--wrap) where a test needs to count or fail them.
 ob_cmocka_test(test_proto_error
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_error.c
   LIBS Threads::Threads)
 ob_cmocka_test(test_proto_mpscan
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_mpscan.c
-  LIBS -Wl,--wrap=msgpack_unpack_next)
+  LIBS ob_codec -Wl,--wrap=msgpack_unpack_next)
 ob_cmocka_test(test_proto_event
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_event.c
-  LIBS -Wl,--wrap=malloc -Wl,--wrap=msgpack_unpack_next)
+  LIBS ob_codec -Wl,--wrap=malloc -Wl,--wrap=msgpack_unpack_next)
 ob_cmocka_test(test_proto_wire
-  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_wire.c)
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_wire.c
+  LIBS ob_codec)
 ob_cmocka_test(test_proto_pattern
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_pattern.c)
+ob_cmocka_test(test_proto_result_json
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_result_json.c)

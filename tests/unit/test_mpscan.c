@@ -1,4 +1,4 @@
-/*  test_mpscan: the msgpack pre-scan and the decoders' shared helpers (proto/src/mpscan.h).
+/*  test_mpscan: the msgpack pre-scan and the decoders' shared helpers (proto/codec/mpscan.h).
 
     msgpack_unpack_next is wrapped (-Wl,--wrap) to count its calls: a frame the pre-scan
     refuses must never reach msgpack-c, which would trust its declared sizes. The cursor

@@ -13,6 +13,7 @@
 #include "orderbus/event_json.h"
 #include "orderbus/limits.h"
 #include "orderbus/pattern.h"
+#include "orderbus/result_json.h"
 #include "orderbus/wire.h"
 
 #endif

@@ -1,5 +1,5 @@
-/*  ob_mp: the msgpack pre-scan and the small helpers the decoders share (internal to
-    liborderbus; not installed).
+/*  ob_mp: the msgpack pre-scan and the small helpers the decoders share (ob_codec: internal
+    to liborderbus and the broker; not installed).
 
     msgpack-c 4.0 trusts declared lengths: a 9-byte frame declaring a 4-billion-element array
     makes msgpack_unpack_next try to allocate about 128 GiB (msgpack/msgpack-c#1013). So every
