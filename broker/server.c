@@ -605,13 +605,13 @@ s_on_hello(s_server_t *self, zmq_msg_t *rid, const char *key, s_session_t *sessi
 {
     if (!session) {
         if (zhashx_size(self->sessions) >= self->cfg.max_clients) {
-            s_send_error(self, rid, 0, OB_ERR_LIMIT, "max_clients (%u) sessions already",
+            s_send_error(self, rid, hello->req, OB_ERR_LIMIT, "max_clients (%u) sessions already",
                          self->cfg.max_clients);
             return;
         }
         session = calloc(1, sizeof *session);
         if (!session) {
-            s_send_error(self, rid, 0, -ENOMEM, "out of memory for a session");
+            s_send_error(self, rid, hello->req, -ENOMEM, "out of memory for a session");
             return;
         }
         zhashx_insert(self->sessions, key, session); /* key is new: cannot fail */
@@ -860,7 +860,11 @@ s_on_fetch(s_server_t *self, zmq_msg_t *rid, const ob_wire_msg_t *msg)
     uint8_t *event = NULL;
     size_t len = 0;
     uint64_t time_us = 0;
-    int rc = ob_store_get(self->store, msg->topic, msg->seq, &event, &len, &time_us);
+    /* A name that breaks PROTOCOL.md 7.2 names no topic that could ever exist: INVALID_TOPIC,
+       not NO_SUCH_TOPIC (its length was checked by the decoder: TOO_LARGE) */
+    int rc = ob_topic_valid(msg->topic, strlen(msg->topic))
+                 ? ob_store_get(self->store, msg->topic, msg->seq, &event, &len, &time_us)
+                 : OB_ERR_INVALID_TOPIC;
     if (rc == -ENOENT)
         rc = OB_ERR_INVALID_ARGUMENT;
     if (rc) {
@@ -1117,7 +1121,8 @@ s_read_one(s_server_t *self)
 
     if (msg.command == OB_CMD_HELLO) { /* (5) does not apply to HELLO */
         if (self->terminating)
-            s_send_error(self, &rid, 0, OB_ERR_SHUTDOWN, "HELLO: %s", ob_strerror(OB_ERR_SHUTDOWN));
+            s_send_error(self, &rid, msg.req, OB_ERR_SHUTDOWN, "HELLO: %s",
+                         ob_strerror(OB_ERR_SHUTDOWN));
         else
             s_on_hello(self, &rid, key, session, &msg, user);
         goto out;

@@ -53,8 +53,8 @@ const char ob_mon_help_sub[] =
     "    AGE        age of the oldest event not done, - when none\n"
     "    --json: {sub, patterns, types, ephemeral, owner (\"\" when none), credit,\n"
     "    ack_wait_ms, max_attempts, backoff_ms, consumers, pending, waiting, redelivered,\n"
-    "    dead_lettered, lag, lag_seconds (null when nothing is behind), positions:\n"
-    "    [{topic, ack_floor, last_seq, lag, lag_seconds}]}.\n\n"
+    "    dead_lettered, lag, lag_seconds (seconds to the millisecond, null when nothing\n"
+    "    is behind), positions: [{topic, ack_floor, last_seq, lag, lag_seconds}]}.\n\n"
     "EXAMPLES\n"
     "    orderbus-monitor sub billing\n";
 
@@ -166,7 +166,8 @@ s_detail(ob_mon_t *m, const char *name, json_t *topics, json_t **ret)
             /* The event may be gone meanwhile (retention): then the age stays unknown. */
             if (ob_mon_request(m, &req, &res, NULL, &event, &event_len) == 0) {
                 uint64_t stored = ob_mon_get_uint(res, "time", now);
-                double secs = stored < now ? (double)(now - stored) / 1e6 : 0.0;
+                /* in whole milliseconds: finer is noise (the FETCH's own round trip) */
+                double secs = stored < now ? (double)((now - stored + 500) / 1000) / 1e3 : 0.0;
                 age = json_real(secs);
                 if (secs > worst)
                     worst = secs;

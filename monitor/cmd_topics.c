@@ -431,7 +431,8 @@ ob_mon_cmd_top(ob_mon_t *m, int argc, char **argv)
             size_t cols, rows;
             s_screen(&cols, &rows);
             if (screen && m->json) {
-                char *text = json_dumps(screen, JSON_COMPACT | JSON_PRESERVE_ORDER);
+                char *text = json_dumps(screen, JSON_COMPACT | JSON_PRESERVE_ORDER |
+                                                    JSON_REAL_PRECISION(OB_MON_JSON_PRECISION));
                 if (text)
                     fprintf(m->out, "%s\n", text);
                 free(text);

@@ -475,7 +475,8 @@ ob_mon_fmt_retention(char *buf, const json_t *topic)
 int
 ob_mon_print_json(ob_mon_t *m, const json_t *value)
 {
-    char *text = json_dumps(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    char *text = json_dumps(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY |
+                                       JSON_REAL_PRECISION(OB_MON_JSON_PRECISION));
     if (!text) {
         fprintf(m->err, "%s: out of memory\n", S_PROG);
         return OB_MON_EXIT_REFUSED;

@@ -28,6 +28,9 @@
 #define OB_MON_SUMMARY_MAX 60        /* display columns of tail's event summary */
 #define OB_MON_POLL_MS 100           /* how often waits look at SIGINT/SIGTERM */
 #define OB_MON_TEXT_MAX 512          /* a formatted cell or message */
+#define OB_MON_JSON_PRECISION                                                                      \
+    15 /* significant digits of a JSON number: 2.778, not                                          \
+          2.7780000000000002 */
 
 /* Options every command accepts (their getopt codes). */
 enum {

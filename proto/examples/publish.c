@@ -3,10 +3,13 @@
     Publishes one event and prints its confirmation:
         orderbus-publish [--endpoint E] [--cert F --broker-cert F] [--id ID] TOPIC TYPE
                          [JSON-DATA]
+    TOPIC, TYPE and JSON-DATA are checked before anything is sent. A refusal prints the
+    broker's reason; no answer prints what is likely wrong.
     Exit status: 0 confirmed (also as a duplicate), 1 refused or failed, 2 usage. */
 
 #include <czmq.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,7 +32,12 @@ s_usage(FILE *out)
                  "                         broker with curve = 0 accepts\n"
 
                  "  -h, --help        this text\n\n"
-                 "Exit status: 0 confirmed (also as a duplicate), 1 refused or failed, 2 usage.\n");
+                 "TOPIC is a topic name (dot-separated tokens of [a-z0-9_-], e.g. oms.7), TYPE\n"
+                 "an event type (1..64 bytes of [a-z0-9_.-]), JSON-DATA one JSON value stored\n"
+                 "as the event's data (default: none); any other is a usage error. Waits up to\n"
+                 "5 s for the broker's answer.\n"
+                 "Exit status: 0 confirmed (also as a duplicate), 1 refused by the broker (its\n"
+                 "reason is printed) or no answer, 2 usage.\n");
 }
 
 int
@@ -69,6 +77,30 @@ main(int argc, char **argv)
         s_usage(stderr);
         return 2;
     }
+    const char *topic = argv[optind], *type = argv[optind + 1];
+    const char *data = argc - optind == 3 ? argv[optind + 2] : "";
+    if (!ob_topic_valid(topic, strlen(topic))) {
+        fprintf(stderr,
+                "orderbus-publish: TOPIC '%s' is not a topic name: dot-separated tokens of "
+                "[a-z0-9_-], at most %d bytes (e.g. oms.7)\n",
+                topic, OB_TOPIC_MAX);
+        return 2;
+    }
+    if (!ob_event_type_valid(type, strlen(type))) {
+        fprintf(stderr,
+                "orderbus-publish: TYPE '%s' is not an event type: 1..%d bytes of [a-z0-9_.-] "
+                "(e.g. project_item.created)\n",
+                type, OB_EVENT_TYPE_MAX);
+        return 2;
+    }
+    json_error_t jerr;
+    json_t *json = *data ? json_loads(data, JSON_DECODE_ANY, &jerr) : NULL;
+    if (*data && !json) {
+        fprintf(stderr, "orderbus-publish: JSON-DATA is not JSON: %s (column %d)\n", jerr.text,
+                jerr.column);
+        return 2;
+    }
+    json_decref(json);
     zsys_init();
     char *uuid = NULL;
     if (!id) {
@@ -77,10 +109,9 @@ main(int argc, char **argv)
         zuuid_destroy(&u);
         id = uuid;
     }
-    const char *data = argc - optind == 3 ? argv[optind + 2] : "";
     ob_event_t ev = {.id = id,
-                     .topic = argv[optind],
-                     .type = argv[optind + 1],
+                     .topic = topic,
+                     .type = type,
                      .time_us = (uint64_t)zclock_time() * 1000,
                      .source = "orderbus-publish",
                      .data = (const uint8_t *)data,
@@ -102,9 +133,18 @@ main(int argc, char **argv)
         printf("confirmed: topic %s seq %llu (id %s)%s\n", ev.topic,
                (unsigned long long)confirm.seq, id,
                confirm.dup ? " duplicate: already stored, nothing written" : "");
+    else if (rc == OB_ERR_TIMEOUT)
+        fprintf(stderr,
+                "orderbus-publish: no answer from %s within %d ms: is a broker running there?%s\n",
+                endpoint, cfg.timeout_ms,
+                cert ? " (or it does not know this client's key: see its log)"
+                     : " (without --cert and --broker-cert the connection is plaintext, which a "
+                       "broker that requires CURVE never answers)");
+    else if (*ob_client_last_reason(client)) /* the broker's words */
+        fprintf(stderr, "orderbus-publish: %s (%s): %s\n", ob_strerror(rc), ev.topic,
+                ob_client_last_reason(client));
     else
-        fprintf(stderr, "orderbus-publish: %s (%s)\n", ob_strerror(rc),
-                rc == OB_ERR_TIMEOUT ? endpoint : ev.topic);
+        fprintf(stderr, "orderbus-publish: %s (%s)\n", ob_strerror(rc), ev.topic);
     ob_client_destroy(&client);
     free(uuid);
     return rc == 0 ? 0 : 1;

@@ -5,8 +5,9 @@
         orderbus-subscribe [--endpoint E] [--cert F --broker-cert F]
                            [--start new|earliest|SEQ] [--count N]
                            [--timeout MS] [--nack] NAME PATTERN...
-    NAME "" makes an ephemeral subscription. Exit status: 0 after --count deliveries or when
-    --timeout passed without one, 1 refused or failed, 2 usage, 130 interrupted. */
+    NAME "" makes an ephemeral subscription. NAME and the PATTERNs are checked before anything
+    is sent. Exit status: 0 after --count deliveries or when --timeout passed without one, 1
+    refused or failed, 2 usage, 130 interrupted. */
 
 #include <czmq.h>
 #include <getopt.h>
@@ -16,6 +17,11 @@
 #include <string.h>
 
 #include "orderbus/orderbus.h"
+
+/* The longest wait for the broker's answer to SUBSCRIBE, and the shortest once --timeout
+   shortens it (a new durable subscription is answered after a group commit). */
+#define S_ANSWER_MS_MAX OB_TIMEOUT_MS_DEFAULT
+#define S_ANSWER_MS_MIN 1000
 
 static void
 s_usage(FILE *out)
@@ -35,13 +41,18 @@ s_usage(FILE *out)
             "  -s, --start S      where a new subscription starts: new (default), earliest,\n"
             "                     or a sequence number\n"
             "  -c, --count N      exit after N deliveries (default: run until interrupted)\n"
-            "  -t, --timeout MS   exit when no delivery came for MS milliseconds\n"
+            "  -t, --timeout MS   exit when no delivery came for MS milliseconds; also\n"
+            "                     bounds the wait for the broker's answer to SUBSCRIBE\n"
+            "                     (1000 to 5000 ms; 5000 without --timeout)\n"
             "  -n, --nack         NACK every delivery instead (to see redelivery and dead\n"
             "                     letters)\n"
             "  -h, --help         this text\n\n"
+            "NAME is up to 64 bytes of [a-z0-9_-]; each PATTERN a topic pattern (tokens of\n"
+            "[a-z0-9_-], `*` one token, `>` the rest, e.g. 'oms.*'); any other is a usage\n"
+            "error.\n"
             "Output: TOPIC #SEQ attempt A TYPE id=ID (skipped K), then the event's data.\n"
-            "Exit status: 0 done (count reached, or timeout without a delivery), 1 refused or\n"
-            "failed, 2 usage, 130 interrupted.\n");
+            "Exit status: 0 done (count reached, or timeout without a delivery), 1 refused by\n"
+            "the broker (its reason is printed) or no answer, 2 usage, 130 interrupted.\n");
 }
 
 int
@@ -118,12 +129,34 @@ main(int argc, char **argv)
         return 2;
     }
     const char *name = argv[optind];
+    size_t name_len = strlen(name);
+    if (name_len > OB_SUB_NAME_MAX ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") < name_len) {
+        fprintf(stderr,
+                "orderbus-subscribe: NAME '%s' is not a subscription name: up to %d bytes of "
+                "[a-z0-9_-]\n",
+                name, OB_SUB_NAME_MAX);
+        return 2;
+    }
     opts.patterns = (const char *const *)&argv[optind + 1];
     opts.pattern_count = (size_t)(argc - optind - 1);
+    for (size_t i = 0; i < opts.pattern_count; i++)
+        if (!ob_pattern_valid(opts.patterns[i], strlen(opts.patterns[i]))) {
+            fprintf(stderr,
+                    "orderbus-subscribe: PATTERN '%s' is not a topic pattern: dot-separated "
+                    "tokens of [a-z0-9_-], `*` or a last `>` (e.g. 'oms.*')\n",
+                    opts.patterns[i]);
+            return 2;
+        }
 
     zsys_init();
-    ob_client_config_t cfg = {
-        .name = "orderbus-subscribe", .timeout_ms = 5000, .cert = cert, .broker_cert = broker_cert};
+    int answer_ms = timeout_ms < 0 || timeout_ms > S_ANSWER_MS_MAX ? S_ANSWER_MS_MAX
+                    : timeout_ms < S_ANSWER_MS_MIN                 ? S_ANSWER_MS_MIN
+                                                                   : timeout_ms;
+    ob_client_config_t cfg = {.name = "orderbus-subscribe",
+                              .timeout_ms = answer_ms,
+                              .cert = cert,
+                              .broker_cert = broker_cert};
     ob_client_t *client = ob_client_new(endpoint, &cfg);
     if (!client) {
         fprintf(stderr,
@@ -135,9 +168,19 @@ main(int argc, char **argv)
     char sub[OB_SUB_NAME_MAX + 1];
     int created = 0;
     int rc = ob_client_subscribe(client, name, &opts, sub, &created);
+    if (rc == OB_ERR_TIMEOUT)
+        fprintf(stderr,
+                "orderbus-subscribe: no answer from %s within %d ms: is a broker running "
+                "there?%s\n",
+                endpoint, answer_ms,
+                cert ? " (or it does not know this client's key: see its log)"
+                     : " (without --cert and --broker-cert the connection is plaintext, which a "
+                       "broker that requires CURVE never answers)");
+    else if (rc)
+        fprintf(stderr, "orderbus-subscribe: %s: %s%s%s\n", name[0] ? name : "(ephemeral)",
+                ob_strerror(rc), *ob_client_last_reason(client) ? ": " : "",
+                ob_client_last_reason(client));
     if (rc) {
-        fprintf(stderr, "orderbus-subscribe: %s: %s\n", name[0] ? name : "(ephemeral)",
-                ob_strerror(rc));
         ob_client_destroy(&client);
         return 1;
     }
@@ -171,7 +214,8 @@ main(int argc, char **argv)
         received++;
     }
     if (rc && rc != -EINTR)
-        fprintf(stderr, "orderbus-subscribe: %s\n", ob_strerror(rc));
+        fprintf(stderr, "orderbus-subscribe: %s%s%s\n", ob_strerror(rc),
+                *ob_client_last_reason(client) ? ": " : "", ob_client_last_reason(client));
     ob_client_destroy(&client);
     return rc == -EINTR ? 130 : rc ? 1 : 0;
 }

@@ -106,16 +106,22 @@ ob_topic_valid(const char *name, size_t len)
     return token > 0;
 }
 
-/* Returns 1 if type is 1..OB_EVENT_TYPE_MAX bytes of [a-z0-9_.-]. */
+int
+ob_event_type_valid(const char *type, size_t len)
+{
+    if (!type || len == 0 || len > OB_EVENT_TYPE_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (type[i] != '.' && !s_token_char((unsigned char)type[i]))
+            return 0;
+    return 1;
+}
+
+/* ob_event_type_valid of a decoded view. */
 static int
 s_type_valid(ob_mp_str_t type)
 {
-    if (!type.ptr || type.len == 0 || type.len > OB_EVENT_TYPE_MAX)
-        return 0;
-    for (size_t i = 0; i < type.len; i++)
-        if (type.ptr[i] != '.' && !s_token_char((unsigned char)type.ptr[i]))
-            return 0;
-    return 1;
+    return ob_event_type_valid(type.ptr, type.len);
 }
 
 /* Returns 1 if s is present and holds min..max bytes and no NUL byte (decoded strings are

@@ -18,6 +18,7 @@
 
 #include "mpscan.h"
 #include "orderbus/error.h"
+#include "orderbus/event.h"
 #include "orderbus/limits.h"
 
 /* Every body key of every command, the encoder's table. The decoder looks up only the keys
@@ -118,7 +119,7 @@ typedef struct s_keyset {
    left out would read as absent). Indexed by the header's command byte, whatever it is;
    PING, PONG and the bytes that are no command have no keys. */
 static const s_keyset_t s_command_keys[UINT8_MAX + 1] = {
-    [OB_CMD_HELLO] = S_KEYSET(S_KEY_NAME, S_KEY_HEARTBEAT_MS, S_KEY_MAX_RUN),
+    [OB_CMD_HELLO] = S_KEYSET(S_KEY_REQ, S_KEY_NAME, S_KEY_HEARTBEAT_MS, S_KEY_MAX_RUN),
     [OB_CMD_WELCOME] = S_KEYSET(S_KEY_VERSION, S_KEY_SESSION, S_KEY_HEARTBEAT_MS, S_KEY_MAX_EVENT,
                                 S_KEY_MAX_PENDING),
     [OB_CMD_ERROR] = S_KEYSET(S_KEY_REQ, S_KEY_CODE, S_KEY_REASON, S_KEY_SUB),
@@ -319,9 +320,14 @@ s_check_subscribe(const ob_wire_msg_t *msg)
             return rc;
     if (msg->type_count > OB_SUB_TYPES_MAX)
         return OB_ERR_TOO_LARGE;
-    for (size_t i = 0; i < msg->type_count; i++)
+    /* the length first (TOO_LARGE), then the event-type syntax (FIELD_TYPE, as a sub name
+       with another byte): a filter no event could match is refused, PROTOCOL.md 12.2 */
+    for (size_t i = 0; i < msg->type_count; i++) {
         if ((rc = s_check_str(msg->types[i], sizeof msg->types[i], 1, OB_EVENT_TYPE_MAX)))
             return rc;
+        if (!ob_event_type_valid(msg->types[i], strlen(msg->types[i])))
+            return OB_ERR_FIELD_TYPE;
+    }
     if ((rc = s_check_start(msg)))
         return rc;
     if (msg->credit < 1 || msg->credit > OB_CREDIT_MAX || msg->ack_wait_ms < OB_ACK_WAIT_MS_MIN ||
@@ -643,11 +649,12 @@ s_read_body(s_fields_t *f, ob_wire_msg_t *msg)
 
     /* req first, and into msg at once, so that the broker can tie an error in a later field
        to the request. */
-    if (s_command_has_req(msg->command) || msg->command == OB_CMD_ERROR) {
+    int req_optional = msg->command == OB_CMD_ERROR || msg->command == OB_CMD_HELLO;
+    if (s_command_has_req(msg->command) || req_optional) {
         if ((c = s_field(f, S_KEY_REQ))) {
             if ((rc = ob_mp_read_uint(c, &msg->req)))
                 return rc;
-        } else if (msg->command != OB_CMD_ERROR) /* optional in ERROR: 0 = no request */
+        } else if (!req_optional) /* optional in ERROR and HELLO: 0 = no request */
             return OB_ERR_MISSING_FIELD;
     }
 
@@ -1070,7 +1077,10 @@ s_pack_body(msgpack_packer *pk, const ob_wire_msg_t *msg)
 {
     switch (msg->command) {
     case OB_CMD_HELLO:
-        S_TRY(msgpack_pack_map(pk, 1 + (msg->heartbeat_ms != 0) + (msg->max_run != 0)));
+        S_TRY(msgpack_pack_map(
+            pk, (size_t)(1 + (msg->req != 0) + (msg->heartbeat_ms != 0) + (msg->max_run != 0))));
+        if (msg->req) /* optional: echoed by an ERROR refusing the HELLO (PROTOCOL.md 6.1) */
+            S_TRY(s_pack_uint_field(pk, S_KEY_REQ, msg->req));
         S_TRY(s_pack_cstr_field(pk, S_KEY_NAME, msg->name));
         if (msg->heartbeat_ms)
             S_TRY(s_pack_uint_field(pk, S_KEY_HEARTBEAT_MS, msg->heartbeat_ms));

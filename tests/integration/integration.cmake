@@ -27,3 +27,10 @@ else()
   message(WARNING "mdb_copy not found (Debian: lmdb-utils, deploy/install-deps.sh): "
                   "test_backup is not built")
 endif()
+
+# The example clients (proto/examples/) against real brokers on ipc endpoints: exit statuses,
+# the broker's reasons, what a timeout says and how long --timeout waits.
+add_test(NAME test_examples
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_examples.sh ${CMAKE_BINARY_DIR}
+                 ${PROJECT_SOURCE_DIR})
+set_tests_properties(test_examples PROPERTIES TIMEOUT 120)

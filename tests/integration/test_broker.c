@@ -799,7 +799,24 @@ s_shutdown_check(t_fixture_t *fx, int over_tcp)
     if (over_tcp)
         assert_int_equal(stat.events, (uint64_t)confirmed);
     ob_store_close(&store);
-    s_start(fx, NULL); /* for the teardown */
+
+    /* A client re-sends what the stopped broker left unconfirmed (PROTOCOL.md 11.5: after
+       SHUTDOWN or no answer); here it re-sends everything, as it would not know which
+       confirmations were lost. Every publish is then answered by a CONFIRM: the ones stored
+       before the stop as duplicates at their seq, the others stored now, in order. */
+    s_start(fx, NULL);
+    a = s_client(fx);
+    s_hello(a, 0, &welcome);
+    for (int i = 0; i < T_COUNT; i++) {
+        snprintf(id, sizeof id, "stop-%d", i);
+        s_send_publish(a, 1 + (uint64_t)i, "oms.1", id);
+    }
+    for (int req = 1; req <= T_COUNT; req++) {
+        int dup = -1;
+        assert_int_equal(s_expect_confirm(a, (uint64_t)req, &dup), (uint64_t)req);
+        assert_int_equal(dup, (uint64_t)req <= stat.events);
+    }
+    zsock_destroy(&a); /* the server stays for the teardown */
 }
 
 static void
@@ -978,6 +995,178 @@ test_slow_peer(void **state)
     s_start(fx, NULL); /* for the teardown */
 }
 
+/* Sends a message of command whose body was packed by hand into sbuf (borrowed): the
+   encoder refuses the bodies some tests need. */
+static void
+s_send_packed(zsock_t *dealer, uint8_t command, const msgpack_sbuffer *sbuf)
+{
+    const uint8_t header[OB_HEADER_SIZE] = {0x4F, 0x42, OB_WIRE_VERSION, command};
+    const void *data[2] = {header, sbuf->data};
+    size_t len[2] = {sizeof header, sbuf->size};
+    s_send_frames(dealer, 2, data, len);
+}
+
+/* Returns a new DEALER connected to the fixture's server, its session opened (HELLO). */
+static zsock_t *
+s_session(t_fixture_t *fx)
+{
+    zsock_t *dealer = s_client(fx);
+    ob_wire_msg_t welcome;
+    s_hello(dealer, 0, &welcome);
+    return dealer;
+}
+
+/* Sends FETCH of topic, seq 1, with request id req. */
+static void
+s_send_fetch(zsock_t *dealer, uint64_t req, const char *topic)
+{
+    ob_wire_msg_t fetch;
+    ob_wire_msg_init(&fetch, OB_CMD_FETCH);
+    fetch.req = req;
+    fetch.seq = 1;
+    snprintf(fetch.topic, sizeof fetch.topic, "%s", topic);
+    s_send_msg(dealer, &fetch, NULL, 0);
+}
+
+/* PROTOCOL.md 8 and 13: FETCH of a name that breaks 7.2 is INVALID_TOPIC, of a valid name
+   never published to NO_SUCH_TOPIC; a name over OB_TOPIC_MAX is a body error (TOO_LARGE,
+   5.2: the length limit of a body field wins over its syntax). */
+static void
+test_fetch_invalid_topic(void **state)
+{
+    zsock_t *a = s_session(*state);
+    static const char *const invalid[] = {"Pub.A", "pub.*", "pub..a", "pub a", ".pub", "pub."};
+    uint64_t req = 100;
+    for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++) {
+        print_message("FETCH %s\n", invalid[i]);
+        s_send_fetch(a, ++req, invalid[i]);
+        s_expect_error(a, req, OB_ERR_INVALID_TOPIC);
+    }
+    s_send_fetch(a, ++req, "pub.a");
+    s_expect_error(a, req, OB_ERR_NO_SUCH_TOPIC);
+
+    /* 256 bytes: the encoder refuses it, so the body is packed by hand */
+    char long_topic[OB_TOPIC_MAX + 2];
+    memset(long_topic, 'A', sizeof long_topic - 1);
+    long_topic[sizeof long_topic - 1] = '\0';
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sbuf);
+    msgpack_packer_init(&pk, &sbuf, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    msgpack_pack_str_with_body(&pk, "req", 3);
+    msgpack_pack_uint64(&pk, ++req);
+    msgpack_pack_str_with_body(&pk, "topic", 5);
+    msgpack_pack_str_with_body(&pk, long_topic, strlen(long_topic));
+    msgpack_pack_str_with_body(&pk, "seq", 3);
+    msgpack_pack_uint64(&pk, 1);
+    s_send_packed(a, OB_CMD_FETCH, &sbuf);
+    s_expect_error(a, req, OB_ERR_TOO_LARGE);
+    msgpack_sbuffer_destroy(&sbuf);
+    zsock_destroy(&a);
+}
+
+/* Sends a SUBSCRIBE to pattern oms.* with one entry of types, packed by hand (the encoder
+   refuses an invalid type). */
+static void
+s_send_subscribe_type(zsock_t *dealer, uint64_t req, const char *type)
+{
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sbuf);
+    msgpack_packer_init(&pk, &sbuf, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    msgpack_pack_str_with_body(&pk, "req", 3);
+    msgpack_pack_uint64(&pk, req);
+    msgpack_pack_str_with_body(&pk, "patterns", 8);
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_str_with_body(&pk, "oms.*", 5);
+    msgpack_pack_str_with_body(&pk, "types", 5);
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_str_with_body(&pk, type, strlen(type));
+    s_send_packed(dealer, OB_CMD_SUBSCRIBE, &sbuf);
+    msgpack_sbuffer_destroy(&sbuf);
+}
+
+/* PROTOCOL.md 12.2: a SUBSCRIBE `types` entry that breaks the event-type syntax (7.1) could
+   never match: FIELD_TYPE; one over 64 bytes is TOO_LARGE (the length is checked first). The
+   encoder refuses the same locally. */
+static void
+test_subscribe_invalid_type(void **state)
+{
+    zsock_t *a = s_session(*state);
+    static const char *const invalid[] = {"Project.Created", "project item", "a*", "x/y"};
+    uint64_t req = 200;
+    for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++) {
+        print_message("types [%s]\n", invalid[i]);
+        s_send_subscribe_type(a, ++req, invalid[i]);
+        s_expect_error(a, req, OB_ERR_FIELD_TYPE);
+
+        ob_wire_msg_t msg;
+        ob_wire_msg_init(&msg, OB_CMD_SUBSCRIBE);
+        msg.req = 1;
+        msg.pattern_count = 1;
+        snprintf(msg.patterns[0], sizeof msg.patterns[0], "oms.*");
+        msg.type_count = 1;
+        snprintf(msg.types[0], sizeof msg.types[0], "%s", invalid[i]);
+        uint8_t body[OB_BODY_MAX];
+        size_t body_len = 0;
+        assert_int_equal(ob_wire_encode_body(&msg, body, sizeof body, &body_len),
+                         OB_ERR_FIELD_TYPE);
+    }
+    char long_type[OB_EVENT_TYPE_MAX + 2];
+    memset(long_type, 'A', sizeof long_type - 1); /* bad characters too: the length wins */
+    long_type[sizeof long_type - 1] = '\0';
+    s_send_subscribe_type(a, ++req, long_type);
+    s_expect_error(a, req, OB_ERR_TOO_LARGE);
+
+    /* a valid type is accepted (an ephemeral subscription) */
+    s_send_subscribe_type(a, ++req, "project_item.status_changed");
+    ob_wire_msg_t reply;
+    s_recv(a, &reply);
+    assert_int_equal(reply.command, OB_CMD_SUBSCRIBED);
+    assert_int_equal(reply.req, req);
+    zsock_destroy(&a);
+}
+
+/* PROTOCOL.md 6.1, 6.4: an ERROR refusing a HELLO that carried a req carries it too, so that
+   it can be told from other ERRORs; a HELLO without req (clients before 0.5) gets its ERROR
+   without one, as before. */
+static void
+test_hello_refusal_req(void **state)
+{
+    t_fixture_t *fx = *state;
+    zactor_destroy(&fx->server);
+    s_start(fx, "--max-clients", "1", NULL);
+    zsock_t *a = s_client(fx);
+    zsock_t *b = s_client(fx);
+    ob_wire_msg_t welcome;
+    s_hello(a, 0, &welcome);
+
+    ob_wire_msg_t hello;
+    ob_wire_msg_init(&hello, OB_CMD_HELLO);
+    snprintf(hello.name, sizeof hello.name, "second");
+    hello.req = 9;
+    s_send_msg(b, &hello, NULL, 0);
+    s_expect_error(b, 9, OB_ERR_LIMIT);
+    hello.req = 0;
+    s_send_msg(b, &hello, NULL, 0);
+    s_expect_error(b, 0, OB_ERR_LIMIT);
+
+    /* a HELLO with req that is accepted gets its WELCOME as before */
+    zsock_destroy(&a);
+    zactor_destroy(&fx->server);
+    s_start(fx, NULL);
+    zsock_t *c = s_client(fx);
+    hello.req = 10;
+    s_send_msg(c, &hello, NULL, 0);
+    ob_wire_msg_t reply;
+    s_recv(c, &reply);
+    assert_int_equal(reply.command, OB_CMD_WELCOME);
+    zsock_destroy(&b);
+    zsock_destroy(&c);
+}
+
 int
 main(void)
 {
@@ -995,6 +1184,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_shutdown_answers_tcp, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_session_expiry, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_start_failures, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_fetch_invalid_topic, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_subscribe_invalid_type, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_hello_refusal_req, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -542,6 +542,18 @@ test_subs_reposition(void **state)
     assert_string_equal(json_string_value(json_object_get(v, "owner")), ""); /* plaintext */
     assert_int_equal(json_integer_value(json_object_get(v, "pending")), 3);
     assert_true(json_is_number(json_object_get(v, "lag_seconds")));
+    /* in milliseconds, printed as such: 2.778, never 2.7775120000000002 */
+    int printed = 0;
+    for (const char *ls = strstr(fx->out, "\"lag_seconds\": "); ls;
+         ls = strstr(ls + 1, "\"lag_seconds\": ")) {
+        const char *num = ls + strlen("\"lag_seconds\": ");
+        size_t whole = strspn(num, "0123456789");
+        size_t frac = num[whole] == '.' ? strspn(num + whole + 1, "0123456789") : 0;
+        if (whole == 0 || frac > 3)
+            fail_msg("lag_seconds printed as %.24s", num);
+        printed++;
+    }
+    assert_int_equal(printed, 2); /* the subscription's and its position's */
     json_t *p = json_array_get(json_object_get(v, "positions"), 0);
     assert_string_equal(json_string_value(json_object_get(p, "topic")), "oms.3");
     assert_int_equal(json_integer_value(json_object_get(p, "ack_floor")), 0);

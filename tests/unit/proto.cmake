@@ -4,6 +4,7 @@
 ob_cmocka_test(test_proto_error
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_error.c
   LIBS Threads::Threads)
+target_compile_definitions(test_proto_error PRIVATE OB_PROJECT_VERSION="${PROJECT_VERSION}")
 ob_cmocka_test(test_proto_mpscan
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_mpscan.c
   LIBS ob_codec -Wl,--wrap=msgpack_unpack_next)

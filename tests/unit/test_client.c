@@ -759,9 +759,13 @@ t_real_setup(void **state_p)
     t_real_t *real = calloc(1, sizeof *real);
     assert_non_null(real);
     *state_p = real;
+    /* CTest always sets OB_BROKER (tests/CMakeLists.txt): without a broker this test would
+       pass without testing anything, so it fails instead. */
     real->broker = getenv("OB_BROKER");
     if (!real->broker || access(real->broker, X_OK) != 0)
-        return 0; /* the test skips */
+        fail_msg("OB_BROKER (%s) is not an executable orderbus-broker: run this test through "
+                 "ctest, or set OB_BROKER",
+                 real->broker ? real->broker : "unset");
     snprintf(real->dir, sizeof real->dir, "/tmp/orderbus-test-client-XXXXXX");
     assert_non_null(mkdtemp(real->dir));
     snprintf(real->data_dir, sizeof real->data_dir, "%.200s/data", real->dir);
@@ -828,8 +832,6 @@ static void
 test_real_broker_restarts(void **state_p)
 {
     t_real_t *real = *state_p;
-    if (!real->dir[0])
-        skip();
     t_real_start(real);
     ob_client_config_t config = {.name = "test_client",
                                  .window = 64,

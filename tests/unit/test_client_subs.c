@@ -259,6 +259,7 @@ test_subscribe_rejected_locally(void **state_p)
     const char *const too_long[] = {long_pattern};
     const char *const null_entry[] = {NULL};
     const char *const empty_type[] = {""};
+    const char *const bad_type[] = {"Project.Created"}; /* no event has it: 7.1 */
 
     const struct {
         const char *name;
@@ -297,6 +298,9 @@ test_subscribe_rejected_locally(void **state_p)
          OB_ERR_TOO_LARGE},
         {"orders",
          {.patterns = t_all_patterns, .pattern_count = 1, .types = NULL, .type_count = 1},
+         OB_ERR_FIELD_TYPE},
+        {"orders",
+         {.patterns = t_all_patterns, .pattern_count = 1, .types = bad_type, .type_count = 1},
          OB_ERR_FIELD_TYPE},
         {"orders",
          {.patterns = t_all_patterns, .pattern_count = 1, .types = null_entry, .type_count = 1},

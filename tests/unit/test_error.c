@@ -6,11 +6,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "orderbus/error.h"
+#include "orderbus/orderbus.h"
 
 typedef struct t_error {
     int rc;           /* the OB_ERR_* value */
@@ -110,6 +112,19 @@ test_strerror_threads(void **state)
     }
 }
 
+/* The version has one home (orderbus.h): its string is its numbers, and CMake's project
+   version (OB_PROJECT_VERSION, from the build) was read from them. */
+static void
+test_version_one_place(void **state)
+{
+    (void)state;
+    char numbers[32];
+    snprintf(numbers, sizeof numbers, "%d.%d.%d", OB_VERSION_MAJOR, OB_VERSION_MINOR,
+             OB_VERSION_PATCH);
+    assert_string_equal(OB_VERSION_STRING, numbers);
+    assert_string_equal(OB_VERSION_STRING, OB_PROJECT_VERSION);
+}
+
 int
 main(void)
 {
@@ -118,6 +133,7 @@ main(void)
         cmocka_unit_test(test_strerror_errno),
         cmocka_unit_test(test_wire_codes),
         cmocka_unit_test(test_strerror_threads),
+        cmocka_unit_test(test_version_one_place),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -206,7 +206,7 @@ s_variant(size_t i, ob_wire_msg_t *ret_msg)
         msg.type_count = OB_SUB_TYPES_MAX;
         for (size_t k = 0; k < OB_SUB_TYPES_MAX; k++) {
             memset(msg.types[k], 't', OB_EVENT_TYPE_MAX);
-            msg.types[k][0] = (char)('A' + k);
+            msg.types[k][0] = "0123456789abcdefghijklmnopqrstuv"[k]; /* 32 distinct types */
         }
         msg.start = OB_START_EARLIEST;
         msg.credit = OB_CREDIT_MAX;
@@ -1151,6 +1151,15 @@ static const t_body_t s_bodies[] = {
      T_BODY("\x83" T_SUBSCRIBE K_TYPES "\x91\xd9\x40" T_A64), 0, 1},
     {"subscribe type over the cap", OB_CMD_SUBSCRIBE,
      T_BODY("\x83" T_SUBSCRIBE K_TYPES "\x91\xd9\x41" T_A65), OB_ERR_TOO_LARGE, 1},
+    {"subscribe type with a capital", OB_CMD_SUBSCRIBE,
+     T_BODY("\x83" T_SUBSCRIBE K_TYPES "\x91\xa1X"), OB_ERR_FIELD_TYPE, 1},
+    {"subscribe type with a space", OB_CMD_SUBSCRIBE,
+     T_BODY("\x83" T_SUBSCRIBE K_TYPES "\x92\xa1x\xa3x y"), OB_ERR_FIELD_TYPE, 1},
+    {"subscribe type over the cap and with capitals: the length wins", OB_CMD_SUBSCRIBE,
+     T_BODY("\x83" T_SUBSCRIBE K_TYPES "\x91\xd9\x41" T_A64 "A"), OB_ERR_TOO_LARGE, 1},
+    {"hello with req", OB_CMD_HELLO, T_BODY("\x82\xa3req\x07" T_HELLO), 0, 7},
+    {"hello with req not a uint", OB_CMD_HELLO, T_BODY("\x82\xa3req\xa1x" T_HELLO),
+     OB_ERR_FIELD_TYPE, 0},
     {"subscribe type with NUL", OB_CMD_SUBSCRIBE, T_BODY("\x83" T_SUBSCRIBE K_TYPES "\x91\xa1\x00"),
      OB_ERR_FIELD_TYPE, 1},
     {"subscribe types is a map", OB_CMD_SUBSCRIBE, T_BODY("\x83" T_SUBSCRIBE K_TYPES "\x80"),
@@ -1622,6 +1631,7 @@ test_encode_refuses_invalid(void **state)
               OB_ERR_TOO_LARGE);
     T_REFUSED(OB_CMD_SUBSCRIBE, msg.type_count = OB_SUB_TYPES_MAX + 1, OB_ERR_TOO_LARGE);
     T_REFUSED(OB_CMD_SUBSCRIBE, msg.types[1][0] = '\0', OB_ERR_FIELD_TYPE);
+    T_REFUSED(OB_CMD_SUBSCRIBE, strcpy(msg.types[1], "Project.Created"), OB_ERR_FIELD_TYPE);
     T_REFUSED(OB_CMD_SUBSCRIBE, memset(msg.types[0], 't', sizeof msg.types[0]), OB_ERR_TOO_LARGE);
     T_REFUSED(OB_CMD_SUBSCRIBE, strcpy(msg.sub, "Orders"), OB_ERR_FIELD_TYPE);
     T_REFUSED(OB_CMD_SUBSCRIBE, strcpy(msg.sub, "dlq.orders"), OB_ERR_FIELD_TYPE);

@@ -177,7 +177,8 @@ typedef struct ob_delivery {
    changes nothing.
    Returns 0; locally, without sending: OB_ERR_INVALID_PATTERN, OB_ERR_TOO_LARGE (a name,
    pattern or type too long, too many patterns or types), OB_ERR_FIELD_TYPE (no pattern, a
-   NULL pattern or type, a name not of [a-z0-9_-], a setting out of range, start_seq 0 with
+   NULL pattern or type, a name not of [a-z0-9_-], a type not of [a-z0-9_.-] (it could never
+   match), a setting out of range, start_seq 0 with
    OB_START_SEQ), -ENOMEM; the broker's refusal (OB_ERR_SUBSCRIPTION_EXISTS: other patterns
    or types; OB_ERR_INVALID_PATTERN, OB_ERR_LIMIT, OB_ERR_UNKNOWN_COMMAND from a broker
    without subscriptions, ...); OB_ERR_TIMEOUT or -EINTR, after which the broker may or may

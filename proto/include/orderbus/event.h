@@ -83,6 +83,10 @@ void ob_event_destroy(ob_event_t **self_p);
    1..OB_TOPIC_MAX bytes, dot-separated non-empty tokens of [a-z0-9_-]; else 0. */
 int ob_topic_valid(const char *name, size_t len);
 
+/* Returns 1 if type (len bytes, not necessarily NUL-terminated) is a valid event type:
+   1..OB_EVENT_TYPE_MAX bytes of [a-z0-9_.-] (PROTOCOL.md 7.1); else 0. */
+int ob_event_type_valid(const char *type, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

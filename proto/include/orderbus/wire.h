@@ -27,7 +27,7 @@ extern "C" {
 #define OB_WIRE_VERSION_MAX 32  /* bytes in a WELCOME broker version string */
 
 typedef enum ob_command {
-    OB_CMD_HELLO = 0x01,          /* C->B  name, heartbeat_ms, max_run */
+    OB_CMD_HELLO = 0x01,          /* C->B  req (optional), name, heartbeat_ms, max_run */
     OB_CMD_WELCOME = 0x02,        /* B->C  version, session, heartbeat_ms, max_event,
                                               max_pending */
     OB_CMD_PING = 0x03,           /* C->B  (empty) */
