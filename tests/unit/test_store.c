@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -673,7 +674,7 @@ s_reader(void *arg)
         free(buf);
         if (rc != 0 && !reader->failed)
             reader->failed = rc;
-        reader->reads++;
+        __atomic_add_fetch(&reader->reads, 1, __ATOMIC_SEQ_CST);
     }
     return NULL;
 }
@@ -707,6 +708,10 @@ test_readers_during_growth(void **state)
     t_reader_t reader = {.store = fx->store};
     pthread_t thread;
     assert_int_equal(pthread_create(&thread, NULL, s_reader, &reader), 0);
+    /* The map must grow while the reader reads: on a loaded machine the batches below could
+       all be written before the new thread first runs. */
+    while (!__atomic_load_n(&reader.reads, __ATOMIC_SEQ_CST))
+        sched_yield();
     ob_store_stats_t stats;
     int batch = 0;
     do {
