@@ -39,14 +39,14 @@
 #define OB_GW_PATH_MAX 160 /* bytes of a Marketplace API path with its NUL */
 
 /* OMS commands (command) */
-#define OB_GW_COMMAND_MAX (256u * 1024)          /* bytes of a command body */
-#define OB_GW_COMMAND_ID_MAX 64                  /* bytes of a command id: [A-Za-z0-9._:-] */
-#define OB_GW_SECRETS_MAX 64                     /* keys in a command's user_secrets */
-#define OB_GW_SECRET_KEY_MAX 255                 /* bytes of a user_secrets key */
-#define OB_GW_SECRET_VALUE_MAX 4096              /* bytes of a user_secrets value */
-#define OB_GW_CONTENT_MAX (64u * 1024)           /* bytes of a message's content */
-#define OB_GW_AUTHOR_FIELD_MAX 255               /* bytes of an author's email, name or uid */
-#define OB_GW_ORDER_KEY_TEXT 48                  /* "item.<u64>.<u64>" with its NUL */
+#define OB_GW_COMMAND_MAX (512u * 1024) /* bytes of a command body: holds every other cap */
+#define OB_GW_COMMAND_ID_MAX 64         /* bytes of a command id: [A-Za-z0-9._:-] */
+#define OB_GW_SECRETS_MAX 64            /* keys in a command's user_secrets */
+#define OB_GW_SECRET_KEY_MAX 255        /* bytes of a user_secrets key */
+#define OB_GW_SECRET_VALUE_MAX 4096     /* bytes of a user_secrets value */
+#define OB_GW_CONTENT_MAX (64u * 1024)  /* bytes of a message's content */
+#define OB_GW_AUTHOR_FIELD_MAX 255      /* bytes of an author's email, name or uid */
+#define OB_GW_ORDER_KEY_TEXT 48         /* "item.<u64>.<u64>" with its NUL */
 #define OB_GW_ANSWER_MAX OB_GW_RESOURCE_BODY_MAX /* bytes of a Marketplace answer in an outcome */
 
 #endif
