@@ -181,6 +181,8 @@ s_rank_cmp(const void *a, const void *b)
 static int
 s_rank(ob_poller_t *self, const ob_mkt_page_t *page, size_t count)
 {
+    if (count == 0)
+        return 0; /* and self->ranked may be NULL, which qsort must not get */
     if (s_reserve((void **)&self->ranked, &self->ranked_cap, count, sizeof *self->ranked))
         return -ENOMEM;
     s_ranked_t *r = self->ranked;
