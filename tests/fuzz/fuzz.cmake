@@ -13,10 +13,13 @@
 #
 # ob_gen_corpus writes the valid seeds of corpus/ from the encoders; see gen_corpus.c.
 # Targets of the broker's classes (OB_FUZZ_BROKER_TARGETS) also link ob_broker_core.
-set(OB_FUZZ_TARGETS event wire mpscan pattern config broker perms event_json monitor_result)
+set(OB_FUZZ_TARGETS event wire mpscan pattern config broker perms event_json monitor_result
+    mp_parse command)
 set(OB_FUZZ_BROKER_TARGETS config broker perms)
 # The monitor's reader of admin results (monitor/result.c) links ob_monitor_core.
 set(OB_FUZZ_MONITOR_TARGETS monitor_result)
+# The gateway's Marketplace response parsers and OMS command parser link ob_gateway_core.
+set(OB_FUZZ_GATEWAY_TARGETS mp_parse command)
 set(OB_FUZZ_DIR ${CMAKE_CURRENT_SOURCE_DIR}/fuzz)
 
 foreach(target IN LISTS OB_FUZZ_TARGETS)
@@ -27,6 +30,9 @@ foreach(target IN LISTS OB_FUZZ_TARGETS)
   endif()
   if(target IN_LIST OB_FUZZ_MONITOR_TARGETS)
     target_link_libraries(replay_${target} PRIVATE ob_monitor_core)
+  endif()
+  if(target IN_LIST OB_FUZZ_GATEWAY_TARGETS)
+    target_link_libraries(replay_${target} PRIVATE ob_gateway_core)
   endif()
   add_test(NAME fuzz_replay_${target}
            COMMAND replay_${target} ${OB_FUZZ_DIR}/corpus/${target}
@@ -41,6 +47,9 @@ foreach(target IN LISTS OB_FUZZ_TARGETS)
     endif()
     if(target IN_LIST OB_FUZZ_MONITOR_TARGETS)
       target_link_libraries(fuzz_${target} PRIVATE ob_monitor_core)
+    endif()
+    if(target IN_LIST OB_FUZZ_GATEWAY_TARGETS)
+      target_link_libraries(fuzz_${target} PRIVATE ob_gateway_core)
     endif()
     target_link_options(fuzz_${target} PRIVATE -fsanitize=fuzzer)
   endif()
