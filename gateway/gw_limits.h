@@ -7,20 +7,18 @@
 #ifndef OB_GW_LIMITS_H
 #define OB_GW_LIMITS_H
 
-#include <stdint.h>
-
 #include "orderbus/limits.h"
 
 /* Marketplace responses (mp_parse) */
 #define OB_GW_FEED_BODY_MAX (16u * 1024 * 1024) /* bytes of one events page */
-#define OB_GW_RESOURCE_BODY_MAX (512u * 1024)   /* bytes of a project, item or message: the  */
-/* snapshot goes into an event, which must fit the broker's default max (OB_EVENT_MAX_DEFAULT) */
-#define OB_GW_ERROR_BODY_MAX (64u * 1024)  /* bytes of an error body */
-#define OB_GW_JSON_DEPTH_MAX 32            /* nesting of arrays and objects in any response */
-#define OB_GW_PROJECT_ITEMS_MAX 100000     /* iids in a project's "project_items" */
-#define OB_GW_STATUS_MAX 255               /* bytes of a status value or type */
-#define OB_GW_ERROR_TEXT_MAX 1024          /* bytes of an error's one-line text (longer: cut) */
-#define OB_GW_ID_MAX ((uint64_t)INT64_MAX) /* largest Marketplace id (a JSON integer); ids >= 1 */
+/* Bytes of a project, item or message: its snapshot goes into an event, which must fit the
+   broker's default largest event (OB_EVENT_MAX_DEFAULT). */
+#define OB_GW_RESOURCE_BODY_MAX (512u * 1024)
+#define OB_GW_ERROR_BODY_MAX (64u * 1024) /* bytes of an error body */
+#define OB_GW_JSON_DEPTH_MAX 32           /* nesting of arrays and objects in any response */
+#define OB_GW_PROJECT_ITEMS_MAX 100000    /* iids in a project's "project_items" */
+#define OB_GW_STATUS_MAX 255      /* bytes of a status value or type, or an enum (role, scope) */
+#define OB_GW_ERROR_TEXT_MAX 1024 /* bytes of an error's one-line text (longer: cut) */
 
 /* Feed cursor (poller) */
 #define OB_GW_PAGE_SIZE_DEFAULT 100  /* limit of an ordinary events read */

@@ -52,8 +52,7 @@
 int ob_mkt_event_type(const ob_mkt_event_t *ev, const char **ret_type);
 
 /* Computes the digest of ev (borrowed) for OMS oms_id, as specified above, into ret_digest.
-   Returns 0, OB_ERR_INVALID_EVENT (no mapping) or OB_ERR_INVALID_ARGUMENT (libsodium could
-   not be initialised). */
+   Returns 0 or OB_ERR_INVALID_EVENT (no mapping). */
 int ob_mkt_event_digest(uint64_t oms_id, const ob_mkt_event_t *ev,
                         uint8_t ret_digest[OB_GW_DIGEST_LEN]);
 
@@ -81,7 +80,7 @@ int ob_mkt_event_path(uint64_t oms_id, const ob_mkt_event_t *ev, char ret_path[O
    caller's to free() and *ret_len its size, and ret_id (may be NULL) holds its id. The
    resource must be the one ev names: same kind and id (and project for an item).
    Returns 0, OB_ERR_INVALID_EVENT (no mapping, or a field ob_event_encode refuses),
-   OB_ERR_INVALID_ARGUMENT (the resource is not the one ev names, or libsodium failed),
+   OB_ERR_INVALID_ARGUMENT (the resource is not the one ev names),
    OB_ERR_TOO_LARGE (over OB_EVENT_MAX_CAP) or -ENOMEM. */
 int ob_mkt_event_build(uint64_t oms_id, const ob_mkt_event_t *ev, uint32_t rank,
                        const ob_mkt_resource_t *resource, uint8_t **ret_buf, size_t *ret_len,

@@ -60,8 +60,9 @@ s_load(const char *body, size_t len, size_t max, json_t **ret_root)
     return 0;
 }
 
-/* Reads the id at obj.key: an integer 1..OB_GW_ID_MAX. An absent key is OB_ERR_MISSING_FIELD
-   when required, else 0 in *ret_id; null is 0 when nullable, else OB_ERR_FIELD_TYPE. */
+/* Reads the id at obj.key: an integer from 1 (Jansson caps it at 2^63-1). An absent key is
+   OB_ERR_MISSING_FIELD when required, else 0 in *ret_id; null is 0 when nullable, else
+   OB_ERR_FIELD_TYPE. */
 static int
 s_get_id(const json_t *obj, const char *key, int required, int nullable, uint64_t *ret_id)
 {

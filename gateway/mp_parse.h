@@ -6,7 +6,7 @@
 
     Every parser takes a body (borrowed, len bytes, not NUL-terminated) and returns a new
     object that owns everything it points to, freed by its destroy function. Rules:
-    - Strict about the JSON types the gateway relies on: ids are integers 1..OB_GW_ID_MAX
+    - Strict about the JSON types the gateway relies on: ids are integers from 1 (at most 2^63-1)
       (a feed event's project_id may also be null, as for approval-request messages, 2.5/5.5),
       timestamps RFC 3339 text, strings strings, objects objects. A wrong type is
       OB_ERR_FIELD_TYPE, a missing required key OB_ERR_MISSING_FIELD.
