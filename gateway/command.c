@@ -189,10 +189,14 @@ s_load(const char *text, size_t len, json_t **ret_root, char *errbuf, size_t err
         return s_fail(errbuf, errlen, OB_ERR_TOO_LARGE, "command over %u bytes", OB_GW_COMMAND_MAX);
     json_error_t err;
     json_t *root = json_loadb(text ? text : "", len, JSON_REJECT_DUPLICATES, &err);
-    if (!root)
-        return json_error_code(&err) == json_error_out_of_memory
-                   ? -ENOMEM
-                   : s_fail(errbuf, errlen, OB_ERR_MALFORMED, "not JSON: %s", err.text);
+    if (!root) {
+        /* Jansson names a syntax error, but returns from most failed allocations without a
+           word (no text, code unknown). */
+        enum json_error_code code = json_error_code(&err);
+        if (code == json_error_out_of_memory || (code == json_error_unknown && !err.text[0]))
+            return s_fail(errbuf, errlen, -ENOMEM, "out of memory");
+        return s_fail(errbuf, errlen, OB_ERR_MALFORMED, "not JSON: %s", err.text);
+    }
     if (!json_is_object(root)) {
         json_decref(root);
         return s_fail(errbuf, errlen, OB_ERR_MALFORMED, "not a JSON object");
@@ -486,9 +490,10 @@ ob_oms_command_outcome(uint64_t oms_id, const ob_oms_command_t *command, int sta
             message_id = (uint64_t)json_integer_value(answer_id);
     } else {
         ob_mkt_error_t *err = NULL;
-        if (ob_mkt_error_parse(body, len, &err) == 0)
+        int rc = ob_mkt_error_parse(body, len, &err);
+        if (rc == 0)
             value = json_loadb(err->json, err->json_len, JSON_DECODE_ANY, NULL);
-        else
+        else if (rc != -ENOMEM) /* no error body: its text; out of memory: no outcome */
             value = s_text_value(body, len);
         ob_mkt_error_destroy(&err);
     }

@@ -40,6 +40,17 @@ s_check_depth(const json_t *v, int depth)
     return 0;
 }
 
+/* The code of a json_loadb failure. Jansson names a syntax error in err's text, but returns
+   from most failed allocations without a word (no text, code unknown): both are -ENOMEM. */
+static int
+s_json_failure(const json_error_t *err)
+{
+    enum json_error_code code = json_error_code(err);
+    if (code == json_error_out_of_memory || (code == json_error_unknown && err->text[0] == '\0'))
+        return -ENOMEM;
+    return OB_ERR_MALFORMED;
+}
+
 /* Loads body (len bytes, at most max) as one JSON object, within the depth cap.
    On success *ret_root is a new reference. */
 static int
@@ -50,7 +61,7 @@ s_load(const char *body, size_t len, size_t max, json_t **ret_root)
     json_error_t err;
     json_t *root = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &err);
     if (!root)
-        return json_error_code(&err) == json_error_out_of_memory ? -ENOMEM : OB_ERR_MALFORMED;
+        return s_json_failure(&err);
     int rc = json_is_object(root) ? s_check_depth(root, 0) : OB_ERR_MALFORMED;
     if (rc) {
         json_decref(root);

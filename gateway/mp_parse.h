@@ -20,6 +20,9 @@
       OB_ERR_TOO_LARGE.
     - Not JSON, not UTF-8, a duplicate key, a NUL in a string, or not the expected top-level
       object: OB_ERR_MALFORMED.
+    When memory runs out inside Jansson (2.14), a parse may fail with OB_ERR_MALFORMED or
+    another refusal rather than -ENOMEM: Jansson reports some failed allocations as syntax
+    errors, and its lexer ignores a failed growth of a string, dropping a byte of it.
     Timestamps keep what the Marketplace gives (whole seconds, 2.6) as microseconds since the
     epoch: "2021-05-25T21:07:42Z" is 1621976862000000. Outputs are written only on success. */
 #ifndef OB_GW_MP_PARSE_H

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "command.h"
+#include "gw_alloc.h"
 #include "gw_limits.h"
 #include "mp_event.h"
 #include "orderbus/error.h"
@@ -412,13 +413,64 @@ test_outcomes(void **state)
     free(buf);
 }
 
+/* --- allocation failures ------------------------------------------------------------------ */
+
+static int
+s_parse_run(const void *arg)
+{
+    ob_oms_command_t *cmd = NULL;
+    char err[OB_OMS_COMMAND_ERR_MAX] = "";
+    int rc = ob_oms_command_parse(arg, strlen(arg), &cmd, err, sizeof err);
+    if (rc == -ENOMEM)
+        assert_string_equal(err, "out of memory");
+    ob_oms_command_destroy(&cmd);
+    return rc;
+}
+
+static int
+s_outcome_run(const void *arg)
+{
+    const ob_oms_command_t *cmd = arg;
+    const char *answers[] = {"{\"error\": {\"a\": [\"b\"]}}", "{\"id\": 3}", "<html>"};
+    int statuses[] = {422, 201, 500};
+    for (size_t i = 0; i < 3; i++) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        int rc = ob_oms_command_outcome(5, cmd, statuses[i], answers[i], strlen(answers[i]), 1,
+                                        &buf, &len);
+        free(buf);
+        if (rc)
+            return rc;
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = ob_oms_command_refusal(5, "c", "why", 1, &buf, &len);
+    free(buf);
+    return rc;
+}
+
+static void
+test_out_of_memory(void **state)
+{
+    (void)state;
+    const char *all[] = {s_update, s_post, s_post_project, s_edit};
+    for (size_t i = 0; i < 4; i++) {
+        assert_true(t_alloc_each(s_parse_run, all[i], T_OURS) >= 1);
+        assert_true(t_alloc_each(s_parse_run, all[i], T_JANSSON) > 2);
+    }
+    ob_oms_command_t *cmd = s_parse(s_post);
+    assert_true(t_alloc_each(s_outcome_run, cmd, T_OURS) >= 4);
+    assert_true(t_alloc_each(s_outcome_run, cmd, T_JANSSON) > 4);
+    ob_oms_command_destroy(&cmd);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_commands),  cmocka_unit_test(test_prefixes),
         cmocka_unit_test(test_malformed), cmocka_unit_test(test_caps),
-        cmocka_unit_test(test_outcomes),
+        cmocka_unit_test(test_outcomes),  cmocka_unit_test(test_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

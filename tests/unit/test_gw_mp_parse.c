@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "gw_alloc.h"
 #include "gw_limits.h"
 #include "mp_parse.h"
 #include "orderbus/error.h"
@@ -498,6 +499,54 @@ test_caps(void **state)
     free(text);
 }
 
+/* --- allocation failures ------------------------------------------------------------------ */
+
+typedef struct {
+    ob_mkt_kind_t kind; /* OB_MKT_KIND_OTHER: a page; -1 below: an error body */
+    const char *body;   /* what to parse */
+} t_parse_t;
+
+static int
+s_parse_any(const void *arg)
+{
+    const t_parse_t *t = arg;
+    size_t len = strlen(t->body);
+    if (t->kind == OB_MKT_KIND_OTHER) {
+        ob_mkt_page_t *page = NULL;
+        int rc = ob_mkt_page_parse(t->body, len, &page);
+        ob_mkt_page_destroy(&page);
+        return rc;
+    }
+    if ((int)t->kind < 0) {
+        ob_mkt_error_t *err = NULL;
+        int rc = ob_mkt_error_parse(t->body, len, &err);
+        ob_mkt_error_destroy(&err);
+        return rc;
+    }
+    ob_mkt_resource_t *res = NULL;
+    int rc = ob_mkt_resource_parse(t->kind, t->body, len, &res);
+    ob_mkt_resource_destroy(&res);
+    return rc;
+}
+
+static void
+test_out_of_memory(void **state)
+{
+    (void)state;
+    const t_parse_t cases[] = {
+        {OB_MKT_KIND_OTHER, s_page},
+        {OB_MKT_KIND_PROJECT, s_project},
+        {OB_MKT_KIND_PROJECT_ITEM, s_item},
+        {OB_MKT_KIND_MESSAGE, s_message},
+        {(ob_mkt_kind_t)-1, "{\"error\": {\"a\": [\"b\", 1]}}"},
+        {(ob_mkt_kind_t)-1, "{\"error\": \"x\"}"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_true(t_alloc_each(s_parse_any, &cases[i], T_OURS) >= 1);
+        assert_true(t_alloc_each(s_parse_any, &cases[i], T_JANSSON) > 2);
+    }
+}
+
 int
 main(void)
 {
@@ -505,7 +554,7 @@ main(void)
         cmocka_unit_test(test_page),           cmocka_unit_test(test_prefixes),
         cmocka_unit_test(test_resources),      cmocka_unit_test(test_errors),
         cmocka_unit_test(test_page_malformed), cmocka_unit_test(test_resources_malformed),
-        cmocka_unit_test(test_caps),
+        cmocka_unit_test(test_caps),           cmocka_unit_test(test_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
