@@ -14,7 +14,8 @@ ob_cmocka_test(test_gw_mp_event
   LIBS ob_gateway_core)
 ob_cmocka_test(test_gw_poller
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_gw_poller.c
-  LIBS ob_gateway_core)
+          ${CMAKE_CURRENT_SOURCE_DIR}/unit/gw_alloc.c
+  LIBS ob_gateway_core PkgConfig::JANSSON ${OB_GW_WRAP_ALLOC})
 ob_cmocka_test(test_gw_command
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_gw_command.c
           ${CMAKE_CURRENT_SOURCE_DIR}/unit/gw_alloc.c

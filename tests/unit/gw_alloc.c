@@ -16,6 +16,7 @@
 static long s_fail_at = -1; /* allocation to fail, or -1 */
 static long s_allocs;       /* allocations of the chosen side since reset */
 static int s_side;          /* T_OURS or T_JANSSON */
+static int s_paused;        /* 1: neither fail nor count */
 
 void *__real_malloc(size_t size);
 void *__real_calloc(size_t count, size_t size);
@@ -29,7 +30,7 @@ char *__wrap_strdup(const char *text);
 static int
 s_fails(int side)
 {
-    return s_fail_at >= 0 && side == s_side && s_allocs++ == s_fail_at;
+    return s_fail_at >= 0 && !s_paused && side == s_side && s_allocs++ == s_fail_at;
 }
 
 void *
@@ -62,14 +63,32 @@ s_json_malloc(size_t size)
     return s_fails(T_JANSSON) ? NULL : __real_malloc(size);
 }
 
+void
+t_alloc_fail(long n, int side)
+{
+    json_set_alloc_funcs(s_json_malloc, free);
+    s_allocs = 0;
+    s_fail_at = n;
+    s_side = side;
+}
+
+void
+t_alloc_pause(int paused)
+{
+    s_paused = paused;
+}
+
+long
+t_alloc_count(void)
+{
+    return s_allocs;
+}
+
 long
 t_alloc_each(int (*run)(const void *arg), const void *arg, int side)
 {
-    json_set_alloc_funcs(s_json_malloc, free);
     for (long n = 0;; n++) {
-        s_allocs = 0;
-        s_fail_at = n;
-        s_side = side;
+        t_alloc_fail(n, side);
         int rc = run(arg);
         s_fail_at = -1;
         if (s_allocs <= n) {

@@ -7,6 +7,16 @@
 
 enum { T_OURS, T_JANSSON }; /* whose allocations fail */
 
+/* From now on, fails the n-th allocation (from 0) of side, and counts them; n = -1 stops
+   failing. */
+void t_alloc_fail(long n, int side);
+
+/* While paused (1), nothing fails and nothing is counted: for a test's own work. */
+void t_alloc_pause(int paused);
+
+/* Allocations of the side given to t_alloc_fail since that call. */
+long t_alloc_count(void);
+
 /* Calls run(arg) failing the first, second, ... allocation of side until a run no longer
    reaches the failing one; that run must succeed. A run whose own allocation failed must
    return -ENOMEM. One whose Jansson allocation failed may give any refusal of the parsers, or

@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "gw_alloc.h"
 #include "gw_limits.h"
 #include "mp_event.h"
 #include "mp_parse.h"
@@ -221,19 +222,25 @@ s_pass(ob_poller_t *p)
     ob_poller_read_t read;
     ob_poller_start(p, &read);
     for (int pages = 0; pages < 100000; pages++) {
+        /* Only the poller's own allocations may fail (test_out_of_memory). */
+        t_alloc_pause(1);
         char *text = s_serve(&read);
         ob_mkt_page_t *page = NULL;
         assert_int_equal(ob_mkt_page_parse(text, strlen(text), &page), 0);
         free(text);
+        t_alloc_pause(0);
         ob_poller_step_t step;
         int rc = ob_poller_page(p, page, &step, &read);
+        t_alloc_pause(1);
         if (rc) {
             ob_mkt_page_destroy(&page);
+            t_alloc_pause(0);
             return rc;
         }
         for (size_t i = 0; i < step.count; i++)
             s_publish(p, &step.emits[i]);
         ob_mkt_page_destroy(&page);
+        t_alloc_pause(0);
         if (!step.more)
             return 0;
     }
@@ -617,6 +624,39 @@ test_broken_pages(void **state)
     ob_poller_destroy(&p);
 }
 
+/* A pass whose n-th allocation fails ends with -ENOMEM and abandons what it emitted; passes
+   again until one completes; the bus then holds every event once, in order. */
+static void
+test_out_of_memory(void **state)
+{
+    (void)state;
+    uint64_t m = 1;
+    for (uint64_t s = 0; s < 12; s++)
+        for (uint64_t i = 0; i <= s % 3; i++)
+            s_msg((T_BASE + s) * T_US + i, m++);
+    s_add((T_BASE + 13) * T_US, OB_MKT_ACTION_CREATE, OB_MKT_KIND_PROJECT_ITEM, 9, 1, 0, NULL);
+    ob_poller_t *p = s_poller(4, 5, T_BASE);
+    long n = 0;
+    for (;; n++) {
+        t_alloc_fail(n, T_OURS);
+        int rc = s_pass(p);
+        long reached = t_alloc_count() > n;
+        t_alloc_fail(-1, T_OURS);
+        if (!reached) {
+            assert_int_equal(rc, 0);
+            break;
+        }
+        assert_int_equal(rc, -ENOMEM);
+    }
+    assert_true(n > 3);
+    assert_int_equal(s_bus->count, m - 1 + 2); /* the messages, project 9 and its item */
+    assert_int_equal(s_bus->ev[m - 1].ev.kind, OB_MKT_KIND_PROJECT);
+    assert_int_equal(s_bus->ev[m].ev.kind, OB_MKT_KIND_PROJECT_ITEM);
+    assert_int_equal(ob_poller_commit(p), T_BASE + 14);
+    assert_int_equal(ob_poller_pending(p), 0);
+    ob_poller_destroy(&p);
+}
+
 static void
 test_config(void **state)
 {
@@ -650,6 +690,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_commit_waits, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_limit_cap, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_broken_pages, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_out_of_memory, s_setup, s_teardown),
         cmocka_unit_test(test_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
