@@ -411,10 +411,13 @@ ob_poller_commit(ob_poller_t *self)
     if (point <= self->committed_s)
         return self->committed_s;
     self->committed_s = point;
-    /* Forget the confirmed emits no pass will read again (before the window). Unconfirmed
-       ones are never older than the cursor. */
+    /* Forget the confirmed emits no pass will read again: before the window, and before the
+       pass in progress, which may have started from an older cursor. Unconfirmed ones are
+       never older than the cursor. */
     uint64_t window = self->config.overlap_s;
     uint64_t oldest = point > window ? point - window : 0;
+    if (self->reading && self->read_s < oldest)
+        oldest = self->read_s;
     zlistx_t *old = zlistx_new();
     if (!old)
         return point; /* pruning is only an economy: try again at the next commit */

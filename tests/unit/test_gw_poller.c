@@ -558,6 +558,42 @@ test_commit_waits(void **state)
     ob_poller_destroy(&p);
 }
 
+/* Confirmations of the previous pass arrive while a pass re-reads the window: the commit
+   must not forget what the pass has still to read, or it would emit it again. */
+static void
+test_commit_during_pass(void **state)
+{
+    (void)state;
+    for (uint64_t s = 0; s < 10; s++)
+        s_msg((T_BASE + s) * T_US, s + 1);
+    ob_poller_t *p = s_poller(2, 3, T_BASE);
+    s_bus->hold = 1;
+    assert_int_equal(s_pass(p), 0);
+    assert_int_equal(s_bus->emits, 10);
+    assert_int_equal(ob_poller_commit(p), T_BASE);
+    ob_poller_read_t read;
+    ob_poller_step_t step;
+    ob_poller_start(p, &read);
+    for (int pages = 0;; pages++) {
+        char *text = s_serve(&read);
+        ob_mkt_page_t *page = NULL;
+        assert_int_equal(ob_mkt_page_parse(text, strlen(text), &page), 0);
+        free(text);
+        assert_int_equal(ob_poller_page(p, page, &step, &read), 0);
+        assert_int_equal(step.count, 0);
+        ob_mkt_page_destroy(&page);
+        if (pages == 1) {
+            for (size_t i = 0; i < s_bus->unconfirmed_count; i++)
+                s_confirm(p, s_bus->unconfirmed[i]);
+            assert_int_equal(ob_poller_commit(p), T_BASE + 10);
+        }
+        if (!step.more)
+            break;
+    }
+    assert_int_equal(s_bus->emits, 10);
+    ob_poller_destroy(&p);
+}
+
 /* More events in one second than the largest limit: the pass ends with OB_ERR_LIMIT, nothing
    is skipped, and the cursor stays. */
 static void
@@ -688,6 +724,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_hidden_project, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_hidden_project_abort, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_commit_waits, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_commit_during_pass, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_limit_cap, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_broken_pages, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_out_of_memory, s_setup, s_teardown),
