@@ -20,9 +20,10 @@
     among identical events of its second (mp_event.h) is computed over the whole second, the
     same way on every read and re-read. A second holding more than OB_GW_PAGE_LIMIT_MAX events
     ends the pass with OB_ERR_LIMIT and moves nothing: the poller neither loops (the pass ends)
-    nor skips (the cursor stays); the daemon reports it. Reading by sub-second
-    from_timestamps cannot help: the feed shows no microseconds, so the events of a partial
-    second in a page cannot be told from those after the bound.
+    nor skips (the cursor stays); the daemon reports it. Sub-second bounds cannot help: a
+    read returns the first L events after its bound, and as the feed shows no microseconds
+    the poller cannot tell where inside the second the L-th one lies, so it cannot name a
+    bound between it and the next one.
 
     Passes and the overlap window. A pass (ob_poller_start) reads from overlap_s seconds
     before the committed cursor to the end of the feed, so that an event committed late with
