@@ -195,7 +195,9 @@ s_load(const char *text, size_t len, json_t **ret_root, char *errbuf, size_t err
         enum json_error_code code = json_error_code(&err);
         if (code == json_error_out_of_memory || (code == json_error_unknown && !err.text[0]))
             return s_fail(errbuf, errlen, -ENOMEM, "out of memory");
-        return s_fail(errbuf, errlen, OB_ERR_MALFORMED, "not JSON: %s", err.text);
+        /* Not Jansson's text: it quotes the input near the error, which may be a secret. */
+        return s_fail(errbuf, errlen, OB_ERR_MALFORMED, "not JSON (error at byte %d)",
+                      err.position);
     }
     if (!json_is_object(root)) {
         json_decref(root);
@@ -415,7 +417,8 @@ s_sodium_init(void)
     }
 }
 
-/* Encodes the outcome event with data (stolen) and the ids of cmd_ids (NULL: none). */
+/* Encodes the outcome event of command_id with data (stolen) and the ids of cmd (NULL:
+   none). */
 static int
 s_outcome(uint64_t oms_id, const char *command_id, const char *type, const ob_oms_command_t *cmd,
           uint64_t message_id, json_t *data, uint64_t time_us, uint8_t **ret_buf, size_t *ret_len)

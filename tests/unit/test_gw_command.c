@@ -217,7 +217,9 @@ test_malformed(void **state)
          OB_ERR_MISSING_FIELD, "author.name: missing"},
         {"{\"id\": \"a\", \"command\": \"edit_message\", \"message_id\": 1, \"content\": \"c\", "
          "\"content\": \"d\"}",
-         OB_ERR_MALFORMED, "not JSON"},
+         OB_ERR_MALFORMED, "not JSON (error at byte "},
+        {"{\"id\": \"a\", \"command\": \"post_message\", \"content\": \"sekrit\n\"}",
+         OB_ERR_MALFORMED, "not JSON (error at byte "}, /* no quote of the input */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ob_oms_command_t *cmd = NULL;
@@ -225,6 +227,7 @@ test_malformed(void **state)
         int rc = ob_oms_command_parse(bad[i].text, strlen(bad[i].text), &cmd, err, sizeof err);
         if (rc != bad[i].rc || strncmp(err, bad[i].err, strlen(bad[i].err)) != 0)
             fail_msg("case %zu: %d \"%s\", expected %d \"%s\"", i, rc, err, bad[i].rc, bad[i].err);
+        assert_null(strstr(err, "sekrit"));
         assert_null(cmd);
     }
     ob_oms_command_t *cmd = NULL;
