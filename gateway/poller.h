@@ -95,8 +95,9 @@ typedef struct ob_poller_step {
     const ob_poller_emit_t *emits; /* count emits, in order; valid until the next call */
     size_t count;                  /* events to publish */
     size_t skipped;                /* events with no mapping (mp_event.h), not published */
-    size_t repeated;               /* events this poller already emitted (re-read) */
-    int more;                      /* 1: read again with the read returned; 0: pass done */
+    size_t repeated; /* events already on the bus: emitted before (a re-read), or the feed's
+                        project.created of a project announced already */
+    int more;        /* 1: read again with the read returned; 0: pass done */
 } ob_poller_step_t;
 
 /* Creates a poller from config (borrowed, copied). Returns it, or NULL for an invalid config
