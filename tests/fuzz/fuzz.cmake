@@ -3,6 +3,7 @@
 # server actor in the process fed sequences of frames; see the top of fuzz_broker.c). Both
 # broker targets keep scratch files in /dev/shm/ob-fuzz-*-PID, removed at exit (not after a
 # crash).
+# The gateway's parsers of Marketplace responses (mp_parse) and of OMS commands (command).
 #
 # Always: replay_<name> (the target + replay_main.c) and the CTest fuzz_replay_<name>, which
 # replays the committed corpus and every regression input, so that a crash once found stays
