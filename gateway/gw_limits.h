@@ -1,0 +1,50 @@
+/*  gw_limits: every size, count and default of the gateway's pure logic (mp_parse, mp_event,
+    poller, command). Caps on what the Marketplace or an OMS sends are hard limits: input
+    over one is refused with OB_ERR_TOO_LARGE. A DEFAULT is a configurable value. No .c file
+    of the gateway holds one of these as a magic number. The caps on what ends in an event
+    (change fields and values, changes per event) are liborderbus's own (orderbus/limits.h),
+    so that whatever the parsers accept can be encoded. */
+#ifndef OB_GW_LIMITS_H
+#define OB_GW_LIMITS_H
+
+#include "orderbus/limits.h"
+
+/* Marketplace responses (mp_parse) */
+#define OB_GW_FEED_BODY_MAX (16u * 1024 * 1024) /* bytes of one events page */
+/* Bytes of a project, item or message: its snapshot goes into an event, which must fit the
+   broker's default largest event (OB_EVENT_MAX_DEFAULT). */
+#define OB_GW_RESOURCE_BODY_MAX (512u * 1024)
+#define OB_GW_ERROR_BODY_MAX (64u * 1024) /* bytes of an error body */
+#define OB_GW_JSON_DEPTH_MAX 32           /* nesting of arrays and objects in any response */
+#define OB_GW_PROJECT_ITEMS_MAX 100000    /* iids in a project's "project_items" */
+#define OB_GW_STATUS_MAX 255      /* bytes of a status value or type, or an enum (role, scope) */
+#define OB_GW_ERROR_TEXT_MAX 1024 /* bytes of an error's one-line text (longer: cut) */
+
+/* Feed cursor (poller) */
+#define OB_GW_PAGE_SIZE_DEFAULT 100  /* limit of an ordinary events read */
+#define OB_GW_PAGE_LIMIT_MAX 10000   /* largest limit: a page full of one second grows to it */
+#define OB_GW_OVERLAP_S_DEFAULT 60   /* seconds re-read behind the cursor (late commits) */
+#define OB_GW_OVERLAP_S_MIN 1        /* the last second read may still be filling */
+#define OB_GW_OVERLAP_S_MAX 86400    /* a day */
+#define OB_GW_FEED_EPOCH_S 946684800 /* 2000-01-01: from_timestamp must match ^20\d{2}- */
+#define OB_GW_FEED_END_S 4102444800  /* 2100-01-01: first second the regex cannot write */
+#define OB_GW_TIMESTAMP_TEXT_MAX 32  /* bytes of a from_timestamp with its NUL (27 + 1 used) */
+
+/* Event ids (mp_event, command) */
+#define OB_GW_DIGEST_LEN 32                            /* BLAKE2b-256 (crypto_generichash) */
+#define OB_GW_EVENT_ID_TEXT (2 * OB_GW_DIGEST_LEN + 1) /* hex id with its NUL */
+#define OB_GW_TOPIC_TEXT 32                            /* "oms." + a u64 in decimal, with its NUL */
+#define OB_GW_PATH_MAX 160 /* bytes of a Marketplace API path with its NUL */
+
+/* OMS commands (command) */
+#define OB_GW_COMMAND_MAX (512u * 1024) /* bytes of a command body: holds every other cap */
+#define OB_GW_COMMAND_ID_MAX 64         /* bytes of a command id: [A-Za-z0-9._:-] */
+#define OB_GW_SECRETS_MAX 64            /* keys in a command's user_secrets */
+#define OB_GW_SECRET_KEY_MAX 255        /* bytes of a user_secrets key */
+#define OB_GW_SECRET_VALUE_MAX 4096     /* bytes of a user_secrets value */
+#define OB_GW_CONTENT_MAX (64u * 1024)  /* bytes of a message's content */
+#define OB_GW_AUTHOR_FIELD_MAX 255      /* bytes of an author's email, name or uid */
+#define OB_GW_ORDER_KEY_TEXT 48         /* "item.<u64>.<u64>" with its NUL */
+#define OB_GW_ANSWER_MAX OB_GW_RESOURCE_BODY_MAX /* bytes of a Marketplace answer in an outcome */
+
+#endif
