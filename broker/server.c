@@ -957,7 +957,6 @@ s_on_fetch_range(s_server_t *self, zmq_msg_t *rid, const ob_wire_msg_t *msg)
     }
     /* Nothing read: the range starts past the end (or every event is removed). */
     uint64_t first = r->count ? r->events[0].seq : stat.last_seq + 1;
-    uint64_t req = msg->req; /* msg may be the scratch message the OK is built in */
     msgpack_sbuffer buf;
     msgpack_sbuffer_init(&buf);
     msgpack_packer pk;
@@ -981,7 +980,7 @@ s_on_fetch_range(s_server_t *self, zmq_msg_t *rid, const ob_wire_msg_t *msg)
     msgpack_pack_uint64(&pk, stat.last_seq);
     ob_wire_msg_t *ok = &self->msg;
     ob_wire_msg_init(ok, OB_CMD_OK);
-    ok->req = req;
+    ok->req = msg->req;
     ok->result = (const uint8_t *)buf.data;
     ok->result_len = buf.size;
     s_send_to(self, zmq_msg_data(rid), zmq_msg_size(rid), ok, r->events, r->count);
