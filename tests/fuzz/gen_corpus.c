@@ -697,6 +697,25 @@ s_brokers(void)
     s_seq_admin(0, OB_CMD_SUB_DELETE, 10, "admin-sub", NULL, 0);
     s_seq_write("ok-admin");
 
+    /* FETCH of ranges: from 1, from a time, past the end, beyond it (INVALID_ARGUMENT) */
+    s_seq_hello(0, 0);
+    s_seq_publish(0, 1, "oms.7", "f-1", 5);
+    s_seq_publish(0, 2, "oms.7", "f-2", 5);
+    static const struct {
+        uint64_t seq, time;
+        uint32_t count;
+    } ranges[] = {{1, 0, 2}, {1, 1, OB_FETCH_RANGE_MAX}, {3, 0, 1}, {4, 0, 1}};
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+        ob_wire_msg_init(&msg, OB_CMD_FETCH);
+        msg.req = 3 + i;
+        strcpy(msg.topic, "oms.7");
+        msg.seq = ranges[i].seq;
+        msg.time = ranges[i].time;
+        msg.count = ranges[i].count;
+        s_seq_msg(0, &msg, NULL, 0);
+    }
+    s_seq_write("ok-fetch-range");
+
     /* refusals: no session, frame counts, bad header, a PUBLISH whose event is not one */
     ob_wire_msg_init(&msg, OB_CMD_PING);
     s_seq_msg(1, &msg, NULL, 0);
