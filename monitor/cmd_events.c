@@ -16,7 +16,12 @@ const char ob_mon_help_tail[] =
     "    Creates an ephemeral subscription to the topic PATTERNs (oms.*, oms.>, >: see\n"
     "    PROTOCOL.md 7.2), prints each event delivered on one line and acks it. Runs until\n"
     "    Ctrl-C (SIGINT) or SIGTERM, or until N events were printed. The subscription is\n"
-    "    deleted when the monitor exits; durable subscriptions are not affected.\n\n"
+    "    deleted when the monitor exits; durable subscriptions are not affected.\n"
+    "    With --from other than new, the events already stored (the backlog) are read\n"
+    "    first, topic by topic in name order, by FETCH of ranges (256 events a request;\n"
+    "    this needs admin read, PROTOCOL.md 14.4), then the events stored since come live.\n"
+    "    Without admin read, or from a broker 0.5, the subscription starts at WHERE and\n"
+    "    the backlog comes as deliveries, one ack each.\n\n"
     "OPTIONS\n"
     "    --from WHERE  where to start: new (default: events stored from now on), earliest,\n"
     "                  a sequence number (on each topic), RFC 3339 time\n"
@@ -28,7 +33,7 @@ const char ob_mon_help_tail[] =
     "    stored, its type and id, and a summary: its changes (field: before -> after) or\n"
     "    the start of its data.\n"
     "    --json: one JSON object per line (NDJSON): {topic, seq, stored, stored_us,\n"
-    "    attempt, event: {the event, as `show --json` prints it}}.\n\n"
+    "    attempt (1 for the backlog), event: {the event, as `show --json` prints it}}.\n\n"
     "EXAMPLES\n"
     "    orderbus-monitor tail 'oms.>'\n"
     "    orderbus-monitor tail --from -5m --type project_item.created oms.1\n"
@@ -159,6 +164,14 @@ s_summary(char *buf, const json_t *event)
     return buf;
 }
 
+/* zhashx destructor of tail's ends: a malloc'd value. */
+static void
+s_free_item(void **item_p)
+{
+    free(*item_p);
+    *item_p = NULL;
+}
+
 /* The wrapper of tail --json and show --json; takes event (stolen). */
 static json_t *
 s_stored_json(const char *topic, uint64_t seq, uint64_t stored_us, json_t *event)
@@ -167,6 +180,113 @@ s_stored_json(const char *topic, uint64_t seq, uint64_t stored_us, json_t *event
     ob_time_format(stored_us, when);
     return json_pack("{s:s, s:I, s:s, s:I, s:o}", "topic", topic, "seq", (json_int_t)seq, "stored",
                      when, "stored_us", (json_int_t)stored_us, "event", event);
+}
+
+/* Prints one event of tail (frame: len bytes, borrowed) on topic at seq, stored at
+   stored_us, unless opts' types leave it out. Returns 1 if printed, 0 if left out. */
+static int
+s_tail_print(ob_mon_t *m, const ob_sub_options_t *opts, const char *topic, uint64_t seq,
+             uint64_t stored_us, uint32_t attempt, const uint8_t *frame, size_t len)
+{
+    int drc = 0;
+    json_t *event = s_event_json(frame, len, &drc);
+    if (event && opts->type_count) { /* the backlog's filter: the subscription has its own */
+        const char *type = ob_mon_get_str(event, "type", "");
+        size_t i = 0;
+        while (i < opts->type_count && strcmp(opts->types[i], type))
+            i++;
+        if (i == opts->type_count) {
+            json_decref(event);
+            return 0;
+        }
+    }
+    if (m->json) {
+        json_t *line = event ? s_stored_json(topic, seq, stored_us, event) : NULL;
+        if (line)
+            json_object_set_new(line, "attempt", json_integer(attempt));
+        char *text = line ? json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        if (text)
+            fprintf(m->out, "%s\n", text);
+        else
+            fprintf(m->err, "orderbus-monitor: tail: %s #%" PRIu64 ": undecodable: %s\n", topic,
+                    seq, ob_mon_error_name(drc));
+        free(text);
+        json_decref(line);
+    } else {
+        char when[OB_MON_TEXT_MAX], summary[OB_MON_TEXT_MAX];
+        if (event)
+            fprintf(m->out, "%s %s #%" PRIu64 " %s %s %s\n",
+                    ob_mon_fmt_time(when, ob_mon_get_uint(event, "time_us", 0)), topic, seq,
+                    ob_mon_get_str(event, "type", "?"), ob_mon_get_str(event, "id", "?"),
+                    s_summary(summary, event));
+        else
+            fprintf(m->out, "%s %s #%" PRIu64 " (undecodable: %s)\n",
+                    ob_mon_fmt_time(when, stored_us), topic, seq, ob_mon_error_name(drc));
+        json_decref(event);
+    }
+    fflush(m->out);
+    return 1;
+}
+
+/* Returns 1 if one of opts' patterns matches topic. */
+static int
+s_tail_matches(const ob_sub_options_t *opts, const char *topic)
+{
+    for (size_t i = 0; i < opts->pattern_count; i++)
+        if (ob_pattern_match(opts->patterns[i], strlen(opts->patterns[i]), topic, strlen(topic)))
+            return 1;
+    return 0;
+}
+
+/* tail's backlog: the events stored before its subscription (made with start "new"), read
+   by FETCH of ranges, OB_FETCH_RANGE_MAX events a request, topic by topic in name order,
+   from opts' start up to the last_seq each topic had when listed (after the subscription
+   was made: what follows it is delivered live). Records that last_seq by topic in ends
+   (topic -> uint64_t *), so that the live part skips the deliveries the backlog printed.
+   Stops once *printed reaches count (0: no limit). Returns 0 or an ob_client error. */
+static int
+s_tail_backlog(ob_mon_t *m, const ob_sub_options_t *opts, uint64_t count, uint64_t *printed,
+               zhashx_t *ends)
+{
+    json_t *list = NULL, *t;
+    size_t i;
+    int err = ob_mon_list(m, OB_CMD_TOPICS, &list);
+    json_array_foreach(list, i, t)
+    {
+        const char *topic = ob_mon_get_str(t, "name", "");
+        uint64_t last = ob_mon_get_uint(t, "last_seq", 0);
+        uint64_t *end = malloc(sizeof *end);
+        if (!end) {
+            err = -ENOMEM;
+            break;
+        }
+        *end = last;
+        if (!s_tail_matches(opts, topic) || zhashx_insert(ends, topic, end) != 0) {
+            free(end);
+            continue;
+        }
+        /* the start time only for the first range: from there on, next is past it */
+        uint64_t seq = opts->start == OB_START_SEQ ? opts->start_seq : 1;
+        uint64_t time_us = opts->start == OB_START_TIME ? opts->start_time : 0;
+        while (!err && seq <= last && (!count || *printed < count) && !ob_mon_interrupted()) {
+            ob_fetch_t *fetch = NULL;
+            if ((err = ob_client_fetch(m->client, topic, seq, time_us, OB_FETCH_RANGE_MAX, &fetch)))
+                break;
+            for (size_t k = 0; k < fetch->count && (!count || *printed < count); k++) {
+                const ob_fetched_t *e = &fetch->events[k];
+                if (e->seq <= last)
+                    *printed += (uint64_t)s_tail_print(m, opts, topic, e->seq, e->time_us, 1,
+                                                       e->event, e->event_len);
+            }
+            seq = fetch->count ? fetch->next : last + 1; /* empty: nothing more to read */
+            time_us = 0;
+            ob_fetch_destroy(&fetch);
+        }
+        if (err || (count && *printed >= count))
+            break;
+    }
+    json_decref(list);
+    return err;
 }
 
 int
@@ -224,11 +344,32 @@ ob_mon_cmd_tail(ob_mon_t *m, int argc, char **argv)
     opts.pattern_count = (size_t)(argc - optind);
     if ((rc = ob_mon_connect(m)))
         return rc;
+    /* A backlog is read by FETCH of ranges, under a subscription from now on that gives
+       the rest: one request per OB_FETCH_RANGE_MAX events rather than a delivery and an
+       ack each. A broker that cannot (0.5, or no admin read: PROTOCOL.md 14.4) lets the
+       subscription start where asked instead, and replay the backlog one delivery at a
+       time. */
     char name[OB_SUB_NAME_MAX + 1];
-    int err = ob_client_subscribe(m->client, NULL, &opts, name, NULL);
-    if (err)
-        return ob_mon_fail(m, err, "tail: subscribe");
+    ob_sub_options_t live = opts;
+    if (opts.start != OB_START_NEW)
+        live.start = OB_START_NEW;
+    zhashx_t *ends = opts.start != OB_START_NEW ? zhashx_new() : NULL;
+    if (ends)
+        zhashx_set_destructor(ends, s_free_item);
     uint64_t printed = 0;
+    int err = ob_client_subscribe(m->client, NULL, &live, name, NULL);
+    if (!err && ends) {
+        err = s_tail_backlog(m, &opts, count, &printed, ends);
+        if (printed == 0 && (err == OB_ERR_FORBIDDEN || err == -ENOTSUP)) {
+            zhashx_destroy(&ends);
+            ob_client_unsubscribe(m->client, name);
+            err = ob_client_subscribe(m->client, NULL, &opts, name, NULL);
+        }
+    }
+    if (err) {
+        zhashx_destroy(&ends);
+        return ob_mon_fail(m, err, "tail: subscribe");
+    }
     while (!count || printed < count) {
         ob_delivery_t *d = NULL;
         err = ob_client_receive(m->client, OB_MON_POLL_MS, &d);
@@ -243,40 +384,16 @@ ob_mon_cmd_tail(ob_mon_t *m, int argc, char **argv)
         }
         if (err)
             break;
-        int drc = 0;
-        json_t *event = s_event_json(d->event, d->event_len, &drc);
-        if (m->json) {
-            json_t *line = event ? s_stored_json(d->topic, d->seq, d->time_us, event) : NULL;
-            if (line)
-                json_object_set_new(line, "attempt", json_integer(d->attempt));
-            char *text = line ? json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-            if (text)
-                fprintf(m->out, "%s\n", text);
-            else
-                fprintf(m->err, "orderbus-monitor: tail: %s #%" PRIu64 ": undecodable: %s\n",
-                        d->topic, d->seq, ob_mon_error_name(drc));
-            free(text);
-            json_decref(line);
-        } else {
-            char when[OB_MON_TEXT_MAX], summary[OB_MON_TEXT_MAX];
-            if (event)
-                fprintf(m->out, "%s %s #%" PRIu64 " %s %s %s\n",
-                        ob_mon_fmt_time(when, ob_mon_get_uint(event, "time_us", 0)), d->topic,
-                        d->seq, ob_mon_get_str(event, "type", "?"),
-                        ob_mon_get_str(event, "id", "?"), s_summary(summary, event));
-            else
-                fprintf(m->out, "%s %s #%" PRIu64 " (undecodable: %s)\n",
-                        ob_mon_fmt_time(when, d->time_us), d->topic, d->seq,
-                        ob_mon_error_name(drc));
-            json_decref(event);
-        }
-        fflush(m->out);
+        const uint64_t *end = ends ? zhashx_lookup(ends, d->topic) : NULL;
+        if (!end || d->seq > *end) /* else the backlog printed it */
+            printed += (uint64_t)s_tail_print(m, &opts, d->topic, d->seq, d->time_us, d->attempt,
+                                              d->event, d->event_len);
         err = ob_client_ack(m->client, d);
         ob_delivery_destroy(&d);
-        printed++;
         if (err)
             break;
     }
+    zhashx_destroy(&ends);
     /* Detaching deletes the ephemeral subscription at once, rather than at session expiry. */
     ob_client_unsubscribe(m->client, name);
     if (err)

@@ -61,6 +61,8 @@
 #include "orderbus/pattern.h"
 #include "orderbus/wire.h"
 
+#include "mpscan.h" /* reads the result of a FETCH of a range */
+
 /* First req of the requests other than PUBLISH, whose req is their token (1, 2, 3, ...):
    2^63 publishes are out of reach, so the two spaces never meet. */
 #define S_REQ_CTL_FIRST (UINT64_C(1) << 63)
@@ -105,21 +107,24 @@ typedef enum s_wait_kind {
 
 /* The one request a caller waits for (subscribe, unsubscribe, request). */
 typedef struct s_request {
-    s_wait_kind_t kind;             /* S_WAIT_NONE when no call waits */
-    uint64_t req;                   /* req of its last send; 0 if not sent in this session */
-    int done;                       /* 1 once answered: rc and the rest hold the answer */
-    int rc;                         /* 0, or the OB_ERR_* of the ERROR (or -ENOMEM) */
-    s_sub_t *sub;                   /* S_WAIT_SUBSCRIBE: its record, NULL once freed */
-    char name[OB_SUB_NAME_MAX + 1]; /* S_WAIT_SUBSCRIBE: the name SUBSCRIBED gave */
-    int created;                    /* S_WAIT_SUBSCRIBE: SUBSCRIBED's created */
-    ob_wire_msg_t msg;              /* UNSUBSCRIBE or admin: the request, to send again */
-    int want_result;                /* admin: copy the OK's result */
-    int want_event;                 /* admin: copy the OK's event frame */
-    uint8_t *result;                /* admin: copy of the OK's result, owned, or NULL */
-    size_t result_len;              /* bytes at result */
-    int more;                       /* admin: the OK's more */
-    uint8_t *event;                 /* admin: copy of FETCH's event frame, owned, or NULL */
-    size_t event_len;               /* bytes at event */
+    s_wait_kind_t kind;                   /* S_WAIT_NONE when no call waits */
+    uint64_t req;                         /* req of its last send; 0 if not sent in this session */
+    int done;                             /* 1 once answered: rc and the rest hold the answer */
+    int rc;                               /* 0, or the OB_ERR_* of the ERROR (or -ENOMEM) */
+    s_sub_t *sub;                         /* S_WAIT_SUBSCRIBE: its record, NULL once freed */
+    char name[OB_SUB_NAME_MAX + 1];       /* S_WAIT_SUBSCRIBE: the name SUBSCRIBED gave */
+    int created;                          /* S_WAIT_SUBSCRIBE: SUBSCRIBED's created */
+    ob_wire_msg_t msg;                    /* UNSUBSCRIBE or admin: the request, to send again */
+    int want_result;                      /* admin: copy the OK's result */
+    int want_event;                       /* admin: copy the OK's event frame */
+    uint8_t *result;                      /* admin: copy of the OK's result, owned, or NULL */
+    size_t result_len;                    /* bytes at result */
+    int more;                             /* admin: the OK's more */
+    uint8_t *event;                       /* admin: copy of FETCH's event frames back to back,
+                                             owned, or NULL */
+    size_t event_len;                     /* bytes at event */
+    size_t frames;                        /* event frames copied to event */
+    size_t frame_len[OB_FETCH_RANGE_MAX]; /* bytes of each, in order */
 } s_request_t;
 
 struct ob_client {
@@ -659,9 +664,10 @@ s_event_cap(const ob_client_t *self)
     return self->max_event + OB_DEAD_LETTER_EXTRA;
 }
 
-/* Handles OK, with the event frame (borrowed, NULL if none) of a FETCH's. */
+/* Handles OK, with the event frames of a FETCH's (borrowed: extra_count of them at extra,
+   at most OB_FETCH_RANGE_MAX: s_recv_one takes no more). */
 static void
-s_on_ok(ob_client_t *self, const ob_wire_msg_t *msg, const uint8_t *event, size_t event_len)
+s_on_ok(ob_client_t *self, const ob_wire_msg_t *msg, zmq_msg_t *extra, size_t extra_count)
 {
     s_request_t *request = &self->request;
     if (s_request_is(self, S_WAIT_UNSUBSCRIBE, msg->req)) {
@@ -670,9 +676,13 @@ s_on_ok(ob_client_t *self, const ob_wire_msg_t *msg, const uint8_t *event, size_
     }
     if (!s_request_is(self, S_WAIT_ADMIN, msg->req))
         return; /* stale, or the OK of an abandoned subscription's UNSUBSCRIBE */
-    if (event && event_len > s_event_cap(self)) {
-        s_request_done(self, OB_ERR_TOO_LARGE);
-        return;
+    size_t total = 0;
+    for (size_t i = 0; i < extra_count; i++) {
+        if (zmq_msg_size(&extra[i]) > s_event_cap(self)) {
+            s_request_done(self, OB_ERR_TOO_LARGE);
+            return;
+        }
+        total += zmq_msg_size(&extra[i]);
     }
     /* msg->result points into the body frame, which s_recv_one closes after us: copy */
     request->more = msg->more;
@@ -684,14 +694,19 @@ s_on_ok(ob_client_t *self, const ob_wire_msg_t *msg, const uint8_t *event, size_
         memcpy(request->result, msg->result, msg->result_len);
         request->result_len = msg->result_len;
     }
-    if (request->want_event && event && event_len) {
-        if (!(request->event = malloc(event_len))) {
+    if (request->want_event && total) {
+        if (!(request->event = malloc(total))) {
             s_request_done(self, -ENOMEM);
             return;
         }
-        memcpy(request->event, event, event_len);
-        request->event_len = event_len;
+        for (size_t i = 0; i < extra_count; i++) {
+            size_t len = zmq_msg_size(&extra[i]);
+            memcpy(request->event + request->event_len, zmq_msg_data(&extra[i]), len);
+            request->event_len += len;
+            request->frame_len[i] = len;
+        }
     }
+    request->frames = extra_count;
     s_request_done(self, 0);
 }
 
@@ -829,8 +844,6 @@ s_on_error(ob_client_t *self, const ob_wire_msg_t *msg)
 static void
 s_dispatch(ob_client_t *self, const ob_wire_msg_t *msg, zmq_msg_t *extra, size_t extra_count)
 {
-    const uint8_t *event = extra_count == 1 ? zmq_msg_data(&extra[0]) : NULL;
-    size_t event_len = extra_count == 1 ? zmq_msg_size(&extra[0]) : 0;
     s_slot_t *slot = NULL;
     switch (msg->command) {
     case OB_CMD_WELCOME:
@@ -850,7 +863,7 @@ s_dispatch(ob_client_t *self, const ob_wire_msg_t *msg, zmq_msg_t *extra, size_t
         s_on_subscribed(self, msg);
         break;
     case OB_CMD_OK:
-        s_on_ok(self, msg, event, event_len);
+        s_on_ok(self, msg, extra, extra_count);
         break;
     case OB_CMD_DELIVER:
         s_on_deliver(self, msg, extra, extra_count);
@@ -865,7 +878,8 @@ s_dispatch(ob_client_t *self, const ob_wire_msg_t *msg, zmq_msg_t *extra, size_t
 static int
 s_recv_one(ob_client_t *self)
 {
-    zmq_msg_t part[OB_DELIVER_FRAMES_MAX]; /* the longest message: a DELIVER run */
+    /* the longest message: the OK of a FETCH of a range (16 KB of zmq_msg_t) */
+    zmq_msg_t part[OB_FETCH_FRAMES_MAX];
     size_t parts = 0;
     int more = 1;
     int too_many = 0;
@@ -883,7 +897,7 @@ s_recv_one(ob_client_t *self)
             goto out;
         }
         more = zmq_msg_more(&frame);
-        if (parts < OB_DELIVER_FRAMES_MAX)
+        if (parts < OB_FETCH_FRAMES_MAX)
             part[parts++] = frame;
         else {
             zmq_msg_close(&frame);
@@ -900,7 +914,8 @@ s_recv_one(ob_client_t *self)
     if (parts >= 2 && !too_many &&
         ob_wire_decode(zmq_msg_data(&part[0]), zmq_msg_size(&part[0]), zmq_msg_data(&part[1]),
                        zmq_msg_size(&part[1]), &msg) == 0 &&
-        (parts <= OB_FRAMES_MAX || msg.command == OB_CMD_DELIVER)) /* only a run has more */
+        (parts <= OB_FRAMES_MAX || msg.command == OB_CMD_DELIVER ||
+         msg.command == OB_CMD_OK)) /* only a run and a range have more */
         s_dispatch(self, &msg, part + 2, parts - 2);
     /* else a malformed message: a broker bug or a version we do not know; ignored, since
        there is nobody to tell. What it answered stays pending: re-sent with the next session,
@@ -1576,30 +1591,46 @@ s_is_admin(int command)
     }
 }
 
+/* Sends request (borrowed, an admin command) and waits for its answer, which stays in
+   self->request (result, event frames) for the caller to take before s_request_clear.
+   Returns 0 or an error of ob_client_request. */
+static int
+s_admin(ob_client_t *self, const ob_wire_msg_t *request, int want_result, int want_event)
+{
+    int64_t deadline = s_deadline(self->timeout_ms);
+    size_t len = 0;
+    s_request_clear(self);
+    s_request_t *r = &self->request;
+    *r = (s_request_t){.kind = S_WAIT_ADMIN,
+                       .msg = *request,
+                       .want_result = want_result,
+                       .want_event = want_event};
+    r->msg.req = S_REQ_CTL_FIRST; /* a valid req, to check the rest */
+    int rc = ob_wire_encode_body(&r->msg, self->body, sizeof self->body, &len);
+    if (rc)
+        return rc;
+    if (self->welcomed)
+        s_send_ctl(self, &r->msg, &r->req);
+    /* else the next WELCOME sends it */
+    if ((rc = s_wait(self, deadline, s_done_request)))
+        return rc;
+    return r->rc;
+}
+
 int
 ob_client_request(ob_client_t *self, const ob_wire_msg_t *request, uint8_t **ret_result,
                   size_t *ret_result_len, int *ret_more, uint8_t **ret_event, size_t *ret_event_len)
 {
     assert(self && request);
-    int64_t deadline = s_deadline(self->timeout_ms);
-    size_t len = 0;
     if (!s_is_admin(request->command))
         return OB_ERR_UNKNOWN_COMMAND;
-
-    s_request_clear(self);
+    if (request->command == OB_CMD_FETCH && request->count)
+        return -EINVAL; /* a range: ob_client_fetch */
     s_request_t *r = &self->request;
-    *r = (s_request_t){.kind = S_WAIT_ADMIN,
-                       .msg = *request,
-                       .want_result = ret_result != NULL,
-                       .want_event = ret_event != NULL};
-    r->msg.req = S_REQ_CTL_FIRST; /* a valid req, to check the rest */
-    int rc = ob_wire_encode_body(&r->msg, self->body, sizeof self->body, &len);
+    int rc = s_admin(self, request, ret_result != NULL, ret_event != NULL);
+    if (rc == 0 && r->frames > 1)
+        rc = OB_ERR_MALFORMED; /* a single FETCH's OK has one event frame */
     if (rc)
-        goto out;
-    if (self->welcomed)
-        s_send_ctl(self, &r->msg, &r->req);
-    /* else the next WELCOME sends it */
-    if ((rc = s_wait(self, deadline, s_done_request)) || (rc = r->rc))
         goto out;
     if (ret_result) {
         *ret_result = r->result; /* handed over */
@@ -1618,4 +1649,105 @@ ob_client_request(ob_client_t *self, const ob_wire_msg_t *request, uint8_t **ret
 out:
     s_request_clear(self);
     return rc;
+}
+
+/* The keys of a FETCH range's OK result (PROTOCOL.md 13). */
+enum { S_RANGE_TOPIC, S_RANGE_SEQ, S_RANGE_COUNT, S_RANGE_TIMES, S_RANGE_NEXT, S_RANGE_LAST_SEQ };
+static const ob_mp_key_t s_range_keys[] = {
+    [S_RANGE_TOPIC] = OB_MP_KEY("topic"), [S_RANGE_SEQ] = OB_MP_KEY("seq"),
+    [S_RANGE_COUNT] = OB_MP_KEY("count"), [S_RANGE_TIMES] = OB_MP_KEY("times"),
+    [S_RANGE_NEXT] = OB_MP_KEY("next"),   [S_RANGE_LAST_SEQ] = OB_MP_KEY("last_seq"),
+};
+#define S_RANGE_KEYS (sizeof s_range_keys / sizeof s_range_keys[0])
+
+/* Builds *ret_fetch from the answer in r (borrowed) to a FETCH of at most max events: one
+   allocation holding the range, its events and a copy of their bytes. Returns 0, -ENOTSUP
+   (no count: the broker predates ranges), OB_ERR_MALFORMED or -ENOMEM. */
+static int
+s_fetch_build(const s_request_t *r, uint32_t max, ob_fetch_t **ret_fetch)
+{
+    if (!r->result)
+        return OB_ERR_MALFORMED;
+    /* the body's pre-scan has checked the result: the readers cannot overrun it */
+    ob_mp_cursor_t cur = {r->result, r->result + r->result_len}, v[S_RANGE_KEYS];
+    if (ob_mp_read_fields(&cur, s_range_keys, S_RANGE_KEYS, v))
+        return OB_ERR_MALFORMED;
+    if (!v[S_RANGE_COUNT].pos)
+        return -ENOTSUP;
+    for (size_t k = 0; k < S_RANGE_KEYS; k++)
+        if (!v[k].pos)
+            return OB_ERR_MALFORMED;
+    uint64_t seq = 0, count = 0, next = 0, last_seq = 0;
+    size_t times = 0;
+    ob_mp_str_t topic;
+    if (ob_mp_read_uint(&v[S_RANGE_SEQ], &seq) || ob_mp_read_uint(&v[S_RANGE_COUNT], &count) ||
+        ob_mp_read_uint(&v[S_RANGE_NEXT], &next) ||
+        ob_mp_read_uint(&v[S_RANGE_LAST_SEQ], &last_seq) ||
+        ob_mp_read_str(&v[S_RANGE_TOPIC], 0, &topic) || topic.len > OB_TOPIC_MAX ||
+        ob_mp_read_array(&v[S_RANGE_TIMES], &times))
+        return OB_ERR_MALFORMED;
+    /* one frame per event, no more than asked for, and the seqs that follow from them */
+    if (count > max || count != r->frames || times != count || seq == 0 ||
+        seq > UINT64_MAX - count || next != seq + count)
+        return OB_ERR_MALFORMED;
+    size_t head = sizeof(ob_fetch_t) + (size_t)count * sizeof(ob_fetched_t);
+    ob_fetch_t *fetch = calloc(1, head + r->event_len);
+    if (!fetch)
+        return -ENOMEM;
+    memcpy(fetch->topic, topic.ptr, topic.len);
+    fetch->seq = seq;
+    fetch->count = (size_t)count;
+    fetch->next = next;
+    fetch->last_seq = last_seq;
+    fetch->events = count ? (ob_fetched_t *)(fetch + 1) : NULL;
+    uint8_t *data = (uint8_t *)fetch + head;
+    if (r->event_len)
+        memcpy(data, r->event, r->event_len);
+    for (size_t i = 0; i < count; i++) {
+        ob_fetched_t *e = &fetch->events[i];
+        e->seq = seq + i;
+        e->event = data;
+        e->event_len = r->frame_len[i];
+        data += e->event_len;
+        if (e->event_len == 0 || ob_mp_read_uint(&v[S_RANGE_TIMES], &e->time_us)) {
+            free(fetch);
+            return OB_ERR_MALFORMED;
+        }
+    }
+    *ret_fetch = fetch;
+    return 0;
+}
+
+int
+ob_client_fetch(ob_client_t *self, const char *topic, uint64_t seq, uint64_t time_us, uint32_t max,
+                ob_fetch_t **ret_fetch)
+{
+    assert(self && topic && ret_fetch);
+    if (strlen(topic) > OB_TOPIC_MAX)
+        return OB_ERR_TOO_LARGE;
+    if (max == 0)
+        return OB_ERR_FIELD_TYPE;             /* count 0 would be the single FETCH */
+    ob_wire_msg_t *msg = malloc(sizeof *msg); /* 7.8 KB: not on the caller's stack */
+    if (!msg)
+        return -ENOMEM;
+    ob_wire_msg_init(msg, OB_CMD_FETCH);
+    strcpy(msg->topic, topic);
+    msg->seq = seq;
+    msg->count = max;
+    msg->time = time_us;
+    int rc = s_admin(self, msg, 1, 1);
+    if (rc == 0)
+        rc = s_fetch_build(&self->request, max, ret_fetch);
+    s_request_clear(self);
+    free(msg);
+    return rc;
+}
+
+void
+ob_fetch_destroy(ob_fetch_t **self_p)
+{
+    if (self_p) {
+        free(*self_p); /* one block: the range, its events and their bytes */
+        *self_p = NULL;
+    }
 }

@@ -142,7 +142,7 @@ static const s_keyset_t s_command_keys[UINT8_MAX + 1] = {
     [OB_CMD_SUB_REPOSITION] =
         S_KEYSET(S_KEY_REQ, S_KEY_SUB, S_KEY_START, S_KEY_START_SEQ, S_KEY_START_TIME),
     [OB_CMD_SUB_DELETE] = S_KEYSET(S_KEY_REQ, S_KEY_SUB),
-    [OB_CMD_FETCH] = S_KEYSET(S_KEY_REQ, S_KEY_TOPIC, S_KEY_SEQ),
+    [OB_CMD_FETCH] = S_KEYSET(S_KEY_REQ, S_KEY_TOPIC, S_KEY_SEQ, S_KEY_COUNT, S_KEY_TIME),
 };
 
 /* ob_command_name's answer for a byte that is no command; s_command_known compares with
@@ -426,7 +426,10 @@ s_check(const ob_wire_msg_t *msg)
     case OB_CMD_FETCH:
         if ((rc = s_check_topic(msg)))
             return rc;
-        return msg->seq == 0 ? OB_ERR_FIELD_TYPE : 0;
+        /* a range is 1..OB_FETCH_RANGE_MAX events; a start time needs a range (13) */
+        if (msg->seq == 0 || msg->count > OB_FETCH_RANGE_MAX || (msg->time && !msg->count))
+            return OB_ERR_FIELD_TYPE;
+        return 0;
     case OB_CMD_PUBLISH: /* req only */
     case OB_CMD_PING:
     case OB_CMD_PONG:
@@ -780,9 +783,17 @@ s_read_body(s_fields_t *f, ob_wire_msg_t *msg)
         ob_mp_cursor_t *seq = s_field(f, S_KEY_SEQ);
         if (!topic || !seq)
             return OB_ERR_MISSING_FIELD;
-        if ((rc = s_copy_str(topic, OB_TOPIC_MAX, msg->topic)))
+        if ((rc = s_copy_str(topic, OB_TOPIC_MAX, msg->topic)) ||
+            (rc = ob_mp_read_uint(seq, &msg->seq)))
             return rc;
-        return ob_mp_read_uint(seq, &msg->seq);
+        ob_mp_cursor_t *time = s_field(f, S_KEY_TIME);
+        if (!(c = s_field(f, S_KEY_COUNT))) /* absent: the one event at seq, count stays 0 */
+            return time ? OB_ERR_MISSING_FIELD : 0; /* a start time needs a range */
+        if ((rc = s_read_u32(c, &msg->count)))
+            return rc;
+        if (msg->count == 0 || msg->count > OB_FETCH_RANGE_MAX)
+            return OB_ERR_FIELD_TYPE;
+        return time ? ob_mp_read_uint(time, &msg->time) : 0;
     }
     default: /* PING, PONG: an empty map, extra keys ignored; PUBLISH: req only; UNSUBSCRIBE,
                 SUB_DELETE: req and sub only */
@@ -1169,10 +1180,15 @@ s_pack_body(msgpack_packer *pk, const ob_wire_msg_t *msg)
     case OB_CMD_SUB_REPOSITION:
         return s_pack_reposition(pk, msg);
     case OB_CMD_FETCH:
-        S_TRY(msgpack_pack_map(pk, 3));
+        S_TRY(msgpack_pack_map(pk, 3 + (msg->count != 0) + (msg->time != 0)));
         S_TRY(s_pack_uint_field(pk, S_KEY_REQ, msg->req));
         S_TRY(s_pack_cstr_field(pk, S_KEY_TOPIC, msg->topic));
-        return s_pack_uint_field(pk, S_KEY_SEQ, msg->seq);
+        S_TRY(s_pack_uint_field(pk, S_KEY_SEQ, msg->seq));
+        if (msg->count)
+            S_TRY(s_pack_uint_field(pk, S_KEY_COUNT, msg->count));
+        if (msg->time)
+            S_TRY(s_pack_uint_field(pk, S_KEY_TIME, msg->time));
+        return 0;
     default: /* PING, PONG */
         return msgpack_pack_map(pk, 0);
     }

@@ -74,6 +74,7 @@ typedef struct s_fake {
     int hold_subscribe;       /* knob */
     uint32_t request_error;   /* knob */
     int more;                 /* knob */
+    uint32_t fetch_frames;    /* knob */
     zchunk_t *result;         /* admin OK result, owned, empty for none */
     zhashx_t *subs;           /* name -> s_fsub_t, owned */
     uint64_t ephemerals;      /* ephemeral subscriptions named so far */
@@ -148,25 +149,38 @@ s_bind(s_fake_t *self)
     return 0;
 }
 
+/* Sends msg to the connection rid (borrowed), followed by the frames of *extra_p (taken;
+   NULL for none). */
+static void
+s_send_frames(s_fake_t *self, zframe_t *rid, const ob_wire_msg_t *msg, zmsg_t **extra_p)
+{
+    uint8_t header[OB_HEADER_SIZE];
+    uint8_t body[OB_BODY_MAX];
+    size_t body_len = 0;
+    ob_wire_encode_header(msg, header);
+    if (ob_wire_encode_body(msg, body, sizeof body, &body_len) == 0) {
+        zmsg_t *out = zmsg_new();
+        zmsg_append(out, &(zframe_t *){zframe_dup(rid)});
+        zmsg_addmem(out, header, sizeof header);
+        zmsg_addmem(out, body, body_len);
+        for (zframe_t *frame; extra_p && *extra_p && (frame = zmsg_pop(*extra_p));)
+            zmsg_append(out, &frame);
+        zmsg_send(&out, self->router);
+    }
+    if (extra_p)
+        zmsg_destroy(extra_p);
+}
+
 /* Sends msg to the connection rid (borrowed), with event (event_len bytes, borrowed) as a
    third frame if not NULL. */
 static void
 s_send_event(s_fake_t *self, zframe_t *rid, const ob_wire_msg_t *msg, const void *event,
              size_t event_len)
 {
-    uint8_t header[OB_HEADER_SIZE];
-    uint8_t body[OB_BODY_MAX];
-    size_t body_len = 0;
-    ob_wire_encode_header(msg, header);
-    if (ob_wire_encode_body(msg, body, sizeof body, &body_len) != 0)
-        return;
-    zmsg_t *out = zmsg_new();
-    zmsg_append(out, &(zframe_t *){zframe_dup(rid)});
-    zmsg_addmem(out, header, sizeof header);
-    zmsg_addmem(out, body, body_len);
+    zmsg_t *extra = zmsg_new();
     if (event)
-        zmsg_addmem(out, event, event_len);
-    zmsg_send(&out, self->router);
+        zmsg_addmem(extra, event, event_len);
+    s_send_frames(self, rid, msg, &extra);
 }
 
 /* Sends msg to the connection rid (borrowed). */
@@ -222,9 +236,14 @@ s_record(s_fake_t *self, const ob_wire_msg_t *msg)
         snprintf(line, sizeof line, "%s sub=%s topic=%s seq=%" PRIu64 " delay_ms=%u", name,
                  msg->sub, msg->topic, msg->seq, msg->delay_ms);
         break;
-    default: /* admin */
+    default: /* admin; a FETCH of a range also says its count and time */
         snprintf(line, sizeof line, "%s sub=%s topic=%s seq=%" PRIu64 " after=%s", name, msg->sub,
                  msg->topic, msg->seq, msg->after);
+        if (msg->command == OB_CMD_FETCH && msg->count) {
+            size_t used = strlen(line);
+            snprintf(line + used, sizeof line - used, " count=%" PRIu32 " time=%" PRIu64,
+                     msg->count, msg->time);
+        }
         break;
     }
     zlist_append(self->messages, line); /* autofree: copied */
@@ -470,6 +489,23 @@ s_on_unsubscribe(s_fake_t *self, zframe_t *rid, const ob_wire_msg_t *msg)
     s_send(self, rid, &ok);
 }
 
+/* Sends rid the OK ok (borrowed) of a FETCH of a range with fetch_frames event frames, the
+   events "ev-<seq>", "ev-<seq + 1>", ... on topic: the result is the test's to script. */
+static void
+s_send_range(s_fake_t *self, zframe_t *rid, const ob_wire_msg_t *ok, const char *topic,
+             uint64_t seq)
+{
+    zmsg_t *events = zmsg_new();
+    for (uint32_t i = 0; i < self->fetch_frames; i++) {
+        size_t len = 0;
+        uint8_t *event = s_make_event(topic, seq + i, &len);
+        if (event)
+            zmsg_addmem(events, event, len);
+        free(event);
+    }
+    s_send_frames(self, rid, ok, &events);
+}
+
 /* Answers an admin request from rid. */
 static void
 s_on_admin(s_fake_t *self, zframe_t *rid, const ob_wire_msg_t *msg)
@@ -486,6 +522,10 @@ s_on_admin(s_fake_t *self, zframe_t *rid, const ob_wire_msg_t *msg)
     ok.result_len = zchunk_size(self->result);
     if (msg->command == OB_CMD_SUB_DELETE && s_delete(self, msg->sub) != 0) {
         s_send_error(self, rid, msg->req, OB_ERR_NO_SUCH_SUBSCRIPTION);
+        return;
+    }
+    if (msg->command == OB_CMD_FETCH && msg->count) {
+        s_send_range(self, rid, &ok, msg->topic, msg->seq);
         return;
     }
     if (msg->command == OB_CMD_FETCH) {
@@ -858,6 +898,8 @@ s_on_pipe(s_fake_t *self)
             self->request_error = (uint32_t)value;
         else if (streq(arg[0], "more"))
             self->more = (int)value;
+        else if (streq(arg[0], "fetch_frames"))
+            self->fetch_frames = (uint32_t)value;
         zstr_send(self->pipe, "ok");
     } else if (streq(cmd, "RELEASE")) {
         size_t n = zlist_size(self->held);

@@ -22,6 +22,7 @@
                        until n are held, then answer them all in order
       request_error    wire code: refuse every admin request with this ERROR (0: OK)
       more             1: admin OKs say more = true
+      fetch_frames     n: event frames in the OK of a FETCH of a range (default 0)
 
     Subscriptions, as the real broker keeps them (PROTOCOL.md 12), simplified: SUBSCRIBE
     creates a subscription (an empty name makes an ephemeral "eph-<16 hex digits>", counting
@@ -33,7 +34,8 @@
     attempt 1. Durable subscriptions survive restarts, without consumers (a restart or
     fake_broker_forget detaches everything, and deletes the ephemeral ones). ACK and NACK are
     recorded, never answered. Admin requests get OK with the bytes of
-    fake_broker_set_result as result, FETCH also an event frame (id "ev-<seq>" on its topic);
+    fake_broker_set_result as result, FETCH also an event frame (id "ev-<seq>" on its topic),
+    a FETCH of a range fetch_frames of them (ids from "ev-<seq>" up);
     SUB_DELETE deletes, sending ERROR 17 {sub} to the consumer first.
 
     Counters (fake_broker_count, fake_broker_wait): hellos, pings, publishes, confirms, peers
@@ -51,6 +53,7 @@
       ACK sub=<name> topic=<topic> seq=<n> upto=<0|1>
       NACK sub=<name> topic=<topic> seq=<n> delay_ms=<n>
       <COMMAND> sub=<name> topic=<topic> seq=<n> after=<name>     (admin)
+                [count=<n> time=<n>]                                (a FETCH of a range)
 
     Every call is synchronous: it returns once the actor has done it. Sessions are "fake-<n>",
     n counting incarnations from 1. */

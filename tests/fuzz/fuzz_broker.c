@@ -21,9 +21,10 @@
     told apart from the answer to a PING of the input; a request with an unguessable req can.
 
     Every message the broker sends is checked: 2 or 3 frames (a DELIVER run, to a peer whose
-    HELLO asked for runs: 2 + count), ob_wire_decode accepts it, a command the broker may
-    send, event frames only on DELIVER (always: one, or count) and OK (FETCH, one), and each
-    event passes ob_event_peek. Anything else aborts.
+    HELLO asked for runs, and the OK of a FETCH of a range: 2 + count), ob_wire_decode
+    accepts it, a command the broker may send, event frames only on DELIVER (always: one, or
+    count) and OK (FETCH: one; a range: its result's count), and each event passes
+    ob_event_peek. Anything else aborts.
 
     The broker: one server actor (ob_server_start) per process, started on the first input,
     on inproc:// without CURVE (curve 0), its LMDB directory in /dev/shm (commits are cheap),
@@ -50,6 +51,8 @@
 #include "orderbus/limits.h"
 #include "orderbus/wire.h"
 #include "server.h"
+
+#include "mpscan.h" /* the count of a FETCH range's result */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -154,13 +157,27 @@ s_setup(void)
     atexit(s_exit);
 }
 
+/* Returns the `count` of an OK's result (a FETCH range's), or -1 if it has none. */
+static long long
+s_result_count(const ob_wire_msg_t *msg)
+{
+    static const ob_mp_key_t keys[] = {OB_MP_KEY("count")};
+    ob_mp_cursor_t cur = {msg->result, msg->result + msg->result_len}, value;
+    uint64_t count = 0;
+    if (!msg->result || ob_mp_read_fields(&cur, keys, 1, &value) || !value.pos)
+        return -1; /* none, or not a map (TOPICS, SUBS: arrays) */
+    s_require(ob_mp_read_uint(&value, &count) == 0 && count <= OB_FETCH_RANGE_MAX);
+    return (long long)count;
+}
+
 /* Checks one message the broker sent. Returns its req if it is an OK or ERROR, else 0. */
 static uint64_t
 s_check_reply(zmsg_t *reply)
 {
     static ob_wire_msg_t msg; /* 7 KB */
     size_t frames = zmsg_size(reply);
-    s_require(frames >= 2 && frames <= OB_DELIVER_FRAMES_MAX);
+    _Static_assert(OB_FETCH_FRAMES_MAX >= OB_DELIVER_FRAMES_MAX, "the longest message");
+    s_require(frames >= 2 && frames <= OB_FETCH_FRAMES_MAX);
     zframe_t *header = zmsg_first(reply);
     zframe_t *body = zmsg_next(reply);
     zframe_t *event = zmsg_next(reply);
@@ -183,13 +200,16 @@ s_check_reply(zmsg_t *reply)
     case OB_CMD_DELIVER: /* one event frame, or a run's count (PROTOCOL.md 12.3) */
         s_require(frames - 2 == (msg.count > 1 ? msg.count : 1));
         break;
-    case OB_CMD_OK:
+    case OB_CMD_OK: { /* a range has its count of event frames (PROTOCOL.md 13) */
+        long long count = s_result_count(&msg);
+        s_require(count < 0 ? frames <= OB_FRAMES_MAX : (long long)frames - 2 == count);
         break;
+    }
     default:
         fprintf(stderr, "fuzz_broker: the broker sent a %s\n", ob_command_name(msg.command));
         abort();
     }
-    if (msg.command != OB_CMD_DELIVER)
+    if (msg.command != OB_CMD_DELIVER && msg.command != OB_CMD_OK) /* both checked above */
         s_require(frames <= OB_FRAMES_MAX);
     for (; event; event = zmsg_next(reply)) {
         ob_event_envelope_t envelope;

@@ -235,6 +235,14 @@ s_wires(void)
     msg.result_len = sizeof fetch_result;
     msg.more = 0;
     s_wire("ok-ok-map", &msg);
+    /* {topic: "t", seq: 4, count: 2, times: [5, 6], next: 6, last_seq: 9}, a range's */
+    static const uint8_t range_result[] = {
+        0x86, 0xa5, 't', 'o',  'p',  'i',  'c', 0xa1, 't', 0xa3, 's', 'e',  'q',  0x04, 0xa5, 'c',
+        'o',  'u',  'n', 't',  0x02, 0xa5, 't', 'i',  'm', 'e',  's', 0x92, 0x05, 0x06, 0xa4, 'n',
+        'e',  'x',  't', 0x06, 0xa8, 'l',  'a', 's',  't', '_',  's', 'e',  'q',  0x09};
+    msg.result = range_result;
+    msg.result_len = sizeof range_result;
+    s_wire("ok-ok-fetch-range", &msg);
 
     ob_wire_msg_init(&msg, OB_CMD_SUBSCRIBE);
     msg.req = 4;
@@ -329,6 +337,9 @@ s_wires(void)
     strcpy(msg.topic, "oms.7");
     msg.seq = 99;
     s_wire("ok-fetch", &msg);
+    msg.count = OB_FETCH_RANGE_MAX;
+    msg.time = 1700000000000000ull;
+    s_wire("ok-fetch-range", &msg);
 
     S_BYTES("wire", "bad-signature", "XB\x01\x03\x80");
     S_BYTES("wire", "bad-version", "OB\x02\x03\x80");
@@ -389,6 +400,14 @@ s_wires(void)
             "OB\x01\x06\x83\xa3req\x01\xa6result\x90\xa6result\x80");
     S_BYTES("wire", "bad-ok-result-truncated", "OB\x01\x06\x82\xa3req\x01\xa6result\x92\x01");
     S_BYTES("wire", "bad-fetch-seq-0", "OB\x01\x35\x83\xa3req\x01\xa5topic\xa1t\xa3seq\x00");
+    S_BYTES("wire", "bad-fetch-range-count-0",
+            "OB\x01\x35\x84\xa3req\x01\xa5topic\xa1t\xa3seq\x01\xa5"
+            "count\x00");
+    S_BYTES("wire", "bad-fetch-range-over-cap",
+            "OB\x01\x35\x84\xa3req\x01\xa5topic\xa1t\xa3seq\x01\xa5"
+            "count\xcd\x01\x01");
+    S_BYTES("wire", "bad-fetch-time-without-count",
+            "OB\x01\x35\x84\xa3req\x01\xa5topic\xa1t\xa3seq\x01\xa4time\x05");
 }
 
 static void
@@ -677,6 +696,25 @@ s_brokers(void)
     s_seq_admin(0, OB_CMD_UNSUBSCRIBE, 9, "admin-sub", NULL, 0);
     s_seq_admin(0, OB_CMD_SUB_DELETE, 10, "admin-sub", NULL, 0);
     s_seq_write("ok-admin");
+
+    /* FETCH of ranges: from 1, from a time, past the end, beyond it (INVALID_ARGUMENT) */
+    s_seq_hello(0, 0);
+    s_seq_publish(0, 1, "oms.7", "f-1", 5);
+    s_seq_publish(0, 2, "oms.7", "f-2", 5);
+    static const struct {
+        uint64_t seq, time;
+        uint32_t count;
+    } ranges[] = {{1, 0, 2}, {1, 1, OB_FETCH_RANGE_MAX}, {3, 0, 1}, {4, 0, 1}};
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+        ob_wire_msg_init(&msg, OB_CMD_FETCH);
+        msg.req = 3 + i;
+        strcpy(msg.topic, "oms.7");
+        msg.seq = ranges[i].seq;
+        msg.time = ranges[i].time;
+        msg.count = ranges[i].count;
+        s_seq_msg(0, &msg, NULL, 0);
+    }
+    s_seq_write("ok-fetch-range");
 
     /* refusals: no session, frame counts, bad header, a PUBLISH whose event is not one */
     ob_wire_msg_init(&msg, OB_CMD_PING);

@@ -266,10 +266,11 @@ s_send_publish(t_sec_t *sec, zsock_t *peer, const char *topic, const char *id)
     return msg.req;
 }
 
-/* Sends a request (SUBSCRIBE with the space-separated patterns in arg, FETCH of arg #1, or
-   an admin command on subscription arg); returns its req. */
+/* Sends a request (SUBSCRIBE with the space-separated patterns in arg, FETCH of arg #1 (a
+   range of count events from it if count is not 0), or an admin command on subscription
+   arg); returns its req. */
 static uint64_t
-s_send_request(t_sec_t *sec, zsock_t *peer, int command, const char *arg)
+s_send_request(t_sec_t *sec, zsock_t *peer, int command, const char *arg, uint32_t count)
 {
     ob_wire_msg_t *msg = malloc(sizeof *msg);
     assert_non_null(msg);
@@ -285,6 +286,7 @@ s_send_request(t_sec_t *sec, zsock_t *peer, int command, const char *arg)
     } else if (command == OB_CMD_FETCH) {
         snprintf(msg->topic, sizeof msg->topic, "%s", arg);
         msg->seq = 1;
+        msg->count = count;
     } else if (command == OB_CMD_SUB_INFO || command == OB_CMD_SUB_DELETE ||
                command == OB_CMD_SUB_REPOSITION)
         snprintf(msg->sub, sizeof msg->sub, "%s", arg);
@@ -314,48 +316,55 @@ test_permissions_table(void **state)
         zsock_t *peer;
         int command; /* OB_CMD_PUBLISH: arg is the topic */
         const char *arg;
-        int expect; /* the answer's command, or OB_CMD_ERROR for FORBIDDEN */
+        int expect;     /* the answer's command, or OB_CMD_ERROR for FORBIDDEN */
+        uint32_t count; /* FETCH: a range of this many (0: the one event) */
     } rows[] = {
         /* the example */
-        {oms7, OB_CMD_PUBLISH, "mp.7", OB_CMD_CONFIRM},
-        {oms7, OB_CMD_PUBLISH, "oms.7", OB_CMD_ERROR},
-        {oms7, OB_CMD_PUBLISH, "mp.8", OB_CMD_ERROR},
-        {oms7, OB_CMD_SUBSCRIBE, "oms.7", OB_CMD_SUBSCRIBED},
-        {oms7, OB_CMD_SUBSCRIBE, "oms.8", OB_CMD_ERROR},
-        {oms7, OB_CMD_SUBSCRIBE, "oms.*", OB_CMD_ERROR},
-        {oms7, OB_CMD_SUBSCRIBE, "oms.>", OB_CMD_ERROR},
-        {oms7, OB_CMD_SUBSCRIBE, ">", OB_CMD_ERROR},
-        {oms7, OB_CMD_SUBSCRIBE, "oms.7 mp.7", OB_CMD_ERROR},
-        {oms7, OB_CMD_TOPICS, NULL, OB_CMD_ERROR},
-        {oms7, OB_CMD_SUBS, NULL, OB_CMD_ERROR},
-        {oms7, OB_CMD_FETCH, "oms.7", OB_CMD_ERROR},
-        {oms7, OB_CMD_SUB_DELETE, "x", OB_CMD_ERROR},
+        {oms7, OB_CMD_PUBLISH, "mp.7", OB_CMD_CONFIRM, 0},
+        {oms7, OB_CMD_PUBLISH, "oms.7", OB_CMD_ERROR, 0},
+        {oms7, OB_CMD_PUBLISH, "mp.8", OB_CMD_ERROR, 0},
+        {oms7, OB_CMD_SUBSCRIBE, "oms.7", OB_CMD_SUBSCRIBED, 0},
+        {oms7, OB_CMD_SUBSCRIBE, "oms.8", OB_CMD_ERROR, 0},
+        {oms7, OB_CMD_SUBSCRIBE, "oms.*", OB_CMD_ERROR, 0},
+        {oms7, OB_CMD_SUBSCRIBE, "oms.>", OB_CMD_ERROR, 0},
+        {oms7, OB_CMD_SUBSCRIBE, ">", OB_CMD_ERROR, 0},
+        {oms7, OB_CMD_SUBSCRIBE, "oms.7 mp.7", OB_CMD_ERROR, 0},
+        {oms7, OB_CMD_TOPICS, NULL, OB_CMD_ERROR, 0},
+        {oms7, OB_CMD_SUBS, NULL, OB_CMD_ERROR, 0},
+        {oms7, OB_CMD_FETCH, "oms.7", OB_CMD_ERROR, 0},
+        {oms7, OB_CMD_FETCH, "oms.7", OB_CMD_ERROR, OB_FETCH_RANGE_MAX},
+        {oms7, OB_CMD_SUB_DELETE, "x", OB_CMD_ERROR, 0},
         /* admin read with subscribe oms.> */
-        {ops, OB_CMD_SUBSCRIBE, "oms.*", OB_CMD_SUBSCRIBED},
-        {ops, OB_CMD_SUBSCRIBE, "oms.7.x", OB_CMD_SUBSCRIBED},
-        {ops, OB_CMD_SUBSCRIBE, ">", OB_CMD_ERROR},
-        {ops, OB_CMD_PUBLISH, "oms.7", OB_CMD_ERROR},
-        {ops, OB_CMD_TOPICS, NULL, OB_CMD_OK},
-        {ops, OB_CMD_SUBS, NULL, OB_CMD_OK},
-        {ops, OB_CMD_FETCH, "oms.7", OB_CMD_OK},
-        {ops, OB_CMD_FETCH, "mp.7", OB_CMD_ERROR},
-        {ops, OB_CMD_SUB_REPOSITION, "x", OB_CMD_ERROR},
-        {ops, OB_CMD_SUB_DELETE, "x", OB_CMD_ERROR},
+        {ops, OB_CMD_SUBSCRIBE, "oms.*", OB_CMD_SUBSCRIBED, 0},
+        {ops, OB_CMD_SUBSCRIBE, "oms.7.x", OB_CMD_SUBSCRIBED, 0},
+        {ops, OB_CMD_SUBSCRIBE, ">", OB_CMD_ERROR, 0},
+        {ops, OB_CMD_PUBLISH, "oms.7", OB_CMD_ERROR, 0},
+        {ops, OB_CMD_TOPICS, NULL, OB_CMD_OK, 0},
+        {ops, OB_CMD_SUBS, NULL, OB_CMD_OK, 0},
+        {ops, OB_CMD_FETCH, "oms.7", OB_CMD_OK, 0},
+        {ops, OB_CMD_FETCH, "mp.7", OB_CMD_ERROR, 0},
+        {ops, OB_CMD_FETCH, "oms.7", OB_CMD_OK, 2}, /* a range, as FETCH */
+        {ops, OB_CMD_FETCH, "mp.7", OB_CMD_ERROR, 2},
+        {ops, OB_CMD_SUB_REPOSITION, "x", OB_CMD_ERROR, 0},
+        {ops, OB_CMD_SUB_DELETE, "x", OB_CMD_ERROR, 0},
         /* admin write */
-        {root, OB_CMD_FETCH, "mp.7", OB_CMD_OK},
-        {root, OB_CMD_SUB_DELETE, "no-such-sub", OB_CMD_ERROR}, /* NO_SUCH_SUBSCRIPTION */
+        {root, OB_CMD_FETCH, "mp.7", OB_CMD_OK, 0},
+        {root, OB_CMD_SUB_DELETE, "no-such-sub", OB_CMD_ERROR, 0}, /* NO_SUCH_SUBSCRIPTION */
         /* dead-letter topics stay the broker's, whatever the patterns */
-        {root, OB_CMD_PUBLISH, "dlq.x", OB_CMD_ERROR},
+        {root, OB_CMD_PUBLISH, "dlq.x", OB_CMD_ERROR, 0},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         char id[32];
         snprintf(id, sizeof id, "row-%zu", i);
-        uint64_t req = rows[i].command == OB_CMD_PUBLISH
-                           ? s_send_publish(sec, rows[i].peer, rows[i].arg, id)
-                           : s_send_request(sec, rows[i].peer, rows[i].command, rows[i].arg);
+        uint64_t req =
+            rows[i].command == OB_CMD_PUBLISH
+                ? s_send_publish(sec, rows[i].peer, rows[i].arg, id)
+                : s_send_request(sec, rows[i].peer, rows[i].command, rows[i].arg, rows[i].count);
         t_msg_t reply;
         t_expect(rows[i].peer, rows[i].expect, &reply);
         assert_int_equal(reply.wire.req, req);
+        if (rows[i].expect == OB_CMD_OK && rows[i].command == OB_CMD_FETCH)
+            assert_int_equal(reply.event_count, 1); /* oms.7 and mp.7 hold one event */
         if (rows[i].expect == OB_CMD_ERROR) {
             int sub_delete = rows[i].peer == root && rows[i].command == OB_CMD_SUB_DELETE;
             int rc = sub_delete ? OB_ERR_NO_SUCH_SUBSCRIPTION : OB_ERR_FORBIDDEN;
@@ -444,7 +453,7 @@ s_expect_not_owner(zsock_t *peer, uint64_t req)
 static int
 s_info_says_owner(t_sec_t *sec, zsock_t *peer, const char *sub, const char *owner)
 {
-    s_send_request(sec, peer, OB_CMD_SUB_INFO, sub);
+    s_send_request(sec, peer, OB_CMD_SUB_INFO, sub, 0);
     t_msg_t reply;
     t_expect(peer, OB_CMD_OK, &reply);
     uint8_t pair[2 + 5 + 1 + OB_SUBS_OWNER_MAX];

@@ -877,6 +877,135 @@ test_retention_skips(void **state)
     zsock_destroy(&sub);
 }
 
+/* Publishes one event of data_len bytes of data to topic and waits for its CONFIRM. */
+static void
+s_publish_big(t_broker_t *fx, zsock_t *pub, const char *topic, const char *id, size_t data_len)
+{
+    uint8_t *event = NULL;
+    size_t len = 0;
+    t_event(topic, id, NULL, data_len, &event, &len);
+    ob_wire_msg_t *msg = s_msg(OB_CMD_PUBLISH, fx->next_req++);
+    t_send(pub, msg, event, len);
+    t_msg_t reply;
+    t_expect(pub, OB_CMD_CONFIRM, &reply);
+    assert_int_equal(reply.wire.req, msg->req);
+    t_msg_clear(&reply);
+    free(msg);
+    free(event);
+}
+
+/* Asserts that fetch holds count events from seq, their ids prefix-<first_id + i>, with
+   stored times that never decrease. */
+static void
+s_assert_range(const ob_fetch_t *fetch, uint64_t seq, size_t count, const char *prefix,
+               int first_id)
+{
+    assert_int_equal(fetch->seq, seq);
+    assert_int_equal(fetch->count, count);
+    assert_int_equal(fetch->next, seq + count);
+    for (size_t i = 0; i < count; i++) {
+        char id[64];
+        snprintf(id, sizeof id, "%s-%d", prefix, first_id + (int)i);
+        ob_event_t *event = NULL;
+        assert_int_equal(fetch->events[i].seq, seq + i);
+        assert_int_equal(
+            ob_event_decode(fetch->events[i].event, fetch->events[i].event_len, &event), 0);
+        assert_string_equal(event->id, id);
+        ob_event_destroy(&event);
+        if (i > 0)
+            assert_true(fetch->events[i].time_us >= fetch->events[i - 1].time_us);
+    }
+}
+
+/* FETCH of a range through liborderbus: retention below the start, the end, a start time,
+   the count and byte caps, and the refusals. */
+static void
+test_fetch_range(void **state)
+{
+    t_broker_t *fx = *state;
+    t_broker_stop(fx);
+    t_broker_start(fx, "--retention-max-events", "5", "--max-event-bytes", "2000000", NULL);
+    zsock_t *pub = t_peer(fx, 0);
+    s_publish_n(fx, pub, "oms.1", "r", 20);
+    assert_int_equal(s_wait_first_seq(fx, pub, 16), 16); /* 16..20 are kept */
+    ob_client_config_t config = {.name = "fetcher", .timeout_ms = T_TIMEOUT_MS};
+    ob_client_t *client = ob_client_new(fx->endpoint, &config);
+    assert_non_null(client);
+
+    /* from 1: retention removed 1..15, so the range starts at 16; capped at the count */
+    ob_fetch_t *fetch = NULL;
+    assert_int_equal(ob_client_fetch(client, "oms.1", 1, 0, 3, &fetch), 0);
+    assert_string_equal(fetch->topic, "oms.1");
+    s_assert_range(fetch, 16, 3, "r", 15);
+    assert_int_equal(fetch->last_seq, 20);
+    uint64_t times[3];
+    for (size_t i = 0; i < 3; i++)
+        times[i] = fetch->events[i].time_us;
+    ob_fetch_destroy(&fetch);
+    /* to the end, then past it: empty, next = last_seq + 1 */
+    assert_int_equal(ob_client_fetch(client, "oms.1", 19, 0, OB_FETCH_RANGE_MAX, &fetch), 0);
+    s_assert_range(fetch, 19, 2, "r", 18);
+    assert_true(fetch->next > fetch->last_seq);
+    ob_fetch_destroy(&fetch);
+    assert_int_equal(ob_client_fetch(client, "oms.1", 21, 0, 5, &fetch), 0);
+    s_assert_range(fetch, 21, 0, "r", 0);
+    assert_null(fetch->events);
+    ob_fetch_destroy(&fetch);
+
+    /* from a time: the first event stored at or after it (events may share a time) */
+    assert_int_equal(ob_client_fetch(client, "oms.1", 1, times[2], 10, &fetch), 0);
+    assert_true(fetch->seq >= 16 && fetch->seq <= 18);
+    assert_true(fetch->events[0].time_us == times[2]);
+    assert_int_equal(fetch->next, 21);
+    ob_fetch_destroy(&fetch);
+    /* never below seq; after the last event: empty */
+    assert_int_equal(ob_client_fetch(client, "oms.1", 19, times[0], 10, &fetch), 0);
+    assert_int_equal(fetch->seq, 19);
+    ob_fetch_destroy(&fetch);
+    assert_int_equal(ob_client_fetch(client, "oms.1", 1, UINT64_MAX, 10, &fetch), 0);
+    s_assert_range(fetch, 21, 0, "r", 0);
+    ob_fetch_destroy(&fetch);
+
+    /* refusals */
+    assert_int_equal(ob_client_fetch(client, "oms.1", 22, 0, 1, &fetch), OB_ERR_INVALID_ARGUMENT);
+    assert_int_equal(ob_client_fetch(client, "oms.2", 1, 0, 1, &fetch), OB_ERR_NO_SUCH_TOPIC);
+    assert_int_equal(ob_client_fetch(client, "oms..1", 1, 0, 1, &fetch), OB_ERR_INVALID_TOPIC);
+
+    /* the byte budget: 300 KB events, three to an answer; an event over the budget goes
+       alone */
+    for (int i = 0; i < 4; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "b-%d", i);
+        s_publish_big(fx, pub, "big.1", id, 300000);
+    }
+    assert_int_equal(ob_client_fetch(client, "big.1", 1, 0, OB_FETCH_RANGE_MAX, &fetch), 0);
+    s_assert_range(fetch, 1, 3, "b", 0);
+    ob_fetch_destroy(&fetch);
+    s_publish_big(fx, pub, "big.2", "h-0", OB_FETCH_RANGE_BYTES + 1000);
+    s_publish_big(fx, pub, "big.2", "h-1", 10);
+    assert_int_equal(ob_client_fetch(client, "big.2", 1, 0, OB_FETCH_RANGE_MAX, &fetch), 0);
+    s_assert_range(fetch, 1, 1, "h", 0);
+    assert_true(fetch->events[0].event_len > OB_FETCH_RANGE_BYTES);
+    ob_fetch_destroy(&fetch);
+    assert_int_equal(ob_client_fetch(client, "big.2", 2, 0, OB_FETCH_RANGE_MAX, &fetch), 0);
+    s_assert_range(fetch, 2, 1, "h", 1);
+    ob_fetch_destroy(&fetch);
+
+    /* a FETCH without count is answered as before: one event, no count in the result */
+    ob_wire_msg_t *msg = s_msg(OB_CMD_FETCH, 0);
+    snprintf(msg->topic, sizeof msg->topic, "oms.1");
+    msg->seq = 20;
+    t_result_t single;
+    s_admin(fx, pub, msg, &single);
+    assert_int_equal(single.reply.event_count, 1);
+    assert_null(s_get(&single.data.data, "count"));
+    assert_int_equal(s_uint(&single.data.data, "seq"), 20);
+    s_result_clear(&single);
+    free(msg);
+    ob_client_destroy(&client);
+    zsock_destroy(&pub);
+}
+
 /* The child of test_subscriber_killed: a subscriber process of its own ZeroMQ context (the
    parent's context and threads do not exist after fork), speaking the protocol with the
    codec only, asking for DELIVER runs of up to max_run (0: single DELIVERs; more: it fails
@@ -1238,6 +1367,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_delete_reposition_list, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_ephemeral, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_retention_skips, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_fetch_range, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_subscriber_killed, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_subscriber_killed_runs, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_runs, s_setup, s_teardown),

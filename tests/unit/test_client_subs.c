@@ -778,6 +778,201 @@ test_request_fetch_returns_the_event(void **state_p)
     t_assert_messages(state->broker, "FETCH", "FETCH sub= topic=oms.1 seq=5 after=\n");
 }
 
+/* What a range's OK result holds (PROTOCOL.md 13), each value a fixint (< 128). */
+typedef struct t_range {
+    unsigned seq, count, times, next, last_seq; /* times: entries of the times array */
+    int no_count;                               /* 1: leave count out (broker 0.5) */
+    int no_last_seq;                            /* 1: leave last_seq out */
+} t_range_t;
+
+/* Writes the result r describes, on topic "oms.1", times 10, 11, ..., into buf (at least
+   T_RANGE_RESULT_MAX bytes); returns its size. */
+#define T_RANGE_RESULT_MAX 256
+static size_t
+t_range_result(const t_range_t *r, uint8_t *buf)
+{
+    size_t n = 0;
+    buf[n++] = (uint8_t)(0x80 | (6 - r->no_count - r->no_last_seq));
+#define T_KEY(k)                                                                                   \
+    do {                                                                                           \
+        buf[n++] = (uint8_t)(0xa0 | strlen(k));                                                    \
+        memcpy(buf + n, k, strlen(k));                                                             \
+        n += strlen(k);                                                                            \
+    } while (0)
+    T_KEY("topic");
+    T_KEY("oms.1");
+    T_KEY("seq");
+    buf[n++] = (uint8_t)r->seq;
+    if (!r->no_count) {
+        T_KEY("count");
+        buf[n++] = (uint8_t)r->count;
+    }
+    T_KEY("times");
+    buf[n++] = (uint8_t)(0x90 | r->times);
+    for (unsigned i = 0; i < r->times; i++)
+        buf[n++] = (uint8_t)(10 + i);
+    T_KEY("next");
+    buf[n++] = (uint8_t)r->next;
+    if (!r->no_last_seq) {
+        T_KEY("last_seq");
+        buf[n++] = (uint8_t)r->last_seq;
+    }
+#undef T_KEY
+    return n;
+}
+
+/* Scripts the fake broker's answer to the next FETCH of a range: r's result, frames events. */
+static void
+t_script_range(fake_broker_t *broker, const t_range_t *r, unsigned frames)
+{
+    uint8_t buf[T_RANGE_RESULT_MAX];
+    fake_broker_set_result(broker, buf, t_range_result(r, buf));
+    fake_broker_set(broker, "fetch_frames", frames);
+}
+
+static void
+test_fetch_range(void **state_p)
+{
+    fake_broker_fixture_t *state = *state_p;
+    ob_client_t *client = t_client(state, 0, 0);
+
+    /* retention removed 1..3: asked from 1, the range starts at 4 */
+    t_script_range(state->broker,
+                   &(t_range_t){.seq = 4, .count = 2, .times = 2, .next = 6, .last_seq = 9}, 2);
+    ob_fetch_t *fetch = NULL;
+    assert_int_equal(ob_client_fetch(client, "oms.1", 1, 0, 2, &fetch), 0);
+    assert_string_equal(fetch->topic, "oms.1");
+    assert_int_equal(fetch->seq, 4);
+    assert_int_equal(fetch->count, 2);
+    assert_int_equal(fetch->next, 6);
+    assert_int_equal(fetch->last_seq, 9);
+    for (size_t i = 0; i < fetch->count; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "ev-%zu", 1 + i); /* the fake counts from the seq asked */
+        assert_int_equal(fetch->events[i].seq, 4 + i);
+        assert_int_equal(fetch->events[i].time_us, 10 + i);
+        ob_event_t *decoded = NULL;
+        assert_int_equal(
+            ob_event_decode(fetch->events[i].event, fetch->events[i].event_len, &decoded), 0);
+        assert_string_equal(decoded->id, id);
+        ob_event_destroy(&decoded);
+    }
+    ob_fetch_destroy(&fetch);
+    assert_null(fetch);
+    ob_fetch_destroy(&fetch); /* accepts NULL */
+
+    /* from a time, the largest range; past the end: empty, no events */
+    t_script_range(state->broker, &(t_range_t){.seq = 10, .next = 10, .last_seq = 9}, 0);
+    assert_int_equal(ob_client_fetch(client, "oms.1", 1, 77, OB_FETCH_RANGE_MAX, &fetch), 0);
+    assert_int_equal(fetch->count, 0);
+    assert_null(fetch->events);
+    assert_true(fetch->next > fetch->last_seq);
+    ob_fetch_destroy(&fetch);
+    t_assert_messages(state->broker, "FETCH",
+                      "FETCH sub= topic=oms.1 seq=1 after= count=2 time=0\n"
+                      "FETCH sub= topic=oms.1 seq=1 after= count=256 time=77\n");
+}
+
+static void
+test_fetch_range_refusals(void **state_p)
+{
+    fake_broker_fixture_t *state = *state_p;
+    ob_client_t *client = t_client(state, T_SHORT_MS, 0);
+    assert_int_equal(ob_client_connect(client, T_WAIT_MS), 0);
+    ob_fetch_t *fetch = (ob_fetch_t *)&fetch; /* must stay untouched */
+    ob_fetch_t *const untouched = fetch;
+
+    /* locally, nothing sent */
+    char long_topic[OB_TOPIC_MAX + 2];
+    memset(long_topic, 't', sizeof long_topic - 1);
+    long_topic[sizeof long_topic - 1] = '\0';
+    assert_int_equal(ob_client_fetch(client, "oms.1", 0, 0, 1, &fetch), OB_ERR_FIELD_TYPE);
+    assert_int_equal(ob_client_fetch(client, "oms.1", 1, 0, 0, &fetch), OB_ERR_FIELD_TYPE);
+    assert_int_equal(ob_client_fetch(client, "oms.1", 1, 0, OB_FETCH_RANGE_MAX + 1, &fetch),
+                     OB_ERR_FIELD_TYPE);
+    assert_int_equal(ob_client_fetch(client, "", 1, 0, 1, &fetch), OB_ERR_FIELD_TYPE);
+    assert_int_equal(ob_client_fetch(client, long_topic, 1, 0, 1, &fetch), OB_ERR_TOO_LARGE);
+    ob_wire_msg_t request;
+    ob_wire_msg_init(&request, OB_CMD_FETCH);
+    snprintf(request.topic, sizeof request.topic, "oms.1");
+    request.seq = 1;
+    request.count = 2;
+    assert_int_equal(ob_client_request(client, &request, NULL, NULL, NULL, NULL, NULL), -EINVAL);
+    assert_int_equal(fake_broker_count(state->broker, "requests"), 0);
+
+    /* answers that do not hold together, each dropped whole */
+    static const struct {
+        const char *what;
+        t_range_t range;
+        unsigned frames;
+        uint32_t max;
+        int rc;
+    } cases[] = {
+        {"broker 0.5: no count",
+         {.seq = 1, .times = 0, .next = 2, .last_seq = 9, .no_count = 1},
+         1,
+         2,
+         -ENOTSUP},
+        {"fewer frames than count",
+         {.seq = 1, .count = 2, .times = 2, .next = 3, .last_seq = 9},
+         1,
+         2,
+         OB_ERR_MALFORMED},
+        {"more frames than count",
+         {.seq = 1, .count = 1, .times = 1, .next = 2, .last_seq = 9},
+         2,
+         2,
+         OB_ERR_MALFORMED},
+        {"more than asked for",
+         {.seq = 1, .count = 2, .times = 2, .next = 3, .last_seq = 9},
+         2,
+         1,
+         OB_ERR_MALFORMED},
+        {"times not count",
+         {.seq = 1, .count = 2, .times = 1, .next = 3, .last_seq = 9},
+         2,
+         2,
+         OB_ERR_MALFORMED},
+        {"next not seq + count",
+         {.seq = 1, .count = 2, .times = 2, .next = 4, .last_seq = 9},
+         2,
+         2,
+         OB_ERR_MALFORMED},
+        {"seq 0",
+         {.seq = 0, .count = 1, .times = 1, .next = 1, .last_seq = 9},
+         1,
+         2,
+         OB_ERR_MALFORMED},
+        {"no last_seq",
+         {.seq = 1, .count = 1, .times = 1, .next = 2, .no_last_seq = 1},
+         1,
+         2,
+         OB_ERR_MALFORMED},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        t_script_range(state->broker, &cases[i].range, cases[i].frames);
+        int rc = ob_client_fetch(client, "oms.1", 1, 0, cases[i].max, &fetch);
+        if (rc != cases[i].rc)
+            fail_msg("%s: %s", cases[i].what, ob_strerror(rc));
+        assert_ptr_equal(fetch, untouched);
+    }
+    /* no result at all */
+    fake_broker_set_result(state->broker, NULL, 0);
+    assert_int_equal(ob_client_fetch(client, "oms.1", 1, 0, 1, &fetch), OB_ERR_MALFORMED);
+    /* the broker's refusal */
+    fake_broker_set(state->broker, "request_error", ob_error_to_wire(OB_ERR_INVALID_ARGUMENT));
+    assert_int_equal(ob_client_fetch(client, "oms.1", 99, 0, 1, &fetch), OB_ERR_INVALID_ARGUMENT);
+    fake_broker_set(state->broker, "request_error", 0);
+    /* no memory for the range */
+    t_script_range(state->broker,
+                   &(t_range_t){.seq = 1, .count = 1, .times = 1, .next = 2, .last_seq = 9}, 1);
+    t_fail_calloc = 1;
+    assert_int_equal(ob_client_fetch(client, "oms.1", 1, 0, 1, &fetch), -ENOMEM);
+    assert_ptr_equal(fetch, untouched);
+    assert_int_equal(ob_client_fetch(client, "oms.1", 1, 0, 1, &fetch), 0);
+    ob_fetch_destroy(&fetch);
+}
+
 static void
 test_request_errors(void **state_p)
 {
@@ -1120,6 +1315,8 @@ main(void)
                                         t_teardown),
         cmocka_unit_test_setup_teardown(test_request_ok_with_result, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_request_fetch_returns_the_event, t_setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_fetch_range, t_setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_fetch_range_refusals, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_request_errors, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_fd_becomes_readable_on_deliver, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_bad_deliveries_are_dropped, t_setup, t_teardown),

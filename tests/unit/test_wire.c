@@ -303,6 +303,16 @@ s_variant(size_t i, ob_wire_msg_t *ret_msg)
             msg.times[k] = k < 60 ? 1ull << k : UINT64_MAX - (OB_DELIVER_RUN_MAX - 1 - k);
         msg.time = msg.times[0];
         break;
+    case 22: /* FETCH of the longest range, from a time */
+        msg = s_msg(OB_CMD_FETCH);
+        msg.count = OB_FETCH_RANGE_MAX;
+        msg.time = UINT64_MAX;
+        break;
+    case 23: /* FETCH of a range of one, from a seq */
+        msg = s_msg(OB_CMD_FETCH);
+        msg.count = 1;
+        msg.time = 0;
+        break;
     default:
         return 0;
     }
@@ -593,6 +603,29 @@ test_golden_bodies(void **state)
     assert_int_equal(ob_wire_encode_body(&msg, body, sizeof body, &len), 0);
     assert_int_equal(len, sizeof ack);
     assert_memory_equal(body, ack, len);
+
+    /* FETCH of a range: count, then time, after seq; a single FETCH is as before. */
+    static const uint8_t fetch[] = {0x85, 0xa3, 'r', 'e',  'q',  0x03, 0xa5, 't',  'o',  'p', 'i',
+                                    'c',  0xa1, 't', 0xa3, 's',  'e',  'q',  0x01, 0xa5, 'c', 'o',
+                                    'u',  'n',  't', 0xcc, 0x80, 0xa4, 't',  'i',  'm',  'e', 0x09};
+    ob_wire_msg_init(&msg, OB_CMD_FETCH);
+    msg.req = 3;
+    strcpy(msg.topic, "t");
+    msg.seq = 1;
+    msg.count = 128;
+    msg.time = 9;
+    assert_int_equal(ob_wire_encode_body(&msg, body, sizeof body, &len), 0);
+    assert_int_equal(len, sizeof fetch);
+    assert_memory_equal(body, fetch, len);
+    static const uint8_t fetch_header[] = {'O', 'B', 1, OB_CMD_FETCH};
+    assert_int_equal(s_decode(fetch_header, 4, fetch, sizeof fetch, &decoded), 0);
+    assert_int_equal(decoded.count, 128);
+    assert_true(decoded.time == 9);
+    msg.count = 0;
+    msg.time = 0;
+    assert_int_equal(ob_wire_encode_body(&msg, body, sizeof body, &len), 0);
+    assert_int_equal(len, 19); /* the three pairs of a single FETCH */
+    assert_int_equal(body[0], 0x83);
 }
 
 static void
@@ -1515,6 +1548,31 @@ static const t_body_t s_bodies[] = {
      OB_ERR_FIELD_TYPE, 11},
     {"fetch without req", OB_CMD_FETCH, T_BODY("\x82" K_TOPIC V_T K_SEQ "\x01"),
      OB_ERR_MISSING_FIELD, 0},
+    {"fetch range", OB_CMD_FETCH,
+     T_BODY("\x84" K_REQ "\x0b" K_TOPIC V_T K_SEQ "\x01" K_COUNT "\x01"), 0, 11},
+    {"fetch range at the cap", OB_CMD_FETCH,
+     T_BODY("\x84" K_REQ "\x0b" K_TOPIC V_T K_SEQ "\x01" K_COUNT "\xcd\x01\x00"), 0, 11},
+    {"fetch range from time 0", OB_CMD_FETCH,
+     T_BODY("\x85" K_REQ "\x0b" K_TIME "\x00" K_TOPIC V_T K_SEQ "\x01" K_COUNT "\x01"), 0, 11},
+    {"fetch range count 0", OB_CMD_FETCH,
+     T_BODY("\x84" K_REQ "\x0b" K_TOPIC V_T K_SEQ "\x01" K_COUNT "\x00"), OB_ERR_FIELD_TYPE, 11},
+    {"fetch range over the cap", OB_CMD_FETCH,
+     T_BODY("\x84" K_REQ "\x0b" K_TOPIC V_T K_SEQ "\x01" K_COUNT "\xcd\x01\x01"), OB_ERR_FIELD_TYPE,
+     11},
+    {"fetch range count over u32", OB_CMD_FETCH,
+     T_BODY("\x84" K_REQ "\x0b" K_TOPIC V_T K_SEQ "\x01" K_COUNT
+            "\xcf\x00\x00\x00\x01\x00\x00\x00\x00"),
+     OB_ERR_FIELD_TYPE, 11},
+    {"fetch range count is str", OB_CMD_FETCH,
+     T_BODY("\x84" K_REQ "\x0b" K_TOPIC V_T K_SEQ "\x01" K_COUNT V_A), OB_ERR_FIELD_TYPE, 11},
+    {"fetch time without count", OB_CMD_FETCH,
+     T_BODY("\x84" K_REQ "\x0b" K_TOPIC V_T K_SEQ "\x01" K_TIME "\x05"), OB_ERR_MISSING_FIELD, 11},
+    {"fetch time negative", OB_CMD_FETCH,
+     T_BODY("\x85" K_REQ "\x0b" K_TOPIC V_T K_SEQ "\x01" K_COUNT "\x01" K_TIME "\xff"),
+     OB_ERR_FIELD_TYPE, 11},
+    {"fetch time nil", OB_CMD_FETCH,
+     T_BODY("\x85" K_REQ "\x0b" K_TOPIC V_T K_SEQ "\x01" K_COUNT "\x01" K_TIME "\xc0"),
+     OB_ERR_FIELD_TYPE, 11},
 };
 
 static void
@@ -1680,6 +1738,8 @@ test_encode_refuses_invalid(void **state)
     T_REFUSED(OB_CMD_FETCH, msg.seq = 0, OB_ERR_FIELD_TYPE);
     T_REFUSED(OB_CMD_FETCH, msg.topic[0] = '\0', OB_ERR_FIELD_TYPE);
     T_REFUSED(OB_CMD_FETCH, memset(msg.topic, 't', sizeof msg.topic), OB_ERR_TOO_LARGE);
+    T_REFUSED(OB_CMD_FETCH, msg.count = OB_FETCH_RANGE_MAX + 1, OB_ERR_FIELD_TYPE);
+    T_REFUSED(OB_CMD_FETCH, msg.time = 1, OB_ERR_FIELD_TYPE); /* a start time needs a range */
 #undef T_REFUSED
 
     /* The limits themselves pass. */

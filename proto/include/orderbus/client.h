@@ -276,10 +276,12 @@ int ob_client_fd(const ob_client_t *self);
    `result` object's msgpack bytes to *ret_result (a malloc'd copy the caller frees, NULL if
    the OK had none) and its size to *ret_result_len; 1 to *ret_more if the list was cut
    (ask again with `after`), else 0; FETCH's event frame to *ret_event (malloc'd, the
-   caller frees, NULL if none) and its size to *ret_event_len. A new session while waiting
+   caller frees, NULL if none) and its size to *ret_event_len. A FETCH of a range (count
+   >= 1) is ob_client_fetch's: here it is -EINVAL. A new session while waiting
    is not an error: the request is sent again (a re-sent SUB_DELETE that the first session
    carried out is answered OB_ERR_NO_SUCH_SUBSCRIPTION).
-   Returns 0; OB_ERR_UNKNOWN_COMMAND if request is not an admin command; an
+   Returns 0; OB_ERR_UNKNOWN_COMMAND if request is not an admin command; -EINVAL for a
+   FETCH of a range; an
    ob_wire_encode_body error for a request it would refuse; -ENOMEM; the code of the
    broker's ERROR (OB_ERR_NO_SUCH_SUBSCRIPTION, OB_ERR_NO_SUCH_TOPIC, OB_ERR_INVALID_ARGUMENT,
    ...); OB_ERR_TOO_LARGE for a FETCH event frame over max_event + OB_DEAD_LETTER_EXTRA;
@@ -287,6 +289,48 @@ int ob_client_fd(const ob_client_t *self);
 int ob_client_request(ob_client_t *self, const ob_wire_msg_t *request, uint8_t **ret_result,
                       size_t *ret_result_len, int *ret_more, uint8_t **ret_event,
                       size_t *ret_event_len);
+
+/* One event of a fetched range. */
+typedef struct ob_fetched {
+    uint64_t seq;         /* its sequence number */
+    uint64_t time_us;     /* when the broker stored it */
+    const uint8_t *event; /* the event frame (ob_event_decode), owned by its ob_fetch_t */
+    size_t event_len;     /* bytes at event, >= 1 */
+} ob_fetched_t;
+
+/* A range of stored events of one topic (FETCH with count, PROTOCOL.md 13). */
+typedef struct ob_fetch {
+    char topic[OB_TOPIC_MAX + 1]; /* the topic */
+    uint64_t seq;                 /* seq of the first event (above the seq asked for when
+                                     retention removed those); count 0: next */
+    size_t count;                 /* events at events, 0..the max asked for */
+    uint64_t next;                /* the seq to ask for next: seq + count */
+    uint64_t last_seq;            /* the topic's newest seq when the broker read it: next >
+                                     last_seq means nothing more was stored then */
+    ob_fetched_t *events;         /* count events in seq order, owned; NULL if count is 0 */
+} ob_fetch_t;
+
+/* Fetches up to max (1..OB_FETCH_RANGE_MAX) stored events of topic (borrowed) in one
+   request: from seq (>= 1), or, if time_us is not 0, from the first event stored at or
+   after time_us (but never below seq: pass 1 to start from a time alone). The broker
+   returns fewer when the topic ends or when its byte budget (OB_FETCH_RANGE_BYTES, but
+   always one event) is spent: ask again from next. Waits up to the configured timeout,
+   sending again in a new session as ob_client_request. On success *ret_fetch is a new
+   range the caller destroys with ob_fetch_destroy. The client needs what FETCH needs
+   (14.4): admin read and a subscribe pattern that matches topic.
+   Returns 0; OB_ERR_FIELD_TYPE or OB_ERR_TOO_LARGE for arguments ob_wire_encode_body
+   refuses (seq 0, max 0 or over OB_FETCH_RANGE_MAX, topic empty or too long); -ENOMEM;
+   the broker's ERROR (OB_ERR_NO_SUCH_TOPIC, OB_ERR_INVALID_TOPIC, OB_ERR_INVALID_ARGUMENT
+   for a seq beyond last_seq + 1, OB_ERR_FORBIDDEN, ...); -ENOTSUP if the broker answered
+   without `count` (broker 0.5, which ignores it and sends the one event at seq);
+   OB_ERR_MALFORMED for an answer that does not hold together (event frames not numbering
+   `count`, more than max, `times` not of count entries); OB_ERR_TOO_LARGE for an event
+   frame over max_event + OB_DEAD_LETTER_EXTRA; OB_ERR_TIMEOUT or -EINTR. */
+int ob_client_fetch(ob_client_t *self, const char *topic, uint64_t seq, uint64_t time_us,
+                    uint32_t max, ob_fetch_t **ret_fetch);
+
+/* Destroys a fetched range and its events, sets *self_p to NULL; accepts NULL. */
+void ob_fetch_destroy(ob_fetch_t **self_p);
 
 #ifdef __cplusplus
 }

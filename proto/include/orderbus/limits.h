@@ -63,6 +63,9 @@
 #define OB_DELIVER_FRAMES_MAX (2 + OB_DELIVER_RUN_MAX) /* frames of a DELIVER run */
 #define OB_DELIVER_RUN_BYTES 65536 /* event bytes a broker puts in one run (but >= 1 event) */
 #define OB_DEAD_LETTER_EXTRA 2048  /* a dead letter's bytes beyond the original's */
+#define OB_FETCH_RANGE_MAX 256     /* events one FETCH of a range asks for (its count) */
+#define OB_FETCH_FRAMES_MAX (2 + OB_FETCH_RANGE_MAX) /* frames of the OK answering one */
+#define OB_FETCH_RANGE_BYTES (1024u * 1024) /* event bytes a broker puts in one (>= 1 event) */
 #define OB_EVENT_MAX_ACCEPT (OB_EVENT_MAX_CAP - OB_DEAD_LETTER_EXTRA) /* largest max_event: */
 /* its dead letter must fit OB_EVENT_MAX_CAP */
 

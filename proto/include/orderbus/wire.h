@@ -3,7 +3,8 @@
     A message is, after the ROUTER identity frame on the broker side:
       frame 1, header: 4 bytes: 'O' 'B' version command
       frame 2, body:   one msgpack map, at most OB_BODY_MAX bytes
-      frame 3, event:  the encoded event (PUBLISH, DELIVER, and the OK answering FETCH)
+      frame 3, event:  the encoded event (PUBLISH, DELIVER, and the OK answering FETCH;
+                       a DELIVER run and the OK answering a FETCH of a range carry several)
     This codec handles frames 1 and 2 into a flat ob_wire_msg_t that holds every field of
     every command (as czmq's zproto codecs do); frame 3 is an ob_event (event.h).
     Decoding copies every string into the struct; only an OK's `result` points into the
@@ -50,7 +51,7 @@ typedef enum ob_command {
     OB_CMD_SUB_INFO = 0x32,       /* C->B  req, sub, after */
     OB_CMD_SUB_REPOSITION = 0x33, /* C->B  req, sub, start, start_seq, start_time */
     OB_CMD_SUB_DELETE = 0x34,     /* C->B  req, sub */
-    OB_CMD_FETCH = 0x35,          /* C->B  req, topic, seq */
+    OB_CMD_FETCH = 0x35,          /* C->B  req, topic, seq, count, time */
 } ob_command_t;
 
 /* Where a subscription starts (SUBSCRIBE and SUB_REPOSITION `start`). */
@@ -71,7 +72,9 @@ typedef struct ob_wire_msg {
     uint32_t count;                        /* CONFIRM covers req..req+n-1 with seq..seq+n-1,
                                               all with dup; DELIVER carries the events of
                                               seq..seq+n-1 (a run); n = count, 0 and 1
-                                              mean one */
+                                              mean one. FETCH: a range of at most count
+                                              events, 1..OB_FETCH_RANGE_MAX; 0 = absent,
+                                              the one event at seq */
     uint32_t code;                         /* wire error code (ERROR) */
     uint32_t heartbeat_ms;                 /* heartbeat interval (HELLO, WELCOME) */
     uint32_t max_run;                      /* HELLO: most deliveries the client takes in
@@ -108,7 +111,9 @@ typedef struct ob_wire_msg {
     int created;                        /* SUBSCRIBED: 1 if the subscription was created */
     char topic[OB_TOPIC_MAX + 1];       /* DELIVER, ACK, NACK, FETCH */
     uint32_t attempt;                   /* DELIVER: 1 for the first delivery */
-    uint64_t time;                      /* DELIVER: µs the event was stored */
+    uint64_t time;                      /* DELIVER: µs the event was stored; FETCH of a
+                                           range: start at the first event stored at or
+                                           after this µs time (0 = absent) */
     uint64_t skipped;                   /* DELIVER: events removed by retention before
                                            delivery; 0 = absent */
     uint64_t times[OB_DELIVER_RUN_MAX]; /* DELIVER run (count >= 2): the stored time of
@@ -165,8 +170,9 @@ void ob_wire_encode_header(const ob_wire_msg_t *msg, uint8_t header[OB_HEADER_SI
    would exceed OB_BODY_MAX. Refuses what ob_wire_decode would refuse: OB_ERR_FIELD_TYPE for
    a value out of range (heartbeat_ms, max_event, code 0, seq 0, req 0 where req is
    required, a subscription setting out of its range, start_seq 0 with OB_START_SEQ, an
-   attempt of 0, an empty session, version, topic, pattern, type or required sub, a sub not
-   of [a-z0-9_-], no pattern, an OK whose result_len > 0 with result NULL or whose result is
+   attempt of 0, a FETCH count over OB_FETCH_RANGE_MAX or a FETCH time without a count, an
+   empty session, version, topic, pattern, type or required sub, a sub not of [a-z0-9_-],
+   no pattern, an OK whose result_len > 0 with result NULL or whose result is
    not exactly one msgpack object), OB_ERR_TOO_LARGE for a string over its cap or not
    NUL-terminated in its array, pattern_count or type_count over its cap, or a result over
    a pre-scan cap. An ERROR reason is cut to OB_REASON_MAX bytes at a UTF-8 character
