@@ -64,7 +64,9 @@ test_disk_full(void **state)
     snprintf(log_path, sizeof log_path, "%s/log", fx->dir);
     FILE *log = fopen(log_path, "w");
     assert_non_null(log);
-    zsock_t *peer = t_peer(fx, 0);
+    /* The longest heartbeat: the clock skew below must not make the server's session
+       expiry think the peer has been silent for OB_LIVENESS heartbeats (HELLO_REQUIRED). */
+    zsock_t *peer = t_peer(fx, OB_HEARTBEAT_MS_MAX);
     t_publish(fx, peer, "oms.1", "before", "x"); /* a commit that works, before the log */
 
     zsys_set_logstream(log);
