@@ -74,6 +74,10 @@ s_ctl_drop(const mp_double_proc_t *mp, const char *call, json_t *body)
 }
 
 /* An API call; returns the status and the body (a new reference) in *ret. */
+static long s_api(const mp_double_proc_t *mp, const char *method, const char *token,
+                  const char *body, json_t **ret, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
 static long
 s_api(const mp_double_proc_t *mp, const char *method, const char *token, const char *body,
       json_t **ret, const char *fmt, ...)
