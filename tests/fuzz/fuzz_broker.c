@@ -162,10 +162,12 @@ static long long
 s_result_count(const ob_wire_msg_t *msg)
 {
     static const ob_mp_key_t keys[] = {OB_MP_KEY("count")};
+    if (!msg->result)
+        return -1; /* none (and NULL + 0 is undefined) */
     ob_mp_cursor_t cur = {msg->result, msg->result + msg->result_len}, value;
     uint64_t count = 0;
-    if (!msg->result || ob_mp_read_fields(&cur, keys, 1, &value) || !value.pos)
-        return -1; /* none, or not a map (TOPICS, SUBS: arrays) */
+    if (ob_mp_read_fields(&cur, keys, 1, &value) || !value.pos)
+        return -1; /* not a map (TOPICS, SUBS: arrays) */
     s_require(ob_mp_read_uint(&value, &count) == 0 && count <= OB_FETCH_RANGE_MAX);
     return (long long)count;
 }
