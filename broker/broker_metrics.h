@@ -22,7 +22,9 @@
     refusals_total's `reason` by the refusal codes, and the per-subscription gauges'
     `subscription` by OB_BROKER_METRICS_SUBS_MAX durable subscriptions: the first ones to be
     seen keep their series while they exist; ephemeral ones (random names) and those beyond
-    the cap are summed into the _other gauges. Topics are never a label.
+    the cap are summed into the _other gauges. A deleted subscription's series goes at the
+    next refresh, and one that was summed takes the free slot at the refresh after (the
+    series are dropped after the walk that finds them gone). Topics are never a label.
 
     Threads: the event functions and the registry are thread-safe (common/metrics.h); the
     refresh keeps state of its own and must always be called from the same thread. Every

@@ -1599,7 +1599,7 @@ s_start(s_server_t *self)
     if (cfg->metrics[0] &&
         ob_metrics_http_start(cfg->metrics, ob_broker_metrics_registry(self->metrics), &self->http,
                               reason, sizeof reason))
-        zsys_error("server: no metrics: %s", reason);
+        zsys_error("server: %s; serving without metrics", reason);
     else if (self->http)
         zsys_info("server: metrics on %s", ob_metrics_http_url(self->http));
     char file[S_ENDPOINT_MAX + OB_METRICS_HTTP_URL_MAX];

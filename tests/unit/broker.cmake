@@ -17,6 +17,10 @@ ob_cmocka_test(test_broker_config
   LIBS ob_common PkgConfig::MHD)
 target_include_directories(test_broker_config PRIVATE ${PROJECT_SOURCE_DIR}/broker)
 target_compile_definitions(test_broker_config PRIVATE OB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+# The broker's metrics and their HTTP listener, driven directly (HTTP through libcurl).
+ob_cmocka_test(test_broker_metrics
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_broker_metrics.c
+  LIBS ob_broker_core PkgConfig::CURL)
 # Subscriptions end to end through the server actor, with raw protocol peers (peer.h).
 add_library(ob_test_peer STATIC ${CMAKE_CURRENT_SOURCE_DIR}/integration/peer.c)
 target_include_directories(ob_test_peer PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/integration)
