@@ -18,7 +18,8 @@ static const char *const s_error_names[] = {OB_ERRORS(S_X_NAME)};
 #define S_ERROR_CODES (sizeof s_error_names / sizeof s_error_names[0])
 #define S_ERROR_UNKNOWN "UNKNOWN"
 
-/* The refusals: the broker declined a request by policy or state, not for a fault of it. */
+/* The wire codes of the refusals: the broker declined a request by policy or state, not for
+   a fault of the request (OB_ERR_BASE - rc is the wire code: orderbus/error.h). */
 static const unsigned s_refusals[] = {OB_ERR_BASE - OB_ERR_FORBIDDEN, OB_ERR_BASE - OB_ERR_LIMIT,
                                       OB_ERR_BASE - OB_ERR_TOO_LARGE, OB_ERR_BASE - OB_ERR_BUSY,
                                       OB_ERR_BASE - OB_ERR_SHUTDOWN};
@@ -65,8 +66,8 @@ struct ob_broker_metrics {
     ob_store_stats_t st_0;  /* the store's counters at the last refresh */
     zhashx_t *shown;        /* names of the subscriptions with series, no values */
     zhashx_t *seen;         /* the same, being built by a refresh */
-    double sum_lag;         /* the _other sums, being built by a refresh */
-    double sum_pending;
+    double sum_lag;         /* the _other lag sum, being built by a refresh */
+    double sum_pending;     /* the _other pending sum, likewise */
 };
 
 static ob_metric_t *
@@ -96,7 +97,9 @@ ob_broker_metrics_new(void)
         goto fail;
 
     self->publishes =
-        s_counter(self, S_P "publishes_total", "PUBLISH messages handled, refused ones included.");
+        s_counter(self, S_P "publishes_total",
+                  "PUBLISH messages of a session, refused ones included (not those of no "
+                  "session, during shutdown or malformed, which count in errors_total only).");
     self->confirms = s_counter(self, S_P "confirms_total",
                                "Publishes confirmed (CONFIRM): new events and duplicates.");
     self->duplicates = s_counter(self, S_P "duplicates_total",
