@@ -143,12 +143,14 @@ s_handle(void *cls, struct MHD_Connection *connection, const char *url, const ch
 static int
 s_listen(const s_addr_t *addr, const char *address, char *errbuf, size_t errlen)
 {
-    int fd = socket(addr->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(addr->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
         int rc = -errno;
         snprintf(errbuf, errlen, "metrics %s: socket: %s", address, strerror(-rc));
         return rc;
     }
+    /* Non-blocking: another thread of libmicrohttpd's may take a connection first, and an
+       accept must then fail at once, not wait for the next one. */
     int on = 1;
     /* A restart binds again at once, despite the last scrape's connection in TIME_WAIT. */
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
