@@ -26,6 +26,7 @@ _Static_assert(_Generic(&ob_config_retention, ob_store_limits_fn * : 1, default 
 /* Short names for the table below (common/options.h). */
 typedef ob_option_t s_option_t;
 #define S_KIND_STRING OB_OPTION_STRING
+#define S_KIND_OPTSTRING OB_OPTION_OPTSTRING
 #define S_KIND_SIZE OB_OPTION_SIZE
 #define S_KIND_UINT OB_OPTION_UINT
 #define S_KIND_COUNT OB_OPTION_COUNT
@@ -55,7 +56,14 @@ static const s_option_t s_options[] = {
      "File to which the broker writes the endpoints it bound, one a line with the port\n"
      "resolved (tcp://127.0.0.1:* binds a free port), once it is ready to serve: written\n"
      "to FILE.tmp and renamed, so a reader sees all of it or nothing. It stays after\n"
-     "the broker stops: a starter removes it before it starts one. Unset: no file."},
+     "the broker stops: a starter removes it before it starts one. Unset: no file.\n"
+     "With metrics on, its last line is their URL (http://HOST:PORT/metrics)."},
+    {S_SECTION, "metrics", "--metrics", S_KIND_OPTSTRING, S_FIELD(metrics), 0, 0,
+     "HOST:PORT on which GET /metrics serves the broker's Prometheus metrics (README\n"
+     "\"Metrics\"); the host an IPv4 or bracketed IPv6 address, port 0 a free one.\n"
+     "Nothing else is served over HTTP, and without authentication: keep it on\n"
+     "loopback or behind a firewall. Empty (--metrics '') turns it off. If the port\n"
+     "cannot be bound, the broker logs why and serves its clients without metrics."},
     {S_SECTION, "data_dir", "--data-dir", S_KIND_STRING, S_FIELD(data_dir), 0, 0,
      "Directory of the LMDB environment that holds every topic; created with mode 0700."},
     {S_SECTION, "map_size", "--map-size", S_KIND_SIZE, S_FIELD(map_size), OB_MAP_SIZE_MIN,
@@ -129,6 +137,7 @@ ob_config_defaults(ob_config_t *cfg)
     memset(cfg, 0, sizeof *cfg);
     snprintf(cfg->endpoint, sizeof cfg->endpoint, "%s", OB_ENDPOINT_DEFAULT);
     snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", OB_DATA_DIR_DEFAULT);
+    snprintf(cfg->metrics, sizeof cfg->metrics, "%s", OB_METRICS_HTTP_DEFAULT);
     cfg->map_size = OB_MAP_SIZE_DEFAULT;
     cfg->max_event_bytes = OB_EVENT_MAX_DEFAULT;
     cfg->batch_max = OB_BATCH_MAX;
@@ -355,6 +364,8 @@ ob_config_validate(const ob_config_t *cfg, char *errbuf, size_t errlen)
     size_t dir_len = strnlen(cfg->data_dir, sizeof cfg->data_dir);
     if (dir_len == 0 || dir_len == sizeof cfg->data_dir)
         return ob_config_fail(errbuf, errlen, "data_dir: empty or too long");
+    if (cfg->metrics[0] && ob_metrics_http_check(cfg->metrics, errbuf, errlen))
+        return OB_ERR_INVALID_ARGUMENT;
 
     /* Numbers and rules are checked when set, but a caller may fill the struct directly. */
     ob_options_t spec = s_spec(NULL);

@@ -34,6 +34,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "metrics_http.h"
 #include "options.h"
 #include "orderbus/limits.h"
 #include "store.h"
@@ -64,6 +65,7 @@ typedef struct ob_config {
     char data_dir[OB_CONFIG_PATH_MAX];         /* LMDB environment directory (created 0700) */
     char config_file[OB_CONFIG_PATH_MAX];      /* the file loaded, "" if none */
     char endpoint_file[OB_CONFIG_PATH_MAX];    /* where the bound endpoints go, "" if not */
+    char metrics[OB_METRICS_HTTP_ADDRESS_MAX]; /* HOST:PORT of GET /metrics, "" if none */
     uint64_t map_size;                         /* initial LMDB map size; it grows on demand */
     uint64_t max_event_bytes;                  /* largest event frame accepted */
     unsigned batch_max;                        /* publishes in one group commit */

@@ -33,7 +33,9 @@
 #include <string.h>
 
 #include "auth.h"
+#include "broker_metrics.h"
 #include "endpoint.h"
+#include "metrics_http.h"
 #include "orderbus/orderbus.h"
 #include "perms.h"
 #include "store.h"
@@ -94,6 +96,8 @@ typedef struct s_server {
     zsock_t *router;                     /* client socket, owned */
     ob_perms_t *perms;                   /* CURVE: the permissions, owned; NULL in plaintext */
     zactor_t *auth;                      /* CURVE: the ZAP handler (auth.h), owned */
+    ob_broker_metrics_t *metrics;        /* Prometheus metrics, owned */
+    ob_metrics_http_t *http;             /* their GET /metrics, owned; NULL if off */
     uint64_t forbidden;                  /* FORBIDDEN replies for permissions */
     uint64_t forbidden_unlogged;         /* refusals not logged since the last line */
     int64_t forbidden_logged_at;         /* zclock_mono of the last refusal logged */
@@ -231,6 +235,7 @@ s_send_error_v(s_server_t *self, const void *rid, size_t rid_len, uint64_t req, 
     self->errors++;
     if (msg->code < OB_SERVER_CODES_MAX)
         self->errors_by_code[msg->code]++;
+    ob_broker_metrics_error(self->metrics, msg->code);
     if (self->cfg.verbose)
         zsys_debug("server: ERROR %u (req %" PRIu64 "): %s", msg->code, req, msg->reason);
     s_send_to(self, rid, rid_len, msg, NULL, 0);
@@ -442,8 +447,10 @@ s_subs_committed(s_server_t *self, s_batch_t *batch)
     if (rc == 0) {
         ob_subs_on_commit(self->subs, batch->wb.items, batch->wb.count);
         for (size_t i = batch->publishes; i < batch->wb.count; i++)
-            if (batch->wb.items[i].rc == 0 && !batch->wb.items[i].dup)
+            if (batch->wb.items[i].rc == 0 && !batch->wb.items[i].dup) {
                 self->published++;
+                ob_broker_metrics_stored(self->metrics, batch->wb.items[i].event_len);
+            }
         for (size_t i = 0; i < batch->subs.letter_count; i++)
             free(batch->subs.letters[i].event);
         batch->subs.letter_count = 0;
@@ -505,6 +512,7 @@ s_confirm(s_server_t *self, s_batch_t *batch)
             self->duplicates++;
         else
             self->published++;
+        ob_broker_metrics_confirm(self->metrics, item->dup, item->event_len);
         if (run && run->msg.req + run->msg.count == pending->req &&
             run->msg.seq + run->msg.count == item->seq && run->msg.dup == item->dup &&
             run->msg.count < OB_CONFIRM_RUN_MAX && run->topic_len == pending->env.topic_len &&
@@ -645,6 +653,7 @@ static void
 s_on_publish(s_server_t *self, s_session_t *session, zmq_msg_t *rid, zmq_msg_t *frame,
              const ob_wire_msg_t *msg, const ob_perms_client_t *client)
 {
+    ob_broker_metrics_publish(self->metrics);
     size_t size = zmq_msg_size(frame);
     if (size > self->cfg.max_event_bytes) {
         s_send_error(self, rid, msg->req, OB_ERR_TOO_LARGE,
@@ -1503,6 +1512,8 @@ s_run(s_server_t *self)
         if (now >= next_tick) {
             s_expire(self, now);
             ob_subs_tick(self->subs, now);
+            ob_broker_metrics_refresh(self->metrics, now, zhashx_size(self->sessions), self->subs,
+                                      self->store);
             next_tick = now + OB_SERVER_TICK_MS;
         }
     }
@@ -1601,11 +1612,12 @@ s_start(s_server_t *self)
         return self->start_rc;
     }
     zhashx_set_destructor(self->sessions, s_session_free);
+    self->metrics = ob_broker_metrics_new();
     self->deferred = zlistx_new();
     self->gone = zlistx_new();
     self->reply = malloc(OB_BODY_MAX);
     self->result = malloc(OB_SERVER_RESULT_MAX);
-    if (!self->deferred || !self->gone || !self->reply || !self->result) {
+    if (!self->metrics || !self->deferred || !self->gone || !self->reply || !self->result) {
         s_start_failed(self, -ENOMEM, "out of memory");
         return self->start_rc;
     }
@@ -1686,14 +1698,25 @@ s_start(s_server_t *self)
     self->writer_args.store = self->store;
     self->writer_args.limits = ob_config_retention;
     self->writer_args.limits_arg = &self->cfg;
+    self->writer_args.metrics = self->metrics;
     self->writer = zactor_new(ob_writer_actor, &self->writer_args);
     if (!self->writer) {
         s_start_failed(self, -ENOMEM, "cannot start the writer");
         return self->start_rc;
     }
+    /* Metrics are an observer: a broker that cannot serve them still serves its clients. */
+    char reason[S_REASON_FAIL];
+    if (cfg->metrics[0] &&
+        ob_metrics_http_start(cfg->metrics, ob_broker_metrics_registry(self->metrics), &self->http,
+                              reason, sizeof reason))
+        zsys_error("server: %s; serving without metrics", reason);
+    else if (self->http)
+        zsys_info("server: metrics on %s", ob_metrics_http_url(self->http));
+    char file[S_ENDPOINT_MAX + OB_METRICS_HTTP_URL_MAX];
+    snprintf(file, sizeof file, "%s%s%s", self->endpoint, self->http ? "\n" : "",
+             self->http ? ob_metrics_http_url(self->http) : "");
     /* Last: the file tells a starter that the broker serves, and where. */
-    if (cfg->endpoint_file[0] &&
-        (rc = ob_endpoint_write_file(cfg->endpoint_file, self->endpoint))) {
+    if (cfg->endpoint_file[0] && (rc = ob_endpoint_write_file(cfg->endpoint_file, file))) {
         s_start_failed(self, rc, "cannot write the endpoint file %s: %s", cfg->endpoint_file,
                        ob_strerror(rc));
         return rc;
@@ -1709,6 +1732,7 @@ s_server_destroy(s_server_t **self_p)
     s_server_t *self = *self_p;
     if (!self)
         return;
+    ob_metrics_http_stop(&self->http);
     zactor_destroy(&self->writer);
     for (int b = 0; b < 2; b++) {
         /* every entry's messages are initialised once the arrays exist; a half-built server
@@ -1734,6 +1758,7 @@ s_server_destroy(s_server_t **self_p)
     free(self->result);
     ob_store_close(&self->store);
     zhashx_destroy(&self->sessions);
+    ob_broker_metrics_destroy(&self->metrics); /* after the writer and the listener */
     free(self);
     *self_p = NULL;
 }

@@ -1226,8 +1226,10 @@ ob_subs_nack(ob_subs_t *self, void *consumer, const ob_wire_msg_t *msg)
     s_sub_t *sub = NULL;
     s_pos_t *pos = NULL;
     s_flight_t *f = s_find_pending(self, consumer, msg, &sub, &pos);
-    if (f)
+    if (f) {
+        self->stats.nacked++;
         s_flight_unacked(self, f, msg->delay_ms, zclock_mono());
+    }
 }
 
 int
@@ -2027,4 +2029,11 @@ void
 ob_subs_stats(const ob_subs_t *self, ob_subs_stats_t *ret)
 {
     *ret = self->stats;
+}
+
+void
+ob_subs_each(ob_subs_t *self, ob_subs_each_fn *fn, void *arg)
+{
+    for (s_sub_t *sub = zhashx_first(self->subs); sub; sub = zhashx_next(self->subs))
+        fn(arg, sub->name, sub->ephemeral, s_sub_lag(sub), sub->lists[F_PENDING].size);
 }

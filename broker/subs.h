@@ -191,11 +191,23 @@ typedef struct ob_subs_stats {
     uint64_t delivered;     /* DELIVERs sent, redeliveries included */
     uint64_t redelivered;   /* DELIVERs with attempt > 1 */
     uint64_t acked;         /* deliveries acked */
+    uint64_t nacked;        /* deliveries nacked */
     uint64_t dead_lettered; /* events sent to a dlq. topic */
     uint64_t skipped;       /* events removed by retention before delivery */
 } ob_subs_stats_t;
 
 void ob_subs_stats(const ob_subs_t *self, ob_subs_stats_t *ret);
+
+/* What ob_subs_each tells of one subscription. */
+typedef void(ob_subs_each_fn)(void *arg, const char *name, int ephemeral, uint64_t lag,
+                              uint64_t pending);
+
+/* Calls fn(arg, ...) for every subscription, in no particular order: its name (borrowed for
+   the call), whether it is ephemeral, its lag (events of its topics not yet done: what SUBS
+   reports) and its pending deliveries (delivered, not yet acked or nacked). fn must not
+   change the subscriptions. Costs one step per position: a subscription matching a million
+   topics takes a million. */
+void ob_subs_each(ob_subs_t *self, ob_subs_each_fn *fn, void *arg);
 
 #ifdef __cplusplus
 }

@@ -75,8 +75,11 @@ ob_writer_actor(zsock_t *pipe, void *arg)
         }
         if (command && !strcmp(command, OB_WRITER_BATCH) && ptr) {
             ob_writer_batch_t *batch = ptr;
+            int64_t started = zclock_usecs();
             batch->rc = ob_store_commit(args.store, batch->items, batch->count, batch->ops,
                                         batch->op_count);
+            ob_broker_metrics_commit(args.metrics, batch->count, batch->rc,
+                                     zclock_usecs() - started);
             zsock_send(pipe, "sp", OB_WRITER_DONE, batch);
         }
         /* anything else is a programming error of the owner; ignore it */

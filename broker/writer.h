@@ -25,6 +25,7 @@
 #include <czmq.h>
 #include <stddef.h>
 
+#include "broker_metrics.h"
 #include "store.h"
 
 #ifdef __cplusplus
@@ -46,9 +47,10 @@ typedef struct ob_writer_batch {
 } ob_writer_batch_t;
 
 typedef struct ob_writer_args {
-    ob_store_t *store;          /* borrowed; outlives the actor; no other thread writes */
-    ob_store_limits_fn *limits; /* retention limits of a topic; NULL: no retention */
-    void *limits_arg;           /* its argument, borrowed (read from the writer thread) */
+    ob_store_t *store;            /* borrowed; outlives the actor; no other thread writes */
+    ob_store_limits_fn *limits;   /* retention limits of a topic; NULL: no retention */
+    void *limits_arg;             /* its argument, borrowed (read from the writer thread) */
+    ob_broker_metrics_t *metrics; /* commits counted there, borrowed; NULL: not counted */
 } ob_writer_args_t;
 
 /* The actor function: args is an ob_writer_args_t * (borrowed, copied before the actor

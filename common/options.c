@@ -217,7 +217,8 @@ ob_options_check_all(const ob_options_t *spec, const void *base, char *errbuf, s
 {
     for (size_t i = 0; i < spec->count; i++) {
         const ob_option_t *opt = &spec->table[i];
-        if (opt->kind == OB_OPTION_STRING || opt->kind == OB_OPTION_BOOL)
+        if (opt->kind == OB_OPTION_STRING || opt->kind == OB_OPTION_OPTSTRING ||
+            opt->kind == OB_OPTION_BOOL)
             continue;
         char where[S_WHERE_MAX];
         snprintf(where, sizeof where, "%s/%s", opt->section, opt->key);
@@ -238,7 +239,8 @@ ob_options_set(const ob_option_t *opt, void *field, const char *text, const char
 
     switch (opt->kind) {
     case OB_OPTION_STRING:
-        if (!*text)
+    case OB_OPTION_OPTSTRING:
+        if (!*text && opt->kind == OB_OPTION_STRING)
             return ob_options_fail(errbuf, errlen, "%s: empty value", where);
         if (strlen(text) >= opt->size)
             return ob_options_fail(errbuf, errlen, "%s: value longer than %zu bytes", where,
@@ -552,6 +554,7 @@ s_metavar(ob_option_kind_t kind)
 {
     switch (kind) {
     case OB_OPTION_STRING:
+    case OB_OPTION_OPTSTRING:
         return " VALUE";
     case OB_OPTION_SIZE:
         return " SIZE";
@@ -576,6 +579,8 @@ ob_options_print(FILE *out, const ob_options_t *spec, const void *defaults)
         int flag = 0;
         if (opt->kind == OB_OPTION_STRING)
             snprintf(value, sizeof value, "%s", *field ? field : "none");
+        else if (opt->kind == OB_OPTION_OPTSTRING)
+            snprintf(value, sizeof value, "%s", *field ? field : "off");
         else if (opt->kind == OB_OPTION_BOOL) {
             memcpy(&flag, field, sizeof flag);
             snprintf(value, sizeof value, "%s", flag ? "on" : "off");

@@ -7,6 +7,7 @@
 
     Values, by kind (every number without sign, spaces or overflow):
         STRING    text into a char array of `size` bytes; empty is refused
+        OPTSTRING the same, but empty is a value (it turns something off; --help says "off")
         SIZE      uint64_t, digits and an optional K, M, G or T (either case, powers of 1024)
         UINT      unsigned, digits
         COUNT     uint64_t, digits
@@ -42,12 +43,13 @@ extern "C" {
 #define OB_OPTIONS_FLAG_VERSION "--version"
 
 typedef enum ob_option_kind {
-    OB_OPTION_STRING,   /* char array of `size` bytes */
-    OB_OPTION_SIZE,     /* uint64_t, accepts a K, M, G or T suffix (powers of 1024) */
-    OB_OPTION_UINT,     /* unsigned, plain decimal */
-    OB_OPTION_COUNT,    /* uint64_t, plain decimal */
-    OB_OPTION_DURATION, /* uint64_t milliseconds, written with a unit: ms, s, m, h or d */
-    OB_OPTION_BOOL,     /* int 0/1; as a flag it takes no value and sets 1 */
+    OB_OPTION_STRING,    /* char array of `size` bytes */
+    OB_OPTION_OPTSTRING, /* the same, and empty is accepted (off) */
+    OB_OPTION_SIZE,      /* uint64_t, accepts a K, M, G or T suffix (powers of 1024) */
+    OB_OPTION_UINT,      /* unsigned, plain decimal */
+    OB_OPTION_COUNT,     /* uint64_t, plain decimal */
+    OB_OPTION_DURATION,  /* uint64_t milliseconds, written with a unit: ms, s, m, h or d */
+    OB_OPTION_BOOL,      /* int 0/1; as a flag it takes no value and sets 1 */
 } ob_option_kind_t;
 
 /* One setting: a row of a daemon's table. */
@@ -57,7 +59,7 @@ typedef struct ob_option {
     const char *flag;      /* command-line flag, "--name" */
     ob_option_kind_t kind; /* how the value is parsed */
     size_t offset;         /* field in the daemon's configuration struct */
-    size_t size;           /* OB_OPTION_STRING: size of the field, with its NUL */
+    size_t size;           /* OB_OPTION_[OPT]STRING: size of the field, with its NUL */
     uint64_t min;          /* numbers: smallest value */
     uint64_t max;          /* numbers: largest value (UINT: at most UINT_MAX) */
     const char *help;      /* --help text, lines split by \n, without the default */

@@ -442,11 +442,13 @@ s_spawn_broker(const bench_opts_t *opts, const char *data_dir, const char *file)
         dup2(STDERR_FILENO, STDOUT_FILENO); /* its log (czmq: stdout) apart from the figures */
         if (opts->spawn_curve)
             execl(opts->broker, opts->broker, "--data-dir", data_dir, "--endpoint",
-                  BROKER_PROC_EPHEMERAL, "--endpoint-file", file, "--curve", "1", "--cert",
-                  opts->broker_secret_cert, "--permissions", opts->permissions, (char *)NULL);
+                  BROKER_PROC_EPHEMERAL, "--endpoint-file", file, "--metrics", BROKER_PROC_METRICS,
+                  "--curve", "1", "--cert", opts->broker_secret_cert, "--permissions",
+                  opts->permissions, (char *)NULL);
         else
             execl(opts->broker, opts->broker, "--data-dir", data_dir, "--endpoint",
-                  BROKER_PROC_EPHEMERAL, "--endpoint-file", file, "--curve", "0", (char *)NULL);
+                  BROKER_PROC_EPHEMERAL, "--endpoint-file", file, "--metrics", BROKER_PROC_METRICS,
+                  "--curve", "0", (char *)NULL);
         fprintf(stderr, "orderbus-bench: cannot run %s: %s\n", opts->broker, strerror(errno));
         _exit(127);
     }

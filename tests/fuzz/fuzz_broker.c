@@ -116,11 +116,17 @@ s_start(void)
     snprintf(s_data_dir, sizeof s_data_dir, "%s/g%u", s_root, s_generation);
     snprintf(endpoint, sizeof endpoint, "inproc://ob-fuzz-broker-%u", s_generation);
     s_generation++;
-    char *argv[] = {(char *)"fuzz_broker",          (char *)"--curve=0",
-                    (char *)"--endpoint",           endpoint,
-                    (char *)"--data-dir",           s_data_dir,
-                    (char *)"--map-size=64K",       (char *)"--batch-max=16",
-                    (char *)"--max-event-bytes=2K", (char *)"--retention-max-events=32"};
+    char *argv[] = {(char *)"fuzz_broker",
+                    (char *)"--curve=0",
+                    (char *)"--endpoint",
+                    endpoint,
+                    (char *)"--data-dir",
+                    s_data_dir,
+                    (char *)"--map-size=64K",
+                    (char *)"--batch-max=16",
+                    (char *)"--max-event-bytes=2K",
+                    (char *)"--retention-max-events=32",
+                    (char *)"--metrics="};
     ob_config_t *cfg = calloc(1, sizeof *cfg);
     s_require(cfg != NULL);
     int rc = ob_config_parse(cfg, (int)(sizeof argv / sizeof argv[0]), argv, err, sizeof err);

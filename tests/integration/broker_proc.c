@@ -83,6 +83,29 @@ s_spawn(const char **argv, const char *path, char *endpoint, size_t len, int *re
     return -1;
 }
 
+int
+broker_proc_metrics_url(const char *data_dir, char *url, size_t len)
+{
+    static const char scheme[] = "http://";
+    char path[BROKER_PROC_PATH_MAX + sizeof BROKER_PROC_FILE_SUFFIX];
+    char line[BROKER_PROC_URL_MAX];
+    if (broker_proc_file(data_dir, path, sizeof path))
+        return -1;
+    FILE *file = fopen(path, "r");
+    if (!file)
+        return -1;
+    int rc = -1;
+    while (rc && fgets(line, sizeof line, file)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (!strncmp(line, scheme, sizeof scheme - 1) && strlen(line) < len) {
+            snprintf(url, len, "%s", line);
+            rc = 0;
+        }
+    }
+    fclose(file);
+    return rc;
+}
+
 pid_t
 broker_proc_start(const char *data_dir, char *endpoint, ...)
 {
@@ -101,8 +124,10 @@ broker_proc_start(const char *data_dir, char *endpoint, ...)
     argv[argc++] = asked;
     argv[argc++] = "--endpoint-file";
     argv[argc++] = path;
-    argv[argc++] = "--curve"; /* plaintext on the test's loopback or ipc endpoint; a later */
-    argv[argc++] = "0";       /* --curve among the extra arguments wins */
+    argv[argc++] = "--curve";   /* plaintext on the test's loopback or ipc endpoint; a later */
+    argv[argc++] = "0";         /* --curve among the extra arguments wins */
+    argv[argc++] = "--metrics"; /* never the default port, which tests running at once */
+    argv[argc++] = BROKER_PROC_METRICS; /* would share */
     va_list ap;
     va_start(ap, endpoint);
     const char *arg;

@@ -15,6 +15,8 @@
 #define BROKER_PROC_ENDPOINT_MAX 128 /* bytes in an endpoint */
 
 #define BROKER_PROC_EPHEMERAL "tcp://127.0.0.1:*" /* a free port, which the broker picks */
+#define BROKER_PROC_METRICS "127.0.0.1:0"         /* metrics on a free port too */
+#define BROKER_PROC_URL_MAX 128                   /* bytes in the metrics URL */
 #define BROKER_PROC_FILE_SUFFIX ".endpoint"       /* beside the data directory */
 
 /* Writes into path (len bytes) the endpoint file of the broker of data_dir (borrowed):
@@ -28,8 +30,14 @@ int broker_proc_file(const char *data_dir, char *path, size_t len);
 int broker_proc_wait_file(pid_t pid, const char *path, int timeout_ms, char *endpoint, size_t len,
                           int *ret_status);
 
+/* Copies into url (len bytes) the metrics URL (http://HOST:PORT/metrics) that the broker of
+   data_dir (borrowed) wrote as a line of its endpoint file. Returns 0, or -1 (no file, no
+   such line: metrics off or not bound, or it does not fit). */
+int broker_proc_metrics_url(const char *data_dir, char *url, size_t len);
+
 /* Starts orderbus-broker with --data-dir data_dir --endpoint endpoint --endpoint-file
-   (broker_proc_file) and any extra NULL-terminated arguments; waits until it has written
+   (broker_proc_file) --metrics BROKER_PROC_METRICS and any extra NULL-terminated arguments
+   (a later --metrics wins); waits until it has written
    its endpoint file and welcomes a client (up to 10 s). endpoint (BROKER_PROC_ENDPOINT_MAX
    bytes) is read and written: BROKER_PROC_EPHEMERAL lets the broker bind a free port, and
    the endpoint bound replaces it, so that a restart with the same buffer comes back on the

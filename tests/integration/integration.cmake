@@ -7,6 +7,19 @@ ob_cmocka_test(test_crash TIMEOUT 300
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_crash.c
   LIBS ob_broker_proc ob_broker_core)
 
+# GET /metrics of a real broker: counters that move, bounded labels, 404/405, metrics off, a
+# port taken; the scrape through `promtool check metrics` (Debian package prometheus).
+ob_cmocka_test(test_metrics TIMEOUT 120
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_metrics.c
+  LIBS ob_broker_proc)
+find_program(OB_PROMTOOL promtool)
+if(OB_PROMTOOL)
+  set_property(TEST test_metrics APPEND PROPERTY ENVIRONMENT "OB_PROMTOOL=${OB_PROMTOOL}")
+else()
+  message(WARNING "promtool not found (Debian package prometheus): test_metrics does not run "
+                  "promtool check metrics")
+endif()
+
 # cmake --install gives the binaries, headers, library and a pkg-config file that works.
 # (Not in sanitizer builds: a program without the sanitizer runtime cannot link their library.)
 if(NOT OB_INSTRUMENTED)

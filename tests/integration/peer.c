@@ -48,8 +48,9 @@ s_start(t_broker_t *fx, va_list args)
                               (char *)"--data-dir",
                               fx->data_dir,
                               (char *)"--endpoint",
-                              fx->endpoint};
-    int argc = 7;
+                              fx->endpoint,
+                              (char *)"--metrics="}; /* no fixed port in a test */
+    int argc = 8;
     for (char *arg = va_arg(args, char *); arg && argc < T_ARGS_MAX - 1; arg = va_arg(args, char *))
         argv[argc++] = arg;
     ob_config_t *cfg = calloc(1, sizeof *cfg);

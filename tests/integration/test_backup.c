@@ -293,7 +293,7 @@ s_start_refused(const char *data_dir, const char *endpoint, const char *err_file
         if (fd < 0 || dup2(fd, STDERR_FILENO) < 0)
             _exit(126);
         execl(broker, broker, "--data-dir", data_dir, "--endpoint", endpoint, BK_PLAIN,
-              (char *)NULL);
+              "--metrics=", (char *)NULL);
         _exit(127);
     }
     /* Polls the observable condition (the child's exit) with a deadline. */

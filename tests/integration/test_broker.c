@@ -54,8 +54,9 @@ s_start(t_fixture_t *fx, ...)
                       (char *)"--endpoint",
                       fx->endpoint,
                       (char *)"--max-event-bytes",
-                      (char *)T_MAX_EVENT};
-    int argc = 9;
+                      (char *)T_MAX_EVENT,
+                      (char *)"--metrics="}; /* no fixed port in a test */
+    int argc = 10;
     va_list args;
     va_start(args, fx);
     for (char *arg = va_arg(args, char *); arg && argc < 23; arg = va_arg(args, char *))

@@ -51,7 +51,7 @@ now_ms() {
 # A plaintext broker (the quick start's configuration) on an ipc endpoint.
 plain=ipc://$dir/plain.ipc
 "$build/broker/orderbus-broker" --config "$src/deploy/orderbus-broker.cfg" \
-    --data-dir "$dir/plain-data" --endpoint "$plain" >"$dir/plain.log" 2>&1 &
+    --data-dir "$dir/plain-data" --endpoint "$plain" --metrics '' >"$dir/plain.log" 2>&1 &
 pids="$pids $!"
 
 # The first publish also waits for the broker to be up (up to its 5 s timeout).
@@ -95,7 +95,7 @@ grep -qF "plaintext" "$dir/err" || fail "the timeout does not mention plaintext"
 curve=ipc://$dir/curve.ipc
 "$build/broker/orderbus-broker" --config "$src/deploy/orderbus-broker.cfg" \
     --data-dir "$dir/curve-data" --endpoint "$curve" --curve 1 --cert "$dir/keys/broker.cert" \
-    --permissions "$dir/permissions.cfg" >"$dir/curve.log" 2>&1 &
+    --permissions "$dir/permissions.cfg" --metrics '' >"$dir/curve.log" 2>&1 &
 pids="$pids $!"
 certs="--cert $dir/keys/oms-7.cert --broker-cert $dir/keys/broker.cert"
 # shellcheck disable=SC2086

@@ -727,7 +727,7 @@ test_sighup_process(void **state)
     if (pid == 0) {
         execl(broker, broker, "--data-dir", data, "--endpoint", BROKER_PROC_EPHEMERAL,
               "--endpoint-file", file, "--curve", "1", "--cert", sec->broker, "--permissions",
-              sec->perms, (char *)NULL);
+              sec->perms, "--metrics=", (char *)NULL);
         _exit(127);
     }
     assert_int_equal(
@@ -802,7 +802,8 @@ test_start_errors(void **state)
                         (char *)"--cert",
                         (char *)cases[i].cert,
                         (char *)"--permissions",
-                        (char *)cases[i].perms};
+                        (char *)cases[i].perms,
+                        (char *)"--metrics="};
         ob_config_t *cfg = calloc(1, sizeof *cfg);
         assert_non_null(cfg);
         char err[OB_CONFIG_ERR_MAX] = "";

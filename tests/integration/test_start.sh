@@ -36,7 +36,7 @@ gone() { ! kill -0 "$1" 2>/dev/null; }
 # 1. Ctrl-C
 mkfifo "$scratch/tty-in"
 OB_START_BUILD="$build" script -qfec \
-    "'$src/deploy/start.sh' --data-dir '$scratch/data' --endpoint 'ipc://$scratch/broker.sock'" \
+    "'$src/deploy/start.sh' --data-dir '$scratch/data' --endpoint 'ipc://$scratch/broker.sock' --metrics ''" \
     /dev/null <"$scratch/tty-in" >"$scratch/out" 2>&1 &
 script_pid=$!
 exec 3>"$scratch/tty-in"

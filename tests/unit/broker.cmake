@@ -8,14 +8,19 @@ ob_cmocka_test(test_broker_store
 ob_cmocka_test(test_broker_subs_runs
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_subs_runs.c
   LIBS ob_broker_core -Wl,--wrap=realloc)
-# The configuration needs only config.c, ob_common (options) and liborderbus (pattern.c), not
-# the store, the writer or the server: compiling it in keeps this test building while those
-# change.
+# The configuration needs only config.c, ob_common (options), liborderbus (pattern.c) and the
+# metrics address check (metrics_http.c), not the store, the writer or the server: compiling
+# it in keeps this test building while those change.
 ob_cmocka_test(test_broker_config
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_config.c ${PROJECT_SOURCE_DIR}/broker/config.c
-  LIBS ob_common)
+          ${PROJECT_SOURCE_DIR}/broker/metrics_http.c
+  LIBS ob_common PkgConfig::MHD)
 target_include_directories(test_broker_config PRIVATE ${PROJECT_SOURCE_DIR}/broker)
 target_compile_definitions(test_broker_config PRIVATE OB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+# The broker's metrics and their HTTP listener, driven directly (HTTP through libcurl).
+ob_cmocka_test(test_broker_metrics
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_broker_metrics.c
+  LIBS ob_broker_core PkgConfig::CURL)
 # Subscriptions end to end through the server actor, with raw protocol peers (peer.h).
 add_library(ob_test_peer STATIC ${CMAKE_CURRENT_SOURCE_DIR}/integration/peer.c)
 target_include_directories(ob_test_peer PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/integration)

@@ -716,7 +716,7 @@ t_real_start(t_real_t *real)
     assert_true(pid >= 0);
     if (pid == 0) {
         execl(real->broker, real->broker, "--data-dir", real->data_dir, "--endpoint",
-              real->endpoint, "--curve", "0", (char *)NULL); /* plaintext on ipc */
+              real->endpoint, "--curve", "0", "--metrics=", (char *)NULL); /* plaintext on ipc */
         _exit(127);
     }
     real->pid = pid;

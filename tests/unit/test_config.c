@@ -127,6 +127,7 @@ test_defaults(void **state)
     assert_string_equal(err, "");
     assert_string_equal(cfg.endpoint, OB_ENDPOINT_DEFAULT);
     assert_string_equal(cfg.data_dir, OB_DATA_DIR_DEFAULT);
+    assert_string_equal(cfg.metrics, OB_METRICS_HTTP_DEFAULT);
     assert_string_equal(cfg.config_file, "");
     assert_int_equal(cfg.map_size, OB_MAP_SIZE_DEFAULT);
     assert_int_equal(cfg.max_event_bytes, OB_EVENT_MAX_DEFAULT);
@@ -172,6 +173,15 @@ test_flags(void **state)
     assert_int_equal(s_parse(&cfg, err, sizeof err, "--batch-max", "1", "--batch-max", "2", NULL),
                      0);
     assert_int_equal(cfg.batch_max, 2);
+
+    /* metrics: IPv4 or bracketed IPv6, port 0 for a free one, empty for off */
+    const char *metrics[] = {"127.0.0.1:0", "0.0.0.0:9100", "[::1]:7459", "[::]:65535", ""};
+    for (size_t i = 0; i < sizeof metrics / sizeof metrics[0]; i++) {
+        assert_int_equal(s_parse(&cfg, err, sizeof err, "--metrics", metrics[i], NULL), 0);
+        assert_string_equal(cfg.metrics, metrics[i]);
+    }
+    assert_int_equal(s_parse(&cfg, err, sizeof err, "--metrics=", NULL), 0);
+    assert_string_equal(cfg.metrics, "");
 }
 
 static void
@@ -189,9 +199,11 @@ test_file_and_override(void **state)
                 "    max_event_bytes = 512K\n"
                 "    batch_max = 128\n"
                 "    verbose = 1\n"
+                "    metrics = \"\"\n"
                 "security\n"
                 "    curve = 0\n");
     assert_int_equal(s_parse(&cfg, err, sizeof err, "--config", fx->file, NULL), 0);
+    assert_string_equal(cfg.metrics, ""); /* off */
     assert_string_equal(cfg.config_file, fx->file);
     assert_string_equal(cfg.endpoint, "tcp://127.0.0.1:9999");
     assert_string_equal(cfg.endpoint_file, "/run/orderbus/endpoint");
@@ -207,6 +219,7 @@ test_file_and_override(void **state)
                      0);
     assert_int_equal(cfg.batch_max, 7);
     assert_string_equal(cfg.endpoint_file, "ep");
+    assert_string_equal(cfg.metrics, "");
     assert_string_equal(cfg.endpoint, "ipc:///tmp/x.ipc");
     assert_int_equal(cfg.map_size, 2ull << 30);
 
@@ -277,6 +290,8 @@ test_invalid_flags(void **state)
     (void)state;
     static char long_dir[OB_CONFIG_PATH_MAX + 10];
     memset(long_dir, 'd', sizeof long_dir - 1);
+    static char long_metrics[OB_METRICS_HTTP_ADDRESS_MAX + 1];
+    memset(long_metrics, '1', sizeof long_metrics - 1);
     static const t_bad_t cases[] = {
         {{"--map-size", "12X"}, "--map-size: '12X' is not a number"},
         {{"--map-size", "1K"}, "--map-size: 1K is out of range"},
@@ -311,6 +326,18 @@ test_invalid_flags(void **state)
         {{"--endpoint", "tcp://127.0.0.1"}, "the port must be"},
         {{"--endpoint", "tcp://localhost:http"}, "the port must be"},
         {{"--data-dir", ""}, "--data-dir: empty value"},
+        {{"--metrics", "localhost:7459"}, "metrics localhost:7459: the host must be an IPv4"},
+        {{"--metrics", "7459"}, "metrics 7459: not HOST:PORT"},
+        {{"--metrics", ":7459"}, "not HOST:PORT"},
+        {{"--metrics", "127.0.0.1:"}, "metrics 127.0.0.1:: the port must be 0..65535"},
+        {{"--metrics", "127.0.0.1:65536"}, "the port must be 0..65535"},
+        {{"--metrics", "127.0.0.1:-1"}, "the port must be"},
+        {{"--metrics", "127.0.0.1:123456"}, "the port must be"},
+        {{"--metrics", "[::1:7459"}, "the host must be"},
+        {{"--metrics", "::1:7459"}, "the host must be"},
+        {{"--metrics", "[nothost]:7459"}, "the host must be"},
+        {{"--metrics", "1.2.3.4.5:80"}, "the host must be"},
+        {{"--metrics", long_metrics}, "--metrics: value longer than 63 bytes"},
         {{"--data-dir", long_dir}, "--data-dir: value longer than"},
         {{"--bogus"}, "unknown flag '--bogus'"},
         {{"--bogus=1"}, "unknown flag '--bogus'"},
@@ -961,6 +988,9 @@ test_help_and_version(void **state)
                                     "broker/max_event_bytes",
                                     "broker/batch_max",
                                     "broker/verbose",
+                                    "broker/metrics",
+                                    "--metrics VALUE",
+                                    "Default: " OB_METRICS_HTTP_DEFAULT,
                                     OB_ENDPOINT_DEFAULT,
                                     OB_DATA_DIR_DEFAULT,
                                     "Default: 1G",

@@ -51,6 +51,7 @@ s_setup(void **state)
     snprintf(fx->file, sizeof fx->file, "%s/endpoint", fx->dir);
     ob_config_defaults(&fx->cfg);
     fx->cfg.curve = 0;
+    fx->cfg.metrics[0] = '\0'; /* the file then holds the ZeroMQ endpoints alone */
     snprintf(fx->cfg.data_dir, sizeof fx->cfg.data_dir, "%s/data", fx->dir);
     snprintf(fx->cfg.endpoint_file, sizeof fx->cfg.endpoint_file, "%s", fx->file);
     *state = fx;

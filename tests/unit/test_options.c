@@ -409,13 +409,41 @@ test_print(void **state)
     free(text);
 }
 
+/* OPTSTRING: empty is a value (off), which --help shows as "off"; too long still fails. */
+static void
+test_optstring(void **state)
+{
+    (void)state;
+    char listen[8] = "x:1";
+    const ob_option_t opt = {"main", "listen", "--listen", OB_OPTION_OPTSTRING, 0, sizeof listen,
+                             0,      0,        "Where."};
+    const ob_options_t spec = {&opt, 1, T_FILE_MAX, NULL, NULL, NULL};
+    char err[OB_OPTIONS_ERR_MAX];
+    assert_int_equal(ob_options_set(&opt, listen, "", "--listen", err, sizeof err), 0);
+    assert_string_equal(listen, "");
+    assert_int_equal(ob_options_set(&opt, listen, "12345678", "--listen", err, sizeof err),
+                     OB_ERR_INVALID_ARGUMENT);
+    assert_string_equal(err, "--listen: value longer than 7 bytes");
+    assert_int_equal(ob_options_check_all(&spec, listen, err, sizeof err), 0);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    assert_non_null(out);
+    ob_options_print(out, &spec, listen);
+    fclose(out);
+    assert_string_equal(text, "    --listen VALUE\n"
+                              "        Where.\n"
+                              "        Default: off. Config key: main/listen.\n\n");
+    free(text);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_numbers), cmocka_unit_test(test_set_and_errors),
         cmocka_unit_test(test_file),    cmocka_unit_test(test_args),
-        cmocka_unit_test(test_print),
+        cmocka_unit_test(test_print),   cmocka_unit_test(test_optstring),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
