@@ -74,7 +74,8 @@ static const s_option_t s_options[] = {
     {S_SECTION, "max_clients", "--max-clients", S_KIND_UINT, S_FIELD(max_clients), 1,
      OB_CLIENTS_MAX,
      "Most sessions (clients that said HELLO) at once; a HELLO beyond gets LIMIT.\n"
-     "Sessions end at the client's disconnect or after 3 missed heartbeats."},
+     "A session ends as soon as its connection closes, or after 3 missed heartbeats\n"
+     "while the connection stays open but silent."},
     {S_SECTION, "max_subs_per_client", "--max-subs-per-client", S_KIND_UINT,
      S_FIELD(max_subs_per_client), 1, OB_SUBS_MAX,
      "Most subscriptions one session is attached to; a SUBSCRIBE beyond gets LIMIT."},

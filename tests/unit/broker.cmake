@@ -30,3 +30,7 @@ ob_cmocka_test(test_subs TIMEOUT 180
 ob_cmocka_test(test_limits TIMEOUT 120
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_limits.c
   LIBS ob_test_peer)
+# A session ends when its connection closes, SIGKILL included (PROTOCOL.md 5.4, 15).
+ob_cmocka_test(test_sessions TIMEOUT 60
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_sessions.c
+  LIBS ob_test_peer ob_broker_proc)
