@@ -82,6 +82,13 @@ static const s_option_t s_options[] = {
     {S_SECTION, "max_pending", "--max-pending", S_KIND_UINT, S_FIELD(max_pending), 1, OB_WINDOW_MAX,
      "Most publishes of one session awaiting their CONFIRM or ERROR; one beyond gets\n"
      "LIMIT. WELCOME tells clients, and liborderbus keeps its window within it."},
+    {S_SECTION, "max_unread_bytes", "--max-unread-bytes", S_KIND_SIZE, S_FIELD(max_unread_bytes),
+     OB_UNREAD_BYTES_MIN, OB_UNREAD_BYTES_MAX,
+     "Bytes of deliveries sent to one consumer that it has not yet shown it read (by an\n"
+     "ACK or NACK), with an optional K, M or G suffix. A consumer at this limit, or one\n"
+     "that let an unread delivery pass its ack_wait_ms, is sent nothing more until it\n"
+     "acks or nacks: its deliveries go to the subscription's other consumers or wait in\n"
+     "the store, not in memory (PROTOCOL.md 12.9)."},
     {S_SECTION, "max_topics", "--max-topics", S_KIND_UINT, S_FIELD(max_topics), 1, OB_TOPICS_MAX,
      "Most topics stored; a publish that would create one more gets LIMIT."},
     {S_SECTION, "verbose", "--verbose", S_KIND_BOOL, S_FIELD(verbose), 0, 1,
@@ -153,6 +160,7 @@ ob_config_defaults(ob_config_t *cfg)
     cfg->max_clients = OB_CLIENTS_DEFAULT;
     cfg->max_subs_per_client = OB_SUBS_PER_CLIENT_DEFAULT;
     cfg->max_pending = OB_PENDING_DEFAULT;
+    cfg->max_unread_bytes = OB_UNREAD_BYTES_DEFAULT;
     cfg->max_topics = OB_TOPICS_MAX;
 }
 

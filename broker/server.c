@@ -1195,6 +1195,7 @@ s_read_one(s_server_t *self)
         goto out;
     }
     if (msg.command == OB_CMD_PING) {
+        ob_subs_ping(self->subs, session);
         ob_wire_msg_t pong;
         memset(&pong, 0, sizeof pong);
         pong.command = OB_CMD_PONG;
@@ -1613,6 +1614,7 @@ s_start(s_server_t *self)
         return rc;
     }
     ob_subs_set_max_per_consumer(self->subs, cfg->max_subs_per_client);
+    ob_subs_set_max_unread(self->subs, cfg->max_unread_bytes);
 
     self->router = zsock_new(ZMQ_ROUTER);
     if (!self->router) {
@@ -1622,8 +1624,12 @@ s_start(s_server_t *self)
     if (cfg->curve && (rc = s_start_curve(self)))
         return rc;
     zsock_set_router_mandatory(self->router, 1);
-    zsock_set_sndhwm(self->router, OB_SERVER_HWM);
-    zsock_set_rcvhwm(self->router, OB_SERVER_HWM);
+    /* Per connection: what waits for a client that does not read (PROTOCOL.md 12.9 keeps a
+       consumer's deliveries far below; this is the cap whatever a client does). */
+    zsock_set_sndhwm(self->router, OB_SERVER_SNDHWM);
+    /* and what waits from one while the batch is full (reading paused): a client within
+       max_pending never has more outstanding */
+    zsock_set_rcvhwm(self->router, (int)cfg->max_pending);
     /* Connection events, to end a session when its connection closes (s_on_monitor). The
        PAIR is connected before the bind, so that no event is sent before it listens; its
        queue has no limit (the events of connections not yet read are all kept). */
