@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <msgpack.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -114,6 +115,7 @@ typedef struct s_server {
     zsock_t *monitor;                 /* PAIR: the ROUTER's connection events, owned */
     s_conn_t *conns;                  /* by socket descriptor, conn_cap entries, owned */
     size_t conn_cap;                  /* entries at conns */
+    int64_t trim_at;                  /* zclock_mono when to give freed memory back, or 0 */
     uint8_t *reply;                   /* OB_BODY_MAX bytes for large OK bodies */
     uint8_t *result;                  /* OB_SERVER_RESULT_MAX bytes: OK results */
     ob_wire_msg_t msg;                /* scratch for replies (7 KB: not stacked) */
@@ -550,7 +552,8 @@ s_handover(s_server_t *self)
 }
 
 /* Ends session (borrowed, freed here): detaches it from its subscriptions, whose deliveries
-   become available to other consumers at once, unbinds its connection and forgets it. */
+   become available to other consumers at once, unbinds its connection and forgets it. What
+   it held is given back to the system at the next tick after OB_SERVER_TRIM_MS. */
 static void
 s_end_session(s_server_t *self, s_session_t *session)
 {
@@ -562,6 +565,8 @@ s_end_session(s_server_t *self, s_session_t *session)
         self->conns[session->fd].session = NULL;
     ob_subs_detach_all(self->subs, session);
     zhashx_delete(self->sessions, session->key); /* frees it */
+    if (!self->trim_at)
+        self->trim_at = zclock_mono() + OB_SERVER_TRIM_MS;
 }
 
 /* The entry of socket descriptor fd (>= 0) in conns, grown to hold it. NULL: out of memory
@@ -1461,6 +1466,14 @@ s_run(s_server_t *self)
             s_expire(self, now);
             ob_subs_tick(self->subs, now);
             next_tick = now + OB_SERVER_TICK_MS;
+            if (self->trim_at && now >= self->trim_at) {
+                /* Sessions ended: what they and their connections held is free, but glibc
+                   keeps freed memory in its arenas (libzmq's I/O thread has its own) and
+                   returns it only from the top of the main heap. Without this, the
+                   anonymous memory of a connection flood stays at its peak. */
+                malloc_trim(0);
+                self->trim_at = 0;
+            }
         }
     }
 }

@@ -30,6 +30,11 @@ ob_cmocka_test(test_subs TIMEOUT 180
 ob_cmocka_test(test_limits TIMEOUT 120
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_limits.c
   LIBS ob_test_peer)
+# The broker's memory within its documented bound under stalled consumers and connection
+# floods: a real broker process (broker_proc.h) and raw peers (README "Memory").
+ob_cmocka_test(test_memory TIMEOUT 240
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_memory.c
+  LIBS ob_test_peer ob_broker_proc)
 # A session ends when its connection closes, SIGKILL included (PROTOCOL.md 5.4, 15).
 ob_cmocka_test(test_sessions TIMEOUT 60
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_sessions.c
