@@ -51,6 +51,14 @@
 #define S_FLOOD_BATCH 500            /* connections open at once */
 #define S_FLOOD_DRIFT_KB (20 * 1024) /* after the last cycle, within this of after the first */
 
+/* Under a sanitizer, freed memory waits in its quarantine and RssAnon means nothing: the
+   workloads still run (leaks, undefined behaviour), the figures are printed, not checked. */
+#ifdef OB_TEST_RSS_UNRELIABLE
+#define S_RSS_CHECKED 0
+#else
+#define S_RSS_CHECKED 1
+#endif
+
 /* The broker's RssAnon in kB (0 if it cannot be read: the test then fails). */
 static long
 s_rss_anon(pid_t pid)
@@ -229,8 +237,8 @@ s_stalled_run(uint32_t credit)
     printf("credit %u: RssAnon start %ld kB, at 1 s %ld kB, peak %ld kB, at %d s %ld kB, "
            "after the consumer left %ld kB; %ld events delivered to it\n",
            credit, start, at_1s, peak, S_RUN_MS / 1000, end_of_run, after, delivered);
-    assert_true(peak - start < S_BOUND_KB);
-    assert_true(after - start < S_RETURN_KB);
+    assert_true(!S_RSS_CHECKED || peak - start < S_BOUND_KB);
+    assert_true(!S_RSS_CHECKED || after - start < S_RETURN_KB);
     assert_int_equal(broker_proc_stop(pid, SIGTERM), 0);
     broker_proc_site_remove(&site);
 }
@@ -300,9 +308,9 @@ test_connection_floods(void **state)
            "(%d x %d connections in %.1f s)\n",
            start, first, S_FLOOD_CYCLES, last, S_FLOOD_CYCLES, S_FLOOD_CONNECTIONS,
            (double)(zclock_mono() - began) / 1000.0);
-    assert_true(labs(last - first) < S_FLOOD_DRIFT_KB);
+    assert_true(!S_RSS_CHECKED || labs(last - first) < S_FLOOD_DRIFT_KB);
     /* and it came back: without malloc_trim, glibc kept about 27 MB after each cycle */
-    assert_true(last - start < S_RETURN_KB);
+    assert_true(!S_RSS_CHECKED || last - start < S_RETURN_KB);
     assert_int_equal(broker_proc_stop(pid, SIGTERM), 0);
     broker_proc_site_remove(&site);
 }

@@ -35,6 +35,9 @@ ob_cmocka_test(test_limits TIMEOUT 120
 ob_cmocka_test(test_memory TIMEOUT 240
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_memory.c
   LIBS ob_test_peer ob_broker_proc)
+if(OB_SANITIZE)
+  target_compile_definitions(test_memory PRIVATE OB_TEST_RSS_UNRELIABLE)
+endif()
 # A session ends when its connection closes, SIGKILL included (PROTOCOL.md 5.4, 15).
 ob_cmocka_test(test_sessions TIMEOUT 60
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_sessions.c
