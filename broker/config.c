@@ -85,10 +85,10 @@ static const s_option_t s_options[] = {
     {S_SECTION, "max_unread_bytes", "--max-unread-bytes", S_KIND_SIZE, S_FIELD(max_unread_bytes),
      OB_UNREAD_BYTES_MIN, OB_UNREAD_BYTES_MAX,
      "Bytes of deliveries sent to one consumer that it has not yet shown it read (by an\n"
-     "ACK or NACK), with an optional K, M or G suffix. A consumer at this limit, or one\n"
-     "that let an unread delivery pass its ack_wait_ms, is sent nothing more until it\n"
-     "acks or nacks: its deliveries go to the subscription's other consumers or wait in\n"
-     "the store, not in memory (PROTOCOL.md 12.9)."},
+     "ACK or NACK), with an optional K, M or G suffix. A consumer at this limit is sent\n"
+     "nothing more until it acks or nacks; one that sent nothing since a delivery that\n"
+     "passed its ack_wait_ms, nothing until it sends something. Its deliveries go to the\n"
+     "subscription's other consumers or wait in the store, not in memory (PROTOCOL.md 12.9)."},
     {S_SECTION, "max_topics", "--max-topics", S_KIND_UINT, S_FIELD(max_topics), 1, OB_TOPICS_MAX,
      "Most topics stored; a publish that would create one more gets LIMIT."},
     {S_SECTION, "verbose", "--verbose", S_KIND_BOOL, S_FIELD(verbose), 0, 1,
