@@ -19,6 +19,11 @@
     must never wait for us: when it returns a batch, the batch collected meanwhile is handed
     over first, and only then is the returned one answered.
 
+    A session ends as soon as its connection closes: a socket monitor on the ROUTER reports
+    each closed connection by its descriptor, and each session is bound to the descriptor
+    its HELLO came from (s_on_monitor, s_hello_fd). Only an open, silent connection waits
+    for heartbeat expiry (s_expire).
+
     Every message is checked in the order of PROTOCOL.md 5.3 and the first failure is answered
     with ERROR; nothing a client sends can stop the loop. On $TERM the publishes already
     received are committed and confirmed, and what arrives meanwhile is refused with SHUTDOWN
