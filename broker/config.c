@@ -80,13 +80,21 @@ static const s_option_t s_options[] = {
     {S_SECTION, "max_clients", "--max-clients", S_KIND_UINT, S_FIELD(max_clients), 1,
      OB_CLIENTS_MAX,
      "Most sessions (clients that said HELLO) at once; a HELLO beyond gets LIMIT.\n"
-     "Sessions end at the client's disconnect or after 3 missed heartbeats."},
+     "A session ends as soon as its connection closes, or after 3 missed heartbeats\n"
+     "while the connection stays open but silent."},
     {S_SECTION, "max_subs_per_client", "--max-subs-per-client", S_KIND_UINT,
      S_FIELD(max_subs_per_client), 1, OB_SUBS_MAX,
      "Most subscriptions one session is attached to; a SUBSCRIBE beyond gets LIMIT."},
     {S_SECTION, "max_pending", "--max-pending", S_KIND_UINT, S_FIELD(max_pending), 1, OB_WINDOW_MAX,
      "Most publishes of one session awaiting their CONFIRM or ERROR; one beyond gets\n"
      "LIMIT. WELCOME tells clients, and liborderbus keeps its window within it."},
+    {S_SECTION, "max_unread_bytes", "--max-unread-bytes", S_KIND_SIZE, S_FIELD(max_unread_bytes),
+     OB_UNREAD_BYTES_MIN, OB_UNREAD_BYTES_MAX,
+     "Bytes of deliveries sent to one consumer that it has not yet shown it read (by an\n"
+     "ACK or NACK), with an optional K, M or G suffix. A consumer at this limit is sent\n"
+     "nothing more until it acks or nacks; one that sent nothing since a delivery that\n"
+     "passed its ack_wait_ms, nothing until it sends something. Its deliveries go to the\n"
+     "subscription's other consumers or wait in the store, not in memory (PROTOCOL.md 12.9)."},
     {S_SECTION, "max_topics", "--max-topics", S_KIND_UINT, S_FIELD(max_topics), 1, OB_TOPICS_MAX,
      "Most topics stored; a publish that would create one more gets LIMIT."},
     {S_SECTION, "verbose", "--verbose", S_KIND_BOOL, S_FIELD(verbose), 0, 1,
@@ -145,6 +153,7 @@ ob_config_defaults(ob_config_t *cfg)
     cfg->max_clients = OB_CLIENTS_DEFAULT;
     cfg->max_subs_per_client = OB_SUBS_PER_CLIENT_DEFAULT;
     cfg->max_pending = OB_PENDING_DEFAULT;
+    cfg->max_unread_bytes = OB_UNREAD_BYTES_DEFAULT;
     cfg->max_topics = OB_TOPICS_MAX;
 }
 

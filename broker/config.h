@@ -72,15 +72,16 @@ typedef struct ob_config {
     unsigned max_clients;                      /* sessions at once */
     unsigned max_subs_per_client;              /* subscriptions one session is attached to */
     unsigned max_pending;                      /* publishes of one session awaiting answers */
-    unsigned max_topics;                       /* topics stored */
-    int verbose;                               /* 1: log every refused message (zsys_debug) */
-    unsigned curve;                            /* 1: CURVE + permissions; 0: plaintext */
-    char cert[OB_CONFIG_PATH_MAX];             /* broker certificate (zcert), "" if none */
-    char permissions[OB_CONFIG_PATH_MAX];      /* permissions file (perms.h), "" if none */
-    int help;                                  /* 1: --help was given; nothing else parsed */
-    int version;                               /* 1: --version was given */
-    ob_retention_t retention;                  /* limits of topics no rule matches; 0 = none */
-    size_t retention_rule_count;               /* rules in use in retention_rules */
+    uint64_t max_unread_bytes;     /* DELIVER bytes a consumer has not shown it took (12.9) */
+    unsigned max_topics;           /* topics stored */
+    int verbose;                   /* 1: log every refused message (zsys_debug) */
+    unsigned curve;                /* 1: CURVE + permissions; 0: plaintext */
+    char cert[OB_CONFIG_PATH_MAX]; /* broker certificate (zcert), "" if none */
+    char permissions[OB_CONFIG_PATH_MAX]; /* permissions file (perms.h), "" if none */
+    int help;                             /* 1: --help was given; nothing else parsed */
+    int version;                          /* 1: --version was given */
+    ob_retention_t retention;             /* limits of topics no rule matches; 0 = none */
+    size_t retention_rule_count;          /* rules in use in retention_rules */
     ob_config_rule_t retention_rules[OB_CONFIG_RETENTION_RULES_MAX]; /* in file order */
 } ob_config_t;
 

@@ -19,6 +19,11 @@
     must never wait for us: when it returns a batch, the batch collected meanwhile is handed
     over first, and only then is the returned one answered.
 
+    A session ends as soon as its connection closes: a socket monitor on the ROUTER reports
+    each closed connection by its descriptor, and each session is bound to the descriptor
+    its HELLO came from (s_on_monitor, s_hello_fd). Only an open, silent connection waits
+    for heartbeat expiry (s_expire).
+
     Every message is checked in the order of PROTOCOL.md 5.3 and the first failure is answered
     with ERROR; nothing a client sends can stop the loop. On $TERM the publishes already
     received are committed and confirmed, and what arrives meanwhile is refused with SHUTDOWN
@@ -28,8 +33,11 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <malloc.h>
 #include <msgpack.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "auth.h"
@@ -88,7 +96,14 @@ typedef struct s_session {
     char user[OB_PERMS_KEY_LEN + 1];   /* CURVE: the client's public key at HELLO; else "" */
     int gone;                          /* its connection was found gone (in self->gone) */
     unsigned pending;                  /* its publishes in a batch, not yet answered */
+    int fd;                            /* its connection's socket (ZMQ_SRCFD of HELLO), or -1 */
 } s_session_t;
+
+/* What the ROUTER's monitor told of one socket descriptor (s_on_monitor). */
+typedef struct s_conn {
+    int open;             /* connections accepted on it and not yet disconnected: 0 or 1 */
+    s_session_t *session; /* the session bound to its connection, or NULL */
+} s_conn_t;
 
 typedef struct s_server {
     ob_config_t cfg;                     /* our copy of the configuration */
@@ -112,6 +127,10 @@ typedef struct s_server {
     ob_writer_args_t writer_args;        /* what the writer borrows */
     zlistx_t *deferred;                  /* s_deferred_t * for the next batch, owned */
     zlistx_t *gone;                      /* s_session_t * found gone, borrowed */
+    zsock_t *monitor;                    /* PAIR: the ROUTER's connection events, owned */
+    s_conn_t *conns;                     /* by socket descriptor, conn_cap entries, owned */
+    size_t conn_cap;                     /* entries at conns */
+    int64_t trim_at;                     /* zclock_mono when to give freed memory back, or 0 */
     uint8_t *reply;                      /* OB_BODY_MAX bytes for large OK bodies */
     uint8_t *result;                     /* OB_SERVER_RESULT_MAX bytes: OK results */
     ob_wire_msg_t msg;                   /* scratch for replies (7 KB: not stacked) */
@@ -606,11 +625,141 @@ s_handover(s_server_t *self)
     self->collecting = self->in_flight == &self->batches[0] ? &self->batches[1] : &self->batches[0];
 }
 
+/* Ends session (borrowed, freed here): detaches it from its subscriptions, whose deliveries
+   become available to other consumers at once, unbinds its connection and forgets it. What
+   it held is given back to the system at the next tick after OB_SERVER_TRIM_MS. */
+static void
+s_end_session(s_server_t *self, s_session_t *session)
+{
+    void *handle = session->gone ? zlistx_find(self->gone, session) : NULL;
+    if (handle)
+        zlistx_delete(self->gone, handle);
+    if (session->fd >= 0 && (size_t)session->fd < self->conn_cap &&
+        self->conns[session->fd].session == session)
+        self->conns[session->fd].session = NULL;
+    ob_subs_detach_all(self->subs, session);
+    zhashx_delete(self->sessions, session->key); /* frees it */
+    if (!self->trim_at)
+        self->trim_at = zclock_mono() + OB_SERVER_TRIM_MS;
+}
+
+/* The entry of socket descriptor fd (>= 0) in conns, grown to hold it. NULL: out of memory
+   (the connection is then not followed: its session ends by heartbeat expiry). */
+static s_conn_t *
+s_conn(s_server_t *self, int fd)
+{
+    if ((size_t)fd >= self->conn_cap) {
+        size_t cap = self->conn_cap ? self->conn_cap : OB_SERVER_CONNS_MIN;
+        while (cap <= (size_t)fd)
+            cap *= 2;
+        s_conn_t *grown = realloc(self->conns, cap * sizeof *grown);
+        if (!grown)
+            return NULL;
+        memset(grown + self->conn_cap, 0, (cap - self->conn_cap) * sizeof *grown);
+        self->conns = grown;
+        self->conn_cap = cap;
+    }
+    return &self->conns[fd];
+}
+
+/* Reads the ROUTER monitor's waiting events (libzmq 4.3: a frame of u16 event and u32 value,
+   the socket descriptor, then the endpoint) and ends the session of each connection that
+   closed. Why a DISCONNECTED event is never taken for a later connection on the same
+   descriptor: libzmq sends it before it closes the descriptor, so before the kernel can
+   give the number to a new connection, whose ACCEPTED event follows it; and a session is
+   bound to its descriptor only after every event waiting then was read (s_bind). */
+static void
+s_on_monitor(s_server_t *self)
+{
+    void *handle = zsock_resolve(self->monitor);
+    while (1) {
+        zmq_msg_t event, address;
+        zmq_msg_init(&event);
+        zmq_msg_init(&address);
+        int rc = zmq_msg_recv(&event, handle, ZMQ_DONTWAIT);
+        if (rc >= 0 && zmq_msg_more(&event))
+            rc = zmq_msg_recv(&address, handle, 0);
+        uint16_t id = 0;
+        uint32_t fd = 0;
+        if (rc >= 0 && zmq_msg_size(&event) == sizeof id + sizeof fd) {
+            memcpy(&id, zmq_msg_data(&event), sizeof id);
+            memcpy(&fd, (const uint8_t *)zmq_msg_data(&event) + sizeof id, sizeof fd);
+        }
+        zmq_msg_close(&event);
+        zmq_msg_close(&address);
+        if (rc < 0)
+            return; /* none left (EAGAIN), or the monitor is gone */
+        s_conn_t *conn = fd <= INT_MAX ? s_conn(self, (int)fd) : NULL;
+        if (!conn)
+            continue;
+        if (id == ZMQ_EVENT_ACCEPTED) {
+            /* a DISCONNECTED lost (monitor queue): what was bound here is closed */
+            if (conn->session)
+                s_end_session(self, conn->session);
+            conn->open = 1;
+        } else if (id == ZMQ_EVENT_DISCONNECTED) {
+            conn->open = 0;
+            if (conn->session) {
+                if (self->cfg.verbose)
+                    zsys_debug("server: session of peer %s ended: disconnected",
+                               conn->session->key);
+                s_end_session(self, conn->session);
+            }
+        }
+    }
+}
+
+/* The socket descriptor of the connection a HELLO (header, borrowed) came from, its
+   ZMQ_SRCFD, into *ret_fd (-1 if it cannot be told: its session then ends by heartbeat
+   expiry only). Returns 0, or -1 if that connection is already closed: its client is gone,
+   no session is to be made for it. */
+static int
+s_hello_fd(s_server_t *self, zmq_msg_t *header, int *ret_fd)
+{
+    int fd = zmq_msg_get(header, ZMQ_SRCFD);
+    s_on_monitor(self); /* every event up to now: see s_on_monitor */
+    s_conn_t *conn = fd >= 0 ? s_conn(self, fd) : NULL;
+    *ret_fd = conn ? fd : -1;
+    return conn && !conn->open ? -1 : 0;
+}
+
+/* Binds session to the connection of descriptor fd (-1: none), so that its DISCONNECTED
+   event ends it. */
+static void
+s_bind(s_server_t *self, s_session_t *session, int fd)
+{
+    if (session->fd == fd)
+        return;
+    if (session->fd >= 0 && (size_t)session->fd < self->conn_cap &&
+        self->conns[session->fd].session == session)
+        self->conns[session->fd].session = NULL;
+    session->fd = fd;
+    if (fd < 0)
+        return;
+    s_conn_t *conn = &self->conns[fd]; /* s_hello_fd made it */
+    /* A session still bound here said HELLO from an earlier connection of this descriptor,
+       read late: that connection is closed, but its event was taken before the binding.
+       It is left to heartbeat expiry rather than ended on a guess. */
+    if (conn->session)
+        conn->session->fd = -1;
+    conn->session = session;
+}
+
 /* Handles HELLO: a new session, or a reset one, for rid. */
 static void
-s_on_hello(s_server_t *self, zmq_msg_t *rid, const char *key, s_session_t *session,
-           const ob_wire_msg_t *hello, const char *user)
+s_on_hello(s_server_t *self, zmq_msg_t *rid, zmq_msg_t *header, const char *key,
+           s_session_t *session, const ob_wire_msg_t *hello, const char *user)
 {
+    int fd = -1;
+    int closed = s_hello_fd(self, header, &fd);
+    session = zhashx_lookup(self->sessions, key); /* the events read may have ended it */
+    if (closed) {
+        if (self->cfg.verbose)
+            zsys_debug("server: HELLO of peer %s not answered: its connection closed", key);
+        if (session)
+            s_end_session(self, session);
+        return;
+    }
     if (!session) {
         if (zhashx_size(self->sessions) >= self->cfg.max_clients) {
             s_send_error(self, rid, hello->req, OB_ERR_LIMIT, "max_clients (%u) sessions already",
@@ -623,6 +772,7 @@ s_on_hello(s_server_t *self, zmq_msg_t *rid, const char *key, s_session_t *sessi
             return;
         }
         zhashx_insert(self->sessions, key, session); /* key is new: cannot fail */
+        session->fd = -1;
         session->rid_len = zmq_msg_size(rid) < S_RID_MAX ? zmq_msg_size(rid) : S_RID_MAX;
         snprintf(session->key, sizeof session->key, "%s", key);
         memcpy(session->rid, zmq_msg_data(rid), session->rid_len);
@@ -634,6 +784,7 @@ s_on_hello(s_server_t *self, zmq_msg_t *rid, const char *key, s_session_t *sessi
     session->max_run = hello->max_run ? hello->max_run : 1; /* <= OB_DELIVER_RUN_MAX: decoded */
     session->last_seen = zclock_mono();
     session->pending = 0; /* answers to the old session's publishes still count down */
+    s_bind(self, session, fd);
 
     ob_wire_msg_t msg;
     memset(&msg, 0, sizeof msg);
@@ -747,11 +898,10 @@ static void
 s_end_gone(s_server_t *self)
 {
     s_session_t *session;
-    while ((session = zlistx_detach(self->gone, NULL))) {
-        ob_subs_detach_all(self->subs, session);
+    while ((session = zlistx_first(self->gone))) {
         if (self->cfg.verbose)
             zsys_debug("server: session of peer %s ended: connection gone", session->key);
-        zhashx_delete(self->sessions, session->key); /* frees it */
+        s_end_session(self, session); /* takes it off the list */
     }
 }
 
@@ -1097,18 +1247,6 @@ s_on_request(s_server_t *self, zmq_msg_t *rid, s_session_t *session, const ob_wi
         s_send_ok(self, rid, msg->req, NULL, 0, 0, NULL, 0);
 }
 
-/* Ends session (borrowed, freed here): detaches it from its subscriptions, whose deliveries
-   become available to other consumers, and forgets it. */
-static void
-s_end_session(s_server_t *self, s_session_t *session)
-{
-    void *handle = session->gone ? zlistx_find(self->gone, session) : NULL;
-    if (handle)
-        zlistx_delete(self->gone, handle);
-    ob_subs_detach_all(self->subs, session);
-    zhashx_delete(self->sessions, session->key); /* frees it */
-}
-
 /* Checks a header frame (PROTOCOL.md 5.3 step 2): 4 bytes, signature, version, and a
    command a client may send. Sets *ret_command. Returns 0, OB_ERR_SIGNATURE,
    OB_ERR_VERSION or OB_ERR_UNKNOWN_COMMAND. */
@@ -1243,7 +1381,7 @@ s_read_one(s_server_t *self)
             s_send_error(self, &rid, msg.req, OB_ERR_SHUTDOWN, "HELLO: %s",
                          ob_strerror(OB_ERR_SHUTDOWN));
         else
-            s_on_hello(self, &rid, key, session, &msg, user);
+            s_on_hello(self, &rid, &frames[0], key, session, &msg, user);
         goto out;
     }
     if (!session) {
@@ -1252,6 +1390,7 @@ s_read_one(s_server_t *self)
         goto out;
     }
     if (msg.command == OB_CMD_PING) {
+        ob_subs_ping(self->subs, session);
         ob_wire_msg_t pong;
         memset(&pong, 0, sizeof pong);
         pong.command = OB_CMD_PONG;
@@ -1451,8 +1590,9 @@ s_expire(s_server_t *self, int64_t now)
     for (char *key = zlistx_first(expired); key; key = zlistx_next(expired)) {
         if (self->cfg.verbose)
             zsys_debug("server: session of peer %s expired", key);
-        ob_subs_detach_all(self->subs, zhashx_lookup(self->sessions, key));
-        zhashx_delete(self->sessions, key);
+        s_session_t *session = zhashx_lookup(self->sessions, key);
+        if (session)
+            s_end_session(self, session);
     }
     zlistx_destroy(&expired);
 }
@@ -1474,9 +1614,10 @@ s_run(s_server_t *self)
             self->paused = 0;
             self->resumed_at = zclock_mono();
         }
-        zmq_pollitem_t items[3] = {
+        zmq_pollitem_t items[4] = {
             {zsock_resolve(self->pipe), 0, ZMQ_POLLIN, 0},
             {zsock_resolve(self->writer), 0, ZMQ_POLLIN, 0},
+            {zsock_resolve(self->monitor), 0, ZMQ_POLLIN, 0},
             {zsock_resolve(self->router), 0, ZMQ_POLLIN, 0},
         };
         int64_t now = zclock_mono();
@@ -1486,7 +1627,7 @@ s_run(s_server_t *self)
             timeout = 0; /* deliveries to make: only look whether anything else came */
         else if (!self->in_flight && ob_subs_dirty(self->subs) && self->state_due < next_tick)
             timeout = self->state_due > now ? (long)(self->state_due - now) : 0;
-        if (zmq_poll(items, reading ? 3 : 2, timeout) < 0) {
+        if (zmq_poll(items, reading ? 4 : 3, timeout) < 0) {
             if (errno == EINTR)
                 continue; /* a signal: the owner sends $TERM when it wants us to stop */
             zsys_error("server: poll failed: %s", zmq_strerror(errno));
@@ -1496,6 +1637,8 @@ s_run(s_server_t *self)
             break;
         if ((items[1].revents & ZMQ_POLLIN) && s_on_writer(self))
             break;
+        if (items[2].revents & ZMQ_POLLIN)
+            s_on_monitor(self); /* before the ROUTER: a closed client's slot is free first */
         /* Deliver first what the commit just answered made available (latency), then read
            whatever arrived, also during that commit, before handing the next batch over:
            that is what makes batches large under load. */
@@ -1515,6 +1658,14 @@ s_run(s_server_t *self)
             ob_broker_metrics_refresh(self->metrics, now, zhashx_size(self->sessions), self->subs,
                                       self->store);
             next_tick = now + OB_SERVER_TICK_MS;
+            if (self->trim_at && now >= self->trim_at) {
+                /* Sessions ended: what they and their connections held is free, but glibc
+                   keeps freed memory in its arenas (libzmq's I/O thread has its own) and
+                   returns it only from the top of the main heap. Without this, the
+                   anonymous memory of a connection flood stays at its peak. */
+                malloc_trim(0);
+                self->trim_at = 0;
+            }
         }
     }
 }
@@ -1669,6 +1820,7 @@ s_start(s_server_t *self)
         return rc;
     }
     ob_subs_set_max_per_consumer(self->subs, cfg->max_subs_per_client);
+    ob_subs_set_max_unread(self->subs, cfg->max_unread_bytes);
 
     self->router = zsock_new(ZMQ_ROUTER);
     if (!self->router) {
@@ -1678,8 +1830,29 @@ s_start(s_server_t *self)
     if (cfg->curve && (rc = s_start_curve(self)))
         return rc;
     zsock_set_router_mandatory(self->router, 1);
-    zsock_set_sndhwm(self->router, OB_SERVER_HWM);
-    zsock_set_rcvhwm(self->router, OB_SERVER_HWM);
+    /* Per connection: what waits for a client that does not read (PROTOCOL.md 12.9 keeps a
+       consumer's deliveries far below; this is the cap whatever a client does). */
+    zsock_set_sndhwm(self->router, OB_SERVER_SNDHWM);
+    /* and what waits from one while the batch is full (reading paused): a client within
+       max_pending never has more outstanding */
+    zsock_set_rcvhwm(self->router, (int)cfg->max_pending);
+    /* Connection events, to end a session when its connection closes (s_on_monitor). The
+       PAIR is connected before the bind, so that no event is sent before it listens; its
+       queue has no limit (the events of connections not yet read are all kept). */
+    /* A name of its own: the inproc name of a stopped server stays taken until libzmq
+       reaps its monitor, and a process may start servers one after another (tests). */
+    static atomic_uint monitors;
+    char monitor[S_ENDPOINT_MAX];
+    snprintf(monitor, sizeof monitor, "inproc://ob-server-monitor-%u",
+             atomic_fetch_add(&monitors, 1));
+    self->monitor = zsock_new(ZMQ_PAIR);
+    if (!self->monitor ||
+        zmq_socket_monitor(zsock_resolve(self->router), monitor,
+                           ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) ||
+        (zsock_set_rcvhwm(self->monitor, 0), zsock_connect(self->monitor, "%s", monitor))) {
+        s_start_failed(self, -ENOMEM, "cannot monitor the ROUTER socket");
+        return self->start_rc;
+    }
     /* Lets the last confirmations out after the socket is closed at shutdown. Over ipc://,
        libzmq 4.3 ignores the linger and drops what is still queued (zeromq/libzmq#4660):
        those confirmations are lost, which the protocol tolerates (the client re-sends and
@@ -1748,6 +1921,11 @@ s_server_destroy(s_server_t **self_p)
         ob_subs_batch_free(&self->batches[b].subs);
         zlistx_destroy(&self->batches[b].deferred);
     }
+    /* The monitor stops before its PAIR goes: libzmq sends events with a blocking send from
+       its I/O thread, which would hang for good on a PAIR without a peer. */
+    if (self->router && self->monitor)
+        zmq_socket_monitor(zsock_resolve(self->router), NULL, 0);
+    zsock_destroy(&self->monitor);
     zsock_destroy(&self->router);
     zactor_destroy(&self->auth); /* after the ROUTER: no handshake can wait for it */
     ob_perms_destroy(&self->perms);
@@ -1759,6 +1937,7 @@ s_server_destroy(s_server_t **self_p)
     ob_store_close(&self->store);
     zhashx_destroy(&self->sessions);
     ob_broker_metrics_destroy(&self->metrics); /* after the writer and the listener */
+    free(self->conns);
     free(self);
     *self_p = NULL;
 }

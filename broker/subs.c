@@ -10,7 +10,9 @@
       max_attempts, its dead letter not yet collected). Credit bounds the number of
       flights: an event that waits for redelivery still holds its credit, so a subscriber
       that NACKs everything cannot make the broker hold unbounded state;
-    - consumers: attached sessions, served round-robin;
+    - consumers: attached sessions, served round-robin, each with the bytes of DELIVERs sent
+      to it and the bytes it showed it took (s_consumer_t, PROTOCOL.md 12.9): one that is over
+      its unread limit, or slow, gets nothing until it shows it read;
     - `readable`: the positions that may have events to read (next <= the topic's last seq).
 
     Work lists of the engine: `active` holds the subscriptions that may deliver now (a pump
@@ -45,15 +47,18 @@ enum { F_NONE, F_PENDING, F_WAITING, F_READY, F_DEAD, F_STATES };
 /* A delivered event that is not done. The key of sub->flights is the flight itself: its
    first two members. */
 typedef struct s_flight s_flight_t;
+typedef struct s_consumer s_consumer_t;
 struct s_flight {
-    s_pos_t *pos;     /* key: the position */
-    uint64_t seq;     /* key: the event's seq */
-    void *consumer;   /* PENDING: the consumer it was delivered to, else NULL */
-    uint32_t attempt; /* deliveries so far */
-    int state;        /* F_*: the list it is in */
-    int64_t due;      /* PENDING: ack deadline; WAITING: when it is ready (zclock_mono ms) */
-    s_flight_t *prev; /* in the list of its state (intrusive: moving a flight between */
-    s_flight_t *next; /* states, once per delivery and per ack, allocates nothing) */
+    s_pos_t *pos;           /* key: the position */
+    uint64_t seq;           /* key: the event's seq */
+    s_consumer_t *consumer; /* PENDING: the consumer it was delivered to, else NULL */
+    s_consumer_t *sent_to;  /* the consumer of its last copy, NULL if none or it left */
+    uint64_t mark;          /* sent_to's `sent` just after that copy */
+    uint32_t attempt;       /* deliveries so far */
+    int state;              /* F_*: the list it is in */
+    int64_t due;            /* PENDING: ack deadline; WAITING: when it is ready (zclock_mono ms) */
+    s_flight_t *prev;       /* in the list of its state (intrusive: moving a flight between */
+    s_flight_t *next;       /* states, once per delivery and per ack, allocates nothing) */
 };
 
 /* A list of flights in one state. */
@@ -64,6 +69,19 @@ typedef struct s_list {
 
 #define S_RECORD_OWNER_MAX (2 + OB_SUBS_OWNER_MAX) /* bytes of the owner in a record (str 8) */
 #define S_SPARE_MAX 65536 /* freed flights kept for reuse (one credit's worth) */
+
+/* A consumer attached to one or more subscriptions (PROTOCOL.md 12.9). Marks are counts of
+   bytes sent to it: ZeroMQ keeps a connection's order, so a consumer that took the DELIVER
+   ending at mark m took every byte before m. */
+struct s_consumer {
+    void *id;        /* the server's session */
+    zlistx_t *names; /* the subscriptions it is attached to, owned */
+    uint64_t sent;   /* bytes of DELIVERs sent to it (OB_SUBS_DELIVER_COST each, and events) */
+    uint64_t read;   /* the mark up to which it showed it took them (ACK, NACK) */
+    uint64_t heard;  /* `sent` when its last PING, ACK or NACK came */
+    uint64_t slow;   /* a copy ending here passed its ack deadline with nothing heard since */
+    uint64_t orphan; /* the highest mark of its unread copies that were taken from it */
+};
 
 typedef struct s_range {
     uint64_t lo, hi; /* seqs lo..hi are done */
@@ -110,7 +128,7 @@ struct s_sub {
     s_list_t lists[F_STATES]; /* flights by state; F_PENDING's by deadline */
     zlistx_t *readable;       /* s_pos_t * */
     zlistx_t *dirty_pos;      /* s_pos_t * with dirty set */
-    void **consumers;         /* attached consumers */
+    s_consumer_t **consumers; /* attached consumers, borrowed from ob_subs.consumers */
     size_t consumer_count;
     size_t consumer_cap;
     size_t rr;                                      /* next consumer, round-robin */
@@ -142,8 +160,9 @@ struct ob_subs {
     void *arg;
     zhashx_t *subs;      /* name -> s_sub_t, owned */
     zhashx_t *topics;    /* name -> s_topic_t, owned */
-    zhashx_t *consumers; /* consumer pointer -> zlistx_t of sub names, owned */
+    zhashx_t *consumers; /* consumer pointer -> s_consumer_t, owned */
     size_t per_consumer; /* most subscriptions one consumer is attached to */
+    uint64_t max_unread; /* bytes sent to a consumer and not shown taken, before it waits */
     zlistx_t *active;    /* s_sub_t * that may deliver */
     zlistx_t *dirty;     /* s_sub_t * with something to persist */
     zlistx_t *deleted;   /* names (owned) whose records are to be deleted */
@@ -194,10 +213,29 @@ s_now_us(void)
 
 /* ---- work lists ---- */
 
+/* Returns 1 if c may be sent a DELIVER (PROTOCOL.md 12.9): it is not slow (it sent something
+   after every copy whose ack deadline passed), and it holds less than max_unread bytes it
+   has not shown it took. */
 static int
-s_sub_has_work(const s_sub_t *sub)
+s_consumer_open(const ob_subs_t *self, const s_consumer_t *c)
 {
-    if (sub->consumer_count == 0)
+    return c->heard >= c->slow && c->sent - c->read < self->max_unread;
+}
+
+/* Returns 1 if one of sub's consumers may be sent a DELIVER. */
+static int
+s_sub_open(const ob_subs_t *self, const s_sub_t *sub)
+{
+    for (size_t i = 0; i < sub->consumer_count; i++)
+        if (s_consumer_open(self, sub->consumers[i]))
+            return 1;
+    return 0;
+}
+
+static int
+s_sub_has_work(const ob_subs_t *self, const s_sub_t *sub)
+{
+    if (!s_sub_open(self, sub))
         return 0;
     return sub->lists[F_READY].size > 0 ||
            (zhashx_size(sub->flights) < sub->credit && zlistx_size(sub->readable) > 0);
@@ -206,7 +244,7 @@ s_sub_has_work(const s_sub_t *sub)
 static void
 s_activate(ob_subs_t *self, s_sub_t *sub)
 {
-    if (!sub->active && s_sub_has_work(sub))
+    if (!sub->active && s_sub_has_work(self, sub))
         sub->active = zlistx_add_end(self->active, sub);
 }
 
@@ -523,11 +561,23 @@ s_flight_free(ob_subs_t *self, s_flight_t *f)
     self->spare_count++;
 }
 
+/* f's last copy is taken from its consumer (f is done, sent to another or forgotten): if
+   the consumer had not shown it took that copy, the copy's mark becomes an orphan. */
+static void
+s_flight_orphan(s_flight_t *f)
+{
+    s_consumer_t *c = f->sent_to;
+    if (c && f->mark > c->read && f->mark > c->orphan)
+        c->orphan = f->mark;
+    f->sent_to = NULL;
+}
+
 /* f is done (acked, dead-lettered, removed): frees it and marks its seq done. */
 static void
 s_flight_done(ob_subs_t *self, s_flight_t *f)
 {
     s_sub_t *sub = f->pos->sub;
+    s_flight_orphan(f);
     s_flight_unlink(sub, f);
     zhashx_delete(sub->flights, f);
     s_pos_done(self, f->pos, f->seq);
@@ -566,8 +616,10 @@ s_backoff(const s_sub_t *sub, uint32_t n)
 static void
 s_flights_free(s_sub_t *sub)
 {
-    for (s_flight_t *f = zhashx_first(sub->flights); f; f = zhashx_next(sub->flights))
+    for (s_flight_t *f = zhashx_first(sub->flights); f; f = zhashx_next(sub->flights)) {
+        s_flight_orphan(f);
         free(f);
+    }
     zhashx_purge(sub->flights);
     memset(sub->lists, 0, sizeof sub->lists);
 }
@@ -698,49 +750,89 @@ s_sub_positions(ob_subs_t *self, s_sub_t *sub, ob_start_t start, uint64_t start_
 
 /* ---- consumers ---- */
 
-/* The names of the subscriptions consumer is attached to (created if create). */
-static zlistx_t *
-s_consumer_subs(ob_subs_t *self, void *consumer, int create)
+/* The consumer id, created if create. NULL: not attached to anything (or out of memory). */
+static s_consumer_t *
+s_consumer(ob_subs_t *self, void *id, int create)
 {
-    zlistx_t *names = zhashx_lookup(self->consumers, consumer);
-    if (!names && create) {
-        names = zlistx_new();
-        if (!names)
-            return NULL;
-        zlistx_set_destructor(names, (zlistx_destructor_fn *)zstr_free);
-        zlistx_set_duplicator(names, (zlistx_duplicator_fn *)strdup);
-        zlistx_set_comparator(names, (zlistx_comparator_fn *)strcmp);
-        if (zhashx_insert(self->consumers, consumer, names)) {
-            zlistx_destroy(&names);
-            return NULL;
-        }
+    s_consumer_t *c = zhashx_lookup(self->consumers, id);
+    if (c || !create)
+        return c;
+    c = calloc(1, sizeof *c);
+    if (!c || !(c->names = zlistx_new())) {
+        free(c);
+        return NULL;
     }
-    return names;
+    c->id = id;
+    zlistx_set_destructor(c->names, (zlistx_destructor_fn *)zstr_free);
+    zlistx_set_duplicator(c->names, (zlistx_duplicator_fn *)strdup);
+    zlistx_set_comparator(c->names, (zlistx_comparator_fn *)strcmp);
+    if (zhashx_insert(self->consumers, id, c)) {
+        zlistx_destroy(&c->names);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* The names of the subscriptions consumer id is attached to, or NULL. */
+static zlistx_t *
+s_consumer_subs(ob_subs_t *self, void *id)
+{
+    s_consumer_t *c = s_consumer(self, id, 0);
+    return c ? c->names : NULL;
 }
 
 static void
-s_names_free(void **item_p)
+s_consumer_free(void **item_p)
 {
-    zlistx_t *names = *item_p;
-    zlistx_destroy(&names);
+    s_consumer_t *c = *item_p;
+    if (c) {
+        zlistx_destroy(&c->names);
+        free(c);
+    }
     *item_p = NULL;
 }
 
-/* Takes consumer off sub: its pending deliveries end unacked (no delay). */
+/* c sent a PING, ACK or NACK, which showed it took every DELIVER sent to it up to mark (0:
+   none; PROTOCOL.md 12.9). If that lets it be sent DELIVERs again, its subscriptions may
+   deliver. */
 static void
-s_detach(ob_subs_t *self, s_sub_t *sub, void *consumer, int64_t now)
+s_consumer_heard(ob_subs_t *self, s_consumer_t *c, uint64_t mark)
+{
+    int was_open = s_consumer_open(self, c);
+    c->heard = c->sent;
+    if (mark > c->read)
+        c->read = mark < c->sent ? mark : c->sent;
+    if (was_open || !s_consumer_open(self, c))
+        return;
+    for (const char *name = zlistx_first(c->names); name; name = zlistx_next(c->names)) {
+        s_sub_t *sub = zhashx_lookup(self->subs, name);
+        if (sub)
+            s_activate(self, sub);
+    }
+}
+
+/* Takes consumer c off sub: its pending deliveries end unacked (no delay), and no flight
+   keeps it as the consumer of its last copy (an unread one becomes an orphan of c, which
+   may stay attached to other subscriptions). */
+static void
+s_detach(ob_subs_t *self, s_sub_t *sub, s_consumer_t *c, int64_t now)
 {
     for (size_t i = 0; i < sub->consumer_count; i++)
-        if (sub->consumers[i] == consumer) {
+        if (sub->consumers[i] == c) {
             sub->consumers[i] = sub->consumers[--sub->consumer_count];
             break;
         }
-    s_flight_t *f = sub->lists[F_PENDING].head;
-    while (f) {
-        s_flight_t *next = f->next;
-        if (f->consumer == consumer)
-            s_flight_unacked(self, f, 0, now);
-        f = next;
+    for (int state = F_PENDING; state < F_STATES; state++) {
+        s_flight_t *f = sub->lists[state].head;
+        while (f) {
+            s_flight_t *next = f->next;
+            if (f->sent_to == c)
+                s_flight_orphan(f);
+            if (f->consumer == c)
+                s_flight_unacked(self, f, 0, now);
+            f = next;
+        }
     }
 }
 
@@ -749,14 +841,12 @@ static void
 s_sub_remove(ob_subs_t *self, s_sub_t *sub, int tell)
 {
     for (size_t i = 0; i < sub->consumer_count; i++) {
-        zlistx_t *names = s_consumer_subs(self, sub->consumers[i], 0);
-        if (names) {
-            void *node = zlistx_find(names, sub->name);
-            if (node)
-                zlistx_delete(names, node);
-        }
+        zlistx_t *names = sub->consumers[i]->names;
+        void *node = zlistx_find(names, sub->name);
+        if (node)
+            zlistx_delete(names, node);
         if (tell && self->gone)
-            self->gone(self->arg, sub->consumers[i], sub->name);
+            self->gone(self->arg, sub->consumers[i]->id, sub->name);
     }
     if (sub->active)
         zlistx_delete(self->active, sub->active);
@@ -886,6 +976,7 @@ ob_subs_new(ob_store_t *store, ob_subs_deliver_fn *deliver, ob_subs_gone_fn *gon
     self->topics = zhashx_new();
     self->consumers = zhashx_new();
     self->per_consumer = OB_SUBS_PER_CLIENT_DEFAULT;
+    self->max_unread = OB_UNREAD_BYTES_DEFAULT;
     self->active = zlistx_new();
     self->dirty = zlistx_new();
     self->deleted = zlistx_new();
@@ -901,7 +992,7 @@ ob_subs_new(ob_store_t *store, ob_subs_deliver_fn *deliver, ob_subs_gone_fn *gon
     zhashx_set_key_comparator(self->consumers, s_ptr_cmp);
     zhashx_set_key_duplicator(self->consumers, NULL);
     zhashx_set_key_destructor(self->consumers, NULL);
-    zhashx_set_destructor(self->consumers, s_names_free);
+    zhashx_set_destructor(self->consumers, s_consumer_free);
     zlistx_set_duplicator(self->deleted, (zlistx_duplicator_fn *)strdup);
     zlistx_set_destructor(self->deleted, (zlistx_destructor_fn *)zstr_free);
 
@@ -1040,7 +1131,7 @@ ob_subs_subscribe(ob_subs_t *self, void *consumer, const char *owner, const ob_w
 
     /* Checked before anything is created; ob_subs_attach checks again, for SUBSCRIBEs
        deferred to the same commit. */
-    zlistx_t *names = s_consumer_subs(self, consumer, 0);
+    zlistx_t *names = s_consumer_subs(self, consumer);
     if (names && zlistx_size(names) >= self->per_consumer && !zlistx_find(names, name))
         return OB_ERR_LIMIT;
 
@@ -1092,6 +1183,13 @@ ob_subs_set_max_per_consumer(ob_subs_t *self, size_t max)
     self->per_consumer = max;
 }
 
+void
+ob_subs_set_max_unread(ob_subs_t *self, uint64_t bytes)
+{
+    assert(bytes >= 1);
+    self->max_unread = bytes;
+}
+
 int
 ob_subs_attach(ob_subs_t *self, void *consumer, const char *name)
 {
@@ -1099,16 +1197,17 @@ ob_subs_attach(ob_subs_t *self, void *consumer, const char *name)
     if (!sub)
         return OB_ERR_NO_SUCH_SUBSCRIPTION;
     for (size_t i = 0; i < sub->consumer_count; i++)
-        if (sub->consumers[i] == consumer)
+        if (sub->consumers[i]->id == consumer)
             return 0; /* already attached: SUBSCRIBED again, nothing else */
-    zlistx_t *names = s_consumer_subs(self, consumer, 1);
-    if (!names)
+    s_consumer_t *c = s_consumer(self, consumer, 1);
+    if (!c)
         return -ENOMEM;
+    zlistx_t *names = c->names;
     if (zlistx_size(names) >= self->per_consumer)
         return OB_ERR_LIMIT;
     if (sub->consumer_count == sub->consumer_cap) {
         size_t cap = sub->consumer_cap ? 2 * sub->consumer_cap : 2;
-        void **grown = realloc(sub->consumers, cap * sizeof *grown);
+        s_consumer_t **grown = realloc(sub->consumers, cap * sizeof *grown);
         if (!grown)
             return -ENOMEM;
         sub->consumers = grown;
@@ -1116,7 +1215,7 @@ ob_subs_attach(ob_subs_t *self, void *consumer, const char *name)
     }
     if (!zlistx_add_end(names, sub->name))
         return -ENOMEM;
-    sub->consumers[sub->consumer_count++] = consumer;
+    sub->consumers[sub->consumer_count++] = c;
     s_activate(self, sub);
     return 0;
 }
@@ -1124,13 +1223,13 @@ ob_subs_attach(ob_subs_t *self, void *consumer, const char *name)
 int
 ob_subs_unsubscribe(ob_subs_t *self, void *consumer, const char *name)
 {
-    zlistx_t *names = s_consumer_subs(self, consumer, 0);
-    void *node = names ? zlistx_find(names, (void *)name) : NULL;
+    s_consumer_t *c = s_consumer(self, consumer, 0);
+    void *node = c ? zlistx_find(c->names, (void *)name) : NULL;
     s_sub_t *sub = zhashx_lookup(self->subs, name);
     if (!node || !sub)
         return OB_ERR_NO_SUCH_SUBSCRIPTION;
-    zlistx_delete(names, node);
-    s_detach(self, sub, consumer, zclock_mono());
+    zlistx_delete(c->names, node);
+    s_detach(self, sub, c, zclock_mono());
     if (sub->ephemeral && sub->consumer_count == 0) {
         s_sub_remove(self, sub, 0);
         self->stats.subscriptions--;
@@ -1141,15 +1240,16 @@ ob_subs_unsubscribe(ob_subs_t *self, void *consumer, const char *name)
 void
 ob_subs_detach_all(ob_subs_t *self, void *consumer)
 {
-    zlistx_t *names = s_consumer_subs(self, consumer, 0);
-    if (!names)
+    s_consumer_t *c = s_consumer(self, consumer, 0);
+    if (!c)
         return;
+    zlistx_t *names = c->names;
     int64_t now = zclock_mono();
     for (const char *name = zlistx_first(names); name; name = zlistx_next(names)) {
         s_sub_t *sub = zhashx_lookup(self->subs, name);
         if (!sub)
             continue;
-        s_detach(self, sub, consumer, now);
+        s_detach(self, sub, c, now);
         if (sub->ephemeral && sub->consumer_count == 0) {
             /* not s_sub_remove, which would edit `names` while we walk it; with no
                consumer left and nothing persisted, this is all there is to remove */
@@ -1166,10 +1266,9 @@ ob_subs_detach_all(ob_subs_t *self, void *consumer)
     zhashx_delete(self->consumers, consumer);
 }
 
-/* Finds the flight (sub, topic, seq) of msg pending to consumer, or NULL. */
+/* Finds the flight (sub, topic, seq) of msg, in whatever state, or NULL. */
 static s_flight_t *
-s_find_pending(ob_subs_t *self, void *consumer, const ob_wire_msg_t *msg, s_sub_t **ret_sub,
-               s_pos_t **ret_pos)
+s_find(ob_subs_t *self, const ob_wire_msg_t *msg, s_sub_t **ret_sub, s_pos_t **ret_pos)
 {
     s_sub_t *sub = zhashx_lookup(self->subs, msg->sub);
     s_pos_t *pos = sub ? zhashx_lookup(sub->positions, msg->topic) : NULL;
@@ -1178,55 +1277,83 @@ s_find_pending(ob_subs_t *self, void *consumer, const ob_wire_msg_t *msg, s_sub_
     if (!pos)
         return NULL;
     s_flight_t probe = {.pos = pos, .seq = msg->seq};
-    s_flight_t *f = zhashx_lookup(sub->flights, &probe);
-    return f && f->state == F_PENDING && f->consumer == consumer ? f : NULL;
+    return zhashx_lookup(sub->flights, &probe);
+}
+
+/* An ACK or NACK from c named flight f (NULL: none is held): c took the copy of f sent to it
+   and every DELIVER before it. When that copy is no longer held (f done, or sent to another
+   since), c is taken to have read up to its last orphan (PROTOCOL.md 12.9). */
+static void
+s_shown(ob_subs_t *self, s_consumer_t *c, const s_flight_t *f)
+{
+    s_consumer_heard(self, c, f && f->sent_to == c ? f->mark : c->orphan);
+}
+
+/* f, pending to c, is acked by c. */
+static void
+s_acked(ob_subs_t *self, s_consumer_t *c, s_flight_t *f)
+{
+    s_shown(self, c, f); /* before s_flight_done: the copy it took is not an orphan */
+    s_flight_done(self, f);
+    self->stats.acked++;
 }
 
 void
 ob_subs_ack(ob_subs_t *self, void *consumer, const ob_wire_msg_t *msg)
 {
+    s_consumer_t *c = s_consumer(self, consumer, 0);
+    if (!c)
+        return; /* attached to nothing: nothing was delivered to it */
     s_sub_t *sub = NULL;
     s_pos_t *pos = NULL;
-    s_flight_t *f = s_find_pending(self, consumer, msg, &sub, &pos);
-    if (f) {
-        s_flight_done(self, f);
-        self->stats.acked++;
-    }
+    s_flight_t *f = s_find(self, msg, &sub, &pos);
+    if (f && f->state == F_PENDING && f->consumer == c)
+        s_acked(self, c, f);
+    else
+        s_shown(self, c, f);
     if (!msg->upto || !pos || msg->seq <= pos->floor)
         return;
-    /* Cumulative: every flight of pos pending to consumer with seq <= msg->seq. Look the
-       seqs above the floor up one by one when there are fewer of them than pending flights
-       (the usual case: a consumer acking every N deliveries), else walk the pending list;
-       either way the cost is bounded by the credit. */
+    /* Cumulative: every flight of pos pending to c with seq <= msg->seq. Look the seqs above
+       the floor up one by one when there are fewer of them than pending flights (the usual
+       case: a consumer acking every N deliveries), else walk the pending list; either way
+       the cost is bounded by the credit. */
     if (msg->seq - pos->floor <= sub->lists[F_PENDING].size) {
         for (uint64_t seq = pos->floor + 1; seq < msg->seq; seq++) {
             s_flight_t probe = {.pos = pos, .seq = seq};
             f = zhashx_lookup(sub->flights, &probe);
-            if (f && f->state == F_PENDING && f->consumer == consumer) {
-                s_flight_done(self, f);
-                self->stats.acked++;
-            }
+            if (f && f->state == F_PENDING && f->consumer == c)
+                s_acked(self, c, f);
         }
         return;
     }
     f = sub->lists[F_PENDING].head;
     while (f) {
         s_flight_t *next = f->next;
-        if (f->pos == pos && f->seq <= msg->seq && f->consumer == consumer) {
-            s_flight_done(self, f);
-            self->stats.acked++;
-        }
+        if (f->pos == pos && f->seq <= msg->seq && f->consumer == c)
+            s_acked(self, c, f);
         f = next;
     }
 }
 
 void
+ob_subs_ping(ob_subs_t *self, void *consumer)
+{
+    s_consumer_t *c = s_consumer(self, consumer, 0);
+    if (c)
+        s_consumer_heard(self, c, 0);
+}
+
+void
 ob_subs_nack(ob_subs_t *self, void *consumer, const ob_wire_msg_t *msg)
 {
+    s_consumer_t *c = s_consumer(self, consumer, 0);
+    if (!c)
+        return;
     s_sub_t *sub = NULL;
     s_pos_t *pos = NULL;
-    s_flight_t *f = s_find_pending(self, consumer, msg, &sub, &pos);
-    if (f) {
+    s_flight_t *f = s_find(self, msg, &sub, &pos);
+    s_shown(self, c, f);
+    if (f && f->state == F_PENDING && f->consumer == c) {
         self->stats.nacked++;
         s_flight_unacked(self, f, msg->delay_ms, zclock_mono());
     }
@@ -1274,9 +1401,10 @@ typedef struct s_read {
    attempt) of flights to the next consumers, as few DELIVERs as they take: each sent one
    becomes pending. A consumer found gone is detached (its other deliveries become
    available) and the next one is tried, as is the next after a consumer whose queue is
-   full. With none left, the rest wait in `ready` for a consumer; when every one is full,
-   they are tried again OB_SUBS_FULL_RETRY_MS later (they keep their credit meanwhile, so
-   a full consumer soon stops the reading). */
+   full; a consumer that is not open (s_consumer_open: slow, or at its unread limit) is
+   passed over. With none left, the rest wait in `ready` until a consumer opens or
+   attaches; when a consumer was full, they are tried again OB_SUBS_FULL_RETRY_MS later
+   (they keep their credit meanwhile, so a full consumer soon stops the reading). */
 static void
 s_send(ob_subs_t *self, s_sub_t *sub, s_flight_t *const *flights, const ob_store_event_t *events,
        size_t count)
@@ -1295,13 +1423,17 @@ s_send(ob_subs_t *self, s_sub_t *sub, s_flight_t *const *flights, const ob_store
         msg->skipped = first->pos->skipped;
         for (size_t i = 0; i < left; i++)
             msg->times[i] = events[sent + i].time_us;
-        void *consumer = NULL;
+        s_consumer_t *consumer = NULL;
         size_t tries = sub->consumer_count;
         int full = 0, rc = 0;
         while (sub->consumer_count && tries--) {
             consumer = sub->consumers[sub->rr++ % sub->consumer_count];
+            if (!s_consumer_open(self, consumer)) {
+                consumer = NULL;
+                continue;
+            }
             msg->count = (uint32_t)left; /* the sink lowers it to what it sends */
-            rc = self->deliver(self->arg, consumer, msg, events + sent, left);
+            rc = self->deliver(self->arg, consumer->id, msg, events + sent, left);
             if (rc > 0)
                 break;
             if (rc == OB_SUBS_GONE)
@@ -1320,10 +1452,17 @@ s_send(ob_subs_t *self, s_sub_t *sub, s_flight_t *const *flights, const ob_store
             return;
         }
         first->pos->skipped = 0;
+        consumer->sent += OB_SUBS_DELIVER_COST;
+        for (size_t i = sent; i < sent + (size_t)rc; i++)
+            consumer->sent += events[i].event_len;
         for (size_t i = sent; i < sent + (size_t)rc; i++) {
             s_flight_t *f = flights[i];
             s_flight_move(sub, f, F_PENDING, self->now + sub->ack_wait_ms);
             f->consumer = consumer;
+            if (f->sent_to != consumer)
+                s_flight_orphan(f); /* its earlier copy was read (the consumer is open) */
+            f->sent_to = consumer;
+            f->mark = consumer->sent;
             f->attempt++;
             self->stats.delivered++;
             sub->delivered++;
@@ -1460,7 +1599,7 @@ s_sub_pump(ob_subs_t *self, s_sub_t *sub, size_t budget)
 {
     size_t made = 0;
     s_flight_t *f;
-    while (made < budget && sub->consumer_count && (f = sub->lists[F_READY].head)) {
+    while (made < budget && s_sub_open(self, sub) && (f = sub->lists[F_READY].head)) {
         s_read_t r = {.self = self, .sub = sub, .pos = f->pos, .flight = f};
         int rc = ob_store_scan(self->store, f->pos->topic->name, f->seq, 1, s_on_redeliver, &r,
                                NULL, NULL);
@@ -1475,7 +1614,7 @@ s_sub_pump(ob_subs_t *self, s_sub_t *sub, size_t budget)
         made++;
     }
     s_pos_t *pos;
-    while (made < budget && sub->consumer_count && zhashx_size(sub->flights) < sub->credit &&
+    while (made < budget && s_sub_open(self, sub) && zhashx_size(sub->flights) < sub->credit &&
            (pos = zlistx_first(sub->readable))) {
         zlistx_delete(sub->readable, pos->readable);
         pos->readable = NULL;
@@ -1533,8 +1672,15 @@ ob_subs_tick(ob_subs_t *self, int64_t now)
         if (zhashx_size(sub->flights) == 0)
             continue;
         s_flight_t *f;
-        while ((f = sub->lists[F_PENDING].head) && f->due <= now)
+        while ((f = sub->lists[F_PENDING].head) && f->due <= now) {
+            /* unacked in time: if its consumer sent nothing since this copy went, the copy
+               may still wait in the socket; the consumer is slow (PROTOCOL.md 12.9) and gets
+               nothing, this copy again included, until it sends something */
+            s_consumer_t *c = f->consumer;
+            if (c && f->mark > c->read && f->mark > c->heard && f->mark > c->slow)
+                c->slow = f->mark;
             s_flight_unacked(self, f, s_backoff(sub, f->attempt + 1), now);
+        }
         f = sub->lists[F_WAITING].head;
         while (f) {
             s_flight_t *next = f->next;

@@ -45,6 +45,9 @@ extern "C" {
 #define OB_SUBS_DLQ_PREFIX "dlq."          /* dead letters of sub S go to topic dlq.S */
 #define OB_SUBS_POS_RECORD_MAX OB_BODY_MAX /* bytes in a persisted position */
 #define OB_SUBS_OWNER_MAX 64               /* bytes in an owner: a client name (perms.h) */
+#define OB_SUBS_DELIVER_COST 1024          /* bytes a DELIVER counts beyond its events: its */
+/* header and body (OB_SERVER_DELIVER_MAX at most, far less for one event) and libzmq's records
+   of its frames, so that many small deliveries count for what they hold (PROTOCOL.md 12.9) */
 
 typedef struct ob_subs ob_subs_t;
 
@@ -103,6 +106,11 @@ int ob_subs_subscribe(ob_subs_t *self, void *consumer, const char *owner, const 
    OB_SUBS_PER_CLIENT_DEFAULT): a SUBSCRIBE or attach beyond it is OB_ERR_LIMIT. */
 void ob_subs_set_max_per_consumer(ob_subs_t *self, size_t max);
 
+/* Sets the bytes of DELIVERs sent to one consumer and not yet shown taken (ACK, NACK) beyond
+   which it is sent nothing (>= 1; the default is OB_UNREAD_BYTES_DEFAULT; PROTOCOL.md 12.9).
+   A consumer under it gets one more DELIVER, so it holds at most this plus one DELIVER. */
+void ob_subs_set_max_unread(ob_subs_t *self, uint64_t bytes);
+
 /* Attaches consumer to subscription sub (after a deferred SUBSCRIBE). Returns 0 or
    OB_ERR_NO_SUCH_SUBSCRIPTION (deleted meanwhile), OB_ERR_LIMIT (consumer attached to its
    maximum of subscriptions) or -ENOMEM. */
@@ -115,9 +123,13 @@ int ob_subs_unsubscribe(ob_subs_t *self, void *consumer, const char *sub);
 /* Detaches consumer from every subscription (its session ended). */
 void ob_subs_detach_all(ob_subs_t *self, void *consumer);
 
-/* ACK and NACK from consumer; anything not pending to it is ignored (PROTOCOL.md 12.4). */
+/* ACK and NACK from consumer; anything not pending to it is ignored (PROTOCOL.md 12.4),
+   except as a sign of what it read (12.9). */
 void ob_subs_ack(ob_subs_t *self, void *consumer, const ob_wire_msg_t *msg);
 void ob_subs_nack(ob_subs_t *self, void *consumer, const ob_wire_msg_t *msg);
+
+/* PING from consumer: it is alive, which ends its slowness (PROTOCOL.md 12.9). */
+void ob_subs_ping(ob_subs_t *self, void *consumer);
 
 /* SUB_REPOSITION. Returns 0, OB_ERR_NO_SUCH_SUBSCRIPTION or OB_ERR_STORAGE. */
 int ob_subs_reposition(ob_subs_t *self, const ob_wire_msg_t *msg);

@@ -25,6 +25,7 @@
 #include "subs.h"
 
 #define T_REFUSE_MS 1500 /* a refused client must not be welcomed within this */
+#define T_CLOSE_MS 1000  /* a closed client's place is free within this */
 #define T_LENGTHY "oms-with-a-rather-long-client-name-012345" /* over 31 bytes */
 
 typedef struct {
@@ -649,6 +650,36 @@ test_reload(void **state)
     zsock_destroy(&root);
 }
 
+/* A CURVE session ends when its connection closes (PROTOCOL.md 10), as a plaintext one does:
+   with max_clients 1, a client that closes its socket without a word lets another in at
+   once. The monitor's descriptor binding works the same under CURVE. */
+static void
+test_session_ends_at_close(void **state)
+{
+    t_sec_t *sec = *state;
+    t_broker_stop(sec->fx);
+    t_broker_start(sec->fx, "--curve", "1", "--cert", sec->broker, "--permissions", sec->perms,
+                   "--max-clients", "1", NULL);
+    zsock_t *first = s_peer(sec, sec->oms7);
+    zsock_t *second = s_peer_new(sec, sec->ops, NULL);
+    s_send_hello(second);
+    t_expect_error(second, 0, OB_ERR_LIMIT);
+    zsock_destroy(&first);
+    int64_t closed = zclock_mono();
+    int welcomed = 0;
+    while (!welcomed && zclock_mono() - closed < T_CLOSE_MS) {
+        s_send_hello(second); /* LIMIT until the broker read the close, then WELCOME */
+        t_msg_t reply;
+        assert_int_equal(t_recv(second, &reply, T_TIMEOUT_MS), 0);
+        welcomed = reply.wire.command == OB_CMD_WELCOME;
+        if (!welcomed)
+            assert_int_equal(reply.wire.code, ob_error_to_wire(OB_ERR_LIMIT));
+        t_msg_clear(&reply);
+    }
+    assert_true(welcomed);
+    zsock_destroy(&second);
+}
+
 /* liborderbus with cert and broker_cert: a known key publishes; one of the two alone, or an
    unreadable certificate, is refused by ob_client_new; an unknown key never connects. */
 static void
@@ -826,6 +857,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_permissions_table, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_subscription_owner, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_reload, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_session_ends_at_close, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_client_library, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_sighup_process, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_start_errors, s_setup, s_teardown),

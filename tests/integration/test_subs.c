@@ -114,6 +114,19 @@ s_next(zsock_t *peer, const char *sub, uint32_t *ret_attempt)
     return seq;
 }
 
+/* PING, and its PONG: a consumer that sends nothing after a delivery is slow once its ack
+   deadline passes, and is not sent it again until it does (PROTOCOL.md 12.9). */
+static void
+s_ping(zsock_t *peer)
+{
+    ob_wire_msg_t *msg = s_msg(OB_CMD_PING, 0);
+    t_send(peer, msg, NULL, 0);
+    free(msg);
+    t_msg_t pong;
+    t_expect(peer, OB_CMD_PONG, &pong);
+    t_msg_clear(&pong);
+}
+
 static void
 s_ack(zsock_t *peer, const char *sub, const char *topic, uint64_t seq, int upto)
 {
@@ -440,7 +453,9 @@ test_nack_and_ack_timeout(void **state)
     assert_true(zclock_mono() - nacked >= 300);
     /* no ack: after ack_wait_ms (200), then backoff D(4) = 100 * 2^2 = 400 ms, counted from
        when the broker sent attempt 3, which the test only knows was at least 300 ms after
-       `nacked` (a clock read on receipt would be late by the delivery's own latency) */
+       `nacked` (a clock read on receipt would be late by the delivery's own latency); the
+       PING shows the consumer alive since the copy went, so the copy comes to it again */
+    s_ping(sub);
     assert_int_equal(s_next(sub, "redo", &attempt), 1);
     assert_int_equal(attempt, 4);
     assert_true(zclock_mono() - nacked >= 300 + 600);
@@ -473,9 +488,11 @@ test_dead_letter(void **state)
     t_publish(fx, pub, "oms.9", "poison", NULL);
     t_msg_t first;
     s_deliver(sub, "fail", "oms.9", 1, &first);
+    s_ping(sub); /* alive, not acking: redelivered to it */
     uint32_t attempt = 0;
     assert_int_equal(s_next(sub, "fail", &attempt), 1); /* timed out once */
     assert_int_equal(attempt, 2);
+    s_ping(sub);
     /* timed out again: max_attempts reached, dead-lettered */
     t_msg_t letter;
     s_deliver(watch, "dl-watch", "dlq.fail", 1, &letter);

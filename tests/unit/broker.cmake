@@ -48,3 +48,15 @@ set_tests_properties(test_broker_endpoint_ipv6 PROPERTIES TIMEOUT 60 SKIP_RETURN
 ob_cmocka_test(test_broker_diskfull TIMEOUT 120
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_diskfull.c
   LIBS ob_test_peer -Wl,--wrap=mdb_txn_commit -Wl,--wrap=zclock_mono)
+# The broker's memory within its documented bound under stalled consumers and connection
+# floods: a real broker process (broker_proc.h) and raw peers (README "Memory").
+ob_cmocka_test(test_memory TIMEOUT 240
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_memory.c
+  LIBS ob_test_peer ob_broker_proc)
+if(OB_INSTRUMENTED)
+  target_compile_definitions(test_memory PRIVATE OB_TEST_RSS_UNRELIABLE)
+endif()
+# A session ends when its connection closes, SIGKILL included (PROTOCOL.md 5.4, 15).
+ob_cmocka_test(test_sessions TIMEOUT 60
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_sessions.c
+  LIBS ob_test_peer ob_broker_proc)

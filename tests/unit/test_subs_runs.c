@@ -1,7 +1,8 @@
 /*  test_subs_runs: the subscriptions engine (broker/subs.c) sending DELIVER runs
     (PROTOCOL.md 12.3) through a sink that stands in for the server (subs.h): consumers that
     take runs of different sizes, whose queues fill up, or whose connections go, in the
-    middle of a run, and a run whose buffer cannot be allocated. A real store in a scratch
+    middle of a run, and a run whose buffer cannot be allocated; and what a consumer may hold
+    unread (PROTOCOL.md 12.9): its byte limit, slowness, orphaned copies. A real store in a scratch
     directory, no sockets, and a clock of the test's own, so that what is waiting is released
     exactly when the test says. */
 #include <setjmp.h>
@@ -157,9 +158,11 @@ s_teardown(void **state)
     return 0;
 }
 
-/* Subscribes a (ephemeral, from the first event, credit 1000), then attaches b. */
+/* Subscribes a (ephemeral, from the first event, with credit and ack_wait_ms, 0: the
+   defaults; backoff 0), then attaches b. */
 static void
-s_subscribe(t_fixture_t *fx, t_consumer_t *a, t_consumer_t *b)
+s_subscribe_with(t_fixture_t *fx, t_consumer_t *a, t_consumer_t *b, uint32_t credit,
+                 uint32_t ack_wait_ms)
 {
     ob_wire_msg_t *msg = calloc(1, sizeof *msg);
     assert_non_null(msg);
@@ -168,6 +171,10 @@ s_subscribe(t_fixture_t *fx, t_consumer_t *a, t_consumer_t *b)
     msg->pattern_count = 1;
     snprintf(msg->patterns[0], sizeof msg->patterns[0], T_TOPIC);
     msg->start = OB_START_EARLIEST;
+    msg->credit = credit;
+    msg->ack_wait_ms = ack_wait_ms;
+    msg->backoff_ms = 0; /* an unacked copy is ready again at once */
+    msg->max_attempts = 0;
     int created = 0, defer = 1;
     assert_int_equal(ob_subs_subscribe(fx->subs, a, NULL, msg, fx->name, &created, &defer), 0);
     assert_true(created);
@@ -175,6 +182,30 @@ s_subscribe(t_fixture_t *fx, t_consumer_t *a, t_consumer_t *b)
     free(msg);
     if (b)
         assert_int_equal(ob_subs_attach(fx->subs, b, fx->name), 0);
+}
+
+/* The same with credit 1000 and ack_wait_ms 30 s. */
+static void
+s_subscribe(t_fixture_t *fx, t_consumer_t *a, t_consumer_t *b)
+{
+    s_subscribe_with(fx, a, b, 0, 0);
+}
+
+/* ACK (or NACK if nack) of seq from consumer c. */
+static void
+s_ack(t_fixture_t *fx, t_consumer_t *c, uint64_t seq, int nack)
+{
+    ob_wire_msg_t *msg = calloc(1, sizeof *msg);
+    assert_non_null(msg);
+    ob_wire_msg_init(msg, nack ? OB_CMD_NACK : OB_CMD_ACK);
+    snprintf(msg->sub, sizeof msg->sub, "%s", fx->name);
+    snprintf(msg->topic, sizeof msg->topic, T_TOPIC);
+    msg->seq = seq;
+    if (nack)
+        ob_subs_nack(fx->subs, c, msg);
+    else
+        ob_subs_ack(fx->subs, c, msg);
+    free(msg);
 }
 
 /* Pumps at now until nothing is left to deliver. */
@@ -290,6 +321,94 @@ test_no_memory_for_a_run(void **state)
     assert_true(a.messages >= 3); /* the first alone, then runs of at most 64 */
 }
 
+/* max_unread_bytes: a consumer is sent DELIVERs while what it has not shown it took is
+   below the limit (3 DELIVERs' cost here: it gets 3), and an ACK shows it took every DELIVER
+   up to the acked one's: 2 of them, so it gets 2 more. */
+static void
+test_unread_limit(void **state)
+{
+    t_fixture_t *fx = *state;
+    static t_consumer_t a = {.max_run = 1, .takes = -1};
+    ob_subs_set_max_unread(fx->subs, 3 * OB_SUBS_DELIVER_COST);
+    s_subscribe(fx, &a, NULL);
+    s_pump_all(fx, T_NOW);
+    assert_int_equal(a.messages, 3);
+    ob_subs_ping(fx->subs, &a); /* alive, but a PING shows nothing read */
+    s_pump_all(fx, T_NOW);
+    assert_int_equal(a.messages, 3);
+    s_ack(fx, &a, 2, 0);
+    s_pump_all(fx, T_NOW);
+    assert_int_equal(a.messages, 5);
+    for (int seq = 1; seq <= 5; seq++)
+        assert_int_equal(a.seen[seq], 1);
+    assert_int_equal(a.seen[6], 0);
+}
+
+/* A copy whose ack deadline passes before its consumer sent anything after it makes the
+   consumer slow: nothing is redelivered to it, the other consumer gets the copies, and
+   only once it speaks (a PING) is it sent anything again. */
+static void
+test_slow_consumer(void **state)
+{
+    t_fixture_t *fx = *state;
+    static t_consumer_t a = {.max_run = 64, .takes = -1}, b = {.max_run = 64, .takes = -1};
+    s_subscribe_with(fx, &a, NULL, 10, OB_ACK_WAIT_MS_MIN);
+    s_pump_all(fx, T_NOW);
+    for (int seq = 1; seq <= 10; seq++)
+        assert_int_equal(a.seen[seq], 1);
+    int64_t later = T_NOW + OB_ACK_WAIT_MS_MIN + 1;
+    ob_subs_tick(fx->subs, later);
+    s_pump_all(fx, later);
+    assert_int_equal(a.seen[1], 1); /* slow: not again, though it is the only consumer */
+    assert_int_equal(ob_subs_attach(fx->subs, &b, fx->name), 0);
+    s_pump_all(fx, later);
+    for (int seq = 1; seq <= 10; seq++) {
+        assert_int_equal(a.seen[seq], 1);
+        assert_int_equal(b.attempt[seq], 2);
+    }
+    /* b's copies time out too, b is slow as well; a speaks and gets them */
+    int64_t last = later + OB_ACK_WAIT_MS_MIN + 1;
+    ob_subs_tick(fx->subs, last);
+    s_pump_all(fx, last);
+    assert_int_equal(a.seen[1], 1);
+    ob_subs_ping(fx->subs, &a);
+    s_pump_all(fx, last);
+    for (int seq = 1; seq <= 10; seq++)
+        assert_int_equal(a.attempt[seq], 3);
+    assert_int_equal(b.seen[11], 0);
+}
+
+/* Copies taken from a consumer unread (here acked by another) are orphans: the consumer's
+   later ACK of one of them still shows what it read, so it is not stuck at its limit. */
+static void
+test_orphan_ack(void **state)
+{
+    t_fixture_t *fx = *state;
+    static t_consumer_t a = {.max_run = 1, .takes = -1}, b = {.max_run = 1, .takes = -1};
+    ob_subs_set_max_unread(fx->subs, 3 * OB_SUBS_DELIVER_COST);
+    s_subscribe_with(fx, &a, NULL, 3, OB_ACK_WAIT_MS_MIN);
+    s_pump_all(fx, T_NOW);
+    assert_int_equal(a.messages, 3); /* at its limit, and its credit */
+    int64_t later = T_NOW + OB_ACK_WAIT_MS_MIN + 1;
+    ob_subs_tick(fx->subs, later);
+    assert_int_equal(ob_subs_attach(fx->subs, &b, fx->name), 0);
+    s_pump_all(fx, later);
+    for (int seq = 1; seq <= 3; seq++) {
+        assert_int_equal(b.attempt[seq], 2);
+        s_ack(fx, &b, (uint64_t)seq, 0);
+    }
+    s_pump_all(fx, later);
+    assert_int_equal(b.messages, 6); /* 4..6: a is slow and at its limit */
+    assert_int_equal(a.messages, 3);
+    s_ack(fx, &a, 1, 0); /* acked by b already: an orphan, and a speaks */
+    int64_t last = later + OB_ACK_WAIT_MS_MIN + 1;
+    ob_subs_tick(fx->subs, last); /* b sent nothing since 4..6: slow */
+    s_pump_all(fx, last);
+    for (int seq = 4; seq <= 6; seq++)
+        assert_int_equal(a.attempt[seq], 2);
+    assert_int_equal(a.messages, 6);
+}
+
 int
 main(void)
 {
@@ -298,6 +417,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_full_in_a_run, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_gone_in_a_run, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_no_memory_for_a_run, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_unread_limit, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_slow_consumer, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_orphan_ack, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -84,5 +84,9 @@
 #define OB_CLIENTS_MAX 1000000        /* largest max_clients */
 #define OB_SUBS_PER_CLIENT_DEFAULT 64 /* subscriptions one session is attached to */
 #define OB_PENDING_DEFAULT 4096       /* publishes of one session awaiting their answer */
+#define OB_UNREAD_BYTES_DEFAULT (4ull * 1024 * 1024) /* DELIVER bytes a consumer has not */
+/* shown it took (ACK, NACK) beyond which it is sent nothing (max_unread_bytes, 12.9) */
+#define OB_UNREAD_BYTES_MIN 1024                    /* smallest max_unread_bytes */
+#define OB_UNREAD_BYTES_MAX (1024ull * 1024 * 1024) /* largest max_unread_bytes */
 
 #endif
