@@ -701,8 +701,8 @@ s_job_answered(s_job_t *job, CURLcode code, long status)
         s_job_retry(job, again, code == CURLE_OPERATION_TIMEDOUT ? "timeout" : "connection");
         return;
     }
-    if (status >= 500 || status == 408 || status == 429 || status < 200 ||
-        (status >= 300 && status < 400)) {
+    /* Only what may pass is retried; a 3xx (the API never redirects) is an error to see. */
+    if (status >= 500 || status == 408 || status == 429) {
         if (again == S_LIST)
             job->search = job->posting;
         s_job_retry(job, again, status >= 500 ? "5xx" : "status");

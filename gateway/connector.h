@@ -6,8 +6,14 @@
 
     - Order: commands of one ordering key (ob_oms_command_order_key) run one at a time, in
       delivery order; different keys run concurrently, up to `inflight` requests at once.
-    - Success (2xx) and client errors (4xx but 408 and 429): the outcome is published, and the
-      command acked only after the broker confirmed the outcome.
+      Delivery order is seq order for first deliveries (PROTOCOL.md 12.3); the connector
+      never NACKs a command it will execute, and the broker (0.5) hands a lost consumer's
+      pending deliveries back in the order it delivered them, so a restart keeps the order.
+      The subscription's credit bounds the commands held: a key whose head keeps failing
+      holds its queued commands, and if they fill the credit the other keys wait too.
+    - Success (2xx) and every other answer but those retried below (4xx, and 3xx: the API
+      never redirects): the outcome is published (command.completed for 2xx, else
+      command.failed), and the command acked only after the broker confirmed the outcome.
     - 5xx, 408, 429, a timeout or a failed connection: retried inside the connector with an
       exponential backoff (retry_min_ms doubling up to retry_max_ms). Not a NACK: a NACKed
       command would be redelivered after the later commands of its key, which the broker

@@ -582,6 +582,29 @@ s_value_history(t_fx_t *fx, json_int_t iid)
     return out;
 }
 
+/* A command whose id is done is acked without running again: a redelivery, or an id
+   reused, replays nothing and publishes nothing. */
+static void
+test_duplicate(void **state)
+{
+    t_fx_t *fx = *state;
+    s_connector_start(fx);
+    s_send(fx, s_update("d-1", fx->project, 1, "in_progress", "first"));
+    json_t *first = s_expect(fx, "command.completed", "d-1", 200);
+    s_send(fx, s_update("d-1", fx->project, 1, "in_progress", "replayed"));
+    s_send(fx, s_update("d-2", fx->project, 1, "ready", "second"));
+    json_t *second = s_expect(fx, "command.completed", "d-2", 200);
+    assert_string_not_equal(json_string_value(json_object_get(first, "event_id")),
+                            json_string_value(json_object_get(second, "event_id")));
+    json_decref(first);
+    json_decref(second);
+    s_quiet(fx);
+    char *history = s_value_history(fx, 1);
+    assert_string_equal(history, "first,second");
+    free(history);
+    s_metric_has(fx, "outcome=\"duplicate\"} 1");
+}
+
 /* Many queued commands of two items: each item's run in order, all completed once. */
 static void
 test_order(void **state)
@@ -759,6 +782,7 @@ main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_completed, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_failed, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_duplicate, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_order, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_faults, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_kill9, s_setup, s_teardown),
