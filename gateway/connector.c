@@ -108,6 +108,7 @@ struct s_conn {
     zhashx_t *by_seq;              /* seq text -> job, every held job */
     zhashx_t *by_token;            /* publish token text -> job in S_PUBLISH */
     zlistx_t *slots;               /* jobs waiting for a request slot, in order */
+    zlistx_t *kick;                /* jobs that have become the head of their key, to start */
 };
 
 /* --- small helpers --------------------------------------------------------------------- */
@@ -343,8 +344,22 @@ s_job_finish(s_job_t *job)
     s_job_free(job);
     if (queue && zlistx_size(queue) == 0)
         zhashx_delete(self->keys, key);
-    else if (queue)
-        s_job_start(zlistx_first(queue));
+    else if (queue) /* started by s_kick: a chain of done commands is a loop, not a recursion */
+        zlistx_add_end(self->kick, zlistx_first(queue));
+}
+
+/* Starts the jobs that have become the heads of their keys. Returns 1 if it started any. */
+static int
+s_kick(s_conn_t *self)
+{
+    int any = 0;
+    s_job_t *job;
+    while ((job = zlistx_first(self->kick))) {
+        zlistx_delete(self->kick, zlistx_cursor(self->kick));
+        s_job_start(job);
+        any = 1;
+    }
+    return any;
 }
 
 /* Schedules a retry of job's phase resume after the backoff; reason labels the metric. */
@@ -919,7 +934,7 @@ static void
 s_client_drain(s_conn_t *self)
 {
     for (int more = 1; more;) {
-        more = 0;
+        more = s_kick(self);
         ob_confirm_t confirm;
         while (ob_client_confirm_next(self->client, 0, &confirm) == 0) {
             char token[S_U64_TEXT];
@@ -968,6 +983,7 @@ s_conn_destroy(s_conn_t **self_p)
     }
     zhashx_destroy(&self->by_token);
     zlistx_destroy(&self->slots);
+    zlistx_destroy(&self->kick);
     if (self->multi)
         curl_multi_cleanup(self->multi);
     for (struct curl_slist *h = self->headers; h; h = h->next)
@@ -1086,8 +1102,10 @@ s_conn_new(const ob_connector_config_t *config)
     self->by_seq = zhashx_new();
     self->by_token = zhashx_new();
     self->slots = zlistx_new();
+    self->kick = zlistx_new();
     self->multi = curl_multi_init();
-    if (!ok || !self->keys || !self->by_seq || !self->by_token || !self->slots || !self->multi)
+    if (!ok || !self->keys || !self->by_seq || !self->by_token || !self->slots || !self->kick ||
+        !self->multi)
         goto fail;
     /* The header with the token is built in a buffer wiped at once, as curl copies it. */
     size_t hlen = strlen("X-User-Token: ") + strlen(self->token) + 1;
