@@ -976,11 +976,7 @@ s_conn_destroy(s_conn_t **self_p)
             s_job_free(job); /* unacked: the broker delivers them again */
         zhashx_destroy(&self->by_seq);
     }
-    if (self->keys) {
-        for (zlistx_t *q = zhashx_first(self->keys); q; q = zhashx_next(self->keys))
-            zlistx_destroy(&q);
-        zhashx_destroy(&self->keys);
-    }
+    zhashx_destroy(&self->keys); /* and its queues */
     zhashx_destroy(&self->by_token);
     zlistx_destroy(&self->slots);
     zlistx_destroy(&self->kick);
@@ -1099,6 +1095,8 @@ s_conn_new(const ob_connector_config_t *config)
     while (blen && self->base_url[blen - 1] == '/') /* paths bring their own */
         self->base_url[--blen] = '\0';
     self->keys = zhashx_new();
+    if (self->keys) /* a key's queue goes with its entry */
+        zhashx_set_destructor(self->keys, (zhashx_destructor_fn *)zlistx_destroy);
     self->by_seq = zhashx_new();
     self->by_token = zhashx_new();
     self->slots = zlistx_new();
