@@ -38,6 +38,8 @@
 #define T_QUIET_MS 300        /* "nothing more comes" is watched this long */
 #define T_TIMEOUT_MS 1000     /* the connector's request timeout */
 #define T_HANG_MS 1800        /* an injected hang: beyond the request timeout */
+#define T_BRIEF_MS 400        /* an injected hang within the request timeout */
+#define T_LATE_RETRY_MS 1500  /* a retry that comes after the hung POST was carried out */
 #define T_SLOW_MS 3000        /* an injected slow answer, for the kill -9 */
 #define T_ORDER_N 40          /* commands per item in the order test */
 #define T_MAP_SIZE (8u << 20) /* the test's LMDB map */
@@ -274,7 +276,7 @@ s_env_open(const char *dir)
 }
 
 static void
-s_connector_start(t_fx_t *fx)
+s_connector_start_with(t_fx_t *fx, unsigned retry_min_ms)
 {
     if (!fx->env)
         fx->env = s_env_open(fx->env_dir);
@@ -282,8 +284,18 @@ s_connector_start(t_fx_t *fx)
     ob_connector_config_t c;
     s_config(fx, &c, fx->env);
     c.metrics = &fx->cm;
+    if (retry_min_ms) {
+        c.retry_min_ms = retry_min_ms;
+        c.retry_max_ms = retry_min_ms;
+    }
     fx->conn = ob_connector_start(&c);
     assert_non_null(fx->conn);
+}
+
+static void
+s_connector_start(t_fx_t *fx)
+{
+    s_connector_start_with(fx, 0);
 }
 
 /* Runs the connector in a child process (this program with --child). */
@@ -676,6 +688,64 @@ test_faults(void **state)
     s_metric_has(fx, "reason=\"timeout\"} ");
 }
 
+/* The number of API requests the double has had. */
+static json_int_t
+s_requests(t_fx_t *fx)
+{
+    json_t *state = s_state(fx);
+    json_int_t n = json_integer_value(json_object_get(state, "requests"));
+    json_decref(state);
+    return n;
+}
+
+/* A POST that times out but that the Marketplace carries out before the retry: the retry
+   finds the message in the scope and does not post again. A POST refused with a 503: the
+   retry finds nothing and posts. (The scope listing before each POST is held briefly, so
+   that the fault set meanwhile hits the POST.) */
+static void
+test_post_timeout(void **state)
+{
+    t_fx_t *fx = *state;
+    s_connector_start_with(fx, T_LATE_RETRY_MS);
+    s_connector_ready(fx);
+    json_int_t before = s_requests(fx);
+    /* the scope listing waits a little, so that the next fault is set for the POST */
+    json_decref(
+        s_ctl(fx, "faults", json_pack("{s:i, s:i}", "hang_next", 1, "hang_ms", T_BRIEF_MS)));
+    s_send(fx, s_post("t-1", fx->project, 1, "posted late"));
+    int64_t end = zclock_mono() + 2 * T_WAIT_MS;
+    while (s_requests(fx) == before)
+        if (zclock_mono() > end)
+            fail_msg("the connector did not list the scope");
+    json_decref(s_ctl(fx, "faults", json_pack("{s:i, s:i}", "hang_next", 1, "hang_ms", T_HANG_MS)));
+    json_t *out = s_expect(fx, "command.completed", "t-1", 201);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_object_get(out, "data"), "response"), "content")),
+                        "posted late");
+    json_decref(out);
+    s_quiet(fx);
+    json_t *messages = s_messages(fx);
+    assert_int_equal(json_array_size(messages), 1);
+    json_decref(messages);
+    s_metric_has(fx, "command=\"post_message\",reason=\"timeout\"} 1");
+
+    /* a POST answered 503 before anything was written: the retry finds nothing and posts */
+    before = s_requests(fx);
+    json_decref(
+        s_ctl(fx, "faults", json_pack("{s:i, s:i}", "hang_next", 1, "hang_ms", T_BRIEF_MS)));
+    s_send(fx, s_post("t-2", fx->project, 1, "posted after a 503"));
+    while (s_requests(fx) == before)
+        if (zclock_mono() > end)
+            fail_msg("the connector did not list the scope");
+    json_decref(s_ctl(fx, "faults", json_pack("{s:i, s:i}", "fail_next", 1, "fail_status", 503)));
+    json_decref(s_expect(fx, "command.completed", "t-2", 201));
+    s_quiet(fx);
+    messages = s_messages(fx);
+    assert_int_equal(json_array_size(messages), 2);
+    json_decref(messages);
+    s_metric_has(fx, "command=\"post_message\",reason=\"5xx\"} 1");
+}
+
 /* Waits until the double holds n messages. */
 static void
 s_wait_messages(t_fx_t *fx, size_t n)
@@ -785,6 +855,7 @@ main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_duplicate, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_order, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_faults, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_post_timeout, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_kill9, s_setup, s_teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
