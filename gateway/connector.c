@@ -250,8 +250,9 @@ s_db_scope_top(s_conn_t *self, const char *order_key)
     return top;
 }
 
-/* Deletes the done records older than the retention. Posting records stay: their command
-   has not had its outcome yet. */
+/* Deletes the command records older than the retention: done ones, and posting ones left by
+   a command whose outcome could not be published (a command still running after a week of
+   retries would lose its search for an earlier POST: not a case to keep state for). */
 static void
 s_db_prune(s_conn_t *self)
 {
@@ -268,7 +269,7 @@ s_db_prune(s_conn_t *self)
             break;
         const uint8_t *rec = val.mv_data;
         if (key.mv_size > 2 && !memcmp(key.mv_data, "c:", 2) && val.mv_size == S_REC_LEN &&
-            rec[0] == S_REC_DONE && s_get_u64(rec + 1) < limit) {
+            s_get_u64(rec + 1) < limit) {
             rc = mdb_cursor_del(cur, 0);
             removed++;
         }
@@ -283,7 +284,7 @@ s_db_prune(s_conn_t *self)
         zsys_error("connector %s: cannot prune its done records: %s", self->oms_text,
                    ob_strerror(ob_mdb_rc(rc)));
     else if (removed)
-        zsys_info("connector %s: pruned %zu done records", self->oms_text, removed);
+        zsys_info("connector %s: pruned %zu command records", self->oms_text, removed);
     self->prune_at_ms = s_now_ms() + OB_CONNECTOR_PRUNE_MS;
 }
 

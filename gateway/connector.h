@@ -39,7 +39,7 @@
         "c:" + command id -> 17 bytes: u8 state (1 posting, 2 done), u64 time (µs, when
                              written), u64 the highest message id seen in the scope (posting)
         "h:" + ordering key -> u64: the highest message id the connector has seen there
-    Done records older than retention_s are removed at start and every hour.
+    Command records older than retention_s are removed at start and every hour.
 
     Commands on the actor's pipe (strings):
         $TERM         stop: requests in flight are dropped, unacked commands come again

@@ -831,6 +831,14 @@ test_config(void **state)
     c.retry_max_ms = 5;
     assert_int_equal(ob_connector_config_check(&c, NULL, 0), OB_ERR_INVALID_ARGUMENT);
     assert_null(ob_connector_start(&c));
+    /* an environment without a slot for the connector's database: the actor cannot start */
+    MDB_env *full = NULL;
+    assert_int_equal(mdb_env_create(&full), 0);
+    mkdir(fx->env_dir, 0700);
+    assert_int_equal(mdb_env_open(full, fx->env_dir, 0, 0600), 0); /* maxdbs 0 */
+    s_config(fx, &c, full);
+    assert_null(ob_connector_start(&c));
+    mdb_env_close(full);
     /* registering twice in one registry is refused */
     ob_connector_metrics_t again;
     assert_int_equal(ob_connector_metrics_register(fx->metrics, &again), OB_ERR_INVALID_ARGUMENT);
