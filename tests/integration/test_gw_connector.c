@@ -34,15 +34,17 @@
 
 #define T_OMS 1
 #define T_TOKEN "tok-oms-1"
-#define T_WAIT_MS 15000       /* an outcome, a state, a child */
-#define T_QUIET_MS 300        /* "nothing more comes" is watched this long */
-#define T_TIMEOUT_MS 1000     /* the connector's request timeout */
-#define T_HANG_MS 1800        /* an injected hang: beyond the request timeout */
-#define T_BRIEF_MS 400        /* an injected hang within the request timeout */
-#define T_LATE_RETRY_MS 1500  /* a retry that comes after the hung POST was carried out */
-#define T_SLOW_MS 3000        /* an injected slow answer, for the kill -9 */
-#define T_ORDER_N 40          /* commands per item in the order test */
-#define T_MAP_SIZE (8u << 20) /* the test's LMDB map */
+#define T_WAIT_MS 15000        /* an outcome, a state, a child */
+#define T_QUIET_MS 300         /* "nothing more comes" is watched this long */
+#define T_TIMEOUT_MS 1000      /* the connector's request timeout */
+#define T_HANG_MS 1800         /* an injected hang: beyond the request timeout */
+#define T_BRIEF_MS 400         /* an injected hang within the request timeout */
+#define T_LATE_RETRY_MS 1500   /* a retry that comes after the hung POST was carried out */
+#define T_LONG_TIMEOUT_MS 6000 /* a request timeout beyond the injected waits */
+#define T_ACK_WAIT_MS 300      /* a subscription that redelivers soon */
+#define T_SLOW_MS 3000         /* an injected slow answer, for the kill -9 */
+#define T_ORDER_N 40           /* commands per item in the order test */
+#define T_MAP_SIZE (8u << 20)  /* the test's LMDB map */
 #define T_PATH_MAX 512
 
 typedef struct t_fx {
@@ -275,8 +277,10 @@ s_env_open(const char *dir)
     return env;
 }
 
+/* Starts the connector in this process; over (may be NULL) changes the test's settings:
+   its non-zero retry_min_ms (also the retry_max_ms), timeout_ms and ack_wait_ms count. */
 static void
-s_connector_start_with(t_fx_t *fx, unsigned retry_min_ms)
+s_connector_start_with(t_fx_t *fx, const ob_connector_config_t *over)
 {
     if (!fx->env)
         fx->env = s_env_open(fx->env_dir);
@@ -284,10 +288,12 @@ s_connector_start_with(t_fx_t *fx, unsigned retry_min_ms)
     ob_connector_config_t c;
     s_config(fx, &c, fx->env);
     c.metrics = &fx->cm;
-    if (retry_min_ms) {
-        c.retry_min_ms = retry_min_ms;
-        c.retry_max_ms = retry_min_ms;
-    }
+    if (over && over->retry_min_ms)
+        c.retry_min_ms = c.retry_max_ms = over->retry_min_ms;
+    if (over && over->timeout_ms)
+        c.timeout_ms = over->timeout_ms;
+    if (over && over->ack_wait_ms)
+        c.ack_wait_ms = over->ack_wait_ms;
     fx->conn = ob_connector_start(&c);
     assert_non_null(fx->conn);
 }
@@ -295,7 +301,7 @@ s_connector_start_with(t_fx_t *fx, unsigned retry_min_ms)
 static void
 s_connector_start(t_fx_t *fx)
 {
-    s_connector_start_with(fx, 0);
+    s_connector_start_with(fx, NULL);
 }
 
 /* Runs the connector in a child process (this program with --child). */
@@ -706,7 +712,7 @@ static void
 test_post_timeout(void **state)
 {
     t_fx_t *fx = *state;
-    s_connector_start_with(fx, T_LATE_RETRY_MS);
+    s_connector_start_with(fx, &(ob_connector_config_t){.retry_min_ms = T_LATE_RETRY_MS});
     s_connector_ready(fx);
     json_int_t before = s_requests(fx);
     /* the scope listing waits a little, so that the next fault is set for the POST */
@@ -744,6 +750,53 @@ test_post_timeout(void **state)
     assert_int_equal(json_array_size(messages), 2);
     json_decref(messages);
     s_metric_has(fx, "command=\"post_message\",reason=\"5xx\"} 1");
+}
+
+/* Waits until the metrics text contains line. */
+static void
+s_metric_wait(t_fx_t *fx, const char *line)
+{
+    int64_t end = zclock_mono() + T_WAIT_MS;
+    for (;;) {
+        char *text = NULL;
+        size_t len;
+        assert_int_equal(ob_metrics_write(fx->metrics, &text, &len), 0);
+        int found = strstr(text, line) != NULL;
+        free(text);
+        if (found)
+            return;
+        if (zclock_mono() > end)
+            fail_msg("no \"%s\" in the metrics", line);
+        zpoller_t *p = zpoller_new(fx->conn, NULL); /* wakes only if the actor ends */
+        zpoller_wait(p, 20);
+        zpoller_destroy(&p);
+    }
+}
+
+/* A command held past the subscription's ack_wait_ms (a PATCH that hangs): the broker
+   delivers it again while the connector still runs it (the redelivery takes the held
+   delivery's place), and again later, as the ack of the done command came while the event
+   waited for its redelivery (the broker ignores such an ack). The last redelivery finds the
+   command done and is acked without a request. One outcome, one PATCH. */
+static void
+test_ack_wait(void **state)
+{
+    t_fx_t *fx = *state;
+    s_connector_start_with(fx, &(ob_connector_config_t){.timeout_ms = T_LONG_TIMEOUT_MS,
+                                                        .ack_wait_ms = T_ACK_WAIT_MS});
+    s_connector_ready(fx);
+    json_int_t before = s_requests(fx);
+    json_decref(s_ctl(fx, "faults", json_pack("{s:i, s:i}", "hang_next", 1, "hang_ms", T_SLOW_MS)));
+    s_send(fx, s_update("a-1", fx->project, 1, "in_progress", "held"));
+    json_decref(s_expect(fx, "command.completed", "a-1", 200));
+    s_metric_wait(fx, "outcome=\"duplicate\"} 1");
+    s_send(fx, s_update("a-2", fx->project, 1, "ready", "next"));
+    json_decref(s_expect(fx, "command.completed", "a-2", 200));
+    s_quiet(fx);
+    assert_int_equal(s_requests(fx), before + 2);
+    char *history = s_value_history(fx, 1);
+    assert_string_equal(history, "held,next");
+    free(history);
 }
 
 /* Waits until the double holds n messages. */
@@ -864,6 +917,7 @@ main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_order, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_faults, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_post_timeout, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_ack_wait, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_kill9, s_setup, s_teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
