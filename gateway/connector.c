@@ -34,6 +34,13 @@
 #define S_OBFUSCATED "<OBFUSCATED>" /* user_direct content as a GET shows it (4.11) */
 #define S_FAILED "command.failed"   /* the type of a failed command's outcome */
 #define S_POST_STATUS 201           /* what a POST of a message answers (4.10) */
+#define S_HTTP "http://"            /* the schemes a base URL may have */
+#define S_HTTPS "https://"
+#define S_STR2(x) #x /* a limit's digits, for a message */
+#define S_STR(x) S_STR2(x)
+#define S_ANSWER_FIRST 4096                /* first allocation of an answer */
+#define S_ITEM_QUERY_MAX (S_U64_TEXT + 24) /* "&project_item_id=" and a u64 */
+#define S_SERIES_MAX 4096 /* series per metric: OMSes x commands x outcomes, with room */
 #define S_URL_MAX (OB_CONNECTOR_URL_MAX + OB_GW_PATH_MAX + 96) /* base + path + list query */
 
 /* Histogram bounds of a Marketplace request, in seconds. */
@@ -499,7 +506,7 @@ s_on_write(char *data, size_t size, size_t nmemb, void *arg)
     size_t room = OB_CONNECTOR_ANSWER_MAX - job->answer_len;
     size_t take = n < room ? n : room; /* more is read and dropped: the answer is cut */
     if (job->answer_len + take + 1 > job->answer_cap) {
-        size_t cap = job->answer_cap ? job->answer_cap : 4096;
+        size_t cap = job->answer_cap ? job->answer_cap : S_ANSWER_FIRST;
         while (cap < job->answer_len + take + 1)
             cap *= 2;
         char *p = realloc(job->answer, cap);
@@ -532,7 +539,7 @@ s_job_go(s_job_t *job)
     int n;
     if (job->phase == S_LIST) {
         const ob_oms_command_t *c = job->cmd;
-        char item[S_U64_TEXT + 24] = "";
+        char item[S_ITEM_QUERY_MAX] = "";
         if (c->project_item_id)
             snprintf(item, sizeof item, "&project_item_id=%" PRIu64, c->project_item_id);
         job->method = "GET";
@@ -1003,20 +1010,16 @@ s_conn_destroy(s_conn_t **self_p)
 static void
 s_defaults(ob_connector_config_t *c)
 {
-#define S_DEFAULT(field, value)                                                                    \
-    if (!c->field)                                                                                 \
-    c->field = (value)
-    S_DEFAULT(inflight, OB_CONNECTOR_INFLIGHT_DEFAULT);
-    S_DEFAULT(credit, OB_CONNECTOR_CREDIT_DEFAULT);
-    S_DEFAULT(timeout_ms, OB_CONNECTOR_TIMEOUT_MS_DEFAULT);
-    S_DEFAULT(connect_ms, OB_CONNECTOR_CONNECT_MS_DEFAULT);
-    S_DEFAULT(retry_min_ms, OB_CONNECTOR_RETRY_MIN_MS_DEFAULT);
-    S_DEFAULT(retry_max_ms, OB_CONNECTOR_RETRY_MAX_MS_DEFAULT);
-    S_DEFAULT(ack_wait_ms, OB_CONNECTOR_ACK_WAIT_MS_DEFAULT);
-    S_DEFAULT(max_attempts, OB_CONNECTOR_ATTEMPTS_DEFAULT);
-    S_DEFAULT(retention_s, OB_CONNECTOR_RETENTION_S_DEFAULT);
-    S_DEFAULT(broker_ms, OB_CONNECTOR_BROKER_MS_DEFAULT);
-#undef S_DEFAULT
+    c->inflight = c->inflight ? c->inflight : OB_CONNECTOR_INFLIGHT_DEFAULT;
+    c->credit = c->credit ? c->credit : OB_CONNECTOR_CREDIT_DEFAULT;
+    c->timeout_ms = c->timeout_ms ? c->timeout_ms : OB_CONNECTOR_TIMEOUT_MS_DEFAULT;
+    c->connect_ms = c->connect_ms ? c->connect_ms : OB_CONNECTOR_CONNECT_MS_DEFAULT;
+    c->retry_min_ms = c->retry_min_ms ? c->retry_min_ms : OB_CONNECTOR_RETRY_MIN_MS_DEFAULT;
+    c->retry_max_ms = c->retry_max_ms ? c->retry_max_ms : OB_CONNECTOR_RETRY_MAX_MS_DEFAULT;
+    c->ack_wait_ms = c->ack_wait_ms ? c->ack_wait_ms : OB_CONNECTOR_ACK_WAIT_MS_DEFAULT;
+    c->max_attempts = c->max_attempts ? c->max_attempts : OB_CONNECTOR_ATTEMPTS_DEFAULT;
+    c->retention_s = c->retention_s ? c->retention_s : OB_CONNECTOR_RETENTION_S_DEFAULT;
+    c->broker_ms = c->broker_ms ? c->broker_ms : OB_CONNECTOR_BROKER_MS_DEFAULT;
 }
 
 int
@@ -1028,11 +1031,13 @@ ob_connector_config_check(const ob_connector_config_t *config, char *errbuf, siz
     if (c.oms_id == 0)
         why = "oms_id: missing";
     else if (!c.base_url || strlen(c.base_url) > OB_CONNECTOR_URL_MAX ||
-             (strncmp(c.base_url, "http://", 7) && strncmp(c.base_url, "https://", 8)))
-        why = "base_url: not an http:// or https:// URL of at most 512 bytes";
+             (strncmp(c.base_url, S_HTTP, strlen(S_HTTP)) &&
+              strncmp(c.base_url, S_HTTPS, strlen(S_HTTPS))))
+        why = "base_url: not an http:// or https:// URL of at most " S_STR(
+            OB_CONNECTOR_URL_MAX) " bytes";
     else if (!c.token || !c.token[0] || strlen(c.token) > OB_CONNECTOR_TOKEN_MAX ||
              strpbrk(c.token, "\r\n"))
-        why = "token: empty, over 1024 bytes, or with a line break";
+        why = "token: empty, over " S_STR(OB_CONNECTOR_TOKEN_MAX) " bytes, or with a line break";
     else if (!c.endpoint)
         why = "endpoint: missing";
     else if (!c.env)
@@ -1040,19 +1045,19 @@ ob_connector_config_check(const ob_connector_config_t *config, char *errbuf, siz
     else if (!!c.cert != !!c.broker_cert)
         why = "cert and broker_cert: both or neither";
     else if (c.inflight > OB_CONNECTOR_INFLIGHT_MAX)
-        why = "inflight: over 256";
+        why = "inflight: over " S_STR(OB_CONNECTOR_INFLIGHT_MAX);
     else if (c.credit > OB_CREDIT_MAX)
-        why = "credit: over 65536";
+        why = "credit: over " S_STR(OB_CREDIT_MAX);
     else if (c.retry_min_ms > c.retry_max_ms)
         why = "retry_min_ms: above retry_max_ms";
     else if (c.ack_wait_ms < OB_ACK_WAIT_MS_MIN || c.ack_wait_ms > OB_DELAY_MS_MAX)
-        why = "ack_wait_ms: out of 100..3600000";
+        why = "ack_wait_ms: out of " S_STR(OB_ACK_WAIT_MS_MIN) ".." S_STR(OB_DELAY_MS_MAX);
     else if (c.max_attempts > OB_MAX_ATTEMPTS_MAX)
-        why = "max_attempts: over 65535";
+        why = "max_attempts: over " S_STR(OB_MAX_ATTEMPTS_MAX);
     else if (c.sub_name &&
              (!c.sub_name[0] || strlen(c.sub_name) > OB_SUB_NAME_MAX ||
               strspn(c.sub_name, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(c.sub_name)))
-        why = "sub_name: not 1..64 bytes of [a-z0-9_-]";
+        why = "sub_name: not 1.." S_STR(OB_SUB_NAME_MAX) " bytes of [a-z0-9_-]";
     if (why && errbuf && errlen)
         snprintf(errbuf, errlen, "%s", why);
     return why ? OB_ERR_INVALID_ARGUMENT : 0;
@@ -1245,15 +1250,15 @@ ob_connector_metrics_register(ob_metrics_t *registry, ob_connector_metrics_t *re
                                        "OMS commands ended, by OMS, command and outcome "
                                        "(completed, failed, refused, duplicate, dead_lettered, "
                                        "unpublished)",
-                                       cmd_labels, 3, 4096),
+                                       cmd_labels, 3, S_SERIES_MAX),
         .retries = ob_metrics_counter(registry, "ob_gateway_command_retries_total",
                                       "Retries of OMS commands, by OMS, command and reason "
                                       "(5xx, status, timeout, connection, broker, storage, memory)",
-                                      retry_labels, 3, 4096),
+                                      retry_labels, 3, S_SERIES_MAX),
         .latency = ob_metrics_histogram(registry, "ob_gateway_marketplace_request_seconds",
                                         "Marketplace requests of the upstream connector, by OMS "
                                         "and method, in seconds",
-                                        http_labels, 2, 1024, s_latency_bounds,
+                                        http_labels, 2, S_SERIES_MAX, s_latency_bounds,
                                         sizeof s_latency_bounds / sizeof s_latency_bounds[0]),
     };
     if (!m.commands || !m.retries || !m.latency)
