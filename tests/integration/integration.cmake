@@ -47,3 +47,6 @@ add_test(NAME test_examples
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_examples.sh ${CMAKE_BINARY_DIR}
                  ${PROJECT_SOURCE_DIR})
 set_tests_properties(test_examples PROPERTIES TIMEOUT 120)
+
+# The gateway upstream connector (connector.cmake).
+include(${CMAKE_CURRENT_LIST_DIR}/connector.cmake)
