@@ -43,3 +43,7 @@ set_tests_properties(test_broker_endpoint_ipv6 PROPERTIES TIMEOUT 60 SKIP_RETURN
 ob_cmocka_test(test_broker_diskfull TIMEOUT 120
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_diskfull.c
   LIBS ob_test_peer -Wl,--wrap=mdb_txn_commit -Wl,--wrap=zclock_mono)
+# The codecs of the stored subscription and position records (sub_record.h, pos_record.h).
+ob_cmocka_test(test_sub_record
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_sub_record.c
+  LIBS ob_broker_core)
