@@ -34,3 +34,9 @@ add_test(NAME test_examples
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_examples.sh ${CMAKE_BINARY_DIR}
                  ${PROJECT_SOURCE_DIR})
 set_tests_properties(test_examples PROPERTIES TIMEOUT 120)
+
+# A store written by 0.5 (tests/data/store-0.5) loads: events, subscriptions, positions.
+ob_cmocka_test(test_upgrade TIMEOUT 120
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_upgrade.c
+  LIBS ob_broker_proc PkgConfig::JANSSON)
+target_compile_definitions(test_upgrade PRIVATE OB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
