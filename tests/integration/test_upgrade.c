@@ -4,9 +4,10 @@
     The data file is copied to a scratch data directory and a real broker is started on it.
     Then, through a client:
     - events: an ephemeral subscription from the earliest event of every topic gets each of
-      the 14 events 0.5 stored, with its seq, id, type and data;
-    - subscriptions: SUB_INFO of "billing" and "audit" gives the patterns, types and
-      settings 0.5 stored, and the ack floor of every position; subscribing with other
+      the 15 events 0.5 stored, with its seq, id, type and data;
+    - subscriptions: SUB_INFO of "billing" and "audit" gives the owner ("alice" for audit,
+      made over CURVE; none for billing), patterns, types and settings 0.5 stored, and the
+      ack floor of every position; subscribing with other
       patterns is refused (SUBSCRIPTION_EXISTS: the stored definition holds);
     - positions: attached again, each subscription gets exactly the events above its floor
       that are not in its done ranges (the ones 0.5 had acked out of order are not
@@ -32,7 +33,7 @@
 
 #define UP_DATA OB_SOURCE_DIR "/tests/data/store-0.5/data.mdb"
 #define UP_WAIT_MS 10000 /* any single wait */
-#define UP_EVENTS 14     /* events in the 0.5 store, all topics */
+#define UP_EVENTS 15     /* events in the 0.5 store, all topics */
 #define UP_PLAIN "--curve", "0"
 #define UP_COPY_MAX (1024 * 1024) /* bytes of the data file, at most */
 
@@ -100,7 +101,7 @@ s_check_events(ob_client_t *client)
         assert_int_equal(ev->data_len, strlen(data));
         assert_memory_equal(ev->data, data, ev->data_len);
         assert_int_equal(ev->time_us, 1700000000000000ull + d->seq);
-        /* topics oms.1 (6), oms.2 (4), mp.1 (3), sync.1 (1): slot by topic and seq */
+        /* topics oms.1 (6), oms.2 (4), mp.1 (3), sync.1 (2): slot by topic and seq */
         int base = !strcmp(d->topic, "oms.1")   ? 0
                    : !strcmp(d->topic, "oms.2") ? 6
                    : !strcmp(d->topic, "mp.1")  ? 10
@@ -146,15 +147,16 @@ s_assert_strs(const json_t *array, const char *const *want, size_t count)
         assert_string_equal(json_string_value(json_array_get(array, i)), want[i]);
 }
 
-/* Checks sub's settings and the ack floor of each of its positions (floors: topic, floor
-   pairs sorted by topic, count of them). */
+/* Checks sub's owner ("" for none) and settings and the ack floor of each of its positions
+   (floors: topic, floor pairs sorted by topic, count of them). */
 static void
-s_check_info(ob_client_t *client, const char *sub, const char *const *patterns,
+s_check_info(ob_client_t *client, const char *sub, const char *owner, const char *const *patterns,
              size_t pattern_count, const char *const *types, size_t type_count, uint64_t credit,
              uint64_t ack_wait_ms, uint64_t max_attempts, uint64_t backoff_ms,
              const char *const *topics, const uint64_t *floors, size_t count)
 {
     json_t *info = s_sub_info(client, sub);
+    assert_string_equal(json_string_value(json_object_get(info, "owner")), owner);
     s_assert_strs(json_object_get(info, "patterns"), patterns, pattern_count);
     s_assert_strs(json_object_get(info, "types"), types, type_count);
     assert_int_equal(json_integer_value(json_object_get(info, "credit")), credit);
@@ -259,12 +261,12 @@ test_store_05_loads(void **state)
     /* the definitions and floors 0.5 stored (tests/data/store-0.5/README) */
     static const char *const billing_topics[] = {"oms.1", "oms.2"};
     static const uint64_t billing_floors[] = {2, 4};
-    s_check_info(client, "billing", s_billing_patterns, 1, NULL, 0, 100, 600000, 7, 250,
+    s_check_info(client, "billing", "", s_billing_patterns, 1, NULL, 0, 100, 600000, 7, 250,
                  billing_topics, billing_floors, 2);
     static const char *const audit_topics[] = {"mp.1", "oms.1", "oms.2"};
     static const uint64_t audit_floors[] = {0, 2, 0};
-    s_check_info(client, "audit", s_audit_patterns, 2, s_audit_types, 2, 50, 300000, 0, 2000,
-                 audit_topics, audit_floors, 3);
+    s_check_info(client, "audit", "alice", s_audit_patterns, 2, s_audit_types, 2, 50, 300000, 0,
+                 2000, audit_topics, audit_floors, 3);
     static const char *const other[] = {"oms.1"};
     ob_sub_options_t changed = {.patterns = other, .pattern_count = 1};
     assert_int_equal(ob_client_subscribe(client, "billing", &changed, NULL, NULL),
@@ -292,10 +294,10 @@ test_store_05_loads(void **state)
     static const up_want_t left[] = {{"billing", "oms.1", 5}, {"audit", "oms.2", 4}};
     s_expect(client, left, 2, NULL, 8);
     static const uint64_t billing_after[] = {4, 4}, audit_after[] = {3, 8, 3};
-    s_check_info(client, "billing", s_billing_patterns, 1, NULL, 0, 100, 600000, 7, 250,
+    s_check_info(client, "billing", "", s_billing_patterns, 1, NULL, 0, 100, 600000, 7, 250,
                  billing_topics, billing_after, 2);
-    s_check_info(client, "audit", s_audit_patterns, 2, s_audit_types, 2, 50, 300000, 0, 2000,
-                 audit_topics, audit_after, 3);
+    s_check_info(client, "audit", "alice", s_audit_patterns, 2, s_audit_types, 2, 50, 300000, 0,
+                 2000, audit_topics, audit_after, 3);
     ob_client_destroy(&client);
     assert_int_equal(broker_proc_stop(broker, SIGTERM), 0);
     assert_int_equal(broker_proc_site_remove(&site), 0);

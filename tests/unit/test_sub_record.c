@@ -174,13 +174,13 @@ static const char s_v2_audit[] = "02 87"
 static const char s_v1_billing[] =
     "87a372657101a3737562a762696c6c696e67a87061747465726e7391a56f6d732e2aa663726564697464ab61"
     "636b5f776169745f6d73ce000927c0ac6d61785f617474656d70747307aa6261636b6f66665f6d73ccfa";
-/* ... and "audit", with two types (s_audit has one) and no owner. */
+/* ... and "audit" (two types, where s_audit has one), owned: the owner's str, "alice" (the
+   client whose CURVE key made it), then the body. */
+static const char s_v1_owner[] = "a5616c696365";
 static const char s_v1_audit[] =
     "88a372657101a3737562a56175646974a87061747465726e7392a56f6d732e3ea46d702e2aa5747970657392"
     "ad6f726465722e63726561746564b1636f6d6d616e642e7375626d6974746564a663726564697432ab61636b"
     "5f776169745f6d73ce000493e0ac6d61785f617474656d70747300aa6261636b6f66665f6d73cd07d0";
-/* The owner a 0.5 broker put ahead of the body, as a str: "alice". */
-static const char s_v1_owner[] = "a5616c696365";
 
 static void
 test_sub_golden_v2(void **state)

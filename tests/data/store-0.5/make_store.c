@@ -1,9 +1,15 @@
 /*  make_store: fills a running 0.5 broker with the content of tests/data/store-0.5 (see the
-    README there): three topics, two durable subscriptions, acks that leave done ranges
-    above the ack floors. Built against the 0.5 client library, not part of the build.
-        make_store ENDPOINT
-    Exit status 0 when every publish was confirmed, every delivery came and the acks were
-    committed (a last publish, confirmed after them, carries them into a group commit). */
+    README there), in two runs on the same data directory:
+        make_store ENDPOINT plain   (a broker with curve 0) three topics and their events,
+                                    and "billing", which gets no owner
+        make_store ENDPOINT curve   (the same store, curve 1; the client's certificates in
+                                    ORDERBUS_CERT and ORDERBUS_BROKER_CERT) "audit", owned
+                                    by the client the certificate names
+    Each run takes every delivery of its subscription and acks some of them, leaving done
+    ranges above the ack floors, then publishes one event to sync.1, whose confirmation
+    proves the acks committed (the broker persists positions with its next group commit).
+    Built against the 0.5 client library, not part of the build. Exit status 0 when every
+    publish was confirmed and every delivery came, 1 otherwise, 2 usage. */
 #include <czmq.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,7 +17,7 @@
 #include "orderbus/orderbus.h"
 
 #define M_TIMEOUT_MS 5000 /* each wait of the client */
-#define M_DELIVERIES 20   /* billing: 10, audit: 10 */
+#define M_DELIVERIES 10   /* billing: 10 (oms.*), audit: 10 (its types) */
 
 typedef struct m_topic {
     const char *name;
@@ -69,18 +75,24 @@ m_publish(ob_client_t *client, const char *topic, int seq)
 int
 main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: make_store ENDPOINT\n");
+    int curve = argc == 3 && !strcmp(argv[2], "curve");
+    if (argc != 3 || (!curve && strcmp(argv[2], "plain"))) {
+        fprintf(stderr, "usage: make_store ENDPOINT plain|curve\n");
         return 2;
     }
     ob_client_config_t cfg = {.name = "make-store", .timeout_ms = M_TIMEOUT_MS};
+    if (curve) {
+        cfg.cert = getenv("ORDERBUS_CERT");
+        cfg.broker_cert = getenv("ORDERBUS_BROKER_CERT");
+    }
     ob_client_t *client = ob_client_new(argv[1], &cfg);
     if (!client || ob_client_connect(client, M_TIMEOUT_MS))
         return 1;
-    for (size_t t = 0; t < sizeof m_topics / sizeof *m_topics; t++)
-        for (int seq = 1; seq <= m_topics[t].events; seq++)
-            if (m_publish(client, m_topics[t].name, seq))
-                return 1;
+    if (!curve)
+        for (size_t t = 0; t < sizeof m_topics / sizeof *m_topics; t++)
+            for (int seq = 1; seq <= m_topics[t].events; seq++)
+                if (m_publish(client, m_topics[t].name, seq))
+                    return 1;
 
     static const char *const billing_patterns[] = {"oms.*"};
     ob_sub_options_t billing = {.patterns = billing_patterns,
@@ -101,8 +113,8 @@ main(int argc, char **argv)
                               .ack_wait_ms = 300000,
                               .max_attempts = OB_ATTEMPTS_UNLIMITED,
                               .backoff_ms = 2000};
-    if (ob_client_subscribe(client, "billing", &billing, NULL, NULL) ||
-        ob_client_subscribe(client, "audit", &audit, NULL, NULL))
+    if (ob_client_subscribe(client, curve ? "audit" : "billing", curve ? &audit : &billing, NULL,
+                            NULL))
         return 1;
     for (int i = 0; i < M_DELIVERIES; i++) {
         ob_delivery_t *d = NULL;
@@ -118,7 +130,7 @@ main(int argc, char **argv)
         ob_delivery_destroy(&d);
     }
     /* the acks were sent before this publish: its commit carries the positions */
-    if (m_publish(client, "sync.1", 1))
+    if (m_publish(client, "sync.1", curve ? 2 : 1))
         return 1;
     ob_client_destroy(&client);
     return 0;
