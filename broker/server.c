@@ -42,6 +42,7 @@
 
 #include "auth.h"
 #include "broker_metrics.h"
+#include "command_table.h"
 #include "endpoint.h"
 #include "metrics_http.h"
 #include "orderbus/orderbus.h"
@@ -1259,25 +1260,12 @@ s_check_header(zmq_msg_t *header, int *ret_command)
         return OB_ERR_SIGNATURE;
     if (data[2] != OB_WIRE_VERSION)
         return OB_ERR_VERSION;
-    switch (data[3]) {
-    case OB_CMD_HELLO:
-    case OB_CMD_PING:
-    case OB_CMD_PUBLISH:
-    case OB_CMD_SUBSCRIBE:
-    case OB_CMD_ACK:
-    case OB_CMD_NACK:
-    case OB_CMD_UNSUBSCRIBE:
-    case OB_CMD_TOPICS:
-    case OB_CMD_SUBS:
-    case OB_CMD_SUB_INFO:
-    case OB_CMD_SUB_REPOSITION:
-    case OB_CMD_SUB_DELETE:
-    case OB_CMD_FETCH:
-        *ret_command = data[3];
-        return 0;
-    default: /* unknown, or sent by the broker (WELCOME, PONG, ERROR, OK, CONFIRM, ...) */
+    /* unknown, or sent by the broker (WELCOME, PONG, ERROR, OK, CONFIRM, ...) */
+    const ob_command_info_t *info = ob_command_info(data[3]);
+    if (!info || info->dir != OB_COMMAND_TO_BROKER)
         return OB_ERR_UNKNOWN_COMMAND;
-    }
+    *ret_command = data[3];
+    return 0;
 }
 
 /* Reads and handles one ROUTER message if one is waiting. Returns 1 if it read one, 0 if
@@ -1334,7 +1322,8 @@ s_read_one(s_server_t *self)
     /* The body is decoded before (3) only to learn req; its errors count from (4) on. */
     rc = ob_wire_decode(zmq_msg_data(&frames[0]), zmq_msg_size(&frames[0]),
                         zmq_msg_data(&frames[1]), zmq_msg_size(&frames[1]), &msg);
-    size_t expected = command == OB_CMD_PUBLISH ? 3 : 2;
+    /* a command to the broker takes one number of frames: frames_min = frames_max */
+    size_t expected = ob_command_info(command)->frames_min;
     if (count != expected) { /* (3) */
         s_send_error(self, &rid, msg.req, OB_ERR_MALFORMED, "%s takes %zu frames, not %zu",
                      ob_command_name(command), expected, count);

@@ -138,7 +138,12 @@ typedef void(ob_store_limits_fn)(void *arg, const char *name, ob_retention_t *re
    with ob_store_close. Returns 0, -EBUSY (another open store, in this process or another,
    holds the directory: ob_store_holder names it), -errno (the directory cannot be created or
    opened: -EACCES, -ENOENT for a missing parent, ...), OB_ERR_STORAGE (not an orderbus
-   store, an unknown format version, or an LMDB failure) or -ENOMEM. */
+   store, an unknown format version, or an LMDB failure) or -ENOMEM.
+   Format versions: a store of this code's version is opened as it is; an older one that it
+   can read is upgraded in place (its version raised, in one transaction, before anything
+   else is written), after which older code refuses it; a newer one is refused. The version
+   goes up whenever the layout of anything stored changes, the broker's opaque records
+   included (store_lmdb.c; README, "Upgrading"). */
 int ob_store_open(const char *dir, uint64_t map_size, ob_store_t **ret_store);
 
 /* Writes to *ret_pid the pid that the last store opened on dir (borrowed) wrote into its

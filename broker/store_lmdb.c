@@ -23,9 +23,14 @@
 
     Format versions: 2 had the first four databases; 3 adds `subs` and `positions` and
     retention (which writes floor_seq and floor_bytes, fields version 2 already had and read).
-    A version-2 store is upgraded when opened: the two databases are created empty and the
-    version becomes 3, in one transaction. Code that knows only version 2 then refuses the
-    store, rather than run without the subscription state it cannot see.
+    4 (0.6) writes new subscription and position records (sub_record.h, pos_record.h),
+    which a version-3 broker cannot read; it still reads the version-3 records it finds.
+    The rule: the number goes up whenever anything in the store changes its layout, the
+    broker's opaque records included, and an older store is upgraded when opened: the
+    databases it lacks are created empty and the version becomes S_FORMAT_VERSION, in one
+    transaction, before any record is written. Code that knows only an older version then
+    refuses the store (OB_ERR_STORAGE) rather than misread it or run without state it cannot
+    see; going back means restoring a backup taken before the upgrade (README, "Upgrading").
 
     A topic record is written when the topic is created (and, later, when retention removes
     its last events), never on an append: a commit then writes no page beyond the event and
@@ -110,8 +115,8 @@
 #include "orderbus/event.h"
 #include "orderbus/limits.h"
 
-#define S_FORMAT_VERSION 3     /* meta "version" this code writes and reads */
-#define S_FORMAT_UPGRADE 2     /* the older version it upgrades when opening (see above) */
+#define S_FORMAT_VERSION 4     /* meta "version" this code writes and reads */
+#define S_FORMAT_OLDEST 2      /* the oldest version it upgrades when opening (see above) */
 #define S_MAXDBS 8             /* named databases: 6 today, room for two more */
 #define S_MAXREADERS 126       /* reader slots (LMDB's default) */
 #define S_DIR_MODE 0700        /* data directory: the broker's user only */
@@ -376,17 +381,16 @@ s_init_meta(ob_store_t *self)
         goto fail;
     }
 
-    /* A new store gets the version; a version-2 one is upgraded (the databases it lacked
-       were just created, empty); any other is refused rather than guessed at. */
+    /* A new store gets the version; an older one is upgraded (the databases it lacked were
+       just created, empty); any other is refused rather than guessed at. */
     key = (MDB_val){sizeof s_meta_version - 1, s_meta_version};
     rc = mdb_get(txn, self->meta, &key, &value);
     if (rc && rc != MDB_NOTFOUND) {
         rc = s_map_rc(rc);
         goto fail;
     }
-    if (rc == 0 &&
-        (value.mv_size != sizeof buf || (ob_get_u32(value.mv_data) != S_FORMAT_VERSION &&
-                                         ob_get_u32(value.mv_data) != S_FORMAT_UPGRADE))) {
+    if (rc == 0 && (value.mv_size != sizeof buf || ob_get_u32(value.mv_data) > S_FORMAT_VERSION ||
+                    ob_get_u32(value.mv_data) < S_FORMAT_OLDEST)) {
         rc = OB_ERR_STORAGE;
         goto fail;
     }

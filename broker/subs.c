@@ -28,15 +28,14 @@
 #include <msgpack.h>
 #include <string.h>
 
-#include "bigendian.h"
-#include "mpscan.h"
 #include "orderbus/error.h"
 #include "orderbus/event.h"
 #include "orderbus/pattern.h"
+#include "pos_record.h"
+#include "sub_record.h"
 
 #define S_DELAY_MAX ((int64_t)OB_DELAY_MS_MAX)
-#define S_RANGES_PERSIST ((OB_SUBS_POS_RECORD_MAX - 12) / 16) /* ranges a record holds */
-#define S_EPH_HEX 16                                          /* hex digits in an ephemeral name */
+#define S_EPH_HEX 16 /* hex digits in an ephemeral name */
 
 typedef struct s_topic s_topic_t;
 typedef struct s_pos s_pos_t;
@@ -67,7 +66,6 @@ typedef struct s_list {
     size_t size;
 } s_list_t;
 
-#define S_RECORD_OWNER_MAX (2 + OB_SUBS_OWNER_MAX) /* bytes of the owner in a record (str 8) */
 #define S_SPARE_MAX 65536 /* freed flights kept for reuse (one credit's worth) */
 
 /* A consumer attached to one or more subscriptions (PROTOCOL.md 12.9). Marks are counts of
@@ -83,9 +81,7 @@ struct s_consumer {
     uint64_t orphan; /* the highest mark of its unread copies that were taken from it */
 };
 
-typedef struct s_range {
-    uint64_t lo, hi; /* seqs lo..hi are done */
-} s_range_t;
+typedef ob_pos_range_t s_range_t; /* seqs lo..hi are done, as stored (pos_record.h) */
 
 struct s_topic {
     uint32_t id;        /* store topic id, 0 until known */
@@ -873,57 +869,48 @@ s_on_topic(void *arg, const char *name, uint32_t topic_id, const ob_topic_stat_t
     return s_topic_add(self, name, topic_id, stat->last_seq) ? 0 : -ENOMEM;
 }
 
-/* Reads the owner that may begin a subscription record (subs.h) into owner. Returns the
-   bytes it took (0: none, the record is the body alone, a map), or SIZE_MAX if they are not
-   a msgpack str of 1..OB_SUBS_OWNER_MAX bytes without NUL. */
-static size_t
-s_record_owner(const uint8_t *value, size_t len, char owner[OB_SUBS_OWNER_MAX + 1])
-{
-    ob_mp_cursor_t cur = {value, value + len};
-    ob_mp_str_t str;
-    int rc = ob_mp_read_str(&cur, 0, &str);
-    if (rc == OB_ERR_FIELD_TYPE)
-        return 0;
-    if (rc || str.len == 0 || str.len > OB_SUBS_OWNER_MAX || memchr(str.ptr, 0, str.len))
-        return SIZE_MAX;
-    memcpy(owner, str.ptr, str.len);
-    owner[str.len] = '\0';
-    return (size_t)(cur.pos - value);
-}
-
+/* Loads the record of subscription name (sub_record.h). */
 static int
 s_on_sub(void *arg, const char *name, const uint8_t *value, size_t len)
 {
     ob_subs_t *self = arg;
-    static const uint8_t header[OB_HEADER_SIZE] = {OB_WIRE_SIGNATURE_0, OB_WIRE_SIGNATURE_1,
-                                                   OB_WIRE_VERSION, OB_CMD_SUBSCRIBE};
-    char owner[OB_SUBS_OWNER_MAX + 1] = "";
-    size_t skip = s_record_owner(value, len, owner);
-    if (skip == SIZE_MAX) {
-        zsys_error("subs: the record of subscription %s has a bad owner", name);
-        return OB_ERR_STORAGE;
-    }
+    ob_sub_record_t *record = calloc(1, sizeof *record);
     ob_wire_msg_t *msg = calloc(1, sizeof *msg);
-    if (!msg)
-        return -ENOMEM;
-    int rc = ob_wire_decode(header, sizeof header, value + skip, len - skip, msg);
-    if (rc) {
+    s_sub_t *sub = NULL;
+    int rc = -ENOMEM;
+    if (!record || !msg)
+        goto out;
+    if ((rc = ob_sub_record_decode(value, len, record))) {
         zsys_error("subs: the record of subscription %s cannot be decoded: %s", name,
                    ob_strerror(rc));
-        free(msg);
-        return OB_ERR_STORAGE;
+        rc = rc == -ENOMEM ? rc : OB_ERR_STORAGE;
+        goto out;
     }
-    s_sub_t *sub = s_sub_new(msg, name);
-    free(msg);
-    if (sub)
-        memcpy(sub->owner, owner, sizeof owner);
-    if (!sub || zhashx_insert(self->subs, sub->name, sub)) {
+    /* s_sub_new takes its settings as a SUBSCRIBE brings them */
+    msg->pattern_count = record->pattern_count;
+    memcpy(msg->patterns, record->patterns, sizeof msg->patterns);
+    msg->type_count = record->type_count;
+    memcpy(msg->types, record->types, sizeof msg->types);
+    msg->credit = record->credit;
+    msg->ack_wait_ms = record->ack_wait_ms;
+    msg->max_attempts = record->max_attempts;
+    msg->backoff_ms = record->backoff_ms;
+    rc = -ENOMEM;
+    if (!(sub = s_sub_new(msg, name)))
+        goto out;
+    memcpy(sub->owner, record->owner, sizeof sub->owner);
+    if (zhashx_insert(self->subs, sub->name, sub)) {
         s_sub_free(sub);
-        return -ENOMEM;
+        goto out;
     }
-    return 0;
+    rc = 0;
+out:
+    free(record);
+    free(msg);
+    return rc;
 }
 
+/* Loads the position of subscription name on topic_name (pos_record.h). */
 static int
 s_on_pos(void *arg, const char *name, const char *topic_name, const uint8_t *value, size_t len)
 {
@@ -932,32 +919,26 @@ s_on_pos(void *arg, const char *name, const char *topic_name, const uint8_t *val
     s_topic_t *topic = zhashx_lookup(self->topics, topic_name);
     if (!sub || !topic)
         return 0; /* a position without its subscription or topic: ignored */
-    if (len < 12 || (len - 12) / 16 < ob_get_u32(value + 8) || (len - 12) % 16) {
-        zsys_error("subs: the position of %s on %s is %zu bytes of nonsense", name, topic_name,
-                   len);
+    ob_pos_record_t record;
+    int rc = ob_pos_record_decode(value, len, &record);
+    if (rc) {
+        zsys_error("subs: the position of %s on %s cannot be decoded: %s", name, topic_name,
+                   ob_strerror(rc));
         return OB_ERR_STORAGE;
     }
-    uint64_t floor = ob_get_u64(value);
-    size_t n = ob_get_u32(value + 8);
     s_range_t *done = NULL;
-    size_t count = 0;
-    if (n && !(done = calloc(n, sizeof *done)))
+    if (record.count && !(done = calloc(record.count, sizeof *done)))
         return -ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t lo = ob_get_u64(value + 12 + 16 * i), hi = ob_get_u64(value + 20 + 16 * i);
-        /* ranges must be sorted, disjoint, not adjacent, above floor + 1 */
-        uint64_t after = count ? done[count - 1].hi + 1 : floor + 1;
-        if (lo > after && hi >= lo)
-            done[count++] = (s_range_t){lo, hi};
-    }
-    s_pos_t *pos = s_pos_new(self, sub, topic, floor);
+    for (size_t i = 0; i < record.count; i++)
+        done[i] = ob_pos_record_range(&record, i);
+    s_pos_t *pos = s_pos_new(self, sub, topic, record.floor);
     if (!pos) {
         free(done);
         return -ENOMEM;
     }
     pos->done = done;
-    pos->done_count = count;
-    pos->done_cap = n;
+    pos->done_count = record.count;
+    pos->done_cap = record.count;
     return 0;
 }
 
@@ -1749,66 +1730,45 @@ s_op(ob_subs_batch_t *batch, ob_store_op_kind_t kind, const char *sub, const cha
 static int
 s_collect_sub(ob_subs_batch_t *batch, const s_sub_t *sub)
 {
-    ob_wire_msg_t *msg = calloc(1, sizeof *msg);
-    uint8_t *body = malloc(OB_BODY_MAX);
+    ob_sub_record_t *record = calloc(1, sizeof *record);
+    uint8_t *buf = malloc(OB_SUB_RECORD_MAX);
     int rc = -ENOMEM;
-    if (!msg || !body)
+    if (!record || !buf)
         goto out;
-    msg->command = OB_CMD_SUBSCRIBE;
-    msg->req = 1;
-    snprintf(msg->sub, sizeof msg->sub, "%s", sub->name);
-    msg->pattern_count = sub->pattern_count;
+    memcpy(record->owner, sub->owner, sizeof record->owner);
+    record->pattern_count = sub->pattern_count;
     for (size_t i = 0; i < sub->pattern_count; i++)
-        snprintf(msg->patterns[i], sizeof msg->patterns[i], "%s", sub->patterns[i]);
-    msg->type_count = sub->type_count;
+        snprintf(record->patterns[i], sizeof record->patterns[i], "%s", sub->patterns[i]);
+    record->type_count = sub->type_count;
     for (size_t i = 0; i < sub->type_count; i++)
-        snprintf(msg->types[i], sizeof msg->types[i], "%s", sub->types[i]);
-    msg->credit = sub->credit;
-    msg->ack_wait_ms = sub->ack_wait_ms;
-    msg->max_attempts = sub->max_attempts;
-    msg->backoff_ms = sub->backoff_ms;
-    /* [owner] body (subs.h), within the store's OB_BODY_MAX: the owner's str takes at most
-       S_RECORD_OWNER_MAX bytes, and the largest SUBSCRIBE body (16 patterns, 32 types) about
-       9 KB */
+        snprintf(record->types[i], sizeof record->types[i], "%s", sub->types[i]);
+    record->credit = sub->credit;
+    record->ack_wait_ms = sub->ack_wait_ms;
+    record->max_attempts = sub->max_attempts;
+    record->backoff_ms = sub->backoff_ms;
     size_t len = 0;
-    rc = ob_wire_encode_body(msg, body, OB_BODY_MAX - S_RECORD_OWNER_MAX, &len);
-    if (rc)
-        goto out;
-    msgpack_sbuffer record;
-    msgpack_sbuffer_init(&record);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &record, msgpack_sbuffer_write);
-    size_t owner_len = strlen(sub->owner);
-    int failed = owner_len && (msgpack_pack_str(&pk, owner_len) ||
-                               msgpack_pack_str_body(&pk, sub->owner, owner_len));
-    if (failed || msgpack_sbuffer_write(&record, (const char *)body, len))
-        rc = -ENOMEM;
-    else
-        rc = s_op(batch, OB_STORE_PUT_SUB, sub->name, NULL, (const uint8_t *)record.data,
-                  record.size);
-    msgpack_sbuffer_destroy(&record);
+    if ((rc = ob_sub_record_encode(record, buf, OB_SUB_RECORD_MAX, &len)) == 0)
+        rc = s_op(batch, OB_STORE_PUT_SUB, sub->name, NULL, buf, len);
 out:
-    free(msg);
-    free(body);
+    free(record);
+    free(buf);
     return rc;
 }
 
 static int
 s_collect_pos(ob_subs_batch_t *batch, const s_pos_t *pos)
 {
-    size_t n = pos->done_count < S_RANGES_PERSIST ? pos->done_count : S_RANGES_PERSIST;
-    /* ranges beyond S_RANGES_PERSIST are not persisted: after a crash those events are
-       delivered again, which at-least-once allows */
-    uint8_t *value = malloc(12 + 16 * n);
+    size_t n =
+        pos->done_count < OB_POS_RECORD_RANGES_MAX ? pos->done_count : OB_POS_RECORD_RANGES_MAX;
+    /* ranges beyond OB_POS_RECORD_RANGES_MAX are not persisted: after a crash those events
+       are delivered again, which at-least-once allows */
+    size_t len = ob_pos_record_size(n);
+    uint8_t *value = malloc(len);
     if (!value)
         return -ENOMEM;
-    ob_put_u64(value, pos->floor);
-    ob_put_u32(value + 8, (uint32_t)n);
-    for (size_t i = 0; i < n; i++) {
-        ob_put_u64(value + 12 + 16 * i, pos->done[i].lo);
-        ob_put_u64(value + 20 + 16 * i, pos->done[i].hi);
-    }
-    int rc = s_op(batch, OB_STORE_PUT_POS, pos->sub->name, pos->topic->name, value, 12 + 16 * n);
+    int rc = ob_pos_record_encode(pos->floor, pos->done, n, value, len, &len);
+    if (rc == 0)
+        rc = s_op(batch, OB_STORE_PUT_POS, pos->sub->name, pos->topic->name, value, len);
     free(value);
     return rc;
 }

@@ -12,18 +12,12 @@
     Runs in the server's thread; not thread-safe. A consumer is an opaque pointer (the
     server's session) that stays valid until ob_subs_detach_all is called for it.
 
-    Persistent records (store.h ops), written by the writer in the batch they come with:
-      subscription  [owner] SUBSCRIBE body: the owner, a msgpack str of 1..OB_SUBS_OWNER_MAX
-                    bytes, present when the subscription has one; then the body of a
-                    SUBSCRIBE (wire.h encoding) holding sub, patterns, types, credit,
-                    ack_wait_ms, max_attempts, backoff_ms: self-describing msgpack, decoded
-                    with ob_wire_decode on load. A body is a msgpack map, so the first byte
-                    tells the two forms apart; records written before owners existed are the
-                    body alone and load without an owner. A broker older than owners cannot
-                    decode a record with one and refuses to start on that store (the
-                    subscription is not dropped silently);
-      position      u64 ack floor | u32 n | n x (u64 lo | u64 hi): the ack floor and the
-                    sorted, disjoint ranges of seqs done above it (big-endian).
+    Persistent records (store.h ops), written by the writer in the batch they come with,
+    each with a codec of its own that documents its layout and versions and reads what 0.5
+    wrote: the subscription record (sub_record.h: owner, patterns, types, settings) and the
+    position record (pos_record.h: the ack floor and the ranges of seqs done above it). A
+    record that does not decode stops the load (OB_ERR_STORAGE, the reason logged): a
+    subscription is never dropped or repaired silently.
     What is not persisted: attempt counters, pending deliveries, ephemeral subscriptions.
     After a restart every event above a floor that is not in its done ranges is delivered
     again, attempt 1 (at-least-once). */
@@ -35,6 +29,7 @@
 
 #include "orderbus/wire.h"
 #include "store.h"
+#include "sub_record.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -44,8 +39,8 @@ extern "C" {
 #define OB_SUBS_EPHEMERAL_PREFIX "eph-"    /* names the broker gives ephemeral subscriptions */
 #define OB_SUBS_DLQ_PREFIX "dlq."          /* dead letters of sub S go to topic dlq.S */
 #define OB_SUBS_POS_RECORD_MAX OB_BODY_MAX /* bytes in a persisted position */
-#define OB_SUBS_OWNER_MAX 64               /* bytes in an owner: a client name (perms.h) */
-#define OB_SUBS_DELIVER_COST 1024          /* bytes a DELIVER counts beyond its events: its */
+#define OB_SUBS_OWNER_MAX OB_SUB_RECORD_OWNER_MAX /* bytes in an owner: a client name (perms.h) */
+#define OB_SUBS_DELIVER_COST 1024 /* bytes a DELIVER counts beyond its events: its */
 /* header and body (OB_SERVER_DELIVER_MAX at most, far less for one event) and libzmq's records
    of its frames, so that many small deliveries count for what they hold (PROTOCOL.md 12.9) */
 

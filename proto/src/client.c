@@ -56,6 +56,7 @@
 
 #include <czmq.h>
 
+#include "command_table.h"
 #include "orderbus/error.h"
 #include "orderbus/limits.h"
 #include "orderbus/pattern.h"
@@ -911,11 +912,10 @@ s_recv_one(ob_client_t *self)
     self->ping_outstanding = 0;
 
     ob_wire_msg_t msg;
-    if (parts >= 2 && !too_many &&
+    if (parts >= OB_COMMAND_FRAMES && !too_many &&
         ob_wire_decode(zmq_msg_data(&part[0]), zmq_msg_size(&part[0]), zmq_msg_data(&part[1]),
                        zmq_msg_size(&part[1]), &msg) == 0 &&
-        (parts <= OB_FRAMES_MAX || msg.command == OB_CMD_DELIVER ||
-         msg.command == OB_CMD_OK)) /* only a run and a range have more */
+        parts <= ob_command_info(msg.command)->frames_max) /* a decoded command is known */
         s_dispatch(self, &msg, part + 2, parts - 2);
     /* else a malformed message: a broker bug or a version we do not know; ignored, since
        there is nobody to tell. What it answered stays pending: re-sent with the next session,
@@ -1578,17 +1578,8 @@ ob_client_fd(const ob_client_t *self)
 static int
 s_is_admin(int command)
 {
-    switch (command) {
-    case OB_CMD_TOPICS:
-    case OB_CMD_SUBS:
-    case OB_CMD_SUB_INFO:
-    case OB_CMD_SUB_REPOSITION:
-    case OB_CMD_SUB_DELETE:
-    case OB_CMD_FETCH:
-        return 1;
-    default:
-        return 0;
-    }
+    const ob_command_info_t *info = ob_command_info(command);
+    return info && info->admin != OB_COMMAND_ADMIN_NONE;
 }
 
 /* Sends request (borrowed, an admin command) and waits for its answer, which stays in

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "command_table.h"
 #include "mpscan.h"
 #include "orderbus/error.h"
 #include "orderbus/event.h"
@@ -145,57 +146,14 @@ static const s_keyset_t s_command_keys[UINT8_MAX + 1] = {
     [OB_CMD_FETCH] = S_KEYSET(S_KEY_REQ, S_KEY_TOPIC, S_KEY_SEQ, S_KEY_COUNT, S_KEY_TIME),
 };
 
-/* ob_command_name's answer for a byte that is no command; s_command_known compares with
-   its address rather than its bytes. */
+/* ob_command_name's answer for a byte that is no command. */
 static const char s_unknown_name[] = "UNKNOWN";
 
 const char *
 ob_command_name(int command)
 {
-    switch (command) {
-    case OB_CMD_HELLO:
-        return "HELLO";
-    case OB_CMD_WELCOME:
-        return "WELCOME";
-    case OB_CMD_PING:
-        return "PING";
-    case OB_CMD_PONG:
-        return "PONG";
-    case OB_CMD_ERROR:
-        return "ERROR";
-    case OB_CMD_OK:
-        return "OK";
-    case OB_CMD_PUBLISH:
-        return "PUBLISH";
-    case OB_CMD_CONFIRM:
-        return "CONFIRM";
-    case OB_CMD_SUBSCRIBE:
-        return "SUBSCRIBE";
-    case OB_CMD_SUBSCRIBED:
-        return "SUBSCRIBED";
-    case OB_CMD_DELIVER:
-        return "DELIVER";
-    case OB_CMD_ACK:
-        return "ACK";
-    case OB_CMD_NACK:
-        return "NACK";
-    case OB_CMD_UNSUBSCRIBE:
-        return "UNSUBSCRIBE";
-    case OB_CMD_TOPICS:
-        return "TOPICS";
-    case OB_CMD_SUBS:
-        return "SUBS";
-    case OB_CMD_SUB_INFO:
-        return "SUB_INFO";
-    case OB_CMD_SUB_REPOSITION:
-        return "SUB_REPOSITION";
-    case OB_CMD_SUB_DELETE:
-        return "SUB_DELETE";
-    case OB_CMD_FETCH:
-        return "FETCH";
-    default:
-        return s_unknown_name;
-    }
+    const ob_command_info_t *info = ob_command_info(command);
+    return info ? info->name : s_unknown_name;
 }
 
 const char *
@@ -215,11 +173,11 @@ ob_start_name(ob_start_t start)
     }
 }
 
-/* Returns 1 if command is one of ob_command_t: those, and only those, have a name. */
+/* Returns 1 if command is one of ob_command_t (command_table.h). */
 static int
 s_command_known(int command)
 {
-    return ob_command_name(command) != s_unknown_name;
+    return ob_command_info(command) != NULL;
 }
 
 /* Returns 1 if command's body must carry req: every request and every reply to one, but
@@ -227,23 +185,8 @@ s_command_known(int command)
 static int
 s_command_has_req(int command)
 {
-    switch (command) {
-    case OB_CMD_OK:
-    case OB_CMD_PUBLISH:
-    case OB_CMD_CONFIRM:
-    case OB_CMD_SUBSCRIBE:
-    case OB_CMD_SUBSCRIBED:
-    case OB_CMD_UNSUBSCRIBE:
-    case OB_CMD_TOPICS:
-    case OB_CMD_SUBS:
-    case OB_CMD_SUB_INFO:
-    case OB_CMD_SUB_REPOSITION:
-    case OB_CMD_SUB_DELETE:
-    case OB_CMD_FETCH:
-        return 1;
-    default:
-        return 0;
-    }
+    const ob_command_info_t *info = ob_command_info(command);
+    return info && info->req;
 }
 
 void

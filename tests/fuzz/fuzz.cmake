@@ -4,6 +4,7 @@
 # broker targets keep scratch files in /dev/shm/ob-fuzz-*-PID, removed at exit (not after a
 # crash).
 # The gateway's parsers of Marketplace responses (mp_parse) and of OMS commands (command).
+# The broker's stored subscription and position records (records: sub_record.h, pos_record.h).
 #
 # Always: replay_<name> (the target + replay_main.c) and the CTest fuzz_replay_<name>, which
 # replays the committed corpus and every regression input, so that a crash once found stays
@@ -16,8 +17,8 @@
 # Every target links liborderbus, ob_codec and ob_common (base64: common/base64.h).
 # Targets of the broker's classes (OB_FUZZ_BROKER_TARGETS) also link ob_broker_core.
 set(OB_FUZZ_TARGETS event wire mpscan pattern config broker perms event_json monitor_result base64
-    mp_parse command)
-set(OB_FUZZ_BROKER_TARGETS config broker perms)
+    mp_parse command records)
+set(OB_FUZZ_BROKER_TARGETS config broker perms records)
 # The monitor's reader of admin results (monitor/result.c) links ob_monitor_core.
 set(OB_FUZZ_MONITOR_TARGETS monitor_result)
 # The gateway's Marketplace response parsers and OMS command parser link ob_gateway_core.

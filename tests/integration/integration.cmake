@@ -50,3 +50,9 @@ set_tests_properties(test_examples PROPERTIES TIMEOUT 120)
 
 # The gateway upstream connector (connector.cmake).
 include(${CMAKE_CURRENT_LIST_DIR}/connector.cmake)
+
+# A store written by 0.5 (tests/data/store-0.5) loads: events, subscriptions, positions.
+ob_cmocka_test(test_upgrade TIMEOUT 120
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_upgrade.c
+  LIBS ob_broker_proc PkgConfig::JANSSON)
+target_compile_definitions(test_upgrade PRIVATE OB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")

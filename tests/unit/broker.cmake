@@ -60,3 +60,7 @@ endif()
 ob_cmocka_test(test_sessions TIMEOUT 60
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_sessions.c
   LIBS ob_test_peer ob_broker_proc)
+# The codecs of the stored subscription and position records (sub_record.h, pos_record.h).
+ob_cmocka_test(test_sub_record
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_sub_record.c
+  LIBS ob_broker_core)

@@ -14,6 +14,10 @@ ob_cmocka_test(test_proto_event
 ob_cmocka_test(test_proto_wire
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_wire.c
   LIBS ob_codec)
+# The command table (codec/command_table.h) against the protocol.
+ob_cmocka_test(test_proto_command
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_command.c
+  LIBS ob_codec)
 ob_cmocka_test(test_proto_pattern
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_pattern.c)
 ob_cmocka_test(test_proto_result_json

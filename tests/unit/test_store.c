@@ -1672,7 +1672,15 @@ test_format_versions(void **state)
     s_item(&item, "oms.1", "e1", "kept");
     assert_int_equal(ob_store_append(fx->store, &item, 1), 0);
     ob_store_close(&fx->store);
-    assert_int_equal(s_raw_version(fx->dir), 3);
+    assert_int_equal(s_raw_version(fx->dir), 4);
+
+    /* a version-3 store (0.5's: its records are read by the broker's codecs) is upgraded
+       in place, so that 0.5 refuses it from then on */
+    s_raw_set_version(fx->dir, 3);
+    assert_int_equal(ob_store_open(fx->dir, OB_MAP_SIZE_DEFAULT, &fx->store), 0);
+    s_assert_event(fx->store, "oms.1", 1, "kept");
+    ob_store_close(&fx->store);
+    assert_int_equal(s_raw_version(fx->dir), 4);
 
     /* a version-2 store (no subscription databases) is upgraded in place */
     s_raw_set_version(fx->dir, 2);
@@ -1683,15 +1691,15 @@ test_format_versions(void **state)
     ob_store_op_t op = {OB_STORE_PUT_SUB, "s", NULL, (const uint8_t *)"x", 1};
     assert_int_equal(ob_store_commit(fx->store, NULL, 0, &op, 1), 0);
     ob_store_close(&fx->store);
-    assert_int_equal(s_raw_version(fx->dir), 3);
+    assert_int_equal(s_raw_version(fx->dir), 4);
 
     /* any other version is refused */
-    s_raw_set_version(fx->dir, 4);
+    s_raw_set_version(fx->dir, 5);
     assert_int_equal(ob_store_open(fx->dir, OB_MAP_SIZE_DEFAULT, &fx->store), OB_ERR_STORAGE);
     assert_null(fx->store);
     s_raw_set_version(fx->dir, 1);
     assert_int_equal(ob_store_open(fx->dir, OB_MAP_SIZE_DEFAULT, &fx->store), OB_ERR_STORAGE);
-    s_raw_set_version(fx->dir, 3);
+    s_raw_set_version(fx->dir, 4);
     assert_int_equal(ob_store_open(fx->dir, OB_MAP_SIZE_DEFAULT, &fx->store), 0);
     static const char *const one[] = {"S s=x", NULL};
     s_assert_loaded(fx->store, one);
