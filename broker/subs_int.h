@@ -16,18 +16,19 @@
     this header.
 
     Model, per subscription:
-    - a position (ob_subs_pos_t) per matched topic: the ack floor, the sorted done ranges above it,
-      and `next`, the next seq to read for a first delivery (floor + 1 after a load);
-    - flights (ob_subs_flight_t): events delivered at least once and not done, keyed by (position,
-      seq) in a zhashx. A flight is in exactly one state list: `pending` (delivered, ack
+    - a position (ob_subs_pos_t) per matched topic: the ack floor, the sorted done ranges
+      above it, and `next`, the next seq to read for a first delivery (floor + 1 after a
+      load);
+    - flights (ob_subs_flight_t): events delivered at least once and not done, keyed by
+      (position, seq) in a zhashx. A flight is in exactly one state list: `pending` (delivered, ack
       deadline in `due`; in delivery order, so deadlines are sorted), `waiting` (a NACK or
       backoff delay until `due`), `ready` (to be redelivered now) or `dead` (over
       max_attempts, its dead letter not yet collected). Credit bounds the number of
       flights: an event that waits for redelivery still holds its credit, so a subscriber
       that NACKs everything cannot make the broker hold unbounded state;
     - consumers: attached sessions, served round-robin, each with the bytes of DELIVERs sent
-      to it and the bytes it showed it took (ob_subs_consumer_t, PROTOCOL.md 12.9): one that is over
-      its unread limit, or slow, gets nothing until it shows it read;
+      to it and the bytes it showed it took (ob_subs_consumer_t, PROTOCOL.md 12.9): one that
+      is over its unread limit, or slow, gets nothing until it shows it read;
     - `readable`: the positions that may have events to read (next <= the topic's last seq).
 
     Work lists of the engine: `active` holds the subscriptions that may deliver now (a pump
