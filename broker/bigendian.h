@@ -1,5 +1,5 @@
-/*  Big-endian integers in the broker's persistent records and keys (store_lmdb.c, subs.c):
-    big-endian so that LMDB's bytewise key order is numeric order. */
+/*  Big-endian integers in the broker's persistent records and keys (store_lmdb.c,
+    subs_persist.c): big-endian so that LMDB's bytewise key order is numeric order. */
 #ifndef OB_BIGENDIAN_H
 #define OB_BIGENDIAN_H
 

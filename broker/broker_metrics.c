@@ -12,7 +12,7 @@
 /* Error names by wire code: the OB_ERR_* name without its prefix, as PROTOCOL.md 8 names
    them (`LIMIT`, `FORBIDDEN`). */
 #define S_ERR_PREFIX_LEN (sizeof "OB_ERR_" - 1)
-#define S_X_NAME(name, code, text) [code] = #name + S_ERR_PREFIX_LEN,
+#define S_X_NAME(name, code, text) [code] = &#name[S_ERR_PREFIX_LEN],
 static const char *const s_error_names[] = {OB_ERRORS(S_X_NAME)};
 #undef S_X_NAME
 #define S_ERROR_CODES (sizeof s_error_names / sizeof s_error_names[0])

@@ -53,7 +53,7 @@ extern "C" {
 
 #define OB_SERVER_SNDHWM 1000    /* ROUTER send high-water mark: messages queued per connection */
 #define OB_SERVER_TRIM_MS 1000   /* after a session ends, memory is given back within this */
-#define OB_SERVER_CONNS_MIN 1024 /* socket descriptors followed at first (s_conn_t) */
+#define OB_SERVER_CONNS_MIN 1024 /* socket descriptors followed at first (ob_srv_conn_t) */
 #define OB_SERVER_LINGER_MS 1000 /* time given to the last replies at shutdown */
 #define OB_SERVER_TICK_MS OB_HEARTBEAT_MS_MIN         /* session expiry check interval */
 #define OB_SERVER_BATCH_BYTES_MAX (64u * 1024 * 1024) /* event bytes in one batch: bounds */
