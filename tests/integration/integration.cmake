@@ -34,3 +34,12 @@ add_test(NAME test_examples
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_examples.sh ${CMAKE_BINARY_DIR}
                  ${PROJECT_SOURCE_DIR})
 set_tests_properties(test_examples PROPERTIES TIMEOUT 120)
+
+# orderbus-gateway end to end (issue 14): real broker, Marketplace double and gateway.
+ob_cmocka_test(test_gateway_feed TIMEOUT 300
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_gateway_feed.c
+  LIBS ob_broker_proc ob_mp_double_proc ob_common PkgConfig::CURL PkgConfig::JANSSON)
+set_property(TEST test_gateway_feed APPEND PROPERTY ENVIRONMENT
+             "OB_MP_DOUBLE=$<TARGET_FILE:orderbus-mp-double>"
+             "OB_GATEWAY=$<TARGET_FILE:orderbus-gateway>")
+add_dependencies(test_gateway_feed orderbus-mp-double orderbus-gateway)
