@@ -95,6 +95,13 @@ s_spec(s_load_t *load)
     return spec;
 }
 
+/* The offset of an oms row's field within an ob_gw_oms_t. */
+static size_t
+s_oms_offset(const ob_option_t *opt)
+{
+    return opt->offset - offsetof(ob_gw_config_t, oms[0]);
+}
+
 /* The defaults of one OMS. */
 static void
 s_oms_defaults(ob_gw_oms_t *oms)
@@ -231,12 +238,30 @@ ob_gw_config_validate(const ob_gw_config_t *cfg, char *errbuf, size_t errlen)
         return ob_options_fail(errbuf, errlen, "data_dir: empty");
     if (!cfg->cert[0] != !cfg->broker_cert[0])
         return ob_options_fail(errbuf, errlen, "broker: cert and broker_cert go together");
-    ob_options_t spec = s_spec(NULL);
-    int rc = ob_options_check_all(&spec, cfg, errbuf, errlen);
-    if (rc)
-        return rc;
     if (cfg->oms_count > OB_GW_OMS_MAX)
         return ob_options_fail(errbuf, errlen, "more than %d OMSes", OB_GW_OMS_MAX);
+    /* Ranges: the gateway's rows once, the oms rows for each OMS in use (the unused slots
+       hold defaults with no id). */
+    int rc = 0;
+    for (size_t r = 0; r < S_OPTIONS; r++) {
+        const ob_option_t *opt = &s_options[r];
+        if (opt->kind == OB_OPTION_STRING)
+            continue;
+        char where[OB_OPTIONS_ERR_MAX / 4];
+        if (strcmp(opt->section, S_OMS)) {
+            snprintf(where, sizeof where, "%s/%s", opt->section, opt->key);
+            if ((rc =
+                     ob_options_check(opt, (const char *)cfg + opt->offset, where, errbuf, errlen)))
+                return rc;
+            continue;
+        }
+        for (size_t i = 0; i < cfg->oms_count; i++) {
+            snprintf(where, sizeof where, "oms %zu: %s", i + 1, opt->key);
+            if ((rc = ob_options_check(opt, (const char *)&cfg->oms[i] + s_oms_offset(opt), where,
+                                       errbuf, errlen)))
+                return rc;
+        }
+    }
     for (size_t i = 0; i < cfg->oms_count; i++)
         if ((rc = s_check_oms(cfg, i, errbuf, errlen)))
             return rc;
