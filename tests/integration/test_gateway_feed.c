@@ -44,6 +44,7 @@ typedef struct s_site {
     char gw_url[64];                 /* http://127.0.0.1:PORT */
     char cfg[S_PATH];                /* the gateway's configuration file */
     ob_client_t *sub;                /* subscriber of oms.S_OMS */
+    int scoped;                      /* 1: OMS S_OMS is not the double's default OMS */
     size_t count;                    /* events received */
     char *ids[S_EVENTS_MAX];         /* their ids */
     char *types[S_EVENTS_MAX];       /* their types */
@@ -134,8 +135,16 @@ s_gw_setup(s_site_t *s, unsigned page_size, const char *method, const char *extr
     s_gw_start(s);
     char url[128];
     snprintf(url, sizeof url, "%s/trigger/%d", s->gw_url, S_OMS);
+    if (s->scoped) { /* another OMS is the default, which sees everything */
+        json_t *other = json_pack("{s:i, s:s, s:b, s:s}", "id", 1, "name", "oms-1", "default", 1,
+                                  "token", "token-of-oms-1");
+        json_t *answer = mp_double_proc_control(&s->mp, "oms", other);
+        assert_non_null(answer);
+        json_decref(answer);
+        json_decref(other);
+    }
     json_t *oms = json_pack("{s:i, s:s, s:b, s:s, s:{s:s, s:s, s:s, s:s}}", "id", S_OMS, "name",
-                            "oms-2", "default", 1, "token", S_TOKEN, "trigger", "url", url,
+                            "oms-2", "default", !s->scoped, "token", S_TOKEN, "trigger", "url", url,
                             "method", method, "user", S_USER, "password", S_PASSWORD);
     json_t *answer = mp_double_proc_control(&s->mp, "oms", oms);
     assert_non_null(answer);
@@ -358,6 +367,36 @@ test_late_commit(void **state)
     s_site_destroy(&s);
 }
 
+/* A project whose create event the scope rule hid (6.4 point 4) until it gained an item of
+   the OMS, by then behind the cursor: its project.created still comes first. */
+static void
+test_hidden_project(void **state)
+{
+    (void)state;
+    s_site_t *s = s_site_new("gw-hidden");
+    s->scoped = 1;
+    s_gw_setup(s, 20, "get", NULL);
+    json_int_t hidden = s_control(s, "projects", "id", "{}"); /* not in OMS 2's feed */
+    /* The cursor must pass the hidden project's second by more than the 1 s overlap: only
+       the clock can do that, so this one wait is on time itself. */
+    zclock_sleep(2100);
+    json_int_t seen = s_control(s, "projects", "id", "{}");
+    s_control(s, "project_items", NULL, "{\"project_id\": %lld, \"primary_oms_id\": %d}",
+              (long long)seen, S_OMS);
+    assert_int_equal(s_collect(s, 2, S_DELIVER_MS), 2);
+    assert_int_equal(s->projects[0], seen);
+    s_control(s, "project_items", NULL, "{\"project_id\": %lld, \"primary_oms_id\": %d}",
+              (long long)hidden, S_OMS);
+    assert_int_equal(s_collect(s, 4, S_DELIVER_MS), 4);
+    assert_string_equal(s->types[2], "project.created");
+    assert_int_equal(s->projects[2], hidden);
+    assert_string_equal(s->types[3], "project_item.created");
+    assert_int_equal(s->projects[3], hidden);
+    s_assert_unique(s);
+    assert_int_equal(s_collect(s, 5, S_QUIET_MS), 4);
+    s_site_destroy(&s);
+}
+
 /* The double fails (5xx) and hangs: nothing is lost, nothing repeated. */
 static void
 test_faults(void **state)
@@ -533,11 +572,11 @@ main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_page_1),      cmocka_unit_test(test_page_2),
-        cmocka_unit_test(test_page_20),     cmocka_unit_test(test_burst),
-        cmocka_unit_test(test_late_commit), cmocka_unit_test(test_faults),
-        cmocka_unit_test(test_triggers),    cmocka_unit_test(test_bad_requests),
-        cmocka_unit_test(test_kill9),
+        cmocka_unit_test(test_page_1),       cmocka_unit_test(test_page_2),
+        cmocka_unit_test(test_page_20),      cmocka_unit_test(test_burst),
+        cmocka_unit_test(test_late_commit),  cmocka_unit_test(test_hidden_project),
+        cmocka_unit_test(test_faults),       cmocka_unit_test(test_triggers),
+        cmocka_unit_test(test_bad_requests), cmocka_unit_test(test_kill9),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
