@@ -35,10 +35,15 @@ add_test(NAME test_examples
                  ${PROJECT_SOURCE_DIR})
 set_tests_properties(test_examples PROPERTIES TIMEOUT 120)
 
-# orderbus-gateway end to end (issue 14): real broker, Marketplace double and gateway.
+# orderbus-gateway end to end (issue 14): real broker, Marketplace double and gateway
+# (gw_proc starts the gateway, as broker_proc the broker).
+add_library(ob_gw_proc STATIC ${CMAKE_CURRENT_SOURCE_DIR}/integration/gw_proc.c)
+target_include_directories(ob_gw_proc PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/integration)
+target_link_libraries(ob_gw_proc PUBLIC ob_flags PkgConfig::CZMQ)
 ob_cmocka_test(test_gateway_feed TIMEOUT 300
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_gateway_feed.c
-  LIBS ob_broker_proc ob_mp_double_proc ob_common PkgConfig::CURL PkgConfig::JANSSON)
+  LIBS ob_broker_proc ob_gw_proc ob_mp_double_proc ob_common PkgConfig::CURL
+       PkgConfig::JANSSON)
 set_property(TEST test_gateway_feed APPEND PROPERTY ENVIRONMENT
              "OB_MP_DOUBLE=$<TARGET_FILE:orderbus-mp-double>"
              "OB_GATEWAY=$<TARGET_FILE:orderbus-gateway>")

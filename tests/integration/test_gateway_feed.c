@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +22,7 @@
 
 #include "base64.h"
 #include "broker_proc.h"
+#include "gw_proc.h"
 #include "mp_double_proc.h"
 #include "orderbus/orderbus.h"
 
@@ -63,56 +63,24 @@ s_write(const char *dir, const char *name, const char *text, char out[S_PATH])
     fclose(f);
 }
 
-/* Starts the gateway with the site's configuration and waits for its listen file. */
+/* Starts the gateway with the site's configuration. */
 static void
 s_gw_start(s_site_t *s)
 {
-    char listen_file[S_PATH];
-    snprintf(listen_file, sizeof listen_file, "%s/gw.listen", s->broker.dir);
-    unlink(listen_file);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        char log[S_PATH];
-        snprintf(log, sizeof log, "%s/gw.log", s->broker.dir);
-        /* Dies with the test, so that a failed assertion leaves no gateway behind. */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (!freopen(log, "a", stderr) || !freopen("/dev/null", "w", stdout))
-            _exit(127);
-        execl(getenv("OB_GATEWAY"), "orderbus-gateway", "--config", s->cfg, "--listen-file",
-              listen_file, (char *)NULL);
-        _exit(127);
-    }
-    s->gw_pid = pid;
-    int64_t deadline = zclock_mono() + S_START_MS;
-    for (;;) {
-        FILE *f = fopen(listen_file, "r");
-        if (f) {
-            char addr[64] = "";
-            assert_non_null(fgets(addr, sizeof addr, f));
-            fclose(f);
-            addr[strcspn(addr, "\n")] = '\0';
-            snprintf(s->gw_url, sizeof s->gw_url, "http://%s", addr);
-            return;
-        }
-        int status = 0;
-        assert_int_equal(waitpid(pid, &status, WNOHANG), 0); /* still running */
-        assert_true(zclock_mono() < deadline);
-        zclock_sleep(10); /* polling a file the gateway writes when it serves */
-    }
+    s->gw_pid = gw_proc_start(s->broker.dir, s->cfg, s->gw_url);
+    assert_true(s->gw_pid > 0);
 }
 
+/* Stops the gateway with sig; SIGTERM must end it cleanly. */
 static void
 s_gw_kill(s_site_t *s, int sig)
 {
     if (s->gw_pid <= 0)
         return;
-    kill(s->gw_pid, sig);
-    int status = 0;
-    waitpid(s->gw_pid, &status, 0);
+    int status = gw_proc_stop(s->gw_pid, sig);
+    s->gw_pid = -1;
     if (sig == SIGTERM)
         assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    s->gw_pid = -1;
 }
 
 /* Registers OMS S_OMS in the double with the gateway's trigger (method), writes the
