@@ -23,6 +23,9 @@ gw_proc_start(const char *dir, const char *cfg, char url[GW_PROC_URL_MAX])
     const char *binary = getenv("OB_GATEWAY");
     if (!binary)
         return -1;
+    /* The child's freopen would write out what the parent's stdio buffers hold: empty them. */
+    fflush(stdout);
+    fflush(stderr);
     pid_t pid = fork();
     if (pid < 0)
         return -1;
