@@ -27,7 +27,8 @@
 #define S_BROKER_SLOW_MS OB_GW_BROKER_TIMEOUT_MS /* an unconfirmed publish older: not ready */
 #define S_BUSY_WAIT_MS 5 /* wait while publishes are unconfirmed (safety net for edges) */
 #define S_CLIENT_NAME "orderbus-gateway"
-#define S_ID_TEXT 24 /* a u64 in decimal with its NUL */
+#define S_PENDING_INITIAL 256 /* first size of the pending list; it doubles */
+#define S_ID_TEXT 24          /* a u64 in decimal with its NUL */
 
 typedef enum { S_IDLE, S_READING, S_FETCHING } s_state_t;
 
@@ -270,7 +271,7 @@ s_pending_push(s_run_t *run, uint64_t token, size_t oms, uint64_t seq)
             run->pending_len -= run->pending_head;
             run->pending_head = 0;
         } else {
-            size_t cap = run->pending_cap ? run->pending_cap * 2 : 256;
+            size_t cap = run->pending_cap ? run->pending_cap * 2 : S_PENDING_INITIAL;
             s_pending_t *grown = realloc(run->pending, cap * sizeof *grown);
             if (!grown)
                 return -ENOMEM;
@@ -449,9 +450,13 @@ s_confirms(s_run_t *run)
         if (i == run->pending_len)
             continue; /* not ours: cannot happen */
         s_pending_t p = run->pending[i];
-        memmove(run->pending + i, run->pending + i + 1,
-                (run->pending_len - i - 1) * sizeof *run->pending);
-        run->pending_len--;
+        if (i == run->pending_head) /* the usual case: confirmations come in order */
+            run->pending_head++;
+        else {
+            memmove(run->pending + i, run->pending + i + 1,
+                    (run->pending_len - i - 1) * sizeof *run->pending);
+            run->pending_len--;
+        }
         s_oms_t *o = &run->oms[p.oms];
         if (confirm.rc) {
             char what[128];
