@@ -240,9 +240,13 @@ ob_gw_config_validate(const ob_gw_config_t *cfg, char *errbuf, size_t errlen)
         return ob_options_fail(errbuf, errlen, "broker: cert and broker_cert go together");
     if (cfg->oms_count > OB_GW_OMS_MAX)
         return ob_options_fail(errbuf, errlen, "more than %d OMSes", OB_GW_OMS_MAX);
+    int rc = 0;
+    /* Each OMS complete first, so that a missing id is called that, not a range error. */
+    for (size_t i = 0; i < cfg->oms_count; i++)
+        if ((rc = s_check_oms(cfg, i, errbuf, errlen)))
+            return rc;
     /* Ranges: the gateway's rows once, the oms rows for each OMS in use (the unused slots
        hold defaults with no id). */
-    int rc = 0;
     for (size_t r = 0; r < S_OPTIONS; r++) {
         const ob_option_t *opt = &s_options[r];
         if (opt->kind == OB_OPTION_STRING)
@@ -262,9 +266,6 @@ ob_gw_config_validate(const ob_gw_config_t *cfg, char *errbuf, size_t errlen)
                 return rc;
         }
     }
-    for (size_t i = 0; i < cfg->oms_count; i++)
-        if ((rc = s_check_oms(cfg, i, errbuf, errlen)))
-            return rc;
     return 0;
 }
 

@@ -24,3 +24,7 @@ ob_cmocka_test(test_gw_command
 ob_cmocka_test(test_gw_trigger
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_gw_trigger.c
   LIBS ob_gateway_daemon)
+# The daemon's configuration (gateway/gw_config.c): sections, flags, checks, secrets.
+ob_cmocka_test(test_gw_config
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_gw_config.c
+  LIBS ob_gateway_daemon)
