@@ -26,8 +26,7 @@
 static const ob_option_t s_options[] = {
     {S_GATEWAY, "listen", "--listen", OB_OPTION_STRING, S_FIELD(listen), 0, 0,
      "HTTP address of /trigger/OMS_ID, /healthz, /readyz and /metrics: IPV4:PORT. Port 0\n"
-     "takes a free one (see --listen-file). Plain HTTP: bind loopback and put a TLS\n"
-     "proxy in front when the Marketplace calls from another machine."},
+     "takes a free one (see --listen-file). HTTPS with --tls-cert and --tls-key."},
     {S_GATEWAY, "listen_file", "--listen-file", OB_OPTION_STRING, S_FIELD(listen_file), 0, 0,
      "File to which the gateway writes the address it bound (IPV4:PORT, a line) once it\n"
      "serves: written to FILE.tmp and renamed. Unset: no file."},
@@ -38,6 +37,11 @@ static const ob_option_t s_options[] = {
      OB_GW_HTTP_CONNECTIONS_MAX, "Most HTTP connections at once; more are refused at accept."},
     {S_GATEWAY, "http_timeout", "--http-timeout", OB_OPTION_UINT, S_FIELD(http_timeout_s), 1,
      OB_GW_HTTP_TIMEOUT_S_MAX, "Seconds an idle or slow HTTP connection is kept."},
+    {S_GATEWAY, "tls_cert", "--tls-cert", OB_OPTION_STRING, S_FIELD(tls_cert), 0, 0,
+     "HTTPS (GnuTLS): the PEM certificate, with its chain, that the gateway serves with\n"
+     "--tls-key. Unset: plain HTTP."},
+    {S_GATEWAY, "tls_key", "--tls-key", OB_OPTION_STRING, S_FIELD(tls_key), 0, 0,
+     "HTTPS: the certificate's PEM private key (unencrypted; mode 0600), read once."},
     {S_BROKER, "endpoint", "--broker", OB_OPTION_STRING, S_FIELD(endpoint), 0, 0,
      "The broker's ZeroMQ endpoint (tcp://HOST:PORT or ipc://PATH)."},
     {S_BROKER, "cert", "--cert", OB_OPTION_STRING, S_FIELD(cert), 0, 0,
@@ -236,6 +240,8 @@ ob_gw_config_validate(const ob_gw_config_t *cfg, char *errbuf, size_t errlen)
                                cfg->listen);
     if (!cfg->data_dir[0])
         return ob_options_fail(errbuf, errlen, "data_dir: empty");
+    if (!cfg->tls_cert[0] != !cfg->tls_key[0])
+        return ob_options_fail(errbuf, errlen, "gateway: tls_cert and tls_key go together");
     if (!cfg->cert[0] != !cfg->broker_cert[0])
         return ob_options_fail(errbuf, errlen, "broker: cert and broker_cert go together");
     if (cfg->oms_count > OB_GW_OMS_MAX)

@@ -47,6 +47,8 @@ typedef struct ob_gw_config {
     char data_dir[OB_GW_PATH_TEXT_MAX];    /* LMDB environment directory (created 0700) */
     unsigned max_connections;              /* HTTP connections at once */
     unsigned http_timeout_s;               /* idle HTTP connection timeout */
+    char tls_cert[OB_GW_PATH_TEXT_MAX];    /* HTTPS: PEM certificate (chain), "" for HTTP */
+    char tls_key[OB_GW_PATH_TEXT_MAX];     /* HTTPS: its PEM private key */
     char endpoint[OB_GW_URL_MAX];          /* broker endpoint */
     char cert[OB_GW_PATH_TEXT_MAX];        /* CURVE: our certificate, "" for plaintext */
     char broker_cert[OB_GW_PATH_TEXT_MAX]; /* CURVE: the broker's public certificate */

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "file.h"
+#include "orderbus/error.h"
 #include "trigger.h"
 
 #define S_TEXT "text/plain; charset=utf-8"
@@ -20,6 +22,9 @@ struct ob_gw_http {
     ob_feed_t *feed;           /* borrowed */
     ob_gw_stats_t *stats;      /* borrowed */
     uint16_t port;             /* bound */
+    char *tls_cert;            /* HTTPS: the PEM certificate, or NULL */
+    char *tls_key;             /* HTTPS: its key (zeroed when freed), or NULL */
+    size_t tls_key_len;        /* bytes at tls_key */
 };
 
 /* One request's state across the handler's calls. */
@@ -254,15 +259,32 @@ ob_gw_http_start(const ob_gw_config_t *cfg, ob_feed_t *feed, ob_gw_stats_t *stat
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
     inet_pton(AF_INET, host, &addr.sin_addr);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
+    if (cfg->tls_cert[0]) {
+        size_t len = 0;
+        int rc = ob_file_read(cfg->tls_cert, OB_GW_TLS_FILE_MAX, &self->tls_cert, &len);
+        if (!rc)
+            rc = ob_file_read(cfg->tls_key, OB_GW_TLS_FILE_MAX, &self->tls_key, &self->tls_key_len);
+        if (rc) {
+            snprintf(errbuf, errlen, "cannot read tls_cert or tls_key: %s", ob_strerror(rc));
+            goto fail;
+        }
+        flags |= MHD_USE_TLS;
+    }
+    /* The TLS options are read only with MHD_USE_TLS; NULL ends nothing early as they come
+       last before MHD_OPTION_END. */
     self->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, s_handle, self,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)OB_GW_HTTP_PER_IP_MAX, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)OB_GW_HTTP_MEMORY_MAX, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->http_timeout_s,
-        MHD_OPTION_NOTIFY_COMPLETED, s_completed, NULL, MHD_OPTION_END);
+        flags, 0, NULL, NULL, s_handle, self, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)OB_GW_HTTP_PER_IP_MAX,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)OB_GW_HTTP_MEMORY_MAX,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->http_timeout_s, MHD_OPTION_NOTIFY_COMPLETED,
+        s_completed, NULL, self->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
+        self->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, self->tls_key, MHD_OPTION_END);
     if (!self->daemon) {
-        snprintf(errbuf, errlen, "cannot listen on %s (in use, or not an address of this host)",
+        snprintf(errbuf, errlen,
+                 "cannot listen on %s (in use, not an address of this host, or a TLS "
+                 "certificate and key that do not load)",
                  cfg->listen);
         goto fail;
     }
@@ -289,8 +311,13 @@ ob_gw_http_stop(ob_gw_http_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    if ((*self_p)->daemon)
-        MHD_stop_daemon((*self_p)->daemon);
-    free(*self_p);
+    ob_gw_http_t *self = *self_p;
+    if (self->daemon)
+        MHD_stop_daemon(self->daemon);
+    free(self->tls_cert);
+    if (self->tls_key)
+        memset(self->tls_key, 0, self->tls_key_len);
+    free(self->tls_key);
+    free(self);
     *self_p = NULL;
 }

@@ -13,7 +13,9 @@
     connection's buffers (OB_GW_HTTP_MEMORY_MAX: a longer request line or header block gets
     libmicrohttpd's 414 or 431), headers per request (OB_GW_HTTP_HEADERS_MAX: 431), body
     bytes (OB_GW_TRIGGER_BODY_MAX: 413), idle time (cfg->http_timeout_s). No request line,
-    header or body is logged: a trigger's credentials are in them. */
+    header or body is logged: a trigger's credentials are in them. With cfg->tls_cert and
+    cfg->tls_key (PEM files of at most OB_GW_TLS_FILE_MAX bytes, read once) it serves HTTPS
+    only (libmicrohttpd with GnuTLS). */
 #ifndef OB_GW_HTTP_H
 #define OB_GW_HTTP_H
 

@@ -80,6 +80,7 @@
 #define OB_GW_HTTP_HEADERS_MAX 64       /* headers of one request */
 #define OB_GW_TRIGGER_BODY_MAX 4096     /* bytes of a trigger's (form) body */
 #define OB_GW_TRIGGER_AUTH_MAX 2048     /* bytes of an authorization value */
+#define OB_GW_TLS_FILE_MAX (64u * 1024) /* bytes of a PEM certificate chain or key */
 #define OB_GW_CONFIRM_WAIT_MS 50        /* longest loop wait of the feed thread */
 #define OB_GW_STOP_MS 10000             /* a stop waits this long for confirms */
 #define OB_GW_BROKER_TIMEOUT_MS 10000   /* broker calls of the feed thread */

@@ -37,19 +37,21 @@
 #define S_PATH 1024              /* a path */
 
 typedef struct s_site {
-    broker_proc_site_t broker;       /* scratch dir, broker data and endpoint */
-    pid_t broker_pid;                /* the broker */
-    mp_double_proc_t mp;             /* the double */
-    pid_t gw_pid;                    /* the gateway, or -1 */
-    char gw_url[64];                 /* http://127.0.0.1:PORT */
-    char cfg[S_PATH];                /* the gateway's configuration file */
-    ob_client_t *sub;                /* subscriber of oms.S_OMS */
-    int scoped;                      /* 1: OMS S_OMS is not the double's default OMS */
-    size_t count;                    /* events received */
-    char *ids[S_EVENTS_MAX];         /* their ids */
-    char *types[S_EVENTS_MAX];       /* their types */
-    uint64_t projects[S_EVENTS_MAX]; /* their project ids */
-    uint64_t seqs[S_EVENTS_MAX];     /* their seqs */
+    broker_proc_site_t broker;        /* scratch dir, broker data and endpoint */
+    pid_t broker_pid;                 /* the broker */
+    mp_double_proc_t mp;              /* the double */
+    pid_t gw_pid;                     /* the gateway, or -1 */
+    char gw_url[GW_PROC_URL_MAX + 1]; /* http://127.0.0.1:PORT */
+    char cfg[S_PATH];                 /* the gateway's configuration file */
+    ob_client_t *sub;                 /* subscriber of oms.S_OMS */
+    int scoped;                       /* 1: OMS S_OMS is not the double's default OMS */
+    const char *gw_extra;             /* more lines for the gateway section, or NULL */
+    char ca[S_PATH];                  /* HTTPS: the certificate to trust, or "" */
+    size_t count;                     /* events received */
+    char *ids[S_EVENTS_MAX];          /* their ids */
+    char *types[S_EVENTS_MAX];        /* their types */
+    uint64_t projects[S_EVENTS_MAX];  /* their project ids */
+    uint64_t seqs[S_EVENTS_MAX];      /* their seqs */
 } s_site_t;
 
 /* Writes text to dir/name; returns the path in out. */
@@ -92,13 +94,13 @@ s_gw_setup(s_site_t *s, unsigned page_size, const char *method, const char *extr
     s_write(s->broker.dir, "token", S_TOKEN "\n", token);
     s_write(s->broker.dir, "password", S_PASSWORD "\n", password);
     snprintf(cfg, sizeof cfg,
-             "gateway\n    listen = 127.0.0.1:0\n    data_dir = %s/gw-data\n"
+             "gateway\n    listen = 127.0.0.1:0\n    data_dir = %s/gw-data\n%s"
              "broker\n    endpoint = %s\n"
              "oms\n    id = %d\n    url = %s\n    token_file = %s\n    trigger_user = %s\n"
              "    trigger_password_file = %s\n    page_size = %u\n    overlap = 1s\n"
              "    poll_interval = 5s\n    timeout = 1s\n%s",
-             s->broker.dir, s->broker.endpoint, S_OMS, s->mp.base_url, token, S_USER, password,
-             page_size, extra ? extra : "");
+             s->broker.dir, s->gw_extra ? s->gw_extra : "", s->broker.endpoint, S_OMS,
+             s->mp.base_url, token, S_USER, password, page_size, extra ? extra : "");
     s_write(s->broker.dir, "gw.cfg", cfg, s->cfg);
     s_gw_start(s);
     char url[128];
@@ -429,6 +431,8 @@ s_http(const s_site_t *s, const char *method, const char *path, struct curl_slis
     curl_easy_setopt(c, CURLOPT_WRITEDATA, devnull);
     if (headers)
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    if (s->ca[0])
+        curl_easy_setopt(c, CURLOPT_CAINFO, s->ca);
     if (body) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, body_len);
@@ -535,6 +539,46 @@ test_bad_requests(void **state)
     s_site_destroy(&s);
 }
 
+/* HTTPS: with tls_cert and tls_key the gateway serves TLS only, triggers included. */
+static void
+test_https(void **state)
+{
+    (void)state;
+    s_site_t *s = s_site_new("gw-https");
+    char cmd[2048], extra[2 * S_PATH + 64];
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+             "-addext subjectAltName=IP:127.0.0.1 -keyout %s/key.pem -out %s/cert.pem "
+             ">/dev/null 2>&1",
+             s->broker.dir, s->broker.dir);
+    if (system(cmd) != 0) {
+        s_site_destroy(&s);
+        skip(); /* no openssl to make a certificate with */
+    }
+    snprintf(extra, sizeof extra, "    tls_cert = %s/cert.pem\n    tls_key = %s/key.pem\n",
+             s->broker.dir, s->broker.dir);
+    s->gw_extra = extra;
+    s_gw_setup(s, 20, "get", NULL);
+    char plain[GW_PROC_URL_MAX];
+    memcpy(plain, s->gw_url, sizeof plain);
+    assert_int_equal(s_http(s, "GET", "/healthz", NULL, NULL, 0), -1); /* no plain HTTP */
+    snprintf(s->gw_url, sizeof s->gw_url, "https://%s", plain + strlen("http://"));
+    snprintf(s->ca, sizeof s->ca, "%s/cert.pem", s->broker.dir);
+    assert_int_equal(s_http(s, "GET", "/healthz", NULL, NULL, 0), 200);
+    char header[256];
+    const char *good = S_USER ":" S_PASSWORD;
+    char *b64 = ob_base64_encode(good, strlen(good));
+    snprintf(header, sizeof header, "Authorization: Basic %s", b64);
+    free(b64);
+    struct curl_slist *h = curl_slist_append(NULL, header);
+    assert_int_equal(s_http(s, "POST", "/trigger/2", h, NULL, 0), 202);
+    curl_slist_free_all(h);
+    assert_int_equal(s_http(s, "GET", "/trigger/2", NULL, NULL, 0), 401);
+    s->ca[0] = '\0'; /* an unknown certificate is refused by the client */
+    assert_int_equal(s_http(s, "GET", "/healthz", NULL, NULL, 0), -1);
+    s_site_destroy(&s);
+}
+
 int
 main(void)
 {
@@ -544,7 +588,8 @@ main(void)
         cmocka_unit_test(test_page_20),      cmocka_unit_test(test_burst),
         cmocka_unit_test(test_late_commit),  cmocka_unit_test(test_hidden_project),
         cmocka_unit_test(test_faults),       cmocka_unit_test(test_triggers),
-        cmocka_unit_test(test_bad_requests), cmocka_unit_test(test_kill9),
+        cmocka_unit_test(test_bad_requests), cmocka_unit_test(test_https),
+        cmocka_unit_test(test_kill9),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

@@ -150,6 +150,7 @@ test_refused(void **state)
         {NULL, "--listen", "127.0.0.1:70000", "listen"},
         {NULL, "--listen", "127.0.0.1", "listen"},
         {NULL, "--cert", "/c", "go together"},
+        {NULL, "--tls-key", "/k", "tls_cert and tls_key"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char err[OB_GW_CONFIG_ERR_MAX] = "";
