@@ -539,6 +539,85 @@ test_bad_requests(void **state)
     s_site_destroy(&s);
 }
 
+/* curl's write callback into a growing string (s_metric). */
+static size_t
+s_append(char *data, size_t size, size_t nmemb, void *arg)
+{
+    char **text = arg;
+    size_t have = *text ? strlen(*text) : 0, n = size * nmemb;
+    char *grown = realloc(*text, have + n + 1);
+    assert_non_null(grown);
+    memcpy(grown + have, data, n);
+    grown[have + n] = '\0';
+    *text = grown;
+    return n;
+}
+
+/* The value of the series line (metric name and labels, exactly) in the gateway's /metrics,
+   or 0 if it has none yet. */
+static long
+s_metric(const s_site_t *s, const char *series)
+{
+    char url[256];
+    snprintf(url, sizeof url, "%s/metrics", s->gw_url);
+    char *text = NULL;
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, s_append);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &text);
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    curl_easy_cleanup(c);
+    long value = 0;
+    size_t len = strlen(series);
+    for (const char *line = text; line && *line;
+         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+        if (!strncmp(line, series, len) && line[len] == ' ')
+            value = atol(line + len + 1);
+    free(text);
+    return value;
+}
+
+#define S_POLLS_OK "ob_gateway_polls_total{oms=\"2\",outcome=\"ok\"}"
+#define S_TRIGGERS_OK "ob_gateway_triggers_total{oms=\"2\",result=\"accepted\"}"
+
+/* A burst of triggers while a pass is in flight causes one more pass, not one each, and each
+   trigger is answered at once (the pass is held up by the double for 600 ms). */
+static void
+test_coalesce(void **state)
+{
+    (void)state;
+    enum { S_BURST = 50 };
+    s_site_t *s = s_site_new("gw-coalesce");
+    s_gw_setup(s, 20, "get", "    poll_interval = 60s\n"); /* no timer pass in between */
+    int64_t deadline = zclock_mono() + S_START_MS;
+    while (s_metric(s, S_POLLS_OK) < 1 && zclock_mono() < deadline)
+        zclock_sleep(10); /* polling the metric under test: the first pass */
+    long polls = s_metric(s, S_POLLS_OK), triggers = s_metric(s, S_TRIGGERS_OK);
+    assert_true(polls >= 1);
+    s_control(s, "faults", NULL, "{\"hang_next\": 1, \"hang_ms\": 600}");
+    const char *good = S_USER ":" S_PASSWORD;
+    char *b64 = ob_base64_encode(good, strlen(good));
+    char header[256];
+    snprintf(header, sizeof header, "Authorization: Basic %s", b64);
+    free(b64);
+    struct curl_slist *h = curl_slist_append(NULL, header);
+    int64_t start = zclock_mono();
+    for (int i = 0; i < S_BURST; i++)
+        assert_int_equal(s_http(s, "POST", "/trigger/2", h, NULL, 0), 202);
+    curl_slist_free_all(h);
+    assert_true(zclock_mono() - start < 600); /* answered while the pass hangs */
+    assert_int_equal(s_metric(s, S_TRIGGERS_OK), triggers + S_BURST);
+    deadline = zclock_mono() + S_START_MS;
+    while (s_metric(s, S_POLLS_OK) < polls + 2 && zclock_mono() < deadline)
+        zclock_sleep(10); /* the held pass, then the one the burst asked for */
+    assert_int_equal(s_metric(s, S_POLLS_OK), polls + 2);
+    zclock_sleep(S_QUIET_MS / 5); /* a negative check: no third pass follows */
+    assert_int_equal(s_metric(s, S_POLLS_OK), polls + 2);
+    s_site_destroy(&s);
+}
+
 /* HTTPS: with tls_cert and tls_key the gateway serves TLS only, triggers included. */
 static void
 test_https(void **state)
@@ -584,12 +663,12 @@ main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_page_1),       cmocka_unit_test(test_page_2),
-        cmocka_unit_test(test_page_20),      cmocka_unit_test(test_burst),
-        cmocka_unit_test(test_late_commit),  cmocka_unit_test(test_hidden_project),
-        cmocka_unit_test(test_faults),       cmocka_unit_test(test_triggers),
-        cmocka_unit_test(test_bad_requests), cmocka_unit_test(test_https),
-        cmocka_unit_test(test_kill9),
+        cmocka_unit_test(test_page_1),      cmocka_unit_test(test_page_2),
+        cmocka_unit_test(test_page_20),     cmocka_unit_test(test_burst),
+        cmocka_unit_test(test_late_commit), cmocka_unit_test(test_hidden_project),
+        cmocka_unit_test(test_faults),      cmocka_unit_test(test_triggers),
+        cmocka_unit_test(test_coalesce),    cmocka_unit_test(test_bad_requests),
+        cmocka_unit_test(test_https),       cmocka_unit_test(test_kill9),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
