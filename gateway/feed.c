@@ -33,6 +33,8 @@
 typedef enum { S_IDLE, S_READING, S_FETCHING } s_state_t;
 
 /* One Marketplace request in flight or done. */
+typedef struct s_oms s_oms_t;
+
 typedef struct s_req {
     CURL *easy;    /* while in flight, else NULL */
     char *body;    /* the answer so far (malloc'd), or NULL */
@@ -41,10 +43,12 @@ typedef struct s_req {
     int done;      /* 1: finished */
     CURLcode code; /* curl's result */
     long status;   /* HTTP status, 0 without an answer */
+    s_oms_t *oms;  /* whose request it is */
+    int is_read;   /* 1: the feed read; 0: a fetch */
 } s_req_t;
 
 /* One OMS's runtime. */
-typedef struct s_oms {
+struct s_oms {
     const ob_gw_oms_t *cfg;     /* borrowed from the configuration */
     size_t index;               /* its place in cfg->oms */
     ob_gw_store_t *store;       /* borrowed: the announced projects */
@@ -67,7 +71,7 @@ typedef struct s_oms {
     size_t inflight;            /* fetches running */
     uint64_t committed;         /* cursor last stored */
     int dirty;                  /* confirmations since the last commit */
-} s_oms_t;
+};
 
 /* A publish awaiting its confirmation. */
 typedef struct s_pending {
@@ -147,6 +151,8 @@ s_req_start(s_run_t *run, s_oms_t *o, s_req_t *req, const char *path, const char
     char url[S_URL_MAX];
     snprintf(url, sizeof url, "%s%s%s", o->cfg->url, path, query);
     memset(req, 0, sizeof *req);
+    req->oms = o;
+    req->is_read = req == &o->read;
     CURL *easy = curl_easy_init();
     if (!easy)
         return -ENOMEM;
@@ -172,10 +178,13 @@ s_req_start(s_run_t *run, s_oms_t *o, s_req_t *req, const char *path, const char
 static void
 s_fail(s_run_t *run, s_oms_t *o, const char *kind, const char *what)
 {
+    o->backoff_ms = o->backoff_ms ? o->backoff_ms * 2 : OB_GW_BACKOFF_MS_MIN;
+    if (o->backoff_ms > OB_GW_BACKOFF_MS_MAX)
+        o->backoff_ms = OB_GW_BACKOFF_MS_MAX;
+    o->retry_at = s_now() + o->backoff_ms;
+    o->wake = 1; /* retry: what failed is still to be read */
     zsys_warning("oms %s: pass failed (%s): %s; retrying in %" PRId64 " ms", o->label, kind, what,
-                 o->backoff_ms ? (o->backoff_ms * 2 > OB_GW_BACKOFF_MS_MAX ? OB_GW_BACKOFF_MS_MAX
-                                                                           : o->backoff_ms * 2)
-                               : OB_GW_BACKOFF_MS_MIN);
+                 o->backoff_ms);
     ob_gw_stats_inc(run->feed->stats->errors, o->label, kind);
     ob_gw_stats_inc(run->feed->stats->polls, o->label, "failed");
     if (!strncmp(kind, "mp_", 3))
@@ -190,11 +199,6 @@ s_fail(s_run_t *run, s_oms_t *o, const char *kind, const char *what)
     }
     ob_mkt_page_destroy(&o->page);
     o->state = S_IDLE;
-    o->backoff_ms = o->backoff_ms ? o->backoff_ms * 2 : OB_GW_BACKOFF_MS_MIN;
-    if (o->backoff_ms > OB_GW_BACKOFF_MS_MAX)
-        o->backoff_ms = OB_GW_BACKOFF_MS_MAX;
-    o->retry_at = s_now() + o->backoff_ms;
-    o->wake = 1; /* retry: what failed is still to be read */
 }
 
 /* Starts the read o->next_read. */
@@ -421,16 +425,12 @@ s_collect(s_run_t *run)
         req->easy = NULL;
         req->done = 1;
         done++;
-        for (size_t i = 0; i < run->count; i++) {
-            s_oms_t *o = &run->oms[i];
-            if (req == &o->read)
-                s_on_read(run, o);
-            else if (o->fetches && req >= o->fetches && req < o->fetches + o->step.count) {
-                o->inflight--;
-                s_drain(run, o);
-            } else
-                continue;
-            break;
+        s_oms_t *o = req->oms;
+        if (req->is_read)
+            s_on_read(run, o);
+        else {
+            o->inflight--;
+            s_drain(run, o);
         }
     }
     return done;
