@@ -44,22 +44,21 @@ OB_START_BUILD="$build" script -qfec \
     /dev/null <"$scratch/tty-in" >"$scratch/out" 2>&1 &
 script_pid=$!
 exec 3>"$scratch/tty-in"
-up_or_gone() { test -S "$scratch/broker.sock" || gone "$script_pid"; }
-if ! until_ok 30 up_or_gone || ! test -S "$scratch/broker.sock"; then
-    echo "FAIL: the broker did not start"
-    cat "$scratch/out"
-    exit 1
-fi
-holder=$(cat "$scratch/data/broker.lock")
-kill -0 "$holder" || { echo "FAIL: no broker at pid $holder"; exit 1; }
-gw_up_or_gone() { test -s "$scratch/gw.listen" || gone "$script_pid"; }
-if ! until_ok 30 gw_up_or_gone || ! test -s "$scratch/gw.listen"; then
-    echo "FAIL: the gateway did not start"
-    cat "$scratch/out"
-    exit 1
-fi
-gateway=$(cat "$scratch/gw-data/gateway.lock")
-kill -0 "$gateway" || { echo "FAIL: no gateway at pid $gateway"; exit 1; }
+# started NAME TEST FILE LOCK: waits until `test TEST FILE` holds (the daemon serves) or
+# start.sh is gone, fails unless it holds, then prints the pid in LOCK, which must run.
+started() {
+    up_or_gone() { test "$2" "$3" || gone "$script_pid"; }
+    if ! until_ok 30 up_or_gone "$@" || ! test "$2" "$3"; then
+        echo "FAIL: the $1 did not start" >&2
+        cat "$scratch/out" >&2
+        exit 1
+    fi
+    pid=$(cat "$4")
+    kill -0 "$pid" || { echo "FAIL: no $1 at pid $pid" >&2; exit 1; }
+    echo "$pid"
+}
+holder=$(started broker -S "$scratch/broker.sock" "$scratch/data/broker.lock")
+gateway=$(started gateway -s "$scratch/gw.listen" "$scratch/gw-data/gateway.lock")
 printf '\003' >&3
 until_ok 30 gone "$script_pid" || { echo "FAIL: start.sh still running after Ctrl-C"; cat "$scratch/out"; exit 1; }
 status=0
