@@ -494,6 +494,20 @@ test_triggers(void **state)
     s_site_destroy(&s);
 }
 
+/* Fires OMS 2's trigger with its credentials in the header; asserts 202. */
+static void
+s_trigger(const s_site_t *s)
+{
+    const char *good = S_USER ":" S_PASSWORD;
+    char *b64 = ob_base64_encode(good, strlen(good));
+    char header[256];
+    snprintf(header, sizeof header, "Authorization: Basic %s", b64);
+    free(b64);
+    struct curl_slist *h = curl_slist_append(NULL, header);
+    assert_int_equal(s_http(s, "POST", "/trigger/2", h, NULL, 0), 202);
+    curl_slist_free_all(h);
+}
+
 /* Bad requests to every endpoint get their status, and the gateway keeps serving. */
 static void
 test_bad_requests(void **state)
@@ -536,6 +550,14 @@ test_bad_requests(void **state)
     while (s_http(s, "GET", "/readyz", NULL, NULL, 0) != 200 && zclock_mono() < deadline)
         zclock_sleep(20); /* polling the endpoint under test */
     assert_int_equal(s_http(s, "GET", "/readyz", NULL, NULL, 0), 200);
+    /* The Marketplace gone: the next read fails and /readyz says so (503). */
+    mp_double_proc_stop(&s->mp, SIGTERM);
+    s_trigger(s);
+    deadline = zclock_mono() + S_START_MS;
+    while (s_http(s, "GET", "/readyz", NULL, NULL, 0) != 503 && zclock_mono() < deadline)
+        zclock_sleep(20); /* polling the endpoint under test */
+    assert_int_equal(s_http(s, "GET", "/readyz", NULL, NULL, 0), 503);
+    assert_int_equal(s_http(s, "GET", "/healthz", NULL, NULL, 0), 200);
     s_site_destroy(&s);
 }
 
@@ -597,16 +619,9 @@ test_coalesce(void **state)
     long polls = s_metric(s, S_POLLS_OK), triggers = s_metric(s, S_TRIGGERS_OK);
     assert_true(polls >= 1);
     s_control(s, "faults", NULL, "{\"hang_next\": 1, \"hang_ms\": 600}");
-    const char *good = S_USER ":" S_PASSWORD;
-    char *b64 = ob_base64_encode(good, strlen(good));
-    char header[256];
-    snprintf(header, sizeof header, "Authorization: Basic %s", b64);
-    free(b64);
-    struct curl_slist *h = curl_slist_append(NULL, header);
     int64_t start = zclock_mono();
     for (int i = 0; i < S_BURST; i++)
-        assert_int_equal(s_http(s, "POST", "/trigger/2", h, NULL, 0), 202);
-    curl_slist_free_all(h);
+        s_trigger(s);
     assert_true(zclock_mono() - start < 600); /* answered while the pass hangs */
     assert_int_equal(s_metric(s, S_TRIGGERS_OK), triggers + S_BURST);
     deadline = zclock_mono() + S_START_MS;
@@ -644,14 +659,7 @@ test_https(void **state)
     snprintf(s->gw_url, sizeof s->gw_url, "https://%s", plain + strlen("http://"));
     snprintf(s->ca, sizeof s->ca, "%s/cert.pem", s->broker.dir);
     assert_int_equal(s_http(s, "GET", "/healthz", NULL, NULL, 0), 200);
-    char header[256];
-    const char *good = S_USER ":" S_PASSWORD;
-    char *b64 = ob_base64_encode(good, strlen(good));
-    snprintf(header, sizeof header, "Authorization: Basic %s", b64);
-    free(b64);
-    struct curl_slist *h = curl_slist_append(NULL, header);
-    assert_int_equal(s_http(s, "POST", "/trigger/2", h, NULL, 0), 202);
-    curl_slist_free_all(h);
+    s_trigger(s);
     assert_int_equal(s_http(s, "GET", "/trigger/2", NULL, NULL, 0), 401);
     s->ca[0] = '\0'; /* an unknown certificate is refused by the client */
     assert_int_equal(s_http(s, "GET", "/healthz", NULL, NULL, 0), -1);
