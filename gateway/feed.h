@@ -10,8 +10,10 @@
     cause one more pass. A failed pass (a transport error, a timeout, a 5xx or other
     unexpected status, a page the poller refuses, the broker refusing or not confirming) is
     abandoned (ob_poller_abort: the cursor stays, nothing is skipped) and retried after a
-    backoff doubling from OB_GW_BACKOFF_MS_MIN to OB_GW_BACKOFF_MS_MAX; a resource the
-    Marketplace answers 404 for (gone) is published without a snapshot.
+    backoff doubling from OB_GW_BACKOFF_MS_MIN to OB_GW_BACKOFF_MS_MAX. An event whose
+    resource the Marketplace answers 404 for (gone), or sends in a form the parser refuses or
+    too large for an event, is published without a snapshot (empty data) and counted as an
+    error of kind "resource": the feed never stalls on one resource.
 
     Stop (ob_feed_destroy): no new pass starts; the pass in flight finishes, then the actor
     waits for the broker's confirmations and commits the cursor, for at most OB_GW_STOP_MS.

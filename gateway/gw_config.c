@@ -300,6 +300,12 @@ ob_gw_config_parse(ob_gw_config_t *cfg, int argc, char **argv, char *errbuf, siz
         return rc;
     if (cfg->oms_count == 0 && cfg->oms[0].id) /* an OMS from the flags alone */
         cfg->oms_count = 1;
+    const ob_gw_oms_t *first = &cfg->oms[0];
+    if (cfg->oms_count == 0 && (first->url[0] || first->token_file[0] || first->trigger_user[0] ||
+                                first->trigger_password_file[0]))
+        return ob_options_fail(errbuf, errlen,
+                               "--oms-* options without --oms-id (or an oms section) register "
+                               "nothing");
     return ob_gw_config_validate(cfg, errbuf, errlen);
 }
 

@@ -151,6 +151,7 @@ test_refused(void **state)
         {NULL, "--listen", "127.0.0.1", "listen"},
         {NULL, "--cert", "/c", "go together"},
         {NULL, "--tls-key", "/k", "tls_cert and tls_key"},
+        {NULL, "--oms-url", "http://x", "without --oms-id"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char err[OB_GW_CONFIG_ERR_MAX] = "";
