@@ -4,6 +4,9 @@
 # (or SIGTERM) stops every daemon it started, and so does any one of them exiting: the
 # script then exits with that daemon's status (0 after a clean stop on Ctrl-C, or 130).
 # Extra arguments go to orderbus-broker (see: build/dev/broker/orderbus-broker --help).
+# The gateway runs with deploy/orderbus-gateway.cfg (loopback 127.0.0.1:7460, no OMS
+# registered) and the words of OB_START_GATEWAY_ARGS, e.g.
+#   OB_START_GATEWAY_ARGS="--oms-id 2 --oms-url http://127.0.0.1:8080 --oms-token-file tok"
 # OB_START_BUILD=DIR runs the programs of an existing build directory instead of installing
 # and building the dev preset (the tests use it).
 set -eu
@@ -36,6 +39,9 @@ trap 'stop; exit 130' INT
 trap 'stop; exit 143' TERM
 
 start "$build/broker/orderbus-broker" --config deploy/orderbus-broker.cfg "$@"
+# shellcheck disable=SC2086 # the gateway's extra arguments are words
+start "$build/gateway/orderbus-gateway" --config deploy/orderbus-gateway.cfg \
+    ${OB_START_GATEWAY_ARGS:-}
 
 # Until Ctrl-C (the traps above), or until the first daemon exits by itself.
 status=0

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,6 +178,39 @@ s_db_key(const char *prefix, const char *text, char key[S_DB_KEY_MAX], MDB_val *
     ret_val->mv_size = (size_t)n;
 }
 
+/* A transaction of the connector's database. The daemon's feed grows the shared map between
+   its own transactions, under cfg.resize taken for writing (gw_store.h); every transaction
+   here holds it for reading, so that the map is never remapped under one. */
+static int
+s_txn_begin(s_conn_t *self, unsigned flags, MDB_txn **ret_txn)
+{
+    if (self->cfg.resize)
+        pthread_rwlock_rdlock(self->cfg.resize);
+    int rc = mdb_txn_begin(self->env, NULL, flags, ret_txn);
+    if (rc && self->cfg.resize)
+        pthread_rwlock_unlock(self->cfg.resize);
+    return rc;
+}
+
+/* Commits txn (begun by s_txn_begin) and lets the map grow again. Returns the LMDB code. */
+static int
+s_txn_commit(s_conn_t *self, MDB_txn *txn)
+{
+    int rc = mdb_txn_commit(txn);
+    if (self->cfg.resize)
+        pthread_rwlock_unlock(self->cfg.resize);
+    return rc;
+}
+
+/* Aborts txn (begun by s_txn_begin) and lets the map grow again. */
+static void
+s_txn_abort(s_conn_t *self, MDB_txn *txn)
+{
+    mdb_txn_abort(txn);
+    if (self->cfg.resize)
+        pthread_rwlock_unlock(self->cfg.resize);
+}
+
 /* Reads the record of command id: *ret_state 0 when there is none. Returns 0 or an error. */
 static int
 s_db_get(s_conn_t *self, const char *id, int *ret_state, uint64_t *ret_watermark)
@@ -185,7 +219,7 @@ s_db_get(s_conn_t *self, const char *id, int *ret_state, uint64_t *ret_watermark
     MDB_val key, val;
     MDB_txn *txn = NULL;
     s_db_key("c:", id, kbuf, &key);
-    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn);
+    int rc = s_txn_begin(self, MDB_RDONLY, &txn);
     if (rc)
         return ob_mdb_rc(rc);
     rc = mdb_get(txn, self->dbi, &key, &val);
@@ -197,7 +231,7 @@ s_db_get(s_conn_t *self, const char *id, int *ret_state, uint64_t *ret_watermark
         *ret_watermark = 0;
         rc = 0;
     }
-    mdb_txn_abort(txn);
+    s_txn_abort(self, txn);
     return ob_mdb_rc(rc);
 }
 
@@ -229,7 +263,7 @@ s_db_put(s_conn_t *self, const char *id, int state, uint64_t watermark, const ch
     val.mv_data = rec;
     val.mv_size = sizeof rec;
     s_db_key("c:", id, kbuf, &key);
-    int rc = mdb_txn_begin(self->env, NULL, 0, &txn);
+    int rc = s_txn_begin(self, 0, &txn);
     if (rc)
         return ob_mdb_rc(rc);
     rc = mdb_put(txn, self->dbi, &key, &val, 0);
@@ -239,9 +273,9 @@ s_db_put(s_conn_t *self, const char *id, int state, uint64_t watermark, const ch
         rc = mdb_put(txn, self->dbi, &hkey, &hval, 0);
     }
     if (rc == 0)
-        rc = mdb_txn_commit(txn);
+        rc = s_txn_commit(self, txn);
     else
-        mdb_txn_abort(txn);
+        s_txn_abort(self, txn);
     return ob_mdb_rc(rc);
 }
 
@@ -250,10 +284,10 @@ static uint64_t
 s_db_scope_top(s_conn_t *self, const char *order_key)
 {
     MDB_txn *txn = NULL;
-    if (mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn))
+    if (s_txn_begin(self, MDB_RDONLY, &txn))
         return 0;
     uint64_t top = s_db_top(self, txn, order_key);
-    mdb_txn_abort(txn);
+    s_txn_abort(self, txn);
     return top;
 }
 
@@ -268,7 +302,7 @@ s_db_prune(s_conn_t *self)
     MDB_val key, val;
     uint64_t limit = s_time_us() - (uint64_t)self->cfg.retention_s * 1000000u;
     size_t removed = 0;
-    int rc = mdb_txn_begin(self->env, NULL, 0, &txn);
+    int rc = s_txn_begin(self, 0, &txn);
     if (rc == 0)
         rc = mdb_cursor_open(txn, self->dbi, &cur);
     for (int op = MDB_FIRST; rc == 0; op = MDB_NEXT) {
@@ -284,9 +318,9 @@ s_db_prune(s_conn_t *self)
     if (cur)
         mdb_cursor_close(cur);
     if (rc == MDB_NOTFOUND)
-        rc = txn ? mdb_txn_commit(txn) : rc;
+        rc = txn ? s_txn_commit(self, txn) : rc;
     else if (txn)
-        mdb_txn_abort(txn);
+        s_txn_abort(self, txn);
     if (rc)
         zsys_error("connector %s: cannot prune its done records: %s", self->oms_text,
                    ob_strerror(ob_mdb_rc(rc)));
@@ -1130,11 +1164,11 @@ s_conn_new(const ob_connector_config_t *config)
     char dbname[sizeof OB_CONNECTOR_DB_PREFIX + S_U64_TEXT];
     snprintf(dbname, sizeof dbname, OB_CONNECTOR_DB_PREFIX "%" PRIu64, self->cfg.oms_id);
     MDB_txn *txn = NULL;
-    int rc = mdb_txn_begin(self->env, NULL, 0, &txn);
+    int rc = s_txn_begin(self, 0, &txn);
     if (rc == 0 && (rc = mdb_dbi_open(txn, dbname, MDB_CREATE, &self->dbi)) == 0)
-        rc = mdb_txn_commit(txn);
+        rc = s_txn_commit(self, txn);
     else if (txn)
-        mdb_txn_abort(txn);
+        s_txn_abort(self, txn);
     if (rc) {
         zsys_error("connector %s: cannot open its database %s: %s", self->oms_text, dbname,
                    mdb_strerror(rc));
@@ -1242,20 +1276,20 @@ ob_connector_start(const ob_connector_config_t *config)
 int
 ob_connector_metrics_register(ob_metrics_t *registry, ob_connector_metrics_t *ret_metrics)
 {
-    static const char *const cmd_labels[] = {"oms_id", "command", "outcome"};
-    static const char *const retry_labels[] = {"oms_id", "command", "reason"};
-    static const char *const http_labels[] = {"oms_id", "method"};
+    static const char *const cmd_labels[] = {"oms", "command", "outcome"};
+    static const char *const retry_labels[] = {"oms", "command", "reason"};
+    static const char *const http_labels[] = {"oms", "method"};
     ob_connector_metrics_t m = {
-        .commands = ob_metrics_counter(registry, "ob_gateway_commands_total",
+        .commands = ob_metrics_counter(registry, "orderbus_gateway_commands_total",
                                        "OMS commands ended, by OMS, command and outcome "
                                        "(completed, failed, refused, duplicate, dead_lettered, "
                                        "unpublished)",
                                        cmd_labels, 3, S_SERIES_MAX),
-        .retries = ob_metrics_counter(registry, "ob_gateway_command_retries_total",
+        .retries = ob_metrics_counter(registry, "orderbus_gateway_command_retries_total",
                                       "Retries of OMS commands, by OMS, command and reason "
                                       "(5xx, status, timeout, connection, broker, storage, memory)",
                                       retry_labels, 3, S_SERIES_MAX),
-        .latency = ob_metrics_histogram(registry, "ob_gateway_marketplace_request_seconds",
+        .latency = ob_metrics_histogram(registry, "orderbus_gateway_marketplace_request_seconds",
                                         "Marketplace requests of the upstream connector, by OMS "
                                         "and method, in seconds",
                                         http_labels, 2, S_SERIES_MAX, s_latency_bounds,

@@ -51,6 +51,7 @@
 
 #include <czmq.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "metrics.h"
@@ -81,31 +82,33 @@
 /* The connector's metrics, registered once per registry (ob_connector_metrics_register) and
    shared by the connectors of every OMS, labelled by oms_id. */
 typedef struct ob_connector_metrics {
-    ob_metric_t *commands; /* ob_gateway_commands_total{oms_id, command, outcome} */
-    ob_metric_t *retries;  /* ob_gateway_command_retries_total{oms_id, command, reason} */
-    ob_metric_t *latency;  /* ob_gateway_marketplace_request_seconds{oms_id, method} */
+    ob_metric_t *commands; /* orderbus_gateway_commands_total{oms, command, outcome} */
+    ob_metric_t *retries;  /* orderbus_gateway_command_retries_total{oms, command, reason} */
+    ob_metric_t *latency;  /* orderbus_gateway_marketplace_request_seconds{oms, method} */
 } ob_connector_metrics_t;
 
 typedef struct ob_connector_config {
-    uint64_t oms_id;         /* the OMS, >= 1 */
-    const char *base_url;    /* Marketplace, e.g. "https://mp.example.org" (no path) */
-    const char *token;       /* the OMS's X-User-Token: copied, wiped at the end, never logged */
-    const char *endpoint;    /* broker endpoint */
-    const char *cert;        /* CURVE: this client's certificate, or NULL */
-    const char *broker_cert; /* CURVE: the broker's public certificate, or NULL */
-    const char *client_name; /* HELLO name, NULL for OB_CONNECTOR_CLIENT_NAME */
-    const char *sub_name;    /* durable subscription, NULL for "gateway-mp-<oms_id>" */
-    MDB_env *env;            /* the daemon's LMDB environment, borrowed until the actor ends */
-    unsigned inflight;       /* requests at once, 0 for the default, at most the MAX */
-    unsigned credit;         /* subscription credit (a new one), 0 for the default */
-    unsigned timeout_ms;     /* one Marketplace request, 0 for the default */
-    unsigned connect_ms;     /* connecting to the Marketplace, 0 for the default */
-    unsigned retry_min_ms;   /* first retry delay, 0 for the default */
-    unsigned retry_max_ms;   /* largest retry delay, 0 for the default */
-    unsigned ack_wait_ms;    /* subscription ack_wait_ms (a new one), 0 for the default */
-    unsigned max_attempts;   /* subscription max_attempts (a new one), 0 for the default */
-    unsigned retention_s;    /* done records, 0 for the default */
-    unsigned broker_ms;      /* broker call timeout, 0 for the default */
+    uint64_t oms_id;          /* the OMS, >= 1 */
+    const char *base_url;     /* Marketplace, e.g. "https://mp.example.org" (no path) */
+    const char *token;        /* the OMS's X-User-Token: copied, wiped at the end, never logged */
+    const char *endpoint;     /* broker endpoint */
+    const char *cert;         /* CURVE: this client's certificate, or NULL */
+    const char *broker_cert;  /* CURVE: the broker's public certificate, or NULL */
+    const char *client_name;  /* HELLO name, NULL for OB_CONNECTOR_CLIENT_NAME */
+    const char *sub_name;     /* durable subscription, NULL for "gateway-mp-<oms_id>" */
+    MDB_env *env;             /* the daemon's LMDB environment, borrowed until the actor ends */
+    pthread_rwlock_t *resize; /* held for reading around each transaction, so that the
+                                 daemon can grow env's map (NULL: nobody does); borrowed */
+    unsigned inflight;        /* requests at once, 0 for the default, at most the MAX */
+    unsigned credit;          /* subscription credit (a new one), 0 for the default */
+    unsigned timeout_ms;      /* one Marketplace request, 0 for the default */
+    unsigned connect_ms;      /* connecting to the Marketplace, 0 for the default */
+    unsigned retry_min_ms;    /* first retry delay, 0 for the default */
+    unsigned retry_max_ms;    /* largest retry delay, 0 for the default */
+    unsigned ack_wait_ms;     /* subscription ack_wait_ms (a new one), 0 for the default */
+    unsigned max_attempts;    /* subscription max_attempts (a new one), 0 for the default */
+    unsigned retention_s;     /* done records, 0 for the default */
+    unsigned broker_ms;       /* broker call timeout, 0 for the default */
     const ob_connector_metrics_t *metrics; /* NULL for none; borrowed until the actor ends */
 } ob_connector_config_t;
 

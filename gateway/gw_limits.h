@@ -7,6 +7,8 @@
 #ifndef OB_GW_LIMITS_H
 #define OB_GW_LIMITS_H
 
+#include <stdint.h>
+
 #include "orderbus/limits.h"
 
 /* Marketplace responses (mp_parse) */
@@ -46,5 +48,41 @@
 #define OB_GW_AUTHOR_FIELD_MAX 255      /* bytes of an author's email, name or uid */
 #define OB_GW_ORDER_KEY_TEXT 48         /* "item.<u64>.<u64>" with its NUL */
 #define OB_GW_ANSWER_MAX OB_GW_RESOURCE_BODY_MAX /* bytes of a Marketplace answer in an outcome */
+
+/* The daemon (gw_config, trigger, gw_http, gw_store, feed) */
+#define OB_GW_OMS_MAX 64                               /* OMS sections in one gateway */
+#define OB_GW_OMS_ID_MAX INT64_MAX                     /* Marketplace ids: 1..2^63-1 */
+#define OB_GW_URL_MAX 512                              /* bytes of a Marketplace base URL */
+#define OB_GW_ADDR_MAX 64                              /* bytes of a listen address HOST:PORT */
+#define OB_GW_SECRET_MAX 1024                          /* bytes of a token or a trigger password */
+#define OB_GW_USER_MAX 255                             /* bytes of a trigger user */
+#define OB_GW_CONFIG_FILE_MAX (1024 * 1024)            /* bytes of a configuration file */
+#define OB_GW_LISTEN_DEFAULT "127.0.0.1:7460"          /* loopback only unless configured */
+#define OB_GW_DATA_DIR_DEFAULT "orderbus-gateway-data" /* relative to the working directory */
+#define OB_GW_POLL_MS_DEFAULT 30000                    /* timer poll of an OMS, triggers or not */
+#define OB_GW_POLL_MS_MIN 100                          /* shortest timer poll */
+#define OB_GW_POLL_MS_MAX (24u * 3600 * 1000)          /* longest timer poll: a day */
+#define OB_GW_MP_TIMEOUT_MS_DEFAULT 10000     /* one Marketplace request, connect included */
+#define OB_GW_MP_TIMEOUT_MS_MIN 100           /* shortest Marketplace request timeout */
+#define OB_GW_MP_TIMEOUT_MS_MAX 600000        /* longest Marketplace request timeout */
+#define OB_GW_BACKOFF_MS_MIN 100              /* first retry after a failed pass */
+#define OB_GW_BACKOFF_MS_MAX 30000            /* retries never wait longer */
+#define OB_GW_FETCHES_MAX 16                  /* resource fetches in flight per OMS */
+#define OB_GW_MP_BODY_MAX OB_GW_FEED_BODY_MAX /* bytes read of any Marketplace answer */
+#define OB_GW_HTTP_CONNECTIONS_DEFAULT 64     /* HTTP connections at once */
+#define OB_GW_HTTP_CONNECTIONS_MAX 4096       /* largest connection limit */
+#define OB_GW_HTTP_PER_IP_MAX 32              /* HTTP connections of one address */
+#define OB_GW_HTTP_MEMORY_MAX                                                                      \
+    (32u * 1024)                        /* bytes of one connection's buffers: the                  \
+                                           request line and headers must fit */
+#define OB_GW_HTTP_TIMEOUT_S_DEFAULT 10 /* idle HTTP connection, seconds */
+#define OB_GW_HTTP_TIMEOUT_S_MAX 3600   /* longest idle timeout */
+#define OB_GW_HTTP_HEADERS_MAX 64       /* headers of one request */
+#define OB_GW_TRIGGER_BODY_MAX 4096     /* bytes of a trigger's (form) body */
+#define OB_GW_TRIGGER_AUTH_MAX 2048     /* bytes of an authorization value */
+#define OB_GW_TLS_FILE_MAX (64u * 1024) /* bytes of a PEM certificate chain or key */
+#define OB_GW_CONFIRM_WAIT_MS 50        /* longest loop wait of the feed thread */
+#define OB_GW_STOP_MS 10000             /* a stop waits this long for confirms */
+#define OB_GW_BROKER_TIMEOUT_MS 10000   /* broker calls of the feed thread */
 
 #endif

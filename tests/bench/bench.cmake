@@ -5,3 +5,15 @@ target_link_libraries(orderbus-bench PRIVATE ob_flags orderbus_static ob_broker_
                       Threads::Threads)
 target_compile_definitions(orderbus-bench PRIVATE
                            OB_BENCH_BROKER="$<TARGET_FILE:orderbus-broker>")
+
+# orderbus-gateway-bench: the gateway's latency (double event to subscriber, triggers on) and
+# backlog drain rate, with a real broker, Marketplace double and gateway.
+add_executable(orderbus-gateway-bench ${CMAKE_CURRENT_SOURCE_DIR}/bench/bench_gateway.c)
+target_link_libraries(orderbus-gateway-bench PRIVATE ob_flags orderbus_static ob_broker_proc
+                      ob_gw_proc ob_mp_double_proc PkgConfig::CZMQ PkgConfig::CURL
+                      PkgConfig::JANSSON)
+target_compile_definitions(orderbus-gateway-bench PRIVATE
+                           OB_BENCH_BROKER="$<TARGET_FILE:orderbus-broker>"
+                           OB_BENCH_GATEWAY="$<TARGET_FILE:orderbus-gateway>"
+                           OB_BENCH_MP_DOUBLE="$<TARGET_FILE:orderbus-mp-double>")
+add_dependencies(orderbus-gateway-bench orderbus-broker orderbus-gateway orderbus-mp-double)

@@ -56,3 +56,17 @@ ob_cmocka_test(test_upgrade TIMEOUT 120
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_upgrade.c
   LIBS ob_broker_proc PkgConfig::JANSSON)
 target_compile_definitions(test_upgrade PRIVATE OB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+
+# orderbus-gateway end to end (issue 14): real broker, Marketplace double and gateway
+# (gw_proc starts the gateway, as broker_proc the broker).
+add_library(ob_gw_proc STATIC ${CMAKE_CURRENT_SOURCE_DIR}/integration/gw_proc.c)
+target_include_directories(ob_gw_proc PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/integration)
+target_link_libraries(ob_gw_proc PUBLIC ob_flags PkgConfig::CZMQ)
+ob_cmocka_test(test_gateway_feed TIMEOUT 300
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_gateway_feed.c
+  LIBS ob_broker_proc ob_gw_proc ob_mp_double_proc ob_common PkgConfig::CURL
+       PkgConfig::JANSSON)
+set_property(TEST test_gateway_feed APPEND PROPERTY ENVIRONMENT
+             "OB_MP_DOUBLE=$<TARGET_FILE:orderbus-mp-double>"
+             "OB_GATEWAY=$<TARGET_FILE:orderbus-gateway>")
+add_dependencies(test_gateway_feed orderbus-mp-double orderbus-gateway)

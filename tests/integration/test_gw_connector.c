@@ -477,12 +477,12 @@ test_completed(void **state)
                         "Ready, really.");
     json_decref(messages);
     s_quiet(fx);
-    s_metric_has(fx, "ob_gateway_commands_total{oms_id=\"1\",command=\"update_project_item\","
+    s_metric_has(fx, "orderbus_gateway_commands_total{oms=\"1\",command=\"update_project_item\","
                      "outcome=\"completed\"} 1");
-    s_metric_has(fx, "ob_gateway_commands_total{oms_id=\"1\",command=\"post_message\","
+    s_metric_has(fx, "orderbus_gateway_commands_total{oms=\"1\",command=\"post_message\","
                      "outcome=\"completed\"} 1");
     s_metric_has(fx,
-                 "ob_gateway_marketplace_request_seconds_count{oms_id=\"1\",method=\"PATCH\"} 2");
+                 "orderbus_gateway_marketplace_request_seconds_count{oms=\"1\",method=\"PATCH\"} 2");
 }
 
 /* Rejected commands come back failed with the double's status and error body. */

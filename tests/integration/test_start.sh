@@ -2,8 +2,9 @@
 # deploy/start.sh, the README's first command, with the programs of BUILD_DIR
 # (OB_START_BUILD: no install, no build):
 #  1. Ctrl-C, typed into a real terminal (script(1) gives start.sh a pty; ETX on it is the
-#     terminal's SIGINT to the foreground process group), stops the broker it started:
-#     start.sh exits 0 or 130 and the broker's pid (from broker.lock) is gone.
+#     terminal's SIGINT to the foreground process group), stops the broker and the gateway it
+#     started: start.sh exits 0 or 130 and their pids (from broker.lock, gateway.lock) are
+#     gone. The gateway serves on a free port (its listen file), connected to the broker.
 #  2. A daemon that exits by itself (the broker, refusing a bad flag with status 2) ends
 #     start.sh with its status.
 # Every wait is on an observable condition (a socket file, a process) with a deadline.
@@ -33,6 +34,9 @@ until_ok() {
 }
 gone() { ! kill -0 "$1" 2>/dev/null; }
 
+# The gateway: a free port and a scratch data directory, so that runs cannot collide.
+export OB_START_GATEWAY_ARGS="--listen 127.0.0.1:0 --listen-file $scratch/gw.listen --data-dir $scratch/gw-data --broker ipc://$scratch/broker.sock"
+
 # 1. Ctrl-C
 mkfifo "$scratch/tty-in"
 OB_START_BUILD="$build" script -qfec \
@@ -40,26 +44,35 @@ OB_START_BUILD="$build" script -qfec \
     /dev/null <"$scratch/tty-in" >"$scratch/out" 2>&1 &
 script_pid=$!
 exec 3>"$scratch/tty-in"
-up_or_gone() { test -S "$scratch/broker.sock" || gone "$script_pid"; }
-if ! until_ok 30 up_or_gone || ! test -S "$scratch/broker.sock"; then
-    echo "FAIL: the broker did not start"
-    cat "$scratch/out"
-    exit 1
-fi
-holder=$(cat "$scratch/data/broker.lock")
-kill -0 "$holder" || { echo "FAIL: no broker at pid $holder"; exit 1; }
+# started NAME TEST FILE LOCK: waits until `test TEST FILE` holds (the daemon serves) or
+# start.sh is gone, fails unless it holds, then prints the pid in LOCK, which must run.
+started() {
+    up_or_gone() { test "$2" "$3" || gone "$script_pid"; }
+    if ! until_ok 30 up_or_gone "$@" || ! test "$2" "$3"; then
+        echo "FAIL: the $1 did not start" >&2
+        cat "$scratch/out" >&2
+        exit 1
+    fi
+    pid=$(cat "$4")
+    kill -0 "$pid" || { echo "FAIL: no $1 at pid $pid" >&2; exit 1; }
+    echo "$pid"
+}
+holder=$(started broker -S "$scratch/broker.sock" "$scratch/data/broker.lock")
+gateway=$(started gateway -s "$scratch/gw.listen" "$scratch/gw-data/gateway.lock")
 printf '\003' >&3
 until_ok 30 gone "$script_pid" || { echo "FAIL: start.sh still running after Ctrl-C"; cat "$scratch/out"; exit 1; }
 status=0
 wait "$script_pid" || status=$?
 gone "$holder" || { echo "FAIL: broker $holder still running after Ctrl-C"; exit 1; }
 holder=""
+gone "$gateway" || { echo "FAIL: gateway $gateway still running after Ctrl-C"; kill -KILL "$gateway"; exit 1; }
 # 0: the broker took the terminal's SIGINT and stopped cleanly first (bash then lets its own
 # SIGINT go); 130: start.sh's trap ran first. Either way everything stopped.
 [ "$status" -eq 0 ] || [ "$status" -eq 130 ] ||
     { echo "FAIL: start.sh exited $status after Ctrl-C, not 0 or 130"; cat "$scratch/out"; exit 1; }
 grep -q 'stopping' "$scratch/out" || { echo "FAIL: the broker did not stop cleanly"; cat "$scratch/out"; exit 1; }
-echo "ok   Ctrl-C stopped start.sh ($status) and its broker (pid gone, clean stop logged)"
+grep -q 'stopping: finishing the poll' "$scratch/out" || { echo "FAIL: the gateway did not stop cleanly"; cat "$scratch/out"; exit 1; }
+echo "ok   Ctrl-C stopped start.sh ($status), its broker and its gateway (pids gone, clean stops logged)"
 
 # 2. a daemon exiting ends start.sh with its status
 status=0
