@@ -633,6 +633,113 @@ test_coalesce(void **state)
     s_site_destroy(&s);
 }
 
+/* Publishes a command (body: JSON text) of type command.<name> on mp.S_OMS and waits for
+   the broker's confirmation. */
+static void
+s_command(s_site_t *s, const char *name, const char *body)
+{
+    char topic[32], type[64];
+    snprintf(topic, sizeof topic, "mp.%d", S_OMS);
+    snprintf(type, sizeof type, "command.%s", name);
+    char id[96];
+    snprintf(id, sizeof id, "%s-%s", type, body + strlen("{\"id\": \""));
+    id[strcspn(id, "\"")] = '\0'; /* the event id: type and command id */
+    ob_event_t ev = {.id = id,
+                     .topic = topic,
+                     .type = type,
+                     .time_us = (uint64_t)zclock_time() * 1000,
+                     .source = "test-oms",
+                     .oms_id = S_OMS,
+                     .data = (const uint8_t *)body,
+                     .data_len = strlen(body)};
+    ob_confirm_t confirm;
+    assert_int_equal(ob_client_publish(s->sub, &ev, &confirm), 0);
+}
+
+/* How many events of type the site received from index from on. */
+static size_t
+s_count_type(const s_site_t *s, size_t from, const char *type)
+{
+    size_t n = 0;
+    for (size_t i = from; i < s->count; i++)
+        n += !strcmp(s->types[i], type);
+    return n;
+}
+
+/* The element of array whose "id" is id, or NULL (array may be NULL). */
+static json_t *
+s_by_id(json_t *array, json_int_t id)
+{
+    size_t i;
+    json_t *element;
+    json_array_foreach(array, i, element) if (json_integer_value(json_object_get(element, "id")) ==
+                                              id) return element;
+    return NULL;
+}
+
+/* Both directions through the daemon: commands on mp.<id> (a status change, a message)
+   change the double's state, come back as command.completed, and their effects come back
+   through the feed as Marketplace events; a command the Marketplace refuses comes back as
+   command.failed. */
+static void
+test_commands(void **state)
+{
+    (void)state;
+    s_site_t *s = s_site_new("gw-commands");
+    s_gw_setup(s, 20, "post", NULL);
+    json_int_t p = s_order(s);
+    assert_int_equal(s_collect(s, 6, S_DELIVER_MS), 6);
+    char body[1024];
+    snprintf(body, sizeof body,
+             "{\"id\": \"cmd-status\", \"command\": \"update_project_item\", "
+             "\"project_id\": %lld, \"project_item_id\": 2, "
+             "\"status\": {\"value\": \"Being set up\", \"type\": \"in_progress\"}}",
+             (long long)p);
+    s_command(s, "update_project_item", body);
+    snprintf(body, sizeof body,
+             "{\"id\": \"cmd-message\", \"command\": \"post_message\", "
+             "\"project_id\": %lld, \"project_item_id\": 2, \"author\": {\"email\": "
+             "\"ops@example.org\", \"name\": \"Ops\", \"role\": \"provider\"}, "
+             "\"content\": \"Your service is being set up\", \"scope\": \"public\"}",
+             (long long)p);
+    s_command(s, "post_message", body);
+    snprintf(body, sizeof body,
+             "{\"id\": \"cmd-missing\", \"command\": \"update_project_item\", "
+             "\"project_id\": %lld, \"project_item_id\": 99, "
+             "\"status\": {\"value\": \"x\", \"type\": \"ready\"}}",
+             (long long)p);
+    s_command(s, "update_project_item", body);
+    /* 2 completed + 1 failed outcomes, and the feed's status change and message */
+    assert_int_equal(s_collect(s, 11, S_DELIVER_MS), 11);
+    /* after the order's 6: each outcome once, and the feed's echo of what they changed */
+    assert_int_equal(s_count_type(s, 6, "command.completed"), 2);
+    assert_int_equal(s_count_type(s, 6, "command.failed"), 1);
+    assert_int_equal(s_count_type(s, 6, "project_item.status_changed"), 1);
+    assert_int_equal(s_count_type(s, 6, "message.posted"), 1);
+    s_assert_unique(s);
+    /* the double's state: item 2 in progress, the message posted once */
+    json_t *st = mp_double_proc_get(&s->mp, "state");
+    assert_non_null(st);
+    json_t *project = s_by_id(json_object_get(st, "projects"), p);
+    json_t *item = s_by_id(json_object_get(project, "items"), 2);
+    json_t *status = json_object_get(item, "status");
+    assert_non_null(status);
+    assert_non_null(json_string_value(json_object_get(status, "type")));
+    assert_string_equal(json_string_value(json_object_get(status, "type")), "in_progress");
+    json_t *msg = NULL;
+    size_t i;
+    size_t same = 0;
+    json_array_foreach(json_object_get(st, "messages"), i, msg)
+    {
+        const char *content = json_string_value(json_object_get(msg, "content"));
+        same += content && !strcmp(content, "Your service is being set up");
+    }
+    assert_int_equal(same, 1);
+    json_decref(st);
+    assert_int_equal(s_collect(s, 12, S_QUIET_MS), 11);
+    s_site_destroy(&s);
+}
+
 /* HTTPS: with tls_cert and tls_key the gateway serves TLS only, triggers included. */
 static void
 test_https(void **state)
@@ -676,7 +783,8 @@ main(void)
         cmocka_unit_test(test_late_commit), cmocka_unit_test(test_hidden_project),
         cmocka_unit_test(test_faults),      cmocka_unit_test(test_triggers),
         cmocka_unit_test(test_coalesce),    cmocka_unit_test(test_bad_requests),
-        cmocka_unit_test(test_https),       cmocka_unit_test(test_kill9),
+        cmocka_unit_test(test_https),       cmocka_unit_test(test_commands),
+        cmocka_unit_test(test_kill9),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
