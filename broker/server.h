@@ -79,8 +79,8 @@ extern "C" {
 #define OB_SERVER_FORBIDDEN_LOG_MS 1000 /* at most one FORBIDDEN log line per this */
 #define OB_SERVER_STORAGE_LOG_MS 10000  /* at most one failed-commit log line per this */
 
-/* The actor function. args is the ob_config_t * (borrowed: copied before the actor
-   signals), already validated by ob_config_validate. */
+/* The actor function. args is an ob_config_t * the actor takes ownership of (malloc'd; it
+   copies and frees it before it signals), already validated by ob_config_validate. */
 void ob_server_actor(zsock_t *pipe, void *args);
 
 /* Starts the server actor with cfg (borrowed) and checks that it opened the store and bound
