@@ -543,8 +543,10 @@ s_start(ob_srv_t *self)
         return rc;
     zsock_set_router_mandatory(self->router, 1);
     /* Per connection: what waits for a client that does not read (PROTOCOL.md 12.9 keeps a
-       consumer's deliveries far below; this is the cap whatever a client does). */
-    zsock_set_sndhwm(self->router, OB_SERVER_SNDHWM);
+       consumer's deliveries far below; this is the cap whatever a client does). A client
+       within max_pending that reads no reply until its window is full must still get every
+       CONFIRM: one reply per pending publish, and OB_SERVER_SNDHWM more. */
+    zsock_set_sndhwm(self->router, (int)(cfg->max_pending + OB_SERVER_SNDHWM));
     /* and what waits from one while the batch is full (reading paused): a client within
        max_pending never has more outstanding */
     zsock_set_rcvhwm(self->router, (int)cfg->max_pending);

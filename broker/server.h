@@ -51,7 +51,8 @@
 extern "C" {
 #endif
 
-#define OB_SERVER_SNDHWM 1000    /* ROUTER send high-water mark: messages queued per connection */
+#define OB_SERVER_SNDHWM 1000 /* ROUTER send queue per connection beyond max_pending: room for */
+/* deliveries and admin answers on top of one reply per publish a client may have pending */
 #define OB_SERVER_TRIM_MS 1000   /* after a session ends, memory is given back within this */
 #define OB_SERVER_CONNS_MIN 1024 /* socket descriptors followed at first (ob_srv_conn_t) */
 #define OB_SERVER_LINGER_MS 1000 /* time given to the last replies at shutdown */
