@@ -47,4 +47,11 @@
 #define OB_GW_ORDER_KEY_TEXT 48         /* "item.<u64>.<u64>" with its NUL */
 #define OB_GW_ANSWER_MAX OB_GW_RESOURCE_BODY_MAX /* bytes of a Marketplace answer in an outcome */
 
+/* Tokens file (tokens), like the broker's permissions file */
+#define OB_GW_TOKENS_FILE_MAX (16u << 20) /* bytes of a tokens file */
+#define OB_GW_TOKEN_CLIENTS_MAX 100000    /* clients in one tokens file */
+#define OB_GW_TOKEN_PATTERNS_MAX 256      /* publish or subscribe patterns of one client */
+#define OB_GW_CLIENT_NAME_MAX 64          /* bytes of a client name: [a-z0-9_.-] */
+#define OB_GW_TOKENS_ERR_MAX 512          /* a useful size for the loader's message buffer */
+
 #endif

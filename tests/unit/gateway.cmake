@@ -20,3 +20,10 @@ ob_cmocka_test(test_gw_command
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_gw_command.c
           ${CMAKE_CURRENT_SOURCE_DIR}/unit/gw_alloc.c
   LIBS ob_gateway_core PkgConfig::JANSSON ${OB_GW_WRAP_ALLOC})
+# The REST side's pure logic (ob_gateway_rest, issue 15): the tokens file and its rules, and
+# `orderbus-keys token` fed back to it.
+ob_cmocka_test(test_gw_tokens
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_gw_tokens.c
+  LIBS ob_gateway_rest)
+set_property(TEST test_gw_tokens APPEND PROPERTY ENVIRONMENT "OB_KEYS=$<TARGET_FILE:orderbus-keys>")
+add_dependencies(test_gw_tokens orderbus-keys)
