@@ -54,4 +54,10 @@
 #define OB_GW_CLIENT_NAME_MAX 64          /* bytes of a client name: [a-z0-9_.-] */
 #define OB_GW_TOKENS_ERR_MAX 512          /* a useful size for the loader's message buffer */
 
+/* Requests per second per client (rate_limit): a token bucket */
+#define OB_GW_RATE_DEFAULT 200      /* requests per second a client may sustain */
+#define OB_GW_BURST_DEFAULT 400     /* requests a client may make at once after a pause */
+#define OB_GW_RATE_MAX 1000000      /* largest rate or burst */
+#define OB_GW_RATE_CLIENTS_DEFAULT OB_GW_TOKEN_CLIENTS_MAX /* buckets held at once */
+
 #endif
