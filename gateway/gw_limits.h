@@ -60,4 +60,24 @@
 #define OB_GW_RATE_MAX 1000000      /* largest rate or burst */
 #define OB_GW_RATE_CLIENTS_DEFAULT OB_GW_TOKEN_CLIENTS_MAX /* buckets held at once */
 
+/* REST request bodies (rest_parse): hard caps; the daemon's configured body limit may be
+   lower. Over a cap: OB_ERR_TOO_LARGE, HTTP 413. */
+#define OB_GW_REST_BODY_MAX (16u * 1024 * 1024) /* bytes of a publish or batch body */
+#define OB_GW_REST_CONTROL_MAX (1024u * 1024)   /* bytes of a subscription, fetch, ack body */
+#define OB_GW_BATCH_EVENTS_MAX 1000             /* events in one batch */
+#define OB_GW_FETCH_MAX 1000                    /* deliveries one fetch may ask for */
+#define OB_GW_FETCH_DEFAULT 100                 /* ... when it does not say */
+#define OB_GW_WAIT_MS_MAX 60000                 /* longest long-poll wait of a fetch or command */
+#define OB_GW_WAIT_MS_DEFAULT 0                 /* a fetch that does not say answers at once */
+#define OB_GW_ACK_HANDLES_MAX OB_GW_FETCH_MAX   /* handles in one ack or nack */
+#define OB_GW_CONTENT_TYPE_MAX 255              /* bytes of a Content-Type header we read */
+#define OB_GW_REST_ERR_MAX 256                  /* a useful size for a parser's message buffer */
+
+/* Delivery handles (handle) */
+#define OB_GW_HANDLE_KEY_BYTES 32 /* the gateway's secret key of handle MACs */
+#define OB_GW_HANDLE_MAC_BYTES 16 /* BLAKE2b-128 keyed: a forgery succeeds with p = 2^-128 */
+#define OB_GW_HANDLE_BIN_MAX                                                                   \
+    (2 + OB_SUB_NAME_MAX + 1 + OB_TOPIC_MAX + 8 + 4 + OB_GW_HANDLE_MAC_BYTES) /* its bytes */
+#define OB_GW_HANDLE_TEXT_MAX 512 /* base64url characters of a handle (4/3 of the bytes, +1) */
+
 #endif

@@ -252,6 +252,10 @@ ob_tokens_load_text(const char *text, size_t len, const char *name, ob_tokens_t 
     }
     if (memchr(text, '\0', len))
         return s_fail(errbuf, errlen, "tokens file %s: contains a NUL byte", name);
+    if (sodium_init() < 0) { /* for ob_tokens_lookup's hashing, once */
+        s_fail(errbuf, errlen, "tokens file %s: libsodium cannot start", name);
+        return -EIO;
+    }
     self = calloc(1, sizeof *self);
     copy = malloc(len + 1);
     if (!self || !copy || !(self->by_name = zhashx_new())) {

@@ -21,7 +21,10 @@ ob_cmocka_test(test_gw_command
           ${CMAKE_CURRENT_SOURCE_DIR}/unit/gw_alloc.c
   LIBS ob_gateway_core PkgConfig::JANSSON ${OB_GW_WRAP_ALLOC})
 # The REST side's pure logic (ob_gateway_rest, issue 15): the tokens file and its rules, and
-# `orderbus-keys token` fed back to it; the rate limit on an injected clock.
+# `orderbus-keys token` fed back to it; the rate limit on an injected clock; delivery handles.
+ob_cmocka_test(test_gw_handle
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_gw_handle.c
+  LIBS ob_gateway_rest)
 ob_cmocka_test(test_gw_rate_limit
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_gw_rate_limit.c
   LIBS ob_gateway_rest)
