@@ -4,7 +4,8 @@
 # broker targets keep scratch files in /dev/shm/ob-fuzz-*-PID, removed at exit (not after a
 # crash).
 # The gateway's parsers of Marketplace responses (mp_parse) and of OMS commands (command),
-# and of its REST side (issue 15): the tokens file (tokens).
+# and of its REST side (issue 15): the tokens file (tokens), the request bodies and delivery
+# handles (rest_parse).
 #
 # Always: replay_<name> (the target + replay_main.c) and the CTest fuzz_replay_<name>, which
 # replays the committed corpus and every regression input, so that a crash once found stays
@@ -17,12 +18,12 @@
 # Every target links liborderbus, ob_codec and ob_common (base64: common/base64.h).
 # Targets of the broker's classes (OB_FUZZ_BROKER_TARGETS) also link ob_broker_core.
 set(OB_FUZZ_TARGETS event wire mpscan pattern config broker perms event_json monitor_result base64
-    mp_parse command tokens)
+    mp_parse command tokens rest_parse)
 set(OB_FUZZ_BROKER_TARGETS config broker perms)
 # The monitor's reader of admin results (monitor/result.c) links ob_monitor_core.
 set(OB_FUZZ_MONITOR_TARGETS monitor_result)
 # The gateway's targets link ob_gateway_rest (which holds ob_gateway_core).
-set(OB_FUZZ_GATEWAY_TARGETS mp_parse command tokens)
+set(OB_FUZZ_GATEWAY_TARGETS mp_parse command tokens rest_parse)
 set(OB_FUZZ_DIR ${CMAKE_CURRENT_SOURCE_DIR}/fuzz)
 
 foreach(target IN LISTS OB_FUZZ_TARGETS)

@@ -21,7 +21,8 @@ ob_cmocka_test(test_gw_command
           ${CMAKE_CURRENT_SOURCE_DIR}/unit/gw_alloc.c
   LIBS ob_gateway_core PkgConfig::JANSSON ${OB_GW_WRAP_ALLOC})
 # The REST side's pure logic (ob_gateway_rest, issue 15): the tokens file and its rules, and
-# `orderbus-keys token` fed back to it; the rate limit on an injected clock; delivery handles.
+# `orderbus-keys token` fed back to it; the rate limit on an injected clock; delivery handles;
+# the request bodies and their errors.
 ob_cmocka_test(test_gw_handle
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_gw_handle.c
   LIBS ob_gateway_rest)
@@ -33,3 +34,7 @@ ob_cmocka_test(test_gw_tokens
   LIBS ob_gateway_rest)
 set_property(TEST test_gw_tokens APPEND PROPERTY ENVIRONMENT "OB_KEYS=$<TARGET_FILE:orderbus-keys>")
 add_dependencies(test_gw_tokens orderbus-keys)
+ob_cmocka_test(test_gw_rest_parse
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_gw_rest_parse.c
+          ${CMAKE_CURRENT_SOURCE_DIR}/unit/gw_alloc.c
+  LIBS ob_gateway_rest PkgConfig::JANSSON ${OB_GW_WRAP_ALLOC})
