@@ -3,10 +3,12 @@
 # Used by deploy/start.sh (the README's first command) and by CI, so both install the same.
 # systemd is here for systemd-analyze (test_systemd checks the units); nothing runs it.
 # prometheus is here for promtool (common_metrics_promtool checks the metrics text).
+# python3-jsonschema checks gateway/openapi.json's schemas (gw_openapi).
 set -eu
 pkgs="build-essential cmake pkg-config clang libclang-rt-14-dev
       libzmq3-dev libczmq-dev libmsgpack-dev liblmdb-dev lmdb-utils libcurl4-openssl-dev
-      libcmocka-dev libjansson-dev libmicrohttpd-dev libsodium-dev clang-format systemd prometheus"
+      libcmocka-dev libjansson-dev libmicrohttpd-dev libsodium-dev clang-format systemd prometheus
+      python3-jsonschema"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
