@@ -71,6 +71,8 @@
 #define OB_GW_WAIT_MS_DEFAULT 0                 /* a fetch that does not say answers at once */
 #define OB_GW_ACK_HANDLES_MAX OB_GW_FETCH_MAX   /* handles in one ack or nack */
 #define OB_GW_CONTENT_TYPE_MAX 255              /* bytes of a Content-Type header we read */
+#define OB_GW_READ_LIMIT_DEFAULT 100            /* events a topic read returns when not said */
+#define OB_GW_DECIMAL_MAX 20                    /* digits of a number in a query or path: u64 */
 #define OB_GW_REST_ERR_MAX 256                  /* a useful size for a parser's message buffer */
 
 /* Delivery handles (handle) */

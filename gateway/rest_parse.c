@@ -256,6 +256,52 @@ s_get_uint(json_t *obj, const char *key, uint64_t min, uint64_t max, uint64_t de
     return 0;
 }
 
+/* --- query and path values ----------------------------------------------------------------- */
+
+int
+ob_rest_parse_uint(const char *text, const char *name, uint64_t min, uint64_t max,
+                   uint64_t *ret_value, char *errbuf, size_t errlen)
+{
+    if (!text)
+        return s_fail(errbuf, errlen, OB_ERR_MISSING_FIELD, "%s: required", name);
+    size_t len = strnlen(text, OB_GW_DECIMAL_MAX + 1);
+    int ok = len >= 1 && len <= OB_GW_DECIMAL_MAX && (text[0] != '0' || len == 1);
+    uint64_t value = 0;
+    for (size_t i = 0; ok && i < len; i++) {
+        unsigned digit = (unsigned)(text[i] - '0');
+        if (text[i] < '0' || text[i] > '9' || value > (UINT64_MAX - digit) / 10)
+            ok = 0;
+        else
+            value = value * 10 + digit;
+    }
+    if (!ok || value < min || value > max)
+        return s_fail(errbuf, errlen, OB_ERR_FIELD_TYPE,
+                      "%s: not a decimal integer %" PRIu64 "..%" PRIu64, name, min, max);
+    *ret_value = value;
+    return 0;
+}
+
+int
+ob_rest_parse_read(const char *from_seq, const char *from_time, const char *limit,
+                   ob_rest_read_t *ret_read, char *errbuf, size_t errlen)
+{
+    uint64_t seq = 1, time_us = 0, count = OB_GW_READ_LIMIT_DEFAULT;
+    int rc = 0;
+    if (from_seq)
+        rc = ob_rest_parse_uint(from_seq, "from_seq", 1, INT64_MAX, &seq, errbuf, errlen);
+    if (!rc && limit)
+        rc = ob_rest_parse_uint(limit, "limit", 1, OB_FETCH_RANGE_MAX, &count, errbuf, errlen);
+    if (!rc && from_time && (ob_time_parse(from_time, &time_us) || time_us == 0))
+        rc = s_fail(errbuf, errlen, OB_ERR_FIELD_TYPE,
+                    "from_time: not RFC 3339 text after 1970 (\"2026-11-29T00:00:00Z\")");
+    if (rc)
+        return rc;
+    ret_read->from_seq = seq;
+    ret_read->from_time = time_us;
+    ret_read->limit = (uint32_t)count;
+    return 0;
+}
+
 /* --- events and batches --------------------------------------------------------------------- */
 
 int

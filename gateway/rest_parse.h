@@ -87,6 +87,27 @@ int ob_rest_media_type(const char *content_type, ob_rest_media_t *ret_media, cha
 int ob_rest_parse_event(const char *text, size_t len, const char *topic, uint8_t **ret_buf,
                         size_t *ret_len, char *errbuf, size_t errlen);
 
+/* Reads text (NUL-terminated, borrowed: a query or path value as the server decoded it;
+   name names it in messages) as a decimal integer min..max into *ret_value: digits only (no
+   sign, space or leading zero but "0" itself), 1..OB_GW_DECIMAL_MAX of them. Returns 0,
+   OB_ERR_MISSING_FIELD (text NULL) or OB_ERR_FIELD_TYPE (anything else), with a message;
+   nothing is written on failure. */
+int ob_rest_parse_uint(const char *text, const char *name, uint64_t min, uint64_t max,
+                       uint64_t *ret_value, char *errbuf, size_t errlen);
+
+/* A topic read (GET /v1/topics/{topic}/events): the broker's FETCH of a range. */
+typedef struct ob_rest_read {
+    uint64_t from_seq;  /* first seq, >= 1 (default 1) */
+    uint64_t from_time; /* µs: from the first event stored at or after it; 0 for none */
+    uint32_t limit;     /* events at most, 1..OB_FETCH_RANGE_MAX (OB_GW_READ_LIMIT_DEFAULT) */
+} ob_rest_read_t;
+
+/* Reads the query values from_seq, from_time (RFC 3339) and limit (each NUL-terminated,
+   borrowed, NULL when absent) into *ret_read. Returns 0 or OB_ERR_FIELD_TYPE (nothing
+   written), with a message naming the value. */
+int ob_rest_parse_read(const char *from_seq, const char *from_time, const char *limit,
+                       ob_rest_read_t *ret_read, char *errbuf, size_t errlen);
+
 /* A parsed batch: encoded events in the order given. */
 typedef struct ob_rest_batch {
     size_t count;     /* events, 1..OB_GW_BATCH_EVENTS_MAX */

@@ -3,6 +3,7 @@
         0 one event    1 a JSON array batch   2 an NDJSON batch   3 a subscription
         4 a fetch      5 an ack               6 a nack            7 a command
         8 a Content-Type header               9 a delivery handle
+        10 query values: from_seq, from_time and limit, separated by newlines (fewer: absent)
     Handles are sealed with a fixed key (every byte 0x01), so that the corpus can hold valid
     ones (tests/fuzz/corpus/rest_parse, made with Python's hashlib.blake2b).
 
@@ -13,9 +14,12 @@
       there are 1..OB_GW_BATCH_EVENTS_MAX of them; a subscription has a valid name, 1..16
       valid patterns, valid types and settings in range; a fetch is in range; every acked
       handle is of the URL's subscription and encodes back to a handle that decodes the same;
-      a command event decodes on mp.9 with the command's id. */
+      a command event decodes on mp.9 with the command's id; a number read from a query is
+      its canonical decimal text, and a topic read is in range. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -198,6 +202,38 @@ s_other(int kind, const char *text, size_t len, char *err)
         free(buf);
 }
 
+/* Query values: each of text's first three lines, or NULL. */
+static void
+s_query(const char *text, size_t len, char *err)
+{
+    char buf[256];
+    size_t n = len < sizeof buf - 1 ? len : sizeof buf - 1;
+    memcpy(buf, text, n);
+    buf[n] = '\0';
+    uint64_t value = 7;
+    int rc = ob_rest_parse_uint(buf, "n", 0, UINT64_MAX, &value, err, OB_GW_REST_ERR_MAX);
+    s_require(rc == 0 || (rc == OB_ERR_FIELD_TYPE && value == 7 && err[0]));
+    if (rc == 0) {
+        char again[32];
+        snprintf(again, sizeof again, "%" PRIu64, value);
+        s_require(!strcmp(again, buf)); /* one text per number */
+    }
+    const char *parts[3] = {NULL, NULL, NULL};
+    char *line = buf;
+    for (int i = 0; i < 3 && line; i++) {
+        parts[i] = line;
+        line = strchr(line, '\n');
+        if (line)
+            *line++ = '\0';
+    }
+    ob_rest_read_t r = {7, 7, 7};
+    rc = ob_rest_parse_read(parts[0], parts[1], parts[2], &r, err, OB_GW_REST_ERR_MAX);
+    if (rc == 0)
+        s_require(r.from_seq >= 1 && r.limit >= 1 && r.limit <= OB_FETCH_RANGE_MAX);
+    else
+        s_require(rc == OB_ERR_FIELD_TYPE && r.from_seq == 7 && r.limit == 7);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -207,7 +243,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = size - 1;
     char err[OB_GW_REST_ERR_MAX];
     memset(err, 0, sizeof err);
-    switch (data[0] % 10) {
+    switch (data[0] % 11) {
     case 1:
         s_batch(text, len, OB_REST_MEDIA_JSON, err);
         break;
@@ -219,10 +255,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     case 5:
     case 6:
-        s_ack(text, len, data[0] % 10 == 6, err);
+        s_ack(text, len, data[0] % 11 == 6, err);
+        break;
+    case 10:
+        s_query(text, len, err);
         break;
     default:
-        s_other(data[0] % 10, text, len, err);
+        s_other(data[0] % 11, text, len, err);
         break;
     }
     return 0;

@@ -625,6 +625,77 @@ test_ack(void **state)
     free(big);
 }
 
+/* --- query and path values ----------------------------------------------------------------- */
+
+static void
+test_query(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        uint64_t min, max;
+        int rc;
+        uint64_t value;
+    } rows[] = {
+        {"0", 0, 10, 0, 0},
+        {"7", 1, 10, 0, 7},
+        {"18446744073709551615", 0, UINT64_MAX, 0, UINT64_MAX},
+        {"18446744073709551616", 0, UINT64_MAX, OB_ERR_FIELD_TYPE, 0}, /* 2^64 */
+        {"99999999999999999999", 0, UINT64_MAX, OB_ERR_FIELD_TYPE, 0},
+        {"123456789012345678901", 0, UINT64_MAX, OB_ERR_FIELD_TYPE, 0}, /* 21 digits */
+        {"0", 1, 10, OB_ERR_FIELD_TYPE, 0},
+        {"11", 1, 10, OB_ERR_FIELD_TYPE, 0},
+        {"", 0, 10, OB_ERR_FIELD_TYPE, 0},
+        {"07", 0, 10, OB_ERR_FIELD_TYPE, 0},
+        {"+7", 0, 10, OB_ERR_FIELD_TYPE, 0},
+        {"-1", 0, 10, OB_ERR_FIELD_TYPE, 0},
+        {" 7", 0, 10, OB_ERR_FIELD_TYPE, 0},
+        {"7 ", 0, 10, OB_ERR_FIELD_TYPE, 0},
+        {"0x7", 0, 10, OB_ERR_FIELD_TYPE, 0},
+        {"1e3", 0, 10000, OB_ERR_FIELD_TYPE, 0},
+        {NULL, 0, 10, OB_ERR_MISSING_FIELD, 0},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        uint64_t value = 42;
+        char err[OB_GW_REST_ERR_MAX] = "";
+        int rc = ob_rest_parse_uint(rows[i].text, "n", rows[i].min, rows[i].max, &value, err,
+                                    sizeof err);
+        if (rc != rows[i].rc)
+            fail_msg("row %zu '%s': %d", i, rows[i].text ? rows[i].text : "(null)", rc);
+        assert_int_equal(value, rc ? 42 : rows[i].value);
+        if (rc)
+            assert_true(strncmp(err, "n: ", 3) == 0);
+    }
+
+    ob_rest_read_t r;
+    char err[OB_GW_REST_ERR_MAX] = "";
+    assert_int_equal(ob_rest_parse_read(NULL, NULL, NULL, &r, err, sizeof err), 0);
+    assert_int_equal(r.from_seq, 1);
+    assert_int_equal(r.from_time, 0);
+    assert_int_equal(r.limit, OB_GW_READ_LIMIT_DEFAULT);
+    assert_int_equal(ob_rest_parse_read("5", "2026-11-29T00:44:53.5Z", "256", &r, err, sizeof err),
+                     0);
+    assert_int_equal(r.from_seq, 5);
+    assert_int_equal(r.from_time, 1795913093500000ull);
+    assert_int_equal(r.limit, OB_FETCH_RANGE_MAX);
+    static const char *const bad[][4] = {
+        /* from_seq, from_time, limit, the name in the message */
+        {"0", NULL, NULL, "from_seq"},
+        {"", NULL, NULL, "from_seq"},
+        {NULL, "yesterday", NULL, "from_time"},
+        {NULL, "", NULL, "from_time"},
+        {NULL, "1970-01-01T00:00:00Z", NULL, "from_time"},
+        {NULL, NULL, "0", "limit"},
+        {NULL, NULL, "257", "limit"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r.limit = 77;
+        int rc = ob_rest_parse_read(bad[i][0], bad[i][1], bad[i][2], &r, err, sizeof err);
+        if (rc != OB_ERR_FIELD_TYPE || !strstr(err, bad[i][3]) || r.limit != 77)
+            fail_msg("row %zu: %d '%s'", i, rc, err);
+    }
+}
+
 /* --- commands ------------------------------------------------------------------------------- */
 
 static void
@@ -750,6 +821,7 @@ main(void)
         cmocka_unit_test(test_sub_caps),
         cmocka_unit_test(test_fetch),
         cmocka_unit_test(test_ack),
+        cmocka_unit_test(test_query),
         cmocka_unit_test(test_command),
         cmocka_unit_test(test_out_of_memory),
     };
