@@ -55,9 +55,9 @@
 #define OB_GW_TOKENS_ERR_MAX 512          /* a useful size for the loader's message buffer */
 
 /* Requests per second per client (rate_limit): a token bucket */
-#define OB_GW_RATE_DEFAULT 200      /* requests per second a client may sustain */
-#define OB_GW_BURST_DEFAULT 400     /* requests a client may make at once after a pause */
-#define OB_GW_RATE_MAX 1000000      /* largest rate or burst */
+#define OB_GW_RATE_DEFAULT 200  /* requests per second a client may sustain */
+#define OB_GW_BURST_DEFAULT 400 /* requests a client may make at once after a pause */
+#define OB_GW_RATE_MAX 1000000  /* largest rate or burst */
 #define OB_GW_RATE_CLIENTS_DEFAULT OB_GW_TOKEN_CLIENTS_MAX /* buckets held at once */
 
 /* REST request bodies (rest_parse): hard caps; the daemon's configured body limit may be
@@ -78,7 +78,7 @@
 /* Delivery handles (handle) */
 #define OB_GW_HANDLE_KEY_BYTES 32 /* the gateway's secret key of handle MACs */
 #define OB_GW_HANDLE_MAC_BYTES 16 /* BLAKE2b-128 keyed: a forgery succeeds with p = 2^-128 */
-#define OB_GW_HANDLE_BIN_MAX                                                                   \
+#define OB_GW_HANDLE_BIN_MAX                                                                       \
     (2 + OB_SUB_NAME_MAX + 1 + OB_TOPIC_MAX + 8 + 4 + OB_GW_HANDLE_MAC_BYTES) /* its bytes */
 #define OB_GW_HANDLE_TEXT_MAX 512 /* base64url characters of a handle (4/3 of the bytes, +1) */
 

@@ -4,9 +4,9 @@
     Each client's bucket holds up to burst tokens and gains rate tokens per second; a request
     takes one, or is refused with the whole seconds until one is there (Retry-After, at least
     1). Counting is in millionths of a token, so that any rate from 1 to OB_GW_RATE_MAX per
-    second is exact to the microsecond. The clock is the caller's (now_us, monotonic):
-    tests inject it, the gateway passes zclock_usecs-like monotonic time. A clock that goes
-    back is taken as standing still.
+    second is exact to the microsecond. The clock is the caller's (now_us): tests inject it,
+    the gateway passes a monotonic clock (czmq's zclock_usecs). A clock that goes back is
+    taken as standing still.
 
     Bounded: at most capacity buckets are held; a new client beyond that reuses the bucket
     of the client idle the longest (least recently used). That is lossless when that client

@@ -70,7 +70,8 @@ const ob_tokens_client_t *ob_tokens_client_at(const ob_tokens_t *self, size_t in
 
 /* Returns the client whose token is token (len bytes, borrowed, the text after "Bearer "),
    or NULL if no client has it or it is not a token (ob_token_valid). Borrowed from the
-   table, lives as long as it. Constant time in the stored hashes (see the top). */
+   table, lives as long as it. O(log n); the stored hashes are compared whole in constant
+   time (see the top). */
 const ob_tokens_client_t *ob_tokens_lookup(const ob_tokens_t *self, const char *token, size_t len);
 
 /* Returns the client named name (NUL-terminated, borrowed), or NULL. Borrowed from the
