@@ -1,13 +1,17 @@
 /*  orderbus-keys: creates CURVE certificates for the broker and its clients, and prints the
-    permissions entry of a new client (proto/PROTOCOL.md 14).
+    permissions entry of a new client (proto/PROTOCOL.md 14); makes the gateway's bearer
+    tokens and prints their tokens-file entries (common/token.h, gateway/tokens.h).
 
         orderbus-keys broker DIR
         orderbus-keys client NAME DIR [--publish P]... [--subscribe P]... [--admin LEVEL]
+        orderbus-keys token NAME [--publish P]... [--subscribe P]... [--admin LEVEL]
 
     Certificates are czmq zcert files: DIR/X.cert holds the public key (give it to the other
     side), DIR/X.cert_secret both keys (mode 0600: keep it where only its owner reads it).
     An existing file is never overwritten. The client entry printed on stdout is exactly
     what the broker's permissions parser accepts (tests/unit/test_perms.c feeds it back).
+    A token is shown once, on stderr, and never stored: the entry on stdout holds only its
+    hash (tests/unit/test_gw_tokens.c feeds both back to the gateway's parser).
 
     Exit status: 0 on success, 1 if a file cannot be written or exists, 2 on a usage error. */
 #include <czmq.h>
@@ -16,8 +20,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <sodium.h>
+
 #include "orderbus/orderbus.h"
 #include "perms.h"
+#include "token.h"
 
 #define S_EXIT_FAIL 1   /* a file exists or cannot be written */
 #define S_EXIT_USAGE 2  /* bad arguments */
@@ -34,7 +41,9 @@ s_usage(FILE *out, const char *prog)
             "SYNOPSIS\n"
             "    %s broker DIR\n"
             "    %s client NAME DIR [--publish PATTERN]... [--subscribe PATTERN]...\n"
-            "                       [--admin none|read|write]\n\n"
+            "                       [--admin none|read|write]\n"
+            "    %s token NAME [--publish PATTERN]... [--subscribe PATTERN]...\n"
+            "                  [--admin none|read|write]\n\n"
             "DESCRIPTION\n"
             "    broker DIR\n"
             "        Writes DIR/broker.cert (the public key: give it to every client, as\n"
@@ -52,14 +61,23 @@ s_usage(FILE *out, const char *prog)
             "                              FETCH) or write (read + SUB_REPOSITION, SUB_DELETE)\n"
             "        Patterns: dot-separated tokens of a-z, 0-9, _ and -, * for any one\n"
             "        token, a last > for one or more.\n\n"
+            "    token NAME\n"
+            "        Makes a random bearer token for the gateway's REST API (obt_ and 32\n"
+            "        random bytes in base64url), shows it once on stderr (give it to the\n"
+            "        client NAME: it sends `Authorization: Bearer TOKEN`), and prints on\n"
+            "        stdout the entry to append to the gateway's tokens file, which holds\n"
+            "        only the token's hash; then reload the gateway (SIGHUP). The same\n"
+            "        --publish, --subscribe and --admin as above, with the same rules. A\n"
+            "        lost token cannot be recovered: make a new one and replace the entry.\n\n"
             "    DIR is created (mode 0700, whatever the umask; missing parents too) if\n"
             "    missing. An existing certificate is never overwritten.\n\n"
             "EXAMPLE\n"
             "    %s broker /etc/orderbus/keys\n"
-            "    %s client oms-7 keys --publish mp.7 --subscribe oms.7 >> permissions.cfg\n\n"
+            "    %s client oms-7 keys --publish mp.7 --subscribe oms.7 >> permissions.cfg\n"
+            "    %s token oms-7 --publish mp.7 --subscribe oms.7 >> tokens.cfg\n\n"
             "EXIT STATUS\n"
             "    0 on success, 1 if a file exists or cannot be written, 2 on a usage error.\n",
-            prog, prog, prog, prog, prog);
+            prog, prog, prog, prog, prog, prog, prog);
 }
 
 /* Creates dir and its missing parents with mode S_DIR_MODE whatever the umask (they hold
@@ -136,6 +154,81 @@ s_flag(int argc, char **argv, int *i, const char *flag, const char **ret_value)
     return 1;
 }
 
+/* Reads the --publish, --subscribe and --admin arguments argv[first..argc) into lines (the
+   entry's pattern lines, in order) and *ret_admin, checking each. Returns 0 or S_EXIT_USAGE
+   (said). */
+static int
+s_entry_args(const char *prog, int argc, char **argv, int first, zlistx_t *lines,
+             const char **ret_admin)
+{
+    const char *admin = "none";
+    for (int i = first; i < argc; i++) {
+        const char *value = NULL, *kind = NULL;
+        if (s_flag(argc, argv, &i, "--publish", &value))
+            kind = "publish";
+        else if (s_flag(argc, argv, &i, "--subscribe", &value))
+            kind = "subscribe";
+        else if (s_flag(argc, argv, &i, "--admin", &value)) {
+            admin = value;
+            continue;
+        } else {
+            fprintf(stderr, "%s: unknown or incomplete argument '%s' (see --help)\n", prog,
+                    argv[i]);
+            return S_EXIT_USAGE;
+        }
+        if (!ob_pattern_valid(value, strlen(value))) {
+            fprintf(stderr,
+                    "%s: --%s pattern '%s' is invalid: dot-separated tokens of a-z, 0-9, _ and "
+                    "-, * for one token, a last > for one or more\n",
+                    prog, kind, value);
+            return S_EXIT_USAGE;
+        }
+        zlistx_add_end(lines, zsys_sprintf("    %s = %s\n", kind, value));
+    }
+    if (strcmp(admin, "none") && strcmp(admin, "read") && strcmp(admin, "write")) {
+        fprintf(stderr, "%s: --admin '%s' is not none, read or write\n", prog, admin);
+        return S_EXIT_USAGE;
+    }
+    *ret_admin = admin;
+    return 0;
+}
+
+/* Prints the entry's pattern lines and admin level on stdout. */
+static void
+s_print_entry_rest(zlistx_t *lines, const char *admin)
+{
+    for (char *line = zlistx_first(lines); line; line = zlistx_next(lines))
+        fputs(line, stdout);
+    printf("    admin = %s\n", admin);
+}
+
+/* orderbus-keys token NAME ...: a new token on stderr, its tokens-file entry on stdout. */
+static int
+s_token(const char *prog, const char *name, zlistx_t *lines, const char *admin)
+{
+    char token[OB_TOKEN_TEXT];
+    uint8_t hash[OB_TOKEN_HASH_BYTES];
+    char hex[OB_TOKEN_HASH_TEXT];
+    int rc = ob_token_generate(token);
+    if (rc == 0)
+        rc = ob_token_hash(token, strlen(token), hash);
+    if (rc) {
+        fprintf(stderr, "%s: cannot make a token: %s\n", prog, ob_strerror(rc));
+        return S_EXIT_FAIL;
+    }
+    ob_token_hash_format(hash, hex);
+    printf("client = %s\n", name);
+    printf("    hash = %s\n", hex);
+    s_print_entry_rest(lines, admin);
+    fflush(stdout);
+    /* stderr: the entry on stdout goes to the tokens file (>> tokens.cfg), the token to
+       the person who runs this, once */
+    fprintf(stderr, "%s: the token of %s (shown once; the tokens file holds only its hash):\n%s\n",
+            prog, name, token);
+    sodium_memzero(token, sizeof token);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -154,11 +247,15 @@ main(int argc, char **argv)
         zcert_destroy(&cert);
         return rc;
     }
-    if (argc < 4 || strcmp(argv[1], "client")) {
-        fprintf(stderr, "%s: expected `broker DIR` or `client NAME DIR ...` (see --help)\n", prog);
+    int is_token = argc >= 3 && !strcmp(argv[1], "token");
+    if (!is_token && (argc < 4 || strcmp(argv[1], "client"))) {
+        fprintf(stderr,
+                "%s: expected `broker DIR`, `client NAME DIR ...` or `token NAME ...` (see "
+                "--help)\n",
+                prog);
         return S_EXIT_USAGE;
     }
-    const char *name = argv[2], *dir = argv[3];
+    const char *name = argv[2], *dir = is_token ? NULL : argv[3];
     if (!ob_perms_name_valid(name)) {
         fprintf(stderr, "%s: client name '%s' is invalid: 1..%d bytes of a-z, 0-9, _, . and -\n",
                 prog, name, OB_PERMS_NAME_MAX);
@@ -169,35 +266,11 @@ main(int argc, char **argv)
     zlistx_t *lines = zlistx_new();
     zlistx_set_destructor(lines, (zlistx_destructor_fn *)zstr_free);
     const char *admin = "none";
-    int rc = 0;
-    for (int i = 4; i < argc; i++) {
-        const char *value = NULL, *kind = NULL;
-        if (s_flag(argc, argv, &i, "--publish", &value))
-            kind = "publish";
-        else if (s_flag(argc, argv, &i, "--subscribe", &value))
-            kind = "subscribe";
-        else if (s_flag(argc, argv, &i, "--admin", &value)) {
-            admin = value;
-            continue;
-        } else {
-            fprintf(stderr, "%s: unknown or incomplete argument '%s' (see --help)\n", prog,
-                    argv[i]);
-            rc = S_EXIT_USAGE;
-            goto out;
-        }
-        if (!ob_pattern_valid(value, strlen(value))) {
-            fprintf(stderr,
-                    "%s: --%s pattern '%s' is invalid: dot-separated tokens of a-z, 0-9, _ and "
-                    "-, * for one token, a last > for one or more\n",
-                    prog, kind, value);
-            rc = S_EXIT_USAGE;
-            goto out;
-        }
-        zlistx_add_end(lines, zsys_sprintf("    %s = %s\n", kind, value));
-    }
-    if (strcmp(admin, "none") && strcmp(admin, "read") && strcmp(admin, "write")) {
-        fprintf(stderr, "%s: --admin '%s' is not none, read or write\n", prog, admin);
-        rc = S_EXIT_USAGE;
+    int rc = s_entry_args(prog, argc, argv, is_token ? 3 : 4, lines, &admin);
+    if (rc)
+        goto out;
+    if (is_token) {
+        rc = s_token(prog, name, lines, admin);
         goto out;
     }
     zcert_t *cert = NULL;
@@ -205,9 +278,7 @@ main(int argc, char **argv)
         goto out;
     printf("client = %s\n", name);
     printf("    key = \"%s\"\n", zcert_public_txt(cert));
-    for (char *line = zlistx_first(lines); line; line = zlistx_next(lines))
-        fputs(line, stdout);
-    printf("    admin = %s\n", admin);
+    s_print_entry_rest(lines, admin);
     zcert_destroy(&cert);
 out:
     zlistx_destroy(&lines);

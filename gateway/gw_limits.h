@@ -85,4 +85,39 @@
 #define OB_GW_STOP_MS 10000             /* a stop waits this long for confirms */
 #define OB_GW_BROKER_TIMEOUT_MS 10000   /* broker calls of the feed thread */
 
+/* Tokens file (tokens), like the broker's permissions file */
+#define OB_GW_TOKENS_FILE_MAX (16u << 20) /* bytes of a tokens file */
+#define OB_GW_TOKEN_CLIENTS_MAX 100000    /* clients in one tokens file */
+#define OB_GW_TOKEN_PATTERNS_MAX 256      /* publish or subscribe patterns of one client */
+#define OB_GW_CLIENT_NAME_MAX 64          /* bytes of a client name: [a-z0-9_.-] */
+#define OB_GW_TOKENS_ERR_MAX 512          /* a useful size for the loader's message buffer */
+
+/* Requests per second per client (rate_limit): a token bucket */
+#define OB_GW_RATE_DEFAULT 200  /* requests per second a client may sustain */
+#define OB_GW_BURST_DEFAULT 400 /* requests a client may make at once after a pause */
+#define OB_GW_RATE_MAX 1000000  /* largest rate or burst */
+#define OB_GW_RATE_CLIENTS_DEFAULT OB_GW_TOKEN_CLIENTS_MAX /* buckets held at once */
+
+/* REST request bodies (rest_parse): hard caps; the daemon's configured body limit may be
+   lower. Over a cap: OB_ERR_TOO_LARGE, HTTP 413. */
+#define OB_GW_REST_BODY_MAX (16u * 1024 * 1024) /* bytes of a publish or batch body */
+#define OB_GW_REST_CONTROL_MAX (1024u * 1024)   /* bytes of a subscription, fetch, ack body */
+#define OB_GW_BATCH_EVENTS_MAX 1000             /* events in one batch */
+#define OB_GW_FETCH_MAX 1000                    /* deliveries one fetch may ask for */
+#define OB_GW_FETCH_DEFAULT 100                 /* ... when it does not say */
+#define OB_GW_WAIT_MS_MAX 60000                 /* longest long-poll wait of a fetch or command */
+#define OB_GW_WAIT_MS_DEFAULT 0                 /* a fetch that does not say answers at once */
+#define OB_GW_ACK_HANDLES_MAX OB_GW_FETCH_MAX   /* handles in one ack or nack */
+#define OB_GW_CONTENT_TYPE_MAX 255              /* bytes of a Content-Type header we read */
+#define OB_GW_READ_LIMIT_DEFAULT 100            /* events a topic read returns when not said */
+#define OB_GW_DECIMAL_MAX 20                    /* digits of a number in a query or path: u64 */
+#define OB_GW_REST_ERR_MAX 256                  /* a useful size for a parser's message buffer */
+
+/* Delivery handles (handle) */
+#define OB_GW_HANDLE_KEY_BYTES 32 /* the gateway's secret key of handle MACs */
+#define OB_GW_HANDLE_MAC_BYTES 16 /* BLAKE2b-128 keyed: a forgery succeeds with p = 2^-128 */
+#define OB_GW_HANDLE_BIN_MAX                                                                       \
+    (2 + OB_SUB_NAME_MAX + 1 + OB_TOPIC_MAX + 8 + 4 + OB_GW_HANDLE_MAC_BYTES) /* its bytes */
+#define OB_GW_HANDLE_TEXT_MAX 512 /* base64url characters of a handle (4/3 of the bytes, +1) */
+
 #endif

@@ -3,8 +3,9 @@
 # server actor in the process fed sequences of frames; see the top of fuzz_broker.c). Both
 # broker targets keep scratch files in /dev/shm/ob-fuzz-*-PID, removed at exit (not after a
 # crash).
-# The gateway's parsers of Marketplace responses (mp_parse) and of OMS commands (command), and
-# its trigger request parser (trigger).
+# The gateway's parsers of Marketplace responses (mp_parse) and of OMS commands (command), its
+# trigger request parser (trigger), and of its REST side (issue 15): the tokens file (tokens),
+# the request bodies and delivery handles (rest_parse).
 # The broker's stored subscription and position records (records: sub_record.h, pos_record.h).
 #
 # Always: replay_<name> (the target + replay_main.c) and the CTest fuzz_replay_<name>, which
@@ -18,12 +19,12 @@
 # Every target links liborderbus, ob_codec and ob_common (base64: common/base64.h).
 # Targets of the broker's classes (OB_FUZZ_BROKER_TARGETS) also link ob_broker_core.
 set(OB_FUZZ_TARGETS event wire mpscan pattern config broker perms event_json monitor_result base64
-    mp_parse command trigger records)
+    mp_parse command trigger records tokens rest_parse)
 set(OB_FUZZ_BROKER_TARGETS config broker perms records)
 # The monitor's reader of admin results (monitor/result.c) links ob_monitor_core.
 set(OB_FUZZ_MONITOR_TARGETS monitor_result)
-# The gateway's Marketplace response parsers and OMS command parser link ob_gateway_core.
-set(OB_FUZZ_GATEWAY_TARGETS mp_parse command)
+# The gateway's targets link ob_gateway_rest (which holds ob_gateway_core).
+set(OB_FUZZ_GATEWAY_TARGETS mp_parse command tokens rest_parse)
 # The trigger request parser lives in the daemon's library (it uses common/base64.h).
 set(OB_FUZZ_GATEWAY_DAEMON_TARGETS trigger)
 set(OB_FUZZ_DIR ${CMAKE_CURRENT_SOURCE_DIR}/fuzz)
@@ -38,7 +39,7 @@ foreach(target IN LISTS OB_FUZZ_TARGETS)
     target_link_libraries(replay_${target} PRIVATE ob_monitor_core)
   endif()
   if(target IN_LIST OB_FUZZ_GATEWAY_TARGETS)
-    target_link_libraries(replay_${target} PRIVATE ob_gateway_core)
+    target_link_libraries(replay_${target} PRIVATE ob_gateway_rest)
   endif()
   if(target IN_LIST OB_FUZZ_GATEWAY_DAEMON_TARGETS)
     target_link_libraries(replay_${target} PRIVATE ob_gateway_daemon)
@@ -58,7 +59,7 @@ foreach(target IN LISTS OB_FUZZ_TARGETS)
       target_link_libraries(fuzz_${target} PRIVATE ob_monitor_core)
     endif()
     if(target IN_LIST OB_FUZZ_GATEWAY_TARGETS)
-      target_link_libraries(fuzz_${target} PRIVATE ob_gateway_core)
+      target_link_libraries(fuzz_${target} PRIVATE ob_gateway_rest)
     endif()
     if(target IN_LIST OB_FUZZ_GATEWAY_DAEMON_TARGETS)
       target_link_libraries(fuzz_${target} PRIVATE ob_gateway_daemon)

@@ -1,5 +1,6 @@
-# Unit tests of ob_common (common/), a cmocka file per class.
-foreach(class IN ITEMS options file base64 daemon mdb metrics)
+# Unit tests of ob_common (common/), a cmocka file per class (token: the gateway's bearer
+# tokens, shared with orderbus-keys).
+foreach(class IN ITEMS options file base64 daemon mdb metrics token)
   ob_cmocka_test(test_common_${class}
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_${class}.c
     LIBS ob_common)

@@ -28,3 +28,37 @@ ob_cmocka_test(test_gw_trigger
 ob_cmocka_test(test_gw_config
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_gw_config.c
   LIBS ob_gateway_daemon)
+# The REST side's pure logic (ob_gateway_rest, issue 15): the tokens file and its rules, and
+# `orderbus-keys token` fed back to it; the rate limit on an injected clock; delivery handles;
+# the request bodies and their errors.
+ob_cmocka_test(test_gw_handle
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_gw_handle.c
+  LIBS ob_gateway_rest)
+ob_cmocka_test(test_gw_rate_limit
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_gw_rate_limit.c
+  LIBS ob_gateway_rest)
+ob_cmocka_test(test_gw_tokens
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_gw_tokens.c
+  LIBS ob_gateway_rest)
+set_property(TEST test_gw_tokens APPEND PROPERTY ENVIRONMENT "OB_KEYS=$<TARGET_FILE:orderbus-keys>")
+add_dependencies(test_gw_tokens orderbus-keys)
+ob_cmocka_test(test_gw_rest_parse
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_gw_rest_parse.c
+          ${CMAKE_CURRENT_SOURCE_DIR}/unit/gw_alloc.c
+  LIBS ob_gateway_rest PkgConfig::JANSSON ${OB_GW_WRAP_ALLOC})
+# The OpenAPI document (gateway/openapi.json): JSON without repeated keys, every $ref, the
+# routes' parameters and error answers, the error codes against rest_parse.c's table, and the
+# parsers' example bodies against its schemas; with Debian's python3-jsonschema (in
+# deploy/install-deps.sh) every schema as JSON Schema 2020-12, OpenAPI 3.1's dialect.
+# Debian's interpreter first: its packages are the ones install-deps.sh provides.
+find_program(OB_PYTHON3 python3 PATHS /usr/bin NO_DEFAULT_PATH)
+find_program(OB_PYTHON3 python3)
+if(OB_PYTHON3)
+  add_test(NAME gw_openapi
+           COMMAND ${OB_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/unit/check_openapi.py
+                   ${PROJECT_SOURCE_DIR}/gateway/openapi.json
+                   ${PROJECT_SOURCE_DIR}/gateway/rest_parse.c)
+  set_tests_properties(gw_openapi PROPERTIES TIMEOUT 60)
+else()
+  message(WARNING "python3 not found: gw_openapi is not registered")
+endif()
