@@ -204,6 +204,9 @@ s_assert_unique(const s_site_t *s)
 }
 
 /* Control call with a JSON body written as text; returns the answer's integer key, or 0. */
+static json_int_t s_control(s_site_t *s, const char *call, const char *key, const char *format, ...)
+    __attribute__((format(printf, 4, 5)));
+
 static json_int_t
 s_control(s_site_t *s, const char *call, const char *key, const char *format, ...)
 {

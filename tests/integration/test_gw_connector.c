@@ -481,8 +481,8 @@ test_completed(void **state)
                      "outcome=\"completed\"} 1");
     s_metric_has(fx, "orderbus_gateway_commands_total{oms=\"1\",command=\"post_message\","
                      "outcome=\"completed\"} 1");
-    s_metric_has(fx,
-                 "orderbus_gateway_marketplace_request_seconds_count{oms=\"1\",method=\"PATCH\"} 2");
+    s_metric_has(
+        fx, "orderbus_gateway_marketplace_request_seconds_count{oms=\"1\",method=\"PATCH\"} 2");
 }
 
 /* Rejected commands come back failed with the double's status and error body. */
