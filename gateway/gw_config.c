@@ -31,8 +31,9 @@ static const ob_option_t s_options[] = {
      "File to which the gateway writes the address it bound (IPV4:PORT, a line) once it\n"
      "serves: written to FILE.tmp and renamed. Unset: no file."},
     {S_GATEWAY, "data_dir", "--data-dir", OB_OPTION_STRING, S_FIELD(data_dir), 0, 0,
-     "Directory of the gateway's LMDB environment (the feed cursors and the projects\n"
-     "announced on the bus); created with mode 0700. One gateway per directory."},
+     "Directory of the gateway's LMDB environment: the feed cursors, the projects\n"
+     "announced on the bus and the upstream connectors' command records; created\n"
+     "with mode 0700. One gateway per directory."},
     {S_GATEWAY, "max_connections", "--max-connections", OB_OPTION_UINT, S_FIELD(max_connections), 1,
      OB_GW_HTTP_CONNECTIONS_MAX, "Most HTTP connections at once; more are refused at accept."},
     {S_GATEWAY, "http_timeout", "--http-timeout", OB_OPTION_UINT, S_FIELD(http_timeout_s), 1,
@@ -46,8 +47,8 @@ static const ob_option_t s_options[] = {
      "The broker's ZeroMQ endpoint (tcp://HOST:PORT or ipc://PATH)."},
     {S_BROKER, "cert", "--cert", OB_OPTION_STRING, S_FIELD(cert), 0, 0,
      "CURVE: the gateway's certificate (zcert; FILE_secret holds the secret key). With\n"
-     "--broker-cert; neither for plaintext. Its key needs publish = oms.* in the\n"
-     "broker's permissions file."},
+     "--broker-cert; neither for plaintext. Its key needs publish = oms.* and\n"
+     "subscribe = mp.* in the broker's permissions file."},
     {S_BROKER, "broker_cert", "--broker-cert", OB_OPTION_STRING, S_FIELD(broker_cert), 0, 0,
      "CURVE: the broker's public certificate."},
     {S_OMS, "id", "--oms-id", OB_OPTION_COUNT, S_OMS_FIELD(id), 1, OB_GW_OMS_ID_MAX,
@@ -77,8 +78,8 @@ static const ob_option_t s_options[] = {
      "an older timestamp (whole seconds; rounded up)."},
     {S_OMS, "timeout", "--oms-timeout", OB_OPTION_DURATION, S_OMS_FIELD(timeout_ms),
      OB_GW_MP_TIMEOUT_MS_MIN, OB_GW_MP_TIMEOUT_MS_MAX,
-     "Longest Marketplace request, connecting included; a request over it is retried\n"
-     "with backoff."},
+     "Longest Marketplace request, connecting included, of the feed and of the\n"
+     "upstream connector; a request over it is retried with backoff."},
 };
 
 #define S_OPTIONS (sizeof s_options / sizeof s_options[0])
@@ -366,7 +367,8 @@ ob_gw_config_usage(FILE *out, const char *prog)
         prog = slash + 1;
     fprintf(out,
             "NAME\n"
-            "    %s - the orderbus gateway: Marketplace events onto the bus, exactly once\n\n"
+            "    %s - the orderbus gateway: Marketplace events onto the bus, exactly once,\n"
+            "    and OMS commands back to the Marketplace\n\n"
             "SYNOPSIS\n"
             "    %s [--config FILE] [OPTION]...\n\n"
             "DESCRIPTION\n"
@@ -377,7 +379,19 @@ ob_gw_config_usage(FILE *out, const char *prog)
             "    after the broker confirmed. HTTP: /trigger/OMS_ID (GET, POST, PUT; basic\n"
             "    credentials in the Authorization header, or authorization=Basic... in the\n"
             "    query or a form body, as the Marketplace sends them), /healthz, /readyz,\n"
-            "    /metrics. SIGINT or SIGTERM stops it after the poll in flight.\n\n"
+            "    /metrics.\n\n"
+            "    Upstream connector, one per OMS: subscribes to mp.OMS_ID (durable\n"
+            "    subscription gateway-mp-OMS_ID, from the topic's start) and executes each\n"
+            "    command published there (update_project_item, post_message, edit_message;\n"
+            "    gateway/COMMANDS.md) against the Marketplace with the OMS's token, those of\n"
+            "    one project item in order; its outcome, command.completed or\n"
+            "    command.failed with the Marketplace's answer, goes to oms.OMS_ID before the\n"
+            "    command is acked. A 5xx, a timeout or a failed connection is retried with\n"
+            "    backoff. Its state, the commands done and the message posts in progress\n"
+            "    (so that a restart after a crash neither repeats nor loses one), lives in\n"
+            "    the LMDB environment of --data-dir, database connector.OMS_ID.\n\n"
+            "    SIGINT or SIGTERM stops it after the poll in flight; commands not yet\n"
+            "    acked are delivered again at the next start.\n\n"
             "OPTIONS\n"
             "    --config FILE\n"
             "        Read settings from FILE, a ZPL file with the sections '%s', '%s'\n"

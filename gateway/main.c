@@ -41,6 +41,8 @@ s_start_connectors(const ob_gw_config_t *cfg, ob_gw_store_t *store, ob_gw_stats_
         return -1;
     }
     for (size_t i = 0; i < cfg->oms_count; i++) {
+        /* The OMS's `timeout` bounds every Marketplace request, commands included. */
+        unsigned timeout_ms = (unsigned)cfg->oms[i].timeout_ms;
         ob_connector_config_t c = {.oms_id = cfg->oms[i].id,
                                    .base_url = cfg->oms[i].url,
                                    .token = cfg->oms[i].token,
@@ -49,7 +51,11 @@ s_start_connectors(const ob_gw_config_t *cfg, ob_gw_store_t *store, ob_gw_stats_
                                    .broker_cert = cfg->broker_cert[0] ? cfg->broker_cert : NULL,
                                    .env = ob_gw_store_env(store),
                                    .resize = ob_gw_store_resize_lock(store),
-                                   .metrics = metrics};
+                                   .metrics = metrics,
+                                   .timeout_ms = timeout_ms,
+                                   .connect_ms = timeout_ms < OB_CONNECTOR_CONNECT_MS_DEFAULT
+                                                     ? timeout_ms
+                                                     : OB_CONNECTOR_CONNECT_MS_DEFAULT};
         if (ob_connector_config_check(&c, errbuf, errlen))
             return -1;
         if (!(s_connectors[i] = ob_connector_start(&c))) {

@@ -3,7 +3,11 @@
     ephemeral loopback port in the test's scratch directory. The double fires the gateway's
     trigger the way the Marketplace does (credentials in the query or a form body); a
     subscriber of oms.<id> (earliest) checks that every event the double created arrives once,
-    in order, enriched. Every wait is on a delivery, a file or a process, with a deadline. */
+    in order, enriched. Commands published on mp.<id> go the other way, through the gateway's
+    upstream connector to the double, and come back as outcomes on oms.<id>; the double's
+    faults (5xx, 30 s hangs, slow answers) and kill -9 of the gateway lose and repeat nothing
+    in either direction. Every wait is on a delivery, a file, a process or the double's state,
+    with a deadline. */
 #include <curl/curl.h>
 #include <czmq.h>
 #include <jansson.h>
@@ -50,6 +54,7 @@ typedef struct s_site {
     size_t count;                     /* events received */
     char *ids[S_EVENTS_MAX];          /* their ids */
     char *types[S_EVENTS_MAX];        /* their types */
+    char *data[S_EVENTS_MAX];         /* their data (JSON text) */
     uint64_t projects[S_EVENTS_MAX];  /* their project ids */
     uint64_t seqs[S_EVENTS_MAX];      /* their seqs */
 } s_site_t;
@@ -134,7 +139,11 @@ s_site_new(const char *name)
     assert_true(s->broker_pid > 0);
     assert_int_equal(mp_double_proc_start(&s->mp, "--trigger-retry-scale-ms", "10", (char *)NULL),
                      0);
-    ob_client_config_t cc = {.name = "test-sub", .timeout_ms = 5000};
+    /* The test calls the client only when it waits on the bus, at times seconds apart (a
+       look at the double's state): the longest heartbeat keeps its session meanwhile (a new
+       one would subscribe from the earliest event again). */
+    ob_client_config_t cc = {
+        .name = "test-sub", .timeout_ms = 5000, .heartbeat_ms = OB_HEARTBEAT_MS_MAX};
     s->sub = ob_client_new(s->broker.endpoint, &cc);
     assert_non_null(s->sub);
     assert_int_equal(ob_client_connect(s->sub, 5000), 0);
@@ -157,6 +166,7 @@ s_site_destroy(s_site_t **s_p)
     for (size_t i = 0; i < s->count; i++) {
         free(s->ids[i]);
         free(s->types[i]);
+        free(s->data[i]);
     }
     broker_proc_site_remove(&s->broker);
     free(s);
@@ -184,6 +194,7 @@ s_collect(s_site_t *s, size_t n, int timeout_ms)
         assert_true(ev->data_len > 2 && ev->data[0] == '{');
         s->ids[s->count] = strdup(ev->id);
         s->types[s->count] = strdup(ev->type);
+        s->data[s->count] = strndup((const char *)ev->data, ev->data_len);
         s->projects[s->count] = ev->project_id;
         s->seqs[s->count] = d->seq;
         s->count++;
@@ -201,6 +212,16 @@ s_assert_unique(const s_site_t *s)
     for (size_t i = 0; i < s->count; i++)
         for (size_t j = i + 1; j < s->count; j++)
             assert_string_not_equal(s->ids[i], s->ids[j]);
+}
+
+/* Checks that the site received each of its events once and the bus numbered them 1, 2, ...
+   without a gap: nothing duplicated, nothing lost on oms.S_OMS. */
+static void
+s_assert_once(const s_site_t *s)
+{
+    s_assert_unique(s);
+    for (size_t i = 0; i < s->count; i++)
+        assert_int_equal(s->seqs[i], i + 1);
 }
 
 /* Control call with a JSON body written as text; returns the answer's integer key, or 0. */
@@ -271,9 +292,7 @@ s_pages(unsigned page_size, const char *method)
     assert_int_equal(s_collect(s, 12, S_DELIVER_MS), 12);
     s_assert_order(s, 0, p1);
     s_assert_order(s, 6, p2);
-    s_assert_unique(s);
-    for (size_t i = 0; i < s->count; i++)
-        assert_int_equal(s->seqs[i], i + 1); /* the bus holds each once */
+    s_assert_once(s);
     assert_int_equal(s_collect(s, 13, S_QUIET_MS), 12);
     s_site_destroy(&s);
 }
@@ -411,9 +430,7 @@ test_kill9(void **state)
     assert_true(s->count < S_BURST + 2);
     s_gw_start(s);
     assert_int_equal(s_collect(s, S_BURST + 2, 60000), S_BURST + 2);
-    s_assert_unique(s);
-    for (size_t i = 0; i < s->count; i++)
-        assert_int_equal(s->seqs[i], i + 1);
+    s_assert_once(s);
     assert_int_equal(s_collect(s, S_BURST + 3, S_QUIET_MS), S_BURST + 2);
     s_site_destroy(&s);
 }
@@ -680,6 +697,144 @@ s_by_id(json_t *array, json_int_t id)
     return NULL;
 }
 
+/* Publishes status command id: project p's item iid to {value, type}. */
+static void
+s_status_command(s_site_t *s, const char *id, json_int_t p, json_int_t iid, const char *value,
+                 const char *type)
+{
+    char body[1024];
+    snprintf(body, sizeof body,
+             "{\"id\": \"%s\", \"command\": \"update_project_item\", \"project_id\": %lld, "
+             "\"project_item_id\": %lld, \"status\": {\"value\": \"%s\", \"type\": \"%s\"}}",
+             id, (long long)p, (long long)iid, value, type);
+    s_command(s, "update_project_item", body);
+}
+
+/* Publishes post_message command id: content, public, by a provider, on project p's item
+   iid. */
+static void
+s_message_command(s_site_t *s, const char *id, json_int_t p, json_int_t iid, const char *content)
+{
+    char body[1024];
+    snprintf(body, sizeof body,
+             "{\"id\": \"%s\", \"command\": \"post_message\", \"project_id\": %lld, "
+             "\"project_item_id\": %lld, \"author\": {\"email\": \"ops@example.org\", \"name\": "
+             "\"Ops\", \"role\": \"provider\"}, \"content\": \"%s\", \"scope\": \"public\"}",
+             id, (long long)p, (long long)iid, content);
+    s_command(s, "post_message", body);
+}
+
+/* The status type of project p's item iid in the double's state st, or "" if it has none. */
+static const char *
+s_item_status(json_t *st, json_int_t p, json_int_t iid)
+{
+    json_t *project = s_by_id(json_object_get(st, "projects"), p);
+    json_t *item = s_by_id(json_object_get(project, "items"), iid);
+    const char *type = json_string_value(json_object_get(json_object_get(item, "status"), "type"));
+    return type ? type : "";
+}
+
+/* How many of the double's messages (state st) have this content. */
+static size_t
+s_messages_with(json_t *st, const char *content)
+{
+    size_t i, n = 0;
+    json_t *msg;
+    json_array_foreach(json_object_get(st, "messages"), i, msg)
+    {
+        const char *text = json_string_value(json_object_get(msg, "content"));
+        n += text && !strcmp(text, content);
+    }
+    return n;
+}
+
+/* How many update events of project p's item iid the double made (state st): the effects
+   of status changes, one per change. */
+static size_t
+s_item_updates(json_t *st, json_int_t p, json_int_t iid)
+{
+    size_t i, n = 0;
+    json_t *ev;
+    json_array_foreach(json_object_get(st, "events"), i, ev)
+    {
+        const char *type = json_string_value(json_object_get(ev, "type"));
+        const char *resource = json_string_value(json_object_get(ev, "resource"));
+        n += type && !strcmp(type, "update") && resource && !strcmp(resource, "project_item") &&
+             json_integer_value(json_object_get(ev, "project_id")) == p &&
+             json_integer_value(json_object_get(ev, "project_item_id")) == iid;
+    }
+    return n;
+}
+
+/* Waits (polling the double's state, up to S_DELIVER_MS) until project p's item iid has
+   status type (if type) and a message has content (if content), which happened after since
+   (monotonic ms). Returns since or, if later, the start of the last look that did not find
+   them: what was awaited happened after it. */
+static int64_t
+s_wait_double(s_site_t *s, int64_t since, json_int_t p, json_int_t iid, const char *type,
+              const char *content)
+{
+    int64_t deadline = zclock_mono() + S_DELIVER_MS, before = since;
+    for (;;) {
+        int64_t look = zclock_mono();
+        json_t *st = mp_double_proc_get(&s->mp, "state");
+        assert_non_null(st);
+        int done = (!type || !strcmp(s_item_status(st, p, iid), type)) &&
+                   (!content || s_messages_with(st, content) > 0);
+        json_decref(st);
+        if (done)
+            return before;
+        before = look;
+        assert_true(zclock_mono() < deadline);
+        zclock_sleep(10); /* polling the state under test */
+    }
+}
+
+/* The data of the one outcome (command.completed or command.failed) of command id among
+   what the site received; fails unless there is exactly one. Returns a new reference. */
+static json_t *
+s_outcome(const s_site_t *s, const char *id)
+{
+    json_t *found = NULL;
+    for (size_t i = 0; i < s->count; i++) {
+        if (strncmp(s->types[i], "command.", strlen("command.")))
+            continue;
+        json_t *data = json_loads(s->data[i], 0, NULL);
+        assert_non_null(data);
+        const char *command_id = json_string_value(json_object_get(data, "command_id"));
+        if (command_id && !strcmp(command_id, id)) {
+            assert_null(found); /* one outcome */
+            found = json_incref(data);
+        }
+        json_decref(data);
+    }
+    assert_non_null(found);
+    return found;
+}
+
+/* The HTTP status in the outcome of command id (s_outcome). */
+static json_int_t
+s_outcome_status(const s_site_t *s, const char *id)
+{
+    json_t *data = s_outcome(s, id);
+    json_int_t status = json_integer_value(json_object_get(data, "status"));
+    json_decref(data);
+    return status;
+}
+
+/* A site whose gateway (s_gw_setup with page_size, method, extra) has delivered the 6 events
+   of a first order (s_order); writes its project id to ret_p. */
+static s_site_t *
+s_site_ordered(const char *name, unsigned page_size, const char *method, const char *extra,
+               json_int_t *ret_p)
+{
+    s_site_t *s = s_site_new(name);
+    s_gw_setup(s, page_size, method, extra);
+    *ret_p = s_order(s);
+    assert_int_equal(s_collect(s, 6, S_DELIVER_MS), 6);
+    return s;
+}
+
 /* Both directions through the daemon: commands on mp.<id> (a status change, a message)
    change the double's state, come back as command.completed, and their effects come back
    through the feed as Marketplace events; a command the Marketplace refuses comes back as
@@ -688,30 +843,11 @@ static void
 test_commands(void **state)
 {
     (void)state;
-    s_site_t *s = s_site_new("gw-commands");
-    s_gw_setup(s, 20, "post", NULL);
-    json_int_t p = s_order(s);
-    assert_int_equal(s_collect(s, 6, S_DELIVER_MS), 6);
-    char body[1024];
-    snprintf(body, sizeof body,
-             "{\"id\": \"cmd-status\", \"command\": \"update_project_item\", "
-             "\"project_id\": %lld, \"project_item_id\": 2, "
-             "\"status\": {\"value\": \"Being set up\", \"type\": \"in_progress\"}}",
-             (long long)p);
-    s_command(s, "update_project_item", body);
-    snprintf(body, sizeof body,
-             "{\"id\": \"cmd-message\", \"command\": \"post_message\", "
-             "\"project_id\": %lld, \"project_item_id\": 2, \"author\": {\"email\": "
-             "\"ops@example.org\", \"name\": \"Ops\", \"role\": \"provider\"}, "
-             "\"content\": \"Your service is being set up\", \"scope\": \"public\"}",
-             (long long)p);
-    s_command(s, "post_message", body);
-    snprintf(body, sizeof body,
-             "{\"id\": \"cmd-missing\", \"command\": \"update_project_item\", "
-             "\"project_id\": %lld, \"project_item_id\": 99, "
-             "\"status\": {\"value\": \"x\", \"type\": \"ready\"}}",
-             (long long)p);
-    s_command(s, "update_project_item", body);
+    json_int_t p = 0;
+    s_site_t *s = s_site_ordered("gw-commands", 20, "post", NULL, &p);
+    s_status_command(s, "cmd-status", p, 2, "Being set up", "in_progress");
+    s_message_command(s, "cmd-message", p, 2, "Your service is being set up");
+    s_status_command(s, "cmd-missing", p, 99, "x", "ready");
     /* 2 completed + 1 failed outcomes, and the feed's status change and message */
     assert_int_equal(s_collect(s, 11, S_DELIVER_MS), 11);
     /* after the order's 6: each outcome once, and the feed's echo of what they changed */
@@ -719,27 +855,133 @@ test_commands(void **state)
     assert_int_equal(s_count_type(s, 6, "command.failed"), 1);
     assert_int_equal(s_count_type(s, 6, "project_item.status_changed"), 1);
     assert_int_equal(s_count_type(s, 6, "message.posted"), 1);
+    assert_int_equal(s_outcome_status(s, "cmd-missing"), 404);
     s_assert_unique(s);
     /* the double's state: item 2 in progress, the message posted once */
     json_t *st = mp_double_proc_get(&s->mp, "state");
     assert_non_null(st);
-    json_t *project = s_by_id(json_object_get(st, "projects"), p);
-    json_t *item = s_by_id(json_object_get(project, "items"), 2);
-    json_t *status = json_object_get(item, "status");
-    assert_non_null(status);
-    assert_non_null(json_string_value(json_object_get(status, "type")));
-    assert_string_equal(json_string_value(json_object_get(status, "type")), "in_progress");
-    json_t *msg = NULL;
-    size_t i;
-    size_t same = 0;
-    json_array_foreach(json_object_get(st, "messages"), i, msg)
-    {
-        const char *content = json_string_value(json_object_get(msg, "content"));
-        same += content && !strcmp(content, "Your service is being set up");
-    }
-    assert_int_equal(same, 1);
+    assert_string_equal(s_item_status(st, p, 2), "in_progress");
+    assert_int_equal(s_messages_with(st, "Your service is being set up"), 1);
     json_decref(st);
     assert_int_equal(s_collect(s, 12, S_QUIET_MS), 11);
+    s_site_destroy(&s);
+}
+
+#define S_HANG_MS 30000      /* the double's long hang: 30 times the gateway's request timeout */
+#define S_FAULTED 1000       /* requests a fault is asked for: more than the gateway makes */
+#define S_HANG_FAILED_MIN 5  /* failed feed passes in S_HANG_MS at least (7 with its backoff) */
+#define S_HANG_RETRIES_MIN 4 /* command timeouts in S_HANG_MS at least (6 with its backoff) */
+#define S_LOOK_MS 250        /* during the hang: a look at the bus between two HTTP checks */
+#define S_ANSWER_MS 1000     /* the gateway answers HTTP within this, whatever the Marketplace */
+#define S_RECOVER_MS 30000   /* after the hang: the feed's and connector's backoffs, with room */
+#define S_POLLS_FAILED "orderbus_gateway_polls_total{oms=\"2\",outcome=\"failed\"}"
+#define S_COMMAND_TIMEOUTS                                                                         \
+    "orderbus_gateway_command_retries_total{oms=\"2\",command=\"update_project_item\","            \
+    "reason=\"timeout\"}"
+
+/* The double hangs its API for 30 s (every request in that time waits 30 s before it is
+   handled; the gateway gives up on each after its 1 s timeout and retries) while an order is
+   made and a status command is published. During the hang the gateway answers /healthz and
+   triggers within a second and nothing gets onto the bus; afterwards every event arrives
+   once, in order, and the command has one outcome and one effect in the double (the
+   attempts the double handles late set the same status: no second change). */
+static void
+test_hang(void **state)
+{
+    (void)state;
+    json_int_t p1 = 0;
+    s_site_t *s = s_site_ordered("gw-hang", 2, "get", NULL, &p1);
+    s_control(s, "faults", NULL, "{\"hang_next\": %d, \"hang_ms\": %d}", S_FAULTED, S_HANG_MS);
+    int64_t hang_end = zclock_mono() + S_HANG_MS;
+    json_int_t p2 = s_order(s);
+    s_status_command(s, "cmd-hang", p1, 2, "Being set up", "in_progress");
+    while (zclock_mono() < hang_end) {
+        assert_int_equal(s_collect(s, 7, S_LOOK_MS), 6); /* nothing gets through the hang */
+        int64_t asked = zclock_mono();
+        assert_int_equal(s_http(s, "GET", "/healthz", NULL, NULL, 0), 200);
+        s_trigger(s);
+        assert_true(zclock_mono() - asked < S_ANSWER_MS);
+    }
+    /* Both directions kept retrying through the hang (feed: backoff from 100 ms doubling;
+       connector: from 500 ms doubling). */
+    assert_true(s_metric(s, S_POLLS_FAILED) >= S_HANG_FAILED_MIN);
+    assert_true(s_metric(s, S_COMMAND_TIMEOUTS) >= S_HANG_RETRIES_MIN);
+    /* The hang ends: the next requests are answered (those in progress still wait). */
+    s_control(s, "faults", NULL, "{\"hang_next\": 0}");
+    assert_int_equal(s_collect(s, 14, S_RECOVER_MS), 14);
+    s_assert_once(s);
+    /* the second order in order; between its events, the command's outcome and the feed's
+       echo of its status change, each once */
+    size_t next = 0;
+    for (size_t i = 6; i < s->count; i++)
+        if (s->projects[i] == (uint64_t)p2) {
+            assert_true(next < 6);
+            assert_string_equal(s->types[i], s_order_types[next++]);
+        }
+    assert_int_equal(next, 6);
+    assert_int_equal(s_count_type(s, 6, "command.completed"), 1);
+    assert_int_equal(s_count_type(s, 6, "project_item.status_changed"), 2); /* p2's, p1's */
+    assert_int_equal(s_outcome_status(s, "cmd-hang"), 200);
+    json_t *st = mp_double_proc_get(&s->mp, "state");
+    assert_non_null(st);
+    assert_string_equal(s_item_status(st, p1, 2), "in_progress");
+    assert_int_equal(s_item_updates(st, p1, 2), 1);
+    json_decref(st);
+    assert_int_equal(s_collect(s, 15, S_QUIET_MS), 14);
+    s_site_destroy(&s);
+}
+
+#define S_SLOW_MS 5000 /* the double's slow answers: the kill comes while they trickle */
+#define S_KILL_TEXT "Posted once, across a kill"
+
+/* kill -9 of the gateway while two commands are in flight: a post_message and a status
+   change that the double has applied but whose answers it sends slowly (S_SLOW_MS; the
+   gateway's timeout is longer, so it waits for them). After a restart: one message and one
+   status change in the double, one command.completed each on oms.<id>, the feed's echo of
+   each once, nothing lost or duplicated on the bus. */
+static void
+test_kill9_command(void **state)
+{
+    (void)state;
+    json_int_t p = 0;
+    s_site_t *s = s_site_ordered("gw-kill9-cmd", 20, "get", "    timeout = 60s\n", &p);
+    s_control(s, "faults", NULL, "{\"slow_next\": %d, \"slow_ms\": %d}", S_FAULTED, S_SLOW_MS);
+    /* Different ordering keys (items 2 and 1), so both are in flight at once. */
+    int64_t posted_after = zclock_mono();
+    s_message_command(s, "cmd-kill-message", p, 2, S_KILL_TEXT);
+    posted_after = s_wait_double(s, posted_after, p, 0, NULL, S_KILL_TEXT);
+    s_status_command(s, "cmd-kill-status", p, 1, "Being set up", "in_progress");
+    s_wait_double(s, zclock_mono(), p, 1, "in_progress", NULL);
+    /* Both requests were handled after posted_after and their answers take S_SLOW_MS: the
+       kill comes before either answer is complete. */
+    assert_true(zclock_mono() - posted_after < S_SLOW_MS);
+    s_gw_kill(s, SIGKILL);
+    s_control(s, "faults", NULL, "{\"slow_next\": 0}");
+    s_gw_start(s);
+    /* 2 outcomes, the feed's message.posted and status change */
+    assert_int_equal(s_collect(s, 10, S_DELIVER_MS), 10);
+    s_assert_once(s);
+    assert_int_equal(s_count_type(s, 6, "command.completed"), 2);
+    assert_int_equal(s_count_type(s, 6, "message.posted"), 1);
+    assert_int_equal(s_count_type(s, 6, "project_item.status_changed"), 1);
+    assert_int_equal(s_outcome_status(s, "cmd-kill-status"), 200);
+    json_t *st = mp_double_proc_get(&s->mp, "state");
+    assert_non_null(st);
+    assert_int_equal(s_messages_with(st, S_KILL_TEXT), 1);
+    assert_string_equal(s_item_status(st, p, 1), "in_progress");
+    assert_int_equal(s_item_updates(st, p, 1), 2); /* the order's "ready", then this one */
+    /* the message's outcome names the message the first POST made (no second POST) */
+    json_t *out = s_outcome(s, "cmd-kill-message");
+    json_t *response = json_object_get(out, "response");
+    assert_int_equal(json_integer_value(json_object_get(out, "status")), 201);
+    assert_string_equal(json_string_value(json_object_get(response, "content")), S_KILL_TEXT);
+    json_t *messages = json_object_get(st, "messages");
+    json_t *last = json_array_get(messages, json_array_size(messages) - 1);
+    assert_int_equal(json_integer_value(json_object_get(response, "id")),
+                     json_integer_value(json_object_get(last, "id")));
+    json_decref(out);
+    json_decref(st);
+    assert_int_equal(s_collect(s, 11, S_QUIET_MS), 10);
     s_site_destroy(&s);
 }
 
@@ -787,7 +1029,8 @@ main(void)
         cmocka_unit_test(test_faults),      cmocka_unit_test(test_triggers),
         cmocka_unit_test(test_coalesce),    cmocka_unit_test(test_bad_requests),
         cmocka_unit_test(test_https),       cmocka_unit_test(test_commands),
-        cmocka_unit_test(test_kill9),
+        cmocka_unit_test(test_kill9),       cmocka_unit_test(test_kill9_command),
+        cmocka_unit_test(test_hang),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
