@@ -43,6 +43,18 @@ static const ob_option_t s_options[] = {
      "--tls-key. Unset: plain HTTP."},
     {S_GATEWAY, "tls_key", "--tls-key", OB_OPTION_STRING, S_FIELD(tls_key), 0, 0,
      "HTTPS: the certificate's PEM private key (unencrypted; mode 0600), read once."},
+    {S_GATEWAY, "tokens_file", "--tokens-file", OB_OPTION_STRING, S_FIELD(tokens_file), 0, 0,
+     "REST API under /v1/: the bearer tokens file (ZPL: per client the hash of its\n"
+     "token and its publish and subscribe patterns; orderbus-keys token NAME prints an\n"
+     "entry). Read at start and again on SIGHUP. Unset: /v1/ answers 404."},
+    {S_GATEWAY, "rest_body_max", "--rest-body-max", OB_OPTION_SIZE, S_FIELD(rest_body_max),
+     OB_GW_REST_BODY_MIN, OB_GW_REST_BODY_MAX,
+     "Largest body of a REST request (an event or a batch); more is answered 413."},
+    {S_GATEWAY, "rest_rate", "--rest-rate", OB_OPTION_UINT, S_FIELD(rest_rate), 1, OB_GW_RATE_MAX,
+     "REST requests per second one client (token) may sustain; more is answered 429\n"
+     "with Retry-After."},
+    {S_GATEWAY, "rest_burst", "--rest-burst", OB_OPTION_UINT, S_FIELD(rest_burst), 1,
+     OB_GW_RATE_MAX, "REST requests one client may make at once after a pause."},
     {S_BROKER, "endpoint", "--broker", OB_OPTION_STRING, S_FIELD(endpoint), 0, 0,
      "The broker's ZeroMQ endpoint (tcp://HOST:PORT or ipc://PATH)."},
     {S_BROKER, "cert", "--cert", OB_OPTION_STRING, S_FIELD(cert), 0, 0,
@@ -127,6 +139,9 @@ ob_gw_config_defaults(ob_gw_config_t *cfg)
     snprintf(cfg->endpoint, sizeof cfg->endpoint, "%s", OB_ENDPOINT_DEFAULT);
     cfg->max_connections = OB_GW_HTTP_CONNECTIONS_DEFAULT;
     cfg->http_timeout_s = OB_GW_HTTP_TIMEOUT_S_DEFAULT;
+    cfg->rest_body_max = OB_GW_REST_BODY_DEFAULT;
+    cfg->rest_rate = OB_GW_RATE_DEFAULT;
+    cfg->rest_burst = OB_GW_BURST_DEFAULT;
     for (size_t i = 0; i < OB_GW_OMS_MAX; i++)
         s_oms_defaults(&cfg->oms[i]);
 }

@@ -49,6 +49,10 @@ typedef struct ob_gw_config {
     unsigned http_timeout_s;               /* idle HTTP connection timeout */
     char tls_cert[OB_GW_PATH_TEXT_MAX];    /* HTTPS: PEM certificate (chain), "" for HTTP */
     char tls_key[OB_GW_PATH_TEXT_MAX];     /* HTTPS: its PEM private key */
+    char tokens_file[OB_GW_PATH_TEXT_MAX]; /* REST: bearer tokens (tokens.h), "" for no REST */
+    uint64_t rest_body_max;                /* REST: bytes of a request body */
+    unsigned rest_rate;                    /* REST: requests per second per client */
+    unsigned rest_burst;                   /* REST: requests at once per client */
     char endpoint[OB_GW_URL_MAX];          /* broker endpoint */
     char cert[OB_GW_PATH_TEXT_MAX];        /* CURVE: our certificate, "" for plaintext */
     char broker_cert[OB_GW_PATH_TEXT_MAX]; /* CURVE: the broker's public certificate */

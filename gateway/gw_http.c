@@ -10,6 +10,7 @@
 
 #include "file.h"
 #include "orderbus/error.h"
+#include "rest.h"
 #include "trigger.h"
 
 #define S_TEXT "text/plain; charset=utf-8"
@@ -21,6 +22,7 @@ struct ob_gw_http {
     const ob_gw_config_t *cfg; /* borrowed */
     ob_feed_t *feed;           /* borrowed */
     ob_gw_stats_t *stats;      /* borrowed */
+    ob_rest_t *rest;           /* the REST API under /v1/, owned */
     uint16_t port;             /* bound */
     char *tls_cert;            /* HTTPS: the PEM certificate, or NULL */
     char *tls_key;             /* HTTPS: its key (zeroed when freed), or NULL */
@@ -29,11 +31,40 @@ struct ob_gw_http {
 
 /* One request's state across the handler's calls. */
 typedef struct s_conn {
-    size_t headers;                        /* header count */
-    char body[OB_GW_TRIGGER_BODY_MAX + 1]; /* the body so far */
-    size_t len;                            /* bytes in body */
-    int too_large;                         /* 1: the body went over the cap */
+    size_t headers;     /* header count */
+    char *body;         /* the body so far (NUL-terminated), or NULL */
+    size_t len;         /* bytes in body */
+    size_t size;        /* bytes allocated at body */
+    size_t cap;         /* most bytes taken: the trigger's, or rest_body_max under /v1/ */
+    int too_large;      /* 1: the body went over cap (the rest is dropped) */
+    ob_rest_job_t *job; /* a /v1/ request's job, or NULL */
 } s_conn_t;
+
+#define S_V1 "/v1/"
+
+/* Adds n bytes at data to conn's body, or marks it too large. Returns 0 or -ENOMEM. */
+static int
+s_body_add(s_conn_t *conn, const char *data, size_t n)
+{
+    if (conn->too_large || n > conn->cap - conn->len) {
+        conn->too_large = 1;
+        return 0;
+    }
+    if (conn->len + n + 1 > conn->size) {
+        size_t size = conn->size ? conn->size : n + 1;
+        while (size < conn->len + n + 1)
+            size *= 2;
+        char *body = realloc(conn->body, size);
+        if (!body)
+            return -ENOMEM;
+        conn->body = body;
+        conn->size = size;
+    }
+    memcpy(conn->body + conn->len, data, n);
+    conn->len += n;
+    conn->body[conn->len] = '\0';
+    return 0;
+}
 
 /* Queues a text answer; returns MHD's result. */
 static enum MHD_Result
@@ -167,18 +198,14 @@ s_handle(void *cls, struct MHD_Connection *c, const char *url, const char *metho
         if (!(conn = calloc(1, sizeof *conn)))
             return MHD_NO;
         conn->headers = (size_t)MHD_get_connection_values(c, MHD_HEADER_KIND, NULL, NULL);
+        conn->cap = strncmp(url, S_V1, strlen(S_V1)) ? OB_GW_TRIGGER_BODY_MAX
+                                                     : (size_t)self->cfg->rest_body_max;
         *con_cls = conn;
         return MHD_YES;
     }
     if (*upload_data_size) {
-        size_t n = *upload_data_size;
-        if (conn->too_large || conn->len + n > OB_GW_TRIGGER_BODY_MAX)
-            conn->too_large = 1;
-        else {
-            memcpy(conn->body + conn->len, upload_data, n);
-            conn->len += n;
-            conn->body[conn->len] = '\0';
-        }
+        if (s_body_add(conn, upload_data, *upload_data_size))
+            return MHD_NO;
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -187,6 +214,9 @@ s_handle(void *cls, struct MHD_Connection *c, const char *url, const char *metho
                         "too many headers\n", NULL, NULL);
     if (!strncmp(url, OB_TRIGGER_PREFIX, strlen(OB_TRIGGER_PREFIX)))
         return s_trigger(self, c, url, method, conn);
+    if (!strncmp(url, S_V1, strlen(S_V1)))
+        return ob_rest_serve(self->rest, c, url, method, conn->body, conn->len, conn->too_large,
+                             &conn->job);
     const char *endpoint = !strcmp(url, "/healthz")   ? "healthz"
                            : !strcmp(url, "/readyz")  ? "readyz"
                            : !strcmp(url, "/metrics") ? "metrics"
@@ -213,7 +243,12 @@ s_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)cls;
     (void)c;
     (void)toe;
-    free(*con_cls);
+    s_conn_t *conn = *con_cls;
+    if (conn) {
+        ob_rest_job_destroy(&conn->job);
+        free(conn->body);
+        free(conn);
+    }
     *con_cls = NULL;
 }
 
@@ -259,7 +294,10 @@ ob_gw_http_start(const ob_gw_config_t *cfg, ob_feed_t *feed, ob_gw_stats_t *stat
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
     inet_pton(AF_INET, host, &addr.sin_addr);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
+    if (!(self->rest = ob_rest_new(cfg, stats, errbuf, errlen)))
+        goto fail;
+    /* Suspend and resume: a /v1/ request waits for the REST thread (rest.h). */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME;
     if (cfg->tls_cert[0]) {
         size_t len = 0;
         int rc = ob_file_read(cfg->tls_cert, OB_GW_TLS_FILE_MAX, &self->tls_cert, &len);
@@ -300,6 +338,12 @@ fail:
     return NULL;
 }
 
+int
+ob_gw_http_reload(ob_gw_http_t *self, char *errbuf, size_t errlen)
+{
+    return ob_rest_reload(self->rest, errbuf, errlen);
+}
+
 uint16_t
 ob_gw_http_port(const ob_gw_http_t *self)
 {
@@ -312,8 +356,10 @@ ob_gw_http_stop(ob_gw_http_t **self_p)
     if (!self_p || !*self_p)
         return;
     ob_gw_http_t *self = *self_p;
+    ob_rest_close(self->rest); /* resumes every suspended connection */
     if (self->daemon)
         MHD_stop_daemon(self->daemon);
+    ob_rest_destroy(&self->rest);
     free(self->tls_cert);
     if (self->tls_key)
         memset(self->tls_key, 0, self->tls_key_len);

@@ -4,6 +4,7 @@
                                  welcomed the gateway or leaves a publish unconfirmed, or an
                                  OMS's last feed read was not answered
         GET  /metrics            200, the Prometheus text (common/metrics.h)
+        /v1/...                  the REST API (rest.h), with cfg->tokens_file
         GET|POST|PUT /trigger/ID 202 at once (the OMS's poller is woken; triggers coalesce),
                                  401 with WWW-Authenticate for missing or wrong credentials,
                                  404 for an OMS not registered (trigger.h says where the
@@ -33,6 +34,10 @@ typedef struct ob_gw_http ob_gw_http_t;
    message in errbuf (the address cannot be bound, the file cannot be written). */
 ob_gw_http_t *ob_gw_http_start(const ob_gw_config_t *cfg, ob_feed_t *feed, ob_gw_stats_t *stats,
                                char *errbuf, size_t errlen);
+
+/* Reloads what SIGHUP reloads: the REST tokens file (ob_rest_reload). Returns 0, or an
+   error with a message in errbuf (the old tokens stay). */
+int ob_gw_http_reload(ob_gw_http_t *self, char *errbuf, size_t errlen);
 
 /* The port bound. */
 uint16_t ob_gw_http_port(const ob_gw_http_t *self);

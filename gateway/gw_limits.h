@@ -113,6 +113,17 @@
 #define OB_GW_DECIMAL_MAX 20                    /* digits of a number in a query or path: u64 */
 #define OB_GW_REST_ERR_MAX 256                  /* a useful size for a parser's message buffer */
 
+/* The daemon's REST side (rest) */
+#define OB_GW_REST_BODY_DEFAULT (1024u * 1024) /* rest_body_max: bytes of a /v1/ body */
+#define OB_GW_REST_BODY_MIN 1024               /* smallest rest_body_max */
+#define OB_GW_REST_BROKER_MS 2000   /* the REST client's broker calls (fetch, a full window) */
+#define OB_GW_REST_CONFIRM_MS 3000  /* a publish unconfirmed this long is answered 503 */
+#define OB_GW_REST_IDLE_MS 1000     /* the REST thread's longest wait: keeps its session */
+#define OB_GW_REST_POLL_MS 1        /* its wait for confirms while publishes are in flight */
+#define OB_GW_REST_PENDING_MIN 64   /* first size of its table of publishes in flight */
+#define OB_GW_REST_PATH_MAX 512     /* bytes of a /v1/ path we route */
+#define OB_GW_AUTH_SCHEME "Bearer " /* Authorization: Bearer <token> */
+
 /* Delivery handles (handle) */
 #define OB_GW_HANDLE_KEY_BYTES 32 /* the gateway's secret key of handle MACs */
 #define OB_GW_HANDLE_MAC_BYTES 16 /* BLAKE2b-128 keyed: a forgery succeeds with p = 2^-128 */

@@ -126,16 +126,24 @@ main(int argc, char **argv)
 
     if (!(http = ob_gw_http_start(cfg, feed, stats, errbuf, sizeof errbuf)))
         goto out;
-    zsys_info("serving on %s (port %u), %zu OMS registered, broker %s", cfg->listen,
-              (unsigned)ob_gw_http_port(http), cfg->oms_count, cfg->endpoint);
+    zsys_info("serving on %s (port %u), %zu OMS registered, broker %s, REST %s", cfg->listen,
+              (unsigned)ob_gw_http_port(http), cfg->oms_count, cfg->endpoint,
+              cfg->tokens_file[0] ? "on" : "off (no tokens_file)");
     for (size_t i = 0; i < cfg->oms_count; i++)
         zsys_info("oms %llu: %s, trigger /trigger/%llu%s", (unsigned long long)cfg->oms[i].id,
                   cfg->oms[i].url, (unsigned long long)cfg->oms[i].id,
                   cfg->oms[i].trigger_user[0] ? " (basic credentials)" : " (no credentials)");
     status = 0;
     while (!zsys_interrupted) {
-        if (ob_daemon_reload_requested())
-            zsys_info("SIGHUP: nothing to reload (restart to change the configuration)");
+        if (ob_daemon_reload_requested()) {
+            if (!cfg->tokens_file[0])
+                zsys_info("SIGHUP: no tokens_file to reload (restart to change the "
+                          "configuration)");
+            else if (ob_gw_http_reload(http, errbuf, sizeof errbuf))
+                zsys_error("SIGHUP: tokens not reloaded, the old ones stay: %s", errbuf);
+            else
+                zsys_info("SIGHUP: tokens reloaded from %s", cfg->tokens_file);
+        }
         zclock_sleep(S_TICK_MS);
     }
     zsys_info("stopping: finishing the poll in flight");

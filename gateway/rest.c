@@ -1,0 +1,786 @@
+/*  ob_rest: see rest.h. */
+#include "rest.h"
+
+#include <czmq.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "orderbus/client.h"
+#include "orderbus/error.h"
+#include "orderbus/event_json.h"
+#include "rate_limit.h"
+#include "rest_parse.h"
+#include "tokens.h"
+
+#define S_JSON "application/json"
+#define S_V1 "/v1/"
+#define S_TOPICS "topics/"
+#define S_OMS "oms/"
+#define S_EVENTS "/events"
+#define S_BATCH "/batch"
+#define S_COMMANDS "/commands"
+#define S_MP_PREFIX "mp."
+#define S_REALM "Bearer realm=\"orderbus-gateway\""
+#define S_CLIENT_NAME "orderbus-gateway-rest"
+
+typedef enum s_kind {
+    S_PUBLISH, /* one event, a batch or a command: events to publish */
+    S_READ,    /* a range of a topic */
+    S_EVENT,   /* one stored event */
+} s_kind_t;
+
+struct ob_rest_job {
+    struct MHD_Connection *conn;  /* suspended until the answer is ready */
+    s_kind_t kind;                /* what to do */
+    int command;                  /* 1: a command (answered 202) */
+    int batch_route;              /* 1: a batch (answered with results) */
+    char topic[OB_TOPIC_MAX + 1]; /* the topic */
+    ob_rest_batch_t *batch;       /* S_PUBLISH: the encoded events, owned */
+    ob_confirm_t *confirms;       /* S_PUBLISH: one per event, filled as they come */
+    size_t confirmed;             /* confirms filled */
+    int64_t deadline;             /* S_PUBLISH: monotonic ms when it is answered 503 */
+    ob_rest_read_t read;          /* S_READ, S_EVENT (from_seq, limit 1) */
+    unsigned status;              /* the answer: HTTP status */
+    char *body;                   /* ... and its JSON body, owned */
+    ob_rest_job_t *next;          /* queue link */
+};
+
+/* A publish in flight: the job and event index its confirm goes to. */
+typedef struct s_pending {
+    uint64_t token;     /* ob_client_publish_async's */
+    ob_rest_job_t *job; /* NULL once the job was answered without it */
+    size_t index;       /* the event's index in the job */
+} s_pending_t;
+
+struct ob_rest {
+    const ob_gw_config_t *cfg; /* borrowed */
+    ob_gw_stats_t *stats;      /* borrowed */
+    pthread_mutex_t lock;      /* guards everything below but the thread's own */
+    pthread_cond_t wake;       /* a job queued, or stop */
+    ob_tokens_t *tokens;       /* the table, or NULL: REST off */
+    ob_rate_limit_t *rate;     /* per client */
+    ob_rest_job_t *head;       /* jobs queued for the thread */
+    ob_rest_job_t *tail;       /* ... the last */
+    int stop;                  /* 1: the thread ends; no new jobs */
+    int started;               /* 1: thread runs (joinable) */
+    pthread_t thread;          /* the REST thread */
+    /* the thread's own */
+    ob_client_t *client;  /* its broker client */
+    s_pending_t *pending; /* publishes in flight, in the order sent */
+    size_t pending_count; /* entries used */
+    size_t pending_size;  /* entries allocated */
+    ob_rest_job_t **jobs; /* publish jobs waiting for confirms */
+    size_t job_count;     /* used */
+    size_t job_size;      /* allocated */
+};
+
+/* ---------------------------------------------------------------------------------------- */
+/* Answers */
+
+/* Queues a JSON answer (body: owned, freed here; NULL: no memory). */
+static enum MHD_Result
+s_queue(ob_rest_t *self, struct MHD_Connection *c, unsigned status, char *body,
+        uint32_t retry_after)
+{
+    if (!body)
+        return MHD_NO;
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, S_JSON);
+    if (status == MHD_HTTP_UNAUTHORIZED)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, S_REALM);
+    if (retry_after) {
+        char text[16];
+        snprintf(text, sizeof text, "%" PRIu32, retry_after);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, text);
+    }
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    char code[8];
+    snprintf(code, sizeof code, "%u", status);
+    ob_gw_stats_inc(self->stats->http, "rest", code);
+    return ret;
+}
+
+/* Queues the error answer of rc with message (borrowed; NULL for the code's text). */
+static enum MHD_Result
+s_error(ob_rest_t *self, struct MHD_Connection *c, int rc, const char *message)
+{
+    return s_queue(self, c, (unsigned)ob_rest_status(rc), ob_rest_error_json(rc, message), 0);
+}
+
+/* Sets job's answer to the error of rc with message. */
+static void
+s_job_error(ob_rest_job_t *job, int rc, const char *message)
+{
+    free(job->body);
+    job->status = (unsigned)ob_rest_status(rc);
+    job->body = ob_rest_error_json(rc, message);
+}
+
+/* Sets job's answer to root (a reference taken) with status. */
+static void
+s_job_json(ob_rest_job_t *job, unsigned status, json_t *root)
+{
+    char *text = root ? json_dumps(root, JSON_COMPACT) : NULL;
+    json_decref(root);
+    if (!text) {
+        s_job_error(job, -ENOMEM, NULL);
+        return;
+    }
+    free(job->body);
+    job->status = status;
+    job->body = text;
+}
+
+void
+ob_rest_job_destroy(ob_rest_job_t **job_p)
+{
+    if (!job_p || !*job_p)
+        return;
+    ob_rest_job_t *job = *job_p;
+    ob_rest_batch_destroy(&job->batch);
+    free(job->confirms);
+    free(job->body);
+    free(job);
+    *job_p = NULL;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The REST thread */
+
+/* Hands job's answer to its connection; the thread forgets the job. */
+static void
+s_finish(ob_rest_job_t *job)
+{
+    if (!job->body) {
+        job->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        job->body = ob_rest_error_json(-ENOMEM, NULL);
+    }
+    MHD_resume_connection(job->conn);
+}
+
+/* The JSON of one encoded event (borrowed), or NULL. */
+static json_t *
+s_event_json(const uint8_t *frame, size_t len)
+{
+    ob_event_t *ev = NULL;
+    char *text = NULL;
+    json_t *out = NULL;
+    if (ob_event_decode(frame, len, &ev) == 0 && ob_event_to_json(ev, &text) == 0)
+        out = json_loads(text, 0, NULL);
+    free(text);
+    ob_event_destroy(&ev);
+    return out;
+}
+
+/* {"seq", "time", "event"} of a fetched event, or NULL. */
+static json_t *
+s_stored_json(const ob_fetched_t *f)
+{
+    char time[OB_TIME_TEXT_MAX];
+    json_t *event = s_event_json(f->event, f->event_len);
+    if (!event || ob_time_format(f->time_us, time)) {
+        json_decref(event);
+        return NULL;
+    }
+    return json_pack("{s:I, s:s, s:o}", "seq", (json_int_t)f->seq, "time", time, "event", event);
+}
+
+/* Serves a read or one event: a synchronous FETCH. */
+static void
+s_serve_read(ob_rest_t *self, ob_rest_job_t *job)
+{
+    ob_fetch_t *range = NULL;
+    int rc = ob_client_fetch(self->client, job->topic, job->read.from_seq, job->read.from_time,
+                             job->read.limit, &range);
+    if (rc == OB_ERR_TIMEOUT || rc == -EINTR) {
+        s_job_error(job, OB_ERR_BUSY, "the broker did not answer: retry");
+        return;
+    }
+    if (rc == OB_ERR_INVALID_ARGUMENT && job->kind == S_EVENT)
+        rc = OB_GW_ERR_NOT_FOUND; /* a seq beyond the topic's end */
+    if (rc) {
+        s_job_error(job, rc, rc == OB_GW_ERR_NOT_FOUND ? "no such event" : NULL);
+        return;
+    }
+    if (job->kind == S_EVENT) {
+        if (range->count == 0 || range->events[0].seq != job->read.from_seq)
+            s_job_error(job, OB_GW_ERR_NOT_FOUND, "no such event (never stored, or removed)");
+        else
+            s_job_json(job, MHD_HTTP_OK, s_stored_json(&range->events[0]));
+        ob_fetch_destroy(&range);
+        return;
+    }
+    json_t *events = json_array();
+    for (size_t i = 0; events && i < range->count; i++) {
+        json_t *one = s_stored_json(&range->events[i]);
+        if (!one || json_array_append_new(events, one)) {
+            json_decref(events);
+            events = NULL;
+        }
+    }
+    json_t *root =
+        events ? json_pack("{s:s, s:o, s:I, s:I}", "topic", range->topic, "events", events, "next",
+                           (json_int_t)range->next, "last_seq", (json_int_t)range->last_seq)
+               : NULL;
+    ob_fetch_destroy(&range);
+    s_job_json(job, MHD_HTTP_OK, root);
+}
+
+/* Sets a publish job's answer from its confirms (all in). */
+static void
+s_publish_answer(ob_rest_job_t *job)
+{
+    ob_rest_batch_t *b = job->batch;
+    for (size_t i = 0; i < b->count; i++)
+        if (job->confirms[i].rc) {
+            char message[OB_GW_REST_ERR_MAX];
+            snprintf(message, sizeof message, "event %zu: the broker refused it: %s", i + 1,
+                     ob_strerror(job->confirms[i].rc));
+            s_job_error(job, job->confirms[i].rc, message);
+            return;
+        }
+    json_t *results = json_array();
+    for (size_t i = 0; results && i < b->count; i++) {
+        ob_event_envelope_t env;
+        json_t *one = NULL;
+        if (ob_event_peek(b->events[i], b->lens[i], &env) == 0)
+            one = json_pack("{s:s%, s:s, s:I, s:b}", "id", env.id, env.id_len, "topic", job->topic,
+                            "seq", (json_int_t)job->confirms[i].seq, "dup", job->confirms[i].dup);
+        if (!one || json_array_append_new(results, one)) {
+            json_decref(results);
+            results = NULL;
+        }
+    }
+    if (!results) {
+        s_job_json(job, 0, NULL);
+        return;
+    }
+    if (job->batch_route) {
+        s_job_json(job, MHD_HTTP_OK, json_pack("{s:o}", "results", results));
+        return;
+    }
+    json_t *one = json_incref(json_array_get(results, 0));
+    json_decref(results);
+    s_job_json(job, job->command ? MHD_HTTP_ACCEPTED : MHD_HTTP_OK, one);
+}
+
+/* Appends to a growing array of elements of size bytes. Returns 0 or -ENOMEM. */
+static int
+s_grow(void **array, size_t *size, size_t need, size_t elem)
+{
+    if (need <= *size)
+        return 0;
+    size_t n = *size ? *size * 2 : OB_GW_REST_PENDING_MIN;
+    while (n < need)
+        n *= 2;
+    void *p = realloc(*array, n * elem);
+    if (!p)
+        return -ENOMEM;
+    *array = p;
+    *size = n;
+    return 0;
+}
+
+/* Forgets job in the thread's tables (answered). */
+static void
+s_forget(ob_rest_t *self, ob_rest_job_t *job)
+{
+    for (size_t i = 0; i < self->pending_count; i++)
+        if (self->pending[i].job == job)
+            self->pending[i].job = NULL;
+    for (size_t i = 0; i < self->job_count; i++)
+        if (self->jobs[i] == job) {
+            self->jobs[i] = self->jobs[--self->job_count];
+            break;
+        }
+}
+
+/* Sends a publish job's events, pipelined. On a local failure answers it at once. */
+static void
+s_serve_publish(ob_rest_t *self, ob_rest_job_t *job)
+{
+    ob_rest_batch_t *b = job->batch;
+    if (s_grow((void **)&self->jobs, &self->job_size, self->job_count + 1, sizeof *self->jobs) ||
+        s_grow((void **)&self->pending, &self->pending_size, self->pending_count + b->count,
+               sizeof *self->pending)) {
+        s_job_error(job, -ENOMEM, NULL);
+        s_finish(job);
+        return;
+    }
+    self->jobs[self->job_count++] = job;
+    job->deadline = zclock_mono() + OB_GW_REST_CONFIRM_MS;
+    for (size_t i = 0; i < b->count; i++) {
+        ob_event_t *ev = NULL;
+        uint64_t token = 0;
+        int rc = ob_event_decode(b->events[i], b->lens[i], &ev);
+        if (!rc)
+            rc = ob_client_publish_async(self->client, ev, &token);
+        ob_event_destroy(&ev);
+        if (rc) {
+            /* Events before i are sent and will be confirmed, or not: either way a
+               retry of the whole request is safe (same ids). */
+            s_forget(self, job);
+            s_job_error(job, rc == OB_ERR_TIMEOUT ? OB_ERR_BUSY : rc,
+                        rc == OB_ERR_TIMEOUT ? "the broker does not confirm: retry" : NULL);
+            s_finish(job);
+            return;
+        }
+        self->pending[self->pending_count++] = (s_pending_t){token, job, i};
+    }
+}
+
+/* Takes the confirms that have arrived (waiting up to wait_ms for the first). */
+static void
+s_take_confirms(ob_rest_t *self, int wait_ms)
+{
+    ob_confirm_t confirm;
+    while (ob_client_confirm_next(self->client, wait_ms, &confirm) == 0) {
+        wait_ms = 0;
+        size_t i = 0;
+        while (i < self->pending_count && self->pending[i].token != confirm.token)
+            i++;
+        if (i == self->pending_count)
+            continue; /* not ours: cannot happen, the client's tokens are unique */
+        s_pending_t p = self->pending[i];
+        memmove(&self->pending[i], &self->pending[i + 1],
+                (self->pending_count - i - 1) * sizeof *self->pending);
+        self->pending_count--;
+        if (!p.job)
+            continue; /* its request was answered 503 already */
+        p.job->confirms[p.index] = confirm;
+        if (++p.job->confirmed == p.job->batch->count) {
+            s_forget(self, p.job);
+            s_publish_answer(p.job);
+            s_finish(p.job);
+        }
+    }
+    int64_t now = zclock_mono();
+    for (size_t j = 0; j < self->job_count;) {
+        ob_rest_job_t *job = self->jobs[j];
+        if (job->deadline > now) {
+            j++;
+            continue;
+        }
+        s_forget(self, job); /* moves the last job to j */
+        s_job_error(job, OB_ERR_BUSY,
+                    "the broker did not confirm in time (unreachable?): the events may or may "
+                    "not be stored; a retry with the same ids is safe");
+        s_finish(job);
+    }
+}
+
+static void *
+s_thread(void *arg)
+{
+    ob_rest_t *self = arg;
+    for (;;) {
+        pthread_mutex_lock(&self->lock);
+        if (!self->head && !self->stop && !self->job_count) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += OB_GW_REST_IDLE_MS / 1000;
+            pthread_cond_timedwait(&self->wake, &self->lock, &until);
+        }
+        ob_rest_job_t *jobs = self->head;
+        self->head = self->tail = NULL;
+        int stop = self->stop;
+        pthread_mutex_unlock(&self->lock);
+
+        while (jobs) {
+            ob_rest_job_t *job = jobs;
+            jobs = job->next;
+            job->next = NULL;
+            if (stop) {
+                s_job_error(job, OB_ERR_SHUTDOWN, "the gateway is stopping");
+                s_finish(job);
+            } else if (job->kind == S_PUBLISH)
+                s_serve_publish(self, job);
+            else {
+                s_serve_read(self, job);
+                s_finish(job);
+            }
+        }
+        if (stop) {
+            while (self->job_count) {
+                ob_rest_job_t *job = self->jobs[0];
+                s_forget(self, job);
+                s_job_error(job, OB_ERR_SHUTDOWN, "the gateway is stopping");
+                s_finish(job);
+            }
+            return NULL;
+        }
+        /* Also keeps the client's session (heartbeats) when idle. */
+        s_take_confirms(self, self->job_count ? OB_GW_REST_POLL_MS : 0);
+    }
+}
+
+/* Queues job for the thread and suspends its connection. */
+static enum MHD_Result
+s_submit(ob_rest_t *self, struct MHD_Connection *c, ob_rest_job_t *job, ob_rest_job_t **job_p)
+{
+    job->conn = c;
+    pthread_mutex_lock(&self->lock);
+    if (self->stop) {
+        pthread_mutex_unlock(&self->lock);
+        ob_rest_job_destroy(&job);
+        return s_error(self, c, OB_ERR_SHUTDOWN, "the gateway is stopping");
+    }
+    *job_p = job;
+    MHD_suspend_connection(c);
+    if (self->tail)
+        self->tail->next = job;
+    else
+        self->head = job;
+    self->tail = job;
+    pthread_cond_signal(&self->wake);
+    pthread_mutex_unlock(&self->lock);
+    return MHD_YES;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Routing, in libmicrohttpd's thread */
+
+/* What a request asks for once routed. */
+typedef struct s_route {
+    s_kind_t kind;                /* what */
+    int batch;                    /* 1: /batch */
+    int command;                  /* 1: /commands */
+    int post;                     /* 1: the route takes POST, else GET */
+    char topic[OB_TOPIC_MAX + 1]; /* the topic, mp.<oms_id> for a command */
+    uint64_t oms_id;              /* a command's OMS */
+    const char *seq;              /* /events/{seq}: the seq text, in the url */
+} s_route_t;
+
+/* Routes path (after /v1/). Returns 0, OB_GW_ERR_NOT_FOUND, or OB_ERR_INVALID_TOPIC /
+   OB_ERR_FIELD_TYPE with a message. */
+static int
+s_route(const char *path, s_route_t *route, char *errbuf, size_t errlen)
+{
+    memset(route, 0, sizeof *route);
+    if (!strncmp(path, S_OMS, strlen(S_OMS))) {
+        const char *id = path + strlen(S_OMS);
+        const char *slash = strchr(id, '/');
+        if (!slash || strcmp(slash, S_COMMANDS))
+            return OB_GW_ERR_NOT_FOUND;
+        char text[OB_GW_DECIMAL_MAX + 2];
+        size_t n = (size_t)(slash - id);
+        if (n >= sizeof text)
+            n = sizeof text - 1; /* too long: refused as not a number */
+        memcpy(text, id, n);
+        text[n] = '\0';
+        int rc =
+            ob_rest_parse_uint(text, "oms_id", 1, OB_GW_OMS_ID_MAX, &route->oms_id, errbuf, errlen);
+        if (rc)
+            return rc;
+        snprintf(route->topic, sizeof route->topic, S_MP_PREFIX "%" PRIu64, route->oms_id);
+        route->kind = S_PUBLISH;
+        route->command = route->post = 1;
+        return 0;
+    }
+    if (strncmp(path, S_TOPICS, strlen(S_TOPICS)))
+        return OB_GW_ERR_NOT_FOUND;
+    const char *topic = path + strlen(S_TOPICS);
+    const char *slash = strchr(topic, '/');
+    if (!slash)
+        return OB_GW_ERR_NOT_FOUND;
+    size_t n = (size_t)(slash - topic);
+    if (!ob_topic_valid(topic, n)) {
+        snprintf(errbuf, errlen, "topic: not a valid topic name");
+        return OB_ERR_INVALID_TOPIC;
+    }
+    memcpy(route->topic, topic, n);
+    route->topic[n] = '\0';
+    if (!strcmp(slash, S_BATCH)) {
+        route->kind = S_PUBLISH;
+        route->batch = route->post = 1;
+    } else if (!strcmp(slash, S_EVENTS)) {
+        route->kind = S_READ; /* or S_PUBLISH for POST */
+    } else if (!strncmp(slash, S_EVENTS "/", strlen(S_EVENTS) + 1) &&
+               !strchr(slash + strlen(S_EVENTS) + 1, '/')) {
+        route->kind = S_EVENT;
+        route->seq = slash + strlen(S_EVENTS) + 1;
+    } else
+        return OB_GW_ERR_NOT_FOUND;
+    return 0;
+}
+
+/* The client of the request's bearer token (under the lock), or NULL. */
+static const ob_tokens_client_t *
+s_client(ob_rest_t *self, struct MHD_Connection *c)
+{
+    const char *auth =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    size_t scheme = strlen(OB_GW_AUTH_SCHEME);
+    if (!auth || strncasecmp(auth, OB_GW_AUTH_SCHEME, scheme))
+        return NULL;
+    const char *token = auth + scheme;
+    return ob_tokens_lookup(self->tokens, token, strlen(token));
+}
+
+/* The checks that need the tokens table, under its lock: authentication, the rate, the
+   permission. Writes the client's name (for command sources) into name. Returns 0 or the
+   refusal, with a message and the seconds to wait for 429. */
+static int
+s_authorize(ob_rest_t *self, struct MHD_Connection *c, const s_route_t *route, int route_rc,
+            char name[OB_GW_CLIENT_NAME_MAX + 1], uint32_t *retry_after, char *errbuf,
+            size_t errlen)
+{
+    int rc = 0;
+    pthread_mutex_lock(&self->lock);
+    const ob_tokens_client_t *client = s_client(self, c);
+    if (!client) {
+        snprintf(errbuf, errlen, "no valid Authorization: Bearer token");
+        rc = OB_GW_ERR_UNAUTHORIZED;
+        goto out;
+    }
+    snprintf(name, OB_GW_CLIENT_NAME_MAX + 1, "%s", ob_tokens_client_name(client));
+    if ((rc = ob_rate_limit_take(self->rate, name, zclock_usecs(), retry_after))) {
+        snprintf(errbuf, errlen, "over %u requests per second: retry later", self->cfg->rest_rate);
+        goto out;
+    }
+    if ((rc = route_rc))
+        goto out;
+    size_t len = strlen(route->topic);
+    int ok = route->kind == S_PUBLISH ? ob_tokens_may_publish(client, route->topic, len)
+                                      : ob_tokens_may_read(client, route->topic, len);
+    if (!ok) {
+        snprintf(errbuf, errlen, "client %s may not %s topic %s", name,
+                 route->kind == S_PUBLISH ? "publish to" : "read", route->topic);
+        rc = OB_ERR_FORBIDDEN;
+    }
+out:
+    pthread_mutex_unlock(&self->lock);
+    return rc;
+}
+
+/* Builds the job of a publish request from its body. Returns 0 or a refusal with a
+   message. */
+static int
+s_publish_job(struct MHD_Connection *c, const s_route_t *route, const char *name, const char *body,
+              size_t len, ob_rest_job_t *job, char *errbuf, size_t errlen)
+{
+    ob_rest_media_t media = OB_REST_MEDIA_JSON;
+    const char *type =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    int rc = ob_rest_media_type(type, &media, errbuf, errlen);
+    if (!rc && media == OB_REST_MEDIA_NDJSON && !route->batch) {
+        snprintf(errbuf, errlen, "NDJSON is for /batch only: send application/json");
+        rc = OB_GW_ERR_MEDIA_TYPE;
+    }
+    if (rc)
+        return rc;
+    if (!(job->batch = calloc(1, sizeof *job->batch)))
+        return -ENOMEM;
+    if (route->batch) {
+        ob_rest_batch_destroy(&job->batch);
+        rc = ob_rest_parse_batch(body, len, media, route->topic, &job->batch, errbuf, errlen);
+        job->batch_route = 1;
+    } else {
+        job->batch->events = calloc(1, sizeof *job->batch->events);
+        job->batch->lens = calloc(1, sizeof *job->batch->lens);
+        if (!job->batch->events || !job->batch->lens)
+            return -ENOMEM;
+        if (route->command) {
+            char id[OB_GW_COMMAND_ID_MAX + 1];
+            rc = ob_rest_command_event(body, len, route->oms_id, name, zclock_time() * 1000ull,
+                                       &job->batch->events[0], &job->batch->lens[0], id, errbuf,
+                                       errlen);
+        } else
+            rc = ob_rest_parse_event(body, len, route->topic, &job->batch->events[0],
+                                     &job->batch->lens[0], errbuf, errlen);
+        if (!rc)
+            job->batch->count = 1;
+    }
+    if (!rc && !(job->confirms = calloc(job->batch->count, sizeof *job->confirms)))
+        rc = -ENOMEM;
+    return rc;
+}
+
+enum MHD_Result
+ob_rest_serve(ob_rest_t *self, struct MHD_Connection *c, const char *url, const char *method,
+              const char *body, size_t len, int too_large, ob_rest_job_t **job_p)
+{
+    if (*job_p) { /* resumed: the answer is ready */
+        ob_rest_job_t *job = *job_p;
+        char *answer = job->body;
+        job->body = NULL;
+        return s_queue(self, c, job->status, answer, 0);
+    }
+    if (!self->tokens)
+        return s_error(self, c, OB_GW_ERR_NOT_FOUND,
+                       "REST is off: this gateway has no tokens_file configured");
+    char errbuf[OB_GW_REST_ERR_MAX] = "";
+    s_route_t route;
+    int route_rc = s_route(url + strlen(S_V1), &route, errbuf, sizeof errbuf);
+    int post = !strcmp(method, "POST");
+    if (!route_rc && route.kind == S_READ && post)
+        route.kind = S_PUBLISH;
+    if (!route_rc && post != (route.kind == S_PUBLISH)) {
+        route_rc = OB_GW_ERR_METHOD;
+        snprintf(errbuf, sizeof errbuf, "%s: use %s", method, post ? "GET" : "POST");
+    }
+    char name[OB_GW_CLIENT_NAME_MAX + 1] = "";
+    uint32_t retry_after = 0;
+    char autherr[OB_GW_REST_ERR_MAX] = "";
+    int rc = s_authorize(self, c, &route, route_rc, name, &retry_after, autherr, sizeof autherr);
+    if (rc == OB_ERR_LIMIT)
+        return s_queue(self, c, MHD_HTTP_TOO_MANY_REQUESTS, ob_rest_error_json(rc, autherr),
+                       retry_after ? retry_after : 1);
+    if (rc)
+        return s_error(self, c, rc, rc == route_rc ? errbuf : autherr);
+
+    ob_rest_job_t *job = calloc(1, sizeof *job);
+    if (!job)
+        return MHD_NO;
+    job->kind = route.kind;
+    job->command = route.command;
+    memcpy(job->topic, route.topic, sizeof job->topic);
+    if (route.kind == S_PUBLISH) {
+        if (too_large) {
+            snprintf(errbuf, sizeof errbuf, "body over %" PRIu64 " bytes",
+                     self->cfg->rest_body_max);
+            rc = OB_ERR_TOO_LARGE;
+        } else
+            rc = s_publish_job(c, &route, name, body, len, job, errbuf, sizeof errbuf);
+    } else if (len || too_large) {
+        snprintf(errbuf, sizeof errbuf, "a GET takes no body");
+        rc = OB_ERR_MALFORMED;
+    } else if (route.kind == S_EVENT) {
+        rc = ob_rest_parse_uint(route.seq, "seq", 1, UINT64_MAX, &job->read.from_seq, errbuf,
+                                sizeof errbuf);
+        job->read.limit = 1;
+    } else
+        rc = ob_rest_parse_read(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "from_seq"),
+                                MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "from_time"),
+                                MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit"),
+                                &job->read, errbuf, sizeof errbuf);
+    if (rc) {
+        ob_rest_job_destroy(&job);
+        return s_error(self, c, rc, errbuf);
+    }
+    return s_submit(self, c, job, job_p);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Life */
+
+/* Loads the tokens file and a limiter sized for it into *ret_tokens, *ret_rate. */
+static int
+s_load(const ob_gw_config_t *cfg, ob_tokens_t **ret_tokens, ob_rate_limit_t **ret_rate,
+       char *errbuf, size_t errlen)
+{
+    ob_tokens_t *tokens = NULL;
+    int rc = ob_tokens_load(cfg->tokens_file, &tokens, errbuf, errlen);
+    if (rc)
+        return rc;
+    size_t capacity = ob_tokens_size(tokens) ? ob_tokens_size(tokens) : 1;
+    ob_rate_limit_t *rate = ob_rate_limit_new(cfg->rest_rate, cfg->rest_burst, capacity);
+    if (!rate) {
+        ob_tokens_destroy(&tokens);
+        snprintf(errbuf, errlen, "no memory");
+        return -ENOMEM;
+    }
+    *ret_tokens = tokens;
+    *ret_rate = rate;
+    return 0;
+}
+
+ob_rest_t *
+ob_rest_new(const ob_gw_config_t *cfg, ob_gw_stats_t *stats, char *errbuf, size_t errlen)
+{
+    ob_rest_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(errbuf, errlen, "no memory");
+        return NULL;
+    }
+    self->cfg = cfg;
+    self->stats = stats;
+    pthread_mutex_init(&self->lock, NULL);
+    pthread_cond_init(&self->wake, NULL);
+    if (!cfg->tokens_file[0])
+        return self; /* REST off */
+    if (s_load(cfg, &self->tokens, &self->rate, errbuf, errlen))
+        goto fail;
+    ob_client_config_t cc = {.name = S_CLIENT_NAME,
+                             .timeout_ms = OB_GW_REST_BROKER_MS,
+                             .cert = cfg->cert[0] ? cfg->cert : NULL,
+                             .broker_cert = cfg->broker_cert[0] ? cfg->broker_cert : NULL};
+    if (!(self->client = ob_client_new(cfg->endpoint, &cc))) {
+        snprintf(errbuf, errlen, "REST: cannot make a broker client for %s", cfg->endpoint);
+        goto fail;
+    }
+    if (pthread_create(&self->thread, NULL, s_thread, self)) {
+        snprintf(errbuf, errlen, "REST: cannot start its thread");
+        goto fail;
+    }
+    self->started = 1;
+    return self;
+fail:
+    ob_rest_destroy(&self);
+    return NULL;
+}
+
+int
+ob_rest_reload(ob_rest_t *self, char *errbuf, size_t errlen)
+{
+    if (!self->tokens)
+        return 0;
+    ob_tokens_t *tokens = NULL;
+    ob_rate_limit_t *rate = NULL;
+    int rc = s_load(self->cfg, &tokens, &rate, errbuf, errlen);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&self->lock);
+    ob_tokens_t *old_tokens = self->tokens;
+    ob_rate_limit_t *old_rate = self->rate;
+    self->tokens = tokens;
+    self->rate = rate;
+    pthread_mutex_unlock(&self->lock);
+    ob_tokens_destroy(&old_tokens);
+    ob_rate_limit_destroy(&old_rate);
+    return 0;
+}
+
+void
+ob_rest_close(ob_rest_t *self)
+{
+    if (!self)
+        return;
+    pthread_mutex_lock(&self->lock);
+    self->stop = 1;
+    pthread_cond_signal(&self->wake);
+    pthread_mutex_unlock(&self->lock);
+    if (self->started) {
+        pthread_join(self->thread, NULL);
+        self->started = 0;
+    }
+}
+
+void
+ob_rest_destroy(ob_rest_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ob_rest_t *self = *self_p;
+    ob_rest_close(self);
+    ob_client_destroy(&self->client);
+    ob_tokens_destroy(&self->tokens);
+    ob_rate_limit_destroy(&self->rate);
+    free(self->pending);
+    free(self->jobs);
+    pthread_cond_destroy(&self->wake);
+    pthread_mutex_destroy(&self->lock);
+    free(self);
+    *self_p = NULL;
+}

@@ -1,0 +1,92 @@
+/*  ob_rest: the REST API under /v1/ (issue 15) in the daemon, behind gw_http:
+
+        POST /v1/topics/{topic}/events     publish one event (the JSON of `orderbus-monitor
+                                           publish`): 200 {"id", "topic", "seq", "dup"}
+        POST /v1/topics/{topic}/batch      a JSON array or NDJSON of events: 200 {"results":
+                                           [...]}, one result per event, in order
+        GET  /v1/topics/{topic}/events     stored events from_seq, or from from_time, up to
+                                           limit (the broker's FETCH of a range)
+        GET  /v1/topics/{topic}/events/{seq}  one stored event
+        POST /v1/oms/{oms_id}/commands     a command (COMMANDS.md) published on mp.<oms_id>:
+                                           202 {"id", "topic", "seq", "dup"}
+
+    A publish is answered only after the broker's durable confirm. Every request needs
+    `Authorization: Bearer <token>` of a client of the tokens file (tokens.h): 401 without
+    one or with an unknown one, 429 with Retry-After over the client's rate (rate_limit.h),
+    403 for a topic outside its patterns (publish patterns for publishing and commands;
+    admin read and a subscribe pattern for reading); then 415 for a Content-Type other than
+    JSON (or NDJSON for a batch), 413 for a body over rest_body_max, 400 for a body that
+    does not parse (rest_parse.h). Every refusal is decided before anything is sent to the
+    broker, so that it changes nothing. Errors are {"error": {"code", "message"}}
+    (ob_rest_error_json). Without a tokens file REST is off: every /v1/ path answers 404
+    with code not_found and a message saying so (the API is not there, rather than there
+    and failing: 503 would tell clients to retry).
+
+    Design: libmicrohttpd's polling thread never waits for the broker. A handler checks the
+    request and, if it needs the broker, queues a job for the REST thread and suspends its
+    connection (MHD_suspend_connection); the REST thread owns its own liborderbus client
+    (clients are not thread-safe), serves the jobs and resumes each connection
+    (MHD_resume_connection) when its answer is ready. One thread and one client suffice:
+    publishes of all concurrent requests are pipelined on it (ob_client_publish_async, up to
+    the client's window), and their confirms are matched back by token. Reads
+    (ob_client_fetch) are synchronous on that thread: a read holds the publishes queued
+    behind it for one broker round trip (at most OB_GW_REST_BROKER_MS when the broker does
+    not answer). A pool of clients with thread-per-connection would block a thread per
+    request and pipeline nothing.
+
+    The broker unreachable: a publish not confirmed within OB_GW_REST_CONFIRM_MS, and a read
+    not answered within OB_GW_REST_BROKER_MS, are answered 503 (code unavailable). Such a
+    publish may still be stored later (the client re-sends it in its next session): a
+    retry with the same event id is answered as a duplicate, so clients that retry should
+    give their events ids. The gateway goes on serving, and its client reconnects by
+    itself.
+
+    Tokens: the table is swapped whole on ob_rest_reload (SIGHUP); a request's checks run
+    under the lock, so no request sees a table being destroyed. No token is logged. */
+#ifndef OB_GW_REST_H
+#define OB_GW_REST_H
+
+#include <microhttpd.h>
+#include <stddef.h>
+
+#include "gw_config.h"
+#include "gw_stats.h"
+
+typedef struct ob_rest ob_rest_t;
+typedef struct ob_rest_job ob_rest_job_t;
+
+/* Creates the REST side for cfg (borrowed until destroyed; stats too): loads
+   cfg->tokens_file if set and starts the REST thread with its broker client (which
+   connects in the background). With no tokens_file it answers every request with 404.
+   Returns the object (owned, ob_rest_destroy) or NULL with a message in errbuf (the tokens
+   file does not load, no memory, the client cannot be made). */
+ob_rest_t *ob_rest_new(const ob_gw_config_t *cfg, ob_gw_stats_t *stats, char *errbuf,
+                       size_t errlen);
+
+/* Reads the tokens file again and swaps the new table in; on failure keeps the old one.
+   Returns 0, or the loader's error with a message in errbuf; 0 with REST off. */
+int ob_rest_reload(ob_rest_t *self, char *errbuf, size_t errlen);
+
+/* Serves the /v1/ request url (borrowed, the path) with method and its whole body (body:
+   len bytes, borrowed for the call; too_large 1 if it went over cfg->rest_body_max and was
+   cut) on connection c, from libmicrohttpd's access handler, whose con_cls *job_p is (NULL
+   at first). Either queues the answer at once, or queues a job for the REST thread,
+   stores it in *job_p and suspends c; when c is resumed, call again with the same *job_p:
+   it queues the job's answer. Returns libmicrohttpd's result. */
+enum MHD_Result ob_rest_serve(ob_rest_t *self, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *body, size_t len, int too_large,
+                              ob_rest_job_t **job_p);
+
+/* Frees a job (the request completed); sets *job_p to NULL; accepts NULL. Only for a job
+   whose connection was resumed, or none (libmicrohttpd's completion callback). */
+void ob_rest_job_destroy(ob_rest_job_t **job_p);
+
+/* Stops the REST thread: jobs still waiting are answered 503 and their connections
+   resumed; requests from now on are answered 503 at once. Call before stopping the HTTP
+   server (libmicrohttpd must not stop with suspended connections). Idempotent. */
+void ob_rest_close(ob_rest_t *self);
+
+/* Closes (ob_rest_close) and frees; sets *self_p to NULL; accepts NULL. */
+void ob_rest_destroy(ob_rest_t **self_p);
+
+#endif
