@@ -21,6 +21,7 @@ ob_gw_stats_new(void)
     static const char *const oms_kind[] = {"oms", "kind"};
     static const char *const oms_result[] = {"oms", "result"};
     static const char *const endpoint_status[] = {"endpoint", "status"};
+    static const char *const result[] = {"result"};
     ob_metrics_t *r = self->registry;
     self->polls = ob_metrics_counter(r, "orderbus_gateway_polls_total",
                                      "Passes over an OMS's events feed, by outcome (ok, failed).",
@@ -49,8 +50,12 @@ ob_gw_stats_new(void)
     self->http = ob_metrics_counter(r, "orderbus_gateway_http_requests_total",
                                     "HTTP requests answered, by endpoint and status.",
                                     endpoint_status, 2, S_SERIES);
+    self->reloads = ob_metrics_counter(r, "orderbus_gateway_token_reloads_total",
+                                       "Reloads of the REST tokens file (SIGHUP), by result "
+                                       "(ok, failed: the old tokens stay).",
+                                       result, 1, S_SERIES);
     if (!self->polls || !self->published || !self->repeated || !self->errors || !self->triggers ||
-        !self->auth_fail || !self->poll_time || !self->http)
+        !self->auth_fail || !self->poll_time || !self->http || !self->reloads)
         goto fail;
     return self;
 fail:

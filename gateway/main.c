@@ -139,10 +139,13 @@ main(int argc, char **argv)
             if (!cfg->tokens_file[0])
                 zsys_info("SIGHUP: no tokens_file to reload (restart to change the "
                           "configuration)");
-            else if (ob_gw_http_reload(http, errbuf, sizeof errbuf))
+            else if (ob_gw_http_reload(http, errbuf, sizeof errbuf)) {
                 zsys_error("SIGHUP: tokens not reloaded, the old ones stay: %s", errbuf);
-            else
+                ob_gw_stats_inc(stats->reloads, "failed", NULL);
+            } else {
                 zsys_info("SIGHUP: tokens reloaded from %s", cfg->tokens_file);
+                ob_gw_stats_inc(stats->reloads, "ok", NULL);
+            }
         }
         zclock_sleep(S_TICK_MS);
     }

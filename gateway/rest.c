@@ -591,6 +591,11 @@ s_publish_job(struct MHD_Connection *c, const s_route_t *route, const char *name
         job->batch->lens = calloc(1, sizeof *job->batch->lens);
         if (!job->batch->events || !job->batch->lens)
             return -ENOMEM;
+        const char *wait = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "wait_ms");
+        if (route->command && wait && strcmp(wait, "0")) {
+            snprintf(errbuf, errlen, "wait_ms: waiting for the outcome is not served yet");
+            return OB_ERR_INVALID_ARGUMENT;
+        }
         if (route->command) {
             char id[OB_GW_COMMAND_ID_MAX + 1];
             rc = ob_rest_command_event(body, len, route->oms_id, name, zclock_time() * 1000ull,
@@ -626,7 +631,7 @@ ob_rest_serve(ob_rest_t *self, struct MHD_Connection *c, const char *url, const 
     int post = !strcmp(method, "POST");
     if (!route_rc && route.kind == S_READ && post)
         route.kind = S_PUBLISH;
-    if (!route_rc && post != (route.kind == S_PUBLISH)) {
+    if (!route_rc && ((!post && strcmp(method, "GET")) || post != (route.kind == S_PUBLISH))) {
         route_rc = OB_GW_ERR_METHOD;
         snprintf(errbuf, sizeof errbuf, "%s: use %s", method, post ? "GET" : "POST");
     }

@@ -8,7 +8,8 @@
                                            limit (the broker's FETCH of a range)
         GET  /v1/topics/{topic}/events/{seq}  one stored event
         POST /v1/oms/{oms_id}/commands     a command (COMMANDS.md) published on mp.<oms_id>:
-                                           202 {"id", "topic", "seq", "dup"}
+                                           202 {"id", "topic", "seq", "dup"}; wait_ms (the
+                                           outcome) is not served yet: 400
 
     A publish is answered only after the broker's durable confirm. Every request needs
     `Authorization: Bearer <token>` of a client of the tokens file (tokens.h): 401 without

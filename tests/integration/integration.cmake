@@ -70,3 +70,11 @@ set_property(TEST test_gateway_feed APPEND PROPERTY ENVIRONMENT
              "OB_MP_DOUBLE=$<TARGET_FILE:orderbus-mp-double>"
              "OB_GATEWAY=$<TARGET_FILE:orderbus-gateway>")
 add_dependencies(test_gateway_feed orderbus-mp-double orderbus-gateway)
+
+# The gateway's REST API (issue 15): real broker and gateway, libcurl as the HTTP client.
+ob_cmocka_test(test_gateway_rest TIMEOUT 180
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_gateway_rest.c
+  LIBS ob_broker_proc ob_gw_proc ob_common PkgConfig::CURL PkgConfig::JANSSON)
+set_property(TEST test_gateway_rest APPEND PROPERTY ENVIRONMENT
+             "OB_GATEWAY=$<TARGET_FILE:orderbus-gateway>")
+add_dependencies(test_gateway_rest orderbus-gateway)
