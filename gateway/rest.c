@@ -60,6 +60,7 @@ typedef struct s_pending {
 struct ob_rest {
     const ob_gw_config_t *cfg; /* borrowed */
     ob_gw_stats_t *stats;      /* borrowed */
+    int on;                    /* 1: a tokens file (fixed at start; read without the lock) */
     pthread_mutex_t lock;      /* guards everything below but the thread's own */
     pthread_cond_t wake;       /* a job queued, or stop */
     ob_tokens_t *tokens;       /* the table, or NULL: REST off */
@@ -67,6 +68,7 @@ struct ob_rest {
     ob_rest_job_t *head;       /* jobs queued for the thread */
     ob_rest_job_t *tail;       /* ... the last */
     int stop;                  /* 1: the thread ends; no new jobs */
+    int ready;                 /* 0 while the thread starts, 1 with its client, -1 without */
     int started;               /* 1: thread runs (joinable) */
     pthread_t thread;          /* the REST thread */
     /* the thread's own */
@@ -384,6 +386,18 @@ static void *
 s_thread(void *arg)
 {
     ob_rest_t *self = arg;
+    const ob_gw_config_t *cfg = self->cfg;
+    ob_client_config_t cc = {.name = S_CLIENT_NAME,
+                             .timeout_ms = OB_GW_REST_BROKER_MS,
+                             .cert = cfg->cert[0] ? cfg->cert : NULL,
+                             .broker_cert = cfg->broker_cert[0] ? cfg->broker_cert : NULL};
+    self->client = ob_client_new(cfg->endpoint, &cc);
+    pthread_mutex_lock(&self->lock);
+    self->ready = self->client ? 1 : -1;
+    pthread_cond_broadcast(&self->wake);
+    pthread_mutex_unlock(&self->lock);
+    if (!self->client)
+        return NULL;
     for (;;) {
         pthread_mutex_lock(&self->lock);
         if (!self->head && !self->stop && !self->job_count) {
@@ -418,6 +432,7 @@ s_thread(void *arg)
                 s_job_error(job, OB_ERR_SHUTDOWN, "the gateway is stopping");
                 s_finish(job);
             }
+            ob_client_destroy(&self->client);
             return NULL;
         }
         /* Also keeps the client's session (heartbeats) when idle. */
@@ -622,7 +637,7 @@ ob_rest_serve(ob_rest_t *self, struct MHD_Connection *c, const char *url, const 
         job->body = NULL;
         return s_queue(self, c, job->status, answer, 0);
     }
-    if (!self->tokens)
+    if (!self->on)
         return s_error(self, c, OB_GW_ERR_NOT_FOUND,
                        "REST is off: this gateway has no tokens_file configured");
     char errbuf[OB_GW_REST_ERR_MAX] = "";
@@ -715,21 +730,25 @@ ob_rest_new(const ob_gw_config_t *cfg, ob_gw_stats_t *stats, char *errbuf, size_
     pthread_cond_init(&self->wake, NULL);
     if (!cfg->tokens_file[0])
         return self; /* REST off */
+    self->on = 1;
     if (s_load(cfg, &self->tokens, &self->rate, errbuf, errlen))
         goto fail;
-    ob_client_config_t cc = {.name = S_CLIENT_NAME,
-                             .timeout_ms = OB_GW_REST_BROKER_MS,
-                             .cert = cfg->cert[0] ? cfg->cert : NULL,
-                             .broker_cert = cfg->broker_cert[0] ? cfg->broker_cert : NULL};
-    if (!(self->client = ob_client_new(cfg->endpoint, &cc))) {
-        snprintf(errbuf, errlen, "REST: cannot make a broker client for %s", cfg->endpoint);
-        goto fail;
-    }
     if (pthread_create(&self->thread, NULL, s_thread, self)) {
         snprintf(errbuf, errlen, "REST: cannot start its thread");
         goto fail;
     }
     self->started = 1;
+    /* The thread makes its client (a socket never crosses threads) and says whether it
+       could. */
+    pthread_mutex_lock(&self->lock);
+    while (!self->ready)
+        pthread_cond_wait(&self->wake, &self->lock);
+    int ok = self->ready > 0;
+    pthread_mutex_unlock(&self->lock);
+    if (!ok) {
+        snprintf(errbuf, errlen, "REST: cannot make a broker client for %s", cfg->endpoint);
+        goto fail;
+    }
     return self;
 fail:
     ob_rest_destroy(&self);
@@ -739,7 +758,7 @@ fail:
 int
 ob_rest_reload(ob_rest_t *self, char *errbuf, size_t errlen)
 {
-    if (!self->tokens)
+    if (!self->on)
         return 0;
     ob_tokens_t *tokens = NULL;
     ob_rate_limit_t *rate = NULL;
