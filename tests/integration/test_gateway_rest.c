@@ -85,8 +85,10 @@ s_gw_start(s_site_t *s)
     assert_true(s->gw_pid > 0);
 }
 
+/* Starts a broker and a gateway with REST (rest 1) or without, extra (NULL for none) more
+   lines of its gateway section. */
 static s_site_t *
-s_site_new(const char *name, int rest)
+s_site_new_with(const char *name, int rest, const char *extra)
 {
     s_site_t *s = calloc(1, sizeof *s);
     assert_non_null(s);
@@ -104,8 +106,8 @@ s_site_new(const char *name, int rest)
     snprintf(s->tokens, sizeof s->tokens, "%s/tokens.zpl", s->broker.dir);
     s_write(s->tokens, entry);
     char cfg[4096];
-    snprintf(line, sizeof line, "    tokens_file = %s\n    rest_body_max = %d\n", s->tokens,
-             S_BODY_MAX);
+    snprintf(line, sizeof line, "    tokens_file = %s\n    rest_body_max = %d\n%s", s->tokens,
+             S_BODY_MAX, extra ? extra : "");
     snprintf(cfg, sizeof cfg,
              "gateway\n    listen = 127.0.0.1:0\n    data_dir = %s/gw-data\n%s"
              "broker\n    endpoint = %s\n",
@@ -118,6 +120,12 @@ s_site_new(const char *name, int rest)
     assert_non_null(s->client);
     assert_int_equal(ob_client_connect(s->client, 5000), 0);
     return s;
+}
+
+static s_site_t *
+s_site_new(const char *name, int rest)
+{
+    return s_site_new_with(name, rest, NULL);
 }
 
 static void
@@ -527,6 +535,35 @@ test_kill9(void **state)
     s_site_destroy(&s);
 }
 
+/* Over the client's rate: 429 with Retry-After, and nothing stored; another client is not
+   held back. */
+static void
+test_rate(void **state)
+{
+    (void)state;
+    s_site_t *s = s_site_new_with("gw-rest-rate", 1, "    rest_rate = 1\n    rest_burst = 2\n");
+    s_answer_t a = {0};
+    const char *path = "/v1/topics/" S_TOPIC "/events";
+    assert_int_equal(s_post(s, path, "{\"id\": \"q-1\", \"type\": \"t\"}", &a), 200);
+    assert_int_equal(s_post(s, path, "{\"id\": \"q-2\", \"type\": \"t\"}", &a), 200);
+    /* A bucket of 2 refilled at 1 per second: the third within a second is refused (the
+       two before took well under one, or the bucket would hold a token again: then the
+       fourth is). */
+    long status = s_post(s, path, "{\"id\": \"q-3\", \"type\": \"t\"}", &a);
+    if (status == 200)
+        status = s_post(s, path, "{\"id\": \"q-4\", \"type\": \"t\"}", &a);
+    assert_int_equal(status, 429);
+    assert_string_equal(s_code(&a), "rate_limited");
+    assert_true(a.retry_after >= 1);
+    uint64_t stored = s_last_seq(s, S_TOPIC);
+    assert_true(stored == 2 || stored == 3);
+    /* Unauthenticated requests do not use up the client's bucket, nor are they limited by
+       it: they are refused before it is looked at. */
+    assert_int_equal(s_http(s, "GET", path, s->other, NULL, NULL, 0, &a), 401);
+    s_answer_free(&a);
+    s_site_destroy(&s);
+}
+
 /* SIGHUP reloads the tokens file: a new client gets in, a removed one is out. */
 static void
 test_reload(void **state)
@@ -573,6 +610,7 @@ main(void)
         cmocka_unit_test(test_command), cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_off),     cmocka_unit_test(test_broker_down),
         cmocka_unit_test(test_kill9),   cmocka_unit_test(test_reload),
+        cmocka_unit_test(test_rate),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
