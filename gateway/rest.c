@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "openapi_doc.h"
 #include "orderbus/client.h"
 #include "orderbus/error.h"
 #include "orderbus/event_json.h"
@@ -19,6 +20,7 @@
 
 #define S_JSON "application/json"
 #define S_V1 "/v1/"
+#define S_DOC_PATH "openapi.json"
 #define S_TOPICS "topics/"
 #define S_OMS "oms/"
 #define S_EVENTS "/events"
@@ -32,6 +34,7 @@ typedef enum s_kind {
     S_PUBLISH, /* one event, a batch or a command: events to publish */
     S_READ,    /* a range of a topic */
     S_EVENT,   /* one stored event */
+    S_DOC,     /* the OpenAPI document: answered in libmicrohttpd's thread */
 } s_kind_t;
 
 struct ob_rest_job {
@@ -483,6 +486,10 @@ static int
 s_route(const char *path, s_route_t *route, char *errbuf, size_t errlen)
 {
     memset(route, 0, sizeof *route);
+    if (!strcmp(path, S_DOC_PATH)) {
+        route->kind = S_DOC;
+        return 0;
+    }
     if (!strncmp(path, S_OMS, strlen(S_OMS))) {
         const char *id = path + strlen(S_OMS);
         const char *slash = strchr(id, '/');
@@ -564,7 +571,7 @@ s_authorize(ob_rest_t *self, struct MHD_Connection *c, const s_route_t *route, i
         snprintf(errbuf, errlen, "over %u requests per second: retry later", self->cfg->rest_rate);
         goto out;
     }
-    if ((rc = route_rc))
+    if ((rc = route_rc) || route->kind == S_DOC) /* the document: any client */
         goto out;
     size_t len = strlen(route->topic);
     int ok = route->kind == S_PUBLISH ? ob_tokens_may_publish(client, route->topic, len)
@@ -577,6 +584,23 @@ s_authorize(ob_rest_t *self, struct MHD_Connection *c, const s_route_t *route, i
 out:
     pthread_mutex_unlock(&self->lock);
     return rc;
+}
+
+/* GET /v1/openapi.json (body 1: it had a body, refused). */
+static enum MHD_Result
+s_doc(ob_rest_t *self, struct MHD_Connection *c, int body)
+{
+    if (body)
+        return s_error(self, c, OB_ERR_MALFORMED, "a GET takes no body");
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        ob_gw_openapi_len, (void *)ob_gw_openapi, MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, S_JSON);
+    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    ob_gw_stats_inc(self->stats->http, "rest", "200");
+    return ret;
 }
 
 /* Builds the job of a publish request from its body. Returns 0 or a refusal with a
@@ -660,6 +684,8 @@ ob_rest_serve(ob_rest_t *self, struct MHD_Connection *c, const char *url, const 
     if (rc)
         return s_error(self, c, rc, rc == route_rc ? errbuf : autherr);
 
+    if (route.kind == S_DOC)
+        return s_doc(self, c, len || too_large);
     ob_rest_job_t *job = calloc(1, sizeof *job);
     if (!job)
         return MHD_NO;

@@ -10,6 +10,8 @@
         POST /v1/oms/{oms_id}/commands     a command (COMMANDS.md) published on mp.<oms_id>:
                                            202 {"id", "topic", "seq", "dup"}; wait_ms (the
                                            outcome) is not served yet: 400
+        GET  /v1/openapi.json              the OpenAPI document (openapi.json, compiled in),
+                                           to any client with a token
 
     A publish is answered only after the broker's durable confirm. Every request needs
     `Authorization: Bearer <token>` of a client of the tokens file (tokens.h): 401 without

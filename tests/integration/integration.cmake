@@ -77,4 +77,5 @@ ob_cmocka_test(test_gateway_rest TIMEOUT 180
   LIBS ob_broker_proc ob_gw_proc ob_common PkgConfig::CURL PkgConfig::JANSSON)
 set_property(TEST test_gateway_rest APPEND PROPERTY ENVIRONMENT
              "OB_GATEWAY=$<TARGET_FILE:orderbus-gateway>")
+target_compile_definitions(test_gateway_rest PRIVATE OB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 add_dependencies(test_gateway_rest orderbus-gateway)

@@ -315,6 +315,32 @@ test_publish(void **state)
     s_site_destroy(&s);
 }
 
+/* GET /v1/openapi.json serves gateway/openapi.json, byte for byte, to any client. */
+static void
+test_openapi(void **state)
+{
+    (void)state;
+    s_site_t *s = s_site_new("gw-rest-openapi", 1);
+    s_answer_t a = {0};
+    assert_int_equal(s_get(s, "/v1/openapi.json", &a), 200);
+    FILE *f = fopen(OB_SOURCE_DIR "/gateway/openapi.json", "rb");
+    assert_non_null(f);
+    char *text = calloc(1, a.len + 2);
+    assert_non_null(text);
+    assert_int_equal(fread(text, 1, a.len + 1, f), a.len);
+    fclose(f);
+    assert_memory_equal(text, a.text, a.len);
+    free(text);
+    /* It holds 2^64-1 (a maximum), which Jansson reads only as a real. */
+    json_t *doc = json_loadb(a.text, a.len, JSON_DECODE_INT_AS_REAL, NULL);
+    assert_non_null(json_object_get(json_object_get(doc, "paths"), "/v1/topics/{topic}/events"));
+    json_decref(doc);
+    assert_int_equal(s_http(s, "POST", "/v1/openapi.json", s->token, S_CONTENT_JSON, "{}", 2, &a),
+                     405);
+    s_answer_free(&a);
+    s_site_destroy(&s);
+}
+
 /* Reads from a seq, from a time, one event; limits and the end of the topic. */
 static void
 test_read(void **state)
@@ -445,6 +471,7 @@ test_refusals(void **state)
     assert_int_equal(s_http(s, "POST", path, s->token, S_CONTENT_NDJSON, ev, n, &a), 415);
     assert_int_equal(s_http(s, "DELETE", path, s->token, NULL, NULL, 0, &a), 405);
     assert_int_equal(s_get(s, "/v1/nothing", &a), 404);
+    assert_int_equal(s_http(s, "GET", "/v1/openapi.json", NULL, NULL, NULL, 0, &a), 401);
     assert_int_equal(s_last_seq(s, S_TOPIC), 0);
     assert_int_equal(s_last_seq(s, "billing.eu"), 0);
     s_answer_free(&a);
@@ -610,7 +637,7 @@ main(void)
         cmocka_unit_test(test_command), cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_off),     cmocka_unit_test(test_broker_down),
         cmocka_unit_test(test_kill9),   cmocka_unit_test(test_reload),
-        cmocka_unit_test(test_rate),
+        cmocka_unit_test(test_rate),    cmocka_unit_test(test_openapi),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
