@@ -13,7 +13,10 @@
         GET  /v1/openapi.json              the OpenAPI document (openapi.json, compiled in),
                                            to any client with a token
 
-    A publish is answered only after the broker's durable confirm. Every request needs
+    A publish is answered only after the broker's durable confirm. A batch is answered when
+    every event of it is confirmed; if the broker refuses one (over its max_event, say),
+    the answer is that refusal naming the event, and the events it did not refuse are
+    stored (a retry of the batch is safe: they are duplicates then). Every request needs
     `Authorization: Bearer <token>` of a client of the tokens file (tokens.h): 401 without
     one or with an unknown one, 429 with Retry-After over the client's rate (rate_limit.h),
     403 for a topic outside its patterns (publish patterns for publishing and commands;
