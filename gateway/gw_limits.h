@@ -121,7 +121,6 @@
 #define OB_GW_REST_IDLE_MS 1000     /* the REST thread's longest wait: keeps its session */
 #define OB_GW_REST_POLL_MS 1        /* its wait for confirms while publishes are in flight */
 #define OB_GW_REST_PENDING_MIN 64   /* first size of its table of publishes in flight */
-#define OB_GW_REST_PATH_MAX 512     /* bytes of a /v1/ path we route */
 #define OB_GW_AUTH_SCHEME "Bearer " /* Authorization: Bearer <token> */
 
 /* Delivery handles (handle) */

@@ -406,7 +406,9 @@ s_thread(void *arg)
         if (!self->head && !self->stop && !self->job_count) {
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += OB_GW_REST_IDLE_MS / 1000;
+            long ns = until.tv_nsec + (long)(OB_GW_REST_IDLE_MS % 1000) * 1000000L;
+            until.tv_sec += OB_GW_REST_IDLE_MS / 1000 + ns / 1000000000L;
+            until.tv_nsec = ns % 1000000000L;
             pthread_cond_timedwait(&self->wake, &self->lock, &until);
         }
         ob_rest_job_t *jobs = self->head;
