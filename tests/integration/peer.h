@@ -14,8 +14,12 @@
 
 #include "orderbus/orderbus.h"
 
-#define T_PATH_MAX 256    /* bytes in a scratch path */
+#define T_PATH_MAX 256 /* bytes in a scratch path */
+#ifdef OB_TEST_SLOW
+#define T_TIMEOUT_MS 20000 /* longest wait for one message: a sanitizer build */
+#else
 #define T_TIMEOUT_MS 5000 /* longest wait for one message */
+#endif
 
 typedef struct t_broker {
     char dir[T_PATH_MAX];          /* scratch directory */
