@@ -71,10 +71,15 @@ set_property(TEST test_gateway_feed APPEND PROPERTY ENVIRONMENT
              "OB_GATEWAY=$<TARGET_FILE:orderbus-gateway>")
 add_dependencies(test_gateway_feed orderbus-mp-double orderbus-gateway)
 
-# The gateway's REST API (issue 15): real broker and gateway, libcurl as the HTTP client.
+# The gateway's REST API (issue 15): real broker and gateway, libcurl as the HTTP client
+# (rest_http, which records every answer for the OpenAPI check when OB_REST_RECORD is set).
+add_library(ob_rest_http STATIC ${CMAKE_CURRENT_SOURCE_DIR}/integration/rest_http.c)
+target_include_directories(ob_rest_http PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/integration)
+target_link_libraries(ob_rest_http PUBLIC ob_flags PkgConfig::CURL PkgConfig::JANSSON
+                      PkgConfig::CMOCKA)
 ob_cmocka_test(test_gateway_rest TIMEOUT 180
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_gateway_rest.c
-  LIBS ob_broker_proc ob_gw_proc ob_common PkgConfig::CURL PkgConfig::JANSSON)
+  LIBS ob_broker_proc ob_gw_proc ob_rest_http ob_common PkgConfig::CURL PkgConfig::JANSSON)
 set_property(TEST test_gateway_rest APPEND PROPERTY ENVIRONMENT
              "OB_GATEWAY=$<TARGET_FILE:orderbus-gateway>")
 target_compile_definitions(test_gateway_rest PRIVATE OB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")

@@ -24,12 +24,12 @@
 #include "broker_proc.h"
 #include "gw_proc.h"
 #include "orderbus/orderbus.h"
+#include "rest_http.h"
 #include "token.h"
 
 #define S_TOPIC "orders.eu" /* the topic the test publishes to */
 #define S_OMS 7             /* the OMS of the command test */
 #define S_BODY_MAX 4096     /* the gateway's rest_body_max here */
-#define S_HTTP_MS 10000     /* one HTTP request */
 #define S_RECOVER_MS 20000  /* the gateway publishes again after a broker restart */
 #define S_RELOAD_MS 10000   /* a SIGHUP takes effect */
 #define S_PATH 1024         /* a path */
@@ -48,15 +48,6 @@ typedef struct s_site {
     char other[OB_TOKEN_TEXT];        /* a token in no file */
     ob_client_t *client;              /* a direct broker client */
 } s_site_t;
-
-/* An HTTP answer. */
-typedef struct s_answer {
-    long status;      /* HTTP status, 0 if none */
-    char *text;       /* the body, NUL-terminated, owned */
-    size_t len;       /* its bytes */
-    json_t *json;     /* the body parsed, or NULL */
-    long retry_after; /* Retry-After, or 0 */
-} s_answer_t;
 
 static void
 s_write(const char *path, const char *text)
@@ -144,101 +135,33 @@ s_site_destroy(s_site_t **s_p)
     *s_p = NULL;
 }
 
-static size_t
-s_append(char *data, size_t size, size_t n, void *arg)
-{
-    s_answer_t *a = arg;
-    size_t len = size * n;
-    char *text = realloc(a->text, a->len + len + 1);
-    if (!text)
-        return 0;
-    memcpy(text + a->len, data, len);
-    a->text = text;
-    a->len += len;
-    a->text[a->len] = '\0';
-    return len;
-}
-
-static size_t
-s_header(char *data, size_t size, size_t n, void *arg)
-{
-    s_answer_t *a = arg;
-    size_t len = size * n;
-    if (len > 12 && !strncasecmp(data, "Retry-After:", 12))
-        a->retry_after = strtol(data + 12, NULL, 10);
-    return len;
-}
-
-static void
-s_answer_free(s_answer_t *a)
-{
-    free(a->text);
-    json_decref(a->json);
-    memset(a, 0, sizeof *a);
-}
-
 /* Sends method path with token (NULL: no Authorization), content_type (NULL: none) and
    body (len bytes; NULL for none) into *a (freed first). Returns a->status. */
 static long
 s_http(const s_site_t *s, const char *method, const char *path, const char *token,
-       const char *content_type, const char *body, size_t len, s_answer_t *a)
+       const char *content_type, const char *body, size_t len, rest_answer_t *a)
 {
-    s_answer_free(a);
-    char url[S_PATH], auth[128], type[128];
-    snprintf(url, sizeof url, "%s%s", s->gw_url, path);
-    struct curl_slist *headers = NULL;
-    if (token) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-        headers = curl_slist_append(headers, auth);
-    }
-    snprintf(type, sizeof type, "Content-Type: %s", content_type ? content_type : "");
-    headers = curl_slist_append(headers, content_type ? type : "Content-Type:");
-    CURL *c = curl_easy_init();
-    assert_non_null(c);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)S_HTTP_MS);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, s_append);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, s_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, a);
-    if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
-    }
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->status);
-    curl_easy_cleanup(c);
-    curl_slist_free_all(headers);
-    if (a->text)
-        a->json = json_loads(a->text, 0, NULL);
-    return a->status;
+    rest_request_t req = {.method = method,
+                          .path = path,
+                          .token = token,
+                          .content_type = content_type,
+                          .body = body,
+                          .len = len};
+    return rest_http(s->gw_url, &req, a);
 }
 
 /* POSTs JSON text to path with the site's token. */
 static long
-s_post(const s_site_t *s, const char *path, const char *text, s_answer_t *a)
+s_post(const s_site_t *s, const char *path, const char *text, rest_answer_t *a)
 {
     return s_http(s, "POST", path, s->token, S_CONTENT_JSON, text, strlen(text), a);
 }
 
 /* GETs path with the site's token. */
 static long
-s_get(const s_site_t *s, const char *path, s_answer_t *a)
+s_get(const s_site_t *s, const char *path, rest_answer_t *a)
 {
     return s_http(s, "GET", path, s->token, NULL, NULL, 0, a);
-}
-
-/* The error code of an error answer (borrowed from a). */
-static const char *
-s_code(const s_answer_t *a)
-{
-    const char *code =
-        json_string_value(json_object_get(json_object_get(a->json, "error"), "code"));
-    assert_non_null(code);
-    return code;
 }
 
 static uint64_t
@@ -270,7 +193,7 @@ test_publish(void **state)
 {
     (void)state;
     s_site_t *s = s_site_new("gw-rest-publish", 1);
-    s_answer_t a = {0};
+    rest_answer_t a = {0};
     const char *path = "/v1/topics/" S_TOPIC "/events";
     assert_int_equal(s_post(s, path, "{\"type\": \"order.created\", \"data\": {\"n\": 1}}", &a),
                      200);
@@ -311,7 +234,7 @@ test_publish(void **state)
                         "n-2");
     assert_int_equal(s_int(json_array_get(results, 1), "seq"), 6);
     assert_int_equal(s_last_seq(s, S_TOPIC), 6);
-    s_answer_free(&a);
+    rest_answer_free(&a);
     s_site_destroy(&s);
 }
 
@@ -321,7 +244,7 @@ test_openapi(void **state)
 {
     (void)state;
     s_site_t *s = s_site_new("gw-rest-openapi", 1);
-    s_answer_t a = {0};
+    rest_answer_t a = {0};
     assert_int_equal(s_get(s, "/v1/openapi.json", &a), 200);
     FILE *f = fopen(OB_SOURCE_DIR "/gateway/openapi.json", "rb");
     assert_non_null(f);
@@ -337,7 +260,7 @@ test_openapi(void **state)
     json_decref(doc);
     assert_int_equal(s_http(s, "POST", "/v1/openapi.json", s->token, S_CONTENT_JSON, "{}", 2, &a),
                      405);
-    s_answer_free(&a);
+    rest_answer_free(&a);
     s_site_destroy(&s);
 }
 
@@ -347,7 +270,7 @@ test_read(void **state)
 {
     (void)state;
     s_site_t *s = s_site_new("gw-rest-read", 1);
-    s_answer_t a = {0};
+    rest_answer_t a = {0};
     char body[128], path[256];
     for (int i = 1; i <= 5; i++) {
         snprintf(body, sizeof body, "{\"id\": \"r-%d\", \"type\": \"t\", \"data\": {\"i\": %d}}", i,
@@ -376,12 +299,12 @@ test_read(void **state)
     assert_int_equal(s_int(json_array_get(events, 0), "seq"), 4);
 
     assert_int_equal(s_get(s, "/v1/topics/" S_TOPIC "/events/6", &a), 404);
-    assert_string_equal(s_code(&a), "not_found");
+    assert_string_equal(rest_error_code(&a), "not_found");
     assert_int_equal(s_get(s, "/v1/topics/orders.none/events", &a), 404);
     assert_int_equal(s_get(s, "/v1/topics/" S_TOPIC "/events?limit=0", &a), 400);
     assert_int_equal(s_get(s, "/v1/topics/" S_TOPIC "/events?from_time=yesterday", &a), 400);
     assert_int_equal(s_get(s, "/v1/topics/" S_TOPIC "/events/x", &a), 400);
-    s_answer_free(&a);
+    rest_answer_free(&a);
     s_site_destroy(&s);
 }
 
@@ -395,7 +318,7 @@ test_command(void **state)
     const char *patterns[] = {"mp.7"};
     ob_sub_options_t opts = {.patterns = patterns, .pattern_count = 1, .start = OB_START_EARLIEST};
     assert_int_equal(ob_client_subscribe(s->client, NULL, &opts, NULL, NULL), 0);
-    s_answer_t a = {0};
+    rest_answer_t a = {0};
     const char *cmd = "{\"id\": \"jira-4711-1\", \"command\": \"update_project_item\", "
                       "\"project_id\": 12, \"project_item_id\": 3, \"status\": {\"value\": "
                       "\"Ready to use\", \"type\": \"ready\"}}";
@@ -407,7 +330,7 @@ test_command(void **state)
     assert_true(json_is_true(json_object_get(a.json, "dup")));
 
     ob_delivery_t *d = NULL;
-    assert_int_equal(ob_client_receive(s->client, S_HTTP_MS, &d), 0);
+    assert_int_equal(ob_client_receive(s->client, REST_HTTP_MS, &d), 0);
     ob_event_t *ev = NULL;
     assert_int_equal(ob_delivery_decode(d, &ev), 0);
     assert_string_equal(ev->topic, "mp.7");
@@ -425,7 +348,7 @@ test_command(void **state)
     assert_int_equal(s_post(s, "/v1/oms/7/commands?wait_ms=1000", cmd, &a), 400);
     assert_int_equal(s_last_seq(s, "mp.7"), 1);
     assert_int_equal(s_last_seq(s, "mp.8"), 0);
-    s_answer_free(&a);
+    rest_answer_free(&a);
     s_site_destroy(&s);
 }
 
@@ -435,22 +358,22 @@ test_refusals(void **state)
 {
     (void)state;
     s_site_t *s = s_site_new("gw-rest-refusals", 1);
-    s_answer_t a = {0};
+    rest_answer_t a = {0};
     const char *path = "/v1/topics/" S_TOPIC "/events";
     const char *ev = "{\"type\": \"t\"}";
     size_t n = strlen(ev);
     assert_int_equal(s_http(s, "POST", path, NULL, S_CONTENT_JSON, ev, n, &a), 401);
-    assert_string_equal(s_code(&a), "unauthorized");
+    assert_string_equal(rest_error_code(&a), "unauthorized");
     assert_int_equal(s_http(s, "POST", path, s->other, S_CONTENT_JSON, ev, n, &a), 401);
     assert_int_equal(s_http(s, "POST", path, "obt_short", S_CONTENT_JSON, ev, n, &a), 401);
     assert_int_equal(s_http(s, "GET", path, s->other, NULL, NULL, 0, &a), 401);
     assert_int_equal(s_post(s, "/v1/topics/billing.eu/events", ev, &a), 403);
-    assert_string_equal(s_code(&a), "forbidden");
+    assert_string_equal(rest_error_code(&a), "forbidden");
     assert_int_equal(s_post(s, "/v1/topics/dlq.orders/events", ev, &a), 403);
     assert_int_equal(s_post(s, "/v1/topics/billing.eu/batch", "[]", &a), 403);
     assert_int_equal(s_get(s, "/v1/topics/billing.eu/events", &a), 403);
     assert_int_equal(s_post(s, path, "{\"type\": ", &a), 400);
-    assert_string_equal(s_code(&a), "malformed");
+    assert_string_equal(rest_error_code(&a), "malformed");
     assert_int_equal(s_post(s, path, "{\"type\": \"t\", \"colour\": 1}", &a), 400);
     assert_int_equal(s_post(s, "/v1/topics/" S_TOPIC "/batch", "[{\"type\": \"t\"}, 1]", &a), 400);
     assert_int_equal(s_post(s, "/v1/topics/Bad..topic/events", ev, &a), 400);
@@ -463,10 +386,10 @@ test_refusals(void **state)
     memcpy(big + S_BODY_MAX + 1 - strlen(tail), tail, strlen(tail));
     big[S_BODY_MAX + 1] = '\0';
     assert_int_equal(s_post(s, path, big, &a), 413);
-    assert_string_equal(s_code(&a), "too_large");
+    assert_string_equal(rest_error_code(&a), "too_large");
     free(big);
     assert_int_equal(s_http(s, "POST", path, s->token, "text/plain", ev, n, &a), 415);
-    assert_string_equal(s_code(&a), "unsupported_media_type");
+    assert_string_equal(rest_error_code(&a), "unsupported_media_type");
     assert_int_equal(s_http(s, "POST", path, s->token, NULL, ev, n, &a), 415);
     assert_int_equal(s_http(s, "POST", path, s->token, S_CONTENT_NDJSON, ev, n, &a), 415);
     assert_int_equal(s_http(s, "DELETE", path, s->token, NULL, NULL, 0, &a), 405);
@@ -474,7 +397,7 @@ test_refusals(void **state)
     assert_int_equal(s_http(s, "GET", "/v1/openapi.json", NULL, NULL, NULL, 0, &a), 401);
     assert_int_equal(s_last_seq(s, S_TOPIC), 0);
     assert_int_equal(s_last_seq(s, "billing.eu"), 0);
-    s_answer_free(&a);
+    rest_answer_free(&a);
     s_site_destroy(&s);
 }
 
@@ -484,13 +407,13 @@ test_off(void **state)
 {
     (void)state;
     s_site_t *s = s_site_new("gw-rest-off", 0);
-    s_answer_t a = {0};
+    rest_answer_t a = {0};
     assert_int_equal(s_post(s, "/v1/topics/" S_TOPIC "/events", "{\"type\": \"t\"}", &a), 404);
-    assert_string_equal(s_code(&a), "not_found");
+    assert_string_equal(rest_error_code(&a), "not_found");
     assert_non_null(strstr(a.text, "tokens_file"));
     assert_int_equal(s_http(s, "GET", "/healthz", NULL, NULL, NULL, 0, &a), 200);
     assert_int_equal(s_last_seq(s, S_TOPIC), 0);
-    s_answer_free(&a);
+    rest_answer_free(&a);
     s_site_destroy(&s);
 }
 
@@ -501,13 +424,13 @@ test_broker_down(void **state)
 {
     (void)state;
     s_site_t *s = s_site_new("gw-rest-down", 1);
-    s_answer_t a = {0};
+    rest_answer_t a = {0};
     const char *path = "/v1/topics/" S_TOPIC "/events";
     assert_int_equal(s_post(s, path, "{\"id\": \"d-1\", \"type\": \"t\"}", &a), 200);
     broker_proc_stop(s->broker_pid, SIGKILL);
     s->broker_pid = -1;
     assert_int_equal(s_post(s, path, "{\"id\": \"d-2\", \"type\": \"t\"}", &a), 503);
-    assert_string_equal(s_code(&a), "unavailable");
+    assert_string_equal(rest_error_code(&a), "unavailable");
     assert_int_equal(s_get(s, "/v1/topics/" S_TOPIC "/events/1", &a), 503);
     assert_int_equal(s_http(s, "GET", "/healthz", NULL, NULL, NULL, 0, &a), 200);
     /* Refusals need no broker. */
@@ -527,7 +450,7 @@ test_broker_down(void **state)
     assert_int_equal(s_get(s, "/v1/topics/" S_TOPIC "/events/1", &a), 200);
     assert_string_equal(json_string_value(json_object_get(json_object_get(a.json, "event"), "id")),
                         "d-1");
-    s_answer_free(&a);
+    rest_answer_free(&a);
     s_site_destroy(&s);
 }
 
@@ -537,7 +460,7 @@ test_kill9(void **state)
 {
     (void)state;
     s_site_t *s = s_site_new("gw-rest-kill9", 1);
-    s_answer_t a = {0};
+    rest_answer_t a = {0};
     char body[128];
     uint64_t seqs[S_KILL9_EVENTS];
     for (int i = 0; i < S_KILL9_EVENTS; i++) {
@@ -558,7 +481,7 @@ test_kill9(void **state)
         assert_string_equal(json_string_value(json_object_get(json_object_get(one, "event"), "id")),
                             body);
     }
-    s_answer_free(&a);
+    rest_answer_free(&a);
     s_site_destroy(&s);
 }
 
@@ -569,7 +492,7 @@ test_rate(void **state)
 {
     (void)state;
     s_site_t *s = s_site_new_with("gw-rest-rate", 1, "    rest_rate = 1\n    rest_burst = 2\n");
-    s_answer_t a = {0};
+    rest_answer_t a = {0};
     const char *path = "/v1/topics/" S_TOPIC "/events";
     assert_int_equal(s_post(s, path, "{\"id\": \"q-1\", \"type\": \"t\"}", &a), 200);
     assert_int_equal(s_post(s, path, "{\"id\": \"q-2\", \"type\": \"t\"}", &a), 200);
@@ -580,14 +503,14 @@ test_rate(void **state)
     if (status == 200)
         status = s_post(s, path, "{\"id\": \"q-4\", \"type\": \"t\"}", &a);
     assert_int_equal(status, 429);
-    assert_string_equal(s_code(&a), "rate_limited");
+    assert_string_equal(rest_error_code(&a), "rate_limited");
     assert_true(a.retry_after >= 1);
     uint64_t stored = s_last_seq(s, S_TOPIC);
     assert_true(stored == 2 || stored == 3);
     /* Unauthenticated requests do not use up the client's bucket, nor are they limited by
        it: they are refused before it is looked at. */
     assert_int_equal(s_http(s, "GET", path, s->other, NULL, NULL, 0, &a), 401);
-    s_answer_free(&a);
+    rest_answer_free(&a);
     s_site_destroy(&s);
 }
 
@@ -597,7 +520,7 @@ test_reload(void **state)
 {
     (void)state;
     s_site_t *s = s_site_new("gw-rest-reload", 1);
-    s_answer_t a = {0};
+    rest_answer_t a = {0};
     const char *path = "/v1/topics/" S_TOPIC "/events";
     assert_int_equal(s_get(s, path, &a), 404); /* no such topic yet: but let in */
     assert_int_equal(s_http(s, "GET", path, s->other, NULL, NULL, 0, &a), 401);
@@ -624,7 +547,7 @@ test_reload(void **state)
     }
     assert_true(refused);
     assert_int_equal(s_http(s, "GET", path, s->other, NULL, NULL, 0, &a), 404);
-    s_answer_free(&a);
+    rest_answer_free(&a);
     s_site_destroy(&s);
 }
 
