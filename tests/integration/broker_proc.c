@@ -170,9 +170,10 @@ broker_proc_stop(pid_t pid, int sig)
     int status;
     if (pid <= 0 || kill(pid, sig) != 0)
         return -1;
-    if (waitpid(pid, &status, 0) != pid)
-        return -1;
-    return status;
+    pid_t got;
+    while ((got = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+        ; /* a signal to this process (czmq's handlers do not restart) is not its end */
+    return got == pid ? status : -1;
 }
 
 char *

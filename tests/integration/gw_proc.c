@@ -2,6 +2,7 @@
 #include "gw_proc.h"
 
 #include <czmq.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,5 +67,8 @@ gw_proc_stop(pid_t pid, int sig)
     if (pid <= 0 || kill(pid, sig))
         return -1;
     int status = 0;
-    return waitpid(pid, &status, 0) == pid ? status : -1;
+    pid_t got;
+    while ((got = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+        ; /* a signal to this process (czmq's handlers do not restart) is not its end */
+    return got == pid ? status : -1;
 }
