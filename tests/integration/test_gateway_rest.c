@@ -4,7 +4,9 @@
     tokens file is written here from tokens made with common/token.h. A direct liborderbus
     client checks what reached the broker (FETCH of the topic, a subscriber of mp.<id>), so
     that "changes nothing" is a fact about the store. Every wait is on an answer, a
-    delivery or a process, with a deadline; none is a sleep. */
+    delivery or a process, with a deadline; none is a sleep. Under CTest every answer is also
+    recorded (rest_http, OB_REST_RECORD) and validated against gateway/openapi.json by
+    gw_openapi_answers (rest_record.cmake). */
 #include <curl/curl.h>
 #include <czmq.h>
 #include <jansson.h>
@@ -364,6 +366,8 @@ test_refusals(void **state)
     size_t n = strlen(ev);
     assert_int_equal(s_http(s, "POST", path, NULL, S_CONTENT_JSON, ev, n, &a), 401);
     assert_string_equal(rest_error_code(&a), "unauthorized");
+    assert_string_equal(json_string_value(json_object_get(a.headers, "www-authenticate")),
+                        "Bearer realm=\"orderbus-gateway\"");
     assert_int_equal(s_http(s, "POST", path, s->other, S_CONTENT_JSON, ev, n, &a), 401);
     assert_int_equal(s_http(s, "POST", path, "obt_short", S_CONTENT_JSON, ev, n, &a), 401);
     assert_int_equal(s_http(s, "GET", path, s->other, NULL, NULL, 0, &a), 401);
