@@ -46,13 +46,14 @@ expect 8 "Content-Type text/html is not documented for response 200"
 expect 9 "the body is not JSON"
 expect 10 "status 405 is not documented for GET (no path of the document)"
 expect 13 "not a record: no status, content_type, headers, body"
+expect 14 "the body is not JSON (NaN is not JSON)"
 for line in 1 11 12; do
     if grep -qF -- "$bad:$line: " "$dir/err"; then
         fail "line $line is right, yet named"
     fi
 done
 # one failure for each line above, two for line 3: no other
-grep -qF ": 11 failures" "$dir/err" || fail "not 11 failures"
+grep -qF ": 12 failures" "$dir/err" || fail "not 12 failures"
 
 run "$dir/missing.jsonl"
 if [ "$rc" -ne 1 ] || ! grep -qF "cannot read the record file" "$dir/err"; then
