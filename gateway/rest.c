@@ -28,6 +28,8 @@
 #define S_COMMANDS "/commands"
 #define S_MP_PREFIX "mp."
 #define S_REALM "Bearer realm=\"orderbus-gateway\""
+#define S_ALLOW_GET "GET"
+#define S_ALLOW_POST "POST"
 #define S_CLIENT_NAME "orderbus-gateway-rest"
 
 typedef enum s_kind {
@@ -87,18 +89,17 @@ struct ob_rest {
 /* ---------------------------------------------------------------------------------------- */
 /* Answers */
 
-/* Queues a JSON answer (body: owned, freed here; NULL: no memory). */
-static enum MHD_Result
-s_queue(ob_rest_t *self, struct MHD_Connection *c, unsigned status, char *body,
-        uint32_t retry_after)
+/* A JSON answer's response (body: owned, freed here; NULL: no memory), or NULL. */
+static struct MHD_Response *
+s_response(unsigned status, char *body, uint32_t retry_after)
 {
     if (!body)
-        return MHD_NO;
+        return NULL;
     struct MHD_Response *r =
         MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
     if (!r) {
         free(body);
-        return MHD_NO;
+        return NULL;
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, S_JSON);
     if (status == MHD_HTTP_UNAUTHORIZED)
@@ -108,12 +109,29 @@ s_queue(ob_rest_t *self, struct MHD_Connection *c, unsigned status, char *body,
         snprintf(text, sizeof text, "%" PRIu32, retry_after);
         MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, text);
     }
+    return r;
+}
+
+/* Queues r (NULL: no memory; destroyed here) with status. */
+static enum MHD_Result
+s_send(ob_rest_t *self, struct MHD_Connection *c, unsigned status, struct MHD_Response *r)
+{
+    if (!r)
+        return MHD_NO;
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     char code[8];
     snprintf(code, sizeof code, "%u", status);
     ob_gw_stats_inc(self->stats->http, "rest", code);
     return ret;
+}
+
+/* Queues a JSON answer (body: owned, freed here; NULL: no memory). */
+static enum MHD_Result
+s_queue(ob_rest_t *self, struct MHD_Connection *c, unsigned status, char *body,
+        uint32_t retry_after)
+{
+    return s_send(self, c, status, s_response(status, body, retry_after));
 }
 
 /* Queues the error answer of rc with message (borrowed; NULL for the code's text). */
@@ -480,6 +498,7 @@ typedef struct s_route {
     char topic[OB_TOPIC_MAX + 1]; /* the topic, mp.<oms_id> for a command */
     uint64_t oms_id;              /* a command's OMS */
     const char *seq;              /* /events/{seq}: the seq text, in the url */
+    const char *allow;            /* the methods it takes, as a 405's Allow says them */
 } s_route_t;
 
 /* Routes path (after /v1/). Returns 0, OB_GW_ERR_NOT_FOUND, or OB_ERR_INVALID_TOPIC /
@@ -490,6 +509,7 @@ s_route(const char *path, s_route_t *route, char *errbuf, size_t errlen)
     memset(route, 0, sizeof *route);
     if (!strcmp(path, S_DOC_PATH)) {
         route->kind = S_DOC;
+        route->allow = S_ALLOW_GET;
         return 0;
     }
     if (!strncmp(path, S_OMS, strlen(S_OMS))) {
@@ -510,6 +530,7 @@ s_route(const char *path, s_route_t *route, char *errbuf, size_t errlen)
         snprintf(route->topic, sizeof route->topic, S_MP_PREFIX "%" PRIu64, route->oms_id);
         route->kind = S_PUBLISH;
         route->command = route->post = 1;
+        route->allow = S_ALLOW_POST;
         return 0;
     }
     if (strncmp(path, S_TOPICS, strlen(S_TOPICS)))
@@ -528,14 +549,28 @@ s_route(const char *path, s_route_t *route, char *errbuf, size_t errlen)
     if (!strcmp(slash, S_BATCH)) {
         route->kind = S_PUBLISH;
         route->batch = route->post = 1;
+        route->allow = S_ALLOW_POST;
     } else if (!strcmp(slash, S_EVENTS)) {
         route->kind = S_READ; /* or S_PUBLISH for POST */
+        route->allow = S_ALLOW_GET ", " S_ALLOW_POST;
     } else if (!strncmp(slash, S_EVENTS "/", strlen(S_EVENTS) + 1) &&
                !strchr(slash + strlen(S_EVENTS) + 1, '/')) {
         route->kind = S_EVENT;
         route->seq = slash + strlen(S_EVENTS) + 1;
+        route->allow = S_ALLOW_GET;
     } else
         return OB_GW_ERR_NOT_FOUND;
+    return 0;
+}
+
+/* 1 if method is one of allow's ("GET, POST"), else 0. */
+static int
+s_allowed(const char *allow, const char *method)
+{
+    size_t n = strlen(method);
+    for (const char *p = allow; n && (p = strstr(p, method)); p += n)
+        if ((p == allow || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0'))
+            return 1;
     return 0;
 }
 
@@ -672,9 +707,10 @@ ob_rest_serve(ob_rest_t *self, struct MHD_Connection *c, const char *url, const 
     int post = !strcmp(method, "POST");
     if (!route_rc && route.kind == S_READ && post)
         route.kind = S_PUBLISH;
-    if (!route_rc && ((!post && strcmp(method, "GET")) || post != (route.kind == S_PUBLISH))) {
+    const char *allow = route.allow ? route.allow : ""; /* "": a route that takes none */
+    if (!route_rc && !s_allowed(allow, method)) {
         route_rc = OB_GW_ERR_METHOD;
-        snprintf(errbuf, sizeof errbuf, "%s: use %s", method, post ? "GET" : "POST");
+        snprintf(errbuf, sizeof errbuf, "%s: use %s", method, allow);
     }
     char name[OB_GW_CLIENT_NAME_MAX + 1] = "";
     uint32_t retry_after = 0;
@@ -683,6 +719,13 @@ ob_rest_serve(ob_rest_t *self, struct MHD_Connection *c, const char *url, const 
     if (rc == OB_ERR_LIMIT)
         return s_queue(self, c, MHD_HTTP_TOO_MANY_REQUESTS, ob_rest_error_json(rc, autherr),
                        retry_after ? retry_after : 1);
+    if (rc == OB_GW_ERR_METHOD) { /* RFC 9110 15.5.6: a 405 lists the methods it takes */
+        struct MHD_Response *r =
+            s_response(MHD_HTTP_METHOD_NOT_ALLOWED, ob_rest_error_json(rc, errbuf), 0);
+        if (r)
+            MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+        return s_send(self, c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+    }
     if (rc)
         return s_error(self, c, rc, rc == route_rc ? errbuf : autherr);
 

@@ -1,6 +1,7 @@
 /*  rest_http: see rest_http.h. */
 #include "rest_http.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,8 +15,11 @@
 
 #define S_URL_MAX 2048  /* bytes of a URL */
 #define S_LINE_MAX 1024 /* bytes of a header line we send */
+#define S_NAME_MAX 128  /* bytes of a header name kept */
 #define S_TYPE_HEAD "Content-Type:"
-#define S_RETRY_HEAD "Retry-After:"
+#define S_TYPE_NAME "content-type"
+#define S_RETRY_NAME "retry-after"
+#define S_STATUS_HEAD "HTTP/"
 
 static size_t
 s_append(char *data, size_t size, size_t n, void *arg)
@@ -32,24 +36,45 @@ s_append(char *data, size_t size, size_t n, void *arg)
     return len;
 }
 
+/* One header line: Content-Type and Retry-After into their fields, every header into
+   a->headers (a status line, as of a 100 Continue before the answer, starts them again). */
 static size_t
 s_header(char *data, size_t size, size_t n, void *arg)
 {
     rest_answer_t *a = arg;
     size_t len = size * n;
-    size_t retry = strlen(S_RETRY_HEAD), type = strlen(S_TYPE_HEAD);
-    if (len > retry && !strncasecmp(data, S_RETRY_HEAD, retry))
-        a->retry_after = strtol(data + retry, NULL, 10);
-    else if (len > type && !strncasecmp(data, S_TYPE_HEAD, type)) {
-        const char *v = data + type;
-        size_t vlen = len - type;
-        while (vlen && (*v == ' ' || *v == '\t'))
-            v++, vlen--;
-        while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n'))
-            vlen--;
-        snprintf(a->content_type, sizeof a->content_type, "%.*s", (int)vlen, v);
+    while (len && (data[len - 1] == '\r' || data[len - 1] == '\n'))
+        len--;
+    if (len >= strlen(S_STATUS_HEAD) && !strncmp(data, S_STATUS_HEAD, strlen(S_STATUS_HEAD))) {
+        json_decref(a->headers);
+        a->headers = NULL;
+        a->content_type[0] = '\0';
+        a->retry_after = 0;
+        return size * n;
     }
-    return len;
+    const char *colon = memchr(data, ':', len);
+    if (!colon || colon == data)
+        return size * n;
+    char name[S_NAME_MAX];
+    size_t name_len = (size_t)(colon - data);
+    if (name_len >= sizeof name)
+        return size * n;
+    for (size_t i = 0; i < name_len; i++)
+        name[i] = (char)tolower((unsigned char)data[i]);
+    name[name_len] = '\0';
+    const char *v = colon + 1;
+    size_t vlen = len - name_len - 1;
+    while (vlen && (*v == ' ' || *v == '\t'))
+        v++, vlen--;
+    if (!strcmp(name, S_TYPE_NAME))
+        snprintf(a->content_type, sizeof a->content_type, "%.*s", (int)vlen, v);
+    else if (!strcmp(name, S_RETRY_NAME))
+        a->retry_after = strtol(v, NULL, 10);
+    if (!a->headers)
+        a->headers = json_object();
+    assert_non_null(a->headers);
+    assert_int_equal(json_object_set_new(a->headers, name, json_stringn(v, vlen)), 0);
+    return size * n;
 }
 
 /* Appends the exchange to the file OB_REST_RECORD names, if any. */
@@ -59,9 +84,11 @@ s_record(const rest_request_t *req, const rest_answer_t *a)
     const char *file = getenv("OB_REST_RECORD");
     if (!file || !*file || !a->status)
         return;
-    json_t *line = json_pack("{s:s, s:s, s:i, s:s, s:s%}", "method", req->method, "path", req->path,
-                             "status", (json_int_t)a->status, "content_type", a->content_type,
-                             "body", a->text ? a->text : "", a->len);
+    json_t *line =
+        json_pack("{s:s, s:s, s:I, s:s, s:o, s:s%}", "method", req->method, "path", req->path,
+                  "status", (json_int_t)a->status, "content_type", a->content_type, "headers",
+                  a->headers ? json_incref(a->headers) : json_object(), "body",
+                  a->text ? a->text : "", a->len);
     assert_non_null(line);
     char *text = json_dumps(line, JSON_COMPACT);
     json_decref(line);
@@ -118,6 +145,7 @@ rest_answer_free(rest_answer_t *a)
 {
     free(a->text);
     json_decref(a->json);
+    json_decref(a->headers);
     memset(a, 0, sizeof *a);
 }
 

@@ -1,9 +1,10 @@
 /*  rest_http: the HTTP client of the gateway's REST tests (libcurl easy, one request per
     call, with a deadline). Every answer it receives is also appended, when the environment
     variable OB_REST_RECORD names a file, as one JSON line {"method", "path", "status",
-    "content_type", "body"} (body: the text as received), so that a check outside the test
-    can validate each answer against gateway/openapi.json. Uses cmocka's asserts: for tests
-    only. */
+    "content_type", "headers", "body"} (headers: each name in lower case to its value; body:
+    the text as received), so that tests/integration/openapi_check.py can validate each answer
+    against gateway/openapi.json (CTest gw_openapi_answers, tests/integration/rest_record.cmake).
+    Uses cmocka's asserts: for tests only. */
 #ifndef OB_REST_HTTP_H
 #define OB_REST_HTTP_H
 
@@ -21,6 +22,7 @@ typedef struct rest_answer {
     json_t *json;                          /* the body parsed, or NULL */
     long retry_after;                      /* Retry-After, or 0 */
     char content_type[REST_HTTP_TYPE_MAX]; /* Content-Type, "" if none */
+    json_t *headers;                       /* every header: lower-case name -> value, or NULL */
 } rest_answer_t;
 
 /* A request: what rest_http sends. Fields left 0 or NULL are not sent. */

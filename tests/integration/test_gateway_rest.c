@@ -4,7 +4,9 @@
     tokens file is written here from tokens made with common/token.h. A direct liborderbus
     client checks what reached the broker (FETCH of the topic, a subscriber of mp.<id>), so
     that "changes nothing" is a fact about the store. Every wait is on an answer, a
-    delivery or a process, with a deadline; none is a sleep. */
+    delivery or a process, with a deadline; none is a sleep. Under CTest every answer is also
+    recorded (rest_http, OB_REST_RECORD) and validated against gateway/openapi.json by
+    gw_openapi_answers (rest_record.cmake). */
 #include <curl/curl.h>
 #include <czmq.h>
 #include <jansson.h>
@@ -260,6 +262,7 @@ test_openapi(void **state)
     json_decref(doc);
     assert_int_equal(s_http(s, "POST", "/v1/openapi.json", s->token, S_CONTENT_JSON, "{}", 2, &a),
                      405);
+    assert_string_equal(json_string_value(json_object_get(a.headers, "allow")), "GET");
     rest_answer_free(&a);
     s_site_destroy(&s);
 }
@@ -364,6 +367,8 @@ test_refusals(void **state)
     size_t n = strlen(ev);
     assert_int_equal(s_http(s, "POST", path, NULL, S_CONTENT_JSON, ev, n, &a), 401);
     assert_string_equal(rest_error_code(&a), "unauthorized");
+    assert_string_equal(json_string_value(json_object_get(a.headers, "www-authenticate")),
+                        "Bearer realm=\"orderbus-gateway\"");
     assert_int_equal(s_http(s, "POST", path, s->other, S_CONTENT_JSON, ev, n, &a), 401);
     assert_int_equal(s_http(s, "POST", path, "obt_short", S_CONTENT_JSON, ev, n, &a), 401);
     assert_int_equal(s_http(s, "GET", path, s->other, NULL, NULL, 0, &a), 401);
@@ -393,6 +398,14 @@ test_refusals(void **state)
     assert_int_equal(s_http(s, "POST", path, s->token, NULL, ev, n, &a), 415);
     assert_int_equal(s_http(s, "POST", path, s->token, S_CONTENT_NDJSON, ev, n, &a), 415);
     assert_int_equal(s_http(s, "DELETE", path, s->token, NULL, NULL, 0, &a), 405);
+    assert_string_equal(rest_error_code(&a), "method_not_allowed");
+    assert_string_equal(json_string_value(json_object_get(a.headers, "allow")), "GET, POST");
+    assert_int_equal(s_http(s, "GET", "/v1/topics/" S_TOPIC "/batch", s->token, NULL, NULL, 0, &a),
+                     405);
+    assert_string_equal(json_string_value(json_object_get(a.headers, "allow")), "POST");
+    assert_int_equal(
+        s_http(s, "PUT", "/v1/topics/" S_TOPIC "/events/1", s->token, NULL, NULL, 0, &a), 405);
+    assert_string_equal(json_string_value(json_object_get(a.headers, "allow")), "GET");
     assert_int_equal(s_get(s, "/v1/nothing", &a), 404);
     assert_int_equal(s_http(s, "GET", "/v1/openapi.json", NULL, NULL, NULL, 0, &a), 401);
     assert_int_equal(s_last_seq(s, S_TOPIC), 0);

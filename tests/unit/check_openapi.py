@@ -140,9 +140,11 @@ def main():
         for method, op in item.items():
             if isinstance(op, dict) and "responses" in op:
                 documented |= set(op["responses"])
+    # what a path of no template, or a method its path lacks, is answered (405)
+    for key in ("x-orderbus-no-path", "x-orderbus-no-method"):
+        documented |= set(doc.get(key, {}))
     for status in sorted(statuses - documented):
-        if status != "405":  # answered for any route with a method it lacks
-            fail("status %s of rest_parse.c is answered by no route" % status)
+        fail("status %s of rest_parse.c is answered by no route" % status)
 
     try:
         import jsonschema
