@@ -880,12 +880,22 @@ test_open_errors(void **state)
     ob_store_close(&store);
 }
 
+/* The wall clock in µs, as the store reads it (time() reads a coarser clock that can lag it
+   across a second's boundary). */
+static uint64_t
+s_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 static void
 test_get_time_and_topic_id(void **state)
 {
     t_fixture_t *fx = *state;
     ob_store_item_t items[4];
-    uint64_t before = (uint64_t)time(NULL) * 1000000u;
+    uint64_t before = s_now_us();
     s_item(&items[0], "oms.a", "e1", "explicit time");
     items[0].time_us = 12345;
     s_item(&items[1], "oms.b", "e1", "now");
@@ -894,7 +904,7 @@ test_get_time_and_topic_id(void **state)
     for (int i = 0; i < 4; i++)
         items[i].topic_id = 777; /* outputs must be overwritten */
     assert_int_equal(ob_store_append(fx->store, items, 4), 0);
-    uint64_t after = ((uint64_t)time(NULL) + 1) * 1000000u;
+    uint64_t after = s_now_us();
     uint32_t a = items[0].topic_id, b = items[1].topic_id;
     assert_true(a != 0 && b != 0 && a != b && a != 777 && b != 777);
     assert_int_equal(items[2].dup, 1);
