@@ -65,20 +65,21 @@ typedef struct s_pending {
 } s_pending_t;
 
 struct ob_rest {
-    const ob_gw_config_t *cfg;  /* borrowed */
-    ob_gw_stats_t *stats;       /* borrowed */
-    int on;                     /* 1: a tokens file (fixed at start; read without the lock) */
-    pthread_mutex_t lock;       /* guards everything below but the thread's own */
-    pthread_cond_t wake;        /* a job queued, or stop */
-    ob_tokens_t *tokens;        /* the table, or NULL: REST off */
-    ob_rate_limit_t *rate;      /* per client */
-    ob_rest_job_t *head;        /* jobs queued for the thread */
-    ob_rest_job_t *tail;        /* ... the last */
-    int stop;                   /* 1: the thread ends; no new jobs */
-    int ready;                  /* 0 while the thread starts, 1 with its client, -1 without */
-    int started;                /* 1: thread runs (joinable) */
-    pthread_t thread;           /* the REST thread */
-    ob_rest_streams_t *streams; /* the stream thread (rest_stream.h) */
+    const ob_gw_config_t *cfg; /* borrowed */
+    ob_gw_stats_t *stats;      /* borrowed */
+    int on;                    /* 1: a tokens file (fixed at start; read without the lock) */
+    pthread_mutex_t lock;      /* guards everything below but the thread's own */
+    pthread_cond_t wake;       /* a job queued, or stop */
+    ob_tokens_t *tokens;       /* the table, or NULL: REST off */
+    ob_rate_limit_t *rate;     /* per client */
+    ob_rest_job_t *head;       /* jobs queued for the thread */
+    ob_rest_job_t *tail;       /* ... the last */
+    int stop;                  /* 1: the thread ends; no new jobs */
+    int ready;                 /* 0 while the thread starts, 1 with its client, -1 without */
+    int started;               /* 1: thread runs (joinable) */
+    pthread_t thread;          /* the REST thread */
+    /* the stream thread (rest_stream.h) */
+    ob_rest_streams_t *streams; /* its own lock; made and closed with the REST thread */
     /* the thread's own */
     ob_client_t *client;  /* its broker client */
     s_pending_t *pending; /* publishes in flight, in the order sent */
