@@ -24,7 +24,8 @@
     stream. Refusals: 400 for a Last-Event-ID that is not a decimal seq (0 allowed) or a
     from_seq that is not one >= 1, and for a start beyond the topic's last seq + 1; 429 with
     Retry-After over cfg->rest_streams_max streams of one client at once; 503 when the broker
-    does not answer while the stream opens.
+    does not answer while the stream opens. Rights are checked when a stream opens: a
+    SIGHUP that takes them away ends no stream already open.
 
     Broker down: an open stream stays open (keepalives go on) and continues from its next
     seq when the broker is back, with no gap; it ends (after a comment saying why) only if

@@ -463,6 +463,11 @@ test_broker_kill9(void **state)
     assert_int_equal(s_publish(s, 3, 10), 3);
     assert_int_equal(s_sse_wait(e, 3, S_WAIT_MS), 3);
     broker_proc_stop(s->broker_pid, SIGKILL);
+    /* Meanwhile a stream cannot open: 503 (where it would start is unknown). */
+    rest_answer_t a = {0};
+    assert_int_equal(s_get(s, S_STREAM, s->token, NULL, &a), 503);
+    assert_string_equal(rest_error_code(&a), "unavailable");
+    rest_answer_free(&a);
     s_broker_start(s);
     assert_int_equal(s_publish(s, 3, 10), 6);
     uint64_t seen[8] = {0};
