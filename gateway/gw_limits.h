@@ -123,6 +123,20 @@
 #define OB_GW_REST_PENDING_MIN 64   /* first size of its table of publishes in flight */
 #define OB_GW_AUTH_SCHEME "Bearer " /* Authorization: Bearer <token> */
 
+/* The REST streams (rest_stream) */
+#define OB_GW_STREAMS_DEFAULT 8 /* rest_streams_max: streams of one client at once */
+#define OB_GW_STREAMS_MAX OB_GW_HTTP_CONNECTIONS_MAX /* largest rest_streams_max */
+#define OB_GW_STREAM_BUFFER_MAX (256u * 1024)        /* bytes waiting for one stream's reader */
+#define OB_GW_STREAM_RESUME_BYTES (OB_GW_STREAM_BUFFER_MAX / 2) /* read for it at or below */
+#define OB_GW_STREAM_BLOCK 8192         /* bytes libmicrohttpd takes of a stream at once */
+#define OB_GW_STREAM_KEEPALIVE_MS 15000 /* a comment after this long with nothing written */
+#define OB_GW_STREAM_TICK_MS 500        /* the stream thread's longest wait (heartbeats) */
+#define OB_GW_STREAM_RETRY_MS 1000      /* after a read the broker did not answer */
+#define OB_GW_STREAM_STOP_MS 1000       /* a stop waits this long for streams to end cleanly */
+#define OB_GW_STREAM_RETRY_AFTER_S 5    /* Retry-After of a 429 over rest_streams_max */
+#define OB_GW_STREAM_TABLE_MIN 16       /* first size of the thread's tables */
+#define OB_GW_STREAM_DRAIN 64           /* bytes of its wake pipe read at once */
+
 /* Delivery handles (handle) */
 #define OB_GW_HANDLE_KEY_BYTES 32 /* the gateway's secret key of handle MACs */
 #define OB_GW_HANDLE_MAC_BYTES 16 /* BLAKE2b-128 keyed: a forgery succeeds with p = 2^-128 */

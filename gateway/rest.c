@@ -16,6 +16,7 @@
 #include "orderbus/event_json.h"
 #include "rate_limit.h"
 #include "rest_parse.h"
+#include "rest_stream.h"
 #include "tokens.h"
 
 #define S_JSON "application/json"
@@ -26,6 +27,7 @@
 #define S_EVENTS "/events"
 #define S_BATCH "/batch"
 #define S_COMMANDS "/commands"
+#define S_STREAM_PATH "/stream"
 #define S_MP_PREFIX "mp."
 #define S_REALM "Bearer realm=\"orderbus-gateway\""
 #define S_ALLOW_GET "GET"
@@ -37,6 +39,7 @@ typedef enum s_kind {
     S_READ,    /* a range of a topic */
     S_EVENT,   /* one stored event */
     S_DOC,     /* the OpenAPI document: answered in libmicrohttpd's thread */
+    S_STREAM,  /* a topic's events as Server-Sent Events (rest_stream.h) */
 } s_kind_t;
 
 struct ob_rest_job {
@@ -50,6 +53,7 @@ struct ob_rest_job {
     size_t confirmed;             /* confirms filled */
     int64_t deadline;             /* S_PUBLISH: monotonic ms when it is answered 503 */
     ob_rest_read_t read;          /* S_READ, S_EVENT (from_seq, limit 1) */
+    ob_rest_stream_t *stream;     /* S_STREAM: the stream, a reference */
     unsigned status;              /* the answer: HTTP status */
     char *body;                   /* ... and its JSON body, owned */
     ob_rest_job_t *next;          /* queue link */
@@ -76,6 +80,8 @@ struct ob_rest {
     int ready;                 /* 0 while the thread starts, 1 with its client, -1 without */
     int started;               /* 1: thread runs (joinable) */
     pthread_t thread;          /* the REST thread */
+    /* the stream thread (rest_stream.h) */
+    ob_rest_streams_t *streams; /* its own lock; made and closed with the REST thread */
     /* the thread's own */
     ob_client_t *client;  /* its broker client */
     s_pending_t *pending; /* publishes in flight, in the order sent */
@@ -172,6 +178,7 @@ ob_rest_job_destroy(ob_rest_job_t **job_p)
         return;
     ob_rest_job_t *job = *job_p;
     ob_rest_batch_destroy(&job->batch);
+    ob_rest_stream_release(&job->stream);
     free(job->confirms);
     free(job->body);
     free(job);
@@ -206,9 +213,8 @@ s_event_json(const uint8_t *frame, size_t len)
     return out;
 }
 
-/* {"seq", "time", "event"} of a fetched event, or NULL. */
-static json_t *
-s_stored_json(const ob_fetched_t *f)
+json_t *
+ob_rest_stored_json(const ob_fetched_t *f)
 {
     char time[OB_TIME_TEXT_MAX];
     json_t *event = s_event_json(f->event, f->event_len);
@@ -240,13 +246,13 @@ s_serve_read(ob_rest_t *self, ob_rest_job_t *job)
         if (range->count == 0 || range->events[0].seq != job->read.from_seq)
             s_job_error(job, OB_GW_ERR_NOT_FOUND, "no such event (never stored, or removed)");
         else
-            s_job_json(job, MHD_HTTP_OK, s_stored_json(&range->events[0]));
+            s_job_json(job, MHD_HTTP_OK, ob_rest_stored_json(&range->events[0]));
         ob_fetch_destroy(&range);
         return;
     }
     json_t *events = json_array();
     for (size_t i = 0; events && i < range->count; i++) {
-        json_t *one = s_stored_json(&range->events[i]);
+        json_t *one = ob_rest_stored_json(&range->events[i]);
         if (!one || json_array_append_new(events, one)) {
             json_decref(events);
             events = NULL;
@@ -553,6 +559,9 @@ s_route(const char *path, s_route_t *route, char *errbuf, size_t errlen)
     } else if (!strcmp(slash, S_EVENTS)) {
         route->kind = S_READ; /* or S_PUBLISH for POST */
         route->allow = S_ALLOW_GET ", " S_ALLOW_POST;
+    } else if (!strcmp(slash, S_STREAM_PATH)) {
+        route->kind = S_STREAM;
+        route->allow = S_ALLOW_GET;
     } else if (!strncmp(slash, S_EVENTS "/", strlen(S_EVENTS) + 1) &&
                !strchr(slash + strlen(S_EVENTS) + 1, '/')) {
         route->kind = S_EVENT;
@@ -640,6 +649,47 @@ s_doc(ob_rest_t *self, struct MHD_Connection *c, int body)
     return ret;
 }
 
+/* GET /v1/topics/{topic}/stream (body 1: it had a body, refused): opens the stream,
+   suspending c (rest_stream.h). */
+static enum MHD_Result
+s_stream_open(ob_rest_t *self, struct MHD_Connection *c, const s_route_t *route, const char *name,
+              int body, ob_rest_job_t **job_p)
+{
+    if (body)
+        return s_error(self, c, OB_ERR_MALFORMED, "a GET takes no body");
+    ob_rest_job_t *job = calloc(1, sizeof *job);
+    if (!job)
+        return MHD_NO;
+    job->kind = S_STREAM;
+    char errbuf[OB_GW_REST_ERR_MAX] = "";
+    uint32_t retry_after = 0;
+    int rc =
+        ob_rest_stream_open(self->streams, c, route->topic, name,
+                            MHD_lookup_connection_value(c, MHD_HEADER_KIND, OB_GW_LAST_EVENT_ID),
+                            MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "from_seq"),
+                            &job->stream, &retry_after, errbuf, sizeof errbuf);
+    if (rc) {
+        ob_rest_job_destroy(&job);
+        return s_queue(self, c, (unsigned)ob_rest_status(rc), ob_rest_error_json(rc, errbuf),
+                       retry_after);
+    }
+    *job_p = job;
+    return MHD_YES;
+}
+
+/* A stream's connection resumed: its 200 stream, or its refusal. */
+static enum MHD_Result
+s_stream_answer(ob_rest_t *self, struct MHD_Connection *c, ob_rest_job_t *job)
+{
+    char errbuf[OB_GW_REST_ERR_MAX] = "";
+    int rc = 0;
+    enum MHD_Result ret = ob_rest_stream_answer(job->stream, c, &rc, errbuf, sizeof errbuf);
+    if (rc)
+        return s_error(self, c, rc, errbuf);
+    ob_gw_stats_inc(self->stats->http, "rest", "200");
+    return ret;
+}
+
 /* Builds the job of a publish request from its body. Returns 0 or a refusal with a
    message. */
 static int
@@ -692,6 +742,8 @@ enum MHD_Result
 ob_rest_serve(ob_rest_t *self, struct MHD_Connection *c, const char *url, const char *method,
               const char *body, size_t len, int too_large, ob_rest_job_t **job_p)
 {
+    if (*job_p && (*job_p)->stream)
+        return s_stream_answer(self, c, *job_p);
     if (*job_p) { /* resumed: the answer is ready */
         ob_rest_job_t *job = *job_p;
         char *answer = job->body;
@@ -731,6 +783,8 @@ ob_rest_serve(ob_rest_t *self, struct MHD_Connection *c, const char *url, const 
 
     if (route.kind == S_DOC)
         return s_doc(self, c, len || too_large);
+    if (route.kind == S_STREAM)
+        return s_stream_open(self, c, &route, name, len || too_large, job_p);
     ob_rest_job_t *job = calloc(1, sizeof *job);
     if (!job)
         return MHD_NO;
@@ -802,7 +856,8 @@ ob_rest_new(const ob_gw_config_t *cfg, ob_gw_stats_t *stats, char *errbuf, size_
     if (!cfg->tokens_file[0])
         return self; /* REST off */
     self->on = 1;
-    if (s_load(cfg, &self->tokens, &self->rate, errbuf, errlen))
+    if (s_load(cfg, &self->tokens, &self->rate, errbuf, errlen) ||
+        !(self->streams = ob_rest_streams_new(cfg, errbuf, errlen)))
         goto fail;
     if (pthread_create(&self->thread, NULL, s_thread, self)) {
         snprintf(errbuf, errlen, "REST: cannot start its thread");
@@ -856,6 +911,7 @@ ob_rest_close(ob_rest_t *self)
     self->stop = 1;
     pthread_cond_signal(&self->wake);
     pthread_mutex_unlock(&self->lock);
+    ob_rest_streams_close(self->streams);
     if (self->started) {
         pthread_join(self->thread, NULL);
         self->started = 0;
@@ -869,6 +925,7 @@ ob_rest_destroy(ob_rest_t **self_p)
         return;
     ob_rest_t *self = *self_p;
     ob_rest_close(self);
+    ob_rest_streams_destroy(&self->streams);
     ob_client_destroy(&self->client);
     ob_tokens_destroy(&self->tokens);
     ob_rate_limit_destroy(&self->rate);

@@ -10,6 +10,9 @@
         POST /v1/oms/{oms_id}/commands     a command (COMMANDS.md) published on mp.<oms_id>:
                                            202 {"id", "topic", "seq", "dup"}; wait_ms (the
                                            outcome) is not served yet: 400
+        GET  /v1/topics/{topic}/stream     the topic's events as Server-Sent Events, from
+                                           Last-Event-ID or from_seq, else new ones only
+                                           (rest_stream.h)
         GET  /v1/openapi.json              the OpenAPI document (openapi.json, compiled in),
                                            to any client with a token
 
@@ -52,11 +55,13 @@
 #ifndef OB_GW_REST_H
 #define OB_GW_REST_H
 
+#include <jansson.h>
 #include <microhttpd.h>
 #include <stddef.h>
 
 #include "gw_config.h"
 #include "gw_stats.h"
+#include "orderbus/client.h"
 
 typedef struct ob_rest ob_rest_t;
 typedef struct ob_rest_job ob_rest_job_t;
@@ -82,6 +87,11 @@ int ob_rest_reload(ob_rest_t *self, char *errbuf, size_t errlen);
 enum MHD_Result ob_rest_serve(ob_rest_t *self, struct MHD_Connection *c, const char *url,
                               const char *method, const char *body, size_t len, int too_large,
                               ob_rest_job_t **job_p);
+
+/* Returns the JSON {"seq", "time", "event"} of a fetched event f (borrowed), as GET
+   /v1/topics/{topic}/events/{seq} answers it: a new reference the caller decrefs, or NULL
+   (no memory, an event that does not decode). */
+json_t *ob_rest_stored_json(const ob_fetched_t *f);
 
 /* Frees a job (the request completed); sets *job_p to NULL; accepts NULL. Only for a job
    whose connection was resumed, or none (libmicrohttpd's completion callback). */

@@ -84,3 +84,11 @@ set_property(TEST test_gateway_rest APPEND PROPERTY ENVIRONMENT
              "OB_GATEWAY=$<TARGET_FILE:orderbus-gateway>")
 target_compile_definitions(test_gateway_rest PRIVATE OB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 add_dependencies(test_gateway_rest orderbus-gateway)
+
+# The REST stream (Server-Sent Events): a broker and a gateway, a libcurl multi reader.
+ob_cmocka_test(test_gateway_stream TIMEOUT 180
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_gateway_stream.c
+  LIBS ob_broker_proc ob_gw_proc ob_rest_http ob_common PkgConfig::CURL PkgConfig::JANSSON)
+set_property(TEST test_gateway_stream APPEND PROPERTY ENVIRONMENT
+             "OB_GATEWAY=$<TARGET_FILE:orderbus-gateway>")
+add_dependencies(test_gateway_stream orderbus-gateway)
