@@ -55,6 +55,10 @@ static const ob_option_t s_options[] = {
      "with Retry-After."},
     {S_GATEWAY, "rest_burst", "--rest-burst", OB_OPTION_UINT, S_FIELD(rest_burst), 1,
      OB_GW_RATE_MAX, "REST requests one client may make at once after a pause."},
+    {S_GATEWAY, "rest_waits_max", "--rest-waits-max", OB_OPTION_UINT, S_FIELD(rest_waits_max), 1,
+     OB_GW_REST_WAITS_MAX,
+     "Long-polls (subscription fetches with wait_ms) one client may have waiting at\n"
+     "once; more are answered 429 with Retry-After."},
     {S_BROKER, "endpoint", "--broker", OB_OPTION_STRING, S_FIELD(endpoint), 0, 0,
      "The broker's ZeroMQ endpoint (tcp://HOST:PORT or ipc://PATH)."},
     {S_BROKER, "cert", "--cert", OB_OPTION_STRING, S_FIELD(cert), 0, 0,
@@ -142,6 +146,7 @@ ob_gw_config_defaults(ob_gw_config_t *cfg)
     cfg->rest_body_max = OB_GW_REST_BODY_DEFAULT;
     cfg->rest_rate = OB_GW_RATE_DEFAULT;
     cfg->rest_burst = OB_GW_BURST_DEFAULT;
+    cfg->rest_waits_max = OB_GW_REST_WAITS_DEFAULT;
     for (size_t i = 0; i < OB_GW_OMS_MAX; i++)
         s_oms_defaults(&cfg->oms[i]);
 }

@@ -123,6 +123,20 @@
 #define OB_GW_REST_PENDING_MIN 64   /* first size of its table of publishes in flight */
 #define OB_GW_AUTH_SCHEME "Bearer " /* Authorization: Bearer <token> */
 
+/* HTTP subscriptions (rest_subs) */
+#define OB_GW_REST_WAITS_DEFAULT 16  /* rest_waits_max: long-polls waiting at once per client */
+#define OB_GW_REST_WAITS_MAX 4096    /* largest rest_waits_max */
+#define OB_GW_WAITS_RETRY_S 1        /* Retry-After of a long-poll over rest_waits_max */
+#define OB_GW_SUBS_ATTACHED_MAX 4096 /* subscriptions the gateway is attached to at once */
+#define OB_GW_SUBS_IDLE_MIN_MS                                                                     \
+    1000 /* a subscription idle 2 x ack_wait_ms, at least this, is                                 \
+            detached */
+#define OB_GW_SUBS_POLL_MS                                                                         \
+    5                           /* the REST thread's wait on the broker while long-polls wait: the \
+                                   longest a new request waits behind it */
+#define OB_GW_SUBS_PAGE_MAX 100 /* subscriptions one GET /v1/subscriptions lists */
+#define OB_GW_HANDLE_KEY_FILE "rest-handles.key" /* in data_dir: the handle key, mode 0600 */
+
 /* Delivery handles (handle) */
 #define OB_GW_HANDLE_KEY_BYTES 32 /* the gateway's secret key of handle MACs */
 #define OB_GW_HANDLE_MAC_BYTES 16 /* BLAKE2b-128 keyed: a forgery succeeds with p = 2^-128 */

@@ -84,3 +84,13 @@ set_property(TEST test_gateway_rest APPEND PROPERTY ENVIRONMENT
              "OB_GATEWAY=$<TARGET_FILE:orderbus-gateway>")
 target_compile_definitions(test_gateway_rest PRIVATE OB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 add_dependencies(test_gateway_rest orderbus-gateway)
+
+# HTTP subscriptions (gateway/rest_subs.h): fetch, ack, nack, redelivery, dead letters,
+# resume after kill -9 of the gateway or the broker, refusals.
+ob_cmocka_test(test_gateway_subs TIMEOUT 240
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_gateway_subs.c
+  LIBS ob_broker_proc ob_gw_proc ob_rest_http ob_common PkgConfig::CURL PkgConfig::JANSSON
+       Threads::Threads)
+set_property(TEST test_gateway_subs APPEND PROPERTY ENVIRONMENT
+             "OB_GATEWAY=$<TARGET_FILE:orderbus-gateway>")
+add_dependencies(test_gateway_subs orderbus-gateway)
