@@ -32,8 +32,9 @@ static const ob_option_t s_options[] = {
      "serves: written to FILE.tmp and renamed. Unset: no file."},
     {S_GATEWAY, "data_dir", "--data-dir", OB_OPTION_STRING, S_FIELD(data_dir), 0, 0,
      "Directory of the gateway's LMDB environment: the feed cursors, the projects\n"
-     "announced on the bus and the upstream connectors' command records; created\n"
-     "with mode 0700. One gateway per directory."},
+     "announced on the bus, the upstream connectors' command records and the owners\n"
+     "of HTTP subscriptions (and the key of their handles, rest-handles.key);\n"
+     "created with mode 0700. One gateway per directory."},
     {S_GATEWAY, "max_connections", "--max-connections", OB_OPTION_UINT, S_FIELD(max_connections), 1,
      OB_GW_HTTP_CONNECTIONS_MAX, "Most HTTP connections at once; more are refused at accept."},
     {S_GATEWAY, "http_timeout", "--http-timeout", OB_OPTION_UINT, S_FIELD(http_timeout_s), 1,
