@@ -199,19 +199,15 @@ ob_gw_store_resize_lock(ob_gw_store_t *self)
 /* ---- HTTP subscription owners: from the REST thread, under the resize lock ---- */
 
 /* Begins a transaction (flags) under the resize lock taken for reading; on success the lock
-   stays taken until s_shared_end. Adopts a map another process grew. Returns an LMDB code. */
+   stays taken until s_shared_end. Returns an LMDB code. */
 static int
 s_shared_begin(ob_gw_store_t *self, unsigned flags, MDB_txn **ret_txn)
 {
-    for (;;) {
-        pthread_rwlock_rdlock(&self->resize);
-        int rc = mdb_txn_begin(self->env, NULL, flags, ret_txn);
-        if (!rc)
-            return 0;
+    pthread_rwlock_rdlock(&self->resize);
+    int rc = mdb_txn_begin(self->env, NULL, flags, ret_txn);
+    if (rc)
         pthread_rwlock_unlock(&self->resize);
-        if (rc != MDB_MAP_RESIZED || (rc = ob_mdb_adopt(self->env, &self->resize)))
-            return rc;
-    }
+    return rc;
 }
 
 /* Commits (commit 1) or aborts txn and releases the resize lock. Returns an LMDB code. */
@@ -227,29 +223,24 @@ s_shared_end(ob_gw_store_t *self, MDB_txn *txn, int commit)
     return rc;
 }
 
-/* Puts (value non-NULL) or deletes key name in the owners' database, growing the map when
-   full. Returns 0 or an LMDB code. */
+/* Puts (value non-NULL) or deletes key name in the owners' database. Only the feed's thread
+   grows the map (between its own transactions, which the resize lock does not cover): a
+   write that finds it full fails, and succeeds again once the feed's next write grew it.
+   Returns 0 or an LMDB code. */
 static int
 s_sub_write(ob_gw_store_t *self, const char *name, const char *value)
 {
-    for (;;) {
-        MDB_txn *txn = NULL;
-        int rc = s_shared_begin(self, 0, &txn);
-        if (rc)
-            return rc;
-        MDB_val k = {strlen(name), (void *)name};
-        MDB_val v = {value ? strlen(value) : 0, (void *)value};
-        rc = value ? mdb_put(txn, self->subs, &k, &v, 0) : mdb_del(txn, self->subs, &k, NULL);
-        if (rc == MDB_NOTFOUND && !value)
-            rc = 0;
-        int end = s_shared_end(self, txn, rc == 0);
-        if (!rc)
-            rc = end;
-        if (rc != MDB_MAP_FULL)
-            return rc;
-        if ((rc = ob_mdb_grow(self->env, &self->resize)))
-            return rc;
-    }
+    MDB_txn *txn = NULL;
+    int rc = s_shared_begin(self, 0, &txn);
+    if (rc)
+        return rc;
+    MDB_val k = {strlen(name), (void *)name};
+    MDB_val v = {value ? strlen(value) : 0, (void *)value};
+    rc = value ? mdb_put(txn, self->subs, &k, &v, 0) : mdb_del(txn, self->subs, &k, NULL);
+    if (rc == MDB_NOTFOUND && !value)
+        rc = 0;
+    int end = s_shared_end(self, txn, rc == 0);
+    return rc ? rc : end;
 }
 
 int

@@ -60,8 +60,8 @@ int ob_gw_store_announce(ob_gw_store_t *self, uint64_t oms_id, uint64_t project_
 /* The owners of HTTP subscriptions (rest_subs.h), in the named database
    OB_GW_STORE_SUBS_DB: key the subscription's name, value its owner's client name. These
    may be called from one thread other than the feed's (the REST thread): each transaction
-   is taken under ob_gw_store_resize_lock for reading, and a write that fills the map grows
-   it between transactions. */
+   is taken under ob_gw_store_resize_lock for reading; a write that finds the map full fails
+   (OB_ERR_STORAGE) until the feed's next write has grown it. */
 
 /* Writes the owner of subscription name (borrowed) into ret_owner. Returns 0, -ENOENT (no
    record), or an error (OB_ERR_STORAGE, -errno). */
