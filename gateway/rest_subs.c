@@ -497,7 +497,8 @@ s_hand_out(ob_rest_subs_t *self, s_sub_t *sub, ob_rest_subs_req_t *req)
     }
     for (size_t i = 0; i < n; i++)
         ob_delivery_destroy(&sub->held[i].delivery);
-    memmove(sub->held, sub->held + n, (sub->held_count - n) * sizeof *sub->held);
+    if (n) /* held may be NULL then */
+        memmove(sub->held, sub->held + n, (sub->held_count - n) * sizeof *sub->held);
     sub->held_count -= n;
     sub->idle_at = zclock_mono() + s_idle_ms(sub);
     s_answer(self, req, S_OK, json_pack("{s:o}", "deliveries", list));

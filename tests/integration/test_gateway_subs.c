@@ -400,6 +400,38 @@ test_dead_letter(void **state)
     s_site_destroy(&s);
 }
 
+/* A subscription without a fetch, ack or nack for 2 x ack_wait_ms (at least 1 s) is
+   detached: what it held goes back to the broker, counting an attempt; a fetch attaches it
+   again. */
+static void
+test_detach(void **state)
+{
+    (void)state;
+    s_site_t *s = s_site_new("gw-subs-detach", NULL);
+    rest_answer_t a = {0};
+    assert_int_equal(s_create(s, s->token, "idle", ", \"ack_wait_ms\": 400", &a), 201);
+    s_publish_run(s, 1);
+    s_got_t got = {0};
+    assert_int_equal(s_collect(s, "idle", 1, &got), 1);
+    assert_int_equal(got.attempt[0], 1);
+    json_t *info = s_broker_info(s, "idle");
+    assert_int_equal(json_integer_value(json_object_get(info, "consumers")), 1);
+    int64_t deadline = zclock_mono() + S_COLLECT_MS;
+    while (json_integer_value(json_object_get(info, "consumers")) == 1) {
+        assert_true(zclock_mono() < deadline);
+        json_decref(info);
+        info = s_broker_info(s, "idle");
+    }
+    assert_int_equal(json_integer_value(json_object_get(info, "consumers")), 0);
+    json_decref(info);
+    assert_int_equal(s_collect(s, "idle", 1, &got), 1);
+    assert_int_equal(got.seq[1], 1);
+    assert_int_equal(got.attempt[1], 2);
+    assert_int_equal(s_settle(s, s->token, "idle", "ack", &got, 1, 1, -1, &a), 200);
+    rest_answer_free(&a);
+    s_site_destroy(&s);
+}
+
 /* kill -9 of the gateway: the unacked come again, the acked do not, handles given out
    before it are answered without error. */
 static void
@@ -474,10 +506,22 @@ test_broker_kill9(void **state)
 }
 
 /* A long-poll of its own thread (rest_http waits). */
-typedef struct s_poll {
+/* Long-polls run at once, each in its own thread, and how many have ended. */
+typedef struct s_polls {
     const s_site_t *site; /* borrowed */
-    pthread_t thread;     /* the poller */
-    long status;          /* its answer */
+    pthread_mutex_t lock; /* guards ended */
+    pthread_cond_t cond;  /* broadcast when ended grows */
+    long ended;           /* polls answered */
+} s_polls_t;
+
+typedef struct s_poll {
+    s_polls_t *all;   /* borrowed */
+    pthread_t thread; /* the poller */
+    long status;      /* its answer */
+    size_t got;       /* deliveries in it */
+    int64_t ms;       /* how long it took */
+    long retry_after; /* its Retry-After */
+    char code[32];    /* its error code, "" if none */
 } s_poll_t;
 
 static void *
@@ -485,8 +529,18 @@ s_poll_run(void *arg)
 {
     s_poll_t *p = arg;
     rest_answer_t a = {0};
-    p->status = s_fetch(p->site, p->site->token, "lp", 1, S_WAIT_MS, &a);
+    int64_t start = zclock_mono();
+    p->status = s_fetch(p->all->site, p->all->site->token, "lp", 1, S_WAIT_MS, &a);
+    p->ms = zclock_mono() - start;
+    p->got = json_array_size(json_object_get(a.json, "deliveries"));
+    p->retry_after = a.retry_after;
+    const char *code = json_string_value(json_object_get(json_object_get(a.json, "error"), "code"));
+    snprintf(p->code, sizeof p->code, "%s", code ? code : "");
     rest_answer_free(&a);
+    pthread_mutex_lock(&p->all->lock);
+    p->all->ended++;
+    pthread_cond_broadcast(&p->all->cond);
+    pthread_mutex_unlock(&p->all->lock);
     return NULL;
 }
 
@@ -572,26 +626,42 @@ test_refusals(void **state)
     assert_int_equal(s_req(s, "POST", "/v1/subscriptions", s->token,
                            "{\"name\": \"lp\", \"patterns\": [\"orders.none\"]}", &a),
                      201);
-    s_poll_t polls[S_WAITS_MAX];
-    for (int i = 0; i < S_WAITS_MAX; i++) {
-        polls[i] = (s_poll_t){.site = s};
+    /* One more than the limit at once: the last to arrive is refused at once, the others
+       wait; then an event wakes one of them at once, and the other's wait runs out. */
+    s_polls_t all = {.site = s};
+    s_poll_t polls[S_WAITS_MAX + 1];
+    assert_int_equal(pthread_mutex_init(&all.lock, NULL), 0);
+    assert_int_equal(pthread_cond_init(&all.cond, NULL), 0);
+    for (int i = 0; i <= S_WAITS_MAX; i++) {
+        polls[i] = (s_poll_t){.all = &all};
         assert_int_equal(pthread_create(&polls[i].thread, NULL, s_poll_run, &polls[i]), 0);
     }
-    /* Until both wait, a third with a short wait is answered 200 (empty). */
-    int64_t deadline = zclock_mono() + S_WAIT_MS;
-    long status = 0;
-    while ((status = s_fetch(s, s->token, "lp", 1, 1, &a)) == 200 && zclock_mono() < deadline)
-        ;
-    assert_int_equal(status, 429);
-    assert_string_equal(rest_error_code(&a), "rate_limited");
-    assert_true(a.retry_after >= 1);
+    assert_int_equal(broker_proc_wait_count(&all.lock, &all.cond, &all.ended, 1, S_WAIT_MS), 1);
     /* Another client is not held back. */
     assert_int_equal(s_create(s, s->token_b, "theirs", "", &a), 201);
     assert_int_equal(s_fetch(s, s->token_b, "theirs", 1, 1, &a), 200);
-    for (int i = 0; i < S_WAITS_MAX; i++) {
+    assert_int_equal(s_publish(s, "orders.none", "lp-1"), 1);
+    size_t refused = 0, woken = 0;
+    for (int i = 0; i <= S_WAITS_MAX; i++) {
         assert_int_equal(pthread_join(polls[i].thread, NULL), 0);
+        if (polls[i].status == 429) {
+            refused++;
+            assert_true(polls[i].ms < S_WAIT_MS);
+            assert_string_equal(polls[i].code, "rate_limited");
+            assert_true(polls[i].retry_after >= 1);
+            continue;
+        }
         assert_int_equal(polls[i].status, 200);
+        if (polls[i].got) {
+            woken++;
+            assert_true(polls[i].ms < S_WAIT_MS);
+        } else
+            assert_true(polls[i].ms >= S_WAIT_MS);
     }
+    assert_int_equal(refused, 1);
+    assert_int_equal(woken, 1);
+    pthread_cond_destroy(&all.cond);
+    pthread_mutex_destroy(&all.lock);
     rest_answer_free(&a);
     s_site_destroy(&s);
 }
@@ -601,9 +671,10 @@ main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fetch_ack),    cmocka_unit_test(test_nack_timeout),
-        cmocka_unit_test(test_dead_letter),  cmocka_unit_test(test_gateway_kill9),
-        cmocka_unit_test(test_broker_kill9), cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_fetch_ack),     cmocka_unit_test(test_nack_timeout),
+        cmocka_unit_test(test_dead_letter),   cmocka_unit_test(test_detach),
+        cmocka_unit_test(test_gateway_kill9), cmocka_unit_test(test_broker_kill9),
+        cmocka_unit_test(test_refusals),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
