@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -898,6 +899,7 @@ ob_rest_destroy(ob_rest_t **self_p)
     ob_rate_limit_destroy(&self->rate);
     free(self->pending);
     free(self->jobs);
+    sodium_memzero(self->key, sizeof self->key);
     pthread_cond_destroy(&self->wake);
     pthread_mutex_destroy(&self->lock);
     free(self);

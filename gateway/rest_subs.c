@@ -102,6 +102,7 @@ s_key_make(const char *path, char *errbuf, size_t errlen)
         snprintf(errbuf, errlen, "handle key: libsodium cannot start");
         return rc;
     }
+    errno = 0; /* a short write sets none */
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0 || write(fd, key, sizeof key) != (ssize_t)sizeof key || fsync(fd) ||
         rename(tmp, path))
@@ -166,7 +167,9 @@ s_refuse(char *errbuf, size_t errlen, int rc, const char *fmt, ...)
     return rc;
 }
 
-/* Routes path into req->op and req->name; the method it needs into *ret_method. */
+/* Routes path (after /v1/subscriptions) with method into req->op and req->name. Returns 0,
+   OB_GW_ERR_NOT_FOUND, OB_ERR_FIELD_TYPE (not a name) or OB_GW_ERR_METHOD, with a
+   message. */
 static int
 s_route(const char *path, const char *method, ob_rest_subs_req_t *req, char *errbuf, size_t errlen)
 {
