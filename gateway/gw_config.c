@@ -32,8 +32,9 @@ static const ob_option_t s_options[] = {
      "serves: written to FILE.tmp and renamed. Unset: no file."},
     {S_GATEWAY, "data_dir", "--data-dir", OB_OPTION_STRING, S_FIELD(data_dir), 0, 0,
      "Directory of the gateway's LMDB environment: the feed cursors, the projects\n"
-     "announced on the bus and the upstream connectors' command records; created\n"
-     "with mode 0700. One gateway per directory."},
+     "announced on the bus, the upstream connectors' command records and the owners\n"
+     "of HTTP subscriptions (and the key of their handles, rest-handles.key);\n"
+     "created with mode 0700. One gateway per directory."},
     {S_GATEWAY, "max_connections", "--max-connections", OB_OPTION_UINT, S_FIELD(max_connections), 1,
      OB_GW_HTTP_CONNECTIONS_MAX, "Most HTTP connections at once; more are refused at accept."},
     {S_GATEWAY, "http_timeout", "--http-timeout", OB_OPTION_UINT, S_FIELD(http_timeout_s), 1,
@@ -59,6 +60,10 @@ static const ob_option_t s_options[] = {
      1, OB_GW_STREAMS_MAX,
      "Server-Sent Event streams (GET /v1/topics/TOPIC/stream) one client may hold open\n"
      "at once; more are answered 429 with Retry-After."},
+    {S_GATEWAY, "rest_waits_max", "--rest-waits-max", OB_OPTION_UINT, S_FIELD(rest_waits_max), 1,
+     OB_GW_REST_WAITS_MAX,
+     "Long-polls (subscription fetches with wait_ms) one client may have waiting at\n"
+     "once; more are answered 429 with Retry-After."},
     {S_BROKER, "endpoint", "--broker", OB_OPTION_STRING, S_FIELD(endpoint), 0, 0,
      "The broker's ZeroMQ endpoint (tcp://HOST:PORT or ipc://PATH)."},
     {S_BROKER, "cert", "--cert", OB_OPTION_STRING, S_FIELD(cert), 0, 0,
@@ -147,6 +152,7 @@ ob_gw_config_defaults(ob_gw_config_t *cfg)
     cfg->rest_rate = OB_GW_RATE_DEFAULT;
     cfg->rest_burst = OB_GW_BURST_DEFAULT;
     cfg->rest_streams_max = OB_GW_STREAMS_DEFAULT;
+    cfg->rest_waits_max = OB_GW_REST_WAITS_DEFAULT;
     for (size_t i = 0; i < OB_GW_OMS_MAX; i++)
         s_oms_defaults(&cfg->oms[i]);
 }

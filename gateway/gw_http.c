@@ -272,8 +272,8 @@ s_write_listen_file(const char *path, const char *host, uint16_t port)
 }
 
 ob_gw_http_t *
-ob_gw_http_start(const ob_gw_config_t *cfg, ob_feed_t *feed, ob_gw_stats_t *stats, char *errbuf,
-                 size_t errlen)
+ob_gw_http_start(const ob_gw_config_t *cfg, ob_feed_t *feed, ob_gw_store_t *store,
+                 ob_gw_stats_t *stats, char *errbuf, size_t errlen)
 {
     char host[OB_GW_ADDR_MAX];
     uint16_t port = 0;
@@ -294,7 +294,7 @@ ob_gw_http_start(const ob_gw_config_t *cfg, ob_feed_t *feed, ob_gw_stats_t *stat
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
     inet_pton(AF_INET, host, &addr.sin_addr);
-    if (!(self->rest = ob_rest_new(cfg, stats, errbuf, errlen)))
+    if (!(self->rest = ob_rest_new(cfg, store, stats, errbuf, errlen)))
         goto fail;
     /* Suspend and resume: a /v1/ request waits for the REST thread (rest.h). */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME;

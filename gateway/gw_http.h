@@ -29,11 +29,12 @@
 
 typedef struct ob_gw_http ob_gw_http_t;
 
-/* Starts serving on cfg->listen; cfg, feed and stats are borrowed until ob_gw_http_stop.
+/* Starts serving on cfg->listen; cfg, feed, store (the REST side's, rest.h) and stats are
+   borrowed until ob_gw_http_stop.
    Writes cfg->listen_file (if set) once serving. Returns the server (owned) or NULL with a
    message in errbuf (the address cannot be bound, the file cannot be written). */
-ob_gw_http_t *ob_gw_http_start(const ob_gw_config_t *cfg, ob_feed_t *feed, ob_gw_stats_t *stats,
-                               char *errbuf, size_t errlen);
+ob_gw_http_t *ob_gw_http_start(const ob_gw_config_t *cfg, ob_feed_t *feed, ob_gw_store_t *store,
+                               ob_gw_stats_t *stats, char *errbuf, size_t errlen);
 
 /* Reloads what SIGHUP reloads: the REST tokens file (ob_rest_reload). Returns 0, or an
    error with a message in errbuf (the old tokens stay). */

@@ -136,6 +136,19 @@
 #define OB_GW_STREAM_RETRY_AFTER_S 5    /* Retry-After of a 429 over rest_streams_max */
 #define OB_GW_STREAM_TABLE_MIN 16       /* first size of the thread's tables */
 #define OB_GW_STREAM_DRAIN 64           /* bytes of its wake pipe read at once */
+/* HTTP subscriptions (rest_subs) */
+#define OB_GW_REST_WAITS_DEFAULT 16  /* rest_waits_max: long-polls waiting at once per client */
+#define OB_GW_REST_WAITS_MAX 4096    /* largest rest_waits_max */
+#define OB_GW_WAITS_RETRY_S 1        /* Retry-After of a long-poll over rest_waits_max */
+#define OB_GW_SUBS_ATTACHED_MAX 4096 /* subscriptions the gateway is attached to at once */
+/* A subscription with no fetch, ack or nack for 2 x ack_wait_ms, and at least this, is
+   detached. */
+#define OB_GW_SUBS_IDLE_MIN_MS 1000
+/* The REST thread's wait on the broker while long-polls wait: the longest a new request
+   waits behind it. */
+#define OB_GW_SUBS_POLL_MS 5
+#define OB_GW_SUBS_PAGE_MAX 100                  /* subscriptions one GET /v1/subscriptions lists */
+#define OB_GW_HANDLE_KEY_FILE "rest-handles.key" /* in data_dir: the handle key, mode 0600 */
 
 /* Delivery handles (handle) */
 #define OB_GW_HANDLE_KEY_BYTES 32 /* the gateway's secret key of handle MACs */

@@ -22,6 +22,7 @@
 struct ob_gw_store {
     MDB_env *env;            /* the environment */
     MDB_dbi dbi;             /* its unnamed database */
+    MDB_dbi subs;            /* OB_GW_STORE_SUBS_DB: HTTP subscription owners */
     int lock_fd;             /* the directory lock, or -1 */
     pthread_rwlock_t resize; /* taken for writing to grow the map (ob_gw_store_resize_lock) */
     int resize_init;         /* resize is initialised */
@@ -65,7 +66,8 @@ ob_gw_store_open(const char *dir, ob_gw_store_t **ret_store)
         rc = ob_mdb_rc(rc);
         goto fail;
     }
-    if ((rc = mdb_dbi_open(txn, NULL, 0, &self->dbi))) {
+    if ((rc = mdb_dbi_open(txn, NULL, 0, &self->dbi)) ||
+        (rc = mdb_dbi_open(txn, OB_GW_STORE_SUBS_DB, MDB_CREATE, &self->subs))) {
         mdb_txn_abort(txn);
         rc = ob_mdb_rc(rc);
         goto fail;
@@ -192,4 +194,128 @@ pthread_rwlock_t *
 ob_gw_store_resize_lock(ob_gw_store_t *self)
 {
     return &self->resize;
+}
+
+/* ---- HTTP subscription owners: from the REST thread, under the resize lock ---- */
+
+/* Begins a transaction (flags) under the resize lock taken for reading; on success the lock
+   stays taken until s_shared_end. Returns an LMDB code. */
+static int
+s_shared_begin(ob_gw_store_t *self, unsigned flags, MDB_txn **ret_txn)
+{
+    pthread_rwlock_rdlock(&self->resize);
+    int rc = mdb_txn_begin(self->env, NULL, flags, ret_txn);
+    if (rc)
+        pthread_rwlock_unlock(&self->resize);
+    return rc;
+}
+
+/* Commits (commit 1) or aborts txn and releases the resize lock. Returns an LMDB code. */
+static int
+s_shared_end(ob_gw_store_t *self, MDB_txn *txn, int commit)
+{
+    int rc = 0;
+    if (commit)
+        rc = mdb_txn_commit(txn);
+    else
+        mdb_txn_abort(txn);
+    pthread_rwlock_unlock(&self->resize);
+    return rc;
+}
+
+/* Puts (value non-NULL) or deletes key name in the owners' database. Only the feed's thread
+   grows the map (between its own transactions, which the resize lock does not cover): a
+   write that finds it full fails, and succeeds again once the feed's next write grew it.
+   Returns 0 or an LMDB code. */
+static int
+s_sub_write(ob_gw_store_t *self, const char *name, const char *value)
+{
+    MDB_txn *txn = NULL;
+    int rc = s_shared_begin(self, 0, &txn);
+    if (rc)
+        return rc;
+    MDB_val k = {strlen(name), (void *)name};
+    MDB_val v = {value ? strlen(value) : 0, (void *)value};
+    rc = value ? mdb_put(txn, self->subs, &k, &v, 0) : mdb_del(txn, self->subs, &k, NULL);
+    if (rc == MDB_NOTFOUND && !value)
+        rc = 0;
+    int end = s_shared_end(self, txn, rc == 0);
+    return rc ? rc : end;
+}
+
+int
+ob_gw_store_sub_owner(ob_gw_store_t *self, const char *name,
+                      char ret_owner[OB_GW_CLIENT_NAME_MAX + 1])
+{
+    MDB_txn *txn = NULL;
+    int rc = s_shared_begin(self, MDB_RDONLY, &txn);
+    if (rc)
+        return ob_mdb_rc(rc);
+    MDB_val k = {strlen(name), (void *)name}, v;
+    rc = mdb_get(txn, self->subs, &k, &v);
+    if (!rc && (v.mv_size == 0 || v.mv_size > OB_GW_CLIENT_NAME_MAX))
+        rc = MDB_CORRUPTED; /* only s_sub_write writes here */
+    if (!rc) {
+        memcpy(ret_owner, v.mv_data, v.mv_size);
+        ret_owner[v.mv_size] = '\0';
+    }
+    s_shared_end(self, txn, 0);
+    return rc == MDB_NOTFOUND ? -ENOENT : ob_mdb_rc(rc);
+}
+
+int
+ob_gw_store_set_sub_owner(ob_gw_store_t *self, const char *name, const char *owner)
+{
+    size_t n = strlen(name), o = strlen(owner);
+    if (!n || n > OB_SUB_NAME_MAX || !o || o > OB_GW_CLIENT_NAME_MAX)
+        return -EINVAL;
+    return ob_mdb_rc(s_sub_write(self, name, owner));
+}
+
+int
+ob_gw_store_del_sub_owner(ob_gw_store_t *self, const char *name)
+{
+    return ob_mdb_rc(s_sub_write(self, name, NULL));
+}
+
+int
+ob_gw_store_sub_list(ob_gw_store_t *self, const char *owner, const char *after,
+                     char (*names)[OB_SUB_NAME_MAX + 1], size_t max, size_t *ret_count,
+                     int *ret_more)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    size_t count = 0, olen = strlen(owner);
+    int more = 0;
+    int rc = s_shared_begin(self, MDB_RDONLY, &txn);
+    if (rc)
+        return ob_mdb_rc(rc);
+    if ((rc = mdb_cursor_open(txn, self->subs, &cur)))
+        goto out;
+    MDB_val k = {strlen(after), (void *)after}, v;
+    rc = k.mv_size ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)
+                   : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    if (!rc && k.mv_size == strlen(after) && !memcmp(k.mv_data, after, k.mv_size))
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT); /* strictly after */
+    for (; !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (v.mv_size != olen || memcmp(v.mv_data, owner, olen) || k.mv_size > OB_SUB_NAME_MAX)
+            continue;
+        if (count == max) {
+            more = 1;
+            break;
+        }
+        memcpy(names[count], k.mv_data, k.mv_size);
+        names[count++][k.mv_size] = '\0';
+    }
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+out:
+    if (cur)
+        mdb_cursor_close(cur);
+    s_shared_end(self, txn, 0);
+    if (rc)
+        return ob_mdb_rc(rc);
+    *ret_count = count;
+    *ret_more = more;
+    return 0;
 }

@@ -21,7 +21,10 @@ typedef struct ob_gw_store ob_gw_store_t;
 
 #define OB_GW_STORE_LOCK "gateway.lock"     /* lock file in the data directory */
 #define OB_GW_STORE_MAP (64u * 1024 * 1024) /* initial map size; it doubles when full */
-#define OB_GW_STORE_DBS_MAX OB_GW_OMS_MAX   /* named databases: a connector's per OMS */
+#define OB_GW_STORE_DBS_MAX                                                                        \
+    (OB_GW_OMS_MAX + 1)                 /* named databases: a connector's per OMS,                 \
+                                           and the HTTP subscriptions' owners */
+#define OB_GW_STORE_SUBS_DB "rest-subs" /* named database: subscription name -> owner */
 
 /* Opens (creating dir, mode 0700) the store in dir (borrowed) and takes its lock. On success
    *ret_store is the caller's, closed with ob_gw_store_close. Returns 0, -EBUSY (another
@@ -53,5 +56,32 @@ int ob_gw_store_announced(ob_gw_store_t *self, uint64_t oms_id, uint64_t project
 
 /* Records project_id of OMS oms_id as announced. Returns 0 or an error. */
 int ob_gw_store_announce(ob_gw_store_t *self, uint64_t oms_id, uint64_t project_id);
+
+/* The owners of HTTP subscriptions (rest_subs.h), in the named database
+   OB_GW_STORE_SUBS_DB: key the subscription's name, value its owner's client name. These
+   may be called from one thread other than the feed's (the REST thread): each transaction
+   is taken under ob_gw_store_resize_lock for reading; a write that finds the map full fails
+   (OB_ERR_STORAGE) until the feed's next write has grown it. */
+
+/* Writes the owner of subscription name (borrowed) into ret_owner. Returns 0, -ENOENT (no
+   record), or an error (OB_ERR_STORAGE, -errno). */
+int ob_gw_store_sub_owner(ob_gw_store_t *self, const char *name,
+                          char ret_owner[OB_GW_CLIENT_NAME_MAX + 1]);
+
+/* Records owner (borrowed, 1..OB_GW_CLIENT_NAME_MAX bytes) as the owner of subscription name
+   (1..OB_SUB_NAME_MAX bytes), replacing any record. Committed on return. Returns 0, -EINVAL
+   (a length out of range) or an error. */
+int ob_gw_store_set_sub_owner(ob_gw_store_t *self, const char *name, const char *owner);
+
+/* Removes the record of subscription name. Returns 0 (also when there was none) or an
+   error. */
+int ob_gw_store_del_sub_owner(ob_gw_store_t *self, const char *name);
+
+/* Writes into names (max rows) the subscriptions owned by owner, in name order, after after
+   ("" from the start); *ret_count the rows written, *ret_more 1 if more follow. Returns 0 or
+   an error. */
+int ob_gw_store_sub_list(ob_gw_store_t *self, const char *owner, const char *after,
+                         char (*names)[OB_SUB_NAME_MAX + 1], size_t max, size_t *ret_count,
+                         int *ret_more);
 
 #endif

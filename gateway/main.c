@@ -124,7 +124,7 @@ main(int argc, char **argv)
     if (s_start_connectors(cfg, store, stats, &connector_metrics, errbuf, sizeof errbuf))
         goto out;
 
-    if (!(http = ob_gw_http_start(cfg, feed, stats, errbuf, sizeof errbuf)))
+    if (!(http = ob_gw_http_start(cfg, feed, store, stats, errbuf, sizeof errbuf)))
         goto out;
     zsys_info("serving on %s (port %u), %zu OMS registered, broker %s, REST %s", cfg->listen,
               (unsigned)ob_gw_http_port(http), cfg->oms_count, cfg->endpoint,

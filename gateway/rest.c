@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "rate_limit.h"
 #include "rest_parse.h"
 #include "rest_stream.h"
+#include "rest_subs.h"
 #include "tokens.h"
 
 #define S_JSON "application/json"
@@ -40,6 +42,7 @@ typedef enum s_kind {
     S_EVENT,   /* one stored event */
     S_DOC,     /* the OpenAPI document: answered in libmicrohttpd's thread */
     S_STREAM,  /* a topic's events as Server-Sent Events (rest_stream.h) */
+    S_SUBS,    /* an HTTP subscription route (rest_subs.h) */
 } s_kind_t;
 
 struct ob_rest_job {
@@ -54,6 +57,7 @@ struct ob_rest_job {
     int64_t deadline;             /* S_PUBLISH: monotonic ms when it is answered 503 */
     ob_rest_read_t read;          /* S_READ, S_EVENT (from_seq, limit 1) */
     ob_rest_stream_t *stream;     /* S_STREAM: the stream, a reference */
+    ob_rest_subs_req_t *sub;      /* S_SUBS: the request, owned */
     unsigned status;              /* the answer: HTTP status */
     char *body;                   /* ... and its JSON body, owned */
     ob_rest_job_t *next;          /* queue link */
@@ -67,23 +71,26 @@ typedef struct s_pending {
 } s_pending_t;
 
 struct ob_rest {
-    const ob_gw_config_t *cfg; /* borrowed */
-    ob_gw_stats_t *stats;      /* borrowed */
-    int on;                    /* 1: a tokens file (fixed at start; read without the lock) */
-    pthread_mutex_t lock;      /* guards everything below but the thread's own */
-    pthread_cond_t wake;       /* a job queued, or stop */
-    ob_tokens_t *tokens;       /* the table, or NULL: REST off */
-    ob_rate_limit_t *rate;     /* per client */
-    ob_rest_job_t *head;       /* jobs queued for the thread */
-    ob_rest_job_t *tail;       /* ... the last */
-    int stop;                  /* 1: the thread ends; no new jobs */
-    int ready;                 /* 0 while the thread starts, 1 with its client, -1 without */
-    int started;               /* 1: thread runs (joinable) */
-    pthread_t thread;          /* the REST thread */
+    const ob_gw_config_t *cfg;           /* borrowed */
+    ob_gw_store_t *store;                /* borrowed: HTTP subscription owners */
+    uint8_t key[OB_GW_HANDLE_KEY_BYTES]; /* delivery handles' key (fixed at start) */
+    ob_gw_stats_t *stats;                /* borrowed */
+    int on;                /* 1: a tokens file (fixed at start; read without the lock) */
+    pthread_mutex_t lock;  /* guards everything below but the thread's own */
+    pthread_cond_t wake;   /* a job queued, or stop */
+    ob_tokens_t *tokens;   /* the table, or NULL: REST off */
+    ob_rate_limit_t *rate; /* per client */
+    ob_rest_job_t *head;   /* jobs queued for the thread */
+    ob_rest_job_t *tail;   /* ... the last */
+    int stop;              /* 1: the thread ends; no new jobs */
+    int ready;             /* 0 while the thread starts, 1 with its client, -1 without */
+    int started;           /* 1: thread runs (joinable) */
+    pthread_t thread;      /* the REST thread */
     /* the stream thread (rest_stream.h) */
     ob_rest_streams_t *streams; /* its own lock; made and closed with the REST thread */
     /* the thread's own */
     ob_client_t *client;  /* its broker client */
+    ob_rest_subs_t *subs; /* HTTP subscriptions */
     s_pending_t *pending; /* publishes in flight, in the order sent */
     size_t pending_count; /* entries used */
     size_t pending_size;  /* entries allocated */
@@ -107,7 +114,8 @@ s_response(unsigned status, char *body, uint32_t retry_after)
         free(body);
         return NULL;
     }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, S_JSON);
+    if (status != MHD_HTTP_NO_CONTENT)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, S_JSON);
     if (status == MHD_HTTP_UNAUTHORIZED)
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, S_REALM);
     if (retry_after) {
@@ -179,6 +187,7 @@ ob_rest_job_destroy(ob_rest_job_t **job_p)
     ob_rest_job_t *job = *job_p;
     ob_rest_batch_destroy(&job->batch);
     ob_rest_stream_release(&job->stream);
+    ob_rest_subs_req_destroy(&job->sub);
     free(job->confirms);
     free(job->body);
     free(job);
@@ -197,6 +206,29 @@ s_finish(ob_rest_job_t *job)
         job->body = ob_rest_error_json(-ENOMEM, NULL);
     }
     MHD_resume_connection(job->conn);
+}
+
+/* ob_rest_subs_done_fn: an HTTP subscription request's answer. */
+static void
+s_subs_done(void *arg, unsigned status, char *body)
+{
+    ob_rest_job_t *job = arg;
+    free(job->body);
+    job->status = status;
+    job->body = body;
+    s_finish(job);
+}
+
+/* ob_rest_subs_may_fn: may client subscribe with pattern under the current tokens. */
+static int
+s_subs_may(void *arg, const char *client, const char *pattern)
+{
+    ob_rest_t *self = arg;
+    pthread_mutex_lock(&self->lock);
+    const ob_tokens_client_t *c = ob_tokens_find(self->tokens, client);
+    int ok = c && ob_tokens_may_subscribe(c, pattern, strlen(pattern));
+    pthread_mutex_unlock(&self->lock);
+    return ok;
 }
 
 /* The JSON of one encoded event (borrowed), or NULL. */
@@ -419,6 +451,10 @@ s_thread(void *arg)
                              .cert = cfg->cert[0] ? cfg->cert : NULL,
                              .broker_cert = cfg->broker_cert[0] ? cfg->broker_cert : NULL};
     self->client = ob_client_new(cfg->endpoint, &cc);
+    if (self->client &&
+        !(self->subs = ob_rest_subs_new(self->client, self->store, self->key, cfg->rest_waits_max,
+                                        s_subs_done, s_subs_may, self)))
+        ob_client_destroy(&self->client);
     pthread_mutex_lock(&self->lock);
     self->ready = self->client ? 1 : -1;
     pthread_cond_broadcast(&self->wake);
@@ -427,7 +463,8 @@ s_thread(void *arg)
         return NULL;
     for (;;) {
         pthread_mutex_lock(&self->lock);
-        if (!self->head && !self->stop && !self->job_count) {
+        /* Fetches waiting: the broker is looked at every OB_GW_SUBS_POLL_MS instead. */
+        if (!self->head && !self->stop && !self->job_count && !ob_rest_subs_waiting(self->subs)) {
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
             long ns = until.tv_nsec + (long)(OB_GW_REST_IDLE_MS % 1000) * 1000000L;
@@ -449,6 +486,8 @@ s_thread(void *arg)
                 s_finish(job);
             } else if (job->kind == S_PUBLISH)
                 s_serve_publish(self, job);
+            else if (job->kind == S_SUBS)
+                ob_rest_subs_serve(self->subs, job->sub, job);
             else {
                 s_serve_read(self, job);
                 s_finish(job);
@@ -461,9 +500,11 @@ s_thread(void *arg)
                 s_job_error(job, OB_ERR_SHUTDOWN, "the gateway is stopping");
                 s_finish(job);
             }
+            ob_rest_subs_destroy(&self->subs);
             ob_client_destroy(&self->client);
             return NULL;
         }
+        ob_rest_subs_poll(self->subs, self->job_count ? 0 : OB_GW_SUBS_POLL_MS);
         /* Also keeps the client's session (heartbeats) when idle. */
         s_take_confirms(self, self->job_count ? OB_GW_REST_POLL_MS : 0);
     }
@@ -505,6 +546,7 @@ typedef struct s_route {
     uint64_t oms_id;              /* a command's OMS */
     const char *seq;              /* /events/{seq}: the seq text, in the url */
     const char *allow;            /* the methods it takes, as a 405's Allow says them */
+    const char *sub_path;         /* S_SUBS: what follows /v1/subscriptions, in the url */
 } s_route_t;
 
 /* Routes path (after /v1/). Returns 0, OB_GW_ERR_NOT_FOUND, or OB_ERR_INVALID_TOPIC /
@@ -516,6 +558,13 @@ s_route(const char *path, s_route_t *route, char *errbuf, size_t errlen)
     if (!strcmp(path, S_DOC_PATH)) {
         route->kind = S_DOC;
         route->allow = S_ALLOW_GET;
+        return 0;
+    }
+    size_t subs = strlen(OB_REST_SUBS_PATH);
+    if (!strncmp(path, OB_REST_SUBS_PATH, subs) && (!path[subs] || path[subs] == '/')) {
+        route->kind = S_SUBS; /* rest_subs routes the rest */
+        route->sub_path = path + subs;
+        route->allow = ob_rest_subs_allow(route->sub_path); /* NULL: rest_subs says why */
         return 0;
     }
     if (!strncmp(path, S_OMS, strlen(S_OMS))) {
@@ -617,7 +666,8 @@ s_authorize(ob_rest_t *self, struct MHD_Connection *c, const s_route_t *route, i
         snprintf(errbuf, errlen, "over %u requests per second: retry later", self->cfg->rest_rate);
         goto out;
     }
-    if ((rc = route_rc) || route->kind == S_DOC) /* the document: any client */
+    /* the document: any client; subscriptions: rest_subs checks them */
+    if ((rc = route_rc) || route->kind == S_DOC || route->kind == S_SUBS)
         goto out;
     size_t len = strlen(route->topic);
     int ok = route->kind == S_PUBLISH ? ob_tokens_may_publish(client, route->topic, len)
@@ -748,7 +798,8 @@ ob_rest_serve(ob_rest_t *self, struct MHD_Connection *c, const char *url, const 
         ob_rest_job_t *job = *job_p;
         char *answer = job->body;
         job->body = NULL;
-        return s_queue(self, c, job->status, answer, 0);
+        return s_queue(self, c, job->status, answer,
+                       job->status == MHD_HTTP_TOO_MANY_REQUESTS ? OB_GW_WAITS_RETRY_S : 0);
     }
     if (!self->on)
         return s_error(self, c, OB_GW_ERR_NOT_FOUND,
@@ -760,7 +811,7 @@ ob_rest_serve(ob_rest_t *self, struct MHD_Connection *c, const char *url, const 
     if (!route_rc && route.kind == S_READ && post)
         route.kind = S_PUBLISH;
     const char *allow = route.allow ? route.allow : ""; /* "": a route that takes none */
-    if (!route_rc && !s_allowed(allow, method)) {
+    if (!route_rc && (route.kind != S_SUBS || route.allow) && !s_allowed(allow, method)) {
         route_rc = OB_GW_ERR_METHOD;
         snprintf(errbuf, sizeof errbuf, "%s: use %s", method, allow);
     }
@@ -791,7 +842,21 @@ ob_rest_serve(ob_rest_t *self, struct MHD_Connection *c, const char *url, const 
     job->kind = route.kind;
     job->command = route.command;
     memcpy(job->topic, route.topic, sizeof job->topic);
-    if (route.kind == S_PUBLISH) {
+    if (route.kind == S_SUBS) {
+        rc = ob_rest_subs_parse(
+            route.sub_path, method, name,
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE), body,
+            len, too_large, self->cfg->rest_body_max,
+            MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after"), self->key, &job->sub,
+            errbuf, sizeof errbuf);
+        if (!rc) { /* the patterns of a create, under the current tokens */
+            pthread_mutex_lock(&self->lock);
+            const ob_tokens_client_t *client = ob_tokens_find(self->tokens, name);
+            rc = client ? ob_rest_subs_check(job->sub, client, errbuf, sizeof errbuf)
+                        : OB_GW_ERR_UNAUTHORIZED;
+            pthread_mutex_unlock(&self->lock);
+        }
+    } else if (route.kind == S_PUBLISH) {
         if (too_large) {
             snprintf(errbuf, sizeof errbuf, "body over %" PRIu64 " bytes",
                      self->cfg->rest_body_max);
@@ -842,7 +907,8 @@ s_load(const ob_gw_config_t *cfg, ob_tokens_t **ret_tokens, ob_rate_limit_t **re
 }
 
 ob_rest_t *
-ob_rest_new(const ob_gw_config_t *cfg, ob_gw_stats_t *stats, char *errbuf, size_t errlen)
+ob_rest_new(const ob_gw_config_t *cfg, ob_gw_store_t *store, ob_gw_stats_t *stats, char *errbuf,
+            size_t errlen)
 {
     ob_rest_t *self = calloc(1, sizeof *self);
     if (!self) {
@@ -850,6 +916,7 @@ ob_rest_new(const ob_gw_config_t *cfg, ob_gw_stats_t *stats, char *errbuf, size_
         return NULL;
     }
     self->cfg = cfg;
+    self->store = store;
     self->stats = stats;
     pthread_mutex_init(&self->lock, NULL);
     pthread_cond_init(&self->wake, NULL);
@@ -857,6 +924,7 @@ ob_rest_new(const ob_gw_config_t *cfg, ob_gw_stats_t *stats, char *errbuf, size_
         return self; /* REST off */
     self->on = 1;
     if (s_load(cfg, &self->tokens, &self->rate, errbuf, errlen) ||
+        ob_rest_subs_key_load(cfg->data_dir, self->key, errbuf, errlen) ||
         !(self->streams = ob_rest_streams_new(cfg, errbuf, errlen)))
         goto fail;
     if (pthread_create(&self->thread, NULL, s_thread, self)) {
@@ -931,6 +999,7 @@ ob_rest_destroy(ob_rest_t **self_p)
     ob_rate_limit_destroy(&self->rate);
     free(self->pending);
     free(self->jobs);
+    sodium_memzero(self->key, sizeof self->key);
     pthread_cond_destroy(&self->wake);
     pthread_mutex_destroy(&self->lock);
     free(self);

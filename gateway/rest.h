@@ -15,6 +15,7 @@
                                            (rest_stream.h)
         GET  /v1/openapi.json              the OpenAPI document (openapi.json, compiled in),
                                            to any client with a token
+        /v1/subscriptions...               HTTP subscriptions: rest_subs.h
 
     A publish is answered only after the broker's durable confirm. A batch is answered when
     every event of it is confirmed; if the broker refuses one (over its max_event, say),
@@ -62,17 +63,20 @@
 #include "gw_config.h"
 #include "gw_stats.h"
 #include "orderbus/client.h"
+#include "gw_store.h"
 
 typedef struct ob_rest ob_rest_t;
 typedef struct ob_rest_job ob_rest_job_t;
 
-/* Creates the REST side for cfg (borrowed until destroyed; stats too): loads
-   cfg->tokens_file if set and starts the REST thread with its broker client (which
-   connects in the background). With no tokens_file it answers every request with 404.
+/* Creates the REST side for cfg (borrowed until destroyed; store and stats too): loads
+   cfg->tokens_file if set, and the handle key of cfg->data_dir (rest_subs.h), and starts the
+   REST thread with its broker client (which connects in the background); HTTP subscription
+   owners are kept in store. With no tokens_file it answers every request with 404.
    Returns the object (owned, ob_rest_destroy) or NULL with a message in errbuf (the tokens
-   file does not load, no memory, the client cannot be made). */
-ob_rest_t *ob_rest_new(const ob_gw_config_t *cfg, ob_gw_stats_t *stats, char *errbuf,
-                       size_t errlen);
+   file does not load, the handle key cannot be read or made, no memory, the client cannot
+   be made). */
+ob_rest_t *ob_rest_new(const ob_gw_config_t *cfg, ob_gw_store_t *store, ob_gw_stats_t *stats,
+                       char *errbuf, size_t errlen);
 
 /* Reads the tokens file again and swaps the new table in; on failure keeps the old one.
    Returns 0, or the loader's error with a message in errbuf; 0 with REST off. */

@@ -16,8 +16,9 @@
     which only the broker writes: refused here before the broker would); subscribe with
     P1..Pn iff each Pi is covered by a subscribe pattern; admin read: list topics and
     subscriptions, read a subscription's figures, and read (FETCH) a topic a subscribe
-    pattern matches; admin write: read plus reposition and delete subscriptions. Fetching,
-    acking and nacking one's own subscription needs no admin level.
+    pattern matches; admin write: read plus reposition and delete subscriptions. A client's
+    own HTTP subscriptions (rest_subs.h) need no admin level for any route: getting,
+    deleting, fetching, acking and nacking them.
 
     Lookup: ob_tokens_lookup hashes the presented token and finds its entry through a table
     sorted by hash, comparing whole hashes with sodium_memcmp (constant time). The presented

@@ -75,7 +75,7 @@ add_dependencies(test_gateway_feed orderbus-mp-double orderbus-gateway)
 # (rest_http, which records every answer for the OpenAPI check when OB_REST_RECORD is set).
 add_library(ob_rest_http STATIC ${CMAKE_CURRENT_SOURCE_DIR}/integration/rest_http.c)
 target_include_directories(ob_rest_http PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/integration)
-target_link_libraries(ob_rest_http PUBLIC ob_flags PkgConfig::CURL PkgConfig::JANSSON
+target_link_libraries(ob_rest_http PUBLIC ob_flags ob_common PkgConfig::CURL PkgConfig::JANSSON
                       PkgConfig::CMOCKA)
 ob_cmocka_test(test_gateway_rest TIMEOUT 180
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_gateway_rest.c
@@ -92,3 +92,12 @@ ob_cmocka_test(test_gateway_stream TIMEOUT 180
 set_property(TEST test_gateway_stream APPEND PROPERTY ENVIRONMENT
              "OB_GATEWAY=$<TARGET_FILE:orderbus-gateway>")
 add_dependencies(test_gateway_stream orderbus-gateway)
+# HTTP subscriptions (gateway/rest_subs.h): fetch, ack, nack, redelivery, dead letters,
+# resume after kill -9 of the gateway or the broker, refusals.
+ob_cmocka_test(test_gateway_subs TIMEOUT 240
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_gateway_subs.c
+  LIBS ob_broker_proc ob_gw_proc ob_rest_http ob_common PkgConfig::CURL PkgConfig::JANSSON
+       Threads::Threads)
+set_property(TEST test_gateway_subs APPEND PROPERTY ENVIRONMENT
+             "OB_GATEWAY=$<TARGET_FILE:orderbus-gateway>")
+add_dependencies(test_gateway_subs orderbus-gateway)

@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "token.h"
+
 #define S_URL_MAX 2048  /* bytes of a URL */
 #define S_LINE_MAX 1024 /* bytes of a header line we send */
 #define S_NAME_MAX 128  /* bytes of a header name kept */
@@ -156,4 +158,26 @@ rest_error_code(const rest_answer_t *a)
         json_string_value(json_object_get(json_object_get(a->json, "error"), "code"));
     assert_non_null(code);
     return code;
+}
+
+void
+rest_http_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+void
+rest_http_token_entry(char *out, size_t size, const char *name, const char *token,
+                      const char *rules)
+{
+    uint8_t hash[OB_TOKEN_HASH_BYTES];
+    char hex[OB_TOKEN_HASH_TEXT];
+    assert_int_equal(ob_token_hash(token, strlen(token), hash), 0);
+    ob_token_hash_format(hash, hex);
+    size_t used = strlen(out);
+    assert_true(used < size);
+    snprintf(out + used, size - used, "client = %s\n    hash = %s\n%s", name, hex, rules);
 }

@@ -47,4 +47,12 @@ void rest_answer_free(rest_answer_t *a);
 /* The error code of an error answer (borrowed from a); asserts that it has one. */
 const char *rest_error_code(const rest_answer_t *a);
 
+/* Writes text to the file path (created or truncated); asserts that it could. */
+void rest_http_write_file(const char *path, const char *text);
+
+/* Appends to out (size bytes, NUL-terminated) the tokens file entry (gateway/tokens.h) of
+   client name with the hash of token and rules (lines "    key = value\n"). */
+void rest_http_token_entry(char *out, size_t size, const char *name, const char *token,
+                           const char *rules);
+
 #endif

@@ -52,26 +52,6 @@ typedef struct s_site {
 } s_site_t;
 
 static void
-s_write(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-}
-
-/* A tokens file entry of name for token. */
-static void
-s_entry(char *out, size_t size, const char *name, const char *token, const char *rules)
-{
-    uint8_t hash[OB_TOKEN_HASH_BYTES];
-    char hex[OB_TOKEN_HASH_TEXT];
-    assert_int_equal(ob_token_hash(token, strlen(token), hash), 0);
-    ob_token_hash_format(hash, hex);
-    snprintf(out, size, "client = %s\n    hash = %s\n%s", name, hex, rules);
-}
-
-static void
 s_gw_start(s_site_t *s)
 {
     s->gw_pid = gw_proc_start(s->broker.dir, s->cfg, s->gw_url);
@@ -92,12 +72,12 @@ s_site_new_with(const char *name, int rest, const char *extra)
     assert_true(s->broker_pid > 0);
     assert_int_equal(ob_token_generate(s->token), 0);
     assert_int_equal(ob_token_generate(s->other), 0);
-    char entry[1024], line[S_PATH + 64];
-    s_entry(entry, sizeof entry, "oms-7", s->token,
-            "    publish = orders.>\n    publish = mp.7\n    subscribe = orders.>\n"
-            "    admin = read\n");
+    char entry[1024] = "", line[S_PATH + 64];
+    rest_http_token_entry(entry, sizeof entry, "oms-7", s->token,
+                          "    publish = orders.>\n    publish = mp.7\n    subscribe = orders.>\n"
+                          "    admin = read\n");
     snprintf(s->tokens, sizeof s->tokens, "%s/tokens.zpl", s->broker.dir);
-    s_write(s->tokens, entry);
+    rest_http_write_file(s->tokens, entry);
     char cfg[4096];
     snprintf(line, sizeof line, "    tokens_file = %s\n    rest_body_max = %d\n%s", s->tokens,
              S_BODY_MAX, extra ? extra : "");
@@ -106,7 +86,7 @@ s_site_new_with(const char *name, int rest, const char *extra)
              "broker\n    endpoint = %s\n",
              s->broker.dir, rest ? line : "", s->broker.endpoint);
     snprintf(s->cfg, sizeof s->cfg, "%s/gw.cfg", s->broker.dir);
-    s_write(s->cfg, cfg);
+    rest_http_write_file(s->cfg, cfg);
     s_gw_start(s);
     ob_client_config_t cc = {.name = "test", .timeout_ms = 5000};
     s->client = ob_client_new(s->broker.endpoint, &cc);
@@ -537,9 +517,10 @@ test_reload(void **state)
     const char *path = "/v1/topics/" S_TOPIC "/events";
     assert_int_equal(s_get(s, path, &a), 404); /* no such topic yet: but let in */
     assert_int_equal(s_http(s, "GET", path, s->other, NULL, NULL, 0, &a), 401);
-    char entry[1024];
-    s_entry(entry, sizeof entry, "other", s->other, "    subscribe = orders.>\n    admin = read\n");
-    s_write(s->tokens, entry);
+    char entry[1024] = "";
+    rest_http_token_entry(entry, sizeof entry, "other", s->other,
+                          "    subscribe = orders.>\n    admin = read\n");
+    rest_http_write_file(s->tokens, entry);
     assert_int_equal(kill(s->gw_pid, SIGHUP), 0);
     int64_t deadline = zclock_mono() + S_RELOAD_MS;
     long status = 0;
@@ -549,7 +530,7 @@ test_reload(void **state)
     assert_int_equal(status, 404);
     assert_int_equal(s_get(s, path, &a), 401);
     /* A file that does not load keeps the old table. */
-    s_write(s->tokens, "client = \n");
+    rest_http_write_file(s->tokens, "client = \n");
     assert_int_equal(kill(s->gw_pid, SIGHUP), 0);
     deadline = zclock_mono() + S_RELOAD_MS;
     int refused = 0;

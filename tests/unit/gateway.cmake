@@ -24,6 +24,15 @@ ob_cmocka_test(test_gw_command
 ob_cmocka_test(test_gw_trigger
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_gw_trigger.c
   LIBS ob_gateway_daemon)
+# The daemon's LMDB state (gateway/gw_store.c): cursors, projects, HTTP subscription owners.
+ob_cmocka_test(test_gw_store
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_gw_store.c
+  LIBS ob_gateway_daemon)
+# HTTP subscriptions without a broker (gateway/rest_subs.c): the handle key file, routing and
+# body checks, pattern rights.
+ob_cmocka_test(test_gw_rest_subs
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_gw_rest_subs.c
+  LIBS ob_gateway_daemon)
 # The daemon's configuration (gateway/gw_config.c): sections, flags, checks, secrets.
 ob_cmocka_test(test_gw_config
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_gw_config.c
