@@ -118,8 +118,7 @@
 #define OB_GW_REST_BODY_MIN 1024               /* smallest rest_body_max */
 #define OB_GW_REST_BROKER_MS 2000   /* the REST client's broker calls (fetch, a full window) */
 #define OB_GW_REST_CONFIRM_MS 3000  /* a publish unconfirmed this long is answered 503 */
-#define OB_GW_REST_IDLE_MS 1000     /* the REST thread's longest wait: keeps its session */
-#define OB_GW_REST_POLL_MS 1        /* its wait for confirms while publishes are in flight */
+#define OB_GW_REST_IDLE_MS 1000     /* the REST thread's longest sleep: its client's heartbeat */
 #define OB_GW_REST_PENDING_MIN 64   /* first size of its table of publishes in flight */
 #define OB_GW_AUTH_SCHEME "Bearer " /* Authorization: Bearer <token> */
 
@@ -144,9 +143,6 @@
 /* A subscription with no fetch, ack or nack for 2 x ack_wait_ms, and at least this, is
    detached. */
 #define OB_GW_SUBS_IDLE_MIN_MS 1000
-/* The REST thread's wait on the broker while long-polls wait: the longest a new request
-   waits behind it. */
-#define OB_GW_SUBS_POLL_MS 5
 #define OB_GW_SUBS_PAGE_MAX 100                  /* subscriptions one GET /v1/subscriptions lists */
 #define OB_GW_HANDLE_KEY_FILE "rest-handles.key" /* in data_dir: the handle key, mode 0600 */
 

@@ -2,14 +2,18 @@
 #include "rest.h"
 
 #include <czmq.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "openapi_doc.h"
 #include "orderbus/client.h"
@@ -77,7 +81,8 @@ struct ob_rest {
     ob_gw_stats_t *stats;                /* borrowed */
     int on;                /* 1: a tokens file (fixed at start; read without the lock) */
     pthread_mutex_t lock;  /* guards everything below but the thread's own */
-    pthread_cond_t wake;   /* a job queued, or stop */
+    pthread_cond_t wake;   /* the thread has started (ready) */
+    int wake_fd;           /* eventfd the thread polls: a job queued, or stop; -1 before */
     ob_tokens_t *tokens;   /* the table, or NULL: REST off */
     ob_rate_limit_t *rate; /* per client */
     ob_rest_job_t *head;   /* jobs queued for the thread */
@@ -441,6 +446,46 @@ s_take_confirms(ob_rest_t *self, int wait_ms)
     }
 }
 
+/* Returns the earliest monotonic ms a publish job is answered 503 at, INT64_MAX if none. */
+static int64_t
+s_publish_due(const ob_rest_t *self)
+{
+    int64_t due = INT64_MAX;
+    for (size_t i = 0; i < self->job_count; i++)
+        if (self->jobs[i]->deadline < due)
+            due = self->jobs[i]->deadline;
+    return due;
+}
+
+/* Takes everything the broker client has (deliveries, confirms), answers what that and the
+   clock make ready, then sleeps until the client's socket or the wake fd stirs, or the next
+   deadline: a fetch's wait, a detach, a publish's confirm, or the client's heartbeat. */
+static void
+s_wait(ob_rest_t *self)
+{
+    /* ob_client_fd is edge-triggered: wait on it only once a call on the client has come
+       back empty-handed, which reads the socket dry (client.h). The last call here is
+       ob_client_confirm_next returning OB_ERR_TIMEOUT; deliveries it read meanwhile are
+       queued, and taken by another round. */
+    do {
+        ob_rest_subs_poll(self->subs);
+        s_take_confirms(self, 0);
+    } while (ob_client_queued(self->client));
+    int64_t now = zclock_mono();
+    int64_t due = now + OB_GW_REST_IDLE_MS; /* at least once per heartbeat interval */
+    int64_t subs = ob_rest_subs_due(self->subs), publish = s_publish_due(self);
+    due = subs < due ? subs : due;
+    due = publish < due ? publish : due;
+    struct pollfd fds[2] = {{.fd = ob_client_fd(self->client), .events = POLLIN},
+                            {.fd = self->wake_fd, .events = POLLIN}};
+    if (poll(fds, 2, due > now ? (int)(due - now) : 0) > 0 && (fds[1].revents & POLLIN)) {
+        uint64_t count;
+        if (read(self->wake_fd, &count, sizeof count) < 0) {
+            /* EAGAIN: another read took it; nothing else can fail on an eventfd */
+        }
+    }
+}
+
 static void *
 s_thread(void *arg)
 {
@@ -463,15 +508,6 @@ s_thread(void *arg)
         return NULL;
     for (;;) {
         pthread_mutex_lock(&self->lock);
-        /* Fetches waiting: the broker is looked at every OB_GW_SUBS_POLL_MS instead. */
-        if (!self->head && !self->stop && !self->job_count && !ob_rest_subs_waiting(self->subs)) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            long ns = until.tv_nsec + (long)(OB_GW_REST_IDLE_MS % 1000) * 1000000L;
-            until.tv_sec += OB_GW_REST_IDLE_MS / 1000 + ns / 1000000000L;
-            until.tv_nsec = ns % 1000000000L;
-            pthread_cond_timedwait(&self->wake, &self->lock, &until);
-        }
         ob_rest_job_t *jobs = self->head;
         self->head = self->tail = NULL;
         int stop = self->stop;
@@ -504,9 +540,16 @@ s_thread(void *arg)
             ob_client_destroy(&self->client);
             return NULL;
         }
-        ob_rest_subs_poll(self->subs, self->job_count ? 0 : OB_GW_SUBS_POLL_MS);
-        /* Also keeps the client's session (heartbeats) when idle. */
-        s_take_confirms(self, self->job_count ? OB_GW_REST_POLL_MS : 0);
+        s_wait(self);
+    }
+}
+/* Wakes the REST thread from its poll. */
+static void
+s_wake(ob_rest_t *self)
+{
+    uint64_t one = 1;
+    if (write(self->wake_fd, &one, sizeof one) < 0) {
+        /* EAGAIN: the counter is full, so the thread is awake already */
     }
 }
 
@@ -528,7 +571,7 @@ s_submit(ob_rest_t *self, struct MHD_Connection *c, ob_rest_job_t *job, ob_rest_
     else
         self->head = job;
     self->tail = job;
-    pthread_cond_signal(&self->wake);
+    s_wake(self);
     pthread_mutex_unlock(&self->lock);
     return MHD_YES;
 }
@@ -920,9 +963,14 @@ ob_rest_new(const ob_gw_config_t *cfg, ob_gw_store_t *store, ob_gw_stats_t *stat
     self->stats = stats;
     pthread_mutex_init(&self->lock, NULL);
     pthread_cond_init(&self->wake, NULL);
+    self->wake_fd = -1;
     if (!cfg->tokens_file[0])
         return self; /* REST off */
     self->on = 1;
+    if ((self->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
+        snprintf(errbuf, errlen, "REST: eventfd: %s", strerror(errno));
+        goto fail;
+    }
     if (s_load(cfg, &self->tokens, &self->rate, errbuf, errlen) ||
         ob_rest_subs_key_load(cfg->data_dir, self->key, errbuf, errlen) ||
         !(self->streams = ob_rest_streams_new(cfg, errbuf, errlen)))
@@ -977,7 +1025,8 @@ ob_rest_close(ob_rest_t *self)
         return;
     pthread_mutex_lock(&self->lock);
     self->stop = 1;
-    pthread_cond_signal(&self->wake);
+    if (self->wake_fd >= 0)
+        s_wake(self);
     pthread_mutex_unlock(&self->lock);
     ob_rest_streams_close(self->streams);
     if (self->started) {
@@ -999,6 +1048,8 @@ ob_rest_destroy(ob_rest_t **self_p)
     ob_rate_limit_destroy(&self->rate);
     free(self->pending);
     free(self->jobs);
+    if (self->wake_fd >= 0)
+        close(self->wake_fd);
     sodium_memzero(self->key, sizeof self->key);
     pthread_cond_destroy(&self->wake);
     pthread_mutex_destroy(&self->lock);

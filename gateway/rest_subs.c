@@ -83,7 +83,6 @@ struct ob_rest_subs {
     s_sub_t **subs;                      /* attached subscriptions */
     size_t count;                        /* used */
     size_t size;                         /* allocated */
-    size_t waiting;                      /* fetches waiting, over all */
     uint64_t generation;                 /* newest client session a delivery came in */
 };
 
@@ -415,7 +414,6 @@ s_drop(ob_rest_subs_t *self, s_sub_t *sub, int rc, const char *message)
         ob_rest_subs_req_t *req = sub->head;
         sub->head = req->next;
         req->next = NULL;
-        self->waiting--;
         s_fail(self, req, rc, message);
     }
     for (size_t i = 0; i < sub->held_count; i++)
@@ -439,13 +437,13 @@ s_detach(ob_rest_subs_t *self, s_sub_t *sub, int rc, const char *message)
     s_drop(self, sub, rc, message);
 }
 
-/* Takes what the broker client has received, waiting up to wait_ms for the first. */
+/* Takes what the broker client has received, without waiting. */
 static void
-s_drain(ob_rest_subs_t *self, int wait_ms)
+s_drain(ob_rest_subs_t *self)
 {
-    for (int first = 1;; first = 0) {
+    for (;;) {
         ob_delivery_t *d = NULL;
-        int rc = ob_client_receive(self->client, first ? wait_ms : 0, &d);
+        int rc = ob_client_receive(self->client, 0, &d);
         if (rc && *ob_client_lost_sub(self->client)) {
             s_sub_t *sub = s_find(self, ob_client_lost_sub(self->client));
             if (sub)
@@ -896,7 +894,7 @@ s_serve_fetch(ob_rest_subs_t *self, ob_rest_subs_req_t *req, char *errbuf, size_
     int rc = s_own(self, req, errbuf, errlen);
     if (rc)
         return rc;
-    s_drain(self, 0);
+    s_drain(self);
     s_sub_t *sub = s_find(self, req->name);
     if (sub)
         s_prune(self, sub, zclock_mono());
@@ -909,7 +907,7 @@ s_serve_fetch(ob_rest_subs_t *self, ob_rest_subs_req_t *req, char *errbuf, size_
         json_decref(info);
         if (rc)
             return rc;
-        s_drain(self, 0);
+        s_drain(self);
         sub = s_find(self, req->name);
     }
     if (sub->held_count || !req->fetch.wait_ms) {
@@ -927,7 +925,6 @@ s_serve_fetch(ob_rest_subs_t *self, ob_rest_subs_req_t *req, char *errbuf, size_
     else
         sub->head = req;
     sub->tail = req;
-    self->waiting++;
     sub->idle_at = zclock_mono() + s_idle_ms(sub);
     return 0;
 }
@@ -939,7 +936,7 @@ s_serve_ack(ob_rest_subs_t *self, ob_rest_subs_req_t *req, char *errbuf, size_t 
     int rc = s_own(self, req, errbuf, errlen);
     if (rc)
         return rc;
-    s_drain(self, 0); /* the newest session's deliveries: self->generation */
+    s_drain(self); /* the newest session's deliveries: self->generation */
     s_sub_t *sub = s_find(self, req->name);
     const ob_rest_ack_t *ack = req->ack;
     for (size_t i = 0; i < ack->count; i++) {
@@ -1007,16 +1004,25 @@ ob_rest_subs_serve(ob_rest_subs_t *self, ob_rest_subs_req_t *req, void *job)
         s_fail(self, req, rc, errbuf[0] ? errbuf : NULL);
 }
 
-size_t
-ob_rest_subs_waiting(const ob_rest_subs_t *self)
+int64_t
+ob_rest_subs_due(const ob_rest_subs_t *self)
 {
-    return self->waiting;
+    int64_t due = INT64_MAX;
+    for (size_t i = 0; i < self->count; i++) {
+        const s_sub_t *sub = self->subs[i];
+        if (!sub->head && sub->idle_at < due)
+            due = sub->idle_at;
+        for (const ob_rest_subs_req_t *r = sub->head; r; r = r->next)
+            if (r->deadline < due)
+                due = r->deadline;
+    }
+    return due;
 }
 
 void
-ob_rest_subs_poll(ob_rest_subs_t *self, int wait_ms)
+ob_rest_subs_poll(ob_rest_subs_t *self)
 {
-    s_drain(self, self->waiting ? wait_ms : 0);
+    s_drain(self);
     int64_t now = zclock_mono();
     for (size_t i = self->count; i-- > 0;) {
         s_sub_t *sub = self->subs[i];
@@ -1025,7 +1031,6 @@ ob_rest_subs_poll(ob_rest_subs_t *self, int wait_ms)
             ob_rest_subs_req_t *req = sub->head;
             if (!(sub->head = req->next))
                 sub->tail = NULL;
-            self->waiting--;
             s_hand_out(self, sub, req);
         }
         for (ob_rest_subs_req_t **link = &sub->head; *link;) {
@@ -1036,7 +1041,6 @@ ob_rest_subs_poll(ob_rest_subs_t *self, int wait_ms)
                 continue;
             }
             *link = req->next;
-            self->waiting--;
             s_hand_out(self, sub, req); /* none held: an empty list */
         }
         if (!sub->head) {

@@ -40,8 +40,9 @@
     Fetch. Answered at once with what is held (up to max); with none held it asks the broker for
     SUB_INFO (the subscription exists; the broker answers), attaches if needed, and waits up to
     wait_ms for deliveries: an empty list when the wait ends with none. At most rest_waits_max
-    fetches of one client wait at once (429 with Retry-After beyond). The REST thread then looks
-    at the broker every OB_GW_SUBS_POLL_MS: a request arriving meanwhile waits at most that.
+    fetches of one client wait at once (429 with Retry-After beyond). The REST thread sleeps in
+    poll(2) on its broker client's socket and its job queue, so a delivery is handed to a
+    waiting fetch, and a request served, as soon as it arrives.
 
     Ack and nack: durability contract. The gateway sends the ACKs (NACKs) of the handles, then a
     SUB_INFO of the subscription on the same connection, and answers 200 only after the broker's
@@ -137,13 +138,14 @@ ob_rest_subs_t *ob_rest_subs_new(ob_client_t *client, ob_gw_store_t *store,
    synchronously (at most its timeout per round trip). */
 void ob_rest_subs_serve(ob_rest_subs_t *self, ob_rest_subs_req_t *req, void *job);
 
-/* Returns the number of fetches waiting (the REST thread must then call ob_rest_subs_poll
-   often). */
-size_t ob_rest_subs_waiting(const ob_rest_subs_t *self);
+/* Returns the monotonic ms (zclock_mono) at which ob_rest_subs_poll has work without a
+   delivery: a waiting fetch's wait ends, or an idle subscription is detached; INT64_MAX if
+   none. */
+int64_t ob_rest_subs_due(const ob_rest_subs_t *self);
 
-/* Takes the deliveries that came (waiting up to wait_ms for the first), answers the fetches
+/* Takes the deliveries the broker client has received (without waiting), answers the fetches
    they make ready and those whose wait ran out, and detaches idle subscriptions. */
-void ob_rest_subs_poll(ob_rest_subs_t *self, int wait_ms);
+void ob_rest_subs_poll(ob_rest_subs_t *self);
 
 /* Answers every waiting fetch 503 (the gateway stops), detaches nothing (the client goes),
    frees all; sets *self_p to NULL; accepts NULL. */
