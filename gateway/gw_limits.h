@@ -143,7 +143,9 @@
 /* A subscription with no fetch, ack or nack for 2 x ack_wait_ms, and at least this, is
    detached. */
 #define OB_GW_SUBS_IDLE_MIN_MS 1000
-#define OB_GW_SUBS_PAGE_MAX 100                  /* subscriptions one GET /v1/subscriptions lists */
+#define OB_GW_FETCH_TEXT_MIN 4096 /* first size of a fetch's answer (grown as needed) */
+#define OB_GW_U64_TEXT_MAX 20     /* decimal digits of a uint64_t */
+#define OB_GW_SUBS_PAGE_MAX 100   /* subscriptions one GET /v1/subscriptions lists */
 #define OB_GW_HANDLE_KEY_FILE "rest-handles.key" /* in data_dir: the handle key, mode 0600 */
 
 /* Delivery handles (handle) */

@@ -461,52 +461,265 @@ s_drain(ob_rest_subs_t *self)
     }
 }
 
-/* The JSON of a delivery (borrowed) with its handle, or NULL. */
-static json_t *
-s_delivery_json(ob_rest_subs_t *self, const ob_delivery_t *d)
+/* A fetch's answer being written: JSON text, grown as it goes. */
+typedef struct s_text {
+    char *data;  /* the text, NUL-terminated once done; NULL after a failure */
+    size_t len;  /* bytes used */
+    size_t size; /* bytes allocated */
+} s_text_t;
+
+/* Makes room for len more bytes and a NUL in t and counts them as used. Returns where they
+   go, or NULL (no memory: t fails, and everything after is a no-op). */
+static char *
+s_grow_text(s_text_t *t, size_t len)
+{
+    if (!t->data)
+        return NULL;
+    if (t->len + len + 1 > t->size) {
+        size_t n = t->size * 2;
+        while (n < t->len + len + 1)
+            n *= 2;
+        char *p = realloc(t->data, n);
+        if (!p) {
+            free(t->data);
+            t->data = NULL;
+            return NULL;
+        }
+        t->data = p;
+        t->size = n;
+    }
+    t->len += len;
+    return t->data + t->len - len;
+}
+
+/* Appends len bytes at bytes to t. */
+static void
+s_put(s_text_t *t, const char *bytes, size_t len)
+{
+    char *at = s_grow_text(t, len);
+    if (at)
+        memcpy(at, bytes, len);
+}
+
+/* Appends the NUL-terminated text to t. */
+static void
+s_puts(s_text_t *t, const char *text)
+{
+    s_put(t, text, strlen(text));
+}
+
+/* Appends the decimal digits of value to t. */
+static void
+s_put_u64(s_text_t *t, uint64_t value)
+{
+    char digits[OB_GW_U64_TEXT_MAX];
+    size_t at = sizeof digits;
+    do {
+        digits[--at] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value);
+    s_put(t, digits + at, sizeof digits - at);
+}
+
+/* Appends key (text up to the value, such as ,"seq":) and the decimal value to t. */
+static void
+s_put_number(s_text_t *t, const char *key, uint64_t value)
+{
+    s_puts(t, key);
+    s_put_u64(t, value);
+}
+
+/* Appends value as a JSON string to t: escaped as Jansson writes it, after checking that it
+   is UTF-8 (json_stringn's rule, which ob_event_to_json applies). Returns 0, or -1 (not
+   UTF-8). */
+static int
+s_put_string(s_text_t *t, const char *value, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)value, *end = p + len, *run = p;
+    s_put(t, "\"", 1);
+    while (p < end) {
+        unsigned char c = *p;
+        if (c >= 0x80) { /* one UTF-8 sequence: no overlong form, surrogate or > U+10FFFF */
+            size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+            if (!n || c > 0xf4 || (size_t)(end - p) < n)
+                return -1;
+            for (size_t k = 1; k < n; k++)
+                if ((p[k] & 0xc0) != 0x80)
+                    return -1;
+            if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] >= 0xa0) ||
+                (c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] >= 0x90))
+                return -1;
+            p += n;
+            continue;
+        }
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            p++;
+            continue;
+        }
+        s_put(t, (const char *)run, (size_t)(p - run));
+        char esc[6] = {'\\', (char)c, 0, 0, 0, 0};
+        size_t n = 2;
+        if (c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t')
+            esc[1] = c == '\b' ? 'b' : c == '\f' ? 'f' : c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+        else if (c < 0x20) {
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            n = 6;
+        }
+        s_put(t, esc, n);
+        run = ++p;
+    }
+    s_put(t, (const char *)run, (size_t)(p - run));
+    s_put(t, "\"", 1);
+    return 0;
+}
+
+/* Appends "key": and the string value (NULL: "", or null if null_ok) to t. Returns 0 or -1
+   (not UTF-8). */
+static int
+s_put_member(s_text_t *t, const char *key, const char *value, int null_ok)
+{
+    s_puts(t, key);
+    if (!value && null_ok) {
+        s_puts(t, "null");
+        return 0;
+    }
+    return value ? s_put_string(t, value, strlen(value)) : s_put_string(t, "", 0);
+}
+
+/* Appends an event's data to t as ob_event_to_json writes it: null when empty, JSON data as
+   itself (compact), anything else as {"base64": ...}. Only data that can start a JSON text
+   goes through Jansson's parser. Returns 0 or -1 (no memory). */
+static int
+s_put_data(s_text_t *t, const uint8_t *data, size_t len)
+{
+    if (!len) {
+        s_puts(t, "null");
+        return 0;
+    }
+    size_t i = 0;
+    while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r'))
+        i++;
+    if (i < len && strchr("{[\"-0123456789tfn", data[i])) {
+        json_t *value = json_loadb((const char *)data, len, JSON_DECODE_ANY, NULL);
+        char *text =
+            value ? json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY) : NULL;
+        json_decref(value);
+        if (text) {
+            s_puts(t, text);
+            free(text);
+            return 0;
+        }
+        if (value)
+            return -1;
+    }
+    size_t chars = sodium_base64_encoded_len(len, sodium_base64_VARIANT_ORIGINAL);
+    s_puts(t, "{\"base64\":\"");
+    /* chars counts the NUL that sodium writes: it is overwritten by the closing quote */
+    char *at = s_grow_text(t, chars);
+    if (!at)
+        return -1;
+    sodium_bin2base64(at, chars, data, len, sodium_base64_VARIANT_ORIGINAL);
+    t->len--;
+    s_puts(t, "\"}");
+    return 0;
+}
+
+/* Appends the event JSON of ev (borrowed) to t: what ob_event_to_json makes, written
+   directly (Jansson's object model and its dump were most of a fetch's cost). Returns 0,
+   or -1 for an event ob_event_to_json refuses (a string not UTF-8, an id over INT64_MAX)
+   or no memory. */
+static int
+s_put_event(s_text_t *t, const ob_event_t *ev)
+{
+    char when[OB_TIME_TEXT_MAX];
+    if (!ev->id || !ev->topic || !ev->type || ob_time_format(ev->time_us, when) ||
+        ev->oms_id > INT64_MAX || ev->project_id > INT64_MAX || ev->project_item_id > INT64_MAX ||
+        ev->message_id > INT64_MAX || ev->time_us > INT64_MAX)
+        return -1;
+    if (s_put_member(t, "{\"id\":", ev->id, 0) || s_put_member(t, ",\"topic\":", ev->topic, 0) ||
+        s_put_member(t, ",\"type\":", ev->type, 0) || s_put_member(t, ",\"time\":", when, 0))
+        return -1;
+    s_put_number(t, ",\"time_us\":", ev->time_us);
+    if (s_put_member(t, ",\"source\":", ev->source, 0))
+        return -1;
+    s_put_number(t, ",\"oms_id\":", ev->oms_id);
+    s_put_number(t, ",\"project_id\":", ev->project_id);
+    s_put_number(t, ",\"project_item_id\":", ev->project_item_id);
+    s_put_number(t, ",\"message_id\":", ev->message_id);
+    s_puts(t, ",\"changes\":[");
+    for (size_t i = 0; i < ev->changes_count; i++) {
+        const ob_change_t *c = &ev->changes[i];
+        if (s_put_member(t, i ? ",{\"field\":" : "{\"field\":", c->field, 0) ||
+            s_put_member(t, ",\"before\":", c->before, 1) ||
+            s_put_member(t, ",\"after\":", c->after, 1))
+            return -1;
+        s_puts(t, "}");
+    }
+    s_puts(t, "],\"data\":");
+    if (s_put_data(t, ev->data, ev->data_len))
+        return -1;
+    s_puts(t, "}");
+    return t->data ? 0 : -1;
+}
+
+/* Appends the JSON of a delivery (borrowed) with its handle to t, after a comma unless it
+   is the first. Returns 0, or -1 for a delivery left out: its event does not decode (never
+   stored so by this broker), or its topic is not one (what the broker sent is written into
+   the JSON as it is, so it is checked). */
+static int
+s_delivery_json(ob_rest_subs_t *self, const ob_delivery_t *d, int first, s_text_t *t)
 {
     ob_rest_handle_t h = {.seq = d->seq, .attempt = d->attempt};
     memcpy(h.sub, d->sub, sizeof h.sub);
     memcpy(h.topic, d->topic, sizeof h.topic);
     char handle[OB_GW_HANDLE_TEXT_MAX + 1], time[OB_TIME_TEXT_MAX];
     ob_event_t *ev = NULL;
-    char *text = NULL;
-    json_t *event = NULL, *out = NULL;
-    if (!ob_rest_handle_encode(self->key, &h, handle) && !ob_time_format(d->time_us, time) &&
-        !ob_delivery_decode(d, &ev) && !ob_event_to_json(ev, &text) &&
-        (event = json_loads(text, 0, NULL)))
-        out = json_pack("{s:s, s:s, s:I, s:I, s:s, s:o}", "handle", handle, "topic", d->topic,
-                        "seq", (json_int_t)d->seq, "attempt", (json_int_t)d->attempt, "time", time,
-                        "event", event);
-    else
-        json_decref(event);
-    if (out && d->skipped &&
-        json_object_set_new(out, "skipped", json_integer((json_int_t)d->skipped))) {
-        json_decref(out);
-        out = NULL;
-    }
-    free(text);
+    /* the handle checks the topic (ob_topic_valid: no character JSON would escape) */
+    if (ob_rest_handle_encode(self->key, &h, handle) || ob_time_format(d->time_us, time) ||
+        ob_delivery_decode(d, &ev))
+        return -1;
+    size_t mark = t->len;
+    s_puts(t, first ? "{\"handle\":\"" : ",{\"handle\":\"");
+    s_puts(t, handle);
+    s_puts(t, "\",\"topic\":\"");
+    s_puts(t, d->topic);
+    s_put_number(t, "\",\"seq\":", d->seq);
+    s_put_number(t, ",\"attempt\":", d->attempt);
+    s_puts(t, ",\"time\":\"");
+    s_puts(t, time);
+    s_puts(t, "\",\"event\":");
+    int rc = s_put_event(t, ev);
     ob_event_destroy(&ev);
-    return out;
+    if (rc) {
+        t->len = mark; /* left out (or no memory: t->data is NULL) */
+        return -1;
+    }
+    if (d->skipped)
+        s_put_number(t, ",\"skipped\":", d->skipped);
+    s_put(t, "}", 1);
+    return 0;
 }
 
-/* Answers fetch req with up to its max deliveries held for sub (maybe none). */
+/* Answers fetch req with up to its max deliveries held for sub (maybe none):
+   {"deliveries": [...]}, written without Jansson's object model (the event JSON of each is
+   ob_event_to_json's text). */
 static void
 s_hand_out(ob_rest_subs_t *self, s_sub_t *sub, ob_rest_subs_req_t *req)
 {
-    json_t *list = json_array();
     size_t n = sub->held_count < req->fetch.max ? sub->held_count : req->fetch.max;
-    for (size_t i = 0; list && i < n; i++) {
-        /* An event that does not decode (never stored so by this broker) is left out: it
-           comes again until it is dead-lettered. */
-        json_t *one = s_delivery_json(self, sub->held[i].delivery);
-        if (one && json_array_append_new(list, one)) {
-            json_decref(list);
-            list = NULL;
-        }
-    }
-    if (!list) {
-        s_answer(self, req, 0, NULL); /* no memory: nothing handed out, all still held */
+    s_text_t t = {.data = malloc(OB_GW_FETCH_TEXT_MIN), .size = OB_GW_FETCH_TEXT_MIN};
+    int first = 1;
+    s_puts(&t, "{\"deliveries\":[");
+    for (size_t i = 0; t.data && i < n; i++)
+        if (!s_delivery_json(self, sub->held[i].delivery, first, &t))
+            first = 0;
+    s_put(&t, "]}", sizeof "]}"); /* with the NUL */
+    if (!t.data) {
+        /* no memory: nothing handed out, all still held */
+        self->done(req->job, (unsigned)ob_rest_status(-ENOMEM), ob_rest_error_json(-ENOMEM, NULL));
         return;
     }
     for (size_t i = 0; i < n; i++)
@@ -515,7 +728,7 @@ s_hand_out(ob_rest_subs_t *self, s_sub_t *sub, ob_rest_subs_req_t *req)
         memmove(sub->held, sub->held + n, (sub->held_count - n) * sizeof *sub->held);
     sub->held_count -= n;
     sub->idle_at = zclock_mono() + s_idle_ms(sub);
-    s_answer(self, req, S_OK, json_pack("{s:o}", "deliveries", list));
+    self->done(req->job, S_OK, t.data);
 }
 
 /* ---------------------------------------------------------------------------------------- */

@@ -333,6 +333,81 @@ test_fetch_ack(void **state)
     s_site_destroy(&s);
 }
 
+/* The event JSON of each delivery (written by the gateway without Jansson's object model)
+   is what ob_event_to_json makes of the same event: strings with escapes and UTF-8, changes
+   with nulls, and data as JSON, as base64 (binary, text that is not JSON, text that only
+   starts like JSON) and empty. Published directly, so every field is the test's. */
+static void
+test_event_json(void **state)
+{
+    (void)state;
+    s_site_t *s = s_site_new("gw-subs-json", NULL);
+    rest_answer_t a = {0};
+    assert_int_equal(s_create(s, s->token, "shapes", ", \"ack_wait_ms\": 60000", &a), 201);
+    static const uint8_t binary[] = {0, 1, 2, 0xff, 0xfe, '"', '\\', 0x80, 'x'};
+    static const char *const data[] = {
+        " {\"a\" : [1, 2.5, \"\\u00e9\\/\", true], \"b\": null, \"c\": {\"d\": \"e\\n\"}} ",
+        "\"a string\"",
+        "-12",
+        "not json",
+        "{broken",
+        "",
+        NULL};
+    ob_change_t changes[] = {{.field = "status",
+                              .before = NULL,
+                              .after = "q\"u\\o\nt\te\x01\x1f d\xc3\xa9j\xe2\x82\xac"},
+                             {.field = "price", .before = "1", .after = NULL}};
+    size_t count = 0;
+    char *want[8] = {0};
+    for (size_t i = 0; i <= sizeof data / sizeof data[0] - 1; i++, count++) {
+        char id[32];
+        snprintf(id, sizeof id, "shape-%zu", i);
+        ob_event_t ev = {.id = id,
+                         .topic = S_TOPIC,
+                         .type = "order.created",
+                         .time_us = 1733400000123456ull + i,
+                         .source = i % 2 ? NULL : "m\xc3\xbcnchen \"oms\"",
+                         .oms_id = i,
+                         .project_id = INT64_MAX,
+                         .project_item_id = 7,
+                         .message_id = 0,
+                         .changes = i == 0 ? changes : NULL,
+                         .changes_count = i == 0 ? 2 : 0,
+                         .data = data[i] ? (const uint8_t *)data[i] : binary,
+                         .data_len = data[i] ? strlen(data[i]) : sizeof binary};
+        ob_confirm_t confirm;
+        assert_int_equal(ob_client_publish(s->client, &ev, &confirm), 0);
+        assert_int_equal(confirm.seq, i + 1);
+        assert_int_equal(ob_event_to_json(&ev, &want[i]), 0);
+    }
+    s_got_t got = {0};
+    size_t n = 0;
+    int64_t deadline = zclock_mono() + S_COLLECT_MS;
+    while (n < count && zclock_mono() < deadline) {
+        assert_int_equal(s_fetch(s, s->token, "shapes", (int)count, S_WAIT_MS, &a), 200);
+        json_t *list = json_object_get(a.json, "deliveries"), *d;
+        size_t i;
+        json_array_foreach(list, i, d)
+        {
+            uint64_t seq = (uint64_t)json_integer_value(json_object_get(d, "seq"));
+            assert_true(seq >= 1 && seq <= count);
+            json_t *expect = json_loads(want[seq - 1], 0, NULL);
+            assert_non_null(expect);
+            assert_true(json_equal(json_object_get(d, "event"), expect));
+            json_decref(expect);
+            snprintf(got.handle[got.count++], S_HANDLE, "%s",
+                     json_string_value(json_object_get(d, "handle")));
+            n++;
+        }
+    }
+    assert_int_equal(n, count);
+    assert_int_equal(s_settle(s, s->token, "shapes", "ack", &got, 0, got.count, -1, &a), 200);
+    for (size_t i = 0; i < count; i++)
+        free(want[i]);
+    rest_answer_free(&a);
+    s_site_destroy(&s);
+}
+
 /* A nack with a delay comes again with attempt 2 no sooner; one not acked comes again after
    ack_wait_ms with attempt 3. */
 static void
@@ -674,7 +749,7 @@ main(void)
         cmocka_unit_test(test_fetch_ack),     cmocka_unit_test(test_nack_timeout),
         cmocka_unit_test(test_dead_letter),   cmocka_unit_test(test_detach),
         cmocka_unit_test(test_gateway_kill9), cmocka_unit_test(test_broker_kill9),
-        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_refusals),      cmocka_unit_test(test_event_json),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
