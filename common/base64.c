@@ -20,15 +20,11 @@
 static const char s_std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char s_url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-/* Encodes with alphabet (64 characters), padding with '=' if pad. */
-static char *
-s_encode(const uint8_t *data, size_t len, const char *alphabet, int pad)
+/* Writes the text of len bytes at data with alphabet (64 characters), padding with '=' if
+   pad, and a NUL, into out. Returns the characters written before the NUL. */
+static size_t
+s_encode_into(char *out, const uint8_t *data, size_t len, const char *alphabet, int pad)
 {
-    if (len > (SIZE_MAX - 1) / S_GROUP_CHARS * S_GROUP_BYTES - S_GROUP_BYTES)
-        return NULL; /* its text would not fit in a size_t */
-    char *out = malloc((len + 2) / S_GROUP_BYTES * S_GROUP_CHARS + 1);
-    if (!out)
-        return NULL;
     size_t o = 0;
     for (size_t i = 0; i < len; i += S_GROUP_BYTES) {
         size_t left = len - i;
@@ -49,7 +45,25 @@ s_encode(const uint8_t *data, size_t len, const char *alphabet, int pad)
             out[o++] = '=';
     }
     out[o] = '\0';
+    return o;
+}
+
+/* Encodes with alphabet (64 characters), padding with '=' if pad, into a new text. */
+static char *
+s_encode(const uint8_t *data, size_t len, const char *alphabet, int pad)
+{
+    if (len > (SIZE_MAX - 1) / S_GROUP_CHARS * S_GROUP_BYTES - S_GROUP_BYTES)
+        return NULL; /* its text would not fit in a size_t */
+    char *out = malloc(OB_BASE64_LEN(len) + 1);
+    if (out)
+        s_encode_into(out, data, len, alphabet, pad);
     return out;
+}
+
+size_t
+ob_base64_encode_into(char *out, const void *data, size_t len)
+{
+    return s_encode_into(out, data, len, s_std, 1);
 }
 
 char *

@@ -21,6 +21,14 @@ extern "C" {
    0) in the standard alphabet, padded; the caller frees it. NULL if out of memory. */
 char *ob_base64_encode(const void *data, size_t len);
 
+/* Characters of the padded standard text of len bytes (without its NUL). */
+#define OB_BASE64_LEN(len) (((len) + 2) / 3 * 4)
+
+/* Writes the padded standard text of the len bytes at data (borrowed) and a NUL into out,
+   which has room for OB_BASE64_LEN(len) + 1 characters (the caller's, so that a writer of
+   a larger text need not allocate). Returns OB_BASE64_LEN(len). */
+size_t ob_base64_encode_into(char *out, const void *data, size_t len);
+
 /* The same in the URL-safe alphabet, without padding. */
 char *ob_base64url_encode(const void *data, size_t len);
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base64.h"
 #include "gw_config.h"
 #include "handle.h"
 #include "orderbus/error.h"
@@ -615,14 +616,11 @@ s_put_data(s_text_t *t, const uint8_t *data, size_t len)
         if (value)
             return -1;
     }
-    size_t chars = sodium_base64_encoded_len(len, sodium_base64_VARIANT_ORIGINAL);
     s_puts(t, "{\"base64\":\"");
-    /* chars counts the NUL that sodium writes: it is overwritten by the closing quote */
-    char *at = s_grow_text(t, chars);
+    char *at = s_grow_text(t, OB_BASE64_LEN(len)); /* room for its NUL too */
     if (!at)
         return -1;
-    sodium_bin2base64(at, chars, data, len, sodium_base64_VARIANT_ORIGINAL);
-    t->len--;
+    ob_base64_encode_into(at, data, len);
     s_puts(t, "\"}");
     return 0;
 }

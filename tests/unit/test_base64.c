@@ -80,6 +80,11 @@ test_round_trip_every_length(void **state)
         assert_non_null(std);
         assert_non_null(url);
         assert_int_equal(strlen(std), (len + 2) / 3 * 4);
+        char into[OB_BASE64_LEN(sizeof data) + 2];
+        memset(into, '#', sizeof into);
+        assert_int_equal(ob_base64_encode_into(into, data, len), OB_BASE64_LEN(len));
+        assert_string_equal(into, std);                      /* NUL-terminated ... */
+        assert_int_equal(into[OB_BASE64_LEN(len) + 1], '#'); /* ... and nothing past it */
         s_decodes_to(std, data, len);
         s_decodes_to(url, data, len);
         free(std);
