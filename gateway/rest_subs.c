@@ -68,6 +68,7 @@ typedef struct s_sub {
     int64_t idle_at;                       /* monotonic ms it is detached without activity */
     s_held_t *held;                        /* deliveries held, in arrival order */
     size_t held_count;                     /* used */
+    size_t again;                          /* held ones with attempt > 1 (see s_unhold) */
     size_t held_size;                      /* allocated */
     ob_rest_subs_req_t *head;              /* fetches waiting, oldest first */
     ob_rest_subs_req_t *tail;              /* ... the newest */
@@ -357,29 +358,58 @@ s_idle_ms(const s_sub_t *sub)
     return ms < OB_GW_SUBS_IDLE_MIN_MS ? OB_GW_SUBS_IDLE_MIN_MS : ms;
 }
 
-/* Drops the held copy of topic and seq, if any. */
+/* Counts the held deliveries with attempt > 1 into sub->again. */
+static void
+s_count_again(s_sub_t *sub)
+{
+    sub->again = 0;
+    for (size_t i = 0; i < sub->held_count; i++)
+        sub->again += sub->held[i].delivery->attempt > 1;
+}
+
+/* Returns the index of the held copy of topic and seq, or held_count if none. */
+static size_t
+s_held_find(const s_sub_t *sub, const char *topic, uint64_t seq)
+{
+    size_t i = 0;
+    while (i < sub->held_count &&
+           (sub->held[i].delivery->seq != seq || strcmp(sub->held[i].delivery->topic, topic)))
+        i++;
+    return i;
+}
+
+/* Drops held copy i (< held_count). */
+static void
+s_held_drop(s_sub_t *sub, size_t i)
+{
+    sub->again -= sub->held[i].delivery->attempt > 1;
+    ob_delivery_destroy(&sub->held[i].delivery);
+    memmove(&sub->held[i], &sub->held[i + 1], (sub->held_count - i - 1) * sizeof *sub->held);
+    sub->held_count--;
+}
+
+/* Drops the held copy of topic and seq, acked or nacked, if any. A copy of an event
+   delivered before (held, handed out or acked) is a redelivery, so attempt > 1: with none
+   such held, nothing is looked at (else the ack of a batch would scan all held per
+   handle). */
 static void
 s_unhold(s_sub_t *sub, const char *topic, uint64_t seq)
 {
-    for (size_t i = 0; i < sub->held_count; i++) {
-        ob_delivery_t *d = sub->held[i].delivery;
-        if (d->seq == seq && !strcmp(d->topic, topic)) {
-            ob_delivery_destroy(&sub->held[i].delivery);
-            memmove(&sub->held[i], &sub->held[i + 1],
-                    (sub->held_count - i - 1) * sizeof *sub->held);
-            sub->held_count--;
-            return;
-        }
-    }
+    size_t i = sub->again ? s_held_find(sub, topic, seq) : sub->held_count;
+    if (i < sub->held_count)
+        s_held_drop(sub, i);
 }
 
-/* Holds delivery (taken) for sub; a copy of the same event is replaced. */
+/* Holds delivery (taken) for sub; a copy of the same event held already is replaced. */
 static void
 s_hold(s_sub_t *sub, ob_delivery_t **delivery_p)
 {
     ob_delivery_t *d = *delivery_p;
     *delivery_p = NULL;
-    s_unhold(sub, d->topic, d->seq);
+    /* a first delivery repeats nothing; a redelivery may repeat a held copy of any attempt */
+    size_t i = d->attempt > 1 ? s_held_find(sub, d->topic, d->seq) : sub->held_count;
+    if (i < sub->held_count)
+        s_held_drop(sub, i);
     if (sub->held_count == sub->held_size) {
         size_t n = sub->held_size ? sub->held_size * 2 : OB_GW_REST_PENDING_MIN;
         s_held_t *p = realloc(sub->held, n * sizeof *p);
@@ -390,6 +420,7 @@ s_hold(s_sub_t *sub, ob_delivery_t **delivery_p)
         sub->held = p;
         sub->held_size = n;
     }
+    sub->again += d->attempt > 1;
     sub->held[sub->held_count++] = (s_held_t){d, zclock_mono() + sub->ack_wait_ms};
 }
 
@@ -405,6 +436,7 @@ s_prune(ob_rest_subs_t *self, s_sub_t *sub, int64_t now)
             sub->held[kept++] = sub->held[i];
     }
     sub->held_count = kept;
+    s_count_again(sub);
 }
 
 /* Removes sub from the table: answers its waiting fetches with rc and message, frees it. */
@@ -725,6 +757,7 @@ s_hand_out(ob_rest_subs_t *self, s_sub_t *sub, ob_rest_subs_req_t *req)
     if (n) /* held may be NULL then */
         memmove(sub->held, sub->held + n, (sub->held_count - n) * sizeof *sub->held);
     sub->held_count -= n;
+    s_count_again(sub);
     sub->idle_at = zclock_mono() + s_idle_ms(sub);
     self->done(req->job, S_OK, t.data);
 }
