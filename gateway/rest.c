@@ -529,6 +529,7 @@ s_thread(void *arg)
                 s_finish(job);
             }
         }
+        ob_rest_subs_flush(self->subs); /* the acks of this round: one round trip */
         if (stop) {
             while (self->job_count) {
                 ob_rest_job_t *job = self->jobs[0];

@@ -86,6 +86,8 @@ struct ob_rest_subs {
     size_t count;                        /* used */
     size_t size;                         /* allocated */
     uint64_t generation;                 /* newest client session a delivery came in */
+    ob_rest_subs_req_t *settling;        /* acks and nacks sent, awaiting the round trip that
+                                            proves them applied (ob_rest_subs_flush) */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1199,22 +1201,46 @@ s_serve_ack(ob_rest_subs_t *self, ob_rest_subs_req_t *req, char *errbuf, size_t 
         if (sub)
             s_unhold(sub, h->topic, h->seq);
     }
-    /* A request with an answer, on the same connection: the broker has applied the ACKs
-       when it answers (rest_subs.h, the durability contract). */
-    json_t *info = NULL;
-    if ((rc = s_info_of(self, req, &info, errbuf, errlen))) {
-        if (rc == OB_ERR_BUSY)
-            snprintf(errbuf, errlen,
-                     "the broker did not answer: the %ss may or may not be "
-                     "applied; retrying is safe",
-                     req->op == S_ACK_OP ? "ack" : "nack");
-        return rc;
-    }
-    json_decref(info);
-    if ((sub = s_find(self, req->name)))
-        sub->idle_at = zclock_mono() + s_idle_ms(sub);
-    s_answer(self, req, S_OK, json_pack("{s:I}", "count", (json_int_t)ack->count));
+    /* Answered by ob_rest_subs_flush, after a request on the same connection that the broker
+       answers once it has applied these ACKs (rest_subs.h, the durability contract). */
+    req->next = self->settling;
+    self->settling = req;
     return 0;
+}
+
+void
+ob_rest_subs_flush(ob_rest_subs_t *self)
+{
+    while (self->settling) {
+        /* One SUB_INFO per subscription, for every ack and nack of it sent so far: the
+           broker reads one connection's messages in order. */
+        char name[OB_SUB_NAME_MAX + 1], errbuf[OB_GW_REST_ERR_MAX] = "";
+        memcpy(name, self->settling->name, sizeof name); /* answered requests go */
+        json_t *info = NULL;
+        int rc = s_info_of(self, self->settling, &info, errbuf, sizeof errbuf);
+        json_decref(info);
+        s_sub_t *sub = rc ? NULL : s_find(self, name);
+        if (sub)
+            sub->idle_at = zclock_mono() + s_idle_ms(sub);
+        for (ob_rest_subs_req_t **link = &self->settling; *link;) {
+            ob_rest_subs_req_t *req = *link;
+            if (strcmp(req->name, name)) {
+                link = &req->next;
+                continue;
+            }
+            *link = req->next;
+            req->next = NULL;
+            if (rc == OB_ERR_BUSY)
+                snprintf(errbuf, sizeof errbuf,
+                         "the broker did not answer: the %ss may or may not be applied; retrying "
+                         "is safe",
+                         req->op == S_ACK_OP ? "ack" : "nack");
+            if (rc)
+                s_fail(self, req, rc, errbuf);
+            else
+                s_answer(self, req, S_OK, json_pack("{s:I}", "count", (json_int_t)req->ack->count));
+        }
+    }
 }
 
 void
@@ -1319,6 +1345,11 @@ ob_rest_subs_destroy(ob_rest_subs_t **self_p)
     if (!self_p || !*self_p)
         return;
     ob_rest_subs_t *self = *self_p;
+    while (self->settling) {
+        ob_rest_subs_req_t *req = self->settling;
+        self->settling = req->next;
+        s_fail(self, req, OB_ERR_SHUTDOWN, "the gateway is stopping: retrying is safe");
+    }
     while (self->count)
         s_drop(self, self->subs[0], OB_ERR_SHUTDOWN, "the gateway is stopping");
     free(self->subs);

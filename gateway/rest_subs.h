@@ -45,8 +45,9 @@
     waiting fetch, and a request served, as soon as it arrives.
 
     Ack and nack: durability contract. The gateway sends the ACKs (NACKs) of the handles, then a
-    SUB_INFO of the subscription on the same connection, and answers 200 only after the broker's
-    reply to it. The broker handles one connection's messages in order, so a 200 means the
+    SUB_INFO of the subscription on the same connection (one for all the acks and nacks of a
+    subscription that the REST thread takes in one round), and answers 200 only after the
+    broker's reply to it. The broker handles one connection's messages in order, so a 200 means the
     broker has read and applied every ACK of the request: the acked deliveries will not be
     delivered again, even if the gateway is then killed. An ack is durable at the broker's next
     group commit (PROTOCOL.md 12.4; acks alone are committed within about 10 ms, and any publish
@@ -134,9 +135,16 @@ ob_rest_subs_t *ob_rest_subs_new(ob_client_t *client, ob_gw_store_t *store,
                                  void *may_arg);
 
 /* Serves req (borrowed until its answer is handed over) of job: calls done(job, ...) now,
-   or later from ob_rest_subs_poll for a fetch that waits. Uses the broker client
-   synchronously (at most its timeout per round trip). */
+   or later: from ob_rest_subs_poll for a fetch that waits, from ob_rest_subs_flush for an
+   ack or nack. Uses the broker client synchronously (at most its timeout per round
+   trip). */
 void ob_rest_subs_serve(ob_rest_subs_t *self, ob_rest_subs_req_t *req, void *job);
+
+/* Answers the acks and nacks served since the last call: one SUB_INFO round trip per
+   subscription proves all of its applied (the durability contract above). The REST thread
+   calls it after each round of requests, so that acks arriving together share it. Uses the
+   broker client synchronously (at most its timeout per subscription). */
+void ob_rest_subs_flush(ob_rest_subs_t *self);
 
 /* Returns the monotonic ms (zclock_mono) at which ob_rest_subs_poll has work without a
    delivery: a waiting fetch's wait ends, or an idle subscription is detached; INT64_MAX if
