@@ -27,9 +27,12 @@
 #define S_NACK "/nack"
 #define S_KEY_TMP ".tmp"
 #define S_BUSY "the broker did not answer: retry"
-#define S_OK 200         /* HTTP statuses */
-#define S_CREATED 201    /* ... */
-#define S_NO_CONTENT 204 /* ... */
+#define S_OK 200            /* HTTP statuses */
+#define S_CREATED 201       /* ... */
+#define S_NO_CONTENT 204    /* ... */
+#define S_US_PER_S 1000000u /* ob_time_format's text: microseconds in a second */
+#define S_TIME_SECS 19      /* ... "YYYY-MM-DDTHH:MM:SS", then ".", 6 digits and "Z" */
+#define S_TIME_US_DIGITS 6  /* ... */
 
 typedef enum s_op {
     S_CREATE,   /* POST /v1/subscriptions */
@@ -496,11 +499,20 @@ s_drain(ob_rest_subs_t *self)
     }
 }
 
+/* The last second of a time formatted (ob_time_format), for the times of a fetch's
+   answer: most fall in a few seconds. */
+typedef struct s_clock {
+    uint64_t sec;                /* the second */
+    char text[OB_TIME_TEXT_MAX]; /* its text, "" before the first */
+} s_clock_t;
+
 /* A fetch's answer being written: JSON text, grown as it goes. */
 typedef struct s_text {
-    char *data;  /* the text, NUL-terminated once done; NULL after a failure */
-    size_t len;  /* bytes used */
-    size_t size; /* bytes allocated */
+    char *data;         /* the text, NUL-terminated once done; NULL after a failure */
+    size_t len;         /* bytes used */
+    size_t size;        /* bytes allocated */
+    s_clock_t stored;   /* the deliveries' stored times */
+    s_clock_t occurred; /* the events' times */
 } s_text_t;
 
 /* Makes room for len more bytes and a NUL in t and counts them as used. Returns where they
@@ -562,6 +574,32 @@ s_put_number(s_text_t *t, const char *key, uint64_t value)
 {
     s_puts(t, key);
     s_put_u64(t, value);
+}
+
+/* Appends time_us in quotes to t as ob_time_format writes it, formatting only a second
+   that clock does not hold. Returns 0 or -1 (a time ob_time_format refuses). */
+static int
+s_put_time(s_text_t *t, s_clock_t *clock, uint64_t time_us)
+{
+    uint64_t sec = time_us / S_US_PER_S;
+    if (!clock->text[0] || clock->sec != sec) {
+        if (ob_time_format(time_us, clock->text))
+            return -1; /* text is "" again */
+        clock->sec = sec;
+    }
+    char *at = s_grow_text(t, 1 + S_TIME_SECS + 1 + S_TIME_US_DIGITS + 2);
+    if (!at)
+        return 0; /* t failed: the caller sees it */
+    *at++ = '"';
+    memcpy(at, clock->text, S_TIME_SECS);
+    at += S_TIME_SECS;
+    *at++ = '.';
+    uint64_t us = time_us % S_US_PER_S;
+    for (int k = S_TIME_US_DIGITS - 1; k >= 0; k--, us /= 10)
+        at[k] = (char)('0' + us % 10);
+    at += S_TIME_US_DIGITS;
+    memcpy(at, "Z\"", 2);
+    return 0;
 }
 
 /* Appends value as a JSON string to t: escaped as Jansson writes it, after checking that it
@@ -666,13 +704,15 @@ s_put_data(s_text_t *t, const uint8_t *data, size_t len)
 static int
 s_put_event(s_text_t *t, const ob_event_t *ev)
 {
-    char when[OB_TIME_TEXT_MAX];
-    if (!ev->id || !ev->topic || !ev->type || ob_time_format(ev->time_us, when) ||
-        ev->oms_id > INT64_MAX || ev->project_id > INT64_MAX || ev->project_item_id > INT64_MAX ||
+    if (!ev->id || !ev->topic || !ev->type || ev->oms_id > INT64_MAX ||
+        ev->project_id > INT64_MAX || ev->project_item_id > INT64_MAX ||
         ev->message_id > INT64_MAX || ev->time_us > INT64_MAX)
         return -1;
     if (s_put_member(t, "{\"id\":", ev->id, 0) || s_put_member(t, ",\"topic\":", ev->topic, 0) ||
-        s_put_member(t, ",\"type\":", ev->type, 0) || s_put_member(t, ",\"time\":", when, 0))
+        s_put_member(t, ",\"type\":", ev->type, 0))
+        return -1;
+    s_puts(t, ",\"time\":");
+    if (s_put_time(t, &t->occurred, ev->time_us))
         return -1;
     s_put_number(t, ",\"time_us\":", ev->time_us);
     if (s_put_member(t, ",\"source\":", ev->source, 0))
@@ -707,11 +747,10 @@ s_delivery_json(ob_rest_subs_t *self, const ob_delivery_t *d, int first, s_text_
     ob_rest_handle_t h = {.seq = d->seq, .attempt = d->attempt};
     memcpy(h.sub, d->sub, sizeof h.sub);
     memcpy(h.topic, d->topic, sizeof h.topic);
-    char handle[OB_GW_HANDLE_TEXT_MAX + 1], time[OB_TIME_TEXT_MAX];
+    char handle[OB_GW_HANDLE_TEXT_MAX + 1];
     ob_event_t *ev = NULL;
     /* the handle checks the topic (ob_topic_valid: no character JSON would escape) */
-    if (ob_rest_handle_encode(self->key, &h, handle) || ob_time_format(d->time_us, time) ||
-        ob_delivery_decode(d, &ev))
+    if (ob_rest_handle_encode(self->key, &h, handle) || ob_delivery_decode(d, &ev))
         return -1;
     size_t mark = t->len;
     s_puts(t, first ? "{\"handle\":\"" : ",{\"handle\":\"");
@@ -720,10 +759,10 @@ s_delivery_json(ob_rest_subs_t *self, const ob_delivery_t *d, int first, s_text_
     s_puts(t, d->topic);
     s_put_number(t, "\",\"seq\":", d->seq);
     s_put_number(t, ",\"attempt\":", d->attempt);
-    s_puts(t, ",\"time\":\"");
-    s_puts(t, time);
-    s_puts(t, "\",\"event\":");
-    int rc = s_put_event(t, ev);
+    s_puts(t, ",\"time\":");
+    int rc = s_put_time(t, &t->stored, d->time_us);
+    s_puts(t, ",\"event\":");
+    rc = rc ? rc : s_put_event(t, ev);
     ob_event_destroy(&ev);
     if (rc) {
         t->len = mark; /* left out (or no memory: t->data is NULL) */

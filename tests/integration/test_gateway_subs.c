@@ -28,17 +28,18 @@
 #include "rest_http.h"
 #include "token.h"
 
-#define S_TOPIC "orders.eu" /* events go here */
-#define S_AUDIT "audit.log" /* a topic no subscription here matches */
-#define S_PATH 1024         /* a path */
-#define S_BODY 16384        /* a request body */
-#define S_HANDLE 513        /* a handle with its NUL (OB_GW_HANDLE_TEXT_MAX + 1) */
-#define S_MAX_DELIVERIES 16 /* deliveries one test collects */
-#define S_WAIT_MS 3000      /* a long-poll's wait_ms */
-#define S_COLLECT_MS 15000  /* all deliveries a test expects arrive within this */
-#define S_RECOVER_MS 30000  /* the gateway serves again after a broker restart */
-#define S_BROKER_MS 5000    /* the direct client's calls */
-#define S_WAITS_MAX 2       /* rest_waits_max of the refusals test */
+#define S_TOPIC "orders.eu"   /* events go here */
+#define S_AUDIT "audit.log"   /* a topic no subscription here matches */
+#define S_PATH 1024           /* a path */
+#define S_BODY 16384          /* a request body */
+#define S_HANDLE 513          /* a handle with its NUL (OB_GW_HANDLE_TEXT_MAX + 1) */
+#define S_MAX_DELIVERIES 16   /* deliveries one test collects */
+#define S_WAIT_MS 3000        /* a long-poll's wait_ms */
+#define S_COLLECT_MS 15000    /* all deliveries a test expects arrive within this */
+#define S_RECOVER_MS 30000    /* the gateway serves again after a broker restart */
+#define S_BROKER_MS 5000      /* the direct client's calls */
+#define S_WAITS_MAX 2         /* rest_waits_max of the refusals test */
+#define S_NEAR_US 60000000ull /* a stored time is this near the test's clock */
 #define S_CONTENT_JSON "application/json"
 
 typedef struct s_site {
@@ -383,6 +384,7 @@ test_event_json(void **state)
     s_got_t got = {0};
     size_t n = 0;
     int64_t deadline = zclock_mono() + S_COLLECT_MS;
+    uint64_t stored_us = 0, now_us = (uint64_t)zclock_time() * 1000 + 1000;
     while (n < count && zclock_mono() < deadline) {
         assert_int_equal(s_fetch(s, s->token, "shapes", (int)count, S_WAIT_MS, &a), 200);
         json_t *list = json_object_get(a.json, "deliveries"), *d;
@@ -395,6 +397,12 @@ test_event_json(void **state)
             assert_non_null(expect);
             assert_true(json_equal(json_object_get(d, "event"), expect));
             json_decref(expect);
+            /* the broker's stored time: RFC 3339 with microseconds, after the publish */
+            const char *time = json_string_value(json_object_get(d, "time"));
+            assert_non_null(time);
+            assert_int_equal(strlen(time), strlen("2026-12-05T16:00:00.123456Z"));
+            assert_int_equal(ob_time_parse(time, &stored_us), 0);
+            assert_true(stored_us + S_NEAR_US > now_us && stored_us < now_us + S_NEAR_US);
             snprintf(got.handle[got.count++], S_HANDLE, "%s",
                      json_string_value(json_object_get(d, "handle")));
             n++;
