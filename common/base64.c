@@ -78,6 +78,12 @@ ob_base64url_encode(const void *data, size_t len)
     return s_encode(data, len, s_url, 0);
 }
 
+size_t
+ob_base64url_encode_into(char *out, const void *data, size_t len)
+{
+    return s_encode_into(out, data, len, s_url, 0);
+}
+
 /* Returns the value of c (0..63) and, in *ret_alphabets, the alphabets it belongs to (a bit
    set of S_ALPHABET_*), or S_INVALID. */
 static unsigned

@@ -32,6 +32,10 @@ size_t ob_base64_encode_into(char *out, const void *data, size_t len);
 /* The same in the URL-safe alphabet, without padding. */
 char *ob_base64url_encode(const void *data, size_t len);
 
+/* ob_base64_encode_into in the URL-safe alphabet, without padding: writes at most
+   OB_BASE64_LEN(len) characters and a NUL. Returns the characters written before the NUL. */
+size_t ob_base64url_encode_into(char *out, const void *data, size_t len);
+
 /* Decodes len bytes of text (borrowed, need not be NUL-terminated) as described at the top.
    On success *ret_data is a new buffer of *ret_len bytes (plus a NUL not counted, so that
    decoded text can be used as a string) that the caller frees. Returns 0,

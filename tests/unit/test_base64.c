@@ -85,6 +85,9 @@ test_round_trip_every_length(void **state)
         assert_int_equal(ob_base64_encode_into(into, data, len), OB_BASE64_LEN(len));
         assert_string_equal(into, std);                      /* NUL-terminated ... */
         assert_int_equal(into[OB_BASE64_LEN(len) + 1], '#'); /* ... and nothing past it */
+        memset(into, '#', sizeof into);
+        assert_int_equal(ob_base64url_encode_into(into, data, len), strlen(url));
+        assert_string_equal(into, url);
         s_decodes_to(std, data, len);
         s_decodes_to(url, data, len);
         free(std);
