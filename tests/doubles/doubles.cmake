@@ -1,6 +1,16 @@
-# Test doubles: orderbus-mp-double, a Marketplace Ordering API double (a real HTTP server
-# process; tests/doubles/README.md), its C helper for tests (mp_double_proc), and its test.
+# Test doubles (tests/doubles/README.md): real HTTP server processes standing in for the
+# services orderbus talks to, their C helpers for tests (*_proc), and their tests.
+# double_main.c and double_proc.c hold what the doubles and their helpers share.
+pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+
+# double_proc: start a double on an ephemeral port, stop it, make an HTTP call to it.
+add_library(ob_double_proc STATIC ${CMAKE_CURRENT_SOURCE_DIR}/doubles/double_proc.c)
+target_include_directories(ob_double_proc PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/doubles)
+target_link_libraries(ob_double_proc PUBLIC ob_flags PkgConfig::CURL)
+
+# orderbus-mp-double: the EOSC Marketplace Ordering API.
 add_executable(orderbus-mp-double
+  ${CMAKE_CURRENT_SOURCE_DIR}/doubles/double_main.c
   ${CMAKE_CURRENT_SOURCE_DIR}/doubles/mp_double_main.c
   ${CMAKE_CURRENT_SOURCE_DIR}/doubles/mp_double_api.c
   ${CMAKE_CURRENT_SOURCE_DIR}/doubles/mp_double_store.c
@@ -8,11 +18,11 @@ add_executable(orderbus-mp-double
 target_link_libraries(orderbus-mp-double PRIVATE ob_flags PkgConfig::MHD PkgConfig::CURL
                       PkgConfig::JANSSON Threads::Threads)
 
-# mp_double_proc: start the double on an ephemeral port, stop it, call it (JSON in, JSON out).
+# mp_double_proc: the Marketplace double from C (JSON in, JSON out).
 add_library(ob_mp_double_proc STATIC ${CMAKE_CURRENT_SOURCE_DIR}/doubles/mp_double_proc.c)
 target_include_directories(ob_mp_double_proc PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/doubles)
-target_link_libraries(ob_mp_double_proc PUBLIC ob_flags PkgConfig::CURL PkgConfig::JANSSON
-                      Threads::Threads)
+target_link_libraries(ob_mp_double_proc PUBLIC ob_double_proc ob_flags PkgConfig::CURL
+                      PkgConfig::JANSSON Threads::Threads)
 
 ob_cmocka_test(test_mp_double TIMEOUT 120
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/doubles/test_mp_double.c
