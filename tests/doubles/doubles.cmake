@@ -1,6 +1,7 @@
 # Test doubles (tests/doubles/README.md): real HTTP server processes standing in for the
 # services orderbus talks to, their C helpers for tests (*_proc), and their tests.
-# double_main.c and double_proc.c hold what the doubles and their helpers share.
+# double_main.c (arguments, port file, signals), double_http.c (libmicrohttpd glue) and
+# double_proc.c (the tests' side) hold what the doubles and their helpers share.
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 
 # double_proc: start a double on an ephemeral port, stop it, make an HTTP call to it.
@@ -11,6 +12,7 @@ target_link_libraries(ob_double_proc PUBLIC ob_flags PkgConfig::CURL)
 # orderbus-mp-double: the EOSC Marketplace Ordering API.
 add_executable(orderbus-mp-double
   ${CMAKE_CURRENT_SOURCE_DIR}/doubles/double_main.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/doubles/double_http.c
   ${CMAKE_CURRENT_SOURCE_DIR}/doubles/mp_double_main.c
   ${CMAKE_CURRENT_SOURCE_DIR}/doubles/mp_double_api.c
   ${CMAKE_CURRENT_SOURCE_DIR}/doubles/mp_double_store.c
@@ -34,6 +36,7 @@ add_dependencies(test_mp_double orderbus-mp-double)
 # orderbus-jira-double: Jira Server/Data Center (REST API v2 subset, webhooks).
 add_executable(orderbus-jira-double
   ${CMAKE_CURRENT_SOURCE_DIR}/doubles/double_main.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/doubles/double_http.c
   ${CMAKE_CURRENT_SOURCE_DIR}/doubles/jira_double_main.c
   ${CMAKE_CURRENT_SOURCE_DIR}/doubles/jira_double_api.c
   ${CMAKE_CURRENT_SOURCE_DIR}/doubles/jira_double_store.c

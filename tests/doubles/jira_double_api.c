@@ -9,10 +9,10 @@
         GET  state                                       everything, for tests to assert on
 
     Each request runs with the store's mutex held, except for an injected slow answer. */
+#include "double_http.h"
 #include "jira_double.h"
 
 #include <microhttpd.h>
-#include <netinet/in.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,12 +27,8 @@
 #define E_UNAVAILABLE "Service unavailable (injected fault)."
 #define S_CREDS_MAX 512 /* bytes of decoded basic credentials */
 
-/* One request's state across libmicrohttpd's calls. */
-typedef struct s_req {
-    char *body;   /* uploaded bytes, NUL-terminated */
-    size_t len;   /* bytes in body */
-    bool too_big; /* more than JD_BODY_MAX arrived */
-} s_req_t;
+/* One request's body (double_http.h). */
+typedef double_upload_t s_req_t;
 
 typedef struct s_ctx {
     jd_store_t *store;             /* borrowed */
@@ -348,22 +344,6 @@ s_control(s_ctx_t *c)
 
 /* ---- libmicrohttpd glue ---- */
 
-/* Waits up to ms, or until the store stops. Call with the lock held. */
-static void
-s_pause(jd_store_t *store, long ms)
-{
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    while (!store->stopping && pthread_cond_timedwait(&store->wake, &store->lock, &until) == 0)
-        ;
-}
-
 static enum MHD_Result
 s_send(struct MHD_Connection *conn, const s_out_t *o)
 {
@@ -387,20 +367,11 @@ s_send(struct MHD_Connection *conn, const s_out_t *o)
     return ret;
 }
 
-/* Splits url after prefix into segments (a trailing slash is ignored). */
+/* Splits url after prefix into the context's segments. */
 static bool
 s_split(char *url, const char *prefix, s_ctx_t *c)
 {
-    size_t plen = strlen(prefix);
-    if (strncmp(url, prefix, plen) != 0 || (url[plen] != '/' && url[plen] != '\0'))
-        return false;
-    char *save = NULL;
-    for (char *tok = strtok_r(url + plen, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
-        if (c->n_segs == JD_SEGS_MAX)
-            return false;
-        c->segs[c->n_segs++] = tok;
-    }
-    return true;
+    return double_http_split(url, prefix, c->segs, JD_SEGS_MAX, &c->n_segs);
 }
 
 /* Faults, then authentication, then the route. */
@@ -442,27 +413,10 @@ s_handle(void *cls, struct MHD_Connection *conn, const char *url, const char *me
 {
     (void)version;
     jd_store_t *store = cls;
+    int more = double_http_upload(con_cls, upload, upload_size, JD_BODY_MAX);
+    if (more != 0)
+        return more > 0 ? MHD_YES : MHD_NO;
     s_req_t *req = *con_cls;
-    if (!req) {
-        req = calloc(1, sizeof *req);
-        *con_cls = req;
-        return req ? MHD_YES : MHD_NO;
-    }
-    if (*upload_size) {
-        if (!req->too_big && req->len + *upload_size <= JD_BODY_MAX) {
-            char *body = realloc(req->body, req->len + *upload_size + 1);
-            if (!body)
-                return MHD_NO;
-            memcpy(body + req->len, upload, *upload_size); /* the chunk lives until we return */
-            req->body = body;
-            req->len += *upload_size;
-            req->body[req->len] = '\0';
-        } else {
-            req->too_big = true;
-        }
-        *upload_size = 0;
-        return MHD_YES;
-    }
     s_out_t o = {0};
     char path[JD_URL_MAX];
     if (strlen(url) >= sizeof path) {
@@ -483,7 +437,7 @@ s_handle(void *cls, struct MHD_Connection *conn, const char *url, const char *me
     else
         s_serve_rest(&c, path, &o);
     if (o.slow_ms > 0)
-        s_pause(store, o.slow_ms);
+        double_pause(&store->lock, &store->wake, &store->stopping, o.slow_ms);
     pthread_mutex_unlock(&store->lock);
     json_decref(c.query);
     if (o.drop) {
@@ -493,42 +447,16 @@ s_handle(void *cls, struct MHD_Connection *conn, const char *url, const char *me
     return s_send(conn, &o);
 }
 
-static void
-s_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-            enum MHD_RequestTerminationCode toe)
-{
-    (void)cls;
-    (void)conn;
-    (void)toe;
-    s_req_t *req = *con_cls;
-    if (req) {
-        free(req->body);
-        free(req);
-        *con_cls = NULL;
-    }
-}
-
 struct MHD_Daemon *
 jd_api_start(jd_store_t *store, unsigned port, unsigned *ret_port)
 {
-    struct sockaddr_in addr = {0};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((uint16_t)port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
-            MHD_USE_ERROR_LOG,
-        0, NULL, NULL, s_handle, store, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)JD_CONN_MAX, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)JD_CONN_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, s_completed, NULL,
-        MHD_OPTION_END);
-    if (!d)
-        return NULL;
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    *ret_port = info ? info->port : port;
-    pthread_mutex_lock(&store->lock);
-    snprintf(store->base, sizeof store->base, "http://127.0.0.1:%u", *ret_port);
-    pthread_mutex_unlock(&store->lock);
+    struct MHD_Daemon *d =
+        double_http_start(port, s_handle, store, JD_CONN_MAX, JD_CONN_TIMEOUT_S, ret_port);
+    if (d) {
+        pthread_mutex_lock(&store->lock);
+        snprintf(store->base, sizeof store->base, "http://127.0.0.1:%u", *ret_port);
+        pthread_mutex_unlock(&store->lock);
+    }
     return d;
 }
 

@@ -10,7 +10,6 @@
 #include "jira_double.h"
 
 #include <curl/curl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -49,13 +48,7 @@ main(int argc, char **argv)
             goto usage;
         }
     }
-    /* Every thread inherits this mask; the main thread takes the signals with sigwait. */
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    double_block_signals(); /* before any thread starts */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "jira-double: curl_global_init failed\n");
         return 1;
@@ -69,19 +62,7 @@ main(int argc, char **argv)
         fprintf(stderr, "jira-double: cannot start on 127.0.0.1:%ld\n", port);
         goto out;
     }
-    if (port_file) {
-        int err = double_write_port(port_file, bound);
-        if (err != 0) {
-            fprintf(stderr, "jira-double: cannot write %s: %s\n", port_file, strerror(-err));
-            goto out;
-        }
-    }
-    printf("listening 127.0.0.1:%u\n", bound);
-    fflush(stdout);
-    int sig = 0;
-    sigwait(&stop, &sig);
-    fprintf(stderr, "jira-double: signal %d, stopping\n", sig);
-    rc = 0;
+    rc = double_serve("jira-double", port_file, bound) == 0 ? 0 : 1;
 out:
     jd_api_stop(store, daemon);
     jd_hooks_destroy(&hooks); /* before the store: nothing queues once the API is stopped */

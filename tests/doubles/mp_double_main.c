@@ -9,7 +9,6 @@
 #include "mp_double.h"
 
 #include <curl/curl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,13 +60,7 @@ main(int argc, char **argv)
             goto usage;
         }
     }
-    /* Every thread inherits this mask; the main thread takes the signals with sigwait. */
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    double_block_signals(); /* before any thread starts */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "mp-double: curl_global_init failed\n");
         return 1;
@@ -81,19 +74,7 @@ main(int argc, char **argv)
         fprintf(stderr, "mp-double: cannot start on 127.0.0.1:%ld\n", port);
         goto out;
     }
-    if (port_file) {
-        int err = double_write_port(port_file, bound);
-        if (err != 0) {
-            fprintf(stderr, "mp-double: cannot write %s: %s\n", port_file, strerror(-err));
-            goto out;
-        }
-    }
-    printf("listening 127.0.0.1:%u\n", bound);
-    fflush(stdout);
-    int sig = 0;
-    sigwait(&stop, &sig);
-    fprintf(stderr, "mp-double: signal %d, stopping\n", sig);
-    rc = 0;
+    rc = double_serve("mp-double", port_file, bound) == 0 ? 0 : 1;
 out:
     mpd_api_stop(store, daemon);
     mpd_trigger_destroy(&trigger);
