@@ -33,6 +33,7 @@
 #define JD_MSG_MAX 512              /* bytes of one error message */
 #define JD_PROPERTY_VALUE_MAX 32768 /* characters of a property's JSON value (reference 8) */
 #define JD_PROPERTY_KEY_MAX 255     /* characters of a property key (reference 8) */
+#define JD_SUMMARY_MAX 255          /* characters a summary must stay under (Jira's text) */
 #define JD_PAGE_DEFAULT 50          /* maxResults when absent: search and comments (7, 8) */
 #define JD_SEARCH_MAX 1000          /* DC's default cap on a search's maxResults */
 #define JD_JQL_MAX 4096             /* bytes of a JQL query */

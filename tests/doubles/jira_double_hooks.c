@@ -55,6 +55,21 @@ s_discard(char *data, size_t size, size_t nmemb, void *arg)
     return size * nmemb;
 }
 
+/* Aborts a delivery in progress when the double stops (a receiver may never answer). */
+static int
+s_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    jd_hooks_t *self = arg;
+    pthread_mutex_lock(&self->lock);
+    bool stop = self->stopping;
+    pthread_mutex_unlock(&self->lock);
+    return stop ? 1 : 0;
+}
+
 /* "sha256=" + hex HMAC-SHA256 of body keyed by secret. */
 static void
 s_sign(const char *secret, const char *body, char *out, size_t len)
@@ -107,6 +122,9 @@ s_run(void *arg)
         curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)JD_HOOK_TIMEOUT_S);
         curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, s_discard);
+        curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, s_progress);
+        curl_easy_setopt(curl, CURLOPT_XFERINFODATA, self);
         curl_easy_setopt(curl, CURLOPT_USERAGENT, "Atlassian HttpClient (orderbus Jira double)");
     }
     pthread_mutex_lock(&self->lock);

@@ -382,11 +382,12 @@ s_issue_url(jd_store_t *self, const json_t *issue, char *url, size_t len)
     snprintf(url, len, "%s/rest/api/2/issue/%lld", self->base, s_issue_id(issue));
 }
 
-/* May user see a comment with this visibility (a role or a group the user has)? */
+/* May user see a comment with this visibility (a role or a group the user has)? NULL: the
+   webhook's view, which shows everything. */
 static bool
 s_may_see(const json_t *user, const json_t *visibility)
 {
-    if (!json_is_object(visibility))
+    if (!user || !json_is_object(visibility))
         return true;
     const char *type = s_str(visibility, "type"), *value = s_str(visibility, "value");
     const json_t *have = json_object_get(user, strcmp(type, "role") == 0 ? "roles" : "groups");
@@ -623,6 +624,15 @@ s_fire_issue(jd_store_t *self, const char *event, const char *type, const json_t
 
 /* ---- field values (reference 4) ---- */
 
+static size_t
+s_chars(const char *raw, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        n += ((unsigned char)raw[i] & 0xC0) != 0x80; /* UTF-8: count lead bytes only */
+    return n;
+}
+
 /* value checked and converted to what the issue stores, or NULL with errors[id] set. */
 static json_t *
 s_convert(jd_store_t *self, const json_t *def, const json_t *value, json_t *errors)
@@ -641,7 +651,7 @@ s_convert(jd_store_t *self, const json_t *def, const json_t *value, json_t *erro
             s_set_error(errors, id, "%s", E_SUMMARY_LINE);
             return NULL;
         }
-        if (strcmp(id, "summary") == 0 && strlen(s) > 254) {
+        if (strcmp(id, "summary") == 0 && s_chars(s, strlen(s)) >= JD_SUMMARY_MAX) {
             s_set_error(errors, id, "%s", E_SUMMARY_LONG);
             return NULL;
         }
@@ -886,15 +896,6 @@ s_changelog(jd_store_t *self, json_t *items)
 }
 
 /* ---- properties (reference 8) ---- */
-
-static size_t
-s_chars(const char *raw, size_t len)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++)
-        n += ((unsigned char)raw[i] & 0xC0) != 0x80; /* UTF-8: count lead bytes only */
-    return n;
-}
 
 /* Checks a property; returns 0, or -1 with *ret the 400. */
 static int

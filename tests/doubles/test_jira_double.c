@@ -8,6 +8,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1176,6 +1178,37 @@ test_webhooks(void **state)
     pthread_mutex_destroy(&r.lock);
 }
 
+/* A receiver that never answers (a listening socket nobody accepts on) holds the webhook
+   thread, never the API; the double still stops at once. */
+static void
+test_webhook_hang(void **state)
+{
+    jira_double_proc_t *jd = *state;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof addr;
+    assert_int_equal(bind(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    assert_int_equal(listen(fd, T_RECV_MAX), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
+    char url[T_PATH_MAX];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/silent", ntohs(addr.sin_port));
+    s_ctl(jd, "webhooks", json_pack("{s:s}", "url", url));
+    long start = s_now_ms();
+    for (int i = 0; i < 3; i++)
+        s_task(jd, NULL, NULL);
+    assert_true(s_now_ms() - start < T_SLOW_MS);
+    json_t *st = jira_double_proc_state(jd);
+    assert_int_equal(json_array_size(json_object_get(st, "deliveries")), 0); /* still waiting */
+    json_decref(st);
+    start = s_now_ms();
+    int status = jira_double_proc_stop(jd, SIGTERM);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_true(s_now_ms() - start < T_WAIT_MS / 2); /* not the delivery's 10 s timeout */
+    assert_int_equal(jira_double_proc_start(jd), 0); /* for s_teardown */
+    close(fd);
+}
+
 /* ---- faults (reference 11, 15 item 13) ---- */
 
 static void
@@ -1238,6 +1271,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_links, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_search, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_webhooks, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_hang, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_faults, s_setup, s_teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
