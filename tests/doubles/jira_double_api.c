@@ -229,24 +229,33 @@ s_rest(s_ctx_t *c)
         json_decref(body);
         return r;
     }
+    static const struct {
+        const char *name; /* first segment */
+        int n_segs;       /* with its argument, if any */
+    } reads[] = {{"issueLinkType", 1}, {"field", 1},  {"project", 2},
+                 {"status", 2},        {"myself", 1}, {"serverInfo", 1}};
+    size_t i = 0;
+    while (i < sizeof reads / sizeof reads[0] &&
+           (strcmp(top, reads[i].name) != 0 || c->n_segs != reads[i].n_segs))
+        i++;
+    if (i == sizeof reads / sizeof reads[0])
+        return s_no_route(c);
     if (!s_is(c, "GET"))
-        return c->n_segs <= 2 ? s_no_method() : s_no_route(c);
-    if (strcmp(top, "issueLinkType") == 0 && c->n_segs == 1)
+        return s_no_method();
+    if (strcmp(top, "issueLinkType") == 0)
         return jd_link_types(st);
-    if (strcmp(top, "field") == 0 && c->n_segs == 1)
+    if (strcmp(top, "field") == 0)
         return jd_fields_list(st);
-    if (strcmp(top, "project") == 0 && c->n_segs == 2)
+    if (strcmp(top, "project") == 0)
         return jd_project_get(st, c->segs[1]);
-    if (strcmp(top, "status") == 0 && c->n_segs == 2)
+    if (strcmp(top, "status") == 0)
         return jd_status_get(st, c->segs[1]);
-    if (strcmp(top, "myself") == 0 && c->n_segs == 1)
+    if (strcmp(top, "myself") == 0)
         return (jd_reply_t){200, jd_json_user(st, c->user)};
-    if (strcmp(top, "serverInfo") == 0 && c->n_segs == 1)
-        return (jd_reply_t){200, json_pack("{s:s, s:s, s:[i, i, i], s:s, s:i, s:s}", "baseUrl",
-                                           st->base, "version", "9.12.0", "versionNumbers", 9, 12,
-                                           0, "deploymentType", "Server", "buildNumber", 9120000,
-                                           "serverTitle", "orderbus Jira double")};
-    return s_no_route(c);
+    return (jd_reply_t){200, json_pack("{s:s, s:s, s:[i, i, i], s:s, s:i, s:s}", "baseUrl",
+                                       st->base, "version", "9.12.0", "versionNumbers", 9, 12, 0,
+                                       "deploymentType", "Server", "buildNumber", 9120000,
+                                       "serverTitle", "orderbus Jira double")};
 }
 
 /* ---- the control interface ---- */

@@ -298,6 +298,10 @@ test_auth(void **state)
     assert_int_equal(s_api(jd, "GET", T_BEARER, NULL, &j, "/rest/api/2/nothing"), 404);
     assert_non_null(strstr(s_s(j, "message"), "null for uri: "));
     json_decref(j);
+    assert_int_equal(s_api(jd, "POST", T_BEARER, "{}", &j, "/rest/api/2/nothing"), 404);
+    json_decref(j);
+    assert_int_equal(s_api(jd, "POST", T_BEARER, "{}", &j, "/rest/api/2/myself"), 405);
+    assert_null(j);
     assert_int_equal(s_api(jd, "GET", T_BEARER, NULL, &j, "/rest/api/2/serverInfo"), 200);
     assert_string_equal(s_s(j, "baseUrl"), jd->base_url);
     json_decref(j);
