@@ -491,6 +491,115 @@ test_create(void **state)
     json_decref(j);
 }
 
+/* Each field type's refusals: a table of {issue type, extra fields, field, text}. */
+static void
+test_field_values(void **state)
+{
+    jira_double_proc_t *jd = *state;
+    s_ctl(
+        jd, "fields",
+        json_pack("{s:s, s:s, s:s}", "id", "customfield_10600", "name", "Hours", "type", "number"));
+    s_ctl(jd, "fields",
+          json_pack("{s:s, s:s, s:s, s:[{s:s, s:s}]}", "id", "customfield_10700", "name",
+                    "Platforms", "type", "multiselect", "options", "id", "1", "value", "EGI"));
+    s_ctl(jd, "projects",
+          json_pack("{s:s, s:[{s:s, s:s, s:[s, s, s, s, s, s]}], s:[{s:s, s:s, s:s}]}", "key",
+                    "ALL", "issue_types", "id", "1", "name", "Task", "create", "summary", "labels",
+                    "duedate", "description", "customfield_10600", "customfield_10700", "statuses",
+                    "id", "1", "name", "Open", "category", "new"));
+    static const struct {
+        const char *fields; /* JSON members added to project, issue type and summary */
+        const char *field;  /* the field in errors */
+        const char *text;   /* its message */
+    } cases[] = {
+        {"\"description\":5", "description", "Operation value must be a string"},
+        {"\"labels\":\"one\"", "labels", "data was not an array"},
+        {"\"labels\":[\"tab\\tin\"]", "labels",
+         "The label 'tab\tin' contains spaces which is invalid."},
+        {"\"duedate\":\"2026-13-01\"", "duedate", "Error parsing date string: 2026-13-01"},
+        {"\"customfield_10600\":\"3\"", "customfield_10600", "Operation value must be a number"},
+        {"\"customfield_10700\":{\"id\":\"1\"}", "customfield_10700", "data was not an array"},
+        {"\"customfield_10700\":[\"EGI\"]", "customfield_10700",
+         "Could not find valid 'id' or 'value' in the Parent Option object."},
+        {"\"customfield_10700\":[{\"value\":\"EGI\"},{\"value\":\"X\"}]", "customfield_10700",
+         "Option value 'X' is not valid"},
+    };
+    char body[T_BODY_MAX];
+    json_t *j = NULL;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(body, sizeof body,
+                 "{\"fields\":{\"project\":{\"key\":\"ALL\"},\"issuetype\":{\"id\":\"1\"},"
+                 "\"summary\":\"s\",%s}}",
+                 cases[i].fields);
+        assert_int_equal(s_api(jd, "POST", T_BOT, body, &j, "/rest/api/2/issue"), 400);
+        s_expect_field(j, cases[i].field, cases[i].text);
+        json_decref(j);
+    }
+    /* the summary's own rules */
+    char long_summary[300];
+    memset(long_summary, 'a', 255);
+    long_summary[255] = '\0';
+    const char *summaries[][2] = {
+        {"a\\nb", "The summary is invalid because it contains newline characters."},
+        {long_summary, "Summary must be less than 255 characters."}};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(body, sizeof body,
+                 "{\"fields\":{\"project\":{\"key\":\"ALL\"},\"issuetype\":{\"id\":\"1\"},"
+                 "\"summary\":\"%s\"}}",
+                 summaries[i][0]);
+        assert_int_equal(s_api(jd, "POST", T_BOT, body, &j, "/rest/api/2/issue"), 400);
+        s_expect_field(j, "summary", summaries[i][1]);
+        json_decref(j);
+    }
+    long_summary[254] = '\0'; /* 254 characters pass */
+    snprintf(body, sizeof body,
+             "{\"project\":{\"key\":\"ALL\"},\"issuetype\":{\"id\":\"1\"},\"summary\":\"%s\","
+             "\"customfield_10600\":2.5,\"duedate\":\"2026-12-31\",\"customfield_10700\":"
+             "[{\"id\":\"1\"}]}",
+             long_summary);
+    const char *key = s_create(jd, body);
+    assert_int_equal(s_api(jd, "GET", T_BOT, NULL, &j, "/rest/api/2/issue/%s", key), 200);
+    json_t *f = json_object_get(j, "fields");
+    assert_true(json_number_value(json_object_get(f, "customfield_10600")) == 2.5);
+    assert_string_equal(s_s(f, "duedate"), "2026-12-31");
+    assert_string_equal(s_s(json_array_get(json_object_get(f, "customfield_10700"), 0), "value"),
+                        "EGI");
+    json_decref(j);
+    /* what the double does not model says so; an unsupported operation */
+    assert_int_equal(
+        s_api(jd, "POST", T_BOT, "{\"fields\":{},\"update\":{}}", &j, "/rest/api/2/issue"), 400);
+    s_expect_message(j, "The Jira double does not model 'update' here.");
+    assert_int_equal(s_api(jd, "PUT", T_BOT, "{\"update\":{\"summary\":[{\"add\":\"x\"}]}}", &j,
+                           "/rest/api/2/issue/%s", key),
+                     400);
+    s_expect_field(j, "summary", "Field 'summary' does not support operation 'add'");
+    json_decref(j);
+    /* comment visibility of another type; a link without its parts; metadata 404s */
+    assert_int_equal(s_api(jd, "POST", T_BOT,
+                           "{\"body\":\"x\",\"visibility\":{\"type\":\"user\",\"value\":\"a\"}}",
+                           &j, "/rest/api/2/issue/%s/comment", key),
+                     400);
+    s_expect_field(j, "commentLevel", "Visibility type must be 'role' or 'group' with a value.");
+    json_decref(j);
+    assert_int_equal(
+        s_api(jd, "POST", T_BOT, "{\"type\":{\"name\":\"Blocks\"}}", &j, "/rest/api/2/issueLink"),
+        400);
+    s_expect_message(j, "An issue link needs a 'type', an 'inwardIssue' and an 'outwardIssue'.");
+    char prop[T_PATH_MAX];
+    memset(prop, 'k', 256);
+    prop[256] = '\0';
+    assert_int_equal(
+        s_api(jd, "PUT", T_BOT, "1", &j, "/rest/api/2/issue/%s/properties/%s", key, prop), 400);
+    s_expect_message(j, "The property key is too long. The maximum length is 255 characters.");
+    assert_int_equal(s_api(jd, "GET", T_BOT, NULL, &j, "/rest/api/2/status/99"), 404);
+    s_expect_message(j, "The status with id '99' does not exist");
+    assert_int_equal(
+        s_api(jd, "GET", T_BOT, NULL, &j, "/rest/api/2/issue/createmeta/NOPE/issuetypes"), 400);
+    s_expect_message(j, "No project could be found with key 'NOPE'.");
+    assert_int_equal(s_api(jd, "GET", T_BOT, NULL, &j, "/rest/api/2/search?maxResults=-1"), 400);
+    s_expect_message(j, "'maxResults' must be a non-negative integer");
+}
+
 /* ---- edit and delete (reference 5) ---- */
 
 static void
@@ -1268,6 +1377,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_auth, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_create_errors, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_create, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_field_values, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_edit_delete, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_transitions, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_comments, s_setup, s_teardown),
