@@ -66,6 +66,16 @@ s_ctl(const jira_double_proc_t *jd, const char *call, json_t *body)
     json_decref(answer);
 }
 
+/* A control call that must fail; takes body. */
+static void
+s_ctl_fails(const jira_double_proc_t *jd, const char *call, json_t *body)
+{
+    assert_non_null(body);
+    json_t *answer = jira_double_proc_control(jd, call, body);
+    json_decref(body);
+    assert_null(answer);
+}
+
 /* An API call; returns the status and the body (a new reference or NULL) in *ret. */
 static long s_api(const jira_double_proc_t *jd, const char *method, const char *auth,
                   const char *body, json_t **ret, const char *fmt, ...)
@@ -1230,10 +1240,9 @@ test_webhooks(void **state)
     assert_string_equal(s_s(json_object_get(j, "user"), "name"), "ann");
     json_decref(j);
     /* 3: a person's transition: the status item with string ids, fields already updated */
-    json_t *bad = jira_double_proc_control(
-        jd, "transition",
-        json_pack("{s:s, s:s, s:s}", "issue", task, "user", "ann", "transition", "31"));
-    assert_null(bad); /* Reopen is not offered from Open: Jira's 400 */
+    /* Reopen is not offered from Open: Jira's 400 */
+    s_ctl_fails(jd, "transition",
+                json_pack("{s:s, s:s, s:s}", "issue", task, "user", "ann", "transition", "31"));
     s_ctl(jd, "transition",
           json_pack("{s:s, s:s, s:s}", "issue", task, "user", "ann", "transition", "11"));
     assert_true(s_recv_wait(&r, 4));
@@ -1365,7 +1374,12 @@ test_faults(void **state)
     assert_non_null(st);
     assert_int_equal(json_integer_value(json_object_get(st, "requests")), 7);
     json_decref(st);
-    assert_null(jira_double_proc_control(jd, "faults", json_pack("{s:i}", "status", 200)));
+    s_ctl_fails(jd, "faults", json_pack("{s:i}", "status", 200));
+    s_ctl_fails(jd, "comment",
+                json_pack("{s:s, s:s, s:s}", "issue", "ORD-1", "user", "nobody", "body", "x"));
+    s_ctl_fails(jd, "projects", json_pack("{s:s}", "key", "lower"));
+    s_ctl_fails(jd, "fields",
+                json_pack("{s:s, s:s, s:s}", "id", "summary2", "name", "x", "type", "string"));
 }
 
 int
