@@ -43,12 +43,15 @@
 #define JD_HOOK_LOG_MAX 100000      /* deliveries kept for /_control/state */
 #define JD_HOOK_QUEUE_MAX 100000    /* deliveries waiting; more are dropped and counted */
 #define JD_FAULT_MS_MAX 600000      /* a slow answer, ms */
+#define JD_METHOD_MAX 16            /* bytes of a method in a fault filter */
+#define JD_FAULT_PATH_MAX 256       /* bytes of a path prefix in a fault filter */
 #define JD_FAULT_COUNT_MAX 1000000  /* requests one fault may cover */
 #define JD_ID_FIRST 10000           /* first issue, comment and link id, as in Jira */
 
 typedef struct jd_hooks jd_hooks_t;
 
-/* Faults injected into the next /rest/ requests (in this order: drop, slow, status). */
+/* Faults injected into the next /rest/ requests that match method and path (in this order:
+   drop, slow, status, lose). */
 typedef struct jd_faults {
     long status_next; /* requests answered with status */
     long status;      /* 429, 503, ... */
@@ -56,6 +59,9 @@ typedef struct jd_faults {
     long drop_next;   /* requests whose connection is closed without an answer */
     long slow_next;   /* requests answered after slow_ms */
     long slow_ms;     /* delay */
+    long lose_next;   /* requests carried out, then closed without an answer (a lost answer) */
+    char method[JD_METHOD_MAX];   /* only requests with this method ("": any) */
+    char path[JD_FAULT_PATH_MAX]; /* only requests whose path starts with this ("": any) */
 } jd_faults_t;
 
 typedef struct jd_store {

@@ -269,11 +269,11 @@ s_ctl_error(const char *text)
 static jd_reply_t
 s_ctl_faults(jd_store_t *st, const json_t *in)
 {
-    static const char *const keys[] = {"status_next", "status",    "retry_after",
-                                       "drop_next",   "slow_next", "slow_ms"};
+    static const char *const keys[] = {"status_next", "status",  "retry_after", "drop_next",
+                                       "slow_next",   "slow_ms", "lose_next"};
     jd_faults_t f = st->faults;
-    long *slots[] = {&f.status_next, &f.status,    &f.retry_after,
-                     &f.drop_next,   &f.slow_next, &f.slow_ms};
+    long *slots[] = {&f.status_next, &f.status,  &f.retry_after, &f.drop_next,
+                     &f.slow_next,   &f.slow_ms, &f.lose_next};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         const json_t *v = json_object_get(in, keys[i]);
         if (!v)
@@ -281,16 +281,27 @@ s_ctl_faults(jd_store_t *st, const json_t *in)
         if (!json_is_integer(v) || json_integer_value(v) < -1 ||
             json_integer_value(v) > JD_FAULT_COUNT_MAX)
             return s_ctl_error("faults are integers: status_next, status (400..599), "
-                               "retry_after (-1: none), drop_next, slow_next, slow_ms");
+                               "retry_after (-1: none), drop_next, slow_next, slow_ms, "
+                               "lose_next");
         *slots[i] = (long)json_integer_value(v);
     }
+    const json_t *method = json_object_get(in, "method"), *path = json_object_get(in, "path");
+    if ((method && (!json_is_string(method) || json_string_length(method) >= sizeof f.method)) ||
+        (path && (!json_is_string(path) || json_string_length(path) >= sizeof f.path)))
+        return s_ctl_error("method and path are strings (\"\": any request)");
+    if (method)
+        snprintf(f.method, sizeof f.method, "%s", json_string_value(method));
+    if (path)
+        snprintf(f.path, sizeof f.path, "%s", json_string_value(path));
     if (f.status < 400 || f.status > 599 || f.slow_ms < 0 || f.slow_ms > JD_FAULT_MS_MAX)
         return s_ctl_error("status is 400..599 and slow_ms 0..600000");
     st->faults = f;
-    return (jd_reply_t){200, json_pack("{s:i, s:i, s:i, s:i, s:i, s:i}", "status_next",
-                                       (int)f.status_next, "status", (int)f.status, "retry_after",
-                                       (int)f.retry_after, "drop_next", (int)f.drop_next,
-                                       "slow_next", (int)f.slow_next, "slow_ms", (int)f.slow_ms)};
+    return (jd_reply_t){200,
+                        json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:s}", "status_next",
+                                  (int)f.status_next, "status", (int)f.status, "retry_after",
+                                  (int)f.retry_after, "drop_next", (int)f.drop_next, "slow_next",
+                                  (int)f.slow_next, "slow_ms", (int)f.slow_ms, "lose_next",
+                                  (int)f.lose_next, "method", f.method, "path", f.path)};
 }
 
 /* transition, comment, edit: as the named user would in Jira's UI; the answer is Jira's. */
@@ -388,8 +399,11 @@ static void
 s_serve_rest(s_ctx_t *c, char *path, s_out_t *o)
 {
     jd_store_t *st = c->store;
-    jd_faults_t *f = &st->faults;
+    jd_faults_t *f = &st->faults, idle = {0};
     st->requests++;
+    if ((*f->method && strcmp(f->method, c->method) != 0) ||
+        strncmp(c->url, f->path, strlen(f->path)) != 0)
+        f = &idle; /* the pending faults are not for this request */
     if (f->drop_next > 0) {
         f->drop_next--;
         o->drop = true;
@@ -414,6 +428,10 @@ s_serve_rest(s_ctx_t *c, char *path, s_out_t *o)
         o->r = s_rest(c);
     else
         o->r = s_no_route(c);
+    if (f->lose_next > 0) { /* done, but the client never hears of it */
+        f->lose_next--;
+        o->drop = true;
+    }
 }
 
 static enum MHD_Result
