@@ -40,6 +40,7 @@ add_executable(orderbus-jira-double
   ${CMAKE_CURRENT_SOURCE_DIR}/doubles/jira_double_main.c
   ${CMAKE_CURRENT_SOURCE_DIR}/doubles/jira_double_api.c
   ${CMAKE_CURRENT_SOURCE_DIR}/doubles/jira_double_store.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/doubles/jira_double_jql.c
   ${CMAKE_CURRENT_SOURCE_DIR}/doubles/jira_double_hooks.c)
 target_link_libraries(orderbus-jira-double PRIVATE ob_flags PkgConfig::MHD PkgConfig::CURL
                       PkgConfig::JANSSON PkgConfig::SODIUM Threads::Threads)

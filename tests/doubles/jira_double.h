@@ -9,6 +9,7 @@
       comment visibility, the JQL subset, the JSON views and the webhook payloads;
     - jira_double_api.c: the HTTP side (libmicrohttpd): authentication, injected faults, the
       REST API under /rest/api/2/ and the control interface under /_control/;
+    - jira_double_jql.c: the JQL subset (search and webhook filters);
     - jira_double_hooks.c: a thread that POSTs webhook payloads in order with libcurl.
     jira_double_main.c parses the arguments and wires them together.
 
@@ -146,6 +147,36 @@ jd_reply_t jd_ctl_user(jd_store_t *self, const json_t *in);
 jd_reply_t jd_ctl_webhook(jd_store_t *self, const json_t *in);
 jd_reply_t jd_ctl_config(jd_store_t *self, const json_t *in);
 json_t *jd_store_dump(jd_store_t *self);
+
+/* Lookups and small helpers shared by the store and the JQL (borrowed results; NULL when
+   absent). */
+const char *jd_str(const json_t *obj, const char *key);                   /* obj[key] as a string */
+json_t *jd_find(const json_t *array, const char *key, const char *value); /* first with key */
+bool jd_in_list(const json_t *array, const char *value);      /* a string of the array? */
+bool jd_empty(const json_t *v);                               /* absent, null, "" or [] */
+json_t *jd_field(jd_store_t *self, const char *id);           /* field definition by id */
+json_t *jd_project(jd_store_t *self, const char *ref);        /* by key or id */
+json_t *jd_project_of(jd_store_t *self, const json_t *issue); /* an issue's project */
+json_t *jd_issuetype(const json_t *project, const char *id);  /* by id */
+json_t *jd_status(const json_t *project, const char *id);     /* by id */
+json_t *jd_issue(jd_store_t *self, const char *ref);          /* by id, or key in any case */
+
+/* JQL (jira_double_jql.c). */
+typedef struct jd_query jd_query_t;
+
+/* Compiles jql (borrowed) against the store. Returns the query, or NULL with *ret the 400
+   (`{"errorMessages":[...],"warningMessages":[]}`). */
+jd_query_t *jd_query_new(jd_store_t *self, const char *jql, jd_reply_t *ret);
+/* Frees a query; accepts NULL. */
+void jd_query_free(jd_query_t **self_p);
+/* Does issue (borrowed) match q? */
+bool jd_query_matches(jd_store_t *self, const jd_query_t *q, const json_t *issue);
+/* Sorts n issues by q's ORDER BY (newest first without one). */
+void jd_query_sort(const jd_query_t *q, json_t **issues, size_t n);
+/* Does issue match jql (a webhook's filter)? An invalid jql matches nothing. */
+bool jd_jql_filter(jd_store_t *self, const char *jql, const json_t *issue);
+/* A JQL error body: errorMessages [the formatted text] and warningMessages []. */
+jd_reply_t jd_jql_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Hooks (jira_double_hooks.c). */
 

@@ -28,8 +28,6 @@
     "issue recently, please look at the issue history for details."
 #define E_CREATEMETA "Issue Does Not Exist"
 #define E_NO_PROJECT "No project could be found with key '%s'."
-#define E_JQL_VALUE "The value '%s' does not exist for the field '%s'."
-#define E_JQL_FIELD "Field '%s' does not exist or you do not have permission to view it."
 /* Texts the reference does not give, recalled from Jira or ours (README.md lists them). */
 #define E_PROJECT_REQ "project is required"
 #define E_PROJECT_BAD "valid project is required"
@@ -62,15 +60,12 @@
 #define E_LINK_TYPE "No issue link type with name '%s' found."
 #define E_LINK_BODY "An issue link needs a 'type', an 'inwardIssue' and an 'outwardIssue'."
 #define E_NO_STATUS "The status with id '%s' does not exist"
-#define E_JQL_OPERATOR "The operator '%s' is not supported by the '%s' field."
-#define E_JQL_KEY "An issue with key '%s' does not exist for field '%s'."
-#define E_JQL_SYNTAX "Error in the JQL Query: %s"
 #define E_PAGING "'%s' must be a non-negative integer"
 
 /* ---- small helpers ---- */
 
-static const char *
-s_str(const json_t *obj, const char *key)
+const char *
+jd_str(const json_t *obj, const char *key)
 {
     return json_string_value(json_object_get(obj, key));
 }
@@ -143,20 +138,6 @@ s_errorf(unsigned status, const char *fmt, ...)
     return jd_error(status, msg, NULL, NULL);
 }
 
-/* JQL errors have warningMessages and no errors (reference 8). */
-static jd_reply_t s_jql_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static jd_reply_t
-s_jql_error(const char *fmt, ...)
-{
-    char msg[JD_MSG_MAX + JD_MSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return s_reply(400, json_pack("{s:[s], s:[]}", "errorMessages", msg, "warningMessages"));
-}
-
 static jd_reply_t
 s_ctl_error(const char *text)
 {
@@ -177,8 +158,8 @@ s_set_error(json_t *errors, const char *field, const char *fmt, ...)
     json_object_set_new(errors, field, json_string(msg));
 }
 
-static bool
-s_in_list(const json_t *array, const char *value)
+bool
+jd_in_list(const json_t *array, const char *value)
 {
     size_t i;
     const json_t *v;
@@ -211,54 +192,54 @@ s_id_text(long long id, char *buf, size_t len)
 
 /* ---- lookups ---- */
 
-static json_t *
-s_find(const json_t *array, const char *key, const char *value)
+json_t *
+jd_find(const json_t *array, const char *key, const char *value)
 {
     size_t i;
     json_t *v;
     json_array_foreach(array, i, v)
     {
-        const char *s = s_str(v, key);
+        const char *s = jd_str(v, key);
         if (s && value && strcmp(s, value) == 0)
             return v;
     }
     return NULL;
 }
 
-static json_t *
-s_field(jd_store_t *self, const char *id)
+json_t *
+jd_field(jd_store_t *self, const char *id)
 {
-    return s_find(self->fields, "id", id);
+    return jd_find(self->fields, "id", id);
 }
 
-static json_t *
-s_project(jd_store_t *self, const char *ref)
+json_t *
+jd_project(jd_store_t *self, const char *ref)
 {
-    json_t *p = s_find(self->projects, "key", ref);
-    return p ? p : s_find(self->projects, "id", ref);
+    json_t *p = jd_find(self->projects, "key", ref);
+    return p ? p : jd_find(self->projects, "id", ref);
 }
 
-static json_t *
-s_project_of(jd_store_t *self, const json_t *issue)
+json_t *
+jd_project_of(jd_store_t *self, const json_t *issue)
 {
-    return s_find(self->projects, "key", s_str(issue, "project"));
+    return jd_find(self->projects, "key", jd_str(issue, "project"));
 }
 
-static json_t *
-s_issuetype(const json_t *project, const char *id)
+json_t *
+jd_issuetype(const json_t *project, const char *id)
 {
-    return s_find(json_object_get(project, "issue_types"), "id", id);
+    return jd_find(json_object_get(project, "issue_types"), "id", id);
 }
 
-static json_t *
-s_status(const json_t *project, const char *id)
+json_t *
+jd_status(const json_t *project, const char *id)
 {
-    return s_find(json_object_get(project, "statuses"), "id", id);
+    return jd_find(json_object_get(project, "statuses"), "id", id);
 }
 
 /* By numeric id or by key, case-insensitively (reference 2). */
-static json_t *
-s_issue(jd_store_t *self, const char *ref)
+json_t *
+jd_issue(jd_store_t *self, const char *ref)
 {
     size_t i;
     json_t *v;
@@ -267,7 +248,7 @@ s_issue(jd_store_t *self, const char *ref)
     json_array_foreach(self->issues, i, v)
     {
         char id[32];
-        if (strcasecmp(s_str(v, "key"), ref) == 0 ||
+        if (strcasecmp(jd_str(v, "key"), ref) == 0 ||
             strcmp(s_id_text(json_integer_value(json_object_get(v, "id")), id, sizeof id), ref) ==
                 0)
             return v;
@@ -284,28 +265,28 @@ s_issue_id(const json_t *issue)
 json_t *
 jd_user_by_name(jd_store_t *self, const char *name)
 {
-    return s_find(self->users, "name", name);
+    return jd_find(self->users, "name", name);
 }
 
 json_t *
 jd_user_by_basic(jd_store_t *self, const char *name, const char *password)
 {
     json_t *u = jd_user_by_name(self, name);
-    const char *p = s_str(u, "password");
+    const char *p = jd_str(u, "password");
     return p && strcmp(p, password) == 0 ? u : NULL;
 }
 
 json_t *
 jd_user_by_token(jd_store_t *self, const char *token)
 {
-    return s_find(self->users, "token", token);
+    return jd_find(self->users, "token", token);
 }
 
 static bool
 s_is_epic(jd_store_t *self, const json_t *issue)
 {
-    const json_t *type = s_issuetype(s_project_of(self, issue), s_str(issue, "issuetype"));
-    return type && strcmp(s_str(type, "name"), "Epic") == 0;
+    const json_t *type = jd_issuetype(jd_project_of(self, issue), jd_str(issue, "issuetype"));
+    return type && strcmp(jd_str(type, "name"), "Epic") == 0;
 }
 
 /* ---- JSON views (reference 4, 5, 6, 7) ---- */
@@ -317,11 +298,11 @@ jd_json_user(jd_store_t *self, const json_t *user)
         return json_null();
     char selfurl[JD_URL_MAX];
     snprintf(selfurl, sizeof selfurl, "%s/rest/api/2/user?username=%s", self->base,
-             s_str(user, "name"));
+             jd_str(user, "name"));
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s}", "self", selfurl, "name",
-                     s_str(user, "name"), "key", s_str(user, "name"), "emailAddress",
-                     s_str(user, "email"), "displayName", s_str(user, "display_name"), "active", 1,
-                     "timeZone", "UTC");
+                     jd_str(user, "name"), "key", jd_str(user, "name"), "emailAddress",
+                     jd_str(user, "email"), "displayName", jd_str(user, "display_name"), "active",
+                     1, "timeZone", "UTC");
 }
 
 static json_t *
@@ -347,33 +328,33 @@ static json_t *
 s_json_status(jd_store_t *self, const json_t *status)
 {
     char url[JD_URL_MAX];
-    snprintf(url, sizeof url, "%s/rest/api/2/status/%s", self->base, s_str(status, "id"));
-    json_t *cat = s_json_category(s_str(status, "category"));
+    snprintf(url, sizeof url, "%s/rest/api/2/status/%s", self->base, jd_str(status, "id"));
+    json_t *cat = s_json_category(jd_str(status, "category"));
     char caturl[JD_URL_MAX];
     snprintf(caturl, sizeof caturl, "%s/rest/api/2/statuscategory/%" JSON_INTEGER_FORMAT,
              self->base, json_integer_value(json_object_get(cat, "id")));
     json_object_set_new(cat, "self", json_string(caturl));
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "self", url, "description", "", "iconUrl",
-                     "", "name", s_str(status, "name"), "id", s_str(status, "id"), "statusCategory",
-                     cat);
+                     "", "name", jd_str(status, "name"), "id", jd_str(status, "id"),
+                     "statusCategory", cat);
 }
 
 static json_t *
 s_json_project(jd_store_t *self, const json_t *project)
 {
     char url[JD_URL_MAX];
-    snprintf(url, sizeof url, "%s/rest/api/2/project/%s", self->base, s_str(project, "id"));
-    return json_pack("{s:s, s:s, s:s, s:s}", "self", url, "id", s_str(project, "id"), "key",
-                     s_str(project, "key"), "name", s_str(project, "name"));
+    snprintf(url, sizeof url, "%s/rest/api/2/project/%s", self->base, jd_str(project, "id"));
+    return json_pack("{s:s, s:s, s:s, s:s}", "self", url, "id", jd_str(project, "id"), "key",
+                     jd_str(project, "key"), "name", jd_str(project, "name"));
 }
 
 static json_t *
 s_json_issuetype(jd_store_t *self, const json_t *type)
 {
     char url[JD_URL_MAX];
-    snprintf(url, sizeof url, "%s/rest/api/2/issuetype/%s", self->base, s_str(type, "id"));
-    return json_pack("{s:s, s:s, s:s, s:s, s:b}", "self", url, "id", s_str(type, "id"),
-                     "description", "", "name", s_str(type, "name"), "subtask", 0);
+    snprintf(url, sizeof url, "%s/rest/api/2/issuetype/%s", self->base, jd_str(type, "id"));
+    return json_pack("{s:s, s:s, s:s, s:s, s:b}", "self", url, "id", jd_str(type, "id"),
+                     "description", "", "name", jd_str(type, "name"), "subtask", 0);
 }
 
 static void
@@ -389,9 +370,9 @@ s_may_see(const json_t *user, const json_t *visibility)
 {
     if (!user || !json_is_object(visibility))
         return true;
-    const char *type = s_str(visibility, "type"), *value = s_str(visibility, "value");
+    const char *type = jd_str(visibility, "type"), *value = jd_str(visibility, "value");
     const json_t *have = json_object_get(user, strcmp(type, "role") == 0 ? "roles" : "groups");
-    return s_in_list(have, value);
+    return jd_in_list(have, value);
 }
 
 static json_t *
@@ -399,11 +380,11 @@ s_json_comment(jd_store_t *self, const json_t *issue, const json_t *c)
 {
     char url[JD_URL_MAX];
     snprintf(url, sizeof url, "%s/rest/api/2/issue/%lld/comment/%s", self->base, s_issue_id(issue),
-             s_str(c, "id"));
-    json_t *v = json_pack("{s:s, s:s, s:o, s:s, s:o, s:o, s:o}", "self", url, "id", s_str(c, "id"),
-                          "author", jd_json_user(self, jd_user_by_name(self, s_str(c, "author"))),
-                          "body", s_str(c, "body"), "updateAuthor",
-                          jd_json_user(self, jd_user_by_name(self, s_str(c, "update_author"))),
+             jd_str(c, "id"));
+    json_t *v = json_pack("{s:s, s:s, s:o, s:s, s:o, s:o, s:o}", "self", url, "id", jd_str(c, "id"),
+                          "author", jd_json_user(self, jd_user_by_name(self, jd_str(c, "author"))),
+                          "body", jd_str(c, "body"), "updateAuthor",
+                          jd_json_user(self, jd_user_by_name(self, jd_str(c, "update_author"))),
                           "created", s_ts(json_integer_value(json_object_get(c, "created_ms"))),
                           "updated", s_ts(json_integer_value(json_object_get(c, "updated_ms"))));
     json_t *vis = json_object_get(c, "visibility");
@@ -433,9 +414,9 @@ s_json_issue_ref(jd_store_t *self, const json_t *issue)
     char url[JD_URL_MAX];
     s_issue_url(self, issue, url, sizeof url);
     char id[32];
-    const json_t *st = s_status(s_project_of(self, issue), s_str(issue, "status"));
+    const json_t *st = jd_status(jd_project_of(self, issue), jd_str(issue, "status"));
     return json_pack("{s:s, s:s, s:s, s:{s:O, s:o}}", "id",
-                     s_id_text(s_issue_id(issue), id, sizeof id), "key", s_str(issue, "key"),
+                     s_id_text(s_issue_id(issue), id, sizeof id), "key", jd_str(issue, "key"),
                      "self", url, "fields", "summary",
                      json_object_get(json_object_get(issue, "fields"), "summary"), "status",
                      s_json_status(self, st));
@@ -455,12 +436,12 @@ s_json_links(jd_store_t *self, const json_t *issue)
         if (in != me && outw != me)
             continue;
         char other_id[32], url[JD_URL_MAX];
-        const json_t *other = s_issue(self, s_id_text(in == me ? outw : in, other_id, 32));
-        snprintf(url, sizeof url, "%s/rest/api/2/issueLink/%s", self->base, s_str(l, "id"));
-        json_t *type = json_deep_copy(s_find(self->link_types, "id", s_str(l, "type")));
+        const json_t *other = jd_issue(self, s_id_text(in == me ? outw : in, other_id, 32));
+        snprintf(url, sizeof url, "%s/rest/api/2/issueLink/%s", self->base, jd_str(l, "id"));
+        json_t *type = json_deep_copy(jd_find(self->link_types, "id", jd_str(l, "type")));
         /* seen from the inward issue, the other one is the outward issue, and vice versa */
         json_array_append_new(out,
-                              json_pack("{s:s, s:s, s:o, s:o}", "id", s_str(l, "id"), "self", url,
+                              json_pack("{s:s, s:s, s:o, s:o}", "id", jd_str(l, "id"), "self", url,
                                         "type", type, in == me ? "outwardIssue" : "inwardIssue",
                                         s_json_issue_ref(self, other)));
     }
@@ -472,21 +453,21 @@ static json_t *
 s_json_issue(jd_store_t *self, const json_t *issue, const json_t *user, const char *fields,
              const char *properties)
 {
-    const json_t *project = s_project_of(self, issue);
+    const json_t *project = jd_project_of(self, issue);
     json_t *f = json_deep_copy(json_object_get(issue, "fields"));
     json_object_set_new(f, "project", s_json_project(self, project));
     json_object_set_new(f, "issuetype",
-                        s_json_issuetype(self, s_issuetype(project, s_str(issue, "issuetype"))));
+                        s_json_issuetype(self, jd_issuetype(project, jd_str(issue, "issuetype"))));
     json_object_set_new(f, "status",
-                        s_json_status(self, s_status(project, s_str(issue, "status"))));
+                        s_json_status(self, jd_status(project, jd_str(issue, "status"))));
     json_object_set_new(f, "created",
                         s_ts(json_integer_value(json_object_get(issue, "created_ms"))));
     json_object_set_new(f, "updated",
                         s_ts(json_integer_value(json_object_get(issue, "updated_ms"))));
     json_object_set_new(f, "reporter",
-                        jd_json_user(self, jd_user_by_name(self, s_str(issue, "reporter"))));
+                        jd_json_user(self, jd_user_by_name(self, jd_str(issue, "reporter"))));
     json_object_set_new(f, "creator",
-                        jd_json_user(self, jd_user_by_name(self, s_str(issue, "reporter"))));
+                        jd_json_user(self, jd_user_by_name(self, jd_str(issue, "reporter"))));
     json_t *comments = s_visible_comments(self, issue, user);
     json_object_set_new(f, "comment",
                         json_pack("{s:o, s:I, s:I, s:i}", "comments", comments, "maxResults",
@@ -498,7 +479,7 @@ s_json_issue(jd_store_t *self, const json_t *issue, const json_t *user, const ch
     json_t *def;
     json_array_foreach(self->fields, i, def)
     {
-        const char *id = s_str(def, "id");
+        const char *id = jd_str(def, "id");
         if (json_is_true(json_object_get(def, "custom")) && !json_object_get(f, id))
             json_object_set_new(f, id, json_null());
     }
@@ -517,7 +498,7 @@ s_json_issue(jd_store_t *self, const json_t *issue, const json_t *user, const ch
     json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:o}", "expand",
                           "renderedFields,names,schema,operations,editmeta,changelog", "id",
                           s_id_text(s_issue_id(issue), id, sizeof id), "self", url, "key",
-                          s_str(issue, "key"), "fields", f);
+                          jd_str(issue, "key"), "fields", f);
     if (v && properties && *properties) {
         json_t *props = json_object(), *all = json_object_get(issue, "properties");
         const char *k;
@@ -537,8 +518,6 @@ s_json_issue(jd_store_t *self, const json_t *issue, const json_t *user, const ch
 }
 
 /* ---- webhooks (reference 12) ---- */
-
-static bool s_jql_filter(jd_store_t *self, const char *jql, const json_t *issue);
 
 /* template with ${issue.id}, ${issue.key}, ${project.id}, ${project.key} replaced. */
 static char *
@@ -580,7 +559,7 @@ s_substitute(const char *template, const char *issue_id, const char *issue_key,
 static void
 s_fire(jd_store_t *self, const char *event, const json_t *issue, json_t *payload)
 {
-    const json_t *project = s_project_of(self, issue);
+    const json_t *project = jd_project_of(self, issue);
     char id[32];
     s_id_text(s_issue_id(issue), id, sizeof id);
     size_t i;
@@ -588,15 +567,15 @@ s_fire(jd_store_t *self, const char *event, const json_t *issue, json_t *payload
     json_array_foreach(self->webhooks, i, hook)
     {
         const json_t *events = json_object_get(hook, "events");
-        if (json_array_size(events) && !s_in_list(events, event))
+        if (json_array_size(events) && !jd_in_list(events, event))
             continue;
-        const char *jql = s_str(hook, "jql");
-        if (jql && *jql && !s_jql_filter(self, jql, issue))
+        const char *jql = jd_str(hook, "jql");
+        if (jql && *jql && !jd_jql_filter(self, jql, issue))
             continue;
-        char *url = s_substitute(s_str(hook, "url"), id, s_str(issue, "key"), s_str(project, "id"),
-                                 s_str(project, "key"));
+        char *url = s_substitute(jd_str(hook, "url"), id, jd_str(issue, "key"),
+                                 jd_str(project, "id"), jd_str(project, "key"));
         if (url)
-            jd_hooks_post(self->hooks, url, payload, s_str(hook, "secret"));
+            jd_hooks_post(self->hooks, url, payload, jd_str(hook, "secret"));
         free(url);
     }
     json_decref(payload);
@@ -637,7 +616,7 @@ s_chars(const char *raw, size_t len)
 static json_t *
 s_convert(jd_store_t *self, const json_t *def, const json_t *value, json_t *errors)
 {
-    const char *id = s_str(def, "id"), *type = s_str(def, "type");
+    const char *id = jd_str(def, "id"), *type = jd_str(def, "type");
     if (json_is_null(value))
         return json_null();
     if (strcmp(type, "string") == 0 || strcmp(type, "text") == 0 ||
@@ -705,12 +684,12 @@ s_convert(jd_store_t *self, const json_t *def, const json_t *value, json_t *erro
             s_set_error(errors, id, "%s", E_EPIC_KEY);
             return NULL;
         }
-        const json_t *epic = s_issue(self, key);
+        const json_t *epic = jd_issue(self, key);
         if (!epic || !s_is_epic(self, epic)) {
             s_set_error(errors, id, E_EPIC_MISSING, key);
             return NULL;
         }
-        return json_string(s_str(epic, "key"));
+        return json_string(jd_str(epic, "key"));
     }
     /* select and multiselect: options by {"id"} or {"value"} */
     bool multi = strcmp(type, "multiselect") == 0;
@@ -728,8 +707,8 @@ s_convert(jd_store_t *self, const json_t *def, const json_t *value, json_t *erro
             json_decref(out);
             return NULL;
         }
-        opt = oid ? s_find(json_object_get(def, "options"), "id", json_string_value(oid))
-                  : s_find(json_object_get(def, "options"), "value", json_string_value(oval));
+        opt = oid ? jd_find(json_object_get(def, "options"), "id", json_string_value(oid))
+                  : jd_find(json_object_get(def, "options"), "value", json_string_value(oval));
         if (!opt) {
             s_set_error(errors, id, oid ? E_OPTION_ID : E_OPTION_VALUE,
                         json_string_value(oid ? oid : oval));
@@ -738,9 +717,9 @@ s_convert(jd_store_t *self, const json_t *def, const json_t *value, json_t *erro
         }
         char url[JD_URL_MAX];
         snprintf(url, sizeof url, "%s/rest/api/2/customFieldOption/%s", self->base,
-                 s_str(opt, "id"));
+                 jd_str(opt, "id"));
         json_array_append_new(out, json_pack("{s:s, s:s, s:s}", "self", url, "value",
-                                             s_str(opt, "value"), "id", s_str(opt, "id")));
+                                             jd_str(opt, "value"), "id", jd_str(opt, "id")));
     }
     if (multi)
         return out;
@@ -749,8 +728,8 @@ s_convert(jd_store_t *self, const json_t *def, const json_t *value, json_t *erro
     return one;
 }
 
-static bool
-s_empty(const json_t *v)
+bool
+jd_empty(const json_t *v)
 {
     return !v || json_is_null(v) || (json_is_string(v) && !*json_string_value(v)) ||
            (json_is_array(v) && !json_array_size(v));
@@ -761,25 +740,26 @@ static void
 s_check_required(jd_store_t *self, const json_t *type, const json_t *vals, json_t *errors)
 {
     json_t *required = json_deep_copy(json_object_get(type, "required"));
-    if (!s_in_list(required, "summary"))
+    if (!jd_in_list(required, "summary"))
         json_array_insert_new(required, 0, json_string("summary"));
     /* Jira Software: an Epic needs its Epic Name */
     size_t i;
     json_t *def;
-    if (strcmp(s_str(type, "name"), "Epic") == 0)
-        json_array_foreach(self->fields, i, def) if (strcmp(s_str(def, "type"), "epic_name") == 0 &&
-                                                     !s_in_list(required, s_str(def, "id")))
-            json_array_append_new(required, json_string(s_str(def, "id")));
+    if (strcmp(jd_str(type, "name"), "Epic") == 0)
+        json_array_foreach(self->fields, i,
+                           def) if (strcmp(jd_str(def, "type"), "epic_name") == 0 &&
+                                    !jd_in_list(required, jd_str(def, "id")))
+            json_array_append_new(required, json_string(jd_str(def, "id")));
     json_t *id;
     json_array_foreach(required, i, id)
     {
         const char *fid = json_string_value(id);
-        if (!s_empty(json_object_get(vals, fid)) || json_object_get(errors, fid))
+        if (!jd_empty(json_object_get(vals, fid)) || json_object_get(errors, fid))
             continue;
         if (strcmp(fid, "summary") == 0)
             s_set_error(errors, fid, "%s", E_SUMMARY);
         else
-            s_set_error(errors, fid, E_REQUIRED, s_str(s_field(self, fid), "name"));
+            s_set_error(errors, fid, E_REQUIRED, jd_str(jd_field(self, fid), "name"));
     }
     json_decref(required);
 }
@@ -795,8 +775,8 @@ s_check_fields(jd_store_t *self, const json_t *fields, const json_t *screen, jso
     {
         if (strcmp(k, "project") == 0 || strcmp(k, "issuetype") == 0)
             continue;
-        const json_t *def = s_field(self, k);
-        if (!def || !s_in_list(screen, k)) {
+        const json_t *def = jd_field(self, k);
+        if (!def || !jd_in_list(screen, k)) {
             s_set_error(errors, k, E_CANNOT_SET, k);
             continue;
         }
@@ -811,21 +791,21 @@ s_check_fields(jd_store_t *self, const json_t *fields, const json_t *screen, jso
 static char *
 s_display(const json_t *def, const json_t *v)
 {
-    const char *type = s_str(def, "type");
-    if (s_empty(v))
+    const char *type = jd_str(def, "type");
+    if (jd_empty(v))
         return NULL;
     if (json_is_string(v))
         return strdup(json_string_value(v));
     if (json_is_number(v))
         return json_dumps(v, JSON_ENCODE_ANY);
     if (json_is_object(v))
-        return strdup(s_str(v, "value"));
+        return strdup(jd_str(v, "value"));
     /* labels: space-separated; multi-select values: comma-separated */
     const char *sep = strcmp(type, "labels") == 0 ? " " : ",";
     size_t len = 1, i;
     const json_t *e;
     json_array_foreach(v, i, e) len +=
-        strlen(json_is_string(e) ? json_string_value(e) : s_str(e, "value")) + 1;
+        strlen(json_is_string(e) ? json_string_value(e) : jd_str(e, "value")) + 1;
     char *out = calloc(1, len);
     json_array_foreach(v, i, e)
     {
@@ -833,7 +813,7 @@ s_display(const json_t *def, const json_t *v)
             break;
         if (i)
             strcat(out, sep);
-        strcat(out, json_is_string(e) ? json_string_value(e) : s_str(e, "value"));
+        strcat(out, json_is_string(e) ? json_string_value(e) : jd_str(e, "value"));
     }
     return out;
 }
@@ -842,13 +822,13 @@ s_display(const json_t *def, const json_t *v)
 static json_t *
 s_change_id(jd_store_t *self, const json_t *def, const json_t *v)
 {
-    if (s_empty(v))
+    if (jd_empty(v))
         return json_null();
     if (json_is_object(v))
-        return json_string(s_str(v, "id"));
-    if (strcmp(s_str(def, "type"), "epic_link") == 0) {
+        return json_string(jd_str(v, "id"));
+    if (strcmp(jd_str(def, "type"), "epic_link") == 0) {
         char id[32];
-        return json_string(s_id_text(s_issue_id(s_issue(self, json_string_value(v))), id, 32));
+        return json_string(s_id_text(s_issue_id(jd_issue(self, json_string_value(v))), id, 32));
     }
     return json_null();
 }
@@ -856,14 +836,14 @@ s_change_id(jd_store_t *self, const json_t *def, const json_t *v)
 static void
 s_change(jd_store_t *self, json_t *items, const json_t *def, const json_t *from, const json_t *to)
 {
-    if (json_equal((json_t *)from, (json_t *)to) || (s_empty(from) && s_empty(to)))
+    if (json_equal((json_t *)from, (json_t *)to) || (jd_empty(from) && jd_empty(to)))
         return;
     bool custom = json_is_true(json_object_get(def, "custom"));
     char *fs = s_display(def, from), *ts = s_display(def, to);
     json_t *item =
         json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "field",
-                  custom ? s_str(def, "name") : s_str(def, "id"), "fieldtype",
-                  custom ? "custom" : "jira", "fieldId", s_str(def, "id"), "from",
+                  custom ? jd_str(def, "name") : jd_str(def, "id"), "fieldtype",
+                  custom ? "custom" : "jira", "fieldId", jd_str(def, "id"), "from",
                   s_change_id(self, def, from), "fromString", fs ? json_string(fs) : json_null(),
                   "to", s_change_id(self, def, to), "toString", ts ? json_string(ts) : json_null());
     free(fs);
@@ -882,7 +862,7 @@ s_apply(jd_store_t *self, json_t *issue, const json_t *vals, json_t *items)
     {
         json_t *old = json_object_get(fields, k);
         if (items)
-            s_change(self, items, s_field(self, k), old ? old : json_null(), v);
+            s_change(self, items, jd_field(self, k), old ? old : json_null(), v);
         json_object_set(fields, k, v);
     }
 }
@@ -936,13 +916,14 @@ jd_issue_create(jd_store_t *self, json_t *user, const json_t *body)
     json_t *project = NULL, *type = NULL;
     if (!pref)
         s_set_error(errors, "project", "%s", E_PROJECT_REQ);
-    else if (!(project = s_find(self->projects, "key", s_str(pref, "key"))) &&
-             !(project = s_find(self->projects, "id", s_str(pref, "id"))))
+    else if (!(project = jd_find(self->projects, "key", jd_str(pref, "key"))) &&
+             !(project = jd_find(self->projects, "id", jd_str(pref, "id"))))
         s_set_error(errors, "project", "%s", E_PROJECT_BAD);
     if (!tref)
         s_set_error(errors, "issuetype", "%s", E_TYPE_REQ);
-    else if (project && !(type = s_issuetype(project, s_str(tref, "id"))) &&
-             !(type = s_find(json_object_get(project, "issue_types"), "name", s_str(tref, "name"))))
+    else if (project && !(type = jd_issuetype(project, jd_str(tref, "id"))) &&
+             !(type =
+                   jd_find(json_object_get(project, "issue_types"), "name", jd_str(tref, "name"))))
         s_set_error(errors, "issuetype", "%s", E_TYPE_BAD);
     if (!project || !type)
         return s_field_errors(errors);
@@ -957,7 +938,7 @@ jd_issue_create(jd_store_t *self, json_t *user, const json_t *body)
     json_array_foreach(props, i, p)
     {
         char *raw = json_dumps(json_object_get(p, "value"), JSON_ENCODE_ANY | JSON_COMPACT);
-        int rc = s_property_check(s_str(p, "key"), json_object_get(p, "value"),
+        int rc = s_property_check(jd_str(p, "key"), json_object_get(p, "value"),
                                   raw ? s_chars(raw, strlen(raw)) : 0, &bad);
         free(raw);
         if (rc != 0)
@@ -976,19 +957,19 @@ jd_issue_create(jd_store_t *self, json_t *user, const json_t *body)
     long long n = json_integer_value(json_object_get(project, "counter")) + 1;
     json_object_set_new(project, "counter", json_integer(n));
     char key[JD_MSG_MAX];
-    snprintf(key, sizeof key, "%s-%lld", s_str(project, "key"), n);
+    snprintf(key, sizeof key, "%s-%lld", jd_str(project, "key"), n);
     int64_t now = s_now_ms();
     json_t *issue =
         json_pack("{s:I, s:s, s:s, s:s, s:s, s:{s:n, s:[]}, s:I, s:I, s:s, s:[], s:{}}", "id",
-                  (json_int_t)self->next_id++, "key", key, "project", s_str(project, "key"),
-                  "issuetype", s_str(type, "id"), "status", s_str(project, "initial"), "fields",
+                  (json_int_t)self->next_id++, "key", key, "project", jd_str(project, "key"),
+                  "issuetype", jd_str(type, "id"), "status", jd_str(project, "initial"), "fields",
                   "description", "labels", "created_ms", (json_int_t)now, "updated_ms",
-                  (json_int_t)now, "reporter", s_str(user, "name"), "comments", "properties");
+                  (json_int_t)now, "reporter", jd_str(user, "name"), "comments", "properties");
     s_apply(self, issue, vals, NULL);
     json_decref(vals);
     json_t *stored = json_object_get(issue, "properties");
     json_array_foreach(props, i, p)
-        json_object_set(stored, s_str(p, "key"), json_object_get(p, "value"));
+        json_object_set(stored, jd_str(p, "key"), json_object_get(p, "value"));
     json_array_append_new(self->issues, issue);
     s_fire_issue(self, "jira:issue_created", "issue_created", issue, user, NULL, NULL);
     char url[JD_URL_MAX], id[32];
@@ -1006,11 +987,11 @@ s_not_found(void)
 jd_reply_t
 jd_issue_get(jd_store_t *self, json_t *user, const char *ref, const json_t *query)
 {
-    const json_t *issue = s_issue(self, ref);
+    const json_t *issue = jd_issue(self, ref);
     if (!issue)
         return s_not_found();
     return s_reply(
-        200, s_json_issue(self, issue, user, s_str(query, "fields"), s_str(query, "properties")));
+        200, s_json_issue(self, issue, user, jd_str(query, "fields"), jd_str(query, "properties")));
 }
 
 /* Applies an `update` object's operations (set, add, remove) to a copy of the current values,
@@ -1023,12 +1004,12 @@ s_check_update(jd_store_t *self, const json_t *issue, const json_t *update, cons
     json_t *ops;
     json_object_foreach((json_t *)update, k, ops)
     {
-        const json_t *def = s_field(self, k);
-        if (!def || !s_in_list(screen, k)) {
+        const json_t *def = jd_field(self, k);
+        if (!def || !jd_in_list(screen, k)) {
             s_set_error(errors, k, E_CANNOT_SET, k);
             continue;
         }
-        bool is_labels = strcmp(s_str(def, "type"), "labels") == 0;
+        bool is_labels = strcmp(jd_str(def, "type"), "labels") == 0;
         json_t *cur = json_deep_copy(json_object_get(json_object_get(issue, "fields"), k));
         if (!cur || json_is_null(cur)) {
             json_decref(cur);
@@ -1079,15 +1060,15 @@ s_check_update(jd_store_t *self, const json_t *issue, const json_t *update, cons
 jd_reply_t
 jd_issue_edit(jd_store_t *self, json_t *user, const char *ref, const json_t *body)
 {
-    json_t *issue = s_issue(self, ref);
+    json_t *issue = jd_issue(self, ref);
     if (!issue)
         return s_not_found();
     if (!json_is_object(body))
         return jd_error(400, E_NOT_JSON, NULL, NULL);
     const json_t *fields = json_object_get(body, "fields"),
                  *update = json_object_get(body, "update");
-    const json_t *project = s_project_of(self, issue);
-    const json_t *type = s_issuetype(project, s_str(issue, "issuetype"));
+    const json_t *project = jd_project_of(self, issue);
+    const json_t *type = jd_issuetype(project, jd_str(issue, "issuetype"));
     const json_t *screen = json_object_get(type, "edit");
     json_t *errors = json_object(), *vals = json_object();
     const char *k;
@@ -1137,7 +1118,7 @@ jd_issue_edit(jd_store_t *self, json_t *user, const char *ref, const json_t *bod
 jd_reply_t
 jd_issue_delete(jd_store_t *self, json_t *user, const char *ref)
 {
-    json_t *issue = s_issue(self, ref);
+    json_t *issue = jd_issue(self, ref);
     if (!issue)
         return s_not_found();
     json_incref(issue);
@@ -1167,28 +1148,29 @@ static bool
 s_leaves(const json_t *t, const char *status)
 {
     const json_t *from = json_object_get(t, "from");
-    return !json_array_size(from) || s_in_list(from, status);
+    return !json_array_size(from) || jd_in_list(from, status);
 }
 
 jd_reply_t
 jd_transitions_get(jd_store_t *self, json_t *user, const char *ref)
 {
     (void)user;
-    const json_t *issue = s_issue(self, ref);
+    const json_t *issue = jd_issue(self, ref);
     if (!issue)
         return s_not_found();
-    const json_t *project = s_project_of(self, issue);
+    const json_t *project = jd_project_of(self, issue);
     json_t *list = json_array();
     size_t i;
     json_t *t;
     json_array_foreach(json_object_get(project, "transitions"), i, t)
     {
-        if (!s_leaves(t, s_str(issue, "status")))
+        if (!s_leaves(t, jd_str(issue, "status")))
             continue;
         json_array_append_new(
-            list, json_pack("{s:s, s:s, s:o, s:b}", "id", s_str(t, "id"), "name", s_str(t, "name"),
-                            "to", s_json_status(self, s_status(project, s_str(t, "to"))),
-                            "hasScreen", json_array_size(json_object_get(t, "screen")) > 0));
+            list,
+            json_pack("{s:s, s:s, s:o, s:b}", "id", jd_str(t, "id"), "name", jd_str(t, "name"),
+                      "to", s_json_status(self, jd_status(project, jd_str(t, "to"))), "hasScreen",
+                      json_array_size(json_object_get(t, "screen")) > 0));
     }
     return s_reply(200, json_pack("{s:s, s:o}", "expand", "transitions", "transitions", list));
 }
@@ -1199,7 +1181,7 @@ static json_t *s_comment_new(jd_store_t *self, json_t *issue, const json_t *user
 jd_reply_t
 jd_transition_do(jd_store_t *self, json_t *user, const char *ref, const json_t *body)
 {
-    json_t *issue = s_issue(self, ref);
+    json_t *issue = jd_issue(self, ref);
     if (!issue)
         return s_not_found();
     if (!json_is_object(body))
@@ -1211,12 +1193,13 @@ jd_transition_do(jd_store_t *self, json_t *user, const char *ref, const json_t *
     long long n = s_int_of(tid);
     if (n < 0)
         return jd_error(400, E_TRANSITION_INT, NULL, NULL);
-    json_t *project = s_project_of(self, issue);
+    json_t *project = jd_project_of(self, issue);
     char id[32];
     s_id_text(n, id, sizeof id);
-    const json_t *t = s_find(json_object_get(project, "transitions"), "id", id);
-    if (!t || !s_leaves(t, s_str(issue, "status")))
-        return s_errorf(400, E_TRANSITION_INVALID, t ? s_str(t, "name") : id, s_str(issue, "key"));
+    const json_t *t = jd_find(json_object_get(project, "transitions"), "id", id);
+    if (!t || !s_leaves(t, jd_str(issue, "status")))
+        return s_errorf(400, E_TRANSITION_INVALID, t ? jd_str(t, "name") : id,
+                        jd_str(issue, "key"));
     json_t *errors = json_object(), *vals = json_object();
     const json_t *fields = json_object_get(body, "fields");
     if (json_is_object(fields))
@@ -1243,13 +1226,13 @@ jd_transition_do(jd_store_t *self, json_t *user, const char *ref, const json_t *
         }
     }
     json_t *items = json_array();
-    const json_t *from = s_status(project, s_str(issue, "status"));
-    const json_t *to = s_status(project, s_str(t, "to"));
+    const json_t *from = jd_status(project, jd_str(issue, "status"));
+    const json_t *to = jd_status(project, jd_str(t, "to"));
     json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "field", "status",
-                                           "fieldtype", "jira", "from", s_str(from, "id"),
-                                           "fromString", s_str(from, "name"), "to", s_str(to, "id"),
-                                           "toString", s_str(to, "name")));
-    json_object_set_new(issue, "status", json_string(s_str(to, "id")));
+                                           "fieldtype", "jira", "from", jd_str(from, "id"),
+                                           "fromString", jd_str(from, "name"), "to",
+                                           jd_str(to, "id"), "toString", jd_str(to, "name")));
+    json_object_set_new(issue, "status", json_string(jd_str(to, "id")));
     s_apply(self, issue, vals, items);
     json_decref(vals);
     json_object_set_new(issue, "updated_ms", json_integer(s_now_ms()));
@@ -1266,7 +1249,7 @@ s_visibility_check(const json_t *user, const json_t *vis, jd_reply_t *ret)
 {
     if (!vis || json_is_null(vis))
         return 0;
-    const char *type = s_str(vis, "type"), *value = s_str(vis, "value");
+    const char *type = jd_str(vis, "type"), *value = jd_str(vis, "value");
     if (!type || !value || (strcmp(type, "role") != 0 && strcmp(type, "group") != 0)) {
         *ret = jd_error(400, NULL, "commentLevel", E_VISIBILITY);
         return -1;
@@ -1287,7 +1270,7 @@ static json_t *
 s_comment_new(jd_store_t *self, json_t *issue, const json_t *user, const json_t *body,
               jd_reply_t *ret)
 {
-    const char *text = s_str(body, "body");
+    const char *text = jd_str(body, "body");
     if (!text || !*text) {
         *ret = jd_error(400, NULL, "comment", E_COMMENT_EMPTY);
         return NULL;
@@ -1299,12 +1282,12 @@ s_comment_new(jd_store_t *self, json_t *issue, const json_t *user, const json_t 
     int64_t now = s_now_ms();
     json_t *c = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "id",
                           s_id_text(self->next_comment++, id, sizeof id), "author",
-                          s_str(user, "name"), "update_author", s_str(user, "name"), "body", text,
+                          jd_str(user, "name"), "update_author", jd_str(user, "name"), "body", text,
                           "created_ms", (json_int_t)now, "updated_ms", (json_int_t)now);
     if (c && vis && !json_is_null(vis))
         json_object_set_new(
             c, "visibility",
-            json_pack("{s:s, s:s}", "type", s_str(vis, "type"), "value", s_str(vis, "value")));
+            json_pack("{s:s, s:s}", "type", jd_str(vis, "type"), "value", jd_str(vis, "value")));
     json_array_append_new(json_object_get(issue, "comments"), c);
     json_object_set_new(issue, "updated_ms", json_integer(now));
     return c;
@@ -1326,7 +1309,7 @@ s_fire_comment(jd_store_t *self, const char *event, const char *type, json_t *is
 jd_reply_t
 jd_comment_add(jd_store_t *self, json_t *user, const char *ref, const json_t *body)
 {
-    json_t *issue = s_issue(self, ref);
+    json_t *issue = jd_issue(self, ref);
     if (!issue)
         return s_not_found();
     if (!json_is_object(body))
@@ -1343,14 +1326,14 @@ jd_comment_add(jd_store_t *self, json_t *user, const char *ref, const json_t *bo
 static json_t *
 s_comment(json_t *issue, const json_t *user, const char *id)
 {
-    json_t *c = s_find(json_object_get(issue, "comments"), "id", id);
+    json_t *c = jd_find(json_object_get(issue, "comments"), "id", id);
     return c && s_may_see(user, json_object_get(c, "visibility")) ? c : NULL;
 }
 
 jd_reply_t
 jd_comment_edit(jd_store_t *self, json_t *user, const char *ref, const char *id, const json_t *body)
 {
-    json_t *issue = s_issue(self, ref);
+    json_t *issue = jd_issue(self, ref);
     if (!issue)
         return s_not_found();
     json_t *c = s_comment(issue, user, id);
@@ -1358,7 +1341,7 @@ jd_comment_edit(jd_store_t *self, json_t *user, const char *ref, const char *id,
         return s_errorf(404, E_COMMENT_ID, id);
     if (!json_is_object(body))
         return jd_error(400, E_NOT_JSON, NULL, NULL);
-    const char *text = s_str(body, "body");
+    const char *text = jd_str(body, "body");
     if (!text || !*text)
         return jd_error(400, NULL, "comment", E_COMMENT_EMPTY);
     const json_t *vis = json_object_get(body, "visibility");
@@ -1367,14 +1350,14 @@ jd_comment_edit(jd_store_t *self, json_t *user, const char *ref, const char *id,
         return bad;
     int64_t now = s_now_ms();
     json_object_set_new(c, "body", json_string(text));
-    json_object_set_new(c, "update_author", json_string(s_str(user, "name")));
+    json_object_set_new(c, "update_author", json_string(jd_str(user, "name")));
     json_object_set_new(c, "updated_ms", json_integer(now));
     if (json_is_null(vis))
         json_object_del(c, "visibility");
     else if (vis)
         json_object_set_new(
             c, "visibility",
-            json_pack("{s:s, s:s}", "type", s_str(vis, "type"), "value", s_str(vis, "value")));
+            json_pack("{s:s, s:s}", "type", jd_str(vis, "type"), "value", jd_str(vis, "value")));
     json_object_set_new(issue, "updated_ms", json_integer(now));
     s_fire_comment(self, "comment_updated", "issue_comment_edited", issue, user, c);
     return s_reply(200, s_json_comment(self, issue, c));
@@ -1383,7 +1366,7 @@ jd_comment_edit(jd_store_t *self, json_t *user, const char *ref, const char *id,
 jd_reply_t
 jd_comment_get(jd_store_t *self, json_t *user, const char *ref, const char *id)
 {
-    json_t *issue = s_issue(self, ref);
+    json_t *issue = jd_issue(self, ref);
     if (!issue)
         return s_not_found();
     json_t *c = s_comment(issue, user, id);
@@ -1417,7 +1400,7 @@ s_paging(const json_t *params, long long *ret_start, long long *ret_max, long lo
 jd_reply_t
 jd_comments_list(jd_store_t *self, json_t *user, const char *ref, const json_t *query)
 {
-    json_t *issue = s_issue(self, ref);
+    json_t *issue = jd_issue(self, ref);
     if (!issue)
         return s_not_found();
     long long start, max;
@@ -1425,7 +1408,7 @@ jd_comments_list(jd_store_t *self, json_t *user, const char *ref, const json_t *
     if (s_paging(query, &start, &max, self->search_max, &bad) != 0)
         return bad;
     json_t *all = s_visible_comments(self, issue, user);
-    const char *order = s_str(query, "orderBy");
+    const char *order = jd_str(query, "orderBy");
     if (order && strcmp(order, "-created") == 0) {
         json_t *rev = json_array();
         for (size_t i = json_array_size(all); i-- > 0;)
@@ -1449,7 +1432,7 @@ jd_property_put(jd_store_t *self, json_t *user, const char *ref, const char *key
                 size_t len)
 {
     (void)user;
-    json_t *issue = s_issue(self, ref);
+    json_t *issue = jd_issue(self, ref);
     if (!issue)
         return s_not_found();
     json_t *value = len ? json_loadb(raw, len, JSON_DECODE_ANY, NULL) : NULL;
@@ -1467,7 +1450,7 @@ jd_property_put(jd_store_t *self, json_t *user, const char *ref, const char *key
 jd_reply_t
 jd_property_get(jd_store_t *self, const char *ref, const char *key)
 {
-    json_t *issue = s_issue(self, ref);
+    json_t *issue = jd_issue(self, ref);
     if (!issue)
         return s_not_found();
     json_t *v = json_object_get(json_object_get(issue, "properties"), key);
@@ -1479,7 +1462,7 @@ jd_property_get(jd_store_t *self, const char *ref, const char *key)
 jd_reply_t
 jd_property_delete(jd_store_t *self, const char *ref, const char *key)
 {
-    json_t *issue = s_issue(self, ref);
+    json_t *issue = jd_issue(self, ref);
     if (!issue)
         return s_not_found();
     if (json_object_del(json_object_get(issue, "properties"), key) != 0)
@@ -1490,7 +1473,7 @@ jd_property_delete(jd_store_t *self, const char *ref, const char *key)
 jd_reply_t
 jd_properties_list(jd_store_t *self, const char *ref)
 {
-    json_t *issue = s_issue(self, ref);
+    json_t *issue = jd_issue(self, ref);
     if (!issue)
         return s_not_found();
     json_t *keys = json_array();
@@ -1511,8 +1494,8 @@ jd_properties_list(jd_store_t *self, const char *ref)
 static json_t *
 s_issue_by_ref(jd_store_t *self, const json_t *ref)
 {
-    const char *k = s_str(ref, "key");
-    return s_issue(self, k ? k : s_str(ref, "id"));
+    const char *k = jd_str(ref, "key");
+    return jd_issue(self, k ? k : jd_str(ref, "id"));
 }
 
 jd_reply_t
@@ -1526,11 +1509,12 @@ jd_link_create(jd_store_t *self, json_t *user, const json_t *body)
     const json_t *out_ref = json_object_get(body, "outwardIssue");
     if (!json_is_object(type) || !json_is_object(in_ref) || !json_is_object(out_ref))
         return jd_error(400, E_LINK_BODY, NULL, NULL);
-    const json_t *lt = s_str(type, "name") ? s_find(self->link_types, "name", s_str(type, "name"))
-                                           : s_find(self->link_types, "id", s_str(type, "id"));
+    const json_t *lt = jd_str(type, "name")
+                           ? jd_find(self->link_types, "name", jd_str(type, "name"))
+                           : jd_find(self->link_types, "id", jd_str(type, "id"));
     if (!lt) {
-        const char *n = s_str(type, "name");
-        return s_errorf(404, E_LINK_TYPE, n ? n : s_str(type, "id") ? s_str(type, "id") : "");
+        const char *n = jd_str(type, "name");
+        return s_errorf(404, E_LINK_TYPE, n ? n : jd_str(type, "id") ? jd_str(type, "id") : "");
     }
     const json_t *in = s_issue_by_ref(self, in_ref), *out = s_issue_by_ref(self, out_ref);
     if (!in || !out)
@@ -1539,7 +1523,7 @@ jd_link_create(jd_store_t *self, json_t *user, const json_t *body)
     json_array_append_new(self->links,
                           json_pack("{s:s, s:s, s:I, s:I}", "id",
                                     s_id_text(self->next_link++, id, sizeof id), "type",
-                                    s_str(lt, "id"), "inward", (json_int_t)s_issue_id(in),
+                                    jd_str(lt, "id"), "inward", (json_int_t)s_issue_id(in),
                                     "outward", (json_int_t)s_issue_id(out)));
     return s_reply(201, NULL);
 }
@@ -1550,533 +1534,32 @@ jd_link_types(jd_store_t *self)
     return s_reply(200, json_pack("{s:O}", "issueLinkTypes", self->link_types));
 }
 
-/* ---- the JQL subset (reference 8, 15 item 9) ----
-   query := [clause {(AND | OR) clause}] [ORDER BY field [ASC | DESC]]
-   clause := field (= | != | ~ | IN | NOT IN) value | field [NOT] IN ( value {, value} )
-   AND binds tighter than OR; parentheses around clauses are not modelled. */
-
-#define S_JQL_TOKENS_MAX 1024 /* tokens in one query */
-
-typedef enum { T_WORD, T_STRING, T_OP, T_LPAREN, T_RPAREN, T_COMMA } s_tok_type_t;
-
-typedef struct s_tok {
-    s_tok_type_t type; /* kind */
-    char *text;        /* NUL-terminated, in the query's copy */
-    int pos;           /* character position, from 0 */
-} s_tok_t;
-
-typedef enum { Q_EQ, Q_NE, Q_IN, Q_NOT_IN, Q_LIKE } s_op_t;
-typedef enum {
-    F_PROJECT,
-    F_KEY,
-    F_LABELS,
-    F_STATUS,
-    F_TYPE,
-    F_TEXT,
-    F_EPIC,
-    F_SELECT,
-    F_PROPERTY,
-    F_PARENT,
-    F_REPORTER
-} s_kind_t;
-
-typedef struct s_clause {
-    s_kind_t kind;                         /* what the field is */
-    s_op_t op;                             /* operator */
-    int group;                             /* OR group (clauses of one group are ANDed) */
-    const char *field;                     /* field as written, or its custom field id */
-    char *prop_key;                        /* issue.property[KEY].path */
-    char *prop_path;                       /* issue.property[key].PATH, or NULL */
-    int n_values;                          /* used */
-    const char *values[JD_JQL_VALUES_MAX]; /* in the query's copy */
-} s_clause_t;
-
-typedef struct s_query {
-    char *copy;                             /* the query, split into tokens */
-    s_tok_t toks[S_JQL_TOKENS_MAX];         /* tokens */
-    int n_toks;                             /* used */
-    s_clause_t clauses[JD_JQL_CLAUSES_MAX]; /* parsed */
-    int n_clauses;                          /* used */
-    const char *order;                      /* ORDER BY field, or NULL */
-    bool desc;                              /* descending */
-} s_query_t;
-
-static void
-s_query_free(s_query_t *q)
-{
-    if (!q)
-        return;
-    for (int i = 0; i < q->n_clauses; i++) {
-        free(q->clauses[i].prop_key);
-        free(q->clauses[i].prop_path);
-    }
-    free(q->copy);
-    free(q);
-}
-
-static bool
-s_word_char(char c)
-{
-    return c && (isalnum((unsigned char)c) || strchr("_.-[]*$@", c)); /* strchr finds the NUL */
-}
-
-/* Splits text into tokens copied into q->copy (2 * len + 1 bytes: each token's text plus its
-   NUL is at most its source plus one). Returns 0 or -1 with msg. */
-static int
-s_lex(s_query_t *q, const char *text, char *msg, size_t len)
-{
-    const char *p = text;
-    char *w = q->copy;
-    while (*p) {
-        if (isspace((unsigned char)*p)) {
-            p++;
-            continue;
-        }
-        if (q->n_toks == S_JQL_TOKENS_MAX) {
-            snprintf(msg, len, "the query has more than %d tokens.", S_JQL_TOKENS_MAX);
-            return -1;
-        }
-        s_tok_t *t = &q->toks[q->n_toks++];
-        t->pos = (int)(p - text);
-        t->text = w;
-        if (*p == '"' || *p == '\'') {
-            char quote = *p++;
-            t->type = T_STRING;
-            while (*p && *p != quote) {
-                if (*p == '\\' && p[1])
-                    p++;
-                *w++ = *p++;
-            }
-            if (!*p) {
-                snprintf(msg, len, "Missing closing quote at character %d.", t->pos);
-                return -1;
-            }
-            p++;
-        } else if (*p == '(' || *p == ')' || *p == ',') {
-            t->type = *p == '(' ? T_LPAREN : *p == ')' ? T_RPAREN : T_COMMA;
-            *w++ = *p++;
-        } else if (*p == '=' || *p == '~' || (*p == '!' && (p[1] == '=' || p[1] == '~'))) {
-            t->type = T_OP;
-            if (*p == '!')
-                *w++ = *p++;
-            *w++ = *p++;
-        } else if (s_word_char(*p)) {
-            t->type = T_WORD;
-            while (s_word_char(*p))
-                *w++ = *p++;
-        } else {
-            snprintf(msg, len, "The character '%c' is a reserved JQL character (character %d).", *p,
-                     t->pos);
-            return -1;
-        }
-        *w++ = '\0';
-    }
-    return 0;
-}
-
-static bool
-s_kw(const s_tok_t *t, const char *kw)
-{
-    return t && t->type == T_WORD && strcasecmp(t->text, kw) == 0;
-}
-
-/* Any project has a status (or an issue type, with what "issue_types") with this id or name. */
-static bool
-s_known(jd_store_t *self, const char *what, const char *value)
-{
-    size_t i, j;
-    json_t *p, *s;
-    json_array_foreach(self->projects, i, p) json_array_foreach(json_object_get(p, what), j, s)
-    {
-        if (strcmp(s_str(s, "id"), value) == 0 || strcasecmp(s_str(s, "name"), value) == 0)
-            return true;
-    }
-    return false;
-}
-
-/* Checks the values of a parsed clause. Returns 0, or -1 with *ret the 400. */
-static int
-s_resolve_values(jd_store_t *self, const s_clause_t *c, jd_reply_t *ret)
-{
-    for (int i = 0; i < c->n_values; i++) {
-        const char *v = c->values[i];
-        if ((c->kind == F_PROJECT && !s_project(self, v)) ||
-            (c->kind == F_STATUS && !s_known(self, "statuses", v)) ||
-            (c->kind == F_TYPE && !s_known(self, "issue_types", v))) {
-            *ret = s_jql_error(E_JQL_VALUE, v, c->field);
-            return -1;
-        }
-        if ((c->kind == F_KEY || c->kind == F_EPIC || c->kind == F_PARENT) && !s_issue(self, v)) {
-            *ret = s_jql_error(E_JQL_KEY, v, c->field);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* Resolves a field name into c. Returns 0, or -1 with *ret the 400. */
-static int
-s_resolve_field(jd_store_t *self, s_clause_t *c, const char *name, jd_reply_t *ret)
-{
-    static const struct {
-        const char *name; /* JQL name */
-        s_kind_t kind;    /* what it is */
-    } names[] = {{"project", F_PROJECT},  {"key", F_KEY},       {"issuekey", F_KEY},
-                 {"id", F_KEY},           {"labels", F_LABELS}, {"status", F_STATUS},
-                 {"issuetype", F_TYPE},   {"type", F_TYPE},     {"summary", F_TEXT},
-                 {"description", F_TEXT}, {"parent", F_PARENT}, {"reporter", F_REPORTER}};
-    c->field = name;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcasecmp(name, names[i].name) == 0) {
-            c->kind = names[i].kind;
-            return 0;
-        }
-    if (strncasecmp(name, "issue.property[", 15) == 0) {
-        const char *close = strchr(name + 15, ']');
-        if (!close || close == name + 15 || (close[1] && close[1] != '.')) {
-            *ret = s_jql_error(E_JQL_FIELD, name);
-            return -1;
-        }
-        c->kind = F_PROPERTY;
-        c->prop_key = strndup(name + 15, (size_t)(close - name - 15));
-        c->prop_path = close[1] ? strdup(close + 2) : NULL;
-        return 0;
-    }
-    /* custom fields by name or as cf[NNNNN] */
-    const json_t *def = NULL;
-    long cf = 0;
-    int end = 0;
-    if (sscanf(name, "cf[%ld]%n", &cf, &end) == 1 && end > 0 && name[end] == '\0') {
-        char id[64];
-        snprintf(id, sizeof id, "customfield_%ld", cf);
-        def = s_field(self, id);
-    } else {
-        size_t i;
-        json_t *d;
-        json_array_foreach(self->fields, i, d) if (json_is_true(json_object_get(d, "custom")) &&
-                                                   strcasecmp(s_str(d, "name"), name) == 0) def = d;
-    }
-    if (!def) {
-        *ret = s_jql_error(E_JQL_FIELD, name);
-        return -1;
-    }
-    const char *type = s_str(def, "type");
-    c->kind = strcmp(type, "epic_link") == 0                                    ? F_EPIC
-              : strcmp(type, "select") == 0 || strcmp(type, "multiselect") == 0 ? F_SELECT
-              : strcmp(type, "labels") == 0                                     ? F_LABELS
-                                                                                : F_TEXT;
-    c->field = s_str(def, "id");
-    return 0;
-}
-
-/* Parses and checks q->copy's tokens. Returns 0, or -1 with *ret the 400. */
-static int
-s_parse(jd_store_t *self, s_query_t *q, jd_reply_t *ret)
-{
-    int i = 0, group = 0;
-    char msg[JD_MSG_MAX];
-    while (i < q->n_toks && !s_kw(&q->toks[i], "order")) {
-        if (q->n_clauses == JD_JQL_CLAUSES_MAX) {
-            snprintf(msg, sizeof msg, "more than %d clauses.", JD_JQL_CLAUSES_MAX);
-            goto syntax;
-        }
-        s_clause_t *c = &q->clauses[q->n_clauses++];
-        c->group = group;
-        const s_tok_t *f = &q->toks[i++];
-        if (f->type != T_WORD && f->type != T_STRING) {
-            snprintf(msg, sizeof msg, "Expecting a field name but got '%s' (character %d).",
-                     f->text, f->pos);
-            goto syntax;
-        }
-        const s_tok_t *op = i < q->n_toks ? &q->toks[i++] : NULL;
-        bool not = s_kw(op, "not");
-        if (not )
-            op = i < q->n_toks ? &q->toks[i++] : NULL;
-        if (s_kw(op, "in")) {
-            c->op = not ? Q_NOT_IN : Q_IN;
-        } else if (!not &&op && op->type == T_OP && strcmp(op->text, "!~") != 0) {
-            c->op = op->text[0] == '=' ? Q_EQ : op->text[0] == '~' ? Q_LIKE : Q_NE;
-        } else {
-            snprintf(msg, sizeof msg, "Expecting operator but got '%s' (character %d).",
-                     op ? op->text : "end of query", op ? op->pos : (int)strlen(f->text));
-            goto syntax;
-        }
-        if (s_resolve_field(self, c, f->text, ret) != 0)
-            return -1;
-        bool text_field = c->kind == F_TEXT;
-        if ((c->op == Q_LIKE) != text_field) {
-            *ret = s_jql_error(E_JQL_OPERATOR, op->text, f->text);
-            return -1;
-        }
-        bool list = c->op == Q_IN || c->op == Q_NOT_IN;
-        if (list && (i >= q->n_toks || q->toks[i++].type != T_LPAREN)) {
-            snprintf(msg, sizeof msg, "Expecting '(' after IN.");
-            goto syntax;
-        }
-        do {
-            const s_tok_t *v = i < q->n_toks ? &q->toks[i++] : NULL;
-            if (!v || (v->type != T_WORD && v->type != T_STRING) ||
-                c->n_values == JD_JQL_VALUES_MAX) {
-                snprintf(msg, sizeof msg, "Expecting a value but got '%s'.",
-                         v ? v->text : "end of query");
-                goto syntax;
-            }
-            c->values[c->n_values++] = v->text;
-        } while (list && i < q->n_toks && q->toks[i].type == T_COMMA && ++i);
-        if (list && (i >= q->n_toks || q->toks[i++].type != T_RPAREN)) {
-            snprintf(msg, sizeof msg, "Expecting ')' to close the IN list.");
-            goto syntax;
-        }
-        if (s_resolve_values(self, c, ret) != 0)
-            return -1;
-        if (i < q->n_toks && (s_kw(&q->toks[i], "and") || s_kw(&q->toks[i], "or"))) {
-            group += s_kw(&q->toks[i], "or");
-            if (++i >= q->n_toks || s_kw(&q->toks[i], "order")) {
-                snprintf(msg, sizeof msg, "Expecting a clause after '%s'.", q->toks[i - 1].text);
-                goto syntax;
-            }
-        } else if (i < q->n_toks && !s_kw(&q->toks[i], "order")) {
-            snprintf(msg, sizeof msg, "Expecting either 'OR' or 'AND' but got '%s' (character %d).",
-                     q->toks[i].text, q->toks[i].pos);
-            goto syntax;
-        }
-    }
-    if (i < q->n_toks) { /* ORDER BY field [ASC|DESC] */
-        if (!s_kw(&q->toks[i + 1 < q->n_toks ? i + 1 : i], "by") || i + 2 >= q->n_toks) {
-            snprintf(msg, sizeof msg, "Expecting 'BY' and a field after 'ORDER'.");
-            goto syntax;
-        }
-        q->order = q->toks[i + 2].text;
-        static const char *const sortable[] = {"key", "issuekey", "id", "created", "updated"};
-        bool known = false;
-        for (size_t k = 0; k < sizeof sortable / sizeof sortable[0]; k++)
-            known = known || strcasecmp(q->order, sortable[k]) == 0;
-        if (!known) {
-            *ret = s_jql_error("Not able to sort using field '%s'.", q->order);
-            return -1;
-        }
-        i += 3;
-        if (i < q->n_toks && (s_kw(&q->toks[i], "asc") || s_kw(&q->toks[i], "desc")))
-            q->desc = s_kw(&q->toks[i++], "desc");
-        if (i < q->n_toks) {
-            snprintf(msg, sizeof msg, "Unexpected '%s' after ORDER BY (character %d).",
-                     q->toks[i].text, q->toks[i].pos);
-            goto syntax;
-        }
-    } else {
-        q->desc = true; /* no ORDER BY: newest first (README.md) */
-    }
-    return 0;
-syntax:
-    *ret = s_jql_error(E_JQL_SYNTAX, msg);
-    return -1;
-}
-
-/* Compiles jql. Returns the query, or NULL with *ret the 400. */
-static s_query_t *
-s_query_new(jd_store_t *self, const char *jql, jd_reply_t *ret)
-{
-    s_query_t *q = calloc(1, sizeof *q);
-    size_t len = strlen(jql);
-    if (!q || len > JD_JQL_MAX || !(q->copy = malloc(2 * len + 1))) {
-        s_query_free(q);
-        *ret = s_jql_error(E_JQL_SYNTAX, "the query is too long.");
-        return NULL;
-    }
-    char msg[JD_MSG_MAX];
-    if (s_lex(q, jql, msg, sizeof msg) != 0) {
-        *ret = s_jql_error(E_JQL_SYNTAX, msg);
-        s_query_free(q);
-        return NULL;
-    }
-    if (s_parse(self, q, ret) != 0) {
-        s_query_free(q);
-        return NULL;
-    }
-    return q;
-}
-
-/* The property value at path (dot-separated keys), or NULL. */
-static const json_t *
-s_at_path(const json_t *v, const char *path)
-{
-    if (!path)
-        return v;
-    char *copy = strdup(path), *save = NULL;
-    for (char *k = copy ? strtok_r(copy, ".", &save) : NULL; k && v; k = strtok_r(NULL, ".", &save))
-        v = json_object_get(v, k);
-    free(copy);
-    return copy ? v : NULL;
-}
-
-static bool
-s_value_is(const json_t *v, const char *want)
-{
-    if (json_is_string(v))
-        return strcasecmp(json_string_value(v), want) == 0;
-    if (json_is_integer(v) || json_is_real(v) || json_is_boolean(v)) {
-        char *text = json_dumps(v, JSON_ENCODE_ANY);
-        bool same = text && strcmp(text, want) == 0;
-        free(text);
-        return same;
-    }
-    return false;
-}
-
-/* Does text contain want, ignoring case (JQL's ~, without its word stemming)? */
-static bool
-s_contains(const char *text, const char *want)
-{
-    size_t n = strlen(want);
-    for (; *text; text++)
-        if (strncasecmp(text, want, n) == 0)
-            return true;
-    return n == 0;
-}
-
-/* Does one value of clause c hold for issue? */
-static bool
-s_holds(jd_store_t *self, const s_clause_t *c, const json_t *issue, const char *want)
-{
-    const json_t *project = s_project_of(self, issue);
-    const json_t *fields = json_object_get(issue, "fields");
-    switch (c->kind) {
-    case F_PROJECT:
-        return s_project(self, want) == project;
-    case F_KEY:
-        return s_issue(self, want) == issue;
-    case F_STATUS: {
-        const json_t *st = s_status(project, s_str(issue, "status"));
-        return strcmp(s_str(st, "id"), want) == 0 || strcasecmp(s_str(st, "name"), want) == 0;
-    }
-    case F_TYPE: {
-        const json_t *t = s_issuetype(project, s_str(issue, "issuetype"));
-        return strcmp(s_str(t, "id"), want) == 0 || strcasecmp(s_str(t, "name"), want) == 0;
-    }
-    case F_REPORTER:
-        return strcasecmp(s_str(issue, "reporter"), want) == 0;
-    case F_PARENT:
-        return false; /* no sub-tasks in the double */
-    case F_EPIC: {
-        const char *epic = s_str(fields, c->field);
-        return epic && s_issue(self, epic) == s_issue(self, want);
-    }
-    case F_LABELS:
-    case F_SELECT: {
-        const json_t *v = json_object_get(fields, c->field);
-        if (json_is_object(v))
-            return s_value_is(json_object_get(v, "value"), want);
-        size_t i;
-        const json_t *e;
-        json_array_foreach(v, i,
-                           e) if (s_value_is(json_is_object(e) ? json_object_get(e, "value") : e,
-                                             want)) return true;
-        return false;
-    }
-    case F_TEXT: {
-        const char *s = s_str(fields, c->field);
-        return s && s_contains(s, want);
-    }
-    case F_PROPERTY: {
-        if (!s_in_list(self->indexed, c->prop_key))
-            return false; /* no app indexes it: Jira finds nothing (reference 8) */
-        const json_t *v = json_object_get(json_object_get(issue, "properties"), c->prop_key);
-        return s_value_is(s_at_path(v, c->prop_path), want);
-    }
-    }
-    return false;
-}
-
-static bool
-s_clause_matches(jd_store_t *self, const s_clause_t *c, const json_t *issue)
-{
-    bool any = false;
-    for (int i = 0; i < c->n_values && !any; i++)
-        any = s_holds(self, c, issue, c->values[i]);
-    if (c->op == Q_EQ || c->op == Q_IN || c->op == Q_LIKE)
-        return any;
-    /* != and NOT IN never match an empty field (Jira's EMPTY rule) */
-    const json_t *v = json_object_get(json_object_get(issue, "fields"), c->field);
-    if ((c->kind == F_LABELS || c->kind == F_SELECT || c->kind == F_EPIC) && s_empty(v))
-        return false;
-    return !any;
-}
-
-static bool
-s_matches(jd_store_t *self, const s_query_t *q, const json_t *issue)
-{
-    if (!q->n_clauses)
-        return true;
-    for (int g = 0, i = 0; i < q->n_clauses; g++) {
-        bool all = true;
-        for (; i < q->n_clauses && q->clauses[i].group == g; i++)
-            all = all && s_clause_matches(self, &q->clauses[i], issue);
-        if (all)
-            return true;
-    }
-    return false;
-}
-
-static bool
-s_jql_filter(jd_store_t *self, const char *jql, const json_t *issue)
-{
-    jd_reply_t bad;
-    s_query_t *q = s_query_new(self, jql, &bad);
-    if (!q) {
-        json_decref(bad.json);
-        return false;
-    }
-    bool ok = s_matches(self, q, issue);
-    s_query_free(q);
-    return ok;
-}
-
-static const char *s_sort_field; /* qsort has no context argument */
-static bool s_sort_desc;         /* the same */
-
-static int
-s_sort_cmp(const void *a, const void *b)
-{
-    const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-    const char *key = strcasecmp(s_sort_field, "updated") == 0 ? "updated_ms" : "id";
-    json_int_t u = json_integer_value(json_object_get(x, key)),
-               v = json_integer_value(json_object_get(y, key));
-    if (u == v) {
-        u = json_integer_value(json_object_get(x, "id"));
-        v = json_integer_value(json_object_get(y, "id"));
-    }
-    int c = u < v ? -1 : u > v;
-    return s_sort_desc ? -c : c;
-}
-
 jd_reply_t
 jd_search(jd_store_t *self, json_t *user, const json_t *params)
 {
-    const char *jql = s_str(params, "jql");
+    const char *jql = jd_str(params, "jql");
     jd_reply_t r;
     long long start, max;
     if (s_paging(params, &start, &max, self->search_max, &r) != 0)
         return r;
-    s_query_t *q = s_query_new(self, jql ? jql : "", &r);
+    jd_query_t *q = jd_query_new(self, jql ? jql : "", &r);
     if (!q)
         return r;
     size_t n = json_array_size(self->issues), found = 0;
     json_t **hits = calloc(n ? n : 1, sizeof *hits);
     if (!hits) {
-        s_query_free(q);
+        jd_query_free(&q);
         return jd_error(500, "out of memory", NULL, NULL);
     }
     for (size_t i = 0; i < n; i++)
-        if (s_matches(self, q, json_array_get(self->issues, i)))
+        if (jd_query_matches(self, q, json_array_get(self->issues, i)))
             hits[found++] = json_array_get(self->issues, i);
-    s_sort_field = q->order ? q->order : "id"; /* under the store's lock */
-    s_sort_desc = q->desc;
-    qsort(hits, found, sizeof *hits, s_sort_cmp);
+    jd_query_sort(q, hits, found);
     json_t *issues = json_array();
     const json_t *fields = json_object_get(params, "fields");
     char *field_list = json_is_array(fields)
                            ? NULL
-                           : strdup(s_str(params, "fields") ? s_str(params, "fields") : "");
+                           : strdup(jd_str(params, "fields") ? jd_str(params, "fields") : "");
     if (json_is_array(fields)) { /* POST: fields is an array */
         size_t i, len = 1;
         json_t *f;
@@ -2092,10 +1575,10 @@ jd_search(jd_store_t *self, json_t *user, const json_t *params)
     }
     for (long long i = start; i < start + max && i < (long long)found; i++)
         json_array_append_new(
-            issues, s_json_issue(self, hits[i], user, field_list, s_str(params, "properties")));
+            issues, s_json_issue(self, hits[i], user, field_list, jd_str(params, "properties")));
     free(field_list);
     free(hits);
-    s_query_free(q);
+    jd_query_free(&q);
     return s_reply(200, json_pack("{s:s, s:I, s:I, s:I, s:o}", "expand", "schema,names", "startAt",
                                   (json_int_t)start, "maxResults", (json_int_t)max, "total",
                                   (json_int_t)found, "issues", issues));
@@ -2124,12 +1607,12 @@ s_schema(const json_t *def)
         {"epic_name", "string", NULL, "com.pyxis.greenhopper.jira:gh-epic-label"},
         {"epic_link", "any", NULL, "com.pyxis.greenhopper.jira:gh-epic-link"}};
     size_t i = 0;
-    while (i + 1 < sizeof kinds / sizeof kinds[0] && strcmp(kinds[i].type, s_str(def, "type")))
+    while (i + 1 < sizeof kinds / sizeof kinds[0] && strcmp(kinds[i].type, jd_str(def, "type")))
         i++;
     json_t *s = json_pack("{s:s}", "type", kinds[i].json);
     if (kinds[i].items)
         json_object_set_new(s, "items", json_string(kinds[i].items));
-    const char *id = s_str(def, "id");
+    const char *id = jd_str(def, "id");
     if (json_is_true(json_object_get(def, "custom"))) {
         json_object_set_new(s, "custom", json_string(kinds[i].plugin));
         json_object_set_new(s, "customId", json_integer(atol(id + strlen("customfield_"))));
@@ -2147,15 +1630,15 @@ jd_fields_list(jd_store_t *self)
     json_t *def;
     json_array_foreach(self->fields, i, def)
     {
-        const char *id = s_str(def, "id");
+        const char *id = jd_str(def, "id");
         bool custom = json_is_true(json_object_get(def, "custom"));
         char clause[64];
         snprintf(clause, sizeof clause, "cf[%s]", custom ? id + strlen("customfield_") : "");
         json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:[s, s], s:o}",
-                                             "id", id, "key", id, "name", s_str(def, "name"),
+                                             "id", id, "key", id, "name", jd_str(def, "name"),
                                              "custom", custom, "orderable", 1, "navigable", 1,
                                              "searchable", 1, "clauseNames", custom ? clause : id,
-                                             s_str(def, "name"), "schema", s_schema(def)));
+                                             jd_str(def, "name"), "schema", s_schema(def)));
     }
     return s_reply(200, out);
 }
@@ -2163,7 +1646,7 @@ jd_fields_list(jd_store_t *self)
 jd_reply_t
 jd_project_get(jd_store_t *self, const char *ref)
 {
-    const json_t *p = s_project(self, ref);
+    const json_t *p = jd_project(self, ref);
     if (!p)
         return s_errorf(404, E_NO_PROJECT, ref);
     json_t *v = s_json_project(self, p);
@@ -2184,8 +1667,8 @@ jd_status_get(jd_store_t *self, const char *ref)
     json_t *p, *s;
     json_array_foreach(self->projects, i, p) json_array_foreach(
         json_object_get(p, "statuses"), j,
-        s) if (strcmp(s_str(s, "id"), ref) == 0 ||
-               strcasecmp(s_str(s, "name"), ref) == 0) return s_reply(200, s_json_status(self, s));
+        s) if (strcmp(jd_str(s, "id"), ref) == 0 ||
+               strcasecmp(jd_str(s, "name"), ref) == 0) return s_reply(200, s_json_status(self, s));
     return s_errorf(404, E_NO_STATUS, ref);
 }
 
@@ -2194,7 +1677,7 @@ jd_createmeta(jd_store_t *self, const char *project, const char *type)
 {
     if (!project) /* removed in DC 9 (reference 10) */
         return jd_error(404, E_CREATEMETA, NULL, NULL);
-    const json_t *p = s_project(self, project);
+    const json_t *p = jd_project(self, project);
     if (!p)
         return s_errorf(400, E_NO_PROJECT, project);
     json_t *values = json_array();
@@ -2204,7 +1687,7 @@ jd_createmeta(jd_store_t *self, const char *project, const char *type)
         json_array_foreach(json_object_get(p, "issue_types"), i, v)
             json_array_append_new(values, s_json_issuetype(self, v));
     } else {
-        const json_t *t = s_issuetype(p, type);
+        const json_t *t = jd_issuetype(p, type);
         if (!t) {
             json_decref(values);
             return s_errorf(404, "Issue type with id '%s' does not exist.", type);
@@ -2216,11 +1699,11 @@ jd_createmeta(jd_store_t *self, const char *project, const char *type)
         json_t *id;
         json_array_foreach(json_object_get(t, "create"), i, id)
         {
-            const json_t *def = s_field(self, json_string_value(id));
+            const json_t *def = jd_field(self, json_string_value(id));
             json_t *f = json_pack("{s:b, s:o, s:s, s:s, s:b, s:[s]}", "required",
-                                  json_object_get(errs, s_str(def, "id")) != NULL, "schema",
-                                  s_schema(def), "name", s_str(def, "name"), "fieldId",
-                                  s_str(def, "id"), "hasDefaultValue", 0, "operations", "set");
+                                  json_object_get(errs, jd_str(def, "id")) != NULL, "schema",
+                                  s_schema(def), "name", jd_str(def, "name"), "fieldId",
+                                  jd_str(def, "id"), "hasDefaultValue", 0, "operations", "set");
             const json_t *opts = json_object_get(def, "options");
             if (opts) {
                 json_t *allowed = json_array();
@@ -2230,10 +1713,10 @@ jd_createmeta(jd_store_t *self, const char *project, const char *type)
                 {
                     char url[JD_URL_MAX];
                     snprintf(url, sizeof url, "%s/rest/api/2/customFieldOption/%s", self->base,
-                             s_str(o, "id"));
+                             jd_str(o, "id"));
                     json_array_append_new(allowed,
                                           json_pack("{s:s, s:s, s:s}", "self", url, "value",
-                                                    s_str(o, "value"), "id", s_str(o, "id")));
+                                                    jd_str(o, "value"), "id", jd_str(o, "id")));
                 }
                 json_object_set_new(f, "allowedValues", allowed);
             }
@@ -2266,12 +1749,12 @@ jd_ctl_field(jd_store_t *self, const json_t *in)
 {
     static const char *const types[] = {"string", "text", "labels",    "select",   "multiselect",
                                         "number", "date", "epic_name", "epic_link"};
-    const char *id = s_str(in, "id"), *name = s_str(in, "name"), *type = s_str(in, "type");
+    const char *id = jd_str(in, "id"), *name = jd_str(in, "name"), *type = jd_str(in, "type");
     long n = 0;
     char tail;
     if (!id || sscanf(id, "customfield_%ld%c", &n, &tail) != 1 || n <= 0 || !name || !type)
         return s_ctl_error("a field needs id (customfield_N), name and type");
-    if (s_field(self, id))
+    if (jd_field(self, id))
         return s_ctl_error("a field with this id exists");
     bool known = false;
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
@@ -2282,7 +1765,7 @@ jd_ctl_field(jd_store_t *self, const json_t *in)
     const json_t *opts = json_object_get(in, "options");
     size_t i;
     const json_t *o;
-    json_array_foreach(opts, i, o) if (!s_str(o, "id") || !s_str(o, "value")) return s_ctl_error(
+    json_array_foreach(opts, i, o) if (!jd_str(o, "id") || !jd_str(o, "value")) return s_ctl_error(
         "each option needs id and value strings");
     json_t *def =
         json_pack("{s:s, s:s, s:s, s:b}", "id", id, "name", name, "type", type, "custom", 1);
@@ -2305,7 +1788,7 @@ s_or(const json_t *v, json_t *dflt)
 static const char *
 s_or_str(const json_t *obj, const char *key, const char *dflt)
 {
-    const char *v = s_str(obj, key);
+    const char *v = jd_str(obj, key);
     return v ? v : dflt;
 }
 
@@ -2317,23 +1800,23 @@ s_project_problem(const json_t *p, const json_t *types)
     size_t i;
     json_t *v;
     json_array_foreach(json_object_get(p, "statuses"), i,
-                       v) if (!s_str(v, "id") || !s_str(v, "name")) return "each "
-                                                                           "status "
-                                                                           "needs id "
-                                                                           "and name";
+                       v) if (!jd_str(v, "id") || !jd_str(v, "name")) return "each "
+                                                                             "status "
+                                                                             "needs id "
+                                                                             "and name";
     json_array_foreach(json_object_get(p, "transitions"), i, v)
     {
-        if (!s_str(v, "id") || s_int_of(json_object_get(v, "id")) < 0 || !s_str(v, "name") ||
-            !s_status(p, s_str(v, "to")) || !s_all_strings(json_object_get(v, "from")) ||
+        if (!jd_str(v, "id") || s_int_of(json_object_get(v, "id")) < 0 || !jd_str(v, "name") ||
+            !jd_status(p, jd_str(v, "to")) || !s_all_strings(json_object_get(v, "from")) ||
             !s_all_strings(json_object_get(v, "screen")))
             return "each transition needs a numeric id, a name, a known to, and from and screen "
                    "as arrays of strings";
     }
-    if (!s_status(p, s_str(p, "initial")))
+    if (!jd_status(p, jd_str(p, "initial")))
         return "initial must be a status id";
     json_array_foreach(types, i, v)
     {
-        if (!s_str(v, "id") || !s_str(v, "name"))
+        if (!jd_str(v, "id") || !jd_str(v, "name"))
             return "each issue type needs id and name";
         if (!s_all_strings(json_object_get(v, "create")) ||
             !s_all_strings(json_object_get(v, "edit")) ||
@@ -2346,8 +1829,8 @@ s_project_problem(const json_t *p, const json_t *types)
 jd_reply_t
 jd_ctl_project(jd_store_t *self, const json_t *in)
 {
-    const char *key = s_str(in, "key");
-    if (!key || !*key || s_project(self, key))
+    const char *key = jd_str(in, "key");
+    if (!key || !*key || jd_project(self, key))
         return s_ctl_error("a project needs a new key");
     for (const char *c = key; *c; c++)
         if (!isupper((unsigned char)*c) && !(c > key && isdigit((unsigned char)*c)))
@@ -2377,8 +1860,8 @@ jd_ctl_project(jd_store_t *self, const json_t *in)
         json_t *create = s_or(json_object_get(v, "create"),
                               json_pack("[s, s, s]", "summary", "description", "labels"));
         json_array_append_new(json_object_get(p, "issue_types"),
-                              json_pack("{s:s, s:s, s:O, s:o, s:o}", "id", s_str(v, "id"), "name",
-                                        s_str(v, "name"), "create", create, "edit",
+                              json_pack("{s:s, s:s, s:O, s:o, s:o}", "id", jd_str(v, "id"), "name",
+                                        jd_str(v, "name"), "create", create, "edit",
                                         s_or(json_object_get(v, "edit"), json_incref(create)),
                                         "required",
                                         s_or(json_object_get(v, "required"), json_array())));
@@ -2391,7 +1874,7 @@ jd_ctl_project(jd_store_t *self, const json_t *in)
 jd_reply_t
 jd_ctl_user(jd_store_t *self, const json_t *in)
 {
-    const char *name = s_str(in, "name");
+    const char *name = jd_str(in, "name");
     if (!name || !*name || jd_user_by_name(self, name))
         return s_ctl_error("a user needs a new name");
     if (!s_all_strings(json_object_get(in, "groups")) ||
@@ -2403,8 +1886,8 @@ jd_ctl_user(jd_store_t *self, const json_t *in)
                           s_or(json_object_get(in, "roles"), json_array()));
     const char *secrets[] = {"password", "token"};
     for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++)
-        if (u && s_str(in, secrets[i]))
-            json_object_set_new(u, secrets[i], json_string(s_str(in, secrets[i])));
+        if (u && jd_str(in, secrets[i]))
+            json_object_set_new(u, secrets[i], json_string(jd_str(in, secrets[i])));
     json_array_append(self->users, u);
     return s_reply(201, u);
 }
@@ -2412,25 +1895,25 @@ jd_ctl_user(jd_store_t *self, const json_t *in)
 jd_reply_t
 jd_ctl_webhook(jd_store_t *self, const json_t *in)
 {
-    const char *url = s_str(in, "url"), *jql = s_str(in, "jql");
+    const char *url = jd_str(in, "url"), *jql = jd_str(in, "jql");
     if (!url || strncmp(url, "http://", 7) != 0)
         return s_ctl_error("a webhook needs an http:// url");
     if (!s_all_strings(json_object_get(in, "events")))
         return s_ctl_error("events is an array of event names");
     if (jql && *jql) {
         jd_reply_t bad;
-        s_query_t *q = s_query_new(self, jql, &bad);
+        jd_query_t *q = jd_query_new(self, jql, &bad);
         if (!q)
             return bad;
-        s_query_free(q);
+        jd_query_free(&q);
     }
     char id[32];
     json_t *h = json_pack("{s:s, s:s, s:o, s:s}", "id",
                           s_id_text((long long)json_array_size(self->webhooks) + 1, id, sizeof id),
                           "url", url, "events", s_or(json_object_get(in, "events"), json_array()),
                           "jql", jql ? jql : "");
-    if (h && s_str(in, "secret"))
-        json_object_set_new(h, "secret", json_string(s_str(in, "secret")));
+    if (h && jd_str(in, "secret"))
+        json_object_set_new(h, "secret", json_string(jd_str(in, "secret")));
     json_array_append(self->webhooks, h);
     return s_reply(201, h);
 }
