@@ -57,4 +57,21 @@
 #define OB_WH_BACKOFF_MAX_MS_DEFAULT 3600000     /* longest retry delay, Retry-After included */
 #define OB_WH_BACKOFF_MAX_MS_MAX OB_DELAY_MS_MAX /* a NACK's delay cannot be longer */
 
+/* The daemon (wh_deliver, wh_http, main) */
+#define OB_WH_INFLIGHT_MAX 64          /* POSTs in flight at once per target (topics beyond wait) */
+#define OB_WH_CREDIT 1000              /* deliveries a target's subscription may have pending */
+#define OB_WH_POLL_MS 250              /* longest wait of a target's loop: heartbeats are 1 s */
+#define OB_WH_BROKER_MS 5000           /* connect and subscribe wait of a target's client */
+#define OB_WH_SUBSCRIBE_RETRY_MS 1000  /* a refused or timed-out subscribe is tried again */
+#define OB_WH_PUBLISH_RETRY_MS 1000    /* a dead letter the broker did not take, again */
+#define OB_WH_UNBLOCK_SLACK_MS 10000   /* a NACKed event not back this late is given up on */
+#define OB_WH_STOP_CONFIRM_MS 5000     /* at stop, the wait for dead letters' confirms */
+#define OB_WH_ACK_WAIT_FACTOR 2        /* ack_wait_ms: this many POST timeouts, at least... */
+#define OB_WH_ACK_WAIT_MS_MIN 30000    /* ...this long */
+#define OB_WH_CONNECT_MS_MAX 10000     /* TCP and TLS connect of a POST, at most */
+#define OB_WH_HTTP_CONNECTIONS 16      /* connections at once to /metrics and /healthz */
+#define OB_WH_HTTP_TIMEOUT_S 10        /* idle connection of that server, seconds */
+#define OB_WH_HTTP_MEMORY (32u * 1024) /* bytes of one of its connections' buffers */
+#define OB_WH_LATENCY_SERIES 256       /* series of a per-target metric (targets, outcomes) */
+
 #endif
