@@ -52,6 +52,8 @@
 #define T_KEY_BYTES 32      /* the receiver's key */
 #define T_SIG_TOKEN_MAX 128 /* bytes of one signature token */
 #define T_SLOW_MS 5         /* the slow receiver's answer time (kill -9 test) */
+#define T_HANG_MS 3000      /* what /hang takes to answer: over the hung target's timeout */
+#define T_FAST_MS 2500      /* the other target's events all arrive within this */
 /* The adapter's secrets: a new one (which the receiver does not know) and the old one, the
    base64 of bytes 0..31 (T_KEY below). */
 #define T_SECRETS                                                                                  \
@@ -63,6 +65,7 @@ typedef struct t_record {
     char webhook_id[80]; /* its webhook-id */
     char event_id[64];   /* data.id */
     char topic[64];      /* delivery.topic */
+    char target[32];     /* delivery.target */
     uint64_t seq;        /* delivery.seq */
     unsigned attempt;    /* delivery.attempt */
     unsigned status;     /* what the receiver answered */
@@ -170,7 +173,6 @@ s_handle(void *cls, struct MHD_Connection *c, const char *url, const char *metho
          const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
     (void)cls;
-    (void)url;
     (void)version;
     t_upload_t *up = *con_cls;
     if (!up) {
@@ -209,6 +211,8 @@ s_handle(void *cls, struct MHD_Connection *c, const char *url, const char *metho
         snprintf(rec.webhook_id, sizeof rec.webhook_id, "%s", wid);
         snprintf(rec.event_id, sizeof rec.event_id, "%s", eid);
         snprintf(rec.topic, sizeof rec.topic, "%s", topic);
+        snprintf(rec.target, sizeof rec.target, "%s",
+                 json_string_value(json_object_get(delivery, "target")));
         rec.seq = (uint64_t)json_integer_value(json_object_get(delivery, "seq"));
         rec.attempt = (unsigned)json_integer_value(json_object_get(delivery, "attempt"));
     }
@@ -217,6 +221,8 @@ s_handle(void *cls, struct MHD_Connection *c, const char *url, const char *metho
     pthread_mutex_lock(&s_rx.lock);
     int slow_ms = s_rx.slow_ms;
     pthread_mutex_unlock(&s_rx.lock);
+    if (!strcmp(url, "/hang"))
+        slow_ms = T_HANG_MS;
     if (slow_ms)
         zclock_sleep(slow_ms); /* the slow receiver this test plays */
     pthread_mutex_lock(&s_rx.lock);
@@ -265,8 +271,10 @@ s_receiver_start(void)
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    s_rx.daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL,
-                                   s_handle, NULL, MHD_OPTION_SOCK_ADDR, &addr,
+    /* a thread per connection: a hung answer (/hang) holds up no other */
+    s_rx.daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                                       MHD_USE_AUTO,
+                                   0, NULL, NULL, s_handle, NULL, MHD_OPTION_SOCK_ADDR, &addr,
                                    MHD_OPTION_NOTIFY_COMPLETED, s_completed, NULL, MHD_OPTION_END);
     assert_non_null(s_rx.daemon);
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s_rx.daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -309,7 +317,7 @@ s_distinct_accepted_locked(void)
 {
     long n = 0;
     for (long i = 0; i < s_rx.count; i++) {
-        if (s_rx.records[i].status / 100 != 2)
+        if (s_rx.records[i].status / 100 != 2 || strcmp(s_rx.records[i].target, s_target))
             continue;
         long j = 0;
         while (j < i && (s_rx.records[j].status / 100 != 2 ||
@@ -345,8 +353,8 @@ s_wait_accepted(long want)
     return n;
 }
 
-/* Checks that, per topic, the first acceptance of each event comes in seq order, and that
-   every accepted webhook-id names one (topic, seq). */
+/* Checks that, per target and topic, the first acceptance of each event comes in seq order,
+   and that every accepted webhook-id names one (topic, seq). */
 static void
 s_check_order(void)
 {
@@ -357,7 +365,7 @@ s_check_order(void)
             continue;
         for (long j = 0; j < i; j++) {
             const t_record_t *e = &s_rx.records[j];
-            if (e->status / 100 != 2 || strcmp(e->topic, r->topic))
+            if (e->status / 100 != 2 || strcmp(e->topic, r->topic) || strcmp(e->target, r->target))
                 continue;
             if (!strcmp(e->webhook_id, r->webhook_id)) {
                 assert_int_equal(e->seq, r->seq); /* a duplicate: the same event */
@@ -367,6 +375,7 @@ s_check_order(void)
                 int dup = 0;       /* allowed only if r itself was accepted before e */
                 for (long k = 0; k < j; k++)
                     dup |= s_rx.records[k].status / 100 == 2 &&
+                           !strcmp(s_rx.records[k].target, r->target) &&
                            !strcmp(s_rx.records[k].webhook_id, r->webhook_id);
                 if (!dup)
                     print_error("%s: seq %" PRIu64 " accepted after seq %" PRIu64 "\n", r->topic,
@@ -382,8 +391,18 @@ s_check_order(void)
 
 /* Writes the adapter's configuration for target name into the scratch directory; returns
    its path (static). */
+static const char *s_config_extra(const char *name, const char *patterns, unsigned max_attempts,
+                                  const char *extra);
+
 static const char *
 s_config(const char *name, const char *patterns, unsigned max_attempts)
+{
+    return s_config_extra(name, patterns, max_attempts, "");
+}
+
+/* The same, with extra (ZPL text: another target section) at the end. */
+static const char *
+s_config_extra(const char *name, const char *patterns, unsigned max_attempts, const char *extra)
 {
     static char path[T_PATH_MAX];
     char secrets[T_PATH_MAX];
@@ -400,8 +419,8 @@ s_config(const char *name, const char *patterns, unsigned max_attempts)
             "broker\n    endpoint = %s\n"
             "target\n    name = %s\n    url = http://127.0.0.1:%u/hook\n"
             "    secret_file = %s\n    patterns = \"%s\"\n    timeout = 2s\n"
-            "    max_attempts = %u\n    backoff = 50ms\n    backoff_max = 500ms\n",
-            s_site.endpoint, name, (unsigned)s_rx.port, secrets, patterns, max_attempts);
+            "    max_attempts = %u\n    backoff = 50ms\n    backoff_max = 500ms\n%s",
+            s_site.endpoint, name, (unsigned)s_rx.port, secrets, patterns, max_attempts, extra);
     fclose(f);
     snprintf(s_target, sizeof s_target, "%s", name);
     return path;
@@ -660,14 +679,45 @@ test_kill(void **state)
     s_check_order();
 }
 
+/* A target whose receiver hangs (each POST times out) delays nothing of another target of the
+   same adapter on the same topics. */
+static void
+test_slow_target(void **state)
+{
+    (void)state;
+    s_receiver_reset();
+    char extra[T_PATH_MAX];
+    snprintf(extra, sizeof extra,
+             "target\n    name = hung\n    url = http://127.0.0.1:%u/hang\n"
+             "    secret_file = %s/fast.whsec\n    patterns = \"e.*\"\n    timeout = 1s\n",
+             (unsigned)s_rx.port, s_site.dir);
+    pid_t pid = s_adapter_start(s_config_extra("fast", "e.*", 5, extra));
+    int64_t start = zclock_mono();
+    s_publish_run("e", 2, 10);
+    assert_int_equal(s_wait_accepted(20), 20);
+    int64_t took = zclock_mono() - start;
+    print_message("fast target: 20 events in %" PRId64 " ms beside a hung one\n", took);
+    assert_true(took < T_FAST_MS);
+    pthread_mutex_lock(&s_rx.lock);
+    long hung = 0;
+    for (long i = 0; i < s_rx.count; i++)
+        hung += !strcmp(s_rx.records[i].target, "hung") && s_rx.records[i].status / 100 == 2;
+    assert_int_equal(hung, 0); /* its first POSTs are still hanging */
+    pthread_mutex_unlock(&s_rx.lock);
+    /* SIGTERM waits for the hung POSTs' timeout, not longer */
+    int64_t stop = zclock_mono();
+    assert_int_equal(WEXITSTATUS(s_adapter_stop(pid, SIGTERM)), 0);
+    assert_true(zclock_mono() - stop < T_HANG_MS);
+    s_check_order();
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_delivery),
-        cmocka_unit_test(test_retry),
-        cmocka_unit_test(test_dead_letter),
-        cmocka_unit_test(test_kill),
+        cmocka_unit_test(test_delivery),    cmocka_unit_test(test_retry),
+        cmocka_unit_test(test_dead_letter), cmocka_unit_test(test_kill),
+        cmocka_unit_test(test_slow_target),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
