@@ -1,6 +1,7 @@
 /*  test_wh_config: orderbus-webhook's configuration (adapters/webhook/wh_config.h): defaults,
     repeated target sections, the --target-* flags, the lists, every check with its message,
-    the secret files, and the example file deploy/orderbus-webhook.cfg. */
+    the secret files, and the example files deploy/orderbus-webhook.cfg and
+    deploy/etc/orderbus-webhook.cfg. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -288,6 +289,11 @@ test_example(void **state)
     assert_int_equal(s_cfg.target[0].type_count, 4);
     assert_int_equal(s_cfg.target[0].timeout_ms, 15000);
     assert_string_equal(s_cfg.target[1].patterns[1], "mp.*");
+    /* the production one (deploy/etc/, read by the systemd unit) */
+    assert_int_equal(s_parse(err, "--config", OB_WH_ETC_CFG, NULL), 0);
+    assert_int_equal(s_cfg.target_count, 1);
+    assert_string_equal(s_cfg.target[0].secret_file,
+                        "/run/credentials/orderbus-webhook.service/oms1.whsec");
     /* --help names every key */
     char *text = NULL;
     size_t len = 0;

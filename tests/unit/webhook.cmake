@@ -8,4 +8,5 @@ foreach(name IN ITEMS sign answer body config)
     LIBS ob_webhook_core)
 endforeach()
 target_compile_definitions(test_wh_config PRIVATE
-  OB_WH_EXAMPLE_CFG="${PROJECT_SOURCE_DIR}/deploy/orderbus-webhook.cfg")
+  OB_WH_EXAMPLE_CFG="${PROJECT_SOURCE_DIR}/deploy/orderbus-webhook.cfg"
+  OB_WH_ETC_CFG="${PROJECT_SOURCE_DIR}/deploy/etc/orderbus-webhook.cfg")
