@@ -9,6 +9,7 @@
     "accepted" when the receiver answers 2xx; the tests count accepted deliveries by
     webhook-id (the receiver's dedup key) and check the order of the first acceptance of each
     event per topic. */
+#include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -459,6 +460,45 @@ s_adapter_start(const char *cfg)
     return pid;
 }
 
+/* Collects a GET's body. */
+static size_t
+s_on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+    FILE *out = arg;
+    return fwrite(data, size, nmemb, out);
+}
+
+/* GETs path of the adapter's HTTP server (its listen file); returns the status and writes
+   the body into a new string *ret_body (the caller frees it). */
+static long
+s_adapter_get(const char *path, char **ret_body)
+{
+    char listen_file[T_PATH_MAX], addr[64] = "", url[128];
+    snprintf(listen_file, sizeof listen_file, "%s/webhook.listen", s_site.dir);
+    FILE *f = fopen(listen_file, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(addr, sizeof addr, f));
+    fclose(f);
+    addr[strcspn(addr, "\n")] = '\0';
+    snprintf(url, sizeof url, "http://%s%s", addr, path);
+    size_t len = 0;
+    FILE *out = open_memstream(ret_body, &len);
+    assert_non_null(out);
+    CURL *curl = curl_easy_init();
+    assert_non_null(curl);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)T_START_MS);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, s_on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, out);
+    assert_int_equal(curl_easy_perform(curl), CURLE_OK);
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(curl);
+    fclose(out);
+    return status;
+}
+
 /* Sends sig to pid and reaps it; returns its wait status. */
 static int
 s_adapter_stop(pid_t pid, int sig)
@@ -546,6 +586,27 @@ test_delivery(void **state)
     pid_t pid = s_adapter_start(s_config("plain", "a.*", 5));
     s_publish_run("a", 3, 20);
     assert_int_equal(s_wait_accepted(60), 60);
+    /* /metrics counts them (the ack follows the answer: wait for the counter), /healthz */
+    char *body = NULL;
+    int64_t deadline = zclock_mono() + T_WAIT_MS;
+    for (;;) {
+        assert_int_equal(s_adapter_get("/metrics", &body), 200);
+        if (strstr(body,
+                   "orderbus_webhook_deliveries_total{target=\"plain\",outcome=\"acked\"} 60\n"))
+            break;
+        free(body);
+        assert_true(zclock_mono() < deadline);
+        zclock_sleep(T_POLL_MS); /* a scrape has nothing to wait on */
+    }
+    assert_non_null(
+        strstr(body, "orderbus_webhook_requests_total{target=\"plain\",status=\"2xx\"} 60\n"));
+    assert_non_null(strstr(body, "orderbus_webhook_held{target=\"plain\"} 0\n"));
+    free(body);
+    assert_int_equal(s_adapter_get("/healthz", &body), 200);
+    assert_string_equal(body, "ok\n");
+    free(body);
+    assert_int_equal(s_adapter_get("/nothing", &body), 404);
+    free(body);
     assert_int_equal(WEXITSTATUS(s_adapter_stop(pid, SIGTERM)), 0);
     /* the log says what happened, never a secret */
     char log[T_PATH_MAX];
@@ -719,5 +780,8 @@ main(void)
         cmocka_unit_test(test_dead_letter), cmocka_unit_test(test_kill),
         cmocka_unit_test(test_slow_target),
     };
-    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int rc = cmocka_run_group_tests(tests, s_setup, s_teardown);
+    curl_global_cleanup();
+    return rc;
 }
