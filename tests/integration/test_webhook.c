@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +32,7 @@
 #include <czmq.h>
 
 #include "broker_proc.h"
+#include "daemon_proc.h"
 #include "orderbus/client.h"
 #include "orderbus/event_json.h"
 #include "orderbus/orderbus.h"
@@ -42,8 +42,7 @@
 #else
 #define T_WAIT_MS 20000 /* longest wait for deliveries */
 #endif
-#define T_START_MS 10000    /* the adapter serves within this */
-#define T_POLL_MS 10        /* between two looks at the listen file */
+#define T_POLL_MS 10        /* between two scrapes of /metrics */
 #define T_PATH_MAX 1024     /* bytes of a path */
 #define T_RECORDS_MAX 4096  /* requests one test may record */
 #define T_SCRIPT_MAX 16     /* scripted event ids */
@@ -106,11 +105,12 @@ static const uint8_t T_KEY[T_KEY_BYTES] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9
                                            11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
                                            22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
 
-static t_receiver_t s_rx;         /* large: not on the stack */
-static broker_proc_site_t s_site; /* the broker's scratch directory */
-static pid_t s_broker = -1;       /* the broker */
-static ob_client_t *s_pub;        /* the test's publisher */
-static char s_target[32];         /* the current test's target name */
+static t_receiver_t s_rx;                       /* large: not on the stack */
+static broker_proc_site_t s_site;               /* the broker's scratch directory */
+static pid_t s_broker = -1;                     /* the broker */
+static ob_client_t *s_pub;                      /* the test's publisher */
+static char s_target[32];                       /* the current test's target name */
+static char s_adapter_url[DAEMON_PROC_URL_MAX]; /* the running adapter's HTTP server */
 
 /* --- the receiver --------------------------------------------------------------------------- */
 
@@ -431,32 +431,9 @@ s_config_extra(const char *name, const char *patterns, unsigned max_attempts, co
 static pid_t
 s_adapter_start(const char *cfg)
 {
-    char listen_file[T_PATH_MAX], log[T_PATH_MAX];
-    snprintf(listen_file, sizeof listen_file, "%s/webhook.listen", s_site.dir);
-    snprintf(log, sizeof log, "%s/webhook.log", s_site.dir);
-    unlink(listen_file);
-    const char *binary = getenv("OB_WEBHOOK");
-    assert_non_null(binary);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        /* zsys logs to stdout: both go to the log */
-        if (!freopen(log, "a", stdout) || dup2(fileno(stdout), fileno(stderr)) < 0)
-            _exit(127);
-        execl(binary, "orderbus-webhook", "--config", cfg, "--listen-file", listen_file,
-              (char *)NULL);
-        _exit(127);
-    }
-    int64_t deadline = zclock_mono() + T_START_MS;
-    while (access(listen_file, R_OK) != 0) {
-        int status = 0;
-        assert_int_equal(waitpid(pid, &status, WNOHANG), 0); /* still running */
-        assert_true(zclock_mono() < deadline);
-        zclock_sleep(T_POLL_MS);
-    }
+    pid_t pid = daemon_proc_start(getenv("OB_WEBHOOK"), "orderbus-webhook", s_site.dir, "webhook",
+                                  cfg, 1, s_adapter_url);
+    assert_true(pid > 0);
     return pid;
 }
 
@@ -468,19 +445,13 @@ s_on_body(char *data, size_t size, size_t nmemb, void *arg)
     return fwrite(data, size, nmemb, out);
 }
 
-/* GETs path of the adapter's HTTP server (its listen file); returns the status and writes
-   the body into a new string *ret_body (the caller frees it). */
+/* GETs path of the adapter's HTTP server; returns the status and writes the body into a
+   new string *ret_body (the caller frees it). */
 static long
 s_adapter_get(const char *path, char **ret_body)
 {
-    char listen_file[T_PATH_MAX], addr[64] = "", url[128];
-    snprintf(listen_file, sizeof listen_file, "%s/webhook.listen", s_site.dir);
-    FILE *f = fopen(listen_file, "r");
-    assert_non_null(f);
-    assert_non_null(fgets(addr, sizeof addr, f));
-    fclose(f);
-    addr[strcspn(addr, "\n")] = '\0';
-    snprintf(url, sizeof url, "http://%s%s", addr, path);
+    char url[DAEMON_PROC_URL_MAX + 32];
+    snprintf(url, sizeof url, "%s%s", s_adapter_url, path);
     size_t len = 0;
     FILE *out = open_memstream(ret_body, &len);
     assert_non_null(out);
@@ -488,7 +459,7 @@ s_adapter_get(const char *path, char **ret_body)
     assert_non_null(curl);
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)T_START_MS);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)DAEMON_PROC_START_MS);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, s_on_body);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, out);
     assert_int_equal(curl_easy_perform(curl), CURLE_OK);
@@ -503,13 +474,18 @@ s_adapter_get(const char *path, char **ret_body)
 static int
 s_adapter_stop(pid_t pid, int sig)
 {
-    assert_int_equal(kill(pid, sig), 0);
-    int status = 0;
-    pid_t got;
-    while ((got = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
-        ;
-    assert_int_equal(got, pid);
+    int status = daemon_proc_stop(pid, sig);
+    assert_int_not_equal(status, -1);
     return status;
+}
+
+/* Stops the adapter with SIGTERM and checks that it exited by itself, with status 0. */
+static void
+s_adapter_stop_clean(pid_t pid)
+{
+    int status = s_adapter_stop(pid, SIGTERM);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 /* Publishes event id on topic with a small JSON body. */
@@ -607,7 +583,7 @@ test_delivery(void **state)
     free(body);
     assert_int_equal(s_adapter_get("/nothing", &body), 404);
     free(body);
-    assert_int_equal(WEXITSTATUS(s_adapter_stop(pid, SIGTERM)), 0);
+    s_adapter_stop_clean(pid);
     /* the log says what happened, never a secret */
     char log[T_PATH_MAX];
     snprintf(log, sizeof log, "%s/webhook.log", s_site.dir);
@@ -642,7 +618,7 @@ test_retry(void **state)
     pid_t pid = s_adapter_start(s_config("retry", "b.*", 5));
     s_publish_run("b", 2, 10);
     assert_int_equal(s_wait_accepted(20), 20);
-    assert_int_equal(WEXITSTATUS(s_adapter_stop(pid, SIGTERM)), 0);
+    s_adapter_stop_clean(pid);
     pthread_mutex_lock(&s_rx.lock);
     assert_int_equal(s_rx.bad, 0);
     assert_int_equal(s_rx.count, 23); /* 20 accepted, 3 refused */
@@ -700,7 +676,7 @@ test_dead_letter(void **state)
         ob_event_destroy(&letter);
     }
     ob_fetch_destroy(&fetch);
-    assert_int_equal(WEXITSTATUS(s_adapter_stop(pid, SIGTERM)), 0);
+    s_adapter_stop_clean(pid);
     pthread_mutex_lock(&s_rx.lock);
     assert_int_equal(s_rx.bad, 0);
     for (long i = 0; i < s_rx.count; i++)
@@ -731,7 +707,7 @@ test_kill(void **state)
     assert_true(before < 200);
     pid = s_adapter_start(cfg);
     assert_int_equal(s_wait_accepted(200), 200);
-    assert_int_equal(WEXITSTATUS(s_adapter_stop(pid, SIGTERM)), 0);
+    s_adapter_stop_clean(pid);
     pthread_mutex_lock(&s_rx.lock);
     print_message("accepted %ld distinct before the kill; %ld accepted in all for 200\n", before,
                   s_rx.accepted);
@@ -767,7 +743,7 @@ test_slow_target(void **state)
     pthread_mutex_unlock(&s_rx.lock);
     /* SIGTERM waits for the hung POSTs' timeout, not longer */
     int64_t stop = zclock_mono();
-    assert_int_equal(WEXITSTATUS(s_adapter_stop(pid, SIGTERM)), 0);
+    s_adapter_stop_clean(pid);
     assert_true(zclock_mono() - stop < T_HANG_MS);
     s_check_order();
 }
