@@ -619,8 +619,12 @@ s_subscribe(s_engine_t *self)
         rc = ob_client_subscribe(self->client, self->sub, &opts, NULL, NULL);
     if (rc) {
         const char *reason = ob_client_last_reason(self->client);
-        zsys_warning("target %s: cannot subscribe: %s%s%s", self->sub, ob_strerror(rc),
-                     reason[0] ? ": " : "", reason);
+        zsys_warning("target %s: cannot subscribe: %s%s%s%s", self->sub, ob_strerror(rc),
+                     reason[0] ? ": " : "", reason,
+                     rc == OB_ERR_SUBSCRIPTION_EXISTS
+                         ? " (its patterns or types changed: delete the subscription, or "
+                           "rename the target)"
+                         : "");
         self->subscribe_at_ms = s_now_ms() + OB_WH_SUBSCRIBE_RETRY_MS;
         return;
     }

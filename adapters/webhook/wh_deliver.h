@@ -19,8 +19,13 @@
                event
     At least once: an event is acked only after its 2xx or its confirmed dead letter; a crash
     or a new broker session brings back whatever was not acked, and receivers deduplicate
-    on webhook-id. The attempt count (max_attempts, the body's attempt) is of POSTs since
-    the adapter started.
+    on webhook-id. The subscription's ack_wait_ms is OB_WH_ACK_WAIT_FACTOR POST timeouts, at
+    least OB_WH_ACK_WAIT_MS_MIN: an event held behind a retried one for longer is redelivered
+    by the broker (the newest delivery replaces the held one), and one whose ack comes while
+    the broker has it waiting for that redelivery is ignored by the broker (PROTOCOL.md 12.4)
+    and POSTed once more: a duplicate, which the contract allows. A crashed adapter's
+    deliveries come back at once (its session ends), whatever ack_wait_ms is. The attempt count
+   (max_attempts, the body's attempt) is of POSTs since the adapter started.
 
     Commands on the actor's pipe: $TERM (stops taking events, lets the POSTs in flight end
     and the dead letters in flight be confirmed, up to OB_WH_STOP_CONFIRM_MS more, then

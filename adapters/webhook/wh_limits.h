@@ -67,7 +67,7 @@
 #define OB_WH_UNBLOCK_SLACK_MS 10000   /* a NACKed event not back this late is given up on */
 #define OB_WH_STOP_CONFIRM_MS 5000     /* at stop, the wait for dead letters' confirms */
 #define OB_WH_ACK_WAIT_FACTOR 2        /* ack_wait_ms: this many POST timeouts, at least... */
-#define OB_WH_ACK_WAIT_MS_MIN 30000    /* ...this long */
+#define OB_WH_ACK_WAIT_MS_MIN 300000   /* ...this long (held events, see wh_deliver.h) */
 #define OB_WH_CONNECT_MS_MAX 10000     /* TCP and TLS connect of a POST, at most */
 #define OB_WH_HTTP_CONNECTIONS 16      /* connections at once to /metrics and /healthz */
 #define OB_WH_HTTP_TIMEOUT_S 10        /* idle connection of that server, seconds */
