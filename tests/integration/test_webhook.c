@@ -9,6 +9,7 @@
     "accepted" when the receiver answers 2xx; the tests count accepted deliveries by
     webhook-id (the receiver's dedup key) and check the order of the first acceptance of each
     event per topic. */
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -24,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -392,18 +394,20 @@ s_check_order(void)
 
 /* Writes the adapter's configuration for target name into the scratch directory; returns
    its path (static). */
-static const char *s_config_extra(const char *name, const char *patterns, unsigned max_attempts,
-                                  const char *extra);
+static const char *s_config_extra(const char *name, unsigned port, const char *patterns,
+                                  unsigned max_attempts, const char *extra);
 
 static const char *
 s_config(const char *name, const char *patterns, unsigned max_attempts)
 {
-    return s_config_extra(name, patterns, max_attempts, "");
+    return s_config_extra(name, s_rx.port, patterns, max_attempts, "");
 }
 
-/* The same, with extra (ZPL text: another target section) at the end. */
+/* The same, its target POSTing to 127.0.0.1:port, with extra (ZPL text: another target
+   section) at the end. */
 static const char *
-s_config_extra(const char *name, const char *patterns, unsigned max_attempts, const char *extra)
+s_config_extra(const char *name, unsigned port, const char *patterns, unsigned max_attempts,
+               const char *extra)
 {
     static char path[T_PATH_MAX];
     char secrets[T_PATH_MAX];
@@ -421,7 +425,7 @@ s_config_extra(const char *name, const char *patterns, unsigned max_attempts, co
             "target\n    name = %s\n    url = http://127.0.0.1:%u/hook\n"
             "    secret_file = %s\n    patterns = \"%s\"\n    timeout = 2s\n"
             "    max_attempts = %u\n    backoff = 50ms\n    backoff_max = 500ms\n%s",
-            s_site.endpoint, name, (unsigned)s_rx.port, secrets, patterns, max_attempts, extra);
+            s_site.endpoint, name, port, secrets, patterns, max_attempts, extra);
     fclose(f);
     snprintf(s_target, sizeof s_target, "%s", name);
     return path;
@@ -517,6 +521,40 @@ s_publish_run(const char *prefix, int topics, int events)
             snprintf(id, sizeof id, "%s%d-%d", prefix, t, i);
             s_publish(topic, id);
         }
+}
+
+/* Reads the first count dead letters of target (webhook-dlq.<target>) through an ephemeral
+   subscription from the topic's start, waiting for each (T_WAIT_MS), checks their type and
+   id, and returns their data as JSON in letters (the caller decrefs each). */
+static void
+s_dead_letters(const char *target, size_t count, json_t **letters)
+{
+    char topic[64];
+    snprintf(topic, sizeof topic, "webhook-dlq.%s", target);
+    ob_client_config_t cc = {.name = "test-webhook-dlq", .timeout_ms = T_WAIT_MS};
+    ob_client_t *reader = ob_client_new(s_site.endpoint, &cc);
+    assert_non_null(reader);
+    assert_int_equal(ob_client_connect(reader, T_WAIT_MS), 0);
+    const char *patterns[] = {topic};
+    ob_sub_options_t opts = {.patterns = patterns, .pattern_count = 1, .start = OB_START_EARLIEST};
+    assert_int_equal(ob_client_subscribe(reader, NULL, &opts, NULL, NULL), 0);
+    for (size_t i = 0; i < count; i++) {
+        ob_delivery_t *d = NULL;
+        assert_int_equal(ob_client_receive(reader, T_WAIT_MS, &d), 0);
+        ob_event_t *letter = NULL;
+        assert_int_equal(ob_delivery_decode(d, &letter), 0);
+        assert_string_equal(letter->type, "webhook.dead_letter");
+        assert_string_equal(letter->source, "orderbus-webhook");
+        assert_int_equal(strncmp(letter->id, "ob_", 3), 0); /* the event's webhook-id */
+        letters[i] = json_loadb((const char *)letter->data, letter->data_len, 0, NULL);
+        assert_non_null(letters[i]);
+        assert_string_equal(json_string_value(json_object_get(letters[i], "webhook_id")),
+                            letter->id);
+        ob_event_destroy(&letter);
+        ob_client_ack(reader, d);
+        ob_delivery_destroy(&d);
+    }
+    ob_client_destroy(&reader);
 }
 
 /* --- tests ---------------------------------------------------------------------------------- */
@@ -644,26 +682,12 @@ test_dead_letter(void **state)
     s_publish_run("c", 1, 8);
     assert_int_equal(s_wait_accepted(6), 6);
     /* the two dead letters are on the adapter's own topic, in order */
-    ob_fetch_t *fetch = NULL;
-    int64_t deadline = zclock_mono() + T_WAIT_MS;
-    for (;;) {
-        int rc = ob_client_fetch(s_pub, "webhook-dlq.dead", 1, 0, 16, &fetch);
-        if (rc == 0 && fetch->count == 2)
-            break;
-        assert_true(rc == 0 || rc == OB_ERR_NO_SUCH_TOPIC);
-        ob_fetch_destroy(&fetch);
-        assert_true(zclock_mono() < deadline);
-        zclock_sleep(50); /* the adapter publishes them; nothing to wait on here */
-    }
+    json_t *letters[2];
+    s_dead_letters("dead", 2, letters);
     static const char *const want_ids[] = {"c0-2", "c0-4"};
     static const int want_status[] = {400, 503};
     for (size_t i = 0; i < 2; i++) {
-        ob_event_t *letter = NULL;
-        assert_int_equal(
-            ob_event_decode(fetch->events[i].event, fetch->events[i].event_len, &letter), 0);
-        assert_string_equal(letter->type, "webhook.dead_letter");
-        json_t *data = json_loadb((const char *)letter->data, letter->data_len, 0, NULL);
-        assert_non_null(data);
+        json_t *data = letters[i];
         assert_int_equal(json_integer_value(json_object_get(data, "status")), want_status[i]);
         assert_string_equal(
             json_string_value(json_object_get(json_object_get(data, "event"), "id")), want_ids[i]);
@@ -673,9 +697,7 @@ test_dead_letter(void **state)
         else
             assert_int_equal(json_integer_value(json_object_get(data, "attempts")), 3);
         json_decref(data);
-        ob_event_destroy(&letter);
     }
-    ob_fetch_destroy(&fetch);
     s_adapter_stop_clean(pid);
     pthread_mutex_lock(&s_rx.lock);
     assert_int_equal(s_rx.bad, 0);
@@ -728,7 +750,7 @@ test_slow_target(void **state)
              "target\n    name = hung\n    url = http://127.0.0.1:%u/hang\n"
              "    secret_file = %s/fast.whsec\n    patterns = \"e.*\"\n    timeout = 1s\n",
              (unsigned)s_rx.port, s_site.dir);
-    pid_t pid = s_adapter_start(s_config_extra("fast", "e.*", 5, extra));
+    pid_t pid = s_adapter_start(s_config_extra("fast", s_rx.port, "e.*", 5, extra));
     int64_t start = zclock_mono();
     s_publish_run("e", 2, 10);
     assert_int_equal(s_wait_accepted(20), 20);
@@ -748,13 +770,67 @@ test_slow_target(void **state)
     s_check_order();
 }
 
+/* A receiver that refuses connections, and one that accepts them and never answers: each
+   POST fails (no status), is retried, and after max_attempts the event is dead-lettered with
+   status 0 and curl's reason. */
+static void
+test_unreachable(void **state)
+{
+    (void)state;
+    s_receiver_reset();
+    /* two loopback ports of ours: one bound and not listening (connections refused), one
+       listening and never accepting (the request is sent, no answer comes) */
+    int fds[2];
+    unsigned ports[2];
+    for (int i = 0; i < 2; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(fds[i] >= 0);
+        struct sockaddr_in addr = {.sin_family = AF_INET};
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(bind(fds[i], (struct sockaddr *)&addr, sizeof addr), 0);
+        socklen_t len = sizeof addr;
+        assert_int_equal(getsockname(fds[i], (struct sockaddr *)&addr, &len), 0);
+        ports[i] = ntohs(addr.sin_port);
+    }
+    assert_int_equal(listen(fds[1], 8), 0);
+    char extra[T_PATH_MAX];
+    snprintf(extra, sizeof extra,
+             "target\n    name = silent\n    url = http://127.0.0.1:%u/\n"
+             "    secret_file = %s/refused.whsec\n    patterns = \"f.*\"\n    timeout = 300ms\n"
+             "    max_attempts = 2\n    backoff = 10ms\n",
+             ports[1], s_site.dir);
+    const char *cfg = s_config_extra("refused", ports[0], "f.*", 2, extra);
+    pid_t pid = s_adapter_start(cfg);
+    s_publish("f.0", "f0-0");
+    json_t *letters[1];
+    s_dead_letters("refused", 1, letters);
+    assert_int_equal(json_integer_value(json_object_get(letters[0], "status")), 0);
+    assert_int_equal(json_integer_value(json_object_get(letters[0], "attempts")), 2);
+    const char *reason = json_string_value(json_object_get(letters[0], "reason"));
+    print_message("refused: %s\n", reason);
+    assert_non_null(strstr(reason, "after 2 attempts"));
+    json_decref(letters[0]);
+    s_dead_letters("silent", 1, letters);
+    assert_int_equal(json_integer_value(json_object_get(letters[0], "status")), 0);
+    reason = json_string_value(json_object_get(letters[0], "reason"));
+    print_message("silent: %s\n", reason);
+    assert_non_null(strstr(reason, "after 2 attempts"));
+    json_decref(letters[0]);
+    s_adapter_stop_clean(pid);
+    close(fds[0]);
+    close(fds[1]);
+    pthread_mutex_lock(&s_rx.lock);
+    assert_int_equal(s_rx.count, 0); /* nothing reached the receiver */
+    pthread_mutex_unlock(&s_rx.lock);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_delivery),    cmocka_unit_test(test_retry),
         cmocka_unit_test(test_dead_letter), cmocka_unit_test(test_kill),
-        cmocka_unit_test(test_slow_target),
+        cmocka_unit_test(test_slow_target), cmocka_unit_test(test_unreachable),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = cmocka_run_group_tests(tests, s_setup, s_teardown);
