@@ -669,15 +669,15 @@ s_timers(s_engine_t *self, int64_t *ret_next_ms)
 {
     int64_t now = s_now_ms();
     int64_t next = now + OB_WH_POLL_MS;
-    zlistx_t *due = zlistx_new(); /* the hash cannot change while it is walked */
+    zlistx_t *due = NULL; /* the hash cannot change while it is walked; made when needed */
     for (s_topic_t *t = zhashx_first(self->topics); t; t = zhashx_next(self->topics)) {
         if (t->state != S_NACKED && t->state != S_REPUBLISH)
             continue;
-        if (t->until_ms <= now) {
-            if (due)
-                zlistx_add_end(due, t);
-        } else if (t->until_ms < next)
-            next = t->until_ms;
+        if (t->until_ms > now) {
+            if (t->until_ms < next)
+                next = t->until_ms;
+        } else if ((due || (due = zlistx_new())) && !zlistx_add_end(due, t))
+            next = now; /* no memory: it is due again at the next turn */
     }
     for (s_topic_t *t = due ? zlistx_first(due) : NULL; t; t = zlistx_next(due)) {
         if (t->state == S_REPUBLISH) {
@@ -844,18 +844,18 @@ ob_wh_metrics_register(ob_metrics_t *registry, ob_wh_metrics_t *ret_metrics)
                                          "Events of a target ended or put back, by outcome: "
                                          "acked (2xx), retried (NACKed for later), "
                                          "dead_lettered",
-                                         outcome_labels, 2, OB_WH_LATENCY_SERIES),
+                                         outcome_labels, 2, OB_WH_METRIC_SERIES),
         .requests = ob_metrics_counter(registry, "orderbus_webhook_requests_total",
                                        "POSTs to a target, by status class (1xx..5xx, none: "
                                        "timeout or no connection)",
-                                       status_labels, 2, OB_WH_LATENCY_SERIES),
+                                       status_labels, 2, OB_WH_METRIC_SERIES),
         .latency = ob_metrics_histogram(registry, "orderbus_webhook_request_seconds",
                                         "Duration of the POSTs to a target, in seconds",
-                                        target_labels, 1, OB_WH_LATENCY_SERIES, s_latency_bounds,
+                                        target_labels, 1, OB_WH_METRIC_SERIES, s_latency_bounds,
                                         sizeof s_latency_bounds / sizeof s_latency_bounds[0]),
         .held = ob_metrics_gauge(registry, "orderbus_webhook_held",
                                  "Events of a target received and not yet done", target_labels, 1,
-                                 OB_WH_LATENCY_SERIES),
+                                 OB_WH_METRIC_SERIES),
     };
     if (!m.deliveries || !m.requests || !m.latency || !m.held)
         return OB_ERR_INVALID_ARGUMENT;

@@ -72,6 +72,7 @@
 #define OB_WH_HTTP_CONNECTIONS 16      /* connections at once to /metrics and /healthz */
 #define OB_WH_HTTP_TIMEOUT_S 10        /* idle connection of that server, seconds */
 #define OB_WH_HTTP_MEMORY (32u * 1024) /* bytes of one of its connections' buffers */
-#define OB_WH_LATENCY_SERIES 256       /* series of a per-target metric (targets, outcomes) */
+#define OB_WH_METRIC_SERIES                                                                        \
+    (OB_WH_TARGETS_MAX * 8) /* series of one metric: targets x labels (at most 6) */
 
 #endif
