@@ -824,13 +824,85 @@ test_unreachable(void **state)
     pthread_mutex_unlock(&s_rx.lock);
 }
 
+/* Runs the adapter with the NULL-terminated arguments, its output (both streams) into
+   dir/run.out; returns its exit status and the output in a new string *ret_out. */
+static int
+s_run(char **ret_out, ...)
+{
+    char out[T_PATH_MAX];
+    snprintf(out, sizeof out, "%s/run.out", s_site.dir);
+    const char *argv[16] = {"orderbus-webhook"};
+    int argc = 1;
+    va_list args;
+    va_start(args, ret_out);
+    for (const char *a; argc < 15 && (a = va_arg(args, const char *));)
+        argv[argc++] = a;
+    va_end(args);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (!freopen(out, "w", stdout) || dup2(fileno(stdout), fileno(stderr)) < 0)
+            _exit(127);
+        execv(getenv("OB_WEBHOOK"), (char *const *)argv);
+        _exit(127);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    FILE *f = fopen(out, "r");
+    assert_non_null(f);
+    size_t len = 0;
+    *ret_out = NULL;
+    if (getdelim(ret_out, &len, '\0', f) < 0) {
+        free(*ret_out);
+        *ret_out = strdup("");
+    }
+    fclose(f);
+    return WEXITSTATUS(status);
+}
+
+/* --help, --version and the exit statuses: 2 for a usage error, 1 for a secret that cannot be
+   read (its message names the file, not a secret). */
+static void
+test_exit_statuses(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    assert_int_equal(s_run(&out, "--version", NULL), 0);
+    assert_non_null(strstr(out, "orderbus-webhook " OB_VERSION_STRING));
+    free(out);
+    assert_int_equal(s_run(&out, "--help", NULL), 0);
+    assert_non_null(strstr(out, "--target-secret-file"));
+    free(out);
+    assert_int_equal(s_run(&out, "--bogus", NULL), 2);
+    assert_non_null(strstr(out, "unknown flag '--bogus'"));
+    free(out);
+    assert_int_equal(s_run(&out, "--target-name", "x", NULL), 2); /* no url, secret, patterns */
+    free(out);
+    char bad[T_PATH_MAX];
+    snprintf(bad, sizeof bad, "%s/bad.whsec", s_site.dir);
+    FILE *f = fopen(bad, "w");
+    assert_non_null(f);
+    fputs("whsec_c2hvcnQ=\n", f); /* 5 bytes: too short */
+    fclose(f);
+    assert_int_equal(s_run(&out, "--target-name", "x", "--target-url", "http://127.0.0.1:1/",
+                           "--target-secret-file", bad, "--target-patterns", "a", NULL),
+                     1);
+    assert_non_null(strstr(out, "bad.whsec"));
+    assert_null(strstr(out, "c2hvcnQ"));
+    free(out);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_delivery),    cmocka_unit_test(test_retry),
-        cmocka_unit_test(test_dead_letter), cmocka_unit_test(test_kill),
-        cmocka_unit_test(test_slow_target), cmocka_unit_test(test_unreachable),
+        cmocka_unit_test(test_delivery),      cmocka_unit_test(test_retry),
+        cmocka_unit_test(test_dead_letter),   cmocka_unit_test(test_kill),
+        cmocka_unit_test(test_slow_target),   cmocka_unit_test(test_unreachable),
+        cmocka_unit_test(test_exit_statuses),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = cmocka_run_group_tests(tests, s_setup, s_teardown);
