@@ -50,6 +50,8 @@ set_tests_properties(test_examples PROPERTIES TIMEOUT 120)
 
 # The gateway upstream connector (connector.cmake).
 include(${CMAKE_CURRENT_LIST_DIR}/connector.cmake)
+# The webhook adapter end to end (webhook.cmake).
+include(${CMAKE_CURRENT_LIST_DIR}/webhook.cmake)
 
 # A store written by 0.5 (tests/data/store-0.5) loads: events, subscriptions, positions.
 ob_cmocka_test(test_upgrade TIMEOUT 120
@@ -58,8 +60,10 @@ ob_cmocka_test(test_upgrade TIMEOUT 120
 target_compile_definitions(test_upgrade PRIVATE OB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 
 # orderbus-gateway end to end (issue 14): real broker, Marketplace double and gateway
-# (gw_proc starts the gateway, as broker_proc the broker).
-add_library(ob_gw_proc STATIC ${CMAKE_CURRENT_SOURCE_DIR}/integration/gw_proc.c)
+# (gw_proc starts the gateway, as broker_proc the broker; daemon_proc, in the same library,
+# any daemon that serves HTTP: the gateway, the webhook adapter).
+add_library(ob_gw_proc STATIC ${CMAKE_CURRENT_SOURCE_DIR}/integration/gw_proc.c
+                              ${CMAKE_CURRENT_SOURCE_DIR}/integration/daemon_proc.c)
 target_include_directories(ob_gw_proc PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/integration)
 target_link_libraries(ob_gw_proc PUBLIC ob_flags PkgConfig::CZMQ)
 ob_cmocka_test(test_gateway_feed TIMEOUT 300
