@@ -48,6 +48,13 @@ add_test(NAME test_examples
                  ${PROJECT_SOURCE_DIR})
 set_tests_properties(test_examples PROPERTIES TIMEOUT 120)
 
+# The README's Python REST client (gateway/examples/rest_client.py) against a real broker and
+# gateway: publish, subscribe, fetch, ack; the README shows the file as it is.
+add_test(NAME test_rest_python
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_rest_python.sh ${CMAKE_BINARY_DIR}
+                 ${PROJECT_SOURCE_DIR})
+set_tests_properties(test_rest_python PROPERTIES TIMEOUT 120)
+
 # The gateway upstream connector (connector.cmake).
 include(${CMAKE_CURRENT_LIST_DIR}/connector.cmake)
 # The webhook adapter end to end (webhook.cmake).
