@@ -1314,6 +1314,12 @@ ob_client_session(const ob_client_t *self)
     return self->session;
 }
 
+int
+ob_client_connected(const ob_client_t *self)
+{
+    return self->welcomed && !self->broken;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Subscribing */
 

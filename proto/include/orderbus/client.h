@@ -121,6 +121,15 @@ size_t ob_client_pending(const ob_client_t *self);
    the next call on self. A change means the broker restarted. */
 const char *ob_client_session(const ob_client_t *self);
 
+/* Returns 1 while the client has a session (the broker welcomed it on its current socket),
+   else 0: before the first WELCOME, after the broker ended the session (a restart, a
+   shutdown), and from when the broker has been silent for OB_LIVENESS heartbeats after the
+   client sent something (a dead or unreachable broker) until a new WELCOME. Reflects only
+   what the client's calls have seen: call one (ob_client_receive(self, 0, ...) or
+   ob_client_confirm_next(self, 0, ...)) at least once per heartbeat for it to stay true to
+   the broker, as for heartbeats themselves. */
+int ob_client_connected(const ob_client_t *self);
+
 /* Returns the reason text of the last ERROR from the broker that a call of this client
    returned or queued (a refused publish, subscribe, unsubscribe, admin request, or a lost
    subscription), "" if none yet; borrowed until the next call on self. For messages to
