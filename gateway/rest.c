@@ -43,7 +43,9 @@ struct ob_rest_job {
     int command;                  /* 1: a command (answered 202) */
     int batch_route;              /* 1: a batch (answered with results) */
     char topic[OB_TOPIC_MAX + 1]; /* the topic */
-    ob_rest_batch_t *batch;       /* S_PUBLISH: the encoded events, owned */
+    ob_rest_batch_t *batch;       /* S_PUBLISH: the encoded events, owned until sent */
+    char *ids;                    /* S_PUBLISH: the events' ids back to back, owned */
+    size_t *id_ends;              /* ... where each ends in ids (batch->count), owned */
     ob_confirm_t *confirms;       /* S_PUBLISH: one per event, filled as they come */
     size_t confirmed;             /* confirms filled */
     int64_t deadline;             /* S_PUBLISH: monotonic ms when it is answered 503 */
@@ -154,6 +156,8 @@ ob_rest_job_destroy(ob_rest_job_t **job_p)
         return;
     ob_rest_job_t *job = *job_p;
     ob_rest_batch_destroy(&job->batch);
+    free(job->ids);
+    free(job->id_ends);
     free(job->confirms);
     free(job->body);
     free(job);
@@ -257,11 +261,10 @@ s_publish_answer(ob_rest_job_t *job)
         }
     json_t *results = json_array();
     for (size_t i = 0; results && i < b->count; i++) {
-        ob_event_envelope_t env;
-        json_t *one = NULL;
-        if (ob_event_peek(b->events[i], b->lens[i], &env) == 0)
-            one = json_pack("{s:s%, s:s, s:I, s:b}", "id", env.id, env.id_len, "topic", job->topic,
-                            "seq", (json_int_t)job->confirms[i].seq, "dup", job->confirms[i].dup);
+        size_t from = i ? job->id_ends[i - 1] : 0;
+        json_t *one = json_pack("{s:s%, s:s, s:I, s:b}", "id", job->ids + from,
+                                job->id_ends[i] - from, "topic", job->topic, "seq",
+                                (json_int_t)job->confirms[i].seq, "dup", job->confirms[i].dup);
         if (!one || json_array_append_new(results, one)) {
             json_decref(results);
             results = NULL;
@@ -311,11 +314,41 @@ s_forget(ob_rest_t *self, ob_rest_job_t *job)
         }
 }
 
+/* Copies the ids of a publish job's events into job->ids before the frames are handed to
+   the client. Returns 0, -ENOMEM, or ob_event_peek's code (cannot happen: the parser
+   encoded them). */
+static int
+s_keep_ids(ob_rest_job_t *job)
+{
+    ob_rest_batch_t *b = job->batch;
+    size_t size = 0, used = 0;
+    if (!(job->id_ends = malloc(b->count * sizeof *job->id_ends)))
+        return -ENOMEM;
+    for (size_t i = 0; i < b->count; i++) {
+        ob_event_envelope_t env;
+        int rc = ob_event_peek(b->events[i], b->lens[i], &env);
+        if (rc)
+            return rc;
+        if (s_grow((void **)&job->ids, &size, used + env.id_len, 1))
+            return -ENOMEM;
+        memcpy(job->ids + used, env.id, env.id_len);
+        used += env.id_len;
+        job->id_ends[i] = used;
+    }
+    return 0;
+}
+
 /* Sends a publish job's events, pipelined. On a local failure answers it at once. */
 static void
 s_serve_publish(ob_rest_t *self, ob_rest_job_t *job)
 {
     ob_rest_batch_t *b = job->batch;
+    int rc = s_keep_ids(job);
+    if (rc) {
+        s_job_error(job, rc, NULL);
+        s_finish(job);
+        return;
+    }
     if (s_grow((void **)&self->jobs, &self->job_size, self->job_count + 1, sizeof *self->jobs) ||
         s_grow((void **)&self->pending, &self->pending_size, self->pending_count + b->count,
                sizeof *self->pending)) {
@@ -326,12 +359,10 @@ s_serve_publish(ob_rest_t *self, ob_rest_job_t *job)
     self->jobs[self->job_count++] = job;
     job->deadline = zclock_mono() + OB_GW_REST_CONFIRM_MS;
     for (size_t i = 0; i < b->count; i++) {
-        ob_event_t *ev = NULL;
         uint64_t token = 0;
-        int rc = ob_event_decode(b->events[i], b->lens[i], &ev);
-        if (!rc)
-            rc = ob_client_publish_async(self->client, ev, &token);
-        ob_event_destroy(&ev);
+        /* The frame as ob_rest_parse_* encoded it, handed over: the client frees it once
+           confirmed. Its envelope, for the answer, comes from the id kept in job->ids. */
+        rc = ob_client_publish_frame_async(self->client, &b->events[i], b->lens[i], &token);
         if (rc) {
             /* Events before i are sent and will be confirmed, or not: either way a
                retry of the whole request is safe (same ids). */
