@@ -234,6 +234,11 @@ test_publish(void **state)
                         "n-2");
     assert_int_equal(s_int(json_array_get(results, 1), "seq"), 6);
     assert_int_equal(s_last_seq(s, S_TOPIC), 6);
+    /* An id that needs escaping in the answer comes back as it was sent. */
+    assert_int_equal(s_post(s, path, "{\"id\": \"q\\\"b\\\\s\\u0001\u00e9\", \"type\": \"t\"}", &a),
+                     200);
+    assert_string_equal(json_string_value(json_object_get(a.json, "id")), "q\"b\\s\001\u00e9");
+    assert_int_equal(s_int(a.json, "seq"), 7);
     rest_answer_free(&a);
     s_site_destroy(&s);
 }
