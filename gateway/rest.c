@@ -14,6 +14,7 @@
 #include "orderbus/client.h"
 #include "orderbus/error.h"
 #include "orderbus/event_json.h"
+#include "orderbus/result_json.h"
 #include "rate_limit.h"
 #include "rest_parse.h"
 #include "tokens.h"
@@ -22,6 +23,7 @@
 #define S_V1 "/v1/"
 #define S_DOC_PATH "openapi.json"
 #define S_TOPICS "topics/"
+#define S_TOPIC_LIST "topics"
 #define S_OMS "oms/"
 #define S_EVENTS "/events"
 #define S_BATCH "/batch"
@@ -37,25 +39,28 @@ typedef enum s_kind {
     S_PUBLISH, /* one event, a batch or a command: events to publish */
     S_READ,    /* a range of a topic */
     S_EVENT,   /* one stored event */
+    S_LIST,    /* the topics the client may read, a page of the broker's TOPICS */
     S_DOC,     /* the OpenAPI document: answered in libmicrohttpd's thread */
 } s_kind_t;
 
 struct ob_rest_job {
-    struct MHD_Connection *conn;  /* suspended until the answer is ready */
-    s_kind_t kind;                /* what to do */
-    int command;                  /* 1: a command (answered 202) */
-    int batch_route;              /* 1: a batch (answered with results) */
-    char topic[OB_TOPIC_MAX + 1]; /* the topic */
-    ob_rest_batch_t *batch;       /* S_PUBLISH: the encoded events, owned until sent */
-    char *ids;                    /* S_PUBLISH: the events' ids back to back, owned */
-    size_t *id_ends;              /* ... where each ends in ids (batch->count), owned */
-    ob_confirm_t *confirms;       /* S_PUBLISH: one per event, filled as they come */
-    size_t confirmed;             /* confirms filled */
-    int64_t deadline;             /* S_PUBLISH: monotonic ms when it is answered 503 */
-    ob_rest_read_t read;          /* S_READ, S_EVENT (from_seq, limit 1) */
-    unsigned status;              /* the answer: HTTP status */
-    char *body;                   /* ... and its JSON body, owned */
-    ob_rest_job_t *next;          /* queue link */
+    struct MHD_Connection *conn;            /* suspended until the answer is ready */
+    s_kind_t kind;                          /* what to do */
+    int command;                            /* 1: a command (answered 202) */
+    int batch_route;                        /* 1: a batch (answered with results) */
+    char topic[OB_TOPIC_MAX + 1];           /* the topic */
+    ob_rest_batch_t *batch;                 /* S_PUBLISH: the encoded events, owned until sent */
+    char *ids;                              /* S_PUBLISH: the events' ids back to back, owned */
+    size_t *id_ends;                        /* ... where each ends in ids (batch->count), owned */
+    ob_confirm_t *confirms;                 /* S_PUBLISH: one per event, filled as they come */
+    size_t confirmed;                       /* confirms filled */
+    int64_t deadline;                       /* S_PUBLISH: monotonic ms when it is answered 503 */
+    ob_rest_read_t read;                    /* S_READ, S_EVENT (from_seq, limit 1) */
+    char client[OB_GW_CLIENT_NAME_MAX + 1]; /* S_LIST: the token's client */
+    char after[OB_TOPIC_MAX + 1];           /* S_LIST: list after this name ("": first) */
+    unsigned status;                        /* the answer: HTTP status */
+    char *body;                             /* ... and its JSON body, owned */
+    ob_rest_job_t *next;                    /* queue link */
 };
 
 /* A publish in flight: the job and event index its confirm goes to. */
@@ -247,6 +252,58 @@ s_serve_read(ob_rest_t *self, ob_rest_job_t *job)
                : NULL;
     ob_fetch_destroy(&range);
     s_job_json(job, MHD_HTTP_OK, root);
+}
+
+/* Keeps in topics (a JSON array of the broker's TOPICS entries) those client may read, by
+   its name in the current tokens table (none if it is no longer there). */
+static void
+s_topics_filter(ob_rest_t *self, const char *name, json_t *topics)
+{
+    pthread_mutex_lock(&self->lock);
+    const ob_tokens_client_t *client = ob_tokens_find(self->tokens, name);
+    for (size_t i = 0; i < json_array_size(topics);) {
+        const char *topic = json_string_value(json_object_get(json_array_get(topics, i), "name"));
+        if (client && topic && ob_tokens_may_read(client, topic, strlen(topic)))
+            i++;
+        else
+            json_array_remove(topics, i);
+    }
+    pthread_mutex_unlock(&self->lock);
+}
+
+/* Serves GET /v1/topics: one page of the broker's TOPICS (after job->after), the topics the
+   client may read kept. "after" names the last topic of the page (also one the client may
+   not read), for the next page, when the broker said there are more. */
+static void
+s_serve_topics(ob_rest_t *self, ob_rest_job_t *job)
+{
+    ob_wire_msg_t req = {.command = OB_CMD_TOPICS};
+    memcpy(req.after, job->after, sizeof req.after);
+    uint8_t *result = NULL;
+    size_t result_len = 0;
+    int more = 0;
+    char *text = NULL;
+    int rc = ob_client_request(self->client, &req, &result, &result_len, &more, NULL, NULL);
+    if (rc == OB_ERR_TIMEOUT || rc == -EINTR) {
+        s_job_error(job, OB_ERR_BUSY, "the broker did not answer: retry");
+        return;
+    }
+    if (!rc && result)
+        rc = ob_result_to_json(result, result_len, &text);
+    free(result);
+    json_t *topics = rc ? NULL : text ? json_loads(text, 0, NULL) : json_array();
+    free(text);
+    if (rc || !json_is_array(topics)) {
+        json_decref(topics);
+        s_job_error(job, rc ? rc : OB_ERR_MALFORMED, "the broker's topic list does not read");
+        return;
+    }
+    const char *last = json_string_value(
+        json_object_get(json_array_get(topics, json_array_size(topics) - 1), "name"));
+    json_t *after = more && last ? json_string(last) : json_null();
+    s_topics_filter(self, job->client, topics);
+    s_job_json(job, MHD_HTTP_OK,
+               json_pack("{s:o, s:b, s:o}", "topics", topics, "more", more, "after", after));
 }
 
 /* Writes text (len bytes of UTF-8, borrowed) at w as the content of a JSON string: '"',
@@ -485,7 +542,10 @@ s_thread(void *arg)
             } else if (job->kind == S_PUBLISH)
                 s_serve_publish(self, job);
             else {
-                s_serve_read(self, job);
+                if (job->kind == S_LIST)
+                    s_serve_topics(self, job);
+                else
+                    s_serve_read(self, job);
                 s_finish(job);
             }
         }
@@ -549,6 +609,10 @@ s_route(const char *path, s_route_t *route, char *errbuf, size_t errlen)
     memset(route, 0, sizeof *route);
     if (!strcmp(path, S_DOC_PATH)) {
         route->kind = S_DOC;
+        return 0;
+    }
+    if (!strcmp(path, S_TOPIC_LIST)) {
+        route->kind = S_LIST;
         return 0;
     }
     if (!strncmp(path, S_OMS, strlen(S_OMS))) {
@@ -635,6 +699,13 @@ s_authorize(ob_rest_t *self, struct MHD_Connection *c, const s_route_t *route, i
     if ((rc = route_rc) || route->kind == S_DOC) /* the document: any client */
         goto out;
     size_t len = strlen(route->topic);
+    if (route->kind == S_LIST) {
+        if (!ob_tokens_may_admin(client, OB_TOKENS_ADMIN_READ)) {
+            snprintf(errbuf, errlen, "client %s may not list topics (needs admin read)", name);
+            rc = OB_ERR_FORBIDDEN;
+        }
+        goto out;
+    }
     int ok = route->kind == S_PUBLISH ? ob_tokens_may_publish(client, route->topic, len)
                                       : ob_tokens_may_read(client, route->topic, len);
     if (!ok) {
@@ -712,6 +783,25 @@ s_publish_job(struct MHD_Connection *c, const s_route_t *route, const char *name
     return rc;
 }
 
+/* Fills a topic list job: the client's name and the query's after (absent, empty, or a
+   topic name). Returns 0 or OB_ERR_FIELD_TYPE with a message. */
+static int
+s_topics_job(struct MHD_Connection *c, const char *name, ob_rest_job_t *job, char *errbuf,
+             size_t errlen)
+{
+    snprintf(job->client, sizeof job->client, "%s", name);
+    const char *after = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after");
+    if (!after || !after[0])
+        return 0;
+    size_t len = strlen(after);
+    if (!ob_topic_valid(after, len)) {
+        snprintf(errbuf, errlen, "after: not a topic name");
+        return OB_ERR_FIELD_TYPE;
+    }
+    memcpy(job->after, after, len + 1);
+    return 0;
+}
+
 enum MHD_Result
 ob_rest_serve(ob_rest_t *self, struct MHD_Connection *c, const char *url, const char *method,
               const char *body, size_t len, int too_large, ob_rest_job_t **job_p)
@@ -763,6 +853,8 @@ ob_rest_serve(ob_rest_t *self, struct MHD_Connection *c, const char *url, const 
     } else if (len || too_large) {
         snprintf(errbuf, sizeof errbuf, "a GET takes no body");
         rc = OB_ERR_MALFORMED;
+    } else if (route.kind == S_LIST) {
+        rc = s_topics_job(c, name, job, errbuf, sizeof errbuf);
     } else if (route.kind == S_EVENT) {
         rc = ob_rest_parse_uint(route.seq, "seq", 1, UINT64_MAX, &job->read.from_seq, errbuf,
                                 sizeof errbuf);

@@ -519,6 +519,72 @@ test_rate(void **state)
     s_site_destroy(&s);
 }
 
+/* Publishes one event on topic with the site's direct client. */
+static void
+s_publish_direct(s_site_t *s, const char *topic, const char *id)
+{
+    ob_event_t ev = {.id = id, .topic = topic, .type = "t", .time_us = 1};
+    ob_confirm_t confirm;
+    assert_int_equal(ob_client_publish(s->client, &ev, &confirm), 0);
+}
+
+/* GET /v1/topics: the topics the token may read (admin read, a subscribe pattern), with the
+   broker's figures; after pages; a token without admin read is refused. */
+static void
+test_topics(void **state)
+{
+    (void)state;
+    s_site_t *s = s_site_new("gw-rest-topics", 1);
+    rest_answer_t a = {0};
+    assert_int_equal(s_get(s, "/v1/topics", &a), 200);
+    assert_int_equal(json_array_size(json_object_get(a.json, "topics")), 0);
+    assert_true(json_is_false(json_object_get(a.json, "more")));
+    assert_true(json_is_null(json_object_get(a.json, "after")));
+    s_publish_direct(s, "orders.eu", "e-1");
+    s_publish_direct(s, "orders.eu", "e-2");
+    s_publish_direct(s, "orders.us", "u-1");
+    s_publish_direct(s, "billing.eu", "b-1"); /* not the token's to read */
+    s_publish_direct(s, "mp.7", "m-1");       /* publish only */
+    assert_int_equal(s_get(s, "/v1/topics", &a), 200);
+    json_t *topics = json_object_get(a.json, "topics");
+    assert_int_equal(json_array_size(topics), 2);
+    json_t *eu = json_array_get(topics, 0), *us = json_array_get(topics, 1);
+    assert_string_equal(json_string_value(json_object_get(eu, "name")), "orders.eu");
+    assert_int_equal(s_int(eu, "first_seq"), 1);
+    assert_int_equal(s_int(eu, "last_seq"), 2);
+    assert_int_equal(s_int(eu, "events"), 2);
+    assert_true(s_int(eu, "bytes") > 0);
+    assert_int_equal(s_int(eu, "removed"), 0);
+    assert_string_equal(json_string_value(json_object_get(us, "name")), "orders.us");
+    assert_int_equal(s_int(us, "events"), 1);
+    assert_true(json_is_false(json_object_get(a.json, "more")));
+    /* after: the page after a name */
+    assert_int_equal(s_get(s, "/v1/topics?after=orders.eu", &a), 200);
+    topics = json_object_get(a.json, "topics");
+    assert_int_equal(json_array_size(topics), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(topics, 0), "name")),
+                        "orders.us");
+    assert_int_equal(s_get(s, "/v1/topics?after=orders.us", &a), 200);
+    assert_int_equal(json_array_size(json_object_get(a.json, "topics")), 0);
+    assert_int_equal(s_get(s, "/v1/topics?after=Not%20a%20topic", &a), 400);
+    assert_int_equal(s_http(s, "POST", "/v1/topics", s->token, S_CONTENT_JSON, "{}", 2, &a), 405);
+    assert_int_equal(s_http(s, "GET", "/v1/topics", s->other, NULL, NULL, 0, &a), 401);
+    /* without admin read: refused */
+    char entry[1024];
+    s_entry(entry, sizeof entry, "oms-7", s->token, "    subscribe = orders.>\n");
+    s_write(s->tokens, entry);
+    assert_int_equal(kill(s->gw_pid, SIGHUP), 0);
+    int64_t deadline = zclock_mono() + S_RELOAD_MS;
+    long status = 0;
+    while ((status = s_get(s, "/v1/topics", &a)) == 200 && zclock_mono() < deadline)
+        ;
+    assert_int_equal(status, 403);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(a.json, "error"), "code")), "forbidden");
+    rest_answer_free(&a);
+    s_site_destroy(&s);
+}
+
 /* SIGHUP reloads the tokens file: a new client gets in, a removed one is out. */
 static void
 test_reload(void **state)
@@ -566,6 +632,7 @@ main(void)
         cmocka_unit_test(test_off),     cmocka_unit_test(test_broker_down),
         cmocka_unit_test(test_kill9),   cmocka_unit_test(test_reload),
         cmocka_unit_test(test_rate),    cmocka_unit_test(test_openapi),
+        cmocka_unit_test(test_topics),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
