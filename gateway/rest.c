@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "command.h"
 #include "openapi_doc.h"
 #include "orderbus/client.h"
 #include "orderbus/error.h"
@@ -29,6 +30,7 @@
 #define S_BATCH "/batch"
 #define S_COMMANDS "/commands"
 #define S_MP_PREFIX "mp."
+#define S_OMS_PREFIX "oms."
 #define S_REALM "Bearer realm=\"orderbus-gateway\""
 #define S_CLIENT_NAME "orderbus-gateway-rest"
 /* bytes of one publish result but its id and topic, with room: {"id":"","topic":"",
@@ -58,9 +60,17 @@ struct ob_rest_job {
     ob_rest_read_t read;                    /* S_READ, S_EVENT (from_seq, limit 1) */
     char client[OB_GW_CLIENT_NAME_MAX + 1]; /* S_LIST: the token's client */
     char after[OB_TOPIC_MAX + 1];           /* S_LIST: list after this name ("": first) */
-    unsigned status;                        /* the answer: HTTP status */
-    char *body;                             /* ... and its JSON body, owned */
-    ob_rest_job_t *next;                    /* queue link */
+    uint32_t wait_ms;                       /* a command's wait for its outcome; 0: none */
+    uint64_t oms_id;                        /* a command's OMS */
+    char command_id[OB_GW_COMMAND_ID_MAX + 1]; /* a command's id */
+    char outcome_id[OB_GW_EVENT_ID_TEXT];      /* waiting: its outcome's event id */
+    uint64_t outcome_time;                     /* waiting: the command's stored time (µs) */
+    uint64_t outcome_next;                     /* waiting: next seq of oms.<id>; 0: by time */
+    int64_t wait_until;                        /* waiting: monotonic ms of the 504 */
+    int64_t next_look;                         /* waiting: monotonic ms of the next look */
+    unsigned status;                           /* the answer: HTTP status */
+    char *body;                                /* ... and its JSON body, owned */
+    ob_rest_job_t *next;                       /* queue link */
 };
 
 /* A publish in flight: the job and event index its confirm goes to. */
@@ -85,13 +95,16 @@ struct ob_rest {
     int started;               /* 1: thread runs (joinable) */
     pthread_t thread;          /* the REST thread */
     /* the thread's own */
-    ob_client_t *client;  /* its broker client */
-    s_pending_t *pending; /* publishes in flight, in the order sent */
-    size_t pending_count; /* entries used */
-    size_t pending_size;  /* entries allocated */
-    ob_rest_job_t **jobs; /* publish jobs waiting for confirms */
-    size_t job_count;     /* used */
-    size_t job_size;      /* allocated */
+    ob_client_t *client;   /* its broker client */
+    s_pending_t *pending;  /* publishes in flight, in the order sent */
+    size_t pending_count;  /* entries used */
+    size_t pending_size;   /* entries allocated */
+    ob_rest_job_t **jobs;  /* publish jobs waiting for confirms */
+    size_t job_count;      /* used */
+    size_t job_size;       /* allocated */
+    ob_rest_job_t **waits; /* confirmed commands waiting for their outcomes */
+    size_t wait_count;     /* used */
+    size_t wait_size;      /* allocated */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -461,6 +474,143 @@ s_serve_publish(ob_rest_t *self, ob_rest_job_t *job)
     }
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* A command's wait for its outcome (POST /v1/oms/{id}/commands?wait_ms=N)
+
+   The outcome of a command is one event on oms.<oms_id> whose id is derived from the OMS
+   and the command id (ob_oms_outcome_id), stored after the command. So, once the command is
+   confirmed, the REST thread reads its stored time (a FETCH of mp.<oms_id> at its seq: the
+   original one for a duplicate), then reads oms.<oms_id> from that time on, every
+   OB_GW_REST_LOOK_MS, with FETCHes of ranges, until an event with that id comes (answered 200
+   with it) or wait_ms runs out (504: the command stands). An outcome stored before the wait
+   began (a retried command) is found the same way, from the original command's time. Reads
+   cost nothing while no command waits; each look reads only what is new since the last. */
+
+/* Removes job from the waits (answered). */
+static void
+s_unwait(ob_rest_t *self, ob_rest_job_t *job)
+{
+    for (size_t i = 0; i < self->wait_count; i++)
+        if (self->waits[i] == job) {
+            self->waits[i] = self->waits[--self->wait_count];
+            return;
+        }
+}
+
+/* Sets a waiting command's answer: the publish result with its outcome (frame: the event,
+   borrowed). */
+static void
+s_wait_answer(ob_rest_job_t *job, const uint8_t *frame, size_t len)
+{
+    json_t *outcome = s_event_json(frame, len);
+    s_publish_answer(job); /* the result, or an error */
+    json_t *root =
+        job->status == MHD_HTTP_ACCEPTED && outcome ? json_loads(job->body, 0, NULL) : NULL;
+    if (!root || json_object_set_new(root, "outcome", outcome)) {
+        json_decref(root);
+        s_job_error(job, -ENOMEM, NULL);
+        return;
+    }
+    s_job_json(job, MHD_HTTP_OK, root);
+}
+
+/* Starts the wait of a confirmed command (its confirm in job->confirms[0]), or answers it
+   when it cannot wait. */
+static void
+s_wait_start(ob_rest_t *self, ob_rest_job_t *job)
+{
+    char topic[OB_TOPIC_MAX + 1];
+    snprintf(topic, sizeof topic, S_MP_PREFIX "%" PRIu64, job->oms_id);
+    ob_fetch_t *f = NULL;
+    int rc = job->confirms[0].rc;
+    if (!rc)
+        rc = ob_client_fetch(self->client, topic, job->confirms[0].seq, 0, 1, &f);
+    if (!rc &&
+        s_grow((void **)&self->waits, &self->wait_size, self->wait_count + 1, sizeof *self->waits))
+        rc = -ENOMEM;
+    if (rc) {
+        ob_fetch_destroy(&f);
+        if (job->confirms[0].rc)
+            s_publish_answer(job); /* the broker's refusal */
+        else
+            s_job_error(job, rc == OB_ERR_TIMEOUT || rc == -EINTR ? OB_ERR_BUSY : rc,
+                        "the command is stored, its outcome cannot be looked for: retry");
+        s_finish(job);
+        return;
+    }
+    /* The command as stored; if retention removed it (a duplicate of an old one), the
+       outcome is looked for from the first event kept. */
+    job->outcome_time =
+        f->count && f->events[0].seq == job->confirms[0].seq ? f->events[0].time_us : 0;
+    ob_fetch_destroy(&f);
+    ob_oms_outcome_id(job->oms_id, job->command_id, job->outcome_id);
+    int64_t now = zclock_mono();
+    job->wait_until = now + job->wait_ms;
+    job->next_look = now;
+    self->waits[self->wait_count++] = job;
+}
+
+/* Looks for a waiting command's outcome in what oms.<id> stored since the last look.
+   Returns 1 if it was found (job answered), else 0. */
+static int
+s_wait_look(ob_rest_t *self, ob_rest_job_t *job)
+{
+    char topic[OB_TOPIC_MAX + 1];
+    snprintf(topic, sizeof topic, S_OMS_PREFIX "%" PRIu64, job->oms_id);
+    size_t id_len = strlen(job->outcome_id);
+    for (int page = 0; page < OB_GW_REST_LOOK_PAGES; page++) {
+        ob_fetch_t *f = NULL;
+        uint64_t from = job->outcome_next ? job->outcome_next : 1;
+        uint64_t time = job->outcome_next ? 0 : job->outcome_time;
+        if (ob_client_fetch(self->client, topic, from, time, OB_FETCH_RANGE_MAX, &f))
+            return 0; /* no such topic yet, or the broker is away: look again later */
+        for (size_t i = 0; i < f->count; i++) {
+            ob_event_envelope_t env;
+            if (ob_event_peek(f->events[i].event, f->events[i].event_len, &env) == 0 &&
+                env.id_len == id_len && !memcmp(env.id, job->outcome_id, id_len)) {
+                s_wait_answer(job, f->events[i].event, f->events[i].event_len);
+                ob_fetch_destroy(&f);
+                return 1;
+            }
+        }
+        job->outcome_next = f->next;
+        int full = f->count == OB_FETCH_RANGE_MAX;
+        ob_fetch_destroy(&f);
+        if (!full)
+            break;
+    }
+    return 0;
+}
+
+/* Answers the waits whose outcome came or whose time ran out. */
+static void
+s_waits_tick(ob_rest_t *self)
+{
+    int64_t now = zclock_mono();
+    for (size_t i = 0; i < self->wait_count;) {
+        ob_rest_job_t *job = self->waits[i];
+        int done = 0;
+        if (job->next_look <= now) {
+            done = s_wait_look(self, job);
+            job->next_look = zclock_mono() + OB_GW_REST_LOOK_MS;
+        }
+        if (!done && job->wait_until <= now) {
+            char message[OB_GW_REST_ERR_MAX];
+            snprintf(message, sizeof message,
+                     "command %s: no outcome within wait_ms; the command stands, its outcome "
+                     "will be on " S_OMS_PREFIX "%" PRIu64,
+                     job->command_id, job->oms_id);
+            s_job_error(job, OB_ERR_TIMEOUT, message);
+            done = 1;
+        }
+        if (done) {
+            s_unwait(self, job); /* moves the last wait to i */
+            s_finish(job);
+        } else
+            i++;
+    }
+}
+
 /* Takes the confirms that have arrived (waiting up to wait_ms for the first). */
 static void
 s_take_confirms(ob_rest_t *self, int wait_ms)
@@ -482,6 +632,10 @@ s_take_confirms(ob_rest_t *self, int wait_ms)
         p.job->confirms[p.index] = confirm;
         if (++p.job->confirmed == p.job->batch->count) {
             s_forget(self, p.job);
+            if (p.job->wait_ms) {
+                s_wait_start(self, p.job);
+                continue;
+            }
             s_publish_answer(p.job);
             s_finish(p.job);
         }
@@ -520,10 +674,12 @@ s_thread(void *arg)
     for (;;) {
         pthread_mutex_lock(&self->lock);
         if (!self->head && !self->stop && !self->job_count) {
+            /* Waiting commands look for their outcomes every OB_GW_REST_LOOK_MS. */
+            long idle = self->wait_count ? OB_GW_REST_LOOK_MS : OB_GW_REST_IDLE_MS;
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
-            long ns = until.tv_nsec + (long)(OB_GW_REST_IDLE_MS % 1000) * 1000000L;
-            until.tv_sec += OB_GW_REST_IDLE_MS / 1000 + ns / 1000000000L;
+            long ns = until.tv_nsec + (idle % 1000) * 1000000L;
+            until.tv_sec += idle / 1000 + ns / 1000000000L;
             until.tv_nsec = ns % 1000000000L;
             pthread_cond_timedwait(&self->wake, &self->lock, &until);
         }
@@ -556,11 +712,19 @@ s_thread(void *arg)
                 s_job_error(job, OB_ERR_SHUTDOWN, "the gateway is stopping");
                 s_finish(job);
             }
+            while (self->wait_count) {
+                ob_rest_job_t *job = self->waits[--self->wait_count];
+                s_job_error(job, OB_ERR_SHUTDOWN,
+                            "the gateway is stopping: the command stands, its outcome will be "
+                            "on oms.<oms_id>");
+                s_finish(job);
+            }
             ob_client_destroy(&self->client);
             return NULL;
         }
         /* Also keeps the client's session (heartbeats) when idle. */
         s_take_confirms(self, self->job_count ? OB_GW_REST_POLL_MS : 0);
+        s_waits_tick(self);
     }
 }
 
@@ -763,15 +927,17 @@ s_publish_job(struct MHD_Connection *c, const s_route_t *route, const char *name
         if (!job->batch->events || !job->batch->lens)
             return -ENOMEM;
         const char *wait = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "wait_ms");
-        if (route->command && wait && strcmp(wait, "0")) {
-            snprintf(errbuf, errlen, "wait_ms: waiting for the outcome is not served yet");
-            return OB_ERR_INVALID_ARGUMENT;
-        }
+        uint64_t wait_ms = 0;
+        if (route->command && wait &&
+            (rc = ob_rest_parse_uint(wait, "wait_ms", 0, OB_GW_WAIT_MS_MAX, &wait_ms, errbuf,
+                                     errlen)))
+            return rc;
         if (route->command) {
-            char id[OB_GW_COMMAND_ID_MAX + 1];
+            job->wait_ms = (uint32_t)wait_ms;
+            job->oms_id = route->oms_id;
             rc = ob_rest_command_event(body, len, route->oms_id, name, zclock_time() * 1000ull,
-                                       &job->batch->events[0], &job->batch->lens[0], id, errbuf,
-                                       errlen);
+                                       &job->batch->events[0], &job->batch->lens[0],
+                                       job->command_id, errbuf, errlen);
         } else
             rc = ob_rest_parse_event(body, len, route->topic, &job->batch->events[0],
                                      &job->batch->lens[0], errbuf, errlen);
@@ -982,6 +1148,7 @@ ob_rest_destroy(ob_rest_t **self_p)
     ob_rate_limit_destroy(&self->rate);
     free(self->pending);
     free(self->jobs);
+    free(self->waits);
     pthread_cond_destroy(&self->wake);
     pthread_mutex_destroy(&self->lock);
     free(self);
