@@ -23,7 +23,7 @@
     from 127.0.0.2, 127.0.0.3, ... in groups of S_PER_ADDRESS (all of 127/8 is loopback).
 
     Usage: orderbus-rest-bench [-r RUNS] [-n EVENTS] [-c CONNECTIONS] [-b BATCH] [MODE...]
-    (5 runs, 20000 events per mode and run, 64 connections, 100 events per batch; modes
+    (5 runs, 100000 events per mode and run, 64 connections, 100 events per batch; modes
     single batch ndjson, all three by default). */
 #include <curl/curl.h>
 #include <czmq.h>
@@ -391,7 +391,7 @@ s_usage(void)
 int
 main(int argc, char **argv)
 {
-    s_opts_t opts = {.runs = 5, .events = 20000, .conns = 64, .batch = 100};
+    s_opts_t opts = {.runs = 5, .events = 100000, .conns = 64, .batch = 100};
     int want[S_MODES] = {0}, any = 0, opt;
     while ((opt = getopt(argc, argv, "r:n:c:b:h")) != -1) {
         if (opt == 'r')
