@@ -90,11 +90,13 @@ target_link_libraries(ob_rest_http PUBLIC ob_flags ob_common PkgConfig::CURL Pkg
                       PkgConfig::CMOCKA)
 ob_cmocka_test(test_gateway_rest TIMEOUT 180
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_gateway_rest.c
-  LIBS ob_broker_proc ob_gw_proc ob_rest_http ob_common PkgConfig::CURL PkgConfig::JANSSON)
+  LIBS ob_broker_proc ob_gw_proc ob_rest_http ob_mp_double_proc ob_common PkgConfig::CURL
+       PkgConfig::JANSSON)
 set_property(TEST test_gateway_rest APPEND PROPERTY ENVIRONMENT
-             "OB_GATEWAY=$<TARGET_FILE:orderbus-gateway>")
+             "OB_GATEWAY=$<TARGET_FILE:orderbus-gateway>"
+             "OB_MP_DOUBLE=$<TARGET_FILE:orderbus-mp-double>")
 target_compile_definitions(test_gateway_rest PRIVATE OB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
-add_dependencies(test_gateway_rest orderbus-gateway)
+add_dependencies(test_gateway_rest orderbus-gateway orderbus-mp-double)
 
 # The REST stream (Server-Sent Events): a broker and a gateway, a libcurl multi reader.
 ob_cmocka_test(test_gateway_stream TIMEOUT 180
