@@ -3,7 +3,9 @@
 
 #include <czmq.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 
 static volatile sig_atomic_t s_reload; /* set by SIGHUP, cleared by the main loop */
@@ -42,4 +44,22 @@ ob_daemon_reload_requested(void)
         return 0;
     s_reload = 0;
     return 1;
+}
+
+int
+ob_daemon_write_listen_file(const char *path, const char *host, unsigned port)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return -1;
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    int bad = fprintf(f, "%s:%u\n", host, port) < 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path)) {
+        remove(tmp);
+        return -1;
+    }
+    return 0;
 }

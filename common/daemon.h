@@ -26,6 +26,12 @@ int ob_daemon_signals(void);
    count as one), else 0. */
 int ob_daemon_reload_requested(void);
 
+/* Writes "host:port" and a newline to path (borrowed), through path.tmp and a rename, so
+   that a reader never sees half a line: how a daemon serving HTTP on port 0 says which port
+   it bound (--listen-file). Returns 0, or -1 (the path too long, a write or the rename
+   failed; the .tmp file is removed). */
+int ob_daemon_write_listen_file(const char *path, const char *host, unsigned port);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,10 +1,12 @@
 /*  ob_options: see options.h. */
 #include "options.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -323,6 +325,29 @@ ob_options_zpl_blank(const char *text, size_t len)
 }
 
 int
+ob_options_load_item(const ob_options_t *spec, void *slot, size_t slot_offset, const char *section,
+                     size_t index, zconfig_t *item, const char *path, char *errbuf, size_t errlen)
+{
+    const char *key = zconfig_name(item);
+    const ob_option_t *opt = ob_options_find_key(spec, section, key);
+    if (!opt)
+        return ob_options_fail(errbuf, errlen, "config file %s: unknown key '%s/%s'", path, section,
+                               key);
+    if (zconfig_child(item))
+        return ob_options_fail(errbuf, errlen, "config file %s: key '%s/%s' cannot have children",
+                               path, section, key);
+    char where[PATH_MAX + 2 * S_WHERE_MAX];
+    if (index)
+        snprintf(where, sizeof where, "config file %s: %s section %zu: key '%s/%s'", path, section,
+                 index, section, key);
+    else
+        snprintf(where, sizeof where, "config file %s: key '%s/%s'", path, section, key);
+    const char *value = zconfig_value(item);
+    return ob_options_set(opt, (char *)slot + (opt->offset - slot_offset), value ? value : "",
+                          where, errbuf, errlen);
+}
+
+int
 ob_options_load_section(const ob_options_t *spec, void *base, zconfig_t *section, const char *name,
                         const char *path, char *errbuf, size_t errlen)
 {
@@ -331,29 +356,33 @@ ob_options_load_section(const ob_options_t *spec, void *base, zconfig_t *section
         return ob_options_fail(errbuf, errlen, "config file %s: section '%s' cannot have a value",
                                path, name);
     for (zconfig_t *item = zconfig_child(section); item; item = zconfig_next(item)) {
-        const char *key = zconfig_name(item);
         int rc = spec->on_item ? spec->on_item(spec->arg, base, name, item, path, errbuf, errlen)
                                : OB_OPTIONS_NOT_MINE;
-        if (rc != OB_OPTIONS_NOT_MINE) {
-            if (rc)
-                return rc;
-            continue;
-        }
-        const ob_option_t *opt = ob_options_find_key(spec, name, key);
-        if (!opt)
-            return ob_options_fail(errbuf, errlen, "config file %s: unknown key '%s/%s'", path,
-                                   name, key);
-        if (zconfig_child(item))
-            return ob_options_fail(errbuf, errlen,
-                                   "config file %s: key '%s/%s' cannot have children", path, name,
-                                   key);
-        char where[PATH_MAX + S_WHERE_MAX];
-        snprintf(where, sizeof where, "config file %s: key '%s/%s'", path, name, key);
-        value = zconfig_value(item);
-        if ((rc = ob_options_set(opt, (char *)base + opt->offset, value ? value : "", where, errbuf,
-                                 errlen)))
+        if (rc == OB_OPTIONS_NOT_MINE)
+            rc = ob_options_load_item(spec, base, 0, name, 0, item, path, errbuf, errlen);
+        if (rc)
             return rc;
     }
+    return 0;
+}
+
+int
+ob_options_listen(const char *text, char *host, size_t host_size, uint16_t *ret_port)
+{
+    const char *colon = strrchr(text, ':');
+    if (!colon || colon == text || (size_t)(colon - text) >= host_size ||
+        (size_t)(colon - text) >= INET_ADDRSTRLEN)
+        return OB_ERR_INVALID_ARGUMENT;
+    char address[INET_ADDRSTRLEN];
+    memcpy(address, text, (size_t)(colon - text));
+    address[colon - text] = '\0';
+    struct in_addr addr;
+    uint64_t port = 0;
+    if (inet_pton(AF_INET, address, &addr) != 1 || ob_options_parse_number(colon + 1, 0, &port) ||
+        port > UINT16_MAX)
+        return OB_ERR_INVALID_ARGUMENT;
+    memcpy(host, address, strlen(address) + 1);
+    *ret_port = (uint16_t)port;
     return 0;
 }
 

@@ -136,6 +136,22 @@ int ob_options_zpl_blank(const char *text, size_t len);
 int ob_options_load_section(const ob_options_t *spec, void *base, zconfig_t *section,
                             const char *name, const char *path, char *errbuf, size_t errlen);
 
+/* Applies one item (borrowed) of a file's section: its row of spec (by key), which must exist
+   and have no children, sets the field at slot + opt->offset - slot_offset, so that a
+   section that repeats (the gateway's oms, the webhook adapter's target) writes its own slot
+   of an array whose rows describe slot 0 (slot_offset: the offset of slot 0 in the
+   configuration struct; 0 and base for a section that does not repeat). index 0 names the
+   item "config file PATH: key 'SECTION/KEY'" in a message, index n >= 1 "config file PATH:
+   SECTION section n: key 'SECTION/KEY'". Returns 0 or OB_ERR_INVALID_ARGUMENT. */
+int ob_options_load_item(const ob_options_t *spec, void *slot, size_t slot_offset,
+                         const char *section, size_t index, zconfig_t *item, const char *path,
+                         char *errbuf, size_t errlen);
+
+/* Splits a listen address, text (borrowed) "IPV4:PORT", into host (a dotted IPv4 address,
+   host_size bytes with its NUL) and *ret_port (0..65535). Returns 0 or
+   OB_ERR_INVALID_ARGUMENT; nothing is written on failure. */
+int ob_options_listen(const char *text, char *host, size_t host_size, uint16_t *ret_port);
+
 /* Loads the ZPL file at path (borrowed; at most spec->file_max bytes) over base: every
    section must be one of the table's, each goes through on_section and then
    ob_options_load_section. A blank file changes nothing. Returns 0 or

@@ -7,6 +7,7 @@
 # The gateway runs with deploy/orderbus-gateway.cfg (loopback 127.0.0.1:7460, no OMS
 # registered) and the words of OB_START_GATEWAY_ARGS, e.g.
 #   OB_START_GATEWAY_ARGS="--oms-id 2 --oms-url http://127.0.0.1:8080 --oms-token-file tok"
+# OB_START_WEBHOOK_CONFIG=FILE also runs orderbus-webhook with that configuration.
 # OB_START_BUILD=DIR runs the programs of an existing build directory instead of installing
 # and building the dev preset (the tests use it).
 set -eu
@@ -42,6 +43,12 @@ start "$build/broker/orderbus-broker" --config deploy/orderbus-broker.cfg "$@"
 # shellcheck disable=SC2086 # the gateway's extra arguments are words
 start "$build/gateway/orderbus-gateway" --config deploy/orderbus-gateway.cfg \
     ${OB_START_GATEWAY_ARGS:-}
+
+# The webhook adapter runs when OB_START_WEBHOOK_CONFIG names its configuration (it needs a
+# target at least: deploy/orderbus-webhook.cfg documents the keys).
+if [ -n "${OB_START_WEBHOOK_CONFIG:-}" ]; then
+    start "$build/adapters/webhook/orderbus-webhook" --config "$OB_START_WEBHOOK_CONFIG"
+fi
 
 # Until Ctrl-C (the traps above), or until the first daemon exits by itself.
 status=0

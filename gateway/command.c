@@ -417,20 +417,11 @@ s_sodium_init(void)
     }
 }
 
-/* Encodes the outcome event of command_id with data (stolen) and the ids of cmd (NULL:
-   none). */
-static int
-s_outcome(uint64_t oms_id, const char *command_id, const char *type, const ob_oms_command_t *cmd,
-          uint64_t message_id, json_t *data, uint64_t time_us, uint8_t **ret_buf, size_t *ret_len)
+void
+ob_oms_outcome_id(uint64_t oms_id, const char *command_id, char ret_id[OB_GW_EVENT_ID_TEXT])
 {
-    char topic[OB_GW_TOPIC_TEXT];
-    char id[OB_GW_EVENT_ID_TEXT];
     uint8_t digest[OB_GW_DIGEST_LEN];
     uint8_t prefix[sizeof S_DOMAIN + 8];
-    char *text = NULL;
-    int rc = -ENOMEM;
-    if (!data || !(text = json_dumps(data, JSON_COMPACT)))
-        goto out;
     s_sodium_init();
     memcpy(prefix, S_DOMAIN, sizeof S_DOMAIN);
     for (int i = 0; i < 8; i++)
@@ -440,7 +431,22 @@ s_outcome(uint64_t oms_id, const char *command_id, const char *type, const ob_om
     crypto_generichash_update(&st, prefix, sizeof prefix);
     crypto_generichash_update(&st, (const uint8_t *)command_id, strlen(command_id));
     crypto_generichash_final(&st, digest, sizeof digest);
-    sodium_bin2hex(id, sizeof id, digest, sizeof digest);
+    sodium_bin2hex(ret_id, OB_GW_EVENT_ID_TEXT, digest, sizeof digest);
+}
+
+/* Encodes the outcome event of command_id with data (stolen) and the ids of cmd (NULL:
+   none). */
+static int
+s_outcome(uint64_t oms_id, const char *command_id, const char *type, const ob_oms_command_t *cmd,
+          uint64_t message_id, json_t *data, uint64_t time_us, uint8_t **ret_buf, size_t *ret_len)
+{
+    char topic[OB_GW_TOPIC_TEXT];
+    char id[OB_GW_EVENT_ID_TEXT];
+    char *text = NULL;
+    int rc = -ENOMEM;
+    if (!data || !(text = json_dumps(data, JSON_COMPACT)))
+        goto out;
+    ob_oms_outcome_id(oms_id, command_id, id);
     ob_mkt_topic(oms_id, topic);
     ob_event_t event = {
         .id = id,

@@ -100,6 +100,10 @@ int ob_oms_command_outcome(uint64_t oms_id, const ob_oms_command_t *command, int
                            const char *body, size_t len, uint64_t time_us, uint8_t **ret_buf,
                            size_t *ret_len);
 
+/* Writes the event id of the outcome of command command_id (borrowed, NUL-terminated) of
+   OMS oms_id into ret_id: the derivation at the top of this file. */
+void ob_oms_outcome_id(uint64_t oms_id, const char *command_id, char ret_id[OB_GW_EVENT_ID_TEXT]);
+
 /* Encodes the command.failed of a command the gateway refused without calling the
    Marketplace (ob_oms_command_parse failed): status 0, "command" null, "error" the reason
    (borrowed text), for the command id (borrowed, from ob_oms_command_id). Returns as

@@ -498,10 +498,10 @@ s_confirms(s_run_t *run)
         }
         o->committed = cursor;
     }
-    /* Welcomed, and no publish waiting for longer than a broker call may take. */
+    /* In a session, and no publish waiting for longer than a broker call may take. */
     int slow = run->pending_head < run->pending_len &&
                s_now() - run->pending[run->pending_head].sent > S_BROKER_SLOW_MS;
-    atomic_store(&run->feed->broker_ok, ob_client_session(run->client)[0] && !slow);
+    atomic_store(&run->feed->broker_ok, ob_client_connected(run->client) && !slow);
     return taken;
 }
 

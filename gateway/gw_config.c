@@ -6,7 +6,6 @@
     the way the broker's retention rules reuse the retention rows. */
 #include "gw_config.h"
 
-#include <arpa/inet.h>
 #include <czmq.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -185,41 +184,15 @@ s_on_item(void *arg, void *base, const char *section, zconfig_t *item, const cha
     if (strcmp(section, S_OMS))
         return OB_OPTIONS_NOT_MINE;
     ob_options_t spec = s_spec(NULL);
-    const char *name = zconfig_name(item);
-    const ob_option_t *opt = ob_options_find_key(&spec, S_OMS, name);
-    if (!opt)
-        return ob_options_fail(errbuf, errlen, "config file %s: unknown key '%s/%s'", path, S_OMS,
-                               name);
-    if (zconfig_child(item))
-        return ob_options_fail(errbuf, errlen, "config file %s: key '%s/%s' cannot have children",
-                               path, S_OMS, name);
     size_t index = load->oms_seen - 1; /* s_on_section counted this section */
-    char where[OB_GW_PATH_TEXT_MAX + 64];
-    snprintf(where, sizeof where, "config file %s: oms section %zu: key '%s/%s'", path, index + 1,
-             S_OMS, name);
-    size_t offset = opt->offset - offsetof(ob_gw_config_t, oms[0]);
-    const char *value = zconfig_value(item);
-    return ob_options_set(opt, (char *)&cfg->oms[index] + offset, value ? value : "", where, errbuf,
-                          errlen);
+    return ob_options_load_item(&spec, &cfg->oms[index], offsetof(ob_gw_config_t, oms[0]), S_OMS,
+                                index + 1, item, path, errbuf, errlen);
 }
 
 int
 ob_gw_config_listen(const ob_gw_config_t *cfg, char host[OB_GW_ADDR_MAX], uint16_t *ret_port)
 {
-    const char *colon = strrchr(cfg->listen, ':');
-    if (!colon || colon == cfg->listen || (size_t)(colon - cfg->listen) >= OB_GW_ADDR_MAX)
-        return OB_ERR_INVALID_ARGUMENT;
-    char text[OB_GW_ADDR_MAX];
-    memcpy(text, cfg->listen, (size_t)(colon - cfg->listen));
-    text[colon - cfg->listen] = '\0';
-    struct in_addr addr;
-    uint64_t port = 0;
-    if (inet_pton(AF_INET, text, &addr) != 1 || ob_options_parse_number(colon + 1, 0, &port) ||
-        port > UINT16_MAX)
-        return OB_ERR_INVALID_ARGUMENT;
-    memcpy(host, text, strlen(text) + 1);
-    *ret_port = (uint16_t)port;
-    return 0;
+    return ob_options_listen(cfg->listen, host, OB_GW_ADDR_MAX, ret_port);
 }
 
 /* Checks OMS number i of cfg. Returns 0 or OB_ERR_INVALID_ARGUMENT. */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon.h"
 #include "file.h"
 #include "orderbus/error.h"
 #include "rest.h"
@@ -252,25 +253,6 @@ s_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
-/* Writes "host:port\n" to path through path.tmp and a rename. Returns 0 or -1. */
-static int
-s_write_listen_file(const char *path, const char *host, uint16_t port)
-{
-    char tmp[OB_GW_PATH_TEXT_MAX + 8];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return -1;
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return -1;
-    int bad = fprintf(f, "%s:%u\n", host, (unsigned)port) < 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path)) {
-        remove(tmp);
-        return -1;
-    }
-    return 0;
-}
-
 ob_gw_http_t *
 ob_gw_http_start(const ob_gw_config_t *cfg, ob_feed_t *feed, ob_gw_store_t *store,
                  ob_gw_stats_t *stats, char *errbuf, size_t errlen)
@@ -328,7 +310,7 @@ ob_gw_http_start(const ob_gw_config_t *cfg, ob_feed_t *feed, ob_gw_store_t *stor
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(self->daemon, MHD_DAEMON_INFO_BIND_PORT);
     self->port = info ? info->port : port;
-    if (cfg->listen_file[0] && s_write_listen_file(cfg->listen_file, host, self->port)) {
+    if (cfg->listen_file[0] && ob_daemon_write_listen_file(cfg->listen_file, host, self->port)) {
         snprintf(errbuf, errlen, "cannot write listen_file %s", cfg->listen_file);
         goto fail;
     }

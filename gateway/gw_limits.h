@@ -120,6 +120,8 @@
 #define OB_GW_REST_CONFIRM_MS 3000  /* a publish unconfirmed this long is answered 503 */
 #define OB_GW_REST_IDLE_MS 1000     /* the REST thread's longest sleep: its client's heartbeat */
 #define OB_GW_REST_PENDING_MIN 64   /* first size of its table of publishes in flight */
+#define OB_GW_REST_LOOK_MS 20       /* a command's wait: looks for its outcome this often */
+#define OB_GW_REST_LOOK_PAGES 16    /* ... reading at most these FETCH ranges per look */
 #define OB_GW_AUTH_SCHEME "Bearer " /* Authorization: Bearer <token> */
 
 /* The REST streams (rest_stream) */

@@ -15,10 +15,12 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "command.h"
 #include "openapi_doc.h"
 #include "orderbus/client.h"
 #include "orderbus/error.h"
 #include "orderbus/event_json.h"
+#include "orderbus/result_json.h"
 #include "rate_limit.h"
 #include "rest_parse.h"
 #include "rest_stream.h"
@@ -29,42 +31,60 @@
 #define S_V1 "/v1/"
 #define S_DOC_PATH "openapi.json"
 #define S_TOPICS "topics/"
+#define S_TOPIC_LIST "topics"
 #define S_OMS "oms/"
 #define S_EVENTS "/events"
 #define S_BATCH "/batch"
 #define S_COMMANDS "/commands"
 #define S_STREAM_PATH "/stream"
 #define S_MP_PREFIX "mp."
+#define S_OMS_PREFIX "oms."
 #define S_REALM "Bearer realm=\"orderbus-gateway\""
 #define S_ALLOW_GET "GET"
 #define S_ALLOW_POST "POST"
 #define S_CLIENT_NAME "orderbus-gateway-rest"
+/* bytes of one publish result but its id and topic, with room: {"id":"","topic":"",
+   "seq":<20 digits>,"dup":false}, and a comma */
+#define S_RESULT_FIXED 64
 
 typedef enum s_kind {
     S_PUBLISH, /* one event, a batch or a command: events to publish */
     S_READ,    /* a range of a topic */
     S_EVENT,   /* one stored event */
+    S_LIST,    /* the topics the client may read, a page of the broker's TOPICS */
     S_DOC,     /* the OpenAPI document: answered in libmicrohttpd's thread */
     S_STREAM,  /* a topic's events as Server-Sent Events (rest_stream.h) */
     S_SUBS,    /* an HTTP subscription route (rest_subs.h) */
 } s_kind_t;
 
 struct ob_rest_job {
-    struct MHD_Connection *conn;  /* suspended until the answer is ready */
-    s_kind_t kind;                /* what to do */
-    int command;                  /* 1: a command (answered 202) */
-    int batch_route;              /* 1: a batch (answered with results) */
-    char topic[OB_TOPIC_MAX + 1]; /* the topic */
-    ob_rest_batch_t *batch;       /* S_PUBLISH: the encoded events, owned */
-    ob_confirm_t *confirms;       /* S_PUBLISH: one per event, filled as they come */
-    size_t confirmed;             /* confirms filled */
-    int64_t deadline;             /* S_PUBLISH: monotonic ms when it is answered 503 */
-    ob_rest_read_t read;          /* S_READ, S_EVENT (from_seq, limit 1) */
-    ob_rest_stream_t *stream;     /* S_STREAM: the stream, a reference */
-    ob_rest_subs_req_t *sub;      /* S_SUBS: the request, owned */
-    unsigned status;              /* the answer: HTTP status */
-    char *body;                   /* ... and its JSON body, owned */
-    ob_rest_job_t *next;          /* queue link */
+    struct MHD_Connection *conn;            /* suspended until the answer is ready */
+    s_kind_t kind;                          /* what to do */
+    int command;                            /* 1: a command (answered 202) */
+    int batch_route;                        /* 1: a batch (answered with results) */
+    char topic[OB_TOPIC_MAX + 1];           /* the topic */
+    ob_rest_batch_t *batch;                 /* S_PUBLISH: the encoded events, owned until sent */
+    char *ids;                              /* S_PUBLISH: the events' ids back to back, owned */
+    size_t *id_ends;                        /* ... where each ends in ids (batch->count), owned */
+    ob_confirm_t *confirms;                 /* S_PUBLISH: one per event, filled as they come */
+    size_t confirmed;                       /* confirms filled */
+    int64_t deadline;                       /* S_PUBLISH: monotonic ms when it is answered 503 */
+    ob_rest_read_t read;                    /* S_READ, S_EVENT (from_seq, limit 1) */
+    ob_rest_stream_t *stream;               /* S_STREAM: the stream, a reference */
+    ob_rest_subs_req_t *sub;                /* S_SUBS: the request, owned */
+    char client[OB_GW_CLIENT_NAME_MAX + 1]; /* S_LIST: the token's client */
+    char after[OB_TOPIC_MAX + 1];           /* S_LIST: list after this name ("": first) */
+    uint32_t wait_ms;                       /* a command's wait for its outcome; 0: none */
+    uint64_t oms_id;                        /* a command's OMS */
+    char command_id[OB_GW_COMMAND_ID_MAX + 1]; /* a command's id */
+    char outcome_id[OB_GW_EVENT_ID_TEXT];      /* waiting: its outcome's event id */
+    uint64_t outcome_time;                     /* waiting: the command's stored time (µs) */
+    uint64_t outcome_next;                     /* waiting: next seq of oms.<id>; 0: by time */
+    int64_t wait_until;                        /* waiting: monotonic ms of the 504 */
+    int64_t next_look;                         /* waiting: monotonic ms of the next look */
+    unsigned status;                           /* the answer: HTTP status */
+    char *body;                                /* ... and its JSON body, owned */
+    ob_rest_job_t *next;                       /* queue link */
 };
 
 /* A publish in flight: the job and event index its confirm goes to. */
@@ -94,14 +114,17 @@ struct ob_rest {
     /* the stream thread (rest_stream.h) */
     ob_rest_streams_t *streams; /* its own lock; made and closed with the REST thread */
     /* the thread's own */
-    ob_client_t *client;  /* its broker client */
-    ob_rest_subs_t *subs; /* HTTP subscriptions */
-    s_pending_t *pending; /* publishes in flight, in the order sent */
-    size_t pending_count; /* entries used */
-    size_t pending_size;  /* entries allocated */
-    ob_rest_job_t **jobs; /* publish jobs waiting for confirms */
-    size_t job_count;     /* used */
-    size_t job_size;      /* allocated */
+    ob_client_t *client;   /* its broker client */
+    ob_rest_subs_t *subs;  /* HTTP subscriptions */
+    s_pending_t *pending;  /* publishes in flight, in the order sent */
+    size_t pending_count;  /* entries used */
+    size_t pending_size;   /* entries allocated */
+    ob_rest_job_t **jobs;  /* publish jobs waiting for confirms */
+    size_t job_count;      /* used */
+    size_t job_size;       /* allocated */
+    ob_rest_job_t **waits; /* confirmed commands waiting for their outcomes */
+    size_t wait_count;     /* used */
+    size_t wait_size;      /* allocated */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -193,6 +216,8 @@ ob_rest_job_destroy(ob_rest_job_t **job_p)
     ob_rest_batch_destroy(&job->batch);
     ob_rest_stream_release(&job->stream);
     ob_rest_subs_req_destroy(&job->sub);
+    free(job->ids);
+    free(job->id_ends);
     free(job->confirms);
     free(job->body);
     free(job);
@@ -303,6 +328,78 @@ s_serve_read(ob_rest_t *self, ob_rest_job_t *job)
     s_job_json(job, MHD_HTTP_OK, root);
 }
 
+/* Keeps in topics (a JSON array of the broker's TOPICS entries) those client may read, by
+   its name in the current tokens table (none if it is no longer there). */
+static void
+s_topics_filter(ob_rest_t *self, const char *name, json_t *topics)
+{
+    pthread_mutex_lock(&self->lock);
+    const ob_tokens_client_t *client = ob_tokens_find(self->tokens, name);
+    for (size_t i = 0; i < json_array_size(topics);) {
+        const char *topic = json_string_value(json_object_get(json_array_get(topics, i), "name"));
+        if (client && topic && ob_tokens_may_read(client, topic, strlen(topic)))
+            i++;
+        else
+            json_array_remove(topics, i);
+    }
+    pthread_mutex_unlock(&self->lock);
+}
+
+/* Serves GET /v1/topics: one page of the broker's TOPICS (after job->after), the topics the
+   client may read kept. "after" names the last topic of the page (also one the client may
+   not read), for the next page, when the broker said there are more. */
+static void
+s_serve_topics(ob_rest_t *self, ob_rest_job_t *job)
+{
+    ob_wire_msg_t req = {.command = OB_CMD_TOPICS};
+    memcpy(req.after, job->after, sizeof req.after);
+    uint8_t *result = NULL;
+    size_t result_len = 0;
+    int more = 0;
+    char *text = NULL;
+    int rc = ob_client_request(self->client, &req, &result, &result_len, &more, NULL, NULL);
+    if (rc == OB_ERR_TIMEOUT || rc == -EINTR) {
+        s_job_error(job, OB_ERR_BUSY, "the broker did not answer: retry");
+        return;
+    }
+    if (!rc && result)
+        rc = ob_result_to_json(result, result_len, &text);
+    free(result);
+    json_t *topics = rc ? NULL : text ? json_loads(text, 0, NULL) : json_array();
+    free(text);
+    if (rc || !json_is_array(topics)) {
+        json_decref(topics);
+        s_job_error(job, rc ? rc : OB_ERR_MALFORMED, "the broker's topic list does not read");
+        return;
+    }
+    const char *last = json_string_value(
+        json_object_get(json_array_get(topics, json_array_size(topics) - 1), "name"));
+    json_t *after = more && last ? json_string(last) : json_null();
+    s_topics_filter(self, job->client, topics);
+    s_job_json(job, MHD_HTTP_OK,
+               json_pack("{s:o, s:b, s:o}", "topics", topics, "more", more, "after", after));
+}
+
+/* Writes text (len bytes of UTF-8, borrowed) at w as the content of a JSON string: '"',
+   '\\' and control characters escaped (these as \u00XX), every other byte as it is; at most
+   6 * len bytes. Returns the end of what it wrote. */
+static char *
+s_json_escape(char *w, const char *text, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c == '"' || c == '\\') {
+            *w++ = '\\';
+            *w++ = (char)c;
+        } else if (c < 0x20) {
+            w += sprintf(w, "\\u00%c%c", hex[c >> 4], hex[c & 15]);
+        } else
+            *w++ = (char)c;
+    }
+    return w;
+}
+
 /* Sets a publish job's answer from its confirms (all in). */
 static void
 s_publish_answer(ob_rest_job_t *job)
@@ -316,29 +413,33 @@ s_publish_answer(ob_rest_job_t *job)
             s_job_error(job, job->confirms[i].rc, message);
             return;
         }
-    json_t *results = json_array();
-    for (size_t i = 0; results && i < b->count; i++) {
-        ob_event_envelope_t env;
-        json_t *one = NULL;
-        if (ob_event_peek(b->events[i], b->lens[i], &env) == 0)
-            one = json_pack("{s:s%, s:s, s:I, s:b}", "id", env.id, env.id_len, "topic", job->topic,
-                            "seq", (json_int_t)job->confirms[i].seq, "dup", job->confirms[i].dup);
-        if (!one || json_array_append_new(results, one)) {
-            json_decref(results);
-            results = NULL;
-        }
-    }
-    if (!results) {
-        s_job_json(job, 0, NULL);
+    /* Written by hand rather than built with Jansson and dumped: for a batch this was the
+       REST thread's largest cost. Each result is {"id":..,"topic":..,"seq":..,"dup":..},
+       as openapi.json's PublishResult; an id character takes at most 6 bytes (\u00XX),
+       a topic needs no escaping (ob_topic_valid). */
+    size_t topic_len = strlen(job->topic);
+    size_t size = sizeof "{\"results\":[]}" + b->count * (topic_len + S_RESULT_FIXED) +
+                  6 * job->id_ends[b->count - 1];
+    char *text = malloc(size);
+    if (!text) {
+        s_job_error(job, -ENOMEM, NULL);
         return;
     }
-    if (job->batch_route) {
-        s_job_json(job, MHD_HTTP_OK, json_pack("{s:o}", "results", results));
-        return;
+    char *w = text;
+    if (job->batch_route)
+        w += sprintf(w, "{\"results\":[");
+    for (size_t i = 0; i < b->count; i++) {
+        size_t from = i ? job->id_ends[i - 1] : 0;
+        w += sprintf(w, "%s{\"id\":\"", i ? "," : "");
+        w = s_json_escape(w, job->ids + from, job->id_ends[i] - from);
+        w += sprintf(w, "\",\"topic\":\"%s\",\"seq\":%" PRIu64 ",\"dup\":%s}", job->topic,
+                     job->confirms[i].seq, job->confirms[i].dup ? "true" : "false");
     }
-    json_t *one = json_incref(json_array_get(results, 0));
-    json_decref(results);
-    s_job_json(job, job->command ? MHD_HTTP_ACCEPTED : MHD_HTTP_OK, one);
+    if (job->batch_route)
+        w += sprintf(w, "]}");
+    free(job->body);
+    job->status = job->batch_route || !job->command ? MHD_HTTP_OK : MHD_HTTP_ACCEPTED;
+    job->body = text;
 }
 
 /* Appends to a growing array of elements of size bytes. Returns 0 or -ENOMEM. */
@@ -372,11 +473,41 @@ s_forget(ob_rest_t *self, ob_rest_job_t *job)
         }
 }
 
+/* Copies the ids of a publish job's events into job->ids before the frames are handed to
+   the client. Returns 0, -ENOMEM, or ob_event_peek's code (cannot happen: the parser
+   encoded them). */
+static int
+s_keep_ids(ob_rest_job_t *job)
+{
+    ob_rest_batch_t *b = job->batch;
+    size_t size = 0, used = 0;
+    if (!(job->id_ends = malloc(b->count * sizeof *job->id_ends)))
+        return -ENOMEM;
+    for (size_t i = 0; i < b->count; i++) {
+        ob_event_envelope_t env;
+        int rc = ob_event_peek(b->events[i], b->lens[i], &env);
+        if (rc)
+            return rc;
+        if (s_grow((void **)&job->ids, &size, used + env.id_len, 1))
+            return -ENOMEM;
+        memcpy(job->ids + used, env.id, env.id_len);
+        used += env.id_len;
+        job->id_ends[i] = used;
+    }
+    return 0;
+}
+
 /* Sends a publish job's events, pipelined. On a local failure answers it at once. */
 static void
 s_serve_publish(ob_rest_t *self, ob_rest_job_t *job)
 {
     ob_rest_batch_t *b = job->batch;
+    int rc = s_keep_ids(job);
+    if (rc) {
+        s_job_error(job, rc, NULL);
+        s_finish(job);
+        return;
+    }
     if (s_grow((void **)&self->jobs, &self->job_size, self->job_count + 1, sizeof *self->jobs) ||
         s_grow((void **)&self->pending, &self->pending_size, self->pending_count + b->count,
                sizeof *self->pending)) {
@@ -387,12 +518,10 @@ s_serve_publish(ob_rest_t *self, ob_rest_job_t *job)
     self->jobs[self->job_count++] = job;
     job->deadline = zclock_mono() + OB_GW_REST_CONFIRM_MS;
     for (size_t i = 0; i < b->count; i++) {
-        ob_event_t *ev = NULL;
         uint64_t token = 0;
-        int rc = ob_event_decode(b->events[i], b->lens[i], &ev);
-        if (!rc)
-            rc = ob_client_publish_async(self->client, ev, &token);
-        ob_event_destroy(&ev);
+        /* The frame as ob_rest_parse_* encoded it, handed over: the client frees it once
+           confirmed. Its envelope, for the answer, comes from the id kept in job->ids. */
+        rc = ob_client_publish_frame_async(self->client, &b->events[i], b->lens[i], &token);
         if (rc) {
             /* Events before i are sent and will be confirmed, or not: either way a
                retry of the whole request is safe (same ids). */
@@ -403,6 +532,143 @@ s_serve_publish(ob_rest_t *self, ob_rest_job_t *job)
             return;
         }
         self->pending[self->pending_count++] = (s_pending_t){token, job, i};
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* A command's wait for its outcome (POST /v1/oms/{id}/commands?wait_ms=N)
+
+   The outcome of a command is one event on oms.<oms_id> whose id is derived from the OMS
+   and the command id (ob_oms_outcome_id), stored after the command. So, once the command is
+   confirmed, the REST thread reads its stored time (a FETCH of mp.<oms_id> at its seq: the
+   original one for a duplicate), then reads oms.<oms_id> from that time on, every
+   OB_GW_REST_LOOK_MS, with FETCHes of ranges, until an event with that id comes (answered 200
+   with it) or wait_ms runs out (504: the command stands). An outcome stored before the wait
+   began (a retried command) is found the same way, from the original command's time. Reads
+   cost nothing while no command waits; each look reads only what is new since the last. */
+
+/* Removes job from the waits (answered). */
+static void
+s_unwait(ob_rest_t *self, ob_rest_job_t *job)
+{
+    for (size_t i = 0; i < self->wait_count; i++)
+        if (self->waits[i] == job) {
+            self->waits[i] = self->waits[--self->wait_count];
+            return;
+        }
+}
+
+/* Sets a waiting command's answer: the publish result with its outcome (frame: the event,
+   borrowed). */
+static void
+s_wait_answer(ob_rest_job_t *job, const uint8_t *frame, size_t len)
+{
+    json_t *outcome = s_event_json(frame, len);
+    s_publish_answer(job); /* the result, or an error */
+    json_t *root =
+        job->status == MHD_HTTP_ACCEPTED && outcome ? json_loads(job->body, 0, NULL) : NULL;
+    if (!root || json_object_set_new(root, "outcome", outcome)) {
+        json_decref(root);
+        s_job_error(job, -ENOMEM, NULL);
+        return;
+    }
+    s_job_json(job, MHD_HTTP_OK, root);
+}
+
+/* Starts the wait of a confirmed command (its confirm in job->confirms[0]), or answers it
+   when it cannot wait. */
+static void
+s_wait_start(ob_rest_t *self, ob_rest_job_t *job)
+{
+    char topic[OB_TOPIC_MAX + 1];
+    snprintf(topic, sizeof topic, S_MP_PREFIX "%" PRIu64, job->oms_id);
+    ob_fetch_t *f = NULL;
+    int rc = job->confirms[0].rc;
+    if (!rc)
+        rc = ob_client_fetch(self->client, topic, job->confirms[0].seq, 0, 1, &f);
+    if (!rc &&
+        s_grow((void **)&self->waits, &self->wait_size, self->wait_count + 1, sizeof *self->waits))
+        rc = -ENOMEM;
+    if (rc) {
+        ob_fetch_destroy(&f);
+        if (job->confirms[0].rc)
+            s_publish_answer(job); /* the broker's refusal */
+        else
+            s_job_error(job, rc == OB_ERR_TIMEOUT || rc == -EINTR ? OB_ERR_BUSY : rc,
+                        "the command is stored, its outcome cannot be looked for: retry");
+        s_finish(job);
+        return;
+    }
+    /* The command as stored; if retention removed it (a duplicate of an old one), the
+       outcome is looked for from the first event kept. */
+    job->outcome_time =
+        f->count && f->events[0].seq == job->confirms[0].seq ? f->events[0].time_us : 0;
+    ob_fetch_destroy(&f);
+    ob_oms_outcome_id(job->oms_id, job->command_id, job->outcome_id);
+    int64_t now = zclock_mono();
+    job->wait_until = now + job->wait_ms;
+    job->next_look = now;
+    self->waits[self->wait_count++] = job;
+}
+
+/* Looks for a waiting command's outcome in what oms.<id> stored since the last look.
+   Returns 1 if it was found (job answered), else 0. */
+static int
+s_wait_look(ob_rest_t *self, ob_rest_job_t *job)
+{
+    char topic[OB_TOPIC_MAX + 1];
+    snprintf(topic, sizeof topic, S_OMS_PREFIX "%" PRIu64, job->oms_id);
+    size_t id_len = strlen(job->outcome_id);
+    for (int page = 0; page < OB_GW_REST_LOOK_PAGES; page++) {
+        ob_fetch_t *f = NULL;
+        uint64_t from = job->outcome_next ? job->outcome_next : 1;
+        uint64_t time = job->outcome_next ? 0 : job->outcome_time;
+        if (ob_client_fetch(self->client, topic, from, time, OB_FETCH_RANGE_MAX, &f))
+            return 0; /* no such topic yet, or the broker is away: look again later */
+        for (size_t i = 0; i < f->count; i++) {
+            ob_event_envelope_t env;
+            if (ob_event_peek(f->events[i].event, f->events[i].event_len, &env) == 0 &&
+                env.id_len == id_len && !memcmp(env.id, job->outcome_id, id_len)) {
+                s_wait_answer(job, f->events[i].event, f->events[i].event_len);
+                ob_fetch_destroy(&f);
+                return 1;
+            }
+        }
+        job->outcome_next = f->next;
+        int full = f->count == OB_FETCH_RANGE_MAX;
+        ob_fetch_destroy(&f);
+        if (!full)
+            break;
+    }
+    return 0;
+}
+
+/* Answers the waits whose outcome came or whose time ran out. */
+static void
+s_waits_tick(ob_rest_t *self)
+{
+    int64_t now = zclock_mono();
+    for (size_t i = 0; i < self->wait_count;) {
+        ob_rest_job_t *job = self->waits[i];
+        int done = 0;
+        if (job->next_look <= now) {
+            done = s_wait_look(self, job);
+            job->next_look = zclock_mono() + OB_GW_REST_LOOK_MS;
+        }
+        if (!done && job->wait_until <= now) {
+            char message[OB_GW_REST_ERR_MAX];
+            snprintf(message, sizeof message,
+                     "command %s: no outcome within wait_ms; the command stands, its outcome "
+                     "will be on " S_OMS_PREFIX "%" PRIu64,
+                     job->command_id, job->oms_id);
+            s_job_error(job, OB_ERR_TIMEOUT, message);
+            done = 1;
+        }
+        if (done) {
+            s_unwait(self, job); /* moves the last wait to i */
+            s_finish(job);
+        } else
+            i++;
     }
 }
 
@@ -427,6 +693,10 @@ s_take_confirms(ob_rest_t *self, int wait_ms)
         p.job->confirms[p.index] = confirm;
         if (++p.job->confirmed == p.job->batch->count) {
             s_forget(self, p.job);
+            if (p.job->wait_ms) {
+                s_wait_start(self, p.job);
+                continue;
+            }
             s_publish_answer(p.job);
             s_finish(p.job);
         }
@@ -457,16 +727,31 @@ s_publish_due(const ob_rest_t *self)
     return due;
 }
 
+/* Returns the earliest monotonic ms a command wait looks again or ends, INT64_MAX if none. */
+static int64_t
+s_waits_due(const ob_rest_t *self)
+{
+    int64_t due = INT64_MAX;
+    for (size_t i = 0; i < self->wait_count; i++) {
+        const ob_rest_job_t *job = self->waits[i];
+        int64_t one = job->next_look < job->wait_until ? job->next_look : job->wait_until;
+        due = one < due ? one : due;
+    }
+    return due;
+}
+
 /* Takes everything the broker client has (deliveries, confirms), answers what that and the
    clock make ready, then sleeps until the client's socket or the wake fd stirs, or the next
-   deadline: a fetch's wait, a detach, a publish's confirm, or the client's heartbeat. */
+   deadline: a fetch's wait, a detach, a publish's confirm, a command wait's next look or
+   end, or the client's heartbeat. */
 static void
-s_wait(ob_rest_t *self)
+s_sleep(ob_rest_t *self)
 {
     /* ob_client_fd is edge-triggered: wait on it only once a call on the client has come
        back empty-handed, which reads the socket dry (client.h). The last call here is
        ob_client_confirm_next returning OB_ERR_TIMEOUT; deliveries it read meanwhile are
        queued, and taken by another round. */
+    s_waits_tick(self); /* before: its FETCHes are calls on the client */
     do {
         ob_rest_subs_poll(self->subs);
         s_take_confirms(self, 0);
@@ -474,8 +759,10 @@ s_wait(ob_rest_t *self)
     int64_t now = zclock_mono();
     int64_t due = now + OB_GW_REST_IDLE_MS; /* at least once per heartbeat interval */
     int64_t subs = ob_rest_subs_due(self->subs), publish = s_publish_due(self);
+    int64_t waits = s_waits_due(self);
     due = subs < due ? subs : due;
     due = publish < due ? publish : due;
+    due = waits < due ? waits : due;
     struct pollfd fds[2] = {{.fd = ob_client_fd(self->client), .events = POLLIN},
                             {.fd = self->wake_fd, .events = POLLIN}};
     if (poll(fds, 2, due > now ? (int)(due - now) : 0) > 0 && (fds[1].revents & POLLIN)) {
@@ -525,7 +812,10 @@ s_thread(void *arg)
             else if (job->kind == S_SUBS)
                 ob_rest_subs_serve(self->subs, job->sub, job);
             else {
-                s_serve_read(self, job);
+                if (job->kind == S_LIST)
+                    s_serve_topics(self, job);
+                else
+                    s_serve_read(self, job);
                 s_finish(job);
             }
         }
@@ -537,13 +827,21 @@ s_thread(void *arg)
                 s_job_error(job, OB_ERR_SHUTDOWN, "the gateway is stopping");
                 s_finish(job);
             }
+            while (self->wait_count) {
+                ob_rest_job_t *job = self->waits[--self->wait_count];
+                s_job_error(job, OB_ERR_SHUTDOWN,
+                            "the gateway is stopping: the command stands, its outcome will be "
+                            "on oms.<oms_id>");
+                s_finish(job);
+            }
             ob_rest_subs_destroy(&self->subs);
             ob_client_destroy(&self->client);
             return NULL;
         }
-        s_wait(self);
+        s_sleep(self);
     }
 }
+
 /* Wakes the REST thread from its poll. */
 static void
 s_wake(ob_rest_t *self)
@@ -585,7 +883,6 @@ typedef struct s_route {
     s_kind_t kind;                /* what */
     int batch;                    /* 1: /batch */
     int command;                  /* 1: /commands */
-    int post;                     /* 1: the route takes POST, else GET */
     char topic[OB_TOPIC_MAX + 1]; /* the topic, mp.<oms_id> for a command */
     uint64_t oms_id;              /* a command's OMS */
     const char *seq;              /* /events/{seq}: the seq text, in the url */
@@ -611,6 +908,11 @@ s_route(const char *path, s_route_t *route, char *errbuf, size_t errlen)
         route->allow = ob_rest_subs_allow(route->sub_path); /* NULL: rest_subs says why */
         return 0;
     }
+    if (!strcmp(path, S_TOPIC_LIST)) {
+        route->kind = S_LIST;
+        route->allow = S_ALLOW_GET;
+        return 0;
+    }
     if (!strncmp(path, S_OMS, strlen(S_OMS))) {
         const char *id = path + strlen(S_OMS);
         const char *slash = strchr(id, '/');
@@ -628,7 +930,7 @@ s_route(const char *path, s_route_t *route, char *errbuf, size_t errlen)
             return rc;
         snprintf(route->topic, sizeof route->topic, S_MP_PREFIX "%" PRIu64, route->oms_id);
         route->kind = S_PUBLISH;
-        route->command = route->post = 1;
+        route->command = 1;
         route->allow = S_ALLOW_POST;
         return 0;
     }
@@ -647,7 +949,7 @@ s_route(const char *path, s_route_t *route, char *errbuf, size_t errlen)
     route->topic[n] = '\0';
     if (!strcmp(slash, S_BATCH)) {
         route->kind = S_PUBLISH;
-        route->batch = route->post = 1;
+        route->batch = 1;
         route->allow = S_ALLOW_POST;
     } else if (!strcmp(slash, S_EVENTS)) {
         route->kind = S_READ; /* or S_PUBLISH for POST */
@@ -714,6 +1016,13 @@ s_authorize(ob_rest_t *self, struct MHD_Connection *c, const s_route_t *route, i
     if ((rc = route_rc) || route->kind == S_DOC || route->kind == S_SUBS)
         goto out;
     size_t len = strlen(route->topic);
+    if (route->kind == S_LIST) {
+        if (!ob_tokens_may_admin(client, OB_TOKENS_ADMIN_READ)) {
+            snprintf(errbuf, errlen, "client %s may not list topics (needs admin read)", name);
+            rc = OB_ERR_FORBIDDEN;
+        }
+        goto out;
+    }
     int ok = route->kind == S_PUBLISH ? ob_tokens_may_publish(client, route->topic, len)
                                       : ob_tokens_may_read(client, route->topic, len);
     if (!ok) {
@@ -812,15 +1121,17 @@ s_publish_job(struct MHD_Connection *c, const s_route_t *route, const char *name
         if (!job->batch->events || !job->batch->lens)
             return -ENOMEM;
         const char *wait = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "wait_ms");
-        if (route->command && wait && strcmp(wait, "0")) {
-            snprintf(errbuf, errlen, "wait_ms: waiting for the outcome is not served yet");
-            return OB_ERR_INVALID_ARGUMENT;
-        }
+        uint64_t wait_ms = 0;
+        if (route->command && wait &&
+            (rc = ob_rest_parse_uint(wait, "wait_ms", 0, OB_GW_WAIT_MS_MAX, &wait_ms, errbuf,
+                                     errlen)))
+            return rc;
         if (route->command) {
-            char id[OB_GW_COMMAND_ID_MAX + 1];
+            job->wait_ms = (uint32_t)wait_ms;
+            job->oms_id = route->oms_id;
             rc = ob_rest_command_event(body, len, route->oms_id, name, zclock_time() * 1000ull,
-                                       &job->batch->events[0], &job->batch->lens[0], id, errbuf,
-                                       errlen);
+                                       &job->batch->events[0], &job->batch->lens[0],
+                                       job->command_id, errbuf, errlen);
         } else
             rc = ob_rest_parse_event(body, len, route->topic, &job->batch->events[0],
                                      &job->batch->lens[0], errbuf, errlen);
@@ -830,6 +1141,25 @@ s_publish_job(struct MHD_Connection *c, const s_route_t *route, const char *name
     if (!rc && !(job->confirms = calloc(job->batch->count, sizeof *job->confirms)))
         rc = -ENOMEM;
     return rc;
+}
+
+/* Fills a topic list job: the client's name and the query's after (absent, empty, or a
+   topic name). Returns 0 or OB_ERR_FIELD_TYPE with a message. */
+static int
+s_topics_job(struct MHD_Connection *c, const char *name, ob_rest_job_t *job, char *errbuf,
+             size_t errlen)
+{
+    snprintf(job->client, sizeof job->client, "%s", name);
+    const char *after = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after");
+    if (!after || !after[0])
+        return 0;
+    size_t len = strlen(after);
+    if (!ob_topic_valid(after, len)) {
+        snprintf(errbuf, errlen, "after: not a topic name");
+        return OB_ERR_FIELD_TYPE;
+    }
+    memcpy(job->after, after, len + 1);
+    return 0;
 }
 
 enum MHD_Result
@@ -910,6 +1240,8 @@ ob_rest_serve(ob_rest_t *self, struct MHD_Connection *c, const char *url, const 
     } else if (len || too_large) {
         snprintf(errbuf, sizeof errbuf, "a GET takes no body");
         rc = OB_ERR_MALFORMED;
+    } else if (route.kind == S_LIST) {
+        rc = s_topics_job(c, name, job, errbuf, sizeof errbuf);
     } else if (route.kind == S_EVENT) {
         rc = ob_rest_parse_uint(route.seq, "seq", 1, UINT64_MAX, &job->read.from_seq, errbuf,
                                 sizeof errbuf);
@@ -1052,6 +1384,7 @@ ob_rest_destroy(ob_rest_t **self_p)
     if (self->wake_fd >= 0)
         close(self->wake_fd);
     sodium_memzero(self->key, sizeof self->key);
+    free(self->waits);
     pthread_cond_destroy(&self->wake);
     pthread_mutex_destroy(&self->lock);
     free(self);

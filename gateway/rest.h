@@ -7,9 +7,12 @@
         GET  /v1/topics/{topic}/events     stored events from_seq, or from from_time, up to
                                            limit (the broker's FETCH of a range)
         GET  /v1/topics/{topic}/events/{seq}  one stored event
+        GET  /v1/topics                    the topics the client may read, with the
+                                           broker's figures: a page of TOPICS after `after`
         POST /v1/oms/{oms_id}/commands     a command (COMMANDS.md) published on mp.<oms_id>:
-                                           202 {"id", "topic", "seq", "dup"}; wait_ms (the
-                                           outcome) is not served yet: 400
+                                           202 {"id", "topic", "seq", "dup"}; with wait_ms
+                                           (1..OB_GW_WAIT_MS_MAX) 200 with its "outcome"
+                                           event too, or 504 when the wait runs out
         GET  /v1/topics/{topic}/stream     the topic's events as Server-Sent Events, from
                                            Last-Event-ID or from_seq, else new ones only
                                            (rest_stream.h)
@@ -42,7 +45,11 @@
     (ob_client_fetch) are synchronous on that thread: a read holds the publishes queued
     behind it for one broker round trip (at most OB_GW_REST_BROKER_MS when the broker does
     not answer). A pool of clients with thread-per-connection would block a thread per
-    request and pipeline nothing.
+    request and pipeline nothing. A command with wait_ms, once confirmed, waits on that
+    thread without blocking it: every OB_GW_REST_LOOK_MS the thread reads what oms.<oms_id>
+    stored since its last look (FETCH of ranges, from the command's stored time) for the
+    outcome's derived id (ob_oms_outcome_id), so an outcome stored before the wait (a
+    duplicate command) is found too (rest.c, "A command's wait").
 
     The broker unreachable: a publish not confirmed within OB_GW_REST_CONFIRM_MS, and a read
     not answered within OB_GW_REST_BROKER_MS, are answered 503 (code unavailable). Such a

@@ -346,31 +346,103 @@ s_batch_add(ob_rest_batch_t *batch, const char *text, size_t len, const char *to
     return 0;
 }
 
+/* Returns 1 if c is JSON whitespace (RFC 8259). */
+static int
+s_json_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Returns the end of the array element that starts at p (before end): the first ',' or ']'
+   outside strings and brackets, or end if there is none. Whatever it skips is checked by
+   ob_event_from_json, which reads the element in full: this only finds where it stops, so
+   a wrong guess in malformed text ends in a refusal, never in an accepted event. */
+static const char *
+s_element_end(const char *p, const char *end)
+{
+    size_t depth = 0;
+    int in_string = 0;
+    for (; p < end; p++) {
+        char c = *p;
+        if (in_string) {
+            if (c == '\\')
+                p++; /* the escaped character, whatever it is */
+            else if (c == '"')
+                in_string = 0;
+        } else if (c == '"')
+            in_string = 1;
+        else if (c == '{' || c == '[')
+            depth++;
+        else if ((c == '}' || c == ']') && depth)
+            depth--;
+        else if (depth == 0 && (c == ',' || c == ']'))
+            return p;
+    }
+    return end;
+}
+
+/* Fills batch from a JSON array, reading each element once: the array's text is split into
+   its elements (s_element_end), each of which ob_event_from_json reads, rather than being
+   loaded as a whole and each element written out again for it (three passes over every
+   byte). Returns 0, OB_ERR_MALFORMED when the array's own syntax is wrong (no '[', a
+   missing ',' or ']', text after it), or the first bad event's code. */
+static int
+s_batch_split(ob_rest_batch_t *batch, const char *text, size_t len, const char *topic, char *errbuf,
+              size_t errlen)
+{
+    const char *p = text, *end = text + len;
+    while (p < end && s_json_space(*p))
+        p++;
+    if (p == end || *p != '[')
+        return OB_ERR_MALFORMED;
+    p++;
+    while (p < end && s_json_space(*p))
+        p++;
+    if (p < end && *p == ']') /* [] */
+        p++;
+    else
+        for (;;) {
+            const char *stop = s_element_end(p, end);
+            if (stop == end)
+                return OB_ERR_MALFORMED;
+            const char *last = stop;
+            while (last > p && s_json_space(last[-1]))
+                last--;
+            int rc = s_batch_add(batch, p, (size_t)(last - p), topic, errbuf, errlen);
+            if (rc)
+                return rc;
+            p = stop + 1;
+            if (*stop == ']')
+                break;
+        }
+    while (p < end && s_json_space(*p))
+        p++;
+    return p == end ? 0 : OB_ERR_MALFORMED;
+}
+
 /* Fills batch from a JSON array. */
 static int
 s_batch_array(ob_rest_batch_t *batch, const char *text, size_t len, const char *topic, char *errbuf,
               size_t errlen)
 {
-    json_t *root = NULL;
-    int rc = s_load(text, len, OB_GW_REST_BODY_MAX, 1, &root, errbuf, errlen);
-    if (rc)
+    if (errbuf && errlen)
+        errbuf[0] = '\0';
+    int rc = s_batch_split(batch, text, len, topic, errbuf, errlen);
+    if (rc != OB_ERR_MALFORMED)
         return rc;
+    /* Refused as malformed: the message comes from loading the whole body, as it says where
+       the JSON breaks (and, unlike Jansson's text, quotes nothing of it). An array that
+       loads has a malformed element: its message (event N: ...) stands. */
+    char message[OB_GW_REST_ERR_MAX] = "";
+    json_t *root = NULL;
+    if ((rc = s_load(text, len, OB_GW_REST_BODY_MAX, 1, &root, message, sizeof message)))
+        return s_fail(errbuf, errlen, rc, "%s", message);
+    rc = OB_ERR_MALFORMED;
     if (!json_is_array(root))
-        rc = s_fail(errbuf, errlen, OB_ERR_MALFORMED,
-                    "a batch is a JSON array of events (or NDJSON, application/x-ndjson)");
-    else if (json_array_size(root) > OB_GW_BATCH_EVENTS_MAX)
-        rc = s_fail(errbuf, errlen, OB_ERR_TOO_LARGE, "more than %d events in a batch",
-                    OB_GW_BATCH_EVENTS_MAX);
-    /* Each element goes through ob_event_from_json, the one reader of event JSON, as
-       compact text: what it stores of "data" is compact anyway. */
-    for (size_t i = 0; rc == 0 && i < json_array_size(root); i++) {
-        char *element = json_dumps(json_array_get(root, i), JSON_COMPACT | JSON_ENCODE_ANY);
-        if (!element)
-            rc = s_fail(errbuf, errlen, -ENOMEM, "out of memory");
-        else
-            rc = s_batch_add(batch, element, strlen(element), topic, errbuf, errlen);
-        free(element);
-    }
+        s_fail(errbuf, errlen, rc,
+               "a batch is a JSON array of events (or NDJSON, application/x-ndjson)");
+    else if (!errbuf || errlen == 0 || !errbuf[0])
+        s_fail(errbuf, errlen, rc, "not a JSON array of events");
     json_decref(root);
     return rc;
 }

@@ -1204,18 +1204,17 @@ ob_client_connect(ob_client_t *self, int timeout_ms)
     return rc;
 }
 
-/* Encodes event and adds it to the pending publishes (sent at once if we have a session),
-   waiting for room until deadline. On success *ret_slot is its slot. Returns 0, an encoding
-   error, OB_ERR_TOO_LARGE (over the broker's max_event), -ENOMEM, or an s_wait error. */
+/* Adds the encoded event at *buf_p (len bytes, malloc'd; taken: *buf_p is set to NULL even on
+   failure) to the pending publishes (sent at once if we have a session), waiting for room
+   until deadline. On success *ret_slot is its slot. Returns 0, OB_ERR_TOO_LARGE (over the
+   broker's max_event), -ENOMEM, or an s_wait error. */
 static int
-s_publish(ob_client_t *self, const ob_event_t *event, int sync, int64_t deadline,
+s_enqueue(ob_client_t *self, uint8_t **buf_p, size_t len, int sync, int64_t deadline,
           s_slot_t **ret_slot)
 {
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    int rc = ob_event_encode(event, &buf, &len);
-    if (rc)
-        return rc;
+    uint8_t *buf = *buf_p;
+    *buf_p = NULL;
+    int rc = 0;
     if (self->max_event && len > self->max_event) {
         rc = OB_ERR_TOO_LARGE;
         goto fail;
@@ -1235,6 +1234,20 @@ s_publish(ob_client_t *self, const ob_event_t *event, int sync, int64_t deadline
 fail:
     free(buf);
     return rc;
+}
+
+/* Encodes event and adds it to the pending publishes as s_enqueue. Returns 0, an encoding
+   error, or s_enqueue's. */
+static int
+s_publish(ob_client_t *self, const ob_event_t *event, int sync, int64_t deadline,
+          s_slot_t **ret_slot)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = ob_event_encode(event, &buf, &len);
+    if (rc)
+        return rc;
+    return s_enqueue(self, &buf, len, sync, deadline, ret_slot);
 }
 
 int
@@ -1278,6 +1291,30 @@ ob_client_publish_async(ob_client_t *self, const ob_event_t *event, uint64_t *re
 }
 
 int
+ob_client_publish_frame_async(ob_client_t *self, uint8_t **frame_p, size_t len, uint64_t *ret_token)
+{
+    assert(self && frame_p);
+    uint8_t *frame = *frame_p;
+    *frame_p = NULL;
+    if (!frame) {
+        /* no frame to take: a caller's mistake, but one that costs nothing to refuse */
+        return OB_ERR_TRUNCATED;
+    }
+    ob_event_envelope_t envelope;
+    int rc = ob_event_peek(frame, len, &envelope);
+    if (rc) {
+        free(frame);
+        return rc;
+    }
+    s_slot_t *slot = NULL;
+    if ((rc = s_enqueue(self, &frame, len, 0, s_deadline(self->timeout_ms), &slot)))
+        return rc;
+    if (ret_token)
+        *ret_token = slot->token;
+    return 0;
+}
+
+int
 ob_client_confirm_next(ob_client_t *self, int timeout_ms, ob_confirm_t *ret_confirm)
 {
     assert(self);
@@ -1312,6 +1349,12 @@ const char *
 ob_client_session(const ob_client_t *self)
 {
     return self->session;
+}
+
+int
+ob_client_connected(const ob_client_t *self)
+{
+    return self->welcomed && !self->broken;
 }
 
 /* ---------------------------------------------------------------------------------------- */

@@ -17,3 +17,23 @@ target_compile_definitions(orderbus-gateway-bench PRIVATE
                            OB_BENCH_GATEWAY="$<TARGET_FILE:orderbus-gateway>"
                            OB_BENCH_MP_DOUBLE="$<TARGET_FILE:orderbus-mp-double>")
 add_dependencies(orderbus-gateway-bench orderbus-broker orderbus-gateway orderbus-mp-double)
+
+# orderbus-webhook-bench: the webhook adapter's delivery rate to a local keep-alive receiver,
+# signatures on, one topic or several (issue 16).
+add_executable(orderbus-webhook-bench ${CMAKE_CURRENT_SOURCE_DIR}/bench/bench_webhook.c)
+target_link_libraries(orderbus-webhook-bench PRIVATE ob_flags orderbus_static ob_broker_proc
+                      ob_gw_proc PkgConfig::CZMQ PkgConfig::MHD Threads::Threads)
+target_compile_definitions(orderbus-webhook-bench PRIVATE
+                           OB_BENCH_BROKER="$<TARGET_FILE:orderbus-broker>"
+                           OB_BENCH_WEBHOOK="$<TARGET_FILE:orderbus-webhook>")
+add_dependencies(orderbus-webhook-bench orderbus-broker orderbus-webhook)
+
+# orderbus-rest-bench: REST publish throughput (single events and batches over 64
+# connections) beside the same run's ZeroMQ figure, with a real broker and gateway.
+add_executable(orderbus-rest-bench ${CMAKE_CURRENT_SOURCE_DIR}/bench/bench_rest.c)
+target_link_libraries(orderbus-rest-bench PRIVATE ob_flags orderbus_static ob_broker_proc
+                      ob_gw_proc ob_common PkgConfig::CZMQ PkgConfig::CURL Threads::Threads)
+target_compile_definitions(orderbus-rest-bench PRIVATE
+                           OB_BENCH_BROKER="$<TARGET_FILE:orderbus-broker>"
+                           OB_BENCH_GATEWAY="$<TARGET_FILE:orderbus-gateway>")
+add_dependencies(orderbus-rest-bench orderbus-broker orderbus-gateway)

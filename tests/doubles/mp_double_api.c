@@ -17,6 +17,7 @@
         GET  triggers       the trigger calls made
 
     Each request runs with the store's mutex held, except for injected waits. */
+#include "double_http.h"
 #include "mp_double.h"
 
 #include <errno.h>
@@ -70,12 +71,8 @@ static const char s_schema_message_update[] =
     "{\"type\":\"object\",\"properties\":{\"content\":{\"type\":\"string\"}},"
     "\"additionalProperties\":false,\"required\":[\"content\"]}";
 
-/* One request's state across libmicrohttpd's calls. */
-typedef struct s_req {
-    char *body;   /* uploaded bytes, NUL-terminated */
-    size_t len;   /* bytes in body */
-    bool too_big; /* more than MPD_BODY_MAX arrived */
-} s_req_t;
+/* One request's body (double_http.h). */
+typedef double_upload_t s_req_t;
 
 /* What a handler answers. */
 typedef struct s_reply {
@@ -1026,16 +1023,7 @@ s_control(s_ctx_t *c)
 static void
 s_pause(mpd_store_t *store, long ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    while (!store->stopping && pthread_cond_timedwait(&store->wake, &store->lock, &until) == 0)
-        ;
+    double_pause(&store->lock, &store->wake, &store->stopping, ms);
 }
 
 static ssize_t
@@ -1102,20 +1090,11 @@ s_send(struct MHD_Connection *conn, mpd_store_t *store, s_reply_t r, long slow_m
     return ret;
 }
 
-/* Splits url after prefix into segments (a trailing slash is ignored). */
+/* Splits url after prefix into the context's segments. */
 static bool
 s_split(char *url, const char *prefix, s_ctx_t *c)
 {
-    size_t plen = strlen(prefix);
-    if (strncmp(url, prefix, plen) != 0 || (url[plen] != '/' && url[plen] != '\0'))
-        return false;
-    char *save = NULL;
-    for (char *tok = strtok_r(url + plen, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
-        if (c->n_segs == S_SEGS_MAX)
-            return false;
-        c->segs[c->n_segs++] = tok;
-    }
-    return true;
+    return double_http_split(url, prefix, c->segs, S_SEGS_MAX, &c->n_segs);
 }
 
 static enum MHD_Result
@@ -1124,27 +1103,10 @@ s_handle(void *cls, struct MHD_Connection *conn, const char *url, const char *me
 {
     (void)version;
     mpd_store_t *store = cls;
+    int more = double_http_upload(con_cls, upload, upload_size, MPD_BODY_MAX);
+    if (more != 0)
+        return more > 0 ? MHD_YES : MHD_NO;
     s_req_t *req = *con_cls;
-    if (!req) {
-        req = calloc(1, sizeof *req);
-        *con_cls = req;
-        return req ? MHD_YES : MHD_NO;
-    }
-    if (*upload_size) {
-        if (!req->too_big && req->len + *upload_size <= MPD_BODY_MAX) {
-            char *body = realloc(req->body, req->len + *upload_size + 1);
-            if (!body)
-                return MHD_NO;
-            memcpy(body + req->len, upload, *upload_size); /* the chunk lives until we return */
-            req->body = body;
-            req->len += *upload_size;
-            req->body[req->len] = '\0';
-        } else {
-            req->too_big = true;
-        }
-        *upload_size = 0;
-        return MHD_YES;
-    }
     char path[MPD_URL_MAX];
     if (strlen(url) >= sizeof path)
         return s_send(conn, store, s_error(MHD_HTTP_URI_TOO_LONG, "URI too long"), 0);
@@ -1182,40 +1144,10 @@ s_handle(void *cls, struct MHD_Connection *conn, const char *url, const char *me
     return s_send(conn, store, r, slow_ms);
 }
 
-static void
-s_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-            enum MHD_RequestTerminationCode toe)
-{
-    (void)cls;
-    (void)conn;
-    (void)toe;
-    s_req_t *req = *con_cls;
-    if (req) {
-        free(req->body);
-        free(req);
-        *con_cls = NULL;
-    }
-}
-
 struct MHD_Daemon *
 mpd_api_start(mpd_store_t *store, unsigned port, unsigned *ret_port)
 {
-    struct sockaddr_in addr = {0};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((uint16_t)port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
-            MHD_USE_ERROR_LOG,
-        0, NULL, NULL, s_handle, store, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)MPD_CONN_MAX, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)MPD_CONN_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, s_completed, NULL,
-        MHD_OPTION_END);
-    if (!d)
-        return NULL;
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    *ret_port = info ? info->port : port;
-    return d;
+    return double_http_start(port, s_handle, store, MPD_CONN_MAX, MPD_CONN_TIMEOUT_S, ret_port);
 }
 
 void

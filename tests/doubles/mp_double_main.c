@@ -5,18 +5,15 @@
     Once it listens it prints "listening 127.0.0.1:PORT" on stdout (one line, flushed) and,
     with --port-file, writes PORT to that file atomically (a temporary file renamed). SIGTERM
     or SIGINT stop it cleanly (exit 0). */
+#include "double_main.h"
 #include "mp_double.h"
 
 #include <curl/curl.h>
-#include <errno.h>
-#include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define S_PORT_MAX 65535       /* TCP */
 #define S_RETRY_SCALE_MS 1000  /* a Sidekiq second, by default a real one */
 #define S_RETRY_SCALE_MAX 1000 /* --trigger-retry-scale-ms cap */
 
@@ -38,37 +35,6 @@ s_usage(FILE *out)
         S_RETRY_SCALE_MS, S_RETRY_SCALE_MAX);
 }
 
-static int
-s_number(const char *text, long lo, long hi, long *ret)
-{
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || end == text || *end || v < lo || v > hi)
-        return -1;
-    *ret = v;
-    return 0;
-}
-
-static int
-s_write_port(const char *file, unsigned port)
-{
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", file) >= (int)sizeof tmp)
-        return -ENAMETOOLONG;
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return -errno;
-    int ok = fprintf(f, "%u\n", port) > 0;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, file) != 0) {
-        int rc = -errno;
-        unlink(tmp);
-        return rc ? rc : -EIO;
-    }
-    return 0;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -83,24 +49,18 @@ main(int argc, char **argv)
         if (i + 1 >= argc)
             goto usage;
         if (strcmp(a, "--port") == 0) {
-            if (s_number(argv[++i], 0, S_PORT_MAX, &port) != 0)
+            if (double_number(argv[++i], 0, DOUBLE_PORT_MAX, &port) != 0)
                 goto usage;
         } else if (strcmp(a, "--port-file") == 0) {
             port_file = argv[++i];
         } else if (strcmp(a, "--trigger-retry-scale-ms") == 0) {
-            if (s_number(argv[++i], 1, S_RETRY_SCALE_MAX, &scale) != 0)
+            if (double_number(argv[++i], 1, S_RETRY_SCALE_MAX, &scale) != 0)
                 goto usage;
         } else {
             goto usage;
         }
     }
-    /* Every thread inherits this mask; the main thread takes the signals with sigwait. */
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    double_block_signals(); /* before any thread starts */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "mp-double: curl_global_init failed\n");
         return 1;
@@ -114,19 +74,7 @@ main(int argc, char **argv)
         fprintf(stderr, "mp-double: cannot start on 127.0.0.1:%ld\n", port);
         goto out;
     }
-    if (port_file) {
-        int err = s_write_port(port_file, bound);
-        if (err != 0) {
-            fprintf(stderr, "mp-double: cannot write %s: %s\n", port_file, strerror(-err));
-            goto out;
-        }
-    }
-    printf("listening 127.0.0.1:%u\n", bound);
-    fflush(stdout);
-    int sig = 0;
-    sigwait(&stop, &sig);
-    fprintf(stderr, "mp-double: signal %d, stopping\n", sig);
-    rc = 0;
+    rc = double_serve("mp-double", port_file, bound) == 0 ? 0 : 1;
 out:
     mpd_api_stop(store, daemon);
     mpd_trigger_destroy(&trigger);

@@ -6,22 +6,14 @@
 #define OB_MP_DOUBLE_PROC_H
 
 #include <jansson.h>
-#include <sys/types.h>
 
-#define MP_DOUBLE_PROC_URL_MAX 64       /* bytes in base_url */
-#define MP_DOUBLE_PROC_START_MS 10000   /* wait for a started double to listen */
-#define MP_DOUBLE_PROC_TIMEOUT_MS 10000 /* default timeout of one HTTP call */
+#include "double_proc.h"
 
-typedef struct mp_double_proc {
-    pid_t pid;                             /* the double, or -1 */
-    int out_fd;                            /* read end of its stdout, or -1 */
-    unsigned port;                         /* its port on 127.0.0.1 */
-    char base_url[MP_DOUBLE_PROC_URL_MAX]; /* "http://127.0.0.1:PORT" */
-    long timeout_ms;                       /* per HTTP call; 0 for the default */
-} mp_double_proc_t;
+/* The shared helper's process handle: pid, out_fd, port, base_url, timeout_ms. */
+typedef double_proc_t mp_double_proc_t;
 
 /* Starts the double on an ephemeral loopback port with any extra NULL-terminated arguments
-   and waits (up to MP_DOUBLE_PROC_START_MS) for its "listening" line. Fills *self.
+   and waits (up to DOUBLE_PROC_START_MS) for its "listening" line. Fills *self.
    Returns 0, or -1 with the process, if any, killed. */
 int mp_double_proc_start(mp_double_proc_t *self, ...);
 

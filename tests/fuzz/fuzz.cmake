@@ -7,6 +7,7 @@
 # trigger request parser (trigger), and of its REST side (issue 15): the tokens file (tokens),
 # the request bodies and delivery handles (rest_parse).
 # The broker's stored subscription and position records (records: sub_record.h, pos_record.h).
+# orderbus-webhook's configuration, secret files and Retry-After values (webhook_config).
 #
 # Always: replay_<name> (the target + replay_main.c) and the CTest fuzz_replay_<name>, which
 # replays the committed corpus and every regression input, so that a crash once found stays
@@ -19,7 +20,7 @@
 # Every target links liborderbus, ob_codec and ob_common (base64: common/base64.h).
 # Targets of the broker's classes (OB_FUZZ_BROKER_TARGETS) also link ob_broker_core.
 set(OB_FUZZ_TARGETS event wire mpscan pattern config broker perms event_json monitor_result base64
-    mp_parse command trigger records tokens rest_parse)
+    mp_parse command trigger records tokens rest_parse webhook_config)
 set(OB_FUZZ_BROKER_TARGETS config broker perms records)
 # The monitor's reader of admin results (monitor/result.c) links ob_monitor_core.
 set(OB_FUZZ_MONITOR_TARGETS monitor_result)
@@ -27,6 +28,8 @@ set(OB_FUZZ_MONITOR_TARGETS monitor_result)
 set(OB_FUZZ_GATEWAY_TARGETS mp_parse command tokens rest_parse)
 # The trigger request parser lives in the daemon's library (it uses common/base64.h).
 set(OB_FUZZ_GATEWAY_DAEMON_TARGETS trigger)
+# The webhook adapter's targets link ob_webhook_core.
+set(OB_FUZZ_WEBHOOK_TARGETS webhook_config)
 set(OB_FUZZ_DIR ${CMAKE_CURRENT_SOURCE_DIR}/fuzz)
 
 foreach(target IN LISTS OB_FUZZ_TARGETS)
@@ -43,6 +46,9 @@ foreach(target IN LISTS OB_FUZZ_TARGETS)
   endif()
   if(target IN_LIST OB_FUZZ_GATEWAY_DAEMON_TARGETS)
     target_link_libraries(replay_${target} PRIVATE ob_gateway_daemon)
+  endif()
+  if(target IN_LIST OB_FUZZ_WEBHOOK_TARGETS)
+    target_link_libraries(replay_${target} PRIVATE ob_webhook_core)
   endif()
   add_test(NAME fuzz_replay_${target}
            COMMAND replay_${target} ${OB_FUZZ_DIR}/corpus/${target}
@@ -63,6 +69,9 @@ foreach(target IN LISTS OB_FUZZ_TARGETS)
     endif()
     if(target IN_LIST OB_FUZZ_GATEWAY_DAEMON_TARGETS)
       target_link_libraries(fuzz_${target} PRIVATE ob_gateway_daemon)
+    endif()
+    if(target IN_LIST OB_FUZZ_WEBHOOK_TARGETS)
+      target_link_libraries(fuzz_${target} PRIVATE ob_webhook_core)
     endif()
     target_link_options(fuzz_${target} PRIVATE -fsanitize=fuzzer)
   endif()

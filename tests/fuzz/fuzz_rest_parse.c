@@ -11,7 +11,8 @@
     - a refusal is a negative code with a message, leaves the output alone, and its status is
       400, 413 or 415 (500 for -ENOMEM); its error body is JSON with that code;
     - what is accepted holds together: each event of a batch decodes with the URL's topic and
-      there are 1..OB_GW_BATCH_EVENTS_MAX of them; a subscription has a valid name, 1..16
+      there are 1..OB_GW_BATCH_EVENTS_MAX of them (a JSON array batch is one array of that
+      many elements for Jansson too); a subscription has a valid name, 1..16
       valid patterns, valid types and settings in range; a fetch is in range; every acked
       handle is of the URL's subscription and encodes back to a handle that decodes the same;
       a command event decodes on mp.9 with the command's id; a number read from a query is
@@ -92,6 +93,13 @@ s_batch(const char *text, size_t len, ob_rest_media_t media, char *err)
     s_require(batch->count >= 1 && batch->count <= OB_GW_BATCH_EVENTS_MAX);
     for (size_t i = 0; i < batch->count; i++)
         s_event_ok(batch->events[i], batch->lens[i], S_TOPIC);
+    if (media == OB_REST_MEDIA_JSON) {
+        /* The array is split without being loaded whole: what is accepted must be one JSON
+           array of as many elements as Jansson reads. */
+        json_t *root = json_loadb(text, len, 0, NULL);
+        s_require(json_is_array(root) && json_array_size(root) == batch->count);
+        json_decref(root);
+    }
     ob_rest_batch_destroy(&batch);
 }
 

@@ -1,74 +1,21 @@
-/*  gw_proc: see gw_proc.h. */
+/*  gw_proc: see gw_proc.h; daemon_proc does the work. */
 #include "gw_proc.h"
 
-#include <czmq.h>
-#include <errno.h>
-#include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#define S_PATH 1024  /* bytes of a path */
-#define S_POLL_MS 10 /* between two looks at the listen file */
+#include "daemon_proc.h"
+
+_Static_assert(GW_PROC_URL_MAX == DAEMON_PROC_URL_MAX, "one URL size");
+_Static_assert(GW_PROC_START_MS == DAEMON_PROC_START_MS, "one start wait");
 
 pid_t
 gw_proc_start(const char *dir, const char *cfg, char url[GW_PROC_URL_MAX])
 {
-    char listen_file[S_PATH], log[S_PATH];
-    snprintf(listen_file, sizeof listen_file, "%s/gw.listen", dir);
-    snprintf(log, sizeof log, "%s/gw.log", dir);
-    unlink(listen_file);
-    const char *binary = getenv("OB_GATEWAY");
-    if (!binary)
-        return -1;
-    /* The child's freopen would write out what the parent's stdio buffers hold: empty them. */
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (!freopen(log, "a", stderr) || !freopen("/dev/null", "w", stdout))
-            _exit(127);
-        execl(binary, "orderbus-gateway", "--config", cfg, "--listen-file", listen_file,
-              (char *)NULL);
-        _exit(127);
-    }
-    int64_t deadline = zclock_mono() + GW_PROC_START_MS;
-    for (;;) {
-        FILE *f = fopen(listen_file, "r");
-        if (f) {
-            char addr[GW_PROC_URL_MAX] = "";
-            int ok = fgets(addr, sizeof addr, f) != NULL;
-            fclose(f);
-            addr[strcspn(addr, "\n")] = '\0';
-            if (ok && snprintf(url, GW_PROC_URL_MAX, "http://%s", addr) < GW_PROC_URL_MAX)
-                return pid;
-            break;
-        }
-        int status = 0;
-        if (waitpid(pid, &status, WNOHANG) != 0)
-            return -1; /* exited (reaped), or waitpid failed */
-        if (zclock_mono() >= deadline)
-            break;
-        zclock_sleep(S_POLL_MS); /* the file appears when the gateway serves */
-    }
-    gw_proc_stop(pid, SIGKILL);
-    return -1;
+    return daemon_proc_start(getenv("OB_GATEWAY"), "orderbus-gateway", dir, "gw", cfg, 0, url);
 }
 
 int
 gw_proc_stop(pid_t pid, int sig)
 {
-    if (pid <= 0 || kill(pid, sig))
-        return -1;
-    int status = 0;
-    pid_t got;
-    while ((got = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
-        ; /* a signal to this process (czmq's handlers do not restart) is not its end */
-    return got == pid ? status : -1;
+    return daemon_proc_stop(pid, sig);
 }

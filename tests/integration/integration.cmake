@@ -48,8 +48,17 @@ add_test(NAME test_examples
                  ${PROJECT_SOURCE_DIR})
 set_tests_properties(test_examples PROPERTIES TIMEOUT 120)
 
+# The README's Python REST client (gateway/examples/rest_client.py) against a real broker and
+# gateway: publish, subscribe, fetch, ack; the README shows the file as it is.
+add_test(NAME test_rest_python
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_rest_python.sh ${CMAKE_BINARY_DIR}
+                 ${PROJECT_SOURCE_DIR})
+set_tests_properties(test_rest_python PROPERTIES TIMEOUT 120)
+
 # The gateway upstream connector (connector.cmake).
 include(${CMAKE_CURRENT_LIST_DIR}/connector.cmake)
+# The webhook adapter end to end (webhook.cmake).
+include(${CMAKE_CURRENT_LIST_DIR}/webhook.cmake)
 
 # A store written by 0.5 (tests/data/store-0.5) loads: events, subscriptions, positions.
 ob_cmocka_test(test_upgrade TIMEOUT 120
@@ -58,8 +67,10 @@ ob_cmocka_test(test_upgrade TIMEOUT 120
 target_compile_definitions(test_upgrade PRIVATE OB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 
 # orderbus-gateway end to end (issue 14): real broker, Marketplace double and gateway
-# (gw_proc starts the gateway, as broker_proc the broker).
-add_library(ob_gw_proc STATIC ${CMAKE_CURRENT_SOURCE_DIR}/integration/gw_proc.c)
+# (gw_proc starts the gateway, as broker_proc the broker; daemon_proc, in the same library,
+# any daemon that serves HTTP: the gateway, the webhook adapter).
+add_library(ob_gw_proc STATIC ${CMAKE_CURRENT_SOURCE_DIR}/integration/gw_proc.c
+                              ${CMAKE_CURRENT_SOURCE_DIR}/integration/daemon_proc.c)
 target_include_directories(ob_gw_proc PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/integration)
 target_link_libraries(ob_gw_proc PUBLIC ob_flags PkgConfig::CZMQ)
 ob_cmocka_test(test_gateway_feed TIMEOUT 300
@@ -79,11 +90,13 @@ target_link_libraries(ob_rest_http PUBLIC ob_flags ob_common PkgConfig::CURL Pkg
                       PkgConfig::CMOCKA)
 ob_cmocka_test(test_gateway_rest TIMEOUT 180
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_gateway_rest.c
-  LIBS ob_broker_proc ob_gw_proc ob_rest_http ob_common PkgConfig::CURL PkgConfig::JANSSON)
+  LIBS ob_broker_proc ob_gw_proc ob_rest_http ob_mp_double_proc ob_common PkgConfig::CURL
+       PkgConfig::JANSSON)
 set_property(TEST test_gateway_rest APPEND PROPERTY ENVIRONMENT
-             "OB_GATEWAY=$<TARGET_FILE:orderbus-gateway>")
+             "OB_GATEWAY=$<TARGET_FILE:orderbus-gateway>"
+             "OB_MP_DOUBLE=$<TARGET_FILE:orderbus-mp-double>")
 target_compile_definitions(test_gateway_rest PRIVATE OB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
-add_dependencies(test_gateway_rest orderbus-gateway)
+add_dependencies(test_gateway_rest orderbus-gateway orderbus-mp-double)
 
 # The REST stream (Server-Sent Events): a broker and a gateway, a libcurl multi reader.
 ob_cmocka_test(test_gateway_stream TIMEOUT 180

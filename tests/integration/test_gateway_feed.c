@@ -590,6 +590,36 @@ test_bad_requests(void **state)
     s_site_destroy(&s);
 }
 
+/* Polls /readyz until it answers want or S_START_MS pass; asserts it did. */
+static void
+s_ready_wait(const s_site_t *s, long want)
+{
+    int64_t deadline = zclock_mono() + S_START_MS;
+    while (s_http(s, "GET", "/readyz", NULL, NULL, 0) != want && zclock_mono() < deadline)
+        zclock_sleep(20); /* polling the endpoint under test */
+    assert_int_equal(s_http(s, "GET", "/readyz", NULL, NULL, 0), want);
+}
+
+/* A broker that dies while the gateway has nothing to publish: /readyz says so within its
+   client's liveness (3 heartbeats), and is ready again once a broker is back. */
+static void
+test_readyz_broker(void **state)
+{
+    (void)state;
+    s_site_t *s = s_site_new("gw-readyz");
+    s_gw_setup(s, 20, "get", NULL);
+    s_ready_wait(s, 200);
+    broker_proc_stop(s->broker_pid, SIGKILL);
+    s->broker_pid = -1;
+    s_ready_wait(s, 503);
+    assert_int_equal(s_http(s, "GET", "/healthz", NULL, NULL, 0), 200);
+    s->broker_pid =
+        broker_proc_start(s->broker.data_dir, s->broker.endpoint, "--curve", "0", (char *)NULL);
+    assert_true(s->broker_pid > 0);
+    s_ready_wait(s, 200);
+    s_site_destroy(&s);
+}
+
 /* curl's write callback into a growing string (s_metric). */
 static size_t
 s_append(char *data, size_t size, size_t nmemb, void *arg)
@@ -1039,7 +1069,7 @@ main(void)
         cmocka_unit_test(test_coalesce),    cmocka_unit_test(test_bad_requests),
         cmocka_unit_test(test_https),       cmocka_unit_test(test_commands),
         cmocka_unit_test(test_kill9),       cmocka_unit_test(test_kill9_command),
-        cmocka_unit_test(test_hang),
+        cmocka_unit_test(test_hang),        cmocka_unit_test(test_readyz_broker),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

@@ -25,6 +25,7 @@
 
 #include "broker_proc.h"
 #include "gw_proc.h"
+#include "mp_double_proc.h"
 #include "orderbus/orderbus.h"
 #include "rest_http.h"
 #include "token.h"
@@ -216,6 +217,11 @@ test_publish(void **state)
                         "n-2");
     assert_int_equal(s_int(json_array_get(results, 1), "seq"), 6);
     assert_int_equal(s_last_seq(s, S_TOPIC), 6);
+    /* An id that needs escaping in the answer comes back as it was sent. */
+    assert_int_equal(s_post(s, path, "{\"id\": \"q\\\"b\\\\s\\u0001\u00e9\", \"type\": \"t\"}", &a),
+                     200);
+    assert_string_equal(json_string_value(json_object_get(a.json, "id")), "q\"b\\s\001\u00e9");
+    assert_int_equal(s_int(a.json, "seq"), 7);
     rest_answer_free(&a);
     s_site_destroy(&s);
 }
@@ -328,7 +334,8 @@ test_command(void **state)
     assert_int_equal(s_post(s, "/v1/oms/8/commands", cmd, &a), 403);
     assert_int_equal(s_post(s, "/v1/oms/7/commands", "{\"command\": \"reboot\"}", &a), 400);
     assert_int_equal(s_post(s, "/v1/oms/0/commands", cmd, &a), 400);
-    assert_int_equal(s_post(s, "/v1/oms/7/commands?wait_ms=1000", cmd, &a), 400);
+    assert_int_equal(s_post(s, "/v1/oms/7/commands?wait_ms=60001", cmd, &a), 400);
+    assert_int_equal(s_post(s, "/v1/oms/7/commands?wait_ms=1s", cmd, &a), 400);
     assert_int_equal(s_last_seq(s, "mp.7"), 1);
     assert_int_equal(s_last_seq(s, "mp.8"), 0);
     rest_answer_free(&a);
@@ -507,6 +514,189 @@ test_rate(void **state)
     s_site_destroy(&s);
 }
 
+/* POSTs command text to OMS S_OMS with wait_ms wait; returns the status. */
+static long
+s_command(const s_site_t *s, const char *text, int wait, rest_answer_t *a)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/v1/oms/%d/commands?wait_ms=%d", S_OMS, wait);
+    return s_post(s, path, text, a);
+}
+
+/* Writes an update_project_item command id for item iid of project into out. */
+static void
+s_update(char *out, size_t size, const char *id, long long project, int iid)
+{
+    snprintf(out, size,
+             "{\"id\": \"%s\", \"command\": \"update_project_item\", \"project_id\": %lld, "
+             "\"project_item_id\": %d, \"status\": {\"value\": \"Ready\", \"type\": \"ready\"}}",
+             id, project, iid);
+}
+
+/* The outcome of a 200 answer to a command with wait_ms: its type, its data.command_id
+   checked against id. */
+static const char *
+s_outcome(const rest_answer_t *a, const char *id)
+{
+    json_t *outcome = json_object_get(a->json, "outcome");
+    assert_non_null(outcome);
+    json_t *data = json_object_get(outcome, "data");
+    assert_string_equal(json_string_value(json_object_get(data, "command_id")), id);
+    char topic[32];
+    snprintf(topic, sizeof topic, "oms.%d", S_OMS);
+    assert_string_equal(json_string_value(json_object_get(outcome, "topic")), topic);
+    return json_string_value(json_object_get(outcome, "type"));
+}
+
+/* A command with wait_ms against the Marketplace double, executed by the gateway's own
+   connector: its outcome (completed on a 2xx, failed on a 4xx) comes in the answer; a
+   Marketplace that hangs makes the wait run out (504, the command stands); the same command
+   again, a duplicate, gets the outcome it had. */
+static void
+test_command_wait(void **state)
+{
+    (void)state;
+    mp_double_proc_t mp;
+    assert_int_equal(mp_double_proc_start(&mp, (char *)NULL), 0);
+    json_t *body = json_pack("{s:i, s:s, s:b, s:s}", "id", S_OMS, "name", "rest", "default", 1,
+                             "token", "tok-oms-7");
+    json_t *answer = mp_double_proc_control(&mp, "oms", body);
+    json_decref(body);
+    assert_non_null(answer);
+    json_decref(answer);
+    body = json_pack("{}");
+    answer = mp_double_proc_control(&mp, "projects", body);
+    json_decref(body);
+    json_int_t project = json_integer_value(json_object_get(answer, "id"));
+    json_decref(answer);
+    body = json_pack("{s:I, s:i}", "project_id", project, "primary_oms_id", S_OMS);
+    answer = mp_double_proc_control(&mp, "project_items", body);
+    json_decref(body);
+    assert_non_null(answer);
+    json_decref(answer);
+
+    char extra[4 * S_PATH], token_file[S_PATH];
+    char *scratch = broker_proc_scratch("gw-rest-wait-mp");
+    assert_non_null(scratch);
+    snprintf(token_file, sizeof token_file, "%.*s/mp-token", S_PATH / 2, scratch);
+    rest_http_write_file(token_file, "tok-oms-7\n");
+    snprintf(extra, sizeof extra,
+             "oms\n    id = %d\n    url = %s\n    token_file = %s\n    poll_interval = 60s\n",
+             S_OMS, mp.base_url, token_file);
+    s_site_t *s = s_site_new_with("gw-rest-wait", 1, extra);
+    rest_answer_t a = {0};
+    char cmd[512];
+    /* completed */
+    s_update(cmd, sizeof cmd, "w-1", project, 1);
+    assert_int_equal(s_command(s, cmd, 15000, &a), 200);
+    assert_string_equal(s_outcome(&a, "w-1"), "command.completed");
+    assert_true(json_is_false(json_object_get(a.json, "dup")));
+    json_t *first = json_incref(json_object_get(a.json, "outcome"));
+    /* the same command again: a duplicate, answered with the outcome it had */
+    assert_int_equal(s_command(s, cmd, 15000, &a), 200);
+    assert_true(json_is_true(json_object_get(a.json, "dup")));
+    assert_true(json_equal(json_object_get(a.json, "outcome"), first));
+    json_decref(first);
+
+    /* failed: the Marketplace answers 404 */
+    s_update(cmd, sizeof cmd, "w-2", project, 99);
+    assert_int_equal(s_command(s, cmd, 15000, &a), 200);
+    assert_string_equal(s_outcome(&a, "w-2"), "command.failed");
+    assert_int_equal(s_int(json_object_get(json_object_get(a.json, "outcome"), "data"), "status"),
+                     404);
+
+    /* the Marketplace hangs beyond the wait: 504 naming the command, which stands */
+    body = json_pack("{s:i, s:i}", "hang_next", 1, "hang_ms", 3000);
+    json_decref(mp_double_proc_control(&mp, "faults", body));
+    json_decref(body);
+    s_update(cmd, sizeof cmd, "w-3", project, 1);
+    int64_t t0 = zclock_mono();
+    assert_int_equal(s_command(s, cmd, 500, &a), 504);
+    assert_true(zclock_mono() - t0 >= 500);
+    const char *message =
+        json_string_value(json_object_get(json_object_get(a.json, "error"), "message"));
+    assert_non_null(strstr(message, "w-3"));
+    assert_int_equal(s_command(s, cmd, 15000, &a), 200); /* retried: its outcome */
+    assert_true(json_is_true(json_object_get(a.json, "dup")));
+    assert_string_equal(s_outcome(&a, "w-3"), "command.completed");
+    /* without wait_ms (or 0): 202 at the confirm, as before */
+    s_update(cmd, sizeof cmd, "w-4", project, 1);
+    assert_int_equal(s_command(s, cmd, 0, &a), 202);
+    assert_null(json_object_get(a.json, "outcome"));
+
+    rest_answer_free(&a);
+    s_site_destroy(&s);
+    mp_double_proc_stop(&mp, SIGTERM);
+    broker_proc_remove(scratch);
+    free(scratch);
+}
+
+/* Publishes one event on topic with the site's direct client. */
+static void
+s_publish_direct(s_site_t *s, const char *topic, const char *id)
+{
+    ob_event_t ev = {.id = id, .topic = topic, .type = "t", .time_us = 1};
+    ob_confirm_t confirm;
+    assert_int_equal(ob_client_publish(s->client, &ev, &confirm), 0);
+}
+
+/* GET /v1/topics: the topics the token may read (admin read, a subscribe pattern), with the
+   broker's figures; after pages; a token without admin read is refused. */
+static void
+test_topics(void **state)
+{
+    (void)state;
+    s_site_t *s = s_site_new("gw-rest-topics", 1);
+    rest_answer_t a = {0};
+    assert_int_equal(s_get(s, "/v1/topics", &a), 200);
+    assert_int_equal(json_array_size(json_object_get(a.json, "topics")), 0);
+    assert_true(json_is_false(json_object_get(a.json, "more")));
+    assert_true(json_is_null(json_object_get(a.json, "after")));
+    s_publish_direct(s, "orders.eu", "e-1");
+    s_publish_direct(s, "orders.eu", "e-2");
+    s_publish_direct(s, "orders.us", "u-1");
+    s_publish_direct(s, "billing.eu", "b-1"); /* not the token's to read */
+    s_publish_direct(s, "mp.7", "m-1");       /* publish only */
+    assert_int_equal(s_get(s, "/v1/topics", &a), 200);
+    json_t *topics = json_object_get(a.json, "topics");
+    assert_int_equal(json_array_size(topics), 2);
+    json_t *eu = json_array_get(topics, 0), *us = json_array_get(topics, 1);
+    assert_string_equal(json_string_value(json_object_get(eu, "name")), "orders.eu");
+    assert_int_equal(s_int(eu, "first_seq"), 1);
+    assert_int_equal(s_int(eu, "last_seq"), 2);
+    assert_int_equal(s_int(eu, "events"), 2);
+    assert_true(s_int(eu, "bytes") > 0);
+    assert_int_equal(s_int(eu, "removed"), 0);
+    assert_string_equal(json_string_value(json_object_get(us, "name")), "orders.us");
+    assert_int_equal(s_int(us, "events"), 1);
+    assert_true(json_is_false(json_object_get(a.json, "more")));
+    /* after: the page after a name */
+    assert_int_equal(s_get(s, "/v1/topics?after=orders.eu", &a), 200);
+    topics = json_object_get(a.json, "topics");
+    assert_int_equal(json_array_size(topics), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(topics, 0), "name")),
+                        "orders.us");
+    assert_int_equal(s_get(s, "/v1/topics?after=orders.us", &a), 200);
+    assert_int_equal(json_array_size(json_object_get(a.json, "topics")), 0);
+    assert_int_equal(s_get(s, "/v1/topics?after=Not%20a%20topic", &a), 400);
+    assert_int_equal(s_http(s, "POST", "/v1/topics", s->token, S_CONTENT_JSON, "{}", 2, &a), 405);
+    assert_int_equal(s_http(s, "GET", "/v1/topics", s->other, NULL, NULL, 0, &a), 401);
+    /* without admin read: refused */
+    char entry[1024] = "";
+    rest_http_token_entry(entry, sizeof entry, "oms-7", s->token, "    subscribe = orders.>\n");
+    rest_http_write_file(s->tokens, entry);
+    assert_int_equal(kill(s->gw_pid, SIGHUP), 0);
+    int64_t deadline = zclock_mono() + S_RELOAD_MS;
+    long status = 0;
+    while ((status = s_get(s, "/v1/topics", &a)) == 200 && zclock_mono() < deadline)
+        ;
+    assert_int_equal(status, 403);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(a.json, "error"), "code")), "forbidden");
+    rest_answer_free(&a);
+    s_site_destroy(&s);
+}
+
 /* SIGHUP reloads the tokens file: a new client gets in, a removed one is out. */
 static void
 test_reload(void **state)
@@ -555,6 +745,7 @@ main(void)
         cmocka_unit_test(test_off),     cmocka_unit_test(test_broker_down),
         cmocka_unit_test(test_kill9),   cmocka_unit_test(test_reload),
         cmocka_unit_test(test_rate),    cmocka_unit_test(test_openapi),
+        cmocka_unit_test(test_topics),  cmocka_unit_test(test_command_wait),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

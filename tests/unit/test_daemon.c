@@ -7,7 +7,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -68,6 +72,34 @@ test_sighup_interrupts_poll(void **state)
     zsock_destroy(&pull);
 }
 
+/* The listen file: one line, written whole (no .tmp left); a path that cannot be written. */
+static void
+test_listen_file(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test-daemon-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64], tmp[sizeof path + 4], line[64] = "";
+    snprintf(path, sizeof path, "%s/listen", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    assert_int_equal(ob_daemon_write_listen_file(path, "127.0.0.1", 7470), 0);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(line, sizeof line, f));
+    fclose(f);
+    assert_string_equal(line, "127.0.0.1:7470\n");
+    assert_int_equal(access(tmp, F_OK), -1);
+    assert_int_equal(ob_daemon_write_listen_file(path, "127.0.0.1", 1), 0); /* replaced */
+    f = fopen(path, "r");
+    assert_non_null(fgets(line, sizeof line, f));
+    fclose(f);
+    assert_string_equal(line, "127.0.0.1:1\n");
+    unlink(path);
+    snprintf(path, sizeof path, "%s/no/such/dir/listen", dir);
+    assert_int_equal(ob_daemon_write_listen_file(path, "127.0.0.1", 1), -1);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int
 main(void)
 {
@@ -78,6 +110,7 @@ main(void)
         cmocka_unit_test(test_reload_flag),
         cmocka_unit_test(test_interrupts),
         cmocka_unit_test(test_sighup_interrupts_poll),
+        cmocka_unit_test(test_listen_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

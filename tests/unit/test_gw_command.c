@@ -367,6 +367,14 @@ test_outcomes(void **state)
     assert_true(json_is_array(json_object_get(err, "user_secrets")));
     assert_null(json_object_get(data, "response"));
     assert_string_equal(e->id, completed_id); /* one outcome per command */
+    /* ... whose id a waiter can derive (the REST wait_ms), distinct per OMS and command */
+    char derived[OB_GW_EVENT_ID_TEXT];
+    ob_oms_outcome_id(5, "c-2", derived);
+    assert_string_equal(derived, completed_id);
+    ob_oms_outcome_id(6, "c-2", derived);
+    assert_string_not_equal(derived, completed_id);
+    ob_oms_outcome_id(5, "c-3", derived);
+    assert_string_not_equal(derived, completed_id);
     json_decref(data);
     ob_event_destroy(&e);
     free(buf);

@@ -275,6 +275,20 @@ test_batch_malformed(void **state)
         {"{\"type\": \"a.b\"} {\"type\": \"a.b\"}", OB_REST_MEDIA_NDJSON, OB_ERR_MALFORMED,
          "event 1: "},
         {"[{\"type\": \"a.b\"}]", OB_REST_MEDIA_NDJSON, OB_ERR_MALFORMED, "event 1: "},
+        /* the array's own syntax, which the splitter reads */
+        {"[{\"type\": \"a.b\"},]", OB_REST_MEDIA_JSON, OB_ERR_MALFORMED, "not JSON"},
+        {"[,{\"type\": \"a.b\"}]", OB_REST_MEDIA_JSON, OB_ERR_MALFORMED, "not JSON"},
+        {"[{\"type\": \"a.b\"}] x", OB_REST_MEDIA_JSON, OB_ERR_MALFORMED, "not JSON"},
+        {"[{\"type\": \"a.b\"} {\"type\": \"a.b\"}]", OB_REST_MEDIA_JSON, OB_ERR_MALFORMED,
+         "not JSON"},
+        {"[{\"type\": \"a.b\"}", OB_REST_MEDIA_JSON, OB_ERR_MALFORMED, "not JSON"},
+        {"[{\"type\": \"a.b]\"}", OB_REST_MEDIA_JSON, OB_ERR_MALFORMED, "not JSON"},
+        {"[{\"type\": \"a.b\", \"data\": [1, {\"x\": \"]\"}}]]", OB_REST_MEDIA_JSON,
+         OB_ERR_MALFORMED, "not JSON"},
+        {"[{\"type\": \"a.b\"}}]", OB_REST_MEDIA_JSON, OB_ERR_MALFORMED, "not JSON"},
+        {"[\"a,b\"]", OB_REST_MEDIA_JSON, OB_ERR_MALFORMED, "event 1: "},
+        {"[[1, 2]]", OB_REST_MEDIA_JSON, OB_ERR_MALFORMED, "event 1: "},
+        {"  7 ", OB_REST_MEDIA_JSON, OB_ERR_MALFORMED, "not JSON"},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         ob_rest_batch_t *batch = NULL;
@@ -284,6 +298,37 @@ test_batch_malformed(void **state)
         if (rc != rows[i].rc || batch || !strstr(err, rows[i].needle))
             fail_msg("row %zu: %d '%s'", i, rc, err);
     }
+}
+
+/* The array splitter finds each element's end past strings holding ',' ']' '}' and escaped
+   quotes, and past nested brackets, with any JSON whitespace around: each event reads as
+   the same line of NDJSON does. */
+static void
+test_batch_split(void **state)
+{
+    (void)state;
+    static const char *const events[] = {
+        "{\"id\": \"s-1\", \"type\": \"a.b\", \"data\": \"x],}[{\\\"\\\\\"}",
+        "{\"id\": \"s-2\", \"type\": \"a.c\", \"data\": [1, [2, {\"k\": \"]\"}], {}]}",
+        "{\"id\": \"s-3\", \"type\": \"a.d\", \"data\": {\"a\": {\"b\": [\"}\", \",\"]}}}",
+    };
+    char array[1024];
+    snprintf(array, sizeof array, " \r\n[\t%s ,\n%s,%s\n]\r\n ", events[0], events[1], events[2]);
+    ob_rest_batch_t *batch = s_batch(array, OB_REST_MEDIA_JSON);
+    assert_int_equal(batch->count, 3);
+    for (size_t i = 0; i < 3; i++) {
+        ob_rest_batch_t *line = s_batch(events[i], OB_REST_MEDIA_NDJSON);
+        assert_int_equal(line->count, 1);
+        assert_int_equal(batch->lens[i], line->lens[0]);
+        /* the same bytes but the time, which is now: compare up to the time */
+        ob_event_envelope_t a, b;
+        assert_int_equal(ob_event_peek(batch->events[i], batch->lens[i], &a), 0);
+        assert_int_equal(ob_event_peek(line->events[0], line->lens[0], &b), 0);
+        assert_int_equal(a.id_len, b.id_len);
+        assert_memory_equal(a.id, b.id, a.id_len);
+        ob_rest_batch_destroy(&line);
+    }
+    ob_rest_batch_destroy(&batch);
 }
 
 /* Builds a batch of count events in text (JSON array or NDJSON); the caller frees it. */
@@ -810,19 +855,13 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_errors_map),
-        cmocka_unit_test(test_media_type),
-        cmocka_unit_test(test_event),
-        cmocka_unit_test(test_batch),
-        cmocka_unit_test(test_batch_malformed),
-        cmocka_unit_test(test_batch_caps),
-        cmocka_unit_test(test_sub),
-        cmocka_unit_test(test_sub_malformed),
-        cmocka_unit_test(test_sub_caps),
-        cmocka_unit_test(test_fetch),
-        cmocka_unit_test(test_ack),
-        cmocka_unit_test(test_query),
-        cmocka_unit_test(test_command),
+        cmocka_unit_test(test_errors_map),      cmocka_unit_test(test_media_type),
+        cmocka_unit_test(test_event),           cmocka_unit_test(test_batch),
+        cmocka_unit_test(test_batch_malformed), cmocka_unit_test(test_batch_split),
+        cmocka_unit_test(test_batch_caps),      cmocka_unit_test(test_sub),
+        cmocka_unit_test(test_sub_malformed),   cmocka_unit_test(test_sub_caps),
+        cmocka_unit_test(test_fetch),           cmocka_unit_test(test_ack),
+        cmocka_unit_test(test_query),           cmocka_unit_test(test_command),
         cmocka_unit_test(test_out_of_memory),
     };
     return cmocka_run_group_tests(tests, s_setup, NULL);

@@ -437,6 +437,43 @@ test_optstring(void **state)
     free(text);
 }
 
+/* ob_options_listen: IPV4:PORT, and what it refuses, leaving the outputs alone. */
+static void
+test_listen(void **state)
+{
+    (void)state;
+    char host[64];
+    uint16_t port = 0;
+    assert_int_equal(ob_options_listen("127.0.0.1:7460", host, sizeof host, &port), 0);
+    assert_string_equal(host, "127.0.0.1");
+    assert_int_equal(port, 7460);
+    assert_int_equal(ob_options_listen("0.0.0.0:0", host, sizeof host, &port), 0);
+    assert_int_equal(port, 0);
+    assert_int_equal(ob_options_listen("10.1.2.3:65535", host, sizeof host, &port), 0);
+    assert_int_equal(port, 65535);
+    static const char *const bad[] = {"",
+                                      ":80",
+                                      "127.0.0.1",
+                                      "127.0.0.1:",
+                                      "127.0.0.1:x",
+                                      "127.0.0.1:65536",
+                                      "localhost:80",
+                                      "::1:80",
+                                      "127.0.0.1:-1",
+                                      "127.0.0.1:+1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memcpy(host, "same", 5);
+        port = 9;
+        assert_int_equal(ob_options_listen(bad[i], host, sizeof host, &port),
+                         OB_ERR_INVALID_ARGUMENT);
+        assert_string_equal(host, "same");
+        assert_int_equal(port, 9);
+    }
+    /* a host buffer too small for the address */
+    assert_int_equal(ob_options_listen("127.0.0.1:80", host, 9, &port), OB_ERR_INVALID_ARGUMENT);
+    assert_int_equal(ob_options_listen("127.0.0.1:80", host, 10, &port), 0);
+}
+
 int
 main(void)
 {
@@ -444,6 +481,7 @@ main(void)
         cmocka_unit_test(test_numbers), cmocka_unit_test(test_set_and_errors),
         cmocka_unit_test(test_file),    cmocka_unit_test(test_args),
         cmocka_unit_test(test_print),   cmocka_unit_test(test_optstring),
+        cmocka_unit_test(test_listen),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

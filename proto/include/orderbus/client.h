@@ -105,6 +105,23 @@ int ob_client_publish(ob_client_t *self, const ob_event_t *event, ob_confirm_t *
    OB_ERR_TIMEOUT (window still full; nothing was sent). */
 int ob_client_publish_async(ob_client_t *self, const ob_event_t *event, uint64_t *ret_token);
 
+/* Sends an already encoded event (an ob_event_encode frame, or one received from the bus)
+   without waiting for its confirmation, as ob_client_publish_async but without encoding or
+   copying it: for a caller that holds events as frames, such as a gateway that encodes them
+   from JSON. *frame_p (len bytes, from malloc) is taken: the client frees it once the
+   publish is resolved, and sets *frame_p to NULL in every case, also on failure (then it
+   has freed it). The frame is validated with ob_event_peek (the rules of ob_event_decode,
+   nothing allocated) before anything is sent, so the broker never sees a frame the
+   client would refuse to encode. If the window is full, waits for room up to the configured
+   timeout. On success *ret_token identifies the publish in its ob_confirm_t.
+   Returns 0; OB_ERR_TRUNCATED (*frame_p NULL, or the frame ends inside the event),
+   OB_ERR_MALFORMED, OB_ERR_TOO_LARGE (a declared size over a cap, or the frame over the
+   broker's max_event), OB_ERR_MISSING_FIELD, OB_ERR_FIELD_TYPE, OB_ERR_INVALID_TOPIC or
+   OB_ERR_INVALID_EVENT (ob_event_peek's codes); -ENOMEM; OB_ERR_TIMEOUT (window still
+   full), -EINTR or OB_ERR_CLOSED. Nothing is sent on failure. */
+int ob_client_publish_frame_async(ob_client_t *self, uint8_t **frame_p, size_t len,
+                                  uint64_t *ret_token);
+
 /* Waits up to timeout_ms (-1 forever, 0 to poll) for the next confirmation or refusal of an
    asynchronous publish, in the order they arrive. Returns 0 and fills *ret_confirm, or
    OB_ERR_TIMEOUT. Unconfirmed publishes stay pending (and are re-sent on reconnect) however
@@ -120,6 +137,15 @@ size_t ob_client_pending(const ob_client_t *self);
 /* Returns the broker's session id from the last WELCOME, "" before the first; borrowed until
    the next call on self. A change means the broker restarted. */
 const char *ob_client_session(const ob_client_t *self);
+
+/* Returns 1 while the client has a session (the broker welcomed it on its current socket),
+   else 0: before the first WELCOME, after the broker ended the session (a restart, a
+   shutdown), and from when the broker has been silent for OB_LIVENESS heartbeats after the
+   client sent something (a dead or unreachable broker) until a new WELCOME. Reflects only
+   what the client's calls have seen: call one (ob_client_receive(self, 0, ...) or
+   ob_client_confirm_next(self, 0, ...)) at least once per heartbeat for it to stay true to
+   the broker, as for heartbeats themselves. */
+int ob_client_connected(const ob_client_t *self);
 
 /* Returns the reason text of the last ERROR from the broker that a call of this client
    returned or queued (a refused publish, subscribe, unsubscribe, admin request, or a lost

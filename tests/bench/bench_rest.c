@@ -1,0 +1,466 @@
+/*  orderbus-rest-bench: figures for the gateway's REST API (issue 15), with a real broker and
+    gateway on loopback, as test_gateway_rest runs them, and libcurl multi as the client.
+
+    Each run measures, against the same broker:
+    zmq      the ZeroMQ figure: 4 liborderbus publishers, window 256, pipelined, durable
+             confirm on every event (orderbus-bench's default publish mode, through
+             broker_proc's publisher), about 512-byte events;
+    zmqC     the same with as many events in flight as the single mode has requests: 4
+             publishers, window C/4 (the ZeroMQ figure single events are compared with);
+    single   POST /v1/topics/T/events, one event per request, C connections (64) each with
+             one request in flight: events confirmed per second;
+    batch    POST /v1/topics/T/batch, a JSON array of B events (100), C connections;
+    ndjson   the same as NDJSON (application/x-ndjson).
+    Every REST event encodes to 512 bytes (its "data" padded to that), every answer must be
+    200 and every event is confirmed by the broker before its answer. Each REST figure is
+    printed with its ZeroMQ figure of the same run and their ratio (single: zmqC; batches:
+    zmq); with several runs, the medians (of the figures and of the per-run ratios) follow.
+
+    A mode is a function of s_modes[]: a later fetch-and-ack mode (HTTP subscriptions) goes
+    there, with the same site and the same output.
+
+    The gateway allows OB_GW_HTTP_PER_IP_MAX connections per address: the connections come
+    from 127.0.0.2, 127.0.0.3, ... in groups of S_PER_ADDRESS (all of 127/8 is loopback).
+
+    Usage: orderbus-rest-bench [-r RUNS] [-n EVENTS] [-c CONNECTIONS] [-b BATCH] [MODE...]
+    (5 runs, 100000 events per mode and run, 64 connections, 100 events per batch; modes
+    single batch ndjson, all three by default). */
+#include <curl/curl.h>
+#include <czmq.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "broker_proc.h"
+#include "gw_proc.h"
+#include "orderbus/orderbus.h"
+#include "token.h"
+
+#define S_RUNS_MAX 64        /* runs one invocation may ask for */
+#define S_CONNS_MAX 1024     /* connections at most */
+#define S_BATCH_MAX 1000     /* the gateway's events per batch */
+#define S_EVENT_BYTES 512    /* encoded size of each event */
+#define S_PER_ADDRESS 16     /* connections per source address */
+#define S_ZMQ_PUBLISHERS 4   /* the ZeroMQ figure's publishers */
+#define S_ZMQ_WINDOW 256     /* ... and their window */
+#define S_ZMQ_EVENTS 50000   /* ... events per publisher */
+#define S_TIMEOUT_MS 30000   /* one request, or one publisher's wait */
+#define S_ID_FMT "%s-%09ld"  /* event ids: run tag, index */
+#define S_TOPIC_FMT "b%d.%s" /* topics: run, mode */
+#define S_POLL_MS 1000       /* curl_multi_poll's longest wait */
+#define S_PATH 1024
+
+typedef struct s_site {
+    broker_proc_site_t broker;     /* scratch dir, data dir, endpoint */
+    pid_t broker_pid;              /* the broker */
+    pid_t gw_pid;                  /* the gateway */
+    char url[GW_PROC_URL_MAX];     /* its base URL */
+    char auth[OB_TOKEN_TEXT + 32]; /* "Authorization: Bearer <token>" */
+    size_t pad;                    /* "data" characters that make an event S_EVENT_BYTES */
+} s_site_t;
+
+typedef struct s_opts {
+    int runs;    /* runs to take medians over */
+    long events; /* events per REST mode and run */
+    int conns;   /* connections */
+    int batch;   /* events per batch */
+} s_opts_t;
+
+/* One REST mode: returns events/s of run r, or a negative value on failure. */
+typedef double(s_mode_fn)(s_site_t *site, const s_opts_t *opts, int r);
+
+/* ---------------------------------------------------------------------------------------- */
+/* The site */
+
+static int
+s_write(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    int rc = fputs(text, f) < 0;
+    rc |= fclose(f);
+    return rc ? -1 : 0;
+}
+
+/* Writes event i of tag (as JSON, no topic: the URL's) into buf (size bytes). Returns its
+   length. */
+static size_t
+s_event_json(char *buf, size_t size, const char *tag, long i, size_t pad)
+{
+    int n = snprintf(buf, size, "{\"id\":\"" S_ID_FMT "\",\"type\":\"bench.event\",\"data\":\"",
+                     tag, i);
+    size_t len = (size_t)n;
+    memset(buf + len, 'x', pad);
+    len += pad;
+    len += (size_t)snprintf(buf + len, size - len, "\"}");
+    return len;
+}
+
+/* The padding that makes an event of s_event_json encode to S_EVENT_BYTES. */
+static size_t
+s_calibrate(void)
+{
+    char buf[2 * S_EVENT_BYTES];
+    size_t len = s_event_json(buf, sizeof buf, "b1-single", 0, 0);
+    uint8_t *frame = NULL;
+    size_t frame_len = 0;
+    if (ob_event_from_json(buf, len, "b1.single", &frame, &frame_len, NULL, 0))
+        return 0;
+    free(frame);
+    return frame_len < S_EVENT_BYTES ? S_EVENT_BYTES - frame_len : 0;
+}
+
+static int
+s_site_start(s_site_t *s)
+{
+    memset(s, 0, sizeof *s);
+    s->broker_pid = s->gw_pid = -1;
+    if (broker_proc_site_make(&s->broker, "rest-bench"))
+        return -1;
+    s->broker_pid =
+        broker_proc_start(s->broker.data_dir, s->broker.endpoint, "--curve", "0", (char *)NULL);
+    char token[OB_TOKEN_TEXT], hex[OB_TOKEN_HASH_TEXT];
+    uint8_t hash[OB_TOKEN_HASH_BYTES];
+    if (s->broker_pid < 0 || ob_token_generate(token) || ob_token_hash(token, strlen(token), hash))
+        return -1;
+    ob_token_hash_format(hash, hex);
+    snprintf(s->auth, sizeof s->auth, "Authorization: Bearer %s", token);
+    char path[S_PATH], cfg[S_PATH], text[4 * S_PATH];
+    snprintf(path, sizeof path, "%s/tokens.zpl", s->broker.dir);
+    snprintf(text, sizeof text, "client = bench\n    hash = %s\n    publish = >\n", hex);
+    if (s_write(path, text))
+        return -1;
+    /* No rate limit in the way; room for every connection. */
+    snprintf(text, sizeof text,
+             "gateway\n    listen = 127.0.0.1:0\n    data_dir = %s/gw-data\n"
+             "    tokens_file = %s\n    rest_rate = 1000000\n    rest_burst = 1000000\n"
+             "    max_connections = %d\n"
+             "broker\n    endpoint = %s\n",
+             s->broker.dir, path, S_CONNS_MAX, s->broker.endpoint);
+    snprintf(cfg, sizeof cfg, "%s/gw.cfg", s->broker.dir);
+    if (s_write(cfg, text))
+        return -1;
+    s->gw_pid = gw_proc_start(s->broker.dir, cfg, s->url);
+    s->pad = s_calibrate();
+    return s->gw_pid > 0 && s->pad ? 0 : -1;
+}
+
+static void
+s_site_stop(s_site_t *s)
+{
+    if (s->gw_pid > 0)
+        gw_proc_stop(s->gw_pid, SIGTERM);
+    if (s->broker_pid > 0)
+        broker_proc_stop(s->broker_pid, SIGTERM);
+    if (s->broker.dir)
+        broker_proc_site_remove(&s->broker);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The ZeroMQ figure */
+
+static int
+s_zmq_record(void *arg, long i, const ob_confirm_t *confirm)
+{
+    (void)arg;
+    (void)i;
+    return confirm->rc;
+}
+
+/* Events/s of S_ZMQ_PUBLISHERS pipelined publishers with window in run r, or -1. */
+static double
+s_zmq(s_site_t *site, int r, unsigned window)
+{
+    char name[32];
+    snprintf(name, sizeof name, "zmq%d-%u", r, window);
+    ob_client_config_t cc = {.name = name, .window = window, .timeout_ms = S_TIMEOUT_MS};
+    broker_proc_pub_t *pubs[S_ZMQ_PUBLISHERS] = {0};
+    int64_t t0 = zclock_usecs();
+    int rc = 0;
+    for (int p = 0; p < S_ZMQ_PUBLISHERS; p++)
+        if (!(pubs[p] = broker_proc_pub_start(site->broker.endpoint, &cc, p, S_ZMQ_EVENTS, NULL,
+                                              s_zmq_record, NULL)))
+            rc = -1;
+    for (int p = 0; p < S_ZMQ_PUBLISHERS; p++)
+        if (pubs[p] && broker_proc_pub_join(&pubs[p]))
+            rc = -1;
+    double s = (double)(zclock_usecs() - t0) / 1e6;
+    return rc ? -1 : (double)S_ZMQ_PUBLISHERS * S_ZMQ_EVENTS / s;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* REST modes */
+
+/* One connection: its handle, the body it sends now. */
+typedef struct s_conn {
+    CURL *easy;  /* its handle */
+    char *body;  /* the request body, owned */
+    size_t len;  /* bytes at body */
+    long events; /* events in it */
+} s_conn_t;
+
+static size_t
+s_discard(char *ptr, size_t size, size_t n, void *arg)
+{
+    (void)ptr;
+    (void)arg;
+    return size * n;
+}
+
+/* Fills c->body with the next request of a mode: `per` events from *next (of total), framed
+   as media ("json": one object if per is 1 and single, else an array; "ndjson"). Returns
+   the events in it (0: none left). */
+static long
+s_body(s_conn_t *c, const s_site_t *site, const char *tag, long *next, long total, int per,
+       int single, int ndjson)
+{
+    long n = total - *next < per ? total - *next : per;
+    if (n <= 0)
+        return 0;
+    size_t len = 0;
+    if (!single && !ndjson)
+        c->body[len++] = '[';
+    for (long k = 0; k < n; k++) {
+        if (k)
+            c->body[len++] = ndjson ? '\n' : ',';
+        len += s_event_json(c->body + len, 2 * S_EVENT_BYTES, tag, *next + k, site->pad);
+    }
+    if (!single && !ndjson)
+        c->body[len++] = ']';
+    c->len = len;
+    c->events = n;
+    *next += n;
+    return n;
+}
+
+/* Runs total events through the gateway as requests of per events on opts->conns
+   connections. Returns events/s or -1. */
+static double
+s_rest_run(s_site_t *site, const s_opts_t *opts, int r, const char *mode, int per, int single,
+           int ndjson)
+{
+    char topic[64], tag[64], url[GW_PROC_URL_MAX + 128];
+    snprintf(topic, sizeof topic, S_TOPIC_FMT, r, mode);
+    snprintf(tag, sizeof tag, "b%d-%s", r, mode);
+    snprintf(url, sizeof url, "%s/v1/topics/%s/%s", site->url, topic, single ? "events" : "batch");
+    struct curl_slist *headers = curl_slist_append(NULL, site->auth);
+    headers = curl_slist_append(headers, ndjson ? "Content-Type: application/x-ndjson"
+                                                : "Content-Type: application/json");
+    headers = curl_slist_append(headers, "Expect:");
+    CURLM *multi = curl_multi_init();
+    int conns = opts->conns;
+    s_conn_t *cs = calloc((size_t)conns, sizeof *cs);
+    size_t body_max = (size_t)per * (2 * S_EVENT_BYTES + 1) + 2;
+    long next = 0, done = 0;
+    int failed = !multi || !cs || !headers;
+    for (int i = 0; !failed && i < conns; i++) {
+        s_conn_t *c = &cs[i];
+        char from[32];
+        snprintf(from, sizeof from, "127.0.0.%d", 2 + i / S_PER_ADDRESS);
+        if (!(c->body = malloc(body_max)) || !(c->easy = curl_easy_init())) {
+            failed = 1;
+            break;
+        }
+        curl_easy_setopt(c->easy, CURLOPT_URL, url);
+        curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, headers);
+        curl_easy_setopt(c->easy, CURLOPT_INTERFACE, from);
+        curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, (long)S_TIMEOUT_MS);
+        curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, s_discard);
+        curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
+        curl_easy_setopt(c->easy, CURLOPT_POST, 1L);
+    }
+    /* One connection per handle, kept: the multi's pool would serve them all the same. */
+    if (!failed)
+        curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)conns);
+    int64_t t0 = zclock_usecs();
+    for (int i = 0; !failed && i < conns; i++) {
+        s_conn_t *c = &cs[i];
+        if (!s_body(c, site, tag, &next, opts->events, per, single, ndjson))
+            break;
+        curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, c->body);
+        curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE, (long)c->len);
+        curl_multi_add_handle(multi, c->easy);
+    }
+    int running = 1, added = 1;
+    while (!failed && running) {
+        /* A handle added again has no socket to wait on before curl_multi_perform ran it. */
+        if (!added && curl_multi_poll(multi, NULL, 0, S_POLL_MS, NULL) != CURLM_OK)
+            failed = 1;
+        added = 0;
+        if (!failed && curl_multi_perform(multi, &running) != CURLM_OK)
+            failed = 1;
+        CURLMsg *m;
+        int left;
+        while (!failed && (m = curl_multi_info_read(multi, &left))) {
+            if (m->msg != CURLMSG_DONE)
+                continue;
+            s_conn_t *c = NULL;
+            long status = 0;
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+            curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+            if (m->data.result != CURLE_OK || status != 200) {
+                fprintf(stderr, "orderbus-rest-bench: %s: %s, HTTP %ld\n", mode,
+                        curl_easy_strerror(m->data.result), status);
+                failed = 1;
+                break;
+            }
+            done += c->events;
+            curl_multi_remove_handle(multi, c->easy);
+            if (s_body(c, site, tag, &next, opts->events, per, single, ndjson)) {
+                curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE, (long)c->len);
+                curl_multi_add_handle(multi, c->easy);
+                running = added = 1;
+            }
+        }
+    }
+    double s = (double)(zclock_usecs() - t0) / 1e6;
+    for (int i = 0; cs && i < conns; i++) {
+        if (cs[i].easy) {
+            curl_multi_remove_handle(multi, cs[i].easy);
+            curl_easy_cleanup(cs[i].easy);
+        }
+        free(cs[i].body);
+    }
+    free(cs);
+    curl_multi_cleanup(multi);
+    curl_slist_free_all(headers);
+    return failed || done != opts->events ? -1 : (double)done / s;
+}
+
+static double
+s_mode_single(s_site_t *site, const s_opts_t *opts, int r)
+{
+    return s_rest_run(site, opts, r, "single", 1, 1, 0);
+}
+
+static double
+s_mode_batch(s_site_t *site, const s_opts_t *opts, int r)
+{
+    return s_rest_run(site, opts, r, "batch", opts->batch, 0, 0);
+}
+
+static double
+s_mode_ndjson(s_site_t *site, const s_opts_t *opts, int r)
+{
+    return s_rest_run(site, opts, r, "ndjson", opts->batch, 0, 1);
+}
+
+static const struct {
+    const char *name; /* on the command line */
+    s_mode_fn *fn;    /* the measurement */
+    const char *what; /* printed */
+    int same;         /* 1: compared with zmqC (as many in flight), else with zmq */
+} s_modes[] = {
+    {"single", s_mode_single, "1 event per POST", 1},
+    {"batch", s_mode_batch, "JSON array batches", 0},
+    {"ndjson", s_mode_ndjson, "NDJSON batches", 0},
+    /* {"fetch", s_mode_fetch_ack, "HTTP subscription fetch + ack"}: HTTP subscriptions */
+};
+#define S_MODES (sizeof s_modes / sizeof s_modes[0])
+
+/* ---------------------------------------------------------------------------------------- */
+
+static int
+s_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double
+s_median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, s_cmp);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static int
+s_usage(void)
+{
+    fprintf(stderr, "usage: orderbus-rest-bench [-r RUNS] [-n EVENTS] [-c CONNECTIONS] "
+                    "[-b BATCH] [single|batch|ndjson ...]\n");
+    return 2;
+}
+
+int
+main(int argc, char **argv)
+{
+    s_opts_t opts = {.runs = 5, .events = 100000, .conns = 64, .batch = 100};
+    int want[S_MODES] = {0}, any = 0, opt;
+    while ((opt = getopt(argc, argv, "r:n:c:b:h")) != -1) {
+        if (opt == 'r')
+            opts.runs = atoi(optarg);
+        else if (opt == 'n')
+            opts.events = atol(optarg);
+        else if (opt == 'c')
+            opts.conns = atoi(optarg);
+        else if (opt == 'b')
+            opts.batch = atoi(optarg);
+        else
+            return s_usage();
+    }
+    for (int i = optind; i < argc; i++) {
+        size_t m = 0;
+        while (m < S_MODES && strcmp(argv[i], s_modes[m].name))
+            m++;
+        if (m == S_MODES)
+            return s_usage();
+        want[m] = any = 1;
+    }
+    if (opts.runs < 1 || opts.runs > S_RUNS_MAX || opts.events < 1 || opts.conns < 1 ||
+        opts.conns > S_CONNS_MAX || opts.batch < 1 || opts.batch > S_BATCH_MAX)
+        return s_usage();
+    setenv("OB_BROKER", OB_BENCH_BROKER, 0);
+    setenv("OB_GATEWAY", OB_BENCH_GATEWAY, 0);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    s_site_t site;
+    int rc = s_site_start(&site);
+    printf("orderbus-rest-bench: %d runs, %ld events per mode and run, %d connections, "
+           "batches of %d, %d-byte events; ZeroMQ: %d publishers, %d events each, window %d "
+           "(zmq) and C/%d (zmqC)\n",
+           opts.runs, opts.events, opts.conns, opts.batch, S_EVENT_BYTES, S_ZMQ_PUBLISHERS,
+           S_ZMQ_EVENTS, S_ZMQ_WINDOW, S_ZMQ_PUBLISHERS);
+    static double zmq[S_RUNS_MAX], same[S_RUNS_MAX], fig[S_MODES][S_RUNS_MAX],
+        ratio[S_MODES][S_RUNS_MAX];
+    unsigned window = opts.conns / S_ZMQ_PUBLISHERS ? opts.conns / S_ZMQ_PUBLISHERS : 1;
+    for (int r = 0; !rc && r < opts.runs; r++) {
+        zmq[r] = s_zmq(&site, r + 1, S_ZMQ_WINDOW);
+        same[r] = s_zmq(&site, r + 1, window);
+        if (zmq[r] < 0 || same[r] < 0) {
+            rc = -1;
+            break;
+        }
+        printf("run %d: zmq %.0f, zmq%u %.0f events/s", r + 1, zmq[r], window * S_ZMQ_PUBLISHERS,
+               same[r]);
+        for (size_t m = 0; !rc && m < S_MODES; m++) {
+            if (any && !want[m])
+                continue;
+            fig[m][r] = s_modes[m].fn(&site, &opts, r + 1);
+            ratio[m][r] = fig[m][r] / (s_modes[m].same ? same[r] : zmq[r]);
+            rc = fig[m][r] < 0 ? -1 : 0;
+            printf("; %s %.0f (%.2f)", s_modes[m].name, fig[m][r], ratio[m][r]);
+        }
+        printf("\n");
+        fflush(stdout);
+    }
+    if (!rc) {
+        printf("medians of %d: zmq %.0f, zmq%u %.0f events/s\n", opts.runs,
+               s_median(zmq, opts.runs), window * S_ZMQ_PUBLISHERS, s_median(same, opts.runs));
+        for (size_t m = 0; m < S_MODES; m++)
+            if (!any || want[m])
+                printf("  %-7s %-20s %9.0f events/s, %.2f of %s\n", s_modes[m].name,
+                       s_modes[m].what, s_median(fig[m], opts.runs), s_median(ratio[m], opts.runs),
+                       s_modes[m].same ? "zmqC" : "zmq");
+    }
+    s_site_stop(&site);
+    curl_global_cleanup();
+    if (rc)
+        fprintf(stderr, "orderbus-rest-bench: failed (see the gateway's log)\n");
+    return rc ? 1 : 0;
+}

@@ -1,0 +1,75 @@
+/*  daemon_proc: see daemon_proc.h. */
+#include "daemon_proc.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define S_PATH 1024  /* bytes of a path */
+#define S_POLL_MS 10 /* between two looks at the listen file */
+
+pid_t
+daemon_proc_start(const char *binary, const char *name, const char *dir, const char *prefix,
+                  const char *cfg, int log_stdout, char url[DAEMON_PROC_URL_MAX])
+{
+    char listen_file[S_PATH], log[S_PATH];
+    snprintf(listen_file, sizeof listen_file, "%s/%s.listen", dir, prefix);
+    snprintf(log, sizeof log, "%s/%s.log", dir, prefix);
+    unlink(listen_file);
+    if (!binary)
+        return -1;
+    /* The child's freopen would write out what the parent's stdio buffers hold: empty them. */
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (!freopen(log, "a", stderr) ||
+            !(log_stdout ? freopen(log, "a", stdout) : freopen("/dev/null", "w", stdout)))
+            _exit(127);
+        execl(binary, name, "--config", cfg, "--listen-file", listen_file, (char *)NULL);
+        _exit(127);
+    }
+    int64_t deadline = zclock_mono() + DAEMON_PROC_START_MS;
+    for (;;) {
+        FILE *f = fopen(listen_file, "r");
+        if (f) {
+            char addr[DAEMON_PROC_URL_MAX] = "";
+            int ok = fgets(addr, sizeof addr, f) != NULL;
+            fclose(f);
+            addr[strcspn(addr, "\n")] = '\0';
+            if (ok && (!url ||
+                       snprintf(url, DAEMON_PROC_URL_MAX, "http://%s", addr) < DAEMON_PROC_URL_MAX))
+                return pid;
+            break;
+        }
+        int status = 0;
+        if (waitpid(pid, &status, WNOHANG) != 0)
+            return -1; /* exited (reaped), or waitpid failed */
+        if (zclock_mono() >= deadline)
+            break;
+        zclock_sleep(S_POLL_MS); /* the file appears when the daemon serves */
+    }
+    daemon_proc_stop(pid, SIGKILL);
+    return -1;
+}
+
+int
+daemon_proc_stop(pid_t pid, int sig)
+{
+    if (pid <= 0 || kill(pid, sig))
+        return -1;
+    int status = 0;
+    pid_t got;
+    while ((got = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+        ; /* a signal to this process (czmq's handlers do not restart) is not its end */
+    return got == pid ? status : -1;
+}

@@ -1,0 +1,8 @@
+# orderbus-webhook end to end (issue 16): a real broker, the adapter as a process, and a
+# receiver inside the test that verifies every signature itself.
+ob_cmocka_test(test_webhook TIMEOUT 240
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_webhook.c
+  LIBS ob_broker_proc ob_gw_proc ob_common PkgConfig::MHD PkgConfig::JANSSON PkgConfig::CURL)
+set_property(TEST test_webhook APPEND PROPERTY ENVIRONMENT
+             "OB_WEBHOOK=$<TARGET_FILE:orderbus-webhook>")
+add_dependencies(test_webhook orderbus-webhook)
