@@ -29,7 +29,8 @@ target_compile_definitions(orderbus-webhook-bench PRIVATE
 add_dependencies(orderbus-webhook-bench orderbus-broker orderbus-webhook)
 
 # orderbus-rest-bench: REST publish throughput (single events and batches over 64
-# connections) beside the same run's ZeroMQ figure, with a real broker and gateway.
+# connections) and HTTP subscription fetch-and-ack, each beside the same run's ZeroMQ figure,
+# with a real broker and gateway.
 add_executable(orderbus-rest-bench ${CMAKE_CURRENT_SOURCE_DIR}/bench/bench_rest.c)
 target_link_libraries(orderbus-rest-bench PRIVATE ob_flags orderbus_static ob_broker_proc
                       ob_gw_proc ob_common PkgConfig::CZMQ PkgConfig::CURL Threads::Threads)
