@@ -39,7 +39,11 @@
     request and, if it needs the broker, queues a job for the REST thread and suspends its
     connection (MHD_suspend_connection); the REST thread owns its own liborderbus client
     (clients are not thread-safe), serves the jobs and resumes each connection
-    (MHD_resume_connection) when its answer is ready. One thread and one client suffice:
+    (MHD_resume_connection) when its answer is ready. Between rounds it sleeps in poll(2) on
+    its client's socket (ob_client_fd, drained first) and an eventfd that queuing a job
+    signals, until the next deadline at most (a fetch's wait, a detach, a publish's 503, a
+    command wait's next look, the client's heartbeat), so a request or a delivery is taken
+    as it comes. One thread and one client suffice:
     publishes of all concurrent requests are pipelined on it (ob_client_publish_async, up to
     the client's window), and their confirms are matched back by token. Reads
     (ob_client_fetch) are synchronous on that thread: a read holds the publishes queued
@@ -69,8 +73,8 @@
 
 #include "gw_config.h"
 #include "gw_stats.h"
-#include "orderbus/client.h"
 #include "gw_store.h"
+#include "orderbus/client.h"
 
 typedef struct ob_rest ob_rest_t;
 typedef struct ob_rest_job ob_rest_job_t;
