@@ -1299,6 +1299,7 @@ ob_rest_subs_serve(ob_rest_subs_t *self, ob_rest_subs_req_t *req, void *job)
         rc = s_serve_get(self, req, errbuf, sizeof errbuf);
         break;
     case S_DELETE:
+        ob_rest_subs_flush(self); /* acks before it are answered as they were applied */
         rc = s_serve_delete(self, req, errbuf, sizeof errbuf);
         break;
     case S_FETCH_OP:
