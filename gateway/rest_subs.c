@@ -675,7 +675,7 @@ s_put_data(s_text_t *t, const uint8_t *data, size_t len)
     size_t i = 0;
     while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r'))
         i++;
-    if (i < len && strchr("{[\"-0123456789tfn", data[i])) {
+    if (i < len && data[i] && strchr("{[\"-0123456789tfn", data[i])) {
         json_t *value = json_loadb((const char *)data, len, JSON_DECODE_ANY, NULL);
         char *text =
             value ? json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY) : NULL;
