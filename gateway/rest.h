@@ -69,8 +69,8 @@
 
 #include "gw_config.h"
 #include "gw_stats.h"
-#include "orderbus/client.h"
 #include "gw_store.h"
+#include "orderbus/client.h"
 
 typedef struct ob_rest ob_rest_t;
 typedef struct ob_rest_job ob_rest_job_t;
