@@ -9,7 +9,8 @@
     divided by that time (the adapter's start and subscription are not counted). Prints each
     run's events per second and the median.
 
-    Usage: orderbus-webhook-bench [EVENTS [TOPICS [RUNS]]]   (20000, 1 and 5) */
+    Usage: orderbus-webhook-bench [EVENTS [TOPICS [RUNS]]]   (20000, 1 and 5)
+    OB_WEBHOOK and OB_BROKER name other builds of the adapter and the broker (to compare). */
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -85,6 +86,7 @@ main(int argc, char **argv)
         return 2;
     }
     setenv("OB_BROKER", OB_BENCH_BROKER, 0);
+    setenv("OB_WEBHOOK", OB_BENCH_WEBHOOK, 0);
     zsys_init();
     broker_proc_site_t site;
     if (broker_proc_site_make(&site, "bench_webhook"))
@@ -147,7 +149,7 @@ main(int argc, char **argv)
                 "    secret_file = %s\n    patterns = \"bench%d.*\"\n",
                 site.endpoint, run, port, secret, run);
         fclose(f);
-        pid_t pid = daemon_proc_start(OB_BENCH_WEBHOOK, "orderbus-webhook", site.dir, "webhook",
+        pid_t pid = daemon_proc_start(getenv("OB_WEBHOOK"), "orderbus-webhook", site.dir, "webhook",
                                       cfg, 1, NULL);
         if (pid < 0)
             return 1;
