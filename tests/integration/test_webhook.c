@@ -738,6 +738,35 @@ test_kill(void **state)
     s_check_order();
 }
 
+/* The broker killed (SIGKILL) and restarted on its port in the middle of a run: the adapter's
+   client finds a new session, its subscription comes back, and every event arrives, first
+   accepted in order per topic (what was in flight may come twice). */
+static void
+test_broker_restart(void **state)
+{
+    (void)state;
+    s_receiver_reset();
+    pthread_mutex_lock(&s_rx.lock);
+    s_rx.slow_ms = T_SLOW_MS; /* so that the kill comes in the middle of the run */
+    pthread_mutex_unlock(&s_rx.lock);
+    pid_t pid = s_adapter_start(s_config("restart", "r.*", 5));
+    s_publish_run("r", 4, 50); /* confirmed: stored before the kill */
+    assert_true(s_wait_accepted(40) >= 40);
+    assert_int_not_equal(broker_proc_stop(s_broker, SIGKILL), -1);
+    long before = s_wait_accepted(0);
+    assert_true(before < 200);
+    s_broker = broker_proc_start(s_site.data_dir, s_site.endpoint, NULL);
+    assert_true(s_broker > 0);
+    assert_int_equal(s_wait_accepted(200), 200);
+    s_adapter_stop_clean(pid);
+    pthread_mutex_lock(&s_rx.lock);
+    print_message("accepted %ld distinct before the broker's kill; %ld accepted in all for 200\n",
+                  before, s_rx.accepted);
+    assert_int_equal(s_rx.bad, 0);
+    pthread_mutex_unlock(&s_rx.lock);
+    s_check_order();
+}
+
 /* A target whose receiver hangs (each POST times out) delays nothing of another target of the
    same adapter on the same topics. */
 static void
@@ -899,10 +928,10 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_delivery),      cmocka_unit_test(test_retry),
-        cmocka_unit_test(test_dead_letter),   cmocka_unit_test(test_kill),
-        cmocka_unit_test(test_slow_target),   cmocka_unit_test(test_unreachable),
-        cmocka_unit_test(test_exit_statuses),
+        cmocka_unit_test(test_delivery),       cmocka_unit_test(test_retry),
+        cmocka_unit_test(test_dead_letter),    cmocka_unit_test(test_kill),
+        cmocka_unit_test(test_broker_restart), cmocka_unit_test(test_slow_target),
+        cmocka_unit_test(test_unreachable),    cmocka_unit_test(test_exit_statuses),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = cmocka_run_group_tests(tests, s_setup, s_teardown);
