@@ -72,27 +72,28 @@ typedef struct s_topic {
 } s_topic_t;
 
 struct s_engine {
-    ob_wh_deliver_config_t cfg;    /* borrowed settings */
-    const ob_wh_target_t *target;  /* cfg.target */
-    ob_wh_policy_t policy;         /* its retry policy */
-    char sub[OB_SUB_NAME_MAX + 1]; /* webhook-<name> */
-    zsock_t *pipe;                 /* the actor's pipe */
-    ob_client_t *client;           /* the broker */
-    CURLM *multi;                  /* the POSTs */
-    zhashx_t *topics;              /* name -> s_topic_t (owned) */
-    zhashx_t *by_token;            /* publish token -> s_topic_t (borrowed) */
-    zlistx_t *slots;               /* s_topic_t waiting for a POST slot, in order */
-    size_t running;                /* POSTs in flight */
-    size_t held;                   /* deliveries held or in work */
-    int subscribed;                /* the subscription is attached */
-    int64_t subscribe_at_ms;       /* when to try subscribing again */
-    uint32_t ack_wait_ms;          /* the subscription's ack_wait_ms */
-    int stopping;                  /* $TERM seen: finish what is in flight */
-    int curl_due;                  /* POSTs added since curl_multi_perform last ran */
-    int client_due;                /* the client's socket may hold something: drain it */
-    int pipe_due;                  /* the pipe may hold a command: read it */
-    int64_t looked_ms;             /* when the client and the pipe were last looked at */
-    int terminated;                /* the loop ends */
+    ob_wh_deliver_config_t cfg;            /* borrowed settings */
+    const ob_wh_target_t *target;          /* cfg.target */
+    ob_wh_policy_t policy;                 /* its retry policy */
+    char sub[OB_SUB_NAME_MAX + 1];         /* webhook-<name> */
+    zsock_t *pipe;                         /* the actor's pipe */
+    ob_client_t *client;                   /* the broker */
+    CURLM *multi;                          /* the POSTs */
+    zhashx_t *topics;                      /* name -> s_topic_t (owned) */
+    zhashx_t *by_token;                    /* publish token -> s_topic_t (borrowed) */
+    zlistx_t *slots;                       /* s_topic_t waiting for a POST slot, in order */
+    size_t running;                        /* POSTs in flight */
+    size_t held;                           /* deliveries held or in work */
+    int subscribed;                        /* the subscription is attached */
+    int64_t subscribe_at_ms;               /* when to try subscribing again */
+    uint32_t ack_wait_ms;                  /* the subscription's ack_wait_ms */
+    int stopping;                          /* $TERM seen: finish what is in flight */
+    int curl_due;                          /* POSTs added since curl_multi_perform last ran */
+    int client_due;                        /* the client's socket may hold something: drain it */
+    int pipe_due;                          /* the pipe may hold a command: read it */
+    int64_t looked_ms;                     /* when the client and the pipe were last looked at */
+    char session[OB_WIRE_SESSION_MAX + 1]; /* the client's broker session, "" before one */
+    int terminated;                        /* the loop ends */
 };
 
 static int64_t
@@ -622,6 +623,8 @@ s_on_delivery(s_engine_t *self, ob_delivery_t *d)
     s_topic_next(topic);
 }
 
+static void s_session_check(s_engine_t *self);
+
 /* Subscribes when it is time to. */
 static void
 s_subscribe(s_engine_t *self)
@@ -659,7 +662,37 @@ s_subscribe(s_engine_t *self)
     }
     self->subscribed = 1;
     self->client_due = 1;
+    s_session_check(self);
     zsys_info("target %s: subscribed, POSTing to %s", self->sub, t->url);
+}
+
+/* Notices a new broker session (the broker restarted, or the client replaced a silent
+   connection): the broker delivers again every event not acked, and the client sends no ack
+   for a delivery of the old session, so the held deliveries of the old session are dropped
+   rather than POSTed twice. The heads in work stay: a redelivery of a head replaces it
+   (s_on_delivery), and its ack then counts. Call before taking a delivery of the new one. */
+static void
+s_session_check(s_engine_t *self)
+{
+    const char *session = ob_client_session(self->client);
+    if (!strcmp(session, self->session))
+        return;
+    size_t dropped = 0;
+    if (self->session[0])
+        for (s_topic_t *t = zhashx_first(self->topics); t; t = zhashx_next(self->topics))
+            for (ob_delivery_t *d = zlistx_first(t->held); d; d = zlistx_first(t->held)) {
+                zlistx_delete(t->held, zlistx_cursor(t->held)); /* no destructor: ours */
+                ob_delivery_destroy(&d);
+                dropped++;
+            }
+    if (dropped) {
+        self->held -= dropped;
+        s_held_gauge(self);
+        zsys_info("target %s: new broker session: %zu held deliveries left to the broker's "
+                  "redelivery",
+                  self->sub, dropped);
+    }
+    snprintf(self->session, sizeof self->session, "%s", session);
 }
 
 /* Takes every delivery and confirmation the client holds. */
@@ -680,6 +713,7 @@ s_client_drain(s_engine_t *self)
     int rc;
     while ((rc = ob_client_receive(self->client, 0, &d)) != OB_ERR_TIMEOUT) {
         if (rc == 0) {
+            s_session_check(self);
             if (self->stopping) /* not acked: it comes again at the next start */
                 ob_delivery_destroy(&d);
             else
