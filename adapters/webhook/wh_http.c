@@ -29,13 +29,15 @@
 #define S_TOPIC_MP "mp."   /* where commands go */
 #define S_US_PER_S 1000000 /* microseconds in a second */
 #define S_MESSAGE_MAX 256  /* bytes of an error message we write */
+#define S_STATUS_TEXT 8    /* an HTTP status in decimal, with its NUL */
 
 struct ob_wh_http {
-    struct MHD_Daemon *daemon;  /* the server */
-    ob_metrics_t *registry;     /* borrowed */
-    const ob_wh_config_t *cfg;  /* borrowed: the targets */
-    ob_wh_commands_t *commands; /* the way back's publisher, NULL when no target has it */
-    uint16_t port;              /* the port bound */
+    struct MHD_Daemon *daemon;    /* the server */
+    ob_metrics_t *registry;       /* borrowed */
+    ob_metric_t *commands_metric; /* counter {target, status}: the way back's answers */
+    const ob_wh_config_t *cfg;    /* borrowed: the targets */
+    ob_wh_commands_t *commands;   /* the way back's publisher, NULL when no target has it */
+    uint16_t port;                /* the port bound */
 };
 
 /* One request of the way back, from its headers to its answer. */
@@ -69,9 +71,11 @@ s_answer(struct MHD_Connection *c, unsigned status, const char *text, const char
     return ret;
 }
 
-/* Queues a JSON answer (body: owned, freed here; NULL: no memory, answered 500). */
+/* Queues a JSON answer of the way back (body: owned, freed here; NULL: no memory, answered
+   500) and counts it for req's target ("-" when none matched: never a name from the URL). */
 static enum MHD_Result
-s_json(struct MHD_Connection *c, unsigned status, char *body)
+s_json(ob_wh_http_t *self, const s_request_t *req, struct MHD_Connection *c, unsigned status,
+       char *body)
 {
     if (!body) {
         status = MHD_HTTP_INTERNAL_SERVER_ERROR;
@@ -85,6 +89,12 @@ s_json(struct MHD_Connection *c, unsigned status, char *body)
         return MHD_NO;
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, S_JSON);
+    if (self->commands_metric) {
+        char code[S_STATUS_TEXT];
+        snprintf(code, sizeof code, "%u", status);
+        ob_metric_add(self->commands_metric,
+                      (const char *const[]){req->target ? req->target->name : "-", code}, 1);
+    }
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, S_ALLOW_POST);
     enum MHD_Result ret = MHD_queue_response(c, status, r);
@@ -94,9 +104,10 @@ s_json(struct MHD_Connection *c, unsigned status, char *body)
 
 /* Answers the error rc with message (borrowed; NULL for the code's own). */
 static enum MHD_Result
-s_error(struct MHD_Connection *c, int rc, const char *message)
+s_error(ob_wh_http_t *self, const s_request_t *req, struct MHD_Connection *c, int rc,
+        const char *message)
 {
-    return s_json(c, (unsigned)ob_rest_status(rc), ob_rest_error_json(rc, message));
+    return s_json(self, req, c, (unsigned)ob_rest_status(rc), ob_rest_error_json(rc, message));
 }
 
 /* ob_wh_command_done_fn: the broker's word on a request's command; resumes its connection. */
@@ -171,16 +182,17 @@ s_command(ob_wh_http_t *self, struct MHD_Connection *c, s_request_t *req, const 
 {
     uint64_t oms_id = 0;
     const ob_wh_target_t *target = s_route(self, url + sizeof S_TARGETS - 1, &oms_id);
+    req->target = target;
     if (!target || !self->commands)
-        return s_error(c, OB_GW_ERR_NOT_FOUND,
+        return s_error(self, req, c, OB_GW_ERR_NOT_FOUND,
                        "no such target, or its way back is off (its `commands`)");
     if (strcmp(method, "POST"))
-        return s_error(c, OB_GW_ERR_METHOD, "POST only");
+        return s_error(self, req, c, OB_GW_ERR_METHOD, "POST only");
     if (req->too_large) {
         char message[S_MESSAGE_MAX];
         snprintf(message, sizeof message, "a command body is at most %u bytes",
                  (unsigned)OB_GW_COMMAND_MAX);
-        return s_error(c, OB_ERR_TOO_LARGE, message);
+        return s_error(self, req, c, OB_ERR_TOO_LARGE, message);
     }
     char errbuf[S_MESSAGE_MAX];
     ob_rest_media_t media;
@@ -192,7 +204,7 @@ s_command(ob_wh_http_t *self, struct MHD_Connection *c, s_request_t *req, const 
         snprintf(errbuf, sizeof errbuf, "a command is application/json");
     }
     if (rc)
-        return s_error(c, rc, errbuf);
+        return s_error(self, req, c, rc, errbuf);
     const char *reason = NULL;
     rc = ob_wh_verify(&target->secrets,
                       MHD_lookup_connection_value(c, MHD_HEADER_KIND, "webhook-id"),
@@ -201,10 +213,10 @@ s_command(ob_wh_http_t *self, struct MHD_Connection *c, s_request_t *req, const 
                       req->body ? req->body : "", req->len, (int64_t)time(NULL), &reason);
     if (rc) {
         zsys_info("target %s: command request refused (401): %s", target->name, reason);
-        return s_error(c, OB_GW_ERR_UNAUTHORIZED, reason);
+        return s_error(self, req, c, OB_GW_ERR_UNAUTHORIZED, reason);
     }
     if (oms_id != target->commands_oms)
-        return s_error(c, OB_ERR_FORBIDDEN, "the target may not command this OMS");
+        return s_error(self, req, c, OB_ERR_FORBIDDEN, "the target may not command this OMS");
     char source[OB_SUB_NAME_MAX + 1];
     snprintf(source, sizeof source, OB_WH_SUB_PREFIX "%s", target->name);
     uint8_t *event = NULL;
@@ -213,8 +225,7 @@ s_command(ob_wh_http_t *self, struct MHD_Connection *c, s_request_t *req, const 
                                (uint64_t)time(NULL) * S_US_PER_S, &event, &event_len,
                                req->command_id, errbuf, sizeof errbuf);
     if (rc)
-        return s_error(c, rc, errbuf);
-    req->target = target;
+        return s_error(self, req, c, rc, errbuf);
     snprintf(req->topic, sizeof req->topic, S_TOPIC_MP "%" PRIu64, oms_id);
     req->conn = c;
     MHD_suspend_connection(c);
@@ -263,7 +274,7 @@ s_handle_command(ob_wh_http_t *self, struct MHD_Connection *c, const char *url, 
         unsigned status = req->status;
         char *answer = req->answer;
         req->answer = NULL;
-        return s_json(c, status, answer);
+        return s_json(self, req, c, status, answer);
     }
     return s_command(self, c, req, url, method);
 }
@@ -342,6 +353,15 @@ ob_wh_http_start(const ob_wh_config_t *cfg, ob_metrics_t *registry, char *errbuf
     addr.sin_port = htons(port);
     inet_pton(AF_INET, host, &addr.sin_addr);
     self->cfg = cfg;
+    static const char *const labels[] = {"target", "status"};
+    if (!(self->commands_metric = ob_metrics_counter(
+              registry, "orderbus_webhook_commands_total",
+              "Requests of the way back (POST /targets/NAME/commands/ID) answered, by target "
+              "(- for none) and HTTP status",
+              labels, 2, OB_WH_METRIC_SERIES))) {
+        snprintf(errbuf, errlen, "cannot make the metrics (no memory)");
+        goto fail;
+    }
     for (size_t i = 0; i < cfg->target_count && !self->commands; i++)
         if (cfg->target[i].commands_oms &&
             !(self->commands = ob_wh_commands_new(cfg->endpoint, cfg->cert[0] ? cfg->cert : NULL,

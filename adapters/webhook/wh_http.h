@@ -15,10 +15,12 @@
     not_found (no such target, or its way back off), 405, 413 too_large (a body over
     OB_GW_COMMAND_MAX), 415 unsupported_media_type (not application/json), 503 unavailable
     (no confirm from the broker in OB_WH_COMMAND_CONFIRM_MS, or stopping: a retry with the
-    same body is safe). Other paths 404; another method 405 with Allow; a body elsewhere 413.
-    At most OB_WH_HTTP_CONNECTIONS connections, OB_WH_HTTP_MEMORY bytes of one connection's
-    buffers, OB_WH_HTTP_TIMEOUT_S seconds idle. /metrics and /healthz need no authentication:
-    the default address is loopback (put a TLS proxy in front to open the way back). */
+    same body is safe); each answer is counted in orderbus_webhook_commands_total{target,
+    status}, target "-" when the path names none. Other paths 404; another method 405 with Allow; a
+   body elsewhere 413. At most OB_WH_HTTP_CONNECTIONS connections, OB_WH_HTTP_MEMORY bytes of one
+   connection's buffers, OB_WH_HTTP_TIMEOUT_S seconds idle. /metrics and /healthz need no
+   authentication: the default address is loopback (put a TLS proxy in front to open the way back).
+ */
 #ifndef OB_WH_HTTP_H
 #define OB_WH_HTTP_H
 

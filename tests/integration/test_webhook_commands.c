@@ -151,6 +151,29 @@ s_request(const t_req_t *r, json_t **ret_json)
     return status;
 }
 
+/* GETs the adapter's /metrics; returns the text (the caller frees it). */
+static char *
+s_metrics(void)
+{
+    char url[DAEMON_PROC_URL_MAX + 16];
+    snprintf(url, sizeof url, "%s/metrics", s_url);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    assert_non_null(out);
+    CURL *curl = curl_easy_init();
+    assert_non_null(curl);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)T_WAIT_MS);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, s_on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, out);
+    assert_int_equal(curl_easy_perform(curl), CURLE_OK);
+    curl_easy_cleanup(curl);
+    fclose(out);
+    return text;
+}
+
 /* A well-signed POST of body to path, stamped now. */
 static t_req_t
 s_good(const char *path, const char *id, const char *body)
@@ -276,6 +299,23 @@ test_command_once(void **state)
     s_expect_error(&bad, 413, "too_large");
     free(big);
     assert_int_equal(s_stored(), 1);
+
+    /* every answer counted by target and status; unknown targets as "-", never the URL's */
+    char *metrics = s_metrics();
+    static const char *const series[] = {
+        "orderbus_webhook_commands_total{target=\"oms7\",status=\"200\"} 2",
+        "orderbus_webhook_commands_total{target=\"oms7\",status=\"401\"} 6",
+        "orderbus_webhook_commands_total{target=\"oms7\",status=\"403\"} 1",
+        "orderbus_webhook_commands_total{target=\"-\",status=\"404\"} 3",
+        "orderbus_webhook_commands_total{target=\"oms7\",status=\"413\"} 1",
+    };
+    for (size_t i = 0; i < sizeof series / sizeof series[0]; i++) {
+        if (!strstr(metrics, series[i]))
+            print_error("no '%s' in:\n%s\n", series[i], metrics);
+        assert_non_null(strstr(metrics, series[i]));
+    }
+    assert_null(strstr(metrics, "nobody"));
+    free(metrics);
 }
 
 /* A broker that does not confirm (stopped): 503, and the same request later stores it. */
