@@ -26,10 +26,10 @@
 #define S_ALLOW_POST "POST"
 #define S_TARGETS "/targets/" /* the way back: /targets/NAME/commands/OMS_ID */
 #define S_COMMANDS "/commands/"
-#define S_TOPIC_MP "mp."   /* where commands go */
-#define S_US_PER_S 1000000 /* microseconds in a second */
-#define S_MESSAGE_MAX 256  /* bytes of an error message we write */
-#define S_STATUS_TEXT 8    /* an HTTP status in decimal, with its NUL */
+#define S_TOPIC_MP "mp."  /* where commands go */
+#define S_US_PER_MS 1000  /* microseconds in a millisecond */
+#define S_MESSAGE_MAX 256 /* bytes of an error message we write */
+#define S_STATUS_TEXT 8   /* an HTTP status in decimal, with its NUL */
 
 struct ob_wh_http {
     struct MHD_Daemon *daemon;    /* the server */
@@ -222,7 +222,7 @@ s_command(ob_wh_http_t *self, struct MHD_Connection *c, s_request_t *req, const 
     uint8_t *event = NULL;
     size_t event_len = 0;
     rc = ob_rest_command_event(req->body ? req->body : "", req->len, oms_id, source,
-                               (uint64_t)time(NULL) * S_US_PER_S, &event, &event_len,
+                               (uint64_t)zclock_time() * S_US_PER_MS, &event, &event_len,
                                req->command_id, errbuf, sizeof errbuf);
     if (rc)
         return s_error(self, req, c, rc, errbuf);
