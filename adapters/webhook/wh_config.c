@@ -73,6 +73,12 @@ static const ob_option_t s_options[] = {
     {S_TARGET, "backoff_max", "--target-backoff-max", OB_OPTION_DURATION,
      S_TARGET_FIELD(backoff_max_ms), OB_WH_BACKOFF_MS_MIN, OB_WH_BACKOFF_MAX_MS_MAX,
      "Longest delay between two POSTs of an event, a Retry-After included."},
+    {S_TARGET, "commands", "--target-commands", OB_OPTION_UINT, S_TARGET_FIELD(commands_oms), 0,
+     OB_WH_OMS_ID_MAX,
+     "The way back: an OMS id whose topic mp.<id> the target may post commands to\n"
+     "(gateway/COMMANDS.md), as POST /targets/NAME/commands/ID on the listen address,\n"
+     "signed with the target's secrets the Standard Webhooks way. 0: off. With CURVE\n"
+     "the adapter's key needs publish = mp.<id>."},
 };
 
 #define S_OPTIONS (sizeof s_options / sizeof s_options[0])
@@ -400,6 +406,10 @@ ob_wh_config_usage(FILE *out, const char *prog)
             "    after the answer's Retry-After); another 4xx, or max_attempts failed\n"
             "    POSTs, publishes a dead letter to topic webhook-dlq.NAME (status and the\n"
             "    start of the answer) and acks. Delivery is at least once.\n\n"
+            "    The way back: a target with `commands` = OMS_ID lets its OMS POST command\n"
+            "    bodies (gateway/COMMANDS.md) to /targets/NAME/commands/OMS_ID on the listen\n"
+            "    address, signed with the target's secrets the same way; each is published on\n"
+            "    mp.OMS_ID (event id: the command's id) and answered once stored.\n\n"
             "OPTIONS\n"
             "    --config FILE\n"
             "        Read settings from FILE, a ZPL file with the sections '%s', '%s'\n"

@@ -16,6 +16,8 @@
         max_attempts  POSTs of one event before its dead letter (0: never give up)
         backoff       delay after the first failed POST, doubled after each one
         backoff_max   longest delay between two POSTs, Retry-After included
+        commands      the way back: the oms_id whose topic mp.<oms_id> the target may post
+                      commands to, signed with its secrets (wh_http.h); 0, the default: off
     The secrets are never in this file and never logged. */
 #ifndef OB_WH_CONFIG_H
 #define OB_WH_CONFIG_H
@@ -44,6 +46,7 @@ typedef struct ob_wh_target {
     unsigned max_attempts;                   /* POSTs before the dead letter, 0 unlimited */
     uint64_t backoff_ms;                     /* first retry delay */
     uint64_t backoff_max_ms;                 /* longest retry delay */
+    unsigned commands_oms;                   /* the way back: mp.<this> may be commanded, 0 off */
     char patterns[OB_SUB_PATTERNS_MAX][OB_TOPIC_MAX + 1]; /* split by validate */
     size_t pattern_count;                                 /* 1..OB_SUB_PATTERNS_MAX */
     char types[OB_SUB_TYPES_MAX][OB_EVENT_TYPE_MAX + 1];  /* split by validate */

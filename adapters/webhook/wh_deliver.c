@@ -57,7 +57,8 @@ typedef struct s_topic {
     uint32_t posts;              /* POSTs of head_seq so far */
     int64_t started_ms;          /* when the POST started */
     int64_t until_ms;            /* S_NACKED: give up waiting; S_REPUBLISH: publish again */
-    CURL *easy;                  /* S_POST: the request */
+    CURL *easy;                  /* the topic's handle, kept across POSTs (made once) */
+    int in_multi;                /* 1 while easy is in the multi handle (S_POST) */
     struct curl_slist *headers;  /* S_POST: its headers */
     char *body;                  /* S_POST: its body */
     char *answer;                /* the answer's first OB_WH_ANSWER_KEEP bytes */
@@ -71,23 +72,28 @@ typedef struct s_topic {
 } s_topic_t;
 
 struct s_engine {
-    ob_wh_deliver_config_t cfg;    /* borrowed settings */
-    const ob_wh_target_t *target;  /* cfg.target */
-    ob_wh_policy_t policy;         /* its retry policy */
-    char sub[OB_SUB_NAME_MAX + 1]; /* webhook-<name> */
-    zsock_t *pipe;                 /* the actor's pipe */
-    ob_client_t *client;           /* the broker */
-    CURLM *multi;                  /* the POSTs */
-    zhashx_t *topics;              /* name -> s_topic_t (owned) */
-    zhashx_t *by_token;            /* publish token -> s_topic_t (borrowed) */
-    zlistx_t *slots;               /* s_topic_t waiting for a POST slot, in order */
-    size_t running;                /* POSTs in flight */
-    size_t held;                   /* deliveries held or in work */
-    int subscribed;                /* the subscription is attached */
-    int64_t subscribe_at_ms;       /* when to try subscribing again */
-    uint32_t ack_wait_ms;          /* the subscription's ack_wait_ms */
-    int stopping;                  /* $TERM seen: finish what is in flight */
-    int terminated;                /* the loop ends */
+    ob_wh_deliver_config_t cfg;            /* borrowed settings */
+    const ob_wh_target_t *target;          /* cfg.target */
+    ob_wh_policy_t policy;                 /* its retry policy */
+    char sub[OB_SUB_NAME_MAX + 1];         /* webhook-<name> */
+    zsock_t *pipe;                         /* the actor's pipe */
+    ob_client_t *client;                   /* the broker */
+    CURLM *multi;                          /* the POSTs */
+    zhashx_t *topics;                      /* name -> s_topic_t (owned) */
+    zhashx_t *by_token;                    /* publish token -> s_topic_t (borrowed) */
+    zlistx_t *slots;                       /* s_topic_t waiting for a POST slot, in order */
+    size_t running;                        /* POSTs in flight */
+    size_t held;                           /* deliveries held or in work */
+    int subscribed;                        /* the subscription is attached */
+    int64_t subscribe_at_ms;               /* when to try subscribing again */
+    uint32_t ack_wait_ms;                  /* the subscription's ack_wait_ms */
+    int stopping;                          /* $TERM seen: finish what is in flight */
+    int curl_due;                          /* POSTs added since curl_multi_perform last ran */
+    int client_due;                        /* the client's socket may hold something: drain it */
+    int pipe_due;                          /* the pipe may hold a command: read it */
+    int64_t looked_ms;                     /* when the client and the pipe were last looked at */
+    char session[OB_WIRE_SESSION_MAX + 1]; /* the client's broker session, "" before one */
+    int terminated;                        /* the loop ends */
 };
 
 static int64_t
@@ -114,15 +120,21 @@ s_held_gauge(s_engine_t *self)
 
 /* --- topics --------------------------------------------------------------------------------- */
 
+/* Takes the topic's POST out of the multi handle (its easy handle stays for the next). */
+static void
+s_request_end(s_topic_t *topic)
+{
+    if (topic->in_multi) {
+        curl_multi_remove_handle(topic->engine->multi, topic->easy);
+        topic->in_multi = 0;
+        topic->engine->running--;
+    }
+}
+
 static void
 s_request_free(s_topic_t *topic)
 {
-    if (topic->easy) {
-        curl_multi_remove_handle(topic->engine->multi, topic->easy);
-        curl_easy_cleanup(topic->easy);
-        topic->easy = NULL;
-        topic->engine->running--;
-    }
+    s_request_end(topic);
     curl_slist_free_all(topic->headers);
     topic->headers = NULL;
     free(topic->body);
@@ -142,6 +154,8 @@ s_topic_destroy(s_topic_t **topic_p)
     if (!topic)
         return;
     s_request_free(topic);
+    if (topic->easy)
+        curl_easy_cleanup(topic->easy);
     ob_delivery_destroy(&topic->head);
     if (topic->held) {
         for (ob_delivery_t *d = zlistx_first(topic->held); d; d = zlistx_next(topic->held))
@@ -223,6 +237,7 @@ s_publish(s_topic_t *topic)
         rc = ob_event_decode(buf, len, &letter);
     if (rc == 0)
         rc = ob_client_publish_async(self->client, letter, &topic->token);
+    self->client_due = 1;
     ob_event_destroy(&letter);
     free(buf);
     if (rc) {
@@ -278,6 +293,7 @@ s_confirmed(s_topic_t *topic, const ob_confirm_t *confirm)
         return;
     }
     ob_client_ack(self->client, topic->head);
+    self->client_due = 1;
     s_count(self, self->cfg.metrics ? self->cfg.metrics->deliveries : NULL, "dead_lettered");
     s_head_done(topic);
 }
@@ -334,6 +350,32 @@ s_header(s_topic_t *topic, const char *name, const char *value)
 
 static void s_put_back(s_topic_t *topic, uint32_t delay_ms);
 
+/* Makes topic's easy handle with the options every POST of the target shares. Returns it
+   (the topic's to clean up) or NULL (no memory). */
+static CURL *
+s_easy_new(s_topic_t *topic)
+{
+    const ob_wh_target_t *target = topic->engine->target;
+    CURL *easy = curl_easy_init();
+    if (!easy)
+        return NULL;
+    long timeout = (long)target->timeout_ms;
+    curl_easy_setopt(easy, CURLOPT_URL, target->url);
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, timeout);
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+                     timeout < OB_WH_CONNECT_MS_MAX ? timeout : (long)OB_WH_CONNECT_MS_MAX);
+    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L); /* a 3xx is a failure (retried) */
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, s_on_write);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, topic);
+    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, s_on_header);
+    curl_easy_setopt(easy, CURLOPT_HEADERDATA, topic);
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, topic);
+    return easy;
+}
+
 /* Builds and starts the head's POST. */
 static void
 s_post(s_topic_t *topic)
@@ -376,31 +418,18 @@ s_post(s_topic_t *topic)
     if (!l)
         goto later;
     topic->headers = l;
-    CURL *easy = curl_easy_init();
-    if (!easy)
+    /* One easy handle per topic, its fixed options set once: a handle and its parsed URL
+       made for every POST cost more than the POST's own work on a keep-alive connection. */
+    if (!topic->easy && !(topic->easy = s_easy_new(topic)))
         goto later;
-    long timeout = (long)target->timeout_ms;
-    curl_easy_setopt(easy, CURLOPT_URL, target->url);
-    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, timeout);
-    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
-                     timeout < OB_WH_CONNECT_MS_MAX ? timeout : (long)OB_WH_CONNECT_MS_MAX);
-    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L); /* a 3xx is a failure (retried) */
+    CURL *easy = topic->easy;
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, topic->headers);
     curl_easy_setopt(easy, CURLOPT_POSTFIELDS, topic->body);
     curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, s_on_write);
-    curl_easy_setopt(easy, CURLOPT_WRITEDATA, topic);
-    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, s_on_header);
-    curl_easy_setopt(easy, CURLOPT_HEADERDATA, topic);
-    curl_easy_setopt(easy, CURLOPT_PRIVATE, topic);
-    if (curl_multi_add_handle(self->multi, easy) != CURLM_OK) {
-        curl_easy_cleanup(easy);
+    if (curl_multi_add_handle(self->multi, easy) != CURLM_OK)
         goto later;
-    }
-    topic->easy = easy;
+    topic->in_multi = 1;
+    self->curl_due = 1;
     topic->started_ms = s_now_ms();
     topic->state = S_POST;
     self->running++;
@@ -418,6 +447,7 @@ s_put_back(s_topic_t *topic, uint32_t delay_ms)
     s_engine_t *self = topic->engine;
     s_request_free(topic);
     ob_client_nack(self->client, topic->head, delay_ms);
+    self->client_due = 1;
     ob_delivery_destroy(&topic->head);
     self->held--;
     s_held_gauge(self);
@@ -492,8 +522,10 @@ s_answered(s_topic_t *topic, CURLcode code, long status)
     ob_wh_answer_t answer = {status, topic->retry_after_len ? topic->retry_after : NULL,
                              topic->retry_after_len};
     ob_wh_decision_t decision;
-    ob_wh_decide(&self->policy, topic->posts, &answer, (int64_t)time(NULL), randombytes_random(),
-                 &decision);
+    /* the jitter's draw is a system call (getrandom): only a failure needs one */
+    int acked = code == CURLE_OK && status / 100 == 2;
+    ob_wh_decide(&self->policy, topic->posts, &answer, (int64_t)time(NULL),
+                 acked ? 0 : randombytes_random(), &decision);
     char why[S_REASON_MAX];
     if (code != CURLE_OK)
         snprintf(why, sizeof why, "%s", curl_easy_strerror(code));
@@ -501,16 +533,14 @@ s_answered(s_topic_t *topic, CURLcode code, long status)
         snprintf(why, sizeof why, "HTTP %ld", status);
     if (decision.verdict == OB_WH_ACK) {
         ob_client_ack(self->client, topic->head);
+        self->client_due = 1;
         s_count(self, m ? m->deliveries : NULL, "acked");
         s_head_done(topic);
         return;
     }
     if (decision.verdict == OB_WH_DEAD) {
         /* the answer stays for the dead letter; the request's other parts go */
-        curl_multi_remove_handle(self->multi, topic->easy);
-        curl_easy_cleanup(topic->easy);
-        topic->easy = NULL;
-        self->running--;
+        s_request_end(topic);
         if (decision.exhausted)
             s_dead(topic, "%s after %" PRIu32 " attempts", why, topic->posts);
         else
@@ -593,6 +623,8 @@ s_on_delivery(s_engine_t *self, ob_delivery_t *d)
     s_topic_next(topic);
 }
 
+static void s_session_check(s_engine_t *self);
+
 /* Subscribes when it is time to. */
 static void
 s_subscribe(s_engine_t *self)
@@ -629,7 +661,38 @@ s_subscribe(s_engine_t *self)
         return;
     }
     self->subscribed = 1;
+    self->client_due = 1;
+    s_session_check(self);
     zsys_info("target %s: subscribed, POSTing to %s", self->sub, t->url);
+}
+
+/* Notices a new broker session (the broker restarted, or the client replaced a silent
+   connection): the broker delivers again every event not acked, and the client sends no ack
+   for a delivery of the old session, so the held deliveries of the old session are dropped
+   rather than POSTed twice. The heads in work stay: a redelivery of a head replaces it
+   (s_on_delivery), and its ack then counts. Call before taking a delivery of the new one. */
+static void
+s_session_check(s_engine_t *self)
+{
+    const char *session = ob_client_session(self->client);
+    if (!strcmp(session, self->session))
+        return;
+    size_t dropped = 0;
+    if (self->session[0])
+        for (s_topic_t *t = zhashx_first(self->topics); t; t = zhashx_next(self->topics))
+            for (ob_delivery_t *d = zlistx_first(t->held); d; d = zlistx_first(t->held)) {
+                zlistx_delete(t->held, zlistx_cursor(t->held)); /* no destructor: ours */
+                ob_delivery_destroy(&d);
+                dropped++;
+            }
+    if (dropped) {
+        self->held -= dropped;
+        s_held_gauge(self);
+        zsys_info("target %s: new broker session: %zu held deliveries left to the broker's "
+                  "redelivery",
+                  self->sub, dropped);
+    }
+    snprintf(self->session, sizeof self->session, "%s", session);
 }
 
 /* Takes every delivery and confirmation the client holds. */
@@ -637,7 +700,9 @@ static void
 s_client_drain(s_engine_t *self)
 {
     ob_confirm_t confirm;
-    while (ob_client_confirm_next(self->client, 0, &confirm) == 0) {
+    /* only dead letters are published: with none in flight, a look costs system calls */
+    while (ob_client_pending(self->client) &&
+           ob_client_confirm_next(self->client, 0, &confirm) == 0) {
         char token[S_U64_TEXT];
         snprintf(token, sizeof token, "%" PRIu64, confirm.token);
         s_topic_t *topic = zhashx_lookup(self->by_token, token);
@@ -648,6 +713,7 @@ s_client_drain(s_engine_t *self)
     int rc;
     while ((rc = ob_client_receive(self->client, 0, &d)) != OB_ERR_TIMEOUT) {
         if (rc == 0) {
+            s_session_check(self);
             if (self->stopping) /* not acked: it comes again at the next start */
                 ob_delivery_destroy(&d);
             else
@@ -782,9 +848,22 @@ s_actor(zsock_t *pipe, void *arg)
         return;
     self->pipe = pipe;
     int64_t stop_by = 0;
+    self->pipe_due = self->client_due = 1;
+    /* Each look at a ZeroMQ socket is a system call or two (libzmq polls its mailbox), so
+       the pipe and the client are read when their descriptor signalled, when something was
+       sent on the client (a send can take the descriptor's edge for what arrived before
+       it), and at least every OB_WH_POLL_MS (heartbeats); and curl_multi_poll is skipped
+       while POSTs just added wait to be sent. */
     while (!self->terminated) {
-        while (!self->stopping && (zsock_events(pipe) & ZMQ_POLLIN))
-            s_on_pipe(self);
+        int64_t now = s_now_ms();
+        int tick = now - self->looked_ms >= OB_WH_POLL_MS;
+        if (tick)
+            self->looked_ms = now;
+        if (self->pipe_due || tick) {
+            self->pipe_due = 0;
+            while (!self->stopping && (zsock_events(pipe) & ZMQ_POLLIN))
+                s_on_pipe(self);
+        }
         if (self->stopping && !stop_by) {
             /* POSTs end within their timeout; then dead letters get a little longer */
             stop_by = s_now_ms() + (int64_t)self->target->timeout_ms + OB_WH_STOP_CONFIRM_MS;
@@ -792,17 +871,26 @@ s_actor(zsock_t *pipe, void *arg)
         }
         s_subscribe(self);
         int still;
+        self->curl_due = 0;
         curl_multi_perform(self->multi, &still);
         s_curl_collect(self);
         int64_t next_ms;
         s_timers(self, &next_ms);
         s_slots_fill(self);
-        s_client_drain(self);
+        if (self->client_due || tick) {
+            self->client_due = 0;
+            s_client_drain(self);
+        }
         if (self->stopping && (s_quiet(self) || s_now_ms() >= stop_by))
             break;
+        if (self->curl_due || self->client_due)
+            continue;
         int64_t wait = next_ms - s_now_ms();
         if (!self->subscribed && !self->stopping && self->subscribe_at_ms < next_ms)
             wait = self->subscribe_at_ms - s_now_ms();
+        int64_t look = self->looked_ms + OB_WH_POLL_MS - s_now_ms();
+        if (look < wait)
+            wait = look;
         /* Once stopping, the pipe is no longer read (zactor_destroy's own $TERM may wait in
            it and would wake every poll): only the broker's answers are waited for. */
         struct curl_waitfd fds[2] = {
@@ -814,6 +902,10 @@ s_actor(zsock_t *pipe, void *arg)
                         : wait > OB_WH_POLL_MS ? OB_WH_POLL_MS
                                                : (int)wait,
                         NULL);
+        if (fds[0].revents)
+            self->client_due = 1;
+        if (fds[1].revents)
+            self->pipe_due = 1;
     }
     if (!s_quiet(self))
         zsys_warning("target %s: stopped with %zu POSTs and %zu dead letters in flight (they come "

@@ -5,6 +5,7 @@
 #ifndef OB_WH_LIMITS_H
 #define OB_WH_LIMITS_H
 
+#include <limits.h>
 #include <stdint.h>
 
 #include "orderbus/limits.h"
@@ -25,6 +26,12 @@
 #define OB_WH_ID_DIGEST 32    /* SHA-256 of topic \n event id */
 #define OB_WH_ID_TEXT (sizeof OB_WH_ID_PREFIX + 2 * OB_WH_ID_DIGEST) /* with its NUL: 68 */
 #define OB_WH_TIMESTAMP_TEXT 21 /* webhook-timestamp: a u64 in decimal, with its NUL */
+
+/* The way back: requests an OMS signs (wh_verify) */
+#define OB_WH_TOLERANCE_S 300       /* webhook-timestamp: at most this far from now (the spec's) */
+#define OB_WH_IN_ID_MAX 255         /* bytes of a received webhook-id */
+#define OB_WH_IN_SIGNATURE_MAX 1024 /* bytes of a received webhook-signature */
+#define OB_WH_OMS_ID_MAX UINT_MAX   /* largest oms_id a target may command */
 
 /* Delivery body and dead letters (wh_body) */
 #define OB_WH_TYPE_DEAD_LETTER "webhook.dead_letter" /* type of a dead letter's event */
@@ -72,6 +79,8 @@
 #define OB_WH_HTTP_CONNECTIONS 16      /* connections at once to /metrics and /healthz */
 #define OB_WH_HTTP_TIMEOUT_S 10        /* idle connection of that server, seconds */
 #define OB_WH_HTTP_MEMORY (32u * 1024) /* bytes of one of its connections' buffers */
+#define OB_WH_COMMAND_CONFIRM_MS 5000  /* a command's publish: the broker's confirm, at most */
+#define OB_WH_COMMAND_IDLE_MS 250      /* the commands thread's longest sleep (heartbeats) */
 #define OB_WH_METRIC_SERIES                                                                        \
     (OB_WH_TARGETS_MAX * 8) /* series of one metric: targets x labels (at most 6) */
 

@@ -125,6 +125,21 @@ s_id_valid(const char *id)
     return 1;
 }
 
+void
+ob_wh_mac(const uint8_t *key, size_t key_len, const char *msg_id, const char *stamp,
+          const void *body, size_t body_len, uint8_t ret_mac[OB_WH_MAC_BYTES])
+{
+    crypto_auth_hmacsha256_state state;
+    crypto_auth_hmacsha256_init(&state, key, key_len);
+    crypto_auth_hmacsha256_update(&state, (const uint8_t *)msg_id, strlen(msg_id));
+    crypto_auth_hmacsha256_update(&state, (const uint8_t *)".", 1);
+    crypto_auth_hmacsha256_update(&state, (const uint8_t *)stamp, strlen(stamp));
+    crypto_auth_hmacsha256_update(&state, (const uint8_t *)".", 1);
+    crypto_auth_hmacsha256_update(&state, body, body_len);
+    crypto_auth_hmacsha256_final(&state, ret_mac);
+    sodium_memzero(&state, sizeof state); /* it holds the padded key */
+}
+
 int
 ob_wh_sign(const ob_wh_secrets_t *secrets, const char *msg_id, uint64_t timestamp, const void *body,
            size_t body_len, char ret_signature[OB_WH_SIGNATURE_TEXT])
@@ -135,20 +150,12 @@ ob_wh_sign(const ob_wh_secrets_t *secrets, const char *msg_id, uint64_t timestam
         if (secrets->len[k] < OB_WH_SECRET_BYTES_MIN || secrets->len[k] > OB_WH_SECRET_BYTES_MAX)
             return OB_ERR_INVALID_ARGUMENT;
     char stamp[OB_WH_TIMESTAMP_TEXT];
-    int stamp_len = snprintf(stamp, sizeof stamp, "%" PRIu64, timestamp);
+    snprintf(stamp, sizeof stamp, "%" PRIu64, timestamp);
     char text[OB_WH_SIGNATURE_TEXT];
     size_t pos = 0;
     for (size_t k = 0; k < secrets->count; k++) {
-        crypto_auth_hmacsha256_state state;
-        uint8_t mac[crypto_auth_hmacsha256_BYTES];
-        crypto_auth_hmacsha256_init(&state, secrets->key[k], secrets->len[k]);
-        crypto_auth_hmacsha256_update(&state, (const uint8_t *)msg_id, strlen(msg_id));
-        crypto_auth_hmacsha256_update(&state, (const uint8_t *)".", 1);
-        crypto_auth_hmacsha256_update(&state, (const uint8_t *)stamp, (size_t)stamp_len);
-        crypto_auth_hmacsha256_update(&state, (const uint8_t *)".", 1);
-        crypto_auth_hmacsha256_update(&state, body, body_len);
-        crypto_auth_hmacsha256_final(&state, mac);
-        sodium_memzero(&state, sizeof state); /* it holds the padded key */
+        uint8_t mac[OB_WH_MAC_BYTES];
+        ob_wh_mac(secrets->key[k], secrets->len[k], msg_id, stamp, body, body_len, mac);
         if (k)
             text[pos++] = ' ';
         memcpy(text + pos, "v1,", 3);

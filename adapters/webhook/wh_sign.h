@@ -57,6 +57,12 @@ void ob_wh_secrets_wipe(ob_wh_secrets_t *secrets);
 int ob_wh_id(const char *topic, const char *event_id, size_t event_id_len,
              char ret_id[OB_WH_ID_TEXT]);
 
+/* Writes HMAC-SHA256(key, msg_id "." stamp "." body) into ret_mac: key is key_len bytes,
+   msg_id and stamp NUL-terminated, body body_len bytes (all borrowed). The signed content of
+   both sides (ob_wh_sign, ob_wh_verify); checks nothing. */
+void ob_wh_mac(const uint8_t *key, size_t key_len, const char *msg_id, const char *stamp,
+               const void *body, size_t body_len, uint8_t ret_mac[OB_WH_MAC_BYTES]);
+
 /* Signs body (body_len bytes, borrowed, exactly the bytes sent) for the webhook-id msg_id
    (borrowed) and the webhook-timestamp timestamp with every key of secrets (borrowed), and
    writes the webhook-signature value into ret_signature. Returns 0 or

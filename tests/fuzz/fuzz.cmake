@@ -8,6 +8,7 @@
 # the request bodies and delivery handles (rest_parse).
 # The broker's stored subscription and position records (records: sub_record.h, pos_record.h).
 # orderbus-webhook's configuration, secret files and Retry-After values (webhook_config).
+# Its verification of the signed requests of the way back (webhook_verify).
 #
 # Always: replay_<name> (the target + replay_main.c) and the CTest fuzz_replay_<name>, which
 # replays the committed corpus and every regression input, so that a crash once found stays
@@ -20,7 +21,7 @@
 # Every target links liborderbus, ob_codec and ob_common (base64: common/base64.h).
 # Targets of the broker's classes (OB_FUZZ_BROKER_TARGETS) also link ob_broker_core.
 set(OB_FUZZ_TARGETS event wire mpscan pattern config broker perms event_json monitor_result base64
-    mp_parse command trigger records tokens rest_parse webhook_config)
+    mp_parse command trigger records tokens rest_parse webhook_config webhook_verify)
 set(OB_FUZZ_BROKER_TARGETS config broker perms records)
 # The monitor's reader of admin results (monitor/result.c) links ob_monitor_core.
 set(OB_FUZZ_MONITOR_TARGETS monitor_result)
@@ -29,7 +30,7 @@ set(OB_FUZZ_GATEWAY_TARGETS mp_parse command tokens rest_parse)
 # The trigger request parser lives in the daemon's library (it uses common/base64.h).
 set(OB_FUZZ_GATEWAY_DAEMON_TARGETS trigger)
 # The webhook adapter's targets link ob_webhook_core.
-set(OB_FUZZ_WEBHOOK_TARGETS webhook_config)
+set(OB_FUZZ_WEBHOOK_TARGETS webhook_config webhook_verify)
 set(OB_FUZZ_DIR ${CMAKE_CURRENT_SOURCE_DIR}/fuzz)
 
 foreach(target IN LISTS OB_FUZZ_TARGETS)

@@ -6,3 +6,11 @@ ob_cmocka_test(test_webhook TIMEOUT 240
 set_property(TEST test_webhook APPEND PROPERTY ENVIRONMENT
              "OB_WEBHOOK=$<TARGET_FILE:orderbus-webhook>")
 add_dependencies(test_webhook orderbus-webhook)
+
+# The way back: an OMS's signed commands on mp.<oms_id> (test_webhook_commands.c).
+ob_cmocka_test(test_webhook_commands TIMEOUT 120
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_webhook_commands.c
+  LIBS ob_broker_proc ob_gw_proc ob_common PkgConfig::JANSSON PkgConfig::CURL)
+set_property(TEST test_webhook_commands APPEND PROPERTY ENVIRONMENT
+             "OB_WEBHOOK=$<TARGET_FILE:orderbus-webhook>")
+add_dependencies(test_webhook_commands orderbus-webhook)

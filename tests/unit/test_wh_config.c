@@ -98,6 +98,7 @@ test_flags(void **state)
     assert_int_equal(t->max_attempts, OB_WH_ATTEMPTS_DEFAULT);
     assert_int_equal(t->backoff_ms, OB_WH_BACKOFF_MS_DEFAULT);
     assert_int_equal(t->backoff_max_ms, OB_WH_BACKOFF_MAX_MS_DEFAULT);
+    assert_int_equal(t->commands_oms, 0); /* the way back is off by default */
     assert_string_equal(s_cfg.listen, OB_WH_LISTEN_DEFAULT);
     char host[OB_WH_ADDR_MAX];
     uint16_t port = 0;
@@ -116,6 +117,15 @@ test_flags(void **state)
     assert_int_equal(s_parse(err, "--target-max-attempts", "65536", NULL), OB_ERR_INVALID_ARGUMENT);
     assert_int_equal(s_parse(err, "--target-timeout", "5", NULL), OB_ERR_INVALID_ARGUMENT);
     assert_int_equal(s_parse(err, "--nope", NULL), OB_ERR_INVALID_ARGUMENT);
+    /* the way back: an OMS id */
+    assert_int_equal(s_parse(err, "--target-name", "oms1", "--target-url", "http://127.0.0.1:9/x",
+                             "--target-secret-file", "s", "--target-patterns", "oms.1",
+                             "--target-commands", "7", NULL),
+                     0);
+    assert_int_equal(s_cfg.target[0].commands_oms, 7);
+    assert_int_equal(s_parse(err, "--target-commands", "-1", NULL), OB_ERR_INVALID_ARGUMENT);
+    assert_int_equal(s_parse(err, "--target-commands", "4294967296", NULL),
+                     OB_ERR_INVALID_ARGUMENT);
 }
 
 static void
@@ -301,11 +311,11 @@ test_example(void **state)
     assert_non_null(out);
     ob_wh_config_usage(out, "/usr/bin/orderbus-webhook");
     fclose(out);
-    static const char *const keys[] = {"--target-name",     "--target-url",
-                                       "--target-patterns", "--target-types",
-                                       "--target-timeout",  "--target-max-attempts",
-                                       "--target-backoff",  "--target-backoff-max",
-                                       "--listen",          "--broker"};
+    static const char *const keys[] = {
+        "--target-name",    "--target-url",         "--target-patterns",
+        "--target-types",   "--target-timeout",     "--target-max-attempts",
+        "--target-backoff", "--target-backoff-max", "--listen",
+        "--broker",         "--target-commands"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         assert_non_null(strstr(text, keys[i]));
     assert_non_null(strstr(text, "NAME\n    orderbus-webhook - "));

@@ -2,7 +2,7 @@
 # the Standard Webhooks test vector, the delivery body and dead letters, the verdict on an
 # answer (Retry-After, backoff), the configuration. No network: the classes are driven
 # directly.
-foreach(name IN ITEMS sign answer body config)
+foreach(name IN ITEMS sign answer body config verify)
   ob_cmocka_test(test_wh_${name}
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_wh_${name}.c
     LIBS ob_webhook_core)
