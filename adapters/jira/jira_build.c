@@ -109,7 +109,8 @@ ob_jira_build_search(const ob_jira_config_t *cfg, const char *label, char **ret_
     char jql[OB_JIRA_KEY_MAX + OB_JIRA_LABEL_MAX + 64];
     /* Both are [A-Za-z0-9_-] (the key validated, the label ours): no quoting needed. */
     snprintf(jql, sizeof jql, "project = %s AND labels = %s ORDER BY id ASC", cfg->project, label);
-    json_t *root = json_pack("{s:s, s:[s], s:i}", "jql", jql, "fields", "key", "maxResults", 2);
+    json_t *root =
+        json_pack("{s:s, s:[s, s], s:i}", "jql", jql, "fields", "key", "summary", "maxResults", 2);
     if (!root)
         return -ENOMEM;
     int rc = s_dump(root, ret_body);

@@ -54,4 +54,28 @@
 #define OB_JIRA_CONTENT_MAX (64 * 1024) /* bytes of a message's content (COMMANDS.md) */
 #define OB_JIRA_AUTHOR_MAX 255          /* bytes of an author's name or email (COMMANDS.md) */
 
+/* The id map (jira_map) */
+#define OB_JIRA_MAP_SIZE (16u * 1024 * 1024)  /* first LMDB map size; doubled when full */
+#define OB_JIRA_MAP_LOCK "orderbus-jira.lock" /* the data directory's lock file */
+#define OB_JIRA_MAP_KEY_MAX 64                /* bytes of a map key, with its NUL */
+#define OB_JIRA_MAP_VALUE_MAX 512             /* bytes of a map value, with its NUL */
+
+/* The daemon (jira_engine, jira_http, main) */
+#define OB_JIRA_SUB_PREFIX "jira-"          /* the durable subscription: prefix + oms_id */
+#define OB_JIRA_CREDIT 64                   /* deliveries the subscription may have pending */
+#define OB_JIRA_ACK_WAIT_MS OB_DELAY_MS_MAX /* events are held while Jira is retried */
+#define OB_JIRA_POLL_MS 250                 /* longest wait of the engine's loop: heartbeats 1 s */
+#define OB_JIRA_BROKER_MS 5000              /* connect, subscribe and publish wait */
+#define OB_JIRA_SUBSCRIBE_RETRY_MS 1000     /* a refused or timed-out subscribe is tried again */
+#define OB_JIRA_CONNECT_MS_MAX 10000        /* TCP and TLS connect of a Jira request, at most */
+#define OB_JIRA_ANSWER_MAX (4u * 1024 * 1024) /* bytes of a Jira answer we read */
+#define OB_JIRA_COMMENT_PAGE 100              /* comments per page when a mark is looked for */
+#define OB_JIRA_COMMENT_PAGES_MAX 100         /* pages looked at, at most (10 000 comments) */
+#define OB_JIRA_HTTP_CONNECTIONS 16           /* connections at once to the HTTP endpoint */
+#define OB_JIRA_HTTP_TIMEOUT_S 10             /* idle connection of that server, seconds */
+#define OB_JIRA_HTTP_MEMORY (32u * 1024)      /* bytes of one of its connections' buffers */
+#define OB_JIRA_WEBHOOK_PATH "/jira/webhook"  /* where Jira POSTs */
+#define OB_JIRA_METRIC_SERIES 16              /* series of one metric */
+#define OB_JIRA_SOURCE "orderbus-jira"        /* the source of the commands it publishes */
+
 #endif

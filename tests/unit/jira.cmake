@@ -7,4 +7,5 @@ foreach(name IN ITEMS config build hook)
     LIBS ob_jira_core)
 endforeach()
 target_compile_definitions(test_jira_config PRIVATE
-  OB_JIRA_EXAMPLE_CFG="${PROJECT_SOURCE_DIR}/deploy/orderbus-jira.cfg")
+  OB_JIRA_EXAMPLE_CFG="${PROJECT_SOURCE_DIR}/deploy/orderbus-jira.cfg"
+  OB_JIRA_ETC_CFG="${PROJECT_SOURCE_DIR}/deploy/etc/orderbus-jira.cfg")

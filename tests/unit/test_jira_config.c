@@ -219,6 +219,12 @@ test_example(void **state)
                         "Waiting for your answer");
     for (size_t i = 0; i < OB_JIRA_FIELD_COUNT; i++)
         assert_true(s_cfg.field[i][0] != '\0'); /* the example maps every field */
+    /* the production one (deploy/etc/, read by the systemd unit) */
+    char *etc[] = {(char *)"orderbus-jira", (char *)"--config", (char *)OB_JIRA_ETC_CFG};
+    assert_int_equal(ob_jira_config_parse(&s_cfg, 3, etc, err, sizeof err), 0);
+    assert_string_equal(s_cfg.token_file, "/run/credentials/orderbus-jira.service/jira.token");
+    assert_int_equal(s_cfg.status_count, 3);
+    assert_int_equal(ob_jira_config_parse(&s_cfg, 3, argv, err, sizeof err), 0);
     char *text = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&text, &len);
