@@ -271,6 +271,78 @@ s_adapter_stop(pid_t pid, int sig)
         assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* Collects a GET's body. */
+static size_t
+s_on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+    FILE *out = arg;
+    return fwrite(data, size, nmemb, out);
+}
+
+/* GETs path of the adapter's HTTP server; returns the status and the body in a new string
+ *ret_body (the caller frees it). */
+static long
+s_adapter_get(const char *path, char **ret_body)
+{
+    char url[DAEMON_PROC_URL_MAX + 32];
+    snprintf(url, sizeof url, "%s%s", s_url, path);
+    size_t len = 0;
+    FILE *out = open_memstream(ret_body, &len);
+    assert_non_null(out);
+    CURL *curl = curl_easy_init();
+    assert_non_null(curl);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)DAEMON_PROC_START_MS);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, s_on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, out);
+    assert_int_equal(curl_easy_perform(curl), CURLE_OK);
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(curl);
+    fclose(out);
+    return status;
+}
+
+/* Runs the adapter with the NULL-terminated arguments, both streams into dir/run.out;
+   returns its exit status and the output in a new string *ret_out. */
+static int
+s_run(char **ret_out, ...)
+{
+    char out[T_PATH_MAX];
+    snprintf(out, sizeof out, "%s/run.out", s_site.dir);
+    const char *argv[16] = {"orderbus-jira"};
+    int argc = 1;
+    va_list args;
+    va_start(args, ret_out);
+    for (const char *a; argc < 15 && (a = va_arg(args, const char *));)
+        argv[argc++] = a;
+    va_end(args);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (!freopen(out, "w", stdout) || dup2(fileno(stdout), fileno(stderr)) < 0)
+            _exit(127);
+        execv(getenv("OB_JIRA"), (char *const *)argv);
+        _exit(127);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    FILE *f = fopen(out, "r");
+    assert_non_null(f);
+    size_t len = 0;
+    *ret_out = NULL;
+    if (getdelim(ret_out, &len, '\0', f) < 0) {
+        free(*ret_out);
+        *ret_out = strdup("");
+    }
+    fclose(f);
+    return WEXITSTATUS(status);
+}
+
 /* --- events as the gateway publishes them --------------------------------------------------- */
 
 static void
@@ -544,6 +616,15 @@ test_order(void **state)
     curl_easy_cleanup(curl);
     assert_int_equal(status, 401);
     free(key);
+    char *text = NULL;
+    assert_int_equal(s_adapter_get("/healthz", &text), 200);
+    free(text);
+    assert_int_equal(s_adapter_get("/metrics", &text), 200);
+    assert_non_null(strstr(text, "orderbus_jira_webhooks_total{outcome=\"command\"} 2"));
+    assert_non_null(strstr(text, "orderbus_jira_webhooks_total{outcome=\"refused\"} 1"));
+    assert_non_null(strstr(text, "orderbus_jira_events_total{outcome=\"applied\"}"));
+    assert_null(strstr(text, "outcome=\"lost\""));
+    free(text);
     s_adapter_stop(pid, SIGTERM);
 }
 
@@ -589,6 +670,39 @@ test_jira_down(void **state)
     s_adapter_stop(pid, SIGTERM);
 }
 
+/* --help, --version and the exit statuses: 2 for a usage error, 1 for a secret that cannot be
+   read (its message names the file, never the secret), 1 for a data directory another
+   adapter holds. */
+static void
+test_exit_statuses(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    assert_int_equal(s_run(&out, "--version", NULL), 0);
+    assert_non_null(strstr(out, "orderbus-jira " OB_VERSION_STRING));
+    free(out);
+    assert_int_equal(s_run(&out, "--help", NULL), 0);
+    assert_non_null(strstr(out, "--jira-epic-link-field"));
+    free(out);
+    assert_int_equal(s_run(&out, "--bogus", NULL), 2);
+    assert_non_null(strstr(out, "unknown flag '--bogus'"));
+    free(out);
+    assert_int_equal(s_run(&out, "--oms-id", "7", NULL), 2); /* no data_dir, url, ... */
+    free(out);
+    s_config();
+    char short_secret[T_PATH_MAX];
+    s_write("short.secret", "tiny-secret\n", short_secret);
+    assert_int_equal(s_run(&out, "--config", s_cfg, "--secret-file", short_secret, NULL), 1);
+    assert_non_null(strstr(out, "short.secret"));
+    assert_null(strstr(out, "tiny-secret\n"));
+    free(out);
+    pid_t pid = s_adapter_start(); /* holds the data directory */
+    assert_int_equal(s_run(&out, "--config", s_cfg, "--listen", "127.0.0.1:0", NULL), 1);
+    assert_non_null(strstr(out, "resource busy"));
+    free(out);
+    s_adapter_stop(pid, SIGTERM);
+}
+
 static int
 s_setup(void **state)
 {
@@ -627,6 +741,7 @@ main(void)
         cmocka_unit_test(test_order),
         cmocka_unit_test(test_kill),
         cmocka_unit_test(test_jira_down),
+        cmocka_unit_test(test_exit_statuses),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
