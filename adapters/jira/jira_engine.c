@@ -564,10 +564,14 @@ s_issue_of(s_engine_t *self, const ob_event_t *ev, char key[S_KEY_TEXT])
 
 /* --- comments ------------------------------------------------------------------------------- */
 
-/* Looks through issue's comments for one holding mark. S_APPLIED with its id, S_SKIPPED. */
+/* Looks through issue's comments for one holding mark, or (origin not NULL) one by a person
+   whose body is origin: the Jira comment a provider's message came from. S_APPLIED with its
+   id (*ret_origin 1 for the latter), S_SKIPPED. */
 static s_outcome_t
-s_find_comment(s_engine_t *self, const char *issue, const char *mark, char id[S_KEY_TEXT])
+s_find_comment(s_engine_t *self, const char *issue, const char *mark, const char *origin,
+               char id[S_KEY_TEXT], int *ret_origin)
 {
+    *ret_origin = 0;
     for (size_t page = 0; page < OB_JIRA_COMMENT_PAGES_MAX; page++) {
         char path[S_PATH_MAX];
         s_reply_t reply;
@@ -585,8 +589,16 @@ s_find_comment(s_engine_t *self, const char *issue, const char *mark, char id[S_
         {
             const char *body = ob_jira_json_str(c, "body");
             const char *cid = ob_jira_json_str(c, "id");
-            if (body && cid && strstr(body, mark) && strlen(cid) < S_KEY_TEXT) {
+            const char *author = ob_jira_json_str(json_object_get(c, "author"), "name");
+            if (!body || !cid || strlen(cid) >= S_KEY_TEXT)
+                continue;
+            if (strstr(body, mark)) {
                 found = cid;
+                break;
+            }
+            if (origin && !strcmp(body, origin) && (!author || strcmp(author, self->cfg->user))) {
+                found = cid;
+                *ret_origin = 1;
                 break;
             }
         }
@@ -605,11 +617,14 @@ s_find_comment(s_engine_t *self, const char *issue, const char *mark, char id[S_
 }
 
 /* Makes issue hold the comment body (borrowed) that carries mark, recorded at map_key:
-   found (by the map or the mark) and, if edit, rewritten; or added. */
+   found (by the map or the mark) and, if edit, rewritten; or added. With origin (not NULL),
+   a person's comment whose body it is counts as the message's origin: recorded, not copied
+   (a provider's message made from a Jira comment, whose command.completed came later). */
 static s_outcome_t
 s_comment(s_engine_t *self, const char *map_key, const char *issue, const char *mark,
-          const char *body, int edit)
+          const char *body, int edit, const char *origin)
 {
+    int from_jira = 0;
     char value[OB_JIRA_MAP_VALUE_MAX];
     char id[S_KEY_TEXT] = "";
     s_outcome_t o = S_SKIPPED;
@@ -623,9 +638,14 @@ s_comment(s_engine_t *self, const char *map_key, const char *issue, const char *
             o = S_APPLIED;
         }
     }
-    if (o != S_APPLIED && (o = s_find_comment(self, issue, mark, id)) != S_APPLIED &&
+    if (o != S_APPLIED &&
+        (o = s_find_comment(self, issue, mark, origin, id, &from_jira)) != S_APPLIED &&
         o != S_SKIPPED)
         return o;
+    if (from_jira) {
+        snprintf(value, sizeof value, "=%s", id);
+        return s_record(self, map_key, value) == S_APPLIED ? S_SKIPPED : S_AGAIN;
+    }
     char path[S_PATH_MAX];
     s_reply_t reply;
     if (o == S_APPLIED && !edit)
@@ -714,11 +734,19 @@ s_message(s_engine_t *self, const s_work_t *w, int edit)
                    self->sub, ev->id, ev->message_id, ob_strerror(rc));
         return rc == -ENOMEM ? S_AGAIN : S_LOST;
     }
+    json_t *msg = NULL;
+    const char *origin = NULL;
+    if (!edit && !ob_jira_json_load(w->snapshot, w->len, OB_JIRA_SNAPSHOT_MAX, &msg)) {
+        const char *role = ob_jira_json_str(json_object_get(msg, "author"), "role");
+        if (role && strcmp(role, "user")) /* only providers' messages come from Jira */
+            origin = ob_jira_json_str(msg, "content");
+    }
     s_outcome_t o = s_issue_of(self, ev, key);
     ob_jira_mark(self->cfg->oms_id, ev->message_id, mark);
     snprintf(map_key, sizeof map_key, "m/%" PRIu64, ev->message_id);
     if (o == S_APPLIED)
-        o = s_comment(self, map_key, key, mark, body, edit);
+        o = s_comment(self, map_key, key, mark, body, edit, origin);
+    json_decref(msg);
     free(body);
     return o;
 }
@@ -756,7 +784,7 @@ s_outcome(s_engine_t *self, const s_work_t *w, int failed)
     snprintf(map_key, sizeof map_key, "c/%s", id);
     o = ev->project_id ? s_issue_of(self, ev, key) : S_SKIPPED;
     if (o == S_APPLIED)
-        o = s_comment(self, map_key, key, mark, body, 0);
+        o = s_comment(self, map_key, key, mark, body, 0, NULL);
     free(body);
 out:
     json_decref(data);

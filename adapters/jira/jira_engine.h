@@ -12,8 +12,10 @@
         project_item.status_changed the configured transition; none configured: nothing
         message.posted / .edited    the comment added, or edited (added if not found)
         command.failed of ours      a comment on the issue saying what the Marketplace refused
-        command.completed of ours   a post_message's message id is recorded against the
-                                    Jira comment it came from, so that it is not copied back
+        command.completed of ours   a post_message's message id is recorded as come from
+                                    Jira, so that its message.posted is not copied back
+    (a provider's message.posted whose content is a person's comment on the issue is taken
+    as that comment too, for when it comes before the outcome).
     Before any create, the map, then Jira (a JQL search by label; the issue's comments for a
     mark) is asked whether it exists: a kill -9 between Jira's answer and the map's commit,
     or an event delivered twice, never creates a second epic, issue or comment.

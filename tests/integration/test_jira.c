@@ -583,6 +583,29 @@ test_order(void **state)
         zclock_sleep(T_POLL_MS);
     } while (zclock_mono() < until);
     assert_int_equal(n, 1);
+    /* the Marketplace's message made from Jira's comment comes back as message.posted (by a
+       provider): not copied again; a later message is */
+    char data[T_PATH_MAX];
+    snprintf(data, sizeof data,
+             "{\"id\":15,\"author\":{\"name\":\"Grace Hopper\",\"email\":\"grace@oms.example\","
+             "\"role\":\"provider\"},\"content\":\"Your VM is up\",\"scope\":\"public\"}");
+    s_publish("message.posted", 1, 1, 15, data);
+    s_message("message.posted", 1, 1, 16, "public", "Thanks");
+    until = zclock_mono() + T_WAIT_MS;
+    do {
+        issues = s_issues();
+        json_t *it = s_labelled(issues, "orderbus-7-p1-i1", &count);
+        n = s_comments(it, "[orderbus:7:m16]", NULL);
+        if (n) {
+            assert_int_equal(s_comments(it, "[orderbus:7:m15]", NULL), 0);
+            assert_int_equal(s_comments(it, "Your VM is up", NULL), 1);
+        }
+        json_decref(issues);
+        if (n)
+            break;
+        zclock_sleep(T_POLL_MS);
+    } while (zclock_mono() < until);
+    assert_int_equal(n, 1);
     /* a webhook without the secret, or with a wrong signature, is refused */
     char hook[T_PATH_MAX];
     snprintf(hook, sizeof hook, "%s/jira/webhook?secret=wrong", s_url);
