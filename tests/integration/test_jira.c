@@ -159,6 +159,23 @@ s_comments(json_t *issue, const char *text, json_t **ret_last)
     return n;
 }
 
+/* Waits until the issue labelled label has a comment holding mark; returns the issues then
+   (a new reference). */
+static json_t *
+s_wait_mark(const char *label, const char *mark)
+{
+    int64_t until = zclock_mono() + T_WAIT_MS;
+    int count = 0;
+    for (;;) {
+        json_t *issues = s_issues();
+        json_t *issue = s_labelled(issues, label, &count);
+        if ((issue && s_comments(issue, mark, NULL)) || zclock_mono() > until)
+            return issues;
+        json_decref(issues);
+        zclock_sleep(T_POLL_MS);
+    }
+}
+
 /* Counts what the run of n projects should have made: 1 + 2 issues per project, 2 comments
    per item. Returns how many of them exist exactly once; fails on anything made twice. */
 static int
@@ -570,19 +587,11 @@ test_order(void **state)
     snprintf(mark, sizeof mark, "[orderbus:%s]", json_string_value(json_object_get(post, "id")));
     json_decref(cmds);
     s_publish("command.failed", 1, 1, 0, outcome);
-    until = zclock_mono() + T_WAIT_MS;
-    int n = 0;
-    do {
-        issues = s_issues();
-        n = s_comments(s_labelled(issues, "orderbus-7-p1-i1", &count), mark, &c);
-        if (n)
-            assert_non_null(strstr(json_string_value(json_object_get(c, "body")), "status 403"));
-        json_decref(issues);
-        if (n)
-            break;
-        zclock_sleep(T_POLL_MS);
-    } while (zclock_mono() < until);
-    assert_int_equal(n, 1);
+    issues = s_wait_mark("orderbus-7-p1-i1", mark);
+    item = s_labelled(issues, "orderbus-7-p1-i1", &count);
+    assert_int_equal(s_comments(item, mark, &c), 1);
+    assert_non_null(strstr(json_string_value(json_object_get(c, "body")), "status 403"));
+    json_decref(issues);
     /* the Marketplace's message made from Jira's comment comes back as message.posted (by a
        provider): not copied again; a later message is */
     char data[T_PATH_MAX];
@@ -591,21 +600,11 @@ test_order(void **state)
              "\"role\":\"provider\"},\"content\":\"Your VM is up\",\"scope\":\"public\"}");
     s_publish("message.posted", 1, 1, 15, data);
     s_message("message.posted", 1, 1, 16, "public", "Thanks");
-    until = zclock_mono() + T_WAIT_MS;
-    do {
-        issues = s_issues();
-        json_t *it = s_labelled(issues, "orderbus-7-p1-i1", &count);
-        n = s_comments(it, "[orderbus:7:m16]", NULL);
-        if (n) {
-            assert_int_equal(s_comments(it, "[orderbus:7:m15]", NULL), 0);
-            assert_int_equal(s_comments(it, "Your VM is up", NULL), 1);
-        }
-        json_decref(issues);
-        if (n)
-            break;
-        zclock_sleep(T_POLL_MS);
-    } while (zclock_mono() < until);
-    assert_int_equal(n, 1);
+    issues = s_wait_mark("orderbus-7-p1-i1", "[orderbus:7:m16]");
+    item = s_labelled(issues, "orderbus-7-p1-i1", &count);
+    assert_int_equal(s_comments(item, "[orderbus:7:m15]", NULL), 0);
+    assert_int_equal(s_comments(item, "Your VM is up", NULL), 1);
+    json_decref(issues);
     /* a webhook without the secret, or with a wrong signature, is refused */
     char hook[T_PATH_MAX];
     snprintf(hook, sizeof hook, "%s/jira/webhook?secret=wrong", s_url);
