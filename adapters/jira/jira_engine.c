@@ -363,7 +363,7 @@ s_call(s_engine_t *self, const char *method, const char *path, const char *body,
     }
     char cls[8] = "none";
     if (reply->curl_code == CURLE_OK && reply->status >= 100 && reply->status < 600)
-        snprintf(cls, sizeof cls, "%ldxx", reply->status / 100);
+        snprintf(cls, sizeof cls, "%cxx", (char)('0' + reply->status / 100)); /* 1..5 */
     s_count(m ? m->requests : NULL, cls);
     s_outcome_t v = s_verdict(self, reply);
     if (v == S_APPLIED)

@@ -24,7 +24,9 @@
 
 #include "broker_proc.h"
 #include "daemon_proc.h"
+#include "gw_proc.h"
 #include "jira_double_proc.h"
+#include "mp_double_proc.h"
 #include "orderbus/client.h"
 #include "orderbus/orderbus.h"
 
@@ -53,6 +55,7 @@ static jira_double_proc_t s_jd;         /* the Jira double */
 static char s_url[DAEMON_PROC_URL_MAX]; /* the adapter's HTTP server */
 static unsigned s_port;                 /* its port, kept across restarts */
 static char s_cfg[T_PATH_MAX];          /* its configuration file */
+static int s_oms = T_OMS;               /* the OMS it serves (the gateway test's own) */
 
 /* --- the double ----------------------------------------------------------------------------- */
 
@@ -245,7 +248,7 @@ s_config(void)
     s_write("jira.token", "tok3n\n", token);
     s_write("hook.secret", T_SECRET "\n", secret);
     snprintf(text, sizeof text,
-             "adapter\n    oms_id = %d\n    listen = 127.0.0.1:%u\n    data_dir = %s/jira-data\n"
+             "adapter\n    oms_id = %d\n    listen = 127.0.0.1:%u\n    data_dir = %s/jira-data-%d\n"
              "    secret_file = %s\nbroker\n    endpoint = %s\njira\n    url = %s\n"
              "    user = orderbus\n    token_file = %s\n    project = ORD\n"
              "    epic_type = 10000\n    item_type = 10001\n    epic_name_field = " T_EPIC_NAME
@@ -258,7 +261,7 @@ s_config(void)
              "    voucher_false = 10211\n"
              "status\n    type = in_progress\n    jira_status = 3\n    transition = 21\n"
              "status\n    type = ready\n    jira_status = 6\n    transition = 61\n",
-             T_OMS, s_port, s_site.dir, secret, s_site.endpoint, s_jd.base_url, token);
+             s_oms, s_port, s_site.dir, s_oms, secret, s_site.endpoint, s_jd.base_url, token);
     s_write("jira.cfg", text, s_cfg);
 }
 
@@ -705,6 +708,153 @@ test_exit_statuses(void **state)
     s_adapter_stop(pid, SIGTERM);
 }
 
+/* Waits until test(arg, the Marketplace double's state) holds; returns whether it did. */
+static int
+s_wait_mp(const mp_double_proc_t *mp, int (*test)(json_t *state))
+{
+    int64_t until = zclock_mono() + T_WAIT_MS;
+    for (;;) {
+        json_t *state = mp_double_proc_get(mp, "state");
+        int ok = state && test(state);
+        json_decref(state);
+        if (ok || zclock_mono() > until)
+            return ok;
+        zclock_sleep(T_POLL_MS);
+    }
+}
+
+/* The double's item 1 of its first project is in_progress. */
+static int
+s_mp_in_progress(json_t *state)
+{
+    json_t *item = json_array_get(
+        json_object_get(json_array_get(json_object_get(state, "projects"), 0), "items"), 0);
+    const char *type = json_string_value(json_object_get(json_object_get(item, "status"), "type"));
+    return type && !strcmp(type, "in_progress");
+}
+
+/* The double holds a provider's message with the Jira comment's content. */
+static int
+s_mp_from_jira(json_t *state)
+{
+    json_t *m;
+    size_t i;
+    json_array_foreach(json_object_get(state, "messages"), i, m)
+    {
+        const char *content = json_string_value(json_object_get(m, "content"));
+        const char *role = json_string_value(json_object_get(json_object_get(m, "author"), "role"));
+        if (content && role && !strcmp(content, "Done in Jira") && !strcmp(role, "provider"))
+            return 1;
+    }
+    return 0;
+}
+
+/* Through the real gateway and the Marketplace double (OMS 8, its own adapter): an order
+   placed in the Marketplace becomes an epic, an issue and a comment; a person's transition in
+   Jira changes the item's status in the Marketplace, a person's comment becomes a message
+   there, and that message is not copied back to Jira. */
+static void
+test_gateway(void **state)
+{
+    (void)state;
+    const int oms = 8;
+    mp_double_proc_t mp;
+    assert_int_equal(mp_double_proc_start(&mp, "--trigger-retry-scale-ms", "10", (char *)NULL), 0);
+    char token[T_PATH_MAX], password[T_PATH_MAX], cfg[4 * T_PATH_MAX], gw_cfg[T_PATH_MAX];
+    char gw_url[GW_PROC_URL_MAX], trigger[T_PATH_MAX];
+    s_write("gw.token", "tok-oms-8\n", token);
+    s_write("gw.password", "trigger-pw\n", password);
+    snprintf(cfg, sizeof cfg,
+             "gateway\n    listen = 127.0.0.1:0\n    data_dir = %s/gw-data\n"
+             "broker\n    endpoint = %s\n"
+             "oms\n    id = %d\n    url = %s\n    token_file = %s\n    trigger_user = gw\n"
+             "    trigger_password_file = %s\n    poll_interval = 1s\n    timeout = 2s\n",
+             s_site.dir, s_site.endpoint, oms, mp.base_url, token, password);
+    s_write("gw.cfg", cfg, gw_cfg);
+    pid_t gw = gw_proc_start(s_site.dir, gw_cfg, gw_url);
+    assert_true(gw > 0);
+    snprintf(trigger, sizeof trigger, "%s/trigger/%d", gw_url, oms);
+    json_t *answer = mp_double_proc_control(
+        &mp, "oms",
+        json_pack("{s:i, s:s, s:b, s:s, s:{s:s, s:s, s:s, s:s}}", "id", oms, "name", "oms-8",
+                  "default", 1, "token", "tok-oms-8", "trigger", "url", trigger, "method", "post",
+                  "user", "gw", "password", "trigger-pw"));
+    assert_non_null(answer);
+    json_decref(answer);
+    s_oms = oms; /* a new adapter: its own OMS, data directory, port and webhook */
+    s_port = 0;
+    pid_t pid = s_adapter_start();
+    /* the order, in the Marketplace */
+    json_t *project = mp_double_proc_control(
+        &mp, "projects",
+        json_pack("{s:{s:s, s:s, s:s, s:s, s:s}, s:{s:s, s:s}}", "owner", "uid", "u-9", "email",
+                  "ada@example.org", "name", "Ada Lovelace", "first_name", "Ada", "last_name",
+                  "Lovelace", "attributes", "name", "Engines", "customer_typology", "research"));
+    assert_non_null(project);
+    json_int_t p = json_integer_value(json_object_get(project, "id"));
+    json_decref(project);
+    answer = mp_double_proc_control(&mp, "project_items",
+                                    json_pack("{s:I, s:i, s:{s:s, s:s, s:b}}", "project_id", p,
+                                              "primary_oms_id", oms, "attributes", "service",
+                                              "Cloud VM", "offer", "Small", "request_voucher", 0));
+    assert_non_null(answer);
+    json_decref(answer);
+    answer = mp_double_proc_control(
+        &mp, "messages",
+        json_pack("{s:I, s:i, s:{s:s, s:s, s:s}, s:s, s:s}", "project_id", p, "project_item_id", 1,
+                  "author", "name", "Ada", "email", "ada@example.org", "role", "user", "content",
+                  "When will it be ready?", "scope", "public"));
+    assert_non_null(answer);
+    json_int_t m = json_integer_value(json_object_get(answer, "id"));
+    json_decref(answer);
+    char label[64], mark[64];
+    snprintf(label, sizeof label, "orderbus-%d-p%" JSON_INTEGER_FORMAT "-i1", oms, p);
+    snprintf(mark, sizeof mark, "[orderbus:%d:m%" JSON_INTEGER_FORMAT "]", oms, m);
+    json_t *issues = s_wait_mark(label, mark);
+    int count = 0;
+    json_t *item = s_labelled(issues, label, &count);
+    assert_non_null(item);
+    assert_int_equal(count, 1);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(item, "fields"), "summary")),
+        "Service order, Ada Lovelace Cloud VM");
+    char *key = strdup(json_string_value(json_object_get(item, "key")));
+    json_decref(issues);
+    snprintf(label, sizeof label, "orderbus-%d-p%" JSON_INTEGER_FORMAT, oms, p);
+    issues = s_issues();
+    assert_non_null(s_labelled(issues, label, &count));
+    assert_int_equal(count, 1);
+    json_decref(issues);
+    /* Jira -> Marketplace */
+    s_ctl("transition",
+          json_pack("{s:s, s:s, s:s}", "issue", key, "user", "grace", "transition", "21"));
+    assert_true(s_wait_mp(&mp, s_mp_in_progress));
+    s_ctl("comment",
+          json_pack("{s:s, s:s, s:s}", "issue", key, "user", "grace", "body", "Done in Jira"));
+    assert_true(s_wait_mp(&mp, s_mp_from_jira));
+    /* the Marketplace's message.posted of it comes back through the gateway: a later
+       message's comment appears, and "Done in Jira" is still there once */
+    answer = mp_double_proc_control(&mp, "messages",
+                                    json_pack("{s:I, s:i, s:{s:s, s:s, s:s}, s:s, s:s}",
+                                              "project_id", p, "project_item_id", 1, "author",
+                                              "name", "Ada", "email", "ada@example.org", "role",
+                                              "user", "content", "Thank you", "scope", "public"));
+    assert_non_null(answer);
+    m = json_integer_value(json_object_get(answer, "id"));
+    json_decref(answer);
+    snprintf(label, sizeof label, "orderbus-%d-p%" JSON_INTEGER_FORMAT "-i1", oms, p);
+    snprintf(mark, sizeof mark, "[orderbus:%d:m%" JSON_INTEGER_FORMAT "]", oms, m);
+    issues = s_wait_mark(label, mark);
+    item = s_labelled(issues, label, &count);
+    assert_int_equal(s_comments(item, mark, NULL), 1);
+    assert_int_equal(s_comments(item, "Done in Jira", NULL), 1);
+    json_decref(issues);
+    free(key);
+    s_adapter_stop(pid, SIGTERM);
+    assert_int_not_equal(gw_proc_stop(gw, SIGTERM), -1);
+    mp_double_proc_stop(&mp, SIGTERM);
+}
+
 static int
 s_setup(void **state)
 {
@@ -740,10 +890,9 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_order),
-        cmocka_unit_test(test_kill),
-        cmocka_unit_test(test_jira_down),
-        cmocka_unit_test(test_exit_statuses),
+        cmocka_unit_test(test_order),     cmocka_unit_test(test_kill),
+        cmocka_unit_test(test_jira_down), cmocka_unit_test(test_exit_statuses),
+        cmocka_unit_test(test_gateway),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
