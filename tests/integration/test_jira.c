@@ -528,13 +528,13 @@ test_order(void **state)
     assert_string_equal(json_string_value(json_object_get(ef, T_EPIC_NAME)), "Engines 1");
     assert_string_equal(json_string_value(json_object_get(ef, T_CI_NAME)), "Ada");
     assert_string_equal(json_string_value(json_object_get(ef, T_SO_PROJECT)), "Engines 1 (1)");
-    assert_non_null(strstr(json_dumps(json_object_get(ef, T_TYPOLOGY), 0), "10201"));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ef, T_TYPOLOGY), "id")),
+                        "10201");
     assert_string_equal(json_string_value(json_object_get(item, "issuetype")), "10001");
     assert_string_equal(json_string_value(json_object_get(itf, "summary")),
                         "Service order, Ada Lovelace Cloud VM");
     const char *epic_key = json_string_value(json_object_get(epic, "key"));
-    assert_non_null(
-        strstr(json_dumps(json_object_get(itf, T_EPIC_LINK), JSON_ENCODE_ANY), epic_key));
+    assert_string_equal(json_string_value(json_object_get(itf, T_EPIC_LINK)), epic_key);
     assert_non_null(strstr(json_string_value(json_object_get(itf, T_SO_1)), "\"Cores\":4"));
     /* comments: the public one edited, the direct one without its content, the internal one
        restricted, the project's on the epic */
@@ -708,6 +708,16 @@ test_exit_statuses(void **state)
     s_adapter_stop(pid, SIGTERM);
 }
 
+/* A control call of the Marketplace double with body (taken); the answer (a new reference)
+   or NULL. */
+static json_t *
+s_mp_ctl(const mp_double_proc_t *mp, const char *call, json_t *body)
+{
+    json_t *answer = mp_double_proc_control(mp, call, body);
+    json_decref(body);
+    return answer;
+}
+
 /* Waits until test(arg, the Marketplace double's state) holds; returns whether it did. */
 static int
 s_wait_mp(const mp_double_proc_t *mp, int (*test)(json_t *state))
@@ -774,18 +784,18 @@ test_gateway(void **state)
     pid_t gw = gw_proc_start(s_site.dir, gw_cfg, gw_url);
     assert_true(gw > 0);
     snprintf(trigger, sizeof trigger, "%s/trigger/%d", gw_url, oms);
-    json_t *answer = mp_double_proc_control(
-        &mp, "oms",
-        json_pack("{s:i, s:s, s:b, s:s, s:{s:s, s:s, s:s, s:s}}", "id", oms, "name", "oms-8",
-                  "default", 1, "token", "tok-oms-8", "trigger", "url", trigger, "method", "post",
-                  "user", "gw", "password", "trigger-pw"));
+    json_t *answer =
+        s_mp_ctl(&mp, "oms",
+                 json_pack("{s:i, s:s, s:b, s:s, s:{s:s, s:s, s:s, s:s}}", "id", oms, "name",
+                           "oms-8", "default", 1, "token", "tok-oms-8", "trigger", "url", trigger,
+                           "method", "post", "user", "gw", "password", "trigger-pw"));
     assert_non_null(answer);
     json_decref(answer);
     s_oms = oms; /* a new adapter: its own OMS, data directory, port and webhook */
     s_port = 0;
     pid_t pid = s_adapter_start();
     /* the order, in the Marketplace */
-    json_t *project = mp_double_proc_control(
+    json_t *project = s_mp_ctl(
         &mp, "projects",
         json_pack("{s:{s:s, s:s, s:s, s:s, s:s}, s:{s:s, s:s}}", "owner", "uid", "u-9", "email",
                   "ada@example.org", "name", "Ada Lovelace", "first_name", "Ada", "last_name",
@@ -793,17 +803,17 @@ test_gateway(void **state)
     assert_non_null(project);
     json_int_t p = json_integer_value(json_object_get(project, "id"));
     json_decref(project);
-    answer = mp_double_proc_control(&mp, "project_items",
-                                    json_pack("{s:I, s:i, s:{s:s, s:s, s:b}}", "project_id", p,
-                                              "primary_oms_id", oms, "attributes", "service",
-                                              "Cloud VM", "offer", "Small", "request_voucher", 0));
+    answer = s_mp_ctl(&mp, "project_items",
+                      json_pack("{s:I, s:i, s:{s:s, s:s, s:b}}", "project_id", p, "primary_oms_id",
+                                oms, "attributes", "service", "Cloud VM", "offer", "Small",
+                                "request_voucher", 0));
     assert_non_null(answer);
     json_decref(answer);
-    answer = mp_double_proc_control(
-        &mp, "messages",
-        json_pack("{s:I, s:i, s:{s:s, s:s, s:s}, s:s, s:s}", "project_id", p, "project_item_id", 1,
-                  "author", "name", "Ada", "email", "ada@example.org", "role", "user", "content",
-                  "When will it be ready?", "scope", "public"));
+    answer = s_mp_ctl(&mp, "messages",
+                      json_pack("{s:I, s:i, s:{s:s, s:s, s:s}, s:s, s:s}", "project_id", p,
+                                "project_item_id", 1, "author", "name", "Ada", "email",
+                                "ada@example.org", "role", "user", "content",
+                                "When will it be ready?", "scope", "public"));
     assert_non_null(answer);
     json_int_t m = json_integer_value(json_object_get(answer, "id"));
     json_decref(answer);
@@ -834,11 +844,11 @@ test_gateway(void **state)
     assert_true(s_wait_mp(&mp, s_mp_from_jira));
     /* the Marketplace's message.posted of it comes back through the gateway: a later
        message's comment appears, and "Done in Jira" is still there once */
-    answer = mp_double_proc_control(&mp, "messages",
-                                    json_pack("{s:I, s:i, s:{s:s, s:s, s:s}, s:s, s:s}",
-                                              "project_id", p, "project_item_id", 1, "author",
-                                              "name", "Ada", "email", "ada@example.org", "role",
-                                              "user", "content", "Thank you", "scope", "public"));
+    answer = s_mp_ctl(&mp, "messages",
+                      json_pack("{s:I, s:i, s:{s:s, s:s, s:s}, s:s, s:s}", "project_id", p,
+                                "project_item_id", 1, "author", "name", "Ada", "email",
+                                "ada@example.org", "role", "user", "content", "Thank you", "scope",
+                                "public"));
     assert_non_null(answer);
     m = json_integer_value(json_object_get(answer, "id"));
     json_decref(answer);
