@@ -388,13 +388,12 @@ ob_jira_config_read_secrets(const ob_jira_config_t *cfg, ob_jira_secrets_t *ret_
     if (pat)
         snprintf(ret_secrets->auth, sizeof ret_secrets->auth, "Bearer %s", token);
     else {
+        /* user (< OB_JIRA_NAME_MAX) and token (< OB_JIRA_SECRET_FILE_MAX) fit pair, and the
+           base64 of pair fits auth after "Basic " (OB_JIRA_AUTH_MAX) */
         int n = snprintf(pair, sizeof pair, "%s:%s", cfg->user, token);
-        char *b64 = (char *)zmalloc((size_t)n * 2 + 4);
-        sodium_bin2base64(b64, (size_t)n * 2 + 4, (const unsigned char *)pair, (size_t)n,
-                          sodium_base64_VARIANT_ORIGINAL);
-        snprintf(ret_secrets->auth, sizeof ret_secrets->auth, "Basic %s", b64);
-        sodium_memzero(b64, strlen(b64));
-        free(b64);
+        memcpy(ret_secrets->auth, "Basic ", 6);
+        sodium_bin2base64(ret_secrets->auth + 6, sizeof ret_secrets->auth - 6,
+                          (const unsigned char *)pair, (size_t)n, sodium_base64_VARIANT_ORIGINAL);
     }
     if ((rc = s_read_line("adapter/secret_file", cfg->secret_file, (char *)ret_secrets->hook,
                           sizeof ret_secrets->hook, &ret_secrets->hook_len, errbuf, errlen)))

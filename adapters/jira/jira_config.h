@@ -128,9 +128,9 @@ typedef struct ob_jira_config {
 
 /* The secrets, read from their files; never logged. */
 typedef struct ob_jira_secrets {
-    char auth[OB_JIRA_SECRET_FILE_MAX + OB_JIRA_NAME_MAX + 16]; /* Authorization header value */
-    uint8_t hook[OB_JIRA_SECRET_FILE_MAX];                      /* the webhook secret */
-    size_t hook_len;                                            /* its bytes */
+    char auth[OB_JIRA_AUTH_MAX];           /* Authorization header value */
+    uint8_t hook[OB_JIRA_SECRET_FILE_MAX]; /* the webhook secret */
+    size_t hook_len;                       /* its bytes */
 } ob_jira_secrets_t;
 
 /* Fills *cfg (borrowed, overwritten) with the defaults (jira_limits.h). */

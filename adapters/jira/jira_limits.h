@@ -10,17 +10,20 @@
 #include "orderbus/limits.h"
 
 /* Configuration (jira_config) */
-#define OB_JIRA_CONFIG_FILE_MAX (1024 * 1024)      /* bytes of a configuration file */
-#define OB_JIRA_ADDR_MAX 64                        /* bytes of a listen address HOST:PORT */
-#define OB_JIRA_URL_MAX 1024                       /* bytes of the Jira base URL, with its NUL */
-#define OB_JIRA_NAME_MAX 256                       /* bytes of a Jira user name, with its NUL */
-#define OB_JIRA_KEY_MAX 64                         /* bytes of a project key, with its NUL */
-#define OB_JIRA_ID_MAX 64                          /* bytes of a Jira id (field, type, option...) */
-#define OB_JIRA_STATUS_VALUE_MAX 256               /* bytes of a Marketplace status value + NUL */
-#define OB_JIRA_STATUS_TYPE_MAX 32                 /* bytes of a Marketplace status type + NUL */
-#define OB_JIRA_STATUSES_MAX 16                    /* `status` sections of one adapter */
-#define OB_JIRA_SECRET_FILE_MAX 4096               /* bytes of a token or webhook secret file */
-#define OB_JIRA_SECRET_MIN 16                      /* bytes of the webhook secret, at least */
+#define OB_JIRA_CONFIG_FILE_MAX (1024 * 1024) /* bytes of a configuration file */
+#define OB_JIRA_ADDR_MAX 64                   /* bytes of a listen address HOST:PORT */
+#define OB_JIRA_URL_MAX 1024                  /* bytes of the Jira base URL, with its NUL */
+#define OB_JIRA_NAME_MAX 256                  /* bytes of a Jira user name, with its NUL */
+#define OB_JIRA_KEY_MAX 64                    /* bytes of a project key, with its NUL */
+#define OB_JIRA_ID_MAX 64                     /* bytes of a Jira id (field, type, option...) */
+#define OB_JIRA_STATUS_VALUE_MAX 256          /* bytes of a Marketplace status value + NUL */
+#define OB_JIRA_STATUS_TYPE_MAX 32            /* bytes of a Marketplace status type + NUL */
+#define OB_JIRA_STATUSES_MAX 16               /* `status` sections of one adapter */
+#define OB_JIRA_SECRET_FILE_MAX 4096          /* bytes of a token or webhook secret file */
+#define OB_JIRA_SECRET_MIN 16                 /* bytes of the webhook secret, at least */
+/* The Authorization header's value: "Basic " and base64 of user:token, with its NUL (a
+   bearer token is shorter) */
+#define OB_JIRA_AUTH_MAX (8 + 4 * ((OB_JIRA_NAME_MAX + OB_JIRA_SECRET_FILE_MAX + 2) / 3))
 #define OB_JIRA_LISTEN_DEFAULT "127.0.0.1:7480"    /* webhooks, /metrics, /healthz: loopback */
 #define OB_JIRA_TIMEOUT_MS_DEFAULT 30000           /* one Jira request, connecting included */
 #define OB_JIRA_TIMEOUT_MS_MIN 100                 /* shortest request timeout */

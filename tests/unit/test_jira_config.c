@@ -181,6 +181,18 @@ test_secrets(void **state)
     assert_memory_equal(secrets.hook, "0123456789abcdef-secret", secrets.hook_len);
     ob_jira_secrets_wipe(&secrets);
     assert_int_equal(secrets.hook_len, 0);
+    /* the longest token fits the header: "Basic " and the base64 of "orderbus:" + token */
+    char *big = malloc(OB_JIRA_SECRET_FILE_MAX);
+    assert_non_null(big);
+    memset(big, 't', OB_JIRA_SECRET_FILE_MAX - 2);
+    big[OB_JIRA_SECRET_FILE_MAX - 2] = '\n';
+    big[OB_JIRA_SECRET_FILE_MAX - 1] = '\0';
+    snprintf(s_cfg.token_file, sizeof s_cfg.token_file, "%s", s_file("big", big));
+    free(big);
+    assert_int_equal(ob_jira_config_read_secrets(&s_cfg, &secrets, err, sizeof err), 0);
+    size_t pair = strlen("orderbus:") + OB_JIRA_SECRET_FILE_MAX - 2;
+    assert_int_equal(strlen(secrets.auth), 6 + 4 * ((pair + 2) / 3));
+    ob_jira_secrets_wipe(&secrets);
     /* a PAT is sent as bearer */
     const char *pat = s_file("pat", "NjQ0MzQ1:pat\n");
     s_cfg.token_file[0] = '\0';
