@@ -7,7 +7,8 @@
 # The gateway runs with deploy/orderbus-gateway.cfg (loopback 127.0.0.1:7460, no OMS
 # registered) and the words of OB_START_GATEWAY_ARGS, e.g.
 #   OB_START_GATEWAY_ARGS="--oms-id 2 --oms-url http://127.0.0.1:8080 --oms-token-file tok"
-# OB_START_WEBHOOK_CONFIG=FILE also runs orderbus-webhook with that configuration.
+# OB_START_WEBHOOK_CONFIG=FILE also runs orderbus-webhook with that configuration, and
+# OB_START_JIRA_CONFIG=FILE orderbus-jira with its own.
 # OB_START_BUILD=DIR runs the programs of an existing build directory instead of installing
 # and building the dev preset (the tests use it).
 set -eu
@@ -48,6 +49,10 @@ start "$build/gateway/orderbus-gateway" --config deploy/orderbus-gateway.cfg \
 # target at least: deploy/orderbus-webhook.cfg documents the keys).
 if [ -n "${OB_START_WEBHOOK_CONFIG:-}" ]; then
     start "$build/adapters/webhook/orderbus-webhook" --config "$OB_START_WEBHOOK_CONFIG"
+fi
+# The Jira adapter likewise (deploy/orderbus-jira.cfg documents the keys).
+if [ -n "${OB_START_JIRA_CONFIG:-}" ]; then
+    start "$build/adapters/jira/orderbus-jira" --config "$OB_START_JIRA_CONFIG"
 fi
 
 # Until Ctrl-C (the traps above), or until the first daemon exits by itself.

@@ -9,6 +9,7 @@
 # The broker's stored subscription and position records (records: sub_record.h, pos_record.h).
 # orderbus-webhook's configuration, secret files and Retry-After values (webhook_config).
 # Its verification of the signed requests of the way back (webhook_verify).
+# orderbus-jira's configuration, the snapshots its builders read and Jira's webhooks (jira).
 #
 # Always: replay_<name> (the target + replay_main.c) and the CTest fuzz_replay_<name>, which
 # replays the committed corpus and every regression input, so that a crash once found stays
@@ -21,7 +22,7 @@
 # Every target links liborderbus, ob_codec and ob_common (base64: common/base64.h).
 # Targets of the broker's classes (OB_FUZZ_BROKER_TARGETS) also link ob_broker_core.
 set(OB_FUZZ_TARGETS event wire mpscan pattern config broker perms event_json monitor_result base64
-    mp_parse command trigger records tokens rest_parse webhook_config webhook_verify)
+    mp_parse command trigger records tokens rest_parse webhook_config webhook_verify jira)
 set(OB_FUZZ_BROKER_TARGETS config broker perms records)
 # The monitor's reader of admin results (monitor/result.c) links ob_monitor_core.
 set(OB_FUZZ_MONITOR_TARGETS monitor_result)
@@ -31,6 +32,8 @@ set(OB_FUZZ_GATEWAY_TARGETS mp_parse command tokens rest_parse)
 set(OB_FUZZ_GATEWAY_DAEMON_TARGETS trigger)
 # The webhook adapter's targets link ob_webhook_core.
 set(OB_FUZZ_WEBHOOK_TARGETS webhook_config webhook_verify)
+# The Jira adapter's target links ob_jira_core.
+set(OB_FUZZ_JIRA_TARGETS jira)
 set(OB_FUZZ_DIR ${CMAKE_CURRENT_SOURCE_DIR}/fuzz)
 
 foreach(target IN LISTS OB_FUZZ_TARGETS)
@@ -50,6 +53,9 @@ foreach(target IN LISTS OB_FUZZ_TARGETS)
   endif()
   if(target IN_LIST OB_FUZZ_WEBHOOK_TARGETS)
     target_link_libraries(replay_${target} PRIVATE ob_webhook_core)
+  endif()
+  if(target IN_LIST OB_FUZZ_JIRA_TARGETS)
+    target_link_libraries(replay_${target} PRIVATE ob_jira_core)
   endif()
   add_test(NAME fuzz_replay_${target}
            COMMAND replay_${target} ${OB_FUZZ_DIR}/corpus/${target}
@@ -73,6 +79,9 @@ foreach(target IN LISTS OB_FUZZ_TARGETS)
     endif()
     if(target IN_LIST OB_FUZZ_WEBHOOK_TARGETS)
       target_link_libraries(fuzz_${target} PRIVATE ob_webhook_core)
+    endif()
+    if(target IN_LIST OB_FUZZ_JIRA_TARGETS)
+      target_link_libraries(fuzz_${target} PRIVATE ob_jira_core)
     endif()
     target_link_options(fuzz_${target} PRIVATE -fsanitize=fuzzer)
   endif()

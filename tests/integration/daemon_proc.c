@@ -73,3 +73,34 @@ daemon_proc_stop(pid_t pid, int sig)
         ; /* a signal to this process (czmq's handlers do not restart) is not its end */
     return got == pid ? status : -1;
 }
+
+int
+daemon_proc_run(const char *binary, const char *const *argv, const char *out_path, char **ret_out)
+{
+    *ret_out = NULL;
+    if (!binary)
+        return -1;
+    fflush(stdout); /* the child would write out what these buffers hold */
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        if (!freopen(out_path, "w", stdout) || dup2(fileno(stdout), fileno(stderr)) < 0)
+            _exit(127);
+        execv(binary, (char *const *)argv);
+        _exit(127);
+    }
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid)
+        return -1;
+    FILE *f = fopen(out_path, "r");
+    size_t len = 0;
+    if (!f || getdelim(ret_out, &len, '\0', f) < 0) {
+        free(*ret_out);
+        *ret_out = strdup("");
+    }
+    if (f)
+        fclose(f);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}

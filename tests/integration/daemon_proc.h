@@ -20,6 +20,13 @@
 pid_t daemon_proc_start(const char *binary, const char *name, const char *dir, const char *prefix,
                         const char *cfg, int log_stdout, char url[DAEMON_PROC_URL_MAX]);
 
+/* Runs binary (borrowed; argv is its NULL-terminated arguments, argv[0] its name) to its
+   end, both of its streams into the file out_path. Returns its exit status, or -1 (it could
+   not start, or died of a signal); *ret_out gets its output in a new string (the caller
+   frees it; "" if none). */
+int daemon_proc_run(const char *binary, const char *const *argv, const char *out_path,
+                    char **ret_out);
+
 /* Sends sig to pid and reaps it. Returns the status from waitpid, or -1. */
 int daemon_proc_stop(pid_t pid, int sig);
 

@@ -59,6 +59,8 @@ set_tests_properties(test_rest_python PROPERTIES TIMEOUT 120)
 include(${CMAKE_CURRENT_LIST_DIR}/connector.cmake)
 # The webhook adapter end to end (webhook.cmake).
 include(${CMAKE_CURRENT_LIST_DIR}/webhook.cmake)
+# The Jira adapter end to end (jira.cmake).
+include(${CMAKE_CURRENT_LIST_DIR}/jira.cmake)
 
 # A store written by 0.5 (tests/data/store-0.5) loads: events, subscriptions, positions.
 ob_cmocka_test(test_upgrade TIMEOUT 120

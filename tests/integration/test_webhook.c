@@ -865,29 +865,9 @@ s_run(char **ret_out, ...)
     for (const char *a; argc < 15 && (a = va_arg(args, const char *));)
         argv[argc++] = a;
     va_end(args);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        if (!freopen(out, "w", stdout) || dup2(fileno(stdout), fileno(stderr)) < 0)
-            _exit(127);
-        execv(getenv("OB_WEBHOOK"), (char *const *)argv);
-        _exit(127);
-    }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    FILE *f = fopen(out, "r");
-    assert_non_null(f);
-    size_t len = 0;
-    *ret_out = NULL;
-    if (getdelim(ret_out, &len, '\0', f) < 0) {
-        free(*ret_out);
-        *ret_out = strdup("");
-    }
-    fclose(f);
-    return WEXITSTATUS(status);
+    int status = daemon_proc_run(getenv("OB_WEBHOOK"), argv, out, ret_out);
+    assert_true(status >= 0);
+    return status;
 }
 
 /* --help, --version and the exit statuses: 2 for a usage error, 1 for a secret that cannot be
