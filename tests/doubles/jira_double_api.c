@@ -44,7 +44,9 @@ typedef struct s_ctx {
 
 /* What the handler sends: a reply plus headers. */
 typedef struct s_out {
-    jd_reply_t r;          /* status and body */
+    jd_reply_t r;          /* status and body (its JSON may share the store's: see s_seal) */
+    char *text;            /* the body as text once sealed, owned, or NULL */
+    bool is_json;          /* sealed: the body was JSON */
     const char *h_name[2]; /* extra headers */
     char h_value[2][64];   /* their values */
     int n_headers;         /* used */
@@ -364,11 +366,25 @@ s_control(s_ctx_t *c)
 
 /* ---- libmicrohttpd glue ---- */
 
-static enum MHD_Result
-s_send(struct MHD_Connection *conn, const s_out_t *o)
+/* Writes o's JSON as text and drops it. A reply's JSON may hold the store's own values (by
+   reference), which other connections change under the store's lock: call this under it. */
+static void
+s_seal(s_out_t *o)
 {
-    char *text = o->r.json ? json_dumps(o->r.json, JSON_COMPACT) : strdup("");
-    json_decref(o->r.json);
+    if (o->text)
+        return;
+    o->is_json = o->r.json != NULL;
+    o->text = o->r.json ? json_dumps(o->r.json, JSON_COMPACT) : strdup("");
+    json_decref(o->r.json); /* its references to the store's values go under the lock too */
+    o->r.json = NULL;
+}
+
+static enum MHD_Result
+s_send(struct MHD_Connection *conn, s_out_t *o)
+{
+    s_seal(o); /* a reply made without the store (413, 414) */
+    char *text = o->text;
+    o->text = NULL;
     if (!text)
         return MHD_NO;
     struct MHD_Response *resp =
@@ -377,7 +393,7 @@ s_send(struct MHD_Connection *conn, const s_out_t *o)
         free(text);
         return MHD_NO;
     }
-    if (o->r.json)
+    if (o->is_json)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                                 "application/json;charset=UTF-8");
     for (int i = 0; i < o->n_headers; i++)
@@ -465,12 +481,15 @@ s_handle(void *cls, struct MHD_Connection *conn, const char *url, const char *me
         s_serve_rest(&c, path, &o);
     if (o.slow_ms > 0)
         double_pause(&store->lock, &store->wake, &store->stopping, o.slow_ms);
-    pthread_mutex_unlock(&store->lock);
-    json_decref(c.query);
     if (o.drop) {
         json_decref(o.r.json);
+        o.r.json = NULL;
+    } else
+        s_seal(&o);
+    pthread_mutex_unlock(&store->lock);
+    json_decref(c.query);
+    if (o.drop)
         return MHD_NO; /* libmicrohttpd closes the connection without an answer */
-    }
     return s_send(conn, &o);
 }
 

@@ -674,10 +674,13 @@ test_refusals(void **state)
     assert_non_null((info = s_broker_info(s, "zmq-sub")));
     json_decref(info);
     /* 400 */
-    const char *bad[] = {"{", "{\"name\": 1, \"patterns\": [\"orders.>\"]}", "{\"name\": \"x\"}",
-                         "{\"name\": \"x\", \"patterns\": [\"orders.>\"], "
-                         "\"credit\": 0}",
-                         "[]"};
+    const char *bad[] = {
+        "{",
+        "{\"name\": 1, \"patterns\": [\"orders.>\"]}",
+        "{\"name\": \"x\"}",
+        "{\"name\": \"x\", \"patterns\": [\"orders.>\"], \"credit\": 0}",
+        "[]",
+    };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(s_req(s, "POST", "/v1/subscriptions", s->token, bad[i], &a), 400);
         assert_non_null(rest_error_code(&a));

@@ -46,7 +46,13 @@ test_secret_parse(void **state)
     for (int i = 0; i < 64; i++)
         assert_int_equal(key[i], i);
 
-    static const char *const bad[] = {
+    /* 65 bytes of secret (87 base64 characters and its padding), one over the longest: made
+       here, as two literals would read as a missing comma to clang's -Wstring-concatenation */
+    char too_long[sizeof "whsec_" + 88];
+    memcpy(too_long, "whsec_", 6);
+    memset(too_long + 6, 'A', 87);
+    memcpy(too_long + 6 + 87, "=", 2);
+    const char *const bad[] = {
         "",
         "whsec_",
         "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",        /* no prefix */
@@ -56,8 +62,7 @@ test_secret_parse(void **state)
         "whsec_ MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", /* a space */
         "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2La_aSw",  /* the URL-safe alphabet */
         "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",  /* 23 bytes: too short */
-        "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-        "AAAAA=", /* 65 bytes: too long */
+        too_long,                                  /* 65 bytes: too long */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         memset(key, 0xAA, sizeof key);
