@@ -2,7 +2,9 @@
     limits measured in the same run. Benchmarks print figures; they are not tests.
 
     --mode publish (the default): confirmed-publish throughput and latency, beside LMDB's own
-    durable append rate for the same payloads, in commits of 256 events and of 1 event.
+    durable append rate for the same payloads, in commits of 256 events and of 1 event, and
+    the disk's own rate of one synced append to a preallocated file (the limit of a lone
+    durable event: one sequential sync of its bytes), each result also as a ratio to it.
     Each run starts P publisher threads, each with its own ob_client on its own topic
     (oms.<k>), that publish N/P events of S encoded bytes with at most W unconfirmed (window),
     or one at a time with ob_client_publish when --sync. It prints events/s and the confirm
@@ -20,6 +22,7 @@
 
 #include <czmq.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <lmdb.h>
@@ -200,6 +203,43 @@ out:
     snprintf(path, sizeof path, "%s/data.mdb", dir);
     zsys_file_delete(path);
     snprintf(path, sizeof path, "%s/lock.mdb", dir);
+    zsys_file_delete(path);
+    zsys_dir_delete("%s", dir);
+    return rate;
+}
+
+double
+ob_bench_raw_append(const char *dir, size_t value_len, double seconds)
+{
+    char path[1100];
+    double rate = -1;
+    size_t block_len = 1u << 20;
+    uint8_t *block = calloc(1, block_len);
+    zsys_dir_create("%s", dir);
+    snprintf(path, sizeof path, "%s/append.log", dir);
+    int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0 || !block || value_len == 0 || value_len > block_len)
+        goto out;
+    for (size_t off = 0; off < BENCH_APPEND_FILE_MAX; off += block_len)
+        if (pwrite(fd, block, block_len, (off_t)off) != (ssize_t)block_len)
+            goto out;
+    if (fsync(fd) != 0)
+        goto out;
+    memset(block, 0xab, value_len);
+    long done = 0;
+    double t0 = ob_bench_now_us();
+    for (size_t off = 0; off + value_len <= BENCH_APPEND_FILE_MAX; off += value_len) {
+        if (pwrite(fd, block, value_len, (off_t)off) != (ssize_t)value_len || fdatasync(fd) != 0)
+            goto out;
+        done++;
+        if (ob_bench_now_us() - t0 >= seconds * 1e6)
+            break;
+    }
+    rate = (double)done / ((ob_bench_now_us() - t0) / 1e6);
+out:
+    if (fd >= 0)
+        close(fd);
+    free(block);
     zsys_file_delete(path);
     zsys_dir_delete("%s", dir);
     return rate;
@@ -586,6 +626,7 @@ typedef struct {
     double p999;       /* ms */
     double raw256;     /* LMDB events/s, 256 per durable commit */
     double raw1;       /* LMDB events/s, 1 per durable commit */
+    double append1;    /* synced appends/s to a preallocated file (ob_bench_raw_append) */
     double rtt_us;     /* ZeroMQ tcp loopback round trip of one event, DEALER to ROUTER, µs */
     double handoff_us; /* inproc round trip between two threads, µs (--sync only) */
     long errors;       /* publishes that failed */
@@ -650,6 +691,8 @@ s_run(const bench_opts_t *opts, const char *endpoint, int run, run_result_t *ret
     ret->raw1 = opts->curve_compare ? 1
                                     : ob_bench_raw_lmdb(raw_dir, opts->size, opts->events, 1,
                                                         BENCH_RAW1_SECONDS, NULL);
+    ret->append1 =
+        opts->curve_compare ? 1 : ob_bench_raw_append(raw_dir, opts->size, BENCH_APPEND_SECONDS);
     ret->rtt_us = opts->curve_compare ? 0 : ob_bench_zmq_rtt_us(opts->size);
     ret->handoff_us = opts->sync ? ob_bench_handoff_us() : 0;
     pthread_barrier_destroy(&barrier);
@@ -715,7 +758,8 @@ s_publish_mode(const bench_opts_t *opts, publish_medians_t *ret)
     double rate[BENCH_RUNS_MAX], p50[BENCH_RUNS_MAX], p99[BENCH_RUNS_MAX], p999[BENCH_RUNS_MAX],
         raw256[BENCH_RUNS_MAX], raw1[BENCH_RUNS_MAX], ratio256[BENCH_RUNS_MAX],
         ratio1[BENCH_RUNS_MAX], rtt[BENCH_RUNS_MAX], ceiling1[BENCH_RUNS_MAX],
-        handoff[BENCH_RUNS_MAX], ceiling1h[BENCH_RUNS_MAX];
+        handoff[BENCH_RUNS_MAX], ceiling1h[BENCH_RUNS_MAX], append1[BENCH_RUNS_MAX],
+        ratio_append[BENCH_RUNS_MAX];
     long errors = 0;
     for (int r = 0; r < opts->runs; r++) {
         run_result_t res;
@@ -724,7 +768,8 @@ s_publish_mode(const bench_opts_t *opts, publish_medians_t *ret)
             return 1;
         }
         rate[r] = res.rate, p50[r] = res.p50, p99[r] = res.p99, p999[r] = res.p999;
-        raw256[r] = res.raw256, raw1[r] = res.raw1;
+        raw256[r] = res.raw256, raw1[r] = res.raw1, append1[r] = res.append1;
+        ratio_append[r] = res.rate / res.append1;
         ratio256[r] = res.rate / res.raw256, ratio1[r] = res.rate / res.raw1;
         /* A synchronous publish costs at least one commit plus one round trip: */
         rtt[r] = res.rtt_us;
@@ -738,10 +783,12 @@ s_publish_mode(const bench_opts_t *opts, publish_medians_t *ret)
                    r + 1, res.rate, res.p50, res.p99, res.p999, res.errors ? "  (errors!)" : "");
         else
             printf("run %d: %9.0f events/s  confirm p50 %.3f ms  p99 %.3f ms  p99.9 %.3f ms | "
-                   "lmdb raw 256/commit %9.0f/s  1/commit %6.0f/s | zmq rtt %.0f us | %s %.2f%s\n",
-                   r + 1, res.rate, res.p50, res.p99, res.p999, res.raw256, res.raw1, res.rtt_us,
-                   opts->sync ? "broker/raw1" : "broker/raw256",
-                   opts->sync ? ratio1[r] : ratio256[r], res.errors ? "  (errors!)" : "");
+                   "lmdb raw 256/commit %9.0f/s  1/commit %6.0f/s | synced append %6.0f/s | zmq "
+                   "rtt %.0f us | %s %.2f, broker/append %.2f%s\n",
+                   r + 1, res.rate, res.p50, res.p99, res.p999, res.raw256, res.raw1, res.append1,
+                   res.rtt_us, opts->sync ? "broker/raw1" : "broker/raw256",
+                   opts->sync ? ratio1[r] : ratio256[r], ratio_append[r],
+                   res.errors ? "  (errors!)" : "");
         fflush(stdout);
     }
     /* The raw rate to compare with: commits of 256 for pipelined publishing, of 1 for
@@ -753,11 +800,13 @@ s_publish_mode(const bench_opts_t *opts, publish_medians_t *ret)
                ob_bench_median(p99, opts->runs), ob_bench_median(p999, opts->runs));
     else
         printf("median: %9.0f events/s  confirm p50 %.3f ms  p99 %.3f ms  p99.9 %.3f ms | "
-               "lmdb raw 256/commit %9.0f/s  1/commit %6.0f/s | zmq rtt %.0f us | ",
+               "lmdb raw 256/commit %9.0f/s  1/commit %6.0f/s | synced append %6.0f/s | zmq rtt "
+               "%.0f us | broker/append %.2f | ",
                ob_bench_median(rate, opts->runs), ob_bench_median(p50, opts->runs),
                ob_bench_median(p99, opts->runs), ob_bench_median(p999, opts->runs),
                ob_bench_median(raw256, opts->runs), ob_bench_median(raw1, opts->runs),
-               ob_bench_median(rtt, opts->runs));
+               ob_bench_median(append1, opts->runs), ob_bench_median(rtt, opts->runs),
+               ob_bench_median(ratio_append, opts->runs));
     if (ret) {
         ret->rate = ob_bench_median(rate, opts->runs);
         ret->p50 = ob_bench_median(p50, opts->runs);

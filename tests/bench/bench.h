@@ -24,6 +24,10 @@
 #define BENCH_REPLAY_DEFAULT 1000000 /* -n of the replay mode */
 #define BENCH_LATENCY_DEFAULT 50000  /* -n of the latency mode */
 
+/* The synced-append test (ob_bench_raw_append) */
+#define BENCH_APPEND_SECONDS 1.0          /* how long it runs */
+#define BENCH_APPEND_FILE_MAX (64u << 20) /* its preallocated file */
+
 typedef enum {
     BENCH_MODE_PUBLISH = 0, /* confirmed publishing (the default) */
     BENCH_MODE_FANOUT,      /* 1 publisher, S subscriptions each receiving every event */
@@ -87,6 +91,13 @@ double ob_bench_median(double *v, int n);
    cursor in one read transaction and writes that rate (values/s, -1 on failure) to it. */
 double ob_bench_raw_lmdb(const char *dir, size_t value_len, long count, size_t batch,
                          double seconds, double *ret_read_rate);
+
+/* The disk's own limit for a lone durable event: records of value_len bytes written one
+   after another into a file of dir preallocated with zeros (written and synced first, so that
+   no block or extent changes while it runs), each followed by its own fdatasync, for at most
+   seconds seconds or BENCH_APPEND_FILE_MAX bytes; the file is removed again. Returns
+   records/s, or -1. */
+double ob_bench_raw_append(const char *dir, size_t value_len, double seconds);
 
 /* Returns the mean ZeroMQ round trip in µs of a 3-frame publish of an event of size bytes
    over tcp loopback, or -1. */
