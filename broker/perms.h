@@ -9,16 +9,11 @@
             subscribe = oms.7                 # a topic pattern; the key may repeat
             admin = none                      # none (default) | read | write
 
-    Rules: PUBLISH to topic T iff a publish pattern matches T (dead-letter topics are refused
-    to everyone elsewhere, whatever the patterns). SUBSCRIBE with P1..Pn iff each Pi is
-    covered by a subscribe pattern (ob_pattern_covers): attaching to an existing subscription
-    needs the same pattern set (ob_subs_subscribe), so its patterns are the ones checked.
-    admin read: TOPICS, SUBS, SUB_INFO, and FETCH of a topic a subscribe pattern matches;
-    admin write: read plus SUB_REPOSITION and SUB_DELETE. HELLO, PING, ACK, NACK and
-    UNSUBSCRIBE concern the client's own session and are always allowed.
-
-    A table is immutable once loaded: a reload builds a new one and swaps it in. Nothing is
-    logged here; errors are written into errbuf, naming the file, the client and the fault. */
+    The format, its checks and the rules are common/rights.h's (the identity key is `key`);
+    the broker adds: dead-letter topics are refused to everyone elsewhere, whatever the
+    patterns; attaching to an existing subscription needs the same pattern set
+    (ob_subs_subscribe), so its patterns are the ones checked; HELLO, PING, ACK, NACK and
+    UNSUBSCRIBE concern the client's own session and are always allowed. */
 #ifndef OB_PERMS_H
 #define OB_PERMS_H
 
@@ -26,26 +21,26 @@
 
 #include "orderbus/limits.h"
 #include "orderbus/wire.h"
+#include "rights.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define OB_PERMS_KEY_LEN 40          /* Z85 characters of a CURVE public key */
-#define OB_PERMS_NAME_MAX 64         /* bytes in a client name */
-#define OB_PERMS_CLIENTS_MAX 100000  /* clients in one file */
-#define OB_PERMS_PATTERNS_MAX 256    /* publish or subscribe patterns of one client */
-#define OB_PERMS_FILE_MAX (16 << 20) /* bytes in a permissions file */
-#define OB_PERMS_ERR_MAX 512         /* a useful size for errbuf */
+#define OB_PERMS_KEY_LEN 40                  /* Z85 characters of a CURVE public key */
+#define OB_PERMS_NAME_MAX OB_RIGHTS_NAME_MAX /* bytes in a client name */
+#define OB_PERMS_CLIENTS_MAX 100000          /* clients in one file */
+#define OB_PERMS_PATTERNS_MAX 256            /* publish or subscribe patterns of one client */
+#define OB_PERMS_FILE_MAX (16 << 20)         /* bytes in a permissions file */
+#define OB_PERMS_ERR_MAX OB_RIGHTS_ERR_MAX   /* a useful size for errbuf */
 
-typedef enum ob_perms_admin {
-    OB_PERMS_ADMIN_NONE = 0, /* no admin command */
-    OB_PERMS_ADMIN_READ,     /* TOPICS, SUBS, SUB_INFO, FETCH (with subscribe rights) */
-    OB_PERMS_ADMIN_WRITE,    /* read + SUB_REPOSITION, SUB_DELETE */
-} ob_perms_admin_t;
+typedef ob_rights_admin_t ob_perms_admin_t;
+#define OB_PERMS_ADMIN_NONE OB_RIGHTS_ADMIN_NONE   /* no admin command */
+#define OB_PERMS_ADMIN_READ OB_RIGHTS_ADMIN_READ   /* TOPICS, SUBS, SUB_INFO, FETCH */
+#define OB_PERMS_ADMIN_WRITE OB_RIGHTS_ADMIN_WRITE /* read + SUB_REPOSITION, SUB_DELETE */
 
-typedef struct ob_perms ob_perms_t;
-typedef struct ob_perms_client ob_perms_client_t;
+typedef ob_rights_t ob_perms_t;               /* the table */
+typedef ob_rights_client_t ob_perms_client_t; /* one client's entry */
 
 /* Parses the permissions file at path (borrowed) into a new table, *ret_perms (the caller
    destroys it). Returns 0; -errno if the file cannot be read; OB_ERR_TOO_LARGE over

@@ -34,17 +34,17 @@
 #include <stddef.h>
 
 #include "gw_limits.h"
+#include "rights.h"
 
 #define OB_GW_DLQ_PREFIX "dlq." /* dead-letter topics (PROTOCOL.md 12.6): broker only */
 
-typedef enum ob_tokens_admin {
-    OB_TOKENS_ADMIN_NONE = 0, /* no admin operation */
-    OB_TOKENS_ADMIN_READ,     /* topics, subscriptions, figures, reading a topic */
-    OB_TOKENS_ADMIN_WRITE,    /* read + reposition and delete subscriptions */
-} ob_tokens_admin_t;
+typedef ob_rights_admin_t ob_tokens_admin_t;
+#define OB_TOKENS_ADMIN_NONE OB_RIGHTS_ADMIN_NONE   /* no admin operation */
+#define OB_TOKENS_ADMIN_READ OB_RIGHTS_ADMIN_READ   /* topics, subscriptions, figures, reading */
+#define OB_TOKENS_ADMIN_WRITE OB_RIGHTS_ADMIN_WRITE /* read + reposition and delete */
 
 typedef struct ob_tokens ob_tokens_t;
-typedef struct ob_tokens_client ob_tokens_client_t;
+typedef ob_rights_client_t ob_tokens_client_t; /* one client's entry */
 
 /* Reads the tokens file at path (borrowed) with ob_file_read (capped at
    OB_GW_TOKENS_FILE_MAX) and parses it into a new table, *ret_tokens (the caller destroys

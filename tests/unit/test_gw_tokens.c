@@ -171,7 +171,7 @@ test_errors(void **state)
     } cases[] = {
         {"client = a\n    publish = mp.7\n", "no hash"},
         {"client = a\n    hash = HASH0\nclient = a\n    hash = HASH1\n", "name used twice"},
-        {"client = a\n    hash = HASH0\nclient = b\n    hash = HASH0\n", "a and b have the same"},
+        {"client = a\n    hash = HASH0\nclient = b\n    hash = HASH0\n", "also client a"},
         {"client = Oms\n    hash = HASH0\n", "client number 1"},
         {"client = \n    hash = HASH0\n", "invalid"},
         {"client = a\n    hash = abc\n", "64 lowercase hex"},
