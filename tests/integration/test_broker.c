@@ -690,6 +690,20 @@ test_restart_keeps_events(void **state)
     s_start(fx, NULL); /* for the teardown */
 }
 
+/* Returns how many events the stopped broker's store in data_dir holds in topic. */
+static uint64_t
+s_stored_events(const char *data_dir, const char *topic)
+{
+    ob_store_t *store = NULL;
+    ob_topic_stat_t stat;
+    memset(&stat, 0, sizeof stat);
+    assert_int_equal(ob_store_open(data_dir, OB_MAP_SIZE_DEFAULT, &store), 0);
+    int rc = ob_store_topic_stat(store, topic, &stat);
+    assert_true(rc == 0 || rc == OB_ERR_NO_SUCH_TOPIC);
+    ob_store_close(&store);
+    return stat.events;
+}
+
 /* Publishes T_COUNT events, stops the server while they arrive, and checks the replies
    against the store. over_tcp: restart the server on an ephemeral tcp port first, where
    ZMQ_LINGER holds, and require that every stored event was confirmed; over ipc, libzmq drops
@@ -730,15 +744,22 @@ s_shutdown_check(t_fixture_t *fx, int over_tcp)
     memset(shut, 0, sizeof shut);
     long confirmed = 0, refused = 0;
     /* Read until the actor has ended (its pipe gets czmq's exit signal), however long the
-       last commit takes, then until the replies it left to the ROUTER's linger are in. */
+       last commit takes; then, over tcp, until every stored event's confirmation is in (the
+       ROUTER's linger delivers them: the store, closed by now, says how many), over ipc until
+       a second passes without a reply. */
     zpoller_t *poller = zpoller_new(a, fx->server, NULL);
     int ended = 0;
-    while (1) {
-        void *which = zpoller_wait(poller, ended ? 1000 : T_TIMEOUT_MS * 4);
+    uint64_t stored = 0;
+    int64_t deadline = 0;
+    while (!ended || !over_tcp || (uint64_t)confirmed < stored) {
+        int wait_ms = !ended ? T_TIMEOUT_MS * 4 : over_tcp ? (int)(deadline - zclock_mono()) : 1000;
+        void *which = zpoller_wait(poller, wait_ms > 0 ? wait_ms : 0);
         if (which == fx->server) {
             zsock_wait(fx->server);
             zpoller_remove(poller, fx->server);
             ended = 1;
+            stored = s_stored_events(fx->data_dir, "oms.1");
+            deadline = zclock_mono() + T_TIMEOUT_MS * 4;
             continue;
         }
         if (which != a) {
