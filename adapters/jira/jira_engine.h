@@ -13,7 +13,9 @@
         message.posted / .edited    the comment added, or edited (added if not found)
         command.failed of ours      a comment on the issue saying what the Marketplace refused
         command.completed of ours   a post_message's message id is recorded as come from
-                                    Jira, so that its message.posted is not copied back
+                                    Jira, so that its message.posted (and .edited) is not
+                                    copied back, and as its comment's (map key j/), so that
+                                    the comment's edits become edit_message commands
     (a provider's message.posted whose content is a person's comment on the issue is taken
     as that comment too, for when it comes before the outcome).
     Before any create, the map, then Jira (a JQL search by label; the issue's comments for a
@@ -34,6 +36,7 @@
 #include <czmq.h>
 
 #include "jira_config.h"
+#include "jira_map.h"
 #include "metrics.h"
 
 /* The adapter's metrics. */
@@ -53,11 +56,12 @@ typedef struct ob_jira_engine_config {
     const ob_jira_config_t *cfg;      /* the settings */
     const ob_jira_secrets_t *secrets; /* the Authorization header's value */
     const ob_jira_metrics_t *metrics; /* may be NULL */
+    ob_jira_map_t *map;               /* the id map (jira_map.h), shared with the HTTP server */
 } ob_jira_engine_config_t;
 
 /* Starts the actor (config borrowed, as said above). Returns the actor (owned:
-   zactor_destroy sends $TERM and waits for it to end) or NULL (the map cannot be opened,
-   no broker client, no memory: logged). */
+   zactor_destroy sends $TERM and waits for it to end) or NULL (no broker client, no
+   memory: logged). */
 zactor_t *ob_jira_engine_start(const ob_jira_engine_config_t *config);
 
 #endif

@@ -47,6 +47,8 @@
 #define T_SO_PROJECT "customfield_10113"
 #define T_VOUCHER "customfield_10115"
 #define T_SO_1 "customfield_10117"
+#define T_GRACE_AUTH "Basic Z3JhY2U6Zw==" /* grace:g */
+#define T_EDITED "Done in Jira, with 4 cores"
 #define T_ECHO_MS 2000      /* how long a command that must not come is waited for */
 #define T_DOWN_MS 30000     /* Jira's outage */
 #define T_ORDERS 200        /* orders of the kill -9 run: a project, an item, a message each */
@@ -946,10 +948,58 @@ test_kill_random(void **state)
     s_market_stop(&market);
 }
 
+/* The double holds grace's edited message. */
+static int
+s_mp_edited(json_t *state)
+{
+    json_t *m;
+    size_t i;
+    json_array_foreach(json_object_get(state, "messages"), i, m)
+    {
+        const char *content = json_string_value(json_object_get(m, "content"));
+        if (content && !strcmp(content, T_EDITED))
+            return 1;
+    }
+    return 0;
+}
+
+/* How many webhooks of event the double has delivered to the running adapter. */
+static size_t
+s_deliveries_to(const char *event)
+{
+    char hook[T_PATH_MAX];
+    snprintf(hook, sizeof hook, "%s/jira/webhook", s_url);
+    json_t *state = jira_double_proc_state(&s_jd), *d;
+    assert_non_null(state);
+    size_t i, n = 0;
+    json_array_foreach(json_object_get(state, "deliveries"), i, d)
+    {
+        const char *url = json_string_value(json_object_get(d, "url"));
+        const char *ev = json_string_value(json_object_get(d, "event"));
+        n += url && ev && !strcmp(url, hook) && !strcmp(ev, event);
+    }
+    json_decref(state);
+    return n;
+}
+
+/* Waits until want webhooks of event were delivered to the running adapter (answered). */
+static void
+s_wait_hooks(const char *event, size_t want)
+{
+    int64_t until = zclock_mono() + T_WAIT_MS;
+    size_t n;
+    while ((n = s_deliveries_to(event)) < want && zclock_mono() < until)
+        zclock_sleep(T_POLL_MS);
+    if (n < want)
+        fail_msg("%zu %s webhooks delivered, %zu expected", n, event, want);
+}
+
 /* Through the real gateway and the Marketplace double (OMS 8, its own adapter): an order
    placed in the Marketplace becomes an epic, an issue and a comment; a person's transition in
    Jira changes the item's status in the Marketplace, a person's comment becomes a message
-   there, and that message is not copied back to Jira. */
+   there, and that message is not copied back to Jira; her edit of the comment edits the
+   message, the Marketplace's edit of the user's message edits its comment, and neither
+   comes back. */
 static void
 test_gateway(void **state)
 {
@@ -1025,8 +1075,43 @@ test_gateway(void **state)
     issues = s_wait_mark(label, mark);
     item = s_labelled(issues, label, &count);
     assert_int_equal(s_comments(item, mark, NULL), 1);
-    assert_int_equal(s_comments(item, "Done in Jira", NULL), 1);
+    json_t *c = NULL;
+    assert_int_equal(s_comments(item, "Done in Jira", &c), 1);
+    char path[T_PATH_MAX];
+    snprintf(path, sizeof path, "/rest/api/2/issue/%s/comment/%s", key,
+             json_string_value(json_object_get(c, "id")));
     json_decref(issues);
+    /* edits, both ways: grace edits her comment (its message is known to the adapter: the
+       command's outcome came before the later message), the Marketplace edits the user's */
+    size_t hooks = s_deliveries_to("comment_updated");
+    assert_int_equal(jira_double_proc_call(&s_jd, "PUT", path, T_GRACE_AUTH,
+                                           "{\"body\":\"" T_EDITED "\"}", NULL, NULL),
+                     200);
+    assert_true(s_wait_mp(&mp, s_mp_edited));
+    answer = s_mp_ctl(&mp, "edit", json_pack("{s:I, s:s}", "id", m, "content", "Thanks a lot"));
+    assert_non_null(answer);
+    json_decref(answer);
+    int64_t until = zclock_mono() + T_WAIT_MS;
+    for (;;) { /* the comment made of the user's message is edited */
+        issues = s_issues();
+        item = s_labelled(issues, label, &count);
+        if (s_comments(item, "Thanks a lot", NULL) || zclock_mono() > until)
+            break;
+        json_decref(issues);
+        zclock_sleep(T_POLL_MS);
+    }
+    assert_int_equal(s_comments(item, mark, &c), 1);
+    assert_non_null(strstr(json_string_value(json_object_get(c, "body")), "Thanks a lot"));
+    assert_int_equal(s_comments(item, T_EDITED, NULL), 1); /* its message.edited not copied */
+    assert_int_equal(json_array_size(json_object_get(item, "comments")), 3);
+    json_decref(issues);
+    /* no echo: the adapter's own edit came back as comment_updated too, and gave no command:
+       three in all (the transition, the comment, grace's edit) */
+    s_wait_hooks("comment_updated", hooks + 2);
+    char *text = NULL;
+    assert_int_equal(s_adapter_get("/metrics", &text), 200);
+    assert_non_null(strstr(text, "orderbus_jira_webhooks_total{outcome=\"command\"} 3\n"));
+    free(text);
     free(key);
     s_adapter_stop(pid, SIGTERM);
     s_market_stop(&market);
