@@ -1,6 +1,7 @@
-/*  ob_jira_engine: orderbus-jira's way in: a CZMQ actor with its own broker client, libcurl
-    multi handle and id map (jira_map.h), that keeps the Jira project in step with the
-    events of oms.<oms_id>.
+/*  ob_jira_engine: orderbus-jira's way in: a CZMQ actor with its own broker client and
+    libcurl multi handle, the one writer of the id map (jira_map.h, opened by main and read
+    by the HTTP server too), that keeps the Jira project in step with the events of
+    oms.<oms_id>.
 
     Its durable subscription jira-<oms_id> (from the topic's start when new, never
     dead-lettered by the broker) takes project.created, project_item.created,
