@@ -16,7 +16,9 @@
         command.completed of ours   a post_message's message id is recorded as come from
                                     Jira, so that its message.posted (and .edited) is not
                                     copied back, and as its comment's (map key j/), so that
-                                    the comment's edits become edit_message commands
+                                    the comment's edits become edit_message commands; an
+                                    edit that came before (map key e/, jira_http.h) is sent
+                                    now, the comment as Jira holds it (GET), on mp.<oms_id>
     (a provider's message.posted whose content is a person's comment on the issue is taken
     as that comment too, for when it comes before the outcome).
     Before any create, the map, then Jira (a JQL search by label; the issue's comments for a
@@ -37,8 +39,10 @@
 #include <czmq.h>
 
 #include "jira_config.h"
+#include "jira_hook.h"
 #include "jira_map.h"
 #include "metrics.h"
+#include "orderbus/client.h"
 
 /* The adapter's metrics. */
 typedef struct ob_jira_metrics {
@@ -59,6 +63,11 @@ typedef struct ob_jira_engine_config {
     const ob_jira_metrics_t *metrics; /* may be NULL */
     ob_jira_map_t *map;               /* the id map (jira_map.h), shared with the HTTP server */
 } ob_jira_engine_config_t;
+
+/* Publishes cmd (borrowed) on mp.<oms_id> with client (borrowed, connected), as a command
+   event of source orderbus-jira whose id is the command's, and waits for the broker's
+   confirm. Returns 0 or ob_client_publish's error. */
+int ob_jira_command_publish(ob_client_t *client, uint64_t oms_id, const ob_jira_command_t *cmd);
 
 /* Starts the actor (config borrowed, as said above). Returns the actor (owned:
    zactor_destroy sends $TERM and waits for it to end) or NULL (no broker client, no

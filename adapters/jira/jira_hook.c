@@ -190,11 +190,15 @@ s_comment(const ob_jira_config_t *cfg, json_t *comment, ob_jira_command_t *cmd,
     return s_finish(cmd, out);
 }
 
-/* A person's edit of a comment (comment_updated): the command, its body the content alone
-   until ob_jira_hook_edit. */
+/* A person's edit of a comment (comment_updated): the command into *ret_cmd (on 0 only), its
+   body the content alone until ob_jira_hook_edit. */
 static int
-s_edit(const ob_jira_config_t *cfg, json_t *comment, ob_jira_command_t *cmd, const char **ret_why)
+s_edit(const ob_jira_config_t *cfg, json_t *comment, ob_jira_command_t *ret_cmd,
+       const char **ret_why)
 {
+    ob_jira_command_t c;
+    ob_jira_command_t *cmd = &c;
+    memset(cmd, 0, sizeof *cmd);
     const char *body = ob_jira_json_str(comment, "body");
     const char *author = ob_jira_json_str(json_object_get(comment, "author"), "name");
     const char *editor = ob_jira_json_str(json_object_get(comment, "updateAuthor"), "name");
@@ -225,7 +229,20 @@ s_edit(const ob_jira_config_t *cfg, json_t *comment, ob_jira_command_t *cmd, con
     if (!(cmd->body = strndup(body, clen)))
         return -ENOMEM;
     cmd->body_len = clen;
+    *ret_cmd = c;
     return 0;
+}
+
+int
+ob_jira_hook_comment_edit(const ob_jira_config_t *cfg, const char *text, size_t len,
+                          ob_jira_command_t *ret_cmd, const char **ret_why)
+{
+    json_t *comment = NULL;
+    int rc = ob_jira_json_load(text, len, OB_JIRA_HOOK_MAX, &comment);
+    if (rc == 0)
+        rc = s_edit(cfg, comment, ret_cmd, ret_why);
+    json_decref(comment);
+    return rc;
 }
 
 int

@@ -17,7 +17,8 @@
         ob_jira_hook_edit); command id jira-e<comment id>-<digits of comment.updated>, so that
         each edit is a new command and a redelivered one the same. An edit made before the
         Marketplace confirmed the comment's message (its command.completed) has no message to
-        edit: the caller ignores it.
+        edit yet: the caller marks it pending, and the engine sends the comment's edit once
+        the message is known (ob_jira_hook_comment_edit).
     A redelivered webhook gives the same command id, so the same event id: the broker takes
     it as a duplicate. Everything else is ignored, with a reason. */
 #ifndef OB_JIRA_HOOK_H
@@ -57,6 +58,13 @@ int ob_jira_hook_verify(const uint8_t *secret, size_t secret_len, const char *bo
    object) or -ENOMEM. */
 int ob_jira_hook_parse(const ob_jira_config_t *cfg, const char *body, size_t len,
                        ob_jira_command_t *ret_cmd, const char **ret_why);
+
+/* The same command as a comment_updated webhook of the comment would give, from the comment
+   as Jira's GET issue/{key}/comment/{id} answers it (text, borrowed, len bytes, at most
+   OB_JIRA_HOOK_MAX): for an edit made before its message was known (jira_engine.h).
+   Returns as ob_jira_hook_parse. */
+int ob_jira_hook_comment_edit(const ob_jira_config_t *cfg, const char *text, size_t len,
+                              ob_jira_command_t *ret_cmd, const char **ret_why);
 
 /* Completes an edit_message command that ob_jira_hook_parse gave (cmd->comment_id set; its
    body then holds only the new content) with message_id, the Marketplace message that the

@@ -19,7 +19,6 @@
 #define S_SIGNATURE "X-Hub-Signature"
 #define S_SECRET_ARG "secret"
 #define S_CLIENT_NAME "orderbus-jira-hooks"
-#define S_US_PER_MS 1000 /* microseconds in a millisecond */
 
 struct ob_jira_http {
     struct MHD_Daemon *daemon;        /* the server */
@@ -76,33 +75,28 @@ s_publish(ob_jira_http_t *self, const ob_jira_command_t *cmd)
     int rc = ob_client_connect(self->client, OB_JIRA_BROKER_MS);
     if (rc)
         return rc;
-    ob_event_t event = {.id = cmd->id,
-                        .topic = self->topic,
-                        .type = cmd->type,
-                        .time_us = (uint64_t)zclock_time() * S_US_PER_MS,
-                        .source = OB_JIRA_SOURCE,
-                        .oms_id = self->cfg->oms_id,
-                        .project_id = cmd->project_id,
-                        .project_item_id = cmd->project_item_id,
-                        .data = (const uint8_t *)cmd->body,
-                        .data_len = cmd->body_len};
-    ob_confirm_t confirm;
-    return ob_client_publish(self->client, &event, &confirm);
+    return ob_jira_command_publish(self->client, self->cfg->oms_id, cmd);
 }
 
 /* Completes the edit_message command cmd with the message its comment became (the id map).
-   Returns 0, OB_JIRA_IGNORED (a comment that did not become a message, or not yet: logged)
-   or an error code. */
+   When that is not known yet (its post_message not completed), marks the edit pending
+   (e/<comment id>), for the engine to send once it records the message; then looks again,
+   so that a message recorded meanwhile is not missed (both may then send the edit: the
+   same command id, stored once). Returns 0, OB_JIRA_IGNORED (pending, or a comment that did
+   not become a message: logged) or an error code. */
 static int
 s_edited(ob_jira_http_t *self, ob_jira_command_t *cmd)
 {
     char key[OB_JIRA_MAP_KEY_MAX];
+    char pending[OB_JIRA_MAP_KEY_MAX];
     char value[OB_JIRA_MAP_VALUE_MAX];
     snprintf(key, sizeof key, OB_JIRA_MAP_ORIGIN "%s", cmd->comment_id);
+    snprintf(pending, sizeof pending, OB_JIRA_MAP_PENDING "%s", cmd->comment_id);
     int rc = ob_jira_map_get(self->map, key, value);
-    if (rc == -ENOENT) {
-        zsys_info("jira webhook: comment %s edited, and no Marketplace message known for it "
-                  "(not a person's comment, or its post_message not completed yet): ignored",
+    if (rc == -ENOENT && !(rc = ob_jira_map_put(self->map, pending, "1")) &&
+        (rc = ob_jira_map_get(self->map, key, value)) == -ENOENT) {
+        zsys_info("jira webhook: comment %s edited before its Marketplace message is known "
+                  "(not a person's comment, or its post_message not completed yet): pending",
                   cmd->comment_id);
         return OB_JIRA_IGNORED;
     }

@@ -3,10 +3,11 @@
                             URL's ?secret=), read, and its command published on mp.<oms_id>
                             (event id = the command id: a webhook delivered twice is stored
                             once); an edited comment's command needs its message from the
-                            id map (j/<comment id>), else it is ignored; 200 once the broker
-   confirmed it, 200 for a webhook that asks nothing, 401 for a bad signature or secret, 400 for a
-   body that is not JSON, 413 over OB_JIRA_HOOK_MAX, 503 when the broker did not take the command (a
-   Jira that retries sends it again) GET  /healthz       200 "ok" GET  /metrics       200, the
+                            id map (j/<comment id>); not known yet, the edit is marked
+                            pending (e/<comment id>) for the engine to send later; 200 once the
+   broker confirmed it, 200 for a webhook that asks nothing, 401 for a bad signature or secret, 400
+   for a body that is not JSON, 413 over OB_JIRA_HOOK_MAX, 503 when the broker did not take the
+   command (a Jira that retries sends it again) GET  /healthz       200 "ok" GET  /metrics 200, the
    Prometheus text of the registry At most OB_JIRA_HTTP_CONNECTIONS connections. The broker client
    lives in the server's one thread; a publish waits for its confirmation there (at most
    OB_JIRA_BROKER_MS): Jira sends its webhooks one at a time, and nothing else waits on this server

@@ -476,6 +476,37 @@ s_delivery_count(void)
     return n;
 }
 
+/* How many webhooks of event the double has delivered to the running adapter. */
+static size_t
+s_deliveries_to(const char *event)
+{
+    char hook[T_PATH_MAX];
+    snprintf(hook, sizeof hook, "%s/jira/webhook", s_url);
+    json_t *state = jira_double_proc_state(&s_jd), *d;
+    assert_non_null(state);
+    size_t i, n = 0;
+    json_array_foreach(json_object_get(state, "deliveries"), i, d)
+    {
+        const char *url = json_string_value(json_object_get(d, "url"));
+        const char *ev = json_string_value(json_object_get(d, "event"));
+        n += url && ev && !strcmp(url, hook) && !strcmp(ev, event);
+    }
+    json_decref(state);
+    return n;
+}
+
+/* Waits until want webhooks of event were delivered to the running adapter (answered). */
+static void
+s_wait_hooks(const char *event, size_t want)
+{
+    int64_t until = zclock_mono() + T_WAIT_MS;
+    size_t n;
+    while ((n = s_deliveries_to(event)) < want && zclock_mono() < until)
+        zclock_sleep(T_POLL_MS);
+    if (n < want)
+        fail_msg("%zu %s webhooks delivered, %zu expected", n, event, want);
+}
+
 /* --- tests ---------------------------------------------------------------------------------- */
 
 /* One order both ways: the epic and the issue with their fields, the link, a transition,
@@ -610,7 +641,6 @@ test_order(void **state)
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(curl);
     assert_int_equal(status, 401);
-    free(key);
     char *text = NULL;
     assert_int_equal(s_adapter_get("/healthz", &text), 200);
     free(text);
@@ -620,6 +650,40 @@ test_order(void **state)
     assert_non_null(strstr(text, "orderbus_jira_events_total{outcome=\"applied\"}"));
     assert_null(strstr(text, "outcome=\"lost\""));
     free(text);
+
+    /* a comment edited before the Marketplace confirmed its message: pending until the
+       post's command.completed names the message, then sent as edit_message */
+    s_ctl("comment",
+          json_pack("{s:s, s:s, s:s}", "issue", key, "user", "grace", "body", "Edit me"));
+    json_decref(s_commands(3, T_WAIT_MS)); /* its post_message is out */
+    issues = s_issues();
+    item = s_labelled(issues, "orderbus-7-p1-i1", &count);
+    assert_int_equal(s_comments(item, "Edit me", &c), 1);
+    char *cid = strdup(json_string_value(json_object_get(c, "id")));
+    json_decref(issues);
+    char path[T_PATH_MAX];
+    snprintf(path, sizeof path, "/rest/api/2/issue/%s/comment/%s", key, cid);
+    assert_int_equal(jira_double_proc_call(&s_jd, "PUT", path, T_GRACE_AUTH,
+                                           "{\"body\":\"Edit me, edited\"}", NULL, NULL),
+                     200);
+    s_wait_hooks("comment_updated", 1);
+    assert_int_equal(s_adapter_get("/metrics", &text), 200);
+    assert_non_null(strstr(text, "orderbus_jira_webhooks_total{outcome=\"command\"} 3\n"));
+    free(text);
+    snprintf(outcome, sizeof outcome,
+             "{\"command_id\":\"jira-c%s\",\"command\":\"post_message\",\"status\":201,"
+             "\"response\":{\"id\":21}}",
+             cid);
+    s_publish("command.completed", 1, 1, 0, outcome);
+    cmds = s_commands(4, T_WAIT_MS);
+    json_t *edit = json_array_get(cmds, 3);
+    assert_non_null(edit);
+    assert_string_equal(json_string_value(json_object_get(edit, "_type")), "command.edit_message");
+    assert_int_equal(json_integer_value(json_object_get(edit, "message_id")), 21);
+    assert_string_equal(json_string_value(json_object_get(edit, "content")), "Edit me, edited");
+    json_decref(cmds);
+    free(cid);
+    free(key);
     s_adapter_stop(pid, SIGTERM);
 }
 
@@ -961,37 +1025,6 @@ s_mp_edited(json_t *state)
             return 1;
     }
     return 0;
-}
-
-/* How many webhooks of event the double has delivered to the running adapter. */
-static size_t
-s_deliveries_to(const char *event)
-{
-    char hook[T_PATH_MAX];
-    snprintf(hook, sizeof hook, "%s/jira/webhook", s_url);
-    json_t *state = jira_double_proc_state(&s_jd), *d;
-    assert_non_null(state);
-    size_t i, n = 0;
-    json_array_foreach(json_object_get(state, "deliveries"), i, d)
-    {
-        const char *url = json_string_value(json_object_get(d, "url"));
-        const char *ev = json_string_value(json_object_get(d, "event"));
-        n += url && ev && !strcmp(url, hook) && !strcmp(ev, event);
-    }
-    json_decref(state);
-    return n;
-}
-
-/* Waits until want webhooks of event were delivered to the running adapter (answered). */
-static void
-s_wait_hooks(const char *event, size_t want)
-{
-    int64_t until = zclock_mono() + T_WAIT_MS;
-    size_t n;
-    while ((n = s_deliveries_to(event)) < want && zclock_mono() < until)
-        zclock_sleep(T_POLL_MS);
-    if (n < want)
-        fail_msg("%zu %s webhooks delivered, %zu expected", n, event, want);
 }
 
 /* Through the real gateway and the Marketplace double (OMS 8, its own adapter): an order

@@ -239,6 +239,16 @@ test_edit(void **state)
     json_decref(v);
     assert_int_equal(ob_jira_hook_edit(&cmd, 15), OB_ERR_INVALID_ARGUMENT); /* done already */
     ob_jira_command_clear(&cmd);
+    /* the same comment as Jira's GET answers it (an edit sent late by the engine) */
+    static const char got[] =
+        "{\"id\":\"10077\",\"author\":{\"name\":\"grace\"},\"updateAuthor\":{\"name\":"
+        "\"grace\"},\"body\":\"Your VM is up, 4 cores\",\"updated\":"
+        "\"2026-12-05T19:01:02.345+0000\"}";
+    assert_int_equal(ob_jira_hook_comment_edit(&s_cfg, got, strlen(got), &cmd, &why), 0);
+    assert_string_equal(cmd.id, "jira-e10077-202612051901023450000");
+    assert_string_equal(cmd.comment_id, "10077");
+    ob_jira_command_clear(&cmd);
+    assert_int_equal(ob_jira_hook_comment_edit(&s_cfg, "[]", 2, &cmd, &why), OB_ERR_MALFORMED);
     static const struct {
         const char *author, *editor, *body, *extra, *why;
     } ignored[] = {
