@@ -169,7 +169,8 @@ static ob_options_section_fn s_on_section;
 static ob_options_t
 s_spec(s_load_t *load)
 {
-    ob_options_t spec = {s_options, S_OPTIONS, OB_CONFIG_FILE_MAX, s_on_section, s_on_item, load};
+    ob_options_t spec = {s_options, S_OPTIONS, OB_CONFIG_FILE_MAX, s_on_section, s_on_item,
+                         load,      NULL};
     return spec;
 }
 

@@ -214,17 +214,34 @@ ob_options_check(const ob_option_t *opt, const void *field, const char *where, c
     return s_range_fail(opt, value, where, errbuf, errlen);
 }
 
+/* Returns 1 if opt is a row of spec's repeated section. */
+static int
+s_repeated(const ob_options_t *spec, const ob_option_t *opt)
+{
+    return spec->repeat && !strcmp(opt->section, spec->repeat->section);
+}
+
 int
 ob_options_check_all(const ob_options_t *spec, const void *base, char *errbuf, size_t errlen)
 {
+    const ob_options_repeat_t *r = spec->repeat;
     for (size_t i = 0; i < spec->count; i++) {
         const ob_option_t *opt = &spec->table[i];
         if (opt->kind == OB_OPTION_STRING || opt->kind == OB_OPTION_OPTSTRING ||
             opt->kind == OB_OPTION_BOOL)
             continue;
         char where[S_WHERE_MAX];
-        snprintf(where, sizeof where, "%s/%s", opt->section, opt->key);
-        int rc = ob_options_check(opt, (const char *)base + opt->offset, where, errbuf, errlen);
+        int rc = 0;
+        if (!s_repeated(spec, opt)) {
+            snprintf(where, sizeof where, "%s/%s", opt->section, opt->key);
+            rc = ob_options_check(opt, (const char *)base + opt->offset, where, errbuf, errlen);
+        }
+        size_t used = s_repeated(spec, opt) ? *(const size_t *)((const char *)base + r->count) : 0;
+        for (size_t n = 0; !rc && n < used && n < r->max; n++) {
+            snprintf(where, sizeof where, "%s %zu: %s", r->section, n + 1, opt->key);
+            rc = ob_options_check(opt, (const char *)base + opt->offset + n * r->stride, where,
+                                  errbuf, errlen);
+        }
         if (rc)
             return rc;
     }
@@ -347,23 +364,52 @@ ob_options_load_item(const ob_options_t *spec, void *slot, size_t slot_offset, c
                           where, errbuf, errlen);
 }
 
-int
-ob_options_load_section(const ob_options_t *spec, void *base, zconfig_t *section, const char *name,
-                        const char *path, char *errbuf, size_t errlen)
+/* Loads the items of section (named name; borrowed) into slot, as ob_options_load_item:
+   index 0 for a section that does not repeat (the on_item hook first; slot is base), n >= 1
+   for occurrence n of the repeated one (slot_offset the offset of its slot 0). */
+static int
+s_load_items(const ob_options_t *spec, void *slot, size_t slot_offset, zconfig_t *section,
+             const char *name, size_t index, const char *path, char *errbuf, size_t errlen)
 {
     const char *value = zconfig_value(section);
     if (value && *value)
         return ob_options_fail(errbuf, errlen, "config file %s: section '%s' cannot have a value",
                                path, name);
     for (zconfig_t *item = zconfig_child(section); item; item = zconfig_next(item)) {
-        int rc = spec->on_item ? spec->on_item(spec->arg, base, name, item, path, errbuf, errlen)
-                               : OB_OPTIONS_NOT_MINE;
+        int rc = !index && spec->on_item
+                     ? spec->on_item(spec->arg, slot, name, item, path, errbuf, errlen)
+                     : OB_OPTIONS_NOT_MINE;
         if (rc == OB_OPTIONS_NOT_MINE)
-            rc = ob_options_load_item(spec, base, 0, name, 0, item, path, errbuf, errlen);
+            rc = ob_options_load_item(spec, slot, slot_offset, name, index, item, path, errbuf,
+                                      errlen);
         if (rc)
             return rc;
     }
     return 0;
+}
+
+int
+ob_options_load_section(const ob_options_t *spec, void *base, zconfig_t *section, const char *name,
+                        const char *path, char *errbuf, size_t errlen)
+{
+    return s_load_items(spec, base, 0, section, name, 0, path, errbuf, errlen);
+}
+
+/* Loads occurrence n (from 1) of the repeated section (borrowed) into its slot n - 1 of
+   base, and raises the count of slots in use to n. */
+static int
+s_load_repeat(const ob_options_t *spec, void *base, zconfig_t *section, size_t n, const char *path,
+              char *errbuf, size_t errlen)
+{
+    const ob_options_repeat_t *r = spec->repeat;
+    if (n > r->max)
+        return ob_options_fail(errbuf, errlen, "config file %s: more than %zu '%s' sections", path,
+                               r->max, r->section);
+    size_t *used = (size_t *)((char *)base + r->count);
+    if (*used < n)
+        *used = n;
+    return s_load_items(spec, (char *)base + r->first + (n - 1) * r->stride, r->first, section,
+                        r->section, n, path, errbuf, errlen);
 }
 
 int
@@ -447,6 +493,7 @@ ob_options_load_file(const ob_options_t *spec, void *base, const char *path, cha
                              "config file %s: ZPL syntax error (see the line logged above)", path);
         goto fail;
     }
+    size_t repeats = 0; /* occurrences of spec->repeat's section so far */
     for (zconfig_t *section = zconfig_child(root); section; section = zconfig_next(section)) {
         const char *name = zconfig_name(section);
         size_t i = 0;
@@ -459,7 +506,11 @@ ob_options_load_file(const ob_options_t *spec, void *base, const char *path, cha
         if (spec->on_section &&
             (rc = spec->on_section(spec->arg, base, name, path, errbuf, errlen)))
             goto fail;
-        if ((rc = ob_options_load_section(spec, base, section, name, path, errbuf, errlen)))
+        if (spec->repeat && !strcmp(name, spec->repeat->section))
+            rc = s_load_repeat(spec, base, section, ++repeats, path, errbuf, errlen);
+        else
+            rc = ob_options_load_section(spec, base, section, name, path, errbuf, errlen);
+        if (rc)
             goto fail;
     }
 fail:

@@ -77,6 +77,19 @@ typedef int(ob_options_section_fn)(void *arg, void *base, const char *section, c
 typedef int(ob_options_item_fn)(void *arg, void *base, const char *section, zconfig_t *item,
                                 const char *path, char *errbuf, size_t errlen);
 
+/* A section that may repeat in a file (the gateway's `oms`, the webhook adapter's `target`,
+   the Jira adapter's `status`): its rows in the table describe slot 0 of an array of slots
+   in the configuration struct (where the flags write and --help reads the defaults); each
+   occurrence of the section in a file is the next slot, and the count of slots in use is
+   raised to it. */
+typedef struct ob_options_repeat {
+    const char *section; /* the section's name, as in its rows */
+    size_t first;        /* offset of slot 0 in the configuration struct */
+    size_t stride;       /* bytes from one slot to the next */
+    size_t max;          /* slots in the array */
+    size_t count;        /* offset of the size_t that counts the slots in use */
+} ob_options_repeat_t;
+
 /* A daemon's options: its table and hooks. */
 typedef struct ob_options {
     const ob_option_t *table;          /* the settings */
@@ -85,6 +98,7 @@ typedef struct ob_options {
     ob_options_section_fn *on_section; /* may be NULL */
     ob_options_item_fn *on_item;       /* may be NULL */
     void *arg;                         /* the hooks' first argument */
+    const ob_options_repeat_t *repeat; /* a repeated section, or NULL */
 } ob_options_t;
 
 /* Writes a formatted message into errbuf (errlen bytes, may be 0) and returns
@@ -115,7 +129,8 @@ int ob_options_check(const ob_option_t *opt, const void *field, const char *wher
                      size_t errlen);
 
 /* Checks every number option of spec in base (the configuration struct, borrowed), each named
-   "section/key" in a message. Returns 0 or OB_ERR_INVALID_ARGUMENT. */
+   "section/key" in a message; the rows of spec's repeated section in each slot in use, named
+   "SECTION n: key". Returns 0 or OB_ERR_INVALID_ARGUMENT. */
 int ob_options_check_all(const ob_options_t *spec, const void *base, char *errbuf, size_t errlen);
 
 /* Returns the row of spec whose file key is key in section (both borrowed), or NULL. */
@@ -154,7 +169,9 @@ int ob_options_listen(const char *text, char *host, size_t host_size, uint16_t *
 
 /* Loads the ZPL file at path (borrowed; at most spec->file_max bytes) over base: every
    section must be one of the table's, each goes through on_section and then
-   ob_options_load_section. A blank file changes nothing. Returns 0 or
+   ob_options_load_section, but spec's repeated section (if any), whose occurrence n (from 1)
+   goes into slot n - 1 (ob_options_load_item; more than max of them is an error) and raises
+   the slot count to n. A blank file changes nothing. Returns 0 or
    OB_ERR_INVALID_ARGUMENT (unreadable, too large, a syntax error, an unknown section, or
    any error of the above). */
 int ob_options_load_file(const ob_options_t *spec, void *base, const char *path, char *errbuf,

@@ -1,9 +1,8 @@
 /*  ob_gw_config: the gateway's option table and its own checks. See gw_config.h.
 
     The `oms` rows of the table point into cfg->oms[0]: that is where the --oms-* flags
-    write, and where --help reads the defaults. A file's `oms` sections are taken by the
-    on_item hook, which writes each into its own slot at the same offsets (s_oms_offset),
-    the way the broker's retention rules reuse the retention rows. */
+    write, and where --help reads the defaults. A file's `oms` sections are the table's
+    repeated section (options.h): each goes into its own slot at the same offsets. */
 #include "gw_config.h"
 
 #include <czmq.h>
@@ -104,28 +103,12 @@ static const ob_option_t s_options[] = {
 
 #define S_OPTIONS (sizeof s_options / sizeof s_options[0])
 
-/* What one load is in the middle of, for the hooks. */
-typedef struct s_load {
-    size_t oms_seen; /* `oms` sections so far */
-} s_load_t;
+static const ob_options_repeat_t s_omses = {S_OMS, offsetof(ob_gw_config_t, oms[0]),
+                                            sizeof(ob_gw_oms_t), OB_GW_OMS_MAX,
+                                            offsetof(ob_gw_config_t, oms_count)};
 
-static ob_options_item_fn s_on_item;
-static ob_options_section_fn s_on_section;
-
-static ob_options_t
-s_spec(s_load_t *load)
-{
-    ob_options_t spec = {s_options,    S_OPTIONS, OB_GW_CONFIG_FILE_MAX,
-                         s_on_section, s_on_item, load};
-    return spec;
-}
-
-/* The offset of an oms row's field within an ob_gw_oms_t. */
-static size_t
-s_oms_offset(const ob_option_t *opt)
-{
-    return opt->offset - offsetof(ob_gw_config_t, oms[0]);
-}
+static const ob_options_t s_spec = {
+    .table = s_options, .count = S_OPTIONS, .file_max = OB_GW_CONFIG_FILE_MAX, .repeat = &s_omses};
 
 /* The defaults of one OMS. */
 static void
@@ -154,39 +137,6 @@ ob_gw_config_defaults(ob_gw_config_t *cfg)
     cfg->rest_waits_max = OB_GW_REST_WAITS_DEFAULT;
     for (size_t i = 0; i < OB_GW_OMS_MAX; i++)
         s_oms_defaults(&cfg->oms[i]);
-}
-
-/* ob_options_section_fn: each `oms` section is the next OMS. */
-static int
-s_on_section(void *arg, void *base, const char *section, const char *path, char *errbuf,
-             size_t errlen)
-{
-    s_load_t *load = arg;
-    ob_gw_config_t *cfg = base;
-    if (strcmp(section, S_OMS))
-        return 0;
-    if (load->oms_seen == OB_GW_OMS_MAX)
-        return ob_options_fail(errbuf, errlen, "config file %s: more than %d '%s' sections", path,
-                               OB_GW_OMS_MAX, S_OMS);
-    load->oms_seen++;
-    if (cfg->oms_count < load->oms_seen)
-        cfg->oms_count = load->oms_seen;
-    return 0;
-}
-
-/* ob_options_item_fn: an item of an `oms` section goes into that OMS's slot. */
-static int
-s_on_item(void *arg, void *base, const char *section, zconfig_t *item, const char *path,
-          char *errbuf, size_t errlen)
-{
-    s_load_t *load = arg;
-    ob_gw_config_t *cfg = base;
-    if (strcmp(section, S_OMS))
-        return OB_OPTIONS_NOT_MINE;
-    ob_options_t spec = s_spec(NULL);
-    size_t index = load->oms_seen - 1; /* s_on_section counted this section */
-    return ob_options_load_item(&spec, &cfg->oms[index], offsetof(ob_gw_config_t, oms[0]), S_OMS,
-                                index + 1, item, path, errbuf, errlen);
 }
 
 int
@@ -253,37 +203,17 @@ ob_gw_config_validate(const ob_gw_config_t *cfg, char *errbuf, size_t errlen)
             return rc;
     /* Ranges: the gateway's rows once, the oms rows for each OMS in use (the unused slots
        hold defaults with no id). */
-    for (size_t r = 0; r < S_OPTIONS; r++) {
-        const ob_option_t *opt = &s_options[r];
-        if (opt->kind == OB_OPTION_STRING)
-            continue;
-        char where[OB_OPTIONS_ERR_MAX / 4];
-        if (strcmp(opt->section, S_OMS)) {
-            snprintf(where, sizeof where, "%s/%s", opt->section, opt->key);
-            if ((rc =
-                     ob_options_check(opt, (const char *)cfg + opt->offset, where, errbuf, errlen)))
-                return rc;
-            continue;
-        }
-        for (size_t i = 0; i < cfg->oms_count; i++) {
-            snprintf(where, sizeof where, "oms %zu: %s", i + 1, opt->key);
-            if ((rc = ob_options_check(opt, (const char *)&cfg->oms[i] + s_oms_offset(opt), where,
-                                       errbuf, errlen)))
-                return rc;
-        }
-    }
-    return 0;
+    return ob_options_check_all(&s_spec, cfg, errbuf, errlen);
 }
 
 int
 ob_gw_config_parse(ob_gw_config_t *cfg, int argc, char **argv, char *errbuf, size_t errlen)
 {
     const char *config_file = NULL;
-    ob_options_t spec = s_spec(NULL);
     ob_gw_config_defaults(cfg);
     if (errbuf && errlen)
         errbuf[0] = '\0';
-    int rc = ob_options_scan_args(&spec, argc, argv, &cfg->help, &cfg->version, &config_file,
+    int rc = ob_options_scan_args(&s_spec, argc, argv, &cfg->help, &cfg->version, &config_file,
                                   errbuf, errlen);
     if (rc || cfg->help || cfg->version)
         return rc;
@@ -291,12 +221,10 @@ ob_gw_config_parse(ob_gw_config_t *cfg, int argc, char **argv, char *errbuf, siz
         if (strlen(config_file) >= sizeof cfg->config_file)
             return ob_options_fail(errbuf, errlen, "config file name too long");
         snprintf(cfg->config_file, sizeof cfg->config_file, "%s", config_file);
-        s_load_t load = {0};
-        ob_options_t file_spec = s_spec(&load);
-        if ((rc = ob_options_load_file(&file_spec, cfg, config_file, errbuf, errlen)))
+        if ((rc = ob_options_load_file(&s_spec, cfg, config_file, errbuf, errlen)))
             return rc;
     }
-    if ((rc = ob_options_apply_args(&spec, cfg, argc, argv, errbuf, errlen)))
+    if ((rc = ob_options_apply_args(&s_spec, cfg, argc, argv, errbuf, errlen)))
         return rc;
     if (cfg->oms_count == 0 && cfg->oms[0].id) /* an OMS from the flags alone */
         cfg->oms_count = 1;
@@ -402,8 +330,7 @@ ob_gw_config_usage(FILE *out, const char *prog)
             "        and one '%s' section per OMS (deploy/orderbus-gateway.cfg);\n"
             "        options given on the command line override it.\n\n",
             prog, prog, S_GATEWAY, S_BROKER, S_OMS);
-    ob_options_t spec = s_spec(NULL);
-    ob_options_print(out, &spec, &defaults);
+    ob_options_print(out, &s_spec, &defaults);
     fprintf(out,
             "    -h, --help\n"
             "        Print this text and exit.\n\n"

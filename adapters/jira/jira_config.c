@@ -1,8 +1,8 @@
 /*  ob_jira_config: the adapter's option table and its own checks. See jira_config.h.
 
     The `status` rows of the table point into cfg->status[0]: that is where the --status-*
-    flags write. A file's `status` sections are taken by the on_item hook, which writes each
-    into its own slot at the same offsets, as orderbus-webhook does with its targets. */
+    flags write. A file's `status` sections are the table's repeated section (options.h):
+    each goes into its own slot at the same offsets, as orderbus-webhook's targets. */
 #include "jira_config.h"
 
 #include <czmq.h>
@@ -120,21 +120,14 @@ static const ob_option_t s_options[] = {
 #define S_OPTION_COUNT (sizeof s_options / sizeof s_options[0])
 #define S_TYPE_COUNT (sizeof s_status_types / sizeof s_status_types[0])
 
-/* What one load is in the middle of, for the hooks. */
-typedef struct s_load {
-    size_t statuses_seen; /* `status` sections so far */
-} s_load_t;
+static const ob_options_repeat_t s_statuses = {S_STATUS, offsetof(ob_jira_config_t, status[0]),
+                                               sizeof(ob_jira_status_t), OB_JIRA_STATUSES_MAX,
+                                               offsetof(ob_jira_config_t, status_count)};
 
-static ob_options_item_fn s_on_item;
-static ob_options_section_fn s_on_section;
-
-static ob_options_t
-s_spec(s_load_t *load)
-{
-    ob_options_t spec = {s_options,    S_OPTION_COUNT, OB_JIRA_CONFIG_FILE_MAX,
-                         s_on_section, s_on_item,      load};
-    return spec;
-}
+static const ob_options_t s_spec = {.table = s_options,
+                                    .count = S_OPTION_COUNT,
+                                    .file_max = OB_JIRA_CONFIG_FILE_MAX,
+                                    .repeat = &s_statuses};
 
 void
 ob_jira_config_defaults(ob_jira_config_t *cfg)
@@ -145,39 +138,6 @@ ob_jira_config_defaults(ob_jira_config_t *cfg)
     cfg->timeout_ms = OB_JIRA_TIMEOUT_MS_DEFAULT;
     cfg->backoff_ms = OB_JIRA_BACKOFF_MS_DEFAULT;
     cfg->backoff_max_ms = OB_JIRA_BACKOFF_MAX_MS_DEFAULT;
-}
-
-/* ob_options_section_fn: each `status` section is the next row of the workflow map. */
-static int
-s_on_section(void *arg, void *base, const char *section, const char *path, char *errbuf,
-             size_t errlen)
-{
-    s_load_t *load = arg;
-    ob_jira_config_t *cfg = base;
-    if (strcmp(section, S_STATUS))
-        return 0;
-    if (load->statuses_seen == OB_JIRA_STATUSES_MAX)
-        return ob_options_fail(errbuf, errlen, "config file %s: more than %d '%s' sections", path,
-                               OB_JIRA_STATUSES_MAX, S_STATUS);
-    load->statuses_seen++;
-    if (cfg->status_count < load->statuses_seen)
-        cfg->status_count = load->statuses_seen;
-    return 0;
-}
-
-/* ob_options_item_fn: an item of a `status` section goes into that row. */
-static int
-s_on_item(void *arg, void *base, const char *section, zconfig_t *item, const char *path,
-          char *errbuf, size_t errlen)
-{
-    s_load_t *load = arg;
-    ob_jira_config_t *cfg = base;
-    if (strcmp(section, S_STATUS))
-        return OB_OPTIONS_NOT_MINE;
-    ob_options_t spec = s_spec(NULL);
-    size_t index = load->statuses_seen - 1; /* s_on_section counted this section */
-    return ob_options_load_item(&spec, &cfg->status[index], offsetof(ob_jira_config_t, status[0]),
-                                S_STATUS, index + 1, item, path, errbuf, errlen);
 }
 
 int
@@ -283,7 +243,6 @@ ob_jira_config_validate(ob_jira_config_t *cfg, char *errbuf, size_t errlen)
 {
     char host[OB_JIRA_ADDR_MAX];
     uint16_t port = 0;
-    ob_options_t spec = s_spec(NULL);
     int rc = 0;
     if (cfg->oms_id == 0)
         return ob_options_fail(errbuf, errlen, "adapter/oms_id: required (1 or more)");
@@ -305,7 +264,7 @@ ob_jira_config_validate(ob_jira_config_t *cfg, char *errbuf, size_t errlen)
         return ob_options_fail(errbuf, errlen, "jira/user: required");
     if (!cfg->token_file[0] == !cfg->pat_file[0])
         return ob_options_fail(errbuf, errlen, "jira: give one of token_file and pat_file");
-    if ((rc = ob_options_check_all(&spec, cfg, errbuf, errlen)))
+    if ((rc = ob_options_check_all(&s_spec, cfg, errbuf, errlen)))
         return rc;
     if (cfg->backoff_ms > cfg->backoff_max_ms)
         return ob_options_fail(errbuf, errlen, "jira: backoff is longer than backoff_max");
@@ -318,11 +277,10 @@ int
 ob_jira_config_parse(ob_jira_config_t *cfg, int argc, char **argv, char *errbuf, size_t errlen)
 {
     const char *config_file = NULL;
-    ob_options_t spec = s_spec(NULL);
     ob_jira_config_defaults(cfg);
     if (errbuf && errlen)
         errbuf[0] = '\0';
-    int rc = ob_options_scan_args(&spec, argc, argv, &cfg->help, &cfg->version, &config_file,
+    int rc = ob_options_scan_args(&s_spec, argc, argv, &cfg->help, &cfg->version, &config_file,
                                   errbuf, errlen);
     if (rc || cfg->help || cfg->version)
         return rc;
@@ -330,12 +288,10 @@ ob_jira_config_parse(ob_jira_config_t *cfg, int argc, char **argv, char *errbuf,
         if (strlen(config_file) >= sizeof cfg->config_file)
             return ob_options_fail(errbuf, errlen, "config file name too long");
         snprintf(cfg->config_file, sizeof cfg->config_file, "%s", config_file);
-        s_load_t load = {0};
-        ob_options_t file_spec = s_spec(&load);
-        if ((rc = ob_options_load_file(&file_spec, cfg, config_file, errbuf, errlen)))
+        if ((rc = ob_options_load_file(&s_spec, cfg, config_file, errbuf, errlen)))
             return rc;
     }
-    if ((rc = ob_options_apply_args(&spec, cfg, argc, argv, errbuf, errlen)))
+    if ((rc = ob_options_apply_args(&s_spec, cfg, argc, argv, errbuf, errlen)))
         return rc;
     if (cfg->status_count == 0 && cfg->status[0].type[0]) /* a status from the flags alone */
         cfg->status_count = 1;
@@ -456,9 +412,9 @@ ob_jira_config_usage(FILE *out, const char *prog)
             "    and message.edited add or edit a comment (a user_direct message's content\n"
             "    is never copied; an internal one only as a comment restricted to\n"
             "    jira/internal_role). Jira's webhooks, POSTed to /jira/webhook, turn a\n"
-            "    person's status change into an update_project_item command and a person's\n"
-            "    comment into a post_message command on mp.ID; the adapter's own writes\n"
-            "    are never sent back.\n\n"
+            "    person's status change into an update_project_item command, a person's\n"
+            "    comment into a post_message command and its edit into an edit_message\n"
+            "    command on mp.ID; the adapter's own writes are never sent back.\n\n"
             "OPTIONS\n"
             "    --config FILE\n"
             "        Read settings from FILE, a ZPL file with the sections '%s', '%s',\n"
@@ -466,8 +422,7 @@ ob_jira_config_usage(FILE *out, const char *prog)
             "        (deploy/orderbus-jira.cfg); options given on the command line\n"
             "        override it.\n\n",
             prog, prog, S_ADAPTER, S_BROKER, S_JIRA, S_FIELDS, S_OPTIONS_SECTION, S_STATUS);
-    ob_options_t spec = s_spec(NULL);
-    ob_options_print(out, &spec, &defaults);
+    ob_options_print(out, &s_spec, &defaults);
     fprintf(out,
             "    -h, --help\n"
             "        Print this text and exit.\n\n"

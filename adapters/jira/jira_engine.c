@@ -31,6 +31,7 @@
 #define S_RETRY_AFTER "retry-after:" /* the answer header we read (case-insensitive) */
 #define S_RETRY_AFTER_MAX 16         /* bytes of a Retry-After value we read */
 #define S_MS_PER_S 1000              /* milliseconds in a second */
+#define S_US_PER_MS 1000             /* microseconds in a millisecond */
 #define S_WHY_MAX 300                /* bytes of a refusal's text we log */
 #define S_PATH_MAX 512               /* bytes of a request path we build */
 #define S_KEY_TEXT 64                /* bytes of an issue key or comment id we keep */
@@ -66,7 +67,7 @@ typedef struct s_engine {
     zsock_t *pipe;                 /* the actor's pipe */
     ob_client_t *client;           /* the broker */
     CURLM *multi;                  /* the Jira requests */
-    ob_jira_map_t *map;            /* the id map */
+    ob_jira_map_t *map;            /* the id map (ec.map) */
     zlistx_t *queue;               /* ob_delivery_t *, in seq order */
     int subscribed;                /* the subscription is attached */
     int64_t subscribe_at_ms;       /* when to try subscribing again */
@@ -616,13 +617,63 @@ s_find_comment(s_engine_t *self, const char *issue, const char *mark, const char
     return S_SKIPPED;
 }
 
+/* Records that Jira comment comment_id became Marketplace message message_id (j/<comment
+   id>): its edits in Jira become edit_message commands (jira_http.c). */
+static s_outcome_t
+s_record_origin(s_engine_t *self, const char *comment_id, uint64_t message_id)
+{
+    char key[OB_JIRA_MAP_KEY_MAX];
+    char value[OB_JIRA_MAP_VALUE_MAX];
+    snprintf(key, sizeof key, OB_JIRA_MAP_ORIGIN "%s", comment_id);
+    snprintf(value, sizeof value, "%" PRIu64, message_id);
+    return s_record(self, key, value);
+}
+
+/* Sends the edit of comment comment_id of issue that came before its message was known (an
+   e/ mark of jira_http.c), now that it is message_id: the comment as Jira holds it now
+   becomes the edit_message command, its id from its update time (a second sending of the
+   same edit, by the HTTP thread in a race, is stored once). */
+static s_outcome_t
+s_pending_edit(s_engine_t *self, const char *issue, const char *comment_id, uint64_t message_id)
+{
+    char key[OB_JIRA_MAP_KEY_MAX];
+    char value[OB_JIRA_MAP_VALUE_MAX];
+    snprintf(key, sizeof key, OB_JIRA_MAP_PENDING "%s", comment_id);
+    if (ob_jira_map_get(self->map, key, value) || !value[0])
+        return S_APPLIED;
+    char path[S_PATH_MAX];
+    s_reply_t reply;
+    snprintf(path, sizeof path, "issue/%s/comment/%s", issue, comment_id);
+    s_outcome_t o = s_call(self, "GET", path, NULL, "an edited comment", &reply);
+    if (o == S_LOST)
+        return s_record(self, key, ""); /* gone, or hidden from the adapter: nothing to send */
+    if (o != S_APPLIED)
+        return o;
+    ob_jira_command_t cmd;
+    const char *why = NULL;
+    int rc = ob_jira_hook_comment_edit(self->cfg, reply.body, reply.len, &cmd, &why);
+    s_reply_free(&reply);
+    if (rc == 0 && (rc = ob_jira_hook_edit(&cmd, message_id)) == 0)
+        rc = ob_jira_command_publish(self->client, self->cfg->oms_id, &cmd);
+    if (rc == 0)
+        zsys_info("jira %s: comment %s's edit published as %s", self->sub, comment_id, cmd.id);
+    ob_jira_command_clear(&cmd);
+    if (rc && rc != OB_JIRA_IGNORED && rc != OB_ERR_MALFORMED) {
+        zsys_warning("jira %s: comment %s's edit not published: %s", self->sub, comment_id,
+                     ob_strerror(rc));
+        return S_AGAIN;
+    }
+    return s_record(self, key, "");
+}
+
 /* Makes issue hold the comment body (borrowed) that carries mark, recorded at map_key:
    found (by the map or the mark) and, if edit, rewritten; or added. With origin (not NULL),
    a person's comment whose body it is counts as the message's origin: recorded, not copied
-   (a provider's message made from a Jira comment, whose command.completed came later). */
+   (a provider's message made from a Jira comment, whose command.completed came later), and
+   the comment's message_id (if not 0) too, for its edits. */
 static s_outcome_t
 s_comment(s_engine_t *self, const char *map_key, const char *issue, const char *mark,
-          const char *body, int edit, const char *origin)
+          const char *body, int edit, const char *origin, uint64_t message_id)
 {
     int from_jira = 0;
     char value[OB_JIRA_MAP_VALUE_MAX];
@@ -644,7 +695,12 @@ s_comment(s_engine_t *self, const char *map_key, const char *issue, const char *
         return o;
     if (from_jira) {
         snprintf(value, sizeof value, "=%s", id);
-        return s_record(self, map_key, value) == S_APPLIED ? S_SKIPPED : S_AGAIN;
+        o = s_record(self, map_key, value);
+        if (o == S_APPLIED && message_id)
+            o = s_record_origin(self, id, message_id);
+        if (o == S_APPLIED && message_id)
+            o = s_pending_edit(self, issue, id, message_id);
+        return o == S_APPLIED ? S_SKIPPED : o;
     }
     char path[S_PATH_MAX];
     s_reply_t reply;
@@ -745,7 +801,7 @@ s_message(s_engine_t *self, const s_work_t *w, int edit)
     ob_jira_mark(self->cfg->oms_id, ev->message_id, mark);
     snprintf(map_key, sizeof map_key, "m/%" PRIu64, ev->message_id);
     if (o == S_APPLIED)
-        o = s_comment(self, map_key, key, mark, body, edit, origin);
+        o = s_comment(self, map_key, key, mark, body, edit, origin, ev->message_id);
     json_decref(msg);
     free(body);
     return o;
@@ -767,11 +823,21 @@ s_outcome(s_engine_t *self, const s_work_t *w, int failed)
         strlen(id) > OB_JIRA_COMMAND_ID_MAX)
         goto out;
     if (!failed) {
-        /* A post_message from a Jira comment: its message is not to be copied back. */
+        /* A post_message from a Jira comment: its message is not to be copied back, and the
+           comment's edits are the message's. */
         json_t *mid = json_object_get(json_object_get(data, "response"), "id");
-        if (command && !strcmp(command, "post_message") && json_is_integer(mid)) {
+        const char *cid = id + strlen(OB_JIRA_COMMAND_PREFIX);
+        if (command && !strcmp(command, "post_message") && json_is_integer(mid) &&
+            json_integer_value(mid) > 0) {
             snprintf(map_key, sizeof map_key, "m/%" PRId64, (int64_t)json_integer_value(mid));
             o = s_record(self, map_key, "=");
+            uint64_t message_id = (uint64_t)json_integer_value(mid);
+            char key[S_KEY_TEXT];
+            if (o == S_APPLIED && cid[0] == 'c' && cid[1])
+                o = s_record_origin(self, cid + 1, message_id);
+            if (o == S_APPLIED && cid[0] == 'c' && cid[1] && ev->project_id &&
+                (o = s_issue_of(self, ev, key)) == S_APPLIED)
+                o = s_pending_edit(self, key, cid + 1, message_id);
         }
         goto out;
     }
@@ -784,7 +850,7 @@ s_outcome(s_engine_t *self, const s_work_t *w, int failed)
     snprintf(map_key, sizeof map_key, "c/%s", id);
     o = ev->project_id ? s_issue_of(self, ev, key) : S_SKIPPED;
     if (o == S_APPLIED)
-        o = s_comment(self, map_key, key, mark, body, 0, NULL);
+        o = s_comment(self, map_key, key, mark, body, 0, NULL, 0);
     free(body);
 out:
     json_decref(data);
@@ -897,7 +963,6 @@ s_engine_destroy(s_engine_t **self_p)
     if (self->multi)
         curl_multi_cleanup(self->multi);
     ob_client_destroy(&self->client);
-    ob_jira_map_close(&self->map);
     free(self);
     *self_p = NULL;
 }
@@ -912,13 +977,7 @@ s_engine_new(const ob_jira_engine_config_t *config)
     self->cfg = config->cfg;
     snprintf(self->sub, sizeof self->sub, OB_JIRA_SUB_PREFIX "%" PRIu64, self->cfg->oms_id);
     snprintf(self->topic, sizeof self->topic, "oms.%" PRIu64, self->cfg->oms_id);
-    int rc = ob_jira_map_open(self->cfg->data_dir, &self->map);
-    if (rc) {
-        zsys_error("jira %s: cannot open the id map in %s: %s", self->sub, self->cfg->data_dir,
-                   ob_strerror(rc));
-        s_engine_destroy(&self);
-        return NULL;
-    }
+    self->map = config->map;
     self->queue = zlistx_new();
     if (self->queue)
         zlistx_set_comparator(self->queue, s_seq_compare);
@@ -971,6 +1030,25 @@ ob_jira_engine_start(const ob_jira_engine_config_t *config)
     if (actor && start.rc)
         zactor_destroy(&actor);
     return actor;
+}
+
+int
+ob_jira_command_publish(ob_client_t *client, uint64_t oms_id, const ob_jira_command_t *cmd)
+{
+    char topic[OB_TOPIC_MAX + 1];
+    snprintf(topic, sizeof topic, "mp.%" PRIu64, oms_id);
+    ob_event_t event = {.id = cmd->id,
+                        .topic = topic,
+                        .type = cmd->type,
+                        .time_us = (uint64_t)zclock_time() * S_US_PER_MS,
+                        .source = OB_JIRA_SOURCE,
+                        .oms_id = oms_id,
+                        .project_id = cmd->project_id,
+                        .project_item_id = cmd->project_item_id,
+                        .data = (const uint8_t *)cmd->body,
+                        .data_len = cmd->body_len};
+    ob_confirm_t confirm;
+    return ob_client_publish(client, &event, &confirm);
 }
 
 int

@@ -1,6 +1,7 @@
-/*  ob_jira_engine: orderbus-jira's way in: a CZMQ actor with its own broker client, libcurl
-    multi handle and id map (jira_map.h), that keeps the Jira project in step with the
-    events of oms.<oms_id>.
+/*  ob_jira_engine: orderbus-jira's way in: a CZMQ actor with its own broker client and
+    libcurl multi handle, the one writer of the id map (jira_map.h, opened by main and read
+    by the HTTP server too), that keeps the Jira project in step with the events of
+    oms.<oms_id>.
 
     Its durable subscription jira-<oms_id> (from the topic's start when new, never
     dead-lettered by the broker) takes project.created, project_item.created,
@@ -13,7 +14,11 @@
         message.posted / .edited    the comment added, or edited (added if not found)
         command.failed of ours      a comment on the issue saying what the Marketplace refused
         command.completed of ours   a post_message's message id is recorded as come from
-                                    Jira, so that its message.posted is not copied back
+                                    Jira, so that its message.posted (and .edited) is not
+                                    copied back, and as its comment's (map key j/), so that
+                                    the comment's edits become edit_message commands; an
+                                    edit that came before (map key e/, jira_http.h) is sent
+                                    now, the comment as Jira holds it (GET), on mp.<oms_id>
     (a provider's message.posted whose content is a person's comment on the issue is taken
     as that comment too, for when it comes before the outcome).
     Before any create, the map, then Jira (a JQL search by label; the issue's comments for a
@@ -34,7 +39,10 @@
 #include <czmq.h>
 
 #include "jira_config.h"
+#include "jira_hook.h"
+#include "jira_map.h"
 #include "metrics.h"
+#include "orderbus/client.h"
 
 /* The adapter's metrics. */
 typedef struct ob_jira_metrics {
@@ -53,11 +61,17 @@ typedef struct ob_jira_engine_config {
     const ob_jira_config_t *cfg;      /* the settings */
     const ob_jira_secrets_t *secrets; /* the Authorization header's value */
     const ob_jira_metrics_t *metrics; /* may be NULL */
+    ob_jira_map_t *map;               /* the id map (jira_map.h), shared with the HTTP server */
 } ob_jira_engine_config_t;
 
+/* Publishes cmd (borrowed) on mp.<oms_id> with client (borrowed, connected), as a command
+   event of source orderbus-jira whose id is the command's, and waits for the broker's
+   confirm. Returns 0 or ob_client_publish's error. */
+int ob_jira_command_publish(ob_client_t *client, uint64_t oms_id, const ob_jira_command_t *cmd);
+
 /* Starts the actor (config borrowed, as said above). Returns the actor (owned:
-   zactor_destroy sends $TERM and waits for it to end) or NULL (the map cannot be opened,
-   no broker client, no memory: logged). */
+   zactor_destroy sends $TERM and waits for it to end) or NULL (no broker client, no
+   memory: logged). */
 zactor_t *ob_jira_engine_start(const ob_jira_engine_config_t *config);
 
 #endif

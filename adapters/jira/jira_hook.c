@@ -190,6 +190,80 @@ s_comment(const ob_jira_config_t *cfg, json_t *comment, ob_jira_command_t *cmd,
     return s_finish(cmd, out);
 }
 
+/* A person's edit of a comment (comment_updated): the command into *ret_cmd (on 0 only), its
+   body the content alone until ob_jira_hook_edit. */
+static int
+s_edit(const ob_jira_config_t *cfg, json_t *comment, ob_jira_command_t *ret_cmd,
+       const char **ret_why)
+{
+    ob_jira_command_t c;
+    ob_jira_command_t *cmd = &c;
+    memset(cmd, 0, sizeof *cmd);
+    const char *body = ob_jira_json_str(comment, "body");
+    const char *author = ob_jira_json_str(json_object_get(comment, "author"), "name");
+    const char *editor = ob_jira_json_str(json_object_get(comment, "updateAuthor"), "name");
+    const char *updated = ob_jira_json_str(comment, "updated");
+    json_t *visibility = json_object_get(comment, "visibility");
+    char comment_id[OB_JIRA_JIRA_ID_MAX + 1];
+    if (!body || !*body || s_jira_id(comment, "id", comment_id) || !updated) {
+        *ret_why = "a comment without id, body or update time";
+        return OB_JIRA_IGNORED;
+    }
+    if ((author && !strcmp(author, cfg->user)) || (editor && !strcmp(editor, cfg->user)) ||
+        ob_jira_marked(body, strlen(body))) {
+        *ret_why = "the adapter's own comment or edit";
+        return OB_JIRA_IGNORED;
+    }
+    if (visibility && !json_is_null(visibility)) {
+        *ret_why = "a restricted comment";
+        return OB_JIRA_IGNORED;
+    }
+    int n = snprintf(cmd->id, sizeof cmd->id, OB_JIRA_COMMAND_PREFIX "e%s-", comment_id);
+    for (const char *p = updated; *p && (size_t)n + 1 < sizeof cmd->id; p++)
+        if (*p >= '0' && *p <= '9')
+            cmd->id[n++] = *p;
+    cmd->id[n] = '\0';
+    snprintf(cmd->type, sizeof cmd->type, "command.edit_message");
+    memcpy(cmd->comment_id, comment_id, sizeof comment_id);
+    size_t clen = ob_jira_json_utf8_cut(body, OB_JIRA_CONTENT_MAX);
+    if (!(cmd->body = strndup(body, clen)))
+        return -ENOMEM;
+    cmd->body_len = clen;
+    *ret_cmd = c;
+    return 0;
+}
+
+int
+ob_jira_hook_comment_edit(const ob_jira_config_t *cfg, const char *text, size_t len,
+                          ob_jira_command_t *ret_cmd, const char **ret_why)
+{
+    json_t *comment = NULL;
+    int rc = ob_jira_json_load(text, len, OB_JIRA_HOOK_MAX, &comment);
+    if (rc == 0)
+        rc = s_edit(cfg, comment, ret_cmd, ret_why);
+    json_decref(comment);
+    return rc;
+}
+
+int
+ob_jira_hook_edit(ob_jira_command_t *cmd, uint64_t message_id)
+{
+    if (!cmd->comment_id[0] || !cmd->body || message_id == 0 || message_id > OB_JIRA_OMS_ID_MAX)
+        return OB_ERR_INVALID_ARGUMENT;
+    json_t *out =
+        json_pack("{s:s, s:s, s:I, s:s%}", "id", cmd->id, "command", "edit_message", "message_id",
+                  (json_int_t)message_id, "content", cmd->body, cmd->body_len);
+    char *text = out ? json_dumps(out, JSON_COMPACT) : NULL;
+    json_decref(out);
+    if (!text)
+        return -ENOMEM;
+    free(cmd->body);
+    cmd->body = text;
+    cmd->body_len = strlen(text);
+    cmd->comment_id[0] = '\0'; /* complete */
+    return 0;
+}
+
 int
 ob_jira_hook_parse(const ob_jira_config_t *cfg, const char *body, size_t len,
                    ob_jira_command_t *ret_cmd, const char **ret_why)
@@ -206,6 +280,10 @@ ob_jira_hook_parse(const ob_jira_config_t *cfg, const char *body, size_t len,
     json_t *comment = json_object_get(root, "comment");
     const char *actor = ob_jira_json_str(json_object_get(root, "user"), "name");
     rc = OB_JIRA_IGNORED;
+    if (event && !strcmp(event, "comment_updated") && json_is_object(comment)) {
+        rc = s_edit(cfg, comment, &cmd, ret_why);
+        goto out;
+    }
     if (!event || strcmp(event, "jira:issue_updated")) {
         *ret_why = "not an issue update";
         goto out;
@@ -220,9 +298,11 @@ ob_jira_hook_parse(const ob_jira_config_t *cfg, const char *body, size_t len,
         *ret_why = "the adapter's own change";
     else
         rc = s_status(cfg, root, issue, &cmd, ret_why);
+out:
     if (rc == 0)
         *ret_cmd = cmd;
-out:
+    else
+        ob_jira_command_clear(&cmd);
     json_decref(root);
     return rc;
 }

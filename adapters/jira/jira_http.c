@@ -19,7 +19,6 @@
 #define S_SIGNATURE "X-Hub-Signature"
 #define S_SECRET_ARG "secret"
 #define S_CLIENT_NAME "orderbus-jira-hooks"
-#define S_US_PER_MS 1000 /* microseconds in a millisecond */
 
 struct ob_jira_http {
     struct MHD_Daemon *daemon;        /* the server */
@@ -27,6 +26,7 @@ struct ob_jira_http {
     const ob_jira_secrets_t *secrets; /* borrowed */
     ob_metrics_t *registry;           /* borrowed */
     const ob_jira_metrics_t *metrics; /* borrowed, may be NULL */
+    ob_jira_map_t *map;               /* borrowed: the messages of edited comments */
     ob_client_t *client;              /* made and used in the server's thread only */
     char topic[OB_TOPIC_MAX + 1];     /* mp.<oms_id> */
     uint16_t port;                    /* the port bound */
@@ -75,18 +75,36 @@ s_publish(ob_jira_http_t *self, const ob_jira_command_t *cmd)
     int rc = ob_client_connect(self->client, OB_JIRA_BROKER_MS);
     if (rc)
         return rc;
-    ob_event_t event = {.id = cmd->id,
-                        .topic = self->topic,
-                        .type = cmd->type,
-                        .time_us = (uint64_t)zclock_time() * S_US_PER_MS,
-                        .source = OB_JIRA_SOURCE,
-                        .oms_id = self->cfg->oms_id,
-                        .project_id = cmd->project_id,
-                        .project_item_id = cmd->project_item_id,
-                        .data = (const uint8_t *)cmd->body,
-                        .data_len = cmd->body_len};
-    ob_confirm_t confirm;
-    return ob_client_publish(self->client, &event, &confirm);
+    return ob_jira_command_publish(self->client, self->cfg->oms_id, cmd);
+}
+
+/* Completes the edit_message command cmd with the message its comment became (the id map).
+   When that is not known yet (its post_message not completed), marks the edit pending
+   (e/<comment id>), for the engine to send once it records the message; then looks again,
+   so that a message recorded meanwhile is not missed (both may then send the edit: the
+   same command id, stored once). Returns 0, OB_JIRA_IGNORED (pending, or a comment that did
+   not become a message: logged) or an error code. */
+static int
+s_edited(ob_jira_http_t *self, ob_jira_command_t *cmd)
+{
+    char key[OB_JIRA_MAP_KEY_MAX];
+    char pending[OB_JIRA_MAP_KEY_MAX];
+    char value[OB_JIRA_MAP_VALUE_MAX];
+    snprintf(key, sizeof key, OB_JIRA_MAP_ORIGIN "%s", cmd->comment_id);
+    snprintf(pending, sizeof pending, OB_JIRA_MAP_PENDING "%s", cmd->comment_id);
+    int rc = ob_jira_map_get(self->map, key, value);
+    if (rc == -ENOENT && !(rc = ob_jira_map_put(self->map, pending, "1")) &&
+        (rc = ob_jira_map_get(self->map, key, value)) == -ENOENT) {
+        zsys_info("jira webhook: comment %s edited before its Marketplace message is known "
+                  "(not a person's comment, or its post_message not completed yet): pending",
+                  cmd->comment_id);
+        return OB_JIRA_IGNORED;
+    }
+    char *end = NULL;
+    unsigned long long id = rc ? 0 : strtoull(value, &end, 10);
+    if (rc || !end || *end || !id)
+        return rc ? rc : OB_ERR_STORAGE;
+    return ob_jira_hook_edit(cmd, (uint64_t)id);
 }
 
 /* A whole webhook arrived. */
@@ -119,6 +137,13 @@ s_webhook(ob_jira_http_t *self, struct MHD_Connection *c, const s_upload_t *up)
         s_count(self, "refused");
         return s_answer(c, rc == -ENOMEM ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_BAD_REQUEST,
                         "not a Jira webhook\n");
+    }
+    if (cmd.comment_id[0] && (rc = s_edited(self, &cmd)) != 0) {
+        ob_jira_command_clear(&cmd);
+        s_count(self, rc == OB_JIRA_IGNORED ? "ignored" : "failed");
+        return rc == OB_JIRA_IGNORED
+                   ? s_answer(c, MHD_HTTP_OK, "ignored\n")
+                   : s_answer(c, MHD_HTTP_SERVICE_UNAVAILABLE, "cannot read the id map\n");
     }
     rc = s_publish(self, &cmd);
     if (rc) {
@@ -210,8 +235,8 @@ s_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 ob_jira_http_t *
 ob_jira_http_start(const ob_jira_config_t *cfg, const ob_jira_secrets_t *secrets,
-                   ob_metrics_t *registry, const ob_jira_metrics_t *metrics, char *errbuf,
-                   size_t errlen)
+                   ob_metrics_t *registry, const ob_jira_metrics_t *metrics, ob_jira_map_t *map,
+                   char *errbuf, size_t errlen)
 {
     char host[OB_JIRA_ADDR_MAX];
     uint16_t port = 0;
@@ -228,6 +253,7 @@ ob_jira_http_start(const ob_jira_config_t *cfg, const ob_jira_secrets_t *secrets
     self->secrets = secrets;
     self->registry = registry;
     self->metrics = metrics;
+    self->map = map;
     snprintf(self->topic, sizeof self->topic, "mp.%" PRIu64, cfg->oms_id);
     struct sockaddr_in addr;
     memset(&addr, 0, sizeof addr);

@@ -62,6 +62,8 @@
 #define OB_JIRA_MAP_LOCK "orderbus-jira.lock" /* the data directory's lock file */
 #define OB_JIRA_MAP_KEY_MAX 64                /* bytes of a map key, with its NUL */
 #define OB_JIRA_MAP_VALUE_MAX 512             /* bytes of a map value, with its NUL */
+#define OB_JIRA_MAP_ORIGIN "j/"  /* map key prefix: a Jira comment's Marketplace message */
+#define OB_JIRA_MAP_PENDING "e/" /* map key prefix: a comment edited before that was known */
 
 /* The daemon (jira_engine, jira_http, main) */
 #define OB_JIRA_SUB_PREFIX "jira-"          /* the durable subscription: prefix + oms_id */

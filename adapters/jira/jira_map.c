@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,9 +16,10 @@
 #define S_FILE_MODE 0600
 
 struct ob_jira_map {
-    MDB_env *env; /* the environment */
-    MDB_dbi dbi;  /* its unnamed database */
-    int lock_fd;  /* the directory lock, or -1 */
+    MDB_env *env;         /* the environment */
+    MDB_dbi dbi;          /* its unnamed database */
+    int lock_fd;          /* the directory lock, or -1 */
+    pthread_mutex_t lock; /* one call at a time: a growth needs no transaction open */
 };
 
 int
@@ -27,6 +29,7 @@ ob_jira_map_open(const char *dir, ob_jira_map_t **ret_map)
     if (!self)
         return -ENOMEM;
     self->lock_fd = -1;
+    pthread_mutex_init(&self->lock, NULL);
     int rc = 0;
     MDB_txn *txn = NULL;
     if (mkdir(dir, S_DIR_MODE) && errno != EEXIST) {
@@ -69,12 +72,13 @@ ob_jira_map_close(ob_jira_map_t **self_p)
         mdb_env_close(self->env);
     if (self->lock_fd >= 0)
         close(self->lock_fd);
+    pthread_mutex_destroy(&self->lock);
     free(self);
     *self_p = NULL;
 }
 
-int
-ob_jira_map_get(ob_jira_map_t *self, const char *key, char value[OB_JIRA_MAP_VALUE_MAX])
+static int
+s_get(ob_jira_map_t *self, const char *key, char value[OB_JIRA_MAP_VALUE_MAX])
 {
     MDB_txn *txn = NULL;
     int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn);
@@ -94,11 +98,17 @@ ob_jira_map_get(ob_jira_map_t *self, const char *key, char value[OB_JIRA_MAP_VAL
 }
 
 int
-ob_jira_map_put(ob_jira_map_t *self, const char *key, const char *value)
+ob_jira_map_get(ob_jira_map_t *self, const char *key, char value[OB_JIRA_MAP_VALUE_MAX])
 {
-    size_t len = strlen(value);
-    if (len >= OB_JIRA_MAP_VALUE_MAX || strlen(key) >= OB_JIRA_MAP_KEY_MAX)
-        return OB_ERR_TOO_LARGE;
+    pthread_mutex_lock(&self->lock);
+    int rc = s_get(self, key, value);
+    pthread_mutex_unlock(&self->lock);
+    return rc;
+}
+
+static int
+s_put(ob_jira_map_t *self, const char *key, const char *value, size_t len)
+{
     for (;;) {
         MDB_txn *txn = NULL;
         int rc = mdb_txn_begin(self->env, NULL, 0, &txn);
@@ -117,4 +127,16 @@ ob_jira_map_put(ob_jira_map_t *self, const char *key, const char *value)
         if ((rc = ob_mdb_grow(self->env, NULL)))
             return ob_mdb_rc(rc);
     }
+}
+
+int
+ob_jira_map_put(ob_jira_map_t *self, const char *key, const char *value)
+{
+    size_t len = strlen(value);
+    if (len >= OB_JIRA_MAP_VALUE_MAX || strlen(key) >= OB_JIRA_MAP_KEY_MAX)
+        return OB_ERR_TOO_LARGE;
+    pthread_mutex_lock(&self->lock);
+    int rc = s_put(self, key, value, len);
+    pthread_mutex_unlock(&self->lock);
+    return rc;
 }

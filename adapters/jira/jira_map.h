@@ -4,9 +4,13 @@
         i/<project>/<item>     the item issue's key
         m/<message>            the comment's id, a newline, its issue's key
         c/<command id>         the failure comment of a command, likewise
+        j/<comment id>         the Marketplace message a person's Jira comment became
+        e/<comment id>         "1": the comment was edited before j/ was known ("" once sent)
     The map is a cache of what Jira holds: every create is preceded by a search in Jira
     (labels, comment marks), so a map that lost its last write (a kill -9 between Jira's
-    answer and the commit) is completed from Jira, never by a second create. One thread. */
+    answer and the commit) is completed from Jira, never by a second create. The engine
+    writes it; the HTTP server's thread reads j/ keys and writes e/ keys: each call holds a
+    mutex. */
 #ifndef OB_JIRA_MAP_H
 #define OB_JIRA_MAP_H
 

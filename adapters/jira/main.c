@@ -15,6 +15,7 @@
 #include "jira_engine.h"
 #include "jira_http.h"
 #include "metrics.h"
+#include "orderbus/error.h"
 #include "orderbus/orderbus.h"
 
 #define S_EXIT_RUNTIME 1 /* could not start */
@@ -59,18 +60,27 @@ main(int argc, char **argv)
     int status = S_EXIT_RUNTIME;
     ob_jira_http_t *http = NULL;
     zactor_t *engine = NULL;
+    ob_jira_map_t *map = NULL;
     ob_jira_metrics_t metrics;
     ob_metrics_t *registry = ob_metrics_new();
     if (!registry || ob_jira_metrics_register(registry, &metrics)) {
         snprintf(errbuf, sizeof errbuf, "cannot make the metrics (no memory)");
         goto out;
     }
-    ob_jira_engine_config_t ec = {.cfg = cfg, .secrets = &s_secrets, .metrics = &metrics};
+    int rc = ob_jira_map_open(cfg->data_dir, &map);
+    if (rc) {
+        snprintf(errbuf, sizeof errbuf, "cannot open the id map in %.300s: %s", cfg->data_dir,
+                 ob_strerror(rc));
+        goto out;
+    }
+    ob_jira_engine_config_t ec = {
+        .cfg = cfg, .secrets = &s_secrets, .metrics = &metrics, .map = map};
     if (!(engine = ob_jira_engine_start(&ec))) {
         snprintf(errbuf, sizeof errbuf, "the engine did not start (see the log)");
         goto out;
     }
-    if (!(http = ob_jira_http_start(cfg, &s_secrets, registry, &metrics, errbuf, sizeof errbuf)))
+    if (!(http =
+              ob_jira_http_start(cfg, &s_secrets, registry, &metrics, map, errbuf, sizeof errbuf)))
         goto out;
     zsys_info("oms %" PRIu64 " <-> Jira %s project %s; webhooks, /metrics and /healthz on %s "
               "(port %u); broker %s",
@@ -90,6 +100,7 @@ out:
     }
     zactor_destroy(&engine);
     ob_jira_http_stop(&http);
+    ob_jira_map_close(&map); /* after both of its users */
     ob_metrics_destroy(&registry);
     ob_jira_secrets_wipe(&s_secrets);
     curl_global_cleanup();

@@ -9,7 +9,6 @@
 #include <time.h>
 
 #include "orderbus/error.h"
-#include "orderbus/event.h"
 #include "wh_limits.h"
 
 #define S_CLIENT_NAME "orderbus-webhook-commands"
@@ -18,12 +17,20 @@
 #define S_NS_PER_S 1000000000L
 
 typedef struct s_job {
-    uint8_t *event;              /* the encoded command event, owned */
+    uint8_t *event;              /* the encoded command event, owned until it is sent */
     size_t event_len;            /* its bytes */
     ob_wh_command_done_fn *done; /* its outcome goes here */
     void *arg;                   /* ... with this */
+    uint64_t token;              /* its publish, once sent */
+    int64_t deadline_ms;         /* once sent: no confirm by then (zclock_mono) is a timeout */
     struct s_job *next;          /* queue link */
 } s_job_t;
+
+/* A FIFO of jobs. */
+typedef struct s_list {
+    s_job_t *head; /* the first */
+    s_job_t *tail; /* the last */
+} s_list_t;
 
 struct ob_wh_commands {
     char *endpoint;       /* the broker, owned */
@@ -31,8 +38,7 @@ struct ob_wh_commands {
     char *broker_cert;    /* CURVE: the broker's, owned, or NULL */
     pthread_mutex_t lock; /* guards what follows */
     pthread_cond_t wake;  /* a job queued, stop, or the thread ready */
-    s_job_t *head;        /* jobs queued */
-    s_job_t *tail;        /* ... the last */
+    s_list_t queue;       /* jobs submitted, not yet sent */
     int stop;             /* 1: the thread ends; no new jobs */
     int ready;            /* 0 while the thread starts, 1 with its client, -1 without */
     int started;          /* 1: the thread runs (joinable) */
@@ -47,20 +53,64 @@ s_job_end(s_job_t *job, int rc, const ob_confirm_t *confirm)
     free(job);
 }
 
-/* Publishes one job and waits for its confirm (the client's timeout). */
 static void
-s_publish(ob_client_t *client, s_job_t *job)
+s_append(s_list_t *list, s_job_t *job)
 {
-    ob_event_t *event = NULL;
+    job->next = NULL;
+    if (list->tail)
+        list->tail->next = job;
+    else
+        list->head = job;
+    list->tail = job;
+}
+
+/* Sends each job of batch without waiting (its frame goes to the client); the sent ones join
+   flight, in the order sent, the others end with their error. */
+static void
+s_send(ob_client_t *client, s_job_t *batch, s_list_t *flight)
+{
+    while (batch) {
+        s_job_t *job = batch;
+        batch = job->next;
+        int rc = ob_client_publish_frame_async(client, &job->event, job->event_len, &job->token);
+        if (rc) {
+            s_job_end(job, rc, NULL);
+            continue;
+        }
+        job->deadline_ms = zclock_mono() + OB_WH_COMMAND_CONFIRM_MS;
+        s_append(flight, job);
+    }
+}
+
+/* Takes the confirms that come within wait_ms (then every one already there), each ending
+   its job of flight, and ends with OB_ERR_TIMEOUT the jobs whose deadline passed (the
+   client re-sends their publish after a reconnect: a later confirm of one is dropped). */
+static void
+s_confirm(ob_client_t *client, s_list_t *flight, int wait_ms)
+{
     ob_confirm_t confirm;
-    memset(&confirm, 0, sizeof confirm);
-    int rc = ob_event_decode(job->event, job->event_len, &event);
-    if (rc == 0)
-        rc = ob_client_publish(client, event, &confirm);
-    if (rc == 0 && confirm.rc)
-        rc = confirm.rc;
-    ob_event_destroy(&event);
-    s_job_end(job, rc, rc ? NULL : &confirm);
+    while (flight->head && ob_client_confirm_next(client, wait_ms, &confirm) == 0) {
+        wait_ms = 0;
+        s_job_t *prev = NULL, *job = flight->head;
+        while (job && job->token != confirm.token)
+            prev = job, job = job->next;
+        if (!job)
+            continue; /* a publish whose job timed out */
+        if (prev)
+            prev->next = job->next;
+        else
+            flight->head = job->next;
+        if (flight->tail == job)
+            flight->tail = prev;
+        s_job_end(job, confirm.rc, confirm.rc ? NULL : &confirm);
+    }
+    int64_t now = zclock_mono();
+    while (flight->head && flight->head->deadline_ms <= now) {
+        s_job_t *job = flight->head;
+        if (!(flight->head = job->next))
+            flight->tail = NULL;
+        s_job_end(job, OB_ERR_TIMEOUT, NULL);
+    }
 }
 
 static void *
@@ -78,9 +128,10 @@ s_thread(void *arg)
     pthread_mutex_unlock(&self->lock);
     if (!client)
         return NULL;
+    s_list_t flight = {NULL, NULL}; /* sent, waiting for their confirms, in the order sent */
     for (;;) {
         pthread_mutex_lock(&self->lock);
-        if (!self->head && !self->stop) {
+        if (!self->queue.head && !flight.head && !self->stop) {
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
             long ns = until.tv_nsec + (long)(OB_WH_COMMAND_IDLE_MS % S_MS_PER_S) * S_NS_PER_MS;
@@ -88,16 +139,17 @@ s_thread(void *arg)
             until.tv_nsec = ns % S_NS_PER_S;
             pthread_cond_timedwait(&self->wake, &self->lock, &until);
         }
-        s_job_t *job = self->stop ? NULL : self->head;
-        if (job && !(self->head = job->next))
-            self->tail = NULL;
+        s_job_t *batch = self->stop ? NULL : self->queue.head; /* every job queued */
+        if (batch)
+            self->queue.head = self->queue.tail = NULL;
         int stop = self->stop;
         pthread_mutex_unlock(&self->lock);
-        if (stop)
+        if (stop && !flight.head)
             break;
-        if (job)
-            s_publish(client, job);
-        else {
+        s_send(client, batch, &flight);
+        if (flight.head) /* a short wait: a new request is sent without waiting for these */
+            s_confirm(client, &flight, OB_WH_COMMAND_POLL_MS);
+        else if (!batch) {
             /* idle: keeps the session (heartbeats) so that the next command need not wait */
             ob_confirm_t none;
             ob_client_confirm_next(client, 0, &none);
@@ -147,7 +199,7 @@ ob_wh_commands_submit(ob_wh_commands_t *self, uint8_t **event_p, size_t event_le
         free(event);
         return -ENOMEM;
     }
-    *job = (s_job_t){event, event_len, done, arg, NULL};
+    *job = (s_job_t){.event = event, .event_len = event_len, .done = done, .arg = arg};
     pthread_mutex_lock(&self->lock);
     if (self->stop) {
         pthread_mutex_unlock(&self->lock);
@@ -155,11 +207,7 @@ ob_wh_commands_submit(ob_wh_commands_t *self, uint8_t **event_p, size_t event_le
         free(job);
         return OB_ERR_SHUTDOWN;
     }
-    if (self->tail)
-        self->tail->next = job;
-    else
-        self->head = job;
-    self->tail = job;
+    s_append(&self->queue, job);
     pthread_cond_signal(&self->wake);
     pthread_mutex_unlock(&self->lock);
     return 0;
@@ -177,9 +225,9 @@ ob_wh_commands_destroy(ob_wh_commands_t **self_p)
     pthread_mutex_unlock(&self->lock);
     if (self->started)
         pthread_join(self->thread, NULL);
-    while (self->head) {
-        s_job_t *job = self->head;
-        self->head = job->next;
+    while (self->queue.head) {
+        s_job_t *job = self->queue.head;
+        self->queue.head = job->next;
         s_job_end(job, OB_ERR_SHUTDOWN, NULL);
     }
     pthread_cond_destroy(&self->wake);

@@ -1,10 +1,12 @@
 /*  ob_wh_commands: the way back's publisher. One thread with its own broker client publishes
-    the command events that wh_http.c made of verified requests, one at a time in the order
-    they were submitted, each waiting for the broker's durable confirm (at most
-    OB_WH_COMMAND_CONFIRM_MS), and hands each outcome to its request's callback. A command's
-    event id is its command id: a request replayed or retried is stored once and confirmed
-    as a duplicate. Commands come from an OMS at a human pace: one publish at a time is
-    enough, and keeps the answers in the order of the requests. */
+    the command events that wh_http.c made of verified requests, in the order they were
+    submitted, pipelined: each is sent as it comes (ob_client_publish_frame_async), without
+    waiting for the confirms of those before it, so that concurrent requests share round
+    trips instead of queueing for one each. Each outcome goes to its request's callback when
+    the broker's durable confirm (or refusal) of its event arrives, or OB_ERR_TIMEOUT after
+    OB_WH_COMMAND_CONFIRM_MS without one: a request is answered only after its confirm. A
+    command's event id is its command id: a request replayed or retried is stored once and
+    confirmed as a duplicate. */
 #ifndef OB_WH_COMMANDS_H
 #define OB_WH_COMMANDS_H
 
@@ -33,8 +35,9 @@ ob_wh_commands_t *ob_wh_commands_new(const char *endpoint, const char *cert,
 int ob_wh_commands_submit(ob_wh_commands_t *self, uint8_t **event_p, size_t event_len,
                           ob_wh_command_done_fn *done, void *arg);
 
-/* Stops the thread (a publish in progress ends first), calls done with OB_ERR_SHUTDOWN for
-   every command still queued, frees everything and sets *self_p to NULL; accepts NULL. */
+/* Stops the thread (the commands sent get their confirms or their timeouts first), calls
+   done with OB_ERR_SHUTDOWN for every command still queued, frees everything and sets *self_p to
+   NULL; accepts NULL. */
 void ob_wh_commands_destroy(ob_wh_commands_t **self_p);
 
 #endif

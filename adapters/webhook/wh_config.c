@@ -1,9 +1,8 @@
 /*  ob_wh_config: the adapter's option table and its own checks. See wh_config.h.
 
     The `target` rows of the table point into cfg->target[0]: that is where the --target-*
-    flags write, and where --help reads the defaults. A file's `target` sections are taken
-    by the on_item hook, which writes each into its own slot at the same offsets
-    (s_target_offset), as the gateway does with its `oms` sections. */
+    flags write, and where --help reads the defaults. A file's `target` sections are the
+    table's repeated section (options.h): each goes into its own slot at the same offsets. */
 #include "wh_config.h"
 
 #include <czmq.h>
@@ -83,28 +82,14 @@ static const ob_option_t s_options[] = {
 
 #define S_OPTIONS (sizeof s_options / sizeof s_options[0])
 
-/* What one load is in the middle of, for the hooks. */
-typedef struct s_load {
-    size_t targets_seen; /* `target` sections so far */
-} s_load_t;
+static const ob_options_repeat_t s_targets = {S_TARGET, offsetof(ob_wh_config_t, target[0]),
+                                              sizeof(ob_wh_target_t), OB_WH_TARGETS_MAX,
+                                              offsetof(ob_wh_config_t, target_count)};
 
-static ob_options_item_fn s_on_item;
-static ob_options_section_fn s_on_section;
-
-static ob_options_t
-s_spec(s_load_t *load)
-{
-    ob_options_t spec = {s_options,    S_OPTIONS, OB_WH_CONFIG_FILE_MAX,
-                         s_on_section, s_on_item, load};
-    return spec;
-}
-
-/* The offset of a target row's field within an ob_wh_target_t. */
-static size_t
-s_target_offset(const ob_option_t *opt)
-{
-    return opt->offset - offsetof(ob_wh_config_t, target[0]);
-}
+static const ob_options_t s_spec = {.table = s_options,
+                                    .count = S_OPTIONS,
+                                    .file_max = OB_WH_CONFIG_FILE_MAX,
+                                    .repeat = &s_targets};
 
 /* The defaults of one target. */
 static void
@@ -125,39 +110,6 @@ ob_wh_config_defaults(ob_wh_config_t *cfg)
     snprintf(cfg->endpoint, sizeof cfg->endpoint, "%s", OB_ENDPOINT_DEFAULT);
     for (size_t i = 0; i < OB_WH_TARGETS_MAX; i++)
         s_target_defaults(&cfg->target[i]);
-}
-
-/* ob_options_section_fn: each `target` section is the next target. */
-static int
-s_on_section(void *arg, void *base, const char *section, const char *path, char *errbuf,
-             size_t errlen)
-{
-    s_load_t *load = arg;
-    ob_wh_config_t *cfg = base;
-    if (strcmp(section, S_TARGET))
-        return 0;
-    if (load->targets_seen == OB_WH_TARGETS_MAX)
-        return ob_options_fail(errbuf, errlen, "config file %s: more than %d '%s' sections", path,
-                               OB_WH_TARGETS_MAX, S_TARGET);
-    load->targets_seen++;
-    if (cfg->target_count < load->targets_seen)
-        cfg->target_count = load->targets_seen;
-    return 0;
-}
-
-/* ob_options_item_fn: an item of a `target` section goes into that target's slot. */
-static int
-s_on_item(void *arg, void *base, const char *section, zconfig_t *item, const char *path,
-          char *errbuf, size_t errlen)
-{
-    s_load_t *load = arg;
-    ob_wh_config_t *cfg = base;
-    if (strcmp(section, S_TARGET))
-        return OB_OPTIONS_NOT_MINE;
-    ob_options_t spec = s_spec(NULL);
-    size_t index = load->targets_seen - 1; /* s_on_section counted this section */
-    return ob_options_load_item(&spec, &cfg->target[index], offsetof(ob_wh_config_t, target[0]),
-                                S_TARGET, index + 1, item, path, errbuf, errlen);
 }
 
 int
@@ -286,21 +238,11 @@ ob_wh_config_validate(ob_wh_config_t *cfg, char *errbuf, size_t errlen)
                                "no target: give a 'target' section or --target-name");
     if (cfg->target_count > OB_WH_TARGETS_MAX)
         return ob_options_fail(errbuf, errlen, "more than %d targets", OB_WH_TARGETS_MAX);
-    int rc = 0;
     /* Ranges first (the flags and ob_options_set check them, a caller filling the struct
        may not), then each target complete. */
-    for (size_t r = 0; r < S_OPTIONS; r++) {
-        const ob_option_t *opt = &s_options[r];
-        if (opt->kind == OB_OPTION_STRING || opt->kind == OB_OPTION_OPTSTRING)
-            continue;
-        for (size_t i = 0; i < cfg->target_count; i++) {
-            char where[OB_OPTIONS_ERR_MAX / 4];
-            snprintf(where, sizeof where, "target %zu: %s", i + 1, opt->key);
-            if ((rc = ob_options_check(opt, (const char *)&cfg->target[i] + s_target_offset(opt),
-                                       where, errbuf, errlen)))
-                return rc;
-        }
-    }
+    int rc = ob_options_check_all(&s_spec, cfg, errbuf, errlen);
+    if (rc)
+        return rc;
     for (size_t i = 0; i < cfg->target_count; i++)
         if ((rc = s_check_target(cfg, i, errbuf, errlen)))
             return rc;
@@ -311,11 +253,10 @@ int
 ob_wh_config_parse(ob_wh_config_t *cfg, int argc, char **argv, char *errbuf, size_t errlen)
 {
     const char *config_file = NULL;
-    ob_options_t spec = s_spec(NULL);
     ob_wh_config_defaults(cfg);
     if (errbuf && errlen)
         errbuf[0] = '\0';
-    int rc = ob_options_scan_args(&spec, argc, argv, &cfg->help, &cfg->version, &config_file,
+    int rc = ob_options_scan_args(&s_spec, argc, argv, &cfg->help, &cfg->version, &config_file,
                                   errbuf, errlen);
     if (rc || cfg->help || cfg->version)
         return rc;
@@ -323,12 +264,10 @@ ob_wh_config_parse(ob_wh_config_t *cfg, int argc, char **argv, char *errbuf, siz
         if (strlen(config_file) >= sizeof cfg->config_file)
             return ob_options_fail(errbuf, errlen, "config file name too long");
         snprintf(cfg->config_file, sizeof cfg->config_file, "%s", config_file);
-        s_load_t load = {0};
-        ob_options_t file_spec = s_spec(&load);
-        if ((rc = ob_options_load_file(&file_spec, cfg, config_file, errbuf, errlen)))
+        if ((rc = ob_options_load_file(&s_spec, cfg, config_file, errbuf, errlen)))
             return rc;
     }
-    if ((rc = ob_options_apply_args(&spec, cfg, argc, argv, errbuf, errlen)))
+    if ((rc = ob_options_apply_args(&s_spec, cfg, argc, argv, errbuf, errlen)))
         return rc;
     if (cfg->target_count == 0 && cfg->target[0].name[0]) /* a target from the flags alone */
         cfg->target_count = 1;
@@ -416,8 +355,7 @@ ob_wh_config_usage(FILE *out, const char *prog)
             "        and one '%s' section per target (deploy/orderbus-webhook.cfg);\n"
             "        options given on the command line override it.\n\n",
             prog, prog, S_WEBHOOK, S_BROKER, S_TARGET);
-    ob_options_t spec = s_spec(NULL);
-    ob_options_print(out, &spec, &defaults);
+    ob_options_print(out, &s_spec, &defaults);
     fprintf(out,
             "    -h, --help\n"
             "        Print this text and exit.\n\n"

@@ -81,6 +81,7 @@
 #define OB_WH_HTTP_MEMORY (32u * 1024) /* bytes of one of its connections' buffers */
 #define OB_WH_COMMAND_CONFIRM_MS 5000  /* a command's publish: the broker's confirm, at most */
 #define OB_WH_COMMAND_IDLE_MS 250      /* the commands thread's longest sleep (heartbeats) */
+#define OB_WH_COMMAND_POLL_MS 1        /* its wait for confirms before it looks for new commands */
 #define OB_WH_METRIC_SERIES                                                                        \
     (OB_WH_TARGETS_MAX * 8) /* series of one metric: targets x labels (at most 6) */
 

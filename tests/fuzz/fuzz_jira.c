@@ -16,7 +16,8 @@
     - builders: only the documented codes; a body built is a JSON object; a comment's body
       holds its mark; no single-line field holds a control character;
     - webhooks: only the documented codes; a command's id is jira-..., at most 64 bytes of
-      [A-Za-z0-9._:-], and its body a JSON object whose id is that id. */
+      [A-Za-z0-9._:-], and its body (an edit's once ob_jira_hook_edit completed it) a JSON
+      object whose id is that id. */
 #include <errno.h>
 #include <jansson.h>
 #include <stdint.h>
@@ -183,7 +184,16 @@ s_hook(const uint8_t *data, size_t size)
     s_require(
         strspn(cmd.id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-") ==
         idlen);
-    s_require(cmd.project_id >= 1);
+    if (cmd.comment_id[0]) { /* an edit: completed with its message, as jira_http.c does */
+        s_require(!strcmp(cmd.type, "command.edit_message") && cmd.project_id == 0);
+        rc = ob_jira_hook_edit(&cmd, 1);
+        if (rc) {
+            s_require(rc == -ENOMEM);
+            ob_jira_command_clear(&cmd);
+            return;
+        }
+    } else
+        s_require(cmd.project_id >= 1);
     json_t *v = json_loadb(cmd.body, cmd.body_len, JSON_REJECT_DUPLICATES, NULL);
     s_require(json_is_object(v));
     s_require(!strcmp(json_string_value(json_object_get(v, "id")), cmd.id));

@@ -1,6 +1,7 @@
 /*  daemon_proc: see daemon_proc.h. */
 #include "daemon_proc.h"
 
+#include <curl/curl.h>
 #include <czmq.h>
 #include <errno.h>
 #include <signal.h>
@@ -103,4 +104,53 @@ daemon_proc_run(const char *binary, const char *const *argv, const char *out_pat
     if (f)
         fclose(f);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Collects a GET's body. */
+static size_t
+s_on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+    return fwrite(data, size, nmemb, (FILE *)arg);
+}
+
+long
+daemon_proc_get(const char *url, char **ret_body)
+{
+    char *body = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&body, &len);
+    CURL *curl = out ? curl_easy_init() : NULL;
+    long status = -1;
+    if (curl) {
+        curl_easy_setopt(curl, CURLOPT_URL, url);
+        curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)DAEMON_PROC_START_MS);
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, s_on_body);
+        curl_easy_setopt(curl, CURLOPT_WRITEDATA, out);
+        if (curl_easy_perform(curl) == CURLE_OK)
+            curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_cleanup(curl);
+    }
+    if (out)
+        fclose(out);
+    if (status < 0)
+        free(body);
+    else
+        *ret_body = body;
+    return status;
+}
+
+int
+daemon_proc_wait_text(const char *url, const char *text, int poll_ms, int64_t until_ms)
+{
+    for (;;) {
+        char *body = NULL;
+        int found = daemon_proc_get(url, &body) == 200 && strstr(body, text);
+        free(body);
+        if (found)
+            return 1;
+        if (zclock_mono() >= until_ms)
+            return 0;
+        zclock_sleep(poll_ms);
+    }
 }

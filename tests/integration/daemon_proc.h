@@ -5,6 +5,7 @@
 #ifndef OB_DAEMON_PROC_H
 #define OB_DAEMON_PROC_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #define DAEMON_PROC_URL_MAX 64     /* bytes of "http://127.0.0.1:PORT" */
@@ -29,5 +30,14 @@ int daemon_proc_run(const char *binary, const char *const *argv, const char *out
 
 /* Sends sig to pid and reaps it. Returns the status from waitpid, or -1. */
 int daemon_proc_stop(pid_t pid, int sig);
+
+/* GETs url (borrowed), waiting up to DAEMON_PROC_START_MS. Returns the HTTP status, or -1
+   (no answer); *ret_body gets the body in a new string (the caller frees it) unless -1.
+   The caller has called curl_global_init. */
+long daemon_proc_get(const char *url, char **ret_body);
+
+/* GETs url (a daemon's /metrics, say) every poll_ms until its body holds text (borrowed) or
+   the monotonic clock (zclock_mono) passes until_ms. Returns 1 if it did, else 0. */
+int daemon_proc_wait_text(const char *url, const char *text, int poll_ms, int64_t until_ms);
 
 #endif

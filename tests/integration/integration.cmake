@@ -74,7 +74,7 @@ target_compile_definitions(test_upgrade PRIVATE OB_SOURCE_DIR="${PROJECT_SOURCE_
 add_library(ob_gw_proc STATIC ${CMAKE_CURRENT_SOURCE_DIR}/integration/gw_proc.c
                               ${CMAKE_CURRENT_SOURCE_DIR}/integration/daemon_proc.c)
 target_include_directories(ob_gw_proc PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/integration)
-target_link_libraries(ob_gw_proc PUBLIC ob_flags PkgConfig::CZMQ)
+target_link_libraries(ob_gw_proc PUBLIC ob_flags PkgConfig::CZMQ PkgConfig::CURL)
 ob_cmocka_test(test_gateway_feed TIMEOUT 300
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_gateway_feed.c
   LIBS ob_broker_proc ob_gw_proc ob_mp_double_proc ob_common PkgConfig::CURL

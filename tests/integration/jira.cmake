@@ -10,3 +10,9 @@ set_property(TEST test_jira APPEND PROPERTY ENVIRONMENT
              "OB_MP_DOUBLE=$<TARGET_FILE:orderbus-mp-double>"
              "OB_GATEWAY=$<TARGET_FILE:orderbus-gateway>")
 add_dependencies(test_jira orderbus-jira orderbus-jira-double orderbus-mp-double orderbus-gateway)
+
+# The long runs (label long: ctest -LE long skips them): kill -9 of the adapter at random
+# points of 200 orders through the gateway, and Jira stopped for 30 s (about 60 s in all).
+add_test(NAME test_jira_long COMMAND test_jira long)
+set_tests_properties(test_jira_long PROPERTIES TIMEOUT 300 LABELS long ENVIRONMENT
+                     "OB_BROKER=$<TARGET_FILE:orderbus-broker>;OB_JIRA=$<TARGET_FILE:orderbus-jira>;OB_JIRA_DOUBLE=$<TARGET_FILE:orderbus-jira-double>;OB_MP_DOUBLE=$<TARGET_FILE:orderbus-mp-double>;OB_GATEWAY=$<TARGET_FILE:orderbus-gateway>")

@@ -44,18 +44,20 @@
 #else
 #define T_WAIT_MS 20000 /* longest wait for deliveries */
 #endif
-#define T_POLL_MS 10        /* between two scrapes of /metrics */
-#define T_PATH_MAX 1024     /* bytes of a path */
-#define T_RECORDS_MAX 4096  /* requests one test may record */
-#define T_SCRIPT_MAX 16     /* scripted event ids */
-#define T_ANSWERS_MAX 8     /* scripted statuses of one event */
-#define T_BODY_MAX 65536    /* bytes of a request body the receiver reads */
-#define T_SKEW_S 300        /* the receiver's timestamp tolerance (the spec's) */
-#define T_KEY_BYTES 32      /* the receiver's key */
-#define T_SIG_TOKEN_MAX 128 /* bytes of one signature token */
-#define T_SLOW_MS 5         /* the slow receiver's answer time (kill -9 test) */
-#define T_HANG_MS 3000      /* what /hang takes to answer: over the hung target's timeout */
-#define T_FAST_MS 2500      /* the other target's events all arrive within this */
+#define T_POLL_MS 10         /* between two scrapes of /metrics */
+#define T_PATH_MAX 1024      /* bytes of a path */
+#define T_RECORDS_MAX 4096   /* requests one test may record */
+#define T_SCRIPT_MAX 16      /* scripted event ids */
+#define T_ANSWERS_MAX 8      /* scripted statuses of one event */
+#define T_BODY_MAX 65536     /* bytes of a request body the receiver reads */
+#define T_SKEW_S 300         /* the receiver's timestamp tolerance (the spec's) */
+#define T_KEY_BYTES 32       /* the receiver's key */
+#define T_SIG_TOKEN_MAX 128  /* bytes of one signature token */
+#define T_SLOW_MS 5          /* the slow receiver's answer time (kill -9 test) */
+#define T_HANG_MS 3000       /* what /hang takes to answer: over the hung target's timeout */
+#define T_FAST_MS 2500       /* the other target's events all arrive within this */
+#define T_DOWN_MS 30000      /* the receiver's outage */
+#define T_DOWN_ATTEMPTS 1000 /* max_attempts of the outage's target: more than it takes */
 /* The adapter's secrets: a new one (which the receiver does not know) and the old one, the
    base64 of bytes 0..31 (T_KEY below). */
 #define T_SECRETS                                                                                  \
@@ -267,13 +269,15 @@ s_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
+/* Starts the receiver on port (0: an ephemeral one, the first time). */
 static void
-s_receiver_start(void)
+s_receiver_start(uint16_t port)
 {
     struct sockaddr_in addr;
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
     /* a thread per connection: a hung answer (/hang) holds up no other */
     s_rx.daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                                        MHD_USE_AUTO,
@@ -441,36 +445,15 @@ s_adapter_start(const char *cfg)
     return pid;
 }
 
-/* Collects a GET's body. */
-static size_t
-s_on_body(char *data, size_t size, size_t nmemb, void *arg)
-{
-    FILE *out = arg;
-    return fwrite(data, size, nmemb, out);
-}
-
-/* GETs path of the adapter's HTTP server; returns the status and writes the body into a
-   new string *ret_body (the caller frees it). */
+/* GETs path of the adapter's HTTP server; returns the status and the body in a new string
+ *ret_body (the caller frees it). */
 static long
 s_adapter_get(const char *path, char **ret_body)
 {
     char url[DAEMON_PROC_URL_MAX + 32];
     snprintf(url, sizeof url, "%s%s", s_adapter_url, path);
-    size_t len = 0;
-    FILE *out = open_memstream(ret_body, &len);
-    assert_non_null(out);
-    CURL *curl = curl_easy_init();
-    assert_non_null(curl);
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)DAEMON_PROC_START_MS);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, s_on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, out);
-    assert_int_equal(curl_easy_perform(curl), CURLE_OK);
-    long status = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(curl);
-    fclose(out);
+    long status = daemon_proc_get(url, ret_body);
+    assert_true(status > 0);
     return status;
 }
 
@@ -509,18 +492,25 @@ s_publish(const char *topic, const char *id)
     assert_int_equal(ob_client_publish(s_pub, &ev, &confirm), 0);
 }
 
-/* Publishes events rounds of one event on each of the topics PREFIX.0 .. PREFIX.(topics - 1),
-   the event i of topic t with id PREFIXt-i. */
+/* Publishes rounds from .. to - 1 of one event on each of the topics PREFIX.0 ..
+   PREFIX.(topics - 1), the event i of topic t with id PREFIXt-i. */
 static void
-s_publish_run(const char *prefix, int topics, int events)
+s_publish_rounds(const char *prefix, int topics, int from, int to)
 {
     char topic[32], id[32];
-    for (int i = 0; i < events; i++)
+    for (int i = from; i < to; i++)
         for (int t = 0; t < topics; t++) {
             snprintf(topic, sizeof topic, "%s.%d", prefix, t);
             snprintf(id, sizeof id, "%s%d-%d", prefix, t, i);
             s_publish(topic, id);
         }
+}
+
+/* The first events rounds (see s_publish_rounds). */
+static void
+s_publish_run(const char *prefix, int topics, int events)
+{
+    s_publish_rounds(prefix, topics, 0, events);
 }
 
 /* Reads the first count dead letters of target (webhook-dlq.<target>) through an ephemeral
@@ -573,7 +563,7 @@ s_setup(void **state)
     s_pub = ob_client_new(s_site.endpoint, &cc);
     if (!s_pub || ob_client_connect(s_pub, T_WAIT_MS))
         return -1;
-    s_receiver_start();
+    s_receiver_start(0);
     return 0;
 }
 
@@ -765,6 +755,47 @@ test_broker_restart(void **state)
     s_kill_run("restart", "r", 1);
 }
 
+/* The receiver down for T_DOWN_MS in the middle of a run (its server stopped: connections
+   refused), then up again on its port: the events published before and during the outage are
+   all accepted, each once (no kill: no redelivery), in order per topic, none dead-lettered. */
+static void
+test_receiver_down(void **state)
+{
+    (void)state;
+    s_receiver_reset();
+    pid_t pid = s_adapter_start(s_config("down", "g.*", T_DOWN_ATTEMPTS));
+    s_publish_run("g", 4, 10);
+    assert_int_equal(s_wait_accepted(40), 40);
+    uint16_t port = s_rx.port;
+    MHD_stop_daemon(s_rx.daemon);
+    s_rx.daemon = NULL;
+    int64_t back_at = zclock_mono() + T_DOWN_MS;
+    s_publish_rounds("g", 4, 10, 50); /* while it is down */
+    /* the adapter is trying: POSTs without an answer */
+    char metrics[DAEMON_PROC_URL_MAX + 16];
+    snprintf(metrics, sizeof metrics, "%s/metrics", s_adapter_url);
+    assert_true(daemon_proc_wait_text(
+        metrics, "orderbus_webhook_requests_total{target=\"down\",status=\"none\"}", T_POLL_MS,
+        back_at));
+    if (zclock_mono() < back_at) /* the outage itself: a deliberate wait */
+        zclock_sleep((int)(back_at - zclock_mono()));
+    s_receiver_start(port);
+    assert_int_equal(s_rx.port, port);
+    assert_int_equal(s_wait_accepted(200), 200);
+    char *text = NULL;
+    assert_int_equal(s_adapter_get("/metrics", &text), 200);
+    assert_null(strstr(text, "outcome=\"dead_lettered\""));
+    free(text);
+    s_adapter_stop_clean(pid);
+    pthread_mutex_lock(&s_rx.lock);
+    print_message("receiver down %d s: %ld accepted for 200 events\n", T_DOWN_MS / 1000,
+                  s_rx.accepted);
+    assert_int_equal(s_rx.bad, 0);
+    assert_int_equal(s_rx.accepted, 200);
+    pthread_mutex_unlock(&s_rx.lock);
+    s_check_order();
+}
+
 /* A target whose receiver hangs (each POST times out) delays nothing of another target of the
    same adapter on the same topics. */
 static void
@@ -902,9 +933,14 @@ test_exit_statuses(void **state)
     free(out);
 }
 
+/* Without arguments, the quick tests; with "long", the receiver's 30 s outage (CTest's
+   test_webhook_long, label long). */
 int
-main(void)
+main(int argc, char **argv)
 {
+    const struct CMUnitTest slow[] = {
+        cmocka_unit_test(test_receiver_down),
+    };
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_delivery),       cmocka_unit_test(test_retry),
         cmocka_unit_test(test_dead_letter),    cmocka_unit_test(test_kill),
@@ -912,7 +948,9 @@ main(void)
         cmocka_unit_test(test_unreachable),    cmocka_unit_test(test_exit_statuses),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    int rc = cmocka_run_group_tests(tests, s_setup, s_teardown);
+    int rc = argc > 1 && !strcmp(argv[1], "long")
+                 ? cmocka_run_group_tests_name("test_webhook_long", slow, s_setup, s_teardown)
+                 : cmocka_run_group_tests_name("test_webhook", tests, s_setup, s_teardown);
     curl_global_cleanup();
     return rc;
 }

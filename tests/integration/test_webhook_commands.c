@@ -38,6 +38,7 @@
 #define T_OMS 7            /* the OMS the target may command */
 #define T_BIG (600 * 1024) /* a body over the command cap (512 KiB) */
 #define T_CONFIRM_MS 5000  /* the adapter's wait for a confirm (OB_WH_COMMAND_CONFIRM_MS) */
+#define T_CONCURRENT 12    /* requests at once (under the adapter's connection limit) */
 /* the target's secrets: a new one first, then the old one, the base64 of bytes 0..31 */
 #define T_SECRETS                                                                                  \
     "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n"                                                     \
@@ -96,12 +97,21 @@ s_on_body(char *data, size_t size, size_t nmemb, void *arg)
     return fwrite(data, size, nmemb, arg);
 }
 
-/* Makes the request; returns the status and the parsed JSON answer (*ret_json, the
-   caller's; NULL if not JSON). */
-static long
-s_request(const t_req_t *r, json_t **ret_json)
+/* One request in flight: its handle, headers and answer. */
+typedef struct t_call {
+    CURL *curl;                 /* the handle */
+    struct curl_slist *headers; /* its headers */
+    FILE *out;                  /* the answer, into ... */
+    char *answer;               /* ... this */
+    size_t answer_len;          /* its bytes */
+} t_call_t;
+
+/* Prepares the request r (borrowed until t_call_end) in call. */
+static void
+s_call_begin(const t_req_t *r, t_call_t *call)
 {
     char url[DAEMON_PROC_URL_MAX + T_PATH_MAX], line[T_HEADER_MAX], stamp[32], sig[T_SIG_MAX];
+    memset(call, 0, sizeof *call);
     snprintf(url, sizeof url, "%s%s", s_url, r->path);
     snprintf(stamp, sizeof stamp, "%" PRId64, r->stamp);
     struct curl_slist *headers = NULL;
@@ -122,33 +132,79 @@ s_request(const t_req_t *r, json_t **ret_json)
         snprintf(line, sizeof line, "webhook-signature: %s", sig);
         headers = curl_slist_append(headers, line);
     }
-    headers = curl_slist_append(headers, "Expect:");
-    char *answer = NULL;
-    size_t answer_len = 0;
-    FILE *out = open_memstream(&answer, &answer_len);
-    assert_non_null(out);
-    CURL *curl = curl_easy_init();
+    call->headers = curl_slist_append(headers, "Expect:");
+    call->out = open_memstream(&call->answer, &call->answer_len);
+    assert_non_null(call->out);
+    CURL *curl = call->curl = curl_easy_init();
     assert_non_null(curl);
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)T_WAIT_MS);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, call->headers);
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, r->method);
     if (!strcmp(r->method, "POST")) {
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, r->body);
         curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->len);
     }
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, s_on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, out);
-    assert_int_equal(curl_easy_perform(curl), CURLE_OK);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, call->out);
+}
+
+/* Ends a finished call; returns the status and the parsed JSON answer (*ret_json, the
+   caller's; NULL if not JSON). */
+static long
+s_call_end(t_call_t *call, json_t **ret_json)
+{
     long status = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(curl);
-    curl_slist_free_all(headers);
-    fclose(out);
-    *ret_json = json_loadb(answer, answer_len, 0, NULL);
-    free(answer);
+    curl_easy_getinfo(call->curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(call->curl);
+    curl_slist_free_all(call->headers);
+    fclose(call->out);
+    *ret_json = json_loadb(call->answer, call->answer_len, 0, NULL);
+    free(call->answer);
     return status;
+}
+
+/* Makes the request; returns the status and the parsed JSON answer (*ret_json, the
+   caller's; NULL if not JSON). */
+static long
+s_request(const t_req_t *r, json_t **ret_json)
+{
+    t_call_t call;
+    s_call_begin(r, &call);
+    assert_int_equal(curl_easy_perform(call.curl), CURLE_OK);
+    return s_call_end(&call, ret_json);
+}
+
+/* Makes the n requests at once (curl multi, a connection each); statuses[i] and answers[i]
+   (the caller's) get request i's outcome. */
+static void
+s_requests(const t_req_t *reqs, size_t n, long *statuses, json_t **answers)
+{
+    t_call_t *calls = calloc(n, sizeof *calls);
+    CURLM *multi = curl_multi_init();
+    assert_non_null(calls);
+    assert_non_null(multi);
+    for (size_t i = 0; i < n; i++) {
+        s_call_begin(&reqs[i], &calls[i]);
+        assert_int_equal(curl_multi_add_handle(multi, calls[i].curl), CURLM_OK);
+    }
+    int running = 1;
+    while (running) {
+        assert_int_equal(curl_multi_perform(multi, &running), CURLM_OK);
+        if (running)
+            assert_int_equal(curl_multi_poll(multi, NULL, 0, T_WAIT_MS, NULL), CURLM_OK);
+    }
+    CURLMsg *msg;
+    int left = 0;
+    while ((msg = curl_multi_info_read(multi, &left)))
+        assert_int_equal(msg->data.result, CURLE_OK);
+    for (size_t i = 0; i < n; i++) {
+        curl_multi_remove_handle(multi, calls[i].curl);
+        statuses[i] = s_call_end(&calls[i], &answers[i]);
+    }
+    curl_multi_cleanup(multi);
+    free(calls);
 }
 
 /* GETs the adapter's /metrics; returns the text (the caller frees it). */
@@ -197,6 +253,17 @@ s_expect_error(const t_req_t *r, long status, const char *code)
     assert_non_null(c);
     assert_string_equal(c, code);
     json_decref(answer);
+}
+
+/* Returns how many events mp.<T_OMS> holds (its last seq: nothing is deleted there). */
+static size_t
+s_count(void)
+{
+    ob_fetch_t *fetch = NULL;
+    assert_int_equal(ob_client_fetch(s_reader, "mp.7", 1, 0, 1, &fetch), 0);
+    size_t count = (size_t)fetch->last_seq;
+    ob_fetch_destroy(&fetch);
+    return count;
 }
 
 /* Returns how many events mp.<T_OMS> holds, checking the first one is cmd-1's. */
@@ -340,6 +407,60 @@ test_broker_stalled(void **state)
     json_decref(answer);
 }
 
+/* Concurrent requests share the publisher's round trips (pipelined publishes): with the
+   broker stopped, T_CONCURRENT requests all get their 503 after one confirm wait, not one
+   after the other; with the broker back, the same requests at once are all stored, once
+   each, every one answered with its own seq. */
+static void
+test_concurrent(void **state)
+{
+    (void)state;
+    t_req_t reqs[T_CONCURRENT];
+    char ids[T_CONCURRENT][32], bodies[T_CONCURRENT][128];
+    long statuses[T_CONCURRENT];
+    json_t *answers[T_CONCURRENT];
+    for (int i = 0; i < T_CONCURRENT; i++) {
+        snprintf(ids[i], sizeof ids[i], "msg_c%d", i);
+        snprintf(bodies[i], sizeof bodies[i],
+                 "{\"id\": \"cmd-c%d\", \"command\": \"edit_message\", \"message_id\": %d, "
+                 "\"content\": \"c\"}",
+                 i, i + 1);
+        reqs[i] = s_good("/targets/oms7/commands/7", ids[i], bodies[i]);
+    }
+    size_t before = s_count();
+    assert_int_equal(kill(s_broker, SIGSTOP), 0);
+    int64_t start = zclock_mono();
+    s_requests(reqs, T_CONCURRENT, statuses, answers);
+    int64_t took = zclock_mono() - start;
+    assert_int_equal(kill(s_broker, SIGCONT), 0);
+    print_message("%d requests at once, the broker stopped: all answered in %" PRId64 " ms\n",
+                  T_CONCURRENT, took);
+    for (int i = 0; i < T_CONCURRENT; i++) {
+        assert_int_equal(statuses[i], 503);
+        json_decref(answers[i]);
+    }
+    assert_true(took < 2 * T_CONFIRM_MS); /* one after the other: T_CONCURRENT times that */
+    /* again, the broker running: each stored once (those sent before the timeouts may be
+       there already: then dup) */
+    start = zclock_mono();
+    s_requests(reqs, T_CONCURRENT, statuses, answers);
+    print_message("%d requests at once: all stored in %" PRId64 " ms\n", T_CONCURRENT,
+                  zclock_mono() - start);
+    json_int_t seqs[T_CONCURRENT];
+    for (int i = 0; i < T_CONCURRENT; i++) {
+        assert_int_equal(statuses[i], 200);
+        char want[32];
+        snprintf(want, sizeof want, "cmd-c%d", i);
+        assert_string_equal(json_string_value(json_object_get(answers[i], "id")), want);
+        seqs[i] = json_integer_value(json_object_get(answers[i], "seq"));
+        assert_true(seqs[i] > (json_int_t)before && seqs[i] <= (json_int_t)before + T_CONCURRENT);
+        for (int j = 0; j < i; j++)
+            assert_true(seqs[j] != seqs[i]);
+        json_decref(answers[i]);
+    }
+    assert_int_equal(s_count(), before + T_CONCURRENT);
+}
+
 static int
 s_setup(void **state)
 {
@@ -400,6 +521,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_command_once),
         cmocka_unit_test(test_broker_stalled),
+        cmocka_unit_test(test_concurrent),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = cmocka_run_group_tests(tests, s_setup, s_teardown);

@@ -14,3 +14,8 @@ ob_cmocka_test(test_webhook_commands TIMEOUT 120
 set_property(TEST test_webhook_commands APPEND PROPERTY ENVIRONMENT
              "OB_WEBHOOK=$<TARGET_FILE:orderbus-webhook>")
 add_dependencies(test_webhook_commands orderbus-webhook)
+
+# The receiver down for 30 s (label long: ctest -LE long skips it).
+add_test(NAME test_webhook_long COMMAND test_webhook long)
+set_tests_properties(test_webhook_long PROPERTIES TIMEOUT 180 LABELS long ENVIRONMENT
+                     "OB_BROKER=$<TARGET_FILE:orderbus-broker>;OB_WEBHOOK=$<TARGET_FILE:orderbus-webhook>")

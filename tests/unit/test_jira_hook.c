@@ -202,6 +202,74 @@ test_comment(void **state)
     assert_non_null(strstr(why, "no e-mail"));
 }
 
+/* A comment_updated webhook (DC's: no issue) of comment 10077 by author, edited by editor. */
+static char *
+s_edit(const char *author, const char *editor, const char *body, const char *extra)
+{
+    return ob_jira_json_printf(
+        "{\"timestamp\":1,\"webhookEvent\":\"comment_updated\",\"comment\":{\"self\":"
+        "\"http://j/rest/api/2/issue/10042/comment/10077\",\"id\":\"10077\","
+        "\"author\":{\"name\":\"%s\"},\"updateAuthor\":{\"name\":\"%s\"},"
+        "\"body\":\"%s\",\"created\":\"2026-12-05T19:00:00.000+0000\","
+        "\"updated\":\"2026-12-05T19:01:02.345+0000\"%s}}",
+        author, editor, body, extra);
+}
+
+static void
+test_edit(void **state)
+{
+    (void)state;
+    s_config();
+    ob_jira_command_t cmd;
+    const char *why = NULL;
+    assert_int_equal(s_parse(s_edit("grace", "grace", "Your VM is up, 4 cores", ""), &cmd, &why),
+                     0);
+    assert_string_equal(cmd.type, "command.edit_message");
+    assert_string_equal(cmd.id, "jira-e10077-202612051901023450000");
+    assert_string_equal(cmd.comment_id, "10077");
+    assert_int_equal(ob_jira_hook_edit(&cmd, 0), OB_ERR_INVALID_ARGUMENT);
+    assert_int_equal(ob_jira_hook_edit(&cmd, 15), 0);
+    json_t *v = json_loads(cmd.body, 0, NULL);
+    assert_non_null(v);
+    assert_int_equal(json_object_size(v), 4);
+    assert_string_equal(json_string_value(json_object_get(v, "id")), cmd.id);
+    assert_string_equal(json_string_value(json_object_get(v, "command")), "edit_message");
+    assert_int_equal(json_integer_value(json_object_get(v, "message_id")), 15);
+    assert_string_equal(json_string_value(json_object_get(v, "content")), "Your VM is up, 4 cores");
+    json_decref(v);
+    assert_int_equal(ob_jira_hook_edit(&cmd, 15), OB_ERR_INVALID_ARGUMENT); /* done already */
+    ob_jira_command_clear(&cmd);
+    /* the same comment as Jira's GET answers it (an edit sent late by the engine) */
+    static const char got[] =
+        "{\"id\":\"10077\",\"author\":{\"name\":\"grace\"},\"updateAuthor\":{\"name\":"
+        "\"grace\"},\"body\":\"Your VM is up, 4 cores\",\"updated\":"
+        "\"2026-12-05T19:01:02.345+0000\"}";
+    assert_int_equal(ob_jira_hook_comment_edit(&s_cfg, got, strlen(got), &cmd, &why), 0);
+    assert_string_equal(cmd.id, "jira-e10077-202612051901023450000");
+    assert_string_equal(cmd.comment_id, "10077");
+    ob_jira_command_clear(&cmd);
+    assert_int_equal(ob_jira_hook_comment_edit(&s_cfg, "[]", 2, &cmd, &why), OB_ERR_MALFORMED);
+    static const struct {
+        const char *author, *editor, *body, *extra, *why;
+    } ignored[] = {
+        {"orderbus", "orderbus", "Hi", "", "own comment"},
+        {"grace", "orderbus", "Hi", "", "own comment"}, /* an edit the adapter made */
+        {"orderbus", "grace", "Hi", "", "own comment"}, /* a person edits a copied message */
+        {"grace", "grace", "Copied\\n\\n[orderbus:7:m5]", "", "own comment"},
+        {"grace", "grace", "Hi", ",\"visibility\":{\"type\":\"role\",\"value\":\"Devs\"}",
+         "restricted"},
+        {"grace", "grace", "", "", "without id"},
+    };
+    for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++) {
+        why = NULL;
+        int rc =
+            s_parse(s_edit(ignored[i].author, ignored[i].editor, ignored[i].body, ignored[i].extra),
+                    &cmd, &why);
+        if (rc != OB_JIRA_IGNORED || !why || !strstr(why, ignored[i].why))
+            fail_msg("case %zu: rc %d, why '%s'", i, rc, why ? why : "");
+    }
+}
+
 static void
 test_other(void **state)
 {
@@ -231,9 +299,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_verify),
-        cmocka_unit_test(test_status),
-        cmocka_unit_test(test_comment),
+        cmocka_unit_test(test_verify),  cmocka_unit_test(test_status),
+        cmocka_unit_test(test_comment), cmocka_unit_test(test_edit),
         cmocka_unit_test(test_other),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -72,9 +72,12 @@ s_on_section(void *arg, void *base, const char *section, const char *path, char 
 
 static int s_limits_seen; /* s_on_section's state */
 
-static const ob_options_t s_spec = {s_table,    sizeof s_table / sizeof s_table[0],
-                                    T_FILE_MAX, s_on_section,
-                                    s_on_item,  &s_limits_seen};
+static const ob_options_t s_spec = {.table = s_table,
+                                    .count = sizeof s_table / sizeof s_table[0],
+                                    .file_max = T_FILE_MAX,
+                                    .on_section = s_on_section,
+                                    .on_item = s_on_item,
+                                    .arg = &s_limits_seen};
 
 static char s_path[] = "/tmp/ob-test-options-XXXXXX"; /* the file of the file tests */
 
@@ -417,7 +420,7 @@ test_optstring(void **state)
     char listen[8] = "x:1";
     const ob_option_t opt = {"main", "listen", "--listen", OB_OPTION_OPTSTRING, 0, sizeof listen,
                              0,      0,        "Where."};
-    const ob_options_t spec = {&opt, 1, T_FILE_MAX, NULL, NULL, NULL};
+    const ob_options_t spec = {&opt, 1, T_FILE_MAX, NULL, NULL, NULL, NULL};
     char err[OB_OPTIONS_ERR_MAX];
     assert_int_equal(ob_options_set(&opt, listen, "", "--listen", err, sizeof err), 0);
     assert_string_equal(listen, "");
@@ -438,6 +441,88 @@ test_optstring(void **state)
 }
 
 /* ob_options_listen: IPV4:PORT, and what it refuses, leaving the outputs alone. */
+/* A struct with a repeated section: slots of a name and a number. */
+typedef struct t_slot {
+    char name[8];  /* STRING */
+    unsigned port; /* UINT */
+} t_slot_t;
+
+typedef struct t_rcfg {
+    unsigned workers;  /* UINT, not repeated */
+    t_slot_t slot[3];  /* the repeated section's slots */
+    size_t slot_count; /* slots in use */
+} t_rcfg_t;
+
+#define T_RFIELD(name) offsetof(t_rcfg_t, name), sizeof(((t_rcfg_t *)0)->name)
+
+static const ob_option_t s_rtable[] = {
+    {"main", "workers", "--workers", OB_OPTION_UINT, T_RFIELD(workers), 1, 64, "Workers."},
+    {"peer", "name", "--peer-name", OB_OPTION_STRING, T_RFIELD(slot[0].name), 0, 0, "Name."},
+    {"peer", "port", "--peer-port", OB_OPTION_UINT, T_RFIELD(slot[0].port), 1, 9, "Port."},
+};
+
+static const ob_options_repeat_t s_peers = {"peer", offsetof(t_rcfg_t, slot[0]), sizeof(t_slot_t),
+                                            3, offsetof(t_rcfg_t, slot_count)};
+
+static const ob_options_t s_rspec = {.table = s_rtable,
+                                     .count = sizeof s_rtable / sizeof s_rtable[0],
+                                     .file_max = T_FILE_MAX,
+                                     .repeat = &s_peers};
+
+/* Each `peer` section fills the next slot and raises the count; a fourth is refused, as is
+   a value out of range in any slot (named by its slot), a section with a value or an
+   unknown key (named by its occurrence); the flags write slot 0. */
+static void
+test_repeat(void **state)
+{
+    (void)state;
+    char err[OB_OPTIONS_ERR_MAX];
+    t_rcfg_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.workers = 2;
+    s_write("main\n    workers = 3\npeer\n    name = a\n    port = 1\n"
+            "peer\n    name = b\npeer\n    port = 7\n");
+    assert_int_equal(ob_options_load_file(&s_rspec, &cfg, s_path, err, sizeof err), 0);
+    assert_int_equal(cfg.workers, 3);
+    assert_int_equal(cfg.slot_count, 3);
+    assert_string_equal(cfg.slot[0].name, "a");
+    assert_int_equal(cfg.slot[0].port, 1);
+    assert_string_equal(cfg.slot[1].name, "b");
+    assert_int_equal(cfg.slot[1].port, 0);
+    assert_string_equal(cfg.slot[2].name, "");
+    assert_int_equal(cfg.slot[2].port, 7);
+    /* ranges of every slot in use: slot 2 has port 0 */
+    assert_int_equal(ob_options_check_all(&s_rspec, &cfg, err, sizeof err),
+                     OB_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err, "peer 2: port"));
+    cfg.slot[1].port = 2;
+    assert_int_equal(ob_options_check_all(&s_rspec, &cfg, err, sizeof err), 0);
+    cfg.slot_count = 2; /* a slot not in use is not checked */
+    cfg.slot[2].port = 0;
+    assert_int_equal(ob_options_check_all(&s_rspec, &cfg, err, sizeof err), 0);
+    /* the flags write slot 0 */
+    char prog[] = "prog", flag[] = "--peer-port", nine[] = "9";
+    char *argv[] = {prog, flag, nine, NULL};
+    assert_int_equal(ob_options_apply_args(&s_rspec, &cfg, 3, argv, err, sizeof err), 0);
+    assert_int_equal(cfg.slot[0].port, 9);
+    static const struct {
+        const char *text, *error;
+    } bad[] = {
+        {"peer\n    port = 1\npeer\npeer\npeer\n", "more than 3 'peer' sections"},
+        {"peer\npeer\n    port = 10\n", "peer section 2: key 'peer/port'"},
+        {"peer\n    colour = red\n", "unknown key 'peer/colour'"},
+        {"peer = 1\n    port = 1\n", "section 'peer' cannot have a value"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(&cfg, 0, sizeof cfg);
+        s_write(bad[i].text);
+        assert_int_equal(ob_options_load_file(&s_rspec, &cfg, s_path, err, sizeof err),
+                         OB_ERR_INVALID_ARGUMENT);
+        if (!strstr(err, bad[i].error))
+            fail_msg("case %zu: '%s'", i, err);
+    }
+}
+
 static void
 test_listen(void **state)
 {
@@ -481,7 +566,7 @@ main(void)
         cmocka_unit_test(test_numbers), cmocka_unit_test(test_set_and_errors),
         cmocka_unit_test(test_file),    cmocka_unit_test(test_args),
         cmocka_unit_test(test_print),   cmocka_unit_test(test_optstring),
-        cmocka_unit_test(test_listen),
+        cmocka_unit_test(test_listen),  cmocka_unit_test(test_repeat),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
