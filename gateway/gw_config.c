@@ -63,6 +63,12 @@ static const ob_option_t s_options[] = {
      OB_GW_REST_WAITS_MAX,
      "Long-polls (subscription fetches with wait_ms) one client may have waiting at\n"
      "once; more are answered 429 with Retry-After."},
+    {S_GATEWAY, "facade", "--facade", OB_OPTION_BOOL, S_FIELD(facade), 0, 0,
+     "The Ordering API facade: the Marketplace's GET /api/v1/oms/OMS_ID/events,\n"
+     "projects, project_items and messages, served from oms.OMS_ID (README \"Ordering\n"
+     "API facade\"), for each registered OMS; X-User-Token is a token of tokens_file\n"
+     "whose subscribe patterns cover oms.OMS_ID. Its view is kept in DATA_DIR/facade.\n"
+     "Needs tokens_file. Off by default."},
     {S_BROKER, "endpoint", "--broker", OB_OPTION_STRING, S_FIELD(endpoint), 0, 0,
      "The broker's ZeroMQ endpoint (tcp://HOST:PORT or ipc://PATH)."},
     {S_BROKER, "cert", "--cert", OB_OPTION_STRING, S_FIELD(cert), 0, 0,
@@ -244,6 +250,9 @@ ob_gw_config_validate(const ob_gw_config_t *cfg, char *errbuf, size_t errlen)
         return ob_options_fail(errbuf, errlen, "gateway: tls_cert and tls_key go together");
     if (!cfg->cert[0] != !cfg->broker_cert[0])
         return ob_options_fail(errbuf, errlen, "broker: cert and broker_cert go together");
+    if (cfg->facade && !cfg->tokens_file[0])
+        return ob_options_fail(errbuf, errlen,
+                               "gateway: facade needs tokens_file (its X-User-Tokens)");
     if (cfg->oms_count > OB_GW_OMS_MAX)
         return ob_options_fail(errbuf, errlen, "more than %d OMSes", OB_GW_OMS_MAX);
     int rc = 0;
@@ -255,7 +264,7 @@ ob_gw_config_validate(const ob_gw_config_t *cfg, char *errbuf, size_t errlen)
        hold defaults with no id). */
     for (size_t r = 0; r < S_OPTIONS; r++) {
         const ob_option_t *opt = &s_options[r];
-        if (opt->kind == OB_OPTION_STRING)
+        if (opt->kind == OB_OPTION_STRING || opt->kind == OB_OPTION_BOOL)
             continue;
         char where[OB_OPTIONS_ERR_MAX / 4];
         if (strcmp(opt->section, S_OMS)) {
