@@ -32,7 +32,8 @@ static const ob_option_t s_options[] = {
     {S_GATEWAY, "data_dir", "--data-dir", OB_OPTION_STRING, S_FIELD(data_dir), 0, 0,
      "Directory of the gateway's LMDB environment: the feed cursors, the projects\n"
      "announced on the bus, the upstream connectors' command records and the owners\n"
-     "of HTTP subscriptions (and the key of their handles, rest-handles.key);\n"
+     "of HTTP subscriptions (and the key of their handles, rest-handles.key), and\n"
+     "the facade's view (its own LMDB environment in DATA_DIR/facade);\n"
      "created with mode 0700. One gateway per directory."},
     {S_GATEWAY, "max_connections", "--max-connections", OB_OPTION_UINT, S_FIELD(max_connections), 1,
      OB_GW_HTTP_CONNECTIONS_MAX, "Most HTTP connections at once; more are refused at accept."},
@@ -68,7 +69,7 @@ static const ob_option_t s_options[] = {
      "projects, project_items and messages, served from oms.OMS_ID (README \"Ordering\n"
      "API facade\"), for each registered OMS; X-User-Token is a token of tokens_file\n"
      "whose subscribe patterns cover oms.OMS_ID. Its view is kept in DATA_DIR/facade.\n"
-     "Needs tokens_file. Off by default."},
+     "Needs tokens_file."},
     {S_BROKER, "endpoint", "--broker", OB_OPTION_STRING, S_FIELD(endpoint), 0, 0,
      "The broker's ZeroMQ endpoint (tcp://HOST:PORT or ipc://PATH)."},
     {S_BROKER, "cert", "--cert", OB_OPTION_STRING, S_FIELD(cert), 0, 0,
