@@ -313,16 +313,21 @@ s_put_project(MDB_txn *txn, MDB_dbi dbi, uint64_t oms, uint64_t p, const char *j
     return rc;
 }
 
-/* Writes an item's snapshot and adds its iid to its project's, if the view holds it. */
+/* Writes an item's snapshot and, the first time the view sees the item, adds its iid to its
+   project's, if the view holds the project. */
 static int
 s_put_item(MDB_txn *txn, MDB_dbi dbi, uint64_t oms, const ob_facade_entry_t *e)
 {
     uint8_t key[S_KEY_MAX];
     uint64_t ids[] = {oms, e->project_id, e->id};
-    int rc = s_put(txn, dbi, key, s_key(key, S_TAG_ITEM, ids, 3), e->json, e->json_len);
-    if (rc)
-        return rc;
+    size_t klen = s_key(key, S_TAG_ITEM, ids, 3);
     MDB_val v;
+    int rc = s_get(txn, dbi, key, klen, &v);
+    int seen = rc == 0;
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    if ((rc = s_put(txn, dbi, key, klen, e->json, e->json_len)) || seen)
+        return rc;
     rc = s_get(txn, dbi, key, s_key(key, S_TAG_PROJECT, ids, 2), &v);
     if (rc)
         return rc == MDB_NOTFOUND ? 0 : rc;

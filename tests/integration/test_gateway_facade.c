@@ -48,7 +48,7 @@ typedef struct s_site {
     pid_t gw_pid;                     /* the gateway, or -1 */
     char gw_url[GW_PROC_URL_MAX + 1]; /* http://127.0.0.1:PORT */
     char cfg[S_PATH];                 /* the gateway's configuration */
-    char token[OB_TOKEN_TEXT];        /* client "oms-7": subscribe = oms.7 */
+    char token[OB_TOKEN_TEXT];        /* client "oms-7": subscribe = oms.7, publish = mp.7 */
     char other[OB_TOKEN_TEXT];        /* client "oms-8": subscribe = oms.8 */
     char stranger[OB_TOKEN_TEXT];     /* in no file */
     mp_double_proc_t mp;              /* the Marketplace double */
@@ -74,7 +74,8 @@ s_site_new(const char *name, int facade)
     assert_int_equal(ob_token_generate(s->other), 0);
     assert_int_equal(ob_token_generate(s->stranger), 0);
     char tokens[S_CFG] = "", path[S_PATH], mp_token[S_PATH], cfg[S_CFG];
-    rest_http_token_entry(tokens, sizeof tokens, "oms-7", s->token, "    subscribe = oms.7\n");
+    rest_http_token_entry(tokens, sizeof tokens, "oms-7", s->token,
+                          "    subscribe = oms.7\n    publish = mp.7\n");
     rest_http_token_entry(tokens, sizeof tokens, "oms-8", s->other,
                           "    subscribe = oms.8\n    publish = mp.7\n");
     snprintf(path, sizeof path, "%s/tokens.zpl", s->broker.dir);
@@ -397,6 +398,39 @@ test_facade(void **state)
     for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++)
         s_same(s, errors[i]);
 
+    /* a command through REST: its outcome holds the Marketplace's answer, secrets in clear,
+       and reaches the view; the facade never shows the secret. The double holds back the
+       update's feed event, so that the outcome alone can change the item; released after. */
+    json_decref(mp_double_proc_control(&s->mp, "hold", NULL));
+    char cmd[S_PATH];
+    snprintf(cmd, sizeof cmd,
+             "{\"id\":\"c-1\",\"command\":\"update_project_item\",\"project_id\":%lld,"
+             "\"project_item_id\":2,\"status\":{\"value\":\"Done\",\"type\":\"ready\"},"
+             "\"user_secrets\":{\"pw\":\"hunter2\"}}",
+             (long long)p1);
+    rest_request_t req = {.method = "POST",
+                          .path = "/v1/oms/7/commands?wait_ms=15000",
+                          .token = s->token,
+                          .content_type = "application/json",
+                          .body = cmd,
+                          .len = strlen(cmd)};
+    rest_answer_t a = {0};
+    assert_int_equal(rest_http(s->gw_url, &req, &a), 200);
+    char item[S_PATH];
+    snprintf(item, sizeof item, S_BASE "/projects/%lld/project_items/2", (long long)p1);
+    int64_t until = zclock_mono() + S_SYNC_MS;
+    do {
+        assert_int_equal(s_get(s, item, s->token, &a), 200);
+        assert_null(strstr(a.text, "hunter2"));
+        if (strstr(a.text, "\"Done\""))
+            break;
+        zclock_sleep(S_LOOK_MS);
+    } while (zclock_mono() < until);
+    assert_non_null(strstr(a.text, "\"pw\":\"<OBFUSCATED>\""));
+    json_decref(mp_double_proc_control(&s->mp, "release", NULL));
+    s_sync(s);
+    s_compare_all(s);
+
     /* 100 events in one second */
     json_decref(
         mp_double_proc_control(&s->mp, "burst",
@@ -408,7 +442,6 @@ test_facade(void **state)
     s_compare_all(s);
     /* from_timestamp: the second of the burst, and 1 µs before it: one event apart (the
        first of that second is the only one at the whole second) */
-    rest_answer_t a = {0};
     assert_int_equal(s_get(s, S_BASE "/events?from_seq=0&limit=1000", s->token, &a), 200);
     json_t *events = json_object_get(a.json, "events");
     const char *second = json_string_value(
@@ -449,7 +482,6 @@ test_facade(void **state)
 
     /* the view lost: rebuilt from the topic */
     assert_int_equal(gw_proc_stop(s->gw_pid, SIGTERM), 0);
-    char cmd[S_PATH];
     snprintf(cmd, sizeof cmd, "rm -rf %s/gw-data/facade", s->broker.dir);
     assert_int_equal(system(cmd), 0);
     s->gw_pid = gw_proc_start(s->broker.dir, s->cfg, s->gw_url);
