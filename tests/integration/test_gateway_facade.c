@@ -344,11 +344,10 @@ s_orders(s_site_t *s)
                             "user_secrets", "seed", "s3cr3t"));
     s_control(s, "project_items",
               json_pack("{s:I, s:i}", "project_id", p2, "primary_oms_id", S_OMS));
-    json_decref(
-        mp_double_proc_control(&s->mp, "update",
-                               json_pack("{s:I, s:i, s:{s:s, s:s}, s:{s:s}}", "project_id", p1,
-                                         "project_item_id", 1, "status", "value", "Ready", "type",
-                                         "ready", "user_secrets", "voucher_id", "V-1")));
+    s_control(s, "update",
+              json_pack("{s:I, s:i, s:{s:s, s:s}, s:{s:s}}", "project_id", p1, "project_item_id", 1,
+                        "status", "value", "Ready", "type", "ready", "user_secrets", "voucher_id",
+                        "V-1"));
     json_int_t m = s_control(s, "messages",
                              json_pack("{s:I, s:{s:s, s:s}, s:s, s:s}", "project_id", p1, "author",
                                        "role", "provider", "name", "Prov", "content",
@@ -356,8 +355,7 @@ s_orders(s_site_t *s)
     s_control(s, "messages",
               json_pack("{s:I, s:i, s:{s:s}, s:s, s:s}", "project_id", p1, "project_item_id", 2,
                         "author", "role", "user", "content", "private", "scope", "user_direct"));
-    json_decref(mp_double_proc_control(&s->mp, "edit",
-                                       json_pack("{s:I, s:s}", "id", m, "content", "edited")));
+    s_control(s, "edit", json_pack("{s:I, s:s}", "id", m, "content", "edited"));
     return p1;
 }
 
@@ -432,10 +430,9 @@ test_facade(void **state)
     s_compare_all(s);
 
     /* 100 events in one second */
-    json_decref(
-        mp_double_proc_control(&s->mp, "burst",
-                               json_pack("{s:I, s:i, s:i, s:i}", "project_id", p1,
-                                         "project_item_id", 2, "count", S_BURST, "spacing_us", 1)));
+    s_control(s, "burst",
+              json_pack("{s:I, s:i, s:i, s:i}", "project_id", p1, "project_item_id", 2, "count",
+                        S_BURST, "spacing_us", 1));
     s_sync(s);
     uint64_t last = s_page_through(s, 7);
     assert_int_equal(s_page_through(s, 100), last);
@@ -467,10 +464,9 @@ test_facade(void **state)
     rest_answer_free(&a);
 
     /* kill -9 of the gateway while more orders come, then a restart: whole, and it resumes */
-    json_decref(
-        mp_double_proc_control(&s->mp, "burst",
-                               json_pack("{s:I, s:i, s:i, s:i}", "project_id", p1,
-                                         "project_item_id", 1, "count", S_BURST, "spacing_us", 1)));
+    s_control(s, "burst",
+              json_pack("{s:I, s:i, s:i, s:i}", "project_id", p1, "project_item_id", 1, "count",
+                        S_BURST, "spacing_us", 1));
     assert_true(WIFSIGNALED(gw_proc_stop(s->gw_pid, SIGKILL)));
     s->gw_pid = -1;
     s_orders(s);
