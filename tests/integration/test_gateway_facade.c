@@ -35,10 +35,13 @@
 #define S_MP_TOKEN "tok-oms-7" /* the OMS's token at the double */
 #define S_PATH 1024
 #define S_CFG 4096
-#define S_SYNC_MS 30000   /* the facade shows what the double holds */
-#define S_LOOK_MS 50      /* between two looks at the facade */
-#define S_BURST 100       /* events in one second */
-#define S_NAIVE_LIMIT 150 /* a page of the client that pages by from_timestamp */
+#define S_SYNC_MS 30000          /* the facade shows what the double holds */
+#define S_LOOK_MS 50             /* between two looks at the facade */
+#define S_BURST 100              /* events in one second */
+#define S_NAIVE_LIMIT 150        /* a page of the client that pages by from_timestamp */
+#define S_KEPT "5"               /* the retention test's broker keeps 5 events a topic */
+#define S_PUBLISHED 20           /* ... and gets 20 */
+#define S_T0 1764950400000000ull /* 2025-12-05T16:00:00Z in µs */
 #define S_ALL "from_timestamp=2000-01-01T00:00:00Z&limit=1000"
 #define S_BASE "/api/v1/oms/7"
 
@@ -54,8 +57,10 @@ typedef struct s_site {
     mp_double_proc_t mp;              /* the Marketplace double */
 } s_site_t;
 
+/* Starts the double (OMS 7 registered, nothing ordered), a broker keeping max_events a topic
+   (NULL: its default) and the gateway, with the facade on (facade 1) or off. */
 static s_site_t *
-s_site_new(const char *name, int facade)
+s_site_new_kept(const char *name, int facade, const char *max_events)
 {
     s_site_t *s = calloc(1, sizeof *s);
     assert_non_null(s);
@@ -67,8 +72,11 @@ s_site_new(const char *name, int facade)
     assert_non_null(answer);
     json_decref(answer);
     assert_int_equal(broker_proc_site_make(&s->broker, name), 0);
-    s->broker_pid =
-        broker_proc_start(s->broker.data_dir, s->broker.endpoint, "--curve", "0", (char *)NULL);
+    s->broker_pid = max_events
+                        ? broker_proc_start(s->broker.data_dir, s->broker.endpoint, "--curve", "0",
+                                            "--retention-max-events", max_events, (char *)NULL)
+                        : broker_proc_start(s->broker.data_dir, s->broker.endpoint, "--curve", "0",
+                                            (char *)NULL);
     assert_true(s->broker_pid > 0);
     assert_int_equal(ob_token_generate(s->token), 0);
     assert_int_equal(ob_token_generate(s->other), 0);
@@ -93,6 +101,12 @@ s_site_new(const char *name, int facade)
     s->gw_pid = gw_proc_start(s->broker.dir, s->cfg, s->gw_url);
     assert_true(s->gw_pid > 0);
     return s;
+}
+
+static s_site_t *
+s_site_new(const char *name, int facade)
+{
+    return s_site_new_kept(name, facade, NULL);
 }
 
 static void
@@ -525,6 +539,85 @@ test_refusals(void **state)
     s_site_destroy(&s);
 }
 
+/* Retention removed the topic's start before the view read it: the view holds what is
+   left, and says what it lost in the log and the metrics. */
+static void
+test_retention(void **state)
+{
+    (void)state;
+    s_site_t *s = s_site_new_kept("gw-facade-retention", 1, S_KEPT);
+    assert_int_equal(gw_proc_stop(s->gw_pid, SIGTERM), 0);
+    s->gw_pid = -1;
+    /* project.created events on oms.7, as the feed makes them, while no gateway runs */
+    ob_client_config_t cc = {.name = "test", .timeout_ms = S_SYNC_MS};
+    ob_client_t *client = ob_client_new(s->broker.endpoint, &cc);
+    assert_non_null(client);
+    for (int i = 1; i <= S_PUBLISHED; i++) {
+        char id[32], data[256];
+        snprintf(id, sizeof id, "p-%d", i);
+        snprintf(data, sizeof data,
+                 "{\"id\":%d,\"owner\":{},\"project_items\":[],\"attributes\":{}}", i);
+        ob_event_t ev = {.id = id,
+                         .topic = "oms.7",
+                         .type = "project.created",
+                         .time_us = S_T0 + (uint64_t)i,
+                         .oms_id = S_OMS,
+                         .project_id = (uint64_t)i,
+                         .data = (const uint8_t *)data,
+                         .data_len = strlen(data)};
+        ob_confirm_t confirm;
+        assert_int_equal(ob_client_publish(client, &ev, &confirm), 0);
+    }
+    /* retention runs about once a second: wait until it removed the start */
+    uint64_t first = 1;
+    for (int64_t until = zclock_mono() + S_SYNC_MS; first == 1 && zclock_mono() < until;) {
+        ob_fetch_t *f = NULL;
+        assert_int_equal(ob_client_fetch(client, "oms.7", 1, 0, 1, &f), 0);
+        first = f->count ? f->events[0].seq : f->next;
+        ob_fetch_destroy(&f);
+        if (first == 1)
+            zclock_sleep(S_LOOK_MS);
+    }
+    ob_client_destroy(&client);
+    assert_true(first > 1);
+    s->gw_pid = gw_proc_start_logged(s->broker.dir, s->cfg, s->gw_url);
+    assert_true(s->gw_pid > 0);
+    /* the view holds what is left: first .. S_PUBLISHED */
+    rest_answer_t a = {0};
+    size_t want = S_PUBLISHED - (size_t)first + 1, have = 0;
+    for (int64_t until = zclock_mono() + S_SYNC_MS; zclock_mono() < until;) {
+        assert_int_equal(s_get(s, S_BASE "/events?from_seq=0&limit=100", s->token, &a), 200);
+        if ((have = json_array_size(json_object_get(a.json, "events"))) >= want)
+            break;
+        zclock_sleep(S_LOOK_MS);
+    }
+    assert_int_equal(have, want);
+    json_t *ev0 = json_array_get(json_object_get(a.json, "events"), 0);
+    assert_int_equal(json_integer_value(json_object_get(ev0, "seq")), first);
+    char path[S_PATH], line[S_PATH];
+    snprintf(path, sizeof path, S_BASE "/projects/%llu", (unsigned long long)first - 1);
+    assert_int_equal(s_get(s, path, s->token, &a), 404);
+    snprintf(path, sizeof path, S_BASE "/projects/%llu", (unsigned long long)first);
+    assert_int_equal(s_get(s, path, s->token, &a), 200);
+    /* said, not hidden: the metric and the log */
+    rest_request_t req = {.method = "GET", .path = "/metrics"};
+    assert_int_equal(rest_http(s->gw_url, &req, &a), 200);
+    snprintf(line, sizeof line, "orderbus_gateway_facade_view_lost_total{oms=\"7\"} %llu\n",
+             (unsigned long long)first - 1);
+    if (!strstr(a.text, line))
+        fail_msg("no line %s in the metrics", line);
+    rest_answer_free(&a);
+    snprintf(path, sizeof path, "%s/gw.log", s->broker.dir);
+    FILE *log = fopen(path, "r");
+    assert_non_null(log);
+    int said = 0;
+    while (!said && fgets(line, sizeof line, log))
+        said = strstr(line, "removed by retention before the view read them") != NULL;
+    fclose(log);
+    assert_true(said);
+    s_site_destroy(&s);
+}
+
 int
 main(void)
 {
@@ -532,6 +625,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_facade),
+        cmocka_unit_test(test_retention),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
