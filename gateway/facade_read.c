@@ -167,12 +167,15 @@ ob_facade_route(const char *method, const char *path, ob_facade_route_t *ret_rou
     size_t plen = strlen(OB_FACADE_PREFIX);
     if (strncmp(path, OB_FACADE_PREFIX, plen))
         return OB_ERR_INVALID_ARGUMENT;
-    /* {oms_id} and up to S_SEGS_MAX segments after it; an empty segment is no route */
+    /* {oms_id} and up to S_SEGS_MAX segments after it; an empty segment is no route, but
+       for a trailing slash, which Rails ignores */
     char segs[S_SEGS_MAX + 1][S_SEG_MAX + 1];
     int n = 0;
     for (const char *p = path + plen;; n++) {
         const char *end = strchr(p, '/');
         size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (!len && !end && n > 0)
+            break;
         if (n > S_SEGS_MAX || !len || len > S_SEG_MAX)
             return OB_ERR_INVALID_ARGUMENT;
         memcpy(segs[n], p, len);

@@ -198,6 +198,8 @@ test_routes(void **state)
         {"GET", "/api/v1/oms/abc/projects/x2", OB_FACADE_R_PROJECT, 0, 0, 0, 0}, /* to_i */
         {"GET", "/api/v1/oms/07/projects/2abc", OB_FACADE_R_PROJECT, 7, 2, 0, 0},
         {"GET", "/api/v1/oms/-3/messages/-1", OB_FACADE_R_MESSAGE, 0, 0, 0, 0},
+        {"GET", "/api/v1/oms/7/events/", OB_FACADE_R_EVENTS, 7, 0, 0, 0}, /* Rails ignores it */
+        {"GET", "/api/v1/oms/7/projects/3.json", OB_FACADE_R_PROJECT, 7, 3, 0, 0},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         ob_facade_route_t r;
@@ -214,6 +216,7 @@ test_routes(void **state)
         {"GET", "/api/v1/oms/"},
         {"GET", "/api/v1/oms/7"}, /* the OMS itself: not served */
         {"GET", "/api/v1/oms/7/"},
+        {"GET", "/api/v1/oms/7/events//"},
         {"GET", "/api/v1/oms/7/events/1"},
         {"POST", "/api/v1/oms/7/events"},
         {"DELETE", "/api/v1/oms/7/messages/1"},
