@@ -3,14 +3,16 @@
 
 #include <czmq.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <lmdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
+#include <unistd.h>
 
 #include "mdb.h"
 #include "mp_event.h"
@@ -24,9 +26,9 @@
 #define S_POS_LEN (4 * S_U64)     /* a position record */
 #define S_MSG_HEAD (2 * S_U64)    /* a message record's placement */
 #define S_CLIENT_NAME "orderbus-gateway-facade"
-#define S_LABEL_MAX 24       /* an OMS id in decimal with its NUL */
-#define S_NS_PER_MS 1000000L /* nanoseconds in a millisecond */
-#define S_MS_PER_S 1000      /* milliseconds in a second */
+#define S_LABEL_MAX 24 /* an OMS id in decimal with its NUL */
+#define S_DRAIN 64     /* bytes of the wake pipe read at once */
+#define S_SUBS_MAX ((OB_GW_OMS_MAX + OB_SUB_PATTERNS_MAX - 1) / OB_SUB_PATTERNS_MAX)
 
 enum {
     S_TAG_POS = 'P',     /* oms */
@@ -57,7 +59,7 @@ struct ob_facade_view {
     ob_metric_t *m_seq;        /* orderbus_gateway_facade_view_seq{oms} */
     const ob_gw_config_t *cfg; /* borrowed, while the thread runs */
     pthread_mutex_t lock;      /* guards stop */
-    pthread_cond_t wake;       /* signalled on stop */
+    int wake[2];               /* a pipe: a byte wakes the thread (stop); -1 before */
     int stop;                  /* 1: the thread ends */
     int started;               /* 1: the thread runs (joinable) */
     pthread_t thread;          /* the view thread */
@@ -172,7 +174,7 @@ ob_facade_view_open(const char *dir, ob_metrics_t *registry, char *errbuf, size_
     }
     self->resize_init = 1;
     pthread_mutex_init(&self->lock, NULL);
-    pthread_cond_init(&self->wake, NULL);
+    self->wake[0] = self->wake[1] = -1;
     MDB_txn *txn = NULL;
     if (mkdir(dir, S_DIR_MODE) && errno != EEXIST) {
         rc = -errno;
@@ -229,16 +231,20 @@ ob_facade_view_destroy(ob_facade_view_t **self_p)
     if (self->started) {
         pthread_mutex_lock(&self->lock);
         self->stop = 1;
-        pthread_cond_signal(&self->wake);
         pthread_mutex_unlock(&self->lock);
+        char byte = 1;
+        if (write(self->wake[1], &byte, 1) < 0) { /* full: a wake is pending anyway */
+        }
         pthread_join(self->thread, NULL);
     }
+    for (int i = 0; i < 2; i++)
+        if (self->wake[i] >= 0)
+            close(self->wake[i]);
     if (self->env)
         mdb_env_close(self->env);
     if (self->resize_init) {
         pthread_rwlock_destroy(&self->resize);
         pthread_mutex_destroy(&self->lock);
-        pthread_cond_destroy(&self->wake);
     }
     free(self);
     *self_p = NULL;
@@ -679,26 +685,6 @@ ob_facade_view_answer(ob_facade_view_t *self, const ob_facade_route_t *route,
 /* ---------------------------------------------------------------------------------------- */
 /* The thread */
 
-/* Waits up to ms or until stop. Returns 1 if stopping. */
-static int
-s_sleep(ob_facade_view_t *self, int64_t ms)
-{
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / S_MS_PER_S;
-    until.tv_nsec += (ms % S_MS_PER_S) * S_NS_PER_MS;
-    if (until.tv_nsec >= S_MS_PER_S * S_NS_PER_MS) {
-        until.tv_sec++;
-        until.tv_nsec -= S_MS_PER_S * S_NS_PER_MS;
-    }
-    pthread_mutex_lock(&self->lock);
-    while (!self->stop && pthread_cond_timedwait(&self->wake, &self->lock, &until) == 0)
-        ;
-    int stop = self->stop;
-    pthread_mutex_unlock(&self->lock);
-    return stop;
-}
-
 /* One read of oms's topic from its position. Returns 1 if a full range came (read again at
    once), 0 if caught up, -1 after a failure (retry later). */
 static int
@@ -749,6 +735,118 @@ s_follow(ob_facade_view_t *self, uint64_t oms)
     return full;
 }
 
+/* The thread's own: which topics to read, and its wake-up subscriptions. */
+typedef struct s_watch {
+    size_t count;                                 /* OMSes followed */
+    char topics[OB_GW_OMS_MAX][OB_GW_TOPIC_TEXT]; /* oms.<id> of each */
+    int dirty[OB_GW_OMS_MAX];                     /* 1: read it at the next turn */
+    char subs[S_SUBS_MAX][OB_SUB_NAME_MAX + 1];   /* the ephemeral subscriptions' names */
+    size_t sub_count;                             /* made so far */
+    int subscribed;                               /* 1: all made */
+    int64_t retry_at;                             /* mono ms: the next try to make them */
+    int64_t idle_due;                             /* mono ms: every topic is read anyway */
+    char session[OB_WIRE_SESSION_MAX + 1];        /* the broker session last seen */
+} s_watch_t;
+
+static void
+s_all_dirty(s_watch_t *w)
+{
+    for (size_t i = 0; i < w->count; i++)
+        w->dirty[i] = 1;
+}
+
+/* Drops the wake-up subscriptions (a lost one makes them all again). */
+static void
+s_unsubscribe(ob_facade_view_t *self, s_watch_t *w)
+{
+    for (size_t k = 0; k < w->sub_count; k++)
+        ob_client_unsubscribe(self->client, w->subs[k]);
+    w->sub_count = 0;
+    w->subscribed = 0;
+}
+
+/* Makes the ephemeral subscriptions, OB_SUB_PATTERNS_MAX topics each, of the types that
+   change the view: a delivery says that its topic has more to read. Returns 0 or the
+   client's error (the ones made stay, the rest is tried again later). */
+static int
+s_subscribe(ob_facade_view_t *self, s_watch_t *w)
+{
+    static const char *const types[] = {
+        "project.created",      "project_item.created", "project_item.status_changed",
+        "project_item.updated", "message.posted",       "message.edited",
+        "command.completed"};
+    while (w->sub_count * OB_SUB_PATTERNS_MAX < w->count) {
+        const char *patterns[OB_SUB_PATTERNS_MAX];
+        size_t first = w->sub_count * OB_SUB_PATTERNS_MAX, n = 0;
+        for (; n < OB_SUB_PATTERNS_MAX && first + n < w->count; n++)
+            patterns[n] = w->topics[first + n];
+        ob_sub_options_t opts = {.patterns = patterns,
+                                 .pattern_count = n,
+                                 .types = types,
+                                 .type_count = sizeof types / sizeof types[0],
+                                 .start = OB_START_NEW};
+        int rc = ob_client_subscribe(self->client, NULL, &opts, w->subs[w->sub_count], NULL);
+        if (rc)
+            return rc;
+        w->sub_count++;
+    }
+    w->subscribed = 1;
+    s_all_dirty(w); /* what was stored before they existed */
+    return 0;
+}
+
+/* Takes every delivery that has arrived: acks it and marks its topic to be read. */
+static void
+s_receive(ob_facade_view_t *self, s_watch_t *w)
+{
+    ob_delivery_t *d = NULL;
+    int rc, lost = 0;
+    while ((rc = ob_client_receive(self->client, 0, &d)) != OB_ERR_TIMEOUT) {
+        if (rc == OB_ERR_CLOSED || rc == -EINTR)
+            break;
+        if (rc) { /* the broker dropped a subscription */
+            lost = 1;
+            continue;
+        }
+        ob_client_ack(self->client, d);
+        for (size_t i = 0; i < w->count; i++)
+            if (!strcmp(w->topics[i], d->topic)) {
+                w->dirty[i] = 1;
+                /* renamed in a new session */
+                snprintf(w->subs[i / OB_SUB_PATTERNS_MAX], OB_SUB_NAME_MAX + 1, "%s", d->sub);
+            }
+        ob_delivery_destroy(&d);
+    }
+    if (lost) {
+        zsys_warning("facade view: the broker dropped a wake-up subscription: made again");
+        s_unsubscribe(self, w);
+        s_all_dirty(w);
+    }
+    /* a new session: the events stored without one were not delivered */
+    const char *session = ob_client_session(self->client);
+    if (strcmp(session, w->session)) {
+        snprintf(w->session, sizeof w->session, "%s", session);
+        s_all_dirty(w);
+    }
+}
+
+/* Waits up to ms for the wake pipe or the client's socket. Returns 1 if stopping. */
+static int
+s_wait(ob_facade_view_t *self, int ms)
+{
+    struct pollfd fds[] = {{.fd = self->wake[0], .events = POLLIN},
+                           {.fd = ob_client_fd(self->client), .events = POLLIN}};
+    if (ms > 0)
+        (void)poll(fds, sizeof fds / sizeof fds[0], ms);
+    char drain[S_DRAIN];
+    while (read(self->wake[0], drain, sizeof drain) > 0)
+        ;
+    pthread_mutex_lock(&self->lock);
+    int stop = self->stop;
+    pthread_mutex_unlock(&self->lock);
+    return stop;
+}
+
 static void *
 s_thread(void *arg)
 {
@@ -765,20 +863,54 @@ s_thread(void *arg)
                    cfg->endpoint);
         return NULL;
     }
-    int stop = 0;
+    s_watch_t *w = calloc(1, sizeof *w);
+    if (!w) {
+        zsys_error("facade view: no memory: the view stays as it is");
+        ob_client_destroy(&self->client);
+        return NULL;
+    }
+    w->count = cfg->oms_count;
+    for (size_t i = 0; i < w->count; i++)
+        ob_mkt_topic(cfg->oms[i].id, w->topics[i]);
+    int stop = 0, warned = 0;
     while (!stop) {
-        int again = 0, failed = 0;
-        for (size_t i = 0; i < cfg->oms_count; i++) {
+        int64_t now = zclock_mono();
+        if (!w->subscribed && now >= w->retry_at) {
+            int rc = s_subscribe(self, w);
+            if (rc) {
+                if (!warned++)
+                    zsys_warning("facade view: cannot subscribe to the OMS topics (%s): reading "
+                                 "them every %d ms instead",
+                                 ob_strerror(rc), OB_GW_FACADE_POLL_MS);
+                w->retry_at = now + OB_GW_FACADE_RETRY_MS;
+            }
+        }
+        s_receive(self, w);
+        if (now >= w->idle_due) {
+            s_all_dirty(w);
+            w->idle_due = now + (w->subscribed ? OB_GW_FACADE_IDLE_MS : OB_GW_FACADE_POLL_MS);
+        }
+        int ran = 0, failed = 0, more = 0;
+        for (size_t i = 0; i < w->count; i++) {
+            if (!w->dirty[i])
+                continue;
             int r = s_follow(self, cfg->oms[i].id);
-            again |= r > 0;
+            w->dirty[i] = r != 0; /* a full range: more; a failure: again after a while */
+            ran = 1;
             failed |= r < 0;
         }
-        pthread_mutex_lock(&self->lock);
-        stop = self->stop;
-        pthread_mutex_unlock(&self->lock);
-        if (!stop && !again)
-            stop = s_sleep(self, failed ? OB_GW_FACADE_RETRY_MS : OB_GW_FACADE_POLL_MS);
+        /* The client's socket signals an edge: deliveries that came during the reads are
+           taken now, or the wait would not see them. */
+        if (ran)
+            s_receive(self, w);
+        for (size_t i = 0; i < w->count; i++)
+            more |= w->dirty[i];
+        int64_t wait = failed ? OB_GW_FACADE_RETRY_MS : w->idle_due - zclock_mono();
+        if (wait > OB_GW_FACADE_TICK_MS) /* the client's heartbeats: receive this often */
+            wait = OB_GW_FACADE_TICK_MS;
+        stop = s_wait(self, (more && !failed) || wait < 0 ? 0 : (int)wait);
     }
+    free(w);
     ob_client_destroy(&self->client);
     return NULL;
 }
@@ -786,6 +918,11 @@ s_thread(void *arg)
 int
 ob_facade_view_start(ob_facade_view_t *self, const ob_gw_config_t *cfg, char *errbuf, size_t errlen)
 {
+    if (pipe(self->wake) || fcntl(self->wake[0], F_SETFL, O_NONBLOCK) ||
+        fcntl(self->wake[1], F_SETFL, O_NONBLOCK)) {
+        snprintf(errbuf, errlen, "facade view: no pipe: %s", strerror(errno));
+        return -1;
+    }
     self->cfg = cfg;
     int rc = pthread_create(&self->thread, NULL, s_thread, self);
     if (rc) {

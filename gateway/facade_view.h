@@ -4,10 +4,17 @@
 
     Built by a thread with its own broker client (clients are not thread-safe) that reads
     each OMS's topic by FETCH ranges (up to OB_FETCH_RANGE_MAX events) from its stored
-    position, every OB_GW_FACADE_POLL_MS while nothing is new and at once while ranges come
-    full. Each range goes into the view in ONE write transaction with the position: a kill -9
-    leaves both as of the last range committed, and the next start goes on from there (a
-    range applied twice would change nothing anyway: records are keyed by seq and by id).
+    position: at start, again at once while ranges come full, and whenever the topic has
+    more. It learns of more without polling: ephemeral subscriptions (up to
+    OB_SUB_PATTERNS_MAX topics each, of the event types that change the view, from their
+    end) whose deliveries it acks at once; a delivery says that its topic holds more. After a
+    new broker session (events stored without one are not delivered to ephemeral
+    subscriptions) and every OB_GW_FACADE_IDLE_MS anyway it reads every topic; if it cannot
+    subscribe (the gateway's broker key lacks the right), it reads them every
+    OB_GW_FACADE_POLL_MS instead, and says so in the log. Each range goes into the view in
+    ONE write transaction with the position: a kill -9 leaves both as of the last range
+    committed, and the next start goes on from there (a range applied twice would change
+    nothing anyway: records are keyed by seq and by id).
 
     Why an environment of its own rather than named databases of the gateway's (gw_store.h):
     the view is a cache the topic rebuilds, it grows with every event, and its thread is its

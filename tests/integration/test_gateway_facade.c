@@ -35,12 +35,13 @@
 #define S_MP_TOKEN "tok-oms-7" /* the OMS's token at the double */
 #define S_PATH 1024
 #define S_CFG 4096
-#define S_SYNC_MS 30000          /* the facade shows what the double holds */
-#define S_LOOK_MS 50             /* between two looks at the facade */
-#define S_BURST 100              /* events in one second */
-#define S_NAIVE_LIMIT 150        /* a page of the client that pages by from_timestamp */
-#define S_KEPT "5"               /* the retention test's broker keeps 5 events a topic */
-#define S_PUBLISHED 20           /* ... and gets 20 */
+#define S_SYNC_MS 30000   /* the facade shows what the double holds */
+#define S_LOOK_MS 50      /* between two looks at the facade */
+#define S_BURST 100       /* events in one second */
+#define S_NAIVE_LIMIT 150 /* a page of the client that pages by from_timestamp */
+#define S_WAKE_MS 3000    /* a new event is in the view (its idle read: OB_GW_FACADE_IDLE_MS) */
+#define S_KEPT "5"        /* the retention test's broker keeps 5 events a topic */
+#define S_PUBLISHED 20    /* ... and gets 20 */
 #define S_T0 1764950400000000ull /* 2025-12-05T16:00:00Z in µs */
 #define S_ALL "from_timestamp=2000-01-01T00:00:00Z&limit=1000"
 #define S_BASE "/api/v1/oms/7"
@@ -615,6 +616,29 @@ test_retention(void **state)
         said = strstr(line, "removed by retention before the view read them") != NULL;
     fclose(log);
     assert_true(said);
+
+    /* a new event wakes the view (its subscription), long before its idle read */
+    client = ob_client_new(s->broker.endpoint, &cc);
+    assert_non_null(client);
+    const char *data = "{\"id\":999,\"owner\":{},\"project_items\":[],\"attributes\":{}}";
+    ob_event_t ev = {.id = "p-999",
+                     .topic = "oms.7",
+                     .type = "project.created",
+                     .time_us = S_T0 + S_PUBLISHED + 1,
+                     .oms_id = S_OMS,
+                     .project_id = 999,
+                     .data = (const uint8_t *)data,
+                     .data_len = strlen(data)};
+    ob_confirm_t confirm;
+    int64_t t0 = zclock_mono();
+    assert_int_equal(ob_client_publish(client, &ev, &confirm), 0);
+    ob_client_destroy(&client);
+    long status = 0;
+    while ((status = s_get(s, S_BASE "/projects/999", s->token, &a)) != 200 &&
+           zclock_mono() - t0 < S_WAKE_MS)
+        zclock_sleep(S_LOOK_MS);
+    assert_int_equal(status, 200);
+    rest_answer_free(&a);
     s_site_destroy(&s);
 }
 
