@@ -31,7 +31,8 @@ static const ob_option_t s_options[] = {
     {S_GATEWAY, "data_dir", "--data-dir", OB_OPTION_STRING, S_FIELD(data_dir), 0, 0,
      "Directory of the gateway's LMDB environment: the feed cursors, the projects\n"
      "announced on the bus, the upstream connectors' command records and the owners\n"
-     "of HTTP subscriptions (and the key of their handles, rest-handles.key);\n"
+     "of HTTP subscriptions (and the key of their handles, rest-handles.key), and\n"
+     "the facade's view (its own LMDB environment in DATA_DIR/facade);\n"
      "created with mode 0700. One gateway per directory."},
     {S_GATEWAY, "max_connections", "--max-connections", OB_OPTION_UINT, S_FIELD(max_connections), 1,
      OB_GW_HTTP_CONNECTIONS_MAX, "Most HTTP connections at once; more are refused at accept."},
@@ -62,6 +63,12 @@ static const ob_option_t s_options[] = {
      OB_GW_REST_WAITS_MAX,
      "Long-polls (subscription fetches with wait_ms) one client may have waiting at\n"
      "once; more are answered 429 with Retry-After."},
+    {S_GATEWAY, "facade", "--facade", OB_OPTION_BOOL, S_FIELD(facade), 0, 0,
+     "The Ordering API facade: the Marketplace's GET /api/v1/oms/OMS_ID/events,\n"
+     "projects, project_items and messages, served from oms.OMS_ID (README \"Ordering\n"
+     "API facade\"), for each registered OMS; X-User-Token is a token of tokens_file\n"
+     "whose subscribe patterns cover oms.OMS_ID. Its view is kept in DATA_DIR/facade.\n"
+     "Needs tokens_file."},
     {S_BROKER, "endpoint", "--broker", OB_OPTION_STRING, S_FIELD(endpoint), 0, 0,
      "The broker's ZeroMQ endpoint (tcp://HOST:PORT or ipc://PATH)."},
     {S_BROKER, "cert", "--cert", OB_OPTION_STRING, S_FIELD(cert), 0, 0,
@@ -194,6 +201,9 @@ ob_gw_config_validate(const ob_gw_config_t *cfg, char *errbuf, size_t errlen)
         return ob_options_fail(errbuf, errlen, "gateway: tls_cert and tls_key go together");
     if (!cfg->cert[0] != !cfg->broker_cert[0])
         return ob_options_fail(errbuf, errlen, "broker: cert and broker_cert go together");
+    if (cfg->facade && !cfg->tokens_file[0])
+        return ob_options_fail(errbuf, errlen,
+                               "gateway: facade needs tokens_file (its X-User-Tokens)");
     if (cfg->oms_count > OB_GW_OMS_MAX)
         return ob_options_fail(errbuf, errlen, "more than %d OMSes", OB_GW_OMS_MAX);
     int rc = 0;

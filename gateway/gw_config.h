@@ -55,6 +55,7 @@ typedef struct ob_gw_config {
     unsigned rest_burst;                   /* REST: requests at once per client */
     unsigned rest_streams_max;             /* REST: streams at once per client */
     unsigned rest_waits_max;               /* REST: long-polls waiting at once per client */
+    int facade;                            /* 1: the Ordering API facade under /api/v1/oms/ */
     char endpoint[OB_GW_URL_MAX];          /* broker endpoint */
     char cert[OB_GW_PATH_TEXT_MAX];        /* CURVE: our certificate, "" for plaintext */
     char broker_cert[OB_GW_PATH_TEXT_MAX]; /* CURVE: the broker's public certificate */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "facade.h"
 #include "file.h"
 #include "orderbus/error.h"
 #include "rest.h"
@@ -24,6 +25,7 @@ struct ob_gw_http {
     ob_feed_t *feed;           /* borrowed */
     ob_gw_stats_t *stats;      /* borrowed */
     ob_rest_t *rest;           /* the REST API under /v1/, owned */
+    ob_facade_t *facade;       /* the Ordering API facade, owned; NULL when off */
     uint16_t port;             /* bound */
     char *tls_cert;            /* HTTPS: the PEM certificate, or NULL */
     char *tls_key;             /* HTTPS: its key (zeroed when freed), or NULL */
@@ -218,6 +220,8 @@ s_handle(void *cls, struct MHD_Connection *c, const char *url, const char *metho
     if (!strncmp(url, S_V1, strlen(S_V1)))
         return ob_rest_serve(self->rest, c, url, method, conn->body, conn->len, conn->too_large,
                              &conn->job);
+    if (self->facade && !strncmp(url, OB_FACADE_PREFIX, strlen(OB_FACADE_PREFIX)))
+        return ob_facade_serve(self->facade, c, url, method);
     const char *endpoint = !strcmp(url, "/healthz")   ? "healthz"
                            : !strcmp(url, "/readyz")  ? "readyz"
                            : !strcmp(url, "/metrics") ? "metrics"
@@ -277,6 +281,8 @@ ob_gw_http_start(const ob_gw_config_t *cfg, ob_feed_t *feed, ob_gw_store_t *stor
     addr.sin_port = htons(port);
     inet_pton(AF_INET, host, &addr.sin_addr);
     if (!(self->rest = ob_rest_new(cfg, store, stats, errbuf, errlen)))
+        goto fail;
+    if (cfg->facade && !(self->facade = ob_facade_new(cfg, self->rest, stats, errbuf, errlen)))
         goto fail;
     /* Suspend and resume: a /v1/ request waits for the REST thread (rest.h). */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME;
@@ -341,6 +347,7 @@ ob_gw_http_stop(ob_gw_http_t **self_p)
     ob_rest_close(self->rest); /* resumes every suspended connection */
     if (self->daemon)
         MHD_stop_daemon(self->daemon);
+    ob_facade_destroy(&self->facade);
     ob_rest_destroy(&self->rest);
     free(self->tls_cert);
     if (self->tls_key)

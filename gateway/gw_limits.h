@@ -157,4 +157,16 @@
     (2 + OB_SUB_NAME_MAX + 1 + OB_TOPIC_MAX + 8 + 4 + OB_GW_HANDLE_MAC_BYTES) /* its bytes */
 #define OB_GW_HANDLE_TEXT_MAX 512 /* base64url characters of a handle (4/3 of the bytes, +1) */
 
+/* The Ordering API facade (facade_read, facade_view, facade) */
+#define OB_GW_FACADE_LIMIT_DEFAULT 20 /* `limit` when absent (the Marketplace's, 2.4) */
+#define OB_GW_FACADE_LIMIT_MAX 1000   /* most entries in one page (the Marketplace has no cap) */
+#define OB_GW_FACADE_BODY_MIN 4096    /* first size of an answer's buffer (grown as needed) */
+#define OB_GW_FACADE_DIR "facade"     /* in data_dir: the view's LMDB environment */
+#define OB_GW_FACADE_MAP (64u * 1024 * 1024) /* the view's first map size; doubles when full */
+#define OB_GW_FACADE_IDLE_MS 10000           /* the view reads every topic this often anyway */
+#define OB_GW_FACADE_POLL_MS 100             /* ... this often when it cannot subscribe to them */
+#define OB_GW_FACADE_RETRY_MS 1000           /* ... and after a failed read or write, this late */
+#define OB_GW_FACADE_TICK_MS 500             /* the view thread's longest wait (heartbeats) */
+#define OB_GW_FACADE_PROJECT_ITEMS_MAX OB_GW_PROJECT_ITEMS_MAX /* iids merged into a project */
+
 #endif

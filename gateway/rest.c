@@ -1035,6 +1035,24 @@ out:
     return rc;
 }
 
+int
+ob_rest_token_rights(ob_rest_t *self, const char *token, size_t len, const char *topic,
+                     unsigned *ret_rights)
+{
+    int rc = OB_GW_ERR_UNAUTHORIZED;
+    pthread_mutex_lock(&self->lock);
+    const ob_tokens_client_t *client =
+        self->tokens ? ob_tokens_lookup(self->tokens, token, len) : NULL;
+    if (client) {
+        size_t n = strlen(topic);
+        *ret_rights = (ob_tokens_may_subscribe(client, topic, n) ? OB_REST_MAY_SUBSCRIBE : 0) |
+                      (ob_tokens_may_publish(client, topic, n) ? OB_REST_MAY_PUBLISH : 0);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&self->lock);
+    return rc;
+}
+
 /* GET /v1/openapi.json (body 1: it had a body, refused). */
 static enum MHD_Result
 s_doc(ob_rest_t *self, struct MHD_Connection *c, int body)

@@ -103,6 +103,18 @@ enum MHD_Result ob_rest_serve(ob_rest_t *self, struct MHD_Connection *c, const c
                               const char *method, const char *body, size_t len, int too_large,
                               ob_rest_job_t **job_p);
 
+#define OB_REST_MAY_SUBSCRIBE 1u /* ob_rest_token_rights: a subscribe pattern covers the topic */
+#define OB_REST_MAY_PUBLISH 2u   /* ... a publish pattern matches it (tokens.h) */
+
+/* For the Ordering API facade (facade.h), whose clients present their token in
+   X-User-Token: looks token (len bytes, borrowed) up in the current tokens table as a
+   bearer token is (ob_tokens_lookup: whole hashes compared in constant time, under the
+   table's lock, so a SIGHUP swap is seen) and writes into *ret_rights what its client may
+   do with topic (borrowed): OB_REST_MAY_* bits. Returns 0, or OB_GW_ERR_UNAUTHORIZED (no
+   client has it, or REST is off). */
+int ob_rest_token_rights(ob_rest_t *self, const char *token, size_t len, const char *topic,
+                         unsigned *ret_rights);
+
 /* Returns the JSON {"seq", "time", "event"} of a fetched event f (borrowed), as GET
    /v1/topics/{topic}/events/{seq} answers it: a new reference the caller decrefs, or NULL
    (no memory, an event that does not decode). */

@@ -38,3 +38,15 @@ target_compile_definitions(orderbus-rest-bench PRIVATE
                            OB_BENCH_BROKER="$<TARGET_FILE:orderbus-broker>"
                            OB_BENCH_GATEWAY="$<TARGET_FILE:orderbus-gateway>")
 add_dependencies(orderbus-rest-bench orderbus-broker orderbus-gateway)
+
+# orderbus-facade-bench: events read through the Ordering API facade (issue 17), limit 100 by
+# from_seq pages, with a real broker, Marketplace double and gateway.
+add_executable(orderbus-facade-bench ${CMAKE_CURRENT_SOURCE_DIR}/bench/bench_facade.c)
+target_link_libraries(orderbus-facade-bench PRIVATE ob_flags orderbus_static ob_broker_proc
+                      ob_gw_proc ob_mp_double_proc ob_common PkgConfig::CZMQ PkgConfig::CURL
+                      PkgConfig::JANSSON Threads::Threads)
+target_compile_definitions(orderbus-facade-bench PRIVATE
+                           OB_BENCH_BROKER="$<TARGET_FILE:orderbus-broker>"
+                           OB_BENCH_GATEWAY="$<TARGET_FILE:orderbus-gateway>"
+                           OB_BENCH_MP_DOUBLE="$<TARGET_FILE:orderbus-mp-double>")
+add_dependencies(orderbus-facade-bench orderbus-broker orderbus-gateway orderbus-mp-double)

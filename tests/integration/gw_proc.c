@@ -14,6 +14,12 @@ gw_proc_start(const char *dir, const char *cfg, char url[GW_PROC_URL_MAX])
     return daemon_proc_start(getenv("OB_GATEWAY"), "orderbus-gateway", dir, "gw", cfg, 0, url);
 }
 
+pid_t
+gw_proc_start_logged(const char *dir, const char *cfg, char url[GW_PROC_URL_MAX])
+{
+    return daemon_proc_start(getenv("OB_GATEWAY"), "orderbus-gateway", dir, "gw", cfg, 1, url);
+}
+
 int
 gw_proc_stop(pid_t pid, int sig)
 {

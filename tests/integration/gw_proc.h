@@ -16,6 +16,10 @@
    Returns the pid, or -1 (it exited or did not serve in time: killed and reaped). */
 pid_t gw_proc_start(const char *dir, const char *cfg, char url[GW_PROC_URL_MAX]);
 
+/* The same, with the gateway's standard output (zsys's log lines) appended to dir/gw.log
+   too, for a test that reads what the gateway logged. */
+pid_t gw_proc_start_logged(const char *dir, const char *cfg, char url[GW_PROC_URL_MAX]);
+
 /* Sends sig to pid and reaps it. Returns the status from waitpid, or -1. */
 int gw_proc_stop(pid_t pid, int sig);
 

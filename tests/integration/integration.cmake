@@ -116,3 +116,14 @@ ob_cmocka_test(test_gateway_subs TIMEOUT 240
 set_property(TEST test_gateway_subs APPEND PROPERTY ENVIRONMENT
              "OB_GATEWAY=$<TARGET_FILE:orderbus-gateway>")
 add_dependencies(test_gateway_subs orderbus-gateway)
+# The Ordering API facade's read side (gateway/facade.h, issue 17): the Marketplace double, a
+# broker and the gateway; the facade's answers compared with the double's, 100 events in one
+# second, kill -9 of the gateway, the view deleted.
+ob_cmocka_test(test_gateway_facade TIMEOUT 240
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_gateway_facade.c
+  LIBS ob_broker_proc ob_gw_proc ob_rest_http ob_mp_double_proc ob_common PkgConfig::CURL
+       PkgConfig::JANSSON)
+set_property(TEST test_gateway_facade APPEND PROPERTY ENVIRONMENT
+             "OB_GATEWAY=$<TARGET_FILE:orderbus-gateway>"
+             "OB_MP_DOUBLE=$<TARGET_FILE:orderbus-mp-double>")
+add_dependencies(test_gateway_facade orderbus-gateway orderbus-mp-double)

@@ -8,7 +8,8 @@
 # stdio's buffer (the OpenAPI document's answer is 60 KB) is written in several write()s,
 # which O_APPEND keeps whole each but not together across processes.
 # Included last by tests/CMakeLists.txt, once every test exists. Add a REST test by its name:
-set(OB_REST_RECORDING_TESTS test_gateway_rest test_gateway_stream test_gateway_subs)
+set(OB_REST_RECORDING_TESTS test_gateway_rest test_gateway_stream test_gateway_subs
+    test_gateway_facade)
 
 # Debian's interpreter first: its python3-jsonschema is the one install-deps.sh provides.
 find_program(OB_PYTHON3 python3 PATHS /usr/bin NO_DEFAULT_PATH)

@@ -71,3 +71,13 @@ if(OB_PYTHON3)
 else()
   message(WARNING "python3 not found: gw_openapi is not registered")
 endif()
+# The Ordering API facade's read side (gateway/facade_read.c, issue 17): routes, query rules,
+# every endpoint's answer and error from a table source, what the view keeps of an event.
+ob_cmocka_test(test_gw_facade_read
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_gw_facade_read.c
+  LIBS ob_gateway_core PkgConfig::JANSSON)
+# The facade's view (gateway/facade_view.c) without a broker: ranges applied to a real LMDB
+# environment and read back; position, retention, reopen, reset.
+ob_cmocka_test(test_gw_facade_view
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_gw_facade_view.c
+  LIBS ob_gateway_daemon)

@@ -78,6 +78,9 @@ test_defaults(void **state)
     assert_int_equal(ob_gw_config_listen(&s_cfg, host, &port), 0);
     assert_string_equal(host, "127.0.0.1");
     assert_int_equal(port, 7460);
+    assert_false(s_cfg.facade); /* off unless asked */
+    assert_int_equal(s_parse(err, "--facade", "--tokens-file", "/tok", NULL), 0);
+    assert_true(s_cfg.facade);
     assert_int_equal(s_parse(err, "--help", NULL), 0);
     assert_true(s_cfg.help);
     assert_int_equal(s_parse(err, "--version", NULL), 0);
@@ -152,6 +155,8 @@ test_refused(void **state)
         {NULL, "--cert", "/c", "go together"},
         {NULL, "--tls-key", "/k", "tls_cert and tls_key"},
         {NULL, "--oms-url", "http://x", "without --oms-id"},
+        {"gateway\n    facade = 1\n", NULL, NULL, "facade needs tokens_file"},
+        {"gateway\n    facade = yes\n", NULL, NULL, "facade"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char err[OB_GW_CONFIG_ERR_MAX] = "";

@@ -1,0 +1,48 @@
+/*  ob_facade: the Ordering API facade (issue 17) in the daemon, behind gw_http: the
+    Marketplace's Ordering API under /api/v1/oms/{oms_id}/ served from the bus, so that an
+    OMS integrated with the Marketplace joins the bus by changing its base URL (README
+    "Ordering API facade").
+
+    Read side: the GET routes of facade_read.h, answered from the view (facade_view.h) in
+    libmicrohttpd's thread (a short LMDB read transaction; no broker call). Write side
+    (PATCH and POST): answered 405 here for now.
+
+    Checks, in the Marketplace's order: the route (else its 404 page, HTML), the
+    X-User-Token header (else 401 {"error": "You need to sign in or sign up before
+    continuing."}), the OMS (one registered with this gateway, else 404 "OMS not found"), the
+    token's right (a subscribe pattern of its client in the REST tokens file that covers
+    oms.<oms_id>, else 403 "You are not authorized to perform this action."), then the
+    route's query rules and resources (facade_read.h). Tokens are those of the REST API
+    (tokens.h; ob_rest_token_rights), so the facade needs a tokens_file, and a SIGHUP that
+    reloads them holds for the facade too. No token is logged. */
+#ifndef OB_GW_FACADE_H
+#define OB_GW_FACADE_H
+
+#include <microhttpd.h>
+#include <stddef.h>
+
+#include "facade_read.h"
+#include "gw_config.h"
+#include "gw_stats.h"
+#include "rest.h"
+
+#define OB_FACADE_TOKEN_HEADER "X-User-Token" /* the Marketplace's token header (2.1) */
+
+typedef struct ob_facade ob_facade_t;
+
+/* Opens the view in <cfg->data_dir>/facade and starts its thread; rest (borrowed until
+   destroyed; cfg and stats too) holds the tokens. Returns the facade (owned,
+   ob_facade_destroy) or NULL with a message in errbuf. */
+ob_facade_t *ob_facade_new(const ob_gw_config_t *cfg, ob_rest_t *rest, ob_gw_stats_t *stats,
+                           char *errbuf, size_t errlen);
+
+/* Answers the request url (the path, borrowed) with method on connection c, from
+   libmicrohttpd's access handler once the whole request is in. Returns libmicrohttpd's
+   result. */
+enum MHD_Result ob_facade_serve(ob_facade_t *self, struct MHD_Connection *c, const char *url,
+                                const char *method);
+
+/* Stops the view's thread and frees; sets *self_p to NULL; accepts NULL. */
+void ob_facade_destroy(ob_facade_t **self_p);
+
+#endif
