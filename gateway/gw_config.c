@@ -63,6 +63,11 @@ static const ob_option_t s_options[] = {
      OB_GW_REST_WAITS_MAX,
      "Long-polls (subscription fetches with wait_ms) one client may have waiting at\n"
      "once; more are answered 429 with Retry-After."},
+    {S_GATEWAY, "facade_wait", "--facade-wait", OB_OPTION_DURATION, S_FIELD(facade_wait_ms), 0,
+     OB_GW_FACADE_WAIT_MS_MAX,
+     "Ordering API facade (PATCH and POST under /api/v1/oms/, with --tokens-file): how\n"
+     "long a write waits for its command's outcome to answer as the Marketplace did;\n"
+     "later, 202 with the command id (its outcome comes on oms.OMS_ID). 0: 202 at once."},
     {S_BROKER, "endpoint", "--broker", OB_OPTION_STRING, S_FIELD(endpoint), 0, 0,
      "The broker's ZeroMQ endpoint (tcp://HOST:PORT or ipc://PATH)."},
     {S_BROKER, "cert", "--cert", OB_OPTION_STRING, S_FIELD(cert), 0, 0,
@@ -152,6 +157,7 @@ ob_gw_config_defaults(ob_gw_config_t *cfg)
     cfg->rest_burst = OB_GW_BURST_DEFAULT;
     cfg->rest_streams_max = OB_GW_STREAMS_DEFAULT;
     cfg->rest_waits_max = OB_GW_REST_WAITS_DEFAULT;
+    cfg->facade_wait_ms = OB_GW_FACADE_WAIT_MS_DEFAULT;
     for (size_t i = 0; i < OB_GW_OMS_MAX; i++)
         s_oms_defaults(&cfg->oms[i]);
 }

@@ -55,6 +55,7 @@ typedef struct ob_gw_config {
     unsigned rest_burst;                   /* REST: requests at once per client */
     unsigned rest_streams_max;             /* REST: streams at once per client */
     unsigned rest_waits_max;               /* REST: long-polls waiting at once per client */
+    uint64_t facade_wait_ms;               /* facade writes: wait for the outcome, then 202 */
     char endpoint[OB_GW_URL_MAX];          /* broker endpoint */
     char cert[OB_GW_PATH_TEXT_MAX];        /* CURVE: our certificate, "" for plaintext */
     char broker_cert[OB_GW_PATH_TEXT_MAX]; /* CURVE: the broker's public certificate */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "facade_write.h"
 #include "file.h"
 #include "orderbus/error.h"
 #include "rest.h"
@@ -42,6 +43,7 @@ typedef struct s_conn {
 } s_conn_t;
 
 #define S_V1 "/v1/"
+#define S_FACADE OB_FW_PREFIX /* the Ordering API facade */
 
 /* Adds n bytes at data to conn's body, or marks it too large. Returns 0 or -ENOMEM. */
 static int
@@ -199,8 +201,8 @@ s_handle(void *cls, struct MHD_Connection *c, const char *url, const char *metho
         if (!(conn = calloc(1, sizeof *conn)))
             return MHD_NO;
         conn->headers = (size_t)MHD_get_connection_values(c, MHD_HEADER_KIND, NULL, NULL);
-        conn->cap = strncmp(url, S_V1, strlen(S_V1)) ? OB_GW_TRIGGER_BODY_MAX
-                                                     : (size_t)self->cfg->rest_body_max;
+        int rest = !strncmp(url, S_V1, strlen(S_V1)) || !strncmp(url, S_FACADE, strlen(S_FACADE));
+        conn->cap = rest ? (size_t)self->cfg->rest_body_max : OB_GW_TRIGGER_BODY_MAX;
         *con_cls = conn;
         return MHD_YES;
     }
@@ -218,6 +220,9 @@ s_handle(void *cls, struct MHD_Connection *c, const char *url, const char *metho
     if (!strncmp(url, S_V1, strlen(S_V1)))
         return ob_rest_serve(self->rest, c, url, method, conn->body, conn->len, conn->too_large,
                              &conn->job);
+    if (!strncmp(url, S_FACADE, strlen(S_FACADE)) && !s_get(method)) /* the facade's writes */
+        return ob_rest_facade_serve(self->rest, c, url, method, conn->body, conn->len,
+                                    conn->too_large, &conn->job);
     const char *endpoint = !strcmp(url, "/healthz")   ? "healthz"
                            : !strcmp(url, "/readyz")  ? "readyz"
                            : !strcmp(url, "/metrics") ? "metrics"

@@ -103,6 +103,20 @@ enum MHD_Result ob_rest_serve(ob_rest_t *self, struct MHD_Connection *c, const c
                               const char *method, const char *body, size_t len, int too_large,
                               ob_rest_job_t **job_p);
 
+/* Serves a write of the Ordering API facade (facade_write.h: PATCH or PUT of a project item
+   or a message, POST of a message, under /api/v1/oms/) as ob_rest_serve serves /v1/: url
+   (the path, borrowed), method, the whole body (len bytes; too_large 1 if it went over
+   cfg->rest_body_max and was cut), on connection c, with *job_p as its con_cls. The answers
+   are the Marketplace's: 401, 404 "OMS not found" (an OMS this gateway does not serve) and
+   403 (no publish right on mp.<oms_id>) for the X-User-Token, checked against the tokens
+   file; the body's 400 or 404 at once; else the command is published and, within
+   cfg->facade_wait_ms, answered with the Marketplace's status and body from its outcome,
+   later 202 {"command_id", "outcome_topic"}. Also 413, 429 and 503 with {"error": ...};
+   404 for every route while REST is off. Returns libmicrohttpd's result. */
+enum MHD_Result ob_rest_facade_serve(ob_rest_t *self, struct MHD_Connection *c, const char *url,
+                                     const char *method, const char *body, size_t len,
+                                     int too_large, ob_rest_job_t **job_p);
+
 /* Returns the JSON {"seq", "time", "event"} of a fetched event f (borrowed), as GET
    /v1/topics/{topic}/events/{seq} answers it: a new reference the caller decrefs, or NULL
    (no memory, an event that does not decode). */
