@@ -105,6 +105,21 @@ static const ob_option_t s_options[] = {
      OB_GW_MP_TIMEOUT_MS_MIN, OB_GW_MP_TIMEOUT_MS_MAX,
      "Longest Marketplace request, connecting included, of the feed and of the\n"
      "upstream connector; a request over it is retried with backoff."},
+    {S_OMS, "facade_trigger_url", "--oms-facade-trigger-url", OB_OPTION_STRING, S_OMS_FIELD(ft_url),
+     0, 0,
+     "Ordering API facade, triggers out: the URL the gateway calls, as the Marketplace\n"
+     "calls an OMS's trigger, when new events arrive on oms.ID (coalesced: one call at\n"
+     "a time, one more if events came meanwhile; a failure or a non-2xx answer is\n"
+     "retried with backoff). Unset: no call."},
+    {S_OMS, "facade_trigger_method", "--oms-facade-trigger-method", OB_OPTION_STRING,
+     S_OMS_FIELD(ft_method), 0, 0, "Its method: GET, POST or PUT (no body)."},
+    {S_OMS, "facade_trigger_user", "--oms-facade-trigger-user", OB_OPTION_STRING,
+     S_OMS_FIELD(ft_user), 0, 0,
+     "User of the basic credentials sent with it (Authorization: Basic, the\n"
+     "Marketplace's URL-safe Base64 of USER:PASSWORD). Unset: none."},
+    {S_OMS, "facade_trigger_password_file", "--oms-facade-trigger-password-file", OB_OPTION_STRING,
+     S_OMS_FIELD(ft_password_file), 0, 0,
+     "File holding that password (one line), read once at start, never logged."},
 };
 
 #define S_OPTIONS (sizeof s_options / sizeof s_options[0])
@@ -141,6 +156,7 @@ s_oms_defaults(ob_gw_oms_t *oms)
     oms->page_size = OB_GW_PAGE_SIZE_DEFAULT;
     oms->overlap_ms = OB_GW_OVERLAP_S_DEFAULT * 1000ull;
     oms->timeout_ms = OB_GW_MP_TIMEOUT_MS_DEFAULT;
+    snprintf(oms->ft_method, sizeof oms->ft_method, "%s", OB_GW_FT_METHOD_DEFAULT);
 }
 
 void
@@ -201,6 +217,34 @@ ob_gw_config_listen(const ob_gw_config_t *cfg, char host[OB_GW_ADDR_MAX], uint16
     return ob_options_listen(cfg->listen, host, OB_GW_ADDR_MAX, ret_port);
 }
 
+/* Checks the facade trigger of oms. Returns 0 or OB_ERR_INVALID_ARGUMENT. */
+static int
+s_check_facade_trigger(const ob_gw_oms_t *oms, char *errbuf, size_t errlen)
+{
+    if (strcmp(oms->ft_method, "GET") && strcmp(oms->ft_method, "POST") &&
+        strcmp(oms->ft_method, "PUT"))
+        return ob_options_fail(
+            errbuf, errlen, "oms %" PRIu64 ": facade_trigger_method '%s' is not GET, POST or PUT",
+            oms->id, oms->ft_method);
+    if (oms->ft_url[0] && strncmp(oms->ft_url, "http://", 7) && strncmp(oms->ft_url, "https://", 8))
+        return ob_options_fail(errbuf, errlen,
+                               "oms %" PRIu64 ": facade_trigger_url is not http(s)://...", oms->id);
+    if (!oms->ft_user[0] != !oms->ft_password_file[0])
+        return ob_options_fail(errbuf, errlen,
+                               "oms %" PRIu64 ": facade_trigger_user and "
+                               "facade_trigger_password_file go together",
+                               oms->id);
+    if (oms->ft_user[0] && !oms->ft_url[0])
+        return ob_options_fail(errbuf, errlen,
+                               "oms %" PRIu64 ": facade_trigger_user without facade_trigger_url",
+                               oms->id);
+    if (strchr(oms->ft_user, ':'))
+        return ob_options_fail(
+            errbuf, errlen,
+            "oms %" PRIu64 ": facade_trigger_user cannot hold ':' (basic credentials)", oms->id);
+    return 0;
+}
+
 /* Checks OMS number i of cfg. Returns 0 or OB_ERR_INVALID_ARGUMENT. */
 static int
 s_check_oms(const ob_gw_config_t *cfg, size_t i, char *errbuf, size_t errlen)
@@ -233,7 +277,7 @@ s_check_oms(const ob_gw_config_t *cfg, size_t i, char *errbuf, size_t errlen)
         return ob_options_fail(errbuf, errlen,
                                "oms %" PRIu64 ": trigger_user cannot hold ':' (basic credentials)",
                                oms->id);
-    return 0;
+    return s_check_facade_trigger(oms, errbuf, errlen);
 }
 
 int
@@ -356,6 +400,9 @@ ob_gw_config_read_secrets(ob_gw_config_t *cfg, char *errbuf, size_t errlen)
         if (!rc && oms->trigger_password_file[0])
             rc = s_read_secret(oms->trigger_password_file, "trigger_password_file", oms->id,
                                oms->trigger_password, errbuf, errlen);
+        if (!rc && oms->ft_password_file[0])
+            rc = s_read_secret(oms->ft_password_file, "facade_trigger_password_file", oms->id,
+                               oms->ft_password, errbuf, errlen);
         if (rc)
             return rc;
     }

@@ -5,10 +5,12 @@
     facade is compared with the same request made to the double directly: the status and
     the JSON body must be equal (the facade answers with what the Marketplace answered).
     Every wait is on an answer, a delivery or a process, with a deadline; none is a sleep. */
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <czmq.h>
 #include <jansson.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -519,15 +522,211 @@ test_kill9(void **state)
     s_site_destroy(&s);
 }
 
+/* ---- triggers out ---- */
+
+/* A trigger receiver (libmicrohttpd, a thread per connection, so that a held call holds
+   only itself): records each call, answers 500 to the next fail_next, holds a call while
+   hold is set. */
+typedef struct s_recv {
+    struct MHD_Daemon *daemon; /* the server */
+    unsigned port;             /* its port */
+    pthread_mutex_t lock;      /* guards the rest */
+    pthread_cond_t cond;       /* broadcast on a call and on release */
+    long calls;                /* calls answered or held */
+    int fail_next;             /* answer these with 500 */
+    int hold;                  /* 1: hold calls until it is 0 */
+    char method[16];           /* the last call's */
+    char auth[256];            /* its Authorization, "" if none */
+    char url[256];             /* its path */
+    char query[64];            /* its x= query value */
+    size_t body;               /* its body bytes */
+} s_recv_t;
+
+static enum MHD_Result
+s_recv_handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+              const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+    s_recv_t *r = cls;
+    (void)version;
+    (void)upload;
+    static int first;
+    if (!*con_cls) {
+        *con_cls = &first;
+        return MHD_YES;
+    }
+    pthread_mutex_lock(&r->lock);
+    if (*upload_size) {
+        r->body += *upload_size;
+        *upload_size = 0;
+        pthread_mutex_unlock(&r->lock);
+        return MHD_YES;
+    }
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    const char *x = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "x");
+    snprintf(r->method, sizeof r->method, "%s", method);
+    snprintf(r->auth, sizeof r->auth, "%s", auth ? auth : "");
+    snprintf(r->url, sizeof r->url, "%s", url);
+    snprintf(r->query, sizeof r->query, "%s", x ? x : "");
+    r->calls++;
+    pthread_cond_broadcast(&r->cond);
+    while (r->hold)
+        pthread_cond_wait(&r->cond, &r->lock);
+    unsigned status = MHD_HTTP_NO_CONTENT;
+    if (r->fail_next > 0) {
+        r->fail_next--;
+        status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    pthread_mutex_unlock(&r->lock);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result ret = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static void
+s_recv_start(s_recv_t *r)
+{
+    memset(r, 0, sizeof *r);
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->cond, NULL);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    r->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0,
+                                 NULL, NULL, s_recv_handle, r, MHD_OPTION_SOCK_ADDR,
+                                 (struct sockaddr *)&addr, MHD_OPTION_END);
+    assert_non_null(r->daemon);
+    r->port = MHD_get_daemon_info(r->daemon, MHD_DAEMON_INFO_BIND_PORT)->port;
+}
+
+static void
+s_recv_stop(s_recv_t *r)
+{
+    pthread_mutex_lock(&r->lock);
+    r->hold = 0;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+    MHD_stop_daemon(r->daemon);
+    pthread_cond_destroy(&r->cond);
+    pthread_mutex_destroy(&r->lock);
+}
+
+/* Waits up to ms for the receiver's calls to reach n. Returns the calls then. */
+static long
+s_recv_wait(s_recv_t *r, long n, int ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&r->lock);
+    while (r->calls < n && pthread_cond_timedwait(&r->cond, &r->lock, &until) == 0)
+        ;
+    long calls = r->calls;
+    pthread_mutex_unlock(&r->lock);
+    return calls;
+}
+
+static void
+s_recv_set(s_recv_t *r, int hold, int fail_next)
+{
+    pthread_mutex_lock(&r->lock);
+    r->hold = hold;
+    r->fail_next = fail_next;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* Publishes count events on oms.7 with the site's client, ids prefix-N. */
+static void
+s_publish(s_site_t *s, const char *prefix, int count)
+{
+    for (int i = 0; i < count; i++) {
+        char id[64];
+        snprintf(id, sizeof id, "%s-%d", prefix, i);
+        ob_event_t ev = {.id = id,
+                         .topic = "oms.7",
+                         .type = "project_item.updated",
+                         .time_us = (uint64_t)zclock_time() * 1000u,
+                         .source = "test",
+                         .oms_id = S_OMS};
+        ob_confirm_t confirm;
+        assert_int_equal(ob_client_publish(s->client, &ev, &confirm), 0);
+        assert_int_equal(confirm.rc, 0);
+    }
+}
+
+/* The facade trigger: called after new events with its method, URL and credentials as the
+   Marketplace documents them; coalesced (events during a call make one more call, not
+   one each); retried after failures, which /metrics counts. */
+static void
+test_trigger(void **state)
+{
+    (void)state;
+    s_recv_t r;
+    s_recv_start(&r);
+    char extra[2 * S_PATH], password[S_PATH];
+    char *scratch = broker_proc_scratch("gw-facade-trigger-secret");
+    assert_non_null(scratch);
+    snprintf(password, sizeof password, "%.*s/trigger-password", S_PATH / 2, scratch);
+    rest_http_write_file(password, "?>\n");
+    snprintf(extra, sizeof extra,
+             "    facade_trigger_url = http://127.0.0.1:%u/hook?x=1\n"
+             "    facade_trigger_method = PUT\n    facade_trigger_user = ?\n"
+             "    facade_trigger_password_file = %s\n",
+             r.port, password);
+    s_site_t *s = s_site_new("gw-facade-trigger", NULL, extra);
+
+    /* new events: a call, as the Marketplace documents it (6.2) */
+    s_publish(s, "a", 1);
+    assert_int_equal(s_recv_wait(&r, 1, S_WAIT_MS), 1);
+    pthread_mutex_lock(&r.lock);
+    assert_string_equal(r.method, "PUT");
+    assert_string_equal(r.url, "/hook");
+    assert_string_equal(r.query, "1");
+    assert_string_equal(r.auth, "Basic Pzo_Pg=="); /* "?:?>", URL-safe Base64, padded */
+    assert_int_equal(r.body, 0);
+    pthread_mutex_unlock(&r.lock);
+
+    /* coalesced: 50 events while a call is held make one more call */
+    s_recv_set(&r, 1, 0);
+    s_publish(s, "b", 1);
+    assert_int_equal(s_recv_wait(&r, 2, S_WAIT_MS), 2); /* held */
+    s_publish(s, "c", 50);
+    s_recv_set(&r, 0, 0);
+    assert_int_equal(s_recv_wait(&r, 3, S_WAIT_MS), 3);
+    /* and no more: the absence of a call can only be seen by waiting for one */
+    assert_int_equal(s_recv_wait(&r, 4, 1000), 3);
+
+    /* failures are retried with backoff until a 2xx */
+    s_recv_set(&r, 0, 2);
+    s_publish(s, "d", 1);
+    assert_int_equal(s_recv_wait(&r, 6, S_WAIT_MS), 6);
+    rest_answer_t m = {0};
+    rest_request_t req = {.method = "GET", .path = "/metrics"};
+    assert_int_equal(rest_http(s->gw_url, &req, &m), 200);
+    assert_non_null(
+        strstr(m.text, "orderbus_gateway_facade_triggers_total{oms=\"7\",result=\"failed\"} 2"));
+    assert_non_null(
+        strstr(m.text, "orderbus_gateway_facade_triggers_total{oms=\"7\",result=\"ok\"} 4"));
+    rest_answer_free(&m);
+    s_site_destroy(&s);
+    s_recv_stop(&r);
+    broker_proc_remove(scratch);
+    free(scratch);
+}
+
 int
 main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_writes),
-        cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_accepted),
-        cmocka_unit_test(test_kill9),
+        cmocka_unit_test(test_writes),   cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_accepted), cmocka_unit_test(test_kill9),
+        cmocka_unit_test(test_trigger),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
