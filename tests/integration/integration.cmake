@@ -111,6 +111,23 @@ set_property(TEST test_gateway_facade APPEND PROPERTY ENVIRONMENT
              "OB_MP_DOUBLE=$<TARGET_FILE:orderbus-mp-double>")
 add_dependencies(test_gateway_facade orderbus-gateway orderbus-mp-double)
 
+# The compatibility check (issue 17): the compatibility client (mp_compat_client, written
+# from marketplace-api-client and the reference adapter) runs one scenario against a
+# Marketplace double and through the gateway's facade against another; both must see the
+# same.
+add_library(ob_mp_compat_client STATIC ${CMAKE_CURRENT_SOURCE_DIR}/integration/mp_compat_client.c)
+target_include_directories(ob_mp_compat_client PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/integration)
+target_link_libraries(ob_mp_compat_client PUBLIC ob_flags PkgConfig::CURL PkgConfig::JANSSON
+                      PkgConfig::MHD Threads::Threads)
+ob_cmocka_test(test_mp_compat TIMEOUT 180
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_mp_compat.c
+  LIBS ob_mp_compat_client ob_broker_proc ob_gw_proc ob_rest_http ob_mp_double_proc ob_common
+       PkgConfig::CURL PkgConfig::JANSSON)
+set_property(TEST test_mp_compat APPEND PROPERTY ENVIRONMENT
+             "OB_GATEWAY=$<TARGET_FILE:orderbus-gateway>"
+             "OB_MP_DOUBLE=$<TARGET_FILE:orderbus-mp-double>")
+add_dependencies(test_mp_compat orderbus-gateway orderbus-mp-double)
+
 # The REST stream (Server-Sent Events): a broker and a gateway, a libcurl multi reader.
 ob_cmocka_test(test_gateway_stream TIMEOUT 180
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_gateway_stream.c
