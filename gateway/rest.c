@@ -616,6 +616,8 @@ s_wait_answer(ob_rest_job_t *job, const uint8_t *frame, size_t len)
         if (!rc)
             rc = ob_fw_outcome((const char *)ev->data, ev->data_len, &a);
         ob_event_destroy(&ev);
+        if (rc && rc != -ENOMEM) /* not the outcome COMMANDS.md specifies: a bad gateway */
+            rc = ob_fw_error(MHD_HTTP_BAD_GATEWAY, "the command's outcome does not read", &a);
         s_job_facade(job, rc, &a);
         return;
     }
@@ -1344,7 +1346,10 @@ static enum MHD_Result
 s_facade_queue(ob_rest_t *self, struct MHD_Connection *c, unsigned status, char *body,
                uint32_t retry_after)
 {
-    return s_send_as(self, c, S_FACADE_ENDPOINT, status, s_response(status, body, retry_after));
+    struct MHD_Response *r = s_response(status, body, retry_after);
+    if (r && status == MHD_HTTP_UNAUTHORIZED) /* the Marketplace sends no challenge */
+        MHD_del_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, S_REALM);
+    return s_send_as(self, c, S_FACADE_ENDPOINT, status, r);
 }
 
 /* Queues status with {"error": text} (borrowed). */
