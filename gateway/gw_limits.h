@@ -121,6 +121,7 @@
 #define OB_GW_REST_IDLE_MS 1000     /* the REST thread's longest sleep: its client's heartbeat */
 #define OB_GW_REST_PENDING_MIN 64   /* first size of its table of publishes in flight */
 #define OB_GW_REST_LOOK_MS 20       /* a command's wait: looks for its outcome this often */
+#define OB_GW_REST_LOOK_FIRST_MS 1  /* ... at first: the gap doubles up to OB_GW_REST_LOOK_MS */
 #define OB_GW_REST_LOOK_PAGES 16    /* ... reading at most these FETCH ranges per look */
 #define OB_GW_AUTH_SCHEME "Bearer " /* Authorization: Bearer <token> */
 

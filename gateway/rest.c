@@ -84,6 +84,7 @@ struct ob_rest_job {
     uint64_t outcome_next;                     /* waiting: next seq of oms.<id>; 0: by time */
     int64_t wait_until;                        /* waiting: monotonic ms of the 504 */
     int64_t next_look;                         /* waiting: monotonic ms of the next look */
+    int64_t look_gap;                          /* waiting: ms from this look to the next */
     unsigned status;                           /* the answer: HTTP status */
     char *body;                                /* ... and its JSON body, owned */
     ob_rest_job_t *next;                       /* queue link */
@@ -588,8 +589,9 @@ s_serve_publish(ob_rest_t *self, ob_rest_job_t *job)
    and the command id (ob_oms_outcome_id), stored after the command. So, once the command is
    confirmed, the REST thread reads its stored time (a FETCH of mp.<oms_id> at its seq: the
    original one for a duplicate), then reads oms.<oms_id> from that time on, every
-   OB_GW_REST_LOOK_MS, with FETCHes of ranges, until an event with that id comes (answered 200
-   with it) or wait_ms runs out (504: the command stands). An outcome stored before the wait
+   OB_GW_REST_LOOK_MS (1 ms after the confirm at first, the gap doubling up to it), with
+   FETCHes of ranges, until an event with that id comes (answered 200 with it) or wait_ms
+   runs out (504: the command stands). An outcome stored before the wait
    began (a retried command) is found the same way, from the original command's time. Reads
    cost nothing while no command waits; each look reads only what is new since the last. */
 
@@ -668,6 +670,7 @@ s_wait_start(ob_rest_t *self, ob_rest_job_t *job)
     int64_t now = zclock_mono();
     job->wait_until = now + job->wait_ms;
     job->next_look = now;
+    job->look_gap = OB_GW_REST_LOOK_FIRST_MS;
     self->waits[self->wait_count++] = job;
 }
 
@@ -713,7 +716,11 @@ s_waits_tick(ob_rest_t *self)
         int done = 0;
         if (job->next_look <= now) {
             done = s_wait_look(self, job);
-            job->next_look = zclock_mono() + OB_GW_REST_LOOK_MS;
+            /* soon at first (an outcome takes a Marketplace round trip), then every
+               OB_GW_REST_LOOK_MS: few looks for a slow one */
+            job->next_look = zclock_mono() + job->look_gap;
+            job->look_gap =
+                job->look_gap * 2 < OB_GW_REST_LOOK_MS ? job->look_gap * 2 : OB_GW_REST_LOOK_MS;
         }
         if (!done && job->wait_until <= now && job->facade) {
             s_job_accepted(job); /* later than facade_wait: 202 */

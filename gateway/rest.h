@@ -50,8 +50,9 @@
     behind it for one broker round trip (at most OB_GW_REST_BROKER_MS when the broker does
     not answer). A pool of clients with thread-per-connection would block a thread per
     request and pipeline nothing. A command with wait_ms, once confirmed, waits on that
-    thread without blocking it: every OB_GW_REST_LOOK_MS the thread reads what oms.<oms_id>
-    stored since its last look (FETCH of ranges, from the command's stored time) for the
+    thread without blocking it: every OB_GW_REST_LOOK_MS (sooner at first: 1, 2, 4 ... ms
+    after the confirm) the thread reads what oms.<oms_id> stored since its last look
+    (FETCH of ranges, from the command's stored time) for the
     outcome's derived id (ob_oms_outcome_id), so an outcome stored before the wait (a
     duplicate command) is found too (rest.c, "A command's wait").
 
