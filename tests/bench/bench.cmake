@@ -38,3 +38,15 @@ target_compile_definitions(orderbus-rest-bench PRIVATE
                            OB_BENCH_BROKER="$<TARGET_FILE:orderbus-broker>"
                            OB_BENCH_GATEWAY="$<TARGET_FILE:orderbus-gateway>")
 add_dependencies(orderbus-rest-bench orderbus-broker orderbus-gateway)
+
+# orderbus-facade-bench: a write through the Ordering API facade against the same write to
+# the Marketplace double (issue 17): a broker, the double and the gateway on loopback.
+add_executable(orderbus-facade-bench ${CMAKE_CURRENT_SOURCE_DIR}/bench/bench_facade.c)
+target_link_libraries(orderbus-facade-bench PRIVATE ob_flags orderbus_static ob_broker_proc
+                      ob_gw_proc ob_mp_double_proc ob_common PkgConfig::CZMQ PkgConfig::CURL
+                      PkgConfig::JANSSON)
+target_compile_definitions(orderbus-facade-bench PRIVATE
+                           OB_BENCH_BROKER="$<TARGET_FILE:orderbus-broker>"
+                           OB_BENCH_GATEWAY="$<TARGET_FILE:orderbus-gateway>"
+                           OB_BENCH_MP_DOUBLE="$<TARGET_FILE:orderbus-mp-double>")
+add_dependencies(orderbus-facade-bench orderbus-broker orderbus-gateway orderbus-mp-double)
