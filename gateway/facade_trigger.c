@@ -26,6 +26,8 @@
 #define S_AUTH "Authorization: Basic "
 #define S_USER_AGENT "orderbus-gateway/" OB_VERSION_STRING
 #define S_ID_TEXT 24 /* a u64 in decimal with its NUL */
+#define S_OK_MIN 200 /* a call succeeded: 2xx (no redirect is followed) */
+#define S_OK_END 300
 
 /* ---------------------------------------------------------------------------------------- */
 /* The pure state */
@@ -185,7 +187,7 @@ s_collect(s_run_t *run)
         long status = 0;
         curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
         CURLcode code = msg->data.result;
-        int ok = code == CURLE_OK && status >= 200 && status < 300;
+        int ok = code == CURLE_OK && status >= S_OK_MIN && status < S_OK_END;
         curl_multi_remove_handle(run->multi, easy);
         curl_easy_cleanup(easy);
         o->easy = NULL;

@@ -21,6 +21,14 @@
 #define S_RANDOM_PREFIX "fr-"
 #define S_KEYED_PREFIX "fk-"
 #define S_ROOT "#/"
+/* HTTP statuses (RFC 9110): this class has no libmicrohttpd to name them */
+#define S_ACCEPTED 202
+#define S_BAD_REQUEST 400
+#define S_NOT_FOUND 404
+#define S_STATUS_MAX 599 /* the last status an outcome may carry */
+#define S_OK_MIN 200     /* 2xx: the Marketplace did it */
+#define S_OK_END 300
+#define S_ERROR_MIN 400 /* 4xx: it refused */
 
 /* The request schemas of the reference (swagger project_item_update.json,
    message_write.json, message_update.json), keys in the documents' order: the order in
@@ -333,7 +341,8 @@ ob_fw_accepted(uint64_t oms_id, const char *command_id, ob_fw_answer_t *ret_answ
 {
     char topic[OB_GW_TOPIC_TEXT];
     snprintf(topic, sizeof topic, "oms.%" PRIu64, oms_id);
-    return s_answer(202, json_pack("{s:s, s:s}", "command_id", command_id, "outcome_topic", topic),
+    return s_answer(S_ACCEPTED,
+                    json_pack("{s:s, s:s}", "command_id", command_id, "outcome_topic", topic),
                     ret_answer);
 }
 
@@ -362,14 +371,14 @@ ob_fw_command(const ob_fw_route_t *route, const char *command_id, const char *bo
 {
     /* The path's ids first: the Marketplace looks for them before it reads a PATCH. */
     if (route->kind == OB_FW_UPDATE_ITEM && !route->project_id)
-        return s_refuse(404, OB_FW_E_PROJECT, ret_refusal);
+        return s_refuse(S_NOT_FOUND, OB_FW_E_PROJECT, ret_refusal);
     if (route->kind == OB_FW_UPDATE_ITEM && !route->item_id)
-        return s_refuse(404, OB_FW_E_ITEM, ret_refusal);
+        return s_refuse(S_NOT_FOUND, OB_FW_E_ITEM, ret_refusal);
     if (route->kind == OB_FW_EDIT_MESSAGE && !route->message_id)
-        return s_refuse(404, OB_FW_E_MESSAGE, ret_refusal);
+        return s_refuse(S_NOT_FOUND, OB_FW_E_MESSAGE, ret_refusal);
     json_t *in = json_loadb(body ? body : "", len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
     if (!in)
-        return s_refuse(400, OB_FW_E_BAD_JSON, ret_refusal);
+        return s_refuse(S_BAD_REQUEST, OB_FW_E_BAD_JSON, ret_refusal);
     const char *schema_text = route->kind == OB_FW_UPDATE_ITEM    ? s_schema_update
                               : route->kind == OB_FW_POST_MESSAGE ? s_schema_post
                                                                   : s_schema_edit;
@@ -382,7 +391,7 @@ ob_fw_command(const ob_fw_route_t *route, const char *command_id, const char *bo
         goto out;
     }
     if (!s_check(schema, in, S_ROOT, err)) {
-        rc = s_refuse(400, err, ret_refusal);
+        rc = s_refuse(S_BAD_REQUEST, err, ret_refusal);
         goto out;
     }
     const char *key;
@@ -390,7 +399,8 @@ ob_fw_command(const ob_fw_route_t *route, const char *command_id, const char *bo
     json_object_foreach(json_object_get(in, "user_secrets"), key, value)
     {
         if (!json_is_string(value)) { /* ProjectItem#user_secrets_is_simple */
-            rc = s_answer(400, json_pack("{s:{s:[s]}}", "error", "user_secrets", OB_FW_E_SECRETS),
+            rc = s_answer(S_BAD_REQUEST,
+                          json_pack("{s:{s:[s]}}", "error", "user_secrets", OB_FW_E_SECRETS),
                           ret_refusal)
                      ? -ENOMEM
                      : OB_ERR_INVALID_ARGUMENT;
@@ -398,11 +408,11 @@ ob_fw_command(const ob_fw_route_t *route, const char *command_id, const char *bo
         }
     }
     if (route->kind == OB_FW_POST_MESSAGE && s_bad_id(json_object_get(in, "project_id"))) {
-        rc = s_refuse(404, OB_FW_E_PROJECT, ret_refusal);
+        rc = s_refuse(S_NOT_FOUND, OB_FW_E_PROJECT, ret_refusal);
         goto out;
     }
     if (route->kind == OB_FW_POST_MESSAGE && s_bad_id(json_object_get(in, "project_item_id"))) {
-        rc = s_refuse(404, OB_FW_E_ITEM, ret_refusal);
+        rc = s_refuse(S_NOT_FOUND, OB_FW_E_ITEM, ret_refusal);
         goto out;
     }
     /* The command: id and name, the path's ids, then the body's keys as sent. */
@@ -435,7 +445,7 @@ ob_fw_command(const ob_fw_route_t *route, const char *command_id, const char *bo
     }
     if (prc) {
         free(text);
-        rc = s_refuse(400, why, ret_refusal);
+        rc = s_refuse(S_BAD_REQUEST, why, ret_refusal);
         goto out;
     }
     *ret_len = strlen(text);
@@ -462,14 +472,14 @@ ob_fw_outcome(const char *data, size_t len, ob_fw_answer_t *ret_answer)
     json_t *error = json_object_get(root, "error");
     json_int_t code = json_integer_value(status);
     int rc = OB_ERR_MALFORMED;
-    if (!json_is_integer(status) || code < 0 || code > 599)
+    if (!json_is_integer(status) || code < 0 || code > S_STATUS_MAX)
         goto out;
-    if (response && code >= 200 && code < 300)
+    if (response && code >= S_OK_MIN && code < S_OK_END)
         rc = s_answer((unsigned)code, json_incref(response), ret_answer);
-    else if (error && code >= 400)
+    else if (error && code >= S_ERROR_MIN)
         rc = s_answer((unsigned)code, json_pack("{s:O}", "error", error), ret_answer);
     else if (error && code == 0) /* the gateway refused the command */
-        rc = s_answer(400, json_pack("{s:O}", "error", error), ret_answer);
+        rc = s_answer(S_BAD_REQUEST, json_pack("{s:O}", "error", error), ret_answer);
 out:
     json_decref(root);
     return rc;

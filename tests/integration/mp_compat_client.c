@@ -117,7 +117,7 @@ long
 mpc_list_messages(mpc_client_t *self, long project_id, long project_item_id, long from_id,
                   int limit, json_t **ret)
 {
-    char path[MPC_URL_MAX], item[48] = "";
+    char path[MPC_URL_MAX], item[MPC_URL_MAX] = "";
     if (project_item_id)
         snprintf(item, sizeof item, "&project_item_id=%ld", project_item_id);
     snprintf(path, sizeof path, "/api/v1/oms/%ld/messages?project_id=%ld%s&from_id=%ld&limit=%d",
@@ -204,9 +204,9 @@ mpc_get_project(mpc_client_t *self, long project_id, json_t **ret)
 
 /* A required field of a model: its key, JSON type, and enum (NULL-terminated) or NULL. */
 typedef struct s_field {
-    const char *key;
-    json_type type;
-    const char *const *values;
+    const char *key;           /* the field */
+    json_type type;            /* its JSON type */
+    const char *const *values; /* its enum, NULL-terminated, or NULL for any value */
 } s_field_t;
 
 static const char *const s_types[] = {"create", "update", "delete", NULL};
