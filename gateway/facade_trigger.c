@@ -111,6 +111,7 @@ typedef struct s_oms {
     char sub[OB_SUB_NAME_MAX + 1]; /* the ephemeral subscription, "" before */
     int64_t sub_retry_at;          /* no subscribe before this */
     int64_t sub_backoff_ms;        /* after a failed subscribe */
+    int followed;                  /* 1 once subscribed: later subscriptions start new */
     struct curl_slist *headers;    /* Authorization (if any), User-Agent */
     CURL *easy;                    /* the call in flight, or NULL */
     ob_ft_state_t state;           /* coalescing, backoff */
@@ -250,14 +251,17 @@ s_subscribe(s_run_t *run, int64_t now)
         if (o->sub[0] || now < o->sub_retry_at)
             continue;
         const char *patterns[] = {o->topic};
+        /* The first from the actor's start; one after a lost subscription from now (its
+           loss marked the OMS, which stands for the events in between). */
         ob_sub_options_t opts = {.patterns = patterns,
                                  .pattern_count = 1,
-                                 .start = OB_START_TIME,
-                                 .start_time = run->start_us,
+                                 .start = o->followed ? OB_START_NEW : OB_START_TIME,
+                                 .start_time = o->followed ? 0 : run->start_us,
                                  .credit = OB_GW_FT_CREDIT};
         int rc = ob_client_subscribe(run->client, NULL, &opts, o->sub, NULL);
         if (rc == 0) {
             o->sub_backoff_ms = 0;
+            o->followed = 1;
             continue;
         }
         o->sub[0] = '\0';
