@@ -117,7 +117,7 @@ long
 mpc_list_messages(mpc_client_t *self, long project_id, long project_item_id, long from_id,
                   int limit, json_t **ret)
 {
-    char path[MPC_URL_MAX], item[MPC_URL_MAX] = "";
+    char path[MPC_URL_MAX], item[MPC_QUERY_MAX] = "";
     if (project_item_id)
         snprintf(item, sizeof item, "&project_item_id=%ld", project_item_id);
     snprintf(path, sizeof path, "/api/v1/oms/%ld/messages?project_id=%ld%s&from_id=%ld&limit=%d",

@@ -26,6 +26,7 @@
 #define MPC_TS_MAX 32        /* bytes of a timestamp with its NUL */
 #define MPC_URL_MAX 256      /* bytes of a base URL or a path */
 #define MPC_TOKEN_MAX 256    /* bytes of a token */
+#define MPC_QUERY_MAX 48     /* bytes of one query parameter ("&project_item_id=" and an id) */
 
 /* Where the client talks to and as whom. */
 typedef struct mpc_config {
