@@ -36,7 +36,11 @@
       stores it once, and every retry is answered with the one outcome (so a POST makes one
       message however often it is retried). The same key with another body or path is
       another command. Nothing the Marketplace does; a client that does not send the header
-      sees the Marketplace's behaviour.
+      sees the Marketplace's behaviour. A key is for retries: the broker knows the command
+      while mp.<oms_id> retains it, the connector for a week (COMMANDS.md 3.1); the same
+      request with its key after retention removed the command is stored anew, not
+      executed again (done), and answered 202 with no outcome to come. Use a new key for a
+      new request.
     Request bodies may hold user secrets: nothing here logs, and no refusal quotes a secret
     (the schema errors quote only status.type, role and scope values, as the Marketplace). */
 #ifndef OB_GW_FACADE_WRITE_H
