@@ -65,10 +65,16 @@ static const ob_option_t s_options[] = {
      "once; more are answered 429 with Retry-After."},
     {S_GATEWAY, "facade", "--facade", OB_OPTION_BOOL, S_FIELD(facade), 0, 0,
      "The Ordering API facade: the Marketplace's GET /api/v1/oms/OMS_ID/events,\n"
-     "projects, project_items and messages, served from oms.OMS_ID (README \"Ordering\n"
-     "API facade\"), for each registered OMS; X-User-Token is a token of tokens_file\n"
-     "whose subscribe patterns cover oms.OMS_ID. Its view is kept in DATA_DIR/facade.\n"
-     "Needs tokens_file."},
+     "projects, project_items and messages, served from oms.OMS_ID, and its PATCH and\n"
+     "POST of items and messages, made commands on mp.OMS_ID (README \"Ordering API\n"
+     "facade\"), for each registered OMS; X-User-Token is a token of tokens_file whose\n"
+     "subscribe patterns cover oms.OMS_ID (reads) and whose publish patterns match\n"
+     "mp.OMS_ID (writes). Its view is kept in DATA_DIR/facade. Needs tokens_file."},
+    {S_GATEWAY, "facade_wait", "--facade-wait", OB_OPTION_DURATION, S_FIELD(facade_wait_ms), 0,
+     OB_GW_FACADE_WAIT_MS_MAX,
+     "Ordering API facade (PATCH and POST under /api/v1/oms/, with --facade): how\n"
+     "long a write waits for its command's outcome to answer as the Marketplace did;\n"
+     "later, 202 with the command id (its outcome comes on oms.OMS_ID). 0: 202 at once."},
     {S_BROKER, "endpoint", "--broker", OB_OPTION_STRING, S_FIELD(endpoint), 0, 0,
      "The broker's ZeroMQ endpoint (tcp://HOST:PORT or ipc://PATH)."},
     {S_BROKER, "cert", "--cert", OB_OPTION_STRING, S_FIELD(cert), 0, 0,
@@ -106,6 +112,21 @@ static const ob_option_t s_options[] = {
      OB_GW_MP_TIMEOUT_MS_MIN, OB_GW_MP_TIMEOUT_MS_MAX,
      "Longest Marketplace request, connecting included, of the feed and of the\n"
      "upstream connector; a request over it is retried with backoff."},
+    {S_OMS, "facade_trigger_url", "--oms-facade-trigger-url", OB_OPTION_STRING, S_OMS_FIELD(ft_url),
+     0, 0,
+     "Ordering API facade, triggers out: the URL the gateway calls, as the Marketplace\n"
+     "calls an OMS's trigger, when new events arrive on oms.ID (coalesced: one call at\n"
+     "a time, one more if events came meanwhile; a failure or a non-2xx answer is\n"
+     "retried with backoff). Unset: no call."},
+    {S_OMS, "facade_trigger_method", "--oms-facade-trigger-method", OB_OPTION_STRING,
+     S_OMS_FIELD(ft_method), 0, 0, "Its method: GET, POST or PUT (no body)."},
+    {S_OMS, "facade_trigger_user", "--oms-facade-trigger-user", OB_OPTION_STRING,
+     S_OMS_FIELD(ft_user), 0, 0,
+     "User of the basic credentials sent with it (Authorization: Basic, the\n"
+     "Marketplace's URL-safe Base64 of USER:PASSWORD). Unset: none."},
+    {S_OMS, "facade_trigger_password_file", "--oms-facade-trigger-password-file", OB_OPTION_STRING,
+     S_OMS_FIELD(ft_password_file), 0, 0,
+     "File holding that password (one line), read once at start, never logged."},
 };
 
 #define S_OPTIONS (sizeof s_options / sizeof s_options[0])
@@ -126,6 +147,7 @@ s_oms_defaults(ob_gw_oms_t *oms)
     oms->page_size = OB_GW_PAGE_SIZE_DEFAULT;
     oms->overlap_ms = OB_GW_OVERLAP_S_DEFAULT * 1000ull;
     oms->timeout_ms = OB_GW_MP_TIMEOUT_MS_DEFAULT;
+    snprintf(oms->ft_method, sizeof oms->ft_method, "%s", OB_GW_FT_METHOD_DEFAULT);
 }
 
 void
@@ -142,6 +164,7 @@ ob_gw_config_defaults(ob_gw_config_t *cfg)
     cfg->rest_burst = OB_GW_BURST_DEFAULT;
     cfg->rest_streams_max = OB_GW_STREAMS_DEFAULT;
     cfg->rest_waits_max = OB_GW_REST_WAITS_DEFAULT;
+    cfg->facade_wait_ms = OB_GW_FACADE_WAIT_MS_DEFAULT;
     for (size_t i = 0; i < OB_GW_OMS_MAX; i++)
         s_oms_defaults(&cfg->oms[i]);
 }
@@ -150,6 +173,34 @@ int
 ob_gw_config_listen(const ob_gw_config_t *cfg, char host[OB_GW_ADDR_MAX], uint16_t *ret_port)
 {
     return ob_options_listen(cfg->listen, host, OB_GW_ADDR_MAX, ret_port);
+}
+
+/* Checks the facade trigger of oms. Returns 0 or OB_ERR_INVALID_ARGUMENT. */
+static int
+s_check_facade_trigger(const ob_gw_oms_t *oms, char *errbuf, size_t errlen)
+{
+    if (strcmp(oms->ft_method, "GET") && strcmp(oms->ft_method, "POST") &&
+        strcmp(oms->ft_method, "PUT"))
+        return ob_options_fail(
+            errbuf, errlen, "oms %" PRIu64 ": facade_trigger_method '%s' is not GET, POST or PUT",
+            oms->id, oms->ft_method);
+    if (oms->ft_url[0] && strncmp(oms->ft_url, "http://", 7) && strncmp(oms->ft_url, "https://", 8))
+        return ob_options_fail(errbuf, errlen,
+                               "oms %" PRIu64 ": facade_trigger_url is not http(s)://...", oms->id);
+    if (!oms->ft_user[0] != !oms->ft_password_file[0])
+        return ob_options_fail(errbuf, errlen,
+                               "oms %" PRIu64 ": facade_trigger_user and "
+                               "facade_trigger_password_file go together",
+                               oms->id);
+    if (oms->ft_user[0] && !oms->ft_url[0])
+        return ob_options_fail(errbuf, errlen,
+                               "oms %" PRIu64 ": facade_trigger_user without facade_trigger_url",
+                               oms->id);
+    if (strchr(oms->ft_user, ':'))
+        return ob_options_fail(
+            errbuf, errlen,
+            "oms %" PRIu64 ": facade_trigger_user cannot hold ':' (basic credentials)", oms->id);
+    return 0;
 }
 
 /* Checks OMS number i of cfg. Returns 0 or OB_ERR_INVALID_ARGUMENT. */
@@ -184,7 +235,7 @@ s_check_oms(const ob_gw_config_t *cfg, size_t i, char *errbuf, size_t errlen)
         return ob_options_fail(errbuf, errlen,
                                "oms %" PRIu64 ": trigger_user cannot hold ':' (basic credentials)",
                                oms->id);
-    return 0;
+    return s_check_facade_trigger(oms, errbuf, errlen);
 }
 
 int
@@ -288,6 +339,9 @@ ob_gw_config_read_secrets(ob_gw_config_t *cfg, char *errbuf, size_t errlen)
         if (!rc && oms->trigger_password_file[0])
             rc = s_read_secret(oms->trigger_password_file, "trigger_password_file", oms->id,
                                oms->trigger_password, errbuf, errlen);
+        if (!rc && oms->ft_password_file[0])
+            rc = s_read_secret(oms->ft_password_file, "facade_trigger_password_file", oms->id,
+                               oms->ft_password, errbuf, errlen);
         if (rc)
             return rc;
     }
@@ -332,6 +386,11 @@ ob_gw_config_usage(FILE *out, const char *prog)
             "    TOPIC/batch (JSON array or NDJSON) and /v1/oms/OMS_ID/commands, each with\n"
             "    Authorization: Bearer TOKEN (orderbus-keys token); publishes are answered\n"
             "    after the broker's durable confirm. SIGHUP reloads the tokens file.\n\n"
+            "    Ordering API facade, with --tokens-file: PATCH .../project_items/IID,\n"
+            "    POST .../messages and PATCH .../messages/ID under /api/v1/oms/OMS_ID/, with\n"
+            "    X-User-Token, become commands on mp.OMS_ID and are answered with the\n"
+            "    Marketplace's status and body from their outcome (202 after --facade-wait);\n"
+            "    --oms-facade-trigger-url is called when oms.OMS_ID has new events.\n\n"
             "    SIGINT or SIGTERM stops it after the poll in flight; commands not yet\n"
             "    acked are delivered again at the next start.\n\n"
             "OPTIONS\n"

@@ -9,7 +9,9 @@
     /healthz, /readyz and /metrics.
 
     Secrets are never in the file: `token_file` holds the OMS's X-User-Token and
-    `trigger_password_file` the password of the trigger's basic credentials, each read once
+    `trigger_password_file` the password of the trigger's basic credentials, and
+    `facade_trigger_password_file` that of the trigger the gateway calls (facade_trigger.h),
+    each read once
     by ob_gw_config_read_secrets (a trailing newline is dropped) and never logged. An OMS
     without trigger credentials accepts a trigger without any (a trigger only wakes a poll). */
 #ifndef OB_GW_CONFIG_H
@@ -39,6 +41,11 @@ typedef struct ob_gw_oms {
     uint64_t timeout_ms;                             /* one Marketplace request */
     char token[OB_GW_SECRET_MAX + 1];                /* read from token_file; secret */
     char trigger_password[OB_GW_SECRET_MAX + 1];     /* read from its file; secret */
+    char ft_url[OB_GW_URL_MAX];                      /* facade trigger out: URL, "" for none */
+    char ft_method[OB_GW_FT_METHOD_MAX];             /* ... GET, POST (default) or PUT */
+    char ft_user[OB_GW_USER_MAX + 1];                /* ... basic user, "" for none */
+    char ft_password_file[OB_GW_PATH_TEXT_MAX];      /* ... file holding its password */
+    char ft_password[OB_GW_SECRET_MAX + 1];          /* ... read from its file; secret */
 } ob_gw_oms_t;
 
 typedef struct ob_gw_config {
@@ -56,6 +63,7 @@ typedef struct ob_gw_config {
     unsigned rest_streams_max;             /* REST: streams at once per client */
     unsigned rest_waits_max;               /* REST: long-polls waiting at once per client */
     int facade;                            /* 1: the Ordering API facade under /api/v1/oms/ */
+    uint64_t facade_wait_ms;               /* facade writes: wait for the outcome, then 202 */
     char endpoint[OB_GW_URL_MAX];          /* broker endpoint */
     char cert[OB_GW_PATH_TEXT_MAX];        /* CURVE: our certificate, "" for plaintext */
     char broker_cert[OB_GW_PATH_TEXT_MAX]; /* CURVE: the broker's public certificate */

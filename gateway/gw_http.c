@@ -10,6 +10,7 @@
 
 #include "daemon.h"
 #include "facade.h"
+#include "facade_write.h"
 #include "file.h"
 #include "orderbus/error.h"
 #include "rest.h"
@@ -201,8 +202,9 @@ s_handle(void *cls, struct MHD_Connection *c, const char *url, const char *metho
         if (!(conn = calloc(1, sizeof *conn)))
             return MHD_NO;
         conn->headers = (size_t)MHD_get_connection_values(c, MHD_HEADER_KIND, NULL, NULL);
-        conn->cap = strncmp(url, S_V1, strlen(S_V1)) ? OB_GW_TRIGGER_BODY_MAX
-                                                     : (size_t)self->cfg->rest_body_max;
+        int rest = !strncmp(url, S_V1, strlen(S_V1)) ||
+                   !strncmp(url, OB_FACADE_PREFIX, strlen(OB_FACADE_PREFIX));
+        conn->cap = rest ? (size_t)self->cfg->rest_body_max : OB_GW_TRIGGER_BODY_MAX;
         *con_cls = conn;
         return MHD_YES;
     }
@@ -220,8 +222,12 @@ s_handle(void *cls, struct MHD_Connection *c, const char *url, const char *metho
     if (!strncmp(url, S_V1, strlen(S_V1)))
         return ob_rest_serve(self->rest, c, url, method, conn->body, conn->len, conn->too_large,
                              &conn->job);
-    if (self->facade && !strncmp(url, OB_FACADE_PREFIX, strlen(OB_FACADE_PREFIX)))
+    if (self->facade && !strncmp(url, OB_FACADE_PREFIX, strlen(OB_FACADE_PREFIX))) {
+        if (!s_get(method)) /* the facade's writes: commands, through the REST thread */
+            return ob_rest_facade_serve(self->rest, c, url, method, conn->body, conn->len,
+                                        conn->too_large, &conn->job);
         return ob_facade_serve(self->facade, c, url, method);
+    }
     const char *endpoint = !strcmp(url, "/healthz")   ? "healthz"
                            : !strcmp(url, "/readyz")  ? "readyz"
                            : !strcmp(url, "/metrics") ? "metrics"

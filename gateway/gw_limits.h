@@ -121,8 +121,23 @@
 #define OB_GW_REST_IDLE_MS 1000     /* the REST thread's longest sleep: its client's heartbeat */
 #define OB_GW_REST_PENDING_MIN 64   /* first size of its table of publishes in flight */
 #define OB_GW_REST_LOOK_MS 20       /* a command's wait: looks for its outcome this often */
+#define OB_GW_REST_LOOK_FIRST_MS 1  /* ... at first: the gap doubles up to OB_GW_REST_LOOK_MS */
 #define OB_GW_REST_LOOK_PAGES 16    /* ... reading at most these FETCH ranges per look */
 #define OB_GW_AUTH_SCHEME "Bearer " /* Authorization: Bearer <token> */
+
+/* The Ordering API facade's writes (facade_write) and triggers out (facade_trigger) */
+#define OB_GW_FACADE_WAIT_MS_DEFAULT 15000 /* facade_wait: an outcome later is answered 202 */
+#define OB_GW_FACADE_WAIT_MS_MAX OB_GW_WAIT_MS_MAX /* longest facade_wait */
+#define OB_GW_IDEMPOTENCY_KEY_MAX 255              /* bytes of an Idempotency-Key: visible ASCII */
+#define OB_GW_FW_ID_BYTES 16           /* random or BLAKE2b bytes of a facade command id */
+#define OB_GW_FW_ERROR_MAX 1024        /* bytes of a schema error message (longer: cut) */
+#define OB_GW_FW_LIST_MAX 512          /* bytes of a list inside one (enum values, extra keys) */
+#define OB_GW_FW_PATH_MAX 256          /* bytes of a property path ('#/status/type') */
+#define OB_GW_FT_TIMEOUT_MS 10000      /* one trigger call out, connecting included */
+#define OB_GW_FT_TICK_MS 1000          /* the trigger thread's longest sleep (heartbeats) */
+#define OB_GW_FT_CREDIT 256            /* deliveries in flight of a trigger subscription */
+#define OB_GW_FT_METHOD_MAX 8          /* bytes of a trigger method ("POST") with its NUL */
+#define OB_GW_FT_METHOD_DEFAULT "POST" /* the Marketplace's default trigger method (5.1) */
 
 /* The REST streams (rest_stream) */
 #define OB_GW_STREAMS_DEFAULT 8 /* rest_streams_max: streams of one client at once */

@@ -54,8 +54,13 @@ ob_gw_stats_new(void)
                                        "Reloads of the REST tokens file (SIGHUP), by result "
                                        "(ok, failed: the old tokens stay).",
                                        result, 1, S_SERIES);
+    self->ft_calls = ob_metrics_counter(r, "orderbus_gateway_facade_triggers_total",
+                                        "Calls of an OMS's facade trigger (facade_trigger_url), by "
+                                        "result (ok: a 2xx; failed: no answer or another status, "
+                                        "retried with backoff).",
+                                        oms_result, 2, S_SERIES);
     if (!self->polls || !self->published || !self->repeated || !self->errors || !self->triggers ||
-        !self->auth_fail || !self->poll_time || !self->http || !self->reloads)
+        !self->auth_fail || !self->poll_time || !self->http || !self->reloads || !self->ft_calls)
         goto fail;
     return self;
 fail:

@@ -17,6 +17,7 @@ typedef struct ob_gw_stats {
     ob_metric_t *poll_time; /* orderbus_gateway_poll_seconds{oms}: a pass, start to end */
     ob_metric_t *http;      /* orderbus_gateway_http_requests_total{endpoint,status} */
     ob_metric_t *reloads;   /* orderbus_gateway_token_reloads_total{result} */
+    ob_metric_t *ft_calls;  /* orderbus_gateway_facade_triggers_total{oms,result}: calls out */
 } ob_gw_stats_t;
 
 /* Creates the registry and every metric. Returns the stats (owned, destroyed with

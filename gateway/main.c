@@ -13,6 +13,7 @@
 
 #include "connector.h"
 #include "daemon.h"
+#include "facade_trigger.h"
 #include "feed.h"
 #include "gw_config.h"
 #include "gw_http.h"
@@ -103,6 +104,7 @@ main(int argc, char **argv)
     ob_gw_stats_t *stats = NULL;
     ob_feed_t *feed = NULL;
     ob_gw_http_t *http = NULL;
+    ob_ftrigger_t *ftrigger = NULL;
     ob_connector_metrics_t connector_metrics;
     int rc = ob_gw_store_open(cfg->data_dir, &store);
     if (rc) {
@@ -124,6 +126,8 @@ main(int argc, char **argv)
     if (s_start_connectors(cfg, store, stats, &connector_metrics, errbuf, sizeof errbuf))
         goto out;
 
+    if (!(ftrigger = ob_ftrigger_new(cfg, stats, errbuf, sizeof errbuf)))
+        goto out;
     if (!(http = ob_gw_http_start(cfg, feed, store, stats, errbuf, sizeof errbuf)))
         goto out;
     zsys_info("serving on %s (port %u), %zu OMS registered, broker %s, REST %s", cfg->listen,
@@ -133,6 +137,11 @@ main(int argc, char **argv)
         zsys_info("oms %llu: %s, trigger /trigger/%llu%s", (unsigned long long)cfg->oms[i].id,
                   cfg->oms[i].url, (unsigned long long)cfg->oms[i].id,
                   cfg->oms[i].trigger_user[0] ? " (basic credentials)" : " (no credentials)");
+    for (size_t i = 0; i < cfg->oms_count; i++) /* not the URL: it may hold credentials */
+        if (cfg->oms[i].ft_url[0])
+            zsys_info("oms %llu: facade trigger out, %s%s", (unsigned long long)cfg->oms[i].id,
+                      cfg->oms[i].ft_method,
+                      cfg->oms[i].ft_user[0] ? " with basic credentials" : "");
     status = 0;
     while (!zsys_interrupted) {
         if (ob_daemon_reload_requested()) {
@@ -156,6 +165,7 @@ out:
         fprintf(stderr, "%s: %s\n", prog, errbuf);
     }
     ob_gw_http_stop(&http);
+    ob_ftrigger_destroy(&ftrigger);
     for (size_t i = 0; i < OB_GW_OMS_MAX; i++)
         zactor_destroy(&s_connectors[i]); /* each finishes the request in flight */
     ob_feed_destroy(&feed);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "command.h"
+#include "facade_write.h"
 #include "openapi_doc.h"
 #include "orderbus/client.h"
 #include "orderbus/error.h"
@@ -61,6 +62,7 @@ struct ob_rest_job {
     struct MHD_Connection *conn;            /* suspended until the answer is ready */
     s_kind_t kind;                          /* what to do */
     int command;                            /* 1: a command (answered 202) */
+    int facade;                             /* 1: a facade write (Marketplace answers) */
     int batch_route;                        /* 1: a batch (answered with results) */
     char topic[OB_TOPIC_MAX + 1];           /* the topic */
     ob_rest_batch_t *batch;                 /* S_PUBLISH: the encoded events, owned until sent */
@@ -82,6 +84,7 @@ struct ob_rest_job {
     uint64_t outcome_next;                     /* waiting: next seq of oms.<id>; 0: by time */
     int64_t wait_until;                        /* waiting: monotonic ms of the 504 */
     int64_t next_look;                         /* waiting: monotonic ms of the next look */
+    int64_t look_gap;                          /* waiting: ms from this look to the next */
     unsigned status;                           /* the answer: HTTP status */
     char *body;                                /* ... and its JSON body, owned */
     ob_rest_job_t *next;                       /* queue link */
@@ -154,9 +157,10 @@ s_response(unsigned status, char *body, uint32_t retry_after)
     return r;
 }
 
-/* Queues r (NULL: no memory; destroyed here) with status. */
+/* Queues r (NULL: no memory; destroyed here) with status, counted for endpoint. */
 static enum MHD_Result
-s_send(ob_rest_t *self, struct MHD_Connection *c, unsigned status, struct MHD_Response *r)
+s_send_as(ob_rest_t *self, struct MHD_Connection *c, const char *endpoint, unsigned status,
+          struct MHD_Response *r)
 {
     if (!r)
         return MHD_NO;
@@ -164,8 +168,15 @@ s_send(ob_rest_t *self, struct MHD_Connection *c, unsigned status, struct MHD_Re
     MHD_destroy_response(r);
     char code[8];
     snprintf(code, sizeof code, "%u", status);
-    ob_gw_stats_inc(self->stats->http, "rest", code);
+    ob_gw_stats_inc(self->stats->http, endpoint, code);
     return ret;
+}
+
+/* Queues r (NULL: no memory; destroyed here) with status. */
+static enum MHD_Result
+s_send(ob_rest_t *self, struct MHD_Connection *c, unsigned status, struct MHD_Response *r)
+{
+    return s_send_as(self, c, "rest", status, r);
 }
 
 /* Queues a JSON answer (body: owned, freed here; NULL: no memory). */
@@ -183,13 +194,45 @@ s_error(ob_rest_t *self, struct MHD_Connection *c, int rc, const char *message)
     return s_queue(self, c, (unsigned)ob_rest_status(rc), ob_rest_error_json(rc, message), 0);
 }
 
+static enum MHD_Result s_facade_error(ob_rest_t *self, struct MHD_Connection *c, unsigned status,
+                                      const char *text, uint32_t retry_after);
+
 /* Sets job's answer to the error of rc with message. */
 static void
 s_job_error(ob_rest_job_t *job, int rc, const char *message)
 {
     free(job->body);
+    job->body = NULL;
     job->status = (unsigned)ob_rest_status(rc);
-    job->body = ob_rest_error_json(rc, message);
+    if (!job->facade) {
+        job->body = ob_rest_error_json(rc, message);
+        return;
+    }
+    ob_fw_answer_t a = {0}; /* the Marketplace's error shape */
+    if (!ob_fw_error(job->status, message ? message : ob_strerror(rc), &a))
+        job->body = a.body;
+}
+
+/* Sets a facade write's answer to a (its body taken), or to a 500 if rc says no memory. */
+static void
+s_job_facade(ob_rest_job_t *job, int rc, ob_fw_answer_t *a)
+{
+    if (rc) {
+        s_job_error(job, rc, NULL);
+        return;
+    }
+    free(job->body);
+    job->status = a->status;
+    job->body = a->body;
+    a->body = NULL;
+}
+
+/* Sets a facade write's answer to 202: the command stands, its outcome comes later. */
+static void
+s_job_accepted(ob_rest_job_t *job)
+{
+    ob_fw_answer_t a = {0};
+    s_job_facade(job, ob_fw_accepted(job->oms_id, job->command_id, &a), &a);
 }
 
 /* Sets job's answer to root (a reference taken) with status. */
@@ -413,6 +456,10 @@ s_publish_answer(ob_rest_job_t *job)
             s_job_error(job, job->confirms[i].rc, message);
             return;
         }
+    if (job->facade) { /* confirmed; facade_wait 0 */
+        s_job_accepted(job);
+        return;
+    }
     /* Written by hand rather than built with Jansson and dumped: for a batch this was the
        REST thread's largest cost. Each result is {"id":..,"topic":..,"seq":..,"dup":..},
        as openapi.json's PublishResult; an id character takes at most 6 bytes (\u00XX),
@@ -542,8 +589,9 @@ s_serve_publish(ob_rest_t *self, ob_rest_job_t *job)
    and the command id (ob_oms_outcome_id), stored after the command. So, once the command is
    confirmed, the REST thread reads its stored time (a FETCH of mp.<oms_id> at its seq: the
    original one for a duplicate), then reads oms.<oms_id> from that time on, every
-   OB_GW_REST_LOOK_MS, with FETCHes of ranges, until an event with that id comes (answered 200
-   with it) or wait_ms runs out (504: the command stands). An outcome stored before the wait
+   OB_GW_REST_LOOK_MS (1 ms after the confirm at first, the gap doubling up to it), with
+   FETCHes of ranges, until an event with that id comes (answered 200 with it) or wait_ms
+   runs out (504: the command stands). An outcome stored before the wait
    began (a retried command) is found the same way, from the original command's time. Reads
    cost nothing while no command waits; each look reads only what is new since the last. */
 
@@ -563,6 +611,18 @@ s_unwait(ob_rest_t *self, ob_rest_job_t *job)
 static void
 s_wait_answer(ob_rest_job_t *job, const uint8_t *frame, size_t len)
 {
+    if (job->facade) { /* the Marketplace's answer, from the outcome's data */
+        ob_event_t *ev = NULL;
+        ob_fw_answer_t a = {0};
+        int rc = ob_event_decode(frame, len, &ev);
+        if (!rc)
+            rc = ob_fw_outcome((const char *)ev->data, ev->data_len, &a);
+        ob_event_destroy(&ev);
+        if (rc && rc != -ENOMEM) /* not the outcome COMMANDS.md specifies: a bad gateway */
+            rc = ob_fw_error(MHD_HTTP_BAD_GATEWAY, "the command's outcome does not read", &a);
+        s_job_facade(job, rc, &a);
+        return;
+    }
     json_t *outcome = s_event_json(frame, len);
     s_publish_answer(job); /* the result, or an error */
     json_t *root =
@@ -593,6 +653,8 @@ s_wait_start(ob_rest_t *self, ob_rest_job_t *job)
         ob_fetch_destroy(&f);
         if (job->confirms[0].rc)
             s_publish_answer(job); /* the broker's refusal */
+        else if (job->facade)
+            s_job_accepted(job); /* stored: it will have its outcome */
         else
             s_job_error(job, rc == OB_ERR_TIMEOUT || rc == -EINTR ? OB_ERR_BUSY : rc,
                         "the command is stored, its outcome cannot be looked for: retry");
@@ -608,6 +670,7 @@ s_wait_start(ob_rest_t *self, ob_rest_job_t *job)
     int64_t now = zclock_mono();
     job->wait_until = now + job->wait_ms;
     job->next_look = now;
+    job->look_gap = OB_GW_REST_LOOK_FIRST_MS;
     self->waits[self->wait_count++] = job;
 }
 
@@ -653,7 +716,15 @@ s_waits_tick(ob_rest_t *self)
         int done = 0;
         if (job->next_look <= now) {
             done = s_wait_look(self, job);
-            job->next_look = zclock_mono() + OB_GW_REST_LOOK_MS;
+            /* soon at first (an outcome takes a Marketplace round trip), then every
+               OB_GW_REST_LOOK_MS: few looks for a slow one */
+            job->next_look = zclock_mono() + job->look_gap;
+            job->look_gap =
+                job->look_gap * 2 < OB_GW_REST_LOOK_MS ? job->look_gap * 2 : OB_GW_REST_LOOK_MS;
+        }
+        if (!done && job->wait_until <= now && job->facade) {
+            s_job_accepted(job); /* later than facade_wait: 202 */
+            done = 1;
         }
         if (!done && job->wait_until <= now) {
             char message[OB_GW_REST_ERR_MAX];
@@ -829,9 +900,12 @@ s_thread(void *arg)
             }
             while (self->wait_count) {
                 ob_rest_job_t *job = self->waits[--self->wait_count];
-                s_job_error(job, OB_ERR_SHUTDOWN,
-                            "the gateway is stopping: the command stands, its outcome will be "
-                            "on oms.<oms_id>");
+                if (job->facade)
+                    s_job_accepted(job);
+                else
+                    s_job_error(job, OB_ERR_SHUTDOWN,
+                                "the gateway is stopping: the command stands, its outcome will "
+                                "be on oms.<oms_id>");
                 s_finish(job);
             }
             ob_rest_subs_destroy(&self->subs);
@@ -860,8 +934,11 @@ s_submit(ob_rest_t *self, struct MHD_Connection *c, ob_rest_job_t *job, ob_rest_
     pthread_mutex_lock(&self->lock);
     if (self->stop) {
         pthread_mutex_unlock(&self->lock);
+        int facade = job->facade;
         ob_rest_job_destroy(&job);
-        return s_error(self, c, OB_ERR_SHUTDOWN, "the gateway is stopping");
+        return facade ? s_facade_error(self, c, MHD_HTTP_SERVICE_UNAVAILABLE,
+                                       "the gateway is stopping", 0)
+                      : s_error(self, c, OB_ERR_SHUTDOWN, "the gateway is stopping");
     }
     *job_p = job;
     MHD_suspend_connection(c);
@@ -1273,6 +1350,159 @@ ob_rest_serve(ob_rest_t *self, struct MHD_Connection *c, const char *url, const 
         ob_rest_job_destroy(&job);
         return s_error(self, c, rc, errbuf);
     }
+    return s_submit(self, c, job, job_p);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The Ordering API facade's writes (facade_write.h), in libmicrohttpd's thread
+
+   A write is a command with a wait: the job of POST /v1/oms/{id}/commands?wait_ms= with the
+   facade's command, facade_wait as its wait, and the Marketplace's answer shapes (s_job_*
+   look at job->facade). Checks in the Marketplace's order (reference 2.1): the token (401),
+   the OMS (404: one this gateway serves), the right to publish on mp.<oms_id> (403), then
+   the gateway's own (429 over the rate, 413 over rest_body_max), then the body. */
+
+#define S_FACADE_ENDPOINT "facade"
+#define S_USER_TOKEN "X-User-Token"
+#define S_IDEMPOTENCY_KEY "Idempotency-Key"
+
+/* Queues a facade answer: status and its JSON body (owned, freed here; NULL: no memory). */
+static enum MHD_Result
+s_facade_queue(ob_rest_t *self, struct MHD_Connection *c, unsigned status, char *body,
+               uint32_t retry_after)
+{
+    struct MHD_Response *r = s_response(status, body, retry_after);
+    if (r && status == MHD_HTTP_UNAUTHORIZED) /* the Marketplace sends no challenge */
+        MHD_del_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, S_REALM);
+    return s_send_as(self, c, S_FACADE_ENDPOINT, status, r);
+}
+
+/* Queues status with {"error": text} (borrowed). */
+static enum MHD_Result
+s_facade_error(ob_rest_t *self, struct MHD_Connection *c, unsigned status, const char *text,
+               uint32_t retry_after)
+{
+    ob_fw_answer_t a = {0};
+    if (ob_fw_error(status, text, &a))
+        return MHD_NO;
+    return s_facade_queue(self, c, status, a.body, retry_after);
+}
+
+/* The facade's X-User-Token check of a write to OMS oms_id, under the tokens' lock: the
+   token's client (401), an OMS of this gateway (404), its publish right on mp.<oms_id>
+   (403), its rate (429, *retry_after). Writes the client's name into name. Returns 0,
+   OB_GW_ERR_UNAUTHORIZED, OB_GW_ERR_NOT_FOUND, OB_ERR_FORBIDDEN or OB_ERR_LIMIT. */
+static int
+s_facade_authorize(ob_rest_t *self, struct MHD_Connection *c, uint64_t oms_id,
+                   char name[OB_GW_CLIENT_NAME_MAX + 1], uint32_t *retry_after)
+{
+    const char *token = MHD_lookup_connection_value(c, MHD_HEADER_KIND, S_USER_TOKEN);
+    char topic[OB_TOPIC_MAX + 1];
+    snprintf(topic, sizeof topic, S_MP_PREFIX "%" PRIu64, oms_id);
+    size_t i = 0;
+    while (i < self->cfg->oms_count && self->cfg->oms[i].id != oms_id)
+        i++;
+    int rc = 0;
+    pthread_mutex_lock(&self->lock);
+    const ob_tokens_client_t *client =
+        token ? ob_tokens_lookup(self->tokens, token, strlen(token)) : NULL;
+    if (!client)
+        rc = OB_GW_ERR_UNAUTHORIZED;
+    else if (!oms_id || i == self->cfg->oms_count)
+        rc = OB_GW_ERR_NOT_FOUND;
+    else if (!ob_tokens_may_publish(client, topic, strlen(topic)))
+        rc = OB_ERR_FORBIDDEN;
+    else {
+        snprintf(name, OB_GW_CLIENT_NAME_MAX + 1, "%s", ob_tokens_client_name(client));
+        rc = ob_rate_limit_take(self->rate, name, zclock_usecs(), retry_after);
+    }
+    pthread_mutex_unlock(&self->lock);
+    return rc;
+}
+
+/* Builds a facade write's job from its command text (len bytes, borrowed). Returns 0, or
+   an error with a message. */
+static int
+s_facade_job(ob_rest_t *self, const ob_fw_route_t *route, const char *name, const char *text,
+             size_t len, ob_rest_job_t *job, char *errbuf, size_t errlen)
+{
+    job->kind = S_PUBLISH;
+    job->command = 1;
+    job->facade = 1;
+    job->oms_id = route->oms_id;
+    job->wait_ms = (uint32_t)self->cfg->facade_wait_ms;
+    snprintf(job->topic, sizeof job->topic, S_MP_PREFIX "%" PRIu64, route->oms_id);
+    if (!(job->batch = calloc(1, sizeof *job->batch)) ||
+        !(job->batch->events = calloc(1, sizeof *job->batch->events)) ||
+        !(job->batch->lens = calloc(1, sizeof *job->batch->lens)) ||
+        !(job->confirms = calloc(1, sizeof *job->confirms)))
+        return -ENOMEM;
+    int rc = ob_rest_command_event(text, len, route->oms_id, name, zclock_time() * 1000ull,
+                                   &job->batch->events[0], &job->batch->lens[0], job->command_id,
+                                   errbuf, errlen);
+    if (!rc)
+        job->batch->count = 1;
+    return rc;
+}
+
+enum MHD_Result
+ob_rest_facade_serve(ob_rest_t *self, struct MHD_Connection *c, const char *url, const char *method,
+                     const char *body, size_t len, int too_large, ob_rest_job_t **job_p)
+{
+    if (*job_p) { /* resumed: the answer is ready */
+        char *answer = (*job_p)->body;
+        (*job_p)->body = NULL;
+        return s_facade_queue(self, c, (*job_p)->status, answer, 0);
+    }
+    ob_fw_route_t route;
+    if (ob_fw_route(method, url, &route))
+        return s_facade_error(self, c, MHD_HTTP_NOT_FOUND, "no such route", 0);
+    if (!self->on)
+        return s_facade_error(self, c, MHD_HTTP_NOT_FOUND,
+                              "the Ordering API facade is off: this gateway has no tokens_file", 0);
+    char name[OB_GW_CLIENT_NAME_MAX + 1] = "";
+    uint32_t retry_after = 0;
+    int rc = s_facade_authorize(self, c, route.oms_id, name, &retry_after);
+    if (rc == OB_GW_ERR_UNAUTHORIZED)
+        return s_facade_error(self, c, MHD_HTTP_UNAUTHORIZED, OB_FW_E_SIGN_IN, 0);
+    if (rc == OB_GW_ERR_NOT_FOUND)
+        return s_facade_error(self, c, MHD_HTTP_NOT_FOUND, OB_FW_E_OMS, 0);
+    if (rc == OB_ERR_FORBIDDEN)
+        return s_facade_error(self, c, MHD_HTTP_FORBIDDEN, OB_FW_E_FORBIDDEN, 0);
+    char errbuf[OB_GW_REST_ERR_MAX] = "";
+    if (rc) {
+        snprintf(errbuf, sizeof errbuf, "over %u requests per second: retry later",
+                 self->cfg->rest_rate);
+        return s_facade_error(self, c, MHD_HTTP_TOO_MANY_REQUESTS, errbuf,
+                              retry_after ? retry_after : 1);
+    }
+    if (too_large) {
+        snprintf(errbuf, sizeof errbuf, "body over %" PRIu64 " bytes", self->cfg->rest_body_max);
+        return s_facade_error(self, c, MHD_HTTP_CONTENT_TOO_LARGE, errbuf, 0);
+    }
+    char id[OB_GW_COMMAND_ID_MAX + 1];
+    const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, S_IDEMPOTENCY_KEY);
+    if (ob_fw_command_id(&route, name, key, body, len, id)) {
+        snprintf(errbuf, sizeof errbuf, S_IDEMPOTENCY_KEY ": 1 to %d visible ASCII characters",
+                 OB_GW_IDEMPOTENCY_KEY_MAX);
+        return s_facade_error(self, c, MHD_HTTP_BAD_REQUEST, errbuf, 0);
+    }
+    char *text = NULL;
+    size_t text_len = 0;
+    ob_fw_answer_t refusal = {0};
+    rc = ob_fw_command(&route, id, body, len, &text, &text_len, &refusal);
+    if (rc == OB_ERR_INVALID_ARGUMENT)
+        return s_facade_queue(self, c, refusal.status, refusal.body, 0);
+    ob_rest_job_t *job = rc ? NULL : calloc(1, sizeof *job);
+    if (job &&
+        (rc = s_facade_job(self, &route, name, text, text_len, job, errbuf, sizeof errbuf))) {
+        ob_rest_job_destroy(&job);
+        free(text);
+        return s_facade_error(self, c, (unsigned)ob_rest_status(rc), errbuf, 0);
+    }
+    free(text);
+    if (!job)
+        return MHD_NO;
     return s_submit(self, c, job, job_p);
 }
 

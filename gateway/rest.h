@@ -50,8 +50,9 @@
     behind it for one broker round trip (at most OB_GW_REST_BROKER_MS when the broker does
     not answer). A pool of clients with thread-per-connection would block a thread per
     request and pipeline nothing. A command with wait_ms, once confirmed, waits on that
-    thread without blocking it: every OB_GW_REST_LOOK_MS the thread reads what oms.<oms_id>
-    stored since its last look (FETCH of ranges, from the command's stored time) for the
+    thread without blocking it: every OB_GW_REST_LOOK_MS (sooner at first: 1, 2, 4 ... ms
+    after the confirm) the thread reads what oms.<oms_id> stored since its last look
+    (FETCH of ranges, from the command's stored time) for the
     outcome's derived id (ob_oms_outcome_id), so an outcome stored before the wait (a
     duplicate command) is found too (rest.c, "A command's wait").
 
@@ -114,6 +115,19 @@ enum MHD_Result ob_rest_serve(ob_rest_t *self, struct MHD_Connection *c, const c
    client has it, or REST is off). */
 int ob_rest_token_rights(ob_rest_t *self, const char *token, size_t len, const char *topic,
                          unsigned *ret_rights);
+/* Serves a write of the Ordering API facade (facade_write.h: PATCH or PUT of a project item
+   or a message, POST of a message, under /api/v1/oms/) as ob_rest_serve serves /v1/: url
+   (the path, borrowed), method, the whole body (len bytes; too_large 1 if it went over
+   cfg->rest_body_max and was cut), on connection c, with *job_p as its con_cls. The answers
+   are the Marketplace's: 401, 404 "OMS not found" (an OMS this gateway does not serve) and
+   403 (no publish right on mp.<oms_id>) for the X-User-Token, checked against the tokens
+   file; the body's 400 or 404 at once; else the command is published and, within
+   cfg->facade_wait_ms, answered with the Marketplace's status and body from its outcome,
+   later 202 {"command_id", "outcome_topic"}. Also 413, 429 and 503 with {"error": ...};
+   404 for every route while REST is off. Returns libmicrohttpd's result. */
+enum MHD_Result ob_rest_facade_serve(ob_rest_t *self, struct MHD_Connection *c, const char *url,
+                                     const char *method, const char *body, size_t len,
+                                     int too_large, ob_rest_job_t **job_p);
 
 /* Returns the JSON {"seq", "time", "event"} of a fetched event f (borrowed), as GET
    /v1/topics/{topic}/events/{seq} answers it: a new reference the caller decrefs, or NULL

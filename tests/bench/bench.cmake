@@ -39,14 +39,18 @@ target_compile_definitions(orderbus-rest-bench PRIVATE
                            OB_BENCH_GATEWAY="$<TARGET_FILE:orderbus-gateway>")
 add_dependencies(orderbus-rest-bench orderbus-broker orderbus-gateway)
 
-# orderbus-facade-bench: events read through the Ordering API facade (issue 17), limit 100 by
-# from_seq pages, with a real broker, Marketplace double and gateway.
-add_executable(orderbus-facade-bench ${CMAKE_CURRENT_SOURCE_DIR}/bench/bench_facade.c)
-target_link_libraries(orderbus-facade-bench PRIVATE ob_flags orderbus_static ob_broker_proc
-                      ob_gw_proc ob_mp_double_proc ob_common PkgConfig::CZMQ PkgConfig::CURL
-                      PkgConfig::JANSSON Threads::Threads)
-target_compile_definitions(orderbus-facade-bench PRIVATE
-                           OB_BENCH_BROKER="$<TARGET_FILE:orderbus-broker>"
-                           OB_BENCH_GATEWAY="$<TARGET_FILE:orderbus-gateway>"
-                           OB_BENCH_MP_DOUBLE="$<TARGET_FILE:orderbus-mp-double>")
-add_dependencies(orderbus-facade-bench orderbus-broker orderbus-gateway orderbus-mp-double)
+# The Ordering API facade (issue 17), each with a real broker, Marketplace double and gateway
+# on loopback: orderbus-facade-bench reads events through it (limit 100, by from_seq pages);
+# orderbus-facade-write-bench times a write through it against the same write to the double.
+foreach(bench facade facade_write)
+  string(REPLACE "_" "-" name "orderbus-${bench}-bench")
+  add_executable(${name} ${CMAKE_CURRENT_SOURCE_DIR}/bench/bench_${bench}.c)
+  target_link_libraries(${name} PRIVATE ob_flags orderbus_static ob_broker_proc ob_gw_proc
+                        ob_mp_double_proc ob_common PkgConfig::CZMQ PkgConfig::CURL
+                        PkgConfig::JANSSON Threads::Threads)
+  target_compile_definitions(${name} PRIVATE
+                             OB_BENCH_BROKER="$<TARGET_FILE:orderbus-broker>"
+                             OB_BENCH_GATEWAY="$<TARGET_FILE:orderbus-gateway>"
+                             OB_BENCH_MP_DOUBLE="$<TARGET_FILE:orderbus-mp-double>")
+  add_dependencies(${name} orderbus-broker orderbus-gateway orderbus-mp-double)
+endforeach()

@@ -6,7 +6,8 @@
 # The gateway's parsers of Marketplace responses (mp_parse) and of OMS commands (command), its
 # trigger request parser (trigger), and of its REST side (issue 15): the tokens file (tokens),
 # the request bodies and delivery handles (rest_parse); the Ordering API facade's requests and
-# the events its view indexes (facade, issue 17).
+# the events its view indexes (facade, issue 17), and its writes (facade_write: request bodies
+# to commands, outcomes to answers).
 # The broker's stored subscription and position records (records: sub_record.h, pos_record.h).
 # orderbus-webhook's configuration, secret files and Retry-After values (webhook_config).
 # Its verification of the signed requests of the way back (webhook_verify).
@@ -23,12 +24,13 @@
 # Every target links liborderbus, ob_codec and ob_common (base64: common/base64.h).
 # Targets of the broker's classes (OB_FUZZ_BROKER_TARGETS) also link ob_broker_core.
 set(OB_FUZZ_TARGETS event wire mpscan pattern config broker perms event_json monitor_result base64
-    mp_parse command trigger records tokens rest_parse webhook_config webhook_verify jira facade)
+    mp_parse command trigger records tokens rest_parse webhook_config webhook_verify jira facade
+    facade_write)
 set(OB_FUZZ_BROKER_TARGETS config broker perms records)
 # The monitor's reader of admin results (monitor/result.c) links ob_monitor_core.
 set(OB_FUZZ_MONITOR_TARGETS monitor_result)
 # The gateway's targets link ob_gateway_rest (which holds ob_gateway_core).
-set(OB_FUZZ_GATEWAY_TARGETS mp_parse command tokens rest_parse facade)
+set(OB_FUZZ_GATEWAY_TARGETS mp_parse command tokens rest_parse facade facade_write)
 # The trigger request parser lives in the daemon's library (it uses common/base64.h).
 set(OB_FUZZ_GATEWAY_DAEMON_TARGETS trigger)
 # The webhook adapter's targets link ob_webhook_core.

@@ -100,6 +100,34 @@ set_property(TEST test_gateway_rest APPEND PROPERTY ENVIRONMENT
 target_compile_definitions(test_gateway_rest PRIVATE OB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 add_dependencies(test_gateway_rest orderbus-gateway orderbus-mp-double)
 
+# The Ordering API facade's writes and triggers out (issue 17): real broker, Marketplace
+# double and gateway; each write through the facade compared with the double's own answer.
+ob_cmocka_test(test_gateway_facade_write TIMEOUT 240
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_gateway_facade_write.c
+  LIBS ob_broker_proc ob_gw_proc ob_rest_http ob_mp_double_proc ob_common PkgConfig::CURL
+       PkgConfig::JANSSON PkgConfig::MHD Threads::Threads)
+set_property(TEST test_gateway_facade_write APPEND PROPERTY ENVIRONMENT
+             "OB_GATEWAY=$<TARGET_FILE:orderbus-gateway>"
+             "OB_MP_DOUBLE=$<TARGET_FILE:orderbus-mp-double>")
+add_dependencies(test_gateway_facade_write orderbus-gateway orderbus-mp-double)
+
+# The compatibility check (issue 17): the compatibility client (mp_compat_client, written
+# from marketplace-api-client and the reference adapter) runs one scenario against a
+# Marketplace double and through the gateway's facade against another; both must see the
+# same.
+add_library(ob_mp_compat_client STATIC ${CMAKE_CURRENT_SOURCE_DIR}/integration/mp_compat_client.c)
+target_include_directories(ob_mp_compat_client PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/integration)
+target_link_libraries(ob_mp_compat_client PUBLIC ob_flags PkgConfig::CURL PkgConfig::JANSSON
+                      PkgConfig::MHD Threads::Threads)
+ob_cmocka_test(test_mp_compat TIMEOUT 180
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_mp_compat.c
+  LIBS ob_mp_compat_client ob_broker_proc ob_gw_proc ob_rest_http ob_mp_double_proc ob_common
+       PkgConfig::CURL PkgConfig::JANSSON)
+set_property(TEST test_mp_compat APPEND PROPERTY ENVIRONMENT
+             "OB_GATEWAY=$<TARGET_FILE:orderbus-gateway>"
+             "OB_MP_DOUBLE=$<TARGET_FILE:orderbus-mp-double>")
+add_dependencies(test_mp_compat orderbus-gateway orderbus-mp-double)
+
 # The REST stream (Server-Sent Events): a broker and a gateway, a libcurl multi reader.
 ob_cmocka_test(test_gateway_stream TIMEOUT 180
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_gateway_stream.c

@@ -20,6 +20,15 @@ ob_cmocka_test(test_gw_command
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_gw_command.c
           ${CMAKE_CURRENT_SOURCE_DIR}/unit/gw_alloc.c
   LIBS ob_gateway_core PkgConfig::JANSSON ${OB_GW_WRAP_ALLOC})
+# The Ordering API facade's writes (gateway/facade_write.c, in ob_gateway_rest).
+ob_cmocka_test(test_gw_facade_write
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_gw_facade_write.c
+          ${CMAKE_CURRENT_SOURCE_DIR}/unit/gw_alloc.c
+  LIBS ob_gateway_rest PkgConfig::JANSSON ${OB_GW_WRAP_ALLOC})
+# The facade's triggers out, their pure part (gateway/facade_trigger.c, ob_gateway_daemon).
+ob_cmocka_test(test_gw_facade_trigger
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_gw_facade_trigger.c
+  LIBS ob_gateway_daemon)
 # The daemon's trigger request parser (gateway/trigger.c, in ob_gateway_daemon).
 ob_cmocka_test(test_gw_trigger
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_gw_trigger.c

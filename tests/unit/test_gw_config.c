@@ -81,6 +81,9 @@ test_defaults(void **state)
     assert_false(s_cfg.facade); /* off unless asked */
     assert_int_equal(s_parse(err, "--facade", "--tokens-file", "/tok", NULL), 0);
     assert_true(s_cfg.facade);
+    assert_int_equal(s_cfg.facade_wait_ms, OB_GW_FACADE_WAIT_MS_DEFAULT);
+    assert_int_equal(s_parse(err, "--facade-wait", "0", NULL), 0); /* 202 at once */
+    assert_int_equal(s_cfg.facade_wait_ms, 0);
     assert_int_equal(s_parse(err, "--help", NULL), 0);
     assert_true(s_cfg.help);
     assert_int_equal(s_parse(err, "--version", NULL), 0);
@@ -98,7 +101,11 @@ test_sections(void **state)
                                         "    overlap = 5s\n    poll_interval = 250ms\n"
                                         "oms\n    id = 9\n    url = https://mp.example\n"
                                         "    token_file = /t9\n    trigger_user = mp\n"
-                                        "    trigger_password_file = /p9\n");
+                                        "    trigger_password_file = /p9\n"
+                                        "    facade_trigger_url = http://oms/t?a=1\n"
+                                        "    facade_trigger_method = PUT\n"
+                                        "    facade_trigger_user = gw\n"
+                                        "    facade_trigger_password_file = /f9\n");
     assert_int_equal(s_parse(err, "--config", cfg, NULL), 0);
     assert_int_equal(s_cfg.oms_count, 2);
     assert_int_equal(s_cfg.oms[0].id, 2);
@@ -108,6 +115,11 @@ test_sections(void **state)
     assert_int_equal(s_cfg.oms[1].id, 9);
     assert_int_equal(s_cfg.oms[1].page_size, OB_GW_PAGE_SIZE_DEFAULT); /* its own defaults */
     assert_string_equal(s_cfg.oms[1].trigger_user, "mp");
+    assert_string_equal(s_cfg.oms[1].ft_url, "http://oms/t?a=1");
+    assert_string_equal(s_cfg.oms[1].ft_method, "PUT");
+    assert_string_equal(s_cfg.oms[1].ft_user, "gw");
+    assert_string_equal(s_cfg.oms[0].ft_url, ""); /* none */
+    assert_string_equal(s_cfg.oms[0].ft_method, OB_GW_FT_METHOD_DEFAULT);
     /* Flags amend the first OMS. */
     assert_int_equal(s_parse(err, "--config", cfg, "--oms-page-size", "3", NULL), 0);
     assert_int_equal(s_cfg.oms[0].page_size, 3);
@@ -149,6 +161,23 @@ test_refused(void **state)
         {"oms\n    id = 2\n    url = http://x\n    token_file = /t\n    overlap = 0\n", NULL, NULL,
          "overlap"},
         {"nonsense\n    a = 1\n", NULL, NULL, "unknown section"},
+        {"oms\n    id = 2\n    url = http://x\n    token_file = /t\n"
+         "    facade_trigger_url = http://o\n    facade_trigger_method = DELETE\n",
+         NULL, NULL, "GET, POST or PUT"},
+        {"oms\n    id = 2\n    url = http://x\n    token_file = /t\n"
+         "    facade_trigger_url = ftp://o\n",
+         NULL, NULL, "facade_trigger_url"},
+        {"oms\n    id = 2\n    url = http://x\n    token_file = /t\n"
+         "    facade_trigger_url = http://o\n    facade_trigger_user = u\n",
+         NULL, NULL, "go together"},
+        {"oms\n    id = 2\n    url = http://x\n    token_file = /t\n"
+         "    facade_trigger_user = u\n    facade_trigger_password_file = /p\n",
+         NULL, NULL, "without facade_trigger_url"},
+        {"oms\n    id = 2\n    url = http://x\n    token_file = /t\n"
+         "    facade_trigger_url = http://o\n    facade_trigger_user = a:b\n"
+         "    facade_trigger_password_file = /p\n",
+         NULL, NULL, "':'"},
+        {NULL, "--facade-wait", "61s", "--facade-wait: 61s is out of range"},
         {NULL, "--listen", "localhost:80", "listen"},
         {NULL, "--listen", "127.0.0.1:70000", "listen"},
         {NULL, "--listen", "127.0.0.1", "listen"},
@@ -182,6 +211,14 @@ test_secrets(void **state)
     assert_int_equal(ob_gw_config_read_secrets(&s_cfg, err, sizeof err), 0);
     assert_string_equal(s_cfg.oms[0].token, "the-token");
     assert_string_equal(s_cfg.oms[0].trigger_password, "pass word");
+    /* the facade trigger's password, read the same way */
+    assert_int_equal(s_parse(err, "--oms-id", "2", "--oms-url", "http://x", "--oms-token-file",
+                             token, "--oms-facade-trigger-url", "http://o",
+                             "--oms-facade-trigger-user", "gw",
+                             "--oms-facade-trigger-password-file", password, NULL),
+                     0);
+    assert_int_equal(ob_gw_config_read_secrets(&s_cfg, err, sizeof err), 0);
+    assert_string_equal(s_cfg.oms[0].ft_password, "pass word");
     /* Empty, two lines, missing: refused, naming the file, never the content. */
     snprintf(s_cfg.oms[0].token_file, sizeof s_cfg.oms[0].token_file, "%s", s_file("empty", "\n"));
     assert_int_equal(ob_gw_config_read_secrets(&s_cfg, err, sizeof err), OB_ERR_INVALID_ARGUMENT);
