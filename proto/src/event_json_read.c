@@ -228,6 +228,24 @@ s_unicode_escape(const char **pp, const char *end)
     return cp;
 }
 
+/* Returns the end of the text at p (before end) that stands in a JSON string as itself and
+   that json_dumps writes as itself: printable ASCII but '"' and '\\', and UTF-8 sequences. */
+static const char *
+s_plain(const char *p, const char *end)
+{
+    for (;;) {
+        while (p < end && (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x80 && *p != '"' &&
+               *p != '\\')
+            p++;
+        size_t n = p < end && (unsigned char)*p >= 0x80
+                       ? s_utf8_len((const unsigned char *)p, (const unsigned char *)end)
+                       : 0;
+        if (!n)
+            return p;
+        p += n;
+    }
+}
+
 /* Reads the JSON string whose opening quote is next, decoding it into out (room for as many
    bytes as its text has: decoding never grows a string), and moves past its closing quote.
    *ret_len is the decoded length (no NUL written). Returns 0 or S_DECLINE: a raw control
@@ -238,61 +256,51 @@ s_string(s_reader_t *r, char *out, size_t *ret_len)
     const char *p = r->p + 1, *end = r->end;
     char *w = out;
     for (;;) {
-        if (p >= end)
-            return S_DECLINE;
-        unsigned char c = (unsigned char)*p;
-        if (c == '"')
+        const char *plain = s_plain(p, end);
+        memcpy(w, p, (size_t)(plain - p));
+        w += plain - p;
+        p = plain;
+        if (p >= end || (unsigned char)*p < 0x20 || (unsigned char)*p >= 0x80)
+            return S_DECLINE; /* no end, a control character, or not UTF-8 */
+        if (*p == '"')
             break;
-        if (c < 0x20)
+        /* a backslash: an escape */
+        if (end - p < 2)
             return S_DECLINE;
-        if (c < 0x80 && c != '\\') {
-            *w++ = (char)c;
-            p++;
-        } else if (c >= 0x80) {
-            size_t n = s_utf8_len((const unsigned char *)p, (const unsigned char *)end);
-            if (!n)
+        char e = p[1];
+        p++; /* at the escape's letter */
+        switch (e) {
+        case '"':
+        case '\\':
+        case '/':
+            *w++ = e;
+            break;
+        case 'b':
+            *w++ = '\b';
+            break;
+        case 'f':
+            *w++ = '\f';
+            break;
+        case 'n':
+            *w++ = '\n';
+            break;
+        case 'r':
+            *w++ = '\r';
+            break;
+        case 't':
+            *w++ = '\t';
+            break;
+        case 'u': {
+            uint32_t cp = s_unicode_escape(&p, end);
+            if (!cp)
                 return S_DECLINE;
-            memcpy(w, p, n);
-            w += n;
-            p += n;
-        } else {
-            if (end - p < 2)
-                return S_DECLINE;
-            char e = p[1];
-            p++; /* at the escape's letter */
-            switch (e) {
-            case '"':
-            case '\\':
-            case '/':
-                *w++ = e;
-                break;
-            case 'b':
-                *w++ = '\b';
-                break;
-            case 'f':
-                *w++ = '\f';
-                break;
-            case 'n':
-                *w++ = '\n';
-                break;
-            case 'r':
-                *w++ = '\r';
-                break;
-            case 't':
-                *w++ = '\t';
-                break;
-            case 'u': {
-                uint32_t cp = s_unicode_escape(&p, end);
-                if (!cp)
-                    return S_DECLINE;
-                w = s_utf8_put(w, cp);
-                continue; /* p is past the escape */
-            }
-            default:
-                return S_DECLINE;
-            }
-            p++;
+            w = s_utf8_put(w, cp);
+            continue; /* p is past the escape */
         }
+        default:
+            return S_DECLINE;
+        }
+        p++;
     }
     r->p = p + 1;
     *ret_len = (size_t)(w - out);
@@ -437,6 +445,15 @@ s_control(unsigned char c, char buf[7], size_t *ret_len)
 static int
 s_data_string(s_reader_t *r)
 {
+    /* Mostly a string is written as it was given: then it is copied. */
+    const char *plain = s_plain(r->p + 1, r->end);
+    if (plain < r->end && *plain == '"') {
+        size_t len = (size_t)(plain + 1 - r->p);
+        if (s_put(r, r->p, len))
+            return S_DECLINE;
+        r->p += len;
+        return 0;
+    }
     size_t n, need = 2;
     char *text = r->arena + r->used; /* free room: the string is not kept */
     if (s_string(r, text, &n))
