@@ -123,6 +123,9 @@
 #define OB_GW_REST_LOOK_MS 20       /* a command's wait: looks for its outcome this often */
 #define OB_GW_REST_LOOK_PAGES 16    /* ... reading at most these FETCH ranges per look */
 #define OB_GW_AUTH_SCHEME "Bearer " /* Authorization: Bearer <token> */
+/* The REST client's window, unconfirmed publishes: wide, for the events of every connection's
+   request at once (the broker's max_pending lowers it) */
+#define OB_GW_REST_WINDOW OB_PENDING_DEFAULT
 
 /* The REST streams (rest_stream) */
 #define OB_GW_STREAMS_DEFAULT 8 /* rest_streams_max: streams of one client at once */

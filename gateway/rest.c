@@ -795,7 +795,10 @@ s_thread(void *arg)
 {
     ob_rest_t *self = arg;
     const ob_gw_config_t *cfg = self->cfg;
+    /* The window is wide: with the default, 256 events of all the requests in flight went
+       to the broker at a time, and the thread waited in the publish call for room. */
     ob_client_config_t cc = {.name = S_CLIENT_NAME,
+                             .window = OB_GW_REST_WINDOW,
                              .timeout_ms = OB_GW_REST_BROKER_MS,
                              .cert = cfg->cert[0] ? cfg->cert : NULL,
                              .broker_cert = cfg->broker_cert[0] ? cfg->broker_cert : NULL};
