@@ -380,13 +380,19 @@ static int
 s_conn_read(s_conn_t *c, const char *what)
 {
     for (;;) {
-        if (c->resp_len == S_RESP_MAX)
-            return -1;
-        ssize_t n = recv(c->fd, c->resp + c->resp_len, S_RESP_MAX - c->resp_len, 0);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
-            return -1;
-        if (n < 0)
+        ssize_t n = c->resp_len < S_RESP_MAX
+                        ? recv(c->fd, c->resp + c->resp_len, S_RESP_MAX - c->resp_len, 0)
+                        : -2;
+        if (n < 0 && n != -2 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
+        if (n <= 0) {
+            fprintf(stderr, "orderbus-rest-bench: %s: %s after %zu bytes of an answer\n", what,
+                    n == 0    ? "connection closed"
+                    : n == -2 ? "answer too long"
+                              : strerror(errno),
+                    c->resp_len);
+            return -1;
+        }
         c->resp_len += (size_t)n;
     }
     c->resp[c->resp_len] = '\0';
@@ -400,8 +406,11 @@ s_conn_read(s_conn_t *c, const char *what)
            strncasecmp(field + 2, S_LENGTH_FIELD, strlen(S_LENGTH_FIELD)))
         field += 2;
     if (sscanf(c->resp, "HTTP/1.1 %d", &status) != 1 || !field || field >= end ||
-        sscanf(field + 2 + strlen(S_LENGTH_FIELD), "%zu", &length) != 1)
+        sscanf(field + 2 + strlen(S_LENGTH_FIELD), "%zu", &length) != 1) {
+        fprintf(stderr, "orderbus-rest-bench: %s: no status or Content-Length: %.*s\n", what,
+                (int)(end - c->resp), c->resp);
         return -1;
+    }
     if (c->resp_len < (size_t)(end + 4 - c->resp) + length)
         return 0;
     if (status != 200) {
