@@ -107,23 +107,30 @@ s_next(const s_reader_t *r, char c)
     return r->p < r->end && *r->p == c;
 }
 
-#define S_CLOSED 2 /* s_after_member: the container ended */
-
-/* Reads what follows a member of a container: its closing byte close (S_CLOSED), or ',' and
-   the space after it (0: another member comes; the ',' is written to "data" if put). Returns
-   S_DECLINE for anything else. */
 static int s_put(s_reader_t *r, const char *bytes, size_t n);
+static int s_value(s_reader_t *r, int depth);
 
+/* Reads one member of a container (a value, or a key and its value) into arg. */
+typedef int(s_member_fn)(s_reader_t *r, void *arg);
+
+/* Reads the members of the container whose opening byte was taken, up to its closing byte
+   close: member for each, ',' between them (written to "data" if put). */
 static int
-s_after_member(s_reader_t *r, char close, int put)
+s_members(s_reader_t *r, char close, int put, s_member_fn *member, void *arg)
 {
     s_space(r);
     if (s_take(r, close))
-        return S_CLOSED;
-    if (!s_take(r, ',') || (put && s_put(r, ",", 1)))
-        return S_DECLINE;
-    s_space(r);
-    return 0;
+        return 0;
+    for (;;) {
+        if (member(r, arg))
+            return S_DECLINE;
+        s_space(r);
+        if (s_take(r, close))
+            return 0;
+        if (!s_take(r, ',') || (put && s_put(r, ",", 1)))
+            return S_DECLINE;
+        s_space(r);
+    }
 }
 
 /* Returns the length (2..4) of the UTF-8 sequence at p (before end) whose first byte is not
@@ -579,68 +586,60 @@ s_number(s_reader_t *r)
     return s_put(r, start, n);
 }
 
-static int s_value(s_reader_t *r, int depth);
+/* The depth of a container of "data" and, for an object, where its keys start in
+   r->keys. */
+typedef struct s_container {
+    int depth;    /* of the containers around its members */
+    size_t first; /* an object's first key in r->keys */
+} s_container_t;
 
-/* Reads the object that must be next and appends it, refusing a key it repeats (compared as
-   written: json_dumps's escaping is one-to-one). */
+/* s_member_fn of an object of "data": a key that it does not repeat (compared as written:
+   json_dumps's escaping is one-to-one), ':' and a value. */
 static int
-s_object(s_reader_t *r, int depth)
+s_object_member(s_reader_t *r, void *arg)
 {
-    size_t first = r->key_count; /* this object's keys: first.. */
-    if (depth > S_DEPTH_MAX || s_put(r, "{", 1))
+    const s_container_t *o = arg;
+    if (!s_next(r, '"') || r->key_count - o->first >= S_OBJECT_KEYS_MAX ||
+        r->key_count >= S_KEYS_OPEN_MAX)
         return S_DECLINE;
-    r->p++;
+    s_span_t key = {r->out_len, 0};
+    if (s_data_string(r))
+        return S_DECLINE;
+    key.len = r->out_len - key.from;
+    for (size_t i = o->first; i < r->key_count; i++)
+        if (r->keys[i].len == key.len &&
+            !memcmp(r->out + r->keys[i].from, r->out + key.from, key.len))
+            return S_DECLINE;
+    r->keys[r->key_count++] = key;
     s_space(r);
-    if (!s_take(r, '}')) {
-        for (;;) {
-            if (!s_next(r, '"') || r->key_count - first >= S_OBJECT_KEYS_MAX ||
-                r->key_count >= S_KEYS_OPEN_MAX)
-                return S_DECLINE;
-            s_span_t key = {r->out_len, 0};
-            if (s_data_string(r))
-                return S_DECLINE;
-            key.len = r->out_len - key.from;
-            for (size_t i = first; i < r->key_count; i++)
-                if (r->keys[i].len == key.len &&
-                    !memcmp(r->out + r->keys[i].from, r->out + key.from, key.len))
-                    return S_DECLINE;
-            r->keys[r->key_count++] = key;
-            s_space(r);
-            if (!s_take(r, ':') || s_put(r, ":", 1))
-                return S_DECLINE;
-            s_space(r);
-            if (s_value(r, depth))
-                return S_DECLINE;
-            int next = s_after_member(r, '}', 1);
-            if (next == S_CLOSED)
-                break;
-            if (next)
-                return S_DECLINE;
-        }
-    }
-    r->key_count = first;
-    return s_put(r, "}", 1);
+    if (!s_take(r, ':') || s_put(r, ":", 1))
+        return S_DECLINE;
+    s_space(r);
+    return s_value(r, o->depth);
 }
 
-/* Reads the array that must be next and appends it. */
+/* s_member_fn of an array of "data": a value. */
 static int
-s_array(s_reader_t *r, int depth)
+s_array_member(s_reader_t *r, void *arg)
 {
-    if (depth > S_DEPTH_MAX || s_put(r, "[", 1))
+    const s_container_t *a = arg;
+    return s_value(r, a->depth);
+}
+
+/* Reads the object ('{', object 1) or array that must be next, within depth containers, and
+   appends it. */
+static int
+s_container(s_reader_t *r, int depth, int object)
+{
+    s_container_t c = {depth, r->key_count};
+    const char *open = object ? "{" : "[", *close = object ? "}" : "]";
+    if (depth > S_DEPTH_MAX || s_put(r, open, 1))
         return S_DECLINE;
     r->p++;
-    s_space(r);
-    if (!s_take(r, ']'))
-        for (;;) {
-            if (s_value(r, depth))
-                return S_DECLINE;
-            int next = s_after_member(r, ']', 1);
-            if (next == S_CLOSED)
-                break;
-            if (next)
-                return S_DECLINE;
-        }
-    return s_put(r, "]", 1);
+    if (s_members(r, *close, 1, object ? s_object_member : s_array_member, &c))
+        return S_DECLINE;
+    r->key_count = c.first; /* the object's keys are closed with it */
+    return s_put(r, close, 1);
 }
 
 /* Reads the value that must be next (depth: of the containers around it) and appends it. */
@@ -652,9 +651,8 @@ s_value(s_reader_t *r, int depth)
     static const char *const words[] = {"true", "false", "null"};
     switch (*r->p) {
     case '{':
-        return s_object(r, depth + 1);
     case '[':
-        return s_array(r, depth + 1);
+        return s_container(r, depth + 1, *r->p == '{');
     case '"':
         return s_data_string(r);
     case 't':
@@ -698,52 +696,57 @@ s_data(s_reader_t *r, uint8_t **ret_bin, size_t *ret_bin_len)
     return s_value(r, 0);
 }
 
-/* Reads "changes": null, or an array of objects of "field" (a string) and optionally
-   "before" and "after" (strings or null), into changes (OB_CHANGES_MAX entries); *ret_count
-   of them. */
+/* One change being read, and the changes read. */
+typedef struct s_change_read {
+    ob_change_t *changes; /* OB_CHANGES_MAX entries */
+    size_t count;         /* entries read */
+    unsigned seen;        /* the current change: bit per key of s_change_keys given */
+} s_change_read_t;
+
+/* s_member_fn of a change: "field" (a string), "before" or "after" (strings or null). */
+static int
+s_change_member(s_reader_t *r, void *arg)
+{
+    s_change_read_t *cr = arg;
+    ob_change_t *c = &cr->changes[cr->count];
+    const char **dst[S_CHANGE_KEYS] = {&c->field, &c->before, &c->after};
+    const char *key;
+    size_t len;
+    if (s_key(r, &key, &len))
+        return S_DECLINE;
+    size_t k = s_lookup(key, len, s_change_keys, S_CHANGE_KEYS);
+    if (k == S_CHANGE_KEYS || (cr->seen & 1u << k))
+        return S_DECLINE;
+    cr->seen |= 1u << k;
+    if (k != S_FIELD && s_literal(r, "null"))
+        return 0;
+    return s_field_string(r, dst[k]);
+}
+
+/* s_member_fn of "changes": one change object, with its "field". */
+static int
+s_change(s_reader_t *r, void *arg)
+{
+    s_change_read_t *cr = arg;
+    if (cr->count == OB_CHANGES_MAX || !s_take(r, '{'))
+        return S_DECLINE;
+    memset(&cr->changes[cr->count], 0, sizeof cr->changes[cr->count]);
+    cr->seen = 0;
+    if (s_members(r, '}', 0, s_change_member, cr) || !(cr->seen & 1u << S_FIELD))
+        return S_DECLINE;
+    cr->count++;
+    return 0;
+}
+
+/* Reads "changes" (not null): an array of change objects, into changes (OB_CHANGES_MAX
+   entries); *ret_count of them. */
 static int
 s_changes(s_reader_t *r, ob_change_t *changes, size_t *ret_count)
 {
-    size_t count = 0;
-    if (!s_take(r, '['))
+    s_change_read_t cr = {changes, 0, 0};
+    if (!s_take(r, '[') || s_members(r, ']', 0, s_change, &cr))
         return S_DECLINE;
-    s_space(r);
-    if (!s_take(r, ']'))
-        for (;;) {
-            if (count == OB_CHANGES_MAX || !s_take(r, '{'))
-                return S_DECLINE;
-            ob_change_t *c = &changes[count];
-            const char **dst[S_CHANGE_KEYS] = {&c->field, &c->before, &c->after};
-            unsigned seen = 0;
-            memset(c, 0, sizeof *c);
-            s_space(r);
-            for (;;) {
-                const char *key;
-                size_t len;
-                if (s_key(r, &key, &len))
-                    return S_DECLINE;
-                size_t k = s_lookup(key, len, s_change_keys, S_CHANGE_KEYS);
-                if (k == S_CHANGE_KEYS || (seen & 1u << k))
-                    return S_DECLINE;
-                seen |= 1u << k;
-                if (!(k != S_FIELD && s_literal(r, "null")) && s_field_string(r, dst[k]))
-                    return S_DECLINE;
-                int next = s_after_member(r, '}', 0);
-                if (next == S_CLOSED)
-                    break;
-                if (next)
-                    return S_DECLINE;
-            }
-            if (!(seen & 1u << S_FIELD))
-                return S_DECLINE;
-            count++;
-            int next = s_after_member(r, ']', 0);
-            if (next == S_CLOSED)
-                break;
-            if (next)
-                return S_DECLINE;
-        }
-    *ret_count = count;
+    *ret_count = cr.count;
     return 0;
 }
 
@@ -792,32 +795,29 @@ s_field(s_reader_t *r, size_t k, s_fields_t *f)
     }
 }
 
+/* s_member_fn of the event object: a key of s_keys, once, and its value. */
+static int
+s_event_member(s_reader_t *r, void *arg)
+{
+    s_fields_t *f = arg;
+    const char *key;
+    size_t len;
+    if (s_key(r, &key, &len))
+        return S_DECLINE;
+    size_t k = s_lookup(key, len, s_keys, S_KEYS);
+    if (k == S_KEYS || (f->seen & 1u << k))
+        return S_DECLINE;
+    f->seen |= 1u << k;
+    return s_field(r, k, f);
+}
+
 /* Reads the event object, the whole text. */
 static int
 s_event(s_reader_t *r, s_fields_t *f)
 {
     s_space(r);
-    if (!s_take(r, '{'))
+    if (!s_take(r, '{') || s_members(r, '}', 0, s_event_member, f))
         return S_DECLINE;
-    s_space(r);
-    if (!s_take(r, '}'))
-        for (;;) {
-            const char *key;
-            size_t len;
-            if (s_key(r, &key, &len))
-                return S_DECLINE;
-            size_t k = s_lookup(key, len, s_keys, S_KEYS);
-            if (k == S_KEYS || (f->seen & 1u << k))
-                return S_DECLINE;
-            f->seen |= 1u << k;
-            if (s_field(r, k, f))
-                return S_DECLINE;
-            int next = s_after_member(r, '}', 0);
-            if (next == S_CLOSED)
-                break;
-            if (next)
-                return S_DECLINE;
-        }
     s_space(r);
     return r->p == r->end ? 0 : S_DECLINE;
 }
