@@ -124,6 +124,9 @@
 #define OB_GW_REST_LOOK_FIRST_MS 1  /* ... at first: the gap doubles up to OB_GW_REST_LOOK_MS */
 #define OB_GW_REST_LOOK_PAGES 16    /* ... reading at most these FETCH ranges per look */
 #define OB_GW_AUTH_SCHEME "Bearer " /* Authorization: Bearer <token> */
+/* The REST client's window, unconfirmed publishes: wide, for the events of every connection's
+   request at once (the broker's max_pending lowers it) */
+#define OB_GW_REST_WINDOW OB_PENDING_DEFAULT
 
 /* The Ordering API facade's writes (facade_write) and triggers out (facade_trigger) */
 #define OB_GW_FACADE_WAIT_MS_DEFAULT 15000 /* facade_wait: an outcome later is answered 202 */

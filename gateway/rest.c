@@ -120,7 +120,8 @@ struct ob_rest {
     ob_client_t *client;   /* its broker client */
     ob_rest_subs_t *subs;  /* HTTP subscriptions */
     s_pending_t *pending;  /* publishes in flight, in the order sent */
-    size_t pending_count;  /* entries used */
+    size_t pending_head;   /* entries before it are confirmed (taken from the front) */
+    size_t pending_count;  /* entries used, the taken ones included */
     size_t pending_size;   /* entries allocated */
     ob_rest_job_t **jobs;  /* publish jobs waiting for confirms */
     size_t job_count;      /* used */
@@ -510,7 +511,7 @@ s_grow(void **array, size_t *size, size_t need, size_t elem)
 static void
 s_forget(ob_rest_t *self, ob_rest_job_t *job)
 {
-    for (size_t i = 0; i < self->pending_count; i++)
+    for (size_t i = self->pending_head; i < self->pending_count; i++)
         if (self->pending[i].job == job)
             self->pending[i].job = NULL;
     for (size_t i = 0; i < self->job_count; i++)
@@ -554,6 +555,14 @@ s_serve_publish(ob_rest_t *self, ob_rest_job_t *job)
         s_job_error(job, rc, NULL);
         s_finish(job);
         return;
+    }
+    /* The confirmed front makes room once it is as long as the rest: each entry is moved
+       O(1) times on average. */
+    if (self->pending_head && self->pending_head >= self->pending_count - self->pending_head) {
+        self->pending_count -= self->pending_head;
+        memmove(self->pending, self->pending + self->pending_head,
+                self->pending_count * sizeof *self->pending);
+        self->pending_head = 0;
     }
     if (s_grow((void **)&self->jobs, &self->job_size, self->job_count + 1, sizeof *self->jobs) ||
         s_grow((void **)&self->pending, &self->pending_size, self->pending_count + b->count,
@@ -750,15 +759,23 @@ s_take_confirms(ob_rest_t *self, int wait_ms)
     ob_confirm_t confirm;
     while (ob_client_confirm_next(self->client, wait_ms, &confirm) == 0) {
         wait_ms = 0;
-        size_t i = 0;
+        /* Confirms come in the order sent (a CONFIRM covers a run): the front one is taken
+           without moving the others, which a batch of every connection makes thousands. */
+        size_t i = self->pending_head;
         while (i < self->pending_count && self->pending[i].token != confirm.token)
             i++;
         if (i == self->pending_count)
             continue; /* not ours: cannot happen, the client's tokens are unique */
         s_pending_t p = self->pending[i];
-        memmove(&self->pending[i], &self->pending[i + 1],
-                (self->pending_count - i - 1) * sizeof *self->pending);
-        self->pending_count--;
+        if (i == self->pending_head)
+            self->pending_head++;
+        else {
+            memmove(&self->pending[i], &self->pending[i + 1],
+                    (self->pending_count - i - 1) * sizeof *self->pending);
+            self->pending_count--;
+        }
+        if (self->pending_head == self->pending_count)
+            self->pending_head = self->pending_count = 0;
         if (!p.job)
             continue; /* its request was answered 503 already */
         p.job->confirms[p.index] = confirm;
@@ -849,7 +866,10 @@ s_thread(void *arg)
 {
     ob_rest_t *self = arg;
     const ob_gw_config_t *cfg = self->cfg;
+    /* The window is wide: with the default, 256 events of all the requests in flight went
+       to the broker at a time, and the thread waited in the publish call for room. */
     ob_client_config_t cc = {.name = S_CLIENT_NAME,
+                             .window = OB_GW_REST_WINDOW,
                              .timeout_ms = OB_GW_REST_BROKER_MS,
                              .cert = cfg->cert[0] ? cfg->cert : NULL,
                              .broker_cert = cfg->broker_cert[0] ? cfg->broker_cert : NULL};

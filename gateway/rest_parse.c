@@ -365,9 +365,13 @@ s_element_end(const char *p, const char *end)
     for (; p < end; p++) {
         char c = *p;
         if (in_string) {
+            while (c != '"' && c != '\\' && ++p < end) /* the bulk of an event's bytes */
+                c = *p;
+            if (p == end)
+                break;
             if (c == '\\')
                 p++; /* the escaped character, whatever it is */
-            else if (c == '"')
+            else
                 in_string = 0;
         } else if (c == '"')
             in_string = 1;

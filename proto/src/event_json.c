@@ -15,12 +15,15 @@
 #include <time.h>
 
 #include "b64.h"
+#include "event_json_read.h"
 #include "orderbus/error.h"
 #include "orderbus/limits.h"
 
 #define S_YEAR_MAX 9999            /* RFC 3339 has four-digit years */
 #define S_US_PER_S 1000000ull      /* microseconds per second */
 #define S_DAYS_TO_YEAR_MAX 2932897 /* days from 1970-01-01 to 10000-01-01 */
+
+_Static_assert(OB_EVENT_JSON_ID_TEXT == 2 * ZUUID_LEN + 1, "a generated id is a UUID in hex");
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
 static int64_t
@@ -284,8 +287,44 @@ static const char *const s_keys[] = {
     "project_id", "project_item_id", "message_id", "changes", "data"};
 
 int
+ob_event_json_new_id(char id[OB_EVENT_JSON_ID_TEXT])
+{
+    zuuid_t *uuid = zuuid_new();
+    if (!uuid)
+        return -ENOMEM;
+    const char *hex = zuuid_str(uuid); /* upper case: ids read better in lower */
+    for (size_t i = 0; i < OB_EVENT_JSON_ID_TEXT; i++)
+        id[i] = (char)tolower((unsigned char)hex[i]);
+    zuuid_destroy(&uuid);
+    return 0;
+}
+
+uint64_t
+ob_event_json_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * S_US_PER_S + (uint64_t)ts.tv_nsec / 1000;
+}
+
+int
 ob_event_from_json(const char *text, size_t len, const char *topic, uint8_t **ret_buf,
                    size_t *ret_len, char *errbuf, size_t errlen)
+{
+    assert(text && ret_buf && ret_len);
+    if (errlen)
+        errbuf[0] = '\0';
+    /* The tree-free reader answers what it is sure of (nearly every valid event); the tree
+       reader everything else, refusals included, so that their words are its own. */
+    int rc = ob_event_json_read(text, len, topic, ret_buf, ret_len);
+    if (rc != OB_EVENT_JSON_DECLINED)
+        return rc == -ENOMEM ? s_fail(errbuf, errlen, rc, "out of memory") : rc;
+    return ob_event_json_read_tree(text, len, topic, ret_buf, ret_len, errbuf, errlen);
+}
+
+int
+ob_event_json_read_tree(const char *text, size_t len, const char *topic, uint8_t **ret_buf,
+                        size_t *ret_len, char *errbuf, size_t errlen)
 {
     assert(text && ret_buf && ret_len);
     if (errlen)
@@ -296,7 +335,6 @@ ob_event_from_json(const char *text, size_t len, const char *topic, uint8_t **re
     ob_change_t *changes = NULL;
     uint8_t *data = NULL;
     char *data_text = NULL;
-    zuuid_t *uuid = NULL;
     json_error_t jerr;
     json_t *obj = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!obj) {
@@ -358,16 +396,10 @@ ob_event_from_json(const char *text, size_t len, const char *topic, uint8_t **re
         rc = s_fail(errbuf, errlen, OB_ERR_MISSING_FIELD, "type: missing");
         goto out;
     }
-    char id[2 * ZUUID_LEN + 1];
+    char id[OB_EVENT_JSON_ID_TEXT];
     if (!e.id) {
-        uuid = zuuid_new();
-        if (!uuid) {
-            rc = -ENOMEM;
+        if ((rc = ob_event_json_new_id(id)))
             goto out;
-        }
-        const char *hex = zuuid_str(uuid); /* upper case: ids read better in lower */
-        for (size_t i = 0; i <= 2 * ZUUID_LEN; i++)
-            id[i] = (char)tolower((unsigned char)hex[i]);
         e.id = id;
     }
     if (time_text) {
@@ -382,11 +414,8 @@ ob_event_from_json(const char *text, size_t len, const char *topic, uint8_t **re
             goto out;
         }
         time_us = parsed;
-    } else if (!json_object_get(obj, "time_us")) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        time_us = (uint64_t)ts.tv_sec * S_US_PER_S + (uint64_t)ts.tv_nsec / 1000;
-    }
+    } else if (!json_object_get(obj, "time_us"))
+        time_us = ob_event_json_now();
     e.time_us = time_us;
 
     json_t *jchanges = json_object_get(obj, "changes");
@@ -456,7 +485,6 @@ ob_event_from_json(const char *text, size_t len, const char *topic, uint8_t **re
     if (rc)
         s_fail(errbuf, errlen, rc, "%s", ob_strerror(rc));
 out:
-    zuuid_destroy(&uuid);
     free(changes);
     free(data);
     free(data_text);

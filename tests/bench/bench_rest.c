@@ -1,5 +1,8 @@
 /*  orderbus-rest-bench: figures for the gateway's REST API (issue 15), with a real broker and
-    gateway on loopback, as test_gateway_rest runs them, and libcurl multi as the client.
+    gateway on loopback, as test_gateway_rest runs them. The publish modes' client is a plain
+    HTTP/1.1 client of our own (keep-alive connections, each with one request in flight, on
+    one epoll, as wrk's): libcurl multi, which the fetch mode uses, cost the shared two cores
+    as much as libmicrohttpd's thread did.
 
     Each run measures, against the same broker:
     zmq      the ZeroMQ figure: 4 liborderbus publishers, window 256, pipelined, durable
@@ -36,13 +39,21 @@
     Usage: orderbus-rest-bench [-r RUNS] [-n EVENTS] [-c CONNECTIONS] [-b BATCH] [MODE...]
     (5 runs, 20000 events per mode and run, 64 connections, 100 events per batch; modes
     single batch ndjson fetch, all four by default). */
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <czmq.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,6 +80,10 @@
 #define S_CMP_SAME 1        /* compared with zmqC: as many in flight */
 #define S_CMP_ZMQ 0         /* ... with zmq */
 #define S_CMP_OWN 2         /* ... with the mode's own ZeroMQ figure */
+#define S_HEAD_MAX 1024     /* bytes of a publish request's head */
+#define S_LENGTH_TEXT 16    /* bytes of its Content-Length value, padded, and the blank line */
+#define S_RESP_MAX 65536    /* bytes of one publish answer (100 results are about 9 KiB) */
+#define S_LENGTH_FIELD "Content-Length:"
 
 typedef struct s_site {
     broker_proc_site_t broker;     /* scratch dir, data dir, endpoint */
@@ -214,46 +229,12 @@ s_zmq(s_site_t *site, int r, unsigned window)
 /* ---------------------------------------------------------------------------------------- */
 /* REST modes */
 
-/* One connection: its handle, the body it sends now. */
-typedef struct s_conn {
-    CURL *easy;  /* its handle */
-    char *body;  /* the request body, owned */
-    size_t len;  /* bytes at body */
-    long events; /* events in it */
-} s_conn_t;
-
 static size_t
 s_discard(char *ptr, size_t size, size_t n, void *arg)
 {
     (void)ptr;
     (void)arg;
     return size * n;
-}
-
-/* Fills c->body with the next request of a mode: `per` events from *next (of total), framed
-   as media ("json": one object if per is 1 and single, else an array; "ndjson"). Returns
-   the events in it (0: none left). */
-static long
-s_body(s_conn_t *c, const s_site_t *site, const char *tag, long *next, long total, int per,
-       int single, int ndjson)
-{
-    long n = total - *next < per ? total - *next : per;
-    if (n <= 0)
-        return 0;
-    size_t len = 0;
-    if (!single && !ndjson)
-        c->body[len++] = '[';
-    for (long k = 0; k < n; k++) {
-        if (k)
-            c->body[len++] = ndjson ? '\n' : ',';
-        len += s_event_json(c->body + len, 2 * S_EVENT_BYTES, tag, *next + k, site->pad);
-    }
-    if (!single && !ndjson)
-        c->body[len++] = ']';
-    c->len = len;
-    c->events = n;
-    *next += n;
-    return n;
 }
 
 /* A connection's handle for connection i: POSTs with headers (borrowed until cleanup) from
@@ -311,76 +292,207 @@ s_multi_done(CURLM *multi, const char *what, void **ret_priv)
     return 0;
 }
 
+/* One keep-alive connection of the publish modes' client: plain HTTP/1.1 on a socket, as wrk
+   is, so that the client costs the two cores little (libcurl's multi took about a third of
+   a core at 64 connections, as much as libmicrohttpd's thread). It sends one request, reads
+   its answer (the status line, and the body by its Content-Length), then sends the next. */
+typedef struct s_conn {
+    int fd;          /* the connection, non-blocking */
+    char *req;       /* the request: head and body, owned */
+    size_t req_len;  /* bytes at req */
+    size_t sent;     /* bytes of it sent */
+    char *resp;      /* the answer so far, owned (S_RESP_MAX bytes and a NUL) */
+    size_t resp_len; /* bytes at resp */
+    long events;     /* events in the request */
+} s_conn_t;
+
+/* Fills c->req with the next request of a mode: head (head_len bytes, ending in
+   "Content-Length: "), the body's length and a blank line, then `per` events from *next (of
+   total), framed as media ("json": one object if per is 1 and single, else an array;
+   "ndjson"). Returns the events in it (0: none left). */
+static long
+s_body(s_conn_t *c, const s_site_t *site, const char *tag, const char *head, size_t head_len,
+       long *next, long total, int per, int single, int ndjson)
+{
+    long n = total - *next < per ? total - *next : per;
+    if (n <= 0)
+        return 0;
+    char *body = c->req + head_len + S_LENGTH_TEXT;
+    size_t len = 0;
+    if (!single && !ndjson)
+        body[len++] = '[';
+    for (long k = 0; k < n; k++) {
+        if (k)
+            body[len++] = ndjson ? '\n' : ',';
+        len += s_event_json(body + len, 2 * S_EVENT_BYTES, tag, *next + k, site->pad);
+    }
+    if (!single && !ndjson)
+        body[len++] = ']';
+    /* the length in a field of fixed width, with leading zeros (1*DIGIT, RFC 9110) */
+    char length[S_LENGTH_TEXT + 1];
+    snprintf(length, sizeof length, "%0*zu\r\n\r\n", S_LENGTH_TEXT - 4, len);
+    memcpy(c->req, head, head_len);
+    memcpy(c->req + head_len, length, S_LENGTH_TEXT);
+    c->req_len = head_len + S_LENGTH_TEXT + len;
+    c->sent = 0;
+    c->resp_len = 0;
+    c->events = n;
+    *next += n;
+    return n;
+}
+
+/* Connects c to port on 127.0.0.1 from 127.0.0.(2 + i / S_PER_ADDRESS), without delay, and
+   adds it to epoll ep (edge-triggered, in and out). Returns 0 or -1. */
+static int
+s_conn_open(s_conn_t *c, int ep, uint16_t port, int i)
+{
+    struct sockaddr_in from = {.sin_family = AF_INET}, to = {.sin_family = AF_INET};
+    from.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1 + (uint32_t)(i / S_PER_ADDRESS));
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    to.sin_port = htons(port);
+    int one = 1;
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (c->fd < 0 || bind(c->fd, (struct sockaddr *)&from, sizeof from) ||
+        connect(c->fd, (struct sockaddr *)&to, sizeof to) ||
+        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) ||
+        fcntl(c->fd, F_SETFL, O_NONBLOCK))
+        return -1;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.ptr = c};
+    return epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
+}
+
+/* Sends what is left of c's request. Returns 0 (sent, or the socket is full) or -1. */
+static int
+s_conn_send(s_conn_t *c)
+{
+    while (c->sent < c->req_len) {
+        ssize_t n = send(c->fd, c->req + c->sent, c->req_len - c->sent, MSG_NOSIGNAL);
+        if (n < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+        c->sent += (size_t)n;
+    }
+    return 0;
+}
+
+/* Reads what c's socket has. Returns 1 when the answer is complete (200: else printed, -1),
+   0 while it is not, -1 for a failure or a closed connection. */
+static int
+s_conn_read(s_conn_t *c, const char *what)
+{
+    for (;;) {
+        ssize_t n = c->resp_len < S_RESP_MAX
+                        ? recv(c->fd, c->resp + c->resp_len, S_RESP_MAX - c->resp_len, 0)
+                        : -2;
+        if (n < 0 && n != -2 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (n <= 0) {
+            fprintf(stderr, "orderbus-rest-bench: %s: %s after %zu bytes of an answer\n", what,
+                    n == 0    ? "connection closed"
+                    : n == -2 ? "answer too long"
+                              : strerror(errno),
+                    c->resp_len);
+            return -1;
+        }
+        c->resp_len += (size_t)n;
+    }
+    c->resp[c->resp_len] = '\0';
+    const char *end = strstr(c->resp, "\r\n\r\n");
+    if (!end)
+        return 0;
+    int status = 0;
+    size_t length = 0;
+    const char *field = c->resp;
+    while ((field = strstr(field, "\r\n")) && field < end &&
+           strncasecmp(field + 2, S_LENGTH_FIELD, strlen(S_LENGTH_FIELD)))
+        field += 2;
+    if (sscanf(c->resp, "HTTP/1.1 %d", &status) != 1 || !field || field >= end ||
+        sscanf(field + 2 + strlen(S_LENGTH_FIELD), "%zu", &length) != 1) {
+        fprintf(stderr, "orderbus-rest-bench: %s: no status or Content-Length: %.*s\n", what,
+                (int)(end - c->resp), c->resp);
+        return -1;
+    }
+    if (c->resp_len < (size_t)(end + 4 - c->resp) + length)
+        return 0;
+    if (status != 200) {
+        fprintf(stderr, "orderbus-rest-bench: %s: HTTP %d: %.*s\n", what, status, (int)length,
+                end + 4);
+        return -1;
+    }
+    return 1;
+}
+
 /* Runs total events through the gateway as requests of per events on opts->conns
    connections. Returns events/s or -1. */
 static double
 s_rest_run(s_site_t *site, const s_opts_t *opts, int r, const char *mode, int per, int single,
            int ndjson)
 {
-    char topic[64], tag[64], url[GW_PROC_URL_MAX + 128];
+    char topic[64], tag[64], head[S_HEAD_MAX];
+    unsigned port = 0;
     snprintf(topic, sizeof topic, S_TOPIC_FMT, r, mode);
     snprintf(tag, sizeof tag, "b%d-%s", r, mode);
-    snprintf(url, sizeof url, "%s/v1/topics/%s/%s", site->url, topic, single ? "events" : "batch");
-    struct curl_slist *headers = curl_slist_append(NULL, site->auth);
-    headers = curl_slist_append(headers, ndjson ? "Content-Type: application/x-ndjson"
-                                                : "Content-Type: application/json");
-    headers = curl_slist_append(headers, "Expect:");
-    CURLM *multi = curl_multi_init();
+    int head_len = snprintf(head, sizeof head,
+                            "POST /v1/topics/%s/%s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n"
+                            "Content-Type: %s\r\n" S_LENGTH_FIELD " ",
+                            topic, single ? "events" : "batch", site->auth,
+                            ndjson ? "application/x-ndjson" : "application/json");
     int conns = opts->conns;
     s_conn_t *cs = calloc((size_t)conns, sizeof *cs);
-    size_t body_max = (size_t)per * (2 * S_EVENT_BYTES + 1) + 2;
+    size_t req_max = (size_t)head_len + S_LENGTH_TEXT + (size_t)per * (2 * S_EVENT_BYTES + 1) + 2;
     long next = 0, done = 0;
-    int failed = !multi || !cs || !headers;
+    int ep = epoll_create1(0);
+    int failed = !cs || ep < 0 || sscanf(site->url, "http://127.0.0.1:%u", &port) != 1;
+    for (int i = 0; cs && i < conns; i++)
+        cs[i].fd = -1;
     for (int i = 0; !failed && i < conns; i++) {
         s_conn_t *c = &cs[i];
-        if (!(c->body = malloc(body_max)) || !(c->easy = s_easy_new(headers, i, c))) {
-            failed = 1;
-            break;
-        }
-        curl_easy_setopt(c->easy, CURLOPT_URL, url);
-        curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, s_discard);
+        failed = !(c->req = malloc(req_max)) || !(c->resp = malloc(S_RESP_MAX + 1)) ||
+                 s_conn_open(c, ep, (uint16_t)port, i);
     }
-    /* One connection per handle, kept: the multi's pool would serve them all the same. */
-    if (!failed)
-        curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)conns);
     int64_t t0 = zclock_usecs();
+    int busy = 0;
     for (int i = 0; !failed && i < conns; i++) {
         s_conn_t *c = &cs[i];
-        if (!s_body(c, site, tag, &next, opts->events, per, single, ndjson))
+        if (!s_body(c, site, tag, head, (size_t)head_len, &next, opts->events, per, single, ndjson))
             break;
-        curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, c->body);
-        curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE, (long)c->len);
-        curl_multi_add_handle(multi, c->easy);
+        busy++;
+        failed = s_conn_send(c) < 0;
     }
-    int running = 1, added = 1;
-    while (!failed && running) {
-        failed = s_multi_step(multi, &added, &running) < 0;
-        s_conn_t *c = NULL;
-        int got;
-        while (!failed && (got = s_multi_done(multi, mode, (void **)&c))) {
-            if (got < 0) {
+    struct epoll_event evs[S_CONNS_MAX];
+    while (!failed && busy) {
+        int n = epoll_wait(ep, evs, conns, S_TIMEOUT_MS);
+        if (n <= 0) { /* a timeout: an answer that does not come */
+            failed = n == 0 || errno != EINTR;
+            continue;
+        }
+        for (int k = 0; !failed && k < n; k++) {
+            s_conn_t *c = evs[k].data.ptr;
+            if (!c->events)
+                continue; /* idle: nothing more to send */
+            int got = s_conn_send(c) < 0 ? -1 : s_conn_read(c, mode);
+            if (got < 0)
                 failed = 1;
-                break;
-            }
-            done += c->events;
-            if (s_body(c, site, tag, &next, opts->events, per, single, ndjson)) {
-                curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE, (long)c->len);
-                curl_multi_add_handle(multi, c->easy);
-                running = added = 1;
+            else if (got) {
+                done += c->events;
+                c->events = 0;
+                if (s_body(c, site, tag, head, (size_t)head_len, &next, opts->events, per, single,
+                           ndjson))
+                    failed = s_conn_send(c) < 0;
+                else
+                    busy--;
             }
         }
     }
     double s = (double)(zclock_usecs() - t0) / 1e6;
     for (int i = 0; cs && i < conns; i++) {
-        if (cs[i].easy) {
-            curl_multi_remove_handle(multi, cs[i].easy);
-            curl_easy_cleanup(cs[i].easy);
-        }
-        free(cs[i].body);
+        if (cs[i].fd >= 0)
+            close(cs[i].fd);
+        free(cs[i].req);
+        free(cs[i].resp);
     }
     free(cs);
-    curl_multi_cleanup(multi);
-    curl_slist_free_all(headers);
+    if (ep >= 0)
+        close(ep);
     return failed || done != opts->events ? -1 : (double)done / s;
 }
 

@@ -12,6 +12,8 @@
 # orderbus-webhook's configuration, secret files and Retry-After values (webhook_config).
 # Its verification of the signed requests of the way back (webhook_verify).
 # orderbus-jira's configuration, the snapshots its builders read and Jira's webhooks (jira).
+# The two readers of event JSON behind ob_event_from_json, compared (event_json_diff): it
+# includes liborderbus's internal header proto/src/event_json_read.h.
 #
 # Always: replay_<name> (the target + replay_main.c) and the CTest fuzz_replay_<name>, which
 # replays the committed corpus and every regression input, so that a crash once found stays
@@ -25,10 +27,12 @@
 # Targets of the broker's classes (OB_FUZZ_BROKER_TARGETS) also link ob_broker_core.
 set(OB_FUZZ_TARGETS event wire mpscan pattern config broker perms event_json monitor_result base64
     mp_parse command trigger records tokens rest_parse webhook_config webhook_verify jira facade
-    facade_write)
+    facade_write event_json_diff)
 set(OB_FUZZ_BROKER_TARGETS config broker perms records)
 # The monitor's reader of admin results (monitor/result.c) links ob_monitor_core.
 set(OB_FUZZ_MONITOR_TARGETS monitor_result)
+# Targets that see liborderbus's private sources (proto/src).
+set(OB_FUZZ_PROTO_INTERNAL_TARGETS event_json_diff)
 # The gateway's targets link ob_gateway_rest (which holds ob_gateway_core).
 set(OB_FUZZ_GATEWAY_TARGETS mp_parse command tokens rest_parse facade facade_write)
 # The trigger request parser lives in the daemon's library (it uses common/base64.h).
@@ -44,6 +48,9 @@ foreach(target IN LISTS OB_FUZZ_TARGETS)
   target_link_libraries(replay_${target} PRIVATE ob_flags orderbus_static ob_codec ob_common)
   if(target IN_LIST OB_FUZZ_BROKER_TARGETS)
     target_link_libraries(replay_${target} PRIVATE ob_broker_core)
+  endif()
+  if(target IN_LIST OB_FUZZ_PROTO_INTERNAL_TARGETS)
+    target_include_directories(replay_${target} PRIVATE ${PROJECT_SOURCE_DIR}/proto/src)
   endif()
   if(target IN_LIST OB_FUZZ_MONITOR_TARGETS)
     target_link_libraries(replay_${target} PRIVATE ob_monitor_core)
@@ -70,6 +77,9 @@ foreach(target IN LISTS OB_FUZZ_TARGETS)
     target_link_libraries(fuzz_${target} PRIVATE ob_flags orderbus_static ob_codec ob_common)
     if(target IN_LIST OB_FUZZ_BROKER_TARGETS)
       target_link_libraries(fuzz_${target} PRIVATE ob_broker_core)
+    endif()
+    if(target IN_LIST OB_FUZZ_PROTO_INTERNAL_TARGETS)
+      target_include_directories(fuzz_${target} PRIVATE ${PROJECT_SOURCE_DIR}/proto/src)
     endif()
     if(target IN_LIST OB_FUZZ_MONITOR_TARGETS)
       target_link_libraries(fuzz_${target} PRIVATE ob_monitor_core)

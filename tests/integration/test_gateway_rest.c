@@ -7,9 +7,13 @@
     delivery or a process, with a deadline; none is a sleep. Under CTest every answer is also
     recorded (rest_http, OB_REST_RECORD) and validated against gateway/openapi.json by
     gw_openapi_answers (rest_record.cmake). */
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <czmq.h>
+#include <errno.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -19,7 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -38,7 +44,12 @@
 #define S_PATH 1024         /* a path */
 #define S_CONTENT_JSON "application/json"
 #define S_CONTENT_NDJSON "application/x-ndjson"
-#define S_KILL9_EVENTS 20 /* publishes confirmed before a kill -9 of the gateway */
+#define S_KILL9_EVENTS 20   /* publishes confirmed before a kill -9 of the gateway */
+#define S_BURST 128         /* connections ready at once: libmicrohttpd 0.9.75 takes 128 a call */
+#define S_BURST_PER_IP 28   /* ... from one address (the gateway allows 32) */
+#define S_BURST_ROUNDS 50   /* requests on each */
+#define S_BURST_MS 10000    /* all of them answered within (its http_timeout is 60 s) */
+#define S_BURST_ANSWER 1024 /* bytes of one publish answer, head included */
 
 typedef struct s_site {
     broker_proc_site_t broker;        /* scratch dir, broker data and endpoint */
@@ -167,6 +178,93 @@ s_last_seq(s_site_t *s, const char *topic)
     uint64_t last = f->last_seq;
     ob_fetch_destroy(&f);
     return last;
+}
+
+/* Sends request i (a publish) on fd; asserts that it was written whole. */
+static void
+s_burst_send(const s_site_t *s, int fd, int i)
+{
+    char body[64], req[512];
+    int len = snprintf(body, sizeof body, "{\"id\":\"burst-%d\",\"type\":\"t.x\"}", i);
+    int n = snprintf(req, sizeof req,
+                     "POST /v1/topics/orders.burst/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     "Authorization: Bearer %s\r\nContent-Type: " S_CONTENT_JSON "\r\n"
+                     "Content-Length: %d\r\n\r\n%s",
+                     s->token, len, body);
+    assert_int_equal(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
+}
+
+/* Waits until every one of the count connections at fds has a whole 200 answer (head and
+   Content-Length bytes of body), at most ms. Returns how many have. */
+static int
+s_burst_answers(const int *fds, int count, int ms)
+{
+    static char got[S_BURST][S_BURST_ANSWER];
+    size_t used[S_BURST] = {0};
+    int done[S_BURST] = {0}, answered = 0;
+    int64_t deadline = zclock_mono() + ms;
+    while (answered < count && zclock_mono() < deadline) {
+        struct pollfd pfds[S_BURST];
+        for (int i = 0; i < count; i++)
+            pfds[i] = (struct pollfd){.fd = done[i] ? -1 : fds[i], .events = POLLIN};
+        if (poll(pfds, (nfds_t)count, (int)(deadline - zclock_mono())) <= 0)
+            continue;
+        for (int i = 0; i < count; i++) {
+            if (!(pfds[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            ssize_t n = recv(fds[i], got[i] + used[i], S_BURST_ANSWER - 1 - used[i], 0);
+            assert_true(n > 0); /* an answer, not a closed connection */
+            used[i] += (size_t)n;
+            got[i][used[i]] = '\0';
+            const char *end = strstr(got[i], "\r\n\r\n");
+            const char *field = strstr(got[i], "Content-Length: ");
+            size_t length = 0;
+            if (end && field && sscanf(field, "Content-Length: %zu", &length) == 1 &&
+                used[i] >= (size_t)(end + 4 - got[i]) + length) {
+                if (strncmp(got[i], "HTTP/1.1 200", strlen("HTTP/1.1 200")))
+                    fail_msg("connection %d: %s", i, got[i]);
+                done[i] = 1;
+                answered++;
+            }
+        }
+    }
+    return answered;
+}
+
+/* S_BURST keep-alive connections each send a publish in every one of S_BURST_ROUNDS rounds,
+   all at once, and every round is answered within S_BURST_MS: libmicrohttpd 0.9.75's epoll
+   loop, whenever one epoll_wait returned 128 ready connections, waited in the next for the
+   connections' idle timeout before serving any of them (so this failed within a few rounds;
+   the gateway now uses the poll loop). */
+static void
+test_many_ready(void **state)
+{
+    (void)state;
+    s_site_t *s = s_site_new_with("rest-burst", 1,
+                                  "    max_connections = 200\n    http_timeout = 60\n"
+                                  "    rest_rate = 1000000\n    rest_burst = 1000000\n");
+    unsigned port = 0;
+    assert_int_equal(sscanf(s->gw_url, "http://127.0.0.1:%u", &port), 1);
+    int fds[S_BURST];
+    for (int i = 0; i < S_BURST; i++) {
+        struct sockaddr_in from = {.sin_family = AF_INET}, to = {.sin_family = AF_INET};
+        from.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1 + (uint32_t)(i / S_BURST_PER_IP));
+        to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        to.sin_port = htons((uint16_t)port);
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(fds[i] >= 0);
+        assert_int_equal(bind(fds[i], (struct sockaddr *)&from, sizeof from), 0);
+        assert_int_equal(connect(fds[i], (struct sockaddr *)&to, sizeof to), 0);
+    }
+    for (int round = 0; round < S_BURST_ROUNDS; round++) {
+        for (int i = 0; i < S_BURST; i++)
+            s_burst_send(s, fds[i], round * S_BURST + i);
+        assert_int_equal(s_burst_answers(fds, S_BURST, S_BURST_MS), S_BURST);
+    }
+    for (int i = 0; i < S_BURST; i++)
+        close(fds[i]);
+    assert_int_equal(s_last_seq(s, "orders.burst"), S_BURST_ROUNDS * S_BURST);
+    s_site_destroy(&s);
 }
 
 /* Publish one, with and without an id; a duplicate; a batch as a JSON array and as
@@ -740,12 +838,13 @@ main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_publish), cmocka_unit_test(test_read),
-        cmocka_unit_test(test_command), cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_off),     cmocka_unit_test(test_broker_down),
-        cmocka_unit_test(test_kill9),   cmocka_unit_test(test_reload),
-        cmocka_unit_test(test_rate),    cmocka_unit_test(test_openapi),
-        cmocka_unit_test(test_topics),  cmocka_unit_test(test_command_wait),
+        cmocka_unit_test(test_publish),    cmocka_unit_test(test_read),
+        cmocka_unit_test(test_command),    cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_off),        cmocka_unit_test(test_broker_down),
+        cmocka_unit_test(test_kill9),      cmocka_unit_test(test_reload),
+        cmocka_unit_test(test_rate),       cmocka_unit_test(test_openapi),
+        cmocka_unit_test(test_topics),     cmocka_unit_test(test_command_wait),
+        cmocka_unit_test(test_many_ready),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

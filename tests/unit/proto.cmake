@@ -22,3 +22,8 @@ ob_cmocka_test(test_proto_pattern
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_pattern.c)
 ob_cmocka_test(test_proto_result_json
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_result_json.c)
+# The tree-free reader of event JSON against the tree reader (proto/src/event_json_read.h).
+ob_cmocka_test(test_proto_event_json_read
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_event_json_read.c
+  LIBS -Wl,--wrap=malloc -Wl,--wrap=realloc)
+target_include_directories(test_proto_event_json_read PRIVATE ${PROJECT_SOURCE_DIR}/proto/src)
