@@ -16,7 +16,7 @@
 #define S_HTML "text/html; charset=utf-8"
 #define S_ENDPOINT "facade" /* the label of orderbus_gateway_http_requests_total */
 #define S_STATUS_TEXT 8     /* an HTTP status in decimal with its NUL */
-#define S_NOT_SERVED "The facade does not serve writes yet."
+#define S_NOT_SERVED "writes are not served here" /* gw_http sends them to ob_rest_facade_serve */
 #define S_INTERNAL "internal error"
 
 struct ob_facade {
@@ -114,16 +114,6 @@ s_query_cb(void *arg, enum MHD_ValueKind kind, const char *key, const char *valu
     return MHD_YES;
 }
 
-/* 1 if oms_id is registered with this gateway. */
-static int
-s_registered(const ob_gw_config_t *cfg, uint64_t oms_id)
-{
-    for (size_t i = 0; i < cfg->oms_count; i++)
-        if (cfg->oms[i].id == oms_id)
-            return 1;
-    return 0;
-}
-
 enum MHD_Result
 ob_facade_serve(ob_facade_t *self, struct MHD_Connection *c, const char *url, const char *method)
 {
@@ -135,20 +125,17 @@ ob_facade_serve(ob_facade_t *self, struct MHD_Connection *c, const char *url, co
         return s_queue(self, c, &answer);
     }
     const char *token = MHD_lookup_connection_value(c, MHD_HEADER_KIND, OB_FACADE_TOKEN_HEADER);
-    char topic[OB_GW_TOPIC_TEXT];
-    ob_mkt_topic(route.oms_id, topic);
-    unsigned rights = 0;
-    if (!token || ob_rest_token_rights(self->rest, token, strlen(token), topic, &rights))
-        return s_error(self, c, MHD_HTTP_UNAUTHORIZED, OB_FACADE_E_SIGN_IN);
-    if (!route.oms_id || !s_registered(self->cfg, route.oms_id))
-        return s_error(self, c, MHD_HTTP_NOT_FOUND, OB_FACADE_E_OMS);
-    if (!(rights & OB_REST_MAY_SUBSCRIBE))
-        return s_error(self, c, MHD_HTTP_FORBIDDEN, OB_FACADE_E_FORBIDDEN);
+    char name[OB_GW_CLIENT_NAME_MAX + 1];
+    uint32_t retry_after = 0;
+    int rc = ob_rest_facade_authorize(self->rest, token, token ? strlen(token) : 0, route.oms_id, 0,
+                                      name, &retry_after);
+    if (rc)
+        return ob_rest_facade_refuse(self->rest, c, rc, retry_after);
     if (route.kind == OB_FACADE_R_WRITE)
         return s_error(self, c, MHD_HTTP_METHOD_NOT_ALLOWED, S_NOT_SERVED);
     ob_facade_query_t query = {0};
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, s_query_cb, &query);
-    int rc = ob_facade_view_answer(self->view, &route, &query, &answer);
+    rc = ob_facade_view_answer(self->view, &route, &query, &answer);
     if (rc) {
         zsys_error("facade: GET %s: the view cannot be read: %s", url, ob_strerror(rc));
         return s_error(self, c, MHD_HTTP_INTERNAL_SERVER_ERROR, S_INTERNAL);

@@ -11,10 +11,11 @@
     X-User-Token header (else 401 {"error": "You need to sign in or sign up before
     continuing."}), the OMS (one registered with this gateway, else 404 "OMS not found"), the
     token's right (a subscribe pattern of its client in the REST tokens file that covers
-    oms.<oms_id>, else 403 "You are not authorized to perform this action."), then the
-    route's query rules and resources (facade_read.h). Tokens are those of the REST API
-    (tokens.h; ob_rest_token_rights), so the facade needs a tokens_file, and a SIGHUP that
-    reloads them holds for the facade too. No token is logged. */
+    oms.<oms_id>, else 403 "You are not authorized to perform this action."), the client's
+    rate as under /v1/ (else 429 {"error": ...} with Retry-After), then the route's query
+    rules and resources (facade_read.h). Tokens are those of the REST API (tokens.h;
+    ob_rest_facade_authorize, which the writes use too), so the facade needs a tokens_file,
+    and a SIGHUP that reloads them holds for the facade too. No token is logged. */
 #ifndef OB_GW_FACADE_H
 #define OB_GW_FACADE_H
 
@@ -25,8 +26,6 @@
 #include "gw_config.h"
 #include "gw_stats.h"
 #include "rest.h"
-
-#define OB_FACADE_TOKEN_HEADER "X-User-Token" /* the Marketplace's token header (2.1) */
 
 typedef struct ob_facade ob_facade_t;
 

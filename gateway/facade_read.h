@@ -51,6 +51,7 @@
 #include "orderbus/event.h"
 
 /* The Marketplace's texts (reference 2.1, 2.4, 2.6, 4.3, 4.14) and ours. */
+#define OB_FACADE_TOKEN_HEADER "X-User-Token" /* the Marketplace's token header (2.1) */
 #define OB_FACADE_E_SIGN_IN "You need to sign in or sign up before continuing."
 #define OB_FACADE_E_FORBIDDEN "You are not authorized to perform this action."
 #define OB_FACADE_E_OMS "OMS not found"

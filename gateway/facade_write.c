@@ -371,11 +371,11 @@ ob_fw_command(const ob_fw_route_t *route, const char *command_id, const char *bo
 {
     /* The path's ids first: the Marketplace looks for them before it reads a PATCH. */
     if (route->kind == OB_FW_UPDATE_ITEM && !route->project_id)
-        return s_refuse(S_NOT_FOUND, OB_FW_E_PROJECT, ret_refusal);
+        return s_refuse(S_NOT_FOUND, OB_FACADE_E_PROJECT, ret_refusal);
     if (route->kind == OB_FW_UPDATE_ITEM && !route->item_id)
-        return s_refuse(S_NOT_FOUND, OB_FW_E_ITEM, ret_refusal);
+        return s_refuse(S_NOT_FOUND, OB_FACADE_E_ITEM, ret_refusal);
     if (route->kind == OB_FW_EDIT_MESSAGE && !route->message_id)
-        return s_refuse(S_NOT_FOUND, OB_FW_E_MESSAGE, ret_refusal);
+        return s_refuse(S_NOT_FOUND, OB_FACADE_E_MESSAGE, ret_refusal);
     json_t *in = json_loadb(body ? body : "", len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
     if (!in)
         return s_refuse(S_BAD_REQUEST, OB_FW_E_BAD_JSON, ret_refusal);
@@ -408,11 +408,11 @@ ob_fw_command(const ob_fw_route_t *route, const char *command_id, const char *bo
         }
     }
     if (route->kind == OB_FW_POST_MESSAGE && s_bad_id(json_object_get(in, "project_id"))) {
-        rc = s_refuse(S_NOT_FOUND, OB_FW_E_PROJECT, ret_refusal);
+        rc = s_refuse(S_NOT_FOUND, OB_FACADE_E_PROJECT, ret_refusal);
         goto out;
     }
     if (route->kind == OB_FW_POST_MESSAGE && s_bad_id(json_object_get(in, "project_item_id"))) {
-        rc = s_refuse(S_NOT_FOUND, OB_FW_E_ITEM, ret_refusal);
+        rc = s_refuse(S_NOT_FOUND, OB_FACADE_E_ITEM, ret_refusal);
         goto out;
     }
     /* The command: id and name, the path's ids, then the body's keys as sent. */

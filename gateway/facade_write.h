@@ -49,17 +49,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "facade_read.h" /* OB_FACADE_PREFIX */
+#include "facade_read.h" /* OB_FACADE_PREFIX, the Marketplace's error strings */
 #include "gw_limits.h"
 
-/* The Marketplace's error strings (reference 2.1, 4.14) and the double's answer to a body
-   that is not JSON (the reference gives none). */
-#define OB_FW_E_SIGN_IN "You need to sign in or sign up before continuing."
-#define OB_FW_E_FORBIDDEN "You are not authorized to perform this action."
-#define OB_FW_E_OMS "OMS not found"
-#define OB_FW_E_PROJECT "Project not found"
-#define OB_FW_E_ITEM "Project item not found"
-#define OB_FW_E_MESSAGE "Message not found"
+/* The Marketplace's error strings of writes (reference 4.14; the others are facade_read.h's)
+   and the double's answer to a body that is not JSON (the reference gives none). */
 #define OB_FW_E_SECRETS "values must be strings"
 #define OB_FW_E_BAD_JSON "Invalid JSON in the request body"
 

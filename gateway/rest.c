@@ -29,6 +29,7 @@
 #include "tokens.h"
 
 #define S_JSON "application/json"
+#define S_MP_JSON "application/json; charset=utf-8" /* the facade's, as Rails sends it */
 #define S_V1 "/v1/"
 #define S_DOC_PATH "openapi.json"
 #define S_TOPICS "topics/"
@@ -1132,24 +1133,6 @@ out:
     return rc;
 }
 
-int
-ob_rest_token_rights(ob_rest_t *self, const char *token, size_t len, const char *topic,
-                     unsigned *ret_rights)
-{
-    int rc = OB_GW_ERR_UNAUTHORIZED;
-    pthread_mutex_lock(&self->lock);
-    const ob_tokens_client_t *client =
-        self->tokens ? ob_tokens_lookup(self->tokens, token, len) : NULL;
-    if (client) {
-        size_t n = strlen(topic);
-        *ret_rights = (ob_tokens_may_subscribe(client, topic, n) ? OB_REST_MAY_SUBSCRIBE : 0) |
-                      (ob_tokens_may_publish(client, topic, n) ? OB_REST_MAY_PUBLISH : 0);
-        rc = 0;
-    }
-    pthread_mutex_unlock(&self->lock);
-    return rc;
-}
-
 /* GET /v1/openapi.json (body 1: it had a body, refused). */
 static enum MHD_Result
 s_doc(ob_rest_t *self, struct MHD_Connection *c, int body)
@@ -1383,7 +1366,6 @@ ob_rest_serve(ob_rest_t *self, struct MHD_Connection *c, const char *url, const 
    the gateway's own (429 over the rate, 413 over rest_body_max), then the body. */
 
 #define S_FACADE_ENDPOINT "facade"
-#define S_USER_TOKEN "X-User-Token"
 #define S_IDEMPOTENCY_KEY "Idempotency-Key"
 
 /* Queues a facade answer: status and its JSON body (owned, freed here; NULL: no memory). */
@@ -1392,8 +1374,12 @@ s_facade_queue(ob_rest_t *self, struct MHD_Connection *c, unsigned status, char 
                uint32_t retry_after)
 {
     struct MHD_Response *r = s_response(status, body, retry_after);
-    if (r && status == MHD_HTTP_UNAUTHORIZED) /* the Marketplace sends no challenge */
-        MHD_del_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, S_REALM);
+    if (r) { /* the Marketplace's (Rails') type, and no challenge with its 401 */
+        MHD_del_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, S_JSON);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, S_MP_JSON);
+        if (status == MHD_HTTP_UNAUTHORIZED)
+            MHD_del_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, S_REALM);
+    }
     return s_send_as(self, c, S_FACADE_ENDPOINT, status, r);
 }
 
@@ -1408,36 +1394,53 @@ s_facade_error(ob_rest_t *self, struct MHD_Connection *c, unsigned status, const
     return s_facade_queue(self, c, status, a.body, retry_after);
 }
 
-/* The facade's X-User-Token check of a write to OMS oms_id, under the tokens' lock: the
-   token's client (401), an OMS of this gateway (404), its publish right on mp.<oms_id>
-   (403), its rate (429, *retry_after). Writes the client's name into name. Returns 0,
-   OB_GW_ERR_UNAUTHORIZED, OB_GW_ERR_NOT_FOUND, OB_ERR_FORBIDDEN or OB_ERR_LIMIT. */
-static int
-s_facade_authorize(ob_rest_t *self, struct MHD_Connection *c, uint64_t oms_id,
-                   char name[OB_GW_CLIENT_NAME_MAX + 1], uint32_t *retry_after)
+int
+ob_rest_facade_authorize(ob_rest_t *self, const char *token, size_t len, uint64_t oms_id, int write,
+                         char name[OB_GW_CLIENT_NAME_MAX + 1], uint32_t *ret_retry_after)
 {
-    const char *token = MHD_lookup_connection_value(c, MHD_HEADER_KIND, S_USER_TOKEN);
     char topic[OB_TOPIC_MAX + 1];
-    snprintf(topic, sizeof topic, S_MP_PREFIX "%" PRIu64, oms_id);
+    snprintf(topic, sizeof topic, "%s%" PRIu64, write ? S_MP_PREFIX : S_OMS_PREFIX, oms_id);
     size_t i = 0;
     while (i < self->cfg->oms_count && self->cfg->oms[i].id != oms_id)
         i++;
     int rc = 0;
     pthread_mutex_lock(&self->lock);
     const ob_tokens_client_t *client =
-        token ? ob_tokens_lookup(self->tokens, token, strlen(token)) : NULL;
+        token && self->tokens ? ob_tokens_lookup(self->tokens, token, len) : NULL;
     if (!client)
         rc = OB_GW_ERR_UNAUTHORIZED;
     else if (!oms_id || i == self->cfg->oms_count)
         rc = OB_GW_ERR_NOT_FOUND;
-    else if (!ob_tokens_may_publish(client, topic, strlen(topic)))
+    else if (write ? !ob_tokens_may_publish(client, topic, strlen(topic))
+                   : !ob_tokens_may_subscribe(client, topic, strlen(topic)))
         rc = OB_ERR_FORBIDDEN;
     else {
         snprintf(name, OB_GW_CLIENT_NAME_MAX + 1, "%s", ob_tokens_client_name(client));
-        rc = ob_rate_limit_take(self->rate, name, zclock_usecs(), retry_after);
+        rc = ob_rate_limit_take(self->rate, name, zclock_usecs(), ret_retry_after);
     }
     pthread_mutex_unlock(&self->lock);
     return rc;
+}
+
+enum MHD_Result
+ob_rest_facade_refuse(ob_rest_t *self, struct MHD_Connection *c, int rc, uint32_t retry_after)
+{
+    char text[OB_GW_REST_ERR_MAX];
+    switch (rc) {
+    case OB_GW_ERR_UNAUTHORIZED:
+        return s_facade_error(self, c, MHD_HTTP_UNAUTHORIZED, OB_FACADE_E_SIGN_IN, 0);
+    case OB_GW_ERR_NOT_FOUND:
+        return s_facade_error(self, c, MHD_HTTP_NOT_FOUND, OB_FACADE_E_OMS, 0);
+    case OB_ERR_FORBIDDEN:
+        return s_facade_error(self, c, MHD_HTTP_FORBIDDEN, OB_FACADE_E_FORBIDDEN, 0);
+    case OB_ERR_LIMIT:
+        snprintf(text, sizeof text, "over %u requests per second: retry later",
+                 self->cfg->rest_rate);
+        return s_facade_error(self, c, MHD_HTTP_TOO_MANY_REQUESTS, text,
+                              retry_after ? retry_after : 1);
+    default:
+        return s_facade_error(self, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error", 0);
+    }
 }
 
 /* Builds a facade write's job from its command text (len bytes, borrowed). Returns 0, or
@@ -1482,20 +1485,12 @@ ob_rest_facade_serve(ob_rest_t *self, struct MHD_Connection *c, const char *url,
                               "the Ordering API facade is off: this gateway has no tokens_file", 0);
     char name[OB_GW_CLIENT_NAME_MAX + 1] = "";
     uint32_t retry_after = 0;
-    int rc = s_facade_authorize(self, c, route.oms_id, name, &retry_after);
-    if (rc == OB_GW_ERR_UNAUTHORIZED)
-        return s_facade_error(self, c, MHD_HTTP_UNAUTHORIZED, OB_FW_E_SIGN_IN, 0);
-    if (rc == OB_GW_ERR_NOT_FOUND)
-        return s_facade_error(self, c, MHD_HTTP_NOT_FOUND, OB_FW_E_OMS, 0);
-    if (rc == OB_ERR_FORBIDDEN)
-        return s_facade_error(self, c, MHD_HTTP_FORBIDDEN, OB_FW_E_FORBIDDEN, 0);
+    const char *token = MHD_lookup_connection_value(c, MHD_HEADER_KIND, OB_FACADE_TOKEN_HEADER);
+    int rc = ob_rest_facade_authorize(self, token, token ? strlen(token) : 0, route.oms_id, 1, name,
+                                      &retry_after);
+    if (rc)
+        return ob_rest_facade_refuse(self, c, rc, retry_after);
     char errbuf[OB_GW_REST_ERR_MAX] = "";
-    if (rc) {
-        snprintf(errbuf, sizeof errbuf, "over %u requests per second: retry later",
-                 self->cfg->rest_rate);
-        return s_facade_error(self, c, MHD_HTTP_TOO_MANY_REQUESTS, errbuf,
-                              retry_after ? retry_after : 1);
-    }
     if (too_large) {
         snprintf(errbuf, sizeof errbuf, "body over %" PRIu64 " bytes", self->cfg->rest_body_max);
         return s_facade_error(self, c, MHD_HTTP_CONTENT_TOO_LARGE, errbuf, 0);

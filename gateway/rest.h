@@ -104,17 +104,24 @@ enum MHD_Result ob_rest_serve(ob_rest_t *self, struct MHD_Connection *c, const c
                               const char *method, const char *body, size_t len, int too_large,
                               ob_rest_job_t **job_p);
 
-#define OB_REST_MAY_SUBSCRIBE 1u /* ob_rest_token_rights: a subscribe pattern covers the topic */
-#define OB_REST_MAY_PUBLISH 2u   /* ... a publish pattern matches it (tokens.h) */
+/* The Ordering API facade's checks (facade.h for its reads; its writes are served here),
+   in the Marketplace's order, under the tokens table's lock so that a SIGHUP swap is seen:
+   the token (len bytes at token, borrowed; the X-User-Token header, looked up as a bearer
+   token is: whole hashes compared in constant time), oms_id a registered OMS, the right
+   (write 0: a subscribe pattern covering oms.<oms_id>; write 1: a publish pattern matching
+   mp.<oms_id>), then one request from the client's rate, as under /v1/. Writes the client's
+   name into name. Returns 0; OB_GW_ERR_UNAUTHORIZED (no token, no client has it, REST
+   off); OB_GW_ERR_NOT_FOUND (the OMS); OB_ERR_FORBIDDEN; OB_ERR_LIMIT with the seconds to
+   wait in *ret_retry_after; -ENOMEM. */
+int ob_rest_facade_authorize(ob_rest_t *self, const char *token, size_t len, uint64_t oms_id,
+                             int write, char name[OB_GW_CLIENT_NAME_MAX + 1],
+                             uint32_t *ret_retry_after);
 
-/* For the Ordering API facade (facade.h), whose clients present their token in
-   X-User-Token: looks token (len bytes, borrowed) up in the current tokens table as a
-   bearer token is (ob_tokens_lookup: whole hashes compared in constant time, under the
-   table's lock, so a SIGHUP swap is seen) and writes into *ret_rights what its client may
-   do with topic (borrowed): OB_REST_MAY_* bits. Returns 0, or OB_GW_ERR_UNAUTHORIZED (no
-   client has it, or REST is off). */
-int ob_rest_token_rights(ob_rest_t *self, const char *token, size_t len, const char *topic,
-                         unsigned *ret_rights);
+/* Answers rc, a refusal of ob_rest_facade_authorize, on c as the Marketplace would: 401,
+   404 and 403 with its strings ({"error": ...}); OB_ERR_LIMIT 429 with Retry-After:
+   retry_after (at least 1); anything else 500. Returns libmicrohttpd's result. */
+enum MHD_Result ob_rest_facade_refuse(ob_rest_t *self, struct MHD_Connection *c, int rc,
+                                      uint32_t retry_after);
 /* Serves a write of the Ordering API facade (facade_write.h: PATCH or PUT of a project item
    or a message, POST of a message, under /api/v1/oms/) as ob_rest_serve serves /v1/: url
    (the path, borrowed), method, the whole body (len bytes; too_large 1 if it went over

@@ -31,6 +31,7 @@
 #include "rest_http.h"
 #include "token.h"
 
+#define S_RATE_BURST 400 /* the gateway's default rest_burst (gw_limits.h) */
 #define S_OMS 7
 #define S_MP_TOKEN "tok-oms-7" /* the OMS's token at the double */
 #define S_PATH 1024
@@ -529,6 +530,14 @@ test_refusals(void **state)
     assert_string_equal(a.text, "{\"error\":\"You are not authorized to perform this action.\"}");
     assert_int_equal(s_get(s, S_BASE "/projects", s->token, &a), 200);
     assert_string_equal(a.text, "{\"projects\":[]}");
+    /* the client's rate, as under /v1/ (rest_burst at once, then rest_rate a second): a 429
+       with Retry-After comes within a few hundred requests made as fast as they go */
+    long status = 200;
+    for (int i = 0; i < 20 * S_RATE_BURST && status == 200; i++)
+        status = s_get(s, S_BASE "/projects", s->token, &a);
+    assert_int_equal(status, 429);
+    assert_true(a.retry_after >= 1);
+    assert_non_null(json_object_get(a.json, "error"));
     rest_answer_free(&a);
     s_site_destroy(&s);
 

@@ -415,9 +415,9 @@ test_outcomes(void **state)
     assert_int_equal(a.status, 202);
     assert_string_equal(a.body, "{\"command_id\":\"fr-1\",\"outcome_topic\":\"oms.7\"}");
     ob_fw_answer_clear(&a);
-    assert_int_equal(ob_fw_error(401, OB_FW_E_SIGN_IN, &a), 0);
+    assert_int_equal(ob_fw_error(401, OB_FACADE_E_SIGN_IN, &a), 0);
     assert_int_equal(a.status, 401);
-    assert_string_equal(a.body, "{\"error\":\"" OB_FW_E_SIGN_IN "\"}");
+    assert_string_equal(a.body, "{\"error\":\"" OB_FACADE_E_SIGN_IN "\"}");
     ob_fw_answer_clear(&a);
 }
 
