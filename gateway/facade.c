@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "facade_read.h"
+#include "facade_trigger.h"
 #include "facade_view.h"
 #include "mp_event.h"
 #include "orderbus/error.h"
@@ -24,7 +25,15 @@ struct ob_facade {
     ob_rest_t *rest;           /* borrowed: the tokens */
     ob_gw_stats_t *stats;      /* borrowed */
     ob_facade_view_t *view;    /* owned */
+    ob_ftrigger_t *trigger;    /* owned: the triggers out, told by the view */
 };
+
+/* ob_facade_view_notify_fn: the view serves new events of oms_id; its trigger is due. */
+static void
+s_notify(void *arg, uint64_t oms_id)
+{
+    ob_ftrigger_notify(arg, oms_id);
+}
 
 ob_facade_t *
 ob_facade_new(const ob_gw_config_t *cfg, ob_rest_t *rest, ob_gw_stats_t *stats, char *errbuf,
@@ -43,13 +52,20 @@ ob_facade_new(const ob_gw_config_t *cfg, ob_rest_t *rest, ob_gw_stats_t *stats, 
         snprintf(errbuf, errlen, "facade: data_dir too long");
         goto fail;
     }
-    if (!(self->view = ob_facade_view_open(dir, stats->registry, errbuf, errlen)) ||
-        ob_facade_view_start(self->view, cfg, errbuf, errlen))
+    if (!(self->trigger = ob_ftrigger_new(cfg, stats, errbuf, errlen)) ||
+        !(self->view = ob_facade_view_open(dir, stats->registry, errbuf, errlen)))
         goto fail;
+    ob_facade_view_on_events(self->view, s_notify, self->trigger);
     return self;
 fail:
     ob_facade_destroy(&self);
     return NULL;
+}
+
+int
+ob_facade_start(ob_facade_t *self, char *errbuf, size_t errlen)
+{
+    return ob_facade_view_start(self->view, self->cfg, errbuf, errlen);
 }
 
 void
@@ -57,7 +73,8 @@ ob_facade_destroy(ob_facade_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    ob_facade_view_destroy(&(*self_p)->view);
+    ob_facade_view_destroy(&(*self_p)->view); /* its thread ends: no more notifications */
+    ob_ftrigger_destroy(&(*self_p)->trigger);
     free(*self_p);
     *self_p = NULL;
 }

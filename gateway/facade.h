@@ -5,7 +5,8 @@
 
     Read side: the GET routes of facade_read.h, answered from the view (facade_view.h) in
     libmicrohttpd's thread (a short LMDB read transaction; no broker call). Write side
-    (PATCH and POST): answered 405 here for now.
+    (PATCH and POST): answered 405 here for now. Triggers out (facade_trigger.h): owned
+    here and told by the view's thread what it adds (ob_facade_view_on_events).
 
     Checks, in the Marketplace's order: the route (else its 404 page, HTML), the
     X-User-Token header (else 401 {"error": "You need to sign in or sign up before
@@ -29,11 +30,17 @@
 
 typedef struct ob_facade ob_facade_t;
 
-/* Opens the view in <cfg->data_dir>/facade and starts its thread; rest (borrowed until
+/* Starts the triggers out (facade_trigger.h) and opens the view in <cfg->data_dir>/facade;
+   rest (borrowed until
    destroyed; cfg and stats too) holds the tokens. Returns the facade (owned,
    ob_facade_destroy) or NULL with a message in errbuf. */
 ob_facade_t *ob_facade_new(const ob_gw_config_t *cfg, ob_rest_t *rest, ob_gw_stats_t *stats,
                            char *errbuf, size_t errlen);
+
+/* Starts the view's thread, which tells the triggers out what the view adds: once the
+   facade is served (its HTTP listener up), since a trigger tells an OMS to read it now.
+   Returns 0, or -1 with a message in errbuf. */
+int ob_facade_start(ob_facade_t *self, char *errbuf, size_t errlen);
 
 /* Answers the request url (the path, borrowed) with method on connection c, from
    libmicrohttpd's access handler once the whole request is in. Returns libmicrohttpd's
@@ -41,7 +48,8 @@ ob_facade_t *ob_facade_new(const ob_gw_config_t *cfg, ob_rest_t *rest, ob_gw_sta
 enum MHD_Result ob_facade_serve(ob_facade_t *self, struct MHD_Connection *c, const char *url,
                                 const char *method);
 
-/* Stops the view's thread and frees; sets *self_p to NULL; accepts NULL. */
+/* Stops the view's thread, then the triggers out (calls in flight are abandoned), and
+   frees; sets *self_p to NULL; accepts NULL. */
 void ob_facade_destroy(ob_facade_t **self_p);
 
 #endif

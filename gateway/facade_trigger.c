@@ -1,11 +1,12 @@
 /*  ob_ftrigger: see facade_trigger.h.
 
-    The actor's loop, each turn: take $TERM from the pipe; take every delivery the broker
-    client holds (marking its OMS, acking it), noting a new session; subscribe the OMSes not
-    yet subscribed (retrying with backoff); collect finished calls; start the calls that
-    are due; then wait in curl_multi_poll on curl's sockets, the pipe and the client's
-    socket (both ZMQ_FDs, edge-triggered: the turn above read them until empty) until the
-    next due time, at most OB_GW_FT_TICK_MS (the client's heartbeats). */
+    The actor's loop, each turn: take $TERM from the pipe; take the marks ob_ftrigger_notify
+    set (an atomic flag per OMS); collect finished calls; start the calls that are due; then
+    wait in curl_multi_poll on curl's sockets and the pipe (a ZMQ_FD, edge-triggered: the
+    turn above read it until empty) until the next due time, at most OB_GW_FT_TICK_MS.
+    ob_ftrigger_notify, from the view's thread, sets its flag and calls curl_multi_wakeup
+    (thread-safe, never blocks: a byte into curl's own socketpair), which ends that wait or
+    the next one at once. */
 #include "facade_trigger.h"
 
 #include <curl/curl.h>
@@ -13,16 +14,14 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base64.h"
-#include "orderbus/client.h"
-#include "orderbus/error.h"
 #include "orderbus/orderbus.h"
 
-#define S_CLIENT_NAME "orderbus-gateway-triggers"
 #define S_AUTH "Authorization: Basic "
 #define S_USER_AGENT "orderbus-gateway/" OB_VERSION_STRING
 #define S_ID_TEXT 24 /* a u64 in decimal with its NUL */
@@ -105,35 +104,29 @@ ob_ft_auth_header(const char *user, const char *password)
 
 /* One OMS with a trigger. */
 typedef struct s_oms {
-    const ob_gw_oms_t *cfg;        /* borrowed */
-    char label[S_ID_TEXT];         /* its id, for metrics and logs */
-    char topic[OB_GW_TOPIC_TEXT];  /* oms.<id> */
-    char sub[OB_SUB_NAME_MAX + 1]; /* the ephemeral subscription, "" before */
-    int64_t sub_retry_at;          /* no subscribe before this */
-    int64_t sub_backoff_ms;        /* after a failed subscribe */
-    int followed;                  /* 1 once subscribed: later subscriptions start new */
-    struct curl_slist *headers;    /* Authorization (if any), User-Agent */
-    CURL *easy;                    /* the call in flight, or NULL */
-    ob_ft_state_t state;           /* coalescing, backoff */
+    const ob_gw_oms_t *cfg;     /* borrowed */
+    char label[S_ID_TEXT];      /* its id, for metrics and logs */
+    struct curl_slist *headers; /* Authorization (if any), User-Agent */
+    CURL *easy;                 /* the call in flight, or NULL */
+    ob_ft_state_t state;        /* coalescing, backoff */
 } s_oms_t;
 
 struct ob_ftrigger {
-    zactor_t *actor;           /* the loop, or NULL when no OMS has a trigger */
-    CURLM *multi;              /* the calls; shared with destroy (curl_multi_wakeup) */
-    const ob_gw_config_t *cfg; /* borrowed */
-    ob_gw_stats_t *stats;      /* borrowed */
+    zactor_t *actor;             /* the loop, or NULL when no OMS has a trigger */
+    CURLM *multi;                /* the calls; curl_multi_wakeup from any thread wakes the loop */
+    const ob_gw_config_t *cfg;   /* borrowed */
+    ob_gw_stats_t *stats;        /* borrowed */
+    size_t count;                /* OMSes with a trigger */
+    uint64_t ids[OB_GW_OMS_MAX]; /* their ids, in cfg's order (the actor's too) */
+    atomic_int marks[OB_GW_OMS_MAX];                  /* 1: notified, not yet taken by the actor */
     char error[OB_GW_CONFIG_ERR_MAX + OB_GW_URL_MAX]; /* the actor's start failure */
 };
 
 /* The actor's own state. */
 typedef struct s_run {
-    ob_ftrigger_t *self;                   /* shared part */
-    ob_client_t *client;                   /* to the broker */
-    CURLM *multi;                          /* the calls (self's) */
-    s_oms_t *oms;                          /* count of them */
-    size_t count;                          /* OMSes with a trigger */
-    uint64_t start_us;                     /* the actor's start: subscriptions begin there */
-    char session[OB_WIRE_SESSION_MAX + 1]; /* the client's session last seen, "" before */
+    ob_ftrigger_t *self; /* shared part */
+    CURLM *multi;        /* the calls (self's) */
+    s_oms_t *oms;        /* self->count of them, in self->ids' order */
 } s_run_t;
 
 /* curl's write callback: the answer is dropped. */
@@ -201,84 +194,19 @@ s_collect(s_run_t *run)
     }
 }
 
-/* Marks the OMS of topic (borrowed). */
+/* Takes the marks of ob_ftrigger_notify: each is new events for its OMS. */
 static void
-s_mark(s_run_t *run, const char *topic)
+s_take_marks(s_run_t *run)
 {
-    for (size_t i = 0; i < run->count; i++)
-        if (!strcmp(run->oms[i].topic, topic))
+    for (size_t i = 0; i < run->self->count; i++)
+        if (atomic_exchange(&run->self->marks[i], 0))
             ob_ft_state_events(&run->oms[i].state);
-}
-
-/* Takes every delivery (marking OMSes, acking) and notes a lost subscription or a new
-   session (which marks every OMS: events stored meanwhile reached no subscription). */
-static void
-s_deliveries(s_run_t *run)
-{
-    ob_delivery_t *d = NULL;
-    int rc;
-    while ((rc = ob_client_receive(run->client, 0, &d)) != OB_ERR_TIMEOUT) {
-        if (rc == 0) {
-            s_mark(run, d->topic);
-            ob_client_ack(run->client, d);
-            ob_delivery_destroy(&d);
-            continue;
-        }
-        const char *lost = ob_client_lost_sub(run->client);
-        if (!lost[0])
-            break; /* -EINTR, OB_ERR_CLOSED: the pipe says whether to stop */
-        for (size_t i = 0; i < run->count; i++)
-            if (!strcmp(run->oms[i].sub, lost)) {
-                run->oms[i].sub[0] = '\0'; /* subscribed again below */
-                ob_ft_state_events(&run->oms[i].state);
-            }
-    }
-    const char *session = ob_client_session(run->client);
-    if (session && session[0] && strcmp(session, run->session)) {
-        if (run->session[0])
-            for (size_t i = 0; i < run->count; i++)
-                ob_ft_state_events(&run->oms[i].state);
-        snprintf(run->session, sizeof run->session, "%s", session);
-    }
-}
-
-/* Subscribes the OMSes not yet subscribed whose retry time has come. */
-static void
-s_subscribe(s_run_t *run, int64_t now)
-{
-    for (size_t i = 0; i < run->count; i++) {
-        s_oms_t *o = &run->oms[i];
-        if (o->sub[0] || now < o->sub_retry_at)
-            continue;
-        const char *patterns[] = {o->topic};
-        /* The first from the actor's start; one after a lost subscription from now (its
-           loss marked the OMS, which stands for the events in between). */
-        ob_sub_options_t opts = {.patterns = patterns,
-                                 .pattern_count = 1,
-                                 .start = o->followed ? OB_START_NEW : OB_START_TIME,
-                                 .start_time = o->followed ? 0 : run->start_us,
-                                 .credit = OB_GW_FT_CREDIT};
-        int rc = ob_client_subscribe(run->client, NULL, &opts, o->sub, NULL);
-        if (rc == 0) {
-            o->sub_backoff_ms = 0;
-            o->followed = 1;
-            continue;
-        }
-        o->sub[0] = '\0';
-        o->sub_backoff_ms = o->sub_backoff_ms ? o->sub_backoff_ms * 2 : OB_GW_BACKOFF_MS_MIN;
-        if (o->sub_backoff_ms > OB_GW_BACKOFF_MS_MAX)
-            o->sub_backoff_ms = OB_GW_BACKOFF_MS_MAX;
-        o->sub_retry_at = zclock_mono() + o->sub_backoff_ms;
-        zsys_warning("oms %s: cannot follow %s for its facade trigger: %s (again in %" PRId64
-                     " ms)",
-                     o->label, o->topic, ob_strerror(rc), o->sub_backoff_ms);
-    }
 }
 
 static void
 s_run_free(s_run_t *run)
 {
-    for (size_t i = 0; i < run->count; i++) {
+    for (size_t i = 0; run->oms && i < run->self->count; i++) {
         s_oms_t *o = &run->oms[i];
         if (o->easy) {
             curl_multi_remove_handle(run->multi, o->easy);
@@ -287,7 +215,6 @@ s_run_free(s_run_t *run)
         curl_slist_free_all(o->headers);
     }
     free(run->oms);
-    ob_client_destroy(&run->client);
 }
 
 /* Builds o's headers. Returns 0 or -ENOMEM. */
@@ -317,32 +244,21 @@ s_run_init(s_run_t *run, ob_ftrigger_t *self)
 {
     const ob_gw_config_t *cfg = self->cfg;
     run->self = self;
-    run->start_us = (uint64_t)zclock_time() * 1000u;
     run->multi = self->multi;
-    if (!(run->oms = calloc(cfg->oms_count, sizeof *run->oms))) {
+    if (!(run->oms = calloc(self->count, sizeof *run->oms))) {
         snprintf(self->error, sizeof self->error, "facade triggers: no memory");
         return -1;
     }
-    for (size_t i = 0; i < cfg->oms_count; i++) {
+    for (size_t i = 0, n = 0; i < cfg->oms_count; i++) {
         if (!cfg->oms[i].ft_url[0])
             continue;
-        s_oms_t *o = &run->oms[run->count++];
+        s_oms_t *o = &run->oms[n++]; /* in self->ids' order */
         o->cfg = &cfg->oms[i];
         snprintf(o->label, sizeof o->label, "%" PRIu64, o->cfg->id);
-        snprintf(o->topic, sizeof o->topic, "oms.%" PRIu64, o->cfg->id);
         if (s_headers(o)) {
             snprintf(self->error, sizeof self->error, "facade triggers: no memory");
             return -1;
         }
-    }
-    ob_client_config_t cc = {.name = S_CLIENT_NAME,
-                             .timeout_ms = OB_GW_REST_BROKER_MS,
-                             .cert = cfg->cert[0] ? cfg->cert : NULL,
-                             .broker_cert = cfg->broker_cert[0] ? cfg->broker_cert : NULL};
-    if (!(run->client = ob_client_new(cfg->endpoint, &cc))) {
-        snprintf(self->error, sizeof self->error,
-                 "facade triggers: cannot make a broker client for %s", cfg->endpoint);
-        return -1;
     }
     return 0;
 }
@@ -368,12 +284,11 @@ s_actor(zsock_t *pipe, void *arg)
         }
         if (stop)
             break;
-        s_subscribe(&run, zclock_mono());
-        s_deliveries(&run);
+        s_take_marks(&run);
         s_collect(&run);
         int64_t now = zclock_mono();
         int64_t due = now + OB_GW_FT_TICK_MS;
-        for (size_t i = 0; i < run.count; i++) {
+        for (size_t i = 0; i < self->count; i++) {
             s_oms_t *o = &run.oms[i];
             if (ob_ft_state_start(&o->state, now) && s_call(&run, o)) {
                 ob_ft_state_done(&o->state, 0, now);
@@ -381,23 +296,18 @@ s_actor(zsock_t *pipe, void *arg)
             }
             int64_t at = ob_ft_state_due(&o->state);
             due = at < due ? at : due;
-            if (!o->sub[0] && o->sub_retry_at < due)
-                due = o->sub_retry_at;
         }
         int started = 0;
         curl_multi_perform(run.multi, &started);
-        /* The broker client's calls above read its socket dry; wait on it again. */
-        s_deliveries(&run);
-        struct curl_waitfd extra[2];
+        /* The pipe's ZMQ_FD is edge-triggered: the turn above read it dry. A notify after
+           s_take_marks has called curl_multi_wakeup, which ends this wait at once. */
         size_t fd_len = sizeof(int);
         int pipe_fd = -1;
         zmq_getsockopt(zsock_resolve(pipe), ZMQ_FD, &pipe_fd, &fd_len);
-        extra[0] = (struct curl_waitfd){.fd = pipe_fd, .events = CURL_WAIT_POLLIN};
-        extra[1] = (struct curl_waitfd){.fd = ob_client_fd(run.client), .events = CURL_WAIT_POLLIN};
+        struct curl_waitfd extra = {.fd = pipe_fd, .events = CURL_WAIT_POLLIN};
         now = zclock_mono();
         int timeout = due > now ? (int)(due - now) : 0;
-        if (!ob_client_queued(run.client))
-            curl_multi_poll(run.multi, extra, 2, timeout, NULL);
+        curl_multi_poll(run.multi, &extra, 1, timeout, NULL);
     }
     s_run_free(&run);
 }
@@ -412,10 +322,12 @@ ob_ftrigger_new(const ob_gw_config_t *cfg, ob_gw_stats_t *stats, char *errbuf, s
     }
     self->cfg = cfg;
     self->stats = stats;
-    size_t with = 0;
-    for (size_t i = 0; i < cfg->oms_count; i++)
-        with += cfg->oms[i].ft_url[0] != '\0';
-    if (!with)
+    for (size_t i = 0; i < cfg->oms_count && self->count < OB_GW_OMS_MAX; i++)
+        if (cfg->oms[i].ft_url[0])
+            self->ids[self->count++] = cfg->oms[i].id;
+    for (size_t i = 0; i < self->count; i++)
+        atomic_init(&self->marks[i], 0);
+    if (!self->count)
         return self; /* idle */
     if (!(self->multi = curl_multi_init())) {
         snprintf(errbuf, errlen, "facade triggers: cannot make a curl multi handle");
@@ -431,6 +343,19 @@ ob_ftrigger_new(const ob_gw_config_t *cfg, ob_gw_stats_t *stats, char *errbuf, s
 fail:
     ob_ftrigger_destroy(&self);
     return NULL;
+}
+
+void
+ob_ftrigger_notify(ob_ftrigger_t *self, uint64_t oms_id)
+{
+    if (!self || !self->actor)
+        return;
+    for (size_t i = 0; i < self->count; i++)
+        if (self->ids[i] == oms_id) {
+            atomic_store(&self->marks[i], 1);
+            curl_multi_wakeup(self->multi);
+            return;
+        }
 }
 
 void

@@ -49,21 +49,23 @@ typedef struct s_pos {
 } s_pos_t;
 
 struct ob_facade_view {
-    MDB_env *env;              /* the environment */
-    MDB_dbi dbi;               /* its unnamed database */
-    pthread_rwlock_t resize;   /* readers hold it for reading; growing takes it for writing */
-    int resize_init;           /* resize is initialised */
-    ob_metric_t *m_events;     /* orderbus_gateway_facade_view_events_total{oms} */
-    ob_metric_t *m_lost;       /* orderbus_gateway_facade_view_lost_total{oms} */
-    ob_metric_t *m_errors;     /* orderbus_gateway_facade_view_errors_total{oms} */
-    ob_metric_t *m_seq;        /* orderbus_gateway_facade_view_seq{oms} */
-    const ob_gw_config_t *cfg; /* borrowed, while the thread runs */
-    pthread_mutex_t lock;      /* guards stop */
-    int wake[2];               /* a pipe: a byte wakes the thread (stop); -1 before */
-    int stop;                  /* 1: the thread ends */
-    int started;               /* 1: the thread runs (joinable) */
-    pthread_t thread;          /* the view thread */
-    ob_client_t *client;       /* the thread's broker client (made and destroyed there) */
+    MDB_env *env;                    /* the environment */
+    MDB_dbi dbi;                     /* its unnamed database */
+    pthread_rwlock_t resize;         /* readers hold it for reading; growing takes it for writing */
+    int resize_init;                 /* resize is initialised */
+    ob_metric_t *m_events;           /* orderbus_gateway_facade_view_events_total{oms} */
+    ob_metric_t *m_lost;             /* orderbus_gateway_facade_view_lost_total{oms} */
+    ob_metric_t *m_errors;           /* orderbus_gateway_facade_view_errors_total{oms} */
+    ob_metric_t *m_seq;              /* orderbus_gateway_facade_view_seq{oms} */
+    const ob_gw_config_t *cfg;       /* borrowed, while the thread runs */
+    pthread_mutex_t lock;            /* guards stop */
+    int wake[2];                     /* a pipe: a byte wakes the thread (stop); -1 before */
+    int stop;                        /* 1: the thread ends */
+    int started;                     /* 1: the thread runs (joinable) */
+    pthread_t thread;                /* the view thread */
+    ob_client_t *client;             /* the thread's broker client (made and destroyed there) */
+    ob_facade_view_notify_fn notify; /* new events to serve, or NULL */
+    void *notify_arg;                /* notify's argument, borrowed */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -459,6 +461,7 @@ ob_facade_view_apply(ob_facade_view_t *self, uint64_t oms_id, uint64_t first_ask
         s_pos_t pos;
         size_t bad = 0;
         if (!(rc = s_pos_read(txn, self->dbi, oms_id, &pos))) {
+            uint64_t had = pos.events;
             uint64_t first = count ? events[0].seq : next;
             uint64_t lost = first > first_asked ? first - first_asked : 0;
             pos.lost += lost;
@@ -476,6 +479,8 @@ ob_facade_view_apply(ob_facade_view_t *self, uint64_t oms_id, uint64_t first_ask
                 s_count(self->m_lost, oms_id, (double)lost, 0);
                 s_count(self->m_errors, oms_id, (double)bad, 0);
                 s_count(self->m_seq, oms_id, (double)(pos.next - 1), 1);
+                if (pos.events > had && self->notify)
+                    self->notify(self->notify_arg, oms_id);
                 return 0;
             }
             txn = NULL; /* a commit frees it either way */
@@ -489,19 +494,28 @@ ob_facade_view_apply(ob_facade_view_t *self, uint64_t oms_id, uint64_t first_ask
     }
 }
 
+/* Reads the position record of oms (zeros and next 1 when none) into *ret_pos. Returns 0 or
+   an LMDB code. */
+static int
+s_pos_get(ob_facade_view_t *self, uint64_t oms, s_pos_t *ret_pos)
+{
+    pthread_rwlock_rdlock(&self->resize);
+    MDB_txn *txn = NULL;
+    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn);
+    if (!rc) {
+        rc = s_pos_read(txn, self->dbi, oms, ret_pos);
+        mdb_txn_abort(txn);
+    }
+    pthread_rwlock_unlock(&self->resize);
+    return rc;
+}
+
 int
 ob_facade_view_position(ob_facade_view_t *self, uint64_t oms_id, uint64_t *ret_next,
                         uint64_t *ret_lost)
 {
-    pthread_rwlock_rdlock(&self->resize);
-    MDB_txn *txn = NULL;
     s_pos_t pos;
-    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn);
-    if (!rc) {
-        rc = s_pos_read(txn, self->dbi, oms_id, &pos);
-        mdb_txn_abort(txn);
-    }
-    pthread_rwlock_unlock(&self->resize);
+    int rc = s_pos_get(self, oms_id, &pos);
     if (rc)
         return ob_mdb_rc(rc);
     *ret_next = pos.next;
@@ -847,11 +861,24 @@ s_wait(ob_facade_view_t *self, int ms)
     return stop;
 }
 
+/* Notifies each OMS of cfg whose view holds events: at the thread's start, for the
+   triggers that were pending when the gateway stopped. */
+static void
+s_notify_held(ob_facade_view_t *self, const ob_gw_config_t *cfg)
+{
+    for (size_t i = 0; self->notify && i < cfg->oms_count; i++) {
+        s_pos_t pos;
+        if (!s_pos_get(self, cfg->oms[i].id, &pos) && pos.events)
+            self->notify(self->notify_arg, cfg->oms[i].id);
+    }
+}
+
 static void *
 s_thread(void *arg)
 {
     ob_facade_view_t *self = arg;
     const ob_gw_config_t *cfg = self->cfg;
+    s_notify_held(self, cfg);
     ob_client_config_t cc = {.name = S_CLIENT_NAME,
                              .timeout_ms = OB_GW_REST_BROKER_MS,
                              .cert = cfg->cert[0] ? cfg->cert : NULL,
@@ -913,6 +940,13 @@ s_thread(void *arg)
     free(w);
     ob_client_destroy(&self->client);
     return NULL;
+}
+
+void
+ob_facade_view_on_events(ob_facade_view_t *self, ob_facade_view_notify_fn fn, void *arg)
+{
+    self->notify = fn;
+    self->notify_arg = arg;
 }
 
 int

@@ -52,6 +52,11 @@
     topic that holds fewer events than the view has read (the broker's data was lost) makes
     the view of that OMS start again from seq 1, logged.
 
+    Notifications: after a range that added events to an OMS's events index is committed
+    (so a reader sees them), the thread calls the callback of ob_facade_view_on_events with
+    the OMS, and at its start once for each OMS whose view holds events; the triggers out
+    (facade_trigger.h) follow the view this way, not the topic.
+
     Readers (libmicrohttpd's thread, ob_facade_view_answer) take a read transaction under a
     rwlock held for reading; the thread takes it for writing only to grow the map. */
 #ifndef OB_GW_FACADE_VIEW_H
@@ -73,6 +78,17 @@ typedef struct ob_facade_view ob_facade_view_t;
    ob_facade_view_destroy) or NULL with a message in errbuf. */
 ob_facade_view_t *ob_facade_view_open(const char *dir, ob_metrics_t *registry, char *errbuf,
                                       size_t errlen);
+
+/* Called after the view has new events of oms_id to serve, from the thread that applied
+   them; must not block (arg is the one given to ob_facade_view_on_events). */
+typedef void (*ob_facade_view_notify_fn)(void *arg, uint64_t oms_id);
+
+/* Sets fn (NULL: none) with arg (borrowed until destroyed), before ob_facade_view_start:
+   it is called after each ob_facade_view_apply that committed events into oms_id's events
+   index (what GET .../events answers from then on; not for a range of outcomes or of
+   events it skipped), and by the view's thread at its start for each OMS of cfg whose view
+   already holds events (the triggers out: facade_trigger.h). */
+void ob_facade_view_on_events(ob_facade_view_t *self, ob_facade_view_notify_fn fn, void *arg);
 
 /* Starts the thread that follows oms.<id> of every OMS of cfg (borrowed until destroyed)
    through the broker of cfg. Returns 0, or -1 with a message in errbuf (no memory, no

@@ -114,10 +114,11 @@ static const ob_option_t s_options[] = {
      "upstream connector; a request over it is retried with backoff."},
     {S_OMS, "facade_trigger_url", "--oms-facade-trigger-url", OB_OPTION_STRING, S_OMS_FIELD(ft_url),
      0, 0,
-     "Ordering API facade, triggers out: the URL the gateway calls, as the Marketplace\n"
-     "calls an OMS's trigger, when new events arrive on oms.ID (coalesced: one call at\n"
-     "a time, one more if events came meanwhile; a failure or a non-2xx answer is\n"
-     "retried with backoff). Unset: no call."},
+     "Ordering API facade, triggers out (needs facade = 1): the URL the gateway calls,\n"
+     "as the Marketplace calls an OMS's trigger, once the facade serves new events of\n"
+     "oms.ID, and once at start if it holds any (coalesced: one call at a time, one\n"
+     "more if events came meanwhile; a failure or a non-2xx answer is retried with\n"
+     "backoff). Unset: no call."},
     {S_OMS, "facade_trigger_method", "--oms-facade-trigger-method", OB_OPTION_STRING,
      S_OMS_FIELD(ft_method), 0, 0, "Its method: GET, POST or PUT (no body)."},
     {S_OMS, "facade_trigger_user", "--oms-facade-trigger-user", OB_OPTION_STRING,
@@ -177,7 +178,8 @@ ob_gw_config_listen(const ob_gw_config_t *cfg, char host[OB_GW_ADDR_MAX], uint16
 
 /* Checks the facade trigger of oms. Returns 0 or OB_ERR_INVALID_ARGUMENT. */
 static int
-s_check_facade_trigger(const ob_gw_oms_t *oms, char *errbuf, size_t errlen)
+s_check_facade_trigger(const ob_gw_config_t *cfg, const ob_gw_oms_t *oms, char *errbuf,
+                       size_t errlen)
 {
     if (strcmp(oms->ft_method, "GET") && strcmp(oms->ft_method, "POST") &&
         strcmp(oms->ft_method, "PUT"))
@@ -200,6 +202,11 @@ s_check_facade_trigger(const ob_gw_oms_t *oms, char *errbuf, size_t errlen)
         return ob_options_fail(
             errbuf, errlen,
             "oms %" PRIu64 ": facade_trigger_user cannot hold ':' (basic credentials)", oms->id);
+    if (oms->ft_url[0] && !cfg->facade)
+        return ob_options_fail(errbuf, errlen,
+                               "oms %" PRIu64 ": facade_trigger_url needs facade = 1 (the "
+                               "trigger follows the facade's view)",
+                               oms->id);
     return 0;
 }
 
@@ -235,7 +242,7 @@ s_check_oms(const ob_gw_config_t *cfg, size_t i, char *errbuf, size_t errlen)
         return ob_options_fail(errbuf, errlen,
                                "oms %" PRIu64 ": trigger_user cannot hold ':' (basic credentials)",
                                oms->id);
-    return s_check_facade_trigger(oms, errbuf, errlen);
+    return s_check_facade_trigger(cfg, oms, errbuf, errlen);
 }
 
 int

@@ -329,6 +329,9 @@ ob_gw_http_start(const ob_gw_config_t *cfg, ob_feed_t *feed, ob_gw_store_t *stor
         snprintf(errbuf, errlen, "cannot write listen_file %s", cfg->listen_file);
         goto fail;
     }
+    /* the view's thread last: its triggers out tell OMSes to read a facade that answers */
+    if (self->facade && ob_facade_start(self->facade, errbuf, errlen))
+        goto fail;
     return self;
 fail:
     ob_gw_http_stop(&self);

@@ -137,8 +137,7 @@
 #define OB_GW_FW_LIST_MAX 512          /* bytes of a list inside one (enum values, extra keys) */
 #define OB_GW_FW_PATH_MAX 256          /* bytes of a property path ('#/status/type') */
 #define OB_GW_FT_TIMEOUT_MS 10000      /* one trigger call out, connecting included */
-#define OB_GW_FT_TICK_MS 1000          /* the trigger thread's longest sleep (heartbeats) */
-#define OB_GW_FT_CREDIT 256            /* deliveries in flight of a trigger subscription */
+#define OB_GW_FT_TICK_MS 1000          /* the trigger thread's longest sleep (a bound only) */
 #define OB_GW_FT_METHOD_MAX 8          /* bytes of a trigger method ("POST") with its NUL */
 #define OB_GW_FT_METHOD_DEFAULT "POST" /* the Marketplace's default trigger method (5.1) */
 

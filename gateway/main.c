@@ -13,7 +13,6 @@
 
 #include "connector.h"
 #include "daemon.h"
-#include "facade_trigger.h"
 #include "feed.h"
 #include "gw_config.h"
 #include "gw_http.h"
@@ -104,7 +103,6 @@ main(int argc, char **argv)
     ob_gw_stats_t *stats = NULL;
     ob_feed_t *feed = NULL;
     ob_gw_http_t *http = NULL;
-    ob_ftrigger_t *ftrigger = NULL;
     ob_connector_metrics_t connector_metrics;
     int rc = ob_gw_store_open(cfg->data_dir, &store);
     if (rc) {
@@ -126,8 +124,6 @@ main(int argc, char **argv)
     if (s_start_connectors(cfg, store, stats, &connector_metrics, errbuf, sizeof errbuf))
         goto out;
 
-    if (!(ftrigger = ob_ftrigger_new(cfg, stats, errbuf, sizeof errbuf)))
-        goto out;
     if (!(http = ob_gw_http_start(cfg, feed, store, stats, errbuf, sizeof errbuf)))
         goto out;
     zsys_info("serving on %s (port %u), %zu OMS registered, broker %s, REST %s", cfg->listen,
@@ -165,7 +161,6 @@ out:
         fprintf(stderr, "%s: %s\n", prog, errbuf);
     }
     ob_gw_http_stop(&http);
-    ob_ftrigger_destroy(&ftrigger);
     for (size_t i = 0; i < OB_GW_OMS_MAX; i++)
         zactor_destroy(&s_connectors[i]); /* each finishes the request in flight */
     ob_feed_destroy(&feed);

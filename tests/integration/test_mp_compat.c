@@ -151,6 +151,17 @@ test_compat(void **state)
     assert_int_equal(project_b, project_a);
     json_t *facade = s_run(client_b, project_b);
     assert_true(mpc_triggers(client_b) > 0);
+    /* the facade's events once more, through the recording client (rest_http.h): the answer
+       is checked against gateway/openapi.json too (gw_openapi_answers) */
+    char header[S_PATH];
+    snprintf(header, sizeof header, "%s: %s", "X-User-Token", token);
+    rest_request_t req = {.method = "GET",
+                          .path = "/api/v1/oms/7/events?from_timestamp=2000-01-01T00:00:00Z",
+                          .header = header};
+    rest_answer_t events = {0};
+    assert_int_equal(rest_http(gw_url, &req, &events), 200);
+    assert_true(json_array_size(json_object_get(events.json, "events")) >= 4);
+    rest_answer_free(&events);
 
     /* the project, its two items, the message: each seen through the events */
     assert_int_equal(json_object_size(json_object_get(direct, "resources")), 4);

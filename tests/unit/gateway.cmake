@@ -25,10 +25,13 @@ ob_cmocka_test(test_gw_facade_write
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_gw_facade_write.c
           ${CMAKE_CURRENT_SOURCE_DIR}/unit/gw_alloc.c
   LIBS ob_gateway_rest PkgConfig::JANSSON ${OB_GW_WRAP_ALLOC})
-# The facade's triggers out, their pure part (gateway/facade_trigger.c, ob_gateway_daemon).
+# The facade's triggers out (gateway/facade_trigger.c, ob_gateway_daemon): the pure part,
+# and notifications against a loopback receiver.
 ob_cmocka_test(test_gw_facade_trigger
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_gw_facade_trigger.c
+          ${CMAKE_CURRENT_SOURCE_DIR}/doubles/double_http.c
   LIBS ob_gateway_daemon)
+target_include_directories(test_gw_facade_trigger PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/doubles)
 # The daemon's trigger request parser (gateway/trigger.c, in ob_gateway_daemon).
 ob_cmocka_test(test_gw_trigger
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_gw_trigger.c

@@ -96,6 +96,7 @@ test_sections(void **state)
     (void)state;
     char err[OB_GW_CONFIG_ERR_MAX];
     const char *cfg = s_file("two.cfg", "gateway\n    listen = 0.0.0.0:0\n"
+                                        "    facade = 1\n    tokens_file = /tk\n"
                                         "oms\n    id = 2\n    url = http://mp:8080\n"
                                         "    token_file = /t2\n    page_size = 7\n"
                                         "    overlap = 5s\n    poll_interval = 250ms\n"
@@ -177,6 +178,9 @@ test_refused(void **state)
          "    facade_trigger_url = http://o\n    facade_trigger_user = a:b\n"
          "    facade_trigger_password_file = /p\n",
          NULL, NULL, "':'"},
+        {"oms\n    id = 2\n    url = http://x\n    token_file = /t\n"
+         "    facade_trigger_url = http://o\n",
+         NULL, NULL, "oms 2: facade_trigger_url needs facade = 1"},
         {NULL, "--facade-wait", "61s", "--facade-wait: 61s is out of range"},
         {NULL, "--listen", "localhost:80", "listen"},
         {NULL, "--listen", "127.0.0.1:70000", "listen"},
@@ -213,8 +217,8 @@ test_secrets(void **state)
     assert_string_equal(s_cfg.oms[0].trigger_password, "pass word");
     /* the facade trigger's password, read the same way */
     assert_int_equal(s_parse(err, "--oms-id", "2", "--oms-url", "http://x", "--oms-token-file",
-                             token, "--oms-facade-trigger-url", "http://o",
-                             "--oms-facade-trigger-user", "gw",
+                             token, "--facade", "--tokens-file", "/tk", "--oms-facade-trigger-url",
+                             "http://o", "--oms-facade-trigger-user", "gw",
                              "--oms-facade-trigger-password-file", password, NULL),
                      0);
     assert_int_equal(ob_gw_config_read_secrets(&s_cfg, err, sizeof err), 0);

@@ -251,12 +251,76 @@ test_many(void **state)
     ob_facade_view_destroy(&v);
 }
 
+/* What the notify callback saw. */
+typedef struct s_seen {
+    ob_facade_view_t *v; /* the view, read from the callback */
+    int calls;           /* callbacks */
+    uint64_t oms;        /* the last one's OMS */
+    int served;          /* 1: GET .../events answered seq 4 when it came */
+} s_seen_t;
+
+static void
+s_notified(void *arg, uint64_t oms_id)
+{
+    s_seen_t *seen = arg;
+    seen->calls++;
+    seen->oms = oms_id;
+    ob_facade_route_t route;
+    ob_facade_answer_t a = {0};
+    ob_facade_query_t q = {.from_seq = "0"};
+    seen->served = !ob_facade_route("GET", "/api/v1/oms/7/events", &route) &&
+                   !ob_facade_view_answer(seen->v, &route, &q, &a) && a.status == 200 &&
+                   strstr(a.body, "\"seq\":4") != NULL;
+    ob_facade_answer_clear(&a);
+}
+
+/* The callback of ob_facade_view_on_events: after a commit that added events to the events
+   index (they are served when it comes), not for ranges that add none. */
+static void
+test_notify(void **state)
+{
+    (void)state;
+    char err[S_ERR], dir[sizeof s_dir + 8];
+    snprintf(dir, sizeof dir, "%s/notify", s_dir);
+    ob_facade_view_t *v = ob_facade_view_open(dir, NULL, err, sizeof err);
+    assert_non_null(v);
+    s_seen_t seen = {.v = v};
+    ob_facade_view_on_events(v, s_notified, &seen);
+    s_range_t r = {0};
+    /* none: an empty range, one not mirrored, one that does not decode */
+    assert_int_equal(ob_facade_view_apply(v, S_OMS, 1, NULL, 0, 1), 0);
+    s_add(&r, 1, "command.accepted", S_T0, 4, 1, 0, NULL);
+    assert_int_equal(ob_facade_view_apply(v, S_OMS, 1, r.f, r.n, 2), 0);
+    s_free(&r);
+    uint8_t junk[] = {0xc1};
+    ob_fetched_t bad = {2, S_T0, junk, sizeof junk};
+    assert_int_equal(ob_facade_view_apply(v, S_OMS, 2, &bad, 1, 3), 0);
+    assert_int_equal(seen.calls, 0);
+    /* a feed event: one call, for its OMS, once it is served */
+    s_add(&r, 3, "project.created", S_T0, 4, 0, 0, P4);
+    s_add(&r, 4, "project_item.created", S_T0, 4, 1, 0, I1);
+    assert_int_equal(ob_facade_view_apply(v, S_OMS, 3, r.f, r.n, 5), 0);
+    s_free(&r);
+    assert_int_equal(seen.calls, 1);
+    assert_int_equal(seen.oms, S_OMS);
+    assert_true(seen.served);
+    /* an outcome alone changes an item, not the events: none */
+    s_add(&r, 5, "command.completed", S_T0, 4, 1, 0,
+          "{\"command_id\":\"c\",\"command\":\"update_project_item\",\"status\":200,"
+          "\"response\":" I1R "}");
+    assert_int_equal(ob_facade_view_apply(v, S_OMS, 5, r.f, r.n, 6), 0);
+    s_free(&r);
+    assert_int_equal(seen.calls, 1);
+    ob_facade_view_destroy(&v);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_apply_and_read),
         cmocka_unit_test(test_many),
+        cmocka_unit_test(test_notify),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
