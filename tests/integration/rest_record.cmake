@@ -9,7 +9,7 @@
 # which O_APPEND keeps whole each but not together across processes.
 # Included last by tests/CMakeLists.txt, once every test exists. Add a REST test by its name:
 set(OB_REST_RECORDING_TESTS test_gateway_rest test_gateway_stream test_gateway_subs
-    test_gateway_facade test_gateway_facade_write)
+    test_gateway_facade test_gateway_facade_write test_mp_compat)
 
 # Debian's interpreter first: its python3-jsonschema is the one install-deps.sh provides.
 find_program(OB_PYTHON3 python3 PATHS /usr/bin NO_DEFAULT_PATH)
