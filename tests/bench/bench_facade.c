@@ -114,6 +114,7 @@ s_site_start(s_site_t *s)
     snprintf(text, sizeof text,
              "gateway\n    listen = 127.0.0.1:0\n    data_dir = %s/gw-data\n"
              "    tokens_file = %s\n    facade = 1\n    max_connections = %d\n"
+             "    rest_rate = 1000000\n    rest_burst = 1000000\n" /* the bench, not the limit */
              "broker\n    endpoint = %s\n"
              "oms\n    id = %d\n    url = %s\n    token_file = %s\n    poll_interval = 60s\n",
              s->broker.dir, tokens, 2 * S_READERS_MAX, s->broker.endpoint, S_OMS, s->mp.base_url,
