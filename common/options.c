@@ -236,7 +236,9 @@ ob_options_check_all(const ob_options_t *spec, const void *base, char *errbuf, s
             snprintf(where, sizeof where, "%s/%s", opt->section, opt->key);
             rc = ob_options_check(opt, (const char *)base + opt->offset, where, errbuf, errlen);
         }
-        size_t used = s_repeated(spec, opt) ? *(const size_t *)((const char *)base + r->count) : 0;
+        size_t used = 0;
+        if (s_repeated(spec, opt))
+            memcpy(&used, (const char *)base + r->count, sizeof used);
         for (size_t n = 0; !rc && n < used && n < r->max; n++) {
             snprintf(where, sizeof where, "%s %zu: %s", r->section, n + 1, opt->key);
             rc = ob_options_check(opt, (const char *)base + opt->offset + n * r->stride, where,
@@ -405,9 +407,10 @@ s_load_repeat(const ob_options_t *spec, void *base, zconfig_t *section, size_t n
     if (n > r->max)
         return ob_options_fail(errbuf, errlen, "config file %s: more than %zu '%s' sections", path,
                                r->max, r->section);
-    size_t *used = (size_t *)((char *)base + r->count);
-    if (*used < n)
-        *used = n;
+    size_t used;
+    memcpy(&used, (char *)base + r->count, sizeof used);
+    if (used < n)
+        memcpy((char *)base + r->count, &n, sizeof n);
     return s_load_items(spec, (char *)base + r->first + (n - 1) * r->stride, r->first, section,
                         r->section, n, path, errbuf, errlen);
 }

@@ -676,8 +676,8 @@ test_index_outcomes(void **state)
     ob_facade_entry_clear(&e);
     /* nothing from a failure, a refusal, another type, or no data */
     static const char *const none[] = {
-        "{\"command_id\":\"c\",\"command\":\"update_project_item\",\"status\":404,"
-        "\"error\":\"Project item not found\"}",
+        ("{\"command_id\":\"c\",\"command\":\"update_project_item\",\"status\":404,"
+         "\"error\":\"Project item not found\"}"),
         "{\"command_id\":\"c\",\"command\":null,\"status\":0,\"error\":\"bad\"}",
         "{\"command_id\":\"c\",\"command\":\"other\",\"status\":200,\"response\":{}}",
     };
