@@ -757,7 +757,8 @@ test_broker_restart(void **state)
 
 /* The receiver down for T_DOWN_MS in the middle of a run (its server stopped: connections
    refused), then up again on its port: the events published before and during the outage are
-   all accepted, each once (no kill: no redelivery), in order per topic, none dead-lettered. */
+   all accepted, in order per topic, none dead-lettered; each once, but for a POST the stopped
+   server took without its answer reaching the adapter (sent again: at least once). */
 static void
 test_receiver_down(void **state)
 {
@@ -791,7 +792,10 @@ test_receiver_down(void **state)
     print_message("receiver down %d s: %ld accepted for 200 events\n", T_DOWN_MS / 1000,
                   s_rx.accepted);
     assert_int_equal(s_rx.bad, 0);
-    assert_int_equal(s_rx.accepted, 200);
+    /* every event once, but for a POST in flight when the server stopped: the receiver may
+       have accepted it while its answer was lost, and the adapter sends it again (at least
+       once; receivers deduplicate on webhook-id): at most one per topic (4) */
+    assert_true(s_rx.accepted >= 200 && s_rx.accepted <= 200 + 4);
     pthread_mutex_unlock(&s_rx.lock);
     s_check_order();
 }
