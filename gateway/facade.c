@@ -148,7 +148,7 @@ ob_facade_serve(ob_facade_t *self, struct MHD_Connection *c, const char *url, co
                                       name, &retry_after);
     if (rc)
         return ob_rest_facade_refuse(self->rest, c, rc, retry_after);
-    if (route.kind == OB_FACADE_R_WRITE)
+    if (route.kind >= OB_FACADE_R_UPDATE_ITEM)
         return s_error(self, c, MHD_HTTP_METHOD_NOT_ALLOWED, S_NOT_SERVED);
     ob_facade_query_t query = {0};
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, s_query_cb, &query);

@@ -203,11 +203,11 @@ ob_facade_route(const char *method, const char *path, ob_facade_route_t *ret_rou
     else if (n == 4 && get && items)
         r.kind = OB_FACADE_R_ITEMS;
     else if (n == 5 && items && (get || update))
-        r.kind = get ? OB_FACADE_R_ITEM : OB_FACADE_R_WRITE;
+        r.kind = get ? OB_FACADE_R_ITEM : OB_FACADE_R_UPDATE_ITEM;
     else if (n == 2 && messages && (get || post))
-        r.kind = get ? OB_FACADE_R_MESSAGES : OB_FACADE_R_WRITE;
+        r.kind = get ? OB_FACADE_R_MESSAGES : OB_FACADE_R_POST_MESSAGE;
     else if (n == 3 && messages && (get || update))
-        r.kind = get ? OB_FACADE_R_MESSAGE : OB_FACADE_R_WRITE;
+        r.kind = get ? OB_FACADE_R_MESSAGE : OB_FACADE_R_EDIT_MESSAGE;
     else
         return OB_ERR_INVALID_ARGUMENT;
     if (projects && n >= 3)

@@ -77,14 +77,16 @@ typedef enum ob_facade_kind {
 } ob_facade_kind_t;
 
 typedef enum ob_facade_route_kind {
-    OB_FACADE_R_EVENTS = 1, /* GET .../events */
-    OB_FACADE_R_PROJECTS,   /* GET .../projects */
-    OB_FACADE_R_PROJECT,    /* GET .../projects/{p} */
-    OB_FACADE_R_ITEMS,      /* GET .../projects/{p}/project_items */
-    OB_FACADE_R_ITEM,       /* GET .../projects/{p}/project_items/{iid} */
-    OB_FACADE_R_MESSAGES,   /* GET .../messages */
-    OB_FACADE_R_MESSAGE,    /* GET .../messages/{m} */
-    OB_FACADE_R_WRITE,      /* PATCH/PUT of an item or a message, POST of messages */
+    OB_FACADE_R_EVENTS = 1,   /* GET .../events */
+    OB_FACADE_R_PROJECTS,     /* GET .../projects */
+    OB_FACADE_R_PROJECT,      /* GET .../projects/{p} */
+    OB_FACADE_R_ITEMS,        /* GET .../projects/{p}/project_items */
+    OB_FACADE_R_ITEM,         /* GET .../projects/{p}/project_items/{iid} */
+    OB_FACADE_R_MESSAGES,     /* GET .../messages */
+    OB_FACADE_R_MESSAGE,      /* GET .../messages/{m} */
+    OB_FACADE_R_UPDATE_ITEM,  /* PATCH|PUT .../projects/{p}/project_items/{iid} (writes: */
+    OB_FACADE_R_POST_MESSAGE, /* POST .../messages            facade_write.h, */
+    OB_FACADE_R_EDIT_MESSAGE, /* PATCH|PUT .../messages/{m}   from here on) */
 } ob_facade_route_kind_t;
 
 /* A routed request. */
@@ -148,7 +150,7 @@ typedef struct ob_facade_answer {
  *ret_route. Returns 0, or OB_ERR_INVALID_ARGUMENT: not a facade route (the 404 page). */
 int ob_facade_route(const char *method, const char *path, ob_facade_route_t *ret_route);
 
-/* Answers the read route (not OB_FACADE_R_WRITE) with query, both borrowed, from source,
+/* Answers the read route (below OB_FACADE_R_UPDATE_ITEM) with query, both borrowed, from source,
    once the caller has checked the token, the OMS and its rights: the query rules, the
    lookups, the body. *ret_answer is filled (an error answer too); clear it with
    ob_facade_answer_clear. Returns 0, or -ENOMEM or the source's error (then *ret_answer is

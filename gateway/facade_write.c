@@ -13,10 +13,6 @@
 #include "orderbus/error.h"
 #include "rest_parse.h"
 
-#define S_PROJECTS "projects"
-#define S_ITEMS "project_items"
-#define S_MESSAGES "messages"
-#define S_SEGS 5 /* path segments after the prefix, at most */
 #define S_DOMAIN "orderbus.gateway.facade.v1"
 #define S_RANDOM_PREFIX "fr-"
 #define S_KEYED_PREFIX "fk-"
@@ -56,64 +52,20 @@ static const char s_schema_edit[] =
 /* ---------------------------------------------------------------------------------------- */
 /* Routing */
 
-/* Ruby's to_i of a path segment (n bytes at seg), as ActiveRecord casts an id: leading
-   digits; 0 when there are none or the value passes 2^63 - 1 (no row has such an id). */
-static uint64_t
-s_to_id(const char *seg, size_t n)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < n && seg[i] >= '0' && seg[i] <= '9'; i++) {
-        v = v * 10 + (uint64_t)(seg[i] - '0');
-        if (v > OB_GW_OMS_ID_MAX)
-            return 0;
-    }
-    return v;
-}
-
-/* 1 if segment i (of n, at segs/lens) is name. */
-static int
-s_seg_is(const char *const *segs, const size_t *lens, int n, int i, const char *name)
-{
-    return i < n && lens[i] == strlen(name) && !memcmp(segs[i], name, lens[i]);
-}
-
+/* The writes are routed by the read side's router (facade_read.h), ids as it casts them. */
 int
 ob_fw_route(const char *method, const char *path, ob_fw_route_t *ret_route)
 {
-    size_t plen = strlen(OB_FACADE_PREFIX);
-    if (strncmp(path, OB_FACADE_PREFIX, plen))
+    ob_facade_route_t r;
+    if (ob_facade_route(method, path, &r) || r.kind < OB_FACADE_R_UPDATE_ITEM)
         return OB_GW_ERR_NOT_FOUND;
-    const char *segs[S_SEGS];
-    size_t lens[S_SEGS];
-    int n = 0;
-    for (const char *p = path + plen;; n++) {
-        const char *slash = strchr(p, '/');
-        size_t len = slash ? (size_t)(slash - p) : strlen(p);
-        if (n == S_SEGS || len == 0)
-            return OB_GW_ERR_NOT_FOUND; /* too many segments, or an empty one */
-        segs[n] = p;
-        lens[n] = len;
-        if (!slash) {
-            n++;
-            break;
-        }
-        p = slash + 1;
-    }
-    int update = !strcmp(method, "PATCH") || !strcmp(method, "PUT"); /* Rails: both */
-    ob_fw_route_t r = {.oms_id = s_to_id(segs[0], lens[0])};
-    if (n == 5 && update && s_seg_is(segs, lens, n, 1, S_PROJECTS) &&
-        s_seg_is(segs, lens, n, 3, S_ITEMS)) {
-        r.kind = OB_FW_UPDATE_ITEM;
-        r.project_id = s_to_id(segs[2], lens[2]);
-        r.item_id = s_to_id(segs[4], lens[4]);
-    } else if (n == 2 && !strcmp(method, "POST") && s_seg_is(segs, lens, n, 1, S_MESSAGES)) {
-        r.kind = OB_FW_POST_MESSAGE;
-    } else if (n == 3 && update && s_seg_is(segs, lens, n, 1, S_MESSAGES)) {
-        r.kind = OB_FW_EDIT_MESSAGE;
-        r.message_id = s_to_id(segs[2], lens[2]);
-    } else
-        return OB_GW_ERR_NOT_FOUND;
-    *ret_route = r;
+    *ret_route = (ob_fw_route_t){.kind = r.kind == OB_FACADE_R_UPDATE_ITEM    ? OB_FW_UPDATE_ITEM
+                                         : r.kind == OB_FACADE_R_POST_MESSAGE ? OB_FW_POST_MESSAGE
+                                                                              : OB_FW_EDIT_MESSAGE,
+                                 .oms_id = r.oms_id,
+                                 .project_id = r.project_id,
+                                 .item_id = r.item_id,
+                                 .message_id = r.message_id};
     return 0;
 }
 

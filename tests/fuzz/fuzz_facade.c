@@ -113,7 +113,7 @@ s_request(const uint8_t *data, size_t size)
         s_require(ob_facade_parse_time(text, &back) == 0 && back == us - us % S_USEC);
     }
     (void)ob_facade_to_i(parts[1] ? parts[1] : "");
-    if (rc || route.kind == OB_FACADE_R_WRITE)
+    if (rc || route.kind >= OB_FACADE_R_UPDATE_ITEM)
         goto out;
     ob_facade_source_t src = {NULL, s_events, s_get, s_list};
     ob_facade_answer_t a;
