@@ -110,12 +110,14 @@
 #include <unistd.h>
 
 #include "bigendian.h"
+#include "journal.h"
 #include "mdb.h"
 #include "orderbus/error.h"
 #include "orderbus/event.h"
 #include "orderbus/limits.h"
+#include "store_record.h"
 
-#define S_FORMAT_VERSION 4     /* meta "version" this code writes and reads */
+#define S_FORMAT_VERSION 5     /* meta "version" this code writes and reads */
 #define S_FORMAT_OLDEST 2      /* the oldest version it upgrades when opening (see above) */
 #define S_MAXDBS 8             /* named databases: 6 today, room for two more */
 #define S_MAXREADERS 126       /* reader slots (LMDB's default) */
@@ -131,6 +133,31 @@
 #define S_DATA_FILE "data.mdb" /* LMDB's data file in the environment directory */
 
 #define S_LOCK_FILE "broker.lock" /* our single-writer lock in the directory (above) */
+#define S_JOURNAL_DIR "journal"   /* the journal's directory in the data directory */
+
+#define S_CHECKPOINT_BYTES (64u * 1024 * 1024) /* journal bytes that call for a checkpoint */
+#define S_CHECKPOINT_MS 1000                   /* longest a commit waits for a checkpoint */
+#define S_REPLAY_BYTES (16u * 1024 * 1024)     /* record bytes replayed in one transaction */
+#define S_REPLAY_LEN 4                         /* bytes of the length before a queued record */
+
+/* LMDB 0.9's meta page, as its mdb.c lays it out on disk (native byte order): a page
+   header (u64 page number, u16 pad, u16 flags, u32 bounds), then MDB_meta (u32 magic, u32
+   version, the map's address and size, two 48-byte database records, u64 last page, u64
+   txnid). The checkpoint keeps a copy of the meta page it is of (store.h, "Durability"),
+   checked by these fields before it is kept and before it is written back. */
+#if MDB_VERSION_MAJOR != 0 || MDB_VERSION_MINOR != 9
+#error "the meta page layout below is LMDB 0.9's: check it against this version's mdb.c"
+#endif
+#define S_META_SLOTS 2               /* LMDB keeps two meta pages, pages 0 and 1 */
+#define S_META_PGNO_AT 0             /* u64 the page's number */
+#define S_META_FLAGS_AT 10           /* u16 page flags */
+#define S_META_MAGIC_AT 16           /* u32 MDB_MAGIC */
+#define S_META_VERSION_AT 20         /* u32 MDB_DATA_VERSION */
+#define S_META_TXNID_AT 144          /* u64 the transaction the page is the meta of */
+#define S_META_PAGE_FLAG 0x08        /* P_META */
+#define S_META_MAGIC 0xBEEFC0DEu     /* MDB_MAGIC */
+#define S_META_DATA_VERSION 1        /* MDB_DATA_VERSION */
+#define S_META_PAGE_MIN 4096         /* smallest page LMDB uses */
 
 /* Bytes in a positions key: subscription name | 0x00 | topic name. */
 #define S_POS_KEY_MAX (OB_SUB_NAME_MAX + 1 + OB_TOPIC_MAX)
@@ -200,6 +227,32 @@ struct ob_store {
     s_counters_t counters;           /* written by the writer, read by any thread */
     char retain_after[OB_TOPIC_MAX]; /* the last topic retention finished, not terminated */
     size_t retain_after_len;         /* bytes in retain_after; 0: begin at the first topic */
+
+    /* Durability (store.h): the journal, and checkpoints of the LMDB file behind it. */
+    ob_journal_t *journal;        /* the write-ahead log, owned */
+    ob_store_record_buf_t record; /* the journal record of the commit in progress */
+    uint64_t *stamps;             /* stored time of each item of the batch (touched_cap) */
+    uint64_t data_dev, data_ino;  /* identity of data.mdb, which checkpoints name */
+    size_t psize;                 /* LMDB's page size: bytes in a meta page */
+    uint64_t checkpoint_bytes;    /* journal bytes that call for a checkpoint */
+    int64_t checkpoint_ms;        /* zclock_mono() of the last checkpoint request */
+    pthread_t checkpointer;       /* the thread that syncs LMDB and writes checkpoints */
+    int checkpointer_running;     /* it was started and not yet joined */
+    pthread_mutex_t ckpt_lock;    /* guards the fields below */
+    pthread_cond_t ckpt_cond;     /* signalled when a request comes or ends, or at stop */
+    int ckpt_ready;               /* ckpt_lock and ckpt_cond were initialised */
+    int ckpt_busy;                /* a request is with the checkpointer */
+    int ckpt_stop;                /* the checkpointer is to end */
+    MDB_txn *pin;                 /* read txn at the newest durable checkpoint: LMDB reuses
+                                     no page that checkpoint's tree still uses */
+    MDB_txn *ckpt_pin;            /* the request's read txn, at its checkpoint */
+    uint64_t ckpt_lsn;            /* the request's journal position */
+    uint8_t *ckpt_meta;           /* the request's meta page, psize bytes, owned */
+    ob_store_record_t replay;     /* a decoded record, while the journal is replayed */
+    ob_store_record_buf_t queued; /* records queued for one replay transaction */
+    uint64_t replay_lsn;          /* lsn of the first queued record, for messages */
+    int replaying;                /* the journal is being replayed (open) */
+    uint64_t applied_lsn;         /* replaying: the journal position LMDB has reached */
 };
 
 /* Returns the wall-clock time in microseconds since the epoch. */
@@ -435,94 +488,6 @@ ob_store_holder(const char *dir, long *ret_pid)
     return ob_mdb_lock_holder(dir, S_LOCK_FILE, ret_pid);
 }
 
-int
-ob_store_open(const char *dir, uint64_t map_size, ob_store_t **ret_store)
-{
-    int rc = 0;
-    int dead = 0;
-    struct stat st;
-    char data_file[PATH_MAX];
-    ob_store_t *self = NULL;
-
-    if (mkdir(dir, S_DIR_MODE) && errno != EEXIST)
-        return -errno;
-    if (snprintf(data_file, sizeof data_file, "%s/%s", dir, S_DATA_FILE) >= (int)sizeof data_file)
-        return -ENAMETOOLONG;
-    int exists = stat(data_file, &st) == 0;
-
-    self = calloc(1, sizeof *self);
-    if (!self)
-        return -ENOMEM;
-    self->lock_fd = -1;
-    /* Before LMDB sees the directory: a refused broker must not touch the environment. */
-    if ((rc = ob_mdb_lock_dir(dir, S_LOCK_FILE, &self->lock_fd)))
-        goto fail;
-    if ((rc = pthread_rwlock_init(&self->resize, NULL))) {
-        rc = -rc;
-        goto fail;
-    }
-    self->resize_ready = 1;
-    if ((rc = mdb_env_create(&self->env))) {
-        self->env = NULL;
-        rc = s_map_rc(rc);
-        goto fail;
-    }
-    /* A new environment starts at map_size; an existing one opens at the size it last had
-       (LMDB's default when none is set) and is then raised to map_size if that is larger. */
-    if ((rc = mdb_env_set_maxdbs(self->env, S_MAXDBS)) ||
-        (rc = mdb_env_set_maxreaders(self->env, S_MAXREADERS)) ||
-        (!exists && (rc = mdb_env_set_mapsize(self->env, (size_t)map_size))) ||
-        (rc = mdb_env_open(self->env, dir, 0, S_FILE_MODE))) {
-        rc = s_map_rc(rc);
-        goto fail;
-    }
-    if (exists) {
-        MDB_envinfo info;
-        if ((rc = mdb_env_info(self->env, &info)) ||
-            (info.me_mapsize < map_size &&
-             (rc = mdb_env_set_mapsize(self->env, (size_t)map_size)))) {
-            rc = s_map_rc(rc);
-            goto fail;
-        }
-    }
-    /* A process that died inside a read transaction leaves its slot taken. */
-    if ((rc = mdb_reader_check(self->env, &dead))) {
-        rc = s_map_rc(rc);
-        goto fail;
-    }
-    if ((rc = s_init_meta(self)))
-        goto fail;
-    self->cache = zhashx_new();
-    if (!self->cache) {
-        rc = -ENOMEM;
-        goto fail;
-    }
-    zhashx_set_destructor(self->cache, s_topic_free);
-    *ret_store = self;
-    return 0;
-fail:
-    ob_store_close(&self);
-    return rc;
-}
-
-void
-ob_store_close(ob_store_t **self_p)
-{
-    if (!self_p || !*self_p)
-        return;
-    ob_store_t *self = *self_p;
-    if (self->env)
-        mdb_env_close(self->env); /* also closes the dbis */
-    zhashx_destroy(&self->cache);
-    free(self->touched);
-    if (self->resize_ready)
-        pthread_rwlock_destroy(&self->resize);
-    if (self->lock_fd >= 0)
-        close(self->lock_fd); /* releases the lock, after the environment is closed */
-    free(self);
-    *self_p = NULL;
-}
-
 /* Checks an item's inputs. Returns 0 or the item's error. */
 static int
 s_check_item(const ob_store_item_t *item)
@@ -634,10 +599,15 @@ s_topic_get(ob_store_t *self, MDB_txn *txn, const ob_store_item_t *item, uint64_
     return 0;
 }
 
-/* Appends one item to txn. Returns 0 (item->rc says how the item went) or an LMDB code
-   that fails the whole transaction. */
+/* Appends one item to txn and writes its stored time to *ret_stamp. Replaying (replay
+   set), item is a journal record's: it must get the seq it carries, and its id's dedup entry
+   is overwritten rather than found (retention since the checkpoint may be undone, and the
+   id be stored again at this seq). Returns 0 (item->rc says how the item went) or an LMDB
+   code that fails the whole transaction (MDB_CORRUPTED: a replayed item that does not
+   follow the store). */
 static int
-s_append_item(ob_store_t *self, MDB_txn *txn, ob_store_item_t *item, uint64_t now_us)
+s_append_item(ob_store_t *self, MDB_txn *txn, ob_store_item_t *item, uint64_t now_us,
+              uint64_t *ret_stamp, int replay)
 {
     s_topic_t *topic = NULL;
     uint8_t dedup_key[S_ID_BYTES + OB_EVENT_ID_MAX];
@@ -659,7 +629,9 @@ s_append_item(ob_store_t *self, MDB_txn *txn, ob_store_item_t *item, uint64_t no
     ob_put_u64(seq_buf, seq);
     MDB_val key = {S_ID_BYTES + item->event_id_len, dedup_key};
     MDB_val value = {sizeof seq_buf, seq_buf};
-    rc = mdb_put(txn, self->dedup, &key, &value, MDB_NOOVERWRITE);
+    if (replay && item->seq != seq)
+        return MDB_CORRUPTED;
+    rc = mdb_put(txn, self->dedup, &key, &value, replay ? 0 : MDB_NOOVERWRITE);
     if (rc == MDB_KEYEXIST) {
         if (value.mv_size != sizeof seq_buf)
             return MDB_CORRUPTED;
@@ -683,6 +655,7 @@ s_append_item(ob_store_t *self, MDB_txn *txn, ob_store_item_t *item, uint64_t no
     if (time_us < topic->last_time_us)
         time_us = topic->last_time_us;
     topic->last_time_us = time_us;
+    *ret_stamp = time_us;
     ob_put_u64(value.mv_data, time_us);
     ob_put_u64((uint8_t *)value.mv_data + 8, topic->total);
     memcpy((uint8_t *)value.mv_data + S_STAMP, item->event, item->event_len);
@@ -758,7 +731,93 @@ s_apply_op(ob_store_t *self, MDB_txn *txn, const ob_store_op_t *op)
     return EINVAL; /* cannot happen: s_check_op passed it */
 }
 
-/* Runs the batch (items and ops) in one transaction and commits it. On failure the
+/* Writes the batch (items and ops) into txn: the items, the records of topics it created,
+   next_topic, the ops. Replaying (replay set), the items are a journal record's (see
+   s_append_item) and every one must be stored. The topics it touched are in self->touched
+   until s_batch_done or s_batch_undo. Returns 0 or an LMDB code. */
+static int
+s_write_batch(ob_store_t *self, MDB_txn *txn, ob_store_item_t *items, size_t count,
+              const ob_store_op_t *ops, size_t op_count, uint64_t now_us, int replay)
+{
+    uint32_t saved_next_topic = self->next_topic;
+    uint8_t buf[S_TOPIC_RECORD];
+    MDB_val key, value;
+    int rc;
+
+    for (size_t i = 0; i < count; i++) {
+        if ((rc = s_append_item(self, txn, &items[i], now_us, &self->stamps[i], replay)))
+            return rc;
+        if (replay && (items[i].rc || items[i].dup))
+            return MDB_CORRUPTED; /* the record stored it: the store must take it again */
+    }
+    for (size_t i = 0; i < self->touched_count; i++) {
+        const s_topic_t *topic = self->touched[i];
+        if (!topic->unsaved)
+            continue; /* figures are derived from the events: nothing to write */
+        s_topic_encode(topic, buf);
+        key = (MDB_val){topic->name_len, (void *)topic->name};
+        value = (MDB_val){sizeof buf, buf};
+        if ((rc = mdb_put(txn, self->topics, &key, &value, 0)))
+            return rc;
+    }
+    if (self->next_topic != saved_next_topic) {
+        ob_put_u32(buf, self->next_topic);
+        key = (MDB_val){sizeof s_meta_next_topic - 1, s_meta_next_topic};
+        value = (MDB_val){sizeof(uint32_t), buf};
+        if ((rc = mdb_put(txn, self->meta, &key, &value, 0)))
+            return rc;
+    }
+    for (size_t i = 0; i < op_count; i++)
+        if ((rc = s_apply_op(self, txn, &ops[i])))
+            return rc;
+    return 0;
+}
+
+/* The batch's transaction committed: its topics are as the database has them. */
+static void
+s_batch_done(ob_store_t *self)
+{
+    for (size_t i = 0; i < self->touched_count; i++)
+        self->touched[i]->touched = self->touched[i]->unsaved = 0;
+    self->touched_count = 0;
+}
+
+/* The batch's transaction is gone: forget what it changed in the cache (the database still
+   has the committed records) and restore the counters saved before it. */
+static void
+s_batch_undo(ob_store_t *self, uint32_t saved_next_topic, uint64_t saved_topics_count)
+{
+    for (size_t i = 0; i < self->touched_count; i++)
+        zhashx_delete(self->cache, self->touched[i]->name);
+    self->touched_count = 0;
+    self->next_topic = saved_next_topic;
+    self->topics_count = saved_topics_count;
+}
+
+/* Writes the batch's journal record and syncs it. Returns 0 (*ret_lsn is its lsn, or
+   UINT64_MAX when the batch stored nothing: no record), or an errno value or LMDB code to
+   fail the transaction with. */
+static int
+s_journal_batch(ob_store_t *self, const ob_store_item_t *items, size_t count,
+                const ob_store_op_t *ops, size_t op_count, uint64_t now_us, uint64_t *ret_lsn)
+{
+    size_t stored = 0;
+    *ret_lsn = UINT64_MAX;
+    if (ob_store_record_encode(&self->record, now_us, items, self->stamps, count, ops, op_count,
+                               &stored))
+        return ENOMEM;
+    if (stored == 0 && op_count == 0)
+        return 0; /* duplicates and refusals only: the store does not change */
+    struct iovec iov = {self->record.data, self->record.len};
+    int rc = ob_journal_append(self->journal, &iov, 1, ret_lsn);
+    if (rc == 0)
+        return 0;
+    *ret_lsn = UINT64_MAX;
+    return rc < 0 && rc > OB_ERR_BASE ? -rc : MDB_PANIC; /* -errno, or ours: storage */
+}
+
+/* Runs the batch (items and ops) in one transaction: writes it, makes its journal record
+   durable, and commits it to LMDB without a sync (store.h, "Durability"). On failure the
    transaction is gone and the cache restored; the LMDB (or errno) code is returned so that
    the caller can tell a full map. Returns 0 or that code. */
 static int
@@ -769,62 +828,278 @@ s_commit_once(ob_store_t *self, ob_store_item_t *items, size_t count, const ob_s
     uint32_t saved_next_topic = self->next_topic;
     uint64_t saved_topics_count = self->topics_count;
     uint64_t now_us = s_now_us();
-    uint8_t buf[S_TOPIC_RECORD];
-    MDB_val key, value;
+    uint64_t lsn = UINT64_MAX;
 
     self->touched_count = 0;
     int rc = mdb_txn_begin(self->env, NULL, 0, &txn);
     if (rc)
         goto fail;
-    for (size_t i = 0; i < count; i++)
-        if ((rc = s_append_item(self, txn, &items[i], now_us)))
-            goto abort;
-    for (size_t i = 0; i < self->touched_count; i++) {
-        const s_topic_t *topic = self->touched[i];
-        if (!topic->unsaved)
-            continue; /* figures are derived from the events: nothing to write */
-        s_topic_encode(topic, buf);
-        key = (MDB_val){topic->name_len, (void *)topic->name};
-        value = (MDB_val){sizeof buf, buf};
-        if ((rc = mdb_put(txn, self->topics, &key, &value, 0)))
-            goto abort;
-    }
-    if (self->next_topic != saved_next_topic) {
-        ob_put_u32(buf, self->next_topic);
-        key = (MDB_val){sizeof s_meta_next_topic - 1, s_meta_next_topic};
-        value = (MDB_val){sizeof(uint32_t), buf};
-        if ((rc = mdb_put(txn, self->meta, &key, &value, 0)))
-            goto abort;
-    }
-    for (size_t i = 0; i < op_count; i++)
-        if ((rc = s_apply_op(self, txn, &ops[i])))
-            goto abort;
+    if ((rc = s_write_batch(self, txn, items, count, ops, op_count, now_us, 0)) ||
+        (rc = s_journal_batch(self, items, count, ops, op_count, now_us, &lsn)))
+        goto abort;
     rc = mdb_txn_commit(txn); /* frees txn whatever it returns */
     if (rc)
         goto fail;
-    for (size_t i = 0; i < self->touched_count; i++)
-        self->touched[i]->touched = self->touched[i]->unsaved = 0;
-    self->touched_count = 0;
+    s_batch_done(self);
     return 0;
 abort:
     mdb_txn_abort(txn);
 fail:
-    /* Forget what the transaction changed: the database still has the committed records. */
-    for (size_t i = 0; i < self->touched_count; i++)
-        zhashx_delete(self->cache, self->touched[i]->name);
-    self->touched_count = 0;
-    self->next_topic = saved_next_topic;
-    self->topics_count = saved_topics_count;
+    /* The record, if written, is taken back: the batch is written again, or refused. */
+    if (lsn != UINT64_MAX)
+        ob_journal_rewind(self->journal, lsn);
+    s_batch_undo(self, saved_next_topic, saved_topics_count);
     return rc;
 }
 
-/* Doubles the map. Legal here: the writer has no transaction open and every reader holds
-   resize (see the layout above). Returns 0 or an LMDB code. */
+/* Reads the meta page of transaction txnid (the newest committed) from data.mdb into buf
+   (psize bytes) and checks it is one. Returns 0 or OB_ERR_STORAGE. */
+static int
+s_meta_read(ob_store_t *self, uint64_t txnid, uint8_t *buf)
+{
+    int fd = -1;
+    if (mdb_env_get_fd(self->env, &fd))
+        return OB_ERR_STORAGE;
+    off_t at = (off_t)((txnid % S_META_SLOTS) * self->psize);
+    if (pread(fd, buf, self->psize, at) != (ssize_t)self->psize)
+        return OB_ERR_STORAGE;
+    uint16_t flags;
+    uint32_t magic, version;
+    uint64_t page_txnid;
+    memcpy(&flags, buf + S_META_FLAGS_AT, sizeof flags);
+    memcpy(&magic, buf + S_META_MAGIC_AT, sizeof magic);
+    memcpy(&version, buf + S_META_VERSION_AT, sizeof version);
+    memcpy(&page_txnid, buf + S_META_TXNID_AT, sizeof page_txnid);
+    if (!(flags & S_META_PAGE_FLAG) || magic != S_META_MAGIC || version != S_META_DATA_VERSION ||
+        page_txnid != txnid)
+        return OB_ERR_STORAGE;
+    return 0;
+}
+
+/* Writes the newest checkpoint's meta page back into both meta slots of data.mdb (path, not
+   yet opened by LMDB) and syncs it, so that LMDB opens the tree of that checkpoint, which
+   its pin kept whole, whatever reached the disk after it (store.h, "Durability"). The
+   checkpoint must name this very file. Returns 0, OB_ERR_STORAGE or -errno. */
+static int
+s_meta_restore(const char *path, const ob_journal_checkpoint_t *cp)
+{
+    struct stat st;
+    uint16_t flags;
+    uint32_t magic, version;
+    uint64_t txnid;
+    size_t psize = cp->snapshot_len;
+    if (psize < S_META_PAGE_MIN || (psize & (psize - 1)))
+        return OB_ERR_STORAGE;
+    memcpy(&flags, cp->snapshot + S_META_FLAGS_AT, sizeof flags);
+    memcpy(&magic, cp->snapshot + S_META_MAGIC_AT, sizeof magic);
+    memcpy(&version, cp->snapshot + S_META_VERSION_AT, sizeof version);
+    memcpy(&txnid, cp->snapshot + S_META_TXNID_AT, sizeof txnid);
+    if (!(flags & S_META_PAGE_FLAG) || magic != S_META_MAGIC || version != S_META_DATA_VERSION)
+        return OB_ERR_STORAGE;
+
+    uint8_t *page = malloc(psize);
+    if (!page)
+        return -ENOMEM;
+    int rc = 0;
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        rc = -errno;
+        goto out;
+    }
+    if (fstat(fd, &st)) {
+        rc = -errno;
+        goto out;
+    }
+    /* LMDB's txnids only grow, and the checkpoint synced its own meta page: a file whose
+       newest meta is older than the checkpoint was put there since (a backup copied over
+       it) and must not be mixed with this journal. A torn meta page is not one. */
+    uint64_t newest = 0;
+    for (uint64_t slot = 0; slot < S_META_SLOTS; slot++) {
+        uint32_t slot_magic;
+        uint64_t slot_txnid;
+        if (pread(fd, page, psize, (off_t)(slot * psize)) != (ssize_t)psize) {
+            rc = OB_ERR_STORAGE;
+            goto out;
+        }
+        memcpy(&slot_magic, page + S_META_MAGIC_AT, sizeof slot_magic);
+        memcpy(&slot_txnid, page + S_META_TXNID_AT, sizeof slot_txnid);
+        if (slot_magic == S_META_MAGIC && slot_txnid > newest)
+            newest = slot_txnid;
+    }
+    if ((uint64_t)st.st_dev != cp->dev || (uint64_t)st.st_ino != cp->ino || newest < txnid) {
+        zsys_error("store: %s is not the data file the journal's checkpoint names (restored "
+                   "from a backup next to an old journal?): restore a backup into an empty "
+                   "data directory (README, \"Backup and restore\")",
+                   path);
+        rc = OB_ERR_STORAGE;
+        goto out;
+    }
+    for (uint64_t slot = 0; slot < S_META_SLOTS; slot++) {
+        memcpy(page, cp->snapshot, psize);
+        memcpy(page + S_META_PGNO_AT, &slot, sizeof slot); /* each page names its own number */
+        if (pwrite(fd, page, psize, (off_t)(slot * psize)) != (ssize_t)psize) {
+            rc = errno ? -errno : -EIO;
+            goto out;
+        }
+    }
+    if (fdatasync(fd))
+        rc = -errno;
+out:
+    if (fd >= 0)
+        close(fd);
+    free(page);
+    return rc;
+}
+
+/* Begins a read transaction at the newest commit into *ret_pin: the pin of a checkpoint of
+   it. Writer thread, between its transactions. Returns 0 or an LMDB code. */
+static int
+s_pin(ob_store_t *self, MDB_txn **ret_pin)
+{
+    return mdb_txn_begin(self->env, NULL, MDB_RDONLY, ret_pin);
+}
+
+/* Makes the checkpoint of the commit that meta (psize bytes) is the meta page of, its
+   tree pinned: syncs data.mdb, then writes the checkpoint with journal position lsn. meta
+   NULL makes a clean one (the store is closing: data.mdb alone holds everything, and is
+   opened as it is). Any thread; no lock held. Returns 0, OB_ERR_STORAGE or -errno. */
+static int
+s_checkpoint_write(ob_store_t *self, uint64_t lsn, const uint8_t *meta)
+{
+    int rc = mdb_env_sync(self->env, 1);
+    if (rc)
+        return s_map_rc(rc);
+    ob_journal_checkpoint_t cp = {.lsn = lsn,
+                                  .dev = self->data_dev,
+                                  .ino = self->data_ino,
+                                  .snapshot = meta,
+                                  .snapshot_len = meta ? self->psize : 0};
+    return ob_journal_checkpoint_put(self->journal, &cp);
+}
+
+/* The checkpointer thread: takes one request at a time from the writer (s_checkpoint_due)
+   and makes it durable; once it is, its pin replaces the previous checkpoint's. */
+static void *
+s_checkpointer(void *arg)
+{
+    ob_store_t *self = arg;
+    pthread_mutex_lock(&self->ckpt_lock);
+    while (1) {
+        while (!self->ckpt_busy && !self->ckpt_stop)
+            pthread_cond_wait(&self->ckpt_cond, &self->ckpt_lock);
+        if (!self->ckpt_busy)
+            break; /* stop, with nothing in hand */
+        uint64_t lsn = self->ckpt_lsn;
+        pthread_mutex_unlock(&self->ckpt_lock);
+
+        int rc = s_checkpoint_write(self, lsn, self->ckpt_meta);
+        if (rc)
+            zsys_error("store: checkpoint failed: %s (the journal keeps every record since the "
+                       "last one; retried)",
+                       ob_strerror(rc));
+
+        pthread_mutex_lock(&self->ckpt_lock);
+        MDB_txn *old = rc ? self->ckpt_pin : self->pin;
+        if (!rc)
+            self->pin = self->ckpt_pin;
+        self->ckpt_pin = NULL;
+        self->ckpt_busy = 0;
+        pthread_cond_broadcast(&self->ckpt_cond);
+        if (old)
+            mdb_txn_abort(old); /* NOTLS: a read txn may end on another thread */
+    }
+    pthread_mutex_unlock(&self->ckpt_lock);
+    return NULL;
+}
+
+/* After a commit (writer thread): hands the checkpointer a checkpoint of it when the
+   journal has grown by checkpoint_bytes since the last one, or S_CHECKPOINT_MS have passed
+   with anything in it, and the checkpointer is free. */
+static void
+s_checkpoint_due(ob_store_t *self)
+{
+    MDB_envinfo info;
+    uint64_t pending = ob_journal_pending(self->journal);
+    int64_t now = zclock_mono();
+    if (!self->checkpointer_running || pending == 0 ||
+        (pending < self->checkpoint_bytes && now - self->checkpoint_ms < S_CHECKPOINT_MS))
+        return;
+    pthread_mutex_lock(&self->ckpt_lock);
+    if (self->ckpt_busy || mdb_env_info(self->env, &info) ||
+        s_meta_read(self, info.me_last_txnid, self->ckpt_meta) ||
+        s_pin(self, &self->ckpt_pin)) {
+        pthread_mutex_unlock(&self->ckpt_lock);
+        return; /* busy, or it cannot be had now: asked again after the next commit */
+    }
+    self->ckpt_lsn = ob_journal_end(self->journal);
+    self->ckpt_busy = 1;
+    self->checkpoint_ms = now;
+    pthread_cond_broadcast(&self->ckpt_cond);
+    pthread_mutex_unlock(&self->ckpt_lock);
+}
+
+/* Makes a checkpoint of the newest commit here and now (writer thread, or open and close;
+   clean at close, see s_checkpoint_write): waits for the checkpointer to be free, syncs,
+   writes it, and drops every pin, so that no transaction of this process is open after it
+   (a map growth needs that). The caller pins the new checkpoint with s_pin_now if it goes
+   on writing. Returns 0, OB_ERR_STORAGE or -errno (then the previous checkpoint holds, and
+   its pin is kept). */
+static int
+s_checkpoint_now(ob_store_t *self, int clean)
+{
+    MDB_envinfo info;
+    int rc = 0;
+    if (self->ckpt_ready)
+        pthread_mutex_lock(&self->ckpt_lock);
+    while (self->ckpt_ready && self->ckpt_busy)
+        pthread_cond_wait(&self->ckpt_cond, &self->ckpt_lock);
+    if (mdb_env_info(self->env, &info))
+        rc = OB_ERR_STORAGE;
+    if (!rc)
+        rc = s_meta_read(self, info.me_last_txnid, self->ckpt_meta);
+    if (!rc)
+        rc = s_checkpoint_write(self,
+                                self->replaying ? self->applied_lsn : ob_journal_end(self->journal),
+                                clean ? NULL : self->ckpt_meta);
+    MDB_txn *old = rc ? NULL : self->pin;
+    if (!rc)
+        self->pin = NULL;
+    self->checkpoint_ms = zclock_mono();
+    if (self->ckpt_ready)
+        pthread_mutex_unlock(&self->ckpt_lock);
+    if (old)
+        mdb_txn_abort(old);
+    return rc;
+}
+
+/* Pins the newest commit, which s_checkpoint_now just made a checkpoint of. Returns 0 or
+   an LMDB code. */
+static int
+s_pin_now(ob_store_t *self)
+{
+    MDB_txn *pin = NULL;
+    int rc = s_pin(self, &pin);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&self->ckpt_lock);
+    self->pin = pin;
+    pthread_mutex_unlock(&self->ckpt_lock);
+    return 0;
+}
+
+/* Doubles the map. mdb_env_set_mapsize needs every transaction of the process closed: the
+   writer has none open, readers hold resize (see the layout above), and the pin goes with
+   a checkpoint made here, after which the grown map's newest commit is pinned again.
+   Returns 0 or an LMDB code. */
 static int
 s_grow(ob_store_t *self)
 {
-    int rc = ob_mdb_grow(self->env, &self->resize);
+    int rc = s_checkpoint_now(self, 0);
     if (rc)
+        return rc == -ENOSPC ? ENOSPC : MDB_PANIC;
+    rc = ob_mdb_grow(self->env, &self->resize);
+    int pin_rc = s_pin_now(self);
+    if (rc || (rc = pin_rc))
         return rc;
     S_COUNT(self, growths, 1);
     return 0;
@@ -844,6 +1119,325 @@ s_recover(ob_store_t *self, int rc, int tries)
     if (rc == ENOMEM || rc == ENOSPC)
         return -rc;
     return rc ? OB_ERR_STORAGE : 0;
+}
+
+/* Makes room for count items in the per-batch arrays (touched, stamps). Returns 0 or
+   -ENOMEM. */
+static int
+s_batch_reserve(ob_store_t *self, size_t count)
+{
+    if (count <= self->touched_cap)
+        return 0;
+    s_topic_t **touched = realloc(self->touched, count * sizeof *touched);
+    if (!touched)
+        return -ENOMEM;
+    self->touched = touched;
+    uint64_t *stamps = realloc(self->stamps, count * sizeof *stamps);
+    if (!stamps)
+        return -ENOMEM;
+    self->stamps = stamps;
+    self->touched_cap = count;
+    return 0;
+}
+
+/* Replays the queued records (s_replay_record) in one transaction, and commits it. A
+   record that does not decode, or does not follow the store, stops the open: the journal
+   and the store disagree, and nothing is guessed. Returns 0 or an LMDB code. */
+static int
+s_replay_once(ob_store_t *self)
+{
+    MDB_txn *txn = NULL;
+    uint32_t saved_next_topic = self->next_topic;
+    uint64_t saved_topics_count = self->topics_count;
+    uint64_t lsn = self->replay_lsn;
+    int rc = mdb_txn_begin(self->env, NULL, 0, &txn);
+    if (rc)
+        return rc;
+    for (size_t at = 0; at < self->queued.len;) {
+        size_t len = ob_get_u32(self->queued.data + at);
+        const uint8_t *payload = self->queued.data + at + S_REPLAY_LEN;
+        int bad = ob_store_record_decode(payload, len, &self->replay);
+        if (!bad && !(bad = s_batch_reserve(self, self->replay.count))) {
+            self->touched_count = 0;
+            rc = s_write_batch(self, txn, self->replay.items, self->replay.count,
+                               self->replay.ops, self->replay.op_count, self->replay.now_us, 1);
+            if (rc == 0)
+                s_batch_done(self);
+        }
+        if (bad || rc == MDB_CORRUPTED) {
+            zsys_error("store: journal record at %" PRIu64 " %s: the journal does not match "
+                       "the store",
+                       lsn, bad ? ob_strerror(bad) : "does not follow the stored events");
+            rc = MDB_CORRUPTED;
+        }
+        if (rc)
+            goto abort;
+        at += S_REPLAY_LEN + len;
+        lsn += OB_JOURNAL_HEADER_BYTES + len;
+    }
+    if ((rc = mdb_txn_commit(txn))) {
+        txn = NULL;
+        goto abort;
+    }
+    self->applied_lsn = lsn;
+    self->queued.len = 0;
+    return 0;
+abort:
+    if (txn)
+        mdb_txn_abort(txn);
+    /* Every topic of the transaction may be cached wrong: forget them all. */
+    self->touched_count = 0;
+    zhashx_purge(self->cache);
+    self->next_topic = saved_next_topic;
+    self->topics_count = saved_topics_count;
+    return rc;
+}
+
+/* Replays the queued records, growing the map when it is full. Returns 0 or OB_ERR_*. */
+static int
+s_replay_flush(ob_store_t *self)
+{
+    if (self->queued.len == 0)
+        return 0;
+    for (int tries = 0;; tries++) {
+        int rc = s_replay_once(self);
+        if (rc == 0)
+            return 0;
+        if ((rc = s_recover(self, rc, tries)))
+            return rc;
+    }
+}
+
+/* ob_journal_record_fn of the replay: queues a copy of the record, and replays the queue
+   when it holds S_REPLAY_BYTES. */
+static int
+s_replay_record(void *arg, uint64_t lsn, const uint8_t *payload, size_t len)
+{
+    ob_store_t *self = arg;
+    if (self->queued.len == 0)
+        self->replay_lsn = lsn;
+    if (len > UINT32_MAX)
+        return OB_ERR_TOO_LARGE;
+    size_t need = S_REPLAY_LEN + len;
+    if (self->queued.cap - self->queued.len < need) {
+        size_t cap = self->queued.len + need > S_REPLAY_BYTES ? self->queued.len + need
+                                                                : S_REPLAY_BYTES;
+        uint8_t *data = realloc(self->queued.data, cap);
+        if (!data)
+            return -ENOMEM;
+        self->queued.data = data;
+        self->queued.cap = cap;
+    }
+    ob_put_u32(self->queued.data + self->queued.len, (uint32_t)len);
+    memcpy(self->queued.data + self->queued.len + S_REPLAY_LEN, payload, len);
+    self->queued.len += need;
+    return self->queued.len >= S_REPLAY_BYTES ? s_replay_flush(self) : 0;
+}
+
+/* Opens the journal of dir and, if it has a checkpoint, writes the checkpoint's meta page
+   back into data_file before LMDB opens it. Returns 0 or an error of ob_store_open. */
+static int
+s_journal_open(ob_store_t *self, const char *dir, const char *data_file, int exists)
+{
+    char path[PATH_MAX];
+    ob_journal_checkpoint_t cp;
+    if (snprintf(path, sizeof path, "%s/%s", dir, S_JOURNAL_DIR) >= (int)sizeof path)
+        return -ENAMETOOLONG;
+    int rc = ob_journal_open(path, 0, &self->journal);
+    if (rc)
+        return rc;
+    rc = ob_journal_checkpoint_get(self->journal, &cp);
+    if (rc == -ENOENT || (rc == 0 && cp.snapshot_len == 0))
+        return 0; /* a new journal (a new or a 0.6 store), or a clean stop: the file is all */
+    if (rc)
+        return rc;
+    if (!exists) {
+        zsys_error("store: %s has a journal but no %s: restore the whole data directory",
+                   dir, S_DATA_FILE);
+        return OB_ERR_STORAGE;
+    }
+    return s_meta_restore(data_file, &cp);
+}
+
+/* Replays the journal from its checkpoint, then makes a checkpoint of the result, so
+   that the store and the journal agree. Logs what it replayed. Returns 0 or OB_ERR_*. */
+static int
+s_recover_journal(ob_store_t *self)
+{
+    uint64_t records = 0, bytes = 0;
+    int64_t started = zclock_mono();
+    ob_journal_checkpoint_t cp;
+    self->replaying = 1;
+    self->applied_lsn = ob_journal_checkpoint_get(self->journal, &cp) == 0 ? cp.lsn : 0;
+    int rc = ob_journal_replay(self->journal, s_replay_record, self, &records, &bytes);
+    if (rc == 0)
+        rc = s_replay_flush(self);
+    if (rc == 0)
+        self->applied_lsn = ob_journal_end(self->journal);
+    if (rc == 0 && (rc = s_checkpoint_now(self, 0)) == 0)
+        rc = s_map_rc(s_pin_now(self));
+    self->replaying = 0;
+    ob_store_record_free(&self->replay);
+    ob_store_record_buf_free(&self->queued);
+    if (rc == 0 && records)
+        zsys_info("store: replayed %" PRIu64 " journal records (%" PRIu64
+                  " bytes) in %" PRId64 " ms",
+                  records, bytes, zclock_mono() - started);
+    return rc;
+}
+
+int
+ob_store_open(const char *dir, uint64_t map_size, ob_store_t **ret_store)
+{
+    int rc = 0;
+    int dead = 0;
+    struct stat st;
+    char data_file[PATH_MAX];
+    ob_store_t *self = NULL;
+
+    if (mkdir(dir, S_DIR_MODE) && errno != EEXIST)
+        return -errno;
+    if (snprintf(data_file, sizeof data_file, "%s/%s", dir, S_DATA_FILE) >= (int)sizeof data_file)
+        return -ENAMETOOLONG;
+    int exists = stat(data_file, &st) == 0;
+
+    self = calloc(1, sizeof *self);
+    if (!self)
+        return -ENOMEM;
+    self->lock_fd = -1;
+    self->checkpoint_bytes = S_CHECKPOINT_BYTES;
+    /* Before LMDB sees the directory: a refused broker must not touch the environment. */
+    if ((rc = ob_mdb_lock_dir(dir, S_LOCK_FILE, &self->lock_fd)))
+        goto fail;
+    if ((rc = pthread_rwlock_init(&self->resize, NULL))) {
+        rc = -rc;
+        goto fail;
+    }
+    self->resize_ready = 1;
+    if ((rc = pthread_mutex_init(&self->ckpt_lock, NULL))) {
+        rc = -rc;
+        goto fail;
+    }
+    if ((rc = pthread_cond_init(&self->ckpt_cond, NULL))) {
+        pthread_mutex_destroy(&self->ckpt_lock);
+        rc = -rc;
+        goto fail;
+    }
+    self->ckpt_ready = 1;
+    if ((rc = s_journal_open(self, dir, data_file, exists)))
+        goto fail;
+    if ((rc = mdb_env_create(&self->env))) {
+        self->env = NULL;
+        rc = s_map_rc(rc);
+        goto fail;
+    }
+    /* A new environment starts at map_size; an existing one opens at the size it last had
+       (LMDB's default when none is set) and is then raised to map_size if that is larger.
+       MDB_NOSYNC: the journal makes a commit durable, checkpoints make LMDB's file so;
+       MDB_NOTLS: a checkpoint's pin is begun by the writer and ended by the checkpointer. */
+    if ((rc = mdb_env_set_maxdbs(self->env, S_MAXDBS)) ||
+        (rc = mdb_env_set_maxreaders(self->env, S_MAXREADERS)) ||
+        (!exists && (rc = mdb_env_set_mapsize(self->env, (size_t)map_size))) ||
+        (rc = mdb_env_open(self->env, dir, MDB_NOSYNC | MDB_NOTLS, S_FILE_MODE))) {
+        rc = s_map_rc(rc);
+        goto fail;
+    }
+    if (exists) {
+        MDB_envinfo info;
+        if ((rc = mdb_env_info(self->env, &info)) ||
+            (info.me_mapsize < map_size &&
+             (rc = mdb_env_set_mapsize(self->env, (size_t)map_size)))) {
+            rc = s_map_rc(rc);
+            goto fail;
+        }
+    }
+    /* A process that died inside a read transaction leaves its slot taken. */
+    if ((rc = mdb_reader_check(self->env, &dead))) {
+        rc = s_map_rc(rc);
+        goto fail;
+    }
+    MDB_stat env_stat;
+    if ((rc = mdb_env_stat(self->env, &env_stat))) {
+        rc = s_map_rc(rc);
+        goto fail;
+    }
+    self->psize = env_stat.ms_psize;
+    if (stat(data_file, &st)) {
+        rc = -errno;
+        goto fail;
+    }
+    self->data_dev = (uint64_t)st.st_dev;
+    self->data_ino = (uint64_t)st.st_ino;
+    self->ckpt_meta = malloc(self->psize);
+    if (!self->ckpt_meta) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    /* Pinned before the first write: the checkpoint's tree stays whole until the next one. */
+    if ((rc = s_pin_now(self))) {
+        rc = s_map_rc(rc);
+        goto fail;
+    }
+    self->cache = zhashx_new();
+    if (!self->cache) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    zhashx_set_destructor(self->cache, s_topic_free);
+    if ((rc = s_init_meta(self)) || (rc = s_recover_journal(self)))
+        goto fail;
+    if ((rc = pthread_create(&self->checkpointer, NULL, s_checkpointer, self))) {
+        rc = -rc;
+        goto fail;
+    }
+    self->checkpointer_running = 1;
+    *ret_store = self;
+    return 0;
+fail:
+    ob_store_close(&self);
+    return rc;
+}
+
+void
+ob_store_close(ob_store_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ob_store_t *self = *self_p;
+    if (self->checkpointer_running) {
+        pthread_mutex_lock(&self->ckpt_lock);
+        self->ckpt_stop = 1;
+        pthread_cond_broadcast(&self->ckpt_cond);
+        pthread_mutex_unlock(&self->ckpt_lock);
+        pthread_join(self->checkpointer, NULL);
+        /* A clean stop leaves nothing to replay; if this fails, the next open replays. */
+        int rc = s_checkpoint_now(self, 1);
+        if (rc)
+            zsys_error("store: last checkpoint failed: %s (the next start replays the journal)",
+                       ob_strerror(rc));
+    }
+    if (self->pin)
+        mdb_txn_abort(self->pin);
+    if (self->env)
+        mdb_env_close(self->env); /* also closes the dbis */
+    ob_journal_close(&self->journal);
+    zhashx_destroy(&self->cache);
+    free(self->touched);
+    free(self->stamps);
+    free(self->ckpt_meta);
+    ob_store_record_buf_free(&self->record);
+    ob_store_record_free(&self->replay);
+    ob_store_record_buf_free(&self->queued);
+    if (self->ckpt_ready) {
+        pthread_cond_destroy(&self->ckpt_cond);
+        pthread_mutex_destroy(&self->ckpt_lock);
+    }
+    if (self->resize_ready)
+        pthread_rwlock_destroy(&self->resize);
+    if (self->lock_fd >= 0)
+        close(self->lock_fd); /* releases the lock, after the environment is closed */
+    free(self);
+    *self_p = NULL;
 }
 
 int
@@ -867,15 +1461,8 @@ ob_store_commit(ob_store_t *self, ob_store_item_t *items, size_t count, const ob
     for (size_t i = 0; i < op_count; i++)
         if ((rc = s_check_op(&ops[i])))
             goto fail;
-    if (count > self->touched_cap) {
-        s_topic_t **touched = realloc(self->touched, count * sizeof *touched);
-        if (!touched) {
-            rc = -ENOMEM;
-            goto fail;
-        }
-        self->touched = touched;
-        self->touched_cap = count;
-    }
+    if ((rc = s_batch_reserve(self, count)))
+        goto fail;
     /* Bound the cache; between batches no entry is touched, so any may go. */
     if (zhashx_size(self->cache) > S_CACHE_MAX)
         zhashx_purge(self->cache);
@@ -893,6 +1480,7 @@ ob_store_commit(ob_store_t *self, ob_store_item_t *items, size_t count, const ob
         if ((rc = s_recover(self, rc, tries)))
             goto fail;
     }
+    s_checkpoint_due(self);
     S_COUNT(self, commits, 1);
     for (size_t i = 0; i < count; i++) {
         if (items[i].rc)
@@ -1508,5 +2096,6 @@ ob_store_stats(ob_store_t *self, ob_store_stats_t *ret)
 int
 ob_store_maintain(ob_store_t *self, int *ret_cleared)
 {
+    s_checkpoint_due(self);
     return ob_mdb_reader_check(self->env, ret_cleared);
 }

@@ -64,3 +64,9 @@ ob_cmocka_test(test_sessions TIMEOUT 60
 ob_cmocka_test(test_sub_record
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_sub_record.c
   LIBS ob_broker_core)
+# The store's durability path: unclean stops (a child that never closes the store, or is
+# killed), the journal cut at every byte of its last records, a flipped bit, a data file
+# put next to a journal it does not belong to (tests/unit/test_store_journal.c).
+ob_cmocka_test(test_broker_store_journal TIMEOUT 300
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_journal.c
+  LIBS ob_broker_core)

@@ -1,0 +1,629 @@
+/*  test_store_journal: the store's durability path (store.h, "Durability"): a commit is
+    durable once its journal record is synced; LMDB is written without a sync and
+    checkpointed; after an unclean stop the store goes back to its last checkpoint and replays
+    the journal.
+
+    An unclean stop is a child process that opens the store, commits, tells the parent what
+    each commit returned, and ends with _exit (or is killed) without closing it: its LMDB
+    writes are in the page cache, as after a kill -9, and the open that follows takes the
+    same path as after a power loss (it cannot tell them apart). Cutting and flipping bits in
+    the journal's last records stands for what a power loss leaves of writes in flight. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "journal.h"
+#include "orderbus/orderbus.h"
+#include "store.h"
+
+#define T_PATH_MAX 512    /* bytes in a path */
+#define T_TOPICS 3        /* topics the commits spread over */
+#define T_EVENT_MAX 512   /* bytes of a test event */
+#define T_COMMITS 12      /* commits before the unclean stop of the cut tests */
+#define T_CUT_RECORDS 3   /* last records cut at every byte offset */
+#define T_RECORDS_MAX 256 /* records a test lists */
+
+/* --- helpers ------------------------------------------------------------------------------- */
+
+/* Removes path and everything under it. */
+static void
+s_remove_tree(const char *path)
+{
+    DIR *dir = opendir(path);
+    if (dir) {
+        struct dirent *entry;
+        while ((entry = readdir(dir))) {
+            char child[T_PATH_MAX];
+            if (!strcmp(entry->d_name, ".") || !strcmp(entry->d_name, ".."))
+                continue;
+            snprintf(child, sizeof child, "%s/%s", path, entry->d_name);
+            s_remove_tree(child);
+        }
+        closedir(dir);
+        rmdir(path);
+    } else
+        unlink(path);
+}
+
+/* Makes a scratch directory into dir (T_PATH_MAX bytes) and returns the store's data
+   directory inside it in data (T_PATH_MAX bytes). */
+static void
+s_scratch(char *dir, char *data)
+{
+    snprintf(dir, T_PATH_MAX, "/tmp/ob-test-journal-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    snprintf(data, T_PATH_MAX, "%s/data", dir);
+}
+
+/* The event of commit c, item i: its id and bytes (deterministic, so the parent knows what
+   each commit stored). Writes the topic name into topic (OB_TOPIC_MAX + 1 bytes). */
+static void
+s_event(int c, int i, char *topic, char *id, size_t id_size, uint8_t *event, size_t *event_len)
+{
+    snprintf(topic, OB_TOPIC_MAX + 1, "oms.%d", (c + i) % T_TOPICS);
+    snprintf(id, id_size, "c%d-i%d", c, i);
+    size_t len = 40 + (size_t)((c * 37 + i * 11) % 200);
+    for (size_t b = 0; b < len; b++)
+        event[b] = (uint8_t)(c * 7 + i * 13 + b);
+    *event_len = len;
+}
+
+/* Items in commit c: 1 to 3. */
+static int
+s_items_of(int c)
+{
+    return 1 + c % 3;
+}
+
+/* Commits commit number c (its items, and a position of subscription "sub" on its first
+   topic) to store. Returns what ob_store_commit returned; the seqs go to seqs (3 entries). */
+static int
+s_commit(ob_store_t *store, int c, uint64_t *seqs)
+{
+    char topics[3][OB_TOPIC_MAX + 1], ids[3][32];
+    uint8_t events[3][T_EVENT_MAX];
+    size_t lens[3];
+    ob_store_item_t items[3];
+    int n = s_items_of(c);
+    for (int i = 0; i < n; i++) {
+        s_event(c, i, topics[i], ids[i], sizeof ids[i], events[i], &lens[i]);
+        items[i] = (ob_store_item_t){.topic = topics[i],
+                                     .topic_len = strlen(topics[i]),
+                                     .event_id = ids[i],
+                                     .event_id_len = strlen(ids[i]),
+                                     .event = events[i],
+                                     .event_len = lens[i]};
+    }
+    char pos[16];
+    snprintf(pos, sizeof pos, "pos-%d", c);
+    ob_store_op_t op = {.kind = OB_STORE_PUT_POS,
+                        .sub = "sub",
+                        .topic = topics[0],
+                        .value = (const uint8_t *)pos,
+                        .value_len = strlen(pos)};
+    int rc = ob_store_commit(store, items, (size_t)n, &op, 1);
+    for (int i = 0; i < n && seqs; i++)
+        seqs[i] = items[i].rc ? 0 : items[i].seq;
+    return rc;
+}
+
+/* What a scan of one topic found. */
+typedef struct s_seen {
+    uint64_t count;    /* events read */
+    uint64_t last_seq; /* seq of the last one */
+    int bad;           /* an event out of order, or not one the commits made */
+} s_seen_t;
+
+static int
+s_on_event(void *arg, const ob_store_event_t *event)
+{
+    s_seen_t *seen = arg;
+    if (event->seq != seen->last_seq + 1)
+        seen->bad = 1;
+    seen->last_seq = event->seq;
+    seen->count++;
+    return 0;
+}
+
+/* Checks that the store in data holds exactly the events of commits 0..commits-1, each
+   once, in order, with its bytes, and the position the last of them wrote. */
+static void
+s_expect_commits(const char *data, int commits)
+{
+    ob_store_t *store = NULL;
+    assert_int_equal(ob_store_open(data, 1 << 20, &store), 0);
+    uint64_t expect[T_TOPICS] = {0};
+    for (int c = 0; c < commits; c++)
+        for (int i = 0; i < s_items_of(c); i++) {
+            char topic[OB_TOPIC_MAX + 1], id[32];
+            uint8_t event[T_EVENT_MAX];
+            size_t len;
+            s_event(c, i, topic, id, sizeof id, event, &len);
+            uint64_t seq = ++expect[(c + i) % T_TOPICS];
+            uint8_t *got = NULL;
+            size_t got_len = 0;
+            assert_int_equal(ob_store_get(store, topic, seq, &got, &got_len, NULL), 0);
+            assert_int_equal(got_len, len);
+            assert_memory_equal(got, event, len);
+            free(got);
+        }
+    for (int t = 0; t < T_TOPICS; t++) {
+        char topic[OB_TOPIC_MAX + 1];
+        snprintf(topic, sizeof topic, "oms.%d", t);
+        s_seen_t seen = {0};
+        ob_topic_stat_t stat;
+        int rc = ob_store_scan(store, topic, 1, SIZE_MAX, s_on_event, &seen, &stat, NULL);
+        if (expect[t] == 0) {
+            /* no event: the topic is absent, or (created by a later, lost commit) it is not */
+            assert_true(rc == OB_ERR_NO_SUCH_TOPIC || (rc == 0 && seen.count == 0));
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        assert_false(seen.bad);
+        assert_int_equal(seen.count, expect[t]); /* nothing of a later commit */
+    }
+    ob_store_close(&store);
+}
+
+/* Runs commits 0..commits-1 in a child that then ends without closing the store. */
+static void
+s_unclean_child(const char *data, int commits)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        ob_store_t *store = NULL;
+        if (ob_store_open(data, 1 << 20, &store))
+            _exit(2);
+        for (int c = 0; c < commits; c++)
+            if (s_commit(store, c, NULL))
+                _exit(3);
+        _exit(0); /* no close: LMDB's writes are in the page cache, not synced */
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* A whole file's bytes. */
+typedef struct s_file {
+    char path[T_PATH_MAX];
+    uint8_t *bytes;
+    size_t len;
+} s_file_t;
+
+static void
+s_file_save(s_file_t *file, const char *dir, const char *name)
+{
+    snprintf(file->path, sizeof file->path, "%s/%s", dir, name);
+    FILE *f = fopen(file->path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    file->len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    file->bytes = malloc(file->len ? file->len : 1);
+    assert_non_null(file->bytes);
+    assert_int_equal(fread(file->bytes, 1, file->len, f), file->len);
+    fclose(f);
+}
+
+/* Writes the saved bytes back, the file's length included. */
+static void
+s_file_restore(const s_file_t *file)
+{
+    int fd = open(file->path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, file->bytes, file->len), (ssize_t)file->len);
+    close(fd);
+}
+
+/* Writes back the bytes of a saved segment from from to to (and a page beyond), and its
+   length: what lies further was zeros when it was saved (a segment is written with zeros
+   when it is made, and these tests fill far less than one), which the length restores. */
+static void
+s_segment_restore(const s_file_t *file, uint64_t from, uint64_t to)
+{
+    uint64_t end = to + 4096 < file->len ? to + 4096 : file->len;
+    int fd = open(file->path, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)file->len), 0);
+    assert_int_equal(pwrite(fd, file->bytes + from, (size_t)(end - from), (off_t)from),
+                     (ssize_t)(end - from));
+    close(fd);
+}
+
+/* The journal's one segment file in data's journal directory: its name into name. */
+static void
+s_segment_name(const char *data, char *name, size_t size)
+{
+    char dir[T_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/journal", data);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *entry;
+    int found = 0;
+    while ((entry = readdir(d)))
+        if (!strncmp(entry->d_name, "seg-", 4)) {
+            snprintf(name, size, "journal/%s", entry->d_name);
+            found++;
+        }
+    closedir(d);
+    assert_int_equal(found, 1);
+}
+
+/* The records of a journal: lsn and payload bytes of each. */
+typedef struct s_records {
+    uint64_t lsn[T_RECORDS_MAX];
+    size_t len[T_RECORDS_MAX];
+    size_t count;
+} s_records_t;
+
+static int
+s_on_record(void *arg, uint64_t lsn, const uint8_t *payload, size_t len)
+{
+    (void)payload;
+    s_records_t *records = arg;
+    assert_true(records->count < T_RECORDS_MAX);
+    records->lsn[records->count] = lsn;
+    records->len[records->count] = len;
+    records->count++;
+    return 0;
+}
+
+/* Lists the records of the journal of data (from its checkpoint on) into records. */
+static void
+s_list_records(const char *data, s_records_t *records)
+{
+    char dir[T_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/journal", data);
+    ob_journal_t *journal = NULL;
+    memset(records, 0, sizeof *records);
+    assert_int_equal(ob_journal_open(dir, 0, &journal), 0);
+    assert_int_equal(ob_journal_replay(journal, s_on_record, records, NULL, NULL), 0);
+    ob_journal_close(&journal);
+}
+
+/* --- tests --------------------------------------------------------------------------------- */
+
+/* Every commit that returned 0 before an unclean stop is there after it, once, in order;
+   the store goes on from there; and a clean stop leaves nothing to replay. */
+static void
+test_unclean_stop_keeps_commits(void **state)
+{
+    (void)state;
+    char dir[T_PATH_MAX], data[T_PATH_MAX];
+    s_scratch(dir, data);
+    s_unclean_child(data, 50);
+    s_expect_commits(data, 50);
+
+    /* the store goes on after the replay, and again after a second unclean stop */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        ob_store_t *store = NULL;
+        if (ob_store_open(data, 1 << 20, &store))
+            _exit(2);
+        for (int c = 50; c < 80; c++)
+            if (s_commit(store, c, NULL))
+                _exit(3);
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    s_expect_commits(data, 80);
+
+    s_records_t records;
+    s_list_records(data, &records);
+    assert_int_equal(records.count, 0); /* s_expect_commits closed it cleanly */
+    s_remove_tree(dir);
+}
+
+/* A commit killed with SIGKILL at a random point: every commit the child reported done is
+   there, and at most the one in flight besides. */
+static void
+test_kill_during_commits(void **state)
+{
+    (void)state;
+    char dir[T_PATH_MAX], data[T_PATH_MAX];
+    s_scratch(dir, data);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        ob_store_t *store = NULL;
+        if (ob_store_open(data, 1 << 20, &store))
+            _exit(2);
+        for (int c = 0;; c++) {
+            if (s_commit(store, c, NULL))
+                _exit(3);
+            if (write(fds[1], &c, sizeof c) != (ssize_t)sizeof c)
+                _exit(4);
+        }
+    }
+    close(fds[1]);
+    int done = -1, c;
+    srand((unsigned)getpid());
+    int stop_after = 200 + rand() % 300;
+    while (done < stop_after && read(fds[0], &c, sizeof c) == (ssize_t)sizeof c)
+        done = c;
+    kill(pid, SIGKILL);
+    while (read(fds[0], &c, sizeof c) == (ssize_t)sizeof c)
+        done = c; /* reported before it died */
+    close(fds[0]);
+    waitpid(pid, NULL, 0);
+
+    /* done + 1 commits were reported; the one in flight may be there too */
+    ob_store_t *store = NULL;
+    assert_int_equal(ob_store_open(data, 1 << 20, &store), 0);
+    uint64_t events = 0;
+    for (int t = 0; t < T_TOPICS; t++) {
+        char topic[OB_TOPIC_MAX + 1];
+        ob_topic_stat_t stat;
+        snprintf(topic, sizeof topic, "oms.%d", t);
+        assert_int_equal(ob_store_topic_stat(store, topic, &stat), 0);
+        events += stat.events;
+    }
+    ob_store_close(&store);
+    uint64_t reported = 0;
+    for (int k = 0; k <= done; k++)
+        reported += (uint64_t)s_items_of(k);
+    assert_true(events == reported || events == reported + (uint64_t)s_items_of(done + 1));
+    s_expect_commits(data, events == reported ? done + 1 : done + 2);
+    s_remove_tree(dir);
+}
+
+/* The journal cut at every byte offset of its last records (a power loss in the middle of
+   their writes), by truncating the segment or by zeros from the offset on: the store holds
+   exactly the commits whose records lie wholly before the cut. */
+static void
+test_cut_at_every_offset(void **state)
+{
+    (void)state;
+    char dir[T_PATH_MAX], data[T_PATH_MAX], segment[T_PATH_MAX];
+    s_scratch(dir, data);
+    s_unclean_child(data, T_COMMITS);
+    s_segment_name(data, segment, sizeof segment);
+    s_records_t records;
+    s_list_records(data, &records);
+    assert_int_equal(records.count, T_COMMITS); /* one record a commit, after the checkpoint */
+
+    s_file_t saved[3];
+    s_file_save(&saved[0], data, "data.mdb");
+    s_file_save(&saved[1], data, "journal/checkpoint");
+    s_file_save(&saved[2], data, segment);
+    uint64_t seg_lsn = strtoull(strrchr(segment, '-') + 1, NULL, 16);
+    size_t first = T_COMMITS - T_CUT_RECORDS;
+    uint64_t from = records.lsn[first] - seg_lsn;
+    uint64_t to = records.lsn[T_COMMITS - 1] + OB_JOURNAL_HEADER_BYTES +
+                  records.len[T_COMMITS - 1] - seg_lsn;
+
+    for (int zeros = 0; zeros <= 1; zeros++)
+        for (uint64_t cut = from; cut <= to; cut++) {
+            s_file_restore(&saved[0]);
+            s_file_restore(&saved[1]);
+            s_segment_restore(&saved[2], from, to);
+            if (zeros) {
+                int fd = open(saved[2].path, O_WRONLY);
+                assert_true(fd >= 0);
+                static const uint8_t zero[4096];
+                assert_int_equal(pwrite(fd, zero, (size_t)(to - cut), (off_t)cut),
+                                 (ssize_t)(to - cut));
+                close(fd);
+            } else
+                assert_int_equal(truncate(saved[2].path, (off_t)cut), 0);
+            /* the commits whose records end at or before the cut */
+            int whole = (int)first;
+            while (whole < T_COMMITS &&
+                   records.lsn[whole] + OB_JOURNAL_HEADER_BYTES + records.len[whole] - seg_lsn <=
+                       cut)
+                whole++;
+            s_expect_commits(data, whole);
+        }
+    for (int f = 0; f < 3; f++)
+        free(saved[f].bytes);
+    s_remove_tree(dir);
+}
+
+/* A bit flipped anywhere in the last record: that record is not applied, at all; every
+   earlier one is. */
+static void
+test_flipped_bit_in_tail(void **state)
+{
+    (void)state;
+    char dir[T_PATH_MAX], data[T_PATH_MAX], segment[T_PATH_MAX];
+    s_scratch(dir, data);
+    s_unclean_child(data, T_COMMITS);
+    s_segment_name(data, segment, sizeof segment);
+    s_records_t records;
+    s_list_records(data, &records);
+    assert_int_equal(records.count, T_COMMITS);
+
+    s_file_t saved[3];
+    s_file_save(&saved[0], data, "data.mdb");
+    s_file_save(&saved[1], data, "journal/checkpoint");
+    s_file_save(&saved[2], data, segment);
+    uint64_t seg_lsn = strtoull(strrchr(segment, '-') + 1, NULL, 16);
+    uint64_t from = records.lsn[T_COMMITS - 1] - seg_lsn;
+    uint64_t to = from + OB_JOURNAL_HEADER_BYTES + records.len[T_COMMITS - 1];
+    for (uint64_t at = from; at < to; at++) {
+        s_file_restore(&saved[0]);
+        s_file_restore(&saved[1]);
+        s_segment_restore(&saved[2], from, to);
+        int fd = open(saved[2].path, O_RDWR);
+        assert_true(fd >= 0);
+        uint8_t byte = (uint8_t)(saved[2].bytes[at] ^ (1u << (at % 8)));
+        assert_int_equal(pwrite(fd, &byte, 1, (off_t)at), 1);
+        close(fd);
+        s_expect_commits(data, T_COMMITS - 1);
+    }
+    for (int f = 0; f < 3; f++)
+        free(saved[f].bytes);
+    s_remove_tree(dir);
+}
+
+/* A data file that is not the one the journal's checkpoint names (a backup copied in next
+   to the journal of an unclean stop) is refused rather than mixed with it; in an empty
+   directory the same copy opens, with everything it held. */
+static void
+test_other_data_file_refused(void **state)
+{
+    (void)state;
+    char dir[T_PATH_MAX], data[T_PATH_MAX], copy[T_PATH_MAX];
+    s_scratch(dir, data);
+    s_unclean_child(data, 5);
+    s_expect_commits(data, 5); /* a clean stop */
+    s_file_t file;
+    s_file_save(&file, data, "data.mdb");
+    s_unclean_child(data, 8); /* commits 0..4 again (duplicates), then 5..7; unclean */
+
+    /* the saved copy, as a new file, next to the journal of the unclean stop */
+    char path[T_PATH_MAX];
+    snprintf(path, sizeof path, "%s/data.mdb", data);
+    assert_int_equal(unlink(path), 0);
+    s_file_restore(&file);
+    ob_store_t *store = NULL;
+    assert_int_equal(ob_store_open(data, 1 << 20, &store), OB_ERR_STORAGE);
+
+    /* the same copy alone in a new directory: a backup restored as the README says */
+    snprintf(copy, sizeof copy, "%s/restored", dir);
+    assert_int_equal(mkdir(copy, 0700), 0);
+    snprintf(file.path, sizeof file.path, "%s/data.mdb", copy);
+    s_file_restore(&file);
+    s_expect_commits(copy, 5);
+    free(file.bytes);
+    s_remove_tree(dir);
+}
+
+/* Retention removed events after the checkpoint, and an id of a removed event was stored
+   again; an unclean stop undoes the removal (retention is not journaled), and the replay
+   still stores the new event at its seq. */
+static void
+s_keep_two(void *arg, const char *name, ob_retention_t *ret)
+{
+    (void)arg;
+    (void)name;
+    *ret = (ob_retention_t){.max_events = 2};
+}
+
+static void
+test_replay_after_retention(void **state)
+{
+    (void)state;
+    char dir[T_PATH_MAX], data[T_PATH_MAX];
+    s_scratch(dir, data);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        ob_store_t *store = NULL;
+        if (ob_store_open(data, 1 << 20, &store))
+            _exit(2);
+        const char *ids[] = {"a", "b", "c", "d", "a"}; /* "a" again once retention took it */
+        for (int i = 0; i < 5; i++) {
+            ob_store_item_t item = {.topic = "oms.1",
+                                    .topic_len = 5,
+                                    .event_id = ids[i],
+                                    .event_id_len = 1,
+                                    .event = (const uint8_t *)ids[i],
+                                    .event_len = 1};
+            if (ob_store_append(store, &item, 1) || item.rc || item.dup || item.seq != (uint64_t)i + 1)
+                _exit(3);
+            if (i == 3) {
+                uint64_t removed = 0;
+                if (ob_store_retain(store, s_keep_two, NULL, 0, 100, &removed, NULL) || removed != 2)
+                    _exit(4);
+            }
+        }
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+
+    ob_store_t *store = NULL;
+    assert_int_equal(ob_store_open(data, 1 << 20, &store), 0);
+    uint8_t *got = NULL;
+    size_t len = 0;
+    assert_int_equal(ob_store_get(store, "oms.1", 5, &got, &len, NULL), 0);
+    assert_int_equal(len, 1);
+    assert_int_equal(got[0], 'a');
+    free(got);
+    ob_topic_stat_t stat;
+    assert_int_equal(ob_store_topic_stat(store, "oms.1", &stat), 0);
+    assert_int_equal(stat.last_seq, 5);
+    /* the id now names seq 5: publishing it again is a duplicate of that one */
+    ob_store_item_t item = {.topic = "oms.1",
+                            .topic_len = 5,
+                            .event_id = "a",
+                            .event_id_len = 1,
+                            .event = (const uint8_t *)"a",
+                            .event_len = 1};
+    assert_int_equal(ob_store_append(store, &item, 1), 0);
+    assert_int_equal(item.dup, 1);
+    assert_int_equal(item.seq, 5);
+    ob_store_close(&store);
+    s_remove_tree(dir);
+}
+
+/* The map grows many times while commits go on (each growth takes a checkpoint of its
+   own), then an unclean stop: everything is there. */
+static void
+test_growth_then_unclean_stop(void **state)
+{
+    (void)state;
+    char dir[T_PATH_MAX], data[T_PATH_MAX];
+    s_scratch(dir, data);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        ob_store_t *store = NULL;
+        if (ob_store_open(data, 64 * 1024, &store))
+            _exit(2);
+        for (int c = 0; c < 600; c++)
+            if (s_commit(store, c, NULL))
+                _exit(3);
+        ob_store_stats_t stats;
+        if (ob_store_stats(store, &stats) || stats.growths == 0)
+            _exit(4);
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    s_expect_commits(data, 600);
+    s_remove_tree(dir);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_unclean_stop_keeps_commits),
+        cmocka_unit_test(test_kill_during_commits),
+        cmocka_unit_test(test_cut_at_every_offset),
+        cmocka_unit_test(test_flipped_bit_in_tail),
+        cmocka_unit_test(test_other_data_file_refused),
+        cmocka_unit_test(test_replay_after_retention),
+        cmocka_unit_test(test_growth_then_unclean_stop),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
