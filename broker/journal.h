@@ -54,8 +54,11 @@ extern "C" {
 #define OB_JOURNAL_RECORD_MAX (1u << 30)             /* payload bytes in one record */
 #define OB_JOURNAL_SNAPSHOT_MAX 65536                /* bytes of a checkpoint's snapshot */
 #define OB_JOURNAL_SLOT_BYTES (OB_JOURNAL_SNAPSHOT_MAX + 4096) /* a checkpoint slot */
-#define OB_JOURNAL_DATA 1 /* record kind: a payload of the store's */
-#define OB_JOURNAL_NEXT 2 /* record kind: go on at the next segment */
+#define OB_JOURNAL_DATA 1              /* record kind: a payload of the store's */
+#define OB_JOURNAL_NEXT 2              /* record kind: go on at the next segment */
+#define OB_JOURNAL_IOV_MAX 64          /* buffers of one ob_journal_append */
+#define OB_JOURNAL_SPARES_MAX 2        /* free segments kept for recycling */
+#define OB_JOURNAL_IO_BYTES (1u << 20) /* bytes of one read or zero-filling write */
 
 typedef struct ob_journal ob_journal_t;
 
@@ -63,17 +66,29 @@ typedef struct ob_journal ob_journal_t;
    store identifies by (dev, ino) and describes with an opaque snapshot (the store's LMDB
    meta page). */
 typedef struct ob_journal_checkpoint {
-    uint64_t lsn;             /* replay starts here: records before it are not needed */
-    uint64_t dev;             /* st_dev of the store's data file */
-    uint64_t ino;             /* st_ino of the store's data file */
-    const uint8_t *snapshot;  /* snapshot_len bytes (borrowed; from checkpoint_get: the
-                                 journal's, valid until the next put or close) */
-    size_t snapshot_len;      /* 0..OB_JOURNAL_SNAPSHOT_MAX */
+    uint64_t lsn;            /* replay starts here: records before it are not needed */
+    uint64_t dev;            /* st_dev of the store's data file */
+    uint64_t ino;            /* st_ino of the store's data file */
+    const uint8_t *snapshot; /* snapshot_len bytes (borrowed; from checkpoint_get: the
+                                journal's, valid until the next put or close) */
+    size_t snapshot_len;     /* 0..OB_JOURNAL_SNAPSHOT_MAX */
 } ob_journal_checkpoint_t;
 
 /* Called by ob_journal_replay for each valid record, in log order: payload (len bytes) is
    valid only during the call. Returns 0 to go on, or an error that stops the replay. */
 typedef int(ob_journal_record_fn)(void *arg, uint64_t lsn, const uint8_t *payload, size_t len);
+
+/* Reads the record at the start of buf (len bytes: what the segment holds from there on),
+   expected at position lsn of the journal whose salt is salt (borrowed). Pure: the journal's
+   replay reads every record through it, and tests and fuzzers call it on any bytes. On
+   success *ret_kind is OB_JOURNAL_DATA or OB_JOURNAL_NEXT, *ret_payload points at the
+   *ret_payload_len bytes of payload inside buf (borrowed from buf) and *ret_record_len is
+   the record's length, header included. Returns 0, OB_ERR_TRUNCATED (buf ends inside the
+   record), OB_ERR_TOO_LARGE (len over OB_JOURNAL_RECORD_MAX) or OB_ERR_MALFORMED (another
+   lsn, an unknown kind, a NEXT with a payload, or a crc that does not match). */
+int ob_journal_record_parse(const uint8_t salt[8], uint64_t lsn, const uint8_t *buf, size_t len,
+                            int *ret_kind, const uint8_t **ret_payload, size_t *ret_payload_len,
+                            size_t *ret_record_len);
 
 /* Opens the journal in directory dir (borrowed; created with mode 0700, and its first
    segment, if missing), reads its newest valid checkpoint and finds the end of the log from
@@ -81,7 +96,7 @@ typedef int(ob_journal_record_fn)(void *arg, uint64_t lsn, const uint8_t *payloa
    less; at least 4096). On success *ret_journal is the caller's to close. Returns 0, -errno
    (the directory or a file cannot be made or read: -ENOSPC, -EACCES, ...), OB_ERR_STORAGE (a
    file of the journal is not one: a checkpoint slot of an unknown version, a segment name
-   out of order) or -ENOMEM. */
+   out of order), OB_ERR_INVALID_ARGUMENT (segment_bytes under 4096) or -ENOMEM. */
 int ob_journal_open(const char *dir, size_t segment_bytes, ob_journal_t **ret_journal);
 
 /* Closes the journal and sets *self_p to NULL; accepts NULL. */
@@ -94,7 +109,8 @@ int ob_journal_checkpoint_get(ob_journal_t *self, ob_journal_checkpoint_t *ret);
 /* Writes checkpoint cp (borrowed) into the older slot and syncs it; from then on the
    segments wholly before cp->lsn are free for recycling. cp->lsn is at most
    ob_journal_end. Returns 0, -errno (then the previous checkpoint still holds) or
-   OB_ERR_INVALID_ARGUMENT (snapshot too long, lsn beyond the end). */
+   OB_ERR_INVALID_ARGUMENT (snapshot too long, lsn beyond the end or before the newest
+   checkpoint's lsn). */
 int ob_journal_checkpoint_put(ob_journal_t *self, const ob_journal_checkpoint_t *cp);
 
 /* Calls fn for every valid record from the checkpoint's lsn (or from the start of a
@@ -107,7 +123,8 @@ int ob_journal_replay(ob_journal_t *self, ob_journal_record_fn *fn, void *arg,
 /* Appends one OB_JOURNAL_DATA record whose payload is the iovcnt buffers of iov
    (borrowed) and returns once it is on stable storage (write, then fdatasync). *ret_lsn
    (may be NULL) gets the record's lsn. Returns 0, OB_ERR_TOO_LARGE (payload over
-   OB_JOURNAL_RECORD_MAX), -ENOSPC, -EIO or another -errno: then the record is not part of
+   OB_JOURNAL_RECORD_MAX), -EINVAL (iovcnt over OB_JOURNAL_IOV_MAX), -ENOSPC, -EIO or
+   another -errno: then the record is not part of
    the log and the next append overwrites it. After a failed fdatasync the journal refuses
    every later append (-EIO): what the kernel holds of the file is no longer known, and only
    a new open, which reads the disk, may go on. */
@@ -115,7 +132,8 @@ int ob_journal_append(ob_journal_t *self, const struct iovec *iov, int iovcnt, u
 
 /* Takes back every record from lsn on (a record ob_journal_append just wrote, whose
    effects the store could not commit): the next append is written at lsn. A record taken
-   back may still be read by a replay until it is overwritten (it was durable). */
+   back may still be read by a replay until it is overwritten (it was durable). lsn lies
+   between the newest checkpoint's lsn and the end (a programmer's error otherwise). */
 void ob_journal_rewind(ob_journal_t *self, uint64_t lsn);
 
 /* Returns the lsn the next record gets: the end of the log. */

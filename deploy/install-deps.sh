@@ -10,7 +10,7 @@ set -eu
 pkgs="build-essential cmake pkg-config clang libclang-rt-14-dev
       libzmq3-dev libczmq-dev libmsgpack-dev liblmdb-dev lmdb-utils libcurl4-openssl-dev
       libcmocka-dev libjansson-dev libmicrohttpd-dev libsodium-dev clang-format systemd prometheus
-      openssl python3-jsonschema python3-requests"
+      zlib1g-dev openssl python3-jsonschema python3-requests"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
