@@ -59,7 +59,7 @@ typedef struct t_fixture {
     ob_store_t *store;   /* open store */
 } t_fixture_t;
 
-/* Removes the flat directory path and the files in it. */
+/* Removes the directory path and everything in it (a store's directory holds its journal's). */
 static void
 s_remove_dir(const char *path)
 {
@@ -71,7 +71,8 @@ s_remove_dir(const char *path)
             if (!strcmp(entry->d_name, ".") || !strcmp(entry->d_name, ".."))
                 continue;
             snprintf(file, sizeof file, "%s/%s", path, entry->d_name);
-            unlink(file);
+            if (unlink(file) && errno == EISDIR)
+                s_remove_dir(file);
         }
         closedir(dir);
     }
@@ -1682,7 +1683,7 @@ test_format_versions(void **state)
     s_item(&item, "oms.1", "e1", "kept");
     assert_int_equal(ob_store_append(fx->store, &item, 1), 0);
     ob_store_close(&fx->store);
-    assert_int_equal(s_raw_version(fx->dir), 4);
+    assert_int_equal(s_raw_version(fx->dir), 5);
 
     /* a version-3 store (0.5's: its records are read by the broker's codecs) is upgraded
        in place, so that 0.5 refuses it from then on */
@@ -1690,7 +1691,7 @@ test_format_versions(void **state)
     assert_int_equal(ob_store_open(fx->dir, OB_MAP_SIZE_DEFAULT, &fx->store), 0);
     s_assert_event(fx->store, "oms.1", 1, "kept");
     ob_store_close(&fx->store);
-    assert_int_equal(s_raw_version(fx->dir), 4);
+    assert_int_equal(s_raw_version(fx->dir), 5);
 
     /* a version-2 store (no subscription databases) is upgraded in place */
     s_raw_set_version(fx->dir, 2);
@@ -1701,10 +1702,17 @@ test_format_versions(void **state)
     ob_store_op_t op = {OB_STORE_PUT_SUB, "s", NULL, (const uint8_t *)"x", 1};
     assert_int_equal(ob_store_commit(fx->store, NULL, 0, &op, 1), 0);
     ob_store_close(&fx->store);
-    assert_int_equal(s_raw_version(fx->dir), 4);
+    assert_int_equal(s_raw_version(fx->dir), 5);
+
+    /* a version-4 store (0.6's: no journal yet) is upgraded in place */
+    s_raw_set_version(fx->dir, 4);
+    assert_int_equal(ob_store_open(fx->dir, OB_MAP_SIZE_DEFAULT, &fx->store), 0);
+    s_assert_event(fx->store, "oms.1", 1, "kept");
+    ob_store_close(&fx->store);
+    assert_int_equal(s_raw_version(fx->dir), 5);
 
     /* any other version is refused */
-    s_raw_set_version(fx->dir, 5);
+    s_raw_set_version(fx->dir, 6);
     assert_int_equal(ob_store_open(fx->dir, OB_MAP_SIZE_DEFAULT, &fx->store), OB_ERR_STORAGE);
     assert_null(fx->store);
     s_raw_set_version(fx->dir, 1);
