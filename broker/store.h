@@ -7,7 +7,7 @@
       from 1, without gaps;
     - ob_store_append is all-or-nothing for a batch and durable when it returns 0: every item
       with rc == 0 is on stable storage (or, for a replicated backend, acknowledged by a
-      quorum) with its seq;
+      quorum) with its seq (below, "Durability");
     - an event id is stored once per topic: appending it again stores nothing and yields the
       first seq with dup = 1.
 
@@ -19,12 +19,39 @@
       reused, and the dedup entry of a removed event goes with it (an id is deduplicated
       while its event is stored).
 
+    Durability (the LMDB backend, since format 5; store_lmdb.c and journal.h have the
+    details): a commit costs one sequential sync. The writer writes the batch into an LMDB
+    write transaction, encodes what it stored (store_record.h: the events with the seqs and
+    times they got, the ops) as one journal record, appends the record to the journal and
+    fdatasyncs it, and only then commits the transaction, without a sync (MDB_NOSYNC):
+    ob_store_commit returns 0 once the record is on stable storage, and no reader sees the
+    batch before that. LMDB's file is made durable behind the writer by checkpoints: every
+    OB_STORE_CHECKPOINT_BYTES of journal or OB_STORE_CHECKPOINT_MS, a thread of the store
+    syncs data.mdb and writes the checkpoint (the journal position it covers and a copy of
+    the LMDB meta page of that commit); a read transaction held at that commit (its "pin")
+    keeps LMDB from reusing any page of its tree until the next checkpoint is durable.
+    Recovery rule, at every open after an unclean stop (a kill -9 and a power loss look the
+    same, so both take it): the checkpoint's meta page is written back into data.mdb, so
+    LMDB opens the tree of the checkpoint, whole thanks to its pin whatever else reached the
+    disk; then the journal's valid records from the checkpoint's position on are applied in
+    order (each at exactly the seqs it records, or the open fails: the journal and the store
+    disagree), and a new checkpoint is made. A record cut or corrupted ends the journal:
+    it and what follows were never confirmed (a record is confirmed only after its sync, and
+    the records before it were synced first). A clean close makes a clean checkpoint, after
+    which data.mdb alone holds everything and is opened as it is. Not journaled: retention
+    (a crash may undo the removals since the last checkpoint; the next round redoes them;
+    replayed events then overwrite the dedup entry of their id) and the format upgrade at
+    open (made durable by the checkpoint that ends the open). A batch whose LMDB commit
+    fails after its record was synced is refused, and the record taken back; a crash before
+    the next record overwrites it replays it, as if the crash had come before the refusal.
+
     Threads: one thread (the broker's writer) calls ob_store_append, ob_store_commit,
     ob_store_retain and ob_store_maintain; ob_store_open and ob_store_close are called when no
     other thread uses the store. The read functions (ob_store_get, ob_store_scan,
     ob_store_seq_at_time, ob_store_topic_stat, ob_store_topics, ob_store_topics_count,
     ob_store_load_subs) and ob_store_stats may run on any thread at any time, also while the
-    writer grows the map or commits. A read callback must not call into the store. */
+    writer grows the map or commits. A read callback must not call into the store. The store
+    runs one thread of its own, the checkpointer, between ob_store_open and ob_store_close. */
 #ifndef OB_STORE_H
 #define OB_STORE_H
 
@@ -36,6 +63,8 @@ extern "C" {
 #endif
 
 #define OB_STORE_MAINTAIN_MS 10000 /* how often the writer calls ob_store_maintain */
+#define OB_STORE_CHECKPOINT_BYTES (64u * 1024 * 1024) /* journal bytes between checkpoints */
+#define OB_STORE_CHECKPOINT_MS 1000 /* longest a commit waits for a checkpoint after it */
 
 typedef struct ob_store ob_store_t;
 
@@ -138,7 +167,9 @@ typedef void(ob_store_limits_fn)(void *arg, const char *name, ob_retention_t *re
    with ob_store_close. Returns 0, -EBUSY (another open store, in this process or another,
    holds the directory: ob_store_holder names it), -errno (the directory cannot be created or
    opened: -EACCES, -ENOENT for a missing parent, ...), OB_ERR_STORAGE (not an orderbus
-   store, an unknown format version, or an LMDB failure) or -ENOMEM.
+   store, an unknown format version, an LMDB failure, a journal that does not belong to the
+   data file or disagrees with it, both logged) or -ENOMEM. After an unclean stop it
+   replays the journal first ("Durability" above; logged with what it replayed).
    Format versions: a store of this code's version is opened as it is; an older one that it
    can read is upgraded in place (its version raised, in one transaction, before anything
    else is written), after which older code refuses it; a newer one is refused. The version
@@ -158,6 +189,13 @@ void ob_store_close(ob_store_t **self_p);
    create one more gets OB_ERR_LIMIT. Topics already stored beyond it stay. Call it before
    the first ob_store_commit (the writer reads it without a lock). */
 void ob_store_set_max_topics(ob_store_t *self, uint64_t max_topics);
+
+/* Sets when checkpoints are made (see "Durability" above): once `bytes` of journal have
+   been written since the last, or `ms` after a commit when anything has (defaults
+   OB_STORE_CHECKPOINT_BYTES and OB_STORE_CHECKPOINT_MS). They bound what an open replays
+   after an unclean stop; tests and benchmarks raise them to measure a long replay. Writer
+   thread, or before the first commit. */
+void ob_store_set_checkpoint(ob_store_t *self, uint64_t bytes, uint64_t ms);
 
 /* Appends count items (borrowed; their outputs written) in one durable transaction: each
    item gets rc 0 with its seq and dup, or its own error: OB_ERR_INVALID_TOPIC,

@@ -25,6 +25,8 @@
     retention (which writes floor_seq and floor_bytes, fields version 2 already had and read).
     4 (0.6) writes new subscription and position records (sub_record.h, pos_record.h),
     which a version-3 broker cannot read; it still reads the version-3 records it finds.
+    5 (0.7) adds the journal (below): LMDB's file alone no longer holds every commit after an
+    unclean stop, so code that would ignore the journal must refuse the store.
     The rule: the number goes up whenever anything in the store changes its layout, the
     broker's opaque records included, and an older store is upgraded when opened: the
     databases it lacks are created empty and the version becomes S_FORMAT_VERSION, in one
@@ -52,8 +54,9 @@
     into `dedup` both detects a duplicate (LMDB hands back the stored seq) and records the
     new id; one put with MDB_RESERVE into `events` lets us write the prefix and the event
     straight into the page, without an intermediate copy; then the records of topics new in
-    the batch are written, then the batch's subscription-state ops (ob_store_commit), and the
-    transaction commits with LMDB's default (durable) flags. MDB_APPEND is not used on
+    the batch are written, then the batch's subscription-state ops (ob_store_commit); then
+    the batch's journal record is appended and synced, and the transaction commits without a
+    sync (MDB_NOSYNC; "Journal and checkpoints" below). MDB_APPEND is not used on
     `events`: (id, last + 1) is the largest key of its topic but only of the whole database
     for the newest topic, and a plain put costs the same B-tree descent in practice.
 
@@ -87,6 +90,27 @@
    second ob_store_open of the same directory in the same process is refused too (each open makes
     its own file description), as LMDB requires. mdb_copy (the hot backup, README) opens the
     environment read-only and never looks at S_LOCK_FILE. Local filesystems only, as LMDB.
+
+    Journal and checkpoints (store.h, "Durability", is the contract; journal.h the log's
+    format). The environment is opened with MDB_NOSYNC and MDB_NOTLS. A checkpoint of commit
+    N is requested by the writer after a commit (s_checkpoint_due): it copies N's meta page
+    from data.mdb (LMDB writes meta pages at slot txnid % 2, read with pread: the map of a
+    non-WRITEMAP environment is not ours to read), begins a read transaction at N (the pin;
+    MDB_NOTLS lets the checkpointer end it on its own thread) and notes the journal's end;
+    the checkpointer thread (s_checkpointer) syncs data.mdb (mdb_env_sync, force), writes the
+    checkpoint, and only then ends the previous pin. While pinned at N, LMDB reuses no page
+    freed after N (a reader's snapshot keeps every page it can reach), so N's tree is whole
+    on disk whatever later commits wrote; after an unclean stop, writing N's meta page back
+    into both meta slots (s_meta_restore, before mdb_env_open) makes LMDB open exactly that
+    tree. This relies on LMDB 0.9's on-disk meta page, whose fields it checks (S_META_*;
+    the build refuses another LMDB version until they are checked again), because LMDB 0.9
+    has no way to open the previous meta page (MDB_PREVSNAPSHOT is LMDB 1.0's). A file
+    whose identity (st_dev, st_ino) or newest meta page does not match the checkpoint is
+    refused, not mixed with the journal. Replay applies the journal's records in
+    transactions of S_REPLAY_BYTES, each item at its recorded seq (s_append_item, replay
+    set), checkpoints its progress if the map must grow, and ends with a checkpoint.
+    A map growth needs every transaction closed, the pin too: the writer makes a checkpoint
+    of the newest commit itself (s_checkpoint_now), grows, and pins again.
 
     Growing the map: mdb_env_set_mapsize remaps the file, which is only safe while no
     transaction of this process is open. The writer grows the map between its own
@@ -135,8 +159,6 @@
 #define S_LOCK_FILE "broker.lock" /* our single-writer lock in the directory (above) */
 #define S_JOURNAL_DIR "journal"   /* the journal's directory in the data directory */
 
-#define S_CHECKPOINT_BYTES (64u * 1024 * 1024) /* journal bytes that call for a checkpoint */
-#define S_CHECKPOINT_MS 1000                   /* longest a commit waits for a checkpoint */
 #define S_REPLAY_BYTES (16u * 1024 * 1024)     /* record bytes replayed in one transaction */
 #define S_REPLAY_LEN 4                         /* bytes of the length before a queued record */
 
@@ -235,6 +257,7 @@ struct ob_store {
     uint64_t data_dev, data_ino;  /* identity of data.mdb, which checkpoints name */
     size_t psize;                 /* LMDB's page size: bytes in a meta page */
     uint64_t checkpoint_bytes;    /* journal bytes that call for a checkpoint */
+    uint64_t checkpoint_every_ms; /* ... or this long after the last, if anything is new */
     int64_t checkpoint_ms;        /* zclock_mono() of the last checkpoint request */
     pthread_t checkpointer;       /* the thread that syncs LMDB and writes checkpoints */
     int checkpointer_running;     /* it was started and not yet joined */
@@ -1013,7 +1036,7 @@ s_checkpointer(void *arg)
 }
 
 /* After a commit (writer thread): hands the checkpointer a checkpoint of it when the
-   journal has grown by checkpoint_bytes since the last one, or S_CHECKPOINT_MS have passed
+   journal has grown by checkpoint_bytes since the last one, or checkpoint_every_ms have passed
    with anything in it, and the checkpointer is free. */
 static void
 s_checkpoint_due(ob_store_t *self)
@@ -1022,7 +1045,8 @@ s_checkpoint_due(ob_store_t *self)
     uint64_t pending = ob_journal_pending(self->journal);
     int64_t now = zclock_mono();
     if (!self->checkpointer_running || pending == 0 ||
-        (pending < self->checkpoint_bytes && now - self->checkpoint_ms < S_CHECKPOINT_MS))
+        (pending < self->checkpoint_bytes &&
+         (uint64_t)(now - self->checkpoint_ms) < self->checkpoint_every_ms))
         return;
     pthread_mutex_lock(&self->ckpt_lock);
     if (self->ckpt_busy || mdb_env_info(self->env, &info) ||
@@ -1305,7 +1329,8 @@ ob_store_open(const char *dir, uint64_t map_size, ob_store_t **ret_store)
     if (!self)
         return -ENOMEM;
     self->lock_fd = -1;
-    self->checkpoint_bytes = S_CHECKPOINT_BYTES;
+    self->checkpoint_bytes = OB_STORE_CHECKPOINT_BYTES;
+    self->checkpoint_every_ms = OB_STORE_CHECKPOINT_MS;
     /* Before LMDB sees the directory: a refused broker must not touch the environment. */
     if ((rc = ob_mdb_lock_dir(dir, S_LOCK_FILE, &self->lock_fd)))
         goto fail;
@@ -2056,6 +2081,13 @@ s_count(ob_store_t *self, MDB_dbi dbi, uint64_t *ret_count)
         return OB_ERR_STORAGE;
     *ret_count = stat.ms_entries;
     return 0;
+}
+
+void
+ob_store_set_checkpoint(ob_store_t *self, uint64_t bytes, uint64_t ms)
+{
+    self->checkpoint_bytes = bytes;
+    self->checkpoint_every_ms = ms;
 }
 
 void

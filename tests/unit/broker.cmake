@@ -70,3 +70,9 @@ ob_cmocka_test(test_sub_record
 ob_cmocka_test(test_broker_store_journal TIMEOUT 300
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_journal.c
   LIBS ob_broker_core)
+# A restart after 1 GiB written since the last checkpoint replays it all (labelled long: it
+# writes 2 GiB; the sanitizer presets set T_REPLAY_MB lower).
+ob_cmocka_test(test_broker_store_replay TIMEOUT 600
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_replay.c
+  LIBS ob_broker_core)
+set_tests_properties(test_broker_store_replay PROPERTIES LABELS long)
