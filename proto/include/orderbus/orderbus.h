@@ -6,7 +6,7 @@
    CMake reads them from here for project(VERSION), the shared library's VERSION and
    liborderbus.pc. */
 #define OB_VERSION_MAJOR 0
-#define OB_VERSION_MINOR 6
+#define OB_VERSION_MINOR 7
 #define OB_VERSION_PATCH 0
 
 #define OB_VERSION_STR_(x) #x
