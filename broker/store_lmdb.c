@@ -161,6 +161,7 @@
 
 #define S_REPLAY_BYTES (16u * 1024 * 1024)     /* record bytes replayed in one transaction */
 #define S_REPLAY_LEN 4                         /* bytes of the length before a queued record */
+#define S_RECORD_KEEP (1u << 20) /* a record buffer larger than this is freed after its commit */
 
 /* LMDB 0.9's meta page, as its mdb.c lays it out on disk (native byte order): a page
    header (u64 page number, u16 pad, u16 flags, u32 bounds), then MDB_meta (u32 magic, u32
@@ -864,6 +865,8 @@ s_commit_once(ob_store_t *self, ob_store_item_t *items, size_t count, const ob_s
     if (rc)
         goto fail;
     s_batch_done(self);
+    if (self->record.cap > S_RECORD_KEEP)
+        ob_store_record_buf_free(&self->record); /* a large batch's copy is not kept */
     return 0;
 abort:
     mdb_txn_abort(txn);
