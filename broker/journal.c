@@ -644,7 +644,7 @@ s_segs_scan(ob_journal_t *self)
             continue;
         seg.fd = openat(self->dir_fd, entry->d_name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
         if (seg.fd < 0) {
-            rc = errno == ELOOP ? OB_ERR_STORAGE : -errno;
+            rc = errno == ELOOP || errno == EISDIR ? OB_ERR_STORAGE : -errno;
             break;
         }
         if (fstat(seg.fd, &st) != 0)
@@ -938,6 +938,8 @@ ob_journal_rewind(ob_journal_t *self, uint64_t lsn)
     assert(lsn <= atomic_load(&self->end) && lsn >= atomic_load(&self->cp_lsn));
     size_t i = s_seg_find(self, lsn);
     assert(i <= self->cur);
+    if (i > self->cur)
+        return; /* not a position of the log: nothing to take back */
     /* segments after it stay until the writer next needs one: s_segment_next drops them */
     self->cur = i;
     atomic_store(&self->end, lsn);

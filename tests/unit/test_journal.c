@@ -885,6 +885,36 @@ test_imitation(void **state)
     }
 }
 
+/* A valid record that leaves no room for a NEXT after it is not one the journal wrote: it
+   ends the log, so that the next append never puts a NEXT past the segment's end. */
+static void
+test_no_room_for_next(void **state)
+{
+    t_fx_t *fx = *state;
+    static uint8_t payload[T_SEG], rec[T_SEG];
+    char path[T_PATH_MAX];
+    uint8_t salt[8];
+    s_open(fx, T_SEG);
+    ob_journal_close(&fx->journal);
+    s_salt(fx, salt);
+    s_seg_path(fx, 0, path);
+    for (size_t room = T_H - 1; room <= T_H; room++) {
+        size_t len = s_forge(salt, 0, OB_JOURNAL_DATA, payload, T_SEG - T_H - room, rec);
+        s_patch_file(path, 0, rec, len);
+        s_open(fx, T_SEG);
+        s_replay(fx);
+        assert_int_equal(fx->replayed.count, room == T_H ? 1 : 0);
+        fx->appended.count = 0;
+        if (room == T_H) /* the journal's own: the next record goes after a NEXT */
+            fx->appended.recs[fx->appended.count++] = fx->replayed.recs[0];
+        assert_int_equal(s_append(fx, 100, 5), room == T_H ? T_SEG : 0);
+        s_open(fx, T_SEG);
+        s_replay(fx);
+        s_expect(fx, 0, fx->appended.count);
+        ob_journal_close(&fx->journal);
+    }
+}
+
 /* --- names and threads ----------------------------------------------------------------- */
 
 static void
@@ -998,6 +1028,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_cut_zeroed, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_flipped_bit, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_imitation, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_no_room_for_next, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_names, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_checkpoints, s_setup, s_teardown),
     };
