@@ -296,10 +296,10 @@ s_segs_free(ob_journal_t *self)
     return n;
 }
 
-/* Makes the segment of size bytes that follows the current one: a free segment of that
-   size renamed, or a new file of zeros; deletes the other free segments beyond
-   OB_JOURNAL_SPARES_MAX, and a segment left at the new name (after a rewind or a failed
-   append). Returns 0, -errno or -ENOMEM. */
+/* Makes the segment of size bytes that follows the current one: the oldest free segment
+   renamed, or a new file of zeros; deletes the free segments of another size (oversized
+   ones) and those beyond OB_JOURNAL_SPARES_MAX, and a segment left at the new name (after a
+   rewind or a failed append). Returns 0, -errno or -ENOMEM. */
 static int
 s_segment_next(ob_journal_t *self, uint64_t size)
 {
@@ -314,15 +314,22 @@ s_segment_next(ob_journal_t *self, uint64_t size)
     s_seg_name(start, S_SEG_PREFIX, name);
     s_segment_t seg = {.start = start, .size = size, .bytes = size, .fd = -1};
     size_t free_count = s_segs_free(self);
-    for (size_t i = 0; i < free_count && seg.fd < 0; i++) {
-        if (self->segs[i].bytes != size)
-            continue;
-        s_seg_name(self->segs[i].start, S_SEG_PREFIX, old);
+    for (size_t i = 0; i < free_count;) { /* only segments of the usual size are kept */
+        if (self->segs[i].bytes == self->segment_bytes) {
+            i++;
+        } else if ((rc = s_segs_delete(self, i))) {
+            return rc;
+        } else {
+            free_count--;
+        }
+    }
+    if (free_count && size == self->segment_bytes) { /* the oldest free one, renamed */
+        s_seg_name(self->segs[0].start, S_SEG_PREFIX, old);
         if (renameat(self->dir_fd, old, self->dir_fd, name) != 0)
             return -errno;
-        seg.fd = self->segs[i].fd;
-        self->segs[i].fd = -1;
-        s_segs_remove(self, i);
+        seg.fd = self->segs[0].fd;
+        self->segs[0].fd = -1;
+        s_segs_remove(self, 0);
         free_count--;
     }
     if (seg.fd < 0) {

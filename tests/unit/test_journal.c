@@ -427,6 +427,19 @@ test_round_trip(void **state)
     s_open(fx, T_SEG);
     s_replay(fx);
     s_expect(fx, 0, 310);
+    /* all of it checkpointed: when the writer next needs a segment, it recycles one, keeps
+       the spares and deletes the others, the oversized one first */
+    ob_journal_checkpoint_t cp = {.lsn = ob_journal_end(fx->journal)};
+    assert_int_equal(ob_journal_checkpoint_put(fx->journal, &cp), 0);
+    uint64_t last = fx->appended.recs[309].lsn;
+    while (fx->appended.recs[fx->appended.count - 1].lsn - last < T_SEG)
+        s_append(fx, 200, fx->appended.count);
+    assert_int_equal(s_count_files(fx, "seg-"), 2 + OB_JOURNAL_SPARES_MAX);
+    s_seg_path(fx, fx->appended.recs[big].lsn, path);
+    assert_int_not_equal(access(path, F_OK), 0);
+    s_open(fx, T_SEG);
+    s_replay(fx);
+    s_expect(fx, 310, fx->appended.count);
 }
 
 static void
