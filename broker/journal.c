@@ -50,9 +50,20 @@
 #define S_MAGIC_BYTES 8
 #define S_VERSION 1u
 #define S_SALT_BYTES 8
-/* magic, version, counter, salt, lsn, dev, ino, snapshot_len */
-#define S_SLOT_FIXED (S_MAGIC_BYTES + 4 + 8 + S_SALT_BYTES + 8 + 8 + 8 + 4)
+/* a checkpoint slot: offsets of its fields, then its length before the snapshot */
+#define S_SLOT_VERSION 8
+#define S_SLOT_COUNTER 12
+#define S_SLOT_SALT 20
+#define S_SLOT_LSN 28
+#define S_SLOT_DEV 36
+#define S_SLOT_INO 44
+#define S_SLOT_SNAPSHOT_LEN 52
+#define S_SLOT_FIXED 56
 #define S_CRC_BYTES 4
+/* a record's header: offsets of its fields after the crc */
+#define S_REC_LEN 4
+#define S_REC_LSN 8
+#define S_REC_KIND 16
 #define S_SLOTS 2
 #define S_CHECKPOINT "checkpoint"
 #define S_CHECKPOINT_NEW "checkpoint.new"
@@ -64,6 +75,8 @@
 #define S_ALIGN 4096u        /* an oversized segment's size is a multiple of this */
 #define S_INITIAL_SEGMENTS 8 /* slots of the segment array at first */
 
+_Static_assert(S_SLOT_SNAPSHOT_LEN + 4 == S_SLOT_FIXED && S_REC_KIND + 1 == OB_JOURNAL_HEADER_BYTES,
+               "the layouts above are contiguous");
 _Static_assert(S_SLOT_FIXED + OB_JOURNAL_SNAPSHOT_MAX + S_CRC_BYTES <= OB_JOURNAL_SLOT_BYTES,
                "a checkpoint slot holds the largest snapshot");
 
@@ -104,11 +117,11 @@ static void
 s_header(const uint8_t *salt, uint64_t lsn, int kind, const struct iovec *iov, int iovcnt,
          size_t len, uint8_t *hdr)
 {
-    ob_put_u32(hdr + 4, (uint32_t)len);
-    ob_put_u64(hdr + 8, lsn);
-    hdr[16] = (uint8_t)kind;
+    ob_put_u32(hdr + S_REC_LEN, (uint32_t)len);
+    ob_put_u64(hdr + S_REC_LSN, lsn);
+    hdr[S_REC_KIND] = (uint8_t)kind;
     uLong crc = crc32(0, salt, S_SALT_BYTES);
-    crc = crc32(crc, hdr + 4, OB_JOURNAL_HEADER_BYTES - 4);
+    crc = crc32(crc, hdr + S_REC_LEN, OB_JOURNAL_HEADER_BYTES - S_REC_LEN);
     for (int i = 0; i < iovcnt; i++) {
         const uint8_t *p = iov[i].iov_base;
         size_t left = iov[i].iov_len;
@@ -129,13 +142,14 @@ ob_journal_record_parse(const uint8_t salt[8], uint64_t lsn, const uint8_t *buf,
 {
     if (len < OB_JOURNAL_HEADER_BYTES)
         return OB_ERR_TRUNCATED;
-    uint32_t payload_len = ob_get_u32(buf + 4);
-    int kind = buf[16];
+    uint32_t payload_len = ob_get_u32(buf + S_REC_LEN);
+    int kind = buf[S_REC_KIND];
     if (payload_len > OB_JOURNAL_RECORD_MAX)
         return OB_ERR_TOO_LARGE;
     if (payload_len > len - OB_JOURNAL_HEADER_BYTES)
         return OB_ERR_TRUNCATED;
-    if (ob_get_u64(buf + 8) != lsn || (kind != OB_JOURNAL_DATA && kind != OB_JOURNAL_NEXT) ||
+    if (ob_get_u64(buf + S_REC_LSN) != lsn ||
+        (kind != OB_JOURNAL_DATA && kind != OB_JOURNAL_NEXT) ||
         (kind == OB_JOURNAL_NEXT && payload_len != 0))
         return OB_ERR_MALFORMED;
     struct iovec iov = {.iov_base = (void *)(buf + OB_JOURNAL_HEADER_BYTES),
@@ -296,10 +310,10 @@ s_segs_free(ob_journal_t *self)
     return n;
 }
 
-/* Makes the segment of size bytes that follows the current one: a free segment of that
-   size renamed, or a new file of zeros; deletes the other free segments beyond
-   OB_JOURNAL_SPARES_MAX, and a segment left at the new name (after a rewind or a failed
-   append). Returns 0, -errno or -ENOMEM. */
+/* Makes the segment of size bytes that follows the current one: the oldest free segment
+   renamed, or a new file of zeros; deletes the free segments of another size (oversized
+   ones) and those beyond OB_JOURNAL_SPARES_MAX, and a segment left at the new name (after a
+   rewind or a failed append). Returns 0, -errno or -ENOMEM. */
 static int
 s_segment_next(ob_journal_t *self, uint64_t size)
 {
@@ -314,15 +328,22 @@ s_segment_next(ob_journal_t *self, uint64_t size)
     s_seg_name(start, S_SEG_PREFIX, name);
     s_segment_t seg = {.start = start, .size = size, .bytes = size, .fd = -1};
     size_t free_count = s_segs_free(self);
-    for (size_t i = 0; i < free_count && seg.fd < 0; i++) {
-        if (self->segs[i].bytes != size)
-            continue;
-        s_seg_name(self->segs[i].start, S_SEG_PREFIX, old);
+    for (size_t i = 0; i < free_count;) { /* only segments of the usual size are kept */
+        if (self->segs[i].bytes == self->segment_bytes) {
+            i++;
+        } else if ((rc = s_segs_delete(self, i))) {
+            return rc;
+        } else {
+            free_count--;
+        }
+    }
+    if (free_count && size == self->segment_bytes) { /* the oldest free one, renamed */
+        s_seg_name(self->segs[0].start, S_SEG_PREFIX, old);
         if (renameat(self->dir_fd, old, self->dir_fd, name) != 0)
             return -errno;
-        seg.fd = self->segs[i].fd;
-        self->segs[i].fd = -1;
-        s_segs_remove(self, i);
+        seg.fd = self->segs[0].fd;
+        self->segs[0].fd = -1;
+        s_segs_remove(self, 0);
         free_count--;
     }
     if (seg.fd < 0) {
@@ -357,13 +378,13 @@ s_slot_encode(ob_journal_t *self, uint64_t counter, const ob_journal_checkpoint_
 {
     uint8_t *p = self->slot_buf;
     memcpy(p, S_MAGIC, S_MAGIC_BYTES);
-    ob_put_u32(p + 8, S_VERSION);
-    ob_put_u64(p + 12, counter);
-    memcpy(p + 20, self->salt, S_SALT_BYTES);
-    ob_put_u64(p + 28, cp->lsn);
-    ob_put_u64(p + 36, cp->dev);
-    ob_put_u64(p + 44, cp->ino);
-    ob_put_u32(p + 52, (uint32_t)cp->snapshot_len);
+    ob_put_u32(p + S_SLOT_VERSION, S_VERSION);
+    ob_put_u64(p + S_SLOT_COUNTER, counter);
+    memcpy(p + S_SLOT_SALT, self->salt, S_SALT_BYTES);
+    ob_put_u64(p + S_SLOT_LSN, cp->lsn);
+    ob_put_u64(p + S_SLOT_DEV, cp->dev);
+    ob_put_u64(p + S_SLOT_INO, cp->ino);
+    ob_put_u32(p + S_SLOT_SNAPSHOT_LEN, (uint32_t)cp->snapshot_len);
     if (cp->snapshot_len)
         memcpy(p + S_SLOT_FIXED, cp->snapshot, cp->snapshot_len);
     size_t len = S_SLOT_FIXED + cp->snapshot_len;
@@ -380,19 +401,19 @@ s_slot_decode(const uint8_t *buf, size_t got, ob_journal_checkpoint_t *ret_cp,
 {
     if (got < S_SLOT_FIXED + S_CRC_BYTES || memcmp(buf, S_MAGIC, S_MAGIC_BYTES) != 0)
         return 1;
-    size_t snapshot_len = ob_get_u32(buf + 52);
+    size_t snapshot_len = ob_get_u32(buf + S_SLOT_SNAPSHOT_LEN);
     if (snapshot_len > OB_JOURNAL_SNAPSHOT_MAX || S_SLOT_FIXED + snapshot_len + S_CRC_BYTES > got)
         return 1;
     size_t len = S_SLOT_FIXED + snapshot_len;
     if (ob_get_u32(buf + len) != (uint32_t)crc32(0, buf, (uInt)len))
         return 1;
-    if (ob_get_u32(buf + 8) != S_VERSION)
+    if (ob_get_u32(buf + S_SLOT_VERSION) != S_VERSION)
         return OB_ERR_STORAGE;
-    *ret_counter = ob_get_u64(buf + 12);
-    memcpy(ret_salt, buf + 20, S_SALT_BYTES);
-    ret_cp->lsn = ob_get_u64(buf + 28);
-    ret_cp->dev = ob_get_u64(buf + 36);
-    ret_cp->ino = ob_get_u64(buf + 44);
+    *ret_counter = ob_get_u64(buf + S_SLOT_COUNTER);
+    memcpy(ret_salt, buf + S_SLOT_SALT, S_SALT_BYTES);
+    ret_cp->lsn = ob_get_u64(buf + S_SLOT_LSN);
+    ret_cp->dev = ob_get_u64(buf + S_SLOT_DEV);
+    ret_cp->ino = ob_get_u64(buf + S_SLOT_INO);
     ret_cp->snapshot = buf + S_SLOT_FIXED;
     ret_cp->snapshot_len = snapshot_len;
     return 0;
@@ -590,7 +611,7 @@ s_walk(ob_journal_t *self, s_walk_t *w, uint64_t stop, ob_journal_record_fn *fn,
             break;
         if (have < OB_JOURNAL_HEADER_BYTES)
             break;
-        uint64_t want = OB_JOURNAL_HEADER_BYTES + (uint64_t)ob_get_u32(p + 4);
+        uint64_t want = OB_JOURNAL_HEADER_BYTES + (uint64_t)ob_get_u32(p + S_REC_LEN);
         if (want > left || want > OB_JOURNAL_HEADER_BYTES + (uint64_t)OB_JOURNAL_RECORD_MAX)
             break;
         if ((rc = s_walk_bytes(self, w, (size_t)want, &p, &have)))
@@ -644,7 +665,7 @@ s_segs_scan(ob_journal_t *self)
             continue;
         seg.fd = openat(self->dir_fd, entry->d_name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
         if (seg.fd < 0) {
-            rc = errno == ELOOP ? OB_ERR_STORAGE : -errno;
+            rc = errno == ELOOP || errno == EISDIR ? OB_ERR_STORAGE : -errno;
             break;
         }
         if (fstat(seg.fd, &st) != 0)
@@ -711,7 +732,7 @@ s_segs_drop(ob_journal_t *self, size_t i)
     int rc = s_pread_all(self->segs[i].fd, hdr, sizeof hdr, 0, &got);
     if (rc)
         return rc;
-    if (got == sizeof hdr && ob_get_u64(hdr + 8) == self->segs[i].start) {
+    if (got == sizeof hdr && ob_get_u64(hdr + S_REC_LSN) == self->segs[i].start) {
         s_seg_name(self->segs[i].start, S_SEG_PREFIX, name);
         s_seg_name(self->segs[i].start, S_LOST_PREFIX, lost);
         if (renameat(self->dir_fd, name, self->dir_fd, lost) != 0)
@@ -938,6 +959,8 @@ ob_journal_rewind(ob_journal_t *self, uint64_t lsn)
     assert(lsn <= atomic_load(&self->end) && lsn >= atomic_load(&self->cp_lsn));
     size_t i = s_seg_find(self, lsn);
     assert(i <= self->cur);
+    if (i > self->cur)
+        return; /* not a position of the log: nothing to take back */
     /* segments after it stay until the writer next needs one: s_segment_next drops them */
     self->cur = i;
     atomic_store(&self->end, lsn);

@@ -32,7 +32,8 @@
     end (it was on stable storage before the call returned, and everything before it was
     too), unless the disk itself corrupted it: a bit flipped in a synced record ends the log
     there, and the records after it are lost with it. ob_journal_open then places the next
-    append at the end, overwriting whatever follows.
+    append at the end, overwriting whatever follows (it first zeroes the rest of that
+    segment and removes the segments after it, so that no old record is found again).
 
     Threads: one thread calls ob_journal_append, ob_journal_rewind and ob_journal_end (the
     store's writer); ob_journal_checkpoint_put may run on another thread at the same time
@@ -95,8 +96,10 @@ int ob_journal_record_parse(const uint8_t salt[8], uint64_t lsn, const uint8_t *
    it. segment_bytes is the size of new segments (0: OB_JOURNAL_SEGMENT_BYTES; tests use
    less; at least 4096). On success *ret_journal is the caller's to close. Returns 0, -errno
    (the directory or a file cannot be made or read: -ENOSPC, -EACCES, ...), OB_ERR_STORAGE (a
-   file of the journal is not one: a checkpoint slot of an unknown version, a segment name
-   out of order), OB_ERR_INVALID_ARGUMENT (segment_bytes under 4096) or -ENOMEM. */
+   file of the journal is not one: no valid checkpoint slot, or one of an unknown version;
+   segments whose names overlap, one that is not a regular file, none that holds the
+   checkpoint's lsn, segments without a checkpoint file), OB_ERR_INVALID_ARGUMENT
+   (segment_bytes under 4096) or -ENOMEM. */
 int ob_journal_open(const char *dir, size_t segment_bytes, ob_journal_t **ret_journal);
 
 /* Closes the journal and sets *self_p to NULL; accepts NULL. */
@@ -124,10 +127,11 @@ int ob_journal_replay(ob_journal_t *self, ob_journal_record_fn *fn, void *arg,
    (borrowed) and returns once it is on stable storage (write, then fdatasync). *ret_lsn
    (may be NULL) gets the record's lsn. Returns 0, OB_ERR_TOO_LARGE (payload over
    OB_JOURNAL_RECORD_MAX), -EINVAL (iovcnt over OB_JOURNAL_IOV_MAX), -ENOSPC, -EIO or
-   another -errno: then the record is not part of
-   the log and the next append overwrites it. After a failed fdatasync the journal refuses
-   every later append (-EIO): what the kernel holds of the file is no longer known, and only
-   a new open, which reads the disk, may go on. */
+   another -errno: then the record is not part of the log and the next append overwrites
+   it. After a failed fdatasync the journal refuses every later append (-EIO): what the
+   kernel holds of the file is no longer known, and only a new open, which reads the disk,
+   may go on; that open may find the record whole (its bytes may have reached the disk),
+   so a record whose append failed is either replayed whole or not at all. */
 int ob_journal_append(ob_journal_t *self, const struct iovec *iov, int iovcnt, uint64_t *ret_lsn);
 
 /* Takes back every record from lsn on (a record ob_journal_append just wrote, whose

@@ -9,6 +9,7 @@
 # the events its view indexes (facade, issue 17), and its writes (facade_write: request bodies
 # to commands, outcomes to answers).
 # The broker's stored subscription and position records (records: sub_record.h, pos_record.h).
+# The store's write-ahead log (journal: its record parser, and a journal made of the input).
 # orderbus-webhook's configuration, secret files and Retry-After values (webhook_config).
 # Its verification of the signed requests of the way back (webhook_verify).
 # orderbus-jira's configuration, the snapshots its builders read and Jira's webhooks (jira).
@@ -27,8 +28,8 @@
 # Targets of the broker's classes (OB_FUZZ_BROKER_TARGETS) also link ob_broker_core.
 set(OB_FUZZ_TARGETS event wire mpscan pattern config broker perms event_json monitor_result base64
     mp_parse command trigger records tokens rest_parse webhook_config webhook_verify jira facade
-    facade_write event_json_diff)
-set(OB_FUZZ_BROKER_TARGETS config broker perms records)
+    facade_write event_json_diff journal)
+set(OB_FUZZ_BROKER_TARGETS config broker perms records journal)
 # The monitor's reader of admin results (monitor/result.c) links ob_monitor_core.
 set(OB_FUZZ_MONITOR_TARGETS monitor_result)
 # Targets that see liborderbus's private sources (proto/src).
@@ -101,4 +102,5 @@ foreach(target IN LISTS OB_FUZZ_TARGETS)
 endforeach()
 
 add_executable(ob_gen_corpus ${OB_FUZZ_DIR}/gen_corpus.c)
-target_link_libraries(ob_gen_corpus PRIVATE ob_flags orderbus_static)
+# It links ob_broker_core for the journal's seeds (segments the journal writes).
+target_link_libraries(ob_gen_corpus PRIVATE ob_flags orderbus_static ob_broker_core)

@@ -1,9 +1,11 @@
 /*  gen_corpus: writes the seed corpora of the fuzz targets. Usage: ob_gen_corpus DIR
 
-    Writes DIR/event/, DIR/wire/, DIR/mpscan/ and DIR/broker/ (which must exist or be
-    creatable). Valid seeds ("ok-*") come from the encoders, so they follow the codec;
-    malformed seeds ("bad-*") are written out byte by byte here. The outputs are committed
-    under tests/fuzz/corpus/; run this again after a format change:
+    Writes DIR/event/, DIR/wire/, DIR/mpscan/, DIR/broker/ and DIR/journal/ (which must
+    exist or be creatable). Valid seeds ("ok-*") come from the encoders, so they follow the
+    codec; malformed seeds ("bad-*") are written out byte by byte here. The journal's seeds
+    are segments a journal (broker/journal.h) wrote in a scratch directory, each after its
+    salt and an lsn (fuzz_journal.c); its salt is random, so they differ at every run. The
+    outputs are committed under tests/fuzz/corpus/; run this again after a format change:
         build/codec/tests/ob_gen_corpus tests/fuzz/corpus */
 #include <errno.h>
 #include <stdint.h>
@@ -11,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "journal.h"
 #include "orderbus/error.h"
 #include "orderbus/event.h"
 #include "orderbus/limits.h"
@@ -737,6 +741,94 @@ s_brokers(void)
     s_seq_write("bad-refusals");
 }
 
+#define S_JOURNAL_SEGMENT 4096 /* the journal seeds' segment size */
+#define S_JOURNAL_PREFIX 16    /* salt and lsn before a journal seed's bytes */
+
+/* Reads up to len bytes of the file dir/name into buf; returns how many. */
+static size_t
+s_read(const char *dir, const char *name, uint8_t *buf, size_t len)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *file = fopen(path, "rb");
+    size_t got = file ? fread(buf, 1, len, file) : 0;
+    if (file)
+        fclose(file);
+    return got;
+}
+
+/* Removes dir/name. */
+static void
+s_remove(const char *dir, const char *name)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    remove(path);
+}
+
+/* Writes a journal seed: salt, lsn, then len bytes at data. */
+static void
+s_journal_seed(const char *name, const uint8_t *salt, uint64_t lsn, const uint8_t *data, size_t len)
+{
+    static uint8_t buf[S_JOURNAL_PREFIX + S_JOURNAL_SEGMENT];
+    memcpy(buf, salt, 8);
+    for (int i = 0; i < 8; i++)
+        buf[8 + i] = (uint8_t)(lsn >> (56 - 8 * i));
+    memcpy(buf + S_JOURNAL_PREFIX, data, len);
+    s_write("journal", name, buf, S_JOURNAL_PREFIX + len);
+}
+
+/* Seeds of fuzz_journal from a journal of 4 KiB segments: records of 0, 1 and 40 bytes,
+   then of 100 until one goes into the second segment after a NEXT. */
+static void
+s_journals(void)
+{
+    static uint8_t seg0[S_JOURNAL_SEGMENT], seg1[S_JOURNAL_SEGMENT], payload[100];
+    static const uint8_t other[8] = {0x0f, 0x1e, 0x2d, 0x3c, 0x4b, 0x5a, 0x69, 0x78};
+    static const size_t sizes[] = {0, 1, 40};
+    char root[] = "/tmp/ob-gen-corpus-XXXXXX", dir[64], seg1_name[32];
+    uint8_t salt[8];
+    uint64_t next = 0, lsn = 0;
+    ob_journal_t *journal = NULL;
+    if (!mkdtemp(root)) {
+        fprintf(stderr, "gen_corpus: %s: %s\n", root, strerror(errno));
+        s_failed = 1;
+        return;
+    }
+    snprintf(dir, sizeof dir, "%s/j", root);
+    snprintf(seg1_name, sizeof seg1_name, "seg-%016x", S_JOURNAL_SEGMENT);
+    int rc = ob_journal_open(dir, S_JOURNAL_SEGMENT, &journal);
+    for (size_t i = 0; !rc && lsn < S_JOURNAL_SEGMENT; i++) {
+        memset(payload, (int)i, sizeof payload);
+        struct iovec iov = {.iov_base = payload,
+                            .iov_len = i < sizeof sizes / sizeof *sizes ? sizes[i] : 100};
+        next = ob_journal_end(journal); /* where the NEXT goes, at the last record */
+        rc = ob_journal_append(journal, &iov, 1, &lsn);
+    }
+    ob_journal_close(&journal);
+    if (rc || s_read(dir, "checkpoint", seg0, 28) != 28) {
+        fprintf(stderr, "gen_corpus: journal: %s\n", ob_strerror(rc));
+        s_failed = 1;
+    } else {
+        memcpy(salt, seg0 + 20, sizeof salt); /* journal.c's checkpoint slot layout */
+        s_read(dir, "seg-0000000000000000", seg0, sizeof seg0);
+        s_read(dir, seg1_name, seg1, sizeof seg1);
+        s_journal_seed("ok-segment", salt, 0, seg0, sizeof seg0);
+        s_journal_seed("ok-records", salt, 0, seg0, (size_t)next);
+        s_journal_seed("ok-one", salt, 0, seg0, OB_JOURNAL_HEADER_BYTES);
+        s_journal_seed("ok-next", salt, next, seg0 + next, OB_JOURNAL_HEADER_BYTES);
+        s_journal_seed("ok-second", salt, S_JOURNAL_SEGMENT, seg1, 200);
+        s_journal_seed("bad-other-salt", other, 0, seg0, 400);
+        seg0[2 * OB_JOURNAL_HEADER_BYTES + 1 + 10] ^= 4; /* in the third record's payload */
+        s_journal_seed("bad-flipped", salt, 0, seg0, 400);
+    }
+    s_remove(dir, "checkpoint");
+    s_remove(dir, "seg-0000000000000000");
+    s_remove(dir, seg1_name);
+    s_remove(root, "j");
+    remove(root);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -753,5 +845,6 @@ main(int argc, char **argv)
     s_wires();
     s_objects();
     s_brokers();
+    s_journals();
     return s_failed ? 1 : 0;
 }

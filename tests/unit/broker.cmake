@@ -4,6 +4,10 @@
 ob_cmocka_test(test_broker_store
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store.c
   LIBS ob_broker_core -Wl,--wrap=mdb_txn_commit)
+# The store's write-ahead log: fdatasync and pwritev wrapped to fail on demand.
+ob_cmocka_test(test_broker_journal
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_journal.c
+  LIBS ob_broker_core -Wl,--wrap=fdatasync -Wl,--wrap=pwritev)
 # The subscriptions engine's DELIVER runs through a sink of the test's own (no sockets).
 ob_cmocka_test(test_broker_subs_runs
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_subs_runs.c
