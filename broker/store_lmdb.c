@@ -159,8 +159,8 @@
 #define S_LOCK_FILE "broker.lock" /* our single-writer lock in the directory (above) */
 #define S_JOURNAL_DIR "journal"   /* the journal's directory in the data directory */
 
-#define S_REPLAY_BYTES (16u * 1024 * 1024)     /* record bytes replayed in one transaction */
-#define S_REPLAY_LEN 4                         /* bytes of the length before a queued record */
+#define S_REPLAY_BYTES (16u * 1024 * 1024) /* record bytes replayed in one transaction */
+#define S_REPLAY_LEN 4                     /* bytes of the length before a queued record */
 #define S_RECORD_KEEP (1u << 20) /* a record buffer larger than this is freed after its commit */
 
 /* LMDB 0.9's meta page, as its mdb.c lays it out on disk (native byte order): a page
@@ -171,16 +171,16 @@
 #if MDB_VERSION_MAJOR != 0 || MDB_VERSION_MINOR != 9
 #error "the meta page layout below is LMDB 0.9's: check it against this version's mdb.c"
 #endif
-#define S_META_SLOTS 2               /* LMDB keeps two meta pages, pages 0 and 1 */
-#define S_META_PGNO_AT 0             /* u64 the page's number */
-#define S_META_FLAGS_AT 10           /* u16 page flags */
-#define S_META_MAGIC_AT 16           /* u32 MDB_MAGIC */
-#define S_META_VERSION_AT 20         /* u32 MDB_DATA_VERSION */
-#define S_META_TXNID_AT 144          /* u64 the transaction the page is the meta of */
-#define S_META_PAGE_FLAG 0x08        /* P_META */
-#define S_META_MAGIC 0xBEEFC0DEu     /* MDB_MAGIC */
-#define S_META_DATA_VERSION 1        /* MDB_DATA_VERSION */
-#define S_META_PAGE_MIN 4096         /* smallest page LMDB uses */
+#define S_META_SLOTS 2           /* LMDB keeps two meta pages, pages 0 and 1 */
+#define S_META_PGNO_AT 0         /* u64 the page's number */
+#define S_META_FLAGS_AT 10       /* u16 page flags */
+#define S_META_MAGIC_AT 16       /* u32 MDB_MAGIC */
+#define S_META_VERSION_AT 20     /* u32 MDB_DATA_VERSION */
+#define S_META_TXNID_AT 144      /* u64 the transaction the page is the meta of */
+#define S_META_PAGE_FLAG 0x08    /* P_META */
+#define S_META_MAGIC 0xBEEFC0DEu /* MDB_MAGIC */
+#define S_META_DATA_VERSION 1    /* MDB_DATA_VERSION */
+#define S_META_PAGE_MIN 4096     /* smallest page LMDB uses */
 
 /* Bytes in a positions key: subscription name | 0x00 | topic name. */
 #define S_POS_KEY_MAX (OB_SUB_NAME_MAX + 1 + OB_TOPIC_MAX)
@@ -1053,8 +1053,7 @@ s_checkpoint_due(ob_store_t *self)
         return;
     pthread_mutex_lock(&self->ckpt_lock);
     if (self->ckpt_busy || mdb_env_info(self->env, &info) ||
-        s_meta_read(self, info.me_last_txnid, self->ckpt_meta) ||
-        s_pin(self, &self->ckpt_pin)) {
+        s_meta_read(self, info.me_last_txnid, self->ckpt_meta) || s_pin(self, &self->ckpt_pin)) {
         pthread_mutex_unlock(&self->ckpt_lock);
         return; /* busy, or it cannot be had now: asked again after the next commit */
     }
@@ -1186,8 +1185,8 @@ s_replay_once(ob_store_t *self)
         int bad = ob_store_record_decode(payload, len, &self->replay);
         if (!bad && !(bad = s_batch_reserve(self, self->replay.count))) {
             self->touched_count = 0;
-            rc = s_write_batch(self, txn, self->replay.items, self->replay.count,
-                               self->replay.ops, self->replay.op_count, self->replay.now_us, 1);
+            rc = s_write_batch(self, txn, self->replay.items, self->replay.count, self->replay.ops,
+                               self->replay.op_count, self->replay.now_us, 1);
             if (rc == 0)
                 s_batch_done(self);
         }
@@ -1247,8 +1246,8 @@ s_replay_record(void *arg, uint64_t lsn, const uint8_t *payload, size_t len)
         return OB_ERR_TOO_LARGE;
     size_t need = S_REPLAY_LEN + len;
     if (self->queued.cap - self->queued.len < need) {
-        size_t cap = self->queued.len + need > S_REPLAY_BYTES ? self->queued.len + need
-                                                                : S_REPLAY_BYTES;
+        size_t cap =
+            self->queued.len + need > S_REPLAY_BYTES ? self->queued.len + need : S_REPLAY_BYTES;
         uint8_t *data = realloc(self->queued.data, cap);
         if (!data)
             return -ENOMEM;
@@ -1279,8 +1278,8 @@ s_journal_open(ob_store_t *self, const char *dir, const char *data_file, int exi
     if (rc)
         return rc;
     if (!exists) {
-        zsys_error("store: %s has a journal but no %s: restore the whole data directory",
-                   dir, S_DATA_FILE);
+        zsys_error("store: %s has a journal but no %s: restore the whole data directory", dir,
+                   S_DATA_FILE);
         return OB_ERR_STORAGE;
     }
     return s_meta_restore(data_file, &cp);
@@ -1307,8 +1306,8 @@ s_recover_journal(ob_store_t *self)
     ob_store_record_free(&self->replay);
     ob_store_record_buf_free(&self->queued);
     if (rc == 0 && records)
-        zsys_info("store: replayed %" PRIu64 " journal records (%" PRIu64
-                  " bytes) in %" PRId64 " ms",
+        zsys_info("store: replayed %" PRIu64 " journal records (%" PRIu64 " bytes) in %" PRId64
+                  " ms",
                   records, bytes, zclock_mono() - started);
     return rc;
 }

@@ -222,8 +222,8 @@ s_decode_op(s_reader_t *r, ob_store_record_t *rec, ob_store_op_t *op)
     uint64_t kind, value_len;
     int rc;
     if ((rc = s_uint(r, 1, &kind)) || (rc = s_name(r, OB_SUB_NAME_MAX, 0, &sub, &sub_len)) ||
-        (rc = s_name(r, OB_TOPIC_MAX, 1, &topic, &topic_len)) ||
-        (rc = s_uint(r, 4, &value_len)) || (rc = s_take(r, (size_t)value_len, &value)))
+        (rc = s_name(r, OB_TOPIC_MAX, 1, &topic, &topic_len)) || (rc = s_uint(r, 4, &value_len)) ||
+        (rc = s_take(r, (size_t)value_len, &value)))
         return rc;
     int pos = kind == OB_STORE_PUT_POS || kind == OB_STORE_DEL_POS;
     int put = kind == OB_STORE_PUT_SUB || kind == OB_STORE_PUT_POS;

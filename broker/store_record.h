@@ -32,8 +32,8 @@
 extern "C" {
 #endif
 
-#define OB_STORE_RECORD_VERSION 1   /* the payload's first byte */
-#define OB_STORE_RECORD_HEAD 17     /* version, now_us, item count, op count */
+#define OB_STORE_RECORD_VERSION 1    /* the payload's first byte */
+#define OB_STORE_RECORD_HEAD 17      /* version, now_us, item count, op count */
 #define OB_STORE_RECORD_ITEM_HEAD 28 /* an item's lengths, seq and time, without its bytes */
 #define OB_STORE_RECORD_OP_HEAD 9    /* an op's kind and lengths, without its bytes */
 
@@ -48,14 +48,14 @@ typedef struct ob_store_record_buf {
    they are valid until the next decode into it, or ob_store_record_free. Zero it before
    the first decode. */
 typedef struct ob_store_record {
-    uint64_t now_us;        /* the commit's time */
-    ob_store_item_t *items; /* count items: topic, event_id, event, seq (the one it got), and
-                               time_us (its stored time); owned */
-    size_t count;           /* items */
-    ob_store_op_t *ops;     /* op_count ops, names NUL-terminated in the arena; owned */
-    size_t op_count;        /* ops */
-    size_t items_cap;       /* entries allocated at items */
-    size_t ops_cap;         /* entries allocated at ops */
+    uint64_t now_us;             /* the commit's time */
+    ob_store_item_t *items;      /* count items: topic, event_id, event, seq (the one it got), and
+                                    time_us (its stored time); owned */
+    size_t count;                /* items */
+    ob_store_op_t *ops;          /* op_count ops, names NUL-terminated in the arena; owned */
+    size_t op_count;             /* ops */
+    size_t items_cap;            /* entries allocated at items */
+    size_t ops_cap;              /* entries allocated at ops */
     ob_store_record_buf_t arena; /* the ops' names, NUL-terminated */
 } ob_store_record_t;
 

@@ -8,7 +8,8 @@
 # the request bodies and delivery handles (rest_parse); the Ordering API facade's requests and
 # the events its view indexes (facade, issue 17), and its writes (facade_write: request bodies
 # to commands, outcomes to answers).
-# The broker's stored subscription and position records (records: sub_record.h, pos_record.h).
+# The broker's stored records (records: sub_record.h, pos_record.h, the commit records of
+# store_record.h).
 # The store's write-ahead log (journal: its record parser, and a journal made of the input).
 # orderbus-webhook's configuration, secret files and Retry-After values (webhook_config).
 # Its verification of the signed requests of the way back (webhook_verify).

@@ -1,12 +1,14 @@
 /*  fuzz_records: the decoders of the broker's stored records (broker/sub_record.h,
-    broker/pos_record.h) on arbitrary bytes, both on every input. Whatever decodes must
-    encode, and decode again to the same values (what the broker reads it can write back);
-    a version-2 position record, whose layout has one form, must encode to its own bytes. */
+    broker/pos_record.h, and the journal's commit records, broker/store_record.h) on
+    arbitrary bytes, all on every input. Whatever decodes must encode, and decode again to
+    the same values (what the broker reads it can write back); a version-2 position record
+    and a commit record, whose layouts have one form each, must encode to their own bytes. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pos_record.h"
+#include "store_record.h"
 #include "sub_record.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -56,10 +58,31 @@ s_pos(const uint8_t *data, size_t size)
         abort();
 }
 
+static void
+s_commit(const uint8_t *data, size_t size)
+{
+    static ob_store_record_t r;
+    static ob_store_record_buf_t buf;
+    size_t stored = 0;
+    if (ob_store_record_decode(data, size, &r))
+        return;
+    uint64_t *stamps = malloc((r.count ? r.count : 1) * sizeof *stamps);
+    if (!stamps)
+        abort();
+    for (size_t i = 0; i < r.count; i++)
+        stamps[i] = r.items[i].time_us;
+    if (ob_store_record_encode(&buf, r.now_us, r.items, stamps, r.count, r.ops, r.op_count,
+                               &stored) ||
+        stored != r.count || buf.len != size || memcmp(buf.data, data, size))
+        abort();
+    free(stamps);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     s_sub(data, size);
     s_pos(data, size);
+    s_commit(data, size);
     return 0;
 }

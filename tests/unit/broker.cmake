@@ -80,3 +80,7 @@ ob_cmocka_test(test_broker_store_replay TIMEOUT 600
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_replay.c
   LIBS ob_broker_core)
 set_tests_properties(test_broker_store_replay PROPERTIES LABELS long)
+# The journal's commit records (broker/store_record.h): round trip and refusals.
+ob_cmocka_test(test_broker_store_record
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_record.c
+  LIBS ob_broker_core)

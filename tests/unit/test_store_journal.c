@@ -412,8 +412,8 @@ test_cut_at_every_offset(void **state)
     uint64_t seg_lsn = strtoull(strrchr(segment, '-') + 1, NULL, 16);
     size_t first = T_COMMITS - T_CUT_RECORDS;
     uint64_t from = records.lsn[first] - seg_lsn;
-    uint64_t to = records.lsn[T_COMMITS - 1] + OB_JOURNAL_HEADER_BYTES +
-                  records.len[T_COMMITS - 1] - seg_lsn;
+    uint64_t to =
+        records.lsn[T_COMMITS - 1] + OB_JOURNAL_HEADER_BYTES + records.len[T_COMMITS - 1] - seg_lsn;
 
     for (int zeros = 0; zeros <= 1; zeros++)
         for (uint64_t cut = from; cut <= to; cut++) {
@@ -509,8 +509,7 @@ test_other_data_file_refused(void **state)
     /* the same copy alone in a new directory: a backup restored as the README says */
     assert_true(snprintf(copy, sizeof copy, "%s/restored", dir) < (int)sizeof copy);
     assert_int_equal(mkdir(copy, 0700), 0);
-    assert_true(snprintf(file.path, sizeof file.path, "%s/data.mdb", copy) <
-                (int)sizeof file.path);
+    assert_true(snprintf(file.path, sizeof file.path, "%s/data.mdb", copy) < (int)sizeof file.path);
     s_file_restore(&file);
     s_expect_commits(copy, 5);
     free(file.bytes);
@@ -560,7 +559,8 @@ test_replay_after_retention(void **state)
             free(buf);
             if (i == 3) {
                 uint64_t removed = 0;
-                if (ob_store_retain(store, s_keep_two, NULL, 0, 100, &removed, NULL) || removed != 2)
+                if (ob_store_retain(store, s_keep_two, NULL, 0, 100, &removed, NULL) ||
+                    removed != 2)
                     _exit(4);
             }
         }

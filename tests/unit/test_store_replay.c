@@ -22,12 +22,12 @@
 #include "orderbus/orderbus.h"
 #include "store.h"
 
-#define T_PATH_MAX 512               /* bytes in a path */
-#define T_EVENT 4096                 /* bytes of an event */
-#define T_BATCH 256                  /* events a commit */
-#define T_MAP (4ull << 30)           /* map size: no growth, so no checkpoint, on the way */
-#define T_NEVER UINT64_MAX           /* checkpoint bytes and ms that never come */
-#define T_REPLAY_MB_DEFAULT 1024     /* MiB written since the last checkpoint */
+#define T_PATH_MAX 512           /* bytes in a path */
+#define T_EVENT 4096             /* bytes of an event */
+#define T_BATCH 256              /* events a commit */
+#define T_MAP (4ull << 30)       /* map size: no growth, so no checkpoint, on the way */
+#define T_NEVER UINT64_MAX       /* checkpoint bytes and ms that never come */
+#define T_REPLAY_MB_DEFAULT 1024 /* MiB written since the last checkpoint */
 
 static void
 s_remove_tree(const char *path)
@@ -122,8 +122,7 @@ test_replay_after_many_bytes(void **state)
     uint64_t next = 0;
     size_t count = 0;
     ob_topic_stat_t stat;
-    assert_int_equal(ob_store_scan(store, "oms.1", 1, SIZE_MAX, s_check, &next, &stat, &count),
-                     0);
+    assert_int_equal(ob_store_scan(store, "oms.1", 1, SIZE_MAX, s_check, &next, &stat, &count), 0);
     assert_int_equal(next, events); /* every one, once, in order, with its bytes */
     assert_int_equal(stat.last_seq, events);
     ob_store_close(&store);
