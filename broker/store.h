@@ -65,6 +65,7 @@ extern "C" {
 #define OB_STORE_MAINTAIN_MS 10000 /* how often the writer calls ob_store_maintain */
 #define OB_STORE_CHECKPOINT_BYTES (64u * 1024 * 1024) /* journal bytes between checkpoints */
 #define OB_STORE_CHECKPOINT_MS 1000 /* longest a commit waits for a checkpoint after it */
+#define OB_STORE_CHECKPOINT_COMMITS 64 /* commits between checkpoints (see "Durability") */
 
 typedef struct ob_store ob_store_t;
 
