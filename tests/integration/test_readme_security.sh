@@ -38,6 +38,12 @@ cleanup() {
         kill -TERM "$start_pid" 2>/dev/null || true
         wait "$start_pid" 2>/dev/null || true
     fi
+    # the secured broker, if the block failed before it stopped it: its lock is still held
+    # (after a stop the file stays, its pid stale)
+    lock=$scratch/orderbus-secure-data/broker.lock
+    if [ -s "$lock" ] && ! flock -n "$lock" true; then
+        kill -KILL "$(cat "$lock")" 2>/dev/null || true
+    fi
     rm -rf "$scratch"
 }
 trap cleanup EXIT
@@ -82,6 +88,9 @@ grep -q 'orderbus-broker' block.sh || fail "no sh block in the README's security
 {
     echo "trap 'echo \"exit \$?: \$BASH_COMMAND\"' ERR"
     cat block.sh
+    # the block stops the secured broker: it must be gone within 10 s, else it is killed
+    echo 'n=0; while kill -0 "$secure" 2>/dev/null && [ "$n" -lt 200 ]; do sleep 0.05; n=$((n + 1)); done'
+    echo 'kill -0 "$secure" 2>/dev/null && { echo "secured broker still running"; kill -KILL "$secure"; }'
     echo 'wait "$secure"'
     echo 'echo "secured broker exit status $?"'
 } >run.sh
