@@ -8,9 +8,12 @@
     faults (5xx, 30 s hangs, slow answers) and kill -9 of the gateway lose and repeat nothing
     in either direction. Every wait is on a delivery, a file, a process or the double's state,
     with a deadline. */
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <czmq.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -19,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1253,6 +1257,87 @@ test_sigterm_pass(void **state)
     s_site_destroy(&s);
 }
 
+/* Opens a TCP connection to the gateway (its URL's port) from loopback address 127.0.0.from
+   and returns the socket. */
+static int
+s_connect_from(const s_site_t *s, uint32_t from)
+{
+    unsigned port = 0;
+    assert_int_equal(sscanf(s->gw_url, "http://127.0.0.1:%u", &port), 1);
+    struct sockaddr_in src = {.sin_family = AF_INET}, dst = {.sin_family = AF_INET};
+    src.sin_addr.s_addr = htonl(INADDR_LOOPBACK - 1 + from);
+    dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    dst.sin_port = htons((uint16_t)port);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&src, sizeof src), 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&dst, sizeof dst), 0);
+    return fd;
+}
+
+/* Waits up to ms for fd: 1 if the peer closed it (or it failed), 0 if it stays open and
+   silent, or the HTTP status of an answer that arrives. */
+static long
+s_answer_within(int fd, int ms)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    if (poll(&pfd, 1, ms) <= 0)
+        return 0;
+    char text[64] = "";
+    ssize_t n = recv(fd, text, sizeof text - 1, 0);
+    if (n <= 0)
+        return 1;
+    long status = 0;
+    return sscanf(text, "HTTP/1.%*d %ld", &status) == 1 ? status : -1;
+}
+
+#define S_PER_IP 32      /* connections of one address: OB_GW_HTTP_PER_IP_MAX, README "Gateway" */
+#define S_CONNS 40       /* the test's max_connections */
+#define S_IDLE_S 3       /* the test's http_timeout */
+#define S_PROMPT_MS 1000 /* an answer or a close that is not the idle timeout's */
+
+/* The connection limits (gw_http.c, README "Gateway"): one address beyond S_PER_IP
+   connections is closed at once while other addresses are served; beyond max_connections
+   a connection waits, unserved, until one closes; a connection idle for http_timeout is
+   closed, after which the waiting one is answered. */
+static void
+test_http_limits(void **state)
+{
+    (void)state;
+    char extra[128];
+    snprintf(extra, sizeof extra, "    max_connections = %d\n    http_timeout = %d\n", S_CONNS,
+             S_IDLE_S);
+    s_site_t *s = s_site_new("gw-limits");
+    s->gw_extra = extra;
+    s_gw_setup(s, 20, "get", NULL);
+    const char *get = "GET /healthz HTTP/1.0\r\n\r\n";
+    int fds[S_CONNS];
+    for (int i = 0; i < S_PER_IP; i++)
+        fds[i] = s_connect_from(s, 1); /* idle, from 127.0.0.1 */
+    int fd = s_connect_from(s, 1);
+    assert_int_equal(s_answer_within(fd, S_PROMPT_MS), 1); /* closed: over its address's */
+    close(fd);
+    fd = s_connect_from(s, 2);
+    assert_true(send(fd, get, strlen(get), 0) > 0);
+    assert_int_equal(s_answer_within(fd, S_PROMPT_MS), 200); /* another address is served */
+    close(fd);
+    for (int i = S_PER_IP; i < S_CONNS; i++)
+        fds[i] = s_connect_from(s, 2); /* the gateway now holds max_connections */
+    int64_t held = zclock_mono();
+    fd = s_connect_from(s, 3);
+    assert_true(send(fd, get, strlen(get), 0) > 0);
+    assert_int_equal(s_answer_within(fd, S_PROMPT_MS), 0); /* waits */
+    assert_true(zclock_mono() - held < 1000 * S_IDLE_S);   /* ... while the idle ones are held */
+    assert_int_equal(s_answer_within(fd, 1000 * (S_IDLE_S + 2)), 200);
+    close(fd);
+    for (int i = 0; i < S_CONNS; i++) { /* the idle ones were closed */
+        assert_int_equal(s_answer_within(fds[i], S_PROMPT_MS), 1);
+        close(fds[i]);
+    }
+    assert_int_equal(s_http(s, "GET", "/healthz", NULL, NULL, 0), 200);
+    s_site_destroy(&s);
+}
+
 int
 main(void)
 {
@@ -1267,6 +1352,7 @@ main(void)
         cmocka_unit_test(test_kill9),       cmocka_unit_test(test_kill9_command),
         cmocka_unit_test(test_hang),        cmocka_unit_test(test_readyz_broker),
         cmocka_unit_test(test_usage),       cmocka_unit_test(test_sigterm_pass),
+        cmocka_unit_test(test_http_limits),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
