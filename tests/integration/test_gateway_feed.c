@@ -56,6 +56,7 @@ typedef struct s_site {
     int scoped;                       /* 1: OMS S_OMS is not the double's default OMS */
     const char *gw_extra;             /* more lines for the gateway section, or NULL */
     unsigned overlap_s;               /* the OMS's overlap window; 0: 1 s */
+    char broker_extra[3 * S_PATH];    /* more lines for the broker section (CURVE), or "" */
     char ca[S_PATH];                  /* HTTPS: the certificate to trust, or "" */
     size_t count;                     /* events received */
     char *ids[S_EVENTS_MAX];          /* their ids */
@@ -113,18 +114,18 @@ s_gw_kill(s_site_t *s, int sig)
 static void
 s_gw_setup(s_site_t *s, unsigned page_size, const char *method, const char *extra)
 {
-    char token[S_PATH], password[S_PATH], cfg[4096];
+    char token[S_PATH], password[S_PATH], cfg[8192];
     s_write(s->broker.dir, "token", S_TOKEN "\n", token);
     s_write(s->broker.dir, "password", S_PASSWORD "\n", password);
     snprintf(cfg, sizeof cfg,
              "gateway\n    listen = 127.0.0.1:0\n    data_dir = %s/gw-data\n%s"
-             "broker\n    endpoint = %s\n"
+             "broker\n    endpoint = %s\n%s"
              "oms\n    id = %d\n    url = %s\n    token_file = %s\n    trigger_user = %s\n"
              "    trigger_password_file = %s\n    page_size = %u\n    overlap = %us\n"
              "    poll_interval = 5s\n    timeout = 1s\n%s",
-             s->broker.dir, s->gw_extra ? s->gw_extra : "", s->broker.endpoint, S_OMS,
-             s->mp.base_url, token, S_USER, password, page_size, s->overlap_s ? s->overlap_s : 1,
-             extra ? extra : "");
+             s->broker.dir, s->gw_extra ? s->gw_extra : "", s->broker.endpoint, s->broker_extra,
+             S_OMS, s->mp.base_url, token, S_USER, password, page_size,
+             s->overlap_s ? s->overlap_s : 1, extra ? extra : "");
     s_write(s->broker.dir, "gw.cfg", cfg, s->cfg);
     s_gw_start(s);
     char url[128];
@@ -146,23 +147,63 @@ s_gw_setup(s_site_t *s, unsigned page_size, const char *method, const char *extr
     json_decref(oms);
 }
 
+/* Makes a CURVE certificate (and its _secret file) as dir/name; writes its path into path
+   and its public key's Z85 text into key (41 bytes). */
+static void
+s_cert(const char *dir, const char *name, char path[S_PATH], char key[41])
+{
+    zcert_t *cert = zcert_new();
+    assert_non_null(cert);
+    snprintf(path, S_PATH, "%s/%s", dir, name);
+    assert_int_equal(zcert_save(cert, path), 0);
+    snprintf(key, 41, "%s", zcert_public_txt(cert));
+    zcert_destroy(&cert);
+}
+
+/* A site: scratch directory, broker, double, and a subscriber of oms.S_OMS from the earliest
+   event. With curve, the broker takes CURVE clients of its permissions file only: the
+   gateway (publish oms.S_OMS, subscribe mp.S_OMS, with a certificate of its own in its
+   broker section) and the test's client (the reverse). */
 static s_site_t *
-s_site_new(const char *name)
+s_site_new_with(const char *name, int curve)
 {
     s_site_t *s = calloc(1, sizeof *s);
     assert_non_null(s);
     s->gw_pid = -1;
     assert_int_equal(broker_proc_site_make(&s->broker, name), 0);
-    s->broker_pid =
-        broker_proc_start(s->broker.data_dir, s->broker.endpoint, "--curve", "0", (char *)NULL);
+    char broker_cert[S_PATH], gw_cert[S_PATH], sub_cert[S_PATH], perms[S_PATH];
+    if (curve) {
+        char broker_key[41], gw_key[41], sub_key[41], text[1024];
+        s_cert(s->broker.dir, "broker.cert", broker_cert, broker_key);
+        s_cert(s->broker.dir, "gateway.cert", gw_cert, gw_key);
+        s_cert(s->broker.dir, "sub.cert", sub_cert, sub_key);
+        snprintf(
+            text, sizeof text,
+            "client = gateway\n    key = \"%s\"\n    publish = oms.%d\n    subscribe = mp.%d\n"
+            "client = test-sub\n    key = \"%s\"\n    publish = mp.%d\n    subscribe = oms.%d\n",
+            gw_key, S_OMS, S_OMS, sub_key, S_OMS, S_OMS);
+        s_write(s->broker.dir, "permissions.cfg", text, perms);
+        snprintf(s->broker_extra, sizeof s->broker_extra, "    cert = %s\n    broker_cert = %s\n",
+                 gw_cert, broker_cert);
+        ob_client_config_t probe = {
+            .name = "test-probe", .cert = sub_cert, .broker_cert = broker_cert};
+        s->broker_pid =
+            broker_proc_start_probed(s->broker.data_dir, s->broker.endpoint, &probe, "--curve", "1",
+                                     "--cert", broker_cert, "--permissions", perms, (char *)NULL);
+    } else
+        s->broker_pid =
+            broker_proc_start(s->broker.data_dir, s->broker.endpoint, "--curve", "0", (char *)NULL);
     assert_true(s->broker_pid > 0);
     assert_int_equal(mp_double_proc_start(&s->mp, "--trigger-retry-scale-ms", "10", (char *)NULL),
                      0);
     /* The test calls the client only when it waits on the bus, at times seconds apart (a
        look at the double's state): the longest heartbeat keeps its session meanwhile (a new
        one would subscribe from the earliest event again). */
-    ob_client_config_t cc = {
-        .name = "test-sub", .timeout_ms = 5000, .heartbeat_ms = OB_HEARTBEAT_MS_MAX};
+    ob_client_config_t cc = {.name = "test-sub",
+                             .timeout_ms = 5000,
+                             .heartbeat_ms = OB_HEARTBEAT_MS_MAX,
+                             .cert = curve ? sub_cert : NULL,
+                             .broker_cert = curve ? broker_cert : NULL};
     s->sub = ob_client_new(s->broker.endpoint, &cc);
     assert_non_null(s->sub);
     assert_int_equal(ob_client_connect(s->sub, 5000), 0);
@@ -172,6 +213,12 @@ s_site_new(const char *name)
     ob_sub_options_t opts = {.patterns = patterns, .pattern_count = 1, .start = OB_START_EARLIEST};
     assert_int_equal(ob_client_subscribe(s->sub, NULL, &opts, NULL, NULL), 0);
     return s;
+}
+
+static s_site_t *
+s_site_new(const char *name)
+{
+    return s_site_new_with(name, 0);
 }
 
 /* The whole of dir/name in a new string, or NULL if there is no such file. */
@@ -1210,6 +1257,26 @@ test_usage(void **state)
     s_site_destroy(&s);
 }
 
+/* With a CURVE broker (the gateway's own certificate, listed in the permissions file):
+   an order reaches oms.<id>, and a status command on mp.<id> comes back completed. */
+static void
+test_curve(void **state)
+{
+    (void)state;
+    s_site_t *s = s_site_new_with("gw-curve", 1);
+    s_gw_setup(s, 20, "post", NULL);
+    json_int_t p = s_order(s);
+    assert_int_equal(s_collect(s, 6, S_DELIVER_MS), 6);
+    s_assert_order(s, 0, p);
+    s_status_command(s, "cmd-curve", p, 2, "Being set up", "in_progress");
+    assert_int_equal(s_collect(s, 8, S_DELIVER_MS), 8); /* the outcome, the feed's echo */
+    assert_int_equal(s_count_type(s, 6, "command.completed"), 1);
+    assert_int_equal(s_count_type(s, 6, "project_item.status_changed"), 1);
+    assert_int_equal(s_outcome_status(s, "cmd-curve"), 200);
+    s_assert_once(s);
+    s_site_destroy(&s);
+}
+
 #define S_HOLD_MS 2000 /* the read of the feed that SIGTERM interrupts */
 
 /* SIGTERM while a pass is in flight (its read of the feed held up S_HOLD_MS by the
@@ -1352,7 +1419,7 @@ main(void)
         cmocka_unit_test(test_kill9),       cmocka_unit_test(test_kill9_command),
         cmocka_unit_test(test_hang),        cmocka_unit_test(test_readyz_broker),
         cmocka_unit_test(test_usage),       cmocka_unit_test(test_sigterm_pass),
-        cmocka_unit_test(test_http_limits),
+        cmocka_unit_test(test_http_limits), cmocka_unit_test(test_curve),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
