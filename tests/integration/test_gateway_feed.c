@@ -56,6 +56,7 @@ typedef struct s_site {
     int scoped;                       /* 1: OMS S_OMS is not the double's default OMS */
     const char *gw_extra;             /* more lines for the gateway section, or NULL */
     unsigned overlap_s;               /* the OMS's overlap window; 0: 1 s */
+    const char *mp_password;          /* the double's trigger password; NULL: S_PASSWORD */
     char broker_extra[3 * S_PATH];    /* more lines for the broker section (CURVE), or "" */
     char ca[S_PATH];                  /* HTTPS: the certificate to trust, or "" */
     size_t count;                     /* events received */
@@ -138,9 +139,10 @@ s_gw_setup(s_site_t *s, unsigned page_size, const char *method, const char *extr
         json_decref(answer);
         json_decref(other);
     }
-    json_t *oms = json_pack("{s:i, s:s, s:b, s:s, s:{s:s, s:s, s:s, s:s}}", "id", S_OMS, "name",
-                            "oms-2", "default", !s->scoped, "token", S_TOKEN, "trigger", "url", url,
-                            "method", method, "user", S_USER, "password", S_PASSWORD);
+    json_t *oms =
+        json_pack("{s:i, s:s, s:b, s:s, s:{s:s, s:s, s:s, s:s}}", "id", S_OMS, "name", "oms-2",
+                  "default", !s->scoped, "token", S_TOKEN, "trigger", "url", url, "method", method,
+                  "user", S_USER, "password", s->mp_password ? s->mp_password : S_PASSWORD);
     json_t *answer = mp_double_proc_control(&s->mp, "oms", oms);
     assert_non_null(answer);
     json_decref(answer);
@@ -831,6 +833,30 @@ test_coalesce(void **state)
     s_site_destroy(&s);
 }
 
+#define S_TRIGGERS_REFUSED "orderbus_gateway_triggers_total{oms=\"2\",result=\"unauthorized\"}"
+
+/* Every trigger lost (the double sends a wrong password: 401): the timer's polls deliver
+   the order all the same, once and in order. */
+static void
+test_timer_only(void **state)
+{
+    (void)state;
+    s_site_t *s = s_site_new("gw-timer");
+    s->mp_password = "not-the-password";
+    s_gw_setup(s, 2, "get", "    poll_interval = 500ms\n");
+    json_int_t p = s_order(s);
+    assert_int_equal(s_collect(s, 6, S_DELIVER_MS), 6);
+    s_assert_order(s, 0, p);
+    s_assert_once(s);
+    int64_t deadline = zclock_mono() + S_DELIVER_MS;
+    while (s_metric(s, S_TRIGGERS_REFUSED) == 0 && zclock_mono() < deadline)
+        zclock_sleep(10); /* polling the metric under test: the double calls, in vain */
+    assert_true(s_metric(s, S_TRIGGERS_REFUSED) > 0);
+    assert_int_equal(s_metric(s, S_TRIGGERS_OK), 0);
+    assert_int_equal(s_collect(s, 7, S_QUIET_MS), 6);
+    s_site_destroy(&s);
+}
+
 /* Publishes a command (body: JSON text) of type command.<name> on mp.S_OMS and waits for
    the broker's confirmation. */
 static void
@@ -1420,6 +1446,7 @@ main(void)
         cmocka_unit_test(test_hang),        cmocka_unit_test(test_readyz_broker),
         cmocka_unit_test(test_usage),       cmocka_unit_test(test_sigterm_pass),
         cmocka_unit_test(test_http_limits), cmocka_unit_test(test_curve),
+        cmocka_unit_test(test_timer_only),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
