@@ -106,8 +106,9 @@ broker_proc_metrics_url(const char *data_dir, char *url, size_t len)
     return rc;
 }
 
-pid_t
-broker_proc_start(const char *data_dir, char *endpoint, ...)
+/* broker_proc_start with the extra arguments in ap; probe may be NULL (plaintext). */
+static pid_t
+s_start(const char *data_dir, char *endpoint, const ob_client_config_t *probe, va_list ap)
 {
     const char *broker = getenv("OB_BROKER");
     char path[BROKER_PROC_PATH_MAX + sizeof BROKER_PROC_FILE_SUFFIX];
@@ -128,12 +129,9 @@ broker_proc_start(const char *data_dir, char *endpoint, ...)
     argv[argc++] = "0";         /* --curve among the extra arguments wins */
     argv[argc++] = "--metrics"; /* never the default port, which tests running at once */
     argv[argc++] = BROKER_PROC_METRICS; /* would share */
-    va_list ap;
-    va_start(ap, endpoint);
     const char *arg;
     while ((arg = va_arg(ap, const char *)) && argc < BROKER_PROC_ARGS_MAX - 1)
         argv[argc++] = arg;
-    va_end(ap);
     argv[argc] = NULL;
 
     /* An ephemeral port is the kernel's pick: free. An explicit one (a restart) was free
@@ -153,7 +151,7 @@ broker_proc_start(const char *data_dir, char *endpoint, ...)
     }
     if (pid < 0)
         return -1;
-    ob_client_t *client = ob_client_new(bound, NULL);
+    ob_client_t *client = ob_client_new(bound, probe);
     int rc = client ? ob_client_connect(client, BROKER_PROC_START_MS) : -1;
     ob_client_destroy(&client);
     if (rc != 0) {
@@ -161,6 +159,26 @@ broker_proc_start(const char *data_dir, char *endpoint, ...)
         return -1;
     }
     snprintf(endpoint, BROKER_PROC_ENDPOINT_MAX, "%s", bound);
+    return pid;
+}
+
+pid_t
+broker_proc_start(const char *data_dir, char *endpoint, ...)
+{
+    va_list ap;
+    va_start(ap, endpoint);
+    pid_t pid = s_start(data_dir, endpoint, NULL, ap);
+    va_end(ap);
+    return pid;
+}
+
+pid_t
+broker_proc_start_probed(const char *data_dir, char *endpoint, const ob_client_config_t *probe, ...)
+{
+    va_list ap;
+    va_start(ap, probe);
+    pid_t pid = s_start(data_dir, endpoint, probe, ap);
+    va_end(ap);
     return pid;
 }
 

@@ -46,6 +46,12 @@ int broker_proc_metrics_url(const char *data_dir, char *url, size_t len);
    BROKER_PROC_BIND_TRIES times. Returns the pid, or -1 (the process, if any, is killed). */
 pid_t broker_proc_start(const char *data_dir, char *endpoint, ...);
 
+/* The same for a CURVE broker (the extra arguments give --curve 1, --cert, --permissions):
+   the client that checks the broker welcomes it connects with probe (borrowed: its cert and
+   broker_cert name a client of the permissions file). */
+pid_t broker_proc_start_probed(const char *data_dir, char *endpoint,
+                               const ob_client_config_t *probe, ...);
+
 /* Sends sig to pid and reaps it. Returns the exit status from waitpid, or -1. */
 int broker_proc_stop(pid_t pid, int sig);
 
