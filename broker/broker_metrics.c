@@ -42,6 +42,7 @@ struct ob_broker_metrics {
     ob_metric_t *refusals;     /* counter{reason} */
     ob_metric_t *batch;        /* histogram: events per commit */
     ob_metric_t *commit;       /* histogram: seconds per commit */
+    ob_metric_t *sync;         /* histogram: seconds of a commit's durable write */
     ob_metric_t *commit_fail;  /* counter */
     ob_metric_t *delivered;    /* counter, from ob_subs_stats */
     ob_metric_t *redelivered;  /* counter, from ob_subs_stats */
@@ -123,6 +124,11 @@ ob_broker_metrics_new(void)
         self->registry, S_P "commit_duration_seconds",
         "Time of one group commit in the writer: LMDB transaction, page writes and fsync.", NULL, 0,
         0, s_commit_bounds, S_COUNT_OF(s_commit_bounds));
+    self->sync = ob_metrics_histogram(
+        self->registry, S_P "commit_sync_seconds",
+        "Time of the durable write ending one group commit: LMDB's mdb_txn_commit, its page "
+        "writes and fsyncs.",
+        NULL, 0, 0, s_commit_bounds, S_COUNT_OF(s_commit_bounds));
     self->commit_fail = s_counter(self, S_P "commit_failures_total",
                                   "Group commits that failed (their publishes got STORAGE).");
     self->delivered = s_counter(self, S_P "deliveries_total",
@@ -161,10 +167,10 @@ ob_broker_metrics_new(void)
     /* A NULL is a programmer's error (a bad name); the last one stands for all of them. */
     if (!self->publishes || !self->confirms || !self->duplicates || !self->stored ||
         !self->stored_bytes || !self->errors || !self->refusals || !self->batch || !self->commit ||
-        !self->commit_fail || !self->delivered || !self->redelivered || !self->acked ||
-        !self->nacked || !self->dead || !self->skipped || !self->removed || !self->removed_b ||
-        !self->sessions || !self->subs || !self->events || !self->topics || !self->map_bytes ||
-        !self->lag || !self->pending || !self->other_lag || !self->other_pend)
+        !self->sync || !self->commit_fail || !self->delivered || !self->redelivered ||
+        !self->acked || !self->nacked || !self->dead || !self->skipped || !self->removed ||
+        !self->removed_b || !self->sessions || !self->subs || !self->events || !self->topics ||
+        !self->map_bytes || !self->lag || !self->pending || !self->other_lag || !self->other_pend)
         goto fail;
     return self;
 fail:
@@ -241,6 +247,14 @@ ob_broker_metrics_commit(ob_broker_metrics_t *self, size_t items, int rc, int64_
     ob_metric_observe(self->commit, NULL, (double)usecs / S_USECS_PER_SECOND);
     if (rc)
         ob_metric_add(self->commit_fail, NULL, 1);
+}
+
+void
+ob_broker_metrics_sync(ob_broker_metrics_t *self, int64_t usecs)
+{
+    if (!self || usecs < 0)
+        return;
+    ob_metric_observe(self->sync, NULL, (double)usecs / S_USECS_PER_SECOND);
 }
 
 /* Adds to counter how much now is above *last, and makes now the last. Counters since start

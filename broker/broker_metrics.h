@@ -9,6 +9,7 @@
         ob_broker_metrics_stored       a dead letter was stored
         ob_broker_metrics_error        an ERROR reply, by wire code (refusals among them)
         ob_broker_metrics_commit       a group commit finished (writer thread)
+        ob_broker_metrics_sync         ... and its durable write took so long (writer thread)
         ob_broker_metrics_refresh      the current states, at most once a second (server thread)
 
     Current states (sessions, subscriptions and their lag and pending deliveries, the store's
@@ -76,6 +77,11 @@ void ob_broker_metrics_error(ob_broker_metrics_t *self, unsigned code);
 /* Counts a group commit of items events (publishes and dead letters; 0 for one that only
    writes subscription state) that took usecs microseconds and returned rc (store.h). */
 void ob_broker_metrics_commit(ob_broker_metrics_t *self, size_t items, int rc, int64_t usecs);
+
+/* Observes the durable write of a group commit that succeeded (ob_store_last_sync_us): usecs
+   microseconds of page writes and fsyncs. A negative usecs (nothing was written) is
+   ignored. */
+void ob_broker_metrics_sync(ob_broker_metrics_t *self, int64_t usecs);
 
 /* If OB_BROKER_METRICS_REFRESH_MS have passed since the last refresh (now: zclock_mono),
    copies in the current states: sessions, and what subs and store (both borrowed; either

@@ -275,6 +275,11 @@ test_metrics_move(void **state)
     assert_true(s_value(after.body, "orderbus_refusals_total{reason=\"FORBIDDEN\"}") == 1);
     assert_true(s_value(after.body, "orderbus_commit_batch_events_count") >= 1);
     assert_true(s_value(after.body, "orderbus_commit_duration_seconds_sum") > 0);
+    /* the durable write is part of the commit: timed, and within it */
+    assert_true(s_value(after.body, "orderbus_commit_sync_seconds_count") >= 1);
+    assert_true(s_value(after.body, "orderbus_commit_sync_seconds_sum") > 0);
+    assert_true(s_value(after.body, "orderbus_commit_sync_seconds_sum") <=
+                s_value(after.body, "orderbus_commit_duration_seconds_sum"));
     assert_true(s_value(after.body, "orderbus_sessions") >= 0);
     free(after.text);
     assert_true(s_wait(url, "orderbus_sessions", 1) == 1);

@@ -73,6 +73,7 @@ test_events(void **state)
     ob_broker_metrics_stored(NULL, 1);
     ob_broker_metrics_error(NULL, 1);
     ob_broker_metrics_commit(NULL, 1, 0, 1);
+    ob_broker_metrics_sync(NULL, 1);
     ob_broker_metrics_refresh(NULL, 0, 1, NULL, NULL);
     assert_null(ob_broker_metrics_registry(NULL));
 
@@ -92,6 +93,8 @@ test_events(void **state)
     ob_broker_metrics_error(m, 999); /* nor this */
     ob_broker_metrics_commit(m, 5, 0, 1500);
     ob_broker_metrics_commit(m, 0, OB_ERR_STORAGE, 20);
+    ob_broker_metrics_sync(m, 1200); /* the first commit's durable write */
+    ob_broker_metrics_sync(m, -1);   /* the failed one wrote nothing: not observed */
     ob_broker_metrics_refresh(m, 0, 7, NULL, NULL);
     char *text = s_text(m);
     s_has(text, "orderbus_publishes_total 3");
@@ -113,6 +116,10 @@ test_events(void **state)
     s_has(text, "orderbus_commit_duration_seconds_bucket{le=\"0.0001\"} 1");
     s_has(text, "orderbus_commit_duration_seconds_bucket{le=\"0.0025\"} 2");
     s_has(text, "orderbus_commit_duration_seconds_count 2");
+    s_has(text, "orderbus_commit_sync_seconds_bucket{le=\"0.001\"} 0");
+    s_has(text, "orderbus_commit_sync_seconds_bucket{le=\"0.0025\"} 1");
+    s_has(text, "orderbus_commit_sync_seconds_sum 0.0012");
+    s_has(text, "orderbus_commit_sync_seconds_count 1");
     s_has(text, "orderbus_commit_failures_total 1");
     s_has(text, "orderbus_sessions 7");
     free(text);
