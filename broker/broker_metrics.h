@@ -8,6 +8,7 @@
         ob_broker_metrics_confirm      a publish was confirmed: stored or a duplicate
         ob_broker_metrics_stored       a dead letter was stored
         ob_broker_metrics_error        an ERROR reply, by wire code (refusals among them)
+        ob_broker_metrics_request      a subscription or admin request, by command
         ob_broker_metrics_commit       a group commit finished (writer thread)
         ob_broker_metrics_sync         ... and its durable write took so long (writer thread)
         ob_broker_metrics_refresh      the current states, at most once a second (server thread)
@@ -19,7 +20,8 @@
     outside the server thread reads the subscriptions or the sessions. Every other metric
     moves at the event.
 
-    Labels are bounded: errors_total's `code` by the wire codes (PROTOCOL.md 8),
+    Labels are bounded: requests_total's `command` by the command table (command_table.h),
+    errors_total's `code` by the wire codes (PROTOCOL.md 8),
     refusals_total's `reason` by the refusal codes, and the per-subscription gauges'
     `subscription` by OB_BROKER_METRICS_SUBS_MAX durable subscriptions: the first ones to be
     seen keep their series while they exist; ephemeral ones (random names) and those beyond
@@ -73,6 +75,11 @@ void ob_broker_metrics_stored(ob_broker_metrics_t *self, size_t bytes);
 /* Counts an ERROR reply of wire code code (PROTOCOL.md 8), and a refusal if the code is one
    (FORBIDDEN, LIMIT, TOO_LARGE, BUSY, SHUTDOWN). An unknown code counts as code="UNKNOWN". */
 void ob_broker_metrics_error(ob_broker_metrics_t *self, unsigned code);
+
+/* Counts a subscription or admin request (PROTOCOL.md 12, 13: SUBSCRIBE, UNSUBSCRIBE,
+   TOPICS, SUBS, SUB_INFO, SUB_REPOSITION, SUB_DELETE, FETCH) of wire command command,
+   refused or not, under its name (ob_command_name). */
+void ob_broker_metrics_request(ob_broker_metrics_t *self, int command);
 
 /* Counts a group commit of items events (publishes and dead letters; 0 for one that only
    writes subscription state) that took usecs microseconds and returned rc (store.h). */

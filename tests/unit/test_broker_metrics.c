@@ -22,6 +22,7 @@
 #include <czmq.h>
 
 #include "broker_metrics.h"
+#include "command_table.h"
 #include "metrics_http.h"
 #include "orderbus/orderbus.h"
 #include "store.h"
@@ -72,6 +73,7 @@ test_events(void **state)
     ob_broker_metrics_confirm(NULL, 0, 1);
     ob_broker_metrics_stored(NULL, 1);
     ob_broker_metrics_error(NULL, 1);
+    ob_broker_metrics_request(NULL, OB_CMD_FETCH);
     ob_broker_metrics_commit(NULL, 1, 0, 1);
     ob_broker_metrics_sync(NULL, 1);
     ob_broker_metrics_refresh(NULL, 0, 1, NULL, NULL);
@@ -91,6 +93,10 @@ test_events(void **state)
     ob_broker_metrics_error(m, ob_error_to_wire(OB_ERR_MALFORMED));
     ob_broker_metrics_error(m, 0);   /* not a code */
     ob_broker_metrics_error(m, 999); /* nor this */
+    ob_broker_metrics_request(m, OB_CMD_FETCH);
+    ob_broker_metrics_request(m, OB_CMD_FETCH);
+    ob_broker_metrics_request(m, OB_CMD_TOPICS);
+    ob_broker_metrics_request(m, 0); /* no command: the server never passes one */
     ob_broker_metrics_commit(m, 5, 0, 1500);
     ob_broker_metrics_commit(m, 0, OB_ERR_STORAGE, 20);
     ob_broker_metrics_sync(m, 1200); /* the first commit's durable write */
@@ -109,6 +115,9 @@ test_events(void **state)
     s_has(text, "orderbus_refusals_total{reason=\"FORBIDDEN\"} 1");
     s_has(text, "orderbus_refusals_total{reason=\"LIMIT\"} 2");
     assert_null(strstr(text, "orderbus_refusals_total{reason=\"MALFORMED\"}"));
+    s_has(text, "orderbus_requests_total{command=\"FETCH\"} 2");
+    s_has(text, "orderbus_requests_total{command=\"TOPICS\"} 1");
+    s_has(text, "orderbus_requests_total{command=\"UNKNOWN\"} 1");
     s_has(text, "orderbus_commit_batch_events_bucket{le=\"0\"} 1");
     s_has(text, "orderbus_commit_batch_events_bucket{le=\"4\"} 1");
     s_has(text, "orderbus_commit_batch_events_bucket{le=\"16\"} 2");
@@ -125,6 +134,28 @@ test_events(void **state)
     free(text);
     ob_broker_metrics_destroy(&m);
     assert_null(m);
+    ob_broker_metrics_destroy(&m);
+}
+
+/* requests_total's `command` is bounded by the command table: whatever bytes come, at
+   most one series per command a client sends, and one for no command. */
+static void
+test_requests_bounded(void **state)
+{
+    (void)state;
+    ob_broker_metrics_t *m = ob_broker_metrics_new();
+    assert_non_null(m);
+    size_t client_commands = 0;
+    for (int command = 0; command <= UINT8_MAX; command++) {
+        const ob_command_info_t *info = ob_command_info(command);
+        client_commands += info && info->dir == OB_COMMAND_TO_BROKER;
+    }
+    for (int round = 0; round < 2; round++)
+        for (int command = UINT8_MAX; command >= 0; command--)
+            ob_broker_metrics_request(m, command);
+    char *text = s_text(m);
+    assert_int_equal(s_count(text, "\norderbus_requests_total{"), client_commands + 1);
+    free(text);
     ob_broker_metrics_destroy(&m);
 }
 
@@ -328,6 +359,7 @@ main(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_events),
+        cmocka_unit_test(test_requests_bounded),
         cmocka_unit_test(test_subscriptions),
         cmocka_unit_test(test_http),
     };
