@@ -198,6 +198,7 @@ struct ob_store {
     uint64_t topics_count;           /* topics stored, for the max_topics check */
     uint64_t max_topics;             /* most topics: OB_TOPICS_MAX or less */
     s_counters_t counters;           /* written by the writer, read by any thread */
+    int64_t last_sync_us;            /* ob_store_last_sync_us (writer thread) */
     char retain_after[OB_TOPIC_MAX]; /* the last topic retention finished, not terminated */
     size_t retain_after_len;         /* bytes in retain_after; 0: begin at the first topic */
 };
@@ -454,6 +455,7 @@ ob_store_open(const char *dir, uint64_t map_size, ob_store_t **ret_store)
     if (!self)
         return -ENOMEM;
     self->lock_fd = -1;
+    self->last_sync_us = -1;
     /* Before LMDB sees the directory: a refused broker must not touch the environment. */
     if ((rc = ob_mdb_lock_dir(dir, S_LOCK_FILE, &self->lock_fd)))
         goto fail;
@@ -799,9 +801,11 @@ s_commit_once(ob_store_t *self, ob_store_item_t *items, size_t count, const ob_s
     for (size_t i = 0; i < op_count; i++)
         if ((rc = s_apply_op(self, txn, &ops[i])))
             goto abort;
+    int64_t sync_started = zclock_usecs();
     rc = mdb_txn_commit(txn); /* frees txn whatever it returns */
     if (rc)
         goto fail;
+    self->last_sync_us = zclock_usecs() - sync_started;
     for (size_t i = 0; i < self->touched_count; i++)
         self->touched[i]->touched = self->touched[i]->unsaved = 0;
     self->touched_count = 0;
@@ -857,6 +861,7 @@ ob_store_commit(ob_store_t *self, ob_store_item_t *items, size_t count, const ob
                 size_t op_count)
 {
     int rc = 0;
+    self->last_sync_us = -1; /* until a transaction of this call commits */
     if (count == 0 && op_count == 0)
         return 0;
     /* Every op is checked before anything is written: one bad op fails the whole batch. */
@@ -1481,6 +1486,12 @@ int
 ob_store_topics_count(ob_store_t *self, uint64_t *ret_count)
 {
     return s_count(self, self->topics, ret_count);
+}
+
+int64_t
+ob_store_last_sync_us(const ob_store_t *self)
+{
+    return self->last_sync_us;
 }
 
 int
