@@ -261,6 +261,7 @@ ob_srv_on_request(ob_srv_t *self, zmq_msg_t *rid, ob_srv_session_t *session,
     int rc = 0, created = 0, defer = 0, more = 0;
     size_t len = 0;
     char sub[OB_SUB_NAME_MAX + 1];
+    ob_broker_metrics_request(self->metrics, msg->command);
     if (client) {
         char reason[OB_REASON_MAX + 1];
         if (ob_perms_check(client, msg, reason, sizeof reason)) {

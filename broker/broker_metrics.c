@@ -4,6 +4,7 @@
 #include <czmq.h>
 #include <string.h>
 
+#include "command_table.h"
 #include "orderbus/error.h"
 
 #define S_P OB_BROKER_METRICS_PREFIX
@@ -40,8 +41,10 @@ struct ob_broker_metrics {
     ob_metric_t *stored_bytes; /* counter */
     ob_metric_t *errors;       /* counter{code} */
     ob_metric_t *refusals;     /* counter{reason} */
+    ob_metric_t *requests;     /* counter{command} */
     ob_metric_t *batch;        /* histogram: events per commit */
     ob_metric_t *commit;       /* histogram: seconds per commit */
+    ob_metric_t *sync;         /* histogram: seconds of a commit's durable write */
     ob_metric_t *commit_fail;  /* counter */
     ob_metric_t *delivered;    /* counter, from ob_subs_stats */
     ob_metric_t *redelivered;  /* counter, from ob_subs_stats */
@@ -70,6 +73,20 @@ struct ob_broker_metrics {
     double sum_pending;     /* the _other pending sum, likewise */
 };
 
+/* Returns the number of commands a client sends (command_table.h), to bound the `command`
+   label of requests_total (one more for ob_command_name's name of no command). */
+static size_t
+s_client_commands(void)
+{
+    size_t n = 0;
+    for (int command = 0; command <= UINT8_MAX; command++) { /* a command is a byte */
+        const ob_command_info_t *info = ob_command_info(command);
+        if (info && info->dir == OB_COMMAND_TO_BROKER)
+            n++;
+    }
+    return n;
+}
+
 static ob_metric_t *
 s_counter(ob_broker_metrics_t *self, const char *name, const char *help)
 {
@@ -87,6 +104,7 @@ ob_broker_metrics_new(void)
 {
     static const char *const code[] = {"code"};
     static const char *const reason[] = {"reason"};
+    static const char *const command[] = {"command"};
     static const char *const sub[] = {"subscription"};
     ob_broker_metrics_t *self = calloc(1, sizeof *self);
     if (!self)
@@ -115,14 +133,24 @@ ob_broker_metrics_new(void)
         self->registry, S_P "refusals_total",
         "Requests refused by policy or state (also counted in errors_total), by reason.", reason, 1,
         S_REFUSALS);
+    self->requests = ob_metrics_counter(
+        self->registry, S_P "requests_total",
+        "Subscription and admin requests (SUBSCRIBE, TOPICS, FETCH, ...), refused ones "
+        "included, by command.",
+        command, 1, s_client_commands() + 1);
     self->batch =
         ob_metrics_histogram(self->registry, S_P "commit_batch_events",
                              "Events written by one group commit (0: subscription state only).",
                              NULL, 0, 0, s_batch_bounds, S_COUNT_OF(s_batch_bounds));
     self->commit = ob_metrics_histogram(
         self->registry, S_P "commit_duration_seconds",
-        "Time of one group commit in the writer: LMDB transaction, page writes and fsync.", NULL, 0,
+        "Time of one group commit in the writer: LMDB transaction, journal write and fdatasync.", NULL, 0,
         0, s_commit_bounds, S_COUNT_OF(s_commit_bounds));
+    self->sync = ob_metrics_histogram(
+        self->registry, S_P "commit_sync_seconds",
+        "Time of the durable write of one group commit: its journal record's write and "
+        "fdatasync.",
+        NULL, 0, 0, s_commit_bounds, S_COUNT_OF(s_commit_bounds));
     self->commit_fail = s_counter(self, S_P "commit_failures_total",
                                   "Group commits that failed (their publishes got STORAGE).");
     self->delivered = s_counter(self, S_P "deliveries_total",
@@ -160,11 +188,12 @@ ob_broker_metrics_new(void)
                 "per-subscription series, summed.");
     /* A NULL is a programmer's error (a bad name); the last one stands for all of them. */
     if (!self->publishes || !self->confirms || !self->duplicates || !self->stored ||
-        !self->stored_bytes || !self->errors || !self->refusals || !self->batch || !self->commit ||
-        !self->commit_fail || !self->delivered || !self->redelivered || !self->acked ||
-        !self->nacked || !self->dead || !self->skipped || !self->removed || !self->removed_b ||
-        !self->sessions || !self->subs || !self->events || !self->topics || !self->map_bytes ||
-        !self->lag || !self->pending || !self->other_lag || !self->other_pend)
+        !self->stored_bytes || !self->errors || !self->refusals || !self->requests ||
+        !self->batch || !self->commit || !self->sync || !self->commit_fail || !self->delivered ||
+        !self->redelivered || !self->acked || !self->nacked || !self->dead || !self->skipped ||
+        !self->removed || !self->removed_b || !self->sessions || !self->subs || !self->events ||
+        !self->topics || !self->map_bytes || !self->lag || !self->pending || !self->other_lag ||
+        !self->other_pend)
         goto fail;
     return self;
 fail:
@@ -233,6 +262,15 @@ ob_broker_metrics_error(ob_broker_metrics_t *self, unsigned code)
 }
 
 void
+ob_broker_metrics_request(ob_broker_metrics_t *self, int command)
+{
+    if (!self)
+        return;
+    const char *name[1] = {ob_command_name(command)};
+    ob_metric_add(self->requests, name, 1);
+}
+
+void
 ob_broker_metrics_commit(ob_broker_metrics_t *self, size_t items, int rc, int64_t usecs)
 {
     if (!self)
@@ -241,6 +279,14 @@ ob_broker_metrics_commit(ob_broker_metrics_t *self, size_t items, int rc, int64_
     ob_metric_observe(self->commit, NULL, (double)usecs / S_USECS_PER_SECOND);
     if (rc)
         ob_metric_add(self->commit_fail, NULL, 1);
+}
+
+void
+ob_broker_metrics_sync(ob_broker_metrics_t *self, int64_t usecs)
+{
+    if (!self || usecs < 0)
+        return;
+    ob_metric_observe(self->sync, NULL, (double)usecs / S_USECS_PER_SECOND);
 }
 
 /* Adds to counter how much now is above *last, and makes now the last. Counters since start

@@ -8,7 +8,9 @@
         ob_broker_metrics_confirm      a publish was confirmed: stored or a duplicate
         ob_broker_metrics_stored       a dead letter was stored
         ob_broker_metrics_error        an ERROR reply, by wire code (refusals among them)
+        ob_broker_metrics_request      a subscription or admin request, by command
         ob_broker_metrics_commit       a group commit finished (writer thread)
+        ob_broker_metrics_sync         ... and its durable write took so long (writer thread)
         ob_broker_metrics_refresh      the current states, at most once a second (server thread)
 
     Current states (sessions, subscriptions and their lag and pending deliveries, the store's
@@ -18,7 +20,8 @@
     outside the server thread reads the subscriptions or the sessions. Every other metric
     moves at the event.
 
-    Labels are bounded: errors_total's `code` by the wire codes (PROTOCOL.md 8),
+    Labels are bounded: requests_total's `command` by the command table (command_table.h),
+    errors_total's `code` by the wire codes (PROTOCOL.md 8),
     refusals_total's `reason` by the refusal codes, and the per-subscription gauges'
     `subscription` by OB_BROKER_METRICS_SUBS_MAX durable subscriptions: the first ones to be
     seen keep their series while they exist; ephemeral ones (random names) and those beyond
@@ -73,9 +76,19 @@ void ob_broker_metrics_stored(ob_broker_metrics_t *self, size_t bytes);
    (FORBIDDEN, LIMIT, TOO_LARGE, BUSY, SHUTDOWN). An unknown code counts as code="UNKNOWN". */
 void ob_broker_metrics_error(ob_broker_metrics_t *self, unsigned code);
 
+/* Counts a subscription or admin request (PROTOCOL.md 12, 13: SUBSCRIBE, UNSUBSCRIBE,
+   TOPICS, SUBS, SUB_INFO, SUB_REPOSITION, SUB_DELETE, FETCH) of wire command command,
+   refused or not, under its name (ob_command_name). */
+void ob_broker_metrics_request(ob_broker_metrics_t *self, int command);
+
 /* Counts a group commit of items events (publishes and dead letters; 0 for one that only
    writes subscription state) that took usecs microseconds and returned rc (store.h). */
 void ob_broker_metrics_commit(ob_broker_metrics_t *self, size_t items, int rc, int64_t usecs);
+
+/* Observes the durable write of a group commit that succeeded (ob_store_last_sync_us): usecs
+   microseconds of page writes and fsyncs. A negative usecs (nothing was written) is
+   ignored. */
+void ob_broker_metrics_sync(ob_broker_metrics_t *self, int64_t usecs);
 
 /* If OB_BROKER_METRICS_REFRESH_MS have passed since the last refresh (now: zclock_mono),
    copies in the current states: sessions, and what subs and store (both borrowed; either

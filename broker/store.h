@@ -46,8 +46,9 @@
     the next record overwrites it replays it, as if the crash had come before the refusal.
 
     Threads: one thread (the broker's writer) calls ob_store_append, ob_store_commit,
-    ob_store_retain and ob_store_maintain; ob_store_open and ob_store_close are called when no
-    other thread uses the store. The read functions (ob_store_get, ob_store_scan,
+    ob_store_last_sync_us, ob_store_retain and ob_store_maintain; ob_store_open and
+    ob_store_close are called when no other thread uses the store. The read functions
+    (ob_store_get, ob_store_scan,
     ob_store_seq_at_time, ob_store_topic_stat, ob_store_topics, ob_store_topics_count,
     ob_store_load_subs) and ob_store_stats may run on any thread at any time, also while the
     writer grows the map or commits. A read callback must not call into the store. The store
@@ -215,6 +216,12 @@ int ob_store_append(ob_store_t *self, ob_store_item_t *items, size_t count);
    no items. */
 int ob_store_commit(ob_store_t *self, ob_store_item_t *items, size_t count,
                     const ob_store_op_t *ops, size_t op_count);
+
+/* Returns the microseconds the last ob_store_commit (or ob_store_append) spent in its
+   durable write: the write of its journal record and its fdatasync ("Durability"). -1 if
+   that call wrote nothing: it failed, or had nothing to write (duplicates only). For the metrics (orderbus_commit_sync_seconds); writer thread only,
+   like ob_store_commit. */
+int64_t ob_store_last_sync_us(const ob_store_t *self);
 
 /* Removes events of every topic over its retention limits (looked up with limits, whose
    arg is limits_arg) from the front, at most budget events in one durable transaction.

@@ -248,6 +248,7 @@ struct ob_store {
     uint64_t topics_count;           /* topics stored, for the max_topics check */
     uint64_t max_topics;             /* most topics: OB_TOPICS_MAX or less */
     s_counters_t counters;           /* written by the writer, read by any thread */
+    int64_t last_sync_us;            /* ob_store_last_sync_us (writer thread) */
     char retain_after[OB_TOPIC_MAX]; /* the last topic retention finished, not terminated */
     size_t retain_after_len;         /* bytes in retain_after; 0: begin at the first topic */
 
@@ -834,9 +835,12 @@ s_journal_batch(ob_store_t *self, const ob_store_item_t *items, size_t count,
     if (stored == 0 && op_count == 0)
         return 0; /* duplicates and refusals only: the store does not change */
     struct iovec iov = {self->record.data, self->record.len};
+    int64_t started = zclock_usecs();
     int rc = ob_journal_append(self->journal, &iov, 1, ret_lsn);
-    if (rc == 0)
+    if (rc == 0) {
+        self->last_sync_us = zclock_usecs() - started;
         return 0;
+    }
     *ret_lsn = UINT64_MAX;
     return rc < 0 && rc > OB_ERR_BASE ? -rc : MDB_PANIC; /* -errno, or ours: storage */
 }
@@ -873,8 +877,10 @@ abort:
     mdb_txn_abort(txn);
 fail:
     /* The record, if written, is taken back: the batch is written again, or refused. */
-    if (lsn != UINT64_MAX)
+    if (lsn != UINT64_MAX) {
         ob_journal_rewind(self->journal, lsn);
+        self->last_sync_us = -1;
+    }
     s_batch_undo(self, saved_next_topic, saved_topics_count);
     return rc;
 }
@@ -1333,6 +1339,7 @@ ob_store_open(const char *dir, uint64_t map_size, ob_store_t **ret_store)
     if (!self)
         return -ENOMEM;
     self->lock_fd = -1;
+    self->last_sync_us = -1;
     self->checkpoint_bytes = OB_STORE_CHECKPOINT_BYTES;
     self->checkpoint_every_ms = OB_STORE_CHECKPOINT_MS;
     /* Before LMDB sees the directory: a refused broker must not touch the environment. */
@@ -1480,6 +1487,7 @@ ob_store_commit(ob_store_t *self, ob_store_item_t *items, size_t count, const ob
                 size_t op_count)
 {
     int rc = 0;
+    self->last_sync_us = -1; /* until a transaction of this call commits */
     if (count == 0 && op_count == 0)
         return 0;
     /* Every op is checked before anything is written: one bad op fails the whole batch. */
@@ -2106,6 +2114,12 @@ int
 ob_store_topics_count(ob_store_t *self, uint64_t *ret_count)
 {
     return s_count(self, self->topics, ret_count);
+}
+
+int64_t
+ob_store_last_sync_us(const ob_store_t *self)
+{
+    return self->last_sync_us;
 }
 
 int

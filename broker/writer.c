@@ -80,6 +80,7 @@ ob_writer_actor(zsock_t *pipe, void *arg)
                                         batch->op_count);
             ob_broker_metrics_commit(args.metrics, batch->count, batch->rc,
                                      zclock_usecs() - started);
+            ob_broker_metrics_sync(args.metrics, ob_store_last_sync_us(args.store));
             zsock_send(pipe, "sp", OB_WRITER_DONE, batch);
         }
         /* anything else is a programming error of the owner; ignore it */

@@ -5,12 +5,13 @@
 # prometheus is here for promtool (common_metrics_promtool checks the metrics text).
 # openssl is here for the certificate test_gateway_feed makes for the gateway's HTTPS.
 # python3-jsonschema checks gateway/openapi.json's schemas (gw_openapi); python3-requests runs
-# the README's Python REST client (test_rest_python).
+# the README's Python REST client (test_rest_python). iproute2 brings up the loopback of
+# test_readme_security's network namespace.
 set -eu
 pkgs="build-essential cmake pkg-config clang libclang-rt-14-dev
       libzmq3-dev libczmq-dev libmsgpack-dev liblmdb-dev lmdb-utils libcurl4-openssl-dev
       libcmocka-dev libjansson-dev libmicrohttpd-dev libsodium-dev clang-format systemd prometheus
-      zlib1g-dev openssl python3-jsonschema python3-requests"
+      zlib1g-dev openssl python3-jsonschema python3-requests iproute2"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"

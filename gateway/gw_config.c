@@ -35,7 +35,8 @@ static const ob_option_t s_options[] = {
      "the facade's view (its own LMDB environment in DATA_DIR/facade);\n"
      "created with mode 0700. One gateway per directory."},
     {S_GATEWAY, "max_connections", "--max-connections", OB_OPTION_UINT, S_FIELD(max_connections), 1,
-     OB_GW_HTTP_CONNECTIONS_MAX, "Most HTTP connections at once; more are refused at accept."},
+     OB_GW_HTTP_CONNECTIONS_MAX,
+     "Most HTTP connections at once; more wait unaccepted until one closes."},
     {S_GATEWAY, "http_timeout", "--http-timeout", OB_OPTION_UINT, S_FIELD(http_timeout_s), 1,
      OB_GW_HTTP_TIMEOUT_S_MAX, "Seconds an idle or slow HTTP connection is kept."},
     {S_GATEWAY, "tls_cert", "--tls-cert", OB_OPTION_STRING, S_FIELD(tls_cert), 0, 0,

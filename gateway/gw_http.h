@@ -10,7 +10,8 @@
                                  404 for an OMS not registered (trigger.h says where the
                                  credentials may be)
     Other paths 404; another method 405 with Allow. Limits (gw_limits.h): connections at once
-    (cfg->max_connections, OB_GW_HTTP_PER_IP_MAX per address: refused at accept), a
+    (cfg->max_connections: more wait unaccepted; OB_GW_HTTP_PER_IP_MAX per address: more
+    closed at accept), a
     connection's buffers (OB_GW_HTTP_MEMORY_MAX: a longer request line or header block gets
     libmicrohttpd's 414 or 431), headers per request (OB_GW_HTTP_HEADERS_MAX: 431), body
     bytes (OB_GW_TRIGGER_BODY_MAX: 413), idle time (cfg->http_timeout_s). No request line,

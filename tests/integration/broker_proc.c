@@ -2,9 +2,12 @@
 #define _XOPEN_SOURCE 700 /* nftw */
 #include "broker_proc.h"
 
+#include <arpa/inet.h>
 #include <czmq.h>
 #include <errno.h>
 #include <ftw.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -12,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -106,8 +110,62 @@ broker_proc_metrics_url(const char *data_dir, char *url, size_t len)
     return rc;
 }
 
-pid_t
-broker_proc_start(const char *data_dir, char *endpoint, ...)
+int
+broker_proc_http(const char *url, const char *method, const char *path, char **ret_text)
+{
+    char host[INET_ADDRSTRLEN];
+    unsigned port = 0;
+    struct sockaddr_in addr = {.sin_family = AF_INET};
+    if (sscanf(url, "http://%15[0-9.]:%u/", host, &port) != 2 || port > UINT16_MAX ||
+        inet_pton(AF_INET, host, &addr.sin_addr) != 1)
+        return -1;
+    addr.sin_port = htons((uint16_t)port);
+    char request[BROKER_PROC_URL_MAX + BROKER_PROC_PATH_MAX];
+    int n = snprintf(request, sizeof request, "%s %s HTTP/1.0\r\nHost: %s:%u\r\n\r\n", method, path,
+                     host, port);
+    if (n < 0 || (size_t)n >= sizeof request)
+        return -1;
+    char *text = calloc(1, BROKER_PROC_HTTP_MAX + 1);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (!text || fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) ||
+        send(fd, request, (size_t)n, 0) != n)
+        goto fail;
+    size_t len = 0;
+    while (len < BROKER_PROC_HTTP_MAX) {
+        struct pollfd item = {.fd = fd, .events = POLLIN};
+        if (poll(&item, 1, BROKER_PROC_HTTP_WAIT_MS) != 1)
+            goto fail;
+        ssize_t got = recv(fd, text + len, BROKER_PROC_HTTP_MAX - len, 0);
+        if (got < 0)
+            goto fail;
+        if (got == 0)
+            break;
+        len += (size_t)got;
+    }
+    close(fd);
+    *ret_text = text;
+    return 0;
+fail:
+    if (fd >= 0)
+        close(fd);
+    free(text);
+    return -1;
+}
+
+double
+broker_proc_metric(const char *text, const char *series)
+{
+    size_t len = strlen(series);
+    for (const char *line = text; line && *line;
+         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+        if (!strncmp(line, series, len) && line[len] == ' ')
+            return strtod(line + len + 1, NULL);
+    return BROKER_PROC_MISSING;
+}
+
+/* broker_proc_start with the extra arguments in ap; probe may be NULL (plaintext). */
+static pid_t
+s_start(const char *data_dir, char *endpoint, const ob_client_config_t *probe, va_list ap)
 {
     const char *broker = getenv("OB_BROKER");
     char path[BROKER_PROC_PATH_MAX + sizeof BROKER_PROC_FILE_SUFFIX];
@@ -128,12 +186,9 @@ broker_proc_start(const char *data_dir, char *endpoint, ...)
     argv[argc++] = "0";         /* --curve among the extra arguments wins */
     argv[argc++] = "--metrics"; /* never the default port, which tests running at once */
     argv[argc++] = BROKER_PROC_METRICS; /* would share */
-    va_list ap;
-    va_start(ap, endpoint);
     const char *arg;
     while ((arg = va_arg(ap, const char *)) && argc < BROKER_PROC_ARGS_MAX - 1)
         argv[argc++] = arg;
-    va_end(ap);
     argv[argc] = NULL;
 
     /* An ephemeral port is the kernel's pick: free. An explicit one (a restart) was free
@@ -153,7 +208,7 @@ broker_proc_start(const char *data_dir, char *endpoint, ...)
     }
     if (pid < 0)
         return -1;
-    ob_client_t *client = ob_client_new(bound, NULL);
+    ob_client_t *client = ob_client_new(bound, probe);
     int rc = client ? ob_client_connect(client, BROKER_PROC_START_MS) : -1;
     ob_client_destroy(&client);
     if (rc != 0) {
@@ -161,6 +216,26 @@ broker_proc_start(const char *data_dir, char *endpoint, ...)
         return -1;
     }
     snprintf(endpoint, BROKER_PROC_ENDPOINT_MAX, "%s", bound);
+    return pid;
+}
+
+pid_t
+broker_proc_start(const char *data_dir, char *endpoint, ...)
+{
+    va_list ap;
+    va_start(ap, endpoint);
+    pid_t pid = s_start(data_dir, endpoint, NULL, ap);
+    va_end(ap);
+    return pid;
+}
+
+pid_t
+broker_proc_start_probed(const char *data_dir, char *endpoint, const ob_client_config_t *probe, ...)
+{
+    va_list ap;
+    va_start(ap, probe);
+    pid_t pid = s_start(data_dir, endpoint, probe, ap);
+    va_end(ap);
     return pid;
 }
 

@@ -35,6 +35,21 @@ int broker_proc_wait_file(pid_t pid, const char *path, int timeout_ms, char *end
    such line: metrics off or not bound, or it does not fit). */
 int broker_proc_metrics_url(const char *data_dir, char *url, size_t len);
 
+#define BROKER_PROC_HTTP_MAX (1 << 20) /* bytes of an HTTP response read */
+#define BROKER_PROC_HTTP_WAIT_MS 10000 /* the longest wait for each read of one */
+#define BROKER_PROC_MISSING (-1.0)     /* broker_proc_metric's value of a missing series */
+
+/* Sends `method path` over HTTP/1.0 to the host and port of url (http://IPV4:PORT/...,
+   borrowed) and reads the response until the server closes the connection: up to
+   BROKER_PROC_HTTP_MAX bytes, waiting up to BROKER_PROC_HTTP_WAIT_MS for each read. On
+   success *ret_text is the whole response, headers and body, NUL-terminated, the caller's
+   to free. Returns 0, or -1 (a bad url, no connection, a timeout). */
+int broker_proc_http(const char *url, const char *method, const char *path, char **ret_text);
+
+/* Returns the value of series (a metric name with its labels, as printed) in text, a
+   Prometheus text (borrowed), or BROKER_PROC_MISSING if no line holds it. */
+double broker_proc_metric(const char *text, const char *series);
+
 /* Starts orderbus-broker with --data-dir data_dir --endpoint endpoint --endpoint-file
    (broker_proc_file) --metrics BROKER_PROC_METRICS and any extra NULL-terminated arguments
    (a later --metrics wins); waits until it has written
@@ -45,6 +60,12 @@ int broker_proc_metrics_url(const char *data_dir, char *url, size_t len);
    between by another socket, which goes away) is started again on it, up to
    BROKER_PROC_BIND_TRIES times. Returns the pid, or -1 (the process, if any, is killed). */
 pid_t broker_proc_start(const char *data_dir, char *endpoint, ...);
+
+/* The same for a CURVE broker (the extra arguments give --curve 1, --cert, --permissions):
+   the client that checks the broker welcomes it connects with probe (borrowed: its cert and
+   broker_cert name a client of the permissions file). */
+pid_t broker_proc_start_probed(const char *data_dir, char *endpoint,
+                               const ob_client_config_t *probe, ...);
 
 /* Sends sig to pid and reaps it. Returns the exit status from waitpid, or -1. */
 int broker_proc_stop(pid_t pid, int sig);

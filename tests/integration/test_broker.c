@@ -1153,8 +1153,8 @@ test_subscribe_invalid_type(void **state)
 }
 
 /* PROTOCOL.md 6.1, 6.4: an ERROR refusing a HELLO that carried a req carries it too, so that
-   it can be told from other ERRORs; a HELLO without req (clients before 0.5) gets its ERROR
-   without one, as before. */
+   it can be told from other ERRORs; a HELLO without req (liborderbus's, any before 0.6) gets
+   its ERROR without one, as before. */
 static void
 test_hello_refusal_req(void **state)
 {

@@ -8,9 +8,12 @@
     faults (5xx, 30 s hangs, slow answers) and kill -9 of the gateway lose and repeat nothing
     in either direction. Every wait is on a delivery, a file, a process or the double's state,
     with a deadline. */
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <czmq.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -19,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +30,7 @@
 
 #include "base64.h"
 #include "broker_proc.h"
+#include "daemon_proc.h"
 #include "gw_proc.h"
 #include "mp_double_proc.h"
 #include "orderbus/orderbus.h"
@@ -50,12 +55,18 @@ typedef struct s_site {
     ob_client_t *sub;                 /* subscriber of oms.S_OMS */
     int scoped;                       /* 1: OMS S_OMS is not the double's default OMS */
     const char *gw_extra;             /* more lines for the gateway section, or NULL */
+    unsigned overlap_s;               /* the OMS's overlap window; 0: 1 s */
+    const char *mp_password;          /* the double's trigger password; NULL: S_PASSWORD */
+    char broker_extra[3 * S_PATH];    /* more lines for the broker section (CURVE), or "" */
     char ca[S_PATH];                  /* HTTPS: the certificate to trust, or "" */
     size_t count;                     /* events received */
     char *ids[S_EVENTS_MAX];          /* their ids */
     char *types[S_EVENTS_MAX];        /* their types */
     char *data[S_EVENTS_MAX];         /* their data (JSON text) */
     uint64_t projects[S_EVENTS_MAX];  /* their project ids */
+    uint64_t items[S_EVENTS_MAX];     /* their project item iids */
+    uint64_t messages[S_EVENTS_MAX];  /* their message ids */
+    size_t changes[S_EVENTS_MAX];     /* how many changes they carry */
     uint64_t seqs[S_EVENTS_MAX];      /* their seqs */
 } s_site_t;
 
@@ -74,7 +85,7 @@ s_write(const char *dir, const char *name, const char *text, char out[S_PATH])
 static void
 s_gw_start(s_site_t *s)
 {
-    s->gw_pid = gw_proc_start(s->broker.dir, s->cfg, s->gw_url);
+    s->gw_pid = gw_proc_start_logged(s->broker.dir, s->cfg, s->gw_url);
     assert_true(s->gw_pid > 0);
 }
 
@@ -104,17 +115,18 @@ s_gw_kill(s_site_t *s, int sig)
 static void
 s_gw_setup(s_site_t *s, unsigned page_size, const char *method, const char *extra)
 {
-    char token[S_PATH], password[S_PATH], cfg[4096];
+    char token[S_PATH], password[S_PATH], cfg[8192];
     s_write(s->broker.dir, "token", S_TOKEN "\n", token);
     s_write(s->broker.dir, "password", S_PASSWORD "\n", password);
     snprintf(cfg, sizeof cfg,
              "gateway\n    listen = 127.0.0.1:0\n    data_dir = %s/gw-data\n%s"
-             "broker\n    endpoint = %s\n"
+             "broker\n    endpoint = %s\n%s"
              "oms\n    id = %d\n    url = %s\n    token_file = %s\n    trigger_user = %s\n"
-             "    trigger_password_file = %s\n    page_size = %u\n    overlap = 1s\n"
+             "    trigger_password_file = %s\n    page_size = %u\n    overlap = %us\n"
              "    poll_interval = 5s\n    timeout = 1s\n%s",
-             s->broker.dir, s->gw_extra ? s->gw_extra : "", s->broker.endpoint, S_OMS,
-             s->mp.base_url, token, S_USER, password, page_size, extra ? extra : "");
+             s->broker.dir, s->gw_extra ? s->gw_extra : "", s->broker.endpoint, s->broker_extra,
+             S_OMS, s->mp.base_url, token, S_USER, password, page_size,
+             s->overlap_s ? s->overlap_s : 1, extra ? extra : "");
     s_write(s->broker.dir, "gw.cfg", cfg, s->cfg);
     s_gw_start(s);
     char url[128];
@@ -127,32 +139,73 @@ s_gw_setup(s_site_t *s, unsigned page_size, const char *method, const char *extr
         json_decref(answer);
         json_decref(other);
     }
-    json_t *oms = json_pack("{s:i, s:s, s:b, s:s, s:{s:s, s:s, s:s, s:s}}", "id", S_OMS, "name",
-                            "oms-2", "default", !s->scoped, "token", S_TOKEN, "trigger", "url", url,
-                            "method", method, "user", S_USER, "password", S_PASSWORD);
+    json_t *oms =
+        json_pack("{s:i, s:s, s:b, s:s, s:{s:s, s:s, s:s, s:s}}", "id", S_OMS, "name", "oms-2",
+                  "default", !s->scoped, "token", S_TOKEN, "trigger", "url", url, "method", method,
+                  "user", S_USER, "password", s->mp_password ? s->mp_password : S_PASSWORD);
     json_t *answer = mp_double_proc_control(&s->mp, "oms", oms);
     assert_non_null(answer);
     json_decref(answer);
     json_decref(oms);
 }
 
+/* Makes a CURVE certificate (and its _secret file) as dir/name; writes its path into path
+   and its public key's Z85 text into key (41 bytes). */
+static void
+s_cert(const char *dir, const char *name, char path[S_PATH], char key[41])
+{
+    zcert_t *cert = zcert_new();
+    assert_non_null(cert);
+    snprintf(path, S_PATH, "%s/%s", dir, name);
+    assert_int_equal(zcert_save(cert, path), 0);
+    snprintf(key, 41, "%s", zcert_public_txt(cert));
+    zcert_destroy(&cert);
+}
+
+/* A site: scratch directory, broker, double, and a subscriber of oms.S_OMS from the earliest
+   event. With curve, the broker takes CURVE clients of its permissions file only: the
+   gateway (publish oms.S_OMS, subscribe mp.S_OMS, with a certificate of its own in its
+   broker section) and the test's client (the reverse). */
 static s_site_t *
-s_site_new(const char *name)
+s_site_new_with(const char *name, int curve)
 {
     s_site_t *s = calloc(1, sizeof *s);
     assert_non_null(s);
     s->gw_pid = -1;
     assert_int_equal(broker_proc_site_make(&s->broker, name), 0);
-    s->broker_pid =
-        broker_proc_start(s->broker.data_dir, s->broker.endpoint, "--curve", "0", (char *)NULL);
+    char broker_cert[S_PATH], gw_cert[S_PATH], sub_cert[S_PATH], perms[S_PATH];
+    if (curve) {
+        char broker_key[41], gw_key[41], sub_key[41], text[1024];
+        s_cert(s->broker.dir, "broker.cert", broker_cert, broker_key);
+        s_cert(s->broker.dir, "gateway.cert", gw_cert, gw_key);
+        s_cert(s->broker.dir, "sub.cert", sub_cert, sub_key);
+        snprintf(
+            text, sizeof text,
+            "client = gateway\n    key = \"%s\"\n    publish = oms.%d\n    subscribe = mp.%d\n"
+            "client = test-sub\n    key = \"%s\"\n    publish = mp.%d\n    subscribe = oms.%d\n",
+            gw_key, S_OMS, S_OMS, sub_key, S_OMS, S_OMS);
+        s_write(s->broker.dir, "permissions.cfg", text, perms);
+        snprintf(s->broker_extra, sizeof s->broker_extra, "    cert = %s\n    broker_cert = %s\n",
+                 gw_cert, broker_cert);
+        ob_client_config_t probe = {
+            .name = "test-probe", .cert = sub_cert, .broker_cert = broker_cert};
+        s->broker_pid =
+            broker_proc_start_probed(s->broker.data_dir, s->broker.endpoint, &probe, "--curve", "1",
+                                     "--cert", broker_cert, "--permissions", perms, (char *)NULL);
+    } else
+        s->broker_pid =
+            broker_proc_start(s->broker.data_dir, s->broker.endpoint, "--curve", "0", (char *)NULL);
     assert_true(s->broker_pid > 0);
     assert_int_equal(mp_double_proc_start(&s->mp, "--trigger-retry-scale-ms", "10", (char *)NULL),
                      0);
     /* The test calls the client only when it waits on the bus, at times seconds apart (a
        look at the double's state): the longest heartbeat keeps its session meanwhile (a new
        one would subscribe from the earliest event again). */
-    ob_client_config_t cc = {
-        .name = "test-sub", .timeout_ms = 5000, .heartbeat_ms = OB_HEARTBEAT_MS_MAX};
+    ob_client_config_t cc = {.name = "test-sub",
+                             .timeout_ms = 5000,
+                             .heartbeat_ms = OB_HEARTBEAT_MS_MAX,
+                             .cert = curve ? sub_cert : NULL,
+                             .broker_cert = curve ? broker_cert : NULL};
     s->sub = ob_client_new(s->broker.endpoint, &cc);
     assert_non_null(s->sub);
     assert_int_equal(ob_client_connect(s->sub, 5000), 0);
@@ -164,11 +217,64 @@ s_site_new(const char *name)
     return s;
 }
 
+static s_site_t *
+s_site_new(const char *name)
+{
+    return s_site_new_with(name, 0);
+}
+
+/* The whole of dir/name in a new string, or NULL if there is no such file. */
+static char *
+s_read(const char *dir, const char *name)
+{
+    char path[S_PATH];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    size_t len = 0, cap = 4096;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    for (size_t n; (n = fread(text + len, 1, cap - len - 1, f)) > 0;) {
+        len += n;
+        if (cap - len - 1 == 0) {
+            text = realloc(text, cap *= 2);
+            assert_non_null(text);
+        }
+    }
+    text[len] = '\0';
+    fclose(f);
+    return text;
+}
+
+/* The gateway's log (standard output and error, gw_proc_start_logged) holds none of the
+   OMS's secrets: its X-User-Token, its trigger password, the trigger credentials in either
+   Base64 alphabet. */
+static void
+s_assert_no_secrets(const s_site_t *s)
+{
+    char *log = s_read(s->broker.dir, "gw.log");
+    if (!log)
+        return;                                 /* no gateway ran */
+    assert_non_null(strstr(log, "serving on")); /* the log is the one it writes */
+    const char *creds = S_USER ":" S_PASSWORD;
+    char *std = ob_base64_encode(creds, strlen(creds));
+    char *url = ob_base64url_encode(creds, strlen(creds));
+    const char *secrets[] = {S_TOKEN, S_PASSWORD, std, url};
+    for (size_t i = 0; i < sizeof secrets / sizeof *secrets; i++)
+        if (strstr(log, secrets[i]))
+            fail_msg("the gateway's log holds secret %zu", i);
+    free(std);
+    free(url);
+    free(log);
+}
+
 static void
 s_site_destroy(s_site_t **s_p)
 {
     s_site_t *s = *s_p;
     s_gw_kill(s, SIGTERM);
+    s_assert_no_secrets(s);
     ob_client_destroy(&s->sub);
     mp_double_proc_stop(&s->mp, SIGTERM);
     broker_proc_stop(s->broker_pid, SIGTERM);
@@ -205,6 +311,9 @@ s_collect(s_site_t *s, size_t n, int timeout_ms)
         s->types[s->count] = strdup(ev->type);
         s->data[s->count] = strndup((const char *)ev->data, ev->data_len);
         s->projects[s->count] = ev->project_id;
+        s->items[s->count] = ev->project_item_id;
+        s->messages[s->count] = ev->message_id;
+        s->changes[s->count] = ev->changes_count;
         s->seqs[s->count] = d->seq;
         s->count++;
         ob_client_ack(s->sub, d);
@@ -280,7 +389,20 @@ static const char *s_order_types[] = {
     "project.created", "project_item.created",        "project_item.created",
     "message.posted",  "project_item.status_changed", "message.edited"};
 
-/* Checks events [from, from + 6) are the order of project p. */
+/* The integer key of event i's data (the resource's snapshot), or -1. */
+static json_int_t
+s_data_int(const s_site_t *s, size_t i, const char *key)
+{
+    json_t *data = json_loads(s->data[i], 0, NULL);
+    assert_non_null(data);
+    json_t *value = json_object_get(data, key);
+    json_int_t n = json_is_integer(value) ? json_integer_value(value) : -1;
+    json_decref(data);
+    return n;
+}
+
+/* Checks events [from, from + 6) are the order of project p (s_order), enriched: the ids
+   of what each names, the changes of the updates, and the snapshot of the resource named. */
 static void
 s_assert_order(const s_site_t *s, size_t from, json_int_t p)
 {
@@ -288,6 +410,22 @@ s_assert_order(const s_site_t *s, size_t from, json_int_t p)
         assert_string_equal(s->types[from + i], s_order_types[i]);
         assert_int_equal(s->projects[from + i], p);
     }
+    const size_t *ch = s->changes + from;
+    const uint64_t *items = s->items + from, *messages = s->messages + from;
+    assert_int_equal(s_data_int(s, from, "id"), p); /* project.created: the project */
+    for (size_t i = 1; i <= 2; i++) {               /* the items, iids 1 and 2 */
+        assert_int_equal(items[i], i);
+        assert_int_equal(s_data_int(s, from + i, "id"), (json_int_t)i);
+        assert_int_equal(s_data_int(s, from + i, "project_id"), p);
+    }
+    assert_true(messages[3] > 0); /* message.posted: the message */
+    assert_int_equal(s_data_int(s, from + 3, "id"), (json_int_t)messages[3]);
+    assert_int_equal(items[4], 1); /* the status change of item 1, with its changes */
+    assert_true(ch[4] > 0);
+    assert_int_equal(s_data_int(s, from + 4, "id"), 1);
+    assert_int_equal(messages[5], messages[3]); /* the edit of that message */
+    assert_true(ch[5] > 0);
+    assert_int_equal(ch[0] + ch[1] + ch[2] + ch[3], 0); /* creates carry none */
 }
 
 /* Every event once, in order, for one page size. */
@@ -354,6 +492,9 @@ test_late_commit(void **state)
 {
     (void)state;
     s_site_t *s = s_site_new("gw-late");
+    /* The held event and the next one are made milliseconds apart, but a second may begin
+       between them: then the held one is in the second before the cursor's last. */
+    s->overlap_s = 2;
     s_gw_setup(s, 2, "get", NULL);
     json_int_t p = s_control(s, "projects", "id", "{}");
     s_control(s, "hold", NULL, "{\"count\": 1}");
@@ -692,6 +833,30 @@ test_coalesce(void **state)
     s_site_destroy(&s);
 }
 
+#define S_TRIGGERS_REFUSED "orderbus_gateway_triggers_total{oms=\"2\",result=\"unauthorized\"}"
+
+/* Every trigger lost (the double sends a wrong password: 401): the timer's polls deliver
+   the order all the same, once and in order. */
+static void
+test_timer_only(void **state)
+{
+    (void)state;
+    s_site_t *s = s_site_new("gw-timer");
+    s->mp_password = "not-the-password";
+    s_gw_setup(s, 2, "get", "    poll_interval = 500ms\n");
+    json_int_t p = s_order(s);
+    assert_int_equal(s_collect(s, 6, S_DELIVER_MS), 6);
+    s_assert_order(s, 0, p);
+    s_assert_once(s);
+    int64_t deadline = zclock_mono() + S_DELIVER_MS;
+    while (s_metric(s, S_TRIGGERS_REFUSED) == 0 && zclock_mono() < deadline)
+        zclock_sleep(10); /* polling the metric under test: the double calls, in vain */
+    assert_true(s_metric(s, S_TRIGGERS_REFUSED) > 0);
+    assert_int_equal(s_metric(s, S_TRIGGERS_OK), 0);
+    assert_int_equal(s_collect(s, 7, S_QUIET_MS), 6);
+    s_site_destroy(&s);
+}
+
 /* Publishes a command (body: JSON text) of type command.<name> on mp.S_OMS and waits for
    the broker's confirmation. */
 static void
@@ -895,6 +1060,10 @@ test_commands(void **state)
     assert_int_equal(s_count_type(s, 6, "project_item.status_changed"), 1);
     assert_int_equal(s_count_type(s, 6, "message.posted"), 1);
     assert_int_equal(s_outcome_status(s, "cmd-missing"), 404);
+    json_t *failed = s_outcome(s, "cmd-missing"); /* the double's error body (4.14) */
+    assert_string_equal(json_string_value(json_object_get(failed, "error")),
+                        "Project item not found");
+    json_decref(failed);
     s_assert_unique(s);
     /* the double's state: item 2 in progress, the message posted once */
     json_t *st = mp_double_proc_get(&s->mp, "state");
@@ -1057,6 +1226,211 @@ test_https(void **state)
     s_site_destroy(&s);
 }
 
+/* Runs the gateway with args (NULL-terminated) to its end; returns its exit status and its
+   output in *ret_out (the caller frees it). */
+static int
+s_run(const s_site_t *s, char **ret_out, ...)
+{
+    const char *argv[16] = {"orderbus-gateway"};
+    size_t argc = 1;
+    va_list args;
+    va_start(args, ret_out);
+    for (const char *a; argc < 15 && (a = va_arg(args, const char *));)
+        argv[argc++] = a;
+    va_end(args);
+    char out[S_PATH];
+    snprintf(out, sizeof out, "%s/run.out", s->broker.dir);
+    int status = daemon_proc_run(getenv("OB_GATEWAY"), argv, out, ret_out);
+    assert_true(status >= 0);
+    return status;
+}
+
+/* --help, --version and the exit statuses (main.c): 2 for a usage error, 1 for a secret
+   that cannot be read, whose message names the file and no secret. */
+static void
+test_usage(void **state)
+{
+    (void)state;
+    s_site_t *s = s_site_new("gw-usage");
+    char *out = NULL;
+    assert_int_equal(s_run(s, &out, "--version", NULL), 0);
+    assert_non_null(strstr(out, "orderbus-gateway " OB_VERSION_STRING));
+    free(out);
+    assert_int_equal(s_run(s, &out, "--help", NULL), 0);
+    const char *documented[] = {
+        "--oms-token-file",    "--oms-trigger-password-file", "--oms-page-size", "--oms-overlap",
+        "--oms-poll-interval", "--max-connections",           "/readyz"};
+    for (size_t i = 0; i < sizeof documented / sizeof *documented; i++)
+        if (!strstr(out, documented[i]))
+            fail_msg("--help does not name %s", documented[i]);
+    free(out);
+    assert_int_equal(s_run(s, &out, "--bogus", NULL), 2);
+    free(out);
+    assert_int_equal(s_run(s, &out, "--oms-id", "2", NULL), 2); /* no url, no token file */
+    free(out);
+    char token[S_PATH], missing[S_PATH], data[S_PATH];
+    s_write(s->broker.dir, "token", S_TOKEN "\n", token);
+    snprintf(missing, sizeof missing, "%s/no-such-password", s->broker.dir);
+    snprintf(data, sizeof data, "%s/gw-usage-data", s->broker.dir);
+    assert_int_equal(s_run(s, &out, "--data-dir", data, "--broker", s->broker.endpoint, "--oms-id",
+                           "2", "--oms-url", "http://127.0.0.1:1", "--oms-token-file", token,
+                           "--oms-trigger-user", S_USER, "--oms-trigger-password-file", missing,
+                           NULL),
+                     1);
+    assert_non_null(strstr(out, "no-such-password"));
+    assert_null(strstr(out, S_TOKEN));
+    free(out);
+    s_site_destroy(&s);
+}
+
+/* With a CURVE broker (the gateway's own certificate, listed in the permissions file):
+   an order reaches oms.<id>, and a status command on mp.<id> comes back completed. */
+static void
+test_curve(void **state)
+{
+    (void)state;
+    s_site_t *s = s_site_new_with("gw-curve", 1);
+    s_gw_setup(s, 20, "post", NULL);
+    json_int_t p = s_order(s);
+    assert_int_equal(s_collect(s, 6, S_DELIVER_MS), 6);
+    s_assert_order(s, 0, p);
+    s_status_command(s, "cmd-curve", p, 2, "Being set up", "in_progress");
+    assert_int_equal(s_collect(s, 8, S_DELIVER_MS), 8); /* the outcome, the feed's echo */
+    assert_int_equal(s_count_type(s, 6, "command.completed"), 1);
+    assert_int_equal(s_count_type(s, 6, "project_item.status_changed"), 1);
+    assert_int_equal(s_outcome_status(s, "cmd-curve"), 200);
+    s_assert_once(s);
+    s_site_destroy(&s);
+}
+
+#define S_HOLD_MS 2000 /* the read of the feed that SIGTERM interrupts */
+
+/* SIGTERM while a pass is in flight (its read of the feed held up S_HOLD_MS by the
+   double): the
+   gateway finishes the pass, so the order is on the bus once it has exited, cleanly; a
+   restart publishes nothing more. */
+static void
+test_sigterm_pass(void **state)
+{
+    (void)state;
+    s_site_t *s = s_site_new("gw-sigterm");
+    s_gw_setup(s, 20, "get", "    poll_interval = 60s\n    timeout = 10s\n");
+    s_gw_kill(s, SIGTERM); /* the order is made while no gateway runs */
+    json_int_t p = s_order(s);
+    json_t *st = mp_double_proc_get(&s->mp, "state");
+    assert_non_null(st);
+    json_int_t before = json_integer_value(json_object_get(st, "requests"));
+    json_decref(st);
+    s_control(s, "faults", NULL, "{\"hang_next\": 1, \"hang_ms\": %d}", S_HOLD_MS);
+    s_gw_start(s); /* its first pass starts at once: the read of the feed hangs */
+    int64_t deadline = zclock_mono() + S_START_MS, since = zclock_mono();
+    for (;;) {
+        int64_t look = zclock_mono();
+        st = mp_double_proc_get(&s->mp, "state");
+        assert_non_null(st);
+        json_int_t requests = json_integer_value(json_object_get(st, "requests"));
+        json_decref(st);
+        if (requests > before)
+            break; /* the read came after since */
+        since = look;
+        assert_true(zclock_mono() < deadline);
+        zclock_sleep(10); /* polling the double's state: the pass has begun */
+    }
+    assert_true(zclock_mono() - since < S_HOLD_MS); /* the read still hangs */
+    s_gw_kill(s, SIGTERM);                          /* exits 0, after the pass */
+    assert_int_equal(s_collect(s, 6, S_DELIVER_MS), 6);
+    s_assert_order(s, 0, p);
+    s_assert_once(s);
+    char *log = s_read(s->broker.dir, "gw.log");
+    assert_non_null(log);
+    assert_null(strstr(log, "unfinished")); /* feed.c's warning when it gives a pass up */
+    free(log);
+    s_gw_start(s);
+    assert_int_equal(s_collect(s, 7, S_QUIET_MS), 6);
+    s_site_destroy(&s);
+}
+
+/* Opens a TCP connection to the gateway (its URL's port) from loopback address 127.0.0.from
+   and returns the socket. */
+static int
+s_connect_from(const s_site_t *s, uint32_t from)
+{
+    unsigned port = 0;
+    assert_int_equal(sscanf(s->gw_url, "http://127.0.0.1:%u", &port), 1);
+    struct sockaddr_in src = {.sin_family = AF_INET}, dst = {.sin_family = AF_INET};
+    src.sin_addr.s_addr = htonl(INADDR_LOOPBACK - 1 + from);
+    dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    dst.sin_port = htons((uint16_t)port);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&src, sizeof src), 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&dst, sizeof dst), 0);
+    return fd;
+}
+
+/* Waits up to ms for fd: 1 if the peer closed it (or it failed), 0 if it stays open and
+   silent, or the HTTP status of an answer that arrives. */
+static long
+s_answer_within(int fd, int ms)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    if (poll(&pfd, 1, ms) <= 0)
+        return 0;
+    char text[64] = "";
+    ssize_t n = recv(fd, text, sizeof text - 1, 0);
+    if (n <= 0)
+        return 1;
+    long status = 0;
+    return sscanf(text, "HTTP/1.%*d %ld", &status) == 1 ? status : -1;
+}
+
+#define S_PER_IP 32      /* connections of one address: OB_GW_HTTP_PER_IP_MAX, README "Gateway" */
+#define S_CONNS 40       /* the test's max_connections */
+#define S_IDLE_S 3       /* the test's http_timeout */
+#define S_PROMPT_MS 1000 /* an answer or a close that is not the idle timeout's */
+
+/* The connection limits (gw_http.c, README "Gateway"): one address beyond S_PER_IP
+   connections is closed at once while other addresses are served; beyond max_connections
+   a connection waits, unserved, until one closes; a connection idle for http_timeout is
+   closed, after which the waiting one is answered. */
+static void
+test_http_limits(void **state)
+{
+    (void)state;
+    char extra[128];
+    snprintf(extra, sizeof extra, "    max_connections = %d\n    http_timeout = %d\n", S_CONNS,
+             S_IDLE_S);
+    s_site_t *s = s_site_new("gw-limits");
+    s->gw_extra = extra;
+    s_gw_setup(s, 20, "get", NULL);
+    const char *get = "GET /healthz HTTP/1.0\r\n\r\n";
+    int fds[S_CONNS];
+    for (int i = 0; i < S_PER_IP; i++)
+        fds[i] = s_connect_from(s, 1); /* idle, from 127.0.0.1 */
+    int fd = s_connect_from(s, 1);
+    assert_int_equal(s_answer_within(fd, S_PROMPT_MS), 1); /* closed: over its address's */
+    close(fd);
+    fd = s_connect_from(s, 2);
+    assert_true(send(fd, get, strlen(get), 0) > 0);
+    assert_int_equal(s_answer_within(fd, S_PROMPT_MS), 200); /* another address is served */
+    close(fd);
+    for (int i = S_PER_IP; i < S_CONNS; i++)
+        fds[i] = s_connect_from(s, 2); /* the gateway now holds max_connections */
+    int64_t held = zclock_mono();
+    fd = s_connect_from(s, 3);
+    assert_true(send(fd, get, strlen(get), 0) > 0);
+    assert_int_equal(s_answer_within(fd, S_PROMPT_MS), 0); /* waits */
+    assert_true(zclock_mono() - held < 1000 * S_IDLE_S);   /* ... while the idle ones are held */
+    assert_int_equal(s_answer_within(fd, 1000 * (S_IDLE_S + 2)), 200);
+    close(fd);
+    for (int i = 0; i < S_CONNS; i++) { /* the idle ones were closed */
+        assert_int_equal(s_answer_within(fds[i], S_PROMPT_MS), 1);
+        close(fds[i]);
+    }
+    assert_int_equal(s_http(s, "GET", "/healthz", NULL, NULL, 0), 200);
+    s_site_destroy(&s);
+}
+
 int
 main(void)
 {
@@ -1070,6 +1444,9 @@ main(void)
         cmocka_unit_test(test_https),       cmocka_unit_test(test_commands),
         cmocka_unit_test(test_kill9),       cmocka_unit_test(test_kill9_command),
         cmocka_unit_test(test_hang),        cmocka_unit_test(test_readyz_broker),
+        cmocka_unit_test(test_usage),       cmocka_unit_test(test_sigterm_pass),
+        cmocka_unit_test(test_http_limits), cmocka_unit_test(test_curve),
+        cmocka_unit_test(test_timer_only),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

@@ -1,6 +1,6 @@
 /*  The broker's Prometheus metrics (README "Metrics") on a real orderbus-broker process:
-    the counters move by what a client does (publishes, duplicates, refusals, deliveries,
-    acks, nacks, redeliveries, dead letters), the per-subscription gauges name the
+    the counters move by what a client does (publishes, duplicates, refusals, requests,
+    deliveries, acks, nacks, redeliveries, dead letters), the per-subscription gauges name the
     subscriptions, only GET /metrics is served, the text passes `promtool check metrics`
     (OB_PROMTOOL, set by CTest when Debian's prometheus is installed), and a broker with
     metrics off, or whose metrics port is taken, listens on nothing but its ZeroMQ endpoint.
@@ -30,15 +30,12 @@
 #include "broker_proc.h"
 #include "orderbus/orderbus.h"
 
-#define T_WAIT_MS 10000          /* the longest wait for a reply, a delivery, a refresh */
-#define T_SCRAPE_MS 50           /* between scrapes while waiting for a refresh */
-#define T_EVENTS 20              /* events published */
-#define T_RESPONSE_MAX (1 << 20) /* bytes of an HTTP response read */
-#define T_HOST_MAX 64            /* bytes in the metrics host */
-#define T_PATH_MAX 512           /* bytes in a path */
-#define T_SERIES_MAX 256         /* bytes in a series name with its labels */
-#define T_TOPIC "mx.1"           /* the topic published to */
-#define T_MISSING (-1.0)         /* value of a series that is not in the text */
+#define T_WAIT_MS 10000  /* the longest wait for a reply, a delivery, a refresh */
+#define T_SCRAPE_MS 50   /* between scrapes while waiting for a refresh */
+#define T_EVENTS 20      /* events published */
+#define T_PATH_MAX 512   /* bytes in a path */
+#define T_SERIES_MAX 256 /* bytes in a series name with its labels */
+#define T_TOPIC "mx.1"   /* the topic published to */
 
 /* One HTTP exchange. */
 typedef struct t_reply {
@@ -48,37 +45,12 @@ typedef struct t_reply {
 } t_reply_t;
 
 /* Sends `method path` to the host and port of url (http://HOST:PORT/metrics) over HTTP/1.0
-   and reads the response until the server closes, waiting at most T_WAIT_MS for each read. */
+   and reads the response until the server closes (broker_proc_http). */
 static t_reply_t
 s_http(const char *url, const char *method, const char *path)
 {
-    char host[T_HOST_MAX];
-    unsigned port = 0;
-    assert_int_equal(sscanf(url, "http://%63[0-9.]:%u/", host, &port), 2);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    assert_int_equal(inet_pton(AF_INET, host, &addr.sin_addr), 1);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(fd >= 0);
-    assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
-    char request[T_PATH_MAX];
-    int n = snprintf(request, sizeof request, "%s %s HTTP/1.0\r\nHost: %s:%u\r\n\r\n", method, path,
-                     host, port);
-    assert_int_equal(send(fd, request, (size_t)n, 0), n);
-
     t_reply_t reply = {0};
-    reply.text = calloc(1, T_RESPONSE_MAX + 1);
-    assert_non_null(reply.text);
-    size_t len = 0;
-    while (len < T_RESPONSE_MAX) {
-        struct pollfd item = {.fd = fd, .events = POLLIN};
-        assert_int_equal(poll(&item, 1, T_WAIT_MS), 1);
-        ssize_t got = recv(fd, reply.text + len, T_RESPONSE_MAX - len, 0);
-        assert_true(got >= 0);
-        if (got == 0)
-            break;
-        len += (size_t)got;
-    }
-    close(fd);
+    assert_int_equal(broker_proc_http(url, method, path, &reply.text), 0);
     assert_int_equal(sscanf(reply.text, "HTTP/1.%*d %d", &reply.status), 1);
     char *blank = strstr(reply.text, "\r\n\r\n");
     assert_non_null(blank);
@@ -96,24 +68,12 @@ s_scrape(const char *url)
     return reply;
 }
 
-/* The value of series (a name with its labels, as printed) in text, or T_MISSING. */
-static double
-s_value(const char *text, const char *series)
-{
-    size_t len = strlen(series);
-    for (const char *line = text; line && *line;
-         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
-        if (!strncmp(line, series, len) && line[len] == ' ')
-            return strtod(line + len + 1, NULL);
-    return T_MISSING;
-}
-
 /* Scrapes once: the value of series. */
 static double
 s_get(const char *url, const char *series)
 {
     t_reply_t reply = s_scrape(url);
-    double value = s_value(reply.body, series);
+    double value = broker_proc_metric(reply.body, series);
     free(reply.text);
     return value;
 }
@@ -236,11 +196,11 @@ test_metrics_move(void **state)
     assert_int_equal(s_listeners(broker), 2); /* ZeroMQ and HTTP */
 
     t_reply_t before = s_scrape(url);
-    double published = s_value(before.body, "orderbus_publishes_total");
-    double confirms = s_value(before.body, "orderbus_confirms_total");
-    double stored = s_value(before.body, "orderbus_events_stored_total");
-    double bytes = s_value(before.body, "orderbus_stored_bytes_total");
-    double dups = s_value(before.body, "orderbus_duplicates_total");
+    double published = broker_proc_metric(before.body, "orderbus_publishes_total");
+    double confirms = broker_proc_metric(before.body, "orderbus_confirms_total");
+    double stored = broker_proc_metric(before.body, "orderbus_events_stored_total");
+    double bytes = broker_proc_metric(before.body, "orderbus_stored_bytes_total");
+    double dups = broker_proc_metric(before.body, "orderbus_duplicates_total");
     assert_true(published >= 0 && confirms >= 0 && stored >= 0 && bytes >= 0 && dups >= 0);
     free(before.text);
 
@@ -256,11 +216,19 @@ test_metrics_move(void **state)
     }
     /* Counted before the CONFIRM went: no wait. */
     t_reply_t after = s_scrape(url);
-    assert_true(s_value(after.body, "orderbus_publishes_total") == published + T_EVENTS);
-    assert_true(s_value(after.body, "orderbus_confirms_total") == confirms + T_EVENTS);
-    assert_true(s_value(after.body, "orderbus_events_stored_total") == stored + T_EVENTS);
-    assert_true(s_value(after.body, "orderbus_stored_bytes_total") > bytes + T_EVENTS * 16);
+    assert_true(broker_proc_metric(after.body, "orderbus_publishes_total") == published + T_EVENTS);
+    assert_true(broker_proc_metric(after.body, "orderbus_confirms_total") == confirms + T_EVENTS);
+    assert_true(broker_proc_metric(after.body, "orderbus_events_stored_total") ==
+                stored + T_EVENTS);
+    assert_true(broker_proc_metric(after.body, "orderbus_stored_bytes_total") >
+                bytes + T_EVENTS * 16);
     free(after.text);
+
+    /* A FETCH of a range is one request for all its events. */
+    ob_fetch_t *fetch = NULL;
+    assert_int_equal(ob_client_fetch(client, T_TOPIC, 1, 0, T_EVENTS, &fetch), 0);
+    assert_int_equal(fetch->count, T_EVENTS);
+    ob_fetch_destroy(&fetch);
 
     /* A duplicate is confirmed, not stored; a publish to a dead-letter topic is refused. */
     assert_int_equal(s_publish(client, "m-0", &confirm), 0);
@@ -268,14 +236,23 @@ test_metrics_move(void **state)
     ob_event_t forbidden = {.id = "f-1", .topic = "dlq.x", .type = "t"};
     assert_int_equal(ob_client_publish(client, &forbidden, &confirm), OB_ERR_FORBIDDEN);
     after = s_scrape(url);
-    assert_true(s_value(after.body, "orderbus_duplicates_total") == dups + 1);
-    assert_true(s_value(after.body, "orderbus_events_stored_total") == stored + T_EVENTS);
-    assert_true(s_value(after.body, "orderbus_publishes_total") == published + T_EVENTS + 2);
-    assert_true(s_value(after.body, "orderbus_errors_total{code=\"FORBIDDEN\"}") == 1);
-    assert_true(s_value(after.body, "orderbus_refusals_total{reason=\"FORBIDDEN\"}") == 1);
-    assert_true(s_value(after.body, "orderbus_commit_batch_events_count") >= 1);
-    assert_true(s_value(after.body, "orderbus_commit_duration_seconds_sum") > 0);
-    assert_true(s_value(after.body, "orderbus_sessions") >= 0);
+    assert_true(broker_proc_metric(after.body, "orderbus_duplicates_total") == dups + 1);
+    assert_true(broker_proc_metric(after.body, "orderbus_events_stored_total") ==
+                stored + T_EVENTS);
+    assert_true(broker_proc_metric(after.body, "orderbus_publishes_total") ==
+                published + T_EVENTS + 2);
+    assert_true(broker_proc_metric(after.body, "orderbus_errors_total{code=\"FORBIDDEN\"}") == 1);
+    assert_true(broker_proc_metric(after.body, "orderbus_refusals_total{reason=\"FORBIDDEN\"}") ==
+                1);
+    assert_true(broker_proc_metric(after.body, "orderbus_requests_total{command=\"FETCH\"}") == 1);
+    assert_true(broker_proc_metric(after.body, "orderbus_commit_batch_events_count") >= 1);
+    assert_true(broker_proc_metric(after.body, "orderbus_commit_duration_seconds_sum") > 0);
+    /* the durable write is part of the commit: timed, and within it */
+    assert_true(broker_proc_metric(after.body, "orderbus_commit_sync_seconds_count") >= 1);
+    assert_true(broker_proc_metric(after.body, "orderbus_commit_sync_seconds_sum") > 0);
+    assert_true(broker_proc_metric(after.body, "orderbus_commit_sync_seconds_sum") <=
+                broker_proc_metric(after.body, "orderbus_commit_duration_seconds_sum"));
+    assert_true(broker_proc_metric(after.body, "orderbus_sessions") >= 0);
     free(after.text);
     assert_true(s_wait(url, "orderbus_sessions", 1) == 1);
 

@@ -652,13 +652,29 @@ s_tail_lines(const char *text, const char *topic)
     return n;
 }
 
-/* tail --from earliest reads a backlog longer than one FETCH range, then goes on live:
-   every event once, in order, none lost at the hand-over. */
+/* The broker's count of requests of command (its metrics, README "Metrics"). */
+static double
+s_requests(t_fx *fx, const char *command)
+{
+    char url[BROKER_PROC_URL_MAX], series[T_ARGS_MAX + 64];
+    assert_int_equal(broker_proc_metrics_url(fx->data, url, sizeof url), 0);
+    char *text = NULL;
+    assert_int_equal(broker_proc_http(url, "GET", "/metrics", &text), 0);
+    snprintf(series, sizeof series, "orderbus_requests_total{command=\"%s\"}", command);
+    double n = broker_proc_metric(text, series);
+    free(text);
+    return n == BROKER_PROC_MISSING ? 0 : n;
+}
+
+/* tail --from earliest reads a backlog longer than one FETCH range in one request per
+   range (not one per event: no delivery, no ack), then goes on live: every event once, in
+   order, none lost at the hand-over. */
 static void
 test_tail_backlog_then_live(void **state)
 {
     t_fx *fx = *state;
     enum { BACKLOG = OB_FETCH_RANGE_MAX + 44, LIVE = 2 };
+    enum { RANGES = (BACKLOG + OB_FETCH_RANGE_MAX - 1) / OB_FETCH_RANGE_MAX };
     char id[32];
     for (int i = 0; i < BACKLOG; i++) {
         snprintf(id, sizeof id, "b%d", i);
@@ -684,6 +700,8 @@ test_tail_backlog_then_live(void **state)
             fail_msg("tail printed %d of the backlog", s_tail_lines(fx->out, "oms.6"));
         zclock_sleep(10); /* polling the output file, the condition itself */
     }
+    /* counted before each answer went, so final once the backlog is printed */
+    assert_true(s_requests(fx, "FETCH") == RANGES);
     for (int i = 0; i < LIVE; i++) {
         snprintf(id, sizeof id, "l%d", i);
         s_publish(fx, "oms.6", id, "message.posted");

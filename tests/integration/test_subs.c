@@ -507,6 +507,11 @@ test_dead_letter(void **state)
     assert_string_equal(s_change(event, "topic"), "oms.9");
     assert_string_equal(s_change(event, "seq"), "1");
     assert_string_equal(s_change(event, "id"), "poison");
+    assert_string_equal(s_change(event, "type"), "project_item.created");
+    /* those seven changes, none with an old value: `before` nil (PROTOCOL.md 12.6) */
+    assert_int_equal(event->changes_count, 7);
+    for (size_t i = 0; i < event->changes_count; i++)
+        assert_null(event->changes[i].before);
     assert_int_equal(event->data_len, first.event_len); /* the original, byte for byte */
     assert_memory_equal(event->data, first.event, first.event_len);
     ob_event_destroy(&event);

@@ -3,7 +3,7 @@
 # Dependencies are wrapped at link time (-Wl,--wrap) where a test needs to fail them.
 ob_cmocka_test(test_broker_store
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store.c
-  LIBS ob_broker_core -Wl,--wrap=mdb_txn_commit)
+  LIBS ob_broker_core -Wl,--wrap=mdb_txn_commit -Wl,--wrap=fdatasync)
 # The store's write-ahead log: fdatasync and pwritev wrapped to fail on demand.
 ob_cmocka_test(test_broker_journal
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_journal.c
@@ -59,6 +59,12 @@ ob_cmocka_test(test_memory TIMEOUT 240
   LIBS ob_test_peer ob_broker_proc)
 if(OB_INSTRUMENTED)
   target_compile_definitions(test_memory PRIVATE OB_TEST_RSS_UNRELIABLE)
+else()
+  # The stalled consumers for the 30 s of issue 12 (label long: ctest -LE long skips it);
+  # not under sanitizers, where RssAnon is not checked and it would add nothing.
+  add_test(NAME test_memory_long COMMAND test_memory long)
+  set_tests_properties(test_memory_long PROPERTIES TIMEOUT 300 LABELS long
+                       ENVIRONMENT "OB_BROKER=$<TARGET_FILE:orderbus-broker>")
 endif()
 # A session ends when its connection closes, SIGKILL included (PROTOCOL.md 5.4, 15).
 ob_cmocka_test(test_sessions TIMEOUT 60

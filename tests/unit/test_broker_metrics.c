@@ -22,6 +22,7 @@
 #include <czmq.h>
 
 #include "broker_metrics.h"
+#include "command_table.h"
 #include "metrics_http.h"
 #include "orderbus/orderbus.h"
 #include "store.h"
@@ -72,7 +73,9 @@ test_events(void **state)
     ob_broker_metrics_confirm(NULL, 0, 1);
     ob_broker_metrics_stored(NULL, 1);
     ob_broker_metrics_error(NULL, 1);
+    ob_broker_metrics_request(NULL, OB_CMD_FETCH);
     ob_broker_metrics_commit(NULL, 1, 0, 1);
+    ob_broker_metrics_sync(NULL, 1);
     ob_broker_metrics_refresh(NULL, 0, 1, NULL, NULL);
     assert_null(ob_broker_metrics_registry(NULL));
 
@@ -90,8 +93,14 @@ test_events(void **state)
     ob_broker_metrics_error(m, ob_error_to_wire(OB_ERR_MALFORMED));
     ob_broker_metrics_error(m, 0);   /* not a code */
     ob_broker_metrics_error(m, 999); /* nor this */
+    ob_broker_metrics_request(m, OB_CMD_FETCH);
+    ob_broker_metrics_request(m, OB_CMD_FETCH);
+    ob_broker_metrics_request(m, OB_CMD_TOPICS);
+    ob_broker_metrics_request(m, 0); /* no command: the server never passes one */
     ob_broker_metrics_commit(m, 5, 0, 1500);
     ob_broker_metrics_commit(m, 0, OB_ERR_STORAGE, 20);
+    ob_broker_metrics_sync(m, 1200); /* the first commit's durable write */
+    ob_broker_metrics_sync(m, -1);   /* the failed one wrote nothing: not observed */
     ob_broker_metrics_refresh(m, 0, 7, NULL, NULL);
     char *text = s_text(m);
     s_has(text, "orderbus_publishes_total 3");
@@ -106,6 +115,9 @@ test_events(void **state)
     s_has(text, "orderbus_refusals_total{reason=\"FORBIDDEN\"} 1");
     s_has(text, "orderbus_refusals_total{reason=\"LIMIT\"} 2");
     assert_null(strstr(text, "orderbus_refusals_total{reason=\"MALFORMED\"}"));
+    s_has(text, "orderbus_requests_total{command=\"FETCH\"} 2");
+    s_has(text, "orderbus_requests_total{command=\"TOPICS\"} 1");
+    s_has(text, "orderbus_requests_total{command=\"UNKNOWN\"} 1");
     s_has(text, "orderbus_commit_batch_events_bucket{le=\"0\"} 1");
     s_has(text, "orderbus_commit_batch_events_bucket{le=\"4\"} 1");
     s_has(text, "orderbus_commit_batch_events_bucket{le=\"16\"} 2");
@@ -113,11 +125,37 @@ test_events(void **state)
     s_has(text, "orderbus_commit_duration_seconds_bucket{le=\"0.0001\"} 1");
     s_has(text, "orderbus_commit_duration_seconds_bucket{le=\"0.0025\"} 2");
     s_has(text, "orderbus_commit_duration_seconds_count 2");
+    s_has(text, "orderbus_commit_sync_seconds_bucket{le=\"0.001\"} 0");
+    s_has(text, "orderbus_commit_sync_seconds_bucket{le=\"0.0025\"} 1");
+    s_has(text, "orderbus_commit_sync_seconds_sum 0.0012");
+    s_has(text, "orderbus_commit_sync_seconds_count 1");
     s_has(text, "orderbus_commit_failures_total 1");
     s_has(text, "orderbus_sessions 7");
     free(text);
     ob_broker_metrics_destroy(&m);
     assert_null(m);
+    ob_broker_metrics_destroy(&m);
+}
+
+/* requests_total's `command` is bounded by the command table: whatever bytes come, at
+   most one series per command a client sends, and one for no command. */
+static void
+test_requests_bounded(void **state)
+{
+    (void)state;
+    ob_broker_metrics_t *m = ob_broker_metrics_new();
+    assert_non_null(m);
+    size_t client_commands = 0;
+    for (int command = 0; command <= UINT8_MAX; command++) {
+        const ob_command_info_t *info = ob_command_info(command);
+        client_commands += info && info->dir == OB_COMMAND_TO_BROKER;
+    }
+    for (int round = 0; round < 2; round++)
+        for (int command = UINT8_MAX; command >= 0; command--)
+            ob_broker_metrics_request(m, command);
+    char *text = s_text(m);
+    assert_int_equal(s_count(text, "\norderbus_requests_total{"), client_commands + 1);
+    free(text);
     ob_broker_metrics_destroy(&m);
 }
 
@@ -321,6 +359,7 @@ main(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_events),
+        cmocka_unit_test(test_requests_bounded),
         cmocka_unit_test(test_subscriptions),
         cmocka_unit_test(test_http),
     };

@@ -33,10 +33,25 @@
 
 #define T_DIR_MAX 256 /* bytes in a scratch directory path */
 
-/* --- mdb_txn_commit, wrapped: fails the next s_fail_commits commits ------------------------ */
+/* --- mdb_txn_commit, wrapped: fails the next s_fail_commits commits; fdatasync, wrapped:
+   the journal's syncs (LMDB's own are inside liblmdb, not wrapped) are slow -------------- */
+
+#define T_SLOW_SYNC_US 20000 /* what a slow sync adds: a durable write the store times */
 
 static int s_fail_commits;     /* commits still to fail */
 static int s_fail_errno = EIO; /* with this code (LMDB returns errno values as they are) */
+static int s_slow_syncs;       /* 1: each journal sync first sleeps T_SLOW_SYNC_US */
+
+int __real_fdatasync(int fd);
+int __wrap_fdatasync(int fd);
+
+int
+__wrap_fdatasync(int fd)
+{
+    if (s_slow_syncs) /* a slow disk: the sleep is what the test measures */
+        nanosleep(&(struct timespec){0, T_SLOW_SYNC_US * 1000L}, NULL);
+    return __real_fdatasync(fd);
+}
 
 int __real_mdb_txn_commit(MDB_txn *txn);
 int __wrap_mdb_txn_commit(MDB_txn *txn);
@@ -102,6 +117,7 @@ s_teardown(void **state)
     free(fx);
     s_fail_commits = 0;
     s_fail_errno = EIO;
+    s_slow_syncs = 0;
     return 0;
 }
 
@@ -351,12 +367,14 @@ test_open_append_get(void **state)
     s_item(&items[0], "oms.1", "e1", "first event");
     s_item(&items[1], "oms.1", "e2", "second event");
     s_item(&items[2], "oms.1", "e3", "third event");
+    assert_int_equal(ob_store_last_sync_us(fx->store), -1); /* nothing committed yet */
     assert_int_equal(ob_store_append(fx->store, items, 3), 0);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(items[i].rc, 0);
         assert_int_equal(items[i].dup, 0);
         assert_int_equal(items[i].seq, (uint64_t)i + 1);
     }
+    assert_true(ob_store_last_sync_us(fx->store) >= 0);
     s_assert_event(fx->store, "oms.1", 1, "first event");
     s_assert_event(fx->store, "oms.1", 2, "second event");
     s_assert_event(fx->store, "oms.1", 3, "third event");
@@ -398,10 +416,40 @@ test_open_append_get(void **state)
     assert_int_equal(cleared, 0);
     assert_int_equal(ob_store_maintain(fx->store, NULL), 0);
 
-    /* an empty batch is a no-op */
+    /* an empty batch is a no-op: no durable write */
     assert_int_equal(ob_store_append(fx->store, items, 0), 0);
     assert_int_equal(ob_store_stats(fx->store, &stats), 0);
     assert_int_equal(stats.commits, 1);
+    assert_int_equal(ob_store_last_sync_us(fx->store), -1);
+}
+
+/* ob_store_last_sync_us times the durable write (the journal record's write and sync) of
+   the last commit: a slow one shows, and a failed one is none. */
+static void
+test_last_sync_us(void **state)
+{
+    t_fixture_t *fx = *state;
+    ob_store_item_t item;
+    s_item(&item, "oms.1", "a", NULL);
+    s_slow_syncs = 1;
+    assert_int_equal(ob_store_append(fx->store, &item, 1), 0);
+    s_slow_syncs = 0;
+    assert_true(ob_store_last_sync_us(fx->store) >= T_SLOW_SYNC_US);
+
+    s_item(&item, "oms.1", "b", NULL);
+    assert_int_equal(ob_store_append(fx->store, &item, 1), 0);
+    assert_true(ob_store_last_sync_us(fx->store) >= 0); /* a time of its own, not the last */
+
+    s_fail_commits = 1;
+    s_item(&item, "oms.1", "c", NULL);
+    assert_int_equal(ob_store_append(fx->store, &item, 1), OB_ERR_STORAGE);
+    assert_int_equal(ob_store_last_sync_us(fx->store), -1);
+
+    /* a commit of subscription state only is a durable write too */
+    ob_store_op_t op = {
+        .kind = OB_STORE_PUT_SUB, .sub = "s", .value = (const uint8_t *)"r", .value_len = 1};
+    assert_int_equal(ob_store_commit(fx->store, NULL, 0, &op, 1), 0);
+    assert_true(ob_store_last_sync_us(fx->store) >= 0);
 }
 
 static void
@@ -1853,6 +1901,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_open_append_get, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_last_sync_us, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_commit_disk_full, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_seq_per_topic, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_dedup, s_setup, s_teardown),
