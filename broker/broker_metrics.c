@@ -144,8 +144,8 @@ ob_broker_metrics_new(void)
                              NULL, 0, 0, s_batch_bounds, S_COUNT_OF(s_batch_bounds));
     self->commit = ob_metrics_histogram(
         self->registry, S_P "commit_duration_seconds",
-        "Time of one group commit in the writer: LMDB transaction, journal write and fdatasync.", NULL, 0,
-        0, s_commit_bounds, S_COUNT_OF(s_commit_bounds));
+        "Time of one group commit in the writer: LMDB transaction, journal write and fdatasync.",
+        NULL, 0, 0, s_commit_bounds, S_COUNT_OF(s_commit_bounds));
     self->sync = ob_metrics_histogram(
         self->registry, S_P "commit_sync_seconds",
         "Time of the durable write of one group commit: its journal record's write and "

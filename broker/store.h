@@ -65,8 +65,11 @@ extern "C" {
 
 #define OB_STORE_MAINTAIN_MS 10000 /* how often the writer calls ob_store_maintain */
 #define OB_STORE_CHECKPOINT_BYTES (64u * 1024 * 1024) /* journal bytes between checkpoints */
-#define OB_STORE_CHECKPOINT_MS 1000 /* longest a commit waits for a checkpoint after it */
-#define OB_STORE_CHECKPOINT_COMMITS 64 /* commits between checkpoints (see "Durability") */
+/* Longest a commit waits for a checkpoint after it. Short on purpose: while a checkpoint's
+   tree is pinned LMDB reuses no page, so every commit dirties fresh pages (about six for a
+   lone event), and a checkpoint flushes all of them; small, frequent flushes keep each short,
+   so that a journal sync never waits long behind one (README, "Performance"). */
+#define OB_STORE_CHECKPOINT_MS 10
 
 typedef struct ob_store ob_store_t;
 
@@ -219,8 +222,8 @@ int ob_store_commit(ob_store_t *self, ob_store_item_t *items, size_t count,
 
 /* Returns the microseconds the last ob_store_commit (or ob_store_append) spent in its
    durable write: the write of its journal record and its fdatasync ("Durability"). -1 if
-   that call wrote nothing: it failed, or had nothing to write (duplicates only). For the metrics (orderbus_commit_sync_seconds); writer thread only,
-   like ob_store_commit. */
+   that call wrote nothing: it failed, or had nothing to write (duplicates only). For the metrics
+   (orderbus_commit_sync_seconds); writer thread only, like ob_store_commit. */
 int64_t ob_store_last_sync_us(const ob_store_t *self);
 
 /* Removes events of every topic over its retention limits (looked up with limits, whose

@@ -261,7 +261,6 @@ struct ob_store {
     uint64_t checkpoint_bytes;    /* journal bytes that call for a checkpoint */
     uint64_t checkpoint_every_ms; /* ... or this long after the last, if anything is new */
     int64_t checkpoint_ms;        /* zclock_mono() of the last checkpoint request */
-    uint64_t checkpoint_commits;  /* commits since the last checkpoint request */
     pthread_t checkpointer;       /* the thread that syncs LMDB and writes checkpoints */
     int checkpointer_running;     /* it was started and not yet joined */
     pthread_mutex_t ckpt_lock;    /* guards the fields below */
@@ -1055,7 +1054,7 @@ s_checkpoint_due(ob_store_t *self)
     uint64_t pending = ob_journal_pending(self->journal);
     int64_t now = zclock_mono();
     if (!self->checkpointer_running || pending == 0 ||
-        (pending < self->checkpoint_bytes && self->checkpoint_commits < OB_STORE_CHECKPOINT_COMMITS &&
+        (pending < self->checkpoint_bytes &&
          (uint64_t)(now - self->checkpoint_ms) < self->checkpoint_every_ms))
         return;
     pthread_mutex_lock(&self->ckpt_lock);
@@ -1067,7 +1066,6 @@ s_checkpoint_due(ob_store_t *self)
     self->ckpt_lsn = ob_journal_end(self->journal);
     self->ckpt_busy = 1;
     self->checkpoint_ms = now;
-    self->checkpoint_commits = 0;
     pthread_cond_broadcast(&self->ckpt_cond);
     pthread_mutex_unlock(&self->ckpt_lock);
 }
@@ -1517,7 +1515,6 @@ ob_store_commit(ob_store_t *self, ob_store_item_t *items, size_t count, const ob
         if ((rc = s_recover(self, rc, tries)))
             goto fail;
     }
-    self->checkpoint_commits++;
     s_checkpoint_due(self);
     S_COUNT(self, commits, 1);
     for (size_t i = 0; i < count; i++) {
