@@ -117,6 +117,7 @@
     transactions, and every read transaction (ob_store_get, ob_store_scan, the listings and
     counts) holds `resize` for reading while it is open; a growth takes it for writing. Read
     transactions are short, so a growth waits at most for the longest of them. */
+#define _GNU_SOURCE /* sync_file_range: see s_writeback_start */
 #include "store.h"
 
 #include <czmq.h>
@@ -844,6 +845,21 @@ s_journal_batch(ob_store_t *self, const ob_store_item_t *items, size_t count,
     return rc < 0 && rc > OB_ERR_BASE ? -rc : MDB_PANIC; /* -errno, or ours: storage */
 }
 
+/* Starts the writeback of the pages the last commit dirtied in data.mdb, without waiting
+   for it (sync_file_range, SYNC_FILE_RANGE_WRITE). Left to the checkpoint's fdatasync, they
+   would reach the disk in one burst, and a journal sync that came during it would wait for
+   all of it (a sync flushes the disk's cache, with every write queued before it): at 5,000
+   lone events a second, the p99 of publish-to-delivery went from 1.5 to 3 ms. Started at
+   once, they go out a commit at a time, and the checkpoint finds them written. A failure
+   only leaves them to the checkpoint. */
+static void
+s_writeback_start(ob_store_t *self)
+{
+    int fd = -1;
+    if (!mdb_env_get_fd(self->env, &fd))
+        (void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+}
+
 /* Runs the batch (items and ops) in one transaction: writes it, makes its journal record
    durable, and commits it to LMDB without a sync (store.h, "Durability"). On failure the
    transaction is gone and the cache restored; the LMDB (or errno) code is returned so that
@@ -869,6 +885,7 @@ s_commit_once(ob_store_t *self, ob_store_item_t *items, size_t count, const ob_s
     if (rc)
         goto fail;
     s_batch_done(self);
+    s_writeback_start(self);
     if (self->record.cap > S_RECORD_KEEP)
         ob_store_record_buf_free(&self->record); /* a large batch's copy is not kept */
     return 0;
