@@ -111,6 +111,12 @@
     set), checkpoints its progress if the map must grow, and ends with a checkpoint.
     A map growth needs every transaction closed, the pin too: the writer makes a checkpoint
     of the newest commit itself (s_checkpoint_now), grows, and pins again.
+    The cost of the pin: LMDB reuses no page freed after it, so between two checkpoints each
+    commit writes fresh pages (about six for a lone event: the leaves and roots it changes,
+    the free list), which the next checkpoint must flush. Checkpoints are therefore frequent
+    (OB_STORE_CHECKPOINT_MS, 10 ms), after which those pages are free again, and each commit
+    starts the writeback of its pages at once (s_writeback_start), so that no checkpoint
+    flushes a burst that a journal sync would have to wait behind.
 
     Growing the map: mdb_env_set_mapsize remaps the file, which is only safe while no
     transaction of this process is open. The writer grows the map between its own
