@@ -1,5 +1,5 @@
 /*  test_store_replay: a restart after T_REPLAY_MB MiB (1 GiB unless the environment says
-    less: the sanitizer presets do) written since the last checkpoint: a child writes them
+    less: sanitizer builds do, tests/unit/broker.cmake) written since the last checkpoint: a child writes them
     through the store with checkpoints held off, then ends without closing it; the open
     that follows replays them all, every event is there once, in order, and the open's
     time is printed (the figure in the README is orderbus-bench --mode replay-journal's). */
