@@ -59,6 +59,10 @@ struct ob_broker_metrics {
     ob_metric_t *events;       /* gauge */
     ob_metric_t *topics;       /* gauge */
     ob_metric_t *map_bytes;    /* gauge */
+    ob_metric_t *ckpts;        /* counter, from ob_store_stats */
+    ob_metric_t *ckpt_fail;    /* counter, from ob_store_stats */
+    ob_metric_t *pending_b;    /* gauge: journal bytes not yet checkpointed */
+    ob_metric_t *replayed;     /* gauge: journal records replayed at start */
     ob_metric_t *lag;          /* gauge{subscription} */
     ob_metric_t *pending;      /* gauge{subscription} */
     ob_metric_t *other_lag;    /* gauge: ephemeral and uncapped subscriptions */
@@ -172,6 +176,15 @@ ob_broker_metrics_new(void)
     self->events = s_gauge(self, S_P "store_events", "Events held in the store, all topics.");
     self->topics = s_gauge(self, S_P "store_topics", "Topics in the store.");
     self->map_bytes = s_gauge(self, S_P "store_map_bytes", "Size of the LMDB map.");
+    self->ckpts = s_counter(self, S_P "checkpoints_total",
+                            "Checkpoints: LMDB's file synced behind the journal.");
+    self->ckpt_fail = s_counter(self, S_P "checkpoint_failures_total",
+                                "Checkpoints that failed (the journal keeps their records).");
+    self->pending_b = s_gauge(self, S_P "journal_pending_bytes",
+                              "Journal bytes written since the last checkpoint: what a restart "
+                              "after a crash would replay.");
+    self->replayed =
+        s_gauge(self, S_P "journal_replayed_records", "Journal records replayed at start.");
     self->lag = ob_metrics_gauge(self->registry, S_P "subscription_lag_events",
                                  "Events of a durable subscription's topics not yet done.", sub, 1,
                                  OB_BROKER_METRICS_SUBS_MAX);
@@ -369,5 +382,9 @@ ob_broker_metrics_refresh(ob_broker_metrics_t *self, int64_t now, size_t session
         ob_metric_set(self->map_bytes, NULL, (double)st.map_size);
         s_delta(self->removed, st.removed, &self->st_0.removed);
         s_delta(self->removed_b, st.removed_bytes, &self->st_0.removed_bytes);
+        s_delta(self->ckpts, st.checkpoints, &self->st_0.checkpoints);
+        s_delta(self->ckpt_fail, st.checkpoint_failures, &self->st_0.checkpoint_failures);
+        ob_metric_set(self->pending_b, NULL, (double)st.journal_pending);
+        ob_metric_set(self->replayed, NULL, (double)st.replayed);
     }
 }

@@ -100,15 +100,19 @@ typedef struct ob_topic_stat {
 
 /* The store's figures since open (map_size, topics and events are current values). */
 typedef struct ob_store_stats {
-    uint64_t map_size;      /* current map size in bytes */
-    uint64_t growths;       /* times the map was grown because it was full */
-    uint64_t commits;       /* write transactions committed */
-    uint64_t appended;      /* events stored */
-    uint64_t duplicates;    /* appends refused as duplicates */
-    uint64_t topics;        /* topics stored */
-    uint64_t events;        /* events stored, all topics */
-    uint64_t removed;       /* events removed by retention since open */
-    uint64_t removed_bytes; /* their bytes */
+    uint64_t map_size;            /* current map size in bytes */
+    uint64_t growths;             /* times the map was grown because it was full */
+    uint64_t commits;             /* write transactions committed */
+    uint64_t appended;            /* events stored */
+    uint64_t duplicates;          /* appends refused as duplicates */
+    uint64_t topics;              /* topics stored */
+    uint64_t events;              /* events stored, all topics */
+    uint64_t removed;             /* events removed by retention since open */
+    uint64_t removed_bytes;       /* their bytes */
+    uint64_t checkpoints;         /* checkpoints made ("Durability") */
+    uint64_t checkpoint_failures; /* checkpoints that failed (the next one is tried later) */
+    uint64_t journal_pending;     /* journal bytes written since the last checkpoint */
+    uint64_t replayed;            /* journal records the open replayed */
 } ob_store_stats_t;
 
 /* A change to the subscription state, written by ob_store_commit in the batch's

@@ -222,12 +222,15 @@ typedef struct s_topic {
    startup and exit logs, the metrics) read them through ob_store_stats: each is an atomic
    with relaxed order, since every counter is read on its own and none orders other memory. */
 typedef struct s_counters {
-    atomic_uint_fast64_t growths;       /* ob_store_stats_t.growths */
-    atomic_uint_fast64_t commits;       /* ob_store_stats_t.commits */
-    atomic_uint_fast64_t appended;      /* ob_store_stats_t.appended */
-    atomic_uint_fast64_t duplicates;    /* ob_store_stats_t.duplicates */
-    atomic_uint_fast64_t removed;       /* ob_store_stats_t.removed */
-    atomic_uint_fast64_t removed_bytes; /* ob_store_stats_t.removed_bytes */
+    atomic_uint_fast64_t growths;             /* ob_store_stats_t.growths */
+    atomic_uint_fast64_t commits;             /* ob_store_stats_t.commits */
+    atomic_uint_fast64_t appended;            /* ob_store_stats_t.appended */
+    atomic_uint_fast64_t duplicates;          /* ob_store_stats_t.duplicates */
+    atomic_uint_fast64_t removed;             /* ob_store_stats_t.removed */
+    atomic_uint_fast64_t removed_bytes;       /* ob_store_stats_t.removed_bytes */
+    atomic_uint_fast64_t checkpoints;         /* ob_store_stats_t.checkpoints (both threads) */
+    atomic_uint_fast64_t checkpoint_failures; /* ob_store_stats_t.checkpoint_failures */
+    atomic_uint_fast64_t replayed;            /* ob_store_stats_t.replayed */
 } s_counters_t;
 
 /* Adds n to counter name of self's counters (writer thread). */
@@ -1049,6 +1052,10 @@ s_checkpointer(void *arg)
 
         int rc = s_checkpoint_write(self, lsn, self->ckpt_meta);
         if (rc)
+            S_COUNT(self, checkpoint_failures, 1);
+        else
+            S_COUNT(self, checkpoints, 1);
+        if (rc)
             zsys_error("store: checkpoint failed: %s (the journal keeps every record since the "
                        "last one; retried)",
                        ob_strerror(rc));
@@ -1119,6 +1126,10 @@ s_checkpoint_now(ob_store_t *self, int clean)
     MDB_txn *old = rc ? NULL : self->pin;
     if (!rc)
         self->pin = NULL;
+    if (rc)
+        S_COUNT(self, checkpoint_failures, 1);
+    else
+        S_COUNT(self, checkpoints, 1);
     self->checkpoint_ms = zclock_mono();
     if (self->ckpt_ready)
         pthread_mutex_unlock(&self->ckpt_lock);
@@ -1334,6 +1345,7 @@ s_recover_journal(ob_store_t *self)
     self->replaying = 0;
     ob_store_record_free(&self->replay);
     ob_store_record_buf_free(&self->queued);
+    S_COUNT(self, replayed, records);
     if (rc == 0 && records)
         zsys_info("store: replayed %" PRIu64 " journal records (%" PRIu64 " bytes) in %" PRId64
                   " ms",
@@ -2153,6 +2165,10 @@ ob_store_stats(ob_store_t *self, ob_store_stats_t *ret)
         .duplicates = S_COUNTER(self, duplicates),
         .removed = S_COUNTER(self, removed),
         .removed_bytes = S_COUNTER(self, removed_bytes),
+        .checkpoints = S_COUNTER(self, checkpoints),
+        .checkpoint_failures = S_COUNTER(self, checkpoint_failures),
+        .journal_pending = ob_journal_pending(self->journal),
+        .replayed = S_COUNTER(self, replayed),
     };
     if (mdb_env_info(self->env, &info))
         return OB_ERR_STORAGE;

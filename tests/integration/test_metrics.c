@@ -253,7 +253,15 @@ test_metrics_move(void **state)
     assert_true(broker_proc_metric(after.body, "orderbus_commit_sync_seconds_sum") <=
                 broker_proc_metric(after.body, "orderbus_commit_duration_seconds_sum"));
     assert_true(broker_proc_metric(after.body, "orderbus_sessions") >= 0);
+    assert_true(broker_proc_metric(after.body, "orderbus_journal_pending_bytes") >= 0);
+    assert_true(broker_proc_metric(after.body, "orderbus_journal_replayed_records") == 0);
+    assert_true(broker_proc_metric(after.body, "orderbus_checkpoint_failures_total") == 0);
     free(after.text);
+    /* the commits are checkpointed behind the journal within 10 ms: seen at a refresh */
+    int64_t deadline = zclock_mono() + T_WAIT_MS;
+    while (s_get(url, "orderbus_checkpoints_total") < 1 && zclock_mono() < deadline)
+        zclock_sleep(T_SCRAPE_MS); /* the refresh is time-driven: nothing to wait on */
+    assert_true(s_get(url, "orderbus_checkpoints_total") >= 1);
     assert_true(s_wait(url, "orderbus_sessions", 1) == 1);
 
     /* A consumer takes every event, nacks the first once and acks the rest. */
