@@ -15,6 +15,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,9 +39,10 @@
 
 #define T_SLOW_SYNC_US 20000 /* what a slow sync adds: a durable write the store times */
 
-static int s_fail_commits;     /* commits still to fail */
-static int s_fail_errno = EIO; /* with this code (LMDB returns errno values as they are) */
-static int s_slow_syncs;       /* 1: each journal sync first sleeps T_SLOW_SYNC_US */
+static int s_fail_commits;      /* commits still to fail */
+static int s_fail_errno = EIO;  /* with this code (LMDB returns errno values as they are) */
+static atomic_int s_slow_syncs; /* 1: each sync first sleeps T_SLOW_SYNC_US (also the
+                                   checkpointer's syncs, on its thread) */
 
 int __real_fdatasync(int fd);
 int __wrap_fdatasync(int fd);
