@@ -65,7 +65,10 @@ static const s_option_t s_options[] = {
      "loopback or behind a firewall. Empty (--metrics '') turns it off. If the port\n"
      "cannot be bound, the broker logs why and serves its clients without metrics."},
     {S_SECTION, "data_dir", "--data-dir", S_KIND_STRING, S_FIELD(data_dir), 0, 0,
-     "Directory of the LMDB environment that holds every topic; created with mode 0700."},
+     "Directory of the store, created with mode 0700: LMDB's data.mdb and the journal\n"
+     "(journal/) that makes each commit durable, replayed at start after a crash. Back it\n"
+     "up hot with mdb_copy; restore a copy into an empty directory (README, \"Backup\n"
+     "and restore\")."},
     {S_SECTION, "map_size", "--map-size", S_KIND_SIZE, S_FIELD(map_size), OB_MAP_SIZE_MIN,
      OB_CONFIG_MAP_SIZE_MAX,
      "Initial LMDB map size in bytes, with an optional K, M, G or T suffix (powers of\n"
