@@ -79,12 +79,12 @@ ob_cmocka_test(test_sub_record
 # put next to a journal it does not belong to (tests/unit/test_store_journal.c).
 ob_cmocka_test(test_broker_store_journal TIMEOUT 300
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_journal.c
-  LIBS ob_broker_core)
+  LIBS ob_test_peer)
 # A restart after 1 GiB written since the last checkpoint replays it all (labelled long: it
 # writes 2 GiB; sanitizer builds write 64 MiB).
 ob_cmocka_test(test_broker_store_replay TIMEOUT 600
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_replay.c
-  LIBS ob_broker_core)
+  LIBS ob_test_peer)
 set_tests_properties(test_broker_store_replay PROPERTIES LABELS long)
 if(OB_INSTRUMENTED)
   # the same path with less data: 1 GiB through ASan or TSan would take minutes for nothing more

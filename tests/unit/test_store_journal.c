@@ -28,9 +28,9 @@
 
 #include "journal.h"
 #include "orderbus/orderbus.h"
+#include "peer.h" /* t_remove_tree, T_PATH_MAX */
 #include "store.h"
 
-#define T_PATH_MAX 512    /* bytes in a path */
 #define T_TOPICS 3        /* topics the commits spread over */
 #define T_EVENT_MAX 512   /* bytes of a test event */
 #define T_COMMITS 12      /* commits before the unclean stop of the cut tests */
@@ -38,26 +38,6 @@
 #define T_RECORDS_MAX 256 /* records a test lists */
 
 /* --- helpers ------------------------------------------------------------------------------- */
-
-/* Removes path and everything under it. */
-static void
-s_remove_tree(const char *path)
-{
-    DIR *dir = opendir(path);
-    if (dir) {
-        struct dirent *entry;
-        while ((entry = readdir(dir))) {
-            char child[T_PATH_MAX];
-            if (!strcmp(entry->d_name, ".") || !strcmp(entry->d_name, ".."))
-                continue;
-            snprintf(child, sizeof child, "%s/%s", path, entry->d_name);
-            s_remove_tree(child);
-        }
-        closedir(dir);
-        rmdir(path);
-    } else
-        unlink(path);
-}
 
 /* Makes a scratch directory into dir (T_PATH_MAX bytes) and returns the store's data
    directory inside it in data (T_PATH_MAX bytes). */
@@ -179,25 +159,52 @@ s_expect_commits(const char *data, int commits)
     ob_store_close(&store);
 }
 
-/* Runs commits 0..commits-1 in a child that then ends without closing the store. */
+/* What a child does with the store it opened (data, with arg); returns its exit status,
+   0 when everything went as the test expects. */
+typedef int(s_child_fn)(ob_store_t *store, const void *arg);
+
+/* Runs fn in a child that opens the store in data with a map of map_size bytes and then
+   ends without closing it (an unclean stop: LMDB's writes are in the page cache, not
+   synced); asserts that fn returned 0. */
 static void
-s_unclean_child(const char *data, int commits)
+s_in_child(const char *data, uint64_t map_size, s_child_fn *fn, const void *arg)
 {
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         ob_store_t *store = NULL;
-        if (ob_store_open(data, 1 << 20, &store))
-            _exit(2);
-        for (int c = 0; c < commits; c++)
-            if (s_commit(store, c, NULL))
-                _exit(3);
-        _exit(0); /* no close: LMDB's writes are in the page cache, not synced */
+        _exit(ob_store_open(data, map_size, &store) ? 2 : fn(store, arg));
     }
     int status = 0;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* Commits of a child: [from, to), and whether the map must have grown meanwhile. */
+typedef struct s_range {
+    int from, to;
+    int grows;
+} s_range_t;
+
+static int
+s_commits(ob_store_t *store, const void *arg)
+{
+    const s_range_t *range = arg;
+    ob_store_stats_t stats;
+    for (int c = range->from; c < range->to; c++)
+        if (s_commit(store, c, NULL))
+            return 3;
+    if (range->grows && (ob_store_stats(store, &stats) || stats.growths == 0))
+        return 4;
+    return 0;
+}
+
+/* Runs commits 0..commits-1 in a child that then ends without closing the store. */
+static void
+s_unclean_child(const char *data, int commits)
+{
+    s_in_child(data, 1 << 20, s_commits, &(s_range_t){0, commits, 0});
 }
 
 /* A whole file's bytes. */
@@ -259,7 +266,7 @@ s_segment_name(const char *data, char *name, size_t size)
     int found = 0;
     while ((entry = readdir(d)))
         if (!strncmp(entry->d_name, "seg-", 4)) {
-            snprintf(name, size, "journal/%s", entry->d_name);
+            assert_true(snprintf(name, size, "journal/%s", entry->d_name) < (int)size);
             found++;
         }
     closedir(d);
@@ -312,26 +319,13 @@ test_unclean_stop_keeps_commits(void **state)
     s_expect_commits(data, 50);
 
     /* the store goes on after the replay, and again after a second unclean stop */
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        ob_store_t *store = NULL;
-        if (ob_store_open(data, 1 << 20, &store))
-            _exit(2);
-        for (int c = 50; c < 80; c++)
-            if (s_commit(store, c, NULL))
-                _exit(3);
-        _exit(0);
-    }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    s_in_child(data, 1 << 20, s_commits, &(s_range_t){50, 80, 0});
     s_expect_commits(data, 80);
 
     s_records_t records;
     s_list_records(data, &records);
     assert_int_equal(records.count, 0); /* s_expect_commits closed it cleanly */
-    s_remove_tree(dir);
+    t_remove_tree(dir);
 }
 
 /* A commit killed with SIGKILL at a random point: every commit the child reported done is
@@ -387,7 +381,7 @@ test_kill_during_commits(void **state)
         reported += (uint64_t)s_items_of(k);
     assert_true(events == reported || events == reported + (uint64_t)s_items_of(done + 1));
     s_expect_commits(data, events == reported ? done + 1 : done + 2);
-    s_remove_tree(dir);
+    t_remove_tree(dir);
 }
 
 /* The journal cut at every byte offset of its last records (a power loss in the middle of
@@ -439,7 +433,7 @@ test_cut_at_every_offset(void **state)
         }
     for (int f = 0; f < 3; f++)
         free(saved[f].bytes);
-    s_remove_tree(dir);
+    t_remove_tree(dir);
 }
 
 /* A bit flipped anywhere in the last record: that record is not applied, at all; every
@@ -476,7 +470,7 @@ test_flipped_bit_in_tail(void **state)
     }
     for (int f = 0; f < 3; f++)
         free(saved[f].bytes);
-    s_remove_tree(dir);
+    t_remove_tree(dir);
 }
 
 /* A data file that is not the one the journal's checkpoint names (a backup copied in next
@@ -513,7 +507,7 @@ test_other_data_file_refused(void **state)
     s_file_restore(&file);
     s_expect_commits(copy, 5);
     free(file.bytes);
-    s_remove_tree(dir);
+    t_remove_tree(dir);
 }
 
 /* Retention removed events after the checkpoint, and an id of a removed event was stored
@@ -527,49 +521,44 @@ s_keep_two(void *arg, const char *name, ob_retention_t *ret)
     *ret = (ob_retention_t){.max_events = 2};
 }
 
+/* The child of test_replay_after_retention: a, b, c, d; retention keeps c and d; a again. */
+static int
+s_retain_then_again(ob_store_t *store, const void *arg)
+{
+    (void)arg;
+    const char *ids[] = {"a", "b", "c", "d", "a"}; /* "a" again once retention took it */
+    for (int i = 0; i < 5; i++) {
+        /* retention reads the id from the stored event: a real one */
+        ob_event_t event = {.id = ids[i], .topic = "oms.1", .type = "t.x", .time_us = 1};
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        if (ob_event_encode(&event, &buf, &len))
+            return 5;
+        ob_store_item_t item = {.topic = "oms.1",
+                                .topic_len = 5,
+                                .event_id = ids[i],
+                                .event_id_len = 1,
+                                .event = buf,
+                                .event_len = len};
+        int rc = ob_store_append(store, &item, 1);
+        free(buf);
+        if (rc || item.rc || item.dup || item.seq != (uint64_t)i + 1)
+            return 3;
+        uint64_t removed = 0;
+        if (i == 3 &&
+            (ob_store_retain(store, s_keep_two, NULL, 0, 100, &removed, NULL) || removed != 2))
+            return 4;
+    }
+    return 0;
+}
+
 static void
 test_replay_after_retention(void **state)
 {
     (void)state;
     char dir[T_PATH_MAX], data[T_PATH_MAX];
     s_scratch(dir, data);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        ob_store_t *store = NULL;
-        if (ob_store_open(data, 1 << 20, &store))
-            _exit(2);
-        const char *ids[] = {"a", "b", "c", "d", "a"}; /* "a" again once retention took it */
-        for (int i = 0; i < 5; i++) {
-            /* retention reads the id from the stored event: a real one */
-            ob_event_t event = {.id = ids[i], .topic = "oms.1", .type = "t.x", .time_us = 1};
-            uint8_t *buf = NULL;
-            size_t len = 0;
-            if (ob_event_encode(&event, &buf, &len))
-                _exit(5);
-            ob_store_item_t item = {.topic = "oms.1",
-                                    .topic_len = 5,
-                                    .event_id = ids[i],
-                                    .event_id_len = 1,
-                                    .event = buf,
-                                    .event_len = len};
-            if (ob_store_append(store, &item, 1) || item.rc || item.dup ||
-                item.seq != (uint64_t)i + 1)
-                _exit(3);
-            free(buf);
-            if (i == 3) {
-                uint64_t removed = 0;
-                if (ob_store_retain(store, s_keep_two, NULL, 0, 100, &removed, NULL) ||
-                    removed != 2)
-                    _exit(4);
-            }
-        }
-        _exit(0);
-    }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    s_in_child(data, 1 << 20, s_retain_then_again, NULL);
 
     ob_store_t *store = NULL;
     assert_int_equal(ob_store_open(data, 1 << 20, &store), 0);
@@ -595,7 +584,7 @@ test_replay_after_retention(void **state)
     assert_int_equal(item.dup, 1);
     assert_int_equal(item.seq, 5);
     ob_store_close(&store);
-    s_remove_tree(dir);
+    t_remove_tree(dir);
 }
 
 /* The map grows many times while commits go on (each growth takes a checkpoint of its
@@ -606,26 +595,9 @@ test_growth_then_unclean_stop(void **state)
     (void)state;
     char dir[T_PATH_MAX], data[T_PATH_MAX];
     s_scratch(dir, data);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        ob_store_t *store = NULL;
-        if (ob_store_open(data, 64 * 1024, &store))
-            _exit(2);
-        for (int c = 0; c < 600; c++)
-            if (s_commit(store, c, NULL))
-                _exit(3);
-        ob_store_stats_t stats;
-        if (ob_store_stats(store, &stats) || stats.growths == 0)
-            _exit(4);
-        _exit(0);
-    }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    s_in_child(data, 64 * 1024, s_commits, &(s_range_t){0, 600, 1});
     s_expect_commits(data, 600);
-    s_remove_tree(dir);
+    t_remove_tree(dir);
 }
 
 int

@@ -3,7 +3,6 @@
     with checkpoints held off, then ends without closing it; the open that follows replays
     them all, and every event is there once, in order, with its bytes. It prints how long the
     open took: the README's figure for a restart after 1 GiB. */
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <setjmp.h>
@@ -20,33 +19,14 @@
 #include <cmocka.h>
 
 #include "orderbus/orderbus.h"
+#include "peer.h" /* t_remove_tree, T_PATH_MAX */
 #include "store.h"
 
-#define T_PATH_MAX 512           /* bytes in a path */
 #define T_EVENT 4096             /* bytes of an event */
 #define T_BATCH 256              /* events a commit */
 #define T_MAP (4ull << 30)       /* map size: no growth, so no checkpoint, on the way */
 #define T_NEVER UINT64_MAX       /* checkpoint bytes and ms that never come */
 #define T_REPLAY_MB_DEFAULT 1024 /* MiB written since the last checkpoint */
-
-static void
-s_remove_tree(const char *path)
-{
-    DIR *dir = opendir(path);
-    if (dir) {
-        struct dirent *entry;
-        while ((entry = readdir(dir))) {
-            char child[T_PATH_MAX];
-            if (!strcmp(entry->d_name, ".") || !strcmp(entry->d_name, ".."))
-                continue;
-            snprintf(child, sizeof child, "%s/%s", path, entry->d_name);
-            s_remove_tree(child);
-        }
-        closedir(dir);
-        rmdir(path);
-    } else
-        unlink(path);
-}
 
 /* Fills event with the bytes of event number n. */
 static void
@@ -126,7 +106,7 @@ test_replay_after_many_bytes(void **state)
     assert_int_equal(next, events); /* every one, once, in order, with its bytes */
     assert_int_equal(stat.last_seq, events);
     ob_store_close(&store);
-    s_remove_tree(dir);
+    t_remove_tree(dir);
 }
 
 int
