@@ -910,6 +910,20 @@ fail:
     return rc;
 }
 
+/* Returns 1 if page (at least S_META_PAGE_MIN bytes) is an LMDB 0.9 meta page, with the
+   txnid it is of in *ret_txnid, else 0 (another page, a torn one). */
+static int
+s_meta_page(const uint8_t *page, uint64_t *ret_txnid)
+{
+    uint16_t flags;
+    uint32_t magic, version;
+    memcpy(&flags, page + S_META_FLAGS_AT, sizeof flags);
+    memcpy(&magic, page + S_META_MAGIC_AT, sizeof magic);
+    memcpy(&version, page + S_META_VERSION_AT, sizeof version);
+    memcpy(ret_txnid, page + S_META_TXNID_AT, sizeof *ret_txnid);
+    return (flags & S_META_PAGE_FLAG) && magic == S_META_MAGIC && version == S_META_DATA_VERSION;
+}
+
 /* Reads the meta page of transaction txnid (the newest committed) from data.mdb into buf
    (psize bytes) and checks it is one. Returns 0 or OB_ERR_STORAGE. */
 static int
@@ -919,16 +933,8 @@ s_meta_read(ob_store_t *self, uint64_t txnid, uint8_t *buf)
     if (mdb_env_get_fd(self->env, &fd))
         return OB_ERR_STORAGE;
     off_t at = (off_t)((txnid % S_META_SLOTS) * self->psize);
-    if (pread(fd, buf, self->psize, at) != (ssize_t)self->psize)
-        return OB_ERR_STORAGE;
-    uint16_t flags;
-    uint32_t magic, version;
     uint64_t page_txnid;
-    memcpy(&flags, buf + S_META_FLAGS_AT, sizeof flags);
-    memcpy(&magic, buf + S_META_MAGIC_AT, sizeof magic);
-    memcpy(&version, buf + S_META_VERSION_AT, sizeof version);
-    memcpy(&page_txnid, buf + S_META_TXNID_AT, sizeof page_txnid);
-    if (!(flags & S_META_PAGE_FLAG) || magic != S_META_MAGIC || version != S_META_DATA_VERSION ||
+    if (pread(fd, buf, self->psize, at) != (ssize_t)self->psize || !s_meta_page(buf, &page_txnid) ||
         page_txnid != txnid)
         return OB_ERR_STORAGE;
     return 0;
@@ -942,17 +948,9 @@ static int
 s_meta_restore(const char *path, const ob_journal_checkpoint_t *cp)
 {
     struct stat st;
-    uint16_t flags;
-    uint32_t magic, version;
     uint64_t txnid;
     size_t psize = cp->snapshot_len;
-    if (psize < S_META_PAGE_MIN || (psize & (psize - 1)))
-        return OB_ERR_STORAGE;
-    memcpy(&flags, cp->snapshot + S_META_FLAGS_AT, sizeof flags);
-    memcpy(&magic, cp->snapshot + S_META_MAGIC_AT, sizeof magic);
-    memcpy(&version, cp->snapshot + S_META_VERSION_AT, sizeof version);
-    memcpy(&txnid, cp->snapshot + S_META_TXNID_AT, sizeof txnid);
-    if (!(flags & S_META_PAGE_FLAG) || magic != S_META_MAGIC || version != S_META_DATA_VERSION)
+    if (psize < S_META_PAGE_MIN || (psize & (psize - 1)) || !s_meta_page(cp->snapshot, &txnid))
         return OB_ERR_STORAGE;
 
     uint8_t *page = malloc(psize);
@@ -973,15 +971,12 @@ s_meta_restore(const char *path, const ob_journal_checkpoint_t *cp)
        it) and must not be mixed with this journal. A torn meta page is not one. */
     uint64_t newest = 0;
     for (uint64_t slot = 0; slot < S_META_SLOTS; slot++) {
-        uint32_t slot_magic;
         uint64_t slot_txnid;
         if (pread(fd, page, psize, (off_t)(slot * psize)) != (ssize_t)psize) {
             rc = OB_ERR_STORAGE;
             goto out;
         }
-        memcpy(&slot_magic, page + S_META_MAGIC_AT, sizeof slot_magic);
-        memcpy(&slot_txnid, page + S_META_TXNID_AT, sizeof slot_txnid);
-        if (slot_magic == S_META_MAGIC && slot_txnid > newest)
+        if (s_meta_page(page, &slot_txnid) && slot_txnid > newest)
             newest = slot_txnid;
     }
     if ((uint64_t)st.st_dev != cp->dev || (uint64_t)st.st_ino != cp->ino || newest < txnid) {
