@@ -9,8 +9,8 @@
         ob_broker_metrics_stored       a dead letter was stored
         ob_broker_metrics_error        an ERROR reply, by wire code (refusals among them)
         ob_broker_metrics_request      a subscription or admin request, by command
-        ob_broker_metrics_commit       a group commit finished (writer thread)
-        ob_broker_metrics_sync         ... and its durable write took so long (writer thread)
+        ob_broker_metrics_commit       a group commit finished (the thread that made it)
+        ob_broker_metrics_sync         ... and its durable write took so long (the same)
         ob_broker_metrics_refresh      the current states, at most once a second (server thread)
 
     Current states (sessions, subscriptions and their lag and pending deliveries, the store's

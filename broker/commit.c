@@ -263,10 +263,11 @@ s_confirm(ob_srv_t *self, ob_srv_batch_t *batch)
 }
 
 /* Hands the collecting batch to the writer if the writer is idle and there is something:
-   publishes, or subscription state to persist. The subscription state is collected now,
-   at the last moment, so that it holds everything up to this instant. */
-void
-ob_srv_handover(ob_srv_t *self)
+   publishes, or subscription state to persist; if may_commit, a lone publish is committed
+   and answered here instead when the store is free (writer.h). The subscription state is collected
+   now, at the last moment, so that it holds everything up to this instant. */
+static void
+s_handover(ob_srv_t *self, int may_commit)
 {
     ob_srv_batch_t *batch = self->collecting;
     if (self->in_flight ||
@@ -300,6 +301,13 @@ ob_srv_handover(ob_srv_t *self)
     void *d;
     while ((d = zlistx_detach(self->deferred, NULL)))
         zlistx_add_end(batch->deferred, d);
+    /* Only a publish waits for its answer: a commit of state alone runs at the writer,
+       beside the server, not in its way. */
+    if (may_commit && batch->publishes && ob_writer_try_commit(&self->writer_args, &batch->wb)) {
+        s_confirm(self, batch); /* committed here: it stays the collecting batch, emptied */
+        self->writeback_due = 1;
+        return;
+    }
     if (zsock_send(self->writer, "sp", OB_WRITER_BATCH, &batch->wb)) {
         zsys_error("server: cannot reach the writer");
         ob_subs_uncollect(self->subs, &batch->subs);
@@ -311,6 +319,12 @@ ob_srv_handover(ob_srv_t *self)
     }
     self->in_flight = self->collecting;
     self->collecting = self->in_flight == &self->batches[0] ? &self->batches[1] : &self->batches[0];
+}
+
+void
+ob_srv_handover(ob_srv_t *self)
+{
+    s_handover(self, 1);
 }
 
 /* Handles PUBLISH from session: checks the event and adds it to the collecting batch,
@@ -405,9 +419,10 @@ ob_srv_on_writer(ob_srv_t *self)
     ob_srv_batch_t *done = self->in_flight;
     self->in_flight = NULL;
     /* Keep the writer busy: what arrived during its commit goes to it now, before the
-       answers. ob_srv_handover makes `done` the collecting batch; it is emptied right below,
-       before anything is read into it. */
-    ob_srv_handover(self);
+       answers. s_handover makes `done` the collecting batch; it is emptied right below,
+       before anything is read into it. Not committed here even if lone: its answers would
+       go out before those of `done`. */
+    s_handover(self, 0);
     s_confirm(self, done);
     return 0;
 }

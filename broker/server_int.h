@@ -16,6 +16,7 @@
 #ifndef OB_SERVER_INT_H
 #define OB_SERVER_INT_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -101,6 +102,8 @@ typedef struct ob_srv {
     zhashx_t *sessions;                  /* hex(routing id) -> ob_srv_session_t, owned */
     ob_subs_t *subs;                     /* subscriptions, owned */
     ob_writer_args_t writer_args;        /* what the writer borrows */
+    pthread_mutex_t store_lock;          /* writer_args.lock: store writes, initialised */
+    int writeback_due;                   /* committed here: ob_store_writeback is due */
     zlistx_t *deferred;                  /* ob_srv_deferred_t * for the next batch, owned */
     zlistx_t *gone;                      /* ob_srv_session_t * found gone, borrowed */
     zsock_t *monitor;                    /* PAIR: the ROUTER's connection events, owned */

@@ -45,8 +45,10 @@
     fails after its record was synced is refused, and the record taken back; a crash before
     the next record overwrites it replays it, as if the crash had come before the refusal.
 
-    Threads: one thread (the broker's writer) calls ob_store_append, ob_store_commit,
-    ob_store_last_sync_us, ob_store_retain and ob_store_maintain; ob_store_open and
+    Threads: one thread at a time calls ob_store_append, ob_store_commit,
+    ob_store_last_sync_us, ob_store_retain and ob_store_maintain, the caller serializing
+    them (the broker's writer thread, or its server thread for a lone publish: both under
+    one lock, writer.h), so "the writer" below is whichever holds it; ob_store_open and
     ob_store_close are called when no other thread uses the store. The read functions
     (ob_store_get, ob_store_scan,
     ob_store_seq_at_time, ob_store_topic_stat, ob_store_topics, ob_store_topics_count,
@@ -227,8 +229,16 @@ int ob_store_commit(ob_store_t *self, ob_store_item_t *items, size_t count,
 /* Returns the microseconds the last ob_store_commit (or ob_store_append) spent in its
    durable write: the write of its journal record and its fdatasync ("Durability"). -1 if
    that call wrote nothing: it failed, or had nothing to write (duplicates only). For the metrics
-   (orderbus_commit_sync_seconds); writer thread only, like ob_store_commit. */
+   (orderbus_commit_sync_seconds); the writer only, like ob_store_commit. */
 int64_t ob_store_last_sync_us(const ob_store_t *self);
+
+/* Starts writing data.mdb's dirty pages, those of the commits so far, to the disk without
+   waiting for them (sync_file_range, SYNC_FILE_RANGE_WRITE), so that the next checkpoint
+   finds them written. Only a hint: durability is the journal's and the checkpoints'. It
+   costs the caller tens of microseconds (the I/O is submitted), so the broker calls it
+   after a commit's answers and deliveries are out, off their path. Any thread, any time
+   between ob_store_open and ob_store_close; self may be NULL. */
+void ob_store_writeback(ob_store_t *self);
 
 /* Removes events of every topic over its retention limits (looked up with limits, whose
    arg is limits_arg) from the front, at most budget events in one durable transaction.

@@ -12,8 +12,10 @@ static int
 s_retain(const ob_writer_args_t *args, uint64_t *removed, uint64_t *bytes)
 {
     uint64_t n = 0, b = 0;
+    pthread_mutex_lock(args->lock);
     int rc = ob_store_retain(args->store, args->limits, args->limits_arg,
                              (uint64_t)zclock_time() * 1000, OB_WRITER_RETAIN_STEP, &n, &b);
+    pthread_mutex_unlock(args->lock);
     if (rc) {
         zsys_error("writer: retention failed: %s", ob_strerror(rc));
         return 0;
@@ -21,6 +23,27 @@ s_retain(const ob_writer_args_t *args, uint64_t *removed, uint64_t *bytes)
     *removed += n;
     *bytes += b;
     return n >= OB_WRITER_RETAIN_STEP;
+}
+
+/* Commits batch; the caller holds args->lock. */
+static void
+s_commit(const ob_writer_args_t *args, ob_writer_batch_t *batch)
+{
+    int64_t started = zclock_usecs();
+    batch->rc =
+        ob_store_commit(args->store, batch->items, batch->count, batch->ops, batch->op_count);
+    ob_broker_metrics_commit(args->metrics, batch->count, batch->rc, zclock_usecs() - started);
+    ob_broker_metrics_sync(args->metrics, ob_store_last_sync_us(args->store));
+}
+
+int
+ob_writer_try_commit(const ob_writer_args_t *args, ob_writer_batch_t *batch)
+{
+    if (batch->count > OB_WRITER_LONE_MAX || pthread_mutex_trylock(args->lock))
+        return 0;
+    s_commit(args, batch);
+    pthread_mutex_unlock(args->lock);
+    return 1;
 }
 
 void
@@ -36,7 +59,9 @@ ob_writer_actor(zsock_t *pipe, void *arg)
     while (1) {
         int64_t now = zclock_mono();
         if (now >= next_maintain) {
+            pthread_mutex_lock(args.lock);
             ob_store_maintain(args.store, NULL); /* a failure here changes nothing: retried */
+            pthread_mutex_unlock(args.lock);
             next_maintain = now + OB_STORE_MAINTAIN_MS;
         }
         if (args.limits && (retaining || now >= next_retain)) {
@@ -74,14 +99,11 @@ ob_writer_actor(zsock_t *pipe, void *arg)
             break;
         }
         if (command && !strcmp(command, OB_WRITER_BATCH) && ptr) {
-            ob_writer_batch_t *batch = ptr;
-            int64_t started = zclock_usecs();
-            batch->rc = ob_store_commit(args.store, batch->items, batch->count, batch->ops,
-                                        batch->op_count);
-            ob_broker_metrics_commit(args.metrics, batch->count, batch->rc,
-                                     zclock_usecs() - started);
-            ob_broker_metrics_sync(args.metrics, ob_store_last_sync_us(args.store));
-            zsock_send(pipe, "sp", OB_WRITER_DONE, batch);
+            pthread_mutex_lock(args.lock);
+            s_commit(&args, ptr);
+            pthread_mutex_unlock(args.lock);
+            zsock_send(pipe, "sp", OB_WRITER_DONE, ptr);
+            ob_store_writeback(args.store); /* off the answer's path */
         }
         /* anything else is a programming error of the owner; ignore it */
         zstr_free(&command);

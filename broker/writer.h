@@ -1,8 +1,17 @@
 /*  ob_writer: the actor that owns every write to the store (DESIGN.md section 4: one writer).
 
     The server hands it one batch at a time by pointer over the actor pipe and gets the same
-    pointer back once the batch's transaction has committed (or failed). Nothing else is
-    shared: while a batch is at the writer, the server does not touch it.
+    pointer back once the batch's transaction has committed (or failed). While a batch is at
+    the writer, the server does not touch it.
+
+    A lone batch skips the hand-off: when none of its batches is at the writer, the server
+    may commit one itself with ob_writer_try_commit, which saves two thread wake-ups (the
+    writer's and the server's again: tens of microseconds each on a VM) on the path of a
+    lone event (README, "Performance"). The store is written by one thread at a time:
+    args.lock is held around every store write, by the writer and by ob_writer_try_commit,
+    which only tries it; when the writer holds it (retention, maintenance) the batch goes to
+    the writer as usual. Order is kept because the server commits itself only while nothing
+    of its own is at the writer.
 
     Commands on the pipe (zsock_send pictures):
       "sp" "BATCH" batch   run ob_store_commit on the batch (ob_writer_batch_t *, borrowed);
@@ -23,6 +32,7 @@
 #define OB_WRITER_H
 
 #include <czmq.h>
+#include <pthread.h>
 #include <stddef.h>
 
 #include "broker_metrics.h"
@@ -37,6 +47,7 @@ extern "C" {
 
 #define OB_WRITER_RETAIN_MS 1000    /* how often retention runs */
 #define OB_WRITER_RETAIN_STEP 10000 /* events removed in one retention transaction */
+#define OB_WRITER_LONE_MAX 1        /* items in a batch that ob_writer_try_commit takes */
 
 typedef struct ob_writer_batch {
     ob_store_item_t *items;   /* items to append, outputs filled by the writer */
@@ -47,7 +58,8 @@ typedef struct ob_writer_batch {
 } ob_writer_batch_t;
 
 typedef struct ob_writer_args {
-    ob_store_t *store;            /* borrowed; outlives the actor; no other thread writes */
+    ob_store_t *store;            /* borrowed; outlives the actor; written under lock only */
+    pthread_mutex_t *lock;        /* held around every store write, borrowed, initialised */
     ob_store_limits_fn *limits;   /* retention limits of a topic; NULL: no retention */
     void *limits_arg;             /* its argument, borrowed (read from the writer thread) */
     ob_broker_metrics_t *metrics; /* commits counted there, borrowed; NULL: not counted */
@@ -56,6 +68,14 @@ typedef struct ob_writer_args {
 /* The actor function: args is an ob_writer_args_t * (borrowed, copied before the actor
    signals). Signals 0 once ready. */
 void ob_writer_actor(zsock_t *pipe, void *args);
+
+/* Commits batch (borrowed) in the calling thread as the writer would (ob_store_commit, then
+   the metrics) if it is lone (at most OB_WRITER_LONE_MAX items) and no store write is under
+   way. Returns 1 once batch->rc is filled in, or 0 without touching the store: the batch
+   then goes to the writer. The caller must have no batch at the writer, and calls
+   ob_store_writeback once the batch's answers and deliveries are out (the writer does so
+   after "DONE"). */
+int ob_writer_try_commit(const ob_writer_args_t *args, ob_writer_batch_t *batch);
 
 #ifdef __cplusplus
 }

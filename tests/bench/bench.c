@@ -817,7 +817,8 @@ s_publish_mode(const bench_opts_t *opts, publish_medians_t *ret)
     /* --curve: no raw figures, the two brokers share the machine's limits */
     if (!opts->curve_compare && opts->sync)
         printf("broker/raw1 %.2f | broker/append at most %.2f: 1 synced append + 1 zmq round "
-               "trip; %.2f with the writer thread's hand-off, an inproc round trip of %.0f us\n",
+               "trip; %.2f had it the hand-off to the writer thread that a lone publish skips "
+               "(an inproc round trip of %.0f us)\n",
                ob_bench_median(ratio1, opts->runs), ob_bench_median(ceiling1, opts->runs),
                ob_bench_median(ceiling1h, opts->runs), ob_bench_median(handoff, opts->runs));
     else if (!opts->curve_compare)

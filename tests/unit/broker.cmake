@@ -8,6 +8,10 @@ ob_cmocka_test(test_broker_store
 ob_cmocka_test(test_broker_journal
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_journal.c
   LIBS ob_broker_core -Wl,--wrap=fdatasync -Wl,--wrap=pwritev)
+# The writer actor and the commit of a lone batch in the server's thread (writer.h).
+ob_cmocka_test(test_broker_writer
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_writer.c
+  LIBS ob_test_peer)
 # The subscriptions engine's DELIVER runs through a sink of the test's own (no sockets).
 ob_cmocka_test(test_broker_subs_runs
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_subs_runs.c
