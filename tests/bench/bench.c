@@ -33,6 +33,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -208,28 +209,57 @@ out:
     return rate;
 }
 
+/* Creates dir/append.log (path, its name, is written for the caller to remove), fills
+   BENCH_APPEND_FILE_MAX bytes of it with zeros and syncs it, so that no block or extent
+   changes while records are appended. Returns its descriptor, or -1. */
+static int
+s_append_file(const char *dir, char *path, size_t path_len)
+{
+    size_t block_len = 1u << 20;
+    uint8_t *block = calloc(1, block_len);
+    zsys_dir_create("%s", dir);
+    snprintf(path, path_len, "%s/append.log", dir);
+    int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0 || !block)
+        goto fail;
+    for (size_t off = 0; off < BENCH_APPEND_FILE_MAX; off += block_len)
+        if (pwrite(fd, block, block_len, (off_t)off) != (ssize_t)block_len)
+            goto fail;
+    if (fsync(fd) != 0)
+        goto fail;
+    free(block);
+    return fd;
+fail:
+    if (fd >= 0)
+        close(fd);
+    free(block);
+    return -1;
+}
+
+/* Closes fd and removes path and dir. */
+static void
+s_append_file_remove(int fd, const char *dir, const char *path)
+{
+    if (fd >= 0)
+        close(fd);
+    zsys_file_delete(path);
+    zsys_dir_delete("%s", dir);
+}
+
 double
 ob_bench_raw_append(const char *dir, size_t value_len, double seconds)
 {
     char path[1100];
     double rate = -1;
-    size_t block_len = 1u << 20;
-    uint8_t *block = calloc(1, block_len);
-    zsys_dir_create("%s", dir);
-    snprintf(path, sizeof path, "%s/append.log", dir);
-    int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
-    if (fd < 0 || !block || value_len == 0 || value_len > block_len)
+    uint8_t *record = value_len ? malloc(value_len) : NULL;
+    int fd = s_append_file(dir, path, sizeof path);
+    if (fd < 0 || !record || value_len > BENCH_APPEND_FILE_MAX)
         goto out;
-    for (size_t off = 0; off < BENCH_APPEND_FILE_MAX; off += block_len)
-        if (pwrite(fd, block, block_len, (off_t)off) != (ssize_t)block_len)
-            goto out;
-    if (fsync(fd) != 0)
-        goto out;
-    memset(block, 0xab, value_len);
+    memset(record, 0xab, value_len);
     long done = 0;
     double t0 = ob_bench_now_us();
     for (size_t off = 0; off + value_len <= BENCH_APPEND_FILE_MAX; off += value_len) {
-        if (pwrite(fd, block, value_len, (off_t)off) != (ssize_t)value_len || fdatasync(fd) != 0)
+        if (pwrite(fd, record, value_len, (off_t)off) != (ssize_t)value_len || fdatasync(fd) != 0)
             goto out;
         done++;
         if (ob_bench_now_us() - t0 >= seconds * 1e6)
@@ -237,12 +267,43 @@ ob_bench_raw_append(const char *dir, size_t value_len, double seconds)
     }
     rate = (double)done / ((ob_bench_now_us() - t0) / 1e6);
 out:
-    if (fd >= 0)
-        close(fd);
-    free(block);
-    zsys_file_delete(path);
-    zsys_dir_delete("%s", dir);
+    s_append_file_remove(fd, dir, path);
+    free(record);
     return rate;
+}
+
+double
+ob_bench_raw_append_paced(const char *dir, size_t value_len, double rate, long count)
+{
+    char path[1100];
+    double p50 = -1;
+    uint8_t *record = value_len ? malloc(value_len) : NULL;
+    double *took = count > 0 ? calloc((size_t)count, sizeof *took) : NULL;
+    int fd = s_append_file(dir, path, sizeof path);
+    if (fd < 0 || !record || !took || rate <= 0 ||
+        (size_t)count * value_len > BENCH_APPEND_FILE_MAX)
+        goto out;
+    memset(record, 0xab, value_len);
+    double t0 = ob_bench_now_us();
+    for (long i = 0; i < count; i++) {
+        double due = t0 + (double)(i + 1) * 1e6 / rate;
+        struct timespec ts = {.tv_sec = (time_t)(due / 1e6),
+                              .tv_nsec = (long)((due - (double)(time_t)(due / 1e6) * 1e6) * 1e3)};
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0)
+            ; /* EINTR */
+        double started = ob_bench_now_us();
+        if (pwrite(fd, record, value_len, (off_t)((size_t)i * value_len)) != (ssize_t)value_len ||
+            fdatasync(fd) != 0)
+            goto out;
+        took[i] = ob_bench_now_us() - started;
+    }
+    qsort(took, (size_t)count, sizeof *took, ob_bench_cmp_double);
+    p50 = ob_bench_percentile(took, count, 50);
+out:
+    s_append_file_remove(fd, dir, path);
+    free(took);
+    free(record);
+    return p50;
 }
 
 /* Echoes every message on a ROUTER bound to a loopback port it sends to its owner. */

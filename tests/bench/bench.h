@@ -27,6 +27,7 @@
 /* The synced-append test (ob_bench_raw_append) */
 #define BENCH_APPEND_SECONDS 1.0          /* how long it runs */
 #define BENCH_APPEND_FILE_MAX (64u << 20) /* its preallocated file */
+#define BENCH_APPEND_PACED 1000           /* records of the paced variant (latency mode) */
 
 typedef enum {
     BENCH_MODE_PUBLISH = 0, /* confirmed publishing (the default) */
@@ -98,6 +99,12 @@ double ob_bench_raw_lmdb(const char *dir, size_t value_len, long count, size_t b
    seconds seconds or BENCH_APPEND_FILE_MAX bytes; the file is removed again. Returns
    records/s, or -1. */
 double ob_bench_raw_append(const char *dir, size_t value_len, double seconds);
+
+/* The same, paced: count records, one every 1/rate s on an absolute schedule, as a lone
+   event arrives at that rate; between them the disk idles, and a sync after idling can
+   take several times one in a busy run. Returns the median µs of one record's write and
+   fdatasync, or -1. */
+double ob_bench_raw_append_paced(const char *dir, size_t value_len, double rate, long count);
 
 /* Returns the mean ZeroMQ round trip in µs of a 3-frame publish of an event of size bytes
    over tcp loopback, or -1. */

@@ -698,6 +698,7 @@ typedef struct {
     double max_lag_ms; /* latest a publish was made after its due time */
     double raw1;       /* LMDB events/s, 1 per durable commit */
     double append1;    /* synced appends/s to a preallocated file (ob_bench_raw_append) */
+    double paced_us;   /* p50 µs of one such append at the run's rate (..._paced) */
     double rtt_us;     /* ZeroMQ tcp loopback round trip, µs */
     long errors;       /* failures and missing events */
 } s_latency_result_t;
@@ -770,6 +771,7 @@ s_latency_run(const bench_opts_t *opts, int run, s_latency_result_t *ret)
     snprintf(raw_dir, sizeof raw_dir, "%s/raw-%d", opts->dir, run);
     ret->raw1 = ob_bench_raw_lmdb(raw_dir, opts->size, opts->events, 1, BENCH_RAW1_SECONDS, NULL);
     ret->append1 = ob_bench_raw_append(raw_dir, opts->size, BENCH_APPEND_SECONDS);
+    ret->paced_us = ob_bench_raw_append_paced(raw_dir, opts->size, opts->rate, BENCH_APPEND_PACED);
     ret->rtt_us = ob_bench_zmq_rtt_us(opts->size);
     free(stored);
     free(latency);
@@ -786,7 +788,8 @@ ob_bench_latency(const bench_opts_t *opts)
            opts->rate, opts->window, opts->credit, opts->events, opts->size, opts->runs);
     double p50[BENCH_RUNS_MAX], p99[BENCH_RUNS_MAX], p999[BENCH_RUNS_MAX], max[BENCH_RUNS_MAX],
         rate[BENCH_RUNS_MAX], lag[BENCH_RUNS_MAX], floor_ms[BENCH_RUNS_MAX],
-        stored50[BENCH_RUNS_MAX], rest50[BENCH_RUNS_MAX], disk_floor_ms[BENCH_RUNS_MAX];
+        stored50[BENCH_RUNS_MAX], rest50[BENCH_RUNS_MAX], disk_floor_ms[BENCH_RUNS_MAX],
+        paced_floor_ms[BENCH_RUNS_MAX];
     long errors = 0;
     printf("  p50 split: send -> stamped in the broker's write transaction, stamp -> received "
            "(commit, delivery, hops)\n");
@@ -803,24 +806,28 @@ ob_bench_latency(const bench_opts_t *opts)
         floor_ms[r] = (1e6 / res.raw1 + res.rtt_us) / 1000;
         /* ... and with one synced append of the event in place of LMDB's commit */
         disk_floor_ms[r] = (1e6 / res.append1 + res.rtt_us) / 1000;
+        /* ... and with that append made at the run's own pace, as the broker's are */
+        paced_floor_ms[r] = (res.paced_us + res.rtt_us) / 1000;
         errors += res.errors;
         printf("run %d: publish-to-delivery p50 %.3f ms  p99 %.3f ms  p99.9 %.3f ms  max %.3f "
                "ms | p50 split %.3f + %.3f ms | published %.0f/s, at most %.3f ms behind "
                "schedule | floor %.3f ms (lmdb 1/commit %.0f/s + zmq rtt %.0f us), disk floor "
-               "%.3f ms (synced append %.0f/s + rtt)%s\n",
+               "%.3f ms (synced append %.0f/s + rtt), paced disk floor %.3f ms (synced append "
+               "at %.0f/s, p50 %.0f us, + rtt)%s\n",
                r + 1, res.p50, res.p99, res.p999, res.max, res.stored50, res.rest50, res.rate,
                res.max_lag_ms, floor_ms[r], res.raw1, res.rtt_us, disk_floor_ms[r], res.append1,
-               res.errors ? "  (errors!)" : "");
+               paced_floor_ms[r], opts->rate, res.paced_us, res.errors ? "  (errors!)" : "");
         fflush(stdout);
     }
     printf("median: publish-to-delivery p50 %.3f ms  p99 %.3f ms  p99.9 %.3f ms  max %.3f ms | "
            "p50 split %.3f + %.3f ms | published %.0f/s, at most %.3f ms behind schedule | "
-           "floor %.3f ms, disk floor %.3f ms\n",
+           "floor %.3f ms, disk floor %.3f ms, paced disk floor %.3f ms\n",
            ob_bench_median(p50, opts->runs), ob_bench_median(p99, opts->runs),
            ob_bench_median(p999, opts->runs), ob_bench_median(max, opts->runs),
            ob_bench_median(stored50, opts->runs), ob_bench_median(rest50, opts->runs),
            ob_bench_median(rate, opts->runs), ob_bench_median(lag, opts->runs),
-           ob_bench_median(floor_ms, opts->runs), ob_bench_median(disk_floor_ms, opts->runs));
+           ob_bench_median(floor_ms, opts->runs), ob_bench_median(disk_floor_ms, opts->runs),
+           ob_bench_median(paced_floor_ms, opts->runs));
     printf("  spread over runs: p50 %.3f .. %.3f ms, p99 %.3f .. %.3f ms, p99.9 %.3f .. %.3f "
            "ms\n",
            p50[0], p50[opts->runs - 1], p99[0], p99[opts->runs - 1], p999[0], p999[opts->runs - 1]);
