@@ -589,7 +589,7 @@ s_start(ob_srv_t *self)
     }
 
     self->writer_args.store = self->store;
-    self->writer_args.lock = &self->store_lock;
+    self->writer_args.shared = &self->writer_shared;
     self->writer_args.limits = ob_config_retention;
     self->writer_args.limits_arg = &self->cfg;
     self->writer_args.metrics = self->metrics;
@@ -658,7 +658,7 @@ s_server_destroy(ob_srv_t **self_p)
     ob_store_close(&self->store);
     zhashx_destroy(&self->sessions);
     ob_broker_metrics_destroy(&self->metrics); /* after the writer and the listener */
-    pthread_mutex_destroy(&self->store_lock);
+    ob_writer_shared_fini(&self->writer_shared);
     free(self->conns);
     free(self);
     *self_p = NULL;
@@ -708,7 +708,7 @@ void
 ob_server_actor(zsock_t *pipe, void *args)
 {
     ob_srv_t *self = calloc(1, sizeof *self);
-    if (self && pthread_mutex_init(&self->store_lock, NULL)) {
+    if (self && ob_writer_shared_init(&self->writer_shared)) {
         free(self);
         self = NULL;
     }

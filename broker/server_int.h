@@ -16,7 +16,6 @@
 #ifndef OB_SERVER_INT_H
 #define OB_SERVER_INT_H
 
-#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -102,7 +101,7 @@ typedef struct ob_srv {
     zhashx_t *sessions;                  /* hex(routing id) -> ob_srv_session_t, owned */
     ob_subs_t *subs;                     /* subscriptions, owned */
     ob_writer_args_t writer_args;        /* what the writer borrows */
-    pthread_mutex_t store_lock;          /* writer_args.lock: store writes, initialised */
+    ob_writer_shared_t writer_shared;    /* writer_args.shared, initialised */
     int writeback_due;                   /* committed here: ob_store_writeback is due */
     zlistx_t *deferred;                  /* ob_srv_deferred_t * for the next batch, owned */
     zlistx_t *gone;                      /* ob_srv_session_t * found gone, borrowed */

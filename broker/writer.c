@@ -2,6 +2,7 @@
     server logs what the batch results say. */
 #include "writer.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <string.h>
 
@@ -12,10 +13,10 @@ static int
 s_retain(const ob_writer_args_t *args, uint64_t *removed, uint64_t *bytes)
 {
     uint64_t n = 0, b = 0;
-    pthread_mutex_lock(args->lock);
+    pthread_mutex_lock(&args->shared->lock);
     int rc = ob_store_retain(args->store, args->limits, args->limits_arg,
                              (uint64_t)zclock_time() * 1000, OB_WRITER_RETAIN_STEP, &n, &b);
-    pthread_mutex_unlock(args->lock);
+    pthread_mutex_unlock(&args->shared->lock);
     if (rc) {
         zsys_error("writer: retention failed: %s", ob_strerror(rc));
         return 0;
@@ -25,25 +26,41 @@ s_retain(const ob_writer_args_t *args, uint64_t *removed, uint64_t *bytes)
     return n >= OB_WRITER_RETAIN_STEP;
 }
 
-/* Commits batch; the caller holds args->lock. */
+int
+ob_writer_shared_init(ob_writer_shared_t *self)
+{
+    memset(self, 0, sizeof *self);
+    return pthread_mutex_init(&self->lock, NULL) ? -ENOMEM : 0;
+}
+
+void
+ob_writer_shared_fini(ob_writer_shared_t *self)
+{
+    pthread_mutex_destroy(&self->lock);
+}
+
+/* Commits batch; the caller holds the lock. */
 static void
 s_commit(const ob_writer_args_t *args, ob_writer_batch_t *batch)
 {
     int64_t started = zclock_usecs();
     batch->rc =
         ob_store_commit(args->store, batch->items, batch->count, batch->ops, batch->op_count);
-    ob_broker_metrics_commit(args->metrics, batch->count, batch->rc, zclock_usecs() - started);
+    args->shared->last_commit_us = zclock_usecs() - started;
+    ob_broker_metrics_commit(args->metrics, batch->count, batch->rc, args->shared->last_commit_us);
     ob_broker_metrics_sync(args->metrics, ob_store_last_sync_us(args->store));
 }
 
 int
 ob_writer_try_commit(const ob_writer_args_t *args, ob_writer_batch_t *batch)
 {
-    if (batch->count > OB_WRITER_LONE_MAX || pthread_mutex_trylock(args->lock))
+    if (batch->count > OB_WRITER_LONE_MAX || pthread_mutex_trylock(&args->shared->lock))
         return 0;
-    s_commit(args, batch);
-    pthread_mutex_unlock(args->lock);
-    return 1;
+    int fast = args->shared->last_commit_us <= OB_WRITER_LONE_SLOW_US;
+    if (fast)
+        s_commit(args, batch);
+    pthread_mutex_unlock(&args->shared->lock);
+    return fast;
 }
 
 void
@@ -59,9 +76,9 @@ ob_writer_actor(zsock_t *pipe, void *arg)
     while (1) {
         int64_t now = zclock_mono();
         if (now >= next_maintain) {
-            pthread_mutex_lock(args.lock);
+            pthread_mutex_lock(&args.shared->lock);
             ob_store_maintain(args.store, NULL); /* a failure here changes nothing: retried */
-            pthread_mutex_unlock(args.lock);
+            pthread_mutex_unlock(&args.shared->lock);
             next_maintain = now + OB_STORE_MAINTAIN_MS;
         }
         if (args.limits && (retaining || now >= next_retain)) {
@@ -99,9 +116,9 @@ ob_writer_actor(zsock_t *pipe, void *arg)
             break;
         }
         if (command && !strcmp(command, OB_WRITER_BATCH) && ptr) {
-            pthread_mutex_lock(args.lock);
+            pthread_mutex_lock(&args.shared->lock);
             s_commit(&args, ptr);
-            pthread_mutex_unlock(args.lock);
+            pthread_mutex_unlock(&args.shared->lock);
             zsock_send(pipe, "sp", OB_WRITER_DONE, ptr);
             ob_store_writeback(args.store); /* off the answer's path */
         }

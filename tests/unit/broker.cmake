@@ -11,7 +11,7 @@ ob_cmocka_test(test_broker_journal
 # The writer actor and the commit of a lone batch in the server's thread (writer.h).
 ob_cmocka_test(test_broker_writer
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_writer.c
-  LIBS ob_test_peer)
+  LIBS ob_test_peer -Wl,--wrap=fdatasync)
 # The subscriptions engine's DELIVER runs through a sink of the test's own (no sockets).
 ob_cmocka_test(test_broker_subs_runs
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_subs_runs.c
