@@ -5,6 +5,7 @@
     their order. Each test opens a store in its own scratch directory. Where a test expects
     a commit here, it first records the last commit as fast (s_fast), so that a slow disk
     (a CI machine's fsync can take milliseconds) does not decide the outcome. */
+#include <inttypes.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,6 +30,8 @@
 #define T_TOPIC "oms.writer"     /* the one topic written */
 #define T_ID_MAX 32              /* bytes in an event id */
 #define T_FAST_TRIES 100         /* commits at the actor until one is fast */
+#define T_BIG 4096               /* bytes of an event that fills the smallest map soon */
+#define T_BIG_MAX 10000          /* such events at most before the map must have grown */
 
 /* --- fdatasync, wrapped: the journal's syncs are slow while s_slow_syncs is set ---------- */
 
@@ -242,6 +245,50 @@ test_actor_commits_set_the_gate(void **state)
     zactor_destroy(&writer);
 }
 
+/* A commit in the caller's thread grows a full map as the writer's would (store.h): a store
+   opened at OB_MAP_SIZE_MIN takes lone events of T_BIG bytes here until it has grown, each
+   at the next seq, and holds them all. */
+static void
+test_lone_commits_grow_the_map(void **state)
+{
+    t_fixture_t *fx = *state;
+    ob_store_close(&fx->store);
+    t_remove_tree(fx->dir);
+    snprintf(fx->dir, sizeof fx->dir, "/tmp/ob-test-writer-XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    assert_int_equal(ob_store_open(fx->dir, OB_MAP_SIZE_MIN, &fx->store), 0);
+    fx->args.store = fx->store;
+    uint8_t *big = malloc(T_BIG);
+    assert_non_null(big);
+    ob_store_stats_t stats;
+    uint64_t n = 0;
+    do {
+        char id[T_ID_MAX];
+        ob_store_item_t item;
+        snprintf(id, sizeof id, "big-%" PRIu64, n);
+        memset(big, 'a' + (int)(n % 26), T_BIG);
+        s_item(&item, id);
+        item.event = big;
+        item.event_len = T_BIG;
+        ob_writer_batch_t batch = {.items = &item, .count = 1, .rc = -1};
+        s_fast(fx);
+        assert_int_equal(ob_writer_try_commit(&fx->args, &batch), 1);
+        assert_int_equal(batch.rc, 0);
+        assert_int_equal(item.seq, ++n);
+        assert_int_equal(ob_store_stats(fx->store, &stats), 0);
+    } while (stats.growths == 0 && n < T_BIG_MAX);
+    assert_true(stats.growths >= 1);
+    for (uint64_t seq = 1; seq <= n; seq++) {
+        uint8_t *event = NULL;
+        size_t len = 0;
+        assert_int_equal(ob_store_get(fx->store, T_TOPIC, seq, &event, &len, NULL), 0);
+        assert_int_equal(len, T_BIG);
+        assert_int_equal(event[0], 'a' + (int)((seq - 1) % 26));
+        free(event);
+    }
+    free(big);
+}
+
 /* Commits here and at the actor, alternating, number the topic's events in their order. */
 static void
 test_commits_here_and_at_the_actor_keep_order(void **state)
@@ -293,6 +340,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_slow_commit_sends_lone_batches_to_the_writer, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_actor_commits_set_the_gate, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_lone_commits_grow_the_map, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_commits_here_and_at_the_actor_keep_order, s_setup,
                                         s_teardown),
     };
