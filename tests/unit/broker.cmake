@@ -80,10 +80,11 @@ ob_cmocka_test(test_sub_record
   LIBS ob_broker_core)
 # The store's durability path: unclean stops (a child that never closes the store, or is
 # killed), the journal cut at every byte of its last records, a flipped bit, a data file
-# put next to a journal it does not belong to (tests/unit/test_store_journal.c).
+# put next to a journal it does not belong to, checkpoints that fail (fdatasync wrapped)
+# (tests/unit/test_store_journal.c).
 ob_cmocka_test(test_broker_store_journal TIMEOUT 300
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_journal.c
-  LIBS ob_test_peer)
+  LIBS ob_test_peer -Wl,--wrap=fdatasync)
 # A restart after 1 GiB written since the last checkpoint replays it all (labelled long: it
 # writes 2 GiB; sanitizer builds write 64 MiB).
 ob_cmocka_test(test_broker_store_replay TIMEOUT 600
