@@ -935,8 +935,13 @@ s_meta_restore(const char *path, const ob_journal_checkpoint_t *cp)
     struct stat st;
     uint64_t txnid;
     size_t psize = cp->snapshot_len;
-    if (psize < S_META_PAGE_MIN || (psize & (psize - 1)) || !s_meta_page(cp->snapshot, &txnid))
+    if (psize < S_META_PAGE_MIN || (psize & (psize - 1)) || !s_meta_page(cp->snapshot, &txnid)) {
+        zsys_error("store: the journal's checkpoint does not hold an LMDB meta page (%zu bytes): "
+                   "%s is left as it is; restore a backup into an empty data directory (README, "
+                   "\"Backup and restore\")",
+                   psize, path);
         return OB_ERR_STORAGE;
+    }
 
     uint8_t *page = malloc(psize);
     if (!page)

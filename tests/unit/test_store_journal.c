@@ -554,6 +554,57 @@ test_other_data_file_refused(void **state)
     t_remove_tree(dir);
 }
 
+/* A checkpoint whose snapshot is not an LMDB meta page, though its slot's CRC is right (a
+   bug, not the disk: the CRC covers the disk), is refused at the open after an unclean
+   stop, before anything is written into data.mdb; put right again, the store opens with
+   every commit. */
+static void
+test_bad_snapshot_refused(void **state)
+{
+    (void)state;
+    char dir[T_PATH_MAX], data[T_PATH_MAX], journal_dir[T_PATH_MAX];
+    s_scratch(dir, data);
+    s_unclean_child(data, T_COMMITS);
+    assert_true(snprintf(journal_dir, sizeof journal_dir, "%s/journal", data) <
+                (int)sizeof journal_dir);
+
+    ob_journal_t *journal = NULL;
+    ob_journal_checkpoint_t cp;
+    assert_int_equal(ob_journal_open(journal_dir, 0, &journal), 0);
+    assert_int_equal(ob_journal_checkpoint_get(journal, &cp), 0);
+    assert_true(cp.snapshot_len > 0);
+    uint8_t *good = malloc(cp.snapshot_len), *bad = malloc(cp.snapshot_len);
+    assert_non_null(good);
+    assert_non_null(bad);
+    memcpy(good, cp.snapshot, cp.snapshot_len);
+    for (size_t i = 0; i < cp.snapshot_len; i++)
+        bad[i] = good[i] ^ 0x5a; /* every byte changed: not a meta page of any kind */
+    cp.snapshot = bad;
+    assert_int_equal(ob_journal_checkpoint_put(journal, &cp), 0);
+    ob_journal_close(&journal);
+
+    s_file_t before, after;
+    s_file_save(&before, data, "data.mdb");
+    ob_store_t *store = NULL;
+    assert_int_equal(ob_store_open(data, 1 << 20, &store), OB_ERR_STORAGE);
+    assert_null(store);
+    s_file_save(&after, data, "data.mdb");
+    assert_int_equal(after.len, before.len);
+    assert_memory_equal(after.bytes, before.bytes, before.len); /* untouched */
+
+    assert_int_equal(ob_journal_open(journal_dir, 0, &journal), 0);
+    assert_int_equal(ob_journal_checkpoint_get(journal, &cp), 0);
+    cp.snapshot = good;
+    assert_int_equal(ob_journal_checkpoint_put(journal, &cp), 0);
+    ob_journal_close(&journal);
+    s_expect_commits(data, T_COMMITS);
+    free(before.bytes);
+    free(after.bytes);
+    free(good);
+    free(bad);
+    t_remove_tree(dir);
+}
+
 /* Retention removed events after the checkpoint, and an id of a removed event was stored
    again; an unclean stop undoes the removal (retention is not journaled), and the replay
    still stores the new event at its seq. */
@@ -729,6 +780,7 @@ main(void)
         cmocka_unit_test(test_replay_after_retention),
         cmocka_unit_test(test_growth_then_unclean_stop),
         cmocka_unit_test(test_failed_checkpoints_keep_commits),
+        cmocka_unit_test(test_bad_snapshot_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
