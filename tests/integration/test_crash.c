@@ -1,4 +1,6 @@
-/*  test_crash: kill -9 of the broker during pipelined publishing from 4 publishers.
+/*  test_crash: kill -9 of the broker during pipelined publishing from 4 publishers, and
+    during synchronous publishing from one (test_kill9_during_lone_publish: lone publishes,
+    which the broker commits in its server thread).
 
     Four publisher threads, each with its own client and topic, publish CRASH_EVENTS events
     each with a window of CRASH_WINDOW. When a quarter of all events are confirmed, the broker
@@ -34,7 +36,9 @@
 #define CRASH_PUBLISHERS 4
 #define CRASH_EVENTS 20000 /* per publisher */
 #define CRASH_WINDOW 256
-#define CRASH_WAIT_MS 60000 /* a publisher's longest wait */
+#define CRASH_WAIT_MS 60000    /* a publisher's longest wait */
+#define CRASH_LONE_NAME "lone" /* the synchronous publisher's client name: topic lone.0 */
+#define CRASH_LONE_EVENTS 2000 /* its events */
 
 typedef struct {
     broker_proc_pub_t *pub; /* the publisher's thread */
@@ -67,27 +71,32 @@ s_record(void *arg, long i, const ob_confirm_t *c)
     return 0;
 }
 
+/* The kill -9 test with n publishers of count events each, window window, on topics
+   name.<p>: kill when a quarter is confirmed, restart, and check every event is stored once,
+   in order, at the seq its confirmation named. */
 static void
-test_kill9_during_pipelined_publish(void **state)
+s_kill9_during_publish(const char *name, int n, uint32_t window, long count)
 {
-    (void)state;
     broker_proc_site_t site;
     assert_int_equal(broker_proc_site_make(&site, "crash"), 0);
     pid_t broker = broker_proc_start(site.data_dir, site.endpoint, NULL);
     assert_true(broker > 0);
 
     publisher_t pubs[CRASH_PUBLISHERS];
-    ob_client_config_t cfg = {
-        .name = CRASH_NAME, .window = CRASH_WINDOW, .timeout_ms = CRASH_WAIT_MS};
-    for (int p = 0; p < CRASH_PUBLISHERS; p++) {
-        pubs[p] = (publisher_t){.seq = calloc(CRASH_EVENTS, sizeof(uint64_t))};
+    assert_true(n <= CRASH_PUBLISHERS);
+    ob_client_config_t cfg = {.name = name, .window = window, .timeout_ms = CRASH_WAIT_MS};
+    pthread_mutex_lock(&s_lock);
+    s_confirmed_total = 0;
+    pthread_mutex_unlock(&s_lock);
+    for (int p = 0; p < n; p++) {
+        pubs[p] = (publisher_t){.seq = calloc((size_t)count, sizeof(uint64_t))};
         assert_non_null(pubs[p].seq);
         pubs[p].pub =
-            broker_proc_pub_start(site.endpoint, &cfg, p, CRASH_EVENTS, NULL, s_record, &pubs[p]);
+            broker_proc_pub_start(site.endpoint, &cfg, p, count, NULL, s_record, &pubs[p]);
         assert_non_null(pubs[p].pub);
     }
     /* Wait (on confirmations, not on time) until a quarter is confirmed, then crash. */
-    long quarter = CRASH_PUBLISHERS * CRASH_EVENTS / 4;
+    long quarter = n * count / 4;
     long at_kill =
         broker_proc_wait_count(&s_lock, &s_cond, &s_confirmed_total, quarter, CRASH_WAIT_MS);
     if (at_kill < quarter)
@@ -97,10 +106,10 @@ test_kill9_during_pipelined_publish(void **state)
     assert_true(broker > 0);
 
     long dups = 0;
-    for (int p = 0; p < CRASH_PUBLISHERS; p++) {
+    for (int p = 0; p < n; p++) {
         assert_int_equal(broker_proc_pub_join(&pubs[p].pub), 0);
         assert_int_equal(pubs[p].refused, 0);
-        assert_int_equal(pubs[p].confirmed, CRASH_EVENTS);
+        assert_int_equal(pubs[p].confirmed, count);
         dups += pubs[p].dups;
     }
     print_message("killed at %ld confirmed; %ld confirmations were duplicates after re-send\n",
@@ -110,22 +119,22 @@ test_kill9_during_pipelined_publish(void **state)
     /* Every event exactly once, in publish order, at the sequence its confirmation named. */
     ob_store_t *store = NULL;
     assert_int_equal(ob_store_open(site.data_dir, OB_MAP_SIZE_DEFAULT, &store), 0);
-    for (int p = 0; p < CRASH_PUBLISHERS; p++) {
+    for (int p = 0; p < n; p++) {
         char topic[32], want[64];
-        snprintf(topic, sizeof topic, BROKER_PROC_TOPIC_FMT, CRASH_NAME, p);
+        snprintf(topic, sizeof topic, BROKER_PROC_TOPIC_FMT, name, p);
         ob_topic_stat_t stat;
         assert_int_equal(ob_store_topic_stat(store, topic, &stat), 0);
         assert_int_equal(stat.first_seq, 1);
-        assert_int_equal(stat.last_seq, CRASH_EVENTS);
-        assert_int_equal(stat.events, CRASH_EVENTS);
-        for (long i = 0; i < CRASH_EVENTS; i++) {
+        assert_int_equal(stat.last_seq, (uint64_t)count);
+        assert_int_equal(stat.events, (uint64_t)count);
+        for (long i = 0; i < count; i++) {
             uint8_t *buf;
             size_t len;
             ob_event_t *ev = NULL;
             assert_int_equal(pubs[p].seq[i], (uint64_t)i + 1);
             assert_int_equal(ob_store_get(store, topic, (uint64_t)i + 1, &buf, &len, NULL), 0);
             assert_int_equal(ob_event_decode(buf, len, &ev), 0);
-            snprintf(want, sizeof want, BROKER_PROC_EVENT_ID_FMT, CRASH_NAME, p, i);
+            snprintf(want, sizeof want, BROKER_PROC_EVENT_ID_FMT, name, p, i);
             assert_string_equal(ev->id, want);
             ob_event_destroy(&ev);
             free(buf);
@@ -134,6 +143,22 @@ test_kill9_during_pipelined_publish(void **state)
     }
     ob_store_close(&store);
     assert_int_equal(broker_proc_site_remove(&site), 0);
+}
+
+static void
+test_kill9_during_pipelined_publish(void **state)
+{
+    (void)state;
+    s_kill9_during_publish(CRASH_NAME, CRASH_PUBLISHERS, CRASH_WINDOW, CRASH_EVENTS);
+}
+
+/* One synchronous publisher: every publish is lone, and the broker commits it in its server
+   thread (broker/writer.h), where the kill finds it. */
+static void
+test_kill9_during_lone_publish(void **state)
+{
+    (void)state;
+    s_kill9_during_publish(CRASH_LONE_NAME, 1, 1, CRASH_LONE_EVENTS);
 }
 
 #define FLOOR_EVENTS 3000 /* events on the topic */
@@ -270,6 +295,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kill9_during_pipelined_publish),
+        cmocka_unit_test(test_kill9_during_lone_publish),
         cmocka_unit_test(test_kill9_resumes_at_ack_floor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
