@@ -631,6 +631,29 @@ ob_options_apply_args(const ob_options_t *spec, void *base, int argc, char **arg
     return 0;
 }
 
+int
+ob_options_parse(const ob_options_t *spec, void *base, int argc, char **argv, int *ret_help,
+                 int *ret_version, char *config_file, size_t config_file_size, char *errbuf,
+                 size_t errlen)
+{
+    const char *file = NULL;
+    if (errbuf && errlen)
+        errbuf[0] = '\0';
+    if (config_file_size)
+        config_file[0] = '\0';
+    int rc = ob_options_scan_args(spec, argc, argv, ret_help, ret_version, &file, errbuf, errlen);
+    if (rc || *ret_help || *ret_version)
+        return rc;
+    if (file) {
+        if (strlen(file) >= config_file_size)
+            return ob_options_fail(errbuf, errlen, "config file name too long");
+        snprintf(config_file, config_file_size, "%s", file);
+        if ((rc = ob_options_load_file(spec, base, file, errbuf, errlen)))
+            return rc;
+    }
+    return ob_options_apply_args(spec, base, argc, argv, errbuf, errlen);
+}
+
 /* The word for an option's value in the usage text. */
 static const char *
 s_metavar(ob_option_kind_t kind)

@@ -192,6 +192,16 @@ int ob_options_scan_args(const ob_options_t *spec, int argc, char **argv, int *r
 int ob_options_apply_args(const ob_options_t *spec, void *base, int argc, char **argv, char *errbuf,
                           size_t errlen);
 
+/* A daemon's whole command line over base (its defaults already in it): pass 1
+   (ob_options_scan_args; *ret_help and *ret_version written always), then, unless --help or
+   --version, the file --config names (its name copied into config_file, config_file_size
+   bytes with the NUL, "" if none; ob_options_load_file), then pass 2
+   (ob_options_apply_args): the flags win over the file. Returns 0 or
+   OB_ERR_INVALID_ARGUMENT (the message in errbuf). */
+int ob_options_parse(const ob_options_t *spec, void *base, int argc, char **argv, int *ret_help,
+                     int *ret_version, char *config_file, size_t config_file_size, char *errbuf,
+                     size_t errlen);
+
 /* Writes the --help entry of every option of spec to out: its flag and value word, its help
    text, its default (read in defaults, the configuration struct with its defaults) and its
    file key, indented for an OPTIONS section of a man-page-like text. */

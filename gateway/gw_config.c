@@ -278,22 +278,10 @@ ob_gw_config_validate(const ob_gw_config_t *cfg, char *errbuf, size_t errlen)
 int
 ob_gw_config_parse(ob_gw_config_t *cfg, int argc, char **argv, char *errbuf, size_t errlen)
 {
-    const char *config_file = NULL;
     ob_gw_config_defaults(cfg);
-    if (errbuf && errlen)
-        errbuf[0] = '\0';
-    int rc = ob_options_scan_args(&s_spec, argc, argv, &cfg->help, &cfg->version, &config_file,
-                                  errbuf, errlen);
+    int rc = ob_options_parse(&s_spec, cfg, argc, argv, &cfg->help, &cfg->version, cfg->config_file,
+                              sizeof cfg->config_file, errbuf, errlen);
     if (rc || cfg->help || cfg->version)
-        return rc;
-    if (config_file) {
-        if (strlen(config_file) >= sizeof cfg->config_file)
-            return ob_options_fail(errbuf, errlen, "config file name too long");
-        snprintf(cfg->config_file, sizeof cfg->config_file, "%s", config_file);
-        if ((rc = ob_options_load_file(&s_spec, cfg, config_file, errbuf, errlen)))
-            return rc;
-    }
-    if ((rc = ob_options_apply_args(&s_spec, cfg, argc, argv, errbuf, errlen)))
         return rc;
     if (cfg->oms_count == 0 && cfg->oms[0].id) /* an OMS from the flags alone */
         cfg->oms_count = 1;

@@ -378,6 +378,57 @@ test_args(void **state)
     }
 }
 
+/* ob_options_parse: the file, then the flags over it; the file's name kept; --help reads
+   no file; a missing file and a name too long for the buffer are errors. */
+static void
+test_parse(void **state)
+{
+    (void)state;
+    static char prog[] = "prog", config_flag[] = "--config", workers[] = "--workers=5",
+                help_flag[] = "--help", missing[] = "/nonexistent/x.cfg";
+    t_cfg_t cfg;
+    int help = -1, version = -1;
+    char err[OB_OPTIONS_ERR_MAX], name[T_FILE_MAX], tiny[4];
+    s_limits_seen = 0;
+    s_write("main\n    workers = 3\n    size = 8K\n");
+
+    char *argv[] = {prog, config_flag, s_path, workers};
+    s_defaults(&cfg);
+    assert_int_equal(ob_options_parse(&s_spec, &cfg, 4, argv, &help, &version, name, sizeof name,
+                                      err, sizeof err),
+                     0);
+    assert_int_equal(help, 0);
+    assert_int_equal(version, 0);
+    assert_string_equal(name, s_path);
+    assert_int_equal(cfg.size, 8192); /* from the file */
+    assert_int_equal(cfg.workers, 5); /* the flag over the file */
+
+    char *no_file[] = {prog, workers};
+    s_defaults(&cfg);
+    assert_int_equal(ob_options_parse(&s_spec, &cfg, 2, no_file, &help, &version, name, sizeof name,
+                                      err, sizeof err),
+                     0);
+    assert_string_equal(name, "");
+    assert_int_equal(cfg.workers, 5);
+    assert_int_equal(cfg.size, 4096);
+
+    char *with_help[] = {prog, config_flag, missing, help_flag};
+    s_defaults(&cfg);
+    assert_int_equal(ob_options_parse(&s_spec, &cfg, 4, with_help, &help, &version, name,
+                                      sizeof name, err, sizeof err),
+                     0);
+    assert_int_equal(help, 1); /* and the missing file was not read */
+
+    char *bad_file[] = {prog, config_flag, missing};
+    assert_int_equal(ob_options_parse(&s_spec, &cfg, 3, bad_file, &help, &version, name,
+                                      sizeof name, err, sizeof err),
+                     OB_ERR_INVALID_ARGUMENT);
+    assert_int_equal(ob_options_parse(&s_spec, &cfg, 4, argv, &help, &version, tiny, sizeof tiny,
+                                      err, sizeof err),
+                     OB_ERR_INVALID_ARGUMENT);
+    assert_string_equal(err, "config file name too long");
+}
+
 static void
 test_print(void **state)
 {
@@ -567,6 +618,7 @@ main(void)
         cmocka_unit_test(test_file),    cmocka_unit_test(test_args),
         cmocka_unit_test(test_print),   cmocka_unit_test(test_optstring),
         cmocka_unit_test(test_listen),  cmocka_unit_test(test_repeat),
+        cmocka_unit_test(test_parse),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
