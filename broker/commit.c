@@ -264,8 +264,8 @@ s_confirm(ob_srv_t *self, ob_srv_batch_t *batch)
 
 /* Hands the collecting batch to the writer if the writer is idle and there is something:
    publishes, or subscription state to persist; if may_commit, a lone publish is committed
-   and answered here instead when the store is free (writer.h). The subscription state is collected
-   now, at the last moment, so that it holds everything up to this instant. */
+   and answered here instead when the store is free (writer.h). The subscription state is
+   collected now, at the last moment, so that it holds everything up to this instant. */
 static void
 s_handover(ob_srv_t *self, int may_commit)
 {

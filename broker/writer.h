@@ -1,4 +1,5 @@
-/*  ob_writer: the actor that owns every write to the store (DESIGN.md section 4: one writer).
+/*  ob_writer: the actor that makes the store's writes (DESIGN.md section 4: one writer at a
+    time; a lone publish may be committed by the server itself, below).
 
     The server hands it one batch at a time by pointer over the actor pipe and gets the same
     pointer back once the batch's transaction has committed (or failed). While a batch is at
