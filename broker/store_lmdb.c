@@ -1036,14 +1036,14 @@ s_checkpointer(void *arg)
         pthread_mutex_unlock(&self->ckpt_lock);
 
         int rc = s_checkpoint_write(self, lsn, self->ckpt_meta);
-        if (rc)
-            S_COUNT(self, checkpoint_failures, 1);
-        else
+        if (!rc)
             S_COUNT(self, checkpoints, 1);
-        if (rc)
+        else {
+            S_COUNT(self, checkpoint_failures, 1);
             zsys_error("store: checkpoint failed: %s (the journal keeps every record since the "
                        "last one; retried)",
                        ob_strerror(rc));
+        }
 
         pthread_mutex_lock(&self->ckpt_lock);
         MDB_txn *old = rc ? self->ckpt_pin : self->pin;

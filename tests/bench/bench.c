@@ -49,6 +49,15 @@ ob_bench_now_us(void)
 }
 
 void
+ob_bench_sleep_until(double due_us)
+{
+    struct timespec ts = {.tv_sec = (time_t)(due_us / 1e6),
+                          .tv_nsec = (long)((due_us - (double)(time_t)(due_us / 1e6) * 1e6) * 1e3)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0)
+        ; /* EINTR */
+}
+
+void
 ob_bench_event(ob_event_t *ev, char *id, const char *topic, int r, int p, long i,
                const uint8_t *data, size_t data_len)
 {
@@ -286,11 +295,7 @@ ob_bench_raw_append_paced(const char *dir, size_t value_len, double rate, long c
     memset(record, 0xab, value_len);
     double t0 = ob_bench_now_us();
     for (long i = 0; i < count; i++) {
-        double due = t0 + (double)(i + 1) * 1e6 / rate;
-        struct timespec ts = {.tv_sec = (time_t)(due / 1e6),
-                              .tv_nsec = (long)((due - (double)(time_t)(due / 1e6) * 1e6) * 1e3)};
-        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0)
-            ; /* EINTR */
+        ob_bench_sleep_until(t0 + (double)(i + 1) * 1e6 / rate);
         double started = ob_bench_now_us();
         if (pwrite(fd, record, value_len, (off_t)((size_t)i * value_len)) != (ssize_t)value_len ||
             fdatasync(fd) != 0)

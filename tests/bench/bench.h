@@ -68,6 +68,10 @@ void ob_bench_client_security(const bench_opts_t *opts, ob_client_config_t *cfg)
 /* Returns CLOCK_MONOTONIC in µs (zclock_usecs), as a double. */
 double ob_bench_now_us(void);
 
+/* Sleeps until the monotonic time due_us (µs, ob_bench_now_us's clock), through signals: an
+   absolute deadline, so that oversleeping once does not shift the rest of a schedule. */
+void ob_bench_sleep_until(double due_us);
+
 /* Fills ev for event i of publisher p in run r on topic (borrowed, kept in ev); id must hold
    64 bytes and receives the event's unique id. data (borrowed) is the payload. */
 void ob_bench_event(ob_event_t *ev, char *id, const char *topic, int r, int p, long i,

@@ -132,17 +132,6 @@ s_pub_drain(s_pub_t *self, ob_client_t *client, int timeout_ms)
     }
 }
 
-/* Sleeps until the monotonic time due_us (µs, zclock_usecs's clock): an absolute deadline,
-   so that oversleeping once does not shift the rest of the schedule. */
-static void
-s_sleep_until(double due_us)
-{
-    struct timespec ts = {.tv_sec = (time_t)(due_us / 1e6),
-                          .tv_nsec = (long)((due_us - (double)(time_t)(due_us / 1e6) * 1e6) * 1e3)};
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0)
-        ; /* EINTR */
-}
-
 static void *
 s_pub_thread(void *arg)
 {
@@ -169,7 +158,7 @@ s_pub_thread(void *arg)
             double due = t0 + (double)i * 1e6 / self->rate;
             s_pub_drain(self, client, 0);
             if (ob_bench_now_us() < due)
-                s_sleep_until(due);
+                ob_bench_sleep_until(due);
             double lag = ob_bench_now_us() - due;
             if (lag > self->max_lag_us)
                 self->max_lag_us = lag;

@@ -78,19 +78,27 @@ s_get(const char *url, const char *series)
     return value;
 }
 
+/* Scrapes until series has the value want (at_least: want or more), or T_WAIT_MS passes;
+   returns the last value. */
+static double
+s_wait_for(const char *url, const char *series, double want, int at_least)
+{
+    int64_t deadline = zclock_mono() + T_WAIT_MS;
+    double value = s_get(url, series);
+    while ((at_least ? value < want : value != want) && zclock_mono() < deadline) {
+        zclock_sleep(T_SCRAPE_MS); /* the refresh is time-driven: nothing to wait on */
+        value = s_get(url, series);
+    }
+    if (at_least ? value < want : value != want)
+        print_error("%s: %g, expected %s%g\n", series, value, at_least ? "at least " : "", want);
+    return value;
+}
+
 /* Scrapes until series has the value want, or T_WAIT_MS passes; returns the last value. */
 static double
 s_wait(const char *url, const char *series, double want)
 {
-    int64_t deadline = zclock_mono() + T_WAIT_MS;
-    double value = s_get(url, series);
-    while (value != want && zclock_mono() < deadline) {
-        zclock_sleep(T_SCRAPE_MS); /* the refresh is time-driven: nothing to wait on */
-        value = s_get(url, series);
-    }
-    if (value != want)
-        print_error("%s: %g, expected %g\n", series, value, want);
-    return value;
+    return s_wait_for(url, series, want, 0);
 }
 
 /* The number of listening TCP sockets (IPv4 and IPv6) that process pid holds. */
@@ -258,10 +266,7 @@ test_metrics_move(void **state)
     assert_true(broker_proc_metric(after.body, "orderbus_checkpoint_failures_total") == 0);
     free(after.text);
     /* the commits are checkpointed behind the journal within 10 ms: seen at a refresh */
-    int64_t deadline = zclock_mono() + T_WAIT_MS;
-    while (s_get(url, "orderbus_checkpoints_total") < 1 && zclock_mono() < deadline)
-        zclock_sleep(T_SCRAPE_MS); /* the refresh is time-driven: nothing to wait on */
-    assert_true(s_get(url, "orderbus_checkpoints_total") >= 1);
+    assert_true(s_wait_for(url, "orderbus_checkpoints_total", 1, 1) >= 1);
     assert_true(s_wait(url, "orderbus_sessions", 1) == 1);
 
     /* A consumer takes every event, nacks the first once and acks the rest. */

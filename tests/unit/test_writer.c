@@ -21,11 +21,10 @@
 #include <cmocka.h>
 
 #include "orderbus/orderbus.h"
-#include "peer.h"
+#include "peer.h" /* t_remove_tree, T_PATH_MAX */
 #include "store.h"
 #include "writer.h"
 
-#define T_DIR_MAX 256            /* bytes in a scratch directory path */
 #define T_MAP (64 * 1024 * 1024) /* the store's map: far more than the tests write */
 #define T_TOPIC "oms.writer"     /* the one topic written */
 #define T_ID_MAX 32              /* bytes in an event id */
@@ -49,7 +48,7 @@ __wrap_fdatasync(int fd)
 }
 
 typedef struct t_fixture {
-    char dir[T_DIR_MAX];       /* scratch directory, the store's data directory */
+    char dir[T_PATH_MAX];      /* scratch directory, the store's data directory */
     ob_store_t *store;         /* open store */
     ob_writer_shared_t shared; /* the store's write lock and the last commit's time */
     ob_writer_args_t args;     /* what the writer and ob_writer_try_commit borrow */
