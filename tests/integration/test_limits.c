@@ -2,17 +2,84 @@
     max_pending, max_subs_per_client and max_topics, each refused with LIMIT while the broker
     keeps serving, and liborderbus keeping its window within the max_pending WELCOME
     announces. Raw protocol peers on an in-process broker (peer.h). */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "peer.h"
+#include "writer.h" /* OB_WRITER_LONE_SLOW_US */
+
+/* --- fdatasync, wrapped: a slow disk for test_max_pending ----------------------------------
+   A lone publish is committed and answered in the server thread before it reads the next
+   one (writer.h), so on a fast disk a client never has two publishes outstanding. While
+   s_held is set, the journal's syncs stand for a slow disk: the first sleeps
+   2 * OB_WRITER_LONE_SLOW_US, which sends the next commits to the writer; each later one
+   waits until s_release, so that the server reads publishes while one is at the writer. A
+   wait longer than T_TIMEOUT_MS (the test failed) releases them all. */
+
+static atomic_int s_held;  /* 1: the journal's syncs are held */
+static atomic_int s_syncs; /* journal syncs made while held */
+static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t s_released = PTHREAD_COND_INITIALIZER;
+
+int __real_fdatasync(int fd);
+int __wrap_fdatasync(int fd);
+
+/* 1 if fd is a journal segment's (broker/journal.c names them seg-<lsn>). */
+static int
+s_is_segment(int fd)
+{
+    char link[64], path[PATH_MAX];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, path, sizeof path - 1);
+    if (n <= 0)
+        return 0;
+    path[n] = '\0';
+    const char *base = strrchr(path, '/');
+    return base && strncmp(base + 1, "seg-", 4) == 0;
+}
+
+int
+__wrap_fdatasync(int fd)
+{
+    if (atomic_load(&s_held) && s_is_segment(fd)) {
+        if (atomic_fetch_add(&s_syncs, 1) == 0)
+            nanosleep(&(struct timespec){0, 2 * OB_WRITER_LONE_SLOW_US * 1000L}, NULL);
+        else {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += T_TIMEOUT_MS / 1000;
+            pthread_mutex_lock(&s_lock);
+            while (atomic_load(&s_held))
+                if (pthread_cond_timedwait(&s_released, &s_lock, &until) == ETIMEDOUT)
+                    atomic_store(&s_held, 0); /* the test failed: the broker may stop */
+            pthread_mutex_unlock(&s_lock);
+        }
+    }
+    return __real_fdatasync(fd);
+}
+
+/* Lets every held sync go, and the next ones through. */
+static void
+s_release(void)
+{
+    pthread_mutex_lock(&s_lock);
+    atomic_store(&s_held, 0);
+    pthread_cond_broadcast(&s_released);
+    pthread_mutex_unlock(&s_lock);
+}
 
 /* A HELLO from a new raw peer, without waiting for the answer. */
 static zsock_t *
@@ -106,7 +173,8 @@ test_max_clients(void **state)
 
 /* max_pending: publishes beyond it, sent without waiting, get LIMIT; each publish is
    answered exactly once, and what was confirmed is stored with contiguous seqs. WELCOME
-   announces the limit. */
+   announces the limit. The disk is slow (s_held) until the first LIMIT: without it, a fast
+   disk answers each publish before the next is read, and none is beyond the limit. */
 static void
 test_max_pending(void **state)
 {
@@ -127,6 +195,8 @@ test_max_pending(void **state)
     assert_int_equal(welcome.wire.max_pending, 1);
     t_msg_clear(&welcome);
 
+    atomic_store(&s_syncs, 0);
+    atomic_store(&s_held, 1);
     uint64_t first = 0;
     char id[32];
     for (int i = 0; i < N; i++) {
@@ -158,11 +228,12 @@ test_max_pending(void **state)
             assert_int_equal(reply.wire.command, OB_CMD_ERROR);
             assert_int_equal(reply.wire.code, ob_error_to_wire(OB_ERR_LIMIT));
             refused++;
+            s_release();
         }
         t_msg_clear(&reply);
     }
     assert_true(confirmed >= 1);
-    assert_true(refused >= 1); /* 300 at once against a limit of 1 and fsync-paced commits */
+    assert_true(refused >= 1); /* 300 at once against a limit of 1 and a slow disk */
     /* the refused are not stored: the next new event takes the next seq */
     assert_int_equal(t_publish(fx, peer, "limits.pending", "after", "limits.test"), next_seq);
     zsock_destroy(&peer);
