@@ -39,6 +39,18 @@ t_remove_tree(const char *path)
     rmdir(path);
 }
 
+size_t
+t_fd_path(int fd, char *path, size_t size)
+{
+    char link[64];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = size ? readlink(link, path, size - 1) : -1;
+    if (n <= 0)
+        return 0;
+    path[n] = '\0';
+    return (size_t)n;
+}
+
 static void
 s_start(t_broker_t *fx, va_list args)
 {

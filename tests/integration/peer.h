@@ -87,4 +87,9 @@ uint64_t t_publish(t_broker_t *fx, zsock_t *peer, const char *topic, const char 
 /* Removes path and everything under it. */
 void t_remove_tree(const char *path);
 
+/* Writes the path of the file open on fd (/proc/self/fd) into path, NUL-terminated, as a
+   wrapped system call tells which file it is called on; returns its length, or 0 if it
+   cannot be read. */
+size_t t_fd_path(int fd, char *path, size_t size);
+
 #endif

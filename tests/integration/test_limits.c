@@ -3,7 +3,6 @@
     keeps serving, and liborderbus keeping its window within the max_pending WELCOME
     announces. Raw protocol peers on an in-process broker (peer.h). */
 #include <errno.h>
-#include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -41,13 +40,8 @@ int __wrap_fdatasync(int fd);
 static int
 s_is_segment(int fd)
 {
-    char link[64], path[PATH_MAX];
-    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-    ssize_t n = readlink(link, path, sizeof path - 1);
-    if (n <= 0)
-        return 0;
-    path[n] = '\0';
-    const char *base = strrchr(path, '/');
+    char path[T_PATH_MAX];
+    const char *base = t_fd_path(fd, path, sizeof path) ? strrchr(path, '/') : NULL;
     return base && strncmp(base + 1, "seg-", 4) == 0;
 }
 

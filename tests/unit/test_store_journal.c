@@ -55,14 +55,9 @@ int __wrap_fdatasync(int fd);
 static int
 s_is_checkpoint_file(int fd)
 {
-    char link[64], path[T_PATH_MAX];
-    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-    ssize_t n = readlink(link, path, sizeof path - 1);
-    if (n <= 0)
-        return 0;
-    path[n] = '\0';
-    size_t tail = strlen(T_CHECKPOINT_FILE);
-    return (size_t)n > tail && strcmp(path + n - tail, T_CHECKPOINT_FILE) == 0;
+    char path[T_PATH_MAX];
+    size_t n = t_fd_path(fd, path, sizeof path), tail = strlen(T_CHECKPOINT_FILE);
+    return n > tail && strcmp(path + n - tail, T_CHECKPOINT_FILE) == 0;
 }
 
 int
