@@ -1,6 +1,6 @@
 /*  test_crash: kill -9 of the broker during pipelined publishing from 4 publishers, and
     during synchronous publishing from one (test_kill9_during_lone_publish: lone publishes,
-    which the broker commits in its server thread).
+    which the broker commits in its server thread while its commits are fast).
 
     Four publisher threads, each with its own client and topic, publish CRASH_EVENTS events
     each with a window of CRASH_WINDOW. When a quarter of all events are confirmed, the broker
@@ -153,7 +153,9 @@ test_kill9_during_pipelined_publish(void **state)
 }
 
 /* One synchronous publisher: every publish is lone, and the broker commits it in its server
-   thread (broker/writer.h), where the kill finds it. */
+   thread (broker/writer.h), where the kill finds it; on a disk whose syncs take over
+   OB_WRITER_LONE_SLOW_US they go to the writer instead, and this repeats the test above
+   with one publisher (test_writer checks the choice itself). */
 static void
 test_kill9_during_lone_publish(void **state)
 {
